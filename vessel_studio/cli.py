@@ -1,0 +1,82 @@
+"""Command line: ``vessel-studio <subcommand> ...``; with no arguments it opens the GUI.
+
+Each subcommand lives in its own module ``vessel_studio.commands.<name>`` exposing
+``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only when their
+subcommand runs, so ``vessel-studio --help`` stays fast and the core never imports Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("gui", "open the Vessel Studio window (the default with no arguments)"),
+    "segment": ("segment", "segment images with a model or an adapted project"),
+    "evaluate": ("evaluate", "score predicted masks against manual labels"),
+    "train-segmenter": ("train_segmenter", "train a vessel segmenter on labelled images"),
+    "train-generator": ("train_generator", "train a (mask-conditioned) diffusion generator"),
+    "translate": ("translate", "latent similarity mining: source images + masks -> synthetic target pairs"),
+    "check-inversion": ("check_inversion", "invert and reconstruct with one generator; report PSNR"),
+    "adapt": ("adapt", "adapt to a new scanner: generators, synthesis, co-optimization rounds"),
+    "benchmark": ("benchmark", "run the adaptation benchmark protocol on a dataset pair"),
+    "sample-data": ("sample_data", "write a procedural synthetic fundus/OCTA sample project"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vessel_studio import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vessel-studio",
+        description="Adapt retinal vessel segmentation to a new scanner, then review and correct masks.",
+    )
+    parser.add_argument("--version", action="version", version=f"vessel-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(_module=module)
+        mod = _load(module)
+        if mod is not None:
+            mod.add_arguments(p)
+    return parser
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(f"vessel_studio.commands.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"vessel_studio.commands.{module}":
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["gui"]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    mod = _load(args._module)
+    if mod is None:
+        parser.error(f"subcommand {args.command!r} is not available in this build")
+    try:
+        return int(mod.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        # Bad input: a clear one-line message naming the file, not a traceback.
+        print(f"vessel-studio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
