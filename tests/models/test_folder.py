@@ -1,0 +1,91 @@
+import json
+
+import pytest
+import torch
+
+from vessel_studio.models import folder as mf
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+
+
+def test_save_load_roundtrip(tmp_path):
+    net = _net()
+    mf.save_model_folder(tmp_path / "m", kind="toy", config={"a": 1}, state_dict=net.state_dict(), card="# card")
+    cfg, state = mf.load_model_folder(tmp_path / "m", kind="toy")
+    assert cfg["a"] == 1 and cfg["kind"] == "toy" and cfg["format_version"] == mf.FORMAT_VERSION
+    other = _net()
+    torch.nn.init.zeros_(other[0].weight)
+    mf.load_state_into(other, state, source=tmp_path / "m")
+    assert torch.equal(other[0].weight, net[0].weight)
+    assert (tmp_path / "m" / "README.md").read_text() == "# card"
+    assert len(mf.hash_folder(tmp_path / "m")) == 16
+
+
+def test_half_storage_loads_as_float32(tmp_path):
+    net = _net()
+    mf.save_model_folder(tmp_path / "m", kind="toy", config={}, state_dict=net.state_dict(), half=True)
+    _, state = mf.load_model_folder(tmp_path / "m")
+    assert state["0.weight"].dtype == torch.float32
+    assert torch.allclose(state["0.weight"], net[0].weight, atol=1e-3)
+
+
+def test_errors_name_the_folder(tmp_path):
+    with pytest.raises(mf.ModelFolderError, match="no such directory"):
+        mf.read_config(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(mf.ModelFolderError, match="no config.json"):
+        mf.read_config(tmp_path / "empty")
+    net = _net()
+    mf.save_model_folder(tmp_path / "m", kind="toy", config={}, state_dict=net.state_dict())
+    with pytest.raises(mf.ModelFolderError, match="expected a segmenter"):
+        mf.read_config(tmp_path / "m", kind="segmenter")
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    with pytest.raises(mf.ModelFolderError, match="invalid JSON"):
+        mf.read_config(tmp_path / "m")
+    mf.save_model_folder(tmp_path / "m", kind="toy", config={}, state_dict=net.state_dict())
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(mf.ModelFolderError, match="cannot read weights"):
+        mf.load_model_folder(tmp_path / "m")
+
+
+def test_wrong_shape_is_reported(tmp_path):
+    big = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3))
+    mf.save_model_folder(tmp_path / "m", kind="toy", config={}, state_dict=big.state_dict())
+    _, state = mf.load_model_folder(tmp_path / "m")
+    small = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3))
+    with pytest.raises(mf.ModelFolderError, match="wrong shape"):
+        mf.load_state_into(small, state, source=tmp_path / "m")
+
+
+def test_checkpoint_resume_restores_optimizer(tmp_path):
+    net = _net()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
+    x = torch.randn(2, 1, 8, 8)
+    for _ in range(3):
+        opt.zero_grad()
+        net(x).pow(2).mean().backward()
+        opt.step()
+    mf.save_checkpoint(tmp_path / "ck", step=3, config={"lr": 1e-2}, modules={"net": net}, optimizer=opt,
+                       extra={"seed": 7})
+    net2 = _net()
+    opt2 = torch.optim.AdamW(net2.parameters(), lr=1e-2)
+    meta = mf.load_checkpoint(tmp_path / "ck", modules={"net": net2}, optimizer=opt2)
+    assert meta["step"] == 3 and meta["extra"] == {"seed": 7}
+    for a, b in ((net, opt), (net2, opt2)):
+        b.zero_grad()
+        a(x).pow(2).mean().backward()
+        b.step()
+    for p, q in zip(net.parameters(), net2.parameters()):
+        assert torch.allclose(p, q)
+    assert json.loads((tmp_path / "ck" / "checkpoint.json").read_text())["config"] == {"lr": 1e-2}
+
+
+def test_no_pickle_anywhere_in_package():
+    from pathlib import Path
+
+    root = Path(mf.__file__).resolve().parents[1]
+    offenders = [p for p in root.rglob("*.py") if "torch.load(" in p.read_text() or "pickle.load" in p.read_text()]
+    assert offenders == []

@@ -1,0 +1,53 @@
+import pytest
+
+from vessel_studio import events
+
+
+def _job(n):
+    for i in range(n):
+        yield events.Progress("count", i + 1, n)
+    yield events.Metric("count", "total", float(n))
+    return n * 10
+
+
+def test_run_returns_result_and_forwards_events():
+    seen = []
+    assert events.run(_job(3), seen.append) == 30
+    assert [e.step for e in seen if isinstance(e, events.Progress)] == [1, 2, 3]
+    assert isinstance(seen[-1], events.Metric) and seen[-1].value == 3.0
+
+
+def test_collect_and_iterate():
+    result, evs = events.collect(events.iterate([_job(1), _job(2)]))
+    assert result == [10, 20]
+    assert len(evs) == 5
+
+
+def test_closing_a_job_runs_its_cleanup():
+    cleaned = []
+
+    def job():
+        try:
+            for i in range(100):
+                yield events.Progress("x", i, 100)
+        finally:
+            cleaned.append(True)
+
+    g = job()
+    next(g)
+    next(g)
+    g.close()
+    assert cleaned == [True]
+
+
+def test_events_are_frozen():
+    p = events.Progress("a", 1, 2)
+    with pytest.raises(Exception):
+        p.step = 3  # type: ignore[misc]
+
+
+def test_progress_bar_draws_without_error(capsys):
+    cb = events.progress_bar()
+    events.run(_job(4), cb)
+    cb.close()
+    assert "4/4" in capsys.readouterr().err
