@@ -1,1 +1,19 @@
-"""store"""
+"""The project folder: manifest, target images, rounds, corrected masks, rollback, log.
+
+``Project.create(folder, modality=...)`` / ``Project.open(folder)``; see ``store.project``.
+Imports neither torch nor Qt.
+"""
+
+from vessel_studio.store.manifest import MODALITIES, SCHEMA_VERSION, STATES, ImageRecord, RoundRecord
+from vessel_studio.store.project import Project, ProjectBusyError, round_name
+
+__all__ = [
+    "Project",
+    "ProjectBusyError",
+    "ImageRecord",
+    "RoundRecord",
+    "MODALITIES",
+    "STATES",
+    "SCHEMA_VERSION",
+    "round_name",
+]

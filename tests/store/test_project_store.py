@@ -1,0 +1,237 @@
+"""The project store: manifest, images, corrections, rounds, rollback, stale cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vessel_studio.store import ImageRecord, Project, ProjectBusyError, RoundRecord
+
+
+def _write_png(path, arr):
+    Image.fromarray(arr).save(path)
+    return path
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "target"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(3):
+        arr = rng.integers(0, 255, (40, 48), dtype=np.uint8)
+        paths.append(_write_png(folder / f"scan{i}.png", arr))
+    return folder, paths
+
+
+def _fake_round(tmp_path, ids, value=0.7, name="r"):
+    import tifffile
+
+    src = tmp_path / f"built-{name}"
+    (src / "segmenter").mkdir(parents=True)
+    (src / "segmenter" / "config.json").write_text("{}")
+    (src / "pseudo").mkdir()
+    for i in ids:
+        tifffile.imwrite(src / "pseudo" / f"{i}.tif", np.full((40, 48), value, np.float32))
+    return src
+
+
+def test_create_open_and_manifest_schema(tmp_path):
+    proj = Project.create(tmp_path / "p", modality="octa", name="my scanner")
+    data = json.loads((tmp_path / "p" / "project.json").read_text())
+    assert data["schema_version"] == 1
+    assert data["modality"] == "octa" and data["name"] == "my scanner"
+    assert data["images"] == [] and data["rounds"] == []
+    assert "preprocessing" in data
+    again = Project.open(tmp_path / "p")
+    assert again.name == "my scanner" and again.modality == "octa"
+    assert proj.latest_round is None and again.rounds == []
+    with pytest.raises(ValueError, match="already exists"):
+        Project.create(tmp_path / "p", modality="octa")
+    with pytest.raises(ValueError, match="modality"):
+        Project.create(tmp_path / "q", modality="xray")
+
+
+def test_add_images_copies_hashes_and_skips_duplicates(tmp_path, images):
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    recs = proj.add_images([folder])
+    assert len(recs) == 3
+    assert all(isinstance(r, ImageRecord) and r.state == "new" for r in recs)
+    for r, src in zip(recs, paths):
+        copied = proj.folder / r.file
+        assert copied.is_file() and copied.read_bytes() == src.read_bytes()
+        assert r.shape == (40, 48) and r.name == src.stem
+        assert r.id == r.sha256[:12]
+    # same content under another name: skipped; a repeated path: skipped
+    dup = tmp_path / "copy.png"
+    dup.write_bytes(paths[0].read_bytes())
+    assert proj.add_images([dup, paths[1]]) == []
+    assert len(Project.open(proj.folder).images) == 3
+    np.testing.assert_array_equal(proj.read_image(recs[1].id), np.asarray(Image.open(paths[1])))
+
+
+def test_bad_image_raises_naming_file_and_writes_nothing(tmp_path, images):
+    folder, paths = images
+    bad = folder / "broken.png"
+    bad.write_bytes(b"not a png at all")
+    proj = Project.create(tmp_path / "p", modality="fundus")
+    with pytest.raises(ValueError, match="broken.png"):
+        proj.add_images([folder])
+    assert proj.images == []
+    assert list((proj.folder / "images").iterdir()) == []
+
+
+def test_corrections_and_states(tmp_path, images):
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    rec = proj.add_images(paths[:1])[0]
+    assert proj.correction(rec.id) is None
+    mask = np.zeros((40, 48), bool)
+    mask[10:20, 5:30] = True
+    proj.save_correction(rec.id, mask)
+    again = Project.open(proj.folder)
+    assert again.image(rec.id).state == "corrected"
+    np.testing.assert_array_equal(again.correction(rec.id), mask)
+    assert list(again.corrections()) == [rec.id]
+    with pytest.raises(ValueError, match="does not match"):
+        proj.save_correction(rec.id, np.zeros((10, 10), bool))
+    proj.set_state(rec.id, "reviewed")
+    assert Project.open(proj.folder).image(rec.id).state == "reviewed"
+    with pytest.raises(ValueError, match="unknown image state"):
+        proj.set_state(rec.id, "done")
+
+
+def test_commit_rounds_predictions_and_rollback(tmp_path, images):
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    recs = proj.add_images(paths)
+    ids = [r.id for r in recs]
+    proj.set_state(ids[2], "reviewed")
+    assert proj.prediction(ids[0]) is None
+    for k in range(3):
+        src = _fake_round(tmp_path, ids, value=0.1 * (k + 1), name=str(k))
+        proj.commit_round(src, RoundRecord(index=k, folder="", seed=5, metrics={"agreement": 0.5 + k / 10}))
+    assert [r.index for r in proj.rounds] == [0, 1, 2]
+    assert proj.latest_round.metrics["agreement"] == pytest.approx(0.7)
+    assert proj.segmenter_path() == proj.folder / "rounds" / "round-002" / "segmenter"
+    assert float(proj.prediction(ids[0]).mean()) == pytest.approx(0.3)
+    assert float(proj.prediction(ids[0], round=0).mean()) == pytest.approx(0.1)
+    states = {r.id: r.state for r in proj.images}
+    assert states[ids[0]] == "predicted" and states[ids[2]] == "reviewed"
+    with pytest.raises(ValueError, match="already committed"):
+        proj.commit_round(src, RoundRecord(index=1, folder=""))
+
+    assert proj.rollback(0) == [1, 2]
+    again = Project.open(proj.folder)
+    assert [r.index for r in again.rounds] == [0]
+    assert not (proj.folder / "rounds" / "round-001").exists()
+    assert not (proj.folder / "rounds" / "round-002").exists()
+    assert float(again.prediction(ids[0]).mean()) == pytest.approx(0.1)
+    again.rollback(-1)
+    assert again.rounds == [] and again.image(ids[0]).state == "new"
+    assert again.image(ids[2]).state == "reviewed"
+    assert any(e["message"] == "rolled back" for e in again.read_log())
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("{ not json", "invalid JSON"),
+        ("[]", "not an object"),
+        (json.dumps({"format": "something-else"}), "not a Vessel Studio project"),
+        (None, "schema_version"),
+    ],
+)
+def test_corrupt_manifest_is_clear_valueerror(tmp_path, content, match):
+    proj = Project.create(tmp_path / "p", modality="octa")
+    path = proj.folder / "project.json"
+    if content is None:
+        data = json.loads(path.read_text())
+        data["schema_version"] = 99
+        content = json.dumps(data)
+        match = "newer"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        Project.open(proj.folder)
+    assert str(path) in str(info.value)
+
+
+def test_missing_manifest(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="project.json"):
+        Project.open(tmp_path / "empty")
+
+
+def test_stale_temp_folders_and_unnamed_rounds_cleaned_on_open(tmp_path, images):
+    proj = Project.create(tmp_path / "p", modality="octa")
+    rounds = proj.folder / "rounds"
+    (rounds / ".round-000.tmp-1234").mkdir()
+    (rounds / "round-000").mkdir()  # renamed into place, but the manifest never named it
+    (rounds / ".round-003.abcd.tmp").mkdir()
+    (proj.folder / "images" / ".x.abc.tmp.png").write_bytes(b"half")
+    (proj.folder / "work").mkdir()
+    (proj.folder / "work" / "keep.json").write_text("{}")
+    Project.open(proj.folder)
+    assert list(rounds.iterdir()) == []
+    assert list((proj.folder / "images").iterdir()) == []
+    assert (proj.folder / "work" / "keep.json").is_file()  # resume state is kept
+
+
+def test_job_lock_is_exclusive_and_protects_temp_folders(tmp_path):
+    a = Project.create(tmp_path / "p", modality="octa")
+    b = Project.open(a.folder)
+    a.acquire_job_lock()
+    try:
+        with pytest.raises(ProjectBusyError):
+            b.acquire_job_lock()
+        (a.folder / "rounds" / ".round-000.tmp-1").mkdir()
+        Project.open(a.folder)  # a job is live: its temp folder must survive
+        assert (a.folder / "rounds" / ".round-000.tmp-1").is_dir()
+    finally:
+        a.release_job_lock()
+    b.acquire_job_lock()
+    b.release_job_lock()
+
+
+def test_concurrent_manifest_updates_are_not_lost(tmp_path, images):
+    """A second Project object (e.g. the GUI) and a round commit do not overwrite each other."""
+    _, paths = images
+    job_side = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in job_side.add_images(paths)]
+    gui_side = Project.open(job_side.folder)
+    _ = gui_side.images  # cached
+    job_side.commit_round(_fake_round(tmp_path, ids), RoundRecord(index=0, folder=""))
+    gui_side.save_correction(ids[1], np.ones((40, 48), bool))
+    final = Project.open(job_side.folder)
+    assert [r.index for r in final.rounds] == [0]
+    assert final.image(ids[1]).state == "corrected"
+
+
+def test_log_survives_a_torn_line(tmp_path):
+    proj = Project.create(tmp_path / "p", modality="octa")
+    proj.log("hello", n=1)
+    with open(proj.folder / "log.jsonl", "ab") as fh:
+        fh.write(b'{"time": "x", "mess')  # a crash mid-append
+    proj.log("after")
+    msgs = [e["message"] for e in proj.read_log()]
+    assert msgs[0] == "project created" and "hello" in msgs
+
+
+def test_import_store_pulls_no_torch_or_qt():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vessel_studio.store; "
+        "bad=[m for m in ('torch','qtpy','PySide6','napari') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert r.returncode == 0, r.stdout + r.stderr

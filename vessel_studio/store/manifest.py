@@ -1,0 +1,178 @@
+"""The project manifest (``project.json``): schema, validation, records.
+
+The manifest is the commit point of a project: a file or round folder exists on disk before the
+manifest names it, and a reader trusts only what the manifest names. Schema (version 1)::
+
+    {
+      "format": "vessel-studio-project", "schema_version": 1,
+      "name": str, "modality": "fundus" | "octa", "created": ISO time,
+      "preprocessing": {...},                      # Preprocessing.to_dict() of the modality
+      "source": null | {"kind": "labelled" | "procedural", "segmenter": {"path", "hash"},
+                         "generator": {"path", "hash"}, "images": int, ...},
+      "images": [{"id", "name", "file", "sha256", "spacing", "state", "shape", "origin"}],
+      "rounds": [{"index", "folder", "status", "stage", "config", "seed", "models": {name: hash},
+                  "metrics": {name: value}, "created", "seconds"}]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "vessel-studio-project"
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "project.json"
+MODALITIES = ("fundus", "octa")
+STATES = ("new", "predicted", "reviewed", "corrected")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One target image of a project. ``file`` is relative to the project folder."""
+
+    id: str
+    name: str
+    file: str
+    sha256: str
+    spacing: tuple[float, float] | None
+    state: str
+    shape: tuple[int, ...] | None = None
+    origin: str | None = None  # where it was added from (informational only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "file": self.file,
+            "sha256": self.sha256,
+            "spacing": list(self.spacing) if self.spacing is not None else None,
+            "state": self.state,
+            "shape": list(self.shape) if self.shape is not None else None,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ImageRecord":
+        spacing = d.get("spacing")
+        shape = d.get("shape")
+        return cls(
+            id=str(d["id"]),
+            name=str(d["name"]),
+            file=str(d["file"]),
+            sha256=str(d["sha256"]),
+            spacing=tuple(float(s) for s in spacing) if spacing else None,
+            state=str(d.get("state", "new")),
+            shape=tuple(int(s) for s in shape) if shape else None,
+            origin=d.get("origin"),
+        )
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """A committed round: its folder holds ``segmenter/``, ``generator/``, ``pseudo/``, ``synthetic/``."""
+
+    index: int
+    folder: str
+    status: str = "complete"
+    stage: str = "co-opt"  # "lsm" for round 0 (latent similarity mining), "co-opt" after
+    config: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    models: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    created: str | None = None
+    seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "folder": self.folder,
+            "status": self.status,
+            "stage": self.stage,
+            "config": self.config,
+            "seed": self.seed,
+            "models": self.models,
+            "metrics": self.metrics,
+            "created": self.created,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RoundRecord":
+        return cls(
+            index=int(d["index"]),
+            folder=str(d["folder"]),
+            status=str(d.get("status", "complete")),
+            stage=str(d.get("stage", "co-opt")),
+            config=dict(d.get("config") or {}),
+            seed=None if d.get("seed") is None else int(d["seed"]),
+            models=dict(d.get("models") or {}),
+            metrics={k: float(v) for k, v in (d.get("metrics") or {}).items() if v is not None},
+            created=d.get("created"),
+            seconds=None if d.get("seconds") is None else float(d["seconds"]),
+        )
+
+
+def new_manifest(*, name: str, modality: str, preprocessing: dict[str, Any], created: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "modality": modality,
+        "created": created,
+        "preprocessing": preprocessing,
+        "source": None,
+        "images": [],
+        "rounds": [],
+    }
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """Read and validate ``project.json``; any problem is a ValueError naming the file."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no project manifest (not a Vessel Studio project folder)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: corrupt project manifest (invalid JSON: {exc})") from exc
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read project manifest ({exc})") from exc
+    validate_manifest(data, path)
+    return data
+
+
+def validate_manifest(data: Any, path: Path) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: corrupt project manifest (top level is not an object)")
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a Vessel Studio project manifest (format={data.get('format')!r})")
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise ValueError(f"{path}: corrupt project manifest (schema_version missing or not an integer)")
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"{path}: project schema_version {version} is newer than this Vessel Studio supports ({SCHEMA_VERSION})"
+        )
+    if data.get("modality") not in MODALITIES:
+        raise ValueError(f"{path}: corrupt project manifest (modality {data.get('modality')!r} not in {MODALITIES})")
+    for key, kind in (("images", list), ("rounds", list), ("name", str)):
+        if not isinstance(data.get(key), kind):
+            raise ValueError(f"{path}: corrupt project manifest ({key!r} missing or not a {kind.__name__})")
+    try:
+        images = [ImageRecord.from_dict(d) for d in data["images"]]
+        rounds = [RoundRecord.from_dict(d) for d in data["rounds"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: corrupt project manifest (bad image or round entry: {exc!r})") from exc
+    ids = [r.id for r in images]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: corrupt project manifest (duplicate image ids)")
+    for r in images:
+        if r.state not in STATES:
+            raise ValueError(f"{path}: corrupt project manifest (image {r.id} has unknown state {r.state!r})")
+        if Path(r.file).is_absolute() or ".." in Path(r.file).parts:
+            raise ValueError(f"{path}: corrupt project manifest (image file {r.file!r} is outside the project)")
+    idx = [r.index for r in rounds]
+    if idx != sorted(set(idx)):
+        raise ValueError(f"{path}: corrupt project manifest (round indices not strictly increasing: {idx})")

@@ -1,0 +1,616 @@
+"""An adaptation project on disk: target images, rounds, pseudo-labels, corrections, a log.
+
+Layout::
+
+    PROJECT/
+      project.json              the manifest and commit point (see ``store.manifest``)
+      images/<id><ext>          copies of the added target images (id = content hash prefix)
+      rounds/round-NNN/         one committed round: segmenter/, generator/, pseudo/<id>.tif
+                                (float32 probabilities = the uncertainty map), synthetic/
+      corrections/<id>.png      masks a person corrected (0/255)
+      work/                     resumable state of a running / killed adaptation job
+      log.jsonl                 one JSON object per line (append-only)
+
+Rules: every file is written atomically (``vessel_studio.io.atomic``); a round folder exists in
+full before the manifest names it; rollback edits the manifest first and deletes folders after;
+temporary folders left by a killed job are removed when the project is opened (unless a job
+holds the project's job lock). Manifest edits take a file lock (``.lock``) and re-read the
+manifest, so a GUI saving a correction and a job committing a round do not overwrite each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from vessel_studio.io.atomic import atomic_path, write_json
+from vessel_studio.store.manifest import (
+    MANIFEST_NAME,
+    MODALITIES,
+    STATES,
+    ImageRecord,
+    RoundRecord,
+    load_manifest,
+    new_manifest,
+    validate_manifest,
+)
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".dcm")
+ROUND_RE = re.compile(r"^round-(\d{3,})$")
+_THREAD_LOCK = threading.RLock()
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def round_name(index: int) -> str:
+    return f"round-{int(index):03d}"
+
+
+class ProjectBusyError(ValueError):
+    """Another adaptation job holds this project's job lock."""
+
+
+class Project:
+    """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
+
+    def __init__(self, folder: str | os.PathLike, *, _data: dict[str, Any] | None = None):
+        self.folder = Path(folder).resolve()
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._job_fd: int | None = None
+        if _data is not None:
+            self._remember(_data)
+
+    # --- creation / opening --------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | os.PathLike,
+        *,
+        modality: str,
+        name: str | None = None,
+        preprocessing: dict[str, Any] | None = None,
+    ) -> "Project":
+        """Make a new empty project; the folder may exist but must not hold a project."""
+        folder = Path(folder)
+        if modality not in MODALITIES:
+            raise ValueError(f"{folder}: unknown modality {modality!r} (choose from {', '.join(MODALITIES)})")
+        manifest = folder / MANIFEST_NAME
+        if manifest.exists():
+            raise ValueError(f"{manifest}: a project already exists here (use Project.open)")
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder}: exists and is not a folder")
+        if preprocessing is None:
+            preprocessing = _default_preprocessing(modality)
+        for sub in ("images", "rounds", "corrections"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        data = new_manifest(
+            name=name or folder.resolve().name, modality=modality, preprocessing=preprocessing, created=now_iso()
+        )
+        write_json(manifest, data)
+        proj = cls(folder)
+        proj.log("project created", modality=modality)
+        return proj
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike) -> "Project":
+        """Open an existing project; a missing or corrupt manifest is a ValueError naming it."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: no such project folder")
+        data = load_manifest(folder / MANIFEST_NAME)
+        proj = cls(folder)
+        proj._remember(data)
+        proj.clean_stale()
+        return proj
+
+    @classmethod
+    def open_or_create(cls, folder: str | os.PathLike, *, modality: str, name: str | None = None) -> "Project":
+        if (Path(folder) / MANIFEST_NAME).exists():
+            proj = cls.open(folder)
+            if proj.modality != modality:
+                raise ValueError(
+                    f"{proj.manifest_path}: project modality is {proj.modality!r}, not {modality!r}"
+                )
+            return proj
+        return cls.create(folder, modality=modality, name=name)
+
+    # --- manifest access -----------------------------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / MANIFEST_NAME
+
+    def _remember(self, data: dict[str, Any]) -> None:
+        try:
+            st = self.manifest_path.stat()
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = (0, 0, 0)
+        self._cache = (key, data)
+
+    def manifest(self) -> dict[str, Any]:
+        """The current manifest (re-read when the file changed on disk)."""
+        st = self.manifest_path.stat() if self.manifest_path.exists() else None
+        key = (st.st_ino, st.st_mtime_ns, st.st_size) if st else (0, 0, 0)
+        if self._cache is None or self._cache[0] != key:
+            self._remember(load_manifest(self.manifest_path))
+        return json.loads(json.dumps(self._cache[1]))  # a copy the caller may not corrupt
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _THREAD_LOCK:
+            fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def _update(self, fn: Callable[[dict[str, Any]], Any]) -> Any:
+        """Read-modify-write the manifest under the lock; atomic replace."""
+        with self._locked():
+            data = load_manifest(self.manifest_path)
+            result = fn(data)
+            validate_manifest(data, self.manifest_path)
+            write_json(self.manifest_path, data)
+            self._remember(data)
+            return result
+
+    @property
+    def name(self) -> str:
+        return self.manifest()["name"]
+
+    @property
+    def modality(self) -> str:
+        return self.manifest()["modality"]
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        return self.manifest()["preprocessing"]
+
+    @property
+    def source(self) -> dict[str, Any] | None:
+        return self.manifest().get("source")
+
+    def set_source(self, source: dict[str, Any]) -> None:
+        def fn(d):
+            d["source"] = source
+
+        self._update(fn)
+
+    # --- images --------------------------------------------------------------------------
+
+    @property
+    def images(self) -> list[ImageRecord]:
+        return [ImageRecord.from_dict(d) for d in self.manifest()["images"]]
+
+    def image(self, image_id: str) -> ImageRecord:
+        for rec in self.images:
+            if rec.id == image_id:
+                return rec
+        raise KeyError(f"{self.manifest_path}: no image with id {image_id!r}")
+
+    def image_path(self, image_id: str) -> Path:
+        return self.folder / self.image(image_id).file
+
+    def read_image(self, image_id: str) -> np.ndarray:
+        from vessel_studio.io.images import read_image
+
+        arr, _meta = read_image(self.image_path(image_id))
+        return arr
+
+    def add_images(self, paths: Iterable[str | os.PathLike]) -> list[ImageRecord]:
+        """Copy images (files, or folders of images) into the project; return the new records.
+
+        Each image is read once (a file that is not a readable image raises a ValueError naming
+        it, before anything is written). Images whose content hash is already in the project,
+        or repeated in ``paths``, are skipped.
+        """
+        files = _expand_image_paths(paths)
+        existing = {r.sha256 for r in self.images}
+        todo: list[tuple[Path, str, tuple[int, ...], tuple[float, float] | None]] = []
+        seen: set[str] = set()
+        for f in files:
+            digest = sha256_file(f)
+            if digest in existing or digest in seen:
+                continue
+            shape, spacing = _probe_image(f)
+            seen.add(digest)
+            todo.append((f, digest, shape, spacing))
+        records = []
+        for f, digest, shape, spacing in todo:
+            image_id = digest[:12]
+            rel = f"images/{image_id}{f.suffix.lower()}"
+            with atomic_path(self.folder / rel) as tmp:
+                shutil.copyfile(f, tmp)
+            records.append(
+                ImageRecord(
+                    id=image_id, name=f.stem, file=rel, sha256=digest, spacing=spacing, state="new",
+                    shape=shape, origin=str(f.resolve()),
+                )
+            )
+        if records:
+            def fn(d):
+                have = {x["sha256"] for x in d["images"]}
+                d["images"].extend(r.to_dict() for r in records if r.sha256 not in have)
+
+            self._update(fn)
+            self.log("images added", count=len(records), ids=[r.id for r in records])
+        return records
+
+    def remove_image(self, image_id: str) -> None:
+        rec = self.image(image_id)
+
+        def fn(d):
+            d["images"] = [x for x in d["images"] if x["id"] != image_id]
+
+        self._update(fn)
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / rec.file).unlink()
+        self.log("image removed", id=image_id)
+
+    def set_state(self, image_id: str, state: str) -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown image state {state!r} (choose from {', '.join(STATES)})")
+
+        def fn(d):
+            for x in d["images"]:
+                if x["id"] == image_id:
+                    x["state"] = state
+                    return
+            raise KeyError(f"{self.manifest_path}: no image with id {image_id!r}")
+
+        self._update(fn)
+
+    # --- corrections ---------------------------------------------------------------------
+
+    def correction_path(self, image_id: str) -> Path:
+        return self.folder / "corrections" / f"{image_id}.png"
+
+    def save_correction(self, image_id: str, mask: np.ndarray) -> Path:
+        """Save a corrected mask (atomically, PNG 0/255) and mark the image "corrected"."""
+        rec = self.image(image_id)
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"{self.correction_path(image_id)}: a mask must be 2-D, got shape {mask.shape}")
+        if rec.shape is not None and tuple(mask.shape) != tuple(rec.shape[:2]):
+            raise ValueError(
+                f"{self.correction_path(image_id)}: mask shape {mask.shape} does not match image {rec.name} "
+                f"{tuple(rec.shape[:2])}"
+            )
+        from PIL import Image
+
+        path = self.correction_path(image_id)
+        with atomic_path(path) as tmp:
+            Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(tmp, format="PNG")
+        self.set_state(image_id, "corrected")
+        self.log("correction saved", id=image_id, vessel_fraction=float((mask > 0).mean()))
+        return path
+
+    def correction(self, image_id: str) -> np.ndarray | None:
+        path = self.correction_path(image_id)
+        if not path.is_file():
+            return None
+        from PIL import Image
+
+        try:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("L")) > 0
+        except OSError as exc:
+            raise ValueError(f"{path}: unreadable corrected mask ({exc})") from exc
+
+    def corrections(self) -> dict[str, np.ndarray]:
+        """All corrected masks of images whose state is "corrected"."""
+        out = {}
+        for rec in self.images:
+            if rec.state == "corrected":
+                m = self.correction(rec.id)
+                if m is not None:
+                    out[rec.id] = m
+        return out
+
+    # --- rounds --------------------------------------------------------------------------
+
+    @property
+    def rounds(self) -> list[RoundRecord]:
+        return [RoundRecord.from_dict(d) for d in self.manifest()["rounds"]]
+
+    @property
+    def latest_round(self) -> RoundRecord | None:
+        rounds = self.rounds
+        return rounds[-1] if rounds else None
+
+    def get_round(self, index: int | None = None) -> RoundRecord:
+        rounds = self.rounds
+        if not rounds:
+            raise ValueError(f"{self.manifest_path}: the project has no adapted rounds yet")
+        if index is None:
+            return rounds[-1]
+        for r in rounds:
+            if r.index == int(index):
+                return r
+        raise ValueError(f"{self.manifest_path}: no round {index} (rounds: {[r.index for r in rounds]})")
+
+    def round_dir(self, index: int | None = None) -> Path:
+        return self.folder / self.get_round(index).folder
+
+    def segmenter_path(self, round: int | None = None) -> Path:
+        return self.round_dir(round) / "segmenter"
+
+    def generator_path(self, round: int | None = None) -> Path:
+        return self.round_dir(round) / "generator"
+
+    def prediction_path(self, image_id: str, round: int | None = None) -> Path:
+        return self.round_dir(round) / "pseudo" / f"{image_id}.tif"
+
+    def prediction(self, image_id: str, round: int | None = None) -> np.ndarray | None:
+        """The probability map of a round's segmenter for an image (None when absent)."""
+        if not self.rounds:
+            return None
+        path = self.prediction_path(image_id, round)
+        if not path.is_file():
+            return None
+        import tifffile
+
+        try:
+            return np.asarray(tifffile.imread(path), dtype=np.float32)
+        except Exception as exc:  # tifffile raises several types
+            raise ValueError(f"{path}: unreadable probability map ({exc})") from exc
+
+    def commit_round(self, src: str | os.PathLike, record: RoundRecord) -> RoundRecord:
+        """Copy a finished round folder into ``rounds/round-NNN`` and then name it in the manifest.
+
+        Images still in state "new" that have a prediction in the round become "predicted".
+        """
+        src = Path(src)
+        if any(r.index == record.index for r in self.rounds):
+            raise ValueError(f"{self.manifest_path}: round {record.index} is already committed")
+        rel = f"rounds/{round_name(record.index)}"
+        dest = self.folder / rel
+        staging = self.folder / "rounds" / f".{round_name(record.index)}.tmp-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(src, staging)
+        _fsync_tree(staging)
+        if dest.exists():  # an uncommitted leftover of a killed job
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+        predicted = {p.stem for p in (dest / "pseudo").glob("*.tif")} if (dest / "pseudo").is_dir() else set()
+        rec = RoundRecord(**{**record.to_dict(), "folder": rel})
+
+        def fn(d):
+            if any(int(x["index"]) == rec.index for x in d["rounds"]):
+                raise ValueError(f"{self.manifest_path}: round {rec.index} is already committed")
+            d["rounds"].append(rec.to_dict())
+            d["rounds"].sort(key=lambda x: int(x["index"]))
+            for x in d["images"]:
+                if x["state"] == "new" and x["id"] in predicted:
+                    x["state"] = "predicted"
+
+        self._update(fn)
+        self.log("round committed", round=rec.index, stage=rec.stage, metrics=rec.metrics)
+        return rec
+
+    def rollback(self, round: int) -> list[int]:
+        """Keep rounds with index <= ``round`` (``-1`` removes all); return the removed indices.
+
+        The manifest is edited first, the folders deleted after. When no round remains,
+        images in state "predicted" go back to "new".
+        """
+        removed: list[str] = []
+
+        def fn(d):
+            keep = [x for x in d["rounds"] if int(x["index"]) <= int(round)]
+            removed.extend(x["folder"] for x in d["rounds"] if int(x["index"]) > int(round))
+            d["rounds"] = keep
+            if not keep:
+                for x in d["images"]:
+                    if x["state"] == "predicted":
+                        x["state"] = "new"
+
+        self._update(fn)
+        indices = []
+        for rel in removed:
+            m = ROUND_RE.match(Path(rel).name)
+            if m:
+                indices.append(int(m.group(1)))
+            shutil.rmtree(self.folder / rel, ignore_errors=True)
+        if indices:
+            self.log("rolled back", to_round=int(round), removed=indices)
+        return indices
+
+    # --- job lock, work folder, cleanup --------------------------------------------------
+
+    @property
+    def work_dir(self) -> Path:
+        return self.folder / "work"
+
+    def acquire_job_lock(self) -> None:
+        """Take the exclusive job lock (non-blocking); ProjectBusyError if another job holds it."""
+        if self._job_fd is not None:
+            return
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.work_dir / ".job.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ProjectBusyError(f"{self.folder}: another adaptation job is running on this project") from None
+        self._job_fd = fd
+
+    def release_job_lock(self) -> None:
+        if self._job_fd is not None:
+            fcntl.flock(self._job_fd, fcntl.LOCK_UN)
+            os.close(self._job_fd)
+            self._job_fd = None
+
+    def job_running(self) -> bool:
+        """True when some job (in this or another process) holds the job lock."""
+        if self._job_fd is not None:
+            return True
+        path = self.work_dir / ".job.lock"
+        if not path.exists():
+            return False
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def clean_stale(self) -> list[Path]:
+        """Remove temp files/folders of killed writers and round folders the manifest does not name.
+
+        Skipped while a job holds the job lock (its temp folders are live). ``work/`` is kept:
+        it is what a killed job resumes from.
+        """
+        if self.job_running():
+            return []
+        named = {r.folder for r in self.rounds}
+        removed: list[Path] = []
+        for sub in (self.folder, self.folder / "images", self.folder / "corrections", self.folder / "rounds"):
+            if not sub.is_dir():
+                continue
+            for p in sub.iterdir():
+                stale = p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name)
+                if sub.name == "rounds" and ROUND_RE.match(p.name) and f"rounds/{p.name}" not in named:
+                    stale = True
+                if stale:
+                    if p.is_dir():
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            p.unlink()
+                    removed.append(p)
+        return removed
+
+    # --- log -----------------------------------------------------------------------------
+
+    def log(self, message: str, **fields: Any) -> None:
+        """Append one JSON line to ``log.jsonl`` (single O_APPEND write + fsync).
+
+        A line cut short by a crash is skipped by :meth:`read_log`.
+        """
+        entry = {"time": now_iso(), "message": message, **fields}
+        line = (json.dumps(entry, default=_json_default, sort_keys=True) + "\n").encode("utf-8")
+        fd = os.open(self.folder / "log.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read_log(self) -> list[dict[str, Any]]:
+        path = self.folder / "log.jsonl"
+        if not path.is_file():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.folder)!r})"
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _default_preprocessing(modality: str) -> dict[str, Any]:
+    try:
+        from vessel_studio.preprocess import Preprocessing
+    except ImportError:  # foundation module not present: record the modality only
+        return {"modality": modality}
+    return Preprocessing.for_modality(modality).to_dict()
+
+
+def _expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files.extend(
+                sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() in IMAGE_SUFFIXES
+                       and not x.name.startswith("."))
+            )
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ValueError(f"{p}: no such image file or folder")
+    return files
+
+
+def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | None]:
+    """Shape and pixel spacing (mm) of an image; a ValueError naming the file if unreadable."""
+    try:
+        from vessel_studio.io.images import read_image
+    except ImportError:
+        read_image = None
+    if read_image is not None:
+        arr, meta = read_image(path)
+        spacing = getattr(meta, "pixel_spacing_mm", None)
+        return tuple(int(s) for s in arr.shape), (tuple(float(s) for s in spacing) if spacing else None)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im)
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable image ({exc})") from exc
+    return tuple(int(s) for s in arr.shape), None
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for f in files:
+            try:
+                fd = os.open(os.path.join(root, f), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.ndarray,)):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
