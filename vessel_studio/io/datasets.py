@@ -1,0 +1,281 @@
+"""Pairing images with their labels and FOV masks: the four reference datasets and a lab's folders.
+
+``dataset(root, name, split)`` knows the layouts in ``../shared/data`` (see its README):
+
+=========  ==============================  ===================================  ===========================
+dataset    image                           label                                FOV
+=========  ==============================  ===================================  ===========================
+DRIVE      ``images/21_training.png``      ``1st_manual/21_manual1.png``        ``mask/21_training_mask.png``
+CHASE_DB1  ``images/Image_01L.jpg``        ``1st_manual/Image_01L_1stHO.png``   ``mask/Image_01L.png``
+STARE      ``images/im0001.png``           ``1st_manual/im0001.ah.png``         ``mask/im0001.png``
+OCTA-500   ``OCTA500_3M_train_images/X``   ``OCTA500_3M_train_labels/X``        none (whole image)
+=========  ==============================  ===================================  ===========================
+
+OCTA-500 image 10388 is pixel-identical to 10333 with a slightly different label; the data
+README says to leave it out of evaluation, so it is dropped from the ``test`` and ``val`` splits
+wherever it appears (in the copy in ``../shared/data`` it is in ``Training``, so those splits
+hold 50 and 10 images and ``train`` keeps all 140).
+
+``discover(folder, labels=..., fovs=...)`` pairs a lab's own files by stem: a label or FOV file
+matches an image when its stem is the image's stem, optionally followed by one of the known
+suffixes (``_mask``, ``_label``, ``_labels``, ``_manual1``, ``_1stHO``, ``.ah``, ``_seg``,
+``_gt`` ...), or, for DRIVE-style names, when both share the leading number
+(``21_training`` <-> ``21_manual1``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vessel_studio.io.images import IMAGE_EXTENSIONS, ImageMeta, read_image, read_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vessel_studio.preprocess import Prepared, Preprocessing
+
+__all__ = [
+    "Sample",
+    "LoadedSample",
+    "DATASETS",
+    "SPLITS",
+    "dataset",
+    "discover",
+    "modality_of",
+    "load_sample",
+    "list_images",
+]
+
+DATASETS = ("DRIVE", "CHASE_DB1", "STARE", "OCTA-500")
+SPLITS = ("train", "test", "val")
+#: Files left out of evaluation splits (see the data README).
+EXCLUDED = {"OCTA-500": {"10388"}}
+
+#: Suffixes that turn an image stem into a label / FOV stem in a lab's own folders.
+LABEL_SUFFIXES = ("_manual1", "_1stHO", ".ah", "_label", "_labels", "_seg", "_gt", "_vessels", "_mask", "-label", "-mask")
+FOV_SUFFIXES = ("_mask", "_fov", "_FOV", "-mask", "_roi")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One image with its (optional) label and FOV files."""
+
+    name: str
+    image: Path
+    label: Path | None = None
+    fov: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LoadedSample:
+    """A sample read and prepared for a model (see :func:`load_sample`)."""
+
+    name: str
+    prepared: "Prepared"
+    label: np.ndarray | None  # bool, at the model's scale (prepared.x.shape), nearest neighbour
+    label_original: np.ndarray | None  # bool, at the file's resolution
+    fov_original: np.ndarray  # bool, at the file's resolution (given or estimated)
+    image_meta: ImageMeta
+
+
+def modality_of(name: str) -> str:
+    """``"octa"`` for OCTA-500 (or any name mentioning OCTA), ``"fundus"`` otherwise."""
+    return "octa" if "octa" in str(name).lower() else "fundus"
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The readable image files directly inside ``folder``, sorted by name (hidden files skipped)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder")
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+
+
+def _stem(p: Path) -> str:
+    return p.name[: -len(p.suffix)] if p.suffix else p.name
+
+
+# ------------------------------------------------------------------------------ known datasets
+
+
+def _dataset_folder(root: Path, name: str) -> Path:
+    if (root / name).is_dir():
+        return root / name
+    if root.name == name and root.is_dir():
+        return root
+    raise ValueError(f"{root}: no {name} folder here (expected {root / name})")
+
+
+def dataset(root: str | os.PathLike, name: str, split: str) -> list[Sample]:
+    """The samples of one split of a reference dataset under ``root`` (e.g. ``../shared/data``).
+
+    ``name`` in DRIVE, CHASE_DB1, STARE, OCTA-500; ``split`` in train, test, val (only OCTA-500
+    has a val split). Every image must have its label (and, for fundus sets, its FOV mask):
+    a missing partner raises ``ValueError`` naming the files.
+    """
+    root = Path(root)
+    canonical = {n.lower().replace("-", "").replace("_", ""): n for n in DATASETS}
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in canonical:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    name = canonical[key]
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    base = _dataset_folder(root, name)
+    if name == "OCTA-500":
+        sub = {"train": "Training", "val": "Validation", "test": "Testing"}[split]
+        folder = base / sub
+        images = folder / f"OCTA500_3M_{split}_images"
+        labels = folder / f"OCTA500_3M_{split}_labels"
+        samples = discover(images, labels=labels, require_labels=True)
+        if split in ("test", "val"):
+            samples = [s for s in samples if s.name not in EXCLUDED[name]]
+        return samples
+    if split == "val":
+        raise ValueError(f"{name} has no val split (splits: train, test)")
+    folder = base / ("training" if split == "train" else "test")
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: missing {name} {split} folder")
+    out = []
+    missing = []
+    for img in list_images(folder / "images"):
+        stem = _stem(img)
+        if name == "DRIVE":
+            num = stem.split("_")[0]
+            label = folder / "1st_manual" / f"{num}_manual1.png"
+            fov = folder / "mask" / f"{stem}_mask.png"
+        elif name == "CHASE_DB1":
+            label = folder / "1st_manual" / f"{stem}_1stHO.png"
+            fov = folder / "mask" / f"{stem}.png"
+        else:  # STARE
+            label = folder / "1st_manual" / f"{stem}.ah.png"
+            fov = folder / "mask" / f"{stem}.png"
+        for p in (label, fov):
+            if not p.is_file():
+                missing.append(f"{img.name} -> {p}")
+        out.append(Sample(stem, img, label, fov))
+    if missing:
+        raise ValueError(f"{folder}: {len(missing)} partner file(s) missing: " + "; ".join(missing))
+    if not out:
+        raise ValueError(f"{folder / 'images'}: no images found")
+    return out
+
+
+# ------------------------------------------------------------------------------ generic folders
+
+
+def _match(stem: str, candidates: dict[str, Path], suffixes: tuple[str, ...]) -> Path | None:
+    """Find the candidate whose stem is ``stem`` or ``stem + suffix`` (case-insensitive)."""
+    low = {k.lower(): v for k, v in candidates.items()}
+    s = stem.lower()
+    if s in low:
+        return low[s]
+    for suf in suffixes:
+        if s + suf.lower() in low:
+            return low[s + suf.lower()]
+    # DRIVE style: "21_training" <-> "21_manual1" / "21_training_mask": same leading number
+    m = re.match(r"^(\d+)_", stem)
+    if m:
+        hits = [v for k, v in low.items() if re.match(rf"^0*{int(m.group(1))}_", k)]
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
+def discover(
+    folder: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    fovs: str | os.PathLike | None = None,
+    require_labels: bool = False,
+) -> list[Sample]:
+    """Pair the images in ``folder`` with labels in ``labels`` and FOV masks in ``fovs`` by stem.
+
+    When ``labels`` (or ``fovs``) is the same folder as the images, files whose stems carry a
+    label (FOV) suffix are taken as partners and not as images. With ``require_labels=True``
+    every image must find a label, and every label file must be used; otherwise a
+    ``ValueError`` lists what could not be paired.
+    """
+    folder = Path(folder)
+    files = list_images(folder)
+    label_dir = None if labels is None else Path(labels)
+    fov_dir = None if fovs is None else Path(fovs)
+    label_files = {_stem(p): p for p in list_images(label_dir)} if label_dir is not None else {}
+    fov_files = {_stem(p): p for p in list_images(fov_dir)} if fov_dir is not None else {}
+
+    # images: when partners share the folder, leave out files that are partners of another image
+    stems = {_stem(p) for p in files}
+    partner_suffixes = tuple(s.lower() for s in LABEL_SUFFIXES + FOV_SUFFIXES)
+    same = {d.resolve() for d in (label_dir, fov_dir) if d is not None} & {folder.resolve()}
+
+    def is_partner(stem: str) -> bool:
+        s = stem.lower()
+        return any(s.endswith(suf) and s[: -len(suf)] in {x.lower() for x in stems} for suf in partner_suffixes)
+
+    images = [p for p in files if not (same and is_partner(_stem(p)))]
+    if same:
+        label_files = {k: v for k, v in label_files.items() if is_partner(k)} if label_dir and label_dir.resolve() in same else label_files
+        fov_files = {k: v for k, v in fov_files.items() if is_partner(k)} if fov_dir and fov_dir.resolve() in same else fov_files
+    if not images:
+        raise ValueError(f"{folder}: no image files found (readable: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+    out: list[Sample] = []
+    unpaired: list[str] = []
+    used_labels: set[Path] = set()
+    for img in images:
+        stem = _stem(img)
+        label = _match(stem, label_files, LABEL_SUFFIXES) if label_files else None
+        fov = _match(stem, fov_files, FOV_SUFFIXES) if fov_files else None
+        if label is not None and label == fov:  # "_mask" is ambiguous: prefer it as FOV when both folders exist
+            label = None if label_dir != fov_dir else label
+        if label is None and require_labels:
+            unpaired.append(f"image {img.name} has no label in {label_dir}")
+        if label is not None:
+            used_labels.add(label)
+        out.append(Sample(stem, img, label, fov))
+    if require_labels:
+        if label_dir is None:
+            raise ValueError(f"{folder}: labels are required but no label folder was given")
+        for stem, p in sorted(label_files.items()):
+            if p not in used_labels:
+                unpaired.append(f"label {p.name} matches no image in {folder}")
+        if unpaired:
+            raise ValueError(f"{folder}: {len(unpaired)} file(s) could not be paired: " + "; ".join(unpaired))
+    return out
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def load_sample(sample: Sample, prep: "Preprocessing", *, spacing_mm: float | None = None) -> LoadedSample:
+    """Read a sample's image, FOV (given, or estimated for fundus) and label, and prepare it.
+
+    The label comes back twice: at the file's resolution and resized to the model's scale
+    (nearest neighbour, bool) so that it lines up with ``prepared.x``. A label or FOV of another
+    size than its image raises ``ValueError`` naming the file.
+    """
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.preprocess import prepare, resize_mask
+
+    image, meta = read_image(sample.image)
+    if sample.fov is not None:
+        fov = read_mask(sample.fov, shape=image.shape)
+    else:
+        fov = estimate_fov(image, modality=prep.modality)
+    label = read_mask(sample.label, shape=image.shape) if sample.label is not None else None
+    spacing = spacing_mm
+    if spacing is None and meta.pixel_spacing_mm is not None:
+        spacing = float(np.mean(meta.pixel_spacing_mm))
+    prepared = prepare(image, fov=fov, prep=prep, spacing_mm=spacing)
+    label_model = None if label is None else resize_mask(label, prepared.x.shape)
+    return LoadedSample(sample.name, prepared, label_model, label, fov, meta)
+
+
+def _as_dict(s: Sample) -> dict[str, Any]:  # pragma: no cover - convenience for reports
+    return {k: (None if v is None else str(v)) for k, v in dataclasses.asdict(s).items()}

@@ -1,0 +1,96 @@
+"""Field-of-view (FOV) masks: the disc of a fundus photograph that holds retina.
+
+Given FOV masks are read with :func:`vessel_studio.io.images.read_mask`. When none is given:
+
+* fundus: the red channel (bright across the whole retina, near zero outside the camera's
+  aperture) is thresholded at a low level (the smaller of Otsu's threshold and a fixed fraction
+  of its 99th percentile, never below a noise floor), the largest connected component is kept,
+  its holes are filled, and it is eroded slightly (about 0.5 % of its diameter) so that the
+  dark, blurry rim is left out, as the official DRIVE masks do;
+* OCT-A (and anything that is not a fundus photograph): the whole image.
+
+When no dark border is found (an image cropped inside the retina), the result is the whole
+image; when nothing bright is found at all (an all-black file), also the whole image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["estimate_fov", "fov_diameter", "MODALITIES"]
+
+MODALITIES = ("fundus", "octa")
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    a = np.asarray(image)
+    if a.dtype == bool:
+        return a.astype(np.float32)
+    if a.dtype.kind in "ui":
+        info = np.iinfo(a.dtype)
+        return (a.astype(np.float32) - info.min) / float(info.max - info.min)
+    return a.astype(np.float32)
+
+
+def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:
+    """Estimate the FOV of ``image`` (``H x W`` or ``H x W x 3``) as a bool ``H x W`` mask."""
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] == 4:
+        a = a[..., :3]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)):
+        raise ValueError(f"estimate_fov: expected H x W or H x W x 3, got shape {a.shape}")
+    h, w = a.shape[:2]
+    if modality not in MODALITIES:
+        raise ValueError(f"estimate_fov: unknown modality {modality!r}; expected one of {MODALITIES}")
+    if modality != "fundus":
+        return np.ones((h, w), bool)
+
+    from scipy import ndimage as ndi
+    from skimage.filters import threshold_otsu
+
+    f = _to_float(a)
+    # red channel for colour fundus; the gray image otherwise
+    g = f[..., 0] if f.ndim == 3 else f
+    if not np.isfinite(g).all():
+        raise ValueError("estimate_fov: image contains NaN or infinite values")
+    lo, hi = np.percentile(g, [1, 99])
+    if hi - lo <= 1e-6:
+        return np.ones((h, w), bool)
+    # smooth a little so that sensor noise in the black border does not speckle the mask
+    gs = ndi.uniform_filter(g, size=3)
+    try:
+        otsu = float(threshold_otsu(gs))
+    except ValueError:
+        otsu = hi
+    thr = max(min(otsu, lo + 0.15 * (hi - lo)), lo + 0.03 * (hi - lo))
+    fg = gs > thr
+    labels, n = ndi.label(fg)
+    if n == 0:
+        return np.ones((h, w), bool)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    fov = labels == int(np.argmax(sizes))
+    fov = ndi.binary_fill_holes(fov)
+    if fov.mean() < 0.05:  # no plausible retina found
+        return np.ones((h, w), bool)
+    r = max(1, int(round(0.005 * fov_diameter(fov))))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    # erode with the image border counting as inside (a retina cut by the frame stays whole)
+    fov = ndi.binary_erosion(fov, structure=(yy**2 + xx**2) <= r * r, border_value=1)
+    return fov
+
+
+def fov_diameter(fov: np.ndarray) -> float:
+    """The FOV's diameter in pixels: the larger extent of its bounding box.
+
+    Fundus photographs are often cut at the top and bottom, so the larger extent (usually the
+    horizontal one) is the aperture's true diameter; for a full-image FOV it is ``max(H, W)``.
+    """
+    m = np.asarray(fov, dtype=bool)
+    if m.ndim != 2:
+        raise ValueError(f"fov_diameter: expected a 2-D mask, got shape {m.shape}")
+    rows = np.flatnonzero(m.any(axis=1))
+    cols = np.flatnonzero(m.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("fov_diameter: the FOV mask is empty")
+    return float(max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))

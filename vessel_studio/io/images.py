@@ -1,0 +1,478 @@
+"""Reading and writing the image files that fundus cameras, OCT-A devices and datasets produce.
+
+``read_image(path) -> (array, ImageMeta)`` returns rows x columns: ``H x W`` gray or ``H x W x 3``
+RGB, with the dtype stored in the file (uint8, uint16, float32 ...). Alpha is dropped
+(RGBA -> RGB, gray+alpha -> gray), palette images become RGB (or gray when the palette is gray),
+CMYK/YCbCr become RGB, 1-bit images become uint8 0/255.
+
+Formats: TIFF (tifffile), PNG, JPEG, BMP, PPM/PGM/PNM, GIF (Pillow), DICOM (pydicom; ``.dcm``,
+``.dicom``, or any file without an extension that carries the ``DICM`` preamble).
+
+Multi-page TIFF, the documented choice:
+
+* reduced-resolution pages (pyramid levels, thumbnails) are ignored: the first full-resolution
+  page is read;
+* exactly 3 or 4 gray pages of one shape and dtype are read as an RGB(A) image stored one channel
+  per page (some scanners write colour that way);
+* any other stack (a volume, a time series, several B-scans) is **refused**: a ``ValueError``
+  naming the file and its page count. Vessel Studio segments 2-D images; export the en-face
+  projection or the single photograph you want segmented.
+
+The same rule holds for DICOM (``NumberOfFrames > 1`` is refused) and animated GIFs.
+
+Pixel spacing (mm per pixel, ``(row, column)``) is read from DICOM ``PixelSpacing`` /
+``ImagerPixelSpacing``, from TIFF ``X/YResolution`` when the unit is inch or centimetre, and from
+ImageJ metadata in micrometres or millimetres. Resolutions that are evidently print defaults
+(72, 96, 150, 300 ... dpi, or anything coarser than 0.1 mm per pixel) are ignored: they describe
+paper, not the retina.
+
+Every failure raises :class:`ImageReadError` (a ``ValueError``) whose message starts with the
+path: missing, a directory, unreadable (permissions), empty, truncated or corrupt, unknown
+extension, too small, a stack where a 2-D image is expected, NaN/inf in a float image, a label
+whose shape differs from its image.
+
+Labels (:func:`read_mask`) are binarised with ``> 0``. Palette labels (DRIVE's GIFs) are
+binarised on the palette *index*, not on the colour it maps to. Labels stored as JPEG (lossy:
+compression noise around 0) are binarised at half the dtype range instead.
+
+Writes (:func:`write_mask`, :func:`write_prob`, :func:`write_image`) go through
+``vessel_studio.io.atomic.atomic_path``: a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vessel_studio.io.atomic import atomic_path
+
+__all__ = [
+    "ImageMeta",
+    "ImageReadError",
+    "IMAGE_EXTENSIONS",
+    "MIN_SIDE",
+    "read_image",
+    "read_mask",
+    "write_mask",
+    "write_prob",
+    "write_image",
+    "is_image_file",
+]
+
+#: Smallest accepted side in pixels: anything smaller cannot hold a retinal image.
+MIN_SIDE = 8
+
+TIFF_EXT = {".tif", ".tiff"}
+PIL_EXT = {".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".ppm", ".pgm", ".pnm", ".pbm", ".gif"}
+DICOM_EXT = {".dcm", ".dicom", ".dic"}
+#: Every extension :func:`read_image` accepts (lower case, with the dot).
+IMAGE_EXTENSIONS = frozenset(TIFF_EXT | PIL_EXT | DICOM_EXT)
+_JPEG_EXT = {".jpg", ".jpeg", ".jpe"}
+_PRINT_DPI = {72.0, 96.0, 100.0, 120.0, 144.0, 150.0, 200.0, 240.0, 300.0, 360.0, 400.0, 600.0, 720.0, 1200.0}
+
+
+class ImageReadError(ValueError):
+    """A file could not be read as an image (or label); the message starts with the path."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}" if path is not None else problem)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageMeta:
+    """Where an array came from. ``original_shape`` is the shape as stored (before alpha/palette
+    conversion); ``pixel_spacing_mm`` is ``(row_mm, col_mm)`` or None when the file does not say."""
+
+    path: Path | None
+    original_dtype: str
+    original_shape: tuple[int, ...]
+    pixel_spacing_mm: tuple[float, float] | None = None
+    page_count: int = 1
+
+    def to_dict(self) -> dict:
+        return {
+            "path": None if self.path is None else str(self.path),
+            "original_dtype": self.original_dtype,
+            "original_shape": list(self.original_shape),
+            "pixel_spacing_mm": None if self.pixel_spacing_mm is None else list(self.pixel_spacing_mm),
+            "page_count": self.page_count,
+        }
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True for a file whose extension :func:`read_image` knows (hidden files excluded)."""
+    p = Path(path)
+    return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
+    """Read one 2-D image: ``(H x W or H x W x 3 array, ImageMeta)``. See the module docstring."""
+    path = Path(path)
+    fmt = _check_file(path)
+    try:
+        if fmt == "tiff":
+            try:
+                arr, spacing, pages, orig = _read_tiff(path)
+            except ValueError as exc:
+                # tifffile decodes LZW / JPEG-in-TIFF only with the optional 'imagecodecs'
+                # package; Pillow reads those single-page files natively.
+                if "imagecodecs" not in str(exc):
+                    raise
+                arr, spacing, pages, orig = _read_pil(path, palette_index=False)
+                with contextlib.suppress(Exception):
+                    import tifffile
+
+                    with tifffile.TiffFile(path) as tif:
+                        spacing = _tiff_spacing(tif.pages[0], tif)
+        elif fmt == "dicom":
+            arr, spacing, pages, orig = _read_dicom(path)
+        else:
+            arr, spacing, pages, orig = _read_pil(path, palette_index=False)
+    except ImageReadError:
+        raise
+    except PermissionError as exc:
+        raise ImageReadError(path, f"permission denied ({exc.strerror or exc})") from exc
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # every decoder has its own exception zoo; name the file
+        raise ImageReadError(path, f"cannot read as {fmt.upper()} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
+    arr = _check_array(path, arr)
+    meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages)
+    return arr, meta
+
+
+def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Read a label or FOV mask as a bool ``H x W`` array (``> 0``; palette files by index).
+
+    ``shape``: the image's shape (``H x W`` or ``H x W x C``); a mask of another size raises
+    :class:`ImageReadError` naming the file and both sizes. RGB masks are True where any channel
+    is ``> 0``.
+    """
+    path = Path(path)
+    fmt = _check_file(path)
+    if fmt == "pil" and path.suffix.lower() in {".gif", ".png", ".bmp"}:
+        try:
+            arr, _, _, _ = _read_pil(path, palette_index=True)
+        except ImageReadError:
+            raise
+        except PermissionError as exc:
+            raise ImageReadError(path, f"permission denied ({exc.strerror or exc})") from exc
+        except Exception as exc:
+            raise ImageReadError(path, f"cannot read as {path.suffix[1:].upper()} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
+        arr = _check_array(path, arr)
+    else:
+        arr, _ = read_image(path)
+    if path.suffix.lower() in _JPEG_EXT:
+        mask = arr > (np.iinfo(arr.dtype).max // 2 if arr.dtype.kind in "ui" else 0.5)
+    else:
+        mask = arr > 0
+    if mask.ndim == 3:
+        mask = mask.any(axis=-1)
+    if shape is not None:
+        want = tuple(int(s) for s in shape[:2])
+        if mask.shape != want:
+            raise ImageReadError(
+                path, f"mask is {mask.shape[0]}x{mask.shape[1]} (rows x cols) but its image is {want[0]}x{want[1]}"
+            )
+    return mask
+
+
+def _check_file(path: Path) -> str:
+    """Cheap checks before decoding; returns "tiff", "pil" or "dicom"."""
+    ext = path.suffix.lower()
+    if not path.exists():
+        raise ImageReadError(path, "no such file")
+    if path.is_dir():
+        raise ImageReadError(path, "is a folder, not an image file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except PermissionError as exc:
+        raise ImageReadError(path, f"permission denied ({exc.strerror or exc})") from exc
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot open ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise ImageReadError(path, "empty file (0 bytes)")
+    if ext in TIFF_EXT:
+        return "tiff"
+    if ext in PIL_EXT:
+        return "pil"
+    if ext in DICOM_EXT or (ext == "" and head[128:132] == b"DICM"):
+        return "dicom"
+    known = ", ".join(sorted(IMAGE_EXTENSIONS))
+    raise ImageReadError(path, f"unknown image extension {ext or '(none)'!r}; readable: {known}")
+
+
+def _check_array(path: Path, arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[-1] == 2:  # gray + alpha
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA -> RGB
+        arr = arr[..., :3]
+    if arr.ndim != 2 and not (arr.ndim == 3 and arr.shape[-1] == 3):
+        raise ImageReadError(path, f"expected a 2-D gray or RGB image, got an array of shape {arr.shape}")
+    if arr.shape[0] < MIN_SIDE or arr.shape[1] < MIN_SIDE:
+        raise ImageReadError(
+            path, f"image is too small ({arr.shape[0]}x{arr.shape[1]} pixels; at least {MIN_SIDE}x{MIN_SIDE} needed)"
+        )
+    if arr.dtype.kind == "c" or arr.dtype.kind not in "uif":
+        raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            n_nan = int(np.isnan(arr).sum())
+            raise ImageReadError(
+                path, f"float image contains {n_nan} NaN and {int(bad.sum()) - n_nan} infinite values"
+            )
+    return np.ascontiguousarray(arr)
+
+
+def _read_tiff(path: Path):
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        pages = [p for p in tif.pages]
+        full = [p for p in pages if not (int(getattr(p, "subfiletype", 0) or 0) & 1)] or pages[:1]
+        n = len(full)
+        first = full[0]
+        if n == 1:
+            arr = first.asarray()
+            planar = int(getattr(first, "planarconfig", 1) or 1) == 2
+            if arr.ndim == 3 and arr.shape[0] in (3, 4) and (planar or arr.shape[-1] not in (3, 4)):
+                arr = np.moveaxis(arr, 0, -1)  # planar RGB(A): channels first in the file
+            if arr.ndim == 3 and arr.shape[-1] not in (1, 2, 3, 4):
+                raise ImageReadError(
+                    path, f"a single TIFF page holding a stack of {arr.shape[0]} planes ({arr.shape}); a 2-D image is expected"
+                )
+            orig = (arr.shape, arr.dtype)
+        elif n in (3, 4) and all(p.shape == first.shape and p.dtype == first.dtype and len(p.shape) == 2 for p in full):
+            arr = np.stack([p.asarray() for p in full], axis=-1)
+            orig = (arr.shape, arr.dtype)
+        else:
+            raise ImageReadError(
+                path,
+                f"multi-page TIFF with {n} pages of shape {first.shape}: a stack where a 2-D image is expected "
+                "(Vessel Studio reads one 2-D image per file; save the page you want as its own file)",
+            )
+        spacing = _tiff_spacing(first, tif)
+        if first.photometric == 0 and arr.dtype.kind in "ui":  # MINISWHITE: 0 is white
+            arr = np.iinfo(arr.dtype).max - arr
+        return arr, spacing, len(pages), orig
+
+
+def _tiff_spacing(page, tif) -> tuple[float, float] | None:
+    ij = tif.imagej_metadata or {}
+    unit = str(ij.get("unit", "")).strip().lower()
+    factor_ij = {"micron": 1e-3, "um": 1e-3, "µm": 1e-3, "\\u00b5m": 1e-3, "mm": 1.0, "millimeter": 1.0}.get(unit)
+    tags = page.tags
+    try:
+        xr, yr = tags["XResolution"].value, tags["YResolution"].value
+        xres = xr[0] / xr[1] if xr[1] else 0.0
+        yres = yr[0] / yr[1] if yr[1] else 0.0
+    except (KeyError, TypeError, IndexError, ZeroDivisionError):
+        return None
+    if xres <= 0 or yres <= 0:
+        return None
+    if factor_ij is not None:
+        return _plausible((factor_ij / yres, factor_ij / xres))
+    unit_tag = tags.get("ResolutionUnit")
+    unit_val = int(unit_tag.value) if unit_tag is not None else 2
+    if unit_val == 2:  # inch
+        if xres in _PRINT_DPI and yres in _PRINT_DPI:
+            return None
+        return _plausible((25.4 / yres, 25.4 / xres))
+    if unit_val == 3:  # centimetre
+        if round(xres * 2.54, 3) in _PRINT_DPI and round(yres * 2.54, 3) in _PRINT_DPI:
+            return None
+        return _plausible((10.0 / yres, 10.0 / xres))
+    return None
+
+
+def _plausible(spacing: tuple[float, float]) -> tuple[float, float] | None:
+    """Spacings coarser than 0.1 mm/pixel are print metadata, not retinal sampling."""
+    if all(0 < s <= 0.1 for s in spacing):
+        return (float(spacing[0]), float(spacing[1]))
+    return None
+
+
+def _read_pil(path: Path, *, palette_index: bool):
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, 40000 * 40000)
+    with Image.open(path) as im:
+        frames = int(getattr(im, "n_frames", 1) or 1)
+        if frames > 1:
+            raise ImageReadError(path, f"animated/multi-frame file with {frames} frames; a 2-D image is expected")
+        im.load()
+        mode = im.mode
+        orig_size = (im.size[1], im.size[0])
+        spacing = None
+        if mode == "P" and palette_index:
+            arr = np.asarray(im)
+            return arr, spacing, 1, (arr.shape, arr.dtype)
+        if mode in ("P", "PA"):
+            im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+            arr = np.asarray(im)[..., :3]
+            if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
+                arr = arr[..., 0]
+            return arr, spacing, 1, ((orig_size), np.dtype(np.uint8))
+        if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+            im = im.convert("RGB")
+        elif mode == "I;16B" or mode == "I;16L" or mode == "I;16":
+            arr = np.asarray(im).astype(np.uint16)
+            return arr, spacing, 1, (arr.shape, np.dtype(np.uint16))
+        elif mode == "1":
+            arr = np.asarray(im).astype(np.uint8) * 255
+            return arr, spacing, 1, (arr.shape, np.dtype(bool))
+        arr = np.asarray(im)
+        if mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535:
+            arr = arr.astype(np.uint16)
+        return arr, spacing, 1, (arr.shape, arr.dtype)
+
+
+def _read_dicom(path: Path):
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    if "PixelData" not in ds:
+        raise ImageReadError(path, "DICOM file holds no pixel data")
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    if frames > 1:
+        raise ImageReadError(path, f"multi-frame DICOM with {frames} frames; a 2-D image is expected")
+    arr = ds.pixel_array  # pydicom converts YBR_FULL(_422) to RGB by default
+    photometric = str(getattr(ds, "PhotometricInterpretation", "")).upper()
+    orig = (arr.shape, arr.dtype)
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        arr = apply_color_lut(arr, ds)
+    elif photometric == "MONOCHROME1":
+        if arr.dtype.kind == "u":
+            bits = int(getattr(ds, "BitsStored", arr.dtype.itemsize * 8))
+            arr = ((1 << bits) - 1 - arr).astype(arr.dtype)
+        else:
+            arr = arr.max() - arr
+    spacing = None
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = getattr(ds, keyword, None)
+        if value is not None and len(value) == 2:
+            try:
+                r, c = float(value[0]), float(value[1])
+            except (TypeError, ValueError):
+                continue
+            if r > 0 and c > 0:
+                spacing = (r, c)
+                break
+    return arr, spacing, frames, orig
+
+
+# ----------------------------------------------------------------------------------- writing
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
+    """Write a 2-D mask as an 8-bit image, 0 / 255 (PNG unless the suffix says otherwise), atomically."""
+    from PIL import Image
+
+    path = Path(path)
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"{path}: a mask must be 2-D (H x W), got shape {m.shape}")
+    if m.dtype.kind == "f" and not np.isfinite(m).all():
+        raise ValueError(f"{path}: mask contains NaN or infinite values")
+    out = np.where(m > 0, 255, 0).astype(np.uint8)
+    fmt = _pil_format(path, default="PNG")
+    if fmt == "JPEG":
+        raise ValueError(f"{path}: masks cannot be written as JPEG (lossy); use .png or .tif")
+    with atomic_path(path) as tmp:
+        Image.fromarray(out, mode="L").save(tmp, format=fmt)
+    return path
+
+
+def write_prob(path: str | os.PathLike, prob: np.ndarray) -> Path:
+    """Write a 2-D probability map in [0, 1] as a float32 TIFF, atomically."""
+    import tifffile
+
+    path = Path(path)
+    p = np.asarray(prob, dtype=np.float32)
+    if p.ndim != 2:
+        raise ValueError(f"{path}: a probability map must be 2-D (H x W), got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"{path}: probability map contains NaN or infinite values")
+    if p.size and (p.min() < -1e-6 or p.max() > 1 + 1e-6):
+        raise ValueError(f"{path}: probabilities must lie in [0, 1], got [{p.min():.4g}, {p.max():.4g}]")
+    if path.suffix.lower() not in TIFF_EXT:
+        raise ValueError(f"{path}: probability maps are written as float32 TIFF; use a .tif suffix")
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, np.clip(p, 0.0, 1.0), photometric="minisblack")
+    return path
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write an ``H x W`` or ``H x W x 3/4`` array atomically; format by suffix.
+
+    TIFF keeps any dtype (uint8/16, float32 ...). PNG takes uint8 or uint16 gray and uint8 RGB(A);
+    JPEG/BMP/PPM/GIF take uint8. Other dtypes for those formats raise ``ValueError``.
+    """
+    from PIL import Image
+
+    path = Path(path)
+    a = np.asarray(array)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))):
+        raise ValueError(f"{path}: expected H x W or H x W x 3/4, got shape {a.shape}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{path}: image contains NaN or infinite values")
+    ext = path.suffix.lower()
+    if ext in TIFF_EXT:
+        import tifffile
+
+        with atomic_path(path) as tmp:
+            photometric = "rgb" if a.ndim == 3 else "minisblack"
+            tifffile.imwrite(tmp, a, photometric=photometric)
+        return path
+    fmt = _pil_format(path, default=None)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image extension {ext or '(none)'!r} for writing")
+    if a.dtype == np.uint16 and a.ndim == 2 and fmt in ("PNG",):
+        img = Image.fromarray(a.astype(np.uint16))
+    elif a.dtype == np.uint8:
+        img = Image.fromarray(a)
+        if fmt == "JPEG" and img.mode == "RGBA":
+            img = img.convert("RGB")
+    else:
+        raise ValueError(f"{path}: cannot store {a.dtype} with {a.ndim} dims as {fmt}; use .tif for this dtype")
+    with atomic_path(path) as tmp:
+        img.save(tmp, format=fmt)
+    return path
+
+
+def _pil_format(path: Path, *, default: str | None) -> str | None:
+    ext = path.suffix.lower()
+    return {
+        ".png": "PNG",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+        ".gif": "GIF",
+        ".ppm": "PPM",
+        ".pgm": "PPM",
+        ".pnm": "PPM",
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".jpe": "JPEG",
+    }.get(ext, default)
