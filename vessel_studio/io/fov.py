@@ -3,9 +3,9 @@
 Given FOV masks are read with :func:`vessel_studio.io.images.read_mask`. When none is given:
 
 * fundus: the red channel (bright across the whole retina, near zero outside the camera's
-  aperture) is thresholded at a low level (the smaller of Otsu's threshold and a fixed fraction
-  of its 99th percentile, never below a noise floor), the largest connected component is kept,
-  its holes are filled, and it is eroded slightly (about 0.5 % of its diameter) so that the
+  aperture) is smoothed (3x3 mean) and thresholded at a low level (the smaller of Otsu's
+  threshold and 15 % of the way from its 1st to its 99th percentile, never below 3 %), the largest connected component is kept,
+  its holes are filled, and it is eroded by about 0.15 % of its diameter (1 px at DRIVE scale) so that the
   dark, blurry rim is left out, as the official DRIVE masks do;
 * OCT-A (and anything that is not a fundus photograph): the whole image.
 
@@ -73,7 +73,7 @@ def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:
     fov = ndi.binary_fill_holes(fov)
     if fov.mean() < 0.05:  # no plausible retina found
         return np.ones((h, w), bool)
-    r = max(1, int(round(0.005 * fov_diameter(fov))))
+    r = max(1, int(round(0.0015 * fov_diameter(fov))))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     # erode with the image border counting as inside (a retina cut by the frame stays whole)
     fov = ndi.binary_erosion(fov, structure=(yy**2 + xx**2) <= r * r, border_value=1)

@@ -144,7 +144,8 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # every decoder has its own exception zoo; name the file
-        raise ImageReadError(path, f"cannot read as {fmt.upper()} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
+        kind = fmt.upper() if fmt != "pil" else (path.suffix[1:].upper() or "image")
+        raise ImageReadError(path, f"cannot read as {kind} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
     arr = _check_array(path, arr)
     meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages)
     return arr, meta
@@ -310,8 +311,11 @@ def _plausible(spacing: tuple[float, float]) -> tuple[float, float] | None:
 
 
 def _read_pil(path: Path, *, palette_index: bool):
-    from PIL import Image
+    from PIL import Image, ImageFile
 
+    # another library may have switched on Pillow's "load truncated images" globally: refuse
+    # truncated files here regardless (a grey-padded fundus photograph is not the scan)
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, 40000 * 40000)
     with Image.open(path) as im:
         frames = int(getattr(im, "n_frames", 1) or 1)
