@@ -80,3 +80,16 @@ def test_write_sample_images(tmp_path):
     assert np.asarray(Image.open(o.images[0])).shape == (64, 64)
     with pytest.raises(ValueError):
         write_sample_images(tmp_path, modality="xray")
+
+
+def test_write_sample_project_creates_a_project(tmp_path):
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    s = write_sample_project(tmp_path / "p", n=2, modality="octa", shape=(64, 64))
+    proj = Project.open(tmp_path / "p")
+    assert proj.modality == "octa"
+    assert len(proj.images) == 2 and all(r.state == "new" for r in proj.images)
+    assert all(p.is_file() for p in s.labels)
+    with pytest.raises(ValueError):
+        write_sample_project(tmp_path / "p", n=1)
