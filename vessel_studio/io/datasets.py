@@ -197,43 +197,58 @@ def discover(
 ) -> list[Sample]:
     """Pair the images in ``folder`` with labels in ``labels`` and FOV masks in ``fovs`` by stem.
 
-    When ``labels`` (or ``fovs``) is the same folder as the images, files whose stems carry a
-    label (FOV) suffix are taken as partners and not as images. With ``require_labels=True``
-    every image must find a label, and every label file must be used; otherwise a
-    ``ValueError`` lists what could not be paired.
+    ``labels`` / ``fovs`` may be the image folder itself: then only files whose stem is an
+    image's stem plus a label (FOV) suffix are partners, and they are not taken as images.
+    ``_mask`` means an FOV mask when ``fovs`` is given and a label otherwise. With
+    ``require_labels=True`` every image must find a label and every label file must be used;
+    otherwise a ``ValueError`` lists what could not be paired.
     """
     folder = Path(folder)
     files = list_images(folder)
     label_dir = None if labels is None else Path(labels)
     fov_dir = None if fovs is None else Path(fovs)
-    label_files = {_stem(p): p for p in list_images(label_dir)} if label_dir is not None else {}
-    fov_files = {_stem(p): p for p in list_images(fov_dir)} if fov_dir is not None else {}
+    fov_sfx = FOV_SUFFIXES
+    label_sfx = LABEL_SUFFIXES if fov_dir is None else tuple(s for s in LABEL_SUFFIXES if s not in FOV_SUFFIXES)
+    here = folder.resolve()
+    label_here = label_dir is not None and label_dir.resolve() == here
+    fov_here = fov_dir is not None and fov_dir.resolve() == here
 
-    # images: when partners share the folder, leave out files that are partners of another image
-    stems = {_stem(p) for p in files}
-    partner_suffixes = tuple(s.lower() for s in LABEL_SUFFIXES + FOV_SUFFIXES)
-    same = {d.resolve() for d in (label_dir, fov_dir) if d is not None} & {folder.resolve()}
-
-    def is_partner(stem: str) -> bool:
+    def partner_of(stem: str, stems: set[str], suffixes: tuple[str, ...]) -> bool:
         s = stem.lower()
-        return any(s.endswith(suf) and s[: -len(suf)] in {x.lower() for x in stems} for suf in partner_suffixes)
+        return any(s.endswith(x.lower()) and s[: -len(x)] in stems for x in suffixes)
 
-    images = [p for p in files if not (same and is_partner(_stem(p)))]
-    if same:
-        label_files = {k: v for k, v in label_files.items() if is_partner(k)} if label_dir and label_dir.resolve() in same else label_files
-        fov_files = {k: v for k, v in fov_files.items() if is_partner(k)} if fov_dir and fov_dir.resolve() in same else fov_files
+    all_stems = {_stem(p).lower() for p in files}
+    images = [
+        p
+        for p in files
+        if not (label_here and partner_of(_stem(p), all_stems, label_sfx))
+        and not (fov_here and partner_of(_stem(p), all_stems, fov_sfx))
+    ]
     if not images:
         raise ValueError(f"{folder}: no image files found (readable: {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    image_stems = {_stem(p).lower() for p in images}
+
+    def candidates(d: Path | None, same: bool, suffixes: tuple[str, ...]) -> dict[str, Path]:
+        if d is None:
+            return {}
+        found = {_stem(p): p for p in list_images(d)}
+        if same:
+            found = {k: v for k, v in found.items() if partner_of(k, image_stems, suffixes)}
+        return found
+
+    label_files = candidates(label_dir, label_here, label_sfx)
+    fov_files = candidates(fov_dir, fov_here, fov_sfx)
+    if label_dir is not None and fov_dir is not None and label_dir.resolve() == fov_dir.resolve():
+        # one folder for both: FOV-suffixed files are FOV masks, not labels
+        label_files = {k: v for k, v in label_files.items() if not any(k.lower().endswith(x.lower()) for x in fov_sfx)}
 
     out: list[Sample] = []
     unpaired: list[str] = []
     used_labels: set[Path] = set()
     for img in images:
         stem = _stem(img)
-        label = _match(stem, label_files, LABEL_SUFFIXES) if label_files else None
-        fov = _match(stem, fov_files, FOV_SUFFIXES) if fov_files else None
-        if label is not None and label == fov:  # "_mask" is ambiguous: prefer it as FOV when both folders exist
-            label = None if label_dir != fov_dir else label
+        label = _match(stem, label_files, label_sfx) if label_files else None
+        fov = _match(stem, fov_files, fov_sfx) if fov_files else None
         if label is None and require_labels:
             unpaired.append(f"image {img.name} has no label in {label_dir}")
         if label is not None:
@@ -242,7 +257,7 @@ def discover(
     if require_labels:
         if label_dir is None:
             raise ValueError(f"{folder}: labels are required but no label folder was given")
-        for stem, p in sorted(label_files.items()):
+        for _, p in sorted(label_files.items()):
             if p not in used_labels:
                 unpaired.append(f"label {p.name} matches no image in {folder}")
         if unpaired:

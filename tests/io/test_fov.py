@@ -1,0 +1,87 @@
+"""FOV estimation: synthetic discs, OCT-A, degenerate images, and the official DRIVE masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vessel_studio.io import dataset, estimate_fov, fov_diameter, read_image, read_mask
+
+
+def _iou(a, b):
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_synthetic_fundus_fov(synthetic_fundus):
+    img, _, fov = synthetic_fundus
+    est = estimate_fov(img, modality="fundus")
+    assert est.dtype == bool and est.shape == fov.shape
+    assert _iou(est, fov) > 0.95
+    # 16-bit and float versions of the same image give the same FOV
+    est16 = estimate_fov(img.astype(np.uint16) * 257, modality="fundus")
+    estf = estimate_fov(img.astype(np.float32) / 255, modality="fundus")
+    np.testing.assert_array_equal(est16, est)
+    np.testing.assert_array_equal(estf, est)
+
+
+def test_dark_vessel_holes_and_noise_handled():
+    rng = np.random.default_rng(0)
+    h, w = 120, 140
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (yy - 60) ** 2 + (xx - 70) ** 2 < 55**2
+    img = np.zeros((h, w, 3), np.uint8)
+    img[disc] = (150, 80, 40)
+    img[58:62, 20:120] = (3, 3, 3)  # a very dark vessel crossing the disc: must not split/hole the FOV
+    img[65:70, 65:70] = 0  # a black blob inside: a hole, filled
+    img[2:5, 2:5] = 200  # a bright speck outside: not the largest component
+    img = np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    est = estimate_fov(img, modality="fundus")
+    assert est[67, 67] and not est[3, 3]
+    assert _iou(est, disc) > 0.95
+
+
+def test_octa_whole_image():
+    img = np.zeros((30, 40), np.uint8)
+    assert estimate_fov(img, modality="octa").all()
+
+
+def test_degenerate_images_give_whole_image():
+    assert estimate_fov(np.zeros((30, 40, 3), np.uint8)).all()  # all black
+    assert estimate_fov(np.full((30, 40), 200, np.uint8)).all()  # no border
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="unknown modality"):
+        estimate_fov(np.zeros((10, 10)), modality="mri")
+    with pytest.raises(ValueError, match="expected H x W"):
+        estimate_fov(np.zeros((2, 10, 10)))
+    with pytest.raises(ValueError, match="NaN"):
+        estimate_fov(np.full((10, 10), np.nan))
+    with pytest.raises(ValueError, match="empty"):
+        fov_diameter(np.zeros((10, 10), bool))
+
+
+def test_fov_diameter():
+    m = np.zeros((50, 80), bool)
+    m[10:40, 5:70] = True
+    assert fov_diameter(m) == 65.0
+    assert fov_diameter(np.ones((30, 40), bool)) == 40.0
+
+
+def test_drive_official_masks(data_dir):
+    """Estimated FOVs against DRIVE's official masks (training + test, 40 images)."""
+    ious = []
+    for split in ("train", "test"):
+        for s in dataset(data_dir, "DRIVE", split):
+            img, _ = read_image(s.image)
+            ious.append(_iou(estimate_fov(img, modality="fundus"), read_mask(s.fov, shape=img.shape)))
+    assert len(ious) == 40
+    assert min(ious) > 0.95, min(ious)
+    assert np.mean(ious) > 0.98, np.mean(ious)
+
+
+@pytest.mark.parametrize("name", ["CHASE_DB1", "STARE"])
+def test_third_party_masks(data_dir, name):
+    s = dataset(data_dir, name, "test")[0]
+    img, _ = read_image(s.image)
+    assert _iou(estimate_fov(img, modality="fundus"), read_mask(s.fov, shape=img.shape)) > 0.94
