@@ -1,1 +1,24 @@
-"""adaptation"""
+"""Adaptation: latent similarity mining and co-optimization rounds.
+
+- ``config.AdaptConfig`` (presets ``tiny`` / ``cpu`` / ``gpu``)
+- ``job.adapt(project, cfg, *, source) -> Job[AdaptResult]``, ``job.SourceBundle``
+- ``rounds``: the stages of one round; ``selection``: label-free round signals and stopping
+- ``inversion`` / ``synthesis`` / ``crops`` (generative core): DDIM inversion, target decoding
+
+Importing this package does not import torch; the heavy work happens inside the jobs.
+"""
+
+from vessel_studio.adaptation.config import AdaptConfig
+from vessel_studio.adaptation.job import AdaptResult, SourceBundle, adapt
+from vessel_studio.adaptation.selection import confidence_stats, dice_agreement, round_signals, should_stop
+
+__all__ = [
+    "AdaptConfig",
+    "AdaptResult",
+    "SourceBundle",
+    "adapt",
+    "confidence_stats",
+    "dice_agreement",
+    "round_signals",
+    "should_stop",
+]

@@ -1,0 +1,266 @@
+"""The adaptation job end to end with the tiny preset: rounds, events, cancel, corrections,
+procedural sources, label-free signals, and that no target label is ever read."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _adapt_fixtures import ensure_synthesis, make_setup, tree_digest
+
+from vessel_studio.adaptation import AdaptConfig, adapt
+from vessel_studio.adaptation.selection import confidence_stats, dice_agreement, round_signals, should_stop
+from vessel_studio.events import Artifact, Metric, Preview, Progress, collect
+from vessel_studio.store import Project, ProjectBusyError
+
+ensure_synthesis()
+
+# never stop early in these tests: all rounds run
+TINY = AdaptConfig.preset("tiny", stop_agreement=1.01, threads=1)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    return make_setup(tmp_path)
+
+
+def test_tiny_adaptation_end_to_end(setup):
+    proj, bundle, _ = setup
+    result, events = collect(adapt(proj, TINY, source=bundle))
+    assert [r.index for r in result.rounds] == [0, 1, 2]
+    assert not result.stopped_early
+    again = Project.open(proj.folder)
+    assert [r.index for r in again.rounds] == [0, 1, 2]
+    assert [r.stage for r in again.rounds] == ["lsm", "co-opt", "co-opt"]
+    assert again.source["kind"] == "labelled" and again.source["segmenter"]["hash"]
+    for r in again.rounds:
+        d = proj.folder / r.folder
+        assert (d / "segmenter" / "model.safetensors").is_file()
+        assert (d / "generator" / "model.safetensors").is_file()
+        assert (d / "synthetic" / "montage.png").is_file()
+        assert r.seed == TINY.seed and r.config == TINY.to_dict()
+        assert set(r.models) == {"segmenter", "generator"}
+        for key in ("agreement", "confidence", "entropy", "vessel_fraction", "generator_loss", "segmenter_loss"):
+            assert np.isfinite(r.metrics[key]), key
+    for rec in again.images:
+        assert rec.state == "predicted"
+        p = again.prediction(rec.id)
+        assert p.shape == rec.shape[:2] and p.dtype == np.float32 and 0 <= p.min() <= p.max() <= 1
+    assert result.segmenter == proj.folder / "rounds" / "round-002" / "segmenter"
+    assert not any(p.name != ".job.lock" for p in (proj.folder / "work").iterdir())
+
+    # events: progress per optimiser / denoising step, tagged with the round; metrics per round;
+    # one artifact per committed file; small uint8 previews
+    prog = [e for e in events if isinstance(e, Progress)]
+    stages = {(e.stage, e.round) for e in prog}
+    for r in (0, 1, 2):
+        for s in ("target-generator", "synthesize", "segmenter", "pseudo-label"):
+            assert (s, r) in stages, (s, r)
+    gen_steps = [e for e in prog if e.stage == "target-generator" and e.round == 0]
+    assert len(gen_steps) == TINY.gen_steps and gen_steps[-1].step == gen_steps[-1].total
+    seg_steps = [e for e in prog if e.stage == "segmenter" and e.round == 1]
+    assert len(seg_steps) == TINY.seg_finetune_steps
+    metrics = {(e.name, e.round) for e in events if isinstance(e, Metric)}
+    assert ("agreement", 0) in metrics and ("agreement", 2) in metrics
+    arts = [e for e in events if isinstance(e, Artifact)]
+    assert {Path(a.path).name for a in arts} >= {"model.safetensors", "montage.png"}
+    assert all(Path(a.path).is_file() for a in arts)
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert previews and all(p.image.dtype == np.uint8 and max(p.image.shape[:2]) <= 128 for p in previews)
+
+    # the adapted segmenter is a regular model folder recording the target preprocessing
+    from vessel_studio.models.segmenter import Segmenter
+
+    seg = Segmenter.load(again.segmenter_path())
+    assert seg.preprocessing.modality == "octa"
+    pred = seg.predict(again.read_image(again.images[0].id))
+    assert pred.prob.shape == again.images[0].shape[:2]
+
+    # continuing the project adds rounds after the latest one
+    more, _ = collect(adapt(again, TINY.replace(rounds=1), source=bundle))
+    assert [r.index for r in more.rounds] == [3]
+    assert [r.index for r in Project.open(proj.folder).rounds] == [0, 1, 2, 3]
+
+
+def test_no_target_label_is_read(setup, monkeypatch):
+    proj, bundle, target_folder = setup
+    forbidden = [str((target_folder / "labels").resolve()), str(target_folder / "labels")]
+    opened: list[str] = []
+
+    def guard(path):
+        s = str(path)
+        try:
+            s2 = str(Path(path).resolve())
+        except (TypeError, OSError):
+            s2 = s
+        if any(s.startswith(f) or s2.startswith(f) for f in forbidden) or (
+                s2.startswith(str(target_folder.resolve())) and ("manual" in s2 or "label" in s2)):
+            opened.append(s)
+            raise AssertionError(f"target label opened during adaptation: {s}")
+
+    real_open = builtins.open
+
+    def open_guard(file, *a, **k):
+        if isinstance(file, (str, Path)):
+            guard(file)
+        return real_open(file, *a, **k)
+
+    import vessel_studio.io.images as images
+
+    real_read_mask, real_read_image = images.read_mask, images.read_image
+
+    def read_mask_guard(path, *a, **k):
+        guard(path)
+        return real_read_mask(path, *a, **k)
+
+    def read_image_guard(path, *a, **k):
+        guard(path)
+        return real_read_image(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", open_guard)
+    monkeypatch.setattr(images, "read_mask", read_mask_guard)
+    monkeypatch.setattr(images, "read_image", read_image_guard)
+    # the guard itself works:
+    with pytest.raises(AssertionError):
+        images.read_mask(next((target_folder / "labels").iterdir()))
+    opened.clear()
+    collect(adapt(proj, TINY.replace(rounds=1), source=bundle))
+    assert opened == []
+
+
+def _run_until(job, stop):
+    for ev in job:
+        if stop(ev):
+            job.close()
+            return ev
+    raise AssertionError("job finished before the cancel point")
+
+
+@pytest.mark.parametrize("cancel_at", [("segmenter", 0), ("synthesize", 1)])
+def test_cancel_leaves_project_exactly_as_before(setup, cancel_at):
+    proj, bundle, _ = setup
+    if cancel_at[1] == 1:  # a project with a committed round already, cancel in the next job
+        collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    before = tree_digest(proj.folder)
+    manifest = json.loads((proj.folder / "project.json").read_text())
+    stage, rnd = cancel_at
+    ev = _run_until(adapt(proj, TINY, source=bundle),
+                    lambda e: isinstance(e, Progress) and e.stage == stage and e.round == rnd)
+    assert ev.round == rnd
+    assert json.loads((proj.folder / "project.json").read_text()) == manifest
+    assert tree_digest(proj.folder) == before
+    assert not Project.open(proj.folder).job_running()
+    # and the project still adapts afterwards
+    res, _ = collect(adapt(proj, TINY.replace(rounds=1), source=bundle))
+    assert res.rounds
+
+
+def test_cancel_after_a_committed_round_rolls_it_back(setup):
+    proj, bundle, _ = setup
+    before = json.loads((proj.folder / "project.json").read_text())
+    _run_until(adapt(proj, TINY, source=bundle),
+               lambda e: isinstance(e, Progress) and e.stage == "segmenter" and e.round == 1)
+    after = json.loads((proj.folder / "project.json").read_text())
+    assert after == before
+    assert not (proj.folder / "rounds" / "round-000").exists()
+    assert not (proj.folder / "work").exists()
+
+
+def test_corrections_replace_pseudo_labels_and_count_as_trusted(setup):
+    proj, bundle, _ = setup
+    collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    rec = proj.images[0]
+    mask = np.zeros(rec.shape[:2], bool)
+    mask[20:24, :] = True
+    proj.save_correction(rec.id, mask)
+    res, _ = collect(adapt(proj, TINY.replace(rounds=1), source=bundle))
+    m = res.rounds[0].metrics
+    assert m["corrected_images"] == 1
+    assert m["real_pairs"] >= 1  # the corrected image is a training pair
+    assert Project.open(proj.folder).image(rec.id).state == "corrected"
+
+
+def test_round_labels_use_corrections(setup):
+    from vessel_studio.adaptation.rounds import RoundContext, real_pairs, round_labels
+    from vessel_studio.adaptation.job import load_targets
+    from vessel_studio.preprocess import Preprocessing
+
+    proj, _, _ = setup
+    targets = load_targets(proj, Preprocessing.for_modality("octa"))
+    probs = {t.id: np.full(t.prepared.x.shape, 0.9, np.float32) for t in targets}
+    corr = np.zeros(targets[0].fov.shape, bool)
+    corr[5:9, 5:30] = True
+    cfg = TINY.replace(pseudo_mode="hard")
+    ctx = RoundContext(cfg=cfg, device=None, work=Path("."), index=1, targets=targets, target_prep=None,
+                       source_generator=None, source_segmenter=None, source=None, prev_probs_model=probs,
+                       corrections={targets[0].id: corr})
+    labels = round_labels(ctx)
+    assert labels[0].sum() == corr.sum() and labels[1].min() == 1.0
+    pairs = real_pairs(ctx, labels)
+    assert pairs[0].weight == cfg.correction_weight and pairs[1].weight == cfg.real_weight
+
+
+def test_procedural_source_when_no_labelled_images(setup):
+    proj, bundle, _ = setup
+    bundle.images = []
+    res, events = collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    assert [r.index for r in res.rounds] == [0]
+    assert Project.open(proj.folder).source["kind"] == "procedural"
+    assert any(isinstance(e, Progress) and e.stage == "render-source" for e in events)
+
+
+def test_busy_project_and_empty_project(setup, tmp_path):
+    proj, bundle, _ = setup
+    other = Project.open(proj.folder)
+    other.acquire_job_lock()
+    try:
+        with pytest.raises(ProjectBusyError):
+            collect(adapt(proj, TINY, source=bundle))
+    finally:
+        other.release_job_lock()
+    empty = Project.create(tmp_path / "empty", modality="octa")
+    with pytest.raises(ValueError, match="no target images"):
+        collect(adapt(empty, TINY, source=bundle))
+    assert not empty.job_running()
+
+
+def test_early_stop_on_label_free_agreement(setup):
+    proj, bundle, _ = setup
+    res, _ = collect(adapt(proj, TINY.replace(stop_agreement=0.0, rounds=3), source=bundle))
+    assert res.stopped_early and [r.index for r in res.rounds] == [0, 1]
+    assert "label-free" in res.reason
+
+
+def test_config_presets_roundtrip_and_validation():
+    for name in ("tiny", "cpu", "gpu"):
+        cfg = AdaptConfig.preset(name)
+        assert AdaptConfig.from_dict(cfg.to_dict()) == cfg
+    assert AdaptConfig.preset("gpu").n_synthetic > AdaptConfig.preset("cpu").n_synthetic
+    with pytest.raises(ValueError, match="unknown preset"):
+        AdaptConfig.preset("huge")
+    with pytest.raises(ValueError, match="t0"):
+        AdaptConfig.preset("tiny", t0=0.0)
+    with pytest.raises(ValueError, match="unknown fields"):
+        AdaptConfig.preset("tiny", nonsense=1)
+
+
+def test_label_free_signals():
+    a = np.zeros((10, 10), np.float32)
+    a[2:5, :] = 0.9
+    b = a.copy()
+    assert dice_agreement(a, b) == 1.0
+    b[2, :] = 0.1
+    assert dice_agreement(a, b) == pytest.approx(2 * 20 / (30 + 20))
+    assert dice_agreement(np.zeros((3, 3)), np.zeros((3, 3))) == 1.0
+    s = confidence_stats(np.array([0.0, 1.0, 0.5, 0.5]))
+    assert s["confidence"] == pytest.approx(0.75) and s["entropy"] == pytest.approx(0.5, abs=1e-5)
+    sig = round_signals([a], [None], [b])
+    assert set(sig) == {"confidence", "entropy", "vessel_fraction", "agreement"}
+    hist = [{"agreement": 0.5}, {"agreement": 0.99}]
+    assert should_stop(hist, stop_agreement=0.98)[0]
+    assert not should_stop(hist[:1], stop_agreement=0.1)[0]  # round 0 alone never stops
+    assert not should_stop(hist, stop_agreement=0.98, min_rounds=2)[0]

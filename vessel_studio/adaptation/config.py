@@ -1,0 +1,134 @@
+"""``AdaptConfig``: every size, step count and switch of an adaptation job, with presets.
+
+Presets (same code, different sizes):
+
+- ``tiny``: tests; a few optimiser / denoising steps on 32×32 crops; seconds on a CPU.
+- ``cpu``: this 2-core machine; generators and segmenter on 64×64 crops.
+- ``gpu``: one H100-class GPU; 128×128 crops, thousands of steps, 2048 synthetic pairs.
+
+The config is frozen, written into the project manifest with every round and into the job's
+``work/job.json`` (a resumed job must use the same config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+PRESET_NAMES = ("tiny", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    preset_name: str = "cpu"
+    seed: int = 0
+    # --- target generator (step 1) and its fine-tuning per round (step 4) ---
+    gen_steps: int = 1500
+    gen_finetune_steps: int = 400
+    gen_batch: int = 16
+    gen_crop: int = 64
+    gen_lr: float = 2e-4
+    gen_model: str = "cpu"  # GeneratorConfig preset, used when target_init == "scratch"
+    target_init: str = "source"  # "source": start from the source generator's weights; "scratch"
+    cond_dropout: float = 0.2  # target generator: probability of training a sample without its mask
+    # --- latent similarity mining / re-synthesis ---
+    n_synthetic: int = 512
+    t0: float = 0.3
+    steps: int = 50  # DDIM steps over the whole schedule (t0 * steps of them are run)
+    synth_mode: str = "ddpm"  # target-side decoding: "ddpm" (stochastic, as the paper's code) | "ddim"
+    synth_batch: int = 32
+    vessel_min: float = 0.02  # source crops hold at least this vessel fraction
+    procedural_images: int = 8  # source masks drawn when the lab has no labelled source images
+    procedural_size: int = 256
+    # --- segmenter (step 3) and its fine-tuning per round ---
+    seg_steps: int = 1500
+    seg_finetune_steps: int = 500
+    seg_batch: int = 8
+    seg_crop: int = 64
+    seg_lr: float = 1e-3
+    seg_finetune_lr: float = 5e-4
+    # --- co-optimization rounds ---
+    rounds: int = 3
+    pseudo_mode: str = "soft"  # generator conditioning: "soft" probabilities | "hard" (p >= 0.5)
+    pseudo_real: bool = True  # add confidently pseudo-labelled real target images to the segmenter data
+    real_weight: float = 0.5  # loss weight of a pseudo-labelled real image
+    confidence_margin: float = 0.3  # pixels with |p - 0.5| < margin are left out of the real pairs' loss
+    correction_weight: float = 3.0  # corrected masks: trusted labels (loss weight, generator oversampling)
+    stop_agreement: float = 0.97  # stop when successive rounds' pseudo-labels agree this much (Dice)
+    min_rounds: int = 1
+    # --- outputs ---
+    n_preview: int = 4
+    threads: int | None = None  # torch CPU threads (None: leave as set)
+
+    def __post_init__(self):
+        if self.preset_name not in PRESET_NAMES:
+            raise ValueError(f"AdaptConfig: unknown preset {self.preset_name!r} (choose from {', '.join(PRESET_NAMES)})")
+        if not 0.0 < self.t0 <= 1.0:
+            raise ValueError(f"AdaptConfig: t0 must be in (0, 1], got {self.t0}")
+        if self.synth_mode not in ("ddpm", "ddim"):
+            raise ValueError(f"AdaptConfig: synth_mode must be 'ddpm' or 'ddim', got {self.synth_mode!r}")
+        if self.pseudo_mode not in ("soft", "hard"):
+            raise ValueError(f"AdaptConfig: pseudo_mode must be 'soft' or 'hard', got {self.pseudo_mode!r}")
+        if self.target_init not in ("source", "scratch"):
+            raise ValueError(f"AdaptConfig: target_init must be 'source' or 'scratch', got {self.target_init!r}")
+        if not 0.0 <= self.cond_dropout <= 1.0:
+            raise ValueError(f"AdaptConfig: cond_dropout must be in [0, 1], got {self.cond_dropout}")
+        for name in ("gen_steps", "gen_batch", "gen_crop", "n_synthetic", "steps", "seg_steps", "seg_batch",
+                     "seg_crop", "synth_batch"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"AdaptConfig: {name} must be >= 1, got {getattr(self, name)}")
+        if self.rounds < 0:
+            raise ValueError(f"AdaptConfig: rounds must be >= 0, got {self.rounds}")
+
+    @classmethod
+    def preset_values(cls, name: str) -> dict[str, Any]:
+        presets: dict[str, dict[str, Any]] = {
+            "tiny": dict(
+                gen_steps=6, gen_finetune_steps=4, gen_batch=4, gen_crop=32, gen_model="tiny",
+                n_synthetic=8, steps=10, synth_batch=8, procedural_images=2, procedural_size=96,
+                seg_steps=6, seg_finetune_steps=4, seg_batch=2, seg_crop=32, rounds=2, n_preview=2,
+            ),
+            "cpu": dict(
+                gen_steps=1500, gen_finetune_steps=400, gen_batch=16, gen_crop=64, gen_model="cpu",
+                n_synthetic=512, steps=50, synth_batch=32, seg_steps=1500, seg_finetune_steps=500,
+                seg_batch=8, seg_crop=64, rounds=3,
+            ),
+            "gpu": dict(
+                gen_steps=6000, gen_finetune_steps=1500, gen_batch=64, gen_crop=128, gen_model="gpu",
+                n_synthetic=2048, steps=50, synth_batch=64, seg_steps=3000, seg_finetune_steps=1000,
+                seg_batch=32, seg_crop=128, rounds=3, procedural_images=16, procedural_size=512,
+            ),
+        }
+        if name not in presets:
+            raise ValueError(f"AdaptConfig: unknown preset {name!r} (choose from {', '.join(PRESET_NAMES)})")
+        return presets[name]
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "AdaptConfig":
+        """The named preset with ``overrides`` (field names of this class)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(f"AdaptConfig: unknown fields {unknown}")
+        return cls(preset_name=name, **{**cls.preset_values(name), **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AdaptConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"AdaptConfig.from_dict: unknown fields {unknown}")
+        return cls(**dict(d))
+
+    def replace(self, **changes: Any) -> "AdaptConfig":
+        return dataclasses.replace(self, **changes)
+
+    def key(self) -> str:
+        """A short hash of the config (for resume checks)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,344 @@
+"""``adapt(project, cfg, *, source)``: the whole adaptation as one cancellable, resumable job.
+
+The job
+
+1. takes the project's job lock (one job per project);
+2. loads the source bundle (segmenter, generator, labelled source images; or procedural source
+   masks when a lab has none, see :func:`procedural_renderer`) and the project's target images
+   (never any label of them: only ``project.images`` and ``project.corrections()`` are read);
+3. runs round 0 (latent similarity mining) when the project has no round yet, then
+   co-optimization rounds, each resumable stage by stage from ``PROJECT/work/`` (see
+   ``adaptation.rounds``), and commits every finished round to the project (copy the folder,
+   then name it in the manifest);
+4. stops early when the label-free agreement between successive rounds' pseudo-labels reaches
+   ``cfg.stop_agreement`` (``adaptation.selection``).
+
+Cancel (the consumer closes the generator): rounds this call committed are rolled back and
+``work/`` is removed, so the project is as it was before the call. A crash or ``kill -9``
+leaves ``work/``: calling ``adapt`` again with the same config, seed, source and images resumes
+from the last completed training step (the trainers' checkpoints) or stage. Any other call
+discards a stale ``work/`` and starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from vessel_studio.events import Job, Metric, Progress
+from vessel_studio.adaptation.config import AdaptConfig
+from vessel_studio.adaptation.rounds import (
+    RoundContext,
+    SourceCrops,
+    TargetImage,
+    _forward,
+    _load_npy,
+    artifacts_of,
+    derive_seed,
+    run_round,
+)
+from vessel_studio.adaptation.selection import should_stop
+from vessel_studio.store import Project, RoundRecord
+from vessel_studio.store.project import now_iso
+
+JOB_FILE = "job.json"
+
+
+@dataclass
+class SourceBundle:
+    """What the adaptation starts from.
+
+    ``segmenter`` / ``generator``: model folders or bundled names (default: the shipped
+    ``fundus-segmenter`` and ``fundus-generator``). ``images``: labelled source images as
+    ``(image path, mask path, fov path or None)``; empty means *procedural*: vessel masks drawn by
+    ``vessel_studio.samples.make_vessel_tree`` and rendered into source images by the source
+    generator (mask -> image), for labs with no labelled images of their own.
+    """
+
+    segmenter: str | os.PathLike = "fundus-segmenter"
+    generator: str | os.PathLike = "fundus-generator"
+    images: list[tuple[Path, Path, Path | None]] = field(default_factory=list)
+    modality: str = "fundus"
+
+    @classmethod
+    def from_folders(cls, images: str | os.PathLike, masks: str | os.PathLike, *, fovs=None,
+                     segmenter="fundus-segmenter", generator="fundus-generator", modality="fundus") -> "SourceBundle":
+        """Pair a folder of labelled source images with its masks (``io.datasets.discover``)."""
+        from vessel_studio.io.datasets import discover
+
+        samples = discover(images, labels=masks, fovs=fovs, require_labels=True)
+        if not samples:
+            raise ValueError(f"{images}: no source images found")
+        return cls(segmenter=segmenter, generator=generator, modality=modality,
+                   images=[(s.image, s.label, s.fov) for s in samples])
+
+    def identity(self) -> dict[str, Any]:
+        from vessel_studio.models.folder import hash_folder
+        from vessel_studio.resources import resolve_model
+
+        seg, gen = resolve_model(self.segmenter), resolve_model(self.generator)
+        return {
+            "kind": "labelled" if self.images else "procedural",
+            "modality": self.modality,
+            "segmenter": {"path": str(seg), "hash": hash_folder(seg)},
+            "generator": {"path": str(gen), "hash": hash_folder(gen)},
+            "images": len(self.images),
+            "images_hash": hashlib.sha256(
+                json.dumps([[str(p) if p else None for p in t] for t in self.images]).encode()).hexdigest()[:16],
+        }
+
+
+@dataclass
+class AdaptResult:
+    project: Path
+    rounds: list[RoundRecord]  # rounds committed by this call, in order
+    stopped_early: bool
+    reason: str
+    segmenter: Path | None  # the adapted segmenter (latest round)
+    seconds: float
+    resumed: bool = False
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_targets(project: Project, prep) -> list[TargetImage]:
+    """The project's target images, prepared with the target modality's preprocessing."""
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.preprocess import prepare
+
+    out = []
+    for rec in project.images:
+        image = project.read_image(rec.id)
+        fov = estimate_fov(image, modality=prep.modality)
+        prepared = prepare(image, fov=fov, prep=prep)
+        out.append(TargetImage(id=rec.id, name=rec.name, fov=fov, prepared=prepared, image=image))
+    if not out:
+        raise ValueError(f"{project.manifest_path}: the project has no target images; add some first")
+    return out
+
+
+def load_sources(images: Sequence[tuple], prep) -> SourceCrops:
+    """Labelled source images, prepared with the source generator's preprocessing (unit range)."""
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.io.images import read_image, read_mask
+    from vessel_studio.preprocess import prepare, resize_mask, to_unit
+
+    imgs, masks, fovs = [], [], []
+    for entry in images:
+        img_path, mask_path = Path(entry[0]), Path(entry[1])
+        fov_path = entry[2] if len(entry) > 2 else None
+        image, _ = read_image(img_path)
+        mask = read_mask(mask_path, shape=image.shape)
+        fov = read_mask(fov_path, shape=image.shape) if fov_path else estimate_fov(image, modality=prep.modality)
+        p = prepare(image, fov=fov, prep=prep)
+        imgs.append(to_unit(p.x))
+        masks.append(resize_mask(mask, p.x.shape).astype(np.float32))
+        fovs.append(p.fov)
+    return SourceCrops(imgs, masks, fovs, procedural=False)
+
+
+def procedural_renderer(source_gen, cfg: AdaptConfig):
+    """Source crops for a lab without labelled source images.
+
+    Vessel masks come from ``samples.make_vessel_tree`` (``cfg.procedural_images`` trees of
+    ``cfg.procedural_size`` px); ``cfg.n_synthetic`` crops of them are rendered into source-style
+    images by the mask-conditioned source generator (DDIM from pure noise, t0 = 1). Those images
+    then go through the same inversion / target decoding as real source images would.
+    """
+
+    def render(r: int) -> Job:
+        from vessel_studio.adaptation.crops import sample_crops
+        from vessel_studio.adaptation.synthesis import denoise
+        from vessel_studio.samples import make_vessel_tree
+
+        size = int(cfg.procedural_size)
+        trees = [make_vessel_tree((size, size), seed=derive_seed(cfg.seed, "tree", r, i)).astype(np.float32)
+                 for i in range(cfg.procedural_images)]
+        _, masks, _ = sample_crops(trees, trees, None, size=cfg.gen_crop, count=cfg.n_synthetic,
+                                   seed=derive_seed(cfg.seed, "tree-crops", r), vessel_min=cfg.vessel_min)
+        rng = np.random.default_rng(derive_seed(cfg.seed, "render-noise", r))
+        latents = rng.standard_normal((len(masks), 1, cfg.gen_crop, cfg.gen_crop)).astype(np.float32)
+        job = denoise(source_gen, latents, t0=1.0, steps=cfg.steps, masks=masks, mode="ddim",
+                      seed=derive_seed(cfg.seed, "render", r))
+        images = yield from _forward(job, "render-source", r)
+        return np.asarray(images, np.float32).reshape(len(masks), cfg.gen_crop, cfg.gen_crop), masks
+
+    return render
+
+
+# --- the job --------------------------------------------------------------------------------
+
+
+def _job_key(cfg: AdaptConfig, source_id: dict, image_ids: list[str]) -> str:
+    blob = json.dumps({"cfg": cfg.to_dict(), "source": {k: v for k, v in source_id.items()},
+                       "images": image_ids}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _read_job(work: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((work / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, *,
+          source: SourceBundle | None = None, device=None) -> Job[AdaptResult]:
+    """Adapt the source bundle to the project's target images; see the module docstring."""
+    import torch
+
+    from vessel_studio.device import pick_device
+    from vessel_studio.io.atomic import write_json
+    from vessel_studio.models.generator import Generator
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
+
+    t_job = time.perf_counter()
+    project = project if isinstance(project, Project) else Project.open(project)
+    cfg = cfg or AdaptConfig.preset("cpu")
+    source = source or SourceBundle()
+    device = pick_device(device) if not hasattr(device, "type") else device
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+
+    project.acquire_job_lock()
+    rounds_before = [r.index for r in project.rounds]
+    source_before = project.source
+    committed: list[RoundRecord] = []
+    work = project.work_dir
+    cancelled = False
+    try:
+        yield Progress("load", 0, 3, "source models", round=None)
+        source_id = source.identity()
+        image_ids = [r.id for r in project.images]
+        key = _job_key(cfg, source_id, image_ids)
+        job = _read_job(work)
+        resumed = bool(job and job.get("key") == key)
+        if not resumed:
+            for p in work.iterdir() if work.is_dir() else []:
+                if p.name != ".job.lock":
+                    shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+            base = project.latest_round.index if project.latest_round is not None else None
+            job = {"key": key, "base_round": base, "config": cfg.to_dict(), "seed": cfg.seed,
+                   "source": source_id, "images": image_ids}
+            write_json(work / JOB_FILE, job)
+        else:
+            project.log("adaptation resumed", key=key)
+        base = job["base_round"]
+        first = 0 if base is None else base + 1
+        last = (cfg.rounds if base is None else base + cfg.rounds)
+        if first > last:
+            raise ValueError(f"{project.folder}: nothing to do (rounds={cfg.rounds})")
+
+        target_prep = Preprocessing.from_dict(project.preprocessing) if "channel" in project.preprocessing \
+            else Preprocessing.for_modality(project.modality)
+        source_seg = Segmenter.load(source.segmenter, device=device)
+        source_gen = Generator.load(source.generator, device=device)
+        source_gen.unet.eval()
+        if source_gen.preprocessing is None or not hasattr(source_gen.preprocessing, "modality"):
+            source_gen.preprocessing = Preprocessing.for_modality(source.modality)
+        yield Progress("load", 1, 3, "source images", round=None)
+        if source.images:
+            src = load_sources(source.images, source_gen.preprocessing)
+            render = None
+        else:
+            src = SourceCrops([], [], [], procedural=True)
+            render = procedural_renderer(source_gen, cfg)
+        yield Progress("load", 2, 3, "target images", round=None)
+        targets = load_targets(project, target_prep)
+        yield Progress("load", 3, 3, "ready", round=None)
+
+        stopped, reason = False, ""
+        hist_start = 0 if base is None else base
+        for r in range(first, last + 1):
+            if r not in {x.index for x in project.rounds}:  # else: committed before a kill
+                prev = project.get_round(r - 1) if r > 0 else None
+                prev_probs = prev_model = None
+                if prev is not None:
+                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, target_prep)
+                ctx = RoundContext(
+                    cfg=cfg, device=device, work=work / f"round-{r:03d}", index=r, targets=targets,
+                    target_prep=target_prep, source_generator=source_gen, source_segmenter=source_seg,
+                    source=src, render=render,
+                    prev_generator=project.generator_path(prev.index) if prev else None,
+                    prev_segmenter=project.segmenter_path(prev.index) if prev else None,
+                    prev_probs=prev_probs, prev_probs_model=prev_model,
+                    corrections=project.corrections() if r > 0 else {},
+                )
+                out = yield from run_round(ctx)
+                record = RoundRecord(
+                    index=r, folder="", stage="lsm" if r == 0 else "co-opt", config=cfg.to_dict(), seed=cfg.seed,
+                    models=out.models, metrics=out.metrics, created=now_iso(), seconds=out.seconds,
+                )
+                if project.source != source_id:  # written with the first commit (cancel leaves no trace)
+                    project.set_source(source_id)
+                rec = project.commit_round(out.folder, record)
+                committed.append(rec)
+                for a in artifacts_of(project.folder / rec.folder, r):
+                    yield a
+            hist = [dict(x.metrics) for x in project.rounds if hist_start <= x.index <= r]
+            stop, why = should_stop(hist, stop_agreement=cfg.stop_agreement, min_rounds=cfg.min_rounds)
+            if stop and r < last:
+                stopped, reason = True, why
+                project.log("adaptation stopped early", round=r, reason=why)
+                break
+        latest = project.latest_round
+        result = AdaptResult(
+            project=project.folder, rounds=committed, stopped_early=stopped, reason=reason,
+            segmenter=project.segmenter_path(latest.index) if latest else None,
+            seconds=time.perf_counter() - t_job, resumed=resumed,
+        )
+        project.log("adaptation finished", rounds=[x.index for x in committed], stopped_early=stopped,
+                    reason=reason, seconds=round(result.seconds, 1))
+        yield Metric("adapt", "seconds", float(result.seconds))
+        # success: the work folder is no longer needed
+        for p in list(work.iterdir()):
+            if p.name != ".job.lock":
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+        return result
+    except GeneratorExit:
+        cancelled = True
+        raise
+    finally:
+        if cancelled:
+            _undo(project, rounds_before, committed, source_before)
+        project.release_job_lock()
+        if cancelled:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _undo(project: Project, rounds_before: list[int], committed: list[RoundRecord], source_before) -> None:
+    if committed:
+        project.rollback(max(rounds_before) if rounds_before else -1)
+        if project.source != source_before:
+            project.set_source(source_before)
+        project.log("adaptation cancelled", rolled_back=[r.index for r in committed])
+
+
+def _previous_probs(project: Project, index: int, work: Path, targets, prep):
+    """Round ``index``'s probabilities: original resolution (from the project) and model scale
+    (from this job's work folder when present, else resized from the project's TIFFs)."""
+    from vessel_studio.preprocess import _resize
+
+    probs, model = {}, {}
+    wdir = work / f"round-{index:03d}" / "pseudo-model"
+    for t in targets:
+        p = project.prediction(t.id, round=index)
+        if p is None:  # an image added after that round: predict nothing, use zeros
+            p = np.zeros(t.fov.shape, np.float32)
+        probs[t.id] = p
+        npy = wdir / f"{t.id}.npy"
+        if npy.is_file():
+            model[t.id] = _load_npy(npy)
+        else:
+            model[t.id] = np.clip(_resize(p, t.prepared.x.shape, order=1), 0, 1).astype(np.float32)
+    return probs, model

@@ -1,0 +1,457 @@
+"""One adaptation round, stage by stage, each stage resumable from the job's ``work/`` folder.
+
+Round 0 (latent similarity mining)::
+
+    target generator  <- train on the unlabelled target images (mask channel empty)
+    synthetic pairs   <- translate(source generator, target generator, source crops, source masks)
+    segmenter         <- fine-tune the source segmenter on the synthetic pairs
+    pseudo-labels     <- the new segmenter on every real target image
+
+Round r >= 1 (co-optimization)::
+
+    target generator  <- fine-tune on the target images conditioned on round r-1's pseudo-labels
+                         (corrected masks replace them and are oversampled: trusted labels)
+    synthetic pairs   <- translate(..., target_masks=True): the target model now sees the source mask
+    segmenter         <- fine-tune round r-1's segmenter on the synthetic pairs + confidently
+                         pseudo-labelled real images (+ corrected images, weighted)
+    pseudo-labels     <- the new segmenter on every real target image
+
+Each stage writes its output into ``work/round-NNN/<stage>`` (model folders, ``.npy`` arrays,
+float32 TIFFs), atomically; a stage whose output exists is loaded instead of run, and the
+trainers resume from their own per-step checkpoints. Every stage reads its inputs from disk,
+so an uninterrupted job and a killed-and-resumed job compute the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from vessel_studio.events import Artifact, Job, Metric, Preview, Progress
+
+STAGES = ("target-generator", "synthesize", "segmenter", "pseudo-label")
+
+
+def derive_seed(seed: int, *parts: Any) -> int:
+    """A stable 31-bit seed from the job seed and a stage name / round index."""
+    h = hashlib.sha256(repr((int(seed),) + tuple(parts)).encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetImage:
+    """A real target image: original array and FOV, and its prepared (model-scale) version."""
+
+    id: str
+    name: str
+    fov: np.ndarray  # bool, original resolution
+    prepared: Any  # vessel_studio.preprocess.Prepared
+    image: np.ndarray = field(repr=False)
+
+    @property
+    def unit(self) -> np.ndarray:
+        from vessel_studio.preprocess import to_unit
+
+        return to_unit(self.prepared.x)
+
+
+@dataclass
+class SourceCrops:
+    """Source crops (unit range, the source generator's preprocessing) and their vessel masks."""
+
+    images: list[np.ndarray]  # full prepared source images, unit range
+    masks: list[np.ndarray]  # float32 0/1, prepared scale
+    fovs: list[np.ndarray]
+    procedural: bool = False
+
+
+@dataclass
+class RoundContext:
+    """Everything a round needs; built once per job by ``adaptation.job``."""
+
+    cfg: Any  # AdaptConfig
+    device: Any
+    work: Path  # work/round-NNN
+    index: int
+    targets: list[TargetImage]
+    target_prep: Any
+    source_generator: Any
+    source_segmenter: Any
+    source: SourceCrops
+    render: Callable[[int], Job] | None = None  # procedural source crops: (round) -> Job[(imgs, masks)]
+    prev_generator: Path | None = None  # model folder of round r-1's target generator
+    prev_segmenter: Path | None = None
+    prev_probs: dict[str, np.ndarray] | None = None  # original-resolution probabilities of round r-1
+    prev_probs_model: dict[str, np.ndarray] | None = None  # model-scale probabilities of round r-1
+    corrections: dict[str, np.ndarray] = field(default_factory=dict)  # id -> bool mask (original res)
+
+
+@dataclass
+class RoundOutput:
+    index: int
+    folder: Path  # work/round-NNN/final
+    metrics: dict[str, float]
+    models: dict[str, str]
+    seconds: float
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _forward(job: Job, stage: str, r: int, losses: list[float] | None = None, scale=None):
+    """Re-tag a sub-job's Progress with our stage and round; keep its losses; return its result.
+
+    ``scale(step, total) -> (step, total)`` maps a sub-job's progress into a larger total.
+    Closing this generator closes the sub-job (GeneratorExit reaches it at its yield).
+    """
+    try:
+        while True:
+            try:
+                ev = next(job)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(ev, Progress):
+                step, total = (ev.step, ev.total) if scale is None else scale(ev.step, ev.total)
+                yield Progress(stage, step, total, ev.message, round=r)
+            elif isinstance(ev, Metric):
+                if losses is not None and ev.name == "loss":
+                    losses.append(float(ev.value))
+            elif isinstance(ev, Preview):
+                yield dataclasses.replace(ev, stage=stage, round=r)
+    finally:
+        job.close()
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    from vessel_studio.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def _to_uint8(unit: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(unit, np.float32) + 1.0) * 127.5, 0, 255).astype(np.uint8)
+
+
+def _thumb(a: np.ndarray, size: int = 128) -> np.ndarray:
+    from PIL import Image
+
+    im = Image.fromarray(a)
+    im.thumbnail((size, size))
+    return np.asarray(im)
+
+
+def montage(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """uint8 grid: one row per sample, columns (synthetic image | its source mask)."""
+    rows = []
+    for img, m in zip(images, masks):
+        rows.append(np.concatenate([_to_uint8(img), np.full((img.shape[0], 2), 255, np.uint8),
+                                    np.where(np.asarray(m) >= 0.5, 255, 0).astype(np.uint8)], axis=1))
+    if not rows:
+        return np.zeros((1, 1), np.uint8)
+    sep = np.full((2, rows[0].shape[1]), 255, np.uint8)
+    out = [rows[0]]
+    for r in rows[1:]:
+        out += [sep, r]
+    return np.concatenate(out, axis=0)
+
+
+def _model_done(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+# --- stages -------------------------------------------------------------------------------
+
+
+def stage_target_generator(ctx: RoundContext, *, masks: list[np.ndarray] | None, steps: int, losses: list[float]):
+    """Train (round 0) or fine-tune (round r) the target generator; return the loaded Generator."""
+    from vessel_studio.models.generator import Generator, GeneratorConfig
+    from vessel_studio.train.generator import GeneratorTrainConfig, train_generator
+
+    cfg, r = ctx.cfg, ctx.index
+    out = ctx.work / "generator"
+    if not _model_done(out):
+        if r == 0:
+            init = ctx.source_generator if cfg.target_init == "source" else None
+        else:
+            init = Generator.load(ctx.prev_generator)
+        model = GeneratorConfig.preset(cfg.gen_model, cond_dropout=cfg.cond_dropout)
+        if init is not None:
+            init = Generator(init.unet, dataclasses.replace(init.config, cond_dropout=cfg.cond_dropout),
+                             init.preprocessing, conditioned=init.conditioned, training=init.training)
+        train_cfg = GeneratorTrainConfig.preset(
+            cfg.gen_model, model=init.config if init is not None else model, steps=int(steps),
+            batch_size=cfg.gen_batch, crop_size=cfg.gen_crop, lr=cfg.gen_lr,
+            warmup=min(100, max(1, int(steps) // 10)), seed=derive_seed(cfg.seed, "generator", r),
+            checkpoint_every=max(1, min(200, int(steps) // 4 or 1)),
+        )
+        images = [t.unit for t in ctx.targets]
+        fovs = [t.prepared.fov for t in ctx.targets]
+        if masks is not None:
+            # corrected images are trusted: oversample them
+            rep = max(1, int(round(cfg.correction_weight)))
+            extra_i, extra_m, extra_f = [], [], []
+            for t, m in zip(ctx.targets, masks):
+                if t.id in ctx.corrections:
+                    extra_i += [t.unit] * (rep - 1)
+                    extra_m += [m] * (rep - 1)
+                    extra_f += [t.prepared.fov] * (rep - 1)
+            images, masks, fovs = images + extra_i, list(masks) + extra_m, fovs + extra_f
+        job = train_generator(images, masks, train_cfg, fovs=fovs, init=init, preprocessing=ctx.target_prep,
+                              checkpoint_dir=ctx.work / "generator-ckpt", device=ctx.device,
+                              description={"round": r, "role": "target generator"})
+        gen = yield from _forward(job, "target-generator", r, losses)
+        gen.save(out)
+        shutil.rmtree(ctx.work / "generator-ckpt", ignore_errors=True)
+    return Generator.load(out, device=ctx.device)
+
+
+def stage_source_crops(ctx: RoundContext):
+    """The round's source crops and masks (sampled from labelled images, or rendered procedurally)."""
+    from vessel_studio.adaptation.crops import sample_crops
+
+    cfg, r = ctx.cfg, ctx.index
+    folder = ctx.work / "source-crops"
+    ip, mp = folder / "images.npy", folder / "masks.npy"
+    if not (ip.is_file() and mp.is_file()):
+        if ctx.render is not None:
+            imgs, msks = yield from ctx.render(r)
+        else:
+            imgs, msks, _where = sample_crops(
+                ctx.source.images, ctx.source.masks, ctx.source.fovs, size=cfg.gen_crop, count=cfg.n_synthetic,
+                seed=derive_seed(cfg.seed, "crops", r), vessel_min=cfg.vessel_min,
+            )
+        _save_npy(mp, np.asarray(msks, np.float32))
+        _save_npy(ip, np.asarray(imgs, np.float32))
+    return _load_npy(ip), _load_npy(mp)
+
+
+def stage_synthesize(ctx: RoundContext, target_gen, crops: np.ndarray, masks: np.ndarray, *, target_masks: bool):
+    """Latent similarity mining in chunks of ``synth_batch`` (each chunk saved: resumable)."""
+    from vessel_studio.adaptation.synthesis import translate
+
+    cfg, r = ctx.cfg, ctx.index
+    folder = ctx.work / "synth"
+    n = len(crops)
+    chunk = max(1, cfg.synth_batch)
+    starts = list(range(0, n, chunk))
+    for k, s in enumerate(starts):
+        path = folder / f"images-{k:04d}.npy"
+        if path.is_file():
+            continue
+
+        def scale(step, total, k=k):
+            return k * total + step, len(starts) * total
+
+        job = translate(ctx.source_generator, target_gen, crops[s:s + chunk], masks[s:s + chunk], t0=cfg.t0,
+                        steps=cfg.steps, mode=cfg.synth_mode, seed=derive_seed(cfg.seed, "synth", r, k),
+                        target_masks=target_masks, batch_size=chunk)
+        res = yield from _forward(job, "synthesize", r, scale=scale)
+        _save_npy(path, np.asarray(res.images, np.float32))
+    images = np.concatenate([_load_npy(folder / f"images-{k:04d}.npy") for k in range(len(starts))], axis=0)
+    return images, masks
+
+
+def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, losses: list[float]):
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.train.segmenter import SegmenterTrainConfig, train_segmenter
+
+    cfg, r = ctx.cfg, ctx.index
+    out = ctx.work / "segmenter"
+    if not _model_done(out):
+        train_cfg = SegmenterTrainConfig.preset(
+            cfg.preset_name, steps=int(steps), batch_size=cfg.seg_batch, crop=cfg.seg_crop, lr=lr,
+            warmup=min(100, max(0, int(steps) // 10)), seed=derive_seed(cfg.seed, "segmenter", r),
+            checkpoint_every=max(1, min(250, int(steps) // 4 or 1)),
+        )
+        job = train_segmenter(pairs, train_cfg, init=init, preprocessing=ctx.target_prep,
+                              checkpoint_dir=ctx.work / "segmenter-ckpt", device=ctx.device,
+                              description={"round": r, "pairs": len(pairs), "adaptation": True})
+        seg = yield from _forward(job, "segmenter", r, losses)
+        seg.save(out)
+        shutil.rmtree(ctx.work / "segmenter-ckpt", ignore_errors=True)
+    seg = Segmenter.load(out)
+    seg.to(ctx.device)
+    return seg
+
+
+def stage_pseudo_label(ctx: RoundContext, seg):
+    """Probabilities of every real target image: original resolution (TIFF, for the project and
+    the GUI's uncertainty map) and model scale (``.npy``, for the next round's training)."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.preprocess import restore
+
+    r = ctx.index
+    folder, model_folder = ctx.work / "pseudo", ctx.work / "pseudo-model"
+    probs, probs_model = {}, {}
+    n = len(ctx.targets)
+    for i, t in enumerate(ctx.targets):
+        tif, npy = folder / f"{t.id}.tif", model_folder / f"{t.id}.npy"
+        if not (tif.is_file() and npy.is_file()):
+            pm = seg.predict_prepared(t.prepared.x, t.prepared.fov).astype(np.float32)
+            po = np.clip(np.asarray(restore(pm, t.prepared), np.float32), 0.0, 1.0)
+            po = np.where(t.fov, po, np.float32(0)).astype(np.float32)
+            _save_npy(npy, pm)
+            write_prob(tif, po)
+        yield Progress("pseudo-label", i + 1, n, t.name, round=r)
+    for t in ctx.targets:
+        import tifffile
+
+        probs[t.id] = np.asarray(tifffile.imread(folder / f"{t.id}.tif"), np.float32)
+        probs_model[t.id] = _load_npy(model_folder / f"{t.id}.npy")
+    return probs, probs_model
+
+
+# --- labels for round r --------------------------------------------------------------------
+
+
+def round_labels(ctx: RoundContext) -> list[np.ndarray]:
+    """Model-scale labels of the target images for round r: corrections win, else pseudo-labels."""
+    from vessel_studio.preprocess import resize_mask
+
+    out = []
+    for t in ctx.targets:
+        if t.id in ctx.corrections:
+            out.append(resize_mask(ctx.corrections[t.id], t.prepared.x.shape).astype(np.float32))
+            continue
+        p = ctx.prev_probs_model[t.id]
+        out.append(p.astype(np.float32) if ctx.cfg.pseudo_mode == "soft" else (p >= 0.5).astype(np.float32))
+    return out
+
+
+def real_pairs(ctx: RoundContext, labels: list[np.ndarray]):
+    """Confidently pseudo-labelled real images (uncertain pixels left out of the loss) and
+    corrected images (whole FOV, weight ``correction_weight``)."""
+    from vessel_studio.train.segmenter import TrainPair
+
+    cfg = ctx.cfg
+    pairs = []
+    for t, lab in zip(ctx.targets, labels):
+        if t.id in ctx.corrections:
+            pairs.append(TrainPair(t.prepared.x, lab, t.prepared.fov, weight=cfg.correction_weight, name=t.id))
+        elif cfg.pseudo_real:
+            p = ctx.prev_probs_model[t.id]
+            confident = t.prepared.fov & (np.abs(p - 0.5) >= cfg.confidence_margin)
+            if confident.any():
+                pairs.append(TrainPair(t.prepared.x, (p >= 0.5).astype(np.float32), confident,
+                                       weight=cfg.real_weight, name=t.id))
+    return pairs
+
+
+# --- one round ------------------------------------------------------------------------------
+
+
+def run_round(ctx: RoundContext) -> Job[RoundOutput]:
+    """Run (or resume) round ``ctx.index`` in ``ctx.work``; return its finished folder and signals."""
+    from vessel_studio.adaptation.selection import round_signals
+    from vessel_studio.io.images import write_mask
+    from vessel_studio.preprocess import from_unit
+    from vessel_studio.train.segmenter import TrainPair
+
+    import torch
+
+    cfg, r = ctx.cfg, ctx.index
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(derive_seed(cfg.seed, "round", r))
+    seconds: dict[str, float] = {}
+    gen_losses: list[float] = []
+    seg_losses: list[float] = []
+
+    t = time.perf_counter()
+    if r == 0:
+        labels = None
+        gen = yield from stage_target_generator(ctx, masks=None, steps=cfg.gen_steps, losses=gen_losses)
+    else:
+        labels = round_labels(ctx)
+        gen = yield from stage_target_generator(ctx, masks=labels, steps=cfg.gen_finetune_steps, losses=gen_losses)
+    seconds["generator"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    crops, masks = yield from stage_source_crops(ctx)
+    synth, synth_masks = yield from stage_synthesize(ctx, gen, crops, masks, target_masks=r > 0)
+    seconds["synthesize"] = time.perf_counter() - t
+    for i in range(min(cfg.n_preview, len(synth))):
+        yield Preview("synthesize", f"round {r} synthetic {i}", _thumb(montage(synth[i:i + 1], synth_masks[i:i + 1])),
+                      round=r)
+
+    t = time.perf_counter()
+    pairs = [TrainPair(from_unit(img), (m >= 0.5).astype(np.float32), None, weight=1.0, name=f"synthetic-{i}")
+             for i, (img, m) in enumerate(zip(synth, synth_masks))]
+    if r == 0:
+        init = ctx.source_segmenter
+        steps, lr = cfg.seg_steps, cfg.seg_lr
+    else:
+        from vessel_studio.models.segmenter import Segmenter
+
+        init = Segmenter.load(ctx.prev_segmenter)
+        pairs += real_pairs(ctx, labels)
+        steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
+    seg = yield from stage_segmenter(ctx, pairs, init=init, steps=steps, lr=lr, losses=seg_losses)
+    seconds["segmenter"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    probs, probs_model = yield from stage_pseudo_label(ctx, seg)
+    seconds["pseudo_label"] = time.perf_counter() - t
+
+    previous = ctx.prev_probs
+    if previous is None:  # round 0: compare with the source segmenter's own predictions
+        previous = {}
+        for i, tg in enumerate(ctx.targets):
+            previous[tg.id] = ctx.source_segmenter.predict(tg.image, fov=tg.fov).prob
+            yield Progress("source-only", i + 1, len(ctx.targets), tg.name, round=r)
+    ids = [tg.id for tg in ctx.targets]
+    metrics = round_signals([probs[i] for i in ids], [tg.fov for tg in ctx.targets], [previous[i] for i in ids])
+    if gen_losses:
+        metrics["generator_loss"] = float(np.mean(gen_losses[-50:]))
+    if seg_losses:
+        metrics["segmenter_loss"] = float(np.mean(seg_losses[-50:]))
+    metrics["synthetic_pairs"] = float(len(synth))
+    metrics["real_pairs"] = float(max(0, len(pairs) - len(synth)))
+    metrics["corrected_images"] = float(len(ctx.corrections))
+    for k, v in seconds.items():
+        metrics[f"seconds_{k}"] = float(v)
+    for name, value in metrics.items():
+        yield Metric("round", name, float(value), round=r)
+
+    # assemble the round folder (copied into the project by the job's commit)
+    final = ctx.work / "final"
+    shutil.rmtree(final, ignore_errors=True)
+    (final / "synthetic").mkdir(parents=True)
+    shutil.copytree(ctx.work / "segmenter", final / "segmenter")
+    shutil.copytree(ctx.work / "generator", final / "generator")
+    shutil.copytree(ctx.work / "pseudo", final / "pseudo")
+    from vessel_studio.io.images import write_image
+
+    for i in range(min(cfg.n_preview, len(synth))):
+        write_image(final / "synthetic" / f"sample-{i:02d}.png", _to_uint8(synth[i]))
+        write_mask(final / "synthetic" / f"sample-{i:02d}_mask.png", synth_masks[i] >= 0.5)
+    write_image(final / "synthetic" / "montage.png", montage(synth[: cfg.n_preview], synth_masks[: cfg.n_preview]))
+    from vessel_studio.models.folder import hash_folder
+
+    models = {"segmenter": hash_folder(final / "segmenter"), "generator": hash_folder(final / "generator")}
+    return RoundOutput(index=r, folder=final, metrics=metrics, models=models, seconds=float(sum(seconds.values())))
+
+
+def artifacts_of(folder: Path, r: int) -> list[Artifact]:
+    """One Artifact per file of a committed round folder."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            kind = p.relative_to(folder).parts[0]
+            out.append(Artifact("commit", kind, str(p), round=r))
+    return out
