@@ -176,6 +176,15 @@ def test_constant_image_does_not_divide_by_zero():
     assert np.isfinite(p.x).all() and np.all(p.x == 0)
 
 
+def test_small_scale_changes_are_not_applied(synthetic_fundus):
+    img, _, fov = synthetic_fundus
+    d = fov_diameter(fov)
+    near = prepare(img, fov=fov, prep=Preprocessing.for_modality("fundus", fov_diameter=d * 1.015))
+    assert near.scale == 1.0 and near.x.shape == fov.shape
+    far = prepare(img, fov=fov, prep=Preprocessing.for_modality("fundus", fov_diameter=d * 1.1))
+    assert far.scale > 1.05
+
+
 def test_unit_range():
     x = np.array([-9.0, -3.0, 0.0, 1.5, 3.0, 12.0], np.float32)
     u = to_unit(x)

@@ -11,7 +11,9 @@
 4. **resolution**: the image is rescaled so that its FOV diameter equals ``fov_diameter`` pixels
    (or, when both ``pixel_spacing_mm`` and the image's spacing are known, so that its spacing
    equals the declared one); bilinear with anti-aliasing when shrinking; the FOV is resized by
-   nearest neighbour. ``Prepared.scale`` records the factor and ``restore`` maps results back;
+   nearest neighbour. Factors within ``RESCALE_TOLERANCE`` (2 %) of 1 are not applied: a
+   resampling blur costs more than a 2 % change of vessel calibre. ``Prepared.scale`` records
+   the factor applied and ``restore`` maps results back;
 5. **normalisation** inside the FOV: zero mean, unit standard deviation; 0 outside the FOV.
 
 ``to_unit`` / ``from_unit`` map standardised values to and from the [-1, 1] range that
@@ -36,6 +38,7 @@ __all__ = [
     "to_unit",
     "from_unit",
     "UNIT_SCALE",
+    "RESCALE_TOLERANCE",
     "DEFAULT_FUNDUS_FOV_DIAMETER",
 ]
 
@@ -43,6 +46,8 @@ __all__ = [
 UNIT_SCALE = 3.0
 #: FOV diameter (px) that fundus models work at: DRIVE's native scale (its FOV is ~535-540 px).
 DEFAULT_FUNDUS_FOV_DIAMETER = 540.0
+#: Rescale factors within this fraction of 1 are not applied (scale stays 1.0).
+RESCALE_TOLERANCE = 0.02
 _STD_FLOOR = 1e-6
 
 
@@ -198,6 +203,8 @@ def prepare(
     if prep.invert:
         g = -g
     scale = _scale_for(fov, prep, spacing_mm)
+    if abs(scale - 1.0) <= RESCALE_TOLERANCE:
+        scale = 1.0
     new_shape = (max(1, int(round(h * scale))), max(1, int(round(w * scale))))
     if new_shape != (h, w):
         g = _resize(g, new_shape, order=1).astype(np.float32)

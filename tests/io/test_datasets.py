@@ -90,7 +90,8 @@ def test_load_one_sample_each(data_dir, name):
         # brought to the fundus model scale: FOV diameter ~540 px
         from vessel_studio.io import fov_diameter
 
-        assert abs(fov_diameter(p.fov) - prep.fov_diameter) <= 2
+        assert abs(fov_diameter(p.fov) / prep.fov_diameter - 1) <= 0.025
+        assert (p.scale == 1.0) == (name == "DRIVE")  # DRIVE is the model scale already
         # vessels are bright after inversion: mean of x on vessels > background
         assert p.x[ls.label & p.fov].mean() > p.x[~ls.label & p.fov].mean() + 0.05
 
@@ -189,3 +190,21 @@ def test_load_sample_estimates_fov_when_absent(tmp_path, synthetic_fundus):
     assert ls.prepared.scale == 1.0
     assert (ls.fov_original & fov).sum() / (ls.fov_original | fov).sum() > 0.95
     np.testing.assert_array_equal(ls.label, mask)
+
+
+def test_discover_ambiguous_pairing_is_an_error(tmp_path):
+    write_image(tmp_path / "img" / "a.png", _img())
+    write_image(tmp_path / "img" / "a.tif", _img())
+    write_mask(tmp_path / "lab" / "a.png", _img() > 0)
+    with pytest.raises(ValueError, match=r"ambiguous pairing, one label matches several images: a.png <- a.png, a.tif"):
+        discover(tmp_path / "img", labels=tmp_path / "lab")
+
+
+def test_discover_number_fallback_only_for_unique_numbers(tmp_path):
+    write_image(tmp_path / "img" / "1_left.png", _img())
+    write_image(tmp_path / "img" / "1_right.png", _img())
+    write_image(tmp_path / "img" / "2_left.png", _img())
+    write_mask(tmp_path / "lab" / "1_manual1.png", _img() > 0)
+    write_mask(tmp_path / "lab" / "2_manual1.png", _img() > 0)
+    s = {x.name: x.label and x.label.name for x in discover(tmp_path / "img", labels=tmp_path / "lab")}
+    assert s == {"1_left": None, "1_right": None, "2_left": "2_manual1.png"}

@@ -469,3 +469,51 @@ def test_real_originals_match_converted_pngs(data_dir):
         np.testing.assert_array_equal(a, b, err_msg=orig)
     img, meta = read_image(o / "21_training.tif")
     assert img.shape == (584, 565, 3) and meta.pixel_spacing_mm is None  # its resolution tag is 0/1
+
+
+def test_palette_tiff_colours_for_images_index_for_labels(tmp_path):
+    idx = np.zeros((20, 24), np.uint8)
+    idx[4:8] = 1
+    cmap = np.zeros((3, 256), np.uint16)
+    cmap[:, 0] = (4 * 257, 2 * 257, 4 * 257)  # near-black background
+    cmap[:, 1] = (65535, 0, 0)  # red vessels
+    tifffile.imwrite(tmp_path / "pal.tif", idx, photometric="palette", colormap=cmap)
+    a, _ = read_image(tmp_path / "pal.tif")
+    assert a.dtype == np.uint8 and a.shape == (20, 24, 3)
+    assert tuple(a[0, 0]) == (4, 2, 4) and tuple(a[5, 0]) == (255, 0, 0)
+    np.testing.assert_array_equal(read_mask(tmp_path / "pal.tif"), idx > 0)
+
+
+def test_dicom_rle_compressed(tmp_path):
+    from pydicom import dcmread
+    from pydicom.uid import RLELossless
+
+    rgb = _rgb(24, 30)
+    f = _write_dicom(tmp_path / "rle.dcm", rgb, "RGB")
+    ds = dcmread(f)
+    ds.compress(RLELossless)
+    ds.save_as(f)
+    assert dcmread(f).file_meta.TransferSyntaxUID == RLELossless
+    a, _ = read_image(f)
+    np.testing.assert_array_equal(a, rgb)
+
+
+def test_dicom_without_pixels_and_corrupt(tmp_path):
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(tmp_path / "nopix.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.PatientName = "Test"
+    ds.save_as(str(tmp_path / "nopix.dcm"), enforce_file_format=True)
+    with pytest.raises(ImageReadError, match="nopix.dcm: DICOM file holds no pixel data"):
+        read_image(tmp_path / "nopix.dcm")
+    full = _write_dicom(tmp_path / "full.dcm", _rgb(24, 30), "RGB").read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(full[: len(full) // 2])
+    with pytest.raises(ImageReadError, match="cut.dcm: cannot read as DICOM"):
+        read_image(tmp_path / "cut.dcm")
+    assert pydicom  # imported for the dataset classes

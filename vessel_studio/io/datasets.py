@@ -170,8 +170,17 @@ def dataset(root: str | os.PathLike, name: str, split: str) -> list[Sample]:
 # ------------------------------------------------------------------------------ generic folders
 
 
-def _match(stem: str, candidates: dict[str, Path], suffixes: tuple[str, ...]) -> Path | None:
-    """Find the candidate whose stem is ``stem`` or ``stem + suffix`` (case-insensitive)."""
+def _leading_number(stem: str) -> int | None:
+    m = re.match(r"^(\d+)_", stem)
+    return int(m.group(1)) if m else None
+
+
+def _match(
+    stem: str, candidates: dict[str, Path], suffixes: tuple[str, ...], unique_numbers: set[int] | None = None
+) -> Path | None:
+    """Find the candidate whose stem is ``stem`` or ``stem + suffix`` (case-insensitive); failing
+    that, DRIVE style (``21_training`` <-> ``21_manual1``), the one candidate with the same leading
+    number, provided no other image carries that number (``unique_numbers``)."""
     low = {k.lower(): v for k, v in candidates.items()}
     s = stem.lower()
     if s in low:
@@ -179,10 +188,9 @@ def _match(stem: str, candidates: dict[str, Path], suffixes: tuple[str, ...]) ->
     for suf in suffixes:
         if s + suf.lower() in low:
             return low[s + suf.lower()]
-    # DRIVE style: "21_training" <-> "21_manual1" / "21_training_mask": same leading number
-    m = re.match(r"^(\d+)_", stem)
-    if m:
-        hits = [v for k, v in low.items() if re.match(rf"^0*{int(m.group(1))}_", k)]
+    num = _leading_number(stem)
+    if num is not None and (unique_numbers is None or num in unique_numbers):
+        hits = [v for k, v in low.items() if _leading_number(k) == num]
         if len(hits) == 1:
             return hits[0]
     return None
@@ -242,18 +250,30 @@ def discover(
         # one folder for both: FOV-suffixed files are FOV masks, not labels
         label_files = {k: v for k, v in label_files.items() if not any(k.lower().endswith(x.lower()) for x in fov_sfx)}
 
+    numbers = [_leading_number(_stem(p)) for p in images]
+    unique_numbers = {n for n in numbers if n is not None and numbers.count(n) == 1}
     out: list[Sample] = []
     unpaired: list[str] = []
     used_labels: set[Path] = set()
     for img in images:
         stem = _stem(img)
-        label = _match(stem, label_files, label_sfx) if label_files else None
-        fov = _match(stem, fov_files, fov_sfx) if fov_files else None
+        label = _match(stem, label_files, label_sfx, unique_numbers) if label_files else None
+        fov = _match(stem, fov_files, fov_sfx, unique_numbers) if fov_files else None
         if label is None and require_labels:
             unpaired.append(f"image {img.name} has no label in {label_dir}")
         if label is not None:
             used_labels.add(label)
         out.append(Sample(stem, img, label, fov))
+    for kind, attr in (("label", "label"), ("FOV mask", "fov")):
+        users: dict[Path, list[str]] = {}
+        for smp in out:
+            p = getattr(smp, attr)
+            if p is not None:
+                users.setdefault(p, []).append(smp.image.name)
+        shared = {p: names for p, names in users.items() if len(names) > 1}
+        if shared:
+            detail = "; ".join(f"{p.name} <- {', '.join(n)}" for p, n in sorted(shared.items()))
+            raise ValueError(f"{folder}: ambiguous pairing, one {kind} matches several images: {detail}")
     if require_labels:
         if label_dir is None:
             raise ValueError(f"{folder}: labels are required but no label folder was given")

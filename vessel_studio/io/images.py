@@ -116,39 +116,7 @@ def is_image_file(path: str | os.PathLike) -> bool:
 
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
     """Read one 2-D image: ``(H x W or H x W x 3 array, ImageMeta)``. See the module docstring."""
-    path = Path(path)
-    fmt = _check_file(path)
-    try:
-        if fmt == "tiff":
-            try:
-                arr, spacing, pages, orig = _read_tiff(path)
-            except ValueError as exc:
-                # tifffile decodes LZW / JPEG-in-TIFF only with the optional 'imagecodecs'
-                # package; Pillow reads those single-page files natively.
-                if "imagecodecs" not in str(exc):
-                    raise
-                arr, spacing, pages, orig = _read_pil(path, palette_index=False)
-                with contextlib.suppress(Exception):
-                    import tifffile
-
-                    with tifffile.TiffFile(path) as tif:
-                        spacing = _tiff_spacing(tif.pages[0], tif)
-        elif fmt == "dicom":
-            arr, spacing, pages, orig = _read_dicom(path)
-        else:
-            arr, spacing, pages, orig = _read_pil(path, palette_index=False)
-    except ImageReadError:
-        raise
-    except PermissionError as exc:
-        raise ImageReadError(path, f"permission denied ({exc.strerror or exc})") from exc
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # every decoder has its own exception zoo; name the file
-        kind = fmt.upper() if fmt != "pil" else (path.suffix[1:].upper() or "image")
-        raise ImageReadError(path, f"cannot read as {kind} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
-    arr = _check_array(path, arr)
-    meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages)
-    return arr, meta
+    return _read(Path(path), palette_index=False)
 
 
 def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -159,19 +127,7 @@ def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) 
     is ``> 0``.
     """
     path = Path(path)
-    fmt = _check_file(path)
-    if fmt == "pil" and path.suffix.lower() in {".gif", ".png", ".bmp"}:
-        try:
-            arr, _, _, _ = _read_pil(path, palette_index=True)
-        except ImageReadError:
-            raise
-        except PermissionError as exc:
-            raise ImageReadError(path, f"permission denied ({exc.strerror or exc})") from exc
-        except Exception as exc:
-            raise ImageReadError(path, f"cannot read as {path.suffix[1:].upper()} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
-        arr = _check_array(path, arr)
-    else:
-        arr, _ = read_image(path)
+    arr, _ = _read(path, palette_index=True)
     if path.suffix.lower() in _JPEG_EXT:
         mask = arr > (np.iinfo(arr.dtype).max // 2 if arr.dtype.kind in "ui" else 0.5)
     else:
@@ -185,6 +141,41 @@ def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) 
                 path, f"mask is {mask.shape[0]}x{mask.shape[1]} (rows x cols) but its image is {want[0]}x{want[1]}"
             )
     return mask
+
+
+def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
+    fmt = _check_file(path)
+    try:
+        if fmt == "tiff":
+            try:
+                arr, spacing, pages, orig = _read_tiff(path, palette_index=palette_index)
+            except ValueError as exc:
+                # tifffile decodes LZW / JPEG-in-TIFF only with the optional 'imagecodecs'
+                # package; Pillow reads those single-page files natively.
+                if "imagecodecs" not in str(exc):
+                    raise
+                arr, spacing, pages, orig = _read_pil(path, palette_index=palette_index)
+                with contextlib.suppress(Exception):
+                    import tifffile
+
+                    with tifffile.TiffFile(path) as tif:
+                        spacing = _tiff_spacing(tif.pages[0], tif)
+        elif fmt == "dicom":
+            arr, spacing, pages, orig = _read_dicom(path)
+        else:
+            arr, spacing, pages, orig = _read_pil(path, palette_index=palette_index)
+    except ImageReadError:
+        raise
+    except PermissionError as exc:
+        raise ImageReadError(path, f"permission denied ({exc.strerror or exc})") from exc
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # every decoder has its own exception zoo; name the file
+        kind = fmt.upper() if fmt != "pil" else (path.suffix[1:].upper() or "image")
+        raise ImageReadError(path, f"cannot read as {kind} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
+    arr = _check_array(path, arr)
+    meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages)
+    return arr, meta
 
 
 def _check_file(path: Path) -> str:
@@ -242,7 +233,7 @@ def _check_array(path: Path, arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _read_tiff(path: Path):
+def _read_tiff(path: Path, *, palette_index: bool = False):
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
@@ -270,6 +261,13 @@ def _read_tiff(path: Path):
                 "(Vessel Studio reads one 2-D image per file; save the page you want as its own file)",
             )
         spacing = _tiff_spacing(first, tif)
+        if first.photometric == 3 and arr.ndim == 2 and not palette_index and first.colormap is not None:
+            cmap = np.asarray(first.colormap)  # 3 x N, usually uint16
+            if cmap.dtype == np.uint16 and np.all(cmap % 257 == 0):
+                cmap = (cmap // 257).astype(np.uint8)
+            arr = np.moveaxis(cmap[:, arr], 0, -1)
+            if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]):
+                arr = arr[..., 0]
         if first.photometric == 0 and arr.dtype.kind in "ui":  # MINISWHITE: 0 is white
             arr = np.iinfo(arr.dtype).max - arr
         return arr, spacing, len(pages), orig
