@@ -1,0 +1,343 @@
+"""Adaptation panel: preset and main parameters, Run / Cancel, progress, live previews, metrics."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from qtpy.QtCore import QPointF, QRectF, Qt
+from qtpy.QtGui import QColor, QPainter, QPen
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vessel_studio.events import Artifact, Metric, Preview, Progress
+from vessel_studio.gui import dialogs
+from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
+
+PRESETS = ("tiny", "cpu", "gpu")
+COLORS = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26", "#636363"]
+
+
+def preset_defaults(name: str) -> dict:
+    """t0, steps, rounds, count of a preset (from the engine's AdaptConfig when present)."""
+    try:
+        from vessel_studio.adaptation.config import AdaptConfig
+    except ImportError:  # engine not installed: the contract's defaults
+        return {"t0": 0.3, "steps": 50, "rounds": 3, "count": {"tiny": 8, "cpu": 512, "gpu": 2048}[name]}
+    cfg = AdaptConfig.preset(name)
+    return {"t0": cfg.t0, "steps": cfg.steps, "rounds": cfg.rounds, "count": cfg.n_synthetic}
+
+
+class MetricPlot(QWidget):
+    """Label-free metrics per round, drawn with QPainter (no plotting dependency)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.series: dict[str, dict[int, float]] = {}
+        self.setMinimumHeight(120)
+
+    def clear(self) -> None:
+        self.series.clear()
+        self.update()
+
+    def add(self, name: str, round_: int, value: float) -> None:
+        self.series.setdefault(name, {})[int(round_)] = float(value)
+        self.update()
+
+    def paintEvent(self, _event):  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(self.rect()).adjusted(34, 8, -8, -20)
+        p.fillRect(self.rect(), QColor("#262930"))
+        p.setPen(QPen(QColor("#888"), 1))
+        p.drawRect(r)
+        if not self.series:
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "label-free metrics per round")
+            p.end()
+            return
+        values = [v for s in self.series.values() for v in s.values()]
+        rounds = sorted({k for s in self.series.values() for k in s})
+        lo, hi = (0.0, 1.0) if min(values) >= 0 and max(values) <= 1 else (min(values), max(values))
+        if hi - lo < 1e-9:
+            hi = lo + 1.0
+        r0, r1 = rounds[0], max(rounds[-1], rounds[0] + 1)
+
+        def pt(k, v):
+            return QPointF(r.left() + (k - r0) / (r1 - r0) * r.width(), r.bottom() - (v - lo) / (hi - lo) * r.height())
+
+        p.drawText(QRectF(0, r.top() - 6, 32, 12), Qt.AlignmentFlag.AlignRight, f"{hi:.2g}")
+        p.drawText(QRectF(0, r.bottom() - 6, 32, 12), Qt.AlignmentFlag.AlignRight, f"{lo:.2g}")
+        for k in rounds:
+            p.drawText(QRectF(pt(k, lo).x() - 15, r.bottom() + 2, 30, 14), Qt.AlignmentFlag.AlignCenter, f"r{k}")
+        y_legend = r.top() + 2
+        for i, (name, s) in enumerate(sorted(self.series.items())):
+            color = QColor(COLORS[i % len(COLORS)])
+            p.setPen(QPen(color, 2))
+            pts = [pt(k, s[k]) for k in sorted(s)]
+            for a, b in zip(pts, pts[1:]):
+                p.drawLine(a, b)
+            for q in pts:
+                p.drawEllipse(q, 3, 3)
+            p.drawText(QRectF(r.left() + 6, y_legend, r.width() - 12, 14), Qt.AlignmentFlag.AlignLeft, name)
+            y_legend += 14
+        p.end()
+
+
+class AdaptPanel(QWidget):
+    """Starts ``vessel_studio.adaptation.adapt`` in the studio's job runner and shows its events."""
+
+    def __init__(self, studio, parent=None):
+        super().__init__(parent)
+        self.studio = studio
+        self._stage_t0: dict = {}
+        self._device = None
+        self._device_worker = None
+
+        self.preset = QComboBox()
+        self.preset.addItems(PRESETS)
+        self.t0 = QDoubleSpinBox()
+        self.t0.setRange(0.05, 1.0)
+        self.t0.setSingleStep(0.05)
+        self.t0.setDecimals(2)
+        self.t0.setToolTip("inversion depth: fraction of the noise schedule the source images are inverted to")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1000)
+        self.steps.setToolTip("DDIM steps over the whole schedule (t0 × steps of them run)")
+        self.rounds = QSpinBox()
+        self.rounds.setRange(0, 20)
+        self.rounds.setToolTip("co-optimization rounds after round 0")
+        self.count = QSpinBox()
+        self.count.setRange(1, 100000)
+        self.count.setToolTip("synthetic image/mask pairs per round")
+        form = QFormLayout()
+        form.addRow("Preset", self.preset)
+        form.addRow("t0", self.t0)
+        form.addRow("Steps", self.steps)
+        form.addRow("Rounds", self.rounds)
+        form.addRow("Synthetic pairs", self.count)
+
+        self.btn_run = QPushButton("Run adaptation")
+        self.btn_cancel = QPushButton("Cancel")
+        self.btn_cancel.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.btn_run)
+        buttons.addWidget(self.btn_cancel)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.stage = QLabel("idle")
+        self.eta = QLabel("")
+        self.loss = QLabel("")
+        self.loss.setStyleSheet("color: gray")
+        self.previews = [QLabel() for _ in range(4)]
+        prev_row = QHBoxLayout()
+        for lab in self.previews:
+            lab.setFixedSize(72, 72)
+            lab.setScaledContents(True)
+            lab.setStyleSheet("background: #1b1d22; border: 1px solid #444")
+            prev_row.addWidget(lab)
+        self.preview_caption = QLabel("")
+        self.preview_caption.setStyleSheet("color: gray")
+        self.plot = MetricPlot()
+        self.device = QLabel("device: …")
+        self.device.setStyleSheet("color: gray")
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.stage)
+        lay.addWidget(self.eta)
+        lay.addWidget(self.loss)
+        lay.addLayout(prev_row)
+        lay.addWidget(self.preview_caption)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.device)
+
+        self.preset.currentTextChanged.connect(self._apply_preset)
+        self.btn_run.clicked.connect(self.run)
+        self.btn_cancel.clicked.connect(self.cancel)
+        studio.runner.started.connect(self._started)
+        studio.runner.events.connect(self.on_events)
+        studio.runner.finished.connect(self._finished)
+        studio.project_changed.connect(self._project_changed)
+        self.preset.setCurrentText("cpu")
+        self._apply_preset("cpu")
+        self._project_changed()
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def _apply_preset(self, name: str) -> None:
+        d = preset_defaults(name)
+        self.t0.setValue(d["t0"])
+        self.steps.setValue(d["steps"])
+        self.rounds.setValue(d["rounds"])
+        self.count.setValue(d["count"])
+
+    def config(self):
+        from vessel_studio.adaptation.config import AdaptConfig
+
+        return AdaptConfig.preset(
+            self.preset.currentText(),
+            t0=float(self.t0.value()),
+            steps=int(self.steps.value()),
+            rounds=int(self.rounds.value()),
+            n_synthetic=int(self.count.value()),
+        )
+
+    def _project_changed(self) -> None:
+        self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
+        self.plot.clear()
+        proj = self.studio.project
+        if proj is not None:
+            for rnd in proj.rounds:
+                for name, value in (rnd.metrics or {}).items():
+                    if isinstance(value, (int, float)):
+                        self.plot.add(name, rnd.index, value)
+
+    # --- run / cancel ----------------------------------------------------------------------
+
+    def run(self) -> bool:
+        proj = self.studio.project
+        if proj is None:
+            dialogs.error(self, "No project", "Create or open a project first.")
+            return False
+        if not proj.images:
+            dialogs.error(self, "No images", "Add the new scanner's images to the project first.")
+            return False
+        if not self.studio.can_leave():  # unsaved corrections would not reach the next round
+            return False
+        try:
+            cfg = self.config()
+        except (ValueError, ImportError) as exc:
+            dialogs.error(self, "Invalid settings", str(exc))
+            return False
+        factory = self.studio.adapt_factory(cfg)
+        self.plot.clear()
+        self._project_changed_plot_only()
+        return self.studio.start_job("Adaptation", factory)
+
+    def _project_changed_plot_only(self) -> None:
+        proj = self.studio.project
+        for rnd in proj.rounds if proj is not None else []:
+            for name, value in (rnd.metrics or {}).items():
+                if isinstance(value, (int, float)):
+                    self.plot.add(name, rnd.index, value)
+
+    def cancel(self) -> None:
+        if self.studio.runner.running:
+            self.studio.runner.cancel()
+            self.stage.setText("cancelling… (stops at the next step; the project keeps its last committed state)")
+            self.btn_cancel.setEnabled(False)
+
+    def _started(self, name: str) -> None:
+        self._stage_t0.clear()
+        self.btn_run.setEnabled(False)
+        self.btn_cancel.setEnabled(name == "Adaptation")
+        self.stage.setText(f"{name}: starting…")
+        self.eta.setText("")
+        self._probe_device()
+
+    def _finished(self, outcome) -> None:
+        self.btn_run.setEnabled(self.studio.project is not None)
+        self.btn_cancel.setEnabled(False)
+        if outcome.name != "Adaptation":
+            return
+        if outcome.status == "done":
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+            self.stage.setText(f"done in {fmt_seconds(outcome.seconds)}")
+        elif outcome.status == "cancelled":
+            self.progress.setValue(0)
+            self.stage.setText("cancelled: the project is as it was before the job")
+        else:
+            self.stage.setText(f"failed: {outcome.error}")
+        self.eta.setText("")
+        self._update_memory()
+
+    # --- events ----------------------------------------------------------------------------
+
+    def on_events(self, batch: list) -> None:
+        for ev in batch:
+            if isinstance(ev, Progress):
+                self._progress(ev)
+            elif isinstance(ev, Metric):
+                if ev.round is not None and ev.step is None:
+                    self.plot.add(ev.name, ev.round, ev.value)
+                else:
+                    self.loss.setText(f"{ev.stage}: {ev.name} {ev.value:.4g}")
+            elif isinstance(ev, Preview):
+                self._preview(ev)
+            elif isinstance(ev, Artifact):
+                if ev.kind in ("round", "round-committed"):
+                    self.studio.images_changed.emit()
+        self._update_memory()
+
+    def _progress(self, ev: Progress) -> None:
+        key = (ev.stage, ev.round)
+        now = time.monotonic()
+        if key not in self._stage_t0 or self._stage_t0[key][1] > ev.step:
+            self._stage_t0[key] = (now, ev.step)
+        t_start, s_start = self._stage_t0[key]
+        self.progress.setRange(0, max(int(ev.total), 1))
+        self.progress.setValue(min(int(ev.step), int(ev.total)))
+        rnd = f" · round {ev.round}" if ev.round is not None else ""
+        msg = f" · {ev.message}" if ev.message else ""
+        self.stage.setText(f"{ev.stage}{rnd} · {ev.step}/{ev.total}{msg}")
+        done = ev.step - s_start
+        if done > 0 and now > t_start:
+            rate = done / (now - t_start)
+            self.eta.setText(f"this stage: about {fmt_seconds((ev.total - ev.step) / rate)} left")
+        else:
+            self.eta.setText("this stage: estimating time left…")
+
+    def _preview(self, ev: Preview) -> None:
+        pix = array_to_pixmap(ev.image)
+        for a, b in zip(self.previews[::-1], self.previews[-2::-1]):
+            a.setPixmap(b.pixmap() if b.pixmap() is not None else pix)
+        self.previews[0].setPixmap(pix)
+        rnd = f" (round {ev.round})" if ev.round is not None else ""
+        self.preview_caption.setText(f"{ev.stage}: {ev.caption}{rnd}")
+
+    # --- device ----------------------------------------------------------------------------
+
+    def _probe_device(self) -> None:
+        if self._device is not None or self._device_worker is not None:
+            return
+        from superqt.utils import create_worker
+
+        def probe():
+            from vessel_studio.device import describe, pick_device
+
+            dev = pick_device()
+            return dev, describe(dev)
+
+        worker = create_worker(probe, _start_thread=False)
+        worker.returned.connect(self._got_device)
+        worker.finished.connect(lambda: setattr(self, "_device_worker", None))
+        self._device_worker = worker
+        worker.start()
+
+    def _got_device(self, value) -> None:
+        self._device, text = value
+        self._device_text = text
+        self._update_memory()
+
+    def _update_memory(self) -> None:
+        if self._device is None or "torch" not in sys.modules:
+            return
+        from vessel_studio.device import peak_memory_mb
+
+        kind = "GPU peak" if getattr(self._device, "type", "") == "cuda" else "process peak"
+        self.device.setText(f"device: {self._device_text} · {kind} memory {peak_memory_mb(self._device):.0f} MB")

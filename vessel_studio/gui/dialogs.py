@@ -1,0 +1,50 @@
+"""Message boxes and file pickers in one place (tests replace these functions)."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+
+def error(parent: QWidget | None, title: str, text: str) -> None:
+    QMessageBox.critical(parent, title, text)
+
+
+def info(parent: QWidget | None, title: str, text: str) -> None:
+    QMessageBox.information(parent, title, text)
+
+
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    """Yes / No."""
+    answer = QMessageBox.question(parent, title, text, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
+def save_discard_cancel(parent: QWidget | None, title: str, text: str) -> str:
+    """"save", "discard" or "cancel"."""
+    answer = QMessageBox.question(
+        parent, title, text, QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save
+    )
+    return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+
+def pick_folder(parent: QWidget | None, title: str) -> str | None:
+    path = QFileDialog.getExistingDirectory(parent, title)
+    return path or None
+
+
+def pick_files(parent: QWidget | None, title: str, filters: str) -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(parent, title, "", filters)
+    return list(paths)
+
+
+def ask_new_project(parent: QWidget | None) -> tuple[str, str] | None:
+    """Folder and modality for a new project, or None."""
+    from qtpy.QtWidgets import QInputDialog
+
+    folder = QFileDialog.getExistingDirectory(parent, "New project: choose an empty folder")
+    if not folder:
+        return None
+    modality, ok = QInputDialog.getItem(parent, "New project", "Modality of the new scanner:", ["fundus", "octa"], 0, False)
+    if not ok:
+        return None
+    return folder, modality

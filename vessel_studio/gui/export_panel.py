@@ -1,0 +1,68 @@
+"""Export panel: masks (PNG/TIFF), probability maps and a CSV of per-image vessel measures."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from vessel_studio.events import Artifact, Progress
+from vessel_studio.gui import dialogs, tasks
+
+
+class ExportPanel(QWidget):
+    def __init__(self, studio, parent=None):
+        super().__init__(parent)
+        self.studio = studio
+        self.masks = QCheckBox("Masks")
+        self.masks.setChecked(True)
+        self.mask_format = QComboBox()
+        self.mask_format.addItems(["png", "tif"])
+        self.probs = QCheckBox("Probability maps (float32 TIFF)")
+        self.probs.setChecked(True)
+        self.table = QCheckBox("CSV of vessel measures")
+        self.table.setChecked(True)
+        self.btn = QPushButton("Export…")
+        self.state = QLabel("Corrected masks are exported where they exist, else the prediction (p ≥ 0.5).")
+        self.state.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(self.masks, self.mask_format)
+        form.addRow(self.probs)
+        form.addRow(self.table)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.btn)
+        lay.addWidget(self.state)
+        lay.addStretch(1)
+        self.btn.clicked.connect(self._pick)
+        studio.runner.events.connect(self._events)
+        studio.runner.finished.connect(self._finished)
+
+    def _pick(self) -> None:
+        folder = dialogs.pick_folder(self, "Export into folder")
+        if folder:
+            self.export_to(folder)
+
+    def export_to(self, folder) -> bool:
+        proj = self.studio.project
+        if proj is None:
+            dialogs.error(self, "No project", "Open a project first.")
+            return False
+        if not self.studio.can_leave():
+            return False
+        fmt = self.mask_format.currentText() if self.masks.isChecked() else None
+        probs, table = self.probs.isChecked(), self.table.isChecked()
+        return self.studio.start_job(
+            "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table)
+        )
+
+    def _events(self, batch) -> None:
+        if self.studio.runner.name != "Export":
+            return
+        for ev in batch:
+            if isinstance(ev, Progress):
+                self.state.setText(f"exporting {ev.step}/{ev.total}: {ev.message}")
+            elif isinstance(ev, Artifact) and ev.kind == "csv":
+                self.state.setText(f"wrote {ev.path}")
+
+    def _finished(self, outcome) -> None:
+        if outcome.name == "Export" and outcome.status == "done":
+            self.state.setText(f"exported to {outcome.result}")

@@ -1,0 +1,145 @@
+"""Run a core job (a generator of ``vessel_studio.events``) in a background thread.
+
+The GUI hands a *factory* (``lambda: adapt(project, cfg, source=...)``) to :class:`JobRunner`.
+A superqt generator worker calls it in its own thread and drives the job; events are batched
+and forwarded at most every ``interval`` seconds (only the latest ``Progress`` per stage, the
+last few ``Preview`` thumbnails, every ``Metric`` / ``Artifact``), so the GUI thread sees a few
+small updates a second, never arrays per step.
+
+Cancel sets a flag that the *worker thread* checks after every event of the job; it then
+closes the job there (``GeneratorExit`` at the job's current ``yield``), which is where the
+job restores its saved state. superqt's own ``quit()`` is not used: it stops iterating without
+closing the generator.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from qtpy.QtCore import QObject, Signal
+
+from vessel_studio.events import Job, Preview, Progress
+
+__all__ = ["JobOutcome", "JobRunner", "drive"]
+
+
+@dataclass
+class JobOutcome:
+    """How a job ended: ``status`` is "done", "cancelled" or "error"."""
+
+    name: str
+    status: str
+    result: Any = None
+    error: BaseException | None = None
+    seconds: float = 0.0
+    events: int = 0
+
+
+@dataclass
+class _Batch:
+    events: list = field(default_factory=list)
+
+
+def drive(factory: Callable[[], Job], cancel: threading.Event, *, interval: float = 0.2, max_previews: int = 4):
+    """Generator run by the worker: call ``factory()``, iterate the job, yield event batches
+    (lists) at most every ``interval`` s, and return ``("done", result)`` or ``("cancelled", None)``."""
+    job = factory()
+    progress: dict[Any, Progress] = {}
+    other: list = []
+    last = time.monotonic()
+    n = 0
+
+    def flush() -> list:
+        nonlocal other
+        previews = [e for e in other if isinstance(e, Preview)][-max_previews:]
+        rest = [e for e in other if not isinstance(e, Preview)]
+        batch = rest + previews + list(progress.values())
+        progress.clear()
+        other = []
+        return batch
+
+    while True:
+        if cancel.is_set():
+            job.close()  # runs the job's cleanup here, in the worker thread
+            if progress or other:
+                yield flush()
+            return ("cancelled", None, n)
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            if progress or other:
+                yield flush()
+            return ("done", stop.value, n)
+        n += 1
+        if isinstance(event, Progress):
+            progress[(event.stage, event.round)] = event
+        else:
+            other.append(event)
+        now = time.monotonic()
+        if now - last >= interval:
+            last = now
+            yield flush()
+
+
+class JobRunner(QObject):
+    """One background job at a time; ``events`` carries throttled batches, ``finished`` the outcome."""
+
+    started = Signal(str)
+    events = Signal(list)
+    finished = Signal(object)  # JobOutcome
+
+    def __init__(self, parent: QObject | None = None, *, interval: float = 0.2):
+        super().__init__(parent)
+        self.interval = interval
+        self.worker = None
+        self.name = ""
+        self._cancel = threading.Event()
+        self._t0 = 0.0
+        self._outcome: JobOutcome | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, name: str, factory: Callable[[], Job]):
+        """Start ``factory()`` in a worker thread; raises RuntimeError if a job is running."""
+        from superqt.utils import create_worker
+
+        if self.running:
+            raise RuntimeError(f"a job ({self.name}) is already running")
+        self.name = name
+        self._cancel = threading.Event()
+        self._t0 = time.monotonic()
+        self._outcome = None
+        worker = create_worker(drive, factory, self._cancel, interval=self.interval, _start_thread=False)
+        worker.yielded.connect(self.events.emit)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        worker.start()
+        self.started.emit(name)
+        return worker
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next event; ``finished`` follows with status "cancelled"."""
+        self._cancel.set()
+
+    @property
+    def cancelling(self) -> bool:
+        return self.running and self._cancel.is_set()
+
+    def _on_returned(self, value) -> None:
+        status, result, n = value
+        self._outcome = JobOutcome(self.name, status, result, None, time.monotonic() - self._t0, n)
+
+    def _on_errored(self, exc: BaseException) -> None:
+        self._outcome = JobOutcome(self.name, "error", None, exc, time.monotonic() - self._t0)
+
+    def _on_finished(self) -> None:
+        outcome = self._outcome or JobOutcome(self.name, "cancelled", None, None, time.monotonic() - self._t0)
+        self.worker = None
+        self.finished.emit(outcome)

@@ -1,0 +1,105 @@
+"""npe2 contributions (see ``napari.yaml``): widgets, readers, sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".dcm")
+
+
+# --- widgets: each finds (or makes) the viewer's shared Studio --------------------------------
+
+
+def _studio(napari_viewer):
+    from vessel_studio.gui.studio import get_studio
+
+    return get_studio(napari_viewer)
+
+
+def project_widget(napari_viewer):
+    from vessel_studio.gui.project_panel import ProjectPanel
+
+    return ProjectPanel(_studio(napari_viewer))
+
+
+def adaptation_widget(napari_viewer):
+    from vessel_studio.gui.adapt_panel import AdaptPanel
+
+    return AdaptPanel(_studio(napari_viewer))
+
+
+def review_widget(napari_viewer):
+    from vessel_studio.gui.review_panel import ReviewPanel
+
+    return ReviewPanel(_studio(napari_viewer))
+
+
+def export_widget(napari_viewer):
+    from vessel_studio.gui.export_panel import ExportPanel
+
+    return ExportPanel(_studio(napari_viewer))
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+
+def get_reader(path):
+    """A project folder (holding ``project.json``) opens in Vessel Studio; an image file becomes a layer."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    p = Path(path)
+    if p.is_dir() and (p / "project.json").is_file():
+        return _read_project
+    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+        return _read_image
+    return None
+
+
+def _read_project(path):
+    import napari
+
+    if isinstance(path, list):
+        path = path[0]
+    viewer = napari.current_viewer()
+    if viewer is None:
+        return [(None,)]
+    _studio(viewer).open_project(path)
+    return [(None,)]  # handled: the studio shows the project's layers itself
+
+
+def _read_image(path):
+    from vessel_studio.io.images import read_image
+
+    if isinstance(path, list):
+        path = path[0]
+    arr, meta = read_image(path)
+    kw = {"name": Path(path).stem, "rgb": arr.ndim == 3}
+    if meta.pixel_spacing_mm:
+        kw["scale"] = tuple(meta.pixel_spacing_mm)
+        kw["units"] = "mm"
+    return [(arr, kw, "image")]
+
+
+# --- sample data -----------------------------------------------------------------------------
+
+
+def sample_fundus():
+    from vessel_studio.samples import synthetic_fundus
+
+    rgb, mask, _fov = synthetic_fundus((512, 512), seed=0)
+    return [
+        (rgb, {"name": "synthetic fundus", "rgb": True}, "image"),
+        (mask.astype("uint8"), {"name": "true vessels", "opacity": 0.5}, "labels"),
+    ]
+
+
+def sample_octa():
+    from vessel_studio.samples import synthetic_octa
+
+    gray, mask = synthetic_octa((304, 304), seed=0)
+    return [
+        (gray, {"name": "synthetic OCTA", "colormap": "gray"}, "image"),
+        (mask.astype("uint8"), {"name": "true large vessels", "opacity": 0.5}, "labels"),
+    ]

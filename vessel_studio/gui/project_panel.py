@@ -1,0 +1,196 @@
+"""Project panel: new / open a project, add images (folder, files, drag and drop), image list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtCore import QSize, Qt
+from qtpy.QtGui import QIcon
+from qtpy.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vessel_studio.gui import dialogs
+from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
+
+IMAGE_FILTER = "Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp *.gif *.ppm *.pgm *.dcm)"
+STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● reviewed", "corrected": "✎ corrected"}
+
+
+class ProjectPanel(QWidget):
+    """Shows the project of a :class:`~vessel_studio.gui.studio.Studio` and edits its image set."""
+
+    def __init__(self, studio, parent=None):
+        super().__init__(parent)
+        self.studio = studio
+        self.setAcceptDrops(True)
+        self._thumbs: dict[str, object] = {}
+        self._thumb_worker = None
+
+        self.title = QLabel("No project open")
+        self.title.setWordWrap(True)
+        self.source = QLabel("")
+        self.source.setWordWrap(True)
+        self.source.setStyleSheet("color: gray")
+        self.btn_new = QPushButton("New project…")
+        self.btn_open = QPushButton("Open project…")
+        self.btn_folder = QPushButton("Add folder…")
+        self.btn_files = QPushButton("Add images…")
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(48, 48))
+        self.list.setToolTip("Target images of the project; drop image files or folders here to add them")
+        self.counts = QLabel("")
+
+        grid = QGridLayout()
+        grid.addWidget(self.btn_new, 0, 0)
+        grid.addWidget(self.btn_open, 0, 1)
+        grid.addWidget(self.btn_folder, 1, 0)
+        grid.addWidget(self.btn_files, 1, 1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
+        lay.addWidget(self.source)
+        lay.addLayout(grid)
+        lay.addWidget(self.list, 1)
+        lay.addWidget(self.counts)
+
+        self.btn_new.clicked.connect(self._new)
+        self.btn_open.clicked.connect(self._open)
+        self.btn_folder.clicked.connect(self._add_folder)
+        self.btn_files.clicked.connect(self._add_files)
+        self.list.currentItemChanged.connect(self._item_changed)
+        studio.project_changed.connect(self.refresh)
+        studio.images_changed.connect(self.refresh)
+        studio.image_selected.connect(self._select_row)
+        self.refresh()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _new(self) -> None:
+        answer = dialogs.ask_new_project(self)
+        if answer:
+            self.studio.new_project(*answer)
+
+    def _open(self) -> None:
+        folder = dialogs.pick_folder(self, "Open a Vessel Studio project folder")
+        if folder:
+            self.studio.open_project(folder)
+
+    def _add_folder(self) -> None:
+        folder = dialogs.pick_folder(self, "Add all images of a folder")
+        if folder:
+            self.studio.add_images([folder])
+
+    def _add_files(self) -> None:
+        files = dialogs.pick_files(self, "Add images", IMAGE_FILTER)
+        if files:
+            self.studio.add_images(files)
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
+            self.studio.open_project(paths[0])
+        else:
+            self.studio.add_images(paths)
+        event.acceptProposedAction()
+
+    # --- display ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        proj = self.studio.project
+        enabled = proj is not None
+        self.btn_folder.setEnabled(enabled)
+        self.btn_files.setEnabled(enabled)
+        self.list.blockSignals(True)
+        self.list.clear()
+        if proj is None:
+            self.title.setText("No project open: create one or open a project folder.")
+            self.source.setText("")
+            self.counts.setText("")
+            self.list.blockSignals(False)
+            return
+        images = proj.images
+        rounds = proj.rounds
+        self.title.setText(
+            f"<b>{proj.name}</b> — {proj.modality}, {len(images)} images, "
+            f"{len(rounds)} round(s)<br><small>{proj.folder}</small>"
+        )
+        self.source.setText(f"Source: {self.studio.source_description()}")
+        counts: dict[str, int] = {}
+        missing = []
+        for rec in images:
+            counts[rec.state] = counts.get(rec.state, 0) + 1
+            item = QListWidgetItem(f"{rec.name}\n{STATE_MARK.get(rec.state, rec.state)}")
+            item.setData(Qt.ItemDataRole.UserRole, rec.id)
+            pix = self._thumbs.get(rec.id)
+            if pix is not None:
+                item.setIcon(QIcon(pix))
+            else:
+                missing.append(rec.id)
+            self.list.addItem(item)
+        self.counts.setText(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no images yet: add some")
+        self.list.blockSignals(False)
+        if self.studio.current_id:
+            self._select_row(self.studio.current_id)
+        if missing:
+            self._load_thumbs(missing)
+
+    def _load_thumbs(self, ids: list[str]) -> None:
+        """Make thumbnails in a worker thread (reading images is I/O and decoding)."""
+        from superqt.utils import create_worker
+
+        if self._thumb_worker is not None:
+            return
+        proj = self.studio.project
+
+        def work():
+            for image_id in ids:
+                try:
+                    yield image_id, thumbnail(proj.read_image(image_id), 48)
+                except (ValueError, OSError, KeyError):
+                    continue
+
+        worker = create_worker(work, _start_thread=False)
+        worker.yielded.connect(self._got_thumb)
+        worker.finished.connect(self._thumbs_done)
+        self._thumb_worker = worker
+        worker.start()
+
+    def _got_thumb(self, item) -> None:
+        image_id, thumb = item
+        pix = array_to_pixmap(np.asarray(thumb))
+        self._thumbs[image_id] = pix
+        for row in range(self.list.count()):
+            it = self.list.item(row)
+            if it.data(Qt.ItemDataRole.UserRole) == image_id:
+                it.setIcon(QIcon(pix))
+
+    def _thumbs_done(self) -> None:
+        self._thumb_worker = None
+
+    def _select_row(self, image_id: str) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == image_id:
+                self.list.blockSignals(True)
+                self.list.setCurrentRow(row)
+                self.list.blockSignals(False)
+                return
+
+    def _item_changed(self, item, _previous) -> None:
+        if item is None:
+            return
+        image_id = item.data(Qt.ItemDataRole.UserRole)
+        if not self.studio.select_image(image_id):
+            self._select_row(self.studio.current_id or "")

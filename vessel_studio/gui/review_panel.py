@@ -1,0 +1,562 @@
+"""Review and correction: overlays, comparison, uncertainty, queue, stats, measures, editing.
+
+Layers (named, reused between images): ``image``, ``compare`` (source-only or an earlier round),
+``probability``, ``uncertainty`` and ``mask`` (a Labels layer: napari's brush, eraser, fill and
+undo/redo edit the correction). Save writes the corrected mask to the project atomically;
+unsaved edits are autosaved to ``PROJECT/gui/drafts`` and the user is asked before they would
+be dropped (another image, another project, closing the window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vessel_studio.gui import dialogs, tasks
+
+LATEST = "latest round"
+NONE = "none"
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(a > 0).tobytes()).hexdigest()
+
+
+class ReviewPanel(QWidget):
+    def __init__(self, studio, parent=None, *, autosave_ms: int = 3000):
+        super().__init__(parent)
+        self.studio = studio
+        self.viewer = studio.viewer
+        self.image_id: str | None = None
+        self.image: np.ndarray | None = None
+        self.prob: np.ndarray | None = None
+        self._baseline: np.ndarray | None = None
+        self._draft_digest: str | None = None
+        self._mask_origin = "none"
+        self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
+        self._measure_worker = None
+        self.segmenter_model = "fundus-segmenter"
+
+        # --- widgets -------------------------------------------------------------------------
+        self.title = QLabel("No image")
+        self.title.setWordWrap(True)
+        self.btn_prev = QPushButton("◀ Previous")
+        self.btn_next = QPushButton("Next ▶")
+        self.btn_prev.setToolTip("Previous image (Page Up)")
+        self.btn_next.setToolTip("Next image (Page Down)")
+        self.queue = QComboBox()
+        self.queue.addItems(["project order", "most uncertain first"])
+        self.show_round = QComboBox()
+        self.compare = QComboBox()
+        self.side_by_side = QCheckBox("Side by side (grid)")
+        self.contour = QCheckBox("Mask as contour")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(55)
+        self.show_unc = QCheckBox("Uncertainty map")
+        self.btn_segment = QPushButton("Segment with bundled model")
+        self.btn_segment.setToolTip("Source-only prediction for images without one (runs in the background)")
+
+        self.btn_paint = QPushButton("Paint")
+        self.btn_erase = QPushButton("Erase")
+        self.btn_fill = QPushButton("Fill")
+        self.btn_undo = QPushButton("Undo")
+        self.btn_redo = QPushButton("Redo")
+        self.btn_save = QPushButton("Save correction")
+        self.btn_save.setToolTip("Write the corrected mask into the project (Alt+S)")
+        self.btn_reviewed = QPushButton("Accept as reviewed")
+        self.btn_revert = QPushButton("Revert edits")
+        self.edit_state = QLabel("")
+        self.stats = QLabel("")
+        self.stats.setWordWrap(True)
+        self.stats.setTextFormat(Qt.TextFormat.RichText)
+        self.measures = QLabel("")
+        self.measures.setWordWrap(True)
+        self.measures.setTextFormat(Qt.TextFormat.RichText)
+
+        nav = QHBoxLayout()
+        nav.addWidget(self.btn_prev)
+        nav.addWidget(self.btn_next)
+        form = QFormLayout()
+        form.addRow("Queue", self.queue)
+        form.addRow("Show", self.show_round)
+        form.addRow("Compare with", self.compare)
+        form.addRow("Overlay opacity", self.opacity)
+        toggles = QHBoxLayout()
+        toggles.addWidget(self.side_by_side)
+        toggles.addWidget(self.contour)
+        toggles.addWidget(self.show_unc)
+        edit = QGridLayout()
+        for i, b in enumerate((self.btn_paint, self.btn_erase, self.btn_fill, self.btn_undo, self.btn_redo)):
+            edit.addWidget(b, 0, i)
+        edit.addWidget(self.btn_save, 1, 0, 1, 2)
+        edit.addWidget(self.btn_reviewed, 1, 2, 1, 2)
+        edit.addWidget(self.btn_revert, 1, 4)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
+        lay.addLayout(nav)
+        lay.addLayout(form)
+        lay.addLayout(toggles)
+        lay.addWidget(self.btn_segment)
+        lay.addWidget(QLabel("<b>Correction</b>"))
+        lay.addLayout(edit)
+        lay.addWidget(self.edit_state)
+        lay.addWidget(QLabel("<b>Label-free statistics</b>"))
+        lay.addWidget(self.stats)
+        lay.addWidget(QLabel("<b>Vessel measures</b>"))
+        lay.addWidget(self.measures)
+        lay.addStretch(1)
+
+        # --- wiring --------------------------------------------------------------------------
+        self.btn_prev.clicked.connect(self.previous)
+        self.btn_next.clicked.connect(self.next)
+        self.queue.currentTextChanged.connect(self._queue_changed)
+        self.show_round.currentTextChanged.connect(lambda _t: self._reload_maps())
+        self.compare.currentTextChanged.connect(lambda _t: self._reload_maps())
+        self.side_by_side.toggled.connect(self._grid)
+        self.contour.toggled.connect(self._contour)
+        self.opacity.valueChanged.connect(self._opacity)
+        self.show_unc.toggled.connect(self._unc_visible)
+        self.btn_segment.clicked.connect(self.segment_missing)
+        self.btn_paint.clicked.connect(lambda: self._mode("paint"))
+        self.btn_erase.clicked.connect(lambda: self._mode("erase"))
+        self.btn_fill.clicked.connect(lambda: self._mode("fill"))
+        self.btn_undo.clicked.connect(self.undo)
+        self.btn_redo.clicked.connect(self.redo)
+        self.btn_save.clicked.connect(self.save)
+        self.btn_reviewed.clicked.connect(self.mark_reviewed)
+        self.btn_revert.clicked.connect(self.revert)
+        studio.image_selected.connect(self.load)
+        studio.project_changed.connect(self._project_changed)
+        studio.images_changed.connect(self._images_changed)
+        studio.runner.finished.connect(self._job_finished)
+        studio.leave_hooks.append(self.confirm_leave)
+        studio.close_hooks.append(self.autosave)
+        self.viewer.bind_key("PageDown", lambda _v: self.next(), overwrite=True)
+        self.viewer.bind_key("PageUp", lambda _v: self.previous(), overwrite=True)
+        self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(autosave_ms)
+        self._autosave.timeout.connect(self.autosave)
+        self._autosave.start()
+        self._project_changed()
+
+    # --- project / navigation ------------------------------------------------------------------
+
+    def _project_changed(self) -> None:
+        self.order = None
+        self.queue.blockSignals(True)
+        self.queue.setCurrentIndex(0)
+        self.queue.blockSignals(False)
+        self._fill_round_choices()
+        if self.studio.project is None:
+            self._clear()
+
+    def _images_changed(self) -> None:
+        self._fill_round_choices()
+
+    def _fill_round_choices(self) -> None:
+        proj = self.studio.project
+        rounds = [r.index for r in proj.rounds] if proj is not None else []
+        for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            items = [first] + ([LATEST] if first == NONE and rounds else []) + [tasks.SOURCE_ONLY]
+            items += [f"round {i}" for i in rounds]
+            combo.addItems(items)
+            if current in items:
+                combo.setCurrentText(current)
+            combo.blockSignals(False)
+
+    def ids(self) -> list[str]:
+        proj = self.studio.project
+        if proj is None:
+            return []
+        ids = [r.id for r in proj.images]
+        if self.order:
+            known = [i for i in self.order if i in ids]
+            return known + [i for i in ids if i not in known]
+        return ids
+
+    def _step(self, delta: int) -> None:
+        ids = self.ids()
+        if not ids:
+            return
+        i = ids.index(self.image_id) if self.image_id in ids else -delta
+        self.studio.select_image(ids[(i + delta) % len(ids)])
+
+    def next(self) -> None:
+        self._step(1)
+
+    def previous(self) -> None:
+        self._step(-1)
+
+    def _queue_changed(self, text: str) -> None:
+        if text == "project order":
+            self.order = None
+            return
+        proj = self.studio.project
+        if proj is None:
+            return
+        if not self.studio.start_job("Review order", lambda: tasks.review_order(proj)):
+            self.queue.setCurrentIndex(0)
+
+    def _job_finished(self, outcome) -> None:
+        if outcome.name == "Review order" and outcome.status == "done":
+            self.order = [i for i, _ in outcome.result]
+            if self.order:
+                self.studio.select_image(self.order[0])
+        elif outcome.name in ("Segmentation", "Adaptation") and outcome.status == "done":
+            self._reload_maps(keep_edits=True)
+        elif outcome.name == "Adaptation":
+            self._fill_round_choices()
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        self.image_id = None
+        self.image = self.prob = self._baseline = None
+        for name in ("image", "compare", "probability", "uncertainty", "mask"):
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+        self.title.setText("No image")
+        self.stats.setText("")
+        self.measures.setText("")
+        self.edit_state.setText("")
+
+    def load(self, image_id: str) -> None:
+        """Show an image (the studio has already asked about unsaved edits)."""
+        proj = self.studio.project
+        if proj is None:
+            return
+        try:
+            rec = proj.image(image_id)
+            image = proj.read_image(image_id)
+        except (KeyError, ValueError, OSError) as exc:
+            dialogs.error(self, "Cannot show image", str(exc))
+            return
+        self.image_id, self.image = image_id, image
+        rgb = image.ndim == 3
+        self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
+        self._reload_maps()
+        ids = self.ids()
+        pos = f"{ids.index(image_id) + 1}/{len(ids)}" if image_id in ids else ""
+        spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
+        self.title.setText(f"<b>{rec.name}</b> ({pos}) — {rec.state}{spacing}")
+        self.viewer.reset_view()
+
+    def _which(self, text: str):
+        if text in (LATEST, ""):
+            return None
+        if text == tasks.SOURCE_ONLY:
+            return tasks.SOURCE_ONLY
+        if text.startswith("round "):
+            return int(text.split()[1])
+        return NONE
+
+    def _reload_maps(self, keep_edits: bool = False) -> None:
+        proj = self.studio.project
+        if proj is None or self.image_id is None:
+            return
+        image_id = self.image_id
+        try:
+            prob = tasks.probability(proj, image_id, self._which(self.show_round.currentText()))
+            which = self._which(self.compare.currentText())
+            other = None if which == NONE else tasks.probability(proj, image_id, which)
+        except ValueError as exc:
+            dialogs.error(self, "Cannot read predictions", str(exc))
+            prob = other = None
+        self.prob = prob
+        op = self.opacity.value() / 100
+        self._set_layer("compare", other, "image", colormap="magma", opacity=1.0, blending="additive",
+                        visible=other is not None)
+        self._set_layer("probability", prob, "image", colormap="magma", opacity=op, blending="additive",
+                        contrast_limits=(0, 1))
+        unc = tasks.uncertainty(prob) if prob is not None else None
+        self._set_layer("uncertainty", unc, "image", colormap="viridis", opacity=op, blending="additive",
+                        contrast_limits=(0, 1), visible=self.show_unc.isChecked())
+        if not (keep_edits and self.dirty):
+            mask, origin = tasks.current_mask(proj, image_id)
+            if mask is None:
+                mask = np.zeros(self.image.shape[:2], bool)
+            self._mask_origin = origin
+            self._baseline = self._baseline_for(origin, mask)
+            self._set_mask(mask)
+        self._show_stats()
+        self._update_edit_state()
+
+    def _baseline_for(self, origin: str, mask: np.ndarray) -> np.ndarray:
+        """What counts as "no unsaved edits": for a restored draft, the saved state under it."""
+        proj = self.studio.project
+        if origin != "draft":
+            return np.asarray(mask) > 0
+        saved = proj.correction(self.image_id)
+        if saved is None:
+            p = tasks.probability(proj, self.image_id)
+            saved = p >= 0.5 if p is not None else np.zeros(self.image.shape[:2], bool)
+        return saved
+
+    def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw) -> None:
+        layers = self.viewer.layers
+        if data is None:
+            if name in layers:
+                layers.remove(name)
+            return
+        if name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False):
+            layer = layers[name]
+            layer.data = data
+            if "contrast_limits" in kw:
+                layer.contrast_limits = kw["contrast_limits"]
+            layer.visible = visible
+            return
+        if name in layers:
+            layers.remove(name)
+        kw = {k: v for k, v in kw.items() if v is not None}
+        layer = self.viewer.add_image(data, name=name, visible=visible, **kw)
+        self._order_layers()
+        return layer
+
+    def _set_mask(self, mask: np.ndarray) -> None:
+        data = (np.asarray(mask) > 0).astype(np.uint8)
+        layers = self.viewer.layers
+        if "mask" in layers and layers["mask"].data.shape == data.shape:
+            layer = layers["mask"]
+            layer.data = data
+            layer._undo_history.clear()
+            layer._redo_history.clear()
+        else:
+            if "mask" in layers:
+                layers.remove("mask")
+            layer = self.viewer.add_labels(data, name="mask", opacity=self.opacity.value() / 100)
+            layer.brush_size = max(3, int(round(min(data.shape) / 150)))
+            layer.events.paint.connect(self._edited)
+            layer.contour = 2 if self.contour.isChecked() else 0
+        layer.selected_label = 1
+        self._order_layers()
+
+    def _order_layers(self) -> None:
+        layers = self.viewer.layers
+        wanted = [n for n in ("image", "compare", "probability", "uncertainty", "mask") if n in layers]
+        for i, name in enumerate(wanted):
+            j = layers.index(name)
+            if j != i:
+                layers.move(j, i)
+        if "mask" in layers:
+            layers.selection.active = layers["mask"]
+
+    # --- overlays ------------------------------------------------------------------------------
+
+    def _grid(self, on: bool) -> None:
+        self.viewer.grid.enabled = bool(on)
+        self.viewer.grid.stride = 1
+
+    def _contour(self, on: bool) -> None:
+        if "mask" in self.viewer.layers:
+            self.viewer.layers["mask"].contour = 2 if on else 0
+
+    def _opacity(self, value: int) -> None:
+        for name in ("probability", "uncertainty", "mask"):
+            if name in self.viewer.layers:
+                self.viewer.layers[name].opacity = value / 100
+
+    def _unc_visible(self, on: bool) -> None:
+        if "uncertainty" in self.viewer.layers:
+            self.viewer.layers["uncertainty"].visible = bool(on)
+
+    # --- statistics and measures ---------------------------------------------------------------
+
+    def _show_stats(self) -> None:
+        if self.prob is None:
+            self.stats.setText("no prediction yet: run an adaptation or <i>Segment with bundled model</i>")
+        else:
+            prev = None
+            proj = self.studio.project
+            rounds = [r.index for r in proj.rounds]
+            if len(rounds) >= 2:
+                prev = proj.prediction(self.image_id, round=rounds[-2])
+            elif rounds:
+                prev = tasks.source_only_prob(proj, self.image_id)
+            s = tasks.label_free_stats(self.prob, None, prev)
+            rows = [
+                ("vessel fraction (p ≥ 0.5)", f"{s['vessel_fraction']:.3f}"),
+                ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
+                ("undecided pixels (0.2<p<0.8)", f"{s['undecided_fraction']:.3f}"),
+            ]
+            if "agreement_previous" in s:
+                rows.append(("agreement with previous (Dice)", f"{s['agreement_previous']:.3f}"))
+            self.stats.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+        self._measure()
+
+    def _measure(self) -> None:
+        """Vessel measures of the current mask, computed in a worker thread."""
+        from superqt.utils import create_worker
+
+        if "mask" not in self.viewer.layers or self.image_id is None:
+            return
+        proj, image_id, image = self.studio.project, self.image_id, self.image
+        mask = self.viewer.layers["mask"].data > 0
+        if not mask.any():
+            self.measures.setText("empty mask")
+            return
+        self.measures.setText("measuring…")
+        worker = create_worker(tasks.measure_image, proj, image_id, mask, image, _start_thread=False)
+        worker.returned.connect(lambda m, i=image_id: self._show_measures(i, m))
+        worker.errored.connect(lambda exc: self.measures.setText(f"measures failed: {exc}"))
+        self._measure_worker = worker
+        worker.start()
+
+    def _show_measures(self, image_id: str, m: dict) -> None:
+        if image_id != self.image_id:
+            return
+        um = m.get("calibre_mean_um") is not None
+        rows = [("vessel density", f"{m['density']:.3f}")]
+        if um:
+            rows += [
+                ("skeleton length", f"{m['skeleton_length_mm']:.1f} mm"),
+                ("length density", f"{m['length_density_per_mm']:.2f} mm/mm²"),
+                ("calibre mean / median", f"{m['calibre_mean_um']:.0f} / {m['calibre_median_um']:.0f} µm"),
+            ]
+        else:
+            rows += [
+                ("skeleton length", f"{m['skeleton_length_px']:.0f} px"),
+                ("calibre mean / median", f"{m['calibre_mean_px']:.1f} / {m['calibre_median_px']:.1f} px"),
+            ]
+        rows += [
+            ("tortuosity (arc/chord)", f"{m['tortuosity']:.3f}"),
+            ("segments / branch points", f"{m['n_segments']} / {m['n_branch_points']}"),
+        ]
+        self.last_measures = m
+        self.measures.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+
+    # --- segmentation --------------------------------------------------------------------------
+
+    def segment_missing(self) -> bool:
+        proj = self.studio.project
+        if proj is None:
+            return False
+        ids = [r.id for r in proj.images if tasks.probability(proj, r.id) is None]
+        if not ids and self.image_id is not None:
+            ids = [self.image_id]
+        model = self.segmenter_model
+        return self.studio.start_job("Segmentation", lambda: tasks.segment_source_only(proj, ids, model=model))
+
+    # --- correction ----------------------------------------------------------------------------
+
+    @property
+    def mask_layer(self):
+        return self.viewer.layers["mask"] if "mask" in self.viewer.layers else None
+
+    @property
+    def dirty(self) -> bool:
+        layer = self.mask_layer
+        if layer is None or self._baseline is None or self.image_id is None:
+            return False
+        return not np.array_equal(layer.data > 0, self._baseline)
+
+    def _mode(self, mode: str) -> None:
+        layer = self.mask_layer
+        if layer is not None:
+            layer.selected_label = 1
+            layer.mode = mode
+            self.viewer.layers.selection.active = layer
+
+    def undo(self) -> None:
+        if self.mask_layer is not None:
+            self.mask_layer.undo()
+            self._edited()
+
+    def redo(self) -> None:
+        if self.mask_layer is not None:
+            self.mask_layer.redo()
+            self._edited()
+
+    def _edited(self, *_args) -> None:
+        self._update_edit_state()
+
+    def _update_edit_state(self) -> None:
+        if self.image_id is None:
+            self.edit_state.setText("")
+            return
+        origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
+                  "predicted": "prediction (p ≥ 0.5)", "none": "empty"}.get(self._mask_origin, self._mask_origin)
+        self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
+
+    def save(self) -> bool:
+        proj, layer = self.studio.project, self.mask_layer
+        if proj is None or layer is None or self.image_id is None:
+            return False
+        mask = layer.data > 0
+        try:
+            proj.save_correction(self.image_id, mask)
+        except (ValueError, OSError) as exc:
+            dialogs.error(self, "Cannot save the correction", str(exc))
+            return False
+        tasks.drop_draft(proj, self.image_id)
+        self._draft_digest = None
+        self._baseline = mask.copy()
+        self._mask_origin = "corrected"
+        self._update_edit_state()
+        self.studio.images_changed.emit()
+        self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}")
+        self._measure()
+        return True
+
+    def mark_reviewed(self) -> None:
+        proj = self.studio.project
+        if proj is None or self.image_id is None:
+            return
+        if self.dirty:
+            self.save()
+            return
+        proj.set_state(self.image_id, "reviewed")
+        self.studio.images_changed.emit()
+
+    def revert(self) -> None:
+        proj = self.studio.project
+        if proj is None or self.image_id is None:
+            return
+        tasks.drop_draft(proj, self.image_id)
+        self._draft_digest = None
+        self._reload_maps()
+
+    def autosave(self) -> None:
+        """Write unsaved edits to the project-side draft (only when they changed)."""
+        proj = self.studio.project
+        if proj is None or self.image_id is None or not self.dirty:
+            return
+        data = self.mask_layer.data
+        digest = _digest(data)
+        if digest == self._draft_digest:
+            return
+        tasks.write_draft(proj, self.image_id, data > 0)
+        self._draft_digest = digest
+
+    def confirm_leave(self) -> bool:
+        """Leave hook: unsaved edits → save / discard / stay."""
+        if not self.dirty:
+            return True
+        name = self.studio.project.image(self.image_id).name
+        answer = dialogs.save_discard_cancel(self, "Unsaved correction", f"The mask of {name} has unsaved edits.")
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            tasks.drop_draft(self.studio.project, self.image_id)
+            self._draft_digest = None
+            self._baseline = self.mask_layer.data > 0
+            return True
+        return False

@@ -1,0 +1,230 @@
+"""The controller shared by the dock widgets of one viewer: project, current image, job runner.
+
+Widgets talk to each other only through a :class:`Studio` (its Qt signals), so each can also be
+opened alone from napari's plugin menu: :func:`get_studio` finds or makes the viewer's studio.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import Any, Callable
+
+from qtpy.QtCore import QEvent, QObject, Signal
+
+from vessel_studio.gui import dialogs
+from vessel_studio.gui.jobs import JobOutcome, JobRunner
+
+_STUDIOS: "weakref.WeakKeyDictionary[Any, Studio]" = weakref.WeakKeyDictionary()
+
+
+def _real_viewer(viewer):
+    """napari passes plugin widgets a PublicOnlyProxy; key the registry on the viewer itself."""
+    return getattr(viewer, "__wrapped__", viewer)
+
+
+def get_studio(viewer) -> "Studio":
+    viewer = _real_viewer(viewer)
+    studio = _STUDIOS.get(viewer)
+    if studio is None:
+        studio = _STUDIOS[viewer] = Studio(viewer)
+    return studio
+
+
+class Studio(QObject):
+    project_changed = Signal()  # a project was opened / created / closed
+    images_changed = Signal()  # images added, states changed, a round was committed
+    image_selected = Signal(str)  # id of the image now shown for review
+    status = Signal(str)  # one-line messages for the status bar
+
+    def __init__(self, viewer):
+        super().__init__()
+        self.viewer = viewer
+        self.project = None
+        self.current_id: str | None = None
+        self.runner = JobRunner(self)
+        self.runner.finished.connect(self._job_finished)
+        #: hooks asked before the project or image changes / the window closes: each returns
+        #: False to veto (e.g. the review panel with unsaved edits)
+        self.leave_hooks: list[Callable[[], bool]] = []
+        self.close_hooks: list[Callable[[], None]] = []
+        self._close_when_done = False
+        self._closing_ok = False
+        self._filtered = None
+        self.status.connect(self._show_status)
+        self._install_close_filter()
+
+    # --- project -------------------------------------------------------------------------
+
+    def can_leave(self) -> bool:
+        return all(hook() for hook in list(self.leave_hooks))
+
+    def open_project(self, folder: str | Path) -> bool:
+        from vessel_studio.store import Project
+
+        if not self.can_leave():
+            return False
+        try:
+            project = Project.open(folder)
+        except (ValueError, OSError) as exc:
+            dialogs.error(self._parent_widget(), "Cannot open project", str(exc))
+            return False
+        self._set_project(project)
+        self.status.emit(f"opened project {project.name} ({len(project.images)} images)")
+        return True
+
+    def new_project(self, folder: str | Path, modality: str, name: str | None = None) -> bool:
+        from vessel_studio.store import Project
+
+        if not self.can_leave():
+            return False
+        try:
+            project = Project.create(folder, modality=modality, name=name)
+        except (ValueError, OSError) as exc:
+            dialogs.error(self._parent_widget(), "Cannot create project", str(exc))
+            return False
+        self._set_project(project)
+        self.status.emit(f"created project {project.name}")
+        return True
+
+    def _set_project(self, project) -> None:
+        self.project = project
+        self.current_id = None
+        self.project_changed.emit()
+        self.images_changed.emit()
+        images = project.images
+        if images:
+            self.select_image(images[0].id)
+
+    def add_images(self, paths: list[str | Path]) -> list:
+        """Copy images into the project (hashing and probing each file); returns the new records."""
+        if self.project is None:
+            dialogs.error(self._parent_widget(), "No project", "Create or open a project first.")
+            return []
+        try:
+            records = self.project.add_images([Path(p) for p in paths])
+        except (ValueError, OSError) as exc:
+            dialogs.error(self._parent_widget(), "Cannot add images", str(exc))
+            return []
+        self.images_changed.emit()
+        self.status.emit(f"added {len(records)} image(s)")
+        if records and self.current_id is None:
+            self.select_image(records[0].id)
+        return records
+
+    def select_image(self, image_id: str) -> bool:
+        if image_id == self.current_id:
+            return True
+        if self.current_id is not None and not self.can_leave():
+            return False
+        self.current_id = image_id
+        self.image_selected.emit(image_id)
+        return True
+
+    def source_description(self) -> str:
+        """The source bundle the project adapts from (manifest ``source``), or the default."""
+        if self.project is not None:
+            src = self.project.source
+            src = src() if callable(src) else src  # a property in the store (a method in early versions)
+            if src:
+                return ", ".join(f"{k}: {v}" for k, v in src.items() if isinstance(v, (str, int, float)))
+        from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
+
+        return f"bundled: {DEFAULT_SEGMENTER} + {DEFAULT_GENERATOR}"
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    #: the source bundle adaptation starts from (None: the engine's default, the bundled models)
+    source_bundle = None
+
+    def adapt_factory(self, cfg):
+        """A no-argument callable that makes the adaptation job (called in the worker thread)."""
+        project, source = self.project, self.source_bundle
+
+        def factory():
+            try:
+                from vessel_studio.adaptation import adapt
+            except ImportError:
+                from vessel_studio.adaptation.job import adapt
+            return adapt(project, cfg, source=source)
+
+        return factory
+
+    def start_job(self, name: str, factory) -> bool:
+        if self.runner.running:
+            dialogs.error(self._parent_widget(), "Busy", f"{self.runner.name} is still running.")
+            return False
+        self.runner.start(name, factory)
+        return True
+
+    def _job_finished(self, outcome: JobOutcome) -> None:
+        if self.project is not None:
+            self.images_changed.emit()
+        if outcome.status == "error":
+            exc = outcome.error
+            text = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+            dialogs.error(self._parent_widget(), f"{outcome.name} failed", text)
+            self.status.emit(f"{outcome.name} failed: {text}")
+        elif outcome.status == "cancelled":
+            self.status.emit(f"{outcome.name} cancelled after {outcome.seconds:.0f} s; the project is as it was")
+        else:
+            self.status.emit(f"{outcome.name} finished in {outcome.seconds:.0f} s")
+        if self._close_when_done:
+            self._close_when_done = False
+            self._closing_ok = True
+            self.viewer.close()
+
+    # --- closing ---------------------------------------------------------------------------
+
+    def _parent_widget(self):
+        try:
+            return self.viewer.window._qt_window
+        except (AttributeError, RuntimeError):
+            return None
+
+    def _install_close_filter(self) -> None:
+        win = self._parent_widget()
+        if win is not None:
+            win.installEventFilter(self)
+            self._filtered = win
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if obj is self._filtered and event.type() == QEvent.Type.Close and not self._closing_ok:
+            if not self.confirm_close():
+                event.ignore()
+                return True
+        return False
+
+    def confirm_close(self) -> bool:
+        """Called when the window is about to close: True lets it close now.
+
+        A running job: ask, then cancel it and close once it has finished (the job restores the
+        project); unsaved corrections: the leave hooks ask to save, discard or stay.
+        """
+        if self.runner.running:
+            if self._close_when_done:
+                return False
+            if not dialogs.confirm(
+                self._parent_widget(),
+                "A job is running",
+                f"{self.runner.name} is still running. Cancel it and close? The project keeps its last "
+                "committed state.",
+            ):
+                return False
+            if not self.can_leave():
+                return False
+            self._close_when_done = True
+            self.runner.cancel()
+            self.status.emit(f"cancelling {self.runner.name}; the window closes when it has stopped")
+            return False
+        if not self.can_leave():
+            return False
+        for hook in list(self.close_hooks):
+            hook()
+        return True
+
+    def _show_status(self, text: str) -> None:
+        try:
+            self.viewer.status = text
+        except Exception:  # noqa: BLE001 - a closed viewer
+            pass

@@ -1,0 +1,215 @@
+"""Qt-free work behind the panels: source-only segmentation, review order, drafts, export.
+
+Everything here is a plain function or a job generator (``vessel_studio.events``), so it runs in
+a worker thread and is tested without a window. GUI-side files live in ``PROJECT/gui/``, a
+folder the store and the adaptation engine do not read: ``source-only/<id>.tif`` (the bundled
+segmenter's probabilities, a cache) and ``drafts/<id>.png`` (autosaved unsaved corrections).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from vessel_studio.events import Artifact, Job, Progress
+
+SOURCE_ONLY = "source-only"
+
+
+def gui_dir(project) -> Path:
+    return Path(project.folder) / "gui"
+
+
+def source_only_path(project, image_id: str) -> Path:
+    return gui_dir(project) / SOURCE_ONLY / f"{image_id}.tif"
+
+
+def draft_path(project, image_id: str) -> Path:
+    return gui_dir(project) / "drafts" / f"{image_id}.png"
+
+
+def _read_tif(path: Path) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    import tifffile
+
+    try:
+        return np.asarray(tifffile.imread(path), dtype=np.float32)
+    except Exception as exc:  # noqa: BLE001 - tifffile raises several types
+        raise ValueError(f"{path}: unreadable probability map ({exc})") from exc
+
+
+def source_only_prob(project, image_id: str) -> np.ndarray | None:
+    return _read_tif(source_only_path(project, image_id))
+
+
+def probability(project, image_id: str, which: str | int | None = None) -> np.ndarray | None:
+    """``which``: None = latest round (else source-only), an int = that round, "source-only"."""
+    if which == SOURCE_ONLY:
+        return source_only_prob(project, image_id)
+    if which is None:
+        if project.rounds:
+            p = project.prediction(image_id)
+            if p is not None:
+                return p
+        return source_only_prob(project, image_id)
+    return project.prediction(image_id, round=int(which))
+
+
+def uncertainty(prob: np.ndarray) -> np.ndarray:
+    """1 − |2p − 1|: 1 where the model is undecided (p = 0.5), 0 where it is sure."""
+    return (1.0 - np.abs(2.0 * np.asarray(prob, np.float32) - 1.0)).astype(np.float32)
+
+
+def label_free_stats(prob: np.ndarray, fov: np.ndarray | None = None, previous: np.ndarray | None = None) -> dict:
+    """Per-image statistics that need no labels: vessel fraction, mean uncertainty, fraction of
+    undecided pixels (0.2 < p < 0.8), and Dice agreement with a previous map when given."""
+    p = np.asarray(prob, np.float32)
+    inside = np.ones(p.shape, bool) if fov is None else np.asarray(fov, bool)
+    if not inside.any():
+        inside = np.ones(p.shape, bool)
+    v = p[inside]
+    out = {
+        "vessel_fraction": float((v >= 0.5).mean()),
+        "mean_uncertainty": float(uncertainty(v).mean()),
+        "undecided_fraction": float(((v > 0.2) & (v < 0.8)).mean()),
+    }
+    if previous is not None and np.shape(previous) == p.shape:
+        a, b = v >= 0.5, np.asarray(previous)[inside] >= 0.5
+        denom = a.sum() + b.sum()
+        out["agreement_previous"] = float(2 * (a & b).sum() / denom) if denom else 1.0
+    return out
+
+
+def review_order(project) -> Job[list[tuple[str, float]]]:
+    """Images by decreasing mean uncertainty of their current probability map (no map: last)."""
+    images = project.images
+    scores = []
+    for i, rec in enumerate(images):
+        p = probability(project, rec.id)
+        scores.append((rec.id, float(uncertainty(p).mean()) if p is not None else -1.0))
+        yield Progress("review-order", i + 1, len(images), rec.name)
+    scores.sort(key=lambda t: -t[1])
+    return scores
+
+
+def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter") -> Job[list[str]]:
+    """Segment images with the bundled (source-only) segmenter; cache the probability maps."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.models.segmenter import Segmenter
+
+    yield Progress("segment", 0, len(image_ids), "loading the segmenter")
+    seg = Segmenter.load(model)
+    done = []
+    for i, image_id in enumerate(image_ids):
+        rec = project.image(image_id)
+        pred = seg.predict(project.read_image(image_id))
+        path = write_prob(source_only_path(project, image_id), pred.prob)
+        if rec.state == "new":
+            project.set_state(image_id, "predicted")
+        done.append(image_id)
+        yield Artifact("segment", "source-only-prediction", str(path))
+        yield Progress("segment", i + 1, len(image_ids), rec.name)
+    return done
+
+
+def current_mask(project, image_id: str) -> tuple[np.ndarray | None, str]:
+    """The mask to edit and where it came from: corrected > draft > current probability ≥ 0.5."""
+    m = project.correction(image_id)
+    if m is not None:
+        return m, "corrected"
+    d = draft_path(project, image_id)
+    if d.is_file():
+        from vessel_studio.io.images import read_mask
+
+        return read_mask(d), "draft"
+    p = probability(project, image_id)
+    if p is not None:
+        return p >= 0.5, "predicted"
+    return None, "none"
+
+
+def write_draft(project, image_id: str, mask: np.ndarray) -> Path:
+    from vessel_studio.io.images import write_mask
+
+    return write_mask(draft_path(project, image_id), np.asarray(mask) > 0)
+
+
+def drop_draft(project, image_id: str) -> None:
+    draft_path(project, image_id).unlink(missing_ok=True)
+
+
+MEASURE_FIELDS = (
+    "density", "skeleton_length_px", "calibre_mean_px", "calibre_median_px", "tortuosity", "n_segments",
+    "n_branch_points", "spacing_mm", "skeleton_length_mm", "length_density_per_mm", "calibre_mean_um",
+    "calibre_median_um",
+)
+
+
+def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | None = None) -> dict:
+    """Vessel measures of a mask inside the image's field of view, in mm/µm when spacing is known."""
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.measures import measure_vessels
+
+    rec = project.image(image_id)
+    if image is None:
+        image = project.read_image(image_id)
+    fov = estimate_fov(image, modality=project.modality)
+    return measure_vessels(mask, fov=fov, spacing_mm=rec.spacing).to_dict()
+
+
+def export(
+    project,
+    folder: str | Path,
+    *,
+    masks: str | None = "png",
+    probs: bool = True,
+    table: bool = True,
+    round: int | None = None,
+) -> Job[Path]:
+    """Export per-image masks (corrected when there is one, else the probability ≥ 0.5) as PNG or
+    TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures."""
+    from vessel_studio.io.atomic import write_text
+    from vessel_studio.io.images import write_image, write_mask, write_prob
+
+    if masks not in (None, "png", "tif"):
+        raise ValueError(f"mask format must be 'png' or 'tif', got {masks!r}")
+    folder = Path(folder)
+    images = project.images
+    rows = []
+    for i, rec in enumerate(images):
+        prob = probability(project, rec.id, round)
+        mask = project.correction(rec.id)
+        origin = "corrected"
+        if mask is None and prob is not None:
+            mask, origin = prob >= 0.5, "predicted"
+        if mask is not None and masks:
+            path = folder / "masks" / f"{rec.name}.{masks}"
+            if masks == "png":
+                write_mask(path, mask)
+            else:
+                write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * 255)
+            yield Artifact("export", "mask", str(path))
+        if prob is not None and probs:
+            path = folder / "probabilities" / f"{rec.name}.tif"
+            write_prob(path, prob)
+            yield Artifact("export", "probability", str(path))
+        if table:
+            row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else ""}
+            if mask is not None:
+                row.update(measure_image(project, rec.id, mask))
+            rows.append(row)
+        yield Progress("export", i + 1, len(images), rec.name)
+    if table:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", *MEASURE_FIELDS], extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        path = folder / "measures.csv"
+        write_text(path, buf.getvalue())
+        yield Artifact("export", "csv", str(path))
+    return folder
