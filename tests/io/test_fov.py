@@ -85,3 +85,19 @@ def test_third_party_masks(data_dir, name):
     s = dataset(data_dir, name, "test")[0]
     img, _ = read_image(s.image)
     assert _iou(estimate_fov(img, modality="fundus"), read_mask(s.fov, shape=img.shape)) > 0.94
+
+
+def test_large_image_estimated_quickly_and_accurately():
+    import time
+
+    h, w = 2700, 3600
+    yy, xx = np.ogrid[0:h, 0:w]
+    disc = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (0.47 * w) ** 2
+    img = np.zeros((h, w, 3), np.uint8)
+    img[disc] = (170, 90, 40)
+    t = time.perf_counter()
+    est = estimate_fov(img)
+    elapsed = time.perf_counter() - t
+    assert est.shape == (h, w)
+    assert _iou(est, disc) > 0.99
+    assert elapsed < 3.0, elapsed  # ~0.3 s here; the full-resolution path took ~4 s

@@ -9,6 +9,9 @@ Given FOV masks are read with :func:`vessel_studio.io.images.read_mask`. When no
   dark, blurry rim is left out, as the official DRIVE masks do;
 * OCT-A (and anything that is not a fundus photograph): the whole image.
 
+Images larger than about 1200 px a side are analysed block-averaged to about 1000 px a side
+and the mask is enlarged back (its edge is then exact to a block, 0.1 % of a 4000 px image).
+
 When no dark border is found (an image cropped inside the retina), the result is the whole
 image; when nothing bright is found at all (an all-black file), also the whole image.
 """
@@ -45,17 +48,35 @@ def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:
     if modality != "fundus":
         return np.ones((h, w), bool)
 
+    # red channel for colour fundus; the gray image otherwise
+    g = _to_float(a[..., 0] if a.ndim == 3 else a)
+    if not np.isfinite(g).all():
+        raise ValueError("estimate_fov: image contains NaN or infinite values")
+    # large images: work on a block-averaged copy (at most ~1000 px a side), then enlarge
+    k = int(np.ceil(max(h, w) / _WORK_SIDE)) if max(h, w) > _WORK_SIDE * 1.2 else 1
+    if k > 1:
+        hk, wk = h // k, w // k
+        small = g[: hk * k, : wk * k].reshape(hk, k, wk, k).mean(axis=(1, 3))
+        m = _estimate_gray(small)
+        if m is None:
+            return np.ones((h, w), bool)
+        big = np.repeat(np.repeat(m, k, axis=0), k, axis=1)
+        return np.pad(big, ((0, h - hk * k), (0, w - wk * k)), mode="edge")
+    m = _estimate_gray(g)
+    return np.ones((h, w), bool) if m is None else m
+
+
+_WORK_SIDE = 1000
+
+
+def _estimate_gray(g: np.ndarray) -> np.ndarray | None:
+    """The fundus disc of a float gray image, or None when no plausible disc is found."""
     from scipy import ndimage as ndi
     from skimage.filters import threshold_otsu
 
-    f = _to_float(a)
-    # red channel for colour fundus; the gray image otherwise
-    g = f[..., 0] if f.ndim == 3 else f
-    if not np.isfinite(g).all():
-        raise ValueError("estimate_fov: image contains NaN or infinite values")
     lo, hi = np.percentile(g, [1, 99])
     if hi - lo <= 1e-6:
-        return np.ones((h, w), bool)
+        return None
     # smooth a little so that sensor noise in the black border does not speckle the mask
     gs = ndi.uniform_filter(g, size=3)
     try:
@@ -66,18 +87,17 @@ def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:
     fg = gs > thr
     labels, n = ndi.label(fg)
     if n == 0:
-        return np.ones((h, w), bool)
+        return None
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     fov = labels == int(np.argmax(sizes))
     fov = ndi.binary_fill_holes(fov)
     if fov.mean() < 0.05:  # no plausible retina found
-        return np.ones((h, w), bool)
+        return None
     r = max(1, int(round(0.0015 * fov_diameter(fov))))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     # erode with the image border counting as inside (a retina cut by the frame stays whole)
-    fov = ndi.binary_erosion(fov, structure=(yy**2 + xx**2) <= r * r, border_value=1)
-    return fov
+    return ndi.binary_erosion(fov, structure=(yy**2 + xx**2) <= r * r, border_value=1)
 
 
 def fov_diameter(fov: np.ndarray) -> float:
