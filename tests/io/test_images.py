@@ -517,3 +517,12 @@ def test_dicom_without_pixels_and_corrupt(tmp_path):
     with pytest.raises(ImageReadError, match="cut.dcm: cannot read as DICOM"):
         read_image(tmp_path / "cut.dcm")
     assert pydicom  # imported for the dataset classes
+
+
+def test_animated_gif_refused(tmp_path):
+    frames = [Image.fromarray(np.full((16, 16), v, np.uint8)) for v in (0, 128, 255)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageReadError, match=r"anim.gif: animated/multi-frame file with 3 frames"):
+        read_image(tmp_path / "anim.gif")
+    with pytest.raises(ImageReadError, match="anim.gif"):
+        read_mask(tmp_path / "anim.gif")

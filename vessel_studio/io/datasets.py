@@ -29,7 +29,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -310,7 +310,3 @@ def load_sample(sample: Sample, prep: "Preprocessing", *, spacing_mm: float | No
     prepared = prepare(image, fov=fov, prep=prep, spacing_mm=spacing)
     label_model = None if label is None else resize_mask(label, prepared.x.shape)
     return LoadedSample(sample.name, prepared, label_model, label, fov, meta)
-
-
-def _as_dict(s: Sample) -> dict[str, Any]:  # pragma: no cover - convenience for reports
-    return {k: (None if v is None else str(v)) for k, v in dataclasses.asdict(s).items()}

@@ -20,6 +20,10 @@ Multi-page TIFF, the documented choice:
 
 The same rule holds for DICOM (``NumberOfFrames > 1`` is refused) and animated GIFs.
 
+Not done: EXIF orientation tags of JPEGs are not applied (labels are drawn on the stored
+pixel grid); 16-bit-per-channel RGB PNGs are read at 8 bits (Pillow's limit; 16-bit colour
+TIFF and 16-bit gray PNG keep their 16 bits).
+
 Pixel spacing (mm per pixel, ``(row, column)``) is read from DICOM ``PixelSpacing`` /
 ``ImagerPixelSpacing``, from TIFF ``X/YResolution`` when the unit is inch or centimetre, and from
 ImageJ metadata in micrometres or millimetres. Resolutions that are evidently print defaults
