@@ -1,0 +1,138 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vessel_studio.models.folder import ModelFolderError
+from vessel_studio.models.segmenter import (
+    Prediction,
+    Segmenter,
+    SegmenterConfig,
+    build_unet,
+    count_parameters,
+    infer_logits,
+)
+from vessel_studio.preprocess import Preprocessing
+
+TINY = SegmenterConfig(channels=(8, 16))
+
+
+def _tiny_segmenter(prep=None):
+    torch.manual_seed(0)
+    return Segmenter.create(TINY, prep or Preprocessing.for_modality("fundus", fov_diameter=None))
+
+
+def test_unet_shapes_and_default_size():
+    net = build_unet(SegmenterConfig())
+    x = torch.randn(2, 1, 32, 48)
+    assert net(x).shape == (2, 1, 32, 48)
+    n = count_parameters(net)
+    assert 1_000_000 < n < 3_500_000  # 16..256 channels
+    assert SegmenterConfig().multiple == 16
+    with pytest.raises(ValueError):
+        SegmenterConfig(norm="layer")
+    cfg = SegmenterConfig(channels=(8, 16, 32), norm="group", blocks_per_level=2)
+    assert SegmenterConfig.from_dict(cfg.to_dict()) == cfg
+    assert build_unet(cfg)(torch.randn(1, 1, 16, 16)).shape == (1, 1, 16, 16)
+
+
+def test_padding_and_tiling_agree():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(70, 91)).astype(np.float32)
+    # a pointwise "network": tiling must reproduce the whole-image result exactly
+    point = torch.nn.Conv2d(1, 1, 1)
+    whole = infer_logits(point, x, multiple=4, tile=1024)
+    tiled = infer_logits(point, x, multiple=4, tile=48, overlap=16)
+    assert whole.shape == tiled.shape == (70, 91)
+    np.testing.assert_allclose(whole, tiled, atol=1e-5)
+    # a U-Net (BatchNorm in eval: local): tiles see less context at their borders, but agree closely
+    torch.manual_seed(0)
+    net = build_unet(SegmenterConfig(channels=(8, 16, 32))).eval()
+    whole = infer_logits(net, x, multiple=4, tile=1024)
+    tiled = infer_logits(net, x, multiple=4, tile=48, overlap=16)
+    assert np.corrcoef(whole.ravel(), tiled.ravel())[0, 1] > 0.95
+    with pytest.raises(ValueError):
+        infer_logits(net, x[None], multiple=4)
+
+
+def test_predict_shapes_and_fov(synthetic_fundus):
+    image, mask, fov = synthetic_fundus
+    seg = _tiny_segmenter()
+    pred = seg.predict(image, fov=fov)
+    assert isinstance(pred, Prediction)
+    assert pred.prob.shape == pred.mask.shape == image.shape[:2]
+    assert pred.prob.dtype == np.float32 and pred.mask.dtype == bool
+    assert (pred.prob[~fov] == 0).all() and not pred.mask[~fov].any()
+    assert 0 <= pred.prob.min() and pred.prob.max() <= 1
+    # estimated FOV when none is given
+    pred2 = seg.predict(image)
+    assert pred2.fov.shape == image.shape[:2]
+
+
+def test_predict_rescales_by_fov_diameter(synthetic_fundus):
+    image, _, fov = synthetic_fundus
+    seg = _tiny_segmenter(Preprocessing.for_modality("fundus", fov_diameter=40.0))
+    calls = []
+    orig = seg.predict_prepared
+
+    def spy(x, f=None):
+        calls.append(x.shape)
+        return orig(x, f)
+
+    seg.predict_prepared = spy
+    pred = seg.predict(image, fov=fov)
+    assert pred.prob.shape == image.shape[:2]
+    assert calls and max(calls[0]) < 50  # the network saw the image shrunk to a ~40 px FOV
+
+
+def test_save_load_roundtrip(tmp_path, synthetic_fundus):
+    image, _, fov = synthetic_fundus
+    seg = _tiny_segmenter()
+    seg.training = {"data": "synthetic"}
+    folder = seg.save(tmp_path / "m", card="# card\n")
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["kind"] == "segmenter" and cfg["architecture"]["channels"] == [8, 16]
+    assert cfg["preprocessing"]["modality"] == "fundus" and cfg["training"] == {"data": "synthetic"}
+    assert (folder / "README.md").read_text() == "# card\n"
+    back = Segmenter.load(folder)
+    np.testing.assert_allclose(back.predict(image, fov=fov).prob, seg.predict(image, fov=fov).prob, atol=1e-6)
+    half = Segmenter.load(seg.save(tmp_path / "h", half=True))
+    np.testing.assert_allclose(half.predict(image, fov=fov).prob, seg.predict(image, fov=fov).prob, atol=5e-3)
+
+
+def test_load_mismatch_is_clear(tmp_path):
+    seg = _tiny_segmenter()
+    folder = seg.save(tmp_path / "m")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["architecture"]["channels"] = [8, 32]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFolderError, match="do not match"):
+        Segmenter.load(folder)
+    cfg["architecture"] = {"channels": [8, 16], "bogus": 1}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFolderError, match="invalid segmenter config"):
+        Segmenter.load(folder)
+    with pytest.raises(FileNotFoundError):
+        Segmenter.load(tmp_path / "nope")
+
+
+def test_bundled_model_loads_if_present():
+    from vessel_studio.resources import models_dir
+
+    if not (models_dir() / "fundus-segmenter" / "config.json").is_file():
+        pytest.skip("bundled fundus-segmenter not trained yet")
+    seg = Segmenter.load("fundus-segmenter")
+    assert seg.preprocessing.modality == "fundus" and seg.preprocessing.invert
+
+
+@pytest.mark.slow
+def test_bundled_model_on_drive_test_image(data_dir):
+    from vessel_studio.io.images import read_image, read_mask
+    from vessel_studio.metrics import dice
+
+    seg = Segmenter.load("fundus-segmenter")
+    img, _ = read_image(data_dir / "DRIVE/test/images/01_test.png")
+    fov = read_mask(data_dir / "DRIVE/test/mask/01_test_mask.png")
+    gt = read_mask(data_dir / "DRIVE/test/1st_manual/01_manual1.png")
+    assert dice(seg.predict(img, fov=fov).mask, gt, fov=fov) > 0.75

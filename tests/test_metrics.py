@@ -1,0 +1,129 @@
+import math
+
+import numpy as np
+import pytest
+
+from vessel_studio import metrics as M
+
+
+def _pair():
+    # 4x4: gt has 4 vessel pixels, pred has 3 of them plus 2 false positives
+    gt = np.zeros((4, 4), bool)
+    gt[0, :] = True
+    pred = np.zeros((4, 4), bool)
+    pred[0, :3] = True
+    pred[2, 1:3] = True
+    return pred, gt
+
+
+def test_confusion_and_basic_metrics_by_hand():
+    pred, gt = _pair()
+    assert M.confusion(pred, gt) == (3, 2, 1, 10)
+    assert M.dice(pred, gt) == pytest.approx(2 * 3 / (2 * 3 + 2 + 1))
+    assert M.sensitivity(pred, gt) == pytest.approx(3 / 4)
+    assert M.specificity(pred, gt) == pytest.approx(10 / 12)
+    assert M.accuracy(pred, gt) == pytest.approx(13 / 16)
+
+
+def test_fov_restricts_counting():
+    pred, gt = _pair()
+    fov = np.ones((4, 4), bool)
+    fov[2:, :] = False  # hides both false positives
+    assert M.confusion(pred, gt, fov=fov) == (3, 0, 1, 4)
+    assert M.dice(pred, gt, fov=fov) == pytest.approx(6 / 7)
+    assert M.specificity(pred, gt, fov=fov) == 1.0
+
+
+def test_empty_conventions():
+    z = np.zeros((5, 5), bool)
+    one = z.copy()
+    one[2, 2] = True
+    assert M.dice(z, z) == 1.0
+    assert M.dice(one, z) == 0.0 and M.dice(z, one) == 0.0
+    assert math.isnan(M.sensitivity(one, z))
+    assert M.specificity(one, z) == pytest.approx(24 / 25)
+    assert M.cldice(z, z) == 1.0 and M.cldice(z, one) == 0.0 and M.cldice(one, z) == 0.0
+    assert math.isnan(M.auc(np.random.default_rng(0).random((5, 5)), z))
+    assert math.isnan(M.specificity(np.ones((5, 5), bool), np.ones((5, 5), bool)))
+
+
+def test_auc_exact_with_ties():
+    # positives: 0.8, 0.4 ; negatives: 0.4, 0.1, 0.2
+    prob = np.array([[0.8, 0.4, 0.4, 0.1, 0.2]])
+    gt = np.array([[1, 1, 0, 0, 0]])
+    # pairs (pos > neg) = 0.8 beats 3, 0.4 beats 2 and ties 1 -> (3 + 2 + 0.5) / 6
+    assert M.auc(prob, gt) == pytest.approx(5.5 / 6)
+    assert M.auc(1 - prob, gt) == pytest.approx(0.5 / 6)
+    assert M.auc(np.full((1, 5), 0.3), gt) == pytest.approx(0.5)
+
+
+def test_auc_matches_brute_force():
+    rng = np.random.default_rng(1)
+    prob = np.round(rng.random((12, 12)), 1)  # many ties
+    gt = rng.random((12, 12)) < 0.3
+    fov = rng.random((12, 12)) < 0.8
+    p, g = prob[fov], gt[fov]
+    pos, neg = p[g], p[~g]
+    brute = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (pos.size * neg.size)
+    assert M.auc(prob, gt, fov=fov) == pytest.approx(brute)
+
+
+def test_cldice_by_hand():
+    gt = np.zeros((9, 9), bool)
+    gt[3:6, 1:8] = True  # a 3-px-thick horizontal bar: skeleton = row 4, columns ~1..7
+    assert M.cldice(gt, gt) == pytest.approx(1.0)
+    pred = np.zeros_like(gt)
+    pred[3:6, 1:4] = True  # only the left part
+    from skimage.morphology import skeletonize
+
+    sp, sg = skeletonize(pred), skeletonize(gt)
+    tprec = (sp & gt).sum() / sp.sum()  # 1: the predicted centre line lies in gt
+    tsens = (sg & pred).sum() / sg.sum()
+    assert tprec == 1.0 and 0 < tsens < 1
+    assert M.cldice(pred, gt) == pytest.approx(2 * tprec * tsens / (tprec + tsens))
+
+
+def test_score_and_input_checks():
+    pred, gt = _pair()
+    prob = np.where(pred, 0.9, 0.1)
+    s = M.score(prob, gt)
+    assert s["dice"] == pytest.approx(M.dice(pred, gt))
+    assert set(s) == set(M.NAMES)
+    assert math.isnan(M.score(pred, gt)["auc"])  # a bool mask has no probabilities
+    with pytest.raises(ValueError, match="shape"):
+        M.dice(pred, gt[:3])
+    with pytest.raises(ValueError, match="NaN"):
+        M.auc(np.full((4, 4), np.nan), gt)
+    with pytest.raises(ValueError, match="2-D"):
+        M.dice(np.zeros((2, 2, 2)), np.zeros((2, 2, 2)))
+
+
+def test_accumulator_mean_std_pooled():
+    pred, gt = _pair()
+    acc = M.MetricAccumulator()
+    acc.add("a", np.where(pred, 0.9, 0.1), gt)
+    z = np.zeros((4, 4), bool)
+    gt2 = z.copy()
+    gt2[1, 1] = True
+    acc.add("b", np.where(gt2, 0.7, 0.2).astype(np.float32), gt2)  # perfect
+    rows = acc.per_image
+    assert [r["name"] for r in rows] == ["a", "b"]
+    d_a = 6 / 9
+    assert acc.mean()["dice"] == pytest.approx((d_a + 1.0) / 2)
+    assert acc.std()["dice"] == pytest.approx(abs(1.0 - d_a) / 2)
+    pooled = acc.pooled()
+    # pooled confusion: tp 4, fp 2, fn 1
+    assert pooled["dice"] == pytest.approx(8 / 11)
+    assert pooled["sensitivity"] == pytest.approx(4 / 5)
+    assert 0.5 < pooled["auc"] <= 1.0
+    summ = acc.summary()
+    assert summ["count"] == 2 and summ["pooled"]["dice"] == pytest.approx(8 / 11)
+
+
+def test_accumulator_skips_nan_in_mean():
+    acc = M.MetricAccumulator()
+    z = np.zeros((4, 4), bool)
+    acc.add("empty", z.astype(np.float32), z)  # sensitivity NaN, dice 1
+    pred, gt = _pair()
+    acc.add("a", pred.astype(np.float32), gt)
+    assert acc.mean()["sensitivity"] == pytest.approx(0.75)

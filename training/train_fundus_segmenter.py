@@ -1,0 +1,97 @@
+"""Train the bundled fundus segmenter (resources/models/fundus-segmenter) and score it.
+
+Trains one residual U-Net on the TRAINING splits of DRIVE, CHASE_DB1 and STARE together (all
+rescaled to a common FOV diameter of 540 px: fundus preprocessing = green channel, inverted,
+standardised inside the FOV), for a fixed number of steps (no checkpoint is chosen on any
+label), saves it in half precision, then scores it on the TEST splits inside the FOV.
+
+    python training/train_fundus_segmenter.py --data ../shared/data --out resources/models/fundus-segmenter
+
+``--eval-only`` re-scores an existing model folder; scores go to ``--scores`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = ("DRIVE", "CHASE_DB1", "STARE")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--out", default=str(REPO / "resources" / "models" / "fundus-segmenter"))
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=96)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint-dir", default=str(REPO / "scratch" / "fundus-segmenter-ckpt"))
+    ap.add_argument("--scores", default=str(REPO / "scratch" / "fundus-segmenter-scores.json"))
+    ap.add_argument("--eval-only", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from vessel_studio.events import Metric, Progress, run
+    from vessel_studio.io.datasets import dataset
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
+    from vessel_studio.train.segmenter import SegmenterTrainConfig, evaluate, pairs_from_samples, train_segmenter
+
+    torch.set_num_threads(args.threads)
+    data = Path(args.data)
+    if not args.eval_only:
+        prep = Preprocessing.for_modality("fundus")
+        t0 = time.time()
+        pairs = []
+        for name in DATASETS:
+            pairs += pairs_from_samples(dataset(data, name, "train"), prep)
+        print(f"loaded {len(pairs)} training images in {time.time() - t0:.1f}s", flush=True)
+        cfg = SegmenterTrainConfig.preset("cpu", steps=args.steps, batch_size=args.batch_size, crop=args.crop,
+                                          lr=args.lr, seed=args.seed, checkpoint_every=250)
+        desc = {"datasets": {n: "train split (1st observer labels)" for n in DATASETS}, "images": len(pairs),
+                "script": "training/train_fundus_segmenter.py"}
+        t0 = time.time()
+        losses = []
+
+        def on_event(ev):
+            if isinstance(ev, Metric):
+                losses.append(ev.value)
+            elif isinstance(ev, Progress) and (ev.step % 50 == 0 or ev.step == ev.total):
+                print(f"step {ev.step}/{ev.total} loss(50) {np.mean(losses[-50:]):.4f} "
+                      f"{time.time() - t0:.0f}s", flush=True)
+
+        seg = run(train_segmenter(pairs, cfg, preprocessing=prep, checkpoint_dir=args.checkpoint_dir,
+                                  description=desc), on_event)
+        seg.training["wall_seconds"] = round(time.time() - t0, 1)
+        seg.save(args.out, half=True, card=(Path(args.out) / "README.md").read_text()
+                 if (Path(args.out) / "README.md").is_file() else None)
+        print(f"saved {args.out} after {time.time() - t0:.0f}s", flush=True)
+
+    seg = Segmenter.load(args.out)
+    scores = {}
+    for name in DATASETS:
+        t0 = time.time()
+        acc = evaluate(seg, dataset(data, name, "test"))
+        scores[name] = acc.summary()
+        m = scores[name]["mean"]
+        print(f"{name} test ({len(acc)} images, {time.time() - t0:.0f}s): Dice {m['dice']:.4f} "
+              f"AUC {m['auc']:.4f} clDice {m['cldice']:.4f} Se {m['sensitivity']:.4f} Sp {m['specificity']:.4f}",
+              flush=True)
+    from vessel_studio.io.atomic import write_json
+
+    write_json(args.scores, {"model": str(args.out), "command": " ".join(sys.argv), "scores": scores})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

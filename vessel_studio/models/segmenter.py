@@ -1,0 +1,321 @@
+"""The vessel segmenter: a residual U-Net with pre-activation blocks, and its model-folder wrapper.
+
+``build_unet(cfg)`` returns a plain ``nn.Module`` mapping N×1×H×W prepared gray images to
+N×1×H×W logits (H, W multiples of ``2 ** (levels - 1)``). ``Segmenter`` bundles the network with
+its ``SegmenterConfig`` and the ``Preprocessing`` it was trained with, and segments whole images
+at their original resolution: prepare (gray, polarity, rescale by FOV diameter, standardise),
+pad (reflect) or tile with overlap, run, map the probability back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+KIND = "segmenter"
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Architecture of the residual U-Net (16–256 channels by default, as in the paper)."""
+
+    channels: tuple[int, ...] = (16, 32, 64, 128, 256)
+    blocks_per_level: int = 1
+    norm: str = "batch"  # "batch" | "group"
+    in_channels: int = 1
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if len(self.channels) < 2 or any(c < 1 for c in self.channels):
+            raise ValueError(f"SegmenterConfig.channels must list >= 2 positive widths, got {self.channels}")
+        if self.norm not in ("batch", "group"):
+            raise ValueError(f"SegmenterConfig.norm must be 'batch' or 'group', got {self.norm!r}")
+        if self.blocks_per_level < 1:
+            raise ValueError("SegmenterConfig.blocks_per_level must be >= 1")
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be multiples of this."""
+        return 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SegmenterConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown SegmenterConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "group":
+        return nn.GroupNorm(min(8, ch), ch)
+    return nn.BatchNorm2d(ch)
+
+
+class PreActBlock(nn.Module):
+    """norm-ReLU-conv-norm-ReLU-conv with an identity (or 1×1) shortcut."""
+
+    def __init__(self, cin: int, cout: int, norm: str, dropout: float = 0.0):
+        super().__init__()
+        self.n1 = _norm(norm, cin)
+        self.c1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.n2 = _norm(norm, cout)
+        self.drop = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.c2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x):
+        h = self.c1(F.relu(self.n1(x)))
+        h = self.c2(self.drop(F.relu(self.n2(h))))
+        return h + self.skip(x)
+
+
+class ResUNet(nn.Module):
+    def __init__(self, cfg: SegmenterConfig):
+        super().__init__()
+        ch = cfg.channels
+        self.stem = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1, bias=False)
+        self.down = nn.ModuleList()
+        self.pool = nn.ModuleList()
+        for i, c in enumerate(ch):
+            cin = ch[0] if i == 0 else ch[i - 1]
+            blocks = [PreActBlock(cin, c, cfg.norm, cfg.dropout if i == len(ch) - 1 else 0.0)]
+            blocks += [PreActBlock(c, c, cfg.norm) for _ in range(cfg.blocks_per_level - 1)]
+            self.down.append(nn.Sequential(*blocks))
+            if i < len(ch) - 1:
+                self.pool.append(nn.Conv2d(c, c, 2, stride=2, bias=False))  # learned down-sampling
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for i in range(len(ch) - 2, -1, -1):
+            self.up.append(nn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2, bias=False))
+            blocks = [PreActBlock(2 * ch[i], ch[i], cfg.norm)]
+            blocks += [PreActBlock(ch[i], ch[i], cfg.norm) for _ in range(cfg.blocks_per_level - 1)]
+            self.dec.append(nn.Sequential(*blocks))
+        self.head_norm = _norm(cfg.norm, ch[0])
+        self.head = nn.Conv2d(ch[0], 1, 1)
+
+    def forward(self, x):
+        h = self.stem(x)
+        skips = []
+        for i, block in enumerate(self.down):
+            h = block(h)
+            if i < len(self.pool):
+                skips.append(h)
+                h = self.pool[i](h)
+        for up, dec in zip(self.up, self.dec):
+            h = up(h)
+            h = dec(torch.cat([h, skips.pop()], 1))
+        return self.head(F.relu(self.head_norm(h)))
+
+
+def build_unet(cfg: SegmenterConfig) -> nn.Module:
+    """A residual pre-activation U-Net; logits N×1×H×W."""
+    return ResUNet(cfg)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+@dataclass
+class Prediction:
+    """``prob`` float32 in [0, 1] and ``mask`` bool at the input's H×W; ``fov`` bool (used FOV)."""
+
+    prob: np.ndarray = field(repr=False)
+    mask: np.ndarray = field(repr=False)
+    fov: np.ndarray = field(repr=False)
+
+
+# --- whole-image inference -------------------------------------------------------------------
+
+def _window(size: int, overlap: int) -> np.ndarray:
+    """1-D blending weights: a linear ramp over ``overlap`` pixels at each end, 1 inside."""
+    w = np.ones(size, np.float32)
+    if overlap > 0:
+        ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        w[:overlap] = ramp
+        w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return w
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    s = list(range(0, length - tile, step))
+    s.append(length - tile)
+    return s
+
+
+@torch.no_grad()
+def infer_logits(
+    net: nn.Module,
+    x: np.ndarray,
+    *,
+    multiple: int = 16,
+    tile: int = 1024,
+    overlap: int = 64,
+    device=None,
+    batch_size: int = 4,
+) -> np.ndarray:
+    """Run ``net`` on a prepared H×W float32 image; return H×W float32 logits.
+
+    Images whose sides fit in ``tile`` are reflect-padded to a multiple of ``multiple`` and run in
+    one pass; bigger ones are cut into ``tile``-sized tiles overlapping by ``overlap`` pixels and
+    blended with linear ramps, so memory stays bounded whatever the image size.
+    """
+    from vessel_studio.device import autocast
+
+    if x.ndim != 2:
+        raise ValueError(f"infer_logits expects an H×W prepared image, got shape {x.shape}")
+    device = device or next(net.parameters()).device
+    tile = max(multiple, tile - tile % multiple)
+    h, w = x.shape
+
+    def run_batch(patches: list[np.ndarray]) -> np.ndarray:
+        t = torch.from_numpy(np.stack(patches)[:, None]).to(device)
+        with autocast(device):
+            out = net(t)
+        return out.float()[:, 0].cpu().numpy()
+
+    if h <= tile and w <= tile:
+        ph, pw = (-h) % multiple, (-w) % multiple
+        mode = "reflect" if (ph < h and pw < w) else "edge"
+        xp = np.pad(x, ((0, ph), (0, pw)), mode=mode) if (ph or pw) else x
+        return run_batch([np.ascontiguousarray(xp, dtype=np.float32)])[0][:h, :w]
+
+    # tiled: pad so that every tile is full and each side is covered
+    ph, pw = max(0, tile - h), max(0, tile - w)
+    xp = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if (ph < h and pw < w) else "edge")
+    H, W = xp.shape
+    step = tile - overlap
+    acc = np.zeros((H, W), np.float32)
+    wsum = np.zeros((H, W), np.float32)
+    win = np.outer(_window(tile, overlap), _window(tile, overlap))
+    coords = [(r, c) for r in _starts(H, tile, step) for c in _starts(W, tile, step)]
+    for i in range(0, len(coords), batch_size):
+        chunk = coords[i:i + batch_size]
+        outs = run_batch([np.ascontiguousarray(xp[r:r + tile, c:c + tile], dtype=np.float32) for r, c in chunk])
+        for (r, c), o in zip(chunk, outs):
+            acc[r:r + tile, c:c + tile] += o * win
+            wsum[r:r + tile, c:c + tile] += win
+    return (acc / np.maximum(wsum, 1e-6))[:h, :w]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
+
+
+class Segmenter:
+    """A trained segmenter: network + architecture config + the preprocessing it expects."""
+
+    def __init__(self, net: nn.Module, config: SegmenterConfig, preprocessing, *, training: dict | None = None,
+                 threshold: float = 0.5, source: str | None = None):
+        self.net = net
+        self.config = config
+        self.preprocessing = preprocessing
+        self.training = dict(training or {})
+        self.threshold = float(threshold)
+        self.source = source
+        self.tile = 1024
+        self.overlap = 64
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: SegmenterConfig, preprocessing, **kw) -> "Segmenter":
+        return cls(build_unet(config), config, preprocessing, **kw)
+
+    @property
+    def device(self):
+        return next(self.net.parameters()).device
+
+    def to(self, device) -> "Segmenter":
+        self.net.to(device)
+        return self
+
+    @classmethod
+    def load(cls, name_or_path, *, device=None) -> "Segmenter":
+        """Load a model folder (a path, or the name of a bundled model such as ``fundus-segmenter``)."""
+        from vessel_studio.models.folder import ModelFolderError, load_model_folder, load_state_into
+        from vessel_studio.preprocess import Preprocessing
+        from vessel_studio.resources import resolve_model
+
+        folder = resolve_model(name_or_path)
+        cfg, state = load_model_folder(folder, kind=KIND)
+        try:
+            config = SegmenterConfig.from_dict(cfg["architecture"])
+            prep = Preprocessing.from_dict(cfg["preprocessing"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFolderError(f"{folder}: invalid segmenter config ({exc})") from exc
+        net = build_unet(config)
+        load_state_into(net, state, source=folder)
+        net.eval()
+        seg = cls(net, config, prep, training=cfg.get("training"), threshold=cfg.get("threshold", 0.5),
+                  source=str(folder))
+        if device is not None:
+            seg.to(device)
+        return seg
+
+    def save(self, folder, *, half: bool = False, card: str | None = None, extra: dict | None = None) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (+ ``README.md`` when ``card``) atomically."""
+        from vessel_studio.models.folder import save_model_folder
+
+        config = {
+            "architecture": self.config.to_dict(),
+            "preprocessing": self.preprocessing.to_dict(),
+            "training": self.training,
+            "threshold": self.threshold,
+            "parameters": count_parameters(self.net),
+            **dict(extra or {}),
+        }
+        return save_model_folder(folder, kind=KIND, config=config, state_dict=self.net.state_dict(),
+                                 half=half, card=card)
+
+    # -- inference ------------------------------------------------------------------------------
+    def predict_logits_prepared(self, x: np.ndarray) -> np.ndarray:
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            return infer_logits(self.net, np.asarray(x, np.float32), multiple=self.config.multiple,
+                                tile=self.tile, overlap=self.overlap)
+        finally:
+            self.net.train(was_training)
+
+    def predict_prepared(self, x: np.ndarray, fov: np.ndarray | None = None) -> np.ndarray:
+        """Probability map (float32 H×W, 0 outside ``fov``) of an already prepared image."""
+        prob = _sigmoid(self.predict_logits_prepared(x))
+        if fov is not None:
+            prob = np.where(np.asarray(fov, bool), prob, np.float32(0.0)).astype(np.float32)
+        return prob
+
+    def predict(self, image: np.ndarray, *, fov: np.ndarray | None = None,
+                threshold: float | None = None) -> Prediction:
+        """Segment a whole image (H×W gray or H×W×3 RGB, any dtype) at its original resolution."""
+        from vessel_studio.preprocess import prepare, restore
+
+        prepared = prepare(image, fov=fov, prep=self.preprocessing)
+        prob_p = self.predict_prepared(prepared.x, prepared.fov)
+        prob = np.clip(np.asarray(restore(prob_p, prepared), np.float32), 0.0, 1.0)
+        h, w = prob.shape[:2]
+        if fov is None:
+            fov_o = np.asarray(restore(prepared.fov.astype(np.float32), prepared)) >= 0.5
+        else:
+            fov_o = np.asarray(fov, bool)
+        if fov_o.shape != (h, w):
+            raise ValueError(f"FOV of shape {fov_o.shape} does not match the image {(h, w)}")
+        prob = np.where(fov_o, prob, np.float32(0.0)).astype(np.float32)
+        t = self.threshold if threshold is None else float(threshold)
+        return Prediction(prob=prob, mask=(prob >= t) & fov_o, fov=fov_o)
