@@ -308,7 +308,7 @@ def synthetic_fundus(
     dy, dx = layout["disc"]
     dr = layout["disc_r"]
     dd = np.hypot(yy - dy, (xx - dx) * 0.92)
-    disc = 1.0 / (1.0 + np.exp((dd - dr) / (0.12 * dr)))
+    disc = 1.0 / (1.0 + np.exp(np.clip((dd - dr) / (0.12 * dr), -50, 50)))
     cup = np.exp(-((dd / (0.45 * dr)) ** 2))
     disc_col = np.array([250.0, 205.0, 120.0])
     for c in range(3):

@@ -102,6 +102,8 @@ class AdaptPanel(QWidget):
         self._stage_t0: dict = {}
         self._device = None
         self._device_worker = None
+        #: further AdaptConfig fields (advanced settings, tests, benchmarks)
+        self.overrides: dict = {}
 
         self.preset = QComboBox()
         self.preset.addItems(PRESETS)
@@ -194,6 +196,7 @@ class AdaptPanel(QWidget):
             steps=int(self.steps.value()),
             rounds=int(self.rounds.value()),
             n_synthetic=int(self.count.value()),
+            **self.overrides,
         )
 
     def _project_changed(self) -> None:
@@ -323,7 +326,7 @@ class AdaptPanel(QWidget):
             dev = pick_device()
             return dev, describe(dev)
 
-        worker = create_worker(probe, _start_thread=False)
+        worker = create_worker(probe, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._got_device)
         worker.finished.connect(lambda: setattr(self, "_device_worker", None))
         self._device_worker = worker

@@ -114,7 +114,7 @@ class JobRunner(QObject):
         self._cancel = threading.Event()
         self._t0 = time.monotonic()
         self._outcome = None
-        worker = create_worker(drive, factory, self._cancel, interval=self.interval, _start_thread=False)
+        worker = create_worker(drive, factory, self._cancel, interval=self.interval, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self.events.emit)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)

@@ -162,14 +162,19 @@ class ProjectPanel(QWidget):
                 except (ValueError, OSError, KeyError):
                     continue
 
-        worker = create_worker(work, _start_thread=False)
+        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._got_thumb)
         worker.finished.connect(self._thumbs_done)
         self._thumb_worker = worker
         worker.start()
 
     def _got_thumb(self, item) -> None:
-        image_id, thumb = item
+        try:
+            self._set_thumb(*item)
+        except RuntimeError:  # the panel was closed while the worker read images
+            pass
+
+    def _set_thumb(self, image_id, thumb) -> None:
         pix = array_to_pixmap(np.asarray(thumb))
         self._thumbs[image_id] = pix
         for row in range(self.list.count()):

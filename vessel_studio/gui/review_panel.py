@@ -40,7 +40,6 @@ class ReviewPanel(QWidget):
     def __init__(self, studio, parent=None, *, autosave_ms: int = 3000):
         super().__init__(parent)
         self.studio = studio
-        self.viewer = studio.viewer
         self.image_id: str | None = None
         self.image: np.ndarray | None = None
         self.prob: np.ndarray | None = None
@@ -154,6 +153,10 @@ class ReviewPanel(QWidget):
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
         self._project_changed()
+
+    @property
+    def viewer(self):
+        return self.studio.viewer
 
     # --- project / navigation ------------------------------------------------------------------
 
@@ -414,13 +417,19 @@ class ReviewPanel(QWidget):
             self.measures.setText("empty mask")
             return
         self.measures.setText("measuring…")
-        worker = create_worker(tasks.measure_image, proj, image_id, mask, image, _start_thread=False)
+        worker = create_worker(tasks.measure_image, proj, image_id, mask, image, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda m, i=image_id: self._show_measures(i, m))
-        worker.errored.connect(lambda exc: self.measures.setText(f"measures failed: {exc}"))
+        worker.errored.connect(lambda exc: self._show_measures_error(exc))
         self._measure_worker = worker
         worker.start()
 
     def _show_measures(self, image_id: str, m: dict) -> None:
+        try:
+            self._show_measures_now(image_id, m)
+        except RuntimeError:  # the panel was closed while the worker measured
+            pass
+
+    def _show_measures_now(self, image_id: str, m: dict) -> None:
         if image_id != self.image_id:
             return
         um = m.get("calibre_mean_um") is not None
@@ -442,6 +451,12 @@ class ReviewPanel(QWidget):
         ]
         self.last_measures = m
         self.measures.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+
+    def _show_measures_error(self, exc) -> None:
+        try:
+            self.measures.setText(f"measures failed: {exc}")
+        except RuntimeError:
+            pass
 
     # --- segmentation --------------------------------------------------------------------------
 

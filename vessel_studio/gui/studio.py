@@ -39,7 +39,8 @@ class Studio(QObject):
 
     def __init__(self, viewer):
         super().__init__()
-        self.viewer = viewer
+        # weak: the registry and the panels must not keep a closed viewer (and its Qt window) alive
+        self._viewer = weakref.ref(viewer)
         self.project = None
         self.current_id: str | None = None
         self.runner = JobRunner(self)
@@ -53,6 +54,13 @@ class Studio(QObject):
         self._filtered = None
         self.status.connect(self._show_status)
         self._install_close_filter()
+
+    @property
+    def viewer(self):
+        viewer = self._viewer()
+        if viewer is None:
+            raise RuntimeError("the viewer of this Vessel Studio was closed")
+        return viewer
 
     # --- project -------------------------------------------------------------------------
 
@@ -172,7 +180,9 @@ class Studio(QObject):
         if self._close_when_done:
             self._close_when_done = False
             self._closing_ok = True
-            self.viewer.close()
+            viewer = self._viewer()
+            if viewer is not None:
+                viewer.close()
 
     # --- closing ---------------------------------------------------------------------------
 
@@ -186,10 +196,11 @@ class Studio(QObject):
         win = self._parent_widget()
         if win is not None:
             win.installEventFilter(self)
-            self._filtered = win
+            self._filtered = weakref.ref(win)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-        if obj is self._filtered and event.type() == QEvent.Type.Close and not self._closing_ok:
+        win = self._filtered() if self._filtered is not None else None
+        if win is not None and obj is win and event.type() == QEvent.Type.Close and not self._closing_ok:
             if not self.confirm_close():
                 event.ignore()
                 return True
@@ -225,6 +236,8 @@ class Studio(QObject):
 
     def _show_status(self, text: str) -> None:
         try:
-            self.viewer.status = text
+            viewer = self._viewer()
+            if viewer is not None:
+                viewer.status = text
         except Exception:  # noqa: BLE001 - a closed viewer
             pass

@@ -1,0 +1,119 @@
+"""Fixtures for the GUI tests: a small sample project, tiny source models, a docked studio.
+
+The GUI tests run in a real (virtual) X display via pytest-xvfb, not Qt's offscreen platform:
+napari's canvas needs OpenGL (see ../shared/ENVIRONMENT.md). Dialogs are replaced by recorders
+so that no test blocks on a modal window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Record every dialog; answers are set per test through ``dialogs.answers``."""
+    from vessel_studio.gui import dialogs as mod
+
+    class Recorder:
+        def __init__(self):
+            self.errors: list[tuple[str, str]] = []
+            self.asked: list[str] = []
+            self.answers = {"confirm": True, "save_discard_cancel": "save"}
+
+    rec = Recorder()
+    monkeypatch.setattr(mod, "error", lambda parent, title, text: rec.errors.append((title, text)))
+    monkeypatch.setattr(mod, "info", lambda parent, title, text: None)
+
+    def confirm(parent, title, text):
+        rec.asked.append(title)
+        return rec.answers["confirm"]
+
+    def sdc(parent, title, text):
+        rec.asked.append(title)
+        return rec.answers["save_discard_cancel"]
+
+    monkeypatch.setattr(mod, "confirm", confirm)
+    monkeypatch.setattr(mod, "save_discard_cancel", sdc)
+    return rec
+
+
+@pytest.fixture
+def sample_project(tmp_path):
+    """A fundus project of three 96×96 procedural images (and their true masks beside it)."""
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    write_sample_project(tmp_path / "proj", n=3, modality="fundus", shape=(96, 96), seed=5)
+    return Project.open(tmp_path / "proj")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """A tiny untrained mask-conditioned source generator and source segmenter (native scale)."""
+    import torch
+
+    from vessel_studio.models.generator import Generator, GeneratorConfig
+    from vessel_studio.models.segmenter import Segmenter, SegmenterConfig
+    from vessel_studio.preprocess import Preprocessing
+
+    folder = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    prep = Preprocessing.for_modality("fundus", fov_diameter=None)
+    gen = Generator(config=GeneratorConfig.preset("tiny"), preprocessing=prep, conditioned=True)
+    seg = Segmenter.create(SegmenterConfig(channels=(8, 16)), prep)
+    gen.save(folder / "generator")
+    seg.save(folder / "segmenter")
+    return folder / "segmenter", folder / "generator"
+
+
+@pytest.fixture
+def source_bundle(tiny_models, tmp_path):
+    from vessel_studio.adaptation import SourceBundle
+    from vessel_studio.samples import write_sample_images
+
+    seg, gen = tiny_models
+    src = write_sample_images(tmp_path / "src", n=2, modality="fundus", seed=10, shape=(96, 96))
+    return SourceBundle(segmenter=seg, generator=gen, modality="fundus",
+                        images=list(zip(src.images, src.labels, src.fovs)))
+
+
+@pytest.fixture
+def studio(make_napari_viewer, sample_project, dialogs, qtbot):
+    """A napari viewer with the Vessel Studio panels docked and the sample project open."""
+    from vessel_studio.gui.app import attach
+
+    viewer = make_napari_viewer(title="Vessel Studio")
+    st = attach(viewer, project=sample_project.folder)
+    yield st
+    if st.runner.running:  # never leave a job behind
+        st.runner.cancel()
+        qtbot.waitUntil(lambda: not st.runner.running, timeout=60000)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (lock files and the GUI's own folder excluded)."""
+    out = {}
+    for p in sorted(Path(folder).rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_file() and p.name not in (".lock", ".job.lock") and rel.parts[0] != "gui":
+            out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def tiny_config(**kw):
+    from vessel_studio.adaptation import AdaptConfig
+
+    return AdaptConfig.preset("tiny", **{"stop_agreement": 1.01, "threads": 1, **kw})
+
+
+def fake_probability(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, shape).astype(np.float32)

@@ -1,0 +1,273 @@
+"""The Vessel Studio window under pytest-qt + napari's make_napari_viewer, in Xvfb."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import tree_digest
+
+pytestmark = pytest.mark.gui
+
+
+def _wait_idle(qtbot, studio, timeout=60000):
+    if studio.runner.running:
+        with qtbot.waitSignal(studio.runner.finished, timeout=timeout):
+            pass
+
+
+def test_window_has_title_docks_and_first_image(studio, sample_project):
+    viewer = studio.viewer
+    assert viewer.title == "Vessel Studio"
+    assert set(studio.docks) == {"Project", "Adaptation", "Review", "Export"}
+    panel = studio.panels["Project"]
+    assert panel.list.count() == 3
+    assert "new" in panel.list.item(0).text()
+    # first image shown with an (empty) editable mask; no prediction yet
+    assert studio.current_id == sample_project.images[0].id
+    assert "image" in viewer.layers and "mask" in viewer.layers
+    assert viewer.layers["image"].rgb
+    assert "probability" not in viewer.layers
+    assert "Source:" in panel.source.text()
+
+
+def test_thumbnails_arrive_from_worker(studio, qtbot):
+    panel = studio.panels["Project"]
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 3, timeout=10000)
+    assert not panel.list.item(0).icon().isNull()
+
+
+def test_add_images_by_folder_and_by_drop(studio, tmp_path, qtbot):
+    from qtpy.QtCore import QMimeData, QPoint, Qt, QUrl
+    from qtpy.QtGui import QDropEvent
+
+    from vessel_studio.samples import write_sample_images
+
+    more = write_sample_images(tmp_path / "more", n=3, modality="fundus", shape=(80, 80), seed=50)
+    panel = studio.panels["Project"]
+    studio.add_images([more.folder / "images"])  # what "Add folder…" does with the picked folder
+    assert panel.list.count() == 5 + 1 - 1 or panel.list.count() == 6
+    # drag and drop of a file onto the panel
+    extra = write_sample_images(tmp_path / "extra", n=1, modality="fundus", shape=(80, 80), seed=99)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(extra.images[0]))])
+    ev = QDropEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    panel.dropEvent(ev)
+    assert panel.list.count() == 7
+    assert len(studio.project.images) == 7
+
+
+def test_bad_image_shows_error_and_adds_nothing(studio, tmp_path, dialogs):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    assert studio.add_images([bad]) == []
+    assert dialogs.errors and str(bad) in dialogs.errors[-1][1]
+    assert len(studio.project.images) == 3
+
+
+def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialogs):
+    studio.source_bundle = source_bundle
+    panel = studio.panels["Adaptation"]
+    panel.preset.setCurrentText("tiny")
+    assert panel.steps.value() >= 1 and panel.t0.value() == pytest.approx(0.3)
+    panel.rounds.setValue(1)
+    panel.overrides = {"stop_agreement": 1.01, "threads": 1}
+    batches = []
+    studio.runner.events.connect(batches.append)
+    with qtbot.waitSignal(studio.runner.finished, timeout=120000) as blocker:
+        assert panel.run()
+        assert not panel.btn_run.isEnabled() and panel.btn_cancel.isEnabled()
+    outcome = blocker.args[0]
+    assert outcome.status == "done", (outcome.error, dialogs.errors)
+    from vessel_studio.events import Metric, Progress
+
+    events = [e for b in batches for e in b]
+    assert any(isinstance(e, Progress) for e in events)
+    assert {e.round for e in events if isinstance(e, Progress)} >= {0, 1}
+    # throttled: far fewer batches than job events
+    assert len(batches) < outcome.events
+    assert any(isinstance(e, Metric) for e in events)
+    assert panel.plot.series, "label-free metrics per round plotted"
+    assert panel.progress.value() == panel.progress.maximum()
+    assert panel.btn_run.isEnabled() and not panel.btn_cancel.isEnabled()
+    # the project has the rounds; the review shows the latest probability map
+    proj = studio.project
+    assert [r.index for r in proj.rounds] == [0, 1]
+    assert all(r.state == "predicted" for r in proj.images)
+    viewer = studio.viewer
+    assert "probability" in viewer.layers and "uncertainty" in viewer.layers
+    p = viewer.layers["probability"].data
+    assert p.shape == (96, 96) and 0 <= p.min() <= p.max() <= 1
+    assert "round 1" in [studio.panels["Review"].compare.itemText(i) for i in range(studio.panels["Review"].compare.count())]
+    assert not dialogs.errors
+
+
+def test_cancel_midway_leaves_project_unchanged(studio, source_bundle, qtbot, dialogs):
+    from vessel_studio.events import Progress
+    from vessel_studio.store import Project
+
+    proj = studio.project
+    before = tree_digest(proj.folder)
+    manifest = json.loads((proj.folder / "project.json").read_text())
+    studio.source_bundle = source_bundle
+    panel = studio.panels["Adaptation"]
+    panel.preset.setCurrentText("tiny")
+    panel.rounds.setValue(2)
+    panel.overrides = {"stop_agreement": 1.01, "threads": 1}
+
+    seen = []
+
+    def on_batch(batch):
+        seen.extend(batch)
+        # cancel as soon as round 0's segmenter training has started
+        if any(isinstance(e, Progress) and e.stage == "segmenter" for e in batch):
+            panel.cancel()
+
+    studio.runner.events.connect(on_batch)
+    with qtbot.waitSignal(studio.runner.finished, timeout=120000) as blocker:
+        panel.run()
+    assert blocker.args[0].status == "cancelled"
+    assert any(isinstance(e, Progress) for e in seen)
+    assert json.loads((proj.folder / "project.json").read_text()) == manifest
+    assert tree_digest(proj.folder) == before
+    assert not Project.open(proj.folder).job_running()
+    assert "cancelled" in panel.stage.text()
+    assert panel.btn_run.isEnabled()
+    assert not dialogs.errors
+
+
+def test_worker_error_shows_message_and_app_stays_usable(studio, qtbot, dialogs):
+    from vessel_studio.events import Progress
+
+    def broken():
+        yield Progress("x", 0, 1)
+        raise ValueError("images/abc.png: the scanner wrote garbage")
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        studio.start_job("Adaptation", broken)
+    assert blocker.args[0].status == "error"
+    assert dialogs.errors and "garbage" in dialogs.errors[-1][1]
+    assert not studio.runner.running
+    assert studio.panels["Adaptation"].btn_run.isEnabled()
+
+    def fine():
+        yield Progress("x", 1, 1)
+        return 42
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        studio.start_job("Other", fine)
+    assert blocker.args[0].status == "done" and blocker.args[0].result == 42
+
+
+def test_close_during_job_asks_cancels_and_closes(studio, source_bundle, qtbot, dialogs):
+    from vessel_studio.events import Progress
+
+    proj = studio.project
+    before = tree_digest(proj.folder)
+    studio.source_bundle = source_bundle
+    panel = studio.panels["Adaptation"]
+    panel.preset.setCurrentText("tiny")
+    panel.overrides = {"threads": 1}
+    with qtbot.waitSignal(studio.runner.events, timeout=60000):
+        panel.run()
+    dialogs.answers["confirm"] = False  # "keep running"
+    assert studio.confirm_close() is False
+    assert studio.runner.running and not studio.runner.cancelling
+    dialogs.answers["confirm"] = True
+    with qtbot.waitSignal(studio.runner.finished, timeout=120000) as blocker:
+        studio.viewer.window._qt_window.close()  # the window's close button
+        assert "A job is running" in dialogs.asked
+    assert blocker.args[0].status == "cancelled"
+    assert tree_digest(proj.folder) == before
+    assert not hasattr(studio.viewer.window, "_qt_window")  # the window closed after the job stopped
+
+
+def test_paint_save_reopen_undo(studio, qtbot, make_napari_viewer, dialogs):
+    from vessel_studio.gui import tasks
+    from vessel_studio.gui.app import attach
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    layer = review.mask_layer
+    image_id = studio.current_id
+    assert not review.dirty
+    review._mode("paint")
+    assert layer.mode == "paint"
+    layer.brush_size = 5
+    layer.paint((40, 40), 1)
+    layer.paint((40, 48), 1)
+    assert review.dirty and "unsaved" in review.edit_state.text()
+    painted = layer.data > 0
+    assert painted[40, 40] and painted[40, 48]
+    # autosave to the project-side draft
+    review.autosave()
+    assert tasks.draft_path(studio.project, image_id).is_file()
+    # undo (napari's own history) reverts the last stroke
+    review.undo()
+    assert not layer.data[40, 48] and layer.data[40, 40]
+    review.redo()
+    assert layer.data[40, 48]
+    assert review.save()
+    assert not review.dirty
+    assert not tasks.draft_path(studio.project, image_id).exists()
+    proj = Project.open(studio.project.folder)
+    assert proj.image(image_id).state == "corrected"
+    assert np.array_equal(proj.correction(image_id), painted)
+    assert "corrected" in studio.panels["Project"].list.item(0).text()
+
+    # reopen in a fresh window: the corrected mask is what gets edited
+    viewer2 = make_napari_viewer()
+    st2 = attach(viewer2, project=proj.folder)
+    assert st2.current_id == image_id
+    assert np.array_equal(viewer2.layers["mask"].data > 0, painted)
+    assert "saved correction" in st2.panels["Review"].edit_state.text()
+    # undo after reopening: nothing to undo, mask unchanged; an erase can be undone
+    st2.panels["Review"].undo()
+    assert np.array_equal(viewer2.layers["mask"].data > 0, painted)
+    lay2 = viewer2.layers["mask"]
+    lay2.paint((40, 40), 0)
+    assert not lay2.data[40, 40]
+    st2.panels["Review"].undo()
+    assert lay2.data[40, 40]
+
+
+def test_unsaved_edits_prompt_on_image_change(studio, dialogs, qtbot):
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    first = studio.current_id
+    review.mask_layer.paint((30, 30), 1)
+    dialogs.answers["save_discard_cancel"] = "cancel"
+    review.next()
+    assert studio.current_id == first and review.dirty
+    assert "Unsaved correction" in dialogs.asked
+    review.autosave()
+    dialogs.answers["save_discard_cancel"] = "discard"
+    review.next()
+    assert studio.current_id != first
+    assert not tasks.draft_path(studio.project, first).exists()
+    assert studio.project.correction(first) is None
+    # save on change
+    second = studio.current_id
+    review.mask_layer.paint((20, 20), 1)
+    dialogs.answers["save_discard_cancel"] = "save"
+    review.previous()
+    assert studio.current_id == first
+    assert studio.project.correction(second)[20, 20]
+
+
+def test_draft_restored_when_image_reopened(studio, make_napari_viewer):
+    from vessel_studio.gui.app import attach
+
+    review = studio.panels["Review"]
+    image_id = studio.current_id
+    review.mask_layer.paint((50, 50), 1)
+    review.autosave()  # e.g. the app crashed after the autosave
+    viewer2 = make_napari_viewer()
+    st2 = attach(viewer2, project=studio.project.folder)
+    assert st2.current_id == image_id
+    assert viewer2.layers["mask"].data[50, 50]
+    assert st2.panels["Review"].dirty
+    assert "draft" in st2.panels["Review"].edit_state.text()
