@@ -176,8 +176,10 @@ class MetricAccumulator:
     _scores: list[np.ndarray] = field(default_factory=list, repr=False)
     _labels: list[np.ndarray] = field(default_factory=list, repr=False)
 
-    def add(self, name: str, prob, gt, fov=None) -> dict:
-        mask = _binarise(prob, self.threshold)
+    def add(self, name: str, prob, gt, fov=None, *, mask=None) -> dict:
+        """Score one image. ``mask`` (optional) is the binary prediction to score when it was
+        made separately (e.g. a written PNG); by default ``prob >= threshold``."""
+        mask = _binarise(prob, self.threshold) if mask is None else _as_bool(mask, "mask")
         tp, fp, fn, tn = confusion(mask, gt, fov=fov)
         sk = _skeleton_counts(mask, gt, fov)
         prob_a = np.asarray(prob)

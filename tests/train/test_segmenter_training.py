@@ -91,6 +91,7 @@ def test_cancel_leaves_no_checkpoint_half_written(synthetic_fundus, tmp_path):
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_tiny_network_learns_the_synthetic_vessels(synthetic_fundus):
     from vessel_studio.metrics import dice
 

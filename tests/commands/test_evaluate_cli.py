@@ -1,0 +1,62 @@
+"""``vessel-studio evaluate``: pairing by stem, AUC from probability TIFFs, JSON output."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vessel_studio.cli import main
+from vessel_studio.io.images import write_mask, write_prob
+from vessel_studio import metrics as M
+
+
+@pytest.fixture
+def scored(tmp_path):
+    rng = np.random.default_rng(0)
+    pred, gt, fov = tmp_path / "pred", tmp_path / "gt", tmp_path / "fov"
+    truth = {}
+    for k, stem in enumerate(["21_training", "22_training"]):
+        g = rng.random((20, 24)) < 0.3
+        f = np.ones_like(g)
+        f[:3] = False
+        prob = np.clip(g * 0.6 + rng.random(g.shape) * 0.5, 0, 1).astype(np.float32)
+        write_mask(gt / f"{21 + k}_manual1.png", g)  # DRIVE naming: 21_training <-> 21_manual1
+        write_mask(fov / f"{stem}_mask.png", f)
+        write_mask(pred / f"{stem}.png", prob >= 0.5)
+        write_prob(pred / f"{stem}_prob.tif", prob)
+        truth[stem] = (prob, g, f)
+    return pred, gt, fov, truth
+
+
+def test_evaluate_matches_the_metric_functions(scored, tmp_path):
+    pred, gt, fov, truth = scored
+    out = tmp_path / "scores.json"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["count"] == 2
+    rows = {r["name"]: r for r in res["per_image"]}
+    for stem, (prob, g, f) in truth.items():
+        assert rows[stem]["dice"] == pytest.approx(M.dice(prob >= 0.5, g, fov=f))
+        assert rows[stem]["auc"] == pytest.approx(M.auc(prob, g, fov=f), abs=1e-6)
+        assert rows[stem]["cldice"] == pytest.approx(M.cldice(prob >= 0.5, g, fov=f))
+    assert res["mean"]["dice"] == pytest.approx(np.mean([rows[s]["dice"] for s in truth]))
+
+
+def test_evaluate_masks_only_and_whole_image(scored, tmp_path):
+    pred, gt, _, truth = scored
+    for p in pred.glob("*_prob.tif"):
+        p.unlink()
+    out = tmp_path / "s.json"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    prob, g, _ = truth["21_training"]
+    assert res["per_image"][0]["dice"] == pytest.approx(M.dice(prob >= 0.5, g))
+    assert res["per_image"][0]["auc"] is None  # no probabilities -> no AUC
+
+
+def test_evaluate_unpaired_is_an_error(scored, tmp_path, capsys):
+    pred, gt, fov, _ = scored
+    write_mask(pred / "stranger.png", np.zeros((20, 24), bool))
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 2
+    assert "stranger" in capsys.readouterr().err
+    assert main(["evaluate", "--pred", str(tmp_path / "none"), "--gt", str(gt)]) == 2

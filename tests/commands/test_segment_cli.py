@@ -1,0 +1,109 @@
+"""``vessel-studio segment`` and ``train-segmenter``, in process, on synthetic images (tiny preset)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vessel_studio.cli import main
+from vessel_studio.io.images import read_image, read_mask, write_image, write_mask
+from vessel_studio.models.segmenter import Segmenter, SegmenterConfig
+from vessel_studio.preprocess import Preprocessing
+
+
+@pytest.fixture
+def folders(tmp_path, synthetic_fundus):
+    image, mask, fov = synthetic_fundus
+    imgs, labs, fovs = tmp_path / "images", tmp_path / "labels", tmp_path / "fov"
+    for k in range(2):
+        write_image(imgs / f"eye{k}.png", np.rot90(image, k).copy())
+        write_mask(labs / f"eye{k}_label.png", np.rot90(mask, k).copy())
+        write_mask(fovs / f"eye{k}_mask.png", np.rot90(fov, k).copy())
+    return imgs, labs, fovs
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    torch.manual_seed(0)
+    seg = Segmenter.create(SegmenterConfig(channels=(8, 16)), Preprocessing.for_modality("fundus", fov_diameter=80))
+    return seg.save(tmp_path / "tiny-model")
+
+
+def test_train_segmenter_cli_then_segment(tmp_path, folders):
+    imgs, labs, fovs = folders
+    model = tmp_path / "model"
+    rc = main(["train-segmenter", "--images", str(imgs), "--labels", str(labs), "--fov", str(fovs),
+               "--preset", "tiny", "--steps", "3", "--out", str(model), "--threads", "1"])
+    assert rc == 0
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["kind"] == "segmenter" and cfg["training"]["data"]["count"] == 2
+    assert cfg["training"]["config"]["steps"] == 3
+
+    out = tmp_path / "out"
+    rc = main(["segment", "--model", str(model), "--out", str(out), "--save-prob", "--fov-dir", str(fovs), str(imgs)])
+    assert rc == 0
+    mask, _ = read_image(out / "eye0.png")
+    prob, _ = read_image(out / "eye0_prob.tif")
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+    assert prob.dtype == np.float32 and prob.shape == mask.shape and 0 <= prob.min() and prob.max() <= 1
+    fov = read_mask(fovs / "eye0_mask.png")
+    assert (prob[~fov] == 0).all()
+    np.testing.assert_array_equal(mask > 0, prob >= 0.5)
+
+
+def test_segment_reports_and_skips_bad_files(tmp_path, folders, tiny_model, capsys):
+    imgs, _, _ = folders
+    (imgs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)  # truncated
+    (imgs / "notes.xyz").write_text("not an image")
+    out = tmp_path / "out"
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs), str(imgs / "notes.xyz"),
+               str(tmp_path / "missing.png")])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "notes.xyz" in err and "missing.png" in err
+    assert (out / "eye0.png").is_file() and (out / "eye1.png").is_file()
+    assert not (out / "broken.png").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no half-written temporaries
+
+
+def test_segment_missing_fov_and_bad_model(tmp_path, folders, tiny_model, capsys):
+    imgs, _, _ = folders
+    empty = tmp_path / "nofov"
+    empty.mkdir()
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--fov-dir", str(empty),
+               str(imgs / "eye0.png")])
+    assert rc == 1 and "no FOV mask" in capsys.readouterr().err
+    rc = main(["segment", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), str(imgs)])
+    assert rc == 2 and "nope" in capsys.readouterr().err
+    rc = main(["segment", "--model", str(tiny_model), "--round", "1", "--out", str(tmp_path / "o"), str(imgs)])
+    assert rc == 2 and "project" in capsys.readouterr().err
+
+
+def test_segment_with_a_project_folder(tmp_path, folders, tiny_model):
+    import shutil
+
+    store = pytest.importorskip("vessel_studio.store")
+    from vessel_studio.store.manifest import RoundRecord
+
+    imgs, _, _ = folders
+    project = store.Project.create(tmp_path / "proj", modality="fundus")
+    staged = tmp_path / "round0"
+    shutil.copytree(tiny_model, staged / "segmenter")
+    project.commit_round(staged, RoundRecord(index=0, folder="", stage="lsm"))
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(project.folder), "--out", str(out), str(imgs / "eye0.png")]) == 0
+    assert (out / "eye0.png").is_file()
+    assert main(["segment", "--model", str(project.folder), "--round", "0", "--out", str(out),
+                 str(imgs / "eye1.png")]) == 0
+    assert main(["segment", "--model", str(project.folder), "--round", "7", "--out", str(out),
+                 str(imgs / "eye1.png")]) == 2
+
+
+def test_default_model_is_the_bundled_one():
+    from vessel_studio.commands.segment import resolve_segmenter_path
+    from vessel_studio.resources import models_dir
+
+    if not (models_dir() / "fundus-segmenter" / "config.json").is_file():
+        pytest.skip("bundled fundus-segmenter not trained yet")
+    assert resolve_segmenter_path(None) == models_dir() / "fundus-segmenter"

@@ -1,0 +1,118 @@
+"""``vessel-studio evaluate``: score predicted masks against manual labels, inside the FOV.
+
+Predictions ``<stem>.png`` in ``--pred`` (as written by ``segment``) are paired by stem with the
+labels in ``--gt`` (and FOV masks in ``--fov``; without them the whole image counts) using the
+dataset naming rules of ``vessel_studio.io.datasets`` (``21_test`` <-> ``21_manual1``,
+``Image_08L`` <-> ``Image_08L_1stHO``, ``im0162`` <-> ``im0162.ah`` ...). When a
+``<stem>_prob.tif`` sits beside a mask, AUC is computed from it. Prints per-image rows, the mean
+± sd over images and the pooled values; ``--json OUT`` writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+PROB_SUFFIX = "_prob"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pred", required=True, help="folder of predicted masks <stem>.png (+ optional <stem>_prob.tif)")
+    p.add_argument("--gt", required=True, help="folder of manual labels")
+    p.add_argument("--fov", default=None, help="folder of FOV masks (default: whole image)")
+    p.add_argument("--json", default=None, help="write per-image, mean, sd and pooled metrics here")
+    p.add_argument("--threshold", type=float, default=0.5, help="threshold applied to probability TIFFs (default 0.5)")
+
+
+def _stem(p: Path) -> str:
+    return p.name[: -len(p.suffix)] if p.suffix else p.name
+
+
+def _match(stem: str, files: dict[str, Path], suffixes: tuple[str, ...]) -> Path | None:
+    from vessel_studio.io import datasets
+
+    match = getattr(datasets, "_match", None)
+    if match is not None:
+        return match(stem, files, suffixes)
+    low = {k.lower(): v for k, v in files.items()}
+    for cand in (stem, *(stem + s for s in suffixes)):
+        if cand.lower() in low:
+            return low[cand.lower()]
+    return None
+
+
+def pair(pred_dir: Path, gt_dir: Path, fov_dir: Path | None):
+    """``[(stem, mask_path, prob_path|None, gt_path, fov_path|None)]``; unpaired predictions raise."""
+    from vessel_studio.io.datasets import FOV_SUFFIXES, LABEL_SUFFIXES, list_images
+
+    for d, what in ((pred_dir, "--pred"), (gt_dir, "--gt"), (fov_dir, "--fov")):
+        if d is not None and not d.is_dir():
+            raise ValueError(f"{d}: {what} is not a folder")
+    files = list_images(pred_dir)
+    probs = {_stem(f)[: -len(PROB_SUFFIX)]: f for f in files if _stem(f).endswith(PROB_SUFFIX)}
+    masks = {_stem(f): f for f in files if not _stem(f).endswith(PROB_SUFFIX)}
+    for stem in probs:  # a prob map without its mask is still scored (thresholded)
+        masks.setdefault(stem, None)
+    if not masks:
+        raise ValueError(f"{pred_dir}: no predictions found")
+    gts = {_stem(f): f for f in list_images(gt_dir)}
+    fovs = {_stem(f): f for f in list_images(fov_dir)} if fov_dir is not None else {}
+    label_sfx = tuple(s for s in LABEL_SUFFIXES if s not in FOV_SUFFIXES) if fov_dir is not None else LABEL_SUFFIXES
+    rows, missing = [], []
+    for stem in sorted(masks):
+        g = _match(stem, gts, label_sfx)
+        f = _match(stem, fovs, FOV_SUFFIXES) if fov_dir is not None else None
+        if g is None or (fov_dir is not None and f is None):
+            missing.append(stem + (" (no label)" if g is None else " (no FOV mask)"))
+            continue
+        rows.append((stem, masks[stem], probs.get(stem), g, f))
+    if missing:
+        raise ValueError(f"{pred_dir}: could not pair {len(missing)} prediction(s) with {gt_dir}"
+                         f"{' / ' + str(fov_dir) if fov_dir else ''}: {', '.join(missing[:10])}")
+    return rows
+
+
+def _fmt(v) -> str:
+    return "  n/a " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vessel_studio.io.atomic import write_json
+    from vessel_studio.io.images import read_image, read_mask
+    from vessel_studio.metrics import NAMES, MetricAccumulator
+
+    rows = pair(Path(args.pred), Path(args.gt), Path(args.fov) if args.fov else None)
+    acc = MetricAccumulator(threshold=args.threshold)
+    for stem, mask_p, prob_p, gt_p, fov_p in rows:
+        gt = read_mask(gt_p)
+        fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
+        if prob_p is not None:
+            prob, _ = read_image(prob_p)
+            prob = np.asarray(prob, np.float32)
+            if prob.shape != gt.shape:
+                raise ValueError(f"{prob_p}: shape {prob.shape} does not match the label {gt_p} {gt.shape}")
+            if prob.min() < 0 or prob.max() > 1:
+                raise ValueError(f"{prob_p}: probabilities outside [0, 1]")
+            mask = read_mask(mask_p, shape=gt.shape) if mask_p is not None else None
+        else:
+            prob = read_mask(mask_p, shape=gt.shape)
+            mask = None
+        acc.add(stem, prob, gt, fov, mask=mask)
+    cols = ["name", *NAMES]
+    print(" ".join(f"{c:>12}" for c in cols))
+    for r in acc.per_image:
+        print(f"{r['name']:>12} " + " ".join(f"{_fmt(r[k]):>12}" for k in NAMES))
+    mean, std, pooled = acc.mean(), acc.std(), acc.pooled()
+    print(f"{'mean':>12} " + " ".join(f"{_fmt(mean[k]):>12}" for k in NAMES))
+    print(f"{'sd':>12} " + " ".join(f"{_fmt(std[k]):>12}" for k in NAMES))
+    print(f"{'pooled':>12} " + " ".join(f"{_fmt(pooled[k]):>12}" for k in NAMES))
+    if args.json:
+        summary = acc.summary()
+        summary.update({"pred": str(args.pred), "gt": str(args.gt), "fov": args.fov})
+        write_json(args.json, summary)
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0

@@ -1,0 +1,131 @@
+"""``vessel-studio segment``: segment image files or folders with a model or an adapted project.
+
+Writes ``<stem>.png`` (0/255 mask) and, with ``--save-prob``, ``<stem>_prob.tif`` (float32 0–1)
+into ``--out``. A file that cannot be read or segmented is reported and skipped; the exit status
+is 1 when any input failed. ``--model`` is a model folder, the name of a bundled model
+(default ``fundus-segmenter``), or an adaptation project folder (one holding ``project.json``;
+its latest round's segmenter, or ``--round N``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("--model", default=None,
+                   help="model folder, bundled model name, or project folder (default: fundus-segmenter)")
+    p.add_argument("--round", type=int, default=None, help="with a project as --model: which round (default latest)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif (float32 probabilities)")
+    p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
+    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's, 0.5)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
+
+
+def resolve_segmenter_path(model: str | None, round_: int | None = None) -> Path:
+    """A model folder for ``--model``: project folder -> its round's segmenter; else resolve_model."""
+    from vessel_studio.resources import DEFAULT_SEGMENTER, resolve_model
+
+    if model is not None and (Path(model) / "project.json").is_file():
+        try:
+            from vessel_studio.store import Project
+        except ImportError as exc:  # pragma: no cover - the store ships with the package
+            raise ValueError(f"{model}: is a project folder, but the project store is unavailable ({exc})") from exc
+        path = Project.open(model).segmenter_path(round_)
+        if path is None or not Path(path).is_dir():
+            raise ValueError(f"{model}: project has no segmenter" + (f" for round {round_}" if round_ is not None else ""))
+        return Path(path)
+    if round_ is not None:
+        raise ValueError(f"--round needs a project folder as --model (got {model or DEFAULT_SEGMENTER!r})")
+    return resolve_model(model or DEFAULT_SEGMENTER)
+
+
+def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to segment (folders expanded, sorted) and ``(input, problem)`` for inputs that are not."""
+    from vessel_studio.io.datasets import list_images
+    from vessel_studio.io.images import IMAGE_EXTENSIONS
+
+    files: list[Path] = []
+    bad: list[tuple[str, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                bad.append((item, "folder holds no image files"))
+            files += found
+        elif p.is_file():
+            if p.suffix.lower() not in IMAGE_EXTENSIONS:
+                bad.append((item, f"unknown image extension {p.suffix!r}"))
+            else:
+                files.append(p)
+        else:
+            bad.append((item, "no such file or folder"))
+    return files, bad
+
+
+def find_fov(stem: str, fov_files: dict[str, Path]) -> Path | None:
+    """FOV file for an image stem: same stem, or stem + ``_mask`` / ``_fov`` / ... (case-insensitive)."""
+    from vessel_studio.io.datasets import FOV_SUFFIXES
+
+    low = {k.lower(): v for k, v in fov_files.items()}
+    for cand in (stem, *(stem + s for s in FOV_SUFFIXES)):
+        if cand.lower() in low:
+            return low[cand.lower()]
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from vessel_studio.io.datasets import list_images
+    from vessel_studio.io.images import read_image, read_mask, write_mask, write_prob
+    from vessel_studio.models.segmenter import Segmenter
+
+    torch.set_num_threads(max(1, args.threads))
+    seg = Segmenter.load(resolve_segmenter_path(args.model, args.round))
+    files, failed = collect_inputs(args.inputs)
+    for item, problem in failed:
+        print(f"error: {item}: {problem}", file=sys.stderr)
+    fov_files: dict[str, Path] = {}
+    if args.fov_dir is not None:
+        if not Path(args.fov_dir).is_dir():
+            raise ValueError(f"{args.fov_dir}: --fov-dir is not a folder")
+        fov_files = {f.name[: -len(f.suffix)]: f for f in list_images(args.fov_dir)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, Path] = {}
+    ok = 0
+    for f in tqdm(files, desc="segment", unit="image", disable=len(files) < 2):
+        stem = f.name[: -len(f.suffix)]
+        if stem in seen:
+            failed.append((str(f), f"same name as {seen[stem]}: its outputs would overwrite"))
+            print(f"error: {f}: same name as {seen[stem]}, skipped", file=sys.stderr)
+            continue
+        seen[stem] = f
+        try:
+            image, _ = read_image(f)
+            fov = None
+            if args.fov_dir is not None:
+                fp = find_fov(stem, fov_files)
+                if fp is None:
+                    raise ValueError(f"{f}: no FOV mask for it in {args.fov_dir}")
+                fov = read_mask(fp, shape=image.shape)
+            pred = seg.predict(image, fov=fov, threshold=args.threshold)
+            write_mask(out / f"{stem}.png", pred.mask)
+            if args.save_prob:
+                write_prob(out / f"{stem}_prob.tif", pred.prob)
+            ok += 1
+        except (ValueError, OSError) as exc:
+            msg = str(exc)
+            if str(f) not in msg:
+                msg = f"{f}: {msg}"
+            failed.append((str(f), msg))
+            print(f"error: {msg}", file=sys.stderr)
+    print(f"segmented {ok} image(s) into {out}" + (f"; {len(failed)} failed" if failed else ""))
+    return 1 if failed else 0
