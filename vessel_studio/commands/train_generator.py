@@ -1,0 +1,69 @@
+"""``vessel-studio train-generator``: train a diffusion generator on a folder of images.
+
+With ``--masks`` the model is conditioned on vessel masks (a source generator); without, it is
+unconditional (a target generator for a new scanner). Resumable with ``--checkpoint-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", required=True, help="folder of training images")
+    p.add_argument("--masks", default=None, help="folder of vessel masks paired by name (conditioned model)")
+    p.add_argument("--fov", default=None, help="folder of FOV masks paired by name (fundus; estimated if absent)")
+    p.add_argument("--modality", required=True, choices=["fundus", "octa"], help="preprocessing defaults")
+    p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "gpu"])
+    p.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--crop-size", type=int, default=None)
+    p.add_argument("--cond-dropout", type=float, default=None)
+    p.add_argument("--init", default=None, help="generator folder to fine-tune from")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--checkpoint-dir", default=None, help="save/resume training state here")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
+    p.add_argument("--device", default=None)
+    p.add_argument("--half", action="store_true", help="save weights as float16")
+    p.add_argument("--out", required=True, help="model folder to write")
+
+
+def run(args) -> int:
+    import dataclasses
+    import sys
+
+    import torch
+
+    from vessel_studio.adaptation.crops import load_folder
+    from vessel_studio.device import pick_device
+    from vessel_studio.events import progress_bar, run as run_job
+    from vessel_studio.preprocess import Preprocessing
+    from vessel_studio.train.generator import GeneratorTrainConfig, train_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    over = {"seed": args.seed}
+    for name in ("steps", "batch_size", "crop_size", "checkpoint_every"):
+        if getattr(args, name) is not None:
+            over[name] = getattr(args, name)
+    cfg = GeneratorTrainConfig.preset(args.preset, **over)
+    if args.cond_dropout is not None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, cond_dropout=args.cond_dropout))
+    prep = Preprocessing.for_modality(args.modality)
+    data = load_folder(args.images, args.masks, args.fov, prep=prep)
+    device = pick_device(args.device)
+    print(f"{len(data.images)} images from {args.images}" + (f" with masks from {args.masks}" if args.masks else
+          " (unconditional)"), file=sys.stderr)
+    bar = progress_bar()
+    try:
+        gen = run_job(train_generator(data.images, data.masks, cfg, fovs=data.fovs, init=args.init,
+                                      preprocessing=prep, checkpoint_dir=args.checkpoint_dir, device=device,
+                                      description={"images_dir": str(args.images), "masks_dir": args.masks,
+                                                   "names": data.names}), bar)
+    finally:
+        bar.close()
+    gen.save(args.out, half=args.half)
+    print(f"wrote {args.out} ({gen.num_parameters() / 1e6:.2f} M parameters, "
+          f"{gen.training.get('seconds_per_step')} s/step)")
+    return 0
