@@ -16,28 +16,30 @@ def _studio(napari_viewer):
     return get_studio(napari_viewer)
 
 
-def project_widget(napari_viewer):
-    from vessel_studio.gui.project_panel import ProjectPanel
+def _widget_class(module: str, name: str):
+    """A QWidget subclass napari can instantiate with ``napari_viewer`` (it inspects ``__init__``)."""
+    import importlib
 
-    return ProjectPanel(_studio(napari_viewer))
+    base = getattr(importlib.import_module(f"vessel_studio.gui.{module}"), name)
 
+    def __init__(self, napari_viewer):
+        base.__init__(self, _studio(napari_viewer))
 
-def adaptation_widget(napari_viewer):
-    from vessel_studio.gui.adapt_panel import AdaptPanel
-
-    return AdaptPanel(_studio(napari_viewer))
-
-
-def review_widget(napari_viewer):
-    from vessel_studio.gui.review_panel import ReviewPanel
-
-    return ReviewPanel(_studio(napari_viewer))
+    return type(f"Plugin{name}", (base,), {"__init__": __init__, "__module__": __name__})
 
 
-def export_widget(napari_viewer):
-    from vessel_studio.gui.export_panel import ExportPanel
-
-    return ExportPanel(_studio(napari_viewer))
+def __getattr__(name):  # ProjectWidget, AdaptationWidget, ... for the manifest
+    table = {
+        "ProjectWidget": ("project_panel", "ProjectPanel"),
+        "AdaptationWidget": ("adapt_panel", "AdaptPanel"),
+        "ReviewWidget": ("review_panel", "ReviewPanel"),
+        "ExportWidget": ("export_panel", "ExportPanel"),
+    }
+    if name in table:
+        cls = _widget_class(*table[name])
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
 
 
 # --- readers ---------------------------------------------------------------------------------

@@ -1,0 +1,200 @@
+"""Review tools (predictions, comparison, uncertainty queue, keys, measures), bundled-model
+segmentation through the worker, export, and the npe2 contributions."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import fake_probability
+
+pytestmark = pytest.mark.gui
+
+
+def _write_source_only(proj, seed0=0):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    probs = {}
+    for i, rec in enumerate(proj.images):
+        p = fake_probability(rec.shape[:2], seed0 + i)
+        # make image i progressively more certain: uncertainty decreases with i
+        p = np.clip(0.5 + (p - 0.5) * (1 + 3 * i), 0, 1).astype(np.float32)
+        write_prob(tasks.source_only_path(proj, rec.id), p)
+        probs[rec.id] = p
+    return probs
+
+
+def test_segment_with_bundled_model_in_worker(studio, tiny_models, qtbot, dialogs):
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review.segmenter_model = str(tiny_models[0])
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert review.segment_missing()
+    assert blocker.args[0].status == "done", dialogs.errors
+    proj = studio.project
+    for rec in proj.images:
+        assert tasks.source_only_path(proj, rec.id).is_file()
+        assert rec.state == "predicted"
+    viewer = studio.viewer
+    assert "probability" in viewer.layers
+    p = viewer.layers["probability"].data
+    assert p.shape == (96, 96) and 0 <= p.min() <= p.max() <= 1
+    u = viewer.layers["uncertainty"].data
+    assert np.allclose(u, 1 - np.abs(2 * p - 1))
+    assert "vessel fraction" in review.stats.text()
+
+
+def _press(viewer, key: str) -> None:
+    """Run the viewer's binding for ``key`` (what napari does on that key press)."""
+    for binding, func in viewer.keymap.items():
+        if str(binding) == key:
+            func(viewer)
+            return
+    raise KeyError(key)
+
+
+def test_review_queue_by_uncertainty_and_keyboard_navigation(studio, qtbot):
+    proj = studio.project
+    probs = _write_source_only(proj)
+    review = studio.panels["Review"]
+    ids = [r.id for r in proj.images]
+    # keyboard: Page Down / Page Up walk the project order
+    viewer = studio.viewer
+    _press(viewer, "PageDown")
+    assert studio.current_id == ids[1]
+    _press(viewer, "PageUp")
+    _press(viewer, "PageUp")
+    assert studio.current_id == ids[2]  # wraps around
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        review.queue.setCurrentText("most uncertain first")
+    unc = {i: float((1 - np.abs(2 * p - 1)).mean()) for i, p in probs.items()}
+    assert review.order == sorted(unc, key=lambda i: -unc[i])
+    assert studio.current_id == review.order[0]
+    review.next()
+    assert studio.current_id == review.order[1]
+
+
+def test_overlay_controls_compare_grid_contour(studio):
+    proj = studio.project
+    _write_source_only(proj)
+    review = studio.panels["Review"]
+    studio.images_changed.emit()
+    review._reload_maps()
+    viewer = studio.viewer
+    review.compare.setCurrentText("source-only")
+    assert viewer.layers["compare"].visible
+    review.side_by_side.setChecked(True)
+    assert viewer.grid.enabled
+    review.side_by_side.setChecked(False)
+    assert not viewer.grid.enabled
+    review.contour.setChecked(True)
+    assert viewer.layers["mask"].contour > 0
+    review.opacity.setValue(30)
+    assert viewer.layers["probability"].opacity == pytest.approx(0.3)
+    review.show_unc.setChecked(True)
+    assert viewer.layers["uncertainty"].visible
+    # the mask to edit starts from the prediction (p >= 0.5)
+    p = viewer.layers["probability"].data
+    assert np.array_equal(viewer.layers["mask"].data > 0, p >= 0.5)
+
+
+def test_measures_shown_in_physical_units_when_spacing_known(studio, qtbot, tmp_path):
+    review = studio.panels["Review"]
+    review.mask_layer.data = np.zeros((96, 96), np.uint8)
+    review.mask_layer.data[40:45, 10:90] = 1
+    review._measure()
+    qtbot.waitUntil(lambda: "tortuosity" in review.measures.text(), timeout=10000)
+    assert "px" in review.measures.text()
+    assert review.last_measures["tortuosity"] == pytest.approx(1.0, abs=0.05)
+    # an image with a known pixel spacing (TIFF resolution) reports µm
+    import tifffile
+
+    from vessel_studio.samples import synthetic_fundus
+
+    rgb, _, _ = synthetic_fundus((96, 96), seed=1)
+    path = tmp_path / "spaced.tif"
+    tifffile.imwrite(path, rgb, resolution=(100.0, 100.0), resolutionunit="CENTIMETER")  # 0.1 mm/px
+    rec = studio.add_images([path])[0]
+    if rec.spacing is None:
+        pytest.skip("the reader did not take the TIFF resolution as pixel spacing")
+    studio.select_image(rec.id)
+    review.mask_layer.data = np.zeros((96, 96), np.uint8)
+    review.mask_layer.data[40:45, 10:90] = 1
+    review._measure()
+    qtbot.waitUntil(lambda: "µm" in review.measures.text(), timeout=10000)
+    assert review.last_measures["calibre_mean_um"] == pytest.approx(review.last_measures["calibre_mean_px"] * 100)
+
+
+def test_export_masks_probabilities_and_csv(studio, qtbot, tmp_path):
+    proj = studio.project
+    _write_source_only(proj)
+    first = proj.images[0]
+    corrected = np.zeros((96, 96), bool)
+    corrected[10:20, 10:60] = True
+    proj.save_correction(first.id, corrected)
+    panel = studio.panels["Export"]
+    panel.mask_format.setCurrentText("tif")
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert panel.export_to(tmp_path / "out")
+    assert blocker.args[0].status == "done"
+    out = tmp_path / "out"
+    import tifffile
+
+    names = [r.name for r in proj.images]
+    for n in names:
+        assert (out / "masks" / f"{n}.tif").is_file()
+        assert (out / "probabilities" / f"{n}.tif").is_file()
+    m = tifffile.imread(out / "masks" / f"{first.name}.tif") > 0
+    assert np.array_equal(m, corrected)  # corrected mask wins over the prediction
+    rows = list(csv.DictReader(open(out / "measures.csv")))
+    assert [r["image"] for r in rows] == names
+    assert rows[0]["mask"] == "corrected" and rows[1]["mask"] == "predicted"
+    assert float(rows[0]["density"]) > 0 and rows[0]["tortuosity"]
+
+
+def test_plugin_manifest_reader_and_sample_data(sample_project):
+    from npe2 import PluginManager
+
+    pm = PluginManager.instance()
+    pm.discover()
+    manifest = pm.get_manifest("vessel-studio")
+    widgets = {w.display_name for w in manifest.contributions.widgets}
+    assert widgets == {"Project", "Adaptation", "Review and correction", "Export"}
+    assert {s.key for s in manifest.contributions.sample_data} == {"fundus", "octa"}
+
+    from vessel_studio.gui import plugin
+
+    assert plugin.get_reader(str(sample_project.folder)) is plugin._read_project
+    img = sample_project.image_path(sample_project.images[0].id)
+    reader = plugin.get_reader(str(img))
+    (data, kw, kind), = reader(str(img))
+    assert kind == "image" and data.shape == (96, 96, 3) and kw["rgb"]
+    assert plugin.get_reader(str(sample_project.folder / "project.json")) is None
+    layers = plugin.sample_fundus()
+    assert layers[0][0].shape == (512, 512, 3) and layers[1][2] == "labels"
+    gray = plugin.sample_octa()[0][0]
+    assert gray.shape == (304, 304)
+
+
+def test_plugin_widgets_share_one_studio(make_napari_viewer, sample_project, dialogs):
+    viewer = make_napari_viewer()
+    dock, project_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Project")
+    _, review_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    assert project_panel.studio is review_panel.studio
+    project_panel.studio.open_project(sample_project.folder)
+    assert "image" in viewer.layers and "mask" in viewer.layers
+    assert project_panel.list.count() == 3
+
+
+def test_open_project_folder_through_the_reader(make_napari_viewer, sample_project, dialogs):
+    from vessel_studio.gui.app import attach
+
+    viewer = make_napari_viewer()
+    studio = attach(viewer)
+    viewer.open(str(sample_project.folder), plugin="vessel-studio")
+    assert studio.project is not None and studio.project.folder == sample_project.folder
+    assert "image" in viewer.layers

@@ -1,0 +1,54 @@
+"""The GUI's Qt-free helpers: uncertainty, label-free stats, masks to edit, drafts, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vessel_studio.gui import tasks
+from vessel_studio.events import collect
+
+
+def test_uncertainty_and_stats():
+    p = np.array([[0.0, 0.5], [1.0, 0.75]], np.float32)
+    assert np.allclose(tasks.uncertainty(p), [[0, 1], [0, 0.5]])
+    s = tasks.label_free_stats(p, previous=np.array([[0, 1], [1, 1]], np.float32))
+    assert s["vessel_fraction"] == pytest.approx(0.75)
+    assert s["mean_uncertainty"] == pytest.approx(0.375)
+    assert s["undecided_fraction"] == pytest.approx(0.5)
+    assert s["agreement_previous"] == pytest.approx(2 * 3 / (3 + 3))
+    fov = np.array([[True, False], [True, False]])
+    assert tasks.label_free_stats(p, fov)["vessel_fraction"] == pytest.approx(0.5)
+
+
+def test_current_mask_precedence_and_drafts(sample_project):
+    from vessel_studio.io.images import write_prob
+
+    proj = sample_project
+    rec = proj.images[0]
+    assert tasks.current_mask(proj, rec.id) == (None, "none")
+    p = np.zeros((96, 96), np.float32)
+    p[5:10] = 0.9
+    write_prob(tasks.source_only_path(proj, rec.id), p)
+    m, origin = tasks.current_mask(proj, rec.id)
+    assert origin == "predicted" and m[6, 0] and not m[20, 0]
+    d = np.zeros((96, 96), bool)
+    d[50, 50] = True
+    tasks.write_draft(proj, rec.id, d)
+    m, origin = tasks.current_mask(proj, rec.id)
+    assert origin == "draft" and np.array_equal(m, d)
+    proj.save_correction(rec.id, ~d)
+    m, origin = tasks.current_mask(proj, rec.id)
+    assert origin == "corrected" and np.array_equal(m, ~d)
+    tasks.drop_draft(proj, rec.id)
+    assert not tasks.draft_path(proj, rec.id).exists()
+
+
+def test_review_order_and_export_without_predictions(sample_project, tmp_path):
+    order, events = collect(tasks.review_order(sample_project))
+    assert [s for _, s in order] == [-1.0, -1.0, -1.0]
+    out, _ = collect(tasks.export(sample_project, tmp_path / "x"))
+    text = (out / "measures.csv").read_text().splitlines()
+    assert len(text) == 4 and text[0].startswith("image,id,state,mask")
+    with pytest.raises(ValueError):
+        collect(tasks.export(sample_project, tmp_path / "y", masks="jpeg"))
