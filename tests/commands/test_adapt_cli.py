@@ -1,0 +1,72 @@
+"""``vessel-studio adapt``: creates a project, adapts with the tiny preset, continues it; clear errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adaptation"))
+from _adapt_fixtures import ensure_synthesis, make_source_models  # noqa: E402
+
+from vessel_studio.cli import main  # noqa: E402
+from vessel_studio.samples import write_sample_images  # noqa: E402
+from vessel_studio.store import Project  # noqa: E402
+
+ensure_synthesis()
+
+
+@pytest.fixture
+def folders(tmp_path):
+    src = write_sample_images(tmp_path / "src", n=2, modality="fundus", seed=10, shape=(96, 96))
+    tgt = write_sample_images(tmp_path / "tgt", n=2, modality="octa", seed=20, shape=(64, 64))
+    seg, gen = make_source_models(tmp_path)
+    return tmp_path, src, tgt, seg, gen
+
+
+def _args(tmp, src, tgt, seg, gen, *extra):
+    return ["adapt", str(tmp / "proj"), "--target", str(tgt.folder / "images"), "--modality", "octa",
+            "--source-images", str(src.folder / "images"), "--source-masks", str(src.folder / "labels"),
+            "--source-fovs", str(src.folder / "fov"), "--source-segmenter", str(seg), "--source-generator", str(gen),
+            "--preset", "tiny", "--threads", "1", "--quiet", *extra]
+
+
+def test_adapt_creates_then_continues_a_project(folders, capsys):
+    tmp, src, tgt, seg, gen = folders
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1", "--seed", "3")) == 0
+    out = capsys.readouterr().out
+    assert "2 new target image(s)" in out and "adapted segmenter:" in out and "| round |" in out
+    proj = Project.open(tmp / "proj")
+    assert [r.index for r in proj.rounds] == [0, 1]
+    assert proj.rounds[0].seed == 3 and proj.rounds[0].config["preset_name"] == "tiny"
+    # again: the same images are skipped, one more round is added after the latest
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 0
+    out = capsys.readouterr().out
+    assert "0 new target image(s); 2 in the project" in out
+    assert [r.index for r in Project.open(tmp / "proj").rounds] == [0, 1, 2]
+
+
+def test_adapt_procedural_source(folders, capsys):
+    tmp, src, tgt, seg, gen = folders
+    rc = main(["adapt", str(tmp / "proj"), "--target", str(tgt.folder / "images"), "--modality", "octa",
+               "--source-segmenter", str(seg), "--source-generator", str(gen), "--preset", "tiny",
+               "--rounds", "0", "--quiet"])
+    assert rc == 0
+    assert "procedural" in capsys.readouterr().out
+    assert Project.open(tmp / "proj").source["kind"] == "procedural"
+
+
+def test_adapt_errors_are_one_line_messages(folders, capsys):
+    tmp, src, tgt, seg, gen = folders
+    assert main(["adapt", str(tmp / "new"), "--target", str(tgt.folder / "images")]) == 2
+    assert "--modality" in capsys.readouterr().err
+    (tmp / "bad").mkdir()
+    (tmp / "bad" / "project.json").write_text("{ nope")
+    assert main(["adapt", str(tmp / "bad"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "project.json" in err and "invalid JSON" in err
+    assert main(["adapt", str(tmp / "p2"), "--target", str(tgt.folder / "images"), "--modality", "octa",
+                 "--source-images", str(src.folder / "images")]) == 2
+    assert "go together" in capsys.readouterr().err
+    assert not (tmp / "p2").exists()  # nothing created on bad arguments

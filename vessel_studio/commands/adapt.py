@@ -1,0 +1,105 @@
+"""``vessel-studio adapt PROJECT --target DIR``: create or continue an adaptation project.
+
+Adds the images of ``--target`` to the project (duplicates by content are skipped), then runs
+the adaptation job (round 0 = latent similarity mining when the project has no round yet,
+then ``--rounds`` co-optimization rounds) with tqdm progress bars. Source: the bundled fundus
+models, or ``--source-segmenter`` / ``--source-generator``; labelled source images with
+``--source-images`` + ``--source-masks``; without them, procedural vessel masks rendered by the
+source generator. Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
+power cut) resumes when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", help="project folder (created when it does not exist)")
+    p.add_argument("--target", action="append", default=[], metavar="DIR",
+                   help="folder (or file) of unlabelled target images to add; repeatable")
+    p.add_argument("--modality", choices=["octa", "fundus"], default=None,
+                   help="target modality (needed when creating a project)")
+    p.add_argument("--source-images", default=None, help="labelled source images (folder)")
+    p.add_argument("--source-masks", default=None, help="their vessel masks (folder, paired by name)")
+    p.add_argument("--source-fovs", default=None, help="their FOV masks (folder; optional)")
+    p.add_argument("--source-segmenter", default="fundus-segmenter", help="model folder or bundled name")
+    p.add_argument("--source-generator", default="fundus-generator", help="model folder or bundled name")
+    p.add_argument("--source-modality", choices=["octa", "fundus"], default="fundus")
+    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
+    p.add_argument("--rounds", type=int, default=None, help="co-optimization rounds (default: preset)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--t0", type=float, default=None, help="inversion depth as a fraction of T (default 0.3)")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps over the whole schedule (default 50)")
+    p.add_argument("--count", type=int, default=None, help="synthetic pairs per round")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vessel_studio.adaptation import AdaptConfig, SourceBundle, adapt
+    from vessel_studio.adaptation.selection import summarize
+    from vessel_studio.events import progress_bar
+    from vessel_studio.store import Project
+
+    folder = Path(args.project)
+    if bool(args.source_images) != bool(args.source_masks):
+        raise ValueError("--source-images and --source-masks go together")
+    if (folder / "project.json").exists():
+        project = Project.open(folder)
+        if args.modality and args.modality != project.modality:
+            raise ValueError(f"{project.manifest_path}: project modality is {project.modality!r}, not {args.modality!r}")
+    else:
+        if not args.modality:
+            raise ValueError(f"{folder}: new project: pass --modality octa|fundus")
+        if not args.target:
+            raise ValueError(f"{folder}: new project: pass --target DIR with the target images")
+        project = Project.create(folder, modality=args.modality)
+    if args.target:
+        added = project.add_images(args.target)
+        print(f"{len(added)} new target image(s); {len(project.images)} in the project")
+
+    if args.source_images:
+        source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs,
+                                           segmenter=args.source_segmenter, generator=args.source_generator,
+                                           modality=args.source_modality)
+    else:
+        source = SourceBundle(segmenter=args.source_segmenter, generator=args.source_generator,
+                              modality=args.source_modality)
+        print("no labelled source images given: using procedural vessel masks rendered by the source generator")
+
+    overrides = {"seed": args.seed}
+    for key, name in (("rounds", "rounds"), ("t0", "t0"), ("steps", "steps"), ("count", "n_synthetic"),
+                      ("threads", "threads")):
+        if getattr(args, key) is not None:
+            overrides[name] = getattr(args, key)
+    cfg = AdaptConfig.preset(args.preset, **overrides)
+
+    job = adapt(project, cfg, source=source, device=args.device)
+    bar = None if args.quiet else progress_bar()
+    try:
+        while True:
+            try:
+                ev = next(job)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if bar is not None:
+                bar(ev)
+    except KeyboardInterrupt:
+        job.close()  # cancel: rounds of this run are rolled back, work/ removed
+        print("cancelled: the project is as it was before this run")
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = [{"round": r.index, **r.metrics} for r in Project.open(folder).rounds]
+    print(summarize(rows))
+    if result.stopped_early:
+        print(f"stopped early: {result.reason}")
+    print(f"adapted segmenter: {result.segmenter}")
+    print(f"({result.seconds:.0f} s{', resumed' if result.resumed else ''})")
+    return 0

@@ -1,0 +1,88 @@
+"""``vessel-studio benchmark PAIR``: the adaptation benchmark protocol (../shared/BENCHMARK.md).
+
+Runs source-only, oracle, Frangi + Otsu, histogram-matched source and the adapted model after
+each round, per seed, scores them on the target's test split and writes ``results.json`` and
+``results.md`` (and, with ``--save-segmenter``, the first seed's adapted segmenter in half
+precision) into ``--out``. Parts are cached under ``--work`` so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def _value(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pair", choices=["drive-octa500", "drive-chase", "drive-stare"], help="source -> target pair")
+    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--data", default=None, help="datasets root (default: ../shared/data or $VESSEL_STUDIO_DATA)")
+    p.add_argument("--out", default=None, help="results folder (default: benchmarks/results/PAIR)")
+    p.add_argument("--work", default="scratch/benchmark", help="cache of models and projects (not committed)")
+    p.add_argument("--parts", nargs="+", default=None,
+                   choices=["source-only", "oracle", "frangi", "histmatch", "adapted"],
+                   help="run only these parts (the report includes whatever is cached)")
+    p.add_argument("--seg-steps", type=int, default=None, help="steps of the baseline segmenters (default: preset)")
+    p.add_argument("--source-generator", default="fundus-generator",
+                   help="source generator folder/name, or 'train' to train one on the source split only")
+    p.add_argument("--source-generator-steps", type=int, default=None)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="AdaptConfig overrides, e.g. --set gen_steps=500 rounds=2")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--note", action="append", default=[], help="a note written into the report")
+    p.add_argument("--save-segmenter", action="store_true",
+                   help="save the first seed's adapted segmenter (fp16) under OUT/segmenter")
+    p.add_argument("--report-only", action="store_true", help="assemble the report from cached parts")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from vessel_studio.adaptation.benchmark import PARTS, BenchmarkSpec, run_benchmark, summarize, write_report
+
+    data = Path(args.data or os.environ.get("VESSEL_STUDIO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    if not data.is_dir():
+        raise ValueError(f"{data}: datasets folder not found (pass --data)")
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        overrides[k] = _value(v)
+    spec = BenchmarkSpec(pair=args.pair, data=data, work=Path(args.work), preset=args.preset,
+                         seg_steps=args.seg_steps, adapt_overrides=overrides,
+                         source_generator=args.source_generator,
+                         source_generator_steps=args.source_generator_steps, threads=args.threads)
+    parts = args.parts or list(PARTS)
+    if args.report_only:
+        parts = [p for p in PARTS if any((Path(args.work) / args.pair / f"seed-{s}" / "scores" / f"{p}.json").is_file()
+                                         or (p == "adapted" and (Path(args.work) / args.pair / f"seed-{s}" / "adapt-result.json").is_file())
+                                         for s in args.seeds)]
+    results = run_benchmark(spec, args.seeds, parts)
+    command = "vessel-studio benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
+        if len(sys.argv) > 1 and sys.argv[1] == "benchmark" else "vessel-studio benchmark " + args.pair
+    summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note)
+    out = Path(args.out or Path("benchmarks") / "results" / args.pair)
+    seg = None
+    if args.save_segmenter:
+        first = results[str(args.seeds[0])].get("adapted")
+        if first and first["rounds"]:
+            seg = spec.work / f"seed-{args.seeds[0]}" / "project" / "rounds" / f"round-{first['rounds'][-1]['round']:03d}" / "segmenter"
+    paths = write_report(summary, out, adapted_segmenter=seg)
+    from vessel_studio.adaptation.benchmark import markdown
+
+    print(markdown(summary))
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
