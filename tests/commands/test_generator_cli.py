@@ -1,0 +1,124 @@
+"""CLI: train-generator, check-inversion, translate on tiny models and tiny files; bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vessel_studio.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def write_set(root, n=3, size=40, seed=0):
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    yy, xx = np.mgrid[0:size, 0:size]
+    for i in range(n):
+        m = np.abs(np.sin(xx / 4 + i) + np.cos(yy / 6)) < 0.35
+        img = np.clip(60 + 120 * m + rng.normal(0, 8, m.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(root / "images" / f"im{i}.png")
+        Image.fromarray((m * 255).astype(np.uint8)).save(root / "masks" / f"im{i}.png")
+    return root / "images", root / "masks"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    images, masks = write_set(root / "data")
+    common = ["--modality", "octa", "--preset", "tiny", "--steps", "2", "--crop-size", "16", "--batch-size", "2"]
+    assert main(["train-generator", "--images", str(images), "--masks", str(masks), *common,
+                 "--out", str(root / "src")]) == 0
+    assert main(["train-generator", "--images", str(images), *common, "--out", str(root / "tgt")]) == 0
+    return root, images, masks
+
+
+def test_train_generator_writes_models(models):
+    root, _, _ = models
+    src = json.loads((root / "src" / "config.json").read_text())
+    tgt = json.loads((root / "tgt" / "config.json").read_text())
+    assert src["kind"] == "generator" and src["conditioned"] is True and tgt["conditioned"] is False
+    assert src["preprocessing"]["modality"] == "octa"
+    assert (root / "src" / "model.safetensors").is_file()
+
+
+def test_check_inversion_prints_psnr(models, capsys):
+    root, images, masks = models
+    assert main(["check-inversion", "--model", str(root / "src"), "--images", str(images), "--masks", str(masks),
+                 "--steps", "20"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 4 and all("PSNR" in line for line in out)
+    m = re.fullmatch(r"mean PSNR: (-?[0-9.]+) dB", out[-1])
+    assert m and float(m.group(1)) > 15
+    assert main(["check-inversion", "--model", str(root / "src"), "--images", str(images), "--masks", str(masks),
+                 "--steps", "20", "--size", "16", "--count", "3"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("mean PSNR: ")
+
+
+def test_translate_writes_pairs_manifest_and_montage(models, tmp_path):
+    root, images, masks = models
+    out = tmp_path / "pairs"
+    argv = ["translate", "--source-images", str(images), "--source-masks", str(masks), "--source-gen", str(root / "src"),
+            "--target-gen", str(root / "tgt"), "--out", str(out), "--count", "5", "--size", "16", "--steps", "20",
+            "--montage", str(tmp_path / "m.png"), "--target-images", str(images), "--montage-rows", "3"]
+    assert main(argv) == 0
+    names = sorted(p.name for p in (out / "images").iterdir())
+    assert names == [f"{i:06d}.png" for i in range(5)]
+    assert sorted(p.name for p in (out / "labels").iterdir()) == names
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["count"] == 5 and man["t0"] == 0.3 and man["mode"] == "ddpm" and len(man["pairs"]) == 5
+    lab = np.asarray(Image.open(out / "labels" / names[0]))
+    assert lab.shape == (16, 16) and set(np.unique(lab)) <= {0, 255}
+    mont = np.asarray(Image.open(tmp_path / "m.png"))
+    assert mont.shape == (3 * 16 + 2 * 2, 5 * 16 + 4 * 2)  # 3 rows x 5 columns
+    # same seed -> same images
+    again = [tmp_path / "again" if a == str(out) else a for a in argv[:-6]]
+    assert main([str(a) for a in again]) == 0
+    a = np.asarray(Image.open(out / "images" / names[1]))
+    b = np.asarray(Image.open(tmp_path / "again" / "images" / names[1]))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_input_is_reported_and_nothing_written(models, tmp_path, capsys):
+    root, images, masks = models
+    # mask of the wrong size
+    bad = tmp_path / "badmasks"
+    bad.mkdir()
+    for p in masks.iterdir():
+        Image.fromarray(np.zeros((20, 20), np.uint8)).save(bad / p.name)
+    out = tmp_path / "o"
+    rc = main(["translate", "--source-images", str(images), "--source-masks", str(bad), "--source-gen", str(root / "src"),
+               "--target-gen", str(root / "tgt"), "--out", str(out), "--count", "2", "--size", "16"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "badmasks" in err and not out.exists()
+    # an RGB photo where a mask is expected
+    rgb = tmp_path / "rgbmasks"
+    rgb.mkdir()
+    rng = np.random.default_rng(0)
+    for p in masks.iterdir():
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(rgb / p.name)
+    rc = main(["train-generator", "--images", str(images), "--masks", str(rgb), "--modality", "octa", "--preset", "tiny",
+               "--out", str(tmp_path / "g")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "colour image, not a vessel mask" in err and not (tmp_path / "g").exists()
+    # an empty folder
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc = main(["train-generator", "--images", str(empty), "--modality", "octa", "--preset", "tiny",
+               "--out", str(tmp_path / "g")])
+    assert rc == 2 and "empty: no image" in capsys.readouterr().err
+    # a model folder without config
+    rc = main(["check-inversion", "--model", str(empty), "--images", str(images)])
+    assert rc == 2 and "no config.json" in capsys.readouterr().err
