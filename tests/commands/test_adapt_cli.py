@@ -41,10 +41,13 @@ def test_adapt_creates_then_continues_a_project(folders, capsys):
     assert [r.index for r in proj.rounds] == [0, 1]
     assert proj.rounds[0].seed == 3 and proj.rounds[0].config["preset_name"] == "tiny"
     # again: the same images are skipped, one more round is added after the latest
-    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 0
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1", "--set", "gen_finetune_steps=2",
+                      "pseudo_mode=hard")) == 0
     out = capsys.readouterr().out
     assert "0 new target image(s); 2 in the project" in out
-    assert [r.index for r in Project.open(tmp / "proj").rounds] == [0, 1, 2]
+    last = Project.open(tmp / "proj").rounds
+    assert [r.index for r in last] == [0, 1, 2]
+    assert last[-1].config["gen_finetune_steps"] == 2 and last[-1].config["pseudo_mode"] == "hard"
 
 
 def test_adapt_procedural_source(folders, capsys):

@@ -276,6 +276,7 @@ def train_source_generator(spec: BenchmarkSpec, seed: int, cfg) -> Path:
     tcfg = GeneratorTrainConfig.preset(cfg.gen_model, model=GeneratorConfig.preset(cfg.gen_model), steps=steps,
                                        batch_size=cfg.gen_batch, crop_size=cfg.gen_crop, lr=cfg.gen_lr,
                                        seed=derive_seed(seed, "source-generator"),
+                                       warmup=min(100, max(1, steps // 10)),
                                        checkpoint_every=max(1, min(200, steps // 4)))
     t = time.perf_counter()
 

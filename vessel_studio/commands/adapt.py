@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=None, help="synthetic pairs per round")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="any AdaptConfig field, e.g. --set gen_steps=300 cond_dropout=0.3")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -76,6 +78,16 @@ def run(args: argparse.Namespace) -> int:
                       ("threads", "threads")):
         if getattr(args, key) is not None:
             overrides[name] = getattr(args, key)
+    import json
+
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            overrides[k] = json.loads(v)
+        except ValueError:
+            overrides[k] = v
     cfg = AdaptConfig.preset(args.preset, **overrides)
 
     job = adapt(project, cfg, source=source, device=args.device)
