@@ -193,6 +193,9 @@ def test_job_lock_is_exclusive_and_protects_temp_folders(tmp_path):
         (a.folder / "rounds" / ".round-000.tmp-1").mkdir()
         Project.open(a.folder)  # a job is live: its temp folder must survive
         assert (a.folder / "rounds" / ".round-000.tmp-1").is_dir()
+        with pytest.raises(ProjectBusyError):
+            b.rollback(-1)  # not while another job runs
+        a.rollback(-1)  # the job itself may
     finally:
         a.release_job_lock()
     b.acquire_job_lock()

@@ -419,6 +419,8 @@ class Project:
         The manifest is edited first, the folders deleted after. When no round remains,
         images in state "predicted" go back to "new".
         """
+        if self._job_fd is None and self.job_running():
+            raise ProjectBusyError(f"{self.folder}: an adaptation job is running; cancel it before rolling back")
         removed: list[str] = []
 
         def fn(d):
