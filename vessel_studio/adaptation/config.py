@@ -42,7 +42,7 @@ class AdaptConfig:
     synth_batch: int = 32
     vessel_min: float = 0.02  # source crops hold at least this vessel fraction
     procedural_images: int = 8  # source masks drawn when the lab has no labelled source images
-    procedural_size: int = 256
+    procedural_size: int = 512  # px; the tree generator draws fundus-scale vessels at 512
     # --- segmenter (step 3) and its fine-tuning per round ---
     seg_steps: int = 1500
     seg_finetune_steps: int = 500
@@ -94,7 +94,7 @@ class AdaptConfig:
             "cpu": dict(
                 gen_steps=1500, gen_finetune_steps=400, gen_batch=16, gen_crop=64, gen_model="cpu",
                 n_synthetic=512, steps=50, synth_batch=32, seg_steps=1500, seg_finetune_steps=500,
-                seg_batch=8, seg_crop=64, rounds=3,
+                seg_batch=8, seg_crop=64, rounds=3, procedural_size=512,
             ),
             "gpu": dict(
                 gen_steps=6000, gen_finetune_steps=1500, gen_batch=64, gen_crop=128, gen_model="gpu",
