@@ -51,6 +51,7 @@ class BenchmarkSpec:
     source_generator: str = "fundus-generator"  # a model folder / bundled name, or "train" (DRIVE only)
     source_generator_steps: int | None = None  # with "train": steps (None: the preset's gen_steps)
     threads: int | None = None
+    score_only: bool = False  # report from what is cached: never train or adapt
 
 
 def log(msg: str) -> None:
@@ -232,7 +233,7 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
     if generator == "train":
         generator = train_source_generator(spec, seed, cfg)
     bundle = SourceBundle(segmenter=src_seg, generator=generator, images=src, modality="fundus")
-    if not (base / "adapt-result.json").is_file():  # else finished before; a killed run resumes
+    if not (base / "adapt-result.json").is_file() and not spec.score_only:  # a killed run resumes
         last = {"t": 0.0}
 
         def on_event(ev):

@@ -63,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
     spec = BenchmarkSpec(pair=args.pair, data=data, work=Path(args.work), preset=args.preset,
                          seg_steps=args.seg_steps, adapt_overrides=overrides,
                          source_generator=args.source_generator,
-                         source_generator_steps=args.source_generator_steps, threads=args.threads)
+                         source_generator_steps=args.source_generator_steps, threads=args.threads,
+                         score_only=bool(args.report_only))
     parts = args.parts or list(PARTS)
     if args.report_only:
         parts = [p for p in PARTS if any((Path(args.work) / args.pair / f"seed-{s}" / "scores" / f"{p}.json").is_file()
-                                         or (p == "adapted" and (Path(args.work) / args.pair / f"seed-{s}" / "adapt-result.json").is_file())
+                                         or (p == "adapted" and (Path(args.work) / args.pair / f"seed-{s}" / "project" / "project.json").is_file())
                                          for s in args.seeds)]
     results = run_benchmark(spec, args.seeds, parts)
     command = "vessel-studio benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
