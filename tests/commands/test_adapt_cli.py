@@ -73,3 +73,31 @@ def test_adapt_errors_are_one_line_messages(folders, capsys):
                  "--source-images", str(src.folder / "images")]) == 2
     assert "go together" in capsys.readouterr().err
     assert not (tmp / "p2").exists()  # nothing created on bad arguments
+
+
+def test_benchmark_summary_gap_closed_and_markdown(tmp_path):
+    from vessel_studio.adaptation.benchmark import BenchmarkSpec, markdown, summarize
+
+    def scores(d):
+        return {"dice": d, "cldice": d, "auc": 0.9, "sensitivity": 0.5, "specificity": 0.9}
+
+    results = {
+        str(seed): {
+            "source-only": {"mean": scores(0.40 + seed * 0.02)},
+            "oracle": {"mean": scores(0.90)},
+            "frangi": {"mean": scores(0.47)},
+            "adapted": {"rounds": [
+                {"round": 0, "scores": scores(0.30), "label_free": {"agreement": 0.5, "confidence": 0.8}},
+                {"round": 1, "scores": scores(0.65 + seed * 0.02), "label_free": {"agreement": 0.9}},
+            ]},
+        }
+        for seed in (0, 1)
+    }
+    spec = BenchmarkSpec(pair="drive-octa500", data=tmp_path, work=tmp_path)
+    s = summarize("drive-octa500", results, command="vessel-studio benchmark drive-octa500", spec=spec)
+    assert s["table"]["adapted (last round)"]["dice"]["mean"] == pytest.approx(0.66)
+    assert s["table"]["source-only"]["dice"]["sd"] == pytest.approx(0.01414, abs=1e-4)
+    assert s["gap_closed_dice"] == pytest.approx((0.66 - 0.41) / (0.90 - 0.41))
+    assert s["rounds"]["0"]["dice"] == pytest.approx(0.30)
+    md = markdown(s)
+    assert "| adapted (last round) | 0.660 ± 0.014" in md and "Gap closed" in md and "| 1 | 0.660" in md
