@@ -143,20 +143,26 @@ class _CropSampler:
         # pad every image so that any centre gives a full crop (reflect for the image)
         self.pad = cfg.crop // 2 + 1
         self.inside = []
+        self.fov_f = []
         for p in self.pairs:
-            fov = p.fov if p.fov is not None else None
-            idx = np.flatnonzero(fov) if fov is not None else None
-            self.inside.append(idx.astype(np.int64) if idx is not None and idx.size else None)
+            if p.fov is None:
+                self.inside.append(None)
+                self.fov_f.append(None)
+                continue
+            idx = np.flatnonzero(p.fov)
+            self.inside.append(idx.astype(np.int64) if idx.size else None)
+            self.fov_f.append(p.fov.astype(np.float32))
 
-    def _crop(self, a: np.ndarray, r: int, c: int, fill: float) -> np.ndarray:
+    def _crop(self, a: np.ndarray | None, r: int, c: int, fill: float, shape=None) -> np.ndarray:
+        """``crop``-sized window centred at (r, c); outside the image ``fill``; ``a=None`` = ones."""
         s = self.cfg.crop
-        h, w = a.shape
+        h, w = a.shape if a is not None else shape
         r0, c0 = r - s // 2, c - s // 2
         out = np.full((s, s), fill, np.float32)
         rs, cs = max(0, r0), max(0, c0)
         re, ce = min(h, r0 + s), min(w, c0 + s)
         if re > rs and ce > cs:
-            out[rs - r0:re - r0, cs - c0:ce - c0] = a[rs:re, cs:ce]
+            out[rs - r0:re - r0, cs - c0:ce - c0] = 1.0 if a is None else a[rs:re, cs:ce]
         return out
 
     def batch(self, rng: np.random.Generator):
@@ -178,8 +184,7 @@ class _CropSampler:
                 r, c = int(rng.integers(h)), int(rng.integers(w))
             x = self._crop(p.x, r, c, 0.0)
             y = self._crop(p.label, r, c, 0.0)
-            m = self._crop(p.fov.astype(np.float32), r, c, 0.0) if p.fov is not None else self._crop(
-                np.ones((h, w), np.float32), r, c, 0.0)
+            m = self._crop(self.fov_f[k], r, c, 0.0, shape=(h, w))
             if cfg.flips and rng.random() < 0.5:
                 x, y, m = x[:, ::-1], y[:, ::-1], m[:, ::-1]
             if cfg.flips and rng.random() < 0.5:
