@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint-dir", default=str(REPO / "scratch" / "fundus-segmenter-ckpt"))
     ap.add_argument("--scores", default=str(REPO / "scratch" / "fundus-segmenter-scores.json"))
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--card", action="store_true", help="write the model card README.md from the scores")
+    ap.add_argument("--train-command", default=None, help="(for the card, with --eval-only) how the model was trained")
     args = ap.parse_args(argv)
 
     import torch
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
         cfg = SegmenterTrainConfig.preset("cpu", steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                                           lr=args.lr, seed=args.seed, checkpoint_every=250)
         desc = {"datasets": {n: "train split (1st observer labels)" for n in DATASETS}, "images": len(pairs),
-                "script": "training/train_fundus_segmenter.py"}
+                "script": "training/train_fundus_segmenter.py", "command": "python " + " ".join(sys.argv)}
         t0 = time.time()
         losses = []
 
@@ -90,9 +92,96 @@ def main(argv=None) -> int:
     robust = robustness(seg, data)
     from vessel_studio.io.atomic import write_json
 
-    write_json(args.scores, {"model": str(args.out), "command": "python " + " ".join(sys.argv), "scores": scores,
-                             "robustness": robust})
+    result = {"model": str(args.out), "command": "python " + " ".join(sys.argv), "scores": scores,
+              "robustness": robust,
+              "train_command": args.train_command or seg.training.get("data", {}).get("command")}
+    write_json(args.scores, result)
+    if args.card:
+        from vessel_studio.io.atomic import write_text
+
+        write_text(Path(args.out) / "README.md", model_card(seg, result))
+        print(f"wrote {Path(args.out) / 'README.md'}")
     return 0
+
+
+def model_card(seg, result: dict) -> str:
+    """The model card, filled from the model's config and the scores just measured."""
+    t = seg.training
+    c = t.get("config", {})
+    p = seg.preprocessing
+    rows = []
+    for name, sc in result["scores"].items():
+        m, sd, pooled = sc["mean"], sc["std"], sc["pooled"]
+        rows.append(f"| {name} | {sc['count']} | {m['dice']:.4f} ± {sd['dice']:.4f} | {pooled['dice']:.4f} | "
+                    f"{m['auc']:.4f} | {m['cldice']:.4f} | {m['sensitivity']:.4f} | {m['specificity']:.4f} | "
+                    f"{m['accuracy']:.4f} |")
+    up, est = result["robustness"]["upscaled_3x"], result["robustness"]["fov_estimated"]
+    from vessel_studio.models.segmenter import count_parameters
+
+    return f"""# fundus-segmenter
+
+The default model of `vessel-studio segment`: a residual U-Net (pre-activation blocks, channels
+{"/".join(str(x) for x in seg.config.channels)}, {seg.config.norm} norm, {count_parameters(seg.net):,} parameters) that maps a
+fundus photograph to a vessel probability map. Weights stored in float16 (`model.safetensors`),
+architecture and preprocessing in `config.json`.
+
+## Data it saw (and their terms)
+
+Trained on the **training splits only** of three public datasets together, first-observer labels:
+
+| dataset | images | device | licence / terms |
+|---|---|---|---|
+| DRIVE | 20 (`21`–`40_training`) | Canon CR5, 45° | research and education only, no redistribution of the data (Staal et al., IEEE TMI 2004) |
+| CHASE_DB1 | 14 (subjects 01–07) | Nidek NM-200-D, 30°, children | CC BY 4.0 (Fraz et al., IEEE TBME 2012; Owen et al. 2009) |
+| STARE | 10 (`im0001`–`im0005`, `im0044`, `im0077`, `im0081`, `im0082`, `im0139`) | TopCon TRV-50, 35°, scanned slides | publicly available; cite Hoover, Kouznetsova & Goldbaum, IEEE TMI 2000 |
+
+The weights are derived from these data and inherit their terms: because of DRIVE, use them for
+research and education; cite the three datasets. No test image or test label was used for
+training or for choosing the model: it is simply the network after a fixed {c.get("steps")} steps.
+
+## Preprocessing (applied identically by `Segmenter.predict`)
+
+`{json.dumps(p.to_dict())}`: the green channel, intensities negated (vessels bright),
+the image rescaled so that its field-of-view diameter (larger extent of the FOV mask, estimated
+from the image when no mask is given) is {p.fov_diameter:g} px, standardised to mean 0 / sd 1 inside the
+FOV; the probability map is resized back to the original grid and thresholded at {seg.threshold}.
+
+## Training
+
+`{result.get("train_command", "python training/train_fundus_segmenter.py")}` — {c.get("steps")} steps of {c.get("batch_size")} random
+{c.get("crop")}×{c.get("crop")} crops (centres inside the FOV with p={c.get("fov_bias")}), flips, 90° rotations, intensity jitter
+±{c.get("intensity_jitter")}, Dice + BCE, AdamW (lr {c.get("lr")}, weight decay {c.get("weight_decay")}), warm-up {c.get("warmup")} steps then
+cosine decay; seed {c.get("seed")}; on the project's 2-core CPU shared with other jobs, {t.get("wall_seconds")} s wall time.
+Labels of images rescaled by a factor other than 1 are area-averaged into soft labels.
+
+## Scores on the test splits
+
+Per image inside the dataset's FOV mask, at the original resolution, threshold 0.5, then mean ± sd
+over images (pooled = one confusion matrix over all test pixels). Command:
+
+    {result["command"]}
+
+| test split | images | Dice | pooled Dice | AUC | clDice | sensitivity | specificity | accuracy |
+|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Targets of the project: Dice ≥ 0.80 DRIVE, ≥ 0.77 CHASE_DB1, ≥ 0.78 STARE.
+
+## Unseen resolution, no FOV file
+
+Same command, DRIVE test split:
+- each image upscaled 3× (1695×1752 px, bicubic, as from a high-resolution camera), segmented,
+  probability area-averaged back to the original grid: Dice {up["dice"]:.4f}, AUC {up["auc"]:.4f}, clDice {up["cldice"]:.4f}
+  (the FOV rescaling brings the image back to the scale the model learnt);
+- FOV estimated from the image instead of the mask file (scored inside the official FOV):
+  Dice {est["dice"]:.4f}, AUC {est["auc"]:.4f}.
+
+## Limits
+
+Trained on 44 images from three cameras, all colour fundus photographs of 30°–45° fields; images
+with other fields of view (ultra-widefield), other modalities (OCT-A: use an adapted model),
+strong pathology or heavy compression may need adaptation (`vessel-studio adapt`) or corrections.
+"""
 
 
 def robustness(seg, data: Path) -> dict:
