@@ -29,7 +29,7 @@ def test_window_has_title_docks_and_first_image(studio, sample_project):
     assert studio.current_id == sample_project.images[0].id
     assert "image" in viewer.layers and "mask" in viewer.layers
     assert viewer.layers["image"].rgb
-    assert "probability" not in viewer.layers
+    assert not viewer.layers["probability"].visible  # a hidden placeholder until a prediction exists
     assert "Source:" in panel.source.text()
 
 

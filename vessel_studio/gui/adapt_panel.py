@@ -26,6 +26,9 @@ from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
 
 PRESETS = ("tiny", "cpu", "gpu")
 COLORS = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26", "#636363"]
+#: label-free round signals worth plotting (all in [0, 1]); other per-round numbers (losses,
+#: timings, counts) are shown as text
+PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
 
 
 def preset_defaults(name: str) -> dict:
@@ -50,14 +53,18 @@ class MetricPlot(QWidget):
         self.series.clear()
         self.update()
 
-    def add(self, name: str, round_: int, value: float) -> None:
+    def add(self, name: str, round_: int, value: float) -> bool:
+        """Add a per-round value of a plotted label-free signal; returns False for other names."""
+        if name not in PLOTTED:
+            return False
         self.series.setdefault(name, {})[int(round_)] = float(value)
         self.update()
+        return True
 
     def paintEvent(self, _event):  # noqa: N802
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = QRectF(self.rect()).adjusted(34, 8, -8, -20)
+        r = QRectF(self.rect()).adjusted(34, 8, -104, -20)
         p.fillRect(self.rect(), QColor("#262930"))
         p.setPen(QPen(QColor("#888"), 1))
         p.drawRect(r)
@@ -88,8 +95,8 @@ class MetricPlot(QWidget):
                 p.drawLine(a, b)
             for q in pts:
                 p.drawEllipse(q, 3, 3)
-            p.drawText(QRectF(r.left() + 6, y_legend, r.width() - 12, 14), Qt.AlignmentFlag.AlignLeft, name)
-            y_legend += 14
+            p.drawText(QRectF(r.right() + 6, y_legend, 98, 14), Qt.AlignmentFlag.AlignLeft, name)
+            y_legend += 15
         p.end()
 
 
@@ -190,14 +197,13 @@ class AdaptPanel(QWidget):
     def config(self):
         from vessel_studio.adaptation.config import AdaptConfig
 
-        return AdaptConfig.preset(
-            self.preset.currentText(),
-            t0=float(self.t0.value()),
-            steps=int(self.steps.value()),
-            rounds=int(self.rounds.value()),
-            n_synthetic=int(self.count.value()),
-            **self.overrides,
-        )
+        values = {
+            "t0": float(self.t0.value()),
+            "steps": int(self.steps.value()),
+            "rounds": int(self.rounds.value()),
+            "n_synthetic": int(self.count.value()),
+        }
+        return AdaptConfig.preset(self.preset.currentText(), **{**values, **self.overrides})
 
     def _project_changed(self) -> None:
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
@@ -276,9 +282,7 @@ class AdaptPanel(QWidget):
             if isinstance(ev, Progress):
                 self._progress(ev)
             elif isinstance(ev, Metric):
-                if ev.round is not None and ev.step is None:
-                    self.plot.add(ev.name, ev.round, ev.value)
-                else:
+                if not (ev.round is not None and ev.step is None and self.plot.add(ev.name, ev.round, ev.value)):
                     self.loss.setText(f"{ev.stage}: {ev.name} {ev.value:.4g}")
             elif isinstance(ev, Preview):
                 self._preview(ev)
@@ -322,6 +326,9 @@ class AdaptPanel(QWidget):
 
         def probe():
             from vessel_studio.device import describe, pick_device
+            from vessel_studio.gui.jobs import background_priority
+
+            background_priority()
 
             dev = pick_device()
             return dev, describe(dev)

@@ -46,8 +46,11 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
     """A napari Viewer titled Vessel Studio with the panels docked (the event loop is not run)."""
     import napari
 
+    from vessel_studio.gui.jobs import freeze_heap
+
     viewer = napari.Viewer(title=TITLE, show=show)
     studio = attach(viewer, project=project)
+    freeze_heap()  # keep full GC passes off napari's object graph (event-loop stalls)
     return viewer, studio
 
 

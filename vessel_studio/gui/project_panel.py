@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.gui import dialogs
+from vessel_studio.gui.jobs import background_priority
 from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
 
 IMAGE_FILTER = "Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp *.gif *.ppm *.pgm *.dcm)"
@@ -156,6 +157,7 @@ class ProjectPanel(QWidget):
         proj = self.studio.project
 
         def work():
+            background_priority()
             for image_id in ids:
                 try:
                     yield image_id, thumbnail(proj.read_image(image_id), 48)

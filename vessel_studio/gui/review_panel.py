@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.jobs import background_priority
 
 LATEST = "latest round"
 NONE = "none"
@@ -294,7 +295,7 @@ class ReviewPanel(QWidget):
         self._set_layer("uncertainty", unc, "image", colormap="viridis", opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
         if not (keep_edits and self.dirty):
-            mask, origin = tasks.current_mask(proj, image_id)
+            mask, origin = tasks.current_mask(proj, image_id, prob)
             if mask is None:
                 mask = np.zeros(self.image.shape[:2], bool)
             self._mask_origin = origin
@@ -310,16 +311,18 @@ class ReviewPanel(QWidget):
             return np.asarray(mask) > 0
         saved = proj.correction(self.image_id)
         if saved is None:
-            p = tasks.probability(proj, self.image_id)
+            p = self.prob
             saved = p >= 0.5 if p is not None else np.zeros(self.image.shape[:2], bool)
         return saved
 
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw) -> None:
         layers = self.viewer.layers
         if data is None:
-            if name in layers:
-                layers.remove(name)
-            return
+            # keep a hidden placeholder: adding a layer later (when a job finishes) costs the GUI
+            # thread far more than updating one
+            if self.image is None:
+                return
+            data, visible = np.zeros(self.image.shape[:2], np.float32), False
         if name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False):
             layer = layers[name]
             layer.data = data
@@ -367,6 +370,7 @@ class ReviewPanel(QWidget):
     def _grid(self, on: bool) -> None:
         self.viewer.grid.enabled = bool(on)
         self.viewer.grid.stride = 1
+        self.viewer.reset_view()
 
     def _contour(self, on: bool) -> None:
         if "mask" in self.viewer.layers:
@@ -396,9 +400,9 @@ class ReviewPanel(QWidget):
                 prev = tasks.source_only_prob(proj, self.image_id)
             s = tasks.label_free_stats(self.prob, None, prev)
             rows = [
-                ("vessel fraction (p ≥ 0.5)", f"{s['vessel_fraction']:.3f}"),
+                ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
                 ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
-                ("undecided pixels (0.2<p<0.8)", f"{s['undecided_fraction']:.3f}"),
+                ("undecided pixels (0.2 &lt; p &lt; 0.8)", f"{s['undecided_fraction']:.3f}"),
             ]
             if "agreement_previous" in s:
                 rows.append(("agreement with previous (Dice)", f"{s['agreement_previous']:.3f}"))
@@ -417,7 +421,11 @@ class ReviewPanel(QWidget):
             self.measures.setText("empty mask")
             return
         self.measures.setText("measuring…")
-        worker = create_worker(tasks.measure_image, proj, image_id, mask, image, _start_thread=False, _ignore_errors=True)
+        def measure():
+            background_priority()
+            return tasks.measure_image(proj, image_id, mask, image)
+
+        worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda m, i=image_id: self._show_measures(i, m))
         worker.errored.connect(lambda exc: self._show_measures_error(exc))
         self._measure_worker = worker

@@ -116,8 +116,9 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     return done
 
 
-def current_mask(project, image_id: str) -> tuple[np.ndarray | None, str]:
-    """The mask to edit and where it came from: corrected > draft > current probability ≥ 0.5."""
+def current_mask(project, image_id: str, prob: np.ndarray | None = None) -> tuple[np.ndarray | None, str]:
+    """The mask to edit and where it came from: corrected > draft > ``prob`` ≥ 0.5 (the map on
+    screen; default: the latest round's, else the source-only one)."""
     m = project.correction(image_id)
     if m is not None:
         return m, "corrected"
@@ -126,7 +127,7 @@ def current_mask(project, image_id: str) -> tuple[np.ndarray | None, str]:
         from vessel_studio.io.images import read_mask
 
         return read_mask(d), "draft"
-    p = probability(project, image_id)
+    p = probability(project, image_id) if prob is None else prob
     if p is not None:
         return p >= 0.5, "predicted"
     return None, "none"
