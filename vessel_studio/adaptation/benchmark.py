@@ -335,7 +335,8 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
     return results
 
 
-def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, notes: Sequence[str] = ()) -> dict:
+def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, notes: Sequence[str] = (),
+              timings: dict | None = None) -> dict:
     seeds = list(results)
     methods: dict[str, dict[str, list[float]]] = {}
 
@@ -377,6 +378,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         "label_free": {str(k): v for k, v in sorted(label_free.items())},
         "gap_closed_dice": gap,
         "notes": list(notes),
+        "timings": dict(timings or {}),
         "per_seed": results,
     }
 
@@ -410,7 +412,17 @@ def markdown(summary: dict) -> str:
             lines.append(f"| {k} | {d['dice']:.3f} | {d['cldice']:.3f} | {d['auc']:.3f} | {a('agreement'):.3f} | "
                          f"{a('confidence'):.3f} | {a('vessel_fraction'):.3f} | {a('generator_loss'):.4f} |")
         lines += ["", "Agreement, confidence and vessel fraction are label-free (the stopping rule sees only "
-                      "these); Dice/clDice/AUC use the test labels and were not used for any choice."]
+                      "these); Dice/clDice/AUC use the test labels and were not used for any choice.", "",
+                  "Stage wall-clock seconds per round (mean over seeds):", "",
+                  "| round | target generator | synthesis | segmenter | pseudo-labels |", "|---|---|---|---|---|"]
+        for k in summary["rounds"]:
+            lf = summary["label_free"].get(k, [{}])
+            a = lambda key: np.mean([x.get(key, np.nan) for x in lf])  # noqa: E731
+            lines.append(f"| {k} | {a('seconds_generator'):.0f} | {a('seconds_synthesize'):.0f} | "
+                         f"{a('seconds_segmenter'):.0f} | {a('seconds_pseudo_label'):.0f} |")
+    if summary.get("timings"):
+        lines += ["", "Wall-clock seconds per part (first run of each): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings"].items())]
     if summary["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
     return "\n".join(lines) + "\n"

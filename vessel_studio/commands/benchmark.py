@@ -73,7 +73,15 @@ def run(args: argparse.Namespace) -> int:
     results = run_benchmark(spec, args.seeds, parts)
     command = "vessel-studio benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if len(sys.argv) > 1 and sys.argv[1] == "benchmark" else "vessel-studio benchmark " + args.pair
-    summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note)
+    import json
+
+    timings = {}
+    first = spec.work / f"seed-{args.seeds[0]}"
+    for name in ("timings.json", "source-generator-timing.json"):
+        if (first / name).is_file():
+            t = json.loads((first / name).read_text())
+            timings.update({"source-generator": t["seconds"]} if name.startswith("source") else t)
+    summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note, timings=timings)
     out = Path(args.out or Path("benchmarks") / "results" / args.pair)
     seg = None
     if args.save_segmenter:
