@@ -103,6 +103,10 @@ def test_corrections_and_states(tmp_path, images):
         proj.save_correction(rec.id, np.zeros((10, 10), bool))
     proj.set_state(rec.id, "reviewed")
     assert Project.open(proj.folder).image(rec.id).state == "reviewed"
+    assert list(proj.corrections()) == [rec.id]  # reviewed after correcting: still trusted
+    proj.remove_correction(rec.id)
+    assert proj.correction(rec.id) is None and proj.corrections() == {}
+    assert proj.image(rec.id).state == "new"
     with pytest.raises(ValueError, match="unknown image state"):
         proj.set_state(rec.id, "done")
 

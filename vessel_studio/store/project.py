@@ -323,14 +323,23 @@ class Project:
             raise ValueError(f"{path}: unreadable corrected mask ({exc})") from exc
 
     def corrections(self) -> dict[str, np.ndarray]:
-        """All corrected masks of images whose state is "corrected"."""
+        """The corrected masks that adaptation trusts: every saved correction of an image in state
+        "corrected" or "reviewed" (a corrected image later marked reviewed keeps its correction)."""
         out = {}
         for rec in self.images:
-            if rec.state == "corrected":
+            if rec.state in ("corrected", "reviewed"):
                 m = self.correction(rec.id)
                 if m is not None:
                     out[rec.id] = m
         return out
+
+    def remove_correction(self, image_id: str) -> None:
+        """Delete a saved correction; the image goes back to "predicted" (or "new" without rounds)."""
+        self.image(image_id)
+        with contextlib.suppress(FileNotFoundError):
+            self.correction_path(image_id).unlink()
+        self.set_state(image_id, "predicted" if self.rounds else "new")
+        self.log("correction removed", id=image_id)
 
     # --- rounds --------------------------------------------------------------------------
 
