@@ -96,6 +96,9 @@ def studio(make_napari_viewer, sample_project, dialogs, qtbot):
     if st.runner.running:  # never leave a job behind
         st.runner.cancel()
         qtbot.waitUntil(lambda: not st.runner.running, timeout=60000)
+    import gc
+
+    gc.unfreeze()  # jobs gc.freeze() the heap; let napari's leak check collect this window
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
