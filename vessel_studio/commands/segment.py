@@ -80,6 +80,11 @@ def find_fov(stem: str, fov_files: dict[str, Path]) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    # threads sleep instead of spinning while they wait: on a busy shared CPU, spinning OpenMP
+    # threads made 2-thread inference 2-3x slower (benchmarks/results/segmenter/segment_speed.md)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
     from tqdm.auto import tqdm
 
