@@ -51,7 +51,9 @@ class GeneratorTrainConfig:
             # seconds on a CPU: for tests
             "tiny": dict(model=GeneratorConfig.preset("tiny"), steps=20, batch_size=4, crop_size=32, warmup=2,
                          ema_decay=0.9, checkpoint_every=10),
-            # 2 CPU cores, ~0.8 s/step at 64x64 batch 16 -> about 30-40 min
+            # 2 idle CPU cores: ~0.8 s/step at 64x64 batch 16 (from ENVIRONMENT.md's 0.39 s per batch
+            # of 8) -> about 32 min. On the shared, loaded machine of the first session 1 thread gave
+            # 3.5-12 s/step, and the bundled model was trained with steps=900 instead.
             "cpu": dict(model=GeneratorConfig.preset("cpu"), steps=2400, batch_size=16, crop_size=64, warmup=100,
                         ema_decay=0.999, checkpoint_every=200),
             # one H100-class GPU (bf16): not measured in the session that wrote it
