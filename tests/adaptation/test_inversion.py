@@ -131,3 +131,15 @@ def test_bad_inputs(gen, batch):
         run(invert(gen, [imgs[0], imgs[0][:20]], None))
     with pytest.raises(ValueError, match="NaN"):
         run(invert(gen, np.full((1, 8, 8), np.nan, np.float32), None))
+
+
+@pytest.mark.slow
+def test_bundled_generator_inverts_drive_test_crops(data_dir):
+    """The bundled fundus generator reconstructs DRIVE test crops at t0 = 0.3 with PSNR >= 30 dB."""
+    from vessel_studio.adaptation.crops import load_folder, sample_crops
+    g = Generator.load("fundus-generator")
+    folder = data_dir / "DRIVE" / "test"
+    data = load_folder(folder / "images", folder / "1st_manual", folder / "mask", prep=g.preprocessing)
+    crops, masks, _ = sample_crops(data.images, data.masks, data.fovs, size=64, count=4, seed=0)
+    rec = run(reconstruct(g, crops, masks, t0=0.3, steps=50))
+    assert psnr(rec, crops) >= 30

@@ -150,3 +150,18 @@ def test_wrong_shape_weights(tmp_path):
     save_file(state, str(tmp_path / "g" / "model.safetensors"))
     with pytest.raises(ModelFolderError, match="wrong shape.*conv_in"):
         Generator.load(tmp_path / "g")
+
+
+def test_bundled_fundus_generator_loads():
+    from vessel_studio.preprocess import Preprocessing
+    from vessel_studio.resources import models_dir
+
+    if not (models_dir() / "fundus-generator" / "config.json").is_file():
+        pytest.skip("bundled fundus-generator not present")
+    g = Generator.load("fundus-generator")
+    assert g.conditioned and g.preprocessing == Preprocessing.for_modality("fundus")
+    assert g.config.block_out_channels == (32, 64, 128)
+    assert (models_dir() / "fundus-generator" / "model.safetensors").stat().st_size < 50 * 2**20
+    with torch.no_grad():
+        e = g.eps(torch.zeros(1, 1, 16, 16), 10, torch.zeros(1, 1, 16, 16))
+    assert torch.isfinite(e).all()
