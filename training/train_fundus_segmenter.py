@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint-dir", default=str(REPO / "scratch" / "fundus-segmenter-ckpt"))
     ap.add_argument("--scores", default=str(REPO / "scratch" / "fundus-segmenter-scores.json"))
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                    help="inference arithmetic for scoring (auto: bf16 on CPUs with native bf16, as segment does)")
     ap.add_argument("--card", action="store_true", help="write the model card README.md from the scores")
     ap.add_argument("--train-command", default=None, help="(for the card, with --eval-only) how the model was trained")
     args = ap.parse_args(argv)
@@ -80,6 +82,10 @@ def main(argv=None) -> int:
         print(f"saved {args.out} after {time.time() - t0:.0f}s", flush=True)
 
     seg = Segmenter.load(args.out)
+    seg.precision = args.precision
+    from vessel_studio.models.segmenter import cpu_bf16_supported
+
+    print(f"inference precision {args.precision} (CPU native bf16: {cpu_bf16_supported()})", flush=True)
     scores = {}
     for name in DATASETS:
         t0 = time.time()
@@ -94,7 +100,8 @@ def main(argv=None) -> int:
 
     result = {"model": str(args.out), "command": "python " + " ".join(sys.argv), "scores": scores,
               "robustness": robust,
-              "train_command": args.train_command or seg.training.get("data", {}).get("command")}
+              "train_command": args.train_command or seg.training.get("data", {}).get("command"),
+              "precision": args.precision, "cpu_bf16": cpu_bf16_supported()}
     write_json(args.scores, result)
     if args.card:
         from vessel_studio.io.atomic import write_text
@@ -157,7 +164,9 @@ Labels of images rescaled by a factor other than 1 are area-averaged into soft l
 ## Scores on the test splits
 
 Per image inside the dataset's FOV mask, at the original resolution, threshold 0.5, then mean ± sd
-over images (pooled = one confusion matrix over all test pixels). Command:
+over images (pooled = one confusion matrix over all test pixels); inference arithmetic
+`{result.get("precision")}` (this CPU has native bf16: {result.get("cpu_bf16")}; "auto" runs bf16 there, as
+`vessel-studio segment` does, and fp32 on CPUs without it). Command:
 
     {result["command"]}
 
