@@ -71,8 +71,16 @@ def run(args: argparse.Namespace) -> int:
                                          or (p == "adapted" and (Path(args.work) / args.pair / f"seed-{s}" / "project" / "project.json").is_file())
                                          for s in args.seeds)]
     results = run_benchmark(spec, args.seeds, parts)
-    command = "vessel-studio benchmark " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
-        if len(sys.argv) > 1 and sys.argv[1] == "benchmark" else "vessel-studio benchmark " + args.pair
+    argv = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "benchmark" else [args.pair]
+    shown, skip = [], False
+    for a in argv:  # the notes are written into the report anyway
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        else:
+            shown.append(a)
+    command = "vessel-studio benchmark " + " ".join(shlex.quote(a) for a in shown)
     import json
 
     timings = {}
