@@ -86,7 +86,18 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models-dir", default=str(REPO / "scratch" / "cross-dataset-models"))
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--render", default=None, metavar="JSON",
+                    help="only rewrite the Markdown table of an existing results JSON (no training or scoring)")
     args = ap.parse_args(argv)
+    if args.render:
+        import json
+
+        from vessel_studio.io.atomic import write_text
+
+        res = json.loads(Path(args.render).read_text())
+        res.setdefault("requested", list(DATASETS))
+        write_text(Path(args.render).with_suffix(".md"), markdown(res))
+        return 0
 
     import torch
 
@@ -99,7 +110,8 @@ def main(argv=None) -> int:
     models = Path(args.models_dir) / tag
     command = "python benchmarks/cross_dataset.py " + " ".join(argv if argv is not None else sys.argv[1:])
     results = {"command": command, "preset": args.preset, "steps": args.steps, "seed": args.seed,
-               "device": describe(pick_device()), "load_average_start": os.getloadavg(), "trained": {}, "scores": {}}
+               "device": describe(pick_device()), "load_average_start": os.getloadavg(), "requested": list(args.train),
+               "trained": {}, "scores": {}}
     json_path = Path(args.out) / f"cross_dataset_{tag}.json"
     md_path = Path(args.out) / f"cross_dataset_{tag}.md"
     for src in args.train:
@@ -147,6 +159,9 @@ def markdown(res: dict) -> str:
              f"Command: `{res['command']}`  ", f"Device: {res['device']}; one seed; trained models "
              "score each test split (per image inside the FOV, whole image for OCTA-500, 10388 excluded), "
              "mean over images. Diagonal = oracle, off-diagonal = source-only.", ""]
+    requested = res.get("requested")
+    if requested and len(rows) < len(requested):
+        lines += [f"**Partial:** rows finished so far: {', '.join(rows)} of {', '.join(requested)} requested.", ""]
     for metric in ("dice", "auc", "cldice", "sensitivity"):
         lines += [f"## {metric}", "", "| trained on ↓ / scored on → | " + " | ".join(DATASETS) + " |",
                   "|---" * (len(DATASETS) + 1) + "|"]
