@@ -3,10 +3,10 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshots.py [--out docs/screenshots]
 
 What is on screen: a sample project of procedural fundus images (``vessel_studio.samples``); the
-"bundled" segmenter is ``resources/models/fundus-segmenter`` when present, otherwise a small
-segmenter trained here for a minute on other procedural images (said in the window title of
-nothing: see the printed log). The adaptation shown is the ``tiny`` preset (seconds, an untrained
-tiny source generator), so its previews and metrics illustrate the panel, not adaptation quality.
+"bundled" segmenter is ``resources/models/fundus-segmenter`` when present, else ``--segmenter``,
+else a small segmenter trained here for a few minutes on other procedural images (the log says
+which). The adaptation shown is the ``tiny`` preset with an untrained tiny source generator, so
+its previews, metrics and round predictions illustrate the panels, not adaptation quality.
 """
 
 from __future__ import annotations

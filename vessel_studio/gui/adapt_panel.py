@@ -325,10 +325,10 @@ class AdaptPanel(QWidget):
         from superqt.utils import create_worker
 
         def probe():
-            from vessel_studio.device import describe, pick_device
             from vessel_studio.gui.jobs import background_priority
 
             background_priority()
+            from vessel_studio.device import describe, pick_device
 
             dev = pick_device()
             return dev, describe(dev)

@@ -48,6 +48,11 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
 
     from vessel_studio.gui.jobs import freeze_heap
 
+    try:  # import the engine (torch, diffusers) before the window exists: imported by the first
+        # job instead, it holds the GIL long enough to stall the event loop (~0.2 s measured)
+        import vessel_studio.adaptation.job  # noqa: F401
+    except ImportError:
+        pass
     viewer = napari.Viewer(title=TITLE, show=show)
     studio = attach(viewer, project=project)
     freeze_heap()  # keep full GC passes off napari's object graph (event-loop stalls)

@@ -163,6 +163,9 @@ class ProjectPanel(QWidget):
                     yield image_id, thumbnail(proj.read_image(image_id), 48)
                 except (ValueError, OSError, KeyError):
                     continue
+            # not None: PySide6 (6.12, Python 3.11) loses a reference to None when a queued signal
+            # carries it, and enough of those crash the interpreter ("deallocating None")
+            return len(ids)
 
         worker = create_worker(work, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._got_thumb)
