@@ -45,26 +45,6 @@ def background_priority() -> None:
         pass
 
 
-_REF_GUARD: list = []
-
-
-def guard_singletons(*, low: int = 200_000, chunk: int = 500_000) -> None:
-    """Work around a reference-count bug of PySide6 6.12 (shiboken) on Python 3.11.
-
-    Every Python override of ``QRunnable.run`` (superqt's workers) and every signal emitted from
-    a worker thread loses one reference to ``None`` (measured: -200 for 200 runs of an empty
-    ``run``); after some tens of thousands the interpreter aborts with "deallocating None".
-    Python 3.11's None is not immortal (3.12's is), so keep a reserve of references to None,
-    True and False and top it up when it runs low (4 MB per top-up). Called on a timer by the
-    studio and whenever a job starts.
-    """
-    import sys
-
-    for obj in (None, True, False):
-        if sys.getrefcount(obj) < low:
-            _REF_GUARD.append([obj] * chunk)
-
-
 def freeze_heap() -> None:
     """Move every object alive now out of the cyclic GC's reach (``gc.freeze``).
 
@@ -167,7 +147,6 @@ class JobRunner(QObject):
         self._cancel = threading.Event()
         self._t0 = time.monotonic()
         self._outcome = None
-        guard_singletons()
         freeze_heap()
         worker = create_worker(drive, factory, self._cancel, interval=self.interval, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self.events.emit)

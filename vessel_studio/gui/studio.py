@@ -54,15 +54,6 @@ class Studio(QObject):
         self._filtered = None
         self.status.connect(self._show_status)
         self._install_close_filter()
-        from qtpy.QtCore import QTimer
-
-        from vessel_studio.gui.jobs import guard_singletons
-
-        guard_singletons()
-        self._guard = QTimer(self)
-        self._guard.setInterval(1000)
-        self._guard.timeout.connect(guard_singletons)
-        self._guard.start()
 
     @property
     def viewer(self):
