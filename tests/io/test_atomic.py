@@ -51,3 +51,14 @@ def test_json_of_numpy_and_dataclass(tmp_path):
 
     p = atomic.write_json(tmp_path / "x.json", {"a": np.float32(1.5), "c": C(2), "n": np.arange(2)})
     assert json.loads(p.read_text()) == {"a": 1.5, "c": {"x": 2}, "n": [0, 1]}
+
+
+def test_written_files_and_folders_get_normal_permissions(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    p = atomic.write_text(tmp_path / "f.txt", "x")
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask
+    d = tmp_path / "d"
+    with atomic.atomic_dir(d) as tmp:
+        (tmp / "a").write_text("1")
+    assert d.stat().st_mode & 0o777 == 0o777 & ~mask
