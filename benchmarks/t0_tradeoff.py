@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--figure", type=Path, default=REPO / "docs" / "figures" / "t0_tradeoff_drive_octa500.png")
+    ap.add_argument("--figure", type=Path, default=REPO / "docs" / "figures" / "t0-tradeoff-drive-to-octa.png")
     ap.add_argument("--tag", default="", help="suffix of the result files")
     args = ap.parse_args(argv)
 
