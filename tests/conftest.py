@@ -49,3 +49,14 @@ def synthetic_fundus():
     base += rng.normal(0, 4, base.shape)
     base[~fov] = 0
     return np.clip(base, 0, 255).astype(np.uint8), mask, fov
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks: extra threads only add overhead on a shared 2-core CPU."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

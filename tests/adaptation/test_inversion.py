@@ -12,12 +12,7 @@ from vessel_studio.events import Progress, collect, run
 from vessel_studio.models.generator import Generator, GeneratorConfig, pad_to_multiple
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: threads only add overhead on a shared CPU
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,7 @@ from vessel_studio.events import Progress, collect, run
 from vessel_studio.models.generator import Generator, GeneratorConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make(seed, conditioned=True):

@@ -12,12 +12,7 @@ from vessel_studio.models.generator import Generator
 from vessel_studio.train.generator import GeneratorTrainConfig, diffusion_loss, train_generator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets: threads only add overhead on a shared CPU
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def data(n=3, h=40, w=44, seed=0):
