@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from vessel_studio.config import check_fields
+
 PRESET_NAMES = ("tiny", "cpu", "gpu")
 
 
@@ -109,10 +111,7 @@ class AdaptConfig:
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "AdaptConfig":
         """The named preset with ``overrides`` (field names of this class)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - names)
-        if unknown:
-            raise ValueError(f"AdaptConfig: unknown fields {unknown}")
+        check_fields(cls, overrides)
         return cls(preset_name=name, **{**cls.preset_values(name), **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,10 +119,7 @@ class AdaptConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "AdaptConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"AdaptConfig.from_dict: unknown fields {unknown}")
+        check_fields(cls, d)
         return cls(**dict(d))
 
     def replace(self, **changes: Any) -> "AdaptConfig":

@@ -20,19 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from vessel_studio.preprocess import to_float as _to_float
+
 __all__ = ["estimate_fov", "fov_diameter", "MODALITIES"]
 
 MODALITIES = ("fundus", "octa")
 
-
-def _to_float(image: np.ndarray) -> np.ndarray:
-    a = np.asarray(image)
-    if a.dtype == bool:
-        return a.astype(np.float32)
-    if a.dtype.kind in "ui":
-        info = np.iinfo(a.dtype)
-        return (a.astype(np.float32) - info.min) / float(info.max - info.min)
-    return a.astype(np.float32)
 
 
 def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:

@@ -90,10 +90,9 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "GeneratorConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"GeneratorConfig: unknown fields {unknown}")
+        from vessel_studio.config import check_fields
+
+        check_fields(cls, d)
         return cls(**dict(d))
 
     def unet_kwargs(self) -> dict[str, Any]:

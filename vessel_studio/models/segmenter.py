@@ -53,10 +53,9 @@ class SegmenterConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SegmenterConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown SegmenterConfig fields: {sorted(unknown)}")
+        from vessel_studio.config import check_fields
+
+        check_fields(cls, d)
         return cls(**d)
 
 
