@@ -264,3 +264,24 @@ def test_label_free_signals():
     assert should_stop(hist, stop_agreement=0.98)[0]
     assert not should_stop(hist[:1], stop_agreement=0.1)[0]  # round 0 alone never stops
     assert not should_stop(hist, stop_agreement=0.98, min_rounds=2)[0]
+
+
+def test_round0_agreement_uses_the_target_preprocessing(setup):
+    """Round 0 compares with the source segmenter applied as source-only is (target preprocessing),
+    not with the source modality's preprocessing (fundus: green channel inverted, rescaled)."""
+    from vessel_studio.adaptation.job import load_targets
+    from vessel_studio.adaptation.rounds import predict_target
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
+
+    proj, bundle, _ = setup
+    seg = Segmenter.load(bundle.segmenter)
+    assert seg.preprocessing.modality == "fundus"
+    t = load_targets(proj, Preprocessing.for_modality("octa"))[0]
+    pm, po = predict_target(seg, t)
+    assert pm.shape == t.prepared.x.shape and po.shape == t.fov.shape
+    np.testing.assert_allclose(pm, seg.predict_prepared(t.prepared.x, t.prepared.fov), atol=1e-6)
+    seg.preprocessing = Preprocessing.for_modality("octa")
+    np.testing.assert_allclose(po, seg.predict(t.image, fov=t.fov).prob, atol=1e-5)
+    seg.preprocessing = Preprocessing.for_modality("fundus")
+    assert not np.allclose(po, seg.predict(t.image, fov=t.fov).prob, atol=1e-3)  # what round 0 used to compare with

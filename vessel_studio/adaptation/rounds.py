@@ -290,6 +290,16 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
     return seg
 
 
+def predict_target(seg, t) -> tuple[np.ndarray, np.ndarray]:
+    """``seg``'s probabilities of target image ``t`` with the TARGET's preprocessing (``t.prepared``),
+    whatever preprocessing ``seg`` was trained with: (model scale, original resolution in the FOV)."""
+    from vessel_studio.preprocess import restore
+
+    pm = seg.predict_prepared(t.prepared.x, t.prepared.fov).astype(np.float32)
+    po = np.clip(np.asarray(restore(pm, t.prepared), np.float32), 0.0, 1.0)
+    return pm, np.where(t.fov, po, np.float32(0)).astype(np.float32)
+
+
 def stage_pseudo_label(ctx: RoundContext, seg):
     """Probabilities of every real target image: original resolution (TIFF, for the project and
     the GUI's uncertainty map) and model scale (``.npy``, for the next round's training)."""
@@ -303,9 +313,7 @@ def stage_pseudo_label(ctx: RoundContext, seg):
     for i, t in enumerate(ctx.targets):
         tif, npy = folder / f"{t.id}.tif", model_folder / f"{t.id}.npy"
         if not (tif.is_file() and npy.is_file()):
-            pm = seg.predict_prepared(t.prepared.x, t.prepared.fov).astype(np.float32)
-            po = np.clip(np.asarray(restore(pm, t.prepared), np.float32), 0.0, 1.0)
-            po = np.where(t.fov, po, np.float32(0)).astype(np.float32)
+            pm, po = predict_target(seg, t)
             _save_npy(npy, pm)
             write_prob(tif, po)
         yield Progress("pseudo-label", i + 1, n, t.name, round=r)
@@ -409,10 +417,10 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     seconds["pseudo_label"] = time.perf_counter() - t
 
     previous = ctx.prev_probs
-    if previous is None:  # round 0: compare with the source segmenter's own predictions
-        previous = {}
+    if previous is None:  # round 0: compare with the source segmenter applied as source-only would be
+        previous = {}  # (the target's preprocessing, not the source modality's)
         for i, tg in enumerate(ctx.targets):
-            previous[tg.id] = ctx.source_segmenter.predict(tg.image, fov=tg.fov).prob
+            previous[tg.id] = predict_target(ctx.source_segmenter, tg)[1]
             yield Progress("source-only", i + 1, len(ctx.targets), tg.name, round=r)
     ids = [tg.id for tg in ctx.targets]
     metrics = round_signals([probs[i] for i in ids], [tg.fov for tg in ctx.targets], [previous[i] for i in ids])
