@@ -38,6 +38,8 @@ PAIRS: dict[str, dict[str, str]] = {
 }
 PARTS = ("source-only", "oracle", "frangi", "histmatch", "adapted")
 KEYS = ("dice", "cldice", "auc", "sensitivity", "specificity")
+#: segmenter steps of the source-only / oracle / histmatch baselines when ``--seg-steps`` is not given
+BASELINE_STEPS = {"tiny": 6, "cpu": 1000, "gpu": 3000}
 
 
 @dataclass
@@ -46,7 +48,7 @@ class BenchmarkSpec:
     data: Path
     work: Path
     preset: str = "cpu"
-    seg_steps: int | None = None  # baselines' segmenter steps (None: the AdaptConfig preset's seg_steps)
+    seg_steps: int | None = None  # baselines' segmenter steps (None: BASELINE_STEPS[preset])
     adapt_overrides: dict[str, Any] | None = None
     source_generator: str = "fundus-generator"  # a model folder / bundled name, or "train" (DRIVE only)
     source_generator_steps: int | None = None  # with "train": steps (None: the preset's gen_steps)
@@ -117,7 +119,7 @@ def _train(pairs, spec: BenchmarkSpec, seed: int, prep, out: Path, desc: dict):
 
     if (out / "model.safetensors").is_file():
         return Segmenter.load(out)
-    steps = spec.seg_steps or AdaptConfig.preset(spec.preset).seg_steps
+    steps = spec.seg_steps or BASELINE_STEPS[spec.preset]
     cfg = SegmenterTrainConfig.preset(spec.preset, steps=int(steps), seed=int(seed))
     t = time.perf_counter()
     last = [0.0]
@@ -370,7 +372,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         "seeds": [int(s) for s in seeds],
         "command": command,
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
-        "baseline_segmenter_steps": spec.seg_steps,
+        "baseline_segmenter_steps": spec.seg_steps or BASELINE_STEPS[spec.preset],
         "adapt_overrides": spec.adapt_overrides or {},
         "source_generator": spec.source_generator,
         "table": table,

@@ -1,0 +1,95 @@
+"""One table of Dice per round for variants of an adaptation (an ablation), from benchmark caches.
+
+Each variant is a ``vessel-studio benchmark PAIR --parts adapted --set KEY=VALUE ... --work DIR``
+run; its scores per round are cached as ``DIR/PAIR/seed-S/scores/adapted-round-R.json`` and its
+label-free round signals in ``DIR/PAIR/seed-S/project/project.json``. This script only reads
+those caches (nothing is trained) and writes a Markdown table and JSON.
+
+    python benchmarks/ablation_report.py --pair drive-octa500 --seeds 0 \\
+        --variant "baseline (t0 0.3, dropout 0.2)=scratch/benchmark" \\
+        --variant "t0 0.2=scratch/ablation/t0-0.2" ... --out benchmarks/results/drive-octa500/ablations
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+KEYS = ("dice", "cldice", "auc", "sensitivity", "specificity")
+
+
+def read_variant(work: Path, pair: str, seeds) -> dict:
+    rounds: dict[int, dict[str, list[float]]] = {}
+    label_free: dict[int, dict[str, list[float]]] = {}
+    config = None
+    for s in seeds:
+        base = work / pair / f"seed-{s}"
+        for f in sorted((base / "scores").glob("adapted-round-*.json")):
+            r = int(f.stem.rsplit("-", 1)[1])
+            mean = json.loads(f.read_text())["mean"]
+            for k in KEYS:
+                rounds.setdefault(r, {}).setdefault(k, []).append(float(mean[k]))
+        proj = base / "project" / "project.json"
+        if proj.is_file():
+            for rec in json.loads(proj.read_text())["rounds"]:
+                config = rec.get("config", config)
+                for k in ("agreement", "confidence", "vessel_fraction", "generator_loss"):
+                    if k in rec["metrics"]:
+                        label_free.setdefault(rec["index"], {}).setdefault(k, []).append(float(rec["metrics"][k]))
+    if not rounds:
+        raise SystemExit(f"{work / pair}: no cached adapted-round scores for seeds {list(seeds)}")
+    return {"rounds": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(rounds.items())},
+            "n_seeds": {r: len(d["dice"]) for r, d in sorted(rounds.items())},
+            "label_free": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(label_free.items())},
+            "config": config}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pair", required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--variant", action="append", required=True, metavar="NAME=WORKDIR")
+    ap.add_argument("--note", action="append", default=[])
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+
+    variants = {}
+    for item in args.variant:
+        name, _, work = item.rpartition("=")
+        if not name:
+            raise SystemExit(f"--variant {item!r}: expected NAME=WORKDIR")
+        variants[name] = read_variant(Path(work), args.pair, args.seeds)
+    n_rounds = max(max(v["rounds"]) for v in variants.values()) + 1
+    lines = [f"# Ablation: {args.pair}, seeds {args.seeds}", "",
+             "Command: `python " + " ".join([Path(sys.argv[0]).as_posix()] + [a if " " not in a else repr(a) for a in sys.argv[1:]]) + "`",
+             "", "Dice on the target test set after each round (round 0 = latent similarity mining alone); "
+             "last round's clDice, AUC, sensitivity and specificity; label-free agreement and vessel fraction "
+             "of the last round (what a lab sees).", "",
+             "| variant | " + " | ".join(f"Dice r{r}" for r in range(n_rounds))
+             + " | clDice | AUC | sens. | spec. | agreement | vessel fraction |",
+             "|---|" + "---|" * (n_rounds + 6)]
+    for name, v in variants.items():
+        last = max(v["rounds"])
+        cells = [f"{v['rounds'][r]['dice']:.3f}" if r in v["rounds"] else "" for r in range(n_rounds)]
+        lf = v["label_free"].get(last, {})
+        s = v["rounds"][last]
+        cells += [f"{s['cldice']:.3f}", f"{s['auc']:.3f}", f"{s['sensitivity']:.3f}", f"{s['specificity']:.3f}",
+                  f"{lf.get('agreement', float('nan')):.3f}", f"{lf.get('vessel_fraction', float('nan')):.3f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if args.note:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in args.note]
+    out = Path(args.out)
+    from vessel_studio.io.atomic import write_json, write_text
+
+    write_json(out / "ablation.json", {"pair": args.pair, "seeds": args.seeds, "variants": variants, "notes": args.note})
+    write_text(out / "ablation.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
