@@ -285,3 +285,26 @@ def test_round0_agreement_uses_the_target_preprocessing(setup):
     np.testing.assert_allclose(po, seg.predict(t.image, fov=t.fov).prob, atol=1e-5)
     seg.preprocessing = Preprocessing.for_modality("fundus")
     assert not np.allclose(po, seg.predict(t.image, fov=t.fov).prob, atol=1e-3)  # what round 0 used to compare with
+
+
+@pytest.mark.parametrize("lsm_masks", [True, False])
+def test_round0_decoding_conditioned_on_source_masks(setup, monkeypatch, lsm_masks):
+    """cfg.lsm_masks: round 0 decodes with the target generator conditioned on the source masks
+    (its mask pathway comes from the source generator); False is the paper's unconditional decode.
+    Co-optimization rounds are always conditioned (the generator was fine-tuned on pseudo-labels)."""
+    import vessel_studio.adaptation.synthesis as synthesis
+
+    calls = []
+    real = synthesis.translate
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["target_masks"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(synthesis, "translate", spy)
+    proj, bundle, _ = setup
+    collect(adapt(proj, TINY.replace(rounds=1, lsm_masks=lsm_masks), source=bundle))
+    n0 = -(-TINY.n_synthetic // TINY.synth_batch)  # chunks per round
+    assert calls[:n0] == [lsm_masks] * n0 and calls[n0:] == [True] * n0
+    with pytest.raises(ValueError, match="lsm_masks"):
+        AdaptConfig.preset("tiny", lsm_masks="yes")

@@ -47,6 +47,12 @@ class AdaptConfig:
     t0: float = 0.3
     steps: int = 50  # DDIM steps over the whole schedule (t0 * steps of them are run)
     synth_mode: str = "ddpm"  # target-side decoding: "ddpm" (stochastic, as the paper's code) | "ddim"
+    # round 0: decode with the target generator conditioned on the SOURCE masks (True), or
+    # unconditionally as in the paper (False). The target generator starts from the mask-conditioned
+    # source generator and is trained on target images with an empty mask channel, so it keeps the
+    # source's mask pathway; without it, little source structure survives t0 with CPU-sized models
+    # (DRIVE -> CHASE_DB1: the round-0 segmenter collapsed to all-background; see the benchmark notes).
+    lsm_masks: bool = True
     synth_batch: int = 32
     vessel_min: float = 0.02  # source crops hold at least this vessel fraction
     procedural_images: int = 8  # source masks drawn when the lab has no labelled source images
@@ -82,6 +88,8 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: pseudo_mode must be 'soft' or 'hard', got {self.pseudo_mode!r}")
         if self.target_init not in ("source", "scratch"):
             raise ValueError(f"AdaptConfig: target_init must be 'source' or 'scratch', got {self.target_init!r}")
+        if not isinstance(self.lsm_masks, bool):
+            raise ValueError(f"AdaptConfig: lsm_masks must be true or false, got {self.lsm_masks!r}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"AdaptConfig: cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("gen_steps", "gen_batch", "gen_crop", "n_synthetic", "steps", "seg_steps", "seg_batch",

@@ -391,7 +391,10 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
 
     t = time.perf_counter()
     crops, masks = yield from stage_source_crops(ctx)
-    synth, synth_masks = yield from stage_synthesize(ctx, gen, crops, masks, target_masks=r > 0)
+    # rounds >= 1: the generator was fine-tuned on pseudo-labels; round 0: cfg.lsm_masks (the source
+    # generator's mask pathway, inherited by a target generator initialised from it)
+    conditioned = r > 0 or (cfg.lsm_masks and cfg.target_init == "source" and gen.conditioned)
+    synth, synth_masks = yield from stage_synthesize(ctx, gen, crops, masks, target_masks=conditioned)
     seconds["synthesize"] = time.perf_counter() - t
     for i in range(min(cfg.n_preview, len(synth))):
         yield Preview("synthesize", f"round {r} synthetic {i}", _thumb(montage(synth[i:i + 1], synth_masks[i:i + 1])),
