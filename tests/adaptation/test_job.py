@@ -308,3 +308,31 @@ def test_round0_decoding_conditioned_on_source_masks(setup, monkeypatch, lsm_mas
     assert calls[:n0] == [lsm_masks] * n0 and calls[n0:] == [True] * n0
     with pytest.raises(ValueError, match="lsm_masks"):
         AdaptConfig.preset("tiny", lsm_masks="yes")
+
+
+def test_source_pairs_share_and_off(setup):
+    """cfg.source_share: the labelled source images join the segmenter's pairs at about that share;
+    0 (the paper) and procedural sources add none."""
+    from vessel_studio.adaptation.job import load_sources
+    from vessel_studio.adaptation.rounds import RoundContext, SourceCrops, source_pairs
+    from vessel_studio.preprocess import Preprocessing
+
+    _, bundle, _ = setup
+    src = load_sources(bundle.images, Preprocessing.for_modality("fundus"))
+    ctx = RoundContext(cfg=TINY.replace(source_share=0.25), device=None, work=Path("."), index=0, targets=[],
+                       target_prep=None, source_generator=None, source_segmenter=None, source=src)
+    pairs = source_pairs(ctx, 30)
+    assert len(pairs) == 10 and {p.name for p in pairs} == {"source-0", "source-1"}  # 10 / (30 + 10) = 0.25
+    assert pairs[0].label.shape == src.masks[0].shape and set(np.unique(pairs[0].label)) <= {0.0, 1.0}
+    assert source_pairs(RoundContext(**{**ctx.__dict__, "cfg": TINY.replace(source_share=0.0)}), 30) == []
+    proc = RoundContext(**{**ctx.__dict__, "source": SourceCrops([], [], [], procedural=True)})
+    assert source_pairs(proc, 30) == []
+    with pytest.raises(ValueError, match="source_share"):
+        AdaptConfig.preset("tiny", source_share=1.0)
+
+
+def test_source_pairs_counted_in_round_signals(setup):
+    proj, bundle, _ = setup
+    res, _ = collect(adapt(proj, TINY.replace(rounds=0, source_share=0.5), source=bundle))
+    m = Project.open(proj.folder).rounds[0].metrics
+    assert m["source_pairs"] >= m["synthetic_pairs"] * 0.5 and m["real_pairs"] == 0

@@ -64,6 +64,11 @@ class AdaptConfig:
     seg_crop: int = 64
     seg_lr: float = 1e-3
     seg_finetune_lr: float = 5e-4
+    # share of the segmenter's training pairs that are the labelled SOURCE images themselves (with
+    # their real masks), kept in every round so the segmenter does not forget what vessels are while
+    # it learns from synthetic pairs whose images show their masks only in part (0: synthetic and
+    # pseudo-labelled pairs only, as the paper). Ignored with procedural sources.
+    source_share: float = 0.25
     # --- co-optimization rounds ---
     rounds: int = 2
     pseudo_mode: str = "soft"  # generator conditioning: "soft" probabilities | "hard" (p >= 0.5)
@@ -90,6 +95,8 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: target_init must be 'source' or 'scratch', got {self.target_init!r}")
         if not isinstance(self.lsm_masks, bool):
             raise ValueError(f"AdaptConfig: lsm_masks must be true or false, got {self.lsm_masks!r}")
+        if not 0.0 <= self.source_share < 1.0:
+            raise ValueError(f"AdaptConfig: source_share must be in [0, 1), got {self.source_share}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"AdaptConfig: cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("gen_steps", "gen_batch", "gen_crop", "n_synthetic", "steps", "seg_steps", "seg_batch",

@@ -361,6 +361,22 @@ def real_pairs(ctx: RoundContext, labels: list[np.ndarray]):
     return pairs
 
 
+def source_pairs(ctx: RoundContext, n_other: int):
+    """The labelled source images as segmenter pairs, repeated so that they make about
+    ``cfg.source_share`` of all pairs (pairs are drawn uniformly); none with procedural sources."""
+    from vessel_studio.preprocess import from_unit
+    from vessel_studio.train.segmenter import TrainPair
+
+    share = ctx.cfg.source_share
+    src = ctx.source
+    if share <= 0 or src is None or src.procedural or not src.images:
+        return []
+    copies = max(1, round(share * n_other / ((1.0 - share) * len(src.images))))
+    one = [TrainPair(from_unit(x), (m >= 0.5).astype(np.float32), f, weight=1.0, name=f"source-{i}")
+           for i, (x, m, f) in enumerate(zip(src.images, src.masks, src.fovs))]
+    return one * copies
+
+
 # --- one round ------------------------------------------------------------------------------
 
 
@@ -412,6 +428,9 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         init = Segmenter.load(ctx.prev_segmenter)
         pairs += real_pairs(ctx, labels)
         steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
+    n_real = len(pairs) - len(synth)
+    src_pairs = source_pairs(ctx, len(pairs))
+    pairs += src_pairs
     seg = yield from stage_segmenter(ctx, pairs, init=init, steps=steps, lr=lr, losses=seg_losses)
     seconds["segmenter"] = time.perf_counter() - t
 
@@ -432,7 +451,8 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     if seg_losses:
         metrics["segmenter_loss"] = float(np.mean(seg_losses[-50:]))
     metrics["synthetic_pairs"] = float(len(synth))
-    metrics["real_pairs"] = float(max(0, len(pairs) - len(synth)))
+    metrics["real_pairs"] = float(n_real)
+    metrics["source_pairs"] = float(len(src_pairs))
     metrics["corrected_images"] = float(len(ctx.corrections))
     for k, v in seconds.items():
         metrics[f"seconds_{k}"] = float(v)

@@ -32,11 +32,9 @@ PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
 
 
 def preset_defaults(name: str) -> dict:
-    """t0, steps, rounds, count of a preset (from the engine's AdaptConfig when present)."""
-    try:
-        from vessel_studio.adaptation.config import AdaptConfig
-    except ImportError:  # engine not installed: the contract's defaults
-        return {"t0": 0.3, "steps": 50, "rounds": 3, "count": {"tiny": 8, "cpu": 512, "gpu": 2048}[name]}
+    """t0, steps, rounds, count of a preset (the engine's ``AdaptConfig``)."""
+    from vessel_studio.adaptation.config import AdaptConfig
+
     cfg = AdaptConfig.preset(name)
     return {"t0": cfg.t0, "steps": cfg.steps, "rounds": cfg.rounds, "count": cfg.n_synthetic}
 
