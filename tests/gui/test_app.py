@@ -47,24 +47,64 @@ def test_add_images_by_folder_and_by_drop(studio, tmp_path, qtbot):
 
     more = write_sample_images(tmp_path / "more", n=3, modality="fundus", shape=(80, 80), seed=50)
     panel = studio.panels["Project"]
-    studio.add_images([more.folder / "images"])  # what "Add folder…" does with the picked folder
-    assert panel.list.count() == 5 + 1 - 1 or panel.list.count() == 6
+    assert studio.add_images([more.folder / "images"])  # what "Add folder…" does with the picked folder
+    assert studio.io_runner.running  # hashing and copying run in a worker, not on the GUI thread
+    qtbot.waitUntil(lambda: panel.list.count() == 6, timeout=10000)
+    assert not studio.io_runner.running and len(studio.project.images) == 6
     # drag and drop of a file onto the panel
     extra = write_sample_images(tmp_path / "extra", n=1, modality="fundus", shape=(80, 80), seed=99)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(extra.images[0]))])
     ev = QDropEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     panel.dropEvent(ev)
-    assert panel.list.count() == 7
+    qtbot.waitUntil(lambda: panel.list.count() == 7, timeout=10000)
     assert len(studio.project.images) == 7
 
 
-def test_bad_image_shows_error_and_adds_nothing(studio, tmp_path, dialogs):
+def test_bad_image_shows_error_and_adds_nothing(studio, tmp_path, dialogs, qtbot):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")
-    assert studio.add_images([bad]) == []
+    good = tmp_path / "good"
+    from vessel_studio.samples import write_sample_images
+
+    write_sample_images(good, n=1, modality="octa", shape=(40, 40), seed=7)
+    assert studio.add_images([good / "images", bad])
+    qtbot.waitUntil(lambda: not studio.io_runner.running, timeout=10000)
     assert dialogs.errors and str(bad) in dialogs.errors[-1][1]
     assert len(studio.project.images) == 3
+
+
+def test_close_while_adding_images_cancels_and_adds_nothing(studio, tmp_path, qtbot, monkeypatch):
+    """Closing the window while images are being added cancels the copy (nothing is added, no
+    file is left behind) and closes once the worker has stopped."""
+    import threading
+
+    from vessel_studio.samples import write_sample_images
+
+    more = write_sample_images(tmp_path / "more", n=3, modality="octa", shape=(40, 40), seed=8)
+    gate, entered = threading.Event(), threading.Event()
+    real = type(studio.project).add_images_job
+
+    def slow(self, paths):  # holds the job after its first event until the test lets it go
+        job = real(self, paths)
+        first = next(job)
+        entered.set()
+        yield first
+        gate.wait(10)
+        return (yield from job)
+
+    monkeypatch.setattr(type(studio.project), "add_images_job", slow)
+    folder = studio.project.folder
+    before = sorted(p.name for p in (folder / "images").iterdir())
+    assert studio.add_images([more.folder / "images"])
+    assert entered.wait(10)
+    assert studio.confirm_close() is False and studio._close_when_done
+    gate.set()
+    qtbot.waitUntil(lambda: not studio.io_runner.running, timeout=10000)
+    from vessel_studio.store import Project
+
+    assert len(Project.open(folder).images) == 3
+    assert sorted(p.name for p in (folder / "images").iterdir()) == before
 
 
 def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialogs):

@@ -118,7 +118,9 @@ def test_measures_shown_in_physical_units_when_spacing_known(studio, qtbot, tmp_
     rgb, _, _ = synthetic_fundus((96, 96), seed=1)
     path = tmp_path / "spaced.tif"
     tifffile.imwrite(path, rgb, resolution=(100.0, 100.0), resolutionunit="CENTIMETER")  # 0.1 mm/px
-    rec = studio.add_images([path])[0]
+    assert studio.add_images([path])
+    qtbot.waitUntil(lambda: not studio.io_runner.running, timeout=10000)
+    rec = next(r for r in studio.project.images if r.origin == str(path.resolve()))
     if rec.spacing is None:
         pytest.skip("the reader did not take the TIFF resolution as pixel spacing")
     studio.select_image(rec.id)

@@ -76,6 +76,24 @@ def test_add_images_copies_hashes_and_skips_duplicates(tmp_path, images):
     np.testing.assert_array_equal(proj.read_image(recs[1].id), np.asarray(Image.open(paths[1])))
 
 
+def test_add_images_job_progress_and_cancel(tmp_path, images):
+    """The job form reports each file read and copied; closed midway it adds nothing and leaves
+    no copied file behind."""
+    from vessel_studio.events import Progress, collect
+
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    job = proj.add_images_job([folder])
+    events = [next(job) for _ in range(3 + 2)]  # 3 reads, 2 copies
+    assert all(isinstance(e, Progress) and e.stage == "add-images" for e in events)
+    assert [e.step for e in events] == [1, 2, 3, 1, 2] and events[-1].total == 3
+    assert len(list((proj.folder / "images").iterdir())) == 2
+    job.close()
+    assert Project.open(proj.folder).images == [] and not any((proj.folder / "images").iterdir())
+    recs, events = collect(proj.add_images_job([folder]))
+    assert len(recs) == 3 and len(Project.open(proj.folder).images) == 3 and len(events) == 6
+
+
 def test_bad_image_raises_naming_file_and_writes_nothing(tmp_path, images):
     folder, paths = images
     bad = folder / "broken.png"

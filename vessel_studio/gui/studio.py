@@ -45,6 +45,10 @@ class Studio(QObject):
         self.current_id: str | None = None
         self.runner = JobRunner(self)
         self.runner.finished.connect(self._job_finished)
+        #: short file jobs (adding images: hashing, probing, copying) beside the adaptation runner
+        self.io_runner = JobRunner(self)
+        self.io_runner.events.connect(self._io_events)
+        self.io_runner.finished.connect(self._images_added)
         #: hooks asked before the project or image changes / the window closes: each returns
         #: False to veto (e.g. the review panel with unsaved edits)
         self.leave_hooks: list[Callable[[], bool]] = []
@@ -104,21 +108,42 @@ class Studio(QObject):
         if images:
             self.select_image(images[0].id)
 
-    def add_images(self, paths: list[str | Path]) -> list:
-        """Copy images into the project (hashing and probing each file); returns the new records."""
+    def add_images(self, paths: list[str | Path]) -> bool:
+        """Copy images into the project in a worker thread (hashing, probing and copying a folder
+        of scans takes seconds); ``images_changed`` and a status message follow when it is done,
+        an error dialog names a bad file (nothing is added then). Returns False when nothing was
+        started (no project, or images are still being added)."""
         if self.project is None:
             dialogs.error(self._parent_widget(), "No project", "Create or open a project first.")
-            return []
-        try:
-            records = self.project.add_images([Path(p) for p in paths])
-        except (ValueError, OSError) as exc:
-            dialogs.error(self._parent_widget(), "Cannot add images", str(exc))
-            return []
-        self.images_changed.emit()
-        self.status.emit(f"added {len(records)} image(s)")
-        if records and self.current_id is None:
-            self.select_image(records[0].id)
-        return records
+            return False
+        if self.io_runner.running:
+            dialogs.error(self._parent_widget(), "Busy", "Images are still being added.")
+            return False
+        project, files = self.project, [Path(p) for p in paths]
+        self.io_runner.start("Adding images", lambda: project.add_images_job(files))
+        return True
+
+    def _io_events(self, batch: list) -> None:
+        from vessel_studio.events import Progress
+
+        prog = [e for e in batch if isinstance(e, Progress)]
+        if prog:
+            e = prog[-1]
+            self.status.emit(f"adding images: {e.message} ({e.step}/{e.total})")
+
+    def _images_added(self, outcome: JobOutcome) -> None:
+        if outcome.status == "error":
+            dialogs.error(self._parent_widget(), "Cannot add images", str(outcome.error))
+            self.status.emit("no image added")
+        elif outcome.status == "cancelled":
+            self.status.emit("adding images cancelled; nothing was added")
+        else:
+            records = outcome.result or []
+            self.images_changed.emit()
+            self.status.emit(f"added {len(records)} image(s)")
+            if records and self.current_id is None and self.project is not None:
+                self.select_image(records[0].id)
+        self._close_if_done()
 
     def select_image(self, image_id: str) -> bool:
         if image_id == self.current_id:
@@ -177,7 +202,10 @@ class Studio(QObject):
             self.status.emit(f"{outcome.name} cancelled after {outcome.seconds:.0f} s; the project is as it was")
         else:
             self.status.emit(f"{outcome.name} finished in {outcome.seconds:.0f} s")
-        if self._close_when_done:
+        self._close_if_done()
+
+    def _close_if_done(self) -> None:
+        if self._close_when_done and not self.runner.running and not self.io_runner.running:
             self._close_when_done = False
             self._closing_ok = True
             viewer = self._viewer()
@@ -227,6 +255,12 @@ class Studio(QObject):
             self._close_when_done = True
             self.runner.cancel()
             self.status.emit(f"cancelling {self.runner.name}; the window closes when it has stopped")
+            return False
+        if self.io_runner.running:  # adding images: cancel (adds nothing), close when it has stopped
+            if not self.can_leave():
+                return False
+            self._close_when_done = True
+            self.io_runner.cancel()
             return False
         if not self.can_leave():
             return False

@@ -227,31 +227,50 @@ class Project:
 
         Each image is read once (a file that is not a readable image raises a ValueError naming
         it, before anything is written). Images whose content hash is already in the project,
-        or repeated in ``paths``, are skipped.
+        or repeated in ``paths``, are skipped. :meth:`add_images_job` is the same as a job of
+        progress events (the GUI runs it in a worker).
         """
+        from vessel_studio.events import run
+
+        return run(self.add_images_job(paths))
+
+    def add_images_job(self, paths: Iterable[str | os.PathLike]):
+        """:meth:`add_images` as a generator of ``Progress("add-images", ...)`` events (one per
+        file read, then one per file copied); closing it before the end adds nothing."""
+        from vessel_studio.events import Progress
+
         files = _expand_image_paths(paths)
         existing = {r.sha256 for r in self.images}
         todo: list[tuple[Path, str, tuple[int, ...], tuple[float, float] | None]] = []
         seen: set[str] = set()
-        for f in files:
+        for i, f in enumerate(files):
             digest = sha256_file(f)
-            if digest in existing or digest in seen:
-                continue
-            shape, spacing = _probe_image(f)
-            seen.add(digest)
-            todo.append((f, digest, shape, spacing))
+            if digest not in existing and digest not in seen:
+                shape, spacing = _probe_image(f)
+                seen.add(digest)
+                todo.append((f, digest, shape, spacing))
+            yield Progress("add-images", i + 1, len(files), f"read {f.name}")
         records = []
-        for f, digest, shape, spacing in todo:
-            image_id = digest[:12]
-            rel = f"images/{image_id}{f.suffix.lower()}"
-            with atomic_path(self.folder / rel) as tmp:
-                shutil.copyfile(f, tmp)
-            records.append(
-                ImageRecord(
-                    id=image_id, name=f.stem, file=rel, sha256=digest, spacing=spacing, state="new",
-                    shape=shape, origin=str(f.resolve()),
+        have = {r.file for r in self.images}
+        try:
+            for i, (f, digest, shape, spacing) in enumerate(todo):
+                image_id = digest[:12]
+                rel = f"images/{image_id}{f.suffix.lower()}"
+                with atomic_path(self.folder / rel) as tmp:
+                    shutil.copyfile(f, tmp)
+                records.append(
+                    ImageRecord(
+                        id=image_id, name=f.stem, file=rel, sha256=digest, spacing=spacing, state="new",
+                        shape=shape, origin=str(f.resolve()),
+                    )
                 )
-            )
+                yield Progress("add-images", i + 1, len(todo), f"copied {f.name}")
+        except GeneratorExit:  # cancelled: the manifest never named these copies; remove them
+            for r in records:
+                if r.file not in have:
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.folder / r.file).unlink()
+            raise
         if records:
             def fn(d):
                 have = {x["sha256"] for x in d["images"]}
