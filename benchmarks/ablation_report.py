@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", required=True, metavar="NAME=WORKDIR")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--name", default="ablation", help="file name of the report (NAME.md, NAME.json)")
     args = ap.parse_args(argv)
 
     variants = {}
@@ -80,13 +81,23 @@ def main(argv=None) -> int:
         cells += [f"{s['cldice']:.3f}", f"{s['auc']:.3f}", f"{s['sensitivity']:.3f}", f"{s['specificity']:.3f}",
                   f"{lf.get('agreement', float('nan')):.3f}", f"{lf.get('vessel_fraction', float('nan')):.3f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    refs = {}
+    first = Path(args.variant[0].rpartition("=")[2]) / args.pair
+    for part in ("source-only", "oracle"):
+        vals = [json.loads(f.read_text())["mean"]["dice"] for s in args.seeds
+                if (f := first / f"seed-{s}" / "scores" / f"{part}.json").is_file()]
+        if vals:
+            refs[part] = float(np.mean(vals))
+    if refs:
+        lines += ["", "For reference (same seeds, Dice): " + ", ".join(f"{k} {v:.3f}" for k, v in refs.items()) + "."]
     if args.note:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in args.note]
     out = Path(args.out)
     from vessel_studio.io.atomic import write_json, write_text
 
-    write_json(out / "ablation.json", {"pair": args.pair, "seeds": args.seeds, "variants": variants, "notes": args.note})
-    write_text(out / "ablation.md", "\n".join(lines) + "\n")
+    write_json(out / f"{args.name}.json", {"pair": args.pair, "seeds": args.seeds, "variants": variants, "reference_dice": refs,
+                                       "notes": args.note})
+    write_text(out / f"{args.name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
