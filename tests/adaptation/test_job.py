@@ -329,6 +329,9 @@ def test_source_pairs_share_and_off(setup):
     assert source_pairs(proc, 30) == []
     with pytest.raises(ValueError, match="source_share"):
         AdaptConfig.preset("tiny", source_share=1.0)
+    for name in ("tiny", "cpu", "gpu"):  # the paper's method unless asked otherwise
+        cfg = AdaptConfig.preset(name)
+        assert cfg.source_share == 0.0 and cfg.lsm_masks is False
 
 
 def test_source_pairs_counted_in_round_signals(setup):
