@@ -304,7 +304,6 @@ def stage_pseudo_label(ctx: RoundContext, seg):
     """Probabilities of every real target image: original resolution (TIFF, for the project and
     the GUI's uncertainty map) and model scale (``.npy``, for the next round's training)."""
     from vessel_studio.io.images import write_prob
-    from vessel_studio.preprocess import restore
 
     r = ctx.index
     folder, model_folder = ctx.work / "pseudo", ctx.work / "pseudo-model"
