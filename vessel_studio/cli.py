@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("translate", "latent similarity mining: source images + masks -> synthetic target pairs"),
     "check-inversion": ("check_inversion", "invert and reconstruct with one generator; report PSNR"),
     "adapt": ("adapt", "adapt to a new scanner: generators, synthesis, co-optimization rounds"),
+    "rounds": ("rounds", "list a project's rounds with label-free signals and warnings; roll back rounds"),
     "benchmark": ("benchmark", "run the adaptation benchmark protocol on a dataset pair"),
     "sample-data": ("sample_data", "write a procedural synthetic fundus/OCTA sample project"),
 }

@@ -101,3 +101,25 @@ def test_benchmark_summary_gap_closed_and_markdown(tmp_path):
     assert s["rounds"]["0"]["dice"] == pytest.approx(0.30)
     md = markdown(s)
     assert "| adapted (last round) | 0.660 ± 0.014" in md and "Gap closed" in md and "| 1 | 0.660" in md
+
+
+def test_rounds_command_lists_flags_and_rolls_back(tmp_path, capsys):
+    from vessel_studio.store import RoundRecord
+
+    proj = Project.create(tmp_path / "p", modality="octa")
+    for index, vf in ((0, 0.09), (1, 0.60)):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        metrics = {"vessel_fraction": vf, "agreement": 0.5, "confidence": 0.9}
+        if index == 0:
+            metrics["source_vessel_fraction"] = 0.10
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
+    assert main(["rounds", str(proj.folder)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: round 1: flood" in out and "warning: round 0" not in out
+    assert main(["rounds", str(proj.folder), "--rollback", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "removed round(s) [1]" in out and "no round flagged" in out
+    assert [r.index for r in Project.open(proj.folder).rounds] == [0]
+    assert main(["rounds", str(proj.folder), "--rollback", "5"]) != 0
+    assert "no round 5 (rounds: [0])" in capsys.readouterr().err

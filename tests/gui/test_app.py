@@ -311,3 +311,26 @@ def test_draft_restored_when_image_reopened(studio, make_napari_viewer):
     assert viewer2.layers["mask"].data[50, 50]
     assert st2.panels["Review"].dirty
     assert "draft" in st2.panels["Review"].edit_state.text()
+
+
+def test_adaptation_panel_shows_the_label_free_guard(studio, tmp_path):
+    """A committed round whose pseudo-labels collapsed (label-free signals) is flagged in the panel;
+    a healthy one is not."""
+    from vessel_studio.store import RoundRecord
+
+    panel = studio.panels["Adaptation"]
+    assert panel.guard.text() == ""
+    proj = studio.project
+    for index, vf in ((0, 0.09), (1, 0.01)):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        metrics = {"vessel_fraction": vf, "agreement": 0.5}
+        if index == 0:
+            metrics["source_vessel_fraction"] = 0.10
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
+    studio.project_changed.emit()
+    text = panel.guard.text()
+    assert "round 1: collapse" in text and "round 0" not in text
+    proj.rollback(0)
+    studio.project_changed.emit()
+    assert panel.guard.text() == ""

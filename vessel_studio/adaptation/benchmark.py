@@ -346,8 +346,11 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         for k in KEYS:
             methods.setdefault(name, {}).setdefault(k, []).append(float(scores[k]))
 
+    from vessel_studio.adaptation.selection import history_warnings
+
     per_round: dict[int, dict[str, list[float]]] = {}
     label_free: dict[int, list[dict]] = {}
+    guard: dict[int, list[list[str]]] = {}  # round -> per seed: the label-free guard's warnings
     for s in seeds:
         r = results[s]
         for part in ("source-only", "oracle", "frangi", "histmatch"):
@@ -356,10 +359,12 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         if "adapted" in r and r["adapted"]["rounds"]:
             rounds = r["adapted"]["rounds"]
             add("adapted (last round)", rounds[-1]["scores"])
+            flags = history_warnings([{"round": rd["round"], **rd["label_free"]} for rd in rounds])
             for rd in rounds:
                 for k in KEYS:
                     per_round.setdefault(rd["round"], {}).setdefault(k, []).append(float(rd["scores"][k]))
                 label_free.setdefault(rd["round"], []).append(rd["label_free"])
+                guard.setdefault(rd["round"], []).append(flags.get(rd["round"], []))
     table = {m: {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                      "n_seeds": len(v)} for k, v in d.items()} for m, d in methods.items()}
     gap = None
@@ -378,6 +383,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         "table": table,
         "rounds": {str(k): {kk: float(np.mean(v)) for kk, v in d.items()} for k, d in sorted(per_round.items())},
         "label_free": {str(k): v for k, v in sorted(label_free.items())},
+        "guard": {str(k): v for k, v in sorted(guard.items())},
         "gap_closed_dice": gap,
         "notes": list(notes),
         "timings": dict(timings or {}),
@@ -406,15 +412,22 @@ def markdown(summary: dict) -> str:
                       f"{summary['gap_closed_dice']:.3f}"]
     if summary["rounds"]:
         lines += ["", "## Per round (mean over seeds; round 0 = latent similarity mining alone)", "",
-                  "| round | Dice | clDice | AUC | agreement | confidence | vessel fraction | generator loss |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| round | Dice | clDice | AUC | agreement | confidence | vessel fraction | generator loss "
+                  "| guard: seeds flagged |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for k, d in summary["rounds"].items():
             lf = summary["label_free"].get(k, [{}])
             a = lambda key: np.mean([x.get(key, np.nan) for x in lf])  # noqa: E731
+            flags = summary.get("guard", {}).get(k, [])
+            kinds = sorted({f.split(":")[0] for seed in flags for f in seed})
+            flagged = f"{sum(1 for seed in flags if seed)}/{len(flags)}" + (f" ({', '.join(kinds)})" if kinds else "")
             lines.append(f"| {k} | {d['dice']:.3f} | {d['cldice']:.3f} | {d['auc']:.3f} | {a('agreement'):.3f} | "
-                         f"{a('confidence'):.3f} | {a('vessel_fraction'):.3f} | {a('generator_loss'):.4f} |")
+                         f"{a('confidence'):.3f} | {a('vessel_fraction'):.3f} | {a('generator_loss'):.4f} | {flagged} |")
         lines += ["", "Agreement, confidence and vessel fraction are label-free (the stopping rule sees only "
-                      "these); Dice/clDice/AUC use the test labels and were not used for any choice.", "",
+                      "these); Dice/clDice/AUC use the test labels and were not used for any choice. The guard "
+                      "(`selection.round_warnings`) flags rounds from label-free signals only: collapse = vessel "
+                      "fraction at most a quarter of the source segmenter's on the same target images, flood = "
+                      "more than 35 % of the FOV or 4x the source segmenter's.", "",
                   "Stage wall-clock seconds per round (mean over seeds):", "",
                   "| round | target generator | synthesis | segmenter | pseudo-labels |", "|---|---|---|---|---|"]
         for k in summary["rounds"]:

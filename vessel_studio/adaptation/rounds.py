@@ -445,6 +445,9 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
             yield Progress("source-only", i + 1, len(ctx.targets), tg.name, round=r)
     ids = [tg.id for tg in ctx.targets]
     metrics = round_signals([probs[i] for i in ids], [tg.fov for tg in ctx.targets], [previous[i] for i in ids])
+    if ctx.prev_probs is None:  # the reference of the label-free guard (selection.round_warnings)
+        metrics["source_vessel_fraction"] = round_signals([previous[i] for i in ids],
+                                                          [tg.fov for tg in ctx.targets])["vessel_fraction"]
     if gen_losses:
         metrics["generator_loss"] = float(np.mean(gen_losses[-50:]))
     if seg_losses:

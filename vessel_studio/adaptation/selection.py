@@ -15,6 +15,12 @@ what a lab has after each round:
 ``should_stop`` stops when the agreement reaches ``cfg.stop_agreement`` after ``cfg.min_rounds``
 co-optimization rounds. The adapted model is the last committed round (no selection among rounds
 by any score that needs labels).
+
+``round_warnings`` is the label-free guard: it flags a round whose pseudo-labels have collapsed
+(almost no vessel left, measured against what the *source* segmenter marks on the same target
+images, ``source_vessel_fraction`` of round 0) or flooded (a large share of the field of view
+marked as vessel). Such rounds are what failed adaptations looked like in the benchmark runs
+(``benchmarks/results/``); the guard warns (CLI, log, report, GUI) and never reads a label.
 """
 
 from __future__ import annotations
@@ -102,3 +108,47 @@ def summarize(rounds: Iterable[Mapping[str, float]], keys=("agreement", "confide
         vals = [("" if r.get(k) is None else f"{float(r[k]):.4f}") for k in keys]
         body += f"| {r.get('round', i)} | " + " | ".join(vals) + " |\n"
     return head + body
+
+
+#: a round whose pseudo-labels mark at most this share of the vessel pixels that the source
+#: segmenter marks on the same target images is flagged as collapsed
+COLLAPSE_RATIO = 0.25
+#: with no source reference (projects adapted before it was recorded): an absolute floor
+COLLAPSE_FRACTION = 0.005
+#: a round marking more than this share of the FOV as vessel is flagged as flooded (retinal
+#: vessels cover roughly a tenth of a fundus FOV; OCT-A large vessels about as much)
+FLOOD_FRACTION = 0.35
+#: ... or more than this multiple of the source segmenter's vessel fraction
+FLOOD_RATIO = 4.0
+
+
+def round_warnings(signals: Mapping[str, float], *, reference: float | None = None) -> list[str]:
+    """Label-free warnings for one round's signals (``round_signals`` output or a round's metrics).
+
+    ``reference`` is the source segmenter's mean vessel fraction on the same target images (round
+    0's ``source_vessel_fraction``); without it only the absolute bounds apply.
+    """
+    out: list[str] = []
+    vf = signals.get("vessel_fraction")
+    if vf is None or not np.isfinite(vf):
+        return out
+    ref = None if reference is None or not np.isfinite(reference) or reference <= 0 else float(reference)
+    if ref is not None and vf <= COLLAPSE_RATIO * ref:
+        out.append(f"collapse: the pseudo-labels mark {vf:.1%} of the FOV as vessel, at most "
+                   f"{COLLAPSE_RATIO:.0%} of what the source segmenter marks ({ref:.1%})")
+    elif ref is None and vf < COLLAPSE_FRACTION:
+        out.append(f"collapse: the pseudo-labels mark {vf:.2%} of the FOV as vessel")
+    if vf > FLOOD_FRACTION:
+        out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel (more than {FLOOD_FRACTION:.0%})")
+    elif ref is not None and vf > FLOOD_RATIO * ref:
+        out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel, more than "
+                   f"{FLOOD_RATIO:g}x what the source segmenter marks ({ref:.1%})")
+    return out
+
+
+def history_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str]]:
+    """``round_warnings`` of every round in ``history`` (dicts with ``round`` or in order), with the
+    source reference taken from the first round that recorded ``source_vessel_fraction``."""
+    ref = next((float(h["source_vessel_fraction"]) for h in history if h.get("source_vessel_fraction") is not None),
+               None)
+    return {int(h.get("round", i)): round_warnings(h, reference=ref) for i, h in enumerate(history)}

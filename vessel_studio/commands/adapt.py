@@ -110,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     rows = [{"round": r.index, **r.metrics} for r in Project.open(folder).rounds]
     print(summarize(rows))
+    for index, flags in sorted(result.warnings.items()):
+        for flag in flags:
+            print(f"warning: round {index}: {flag} (label-free guard; 'vessel-studio rounds PROJECT --rollback N' removes rounds)")
     if result.stopped_early:
         print(f"stopped early: {result.reason}")
     print(f"adapted segmenter: {result.segmenter}")

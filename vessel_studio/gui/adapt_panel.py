@@ -107,6 +107,7 @@ class AdaptPanel(QWidget):
         self._stage_t0: dict = {}
         self._device = None
         self._device_worker = None
+        self._guard_stale = False
         #: further AdaptConfig fields (advanced settings, tests, benchmarks)
         self.overrides: dict = {}
 
@@ -157,6 +158,10 @@ class AdaptPanel(QWidget):
         self.preview_caption = QLabel("")
         self.preview_caption.setStyleSheet("color: gray")
         self.plot = MetricPlot()
+        #: the label-free guard's warnings for the project's rounds (selection.round_warnings)
+        self.guard = QLabel("")
+        self.guard.setWordWrap(True)
+        self.guard.setStyleSheet("color: #f0a030")
         self.device = QLabel("device: …")
         self.device.setStyleSheet("color: gray")
 
@@ -170,6 +175,7 @@ class AdaptPanel(QWidget):
         lay.addLayout(prev_row)
         lay.addWidget(self.preview_caption)
         lay.addWidget(self.plot, 1)
+        lay.addWidget(self.guard)
         lay.addWidget(self.device)
 
         self.preset.currentTextChanged.connect(self._apply_preset)
@@ -206,12 +212,18 @@ class AdaptPanel(QWidget):
     def _project_changed(self) -> None:
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
         self.plot.clear()
+        self._project_changed_plot_only()
+
+    def update_guard(self) -> None:
+        """Show the label-free guard's warnings for the project's committed rounds."""
+        from vessel_studio.adaptation.selection import history_warnings
+
         proj = self.studio.project
-        if proj is not None:
-            for rnd in proj.rounds:
-                for name, value in (rnd.metrics or {}).items():
-                    if isinstance(value, (int, float)):
-                        self.plot.add(name, rnd.index, value)
+        rows = [{"round": r.index, **(r.metrics or {})} for r in proj.rounds] if proj is not None else []
+        lines = [f"⚠ round {k}: {w}" for k, ws in sorted(history_warnings(rows).items()) for w in ws]
+        self.guard.setText("\n".join(lines))
+        self.guard.setToolTip("label-free checks of each round's pseudo-labels; a flagged round is best rolled "
+                              "back or re-run with other settings" if lines else "")
 
     # --- run / cancel ----------------------------------------------------------------------
 
@@ -241,6 +253,7 @@ class AdaptPanel(QWidget):
             for name, value in (rnd.metrics or {}).items():
                 if isinstance(value, (int, float)):
                     self.plot.add(name, rnd.index, value)
+        self.update_guard()
 
     def cancel(self) -> None:
         if self.studio.runner.running:
@@ -271,6 +284,7 @@ class AdaptPanel(QWidget):
         else:
             self.stage.setText(f"failed: {outcome.error}")
         self.eta.setText("")
+        self.update_guard()
         self._update_memory()
 
     # --- events ----------------------------------------------------------------------------
@@ -287,6 +301,11 @@ class AdaptPanel(QWidget):
             elif isinstance(ev, Artifact):
                 if ev.kind in ("round", "round-committed"):
                     self.studio.images_changed.emit()
+                if ev.stage == "commit":
+                    self._guard_stale = True
+        if self._guard_stale:
+            self._guard_stale = False
+            self.update_guard()
         self._update_memory()
 
     def _progress(self, ev: Progress) -> None:

@@ -1,0 +1,83 @@
+"""The label-free guard: rounds whose pseudo-labels collapse or flood are flagged, from label-free
+signals only (the source segmenter's vessel fraction on the same target images as reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _adapt_fixtures import ensure_synthesis, make_setup
+
+from vessel_studio.adaptation import AdaptConfig, adapt
+from vessel_studio.adaptation.selection import history_warnings, round_signals, round_warnings
+from vessel_studio.events import collect
+from vessel_studio.store import Project
+
+ensure_synthesis()
+
+TINY = AdaptConfig.preset("tiny", stop_agreement=1.01, threads=1)
+
+
+def test_round_warnings_collapse_and_flood():
+    assert round_warnings({"vessel_fraction": 0.08}, reference=0.10) == []
+    # at most a quarter of the source segmenter's vessel pixels: collapsed
+    (w,) = round_warnings({"vessel_fraction": 0.02}, reference=0.10)
+    assert w.startswith("collapse") and "2.0%" in w and "10.0%" in w
+    assert round_warnings({"vessel_fraction": 0.026}, reference=0.10) == []
+    # more than 35 % of the FOV, or more than 4x the source: flooded
+    (w,) = round_warnings({"vessel_fraction": 0.40}, reference=0.30)
+    assert w.startswith("flood") and "35%" in w
+    (w,) = round_warnings({"vessel_fraction": 0.30}, reference=0.05)
+    assert w.startswith("flood") and "4x" in w
+    # without a reference only the absolute bounds apply
+    assert round_warnings({"vessel_fraction": 0.001})[0].startswith("collapse")
+    assert round_warnings({"vessel_fraction": 0.02}) == []
+    assert round_warnings({"vessel_fraction": 0.5})[0].startswith("flood")
+    # nothing to judge
+    assert round_warnings({}) == [] and round_warnings({"vessel_fraction": float("nan")}) == []
+    assert round_warnings({"vessel_fraction": 0.001}, reference=0.0)[0].startswith("collapse")
+
+
+def test_history_warnings_take_the_reference_from_round0():
+    hist = [{"round": 0, "vessel_fraction": 0.01, "source_vessel_fraction": 0.08},
+            {"round": 1, "vessel_fraction": 0.05}, {"round": 2, "vessel_fraction": 0.015}]
+    flags = history_warnings(hist)
+    assert set(flags) == {0, 1, 2}
+    assert flags[0] and flags[0][0].startswith("collapse")
+    assert flags[1] == []
+    assert flags[2] and "8.0%" in flags[2][0]
+    # rows without "round" are numbered in order
+    assert set(history_warnings([{"vessel_fraction": 0.1}, {"vessel_fraction": 0.9}])) == {0, 1}
+
+
+def test_adaptation_records_the_reference_and_reports_flags(tmp_path):
+    proj, bundle, _ = make_setup(tmp_path)
+    result, _ = collect(adapt(proj, TINY, source=bundle))
+    rounds = Project.open(proj.folder).rounds
+    ref = rounds[0].metrics["source_vessel_fraction"]
+    assert 0.0 <= ref <= 1.0
+    assert all("source_vessel_fraction" not in r.metrics for r in rounds[1:])
+    # the result's warnings are the guard applied to the committed rounds (only flagged ones listed)
+    rows = [{"round": r.index, **r.metrics} for r in rounds]
+    expected = {k: v for k, v in history_warnings(rows).items() if v}
+    assert result.warnings == expected
+    flagged = [e for e in Project.open(proj.folder).read_log() if "label-free guard" in e["message"]]
+    assert len(flagged) == len(expected)
+
+
+def test_round0_reference_is_the_source_segmenter_vessel_fraction(tmp_path):
+    """round 0's source_vessel_fraction = the vessel fraction of the source segmenter applied to the
+    target images with the target's preprocessing (what round 0's agreement compares with)."""
+    from vessel_studio.adaptation.job import load_targets
+    from vessel_studio.adaptation.rounds import predict_target
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
+
+    proj, bundle, _ = make_setup(tmp_path)
+    collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    seg = Segmenter.load(bundle.segmenter)
+    targets = load_targets(proj, Preprocessing.for_modality(proj.modality))
+    probs = [predict_target(seg, t)[1] for t in targets]
+    want = round_signals(probs, [t.fov for t in targets])["vessel_fraction"]
+    got = Project.open(proj.folder).rounds[0].metrics["source_vessel_fraction"]
+    assert got == pytest.approx(want, abs=1e-6)

@@ -1,0 +1,40 @@
+"""``vessel-studio rounds PROJECT [--rollback N]``: a project's rounds with their label-free
+signals and the label-free guard's warnings (``adaptation.selection.round_warnings``); with
+``--rollback N`` the rounds after N are removed (``-1``: all), as the GUI's project would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", help="an adaptation project folder")
+    p.add_argument("--rollback", type=int, default=None, metavar="N",
+                   help="keep rounds 0..N and remove the later ones (-1 removes every round)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vessel_studio.adaptation.selection import history_warnings, summarize
+    from vessel_studio.store import Project
+
+    project = Project.open(args.project)
+    if args.rollback is not None:
+        known = [r.index for r in project.rounds]
+        if args.rollback != -1 and args.rollback not in known:
+            raise ValueError(f"{project.manifest_path}: no round {args.rollback} (rounds: {known or 'none'})")
+        removed = project.rollback(args.rollback)
+        print(f"removed round(s) {removed}" if removed else "nothing to remove")
+    rows = [{"round": r.index, **r.metrics} for r in project.rounds]
+    if not rows:
+        print("no rounds yet")
+        return 0
+    print(summarize(rows))
+    flagged = 0
+    for index, flags in sorted(history_warnings(rows).items()):
+        for flag in flags:
+            flagged += 1
+            print(f"warning: round {index}: {flag}")
+    if not flagged:
+        print("label-free guard: no round flagged")
+    return 0
