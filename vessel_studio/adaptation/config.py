@@ -46,7 +46,12 @@ class AdaptConfig:
     n_synthetic: int = 128
     t0: float = 0.3
     steps: int = 50  # DDIM steps over the whole schedule (t0 * steps of them are run)
-    synth_mode: str = "ddpm"  # target-side decoding: "ddpm" (stochastic, as the paper's code) | "ddim"
+    # target-side decoding: "ddim" (deterministic, the default) | "ddpm" (stochastic, as the paper's released
+    # code and this project's default until session 3). Measured (benchmarks/results/*/, seed 0): DDPM's fresh
+    # noise erased the source structure the inversion had kept (label-free probe on DRIVE -> CHASE_DB1 at
+    # t0 0.3: structure Dice 0.044 DDPM vs 0.169 DDIM, unconditional; 0.414 vs 0.468 conditioned), and the
+    # fundus pairs' round-0 segmenters collapsed with it.
+    synth_mode: str = "ddim"
     # round 0: decode with the target generator conditioned on the SOURCE masks (True), or
     # unconditionally as in the paper (False, the default). The target generator starts from the
     # mask-conditioned source generator and is trained on target images with an empty mask channel,
