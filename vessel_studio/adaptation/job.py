@@ -45,7 +45,7 @@ from vessel_studio.adaptation.rounds import (
     derive_seed,
     run_round,
 )
-from vessel_studio.adaptation.selection import history_warnings, should_stop
+from vessel_studio.adaptation.selection import history_warnings, round_rows, should_stop
 from vessel_studio.store import Project, RoundRecord
 from vessel_studio.store.project import now_iso
 
@@ -287,7 +287,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 committed.append(rec)
                 for a in artifacts_of(project.folder / rec.folder, r):
                     yield a
-                flags = history_warnings([{"round": x.index, **x.metrics} for x in project.rounds]).get(r)
+                flags = history_warnings(round_rows(project.rounds)).get(r)
                 if flags:
                     project.log("round flagged by the label-free guard", round=r, warnings=flags)
             hist = [dict(x.metrics) for x in project.rounds if hist_start <= x.index <= r]
@@ -301,8 +301,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
             project=project.folder, rounds=committed, stopped_early=stopped, reason=reason,
             segmenter=project.segmenter_path(latest.index) if latest else None,
             seconds=time.perf_counter() - t_job, resumed=resumed,
-            warnings={k: v for k, v in history_warnings([{"round": x.index, **x.metrics} for x in project.rounds]).items()
-                      if v},
+            warnings={k: v for k, v in history_warnings(round_rows(project.rounds)).items() if v},
         )
         project.log("adaptation finished", rounds=[x.index for x in committed], stopped_early=stopped,
                     reason=reason, seconds=round(result.seconds, 1))

@@ -146,6 +146,12 @@ def round_warnings(signals: Mapping[str, float], *, reference: float | None = No
     return out
 
 
+def round_rows(rounds) -> list[dict]:
+    """``{"round": index, **metrics}`` per committed round (``store.RoundRecord``s), the rows that
+    ``summarize`` and ``history_warnings`` take."""
+    return [{"round": r.index, **(r.metrics or {})} for r in rounds]
+
+
 def history_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str]]:
     """``round_warnings`` of every round in ``history`` (dicts with ``round`` or in order), with the
     source reference taken from the first round that recorded ``source_vessel_fraction``."""

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from vessel_studio.adaptation import AdaptConfig, SourceBundle, adapt
-    from vessel_studio.adaptation.selection import summarize
+    from vessel_studio.adaptation.selection import round_rows, summarize
     from vessel_studio.events import progress_bar
     from vessel_studio.store import Project
 
@@ -108,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    rows = [{"round": r.index, **r.metrics} for r in Project.open(folder).rounds]
-    print(summarize(rows))
+    print(summarize(round_rows(Project.open(folder).rounds)))
     for index, flags in sorted(result.warnings.items()):
         for flag in flags:
             print(f"warning: round {index}: {flag} (label-free guard; 'vessel-studio rounds PROJECT --rollback N' removes rounds)")

@@ -1,6 +1,6 @@
 """``vessel-studio rounds PROJECT [--rollback N]``: a project's rounds with their label-free
 signals and the label-free guard's warnings (``adaptation.selection.round_warnings``); with
-``--rollback N`` the rounds after N are removed (``-1``: all), as the GUI's project would be.
+``--rollback N`` the rounds after N are removed (``-1``: all) by ``Project.rollback``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vessel_studio.adaptation.selection import history_warnings, summarize
+    from vessel_studio.adaptation.selection import history_warnings, round_rows, summarize
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{project.manifest_path}: no round {args.rollback} (rounds: {known or 'none'})")
         removed = project.rollback(args.rollback)
         print(f"removed round(s) {removed}" if removed else "nothing to remove")
-    rows = [{"round": r.index, **r.metrics} for r in project.rounds]
+    rows = round_rows(project.rounds)
     if not rows:
         print("no rounds yet")
         return 0

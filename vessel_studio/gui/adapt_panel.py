@@ -216,10 +216,10 @@ class AdaptPanel(QWidget):
 
     def update_guard(self) -> None:
         """Show the label-free guard's warnings for the project's committed rounds."""
-        from vessel_studio.adaptation.selection import history_warnings
+        from vessel_studio.adaptation.selection import history_warnings, round_rows
 
         proj = self.studio.project
-        rows = [{"round": r.index, **(r.metrics or {})} for r in proj.rounds] if proj is not None else []
+        rows = round_rows(proj.rounds) if proj is not None else []
         lines = [f"⚠ round {k}: {w}" for k, ws in sorted(history_warnings(rows).items()) for w in ws]
         self.guard.setText("\n".join(lines))
         self.guard.setToolTip("label-free checks of each round's pseudo-labels; a flagged round is best rolled "
