@@ -334,3 +334,41 @@ def test_adaptation_panel_shows_the_label_free_guard(studio, tmp_path):
     proj.rollback(0)
     studio.project_changed.emit()
     assert panel.guard.text() == ""
+
+
+def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
+    """The panel lists the rounds that can be kept, asks, removes the later rounds (folders and
+    manifest) and keeps corrections; a 'no' removes nothing."""
+    from vessel_studio.store import Project, RoundRecord
+
+    panel = studio.panels["Adaptation"]
+    assert not panel.btn_rollback.isEnabled() and panel.keep_round.count() == 0
+    proj = studio.project
+    for index in (0, 1, 2):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "pseudo" / "x.txt").write_text(str(index))
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
+    image_id = proj.images[0].id
+    proj.save_correction(image_id, np.ones(proj.read_image(image_id).shape[:2], bool))
+    studio.project_changed.emit()
+    assert [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())] == ["no round", "round 0", "round 1"]
+    assert panel.keep_round.currentText() == "round 1" and panel.btn_rollback.isEnabled()
+    folders = [proj.folder / r.folder for r in proj.rounds]
+    assert all(f.is_dir() for f in folders)
+
+    dialogs.answers["confirm"] = False
+    panel.keep_round.setCurrentText("round 0")
+    assert panel.rollback() is False
+    assert [r.index for r in Project.open(proj.folder).rounds] == [0, 1, 2]
+
+    dialogs.answers["confirm"] = True
+    assert panel.rollback() is True
+    assert dialogs.asked[-1] == "Roll back"
+    reopened = Project.open(proj.folder)
+    assert [r.index for r in reopened.rounds] == [0]
+    assert folders[0].is_dir() and not folders[1].exists() and not folders[2].exists()
+    assert reopened.correction(image_id) is not None
+    # the choices follow: only "no round" is left to roll back to
+    assert [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())] == ["no round"]
+    assert not dialogs.errors

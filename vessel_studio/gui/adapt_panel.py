@@ -164,6 +164,16 @@ class AdaptPanel(QWidget):
         self.guard.setStyleSheet("color: #f0a030")
         self.device = QLabel("device: …")
         self.device.setStyleSheet("color: gray")
+        # roll back: keep rounds 0..N of the project (Project.rollback), e.g. after a flagged round
+        self.keep_round = QComboBox()
+        self.keep_round.setToolTip("the last round to keep; the rounds after it are deleted")
+        self.btn_rollback = QPushButton("Roll back")
+        self.btn_rollback.setToolTip("delete the rounds after the chosen one (their models, pseudo-labels and "
+                                     "samples); corrected masks are kept")
+        rollback_row = QHBoxLayout()
+        rollback_row.addWidget(QLabel("Keep rounds up to"))
+        rollback_row.addWidget(self.keep_round, 1)
+        rollback_row.addWidget(self.btn_rollback)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -176,11 +186,13 @@ class AdaptPanel(QWidget):
         lay.addWidget(self.preview_caption)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.guard)
+        lay.addLayout(rollback_row)
         lay.addWidget(self.device)
 
         self.preset.currentTextChanged.connect(self._apply_preset)
         self.btn_run.clicked.connect(self.run)
         self.btn_cancel.clicked.connect(self.cancel)
+        self.btn_rollback.clicked.connect(self.rollback)
         studio.runner.started.connect(self._started)
         studio.runner.events.connect(self.on_events)
         studio.runner.finished.connect(self._finished)
@@ -224,6 +236,48 @@ class AdaptPanel(QWidget):
         self.guard.setText("\n".join(lines))
         self.guard.setToolTip("label-free checks of each round's pseudo-labels; a flagged round is best rolled "
                               "back or re-run with other settings" if lines else "")
+        self._fill_rollback(proj)
+
+    def _fill_rollback(self, proj) -> None:
+        """Rollback choices: every committed round but the last ("no round" removes them all)."""
+        indices = [r.index for r in proj.rounds] if proj is not None else []
+        self.keep_round.blockSignals(True)
+        self.keep_round.clear()
+        if indices:
+            self.keep_round.addItem("no round", -1)
+            for i in indices[:-1]:
+                self.keep_round.addItem(f"round {i}", i)
+            self.keep_round.setCurrentIndex(self.keep_round.count() - 1)
+        self.keep_round.blockSignals(False)
+        can = bool(indices) and not self.studio.runner.running
+        self.keep_round.setEnabled(can)
+        self.btn_rollback.setEnabled(can)
+
+    def rollback(self) -> bool:
+        """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``)."""
+        from vessel_studio.store.project import ProjectBusyError
+
+        proj = self.studio.project
+        if proj is None or self.keep_round.count() == 0 or self.studio.runner.running:
+            return False
+        keep = int(self.keep_round.currentData())
+        drop = [r.index for r in proj.rounds if r.index > keep]
+        if not drop:
+            return False
+        what = "every round" if keep < 0 else f"round{'s' if len(drop) > 1 else ''} {', '.join(map(str, drop))}"
+        if not dialogs.confirm(self, "Roll back",
+                               f"Delete {what} of this project (models, pseudo-labels, samples)? "
+                               "Corrected masks are kept. This cannot be undone."):
+            return False
+        try:
+            removed = proj.rollback(keep)
+        except (ProjectBusyError, OSError) as exc:
+            dialogs.error(self, "Roll back failed", str(exc))
+            return False
+        self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}")
+        self.studio.project_changed.emit()
+        self.studio.images_changed.emit()
+        return True
 
     # --- run / cancel ----------------------------------------------------------------------
 
@@ -265,6 +319,8 @@ class AdaptPanel(QWidget):
         self._stage_t0.clear()
         self.btn_run.setEnabled(False)
         self.btn_cancel.setEnabled(name == "Adaptation")
+        self.keep_round.setEnabled(False)
+        self.btn_rollback.setEnabled(False)
         self.stage.setText(f"{name}: starting…")
         self.eta.setText("")
         self._probe_device()
@@ -272,6 +328,7 @@ class AdaptPanel(QWidget):
     def _finished(self, outcome) -> None:
         self.btn_run.setEnabled(self.studio.project is not None)
         self.btn_cancel.setEnabled(False)
+        self._fill_rollback(self.studio.project)
         if outcome.name != "Adaptation":
             return
         if outcome.status == "done":
