@@ -10,7 +10,17 @@ Presets (same code, different sizes):
   benchmark results were measured with (``benchmarks/results/``); the earlier, larger ``cpu``
   sizes (1500/400 generator steps, 512 pairs, 1500/500 segmenter steps, 3 rounds) were never
   run to the end and were replaced by these.
-- ``gpu``: one H100-class GPU; 128×128 crops, thousands of steps, 2048 synthetic pairs.
+- ``gpu``: one H100-class GPU, sized (session 4, not yet run on a GPU) for the two limits a lab
+  has: 16 GB of GPU memory and about 5 minutes per pair on one H100/H200. Target generator
+  (24 M parameters) 1200 steps of batch 32 on 128×128 crops (+300 per round), 1024 synthetic
+  pairs per round, segmenter 3000 steps of batch 32 (+1000 per round), 2 rounds. Batch 32, not
+  64: ``benchmarks/gpu_memory.py`` counts the tensors a generator training step saves for
+  backward at 11.1 GB (bf16) to 22.1 GB (fp32) for batch 64, so batch 64 does not fit 16 GB
+  once CUDA autocast keeps its normalisation layers in fp32; batch 32 is half of that. The step
+  counts follow from the H200 timing in ENVIRONMENT.md (one forward of the 24 M model: about
+  0.74 ms per 128×128 image in bf16 eager): about 85 s of generator training, 20 s of
+  fine-tuning per round, 23 s of synthesis per round and tens of seconds of segmenter work,
+  a projection until the ``gpu`` benchmark is run on a GPU.
 
 The config is frozen, written into the project manifest with every round and into the job's
 ``work/job.json`` (a resumed job must use the same config).
@@ -126,9 +136,9 @@ class AdaptConfig:
                 seg_batch=8, seg_crop=64, rounds=2, procedural_size=512,
             ),
             "gpu": dict(
-                gen_steps=6000, gen_finetune_steps=1500, gen_batch=64, gen_crop=128, gen_lr=2e-4, gen_model="gpu",
-                n_synthetic=2048, steps=50, synth_batch=64, seg_steps=3000, seg_finetune_steps=1000,
-                seg_batch=32, seg_crop=128, rounds=3, procedural_images=16, procedural_size=512,
+                gen_steps=1200, gen_finetune_steps=300, gen_batch=32, gen_crop=128, gen_lr=2e-4, gen_model="gpu",
+                n_synthetic=1024, steps=50, synth_batch=64, seg_steps=3000, seg_finetune_steps=1000,
+                seg_batch=32, seg_crop=128, rounds=2, procedural_images=16, procedural_size=512,
             ),
         }
         if name not in presets:

@@ -56,8 +56,9 @@ class GeneratorTrainConfig:
             # 3.5-12 s/step, and the bundled model was trained with steps=900 instead.
             "cpu": dict(model=GeneratorConfig.preset("cpu"), steps=2400, batch_size=16, crop_size=64, warmup=100,
                         ema_decay=0.999, checkpoint_every=200),
-            # one H100-class GPU (bf16): not measured in the session that wrote it
-            "gpu": dict(model=GeneratorConfig.preset("gpu"), steps=6000, batch_size=64, crop_size=128, lr=2e-4,
+            # one H100-class GPU (bf16): not run on a GPU yet. Batch 32 so that a 16 GB GPU holds a
+            # step (benchmarks/results/gpu/gpu_memory.md: batch 64 saves 11-22 GB of activations)
+            "gpu": dict(model=GeneratorConfig.preset("gpu"), steps=6000, batch_size=32, crop_size=128, lr=2e-4,
                         warmup=200, ema_decay=0.9995, checkpoint_every=1000),
         }
         if name not in presets:
