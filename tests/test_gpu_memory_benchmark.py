@@ -42,3 +42,16 @@ def test_measure_path_runs_the_real_steps(gm, one_torch_thread):
     assert [r["component"].split(" (")[0] for r in rows] == [
         "target generator training step", "segmenter training step", "synthesis chunk"]
     assert all(r["peak_allocated_bytes"] is None and r["seconds"] >= 0 for r in rows)
+
+
+@pytest.mark.gpu
+def test_gpu_preset_fits_16_gb(gm):
+    """On a CUDA GPU: a step of each gpu-preset trainer and a synthesis chunk stay under 16 GB."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from vessel_studio.adaptation.config import AdaptConfig
+
+    rows = gm.measure(AdaptConfig.preset("gpu"), device="cuda")
+    for r in rows:
+        assert r["peak_reserved_bytes"] < 16e9 - 1e9, r  # leave ~1 GB for the CUDA context
