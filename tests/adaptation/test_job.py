@@ -259,11 +259,38 @@ def test_label_free_signals():
     s = confidence_stats(np.array([0.0, 1.0, 0.5, 0.5]))
     assert s["confidence"] == pytest.approx(0.75) and s["entropy"] == pytest.approx(0.5, abs=1e-5)
     sig = round_signals([a], [None], [b])
-    assert set(sig) == {"confidence", "entropy", "vessel_fraction", "agreement"}
+    assert set(sig) == {"confidence", "entropy", "vessel_fraction", "fragmentation", "agreement"}
     hist = [{"agreement": 0.5}, {"agreement": 0.99}]
     assert should_stop(hist, stop_agreement=0.98)[0]
     assert not should_stop(hist[:1], stop_agreement=0.1)[0]  # round 0 alone never stops
     assert not should_stop(hist, stop_agreement=0.98, min_rounds=2)[0]
+
+
+def test_fragmentation_and_round_selection():
+    """Components per 1000 skeleton pixels: one long vessel scores low, the same length broken
+    into pieces scores high; specks under MIN_OBJECT px and pixels outside the FOV do not count;
+    the selection takes the least fragmented round (ties: the later one)."""
+    from vessel_studio.adaptation.selection import MIN_OBJECT, fragment_counts, fragmentation, select_round
+
+    whole = np.zeros((64, 200), np.float32)
+    whole[30:33, 10:190] = 0.9
+    broken = whole.copy()
+    broken[:, 40:200:30] = 0.0  # cut into six pieces
+    n, length = fragment_counts(whole)
+    assert n == 1 and 170 <= length <= 180
+    assert fragment_counts(broken)[0] == 6
+    assert fragmentation([broken]) > 5 * fragmentation([whole])
+    speck = whole.copy()
+    speck[5:7, 5:7] = 0.9  # 4 px < MIN_OBJECT
+    assert MIN_OBJECT > 4 and fragment_counts(speck) == (n, length)
+    fov = np.ones_like(whole, bool)
+    fov[:, 100:] = False
+    assert fragment_counts(whole, fov)[1] < length
+    assert np.isnan(fragmentation([np.zeros((8, 8))]))
+    hist = [{"round": 0, "fragmentation": 8.0}, {"round": 1, "fragmentation": 9.5}, {"round": 2, "fragmentation": 8.0}]
+    assert select_round(hist) == 2
+    assert select_round(hist[:2]) == 0
+    assert select_round([{"round": 0}, {"round": 1, "fragmentation": float("nan")}]) is None
 
 
 def test_round0_agreement_uses_the_target_preprocessing(setup):

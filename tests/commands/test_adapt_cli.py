@@ -87,8 +87,10 @@ def test_benchmark_summary_gap_closed_and_markdown(tmp_path):
             "oracle": {"mean": scores(0.90)},
             "frangi": {"mean": scores(0.47)},
             "adapted": {"rounds": [
-                {"round": 0, "scores": scores(0.30), "label_free": {"agreement": 0.5, "confidence": 0.8}},
-                {"round": 1, "scores": scores(0.65 + seed * 0.02), "label_free": {"agreement": 0.9}},
+                {"round": 0, "scores": scores(0.30), "label_free": {"agreement": 0.5, "confidence": 0.8,
+                                                                    "fragmentation": 5.0 if seed else 20.0}},
+                {"round": 1, "scores": scores(0.65 + seed * 0.02), "label_free": {"agreement": 0.9,
+                                                                                 "fragmentation": 10.0}},
             ]},
         }
         for seed in (0, 1)
@@ -99,8 +101,12 @@ def test_benchmark_summary_gap_closed_and_markdown(tmp_path):
     assert s["table"]["source-only"]["dice"]["sd"] == pytest.approx(0.01414, abs=1e-4)
     assert s["gap_closed_dice"] == pytest.approx((0.66 - 0.41) / (0.90 - 0.41))
     assert s["rounds"]["0"]["dice"] == pytest.approx(0.30)
+    # label-free selection: seed 0 -> round 1 (0.65), seed 1 -> round 0 (0.30)
+    assert s["selected_round"] == {"0": 1, "1": 0}
+    assert s["table"]["adapted (selected round, label-free)"]["dice"]["mean"] == pytest.approx((0.65 + 0.30) / 2)
     md = markdown(s)
     assert "| adapted (last round) | 0.660 ± 0.014" in md and "Gap closed" in md and "| 1 | 0.660" in md
+    assert "seed 0: round 1, seed 1: round 0" in md
 
 
 def test_rounds_command_lists_flags_and_rolls_back(tmp_path, capsys):
@@ -110,13 +116,14 @@ def test_rounds_command_lists_flags_and_rolls_back(tmp_path, capsys):
     for index, vf in ((0, 0.09), (1, 0.60)):
         src = tmp_path / f"r{index}"
         (src / "pseudo").mkdir(parents=True)
-        metrics = {"vessel_fraction": vf, "agreement": 0.5, "confidence": 0.9}
+        metrics = {"vessel_fraction": vf, "agreement": 0.5, "confidence": 0.9, "fragmentation": 12.0 - index}
         if index == 0:
             metrics["source_vessel_fraction"] = 0.10
         proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
     assert main(["rounds", str(proj.folder)]) == 0
     out = capsys.readouterr().out
     assert "warning: round 1: flood" in out and "warning: round 0" not in out
+    assert "label-free selection: round 1" in out
     assert main(["rounds", str(proj.folder), "--rollback", "0"]) == 0
     out = capsys.readouterr().out
     assert "removed round(s) [1]" in out and "no round flagged" in out

@@ -38,6 +38,7 @@ PAIRS: dict[str, dict[str, str]] = {
 }
 PARTS = ("source-only", "oracle", "frangi", "histmatch", "adapted")
 KEYS = ("dice", "cldice", "auc", "sensitivity", "specificity")
+SELECTED = "adapted (selected round, label-free)"
 #: segmenter steps of the source-only / oracle / histmatch baselines when ``--seg-steps`` is not given
 BASELINE_STEPS = {"tiny": 6, "cpu": 1000, "gpu": 3000}
 
@@ -253,10 +254,25 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
     for r in Project.open(folder).rounds:
         seg = Segmenter.load(folder / r.folder / "segmenter")
         sc = _cached(base / "scores" / f"adapted-round-{r.index}.json", lambda: _score_segmenter(seg, tests))
-        rounds.append({"round": r.index, "stage": r.stage, "scores": sc["mean"], "label_free": r.metrics,
+        label_free = dict(r.metrics or {})
+        if "fragmentation" not in label_free:  # rounds committed before the signal was recorded
+            label_free["fragmentation"] = _cached(
+                base / "label-free" / f"fragmentation-round-{r.index}.json",
+                lambda: {"value": _pseudo_fragmentation(folder / r.folder / "pseudo")})["value"]
+        rounds.append({"round": r.index, "stage": r.stage, "scores": sc["mean"], "label_free": label_free,
                        "seconds": r.seconds, "per_image": sc["per_image"]})
     return {"rounds": rounds, "config": cfg.to_dict(),
             "result": json.loads((base / "adapt-result.json").read_text()) if (base / "adapt-result.json").is_file() else None}
+
+
+def _pseudo_fragmentation(folder: Path) -> float:
+    """``selection.fragmentation`` of a committed round's pseudo-label TIFFs (the target images'
+    probabilities at original resolution, zero outside the FOV): reads no label."""
+    import tifffile
+
+    from vessel_studio.adaptation.selection import fragmentation
+
+    return fragmentation([np.asarray(tifffile.imread(p), np.float32) for p in sorted(Path(folder).glob("*.tif"))])
 
 
 def train_source_generator(spec: BenchmarkSpec, seed: int, cfg) -> Path:
@@ -346,7 +362,9 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         for k in KEYS:
             methods.setdefault(name, {}).setdefault(k, []).append(float(scores[k]))
 
-    from vessel_studio.adaptation.selection import history_warnings
+    from vessel_studio.adaptation.selection import history_warnings, select_round
+
+    selected: dict[str, int] = {}  # seed -> round chosen by selection.select_round (label-free)
 
     per_round: dict[int, dict[str, list[float]]] = {}
     label_free: dict[int, list[dict]] = {}
@@ -359,6 +377,10 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         if "adapted" in r and r["adapted"]["rounds"]:
             rounds = r["adapted"]["rounds"]
             add("adapted (last round)", rounds[-1]["scores"])
+            pick = select_round([{"round": rd["round"], **rd["label_free"]} for rd in rounds])
+            if pick is not None:
+                add(SELECTED, next(rd["scores"] for rd in rounds if rd["round"] == pick))
+                selected[s] = pick
             flags = history_warnings([{"round": rd["round"], **rd["label_free"]} for rd in rounds])
             for rd in rounds:
                 for k in KEYS:
@@ -385,6 +407,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         "label_free": {str(k): v for k, v in sorted(label_free.items())},
         "guard": {str(k): v for k, v in sorted(guard.items())},
         "gap_closed_dice": gap,
+        "selected_round": selected,
         "notes": list(notes),
         "timings": dict(timings or {}),
         "per_seed": results,
@@ -410,11 +433,15 @@ def markdown(summary: dict) -> str:
     if summary["gap_closed_dice"] is not None:
         lines += ["", f"Gap closed (Dice) = (adapted − source-only) / (oracle − source-only) = "
                       f"{summary['gap_closed_dice']:.3f}"]
+    if summary.get("selected_round"):
+        lines += ["", f"`{SELECTED}`: per seed the round with the lowest label-free fragmentation of its "
+                      "pseudo-labels (`selection.select_round`): "
+                      + ", ".join(f"seed {k}: round {v}" for k, v in summary["selected_round"].items()) + "."]
     if summary["rounds"]:
         lines += ["", "## Per round (mean over seeds; round 0 = latent similarity mining alone)", "",
-                  "| round | Dice | clDice | AUC | agreement | confidence | vessel fraction | generator loss "
-                  "| guard: seeds flagged |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| round | Dice | clDice | AUC | agreement | confidence | vessel fraction | fragmentation "
+                  "| generator loss | guard: seeds flagged |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for k, d in summary["rounds"].items():
             lf = summary["label_free"].get(k, [{}])
             a = lambda key: np.mean([x.get(key, np.nan) for x in lf])  # noqa: E731
@@ -422,9 +449,11 @@ def markdown(summary: dict) -> str:
             kinds = sorted({f.split(":")[0] for seed in flags for f in seed})
             flagged = f"{sum(1 for seed in flags if seed)}/{len(flags)}" + (f" ({', '.join(kinds)})" if kinds else "")
             lines.append(f"| {k} | {d['dice']:.3f} | {d['cldice']:.3f} | {d['auc']:.3f} | {a('agreement'):.3f} | "
-                         f"{a('confidence'):.3f} | {a('vessel_fraction'):.3f} | {a('generator_loss'):.4f} | {flagged} |")
-        lines += ["", "Agreement, confidence and vessel fraction are label-free (the stopping rule sees only "
-                      "these); Dice/clDice/AUC use the test labels and were not used for any choice. The guard "
+                         f"{a('confidence'):.3f} | {a('vessel_fraction'):.3f} | {a('fragmentation'):.2f} | "
+                         f"{a('generator_loss'):.4f} | {flagged} |")
+        lines += ["", "Agreement, confidence, vessel fraction and fragmentation (components per 1000 skeleton "
+                      "pixels of the pseudo-labels) are label-free (the stopping rule and the round selection see "
+                      "only these); Dice/clDice/AUC use the test labels and were not used for any choice. The guard "
                       "(`selection.round_warnings`) flags rounds from label-free signals only: collapse = vessel "
                       "fraction at most a quarter of the source segmenter's on the same target images, flood = "
                       "more than 35 % of the FOV or 4x the source segmenter's.", "",

@@ -12,9 +12,14 @@ what a lab has after each round:
   visible here without any label).
 - ``generator_loss`` / ``segmenter_loss``: mean of the last training losses of the round.
 
+- ``fragmentation``: 8-connected components of the thresholded pseudo-labels per 1000 skeleton
+  pixels, pooled over the images (objects under ``MIN_OBJECT`` px dropped). A vessel tree is
+  connected: a prediction that breaks into more pieces per unit of vessel length is less plausible.
+
 ``should_stop`` stops when the agreement reaches ``cfg.stop_agreement`` after ``cfg.min_rounds``
-co-optimization rounds. The adapted model is the last committed round (no selection among rounds
-by any score that needs labels).
+co-optimization rounds. ``select_round`` picks, among the committed rounds, the one with the lowest
+fragmentation: a label-free choice of the adapted model (``benchmarks/results/selection/`` holds
+the rule's pre-registration and its validation). No score that needs labels is used.
 
 ``round_warnings`` is the label-free guard: it flags a round whose pseudo-labels have collapsed
 (almost no vessel left, measured against what the *source* segmenter marks on the same target
@@ -64,16 +69,62 @@ def confidence_stats(prob: np.ndarray, fov: np.ndarray | None = None, *, thresho
     }
 
 
+#: objects smaller than this (px, original resolution) are left out of the fragmentation count
+MIN_OBJECT = 10
+
+
+def fragment_counts(prob: np.ndarray, fov: np.ndarray | None = None, *, threshold: float = 0.5,
+                    min_object: int = MIN_OBJECT) -> tuple[int, int]:
+    """(connected components, skeleton pixels) of one thresholded probability map inside ``fov``."""
+    from scipy import ndimage as ndi
+    from skimage.morphology import skeletonize
+
+    b = np.asarray(prob) >= threshold
+    if fov is not None:
+        b &= np.asarray(fov, bool)
+    lab, n = ndi.label(b, structure=np.ones((3, 3), bool))
+    if n:
+        sizes = np.bincount(lab.ravel())
+        keep = sizes >= min_object
+        keep[0] = False
+        b = keep[lab]
+        n = int(keep.sum())
+    return n, int(skeletonize(b).sum())
+
+
+def fragmentation(probs: Sequence[np.ndarray], fovs: Sequence[np.ndarray | None] | None = None, *,
+                  threshold: float = 0.5) -> float:
+    """Components per 1000 skeleton pixels, pooled over the images (NaN when nothing is marked)."""
+    fovs = [None] * len(probs) if fovs is None else fovs
+    counts = [fragment_counts(p, f, threshold=threshold) for p, f in zip(probs, fovs)]
+    length = sum(c[1] for c in counts)
+    return float(1000.0 * sum(c[0] for c in counts) / length) if length else float("nan")
+
+
+def select_round(history: Sequence[Mapping[str, float]]) -> int | None:
+    """The round (``round`` key, else position) with the lowest ``fragmentation``; ties go to the
+    later round; None when no round has a finite fragmentation."""
+    best, best_f = None, None
+    for i, h in enumerate(history):
+        f = h.get("fragmentation")
+        if f is None or not np.isfinite(f):
+            continue
+        if best_f is None or f <= best_f:
+            best, best_f = int(h.get("round", i)), float(f)
+    return best
+
+
 def round_signals(
     probs: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None],
     previous: Sequence[np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Mean label-free signals over the target images of one round."""
+    """Mean label-free signals over the target images of one round (fragmentation pooled)."""
     if len(probs) != len(fovs):
         raise ValueError(f"round_signals: {len(probs)} probability maps but {len(fovs)} FOVs")
     stats = [confidence_stats(p, f) for p, f in zip(probs, fovs)]
     out = {k: float(np.mean([s[k] for s in stats])) for k in ("confidence", "entropy", "vessel_fraction")}
+    out["fragmentation"] = fragmentation(probs, fovs)
     if previous is not None:
         if len(previous) != len(probs):
             raise ValueError("round_signals: previous round has a different number of images")
@@ -98,8 +149,8 @@ def should_stop(history: Sequence[Mapping[str, float]], *, stop_agreement: float
 
 
 def summarize(rounds: Iterable[Mapping[str, float]], keys=("agreement", "confidence", "entropy",
-                                                             "vessel_fraction", "generator_loss",
-                                                             "segmenter_loss")) -> str:
+                                                             "vessel_fraction", "fragmentation",
+                                                             "generator_loss", "segmenter_loss")) -> str:
     """A small Markdown table of label-free signals per round."""
     rows = list(rounds)
     head = "| round | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"

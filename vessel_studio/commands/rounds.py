@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vessel_studio.adaptation.selection import history_warnings, round_rows, summarize
+    from vessel_studio.adaptation.selection import history_warnings, round_rows, select_round, summarize
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
         print("no rounds yet")
         return 0
     print(summarize(rows))
+    pick = select_round(rows)
+    if pick is not None:
+        print(f"label-free selection: round {pick} (lowest fragmentation of its pseudo-labels)")
     flagged = 0
     for index, flags in sorted(history_warnings(rows).items()):
         for flag in flags:
