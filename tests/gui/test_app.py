@@ -348,12 +348,14 @@ def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
         src = tmp_path / f"r{index}"
         (src / "pseudo").mkdir(parents=True)
         (src / "pseudo" / "x.txt").write_text(str(index))
-        proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
+        proj.commit_round(src, RoundRecord(index=index, folder="",
+                                           metrics={"vessel_fraction": 0.1, "fragmentation": (9.0, 7.5, 8.0)[index]}))
     image_id = proj.images[0].id
     proj.save_correction(image_id, np.ones(proj.read_image(image_id).shape[:2], bool))
     studio.project_changed.emit()
     assert [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())] == ["no round", "round 0", "round 1"]
     assert panel.keep_round.currentText() == "round 1" and panel.btn_rollback.isEnabled()
+    assert "round 1" in panel.selection_hint.text()
     folders = [proj.folder / r.folder for r in proj.rounds]
     assert all(f.is_dir() for f in folders)
 
@@ -371,4 +373,5 @@ def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
     assert reopened.correction(image_id) is not None
     # the choices follow: only "no round" is left to roll back to
     assert [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())] == ["no round"]
+    assert "round 0" in panel.selection_hint.text()
     assert not dialogs.errors

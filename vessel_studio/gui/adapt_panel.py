@@ -167,6 +167,10 @@ class AdaptPanel(QWidget):
         # roll back: keep rounds 0..N of the project (Project.rollback), e.g. after a flagged round
         self.keep_round = QComboBox()
         self.keep_round.setToolTip("the last round to keep; the rounds after it are deleted")
+        #: the least fragmented round (selection.select_round): a label-free hint for the reviewer
+        self.selection_hint = QLabel("")
+        self.selection_hint.setWordWrap(True)
+        self.selection_hint.setStyleSheet("color: gray")
         self.btn_rollback = QPushButton("Roll back")
         self.btn_rollback.setToolTip("delete the rounds after the chosen one (their models, pseudo-labels and "
                                      "samples); corrected masks are kept")
@@ -186,6 +190,7 @@ class AdaptPanel(QWidget):
         lay.addWidget(self.preview_caption)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.guard)
+        lay.addWidget(self.selection_hint)
         lay.addLayout(rollback_row)
         lay.addWidget(self.device)
 
@@ -239,8 +244,15 @@ class AdaptPanel(QWidget):
         self._fill_rollback(proj)
 
     def _fill_rollback(self, proj) -> None:
-        """Rollback choices: every committed round but the last ("no round" removes them all)."""
+        """Rollback choices: every committed round but the last ("no round" removes them all), and
+        the label-free selection hint."""
+        from vessel_studio.adaptation.selection import round_rows, select_round
+
         indices = [r.index for r in proj.rounds] if proj is not None else []
+        pick = select_round(round_rows(proj.rounds)) if indices else None
+        self.selection_hint.setText(
+            "" if pick is None else
+            f"least fragmented pseudo-labels: round {pick} (label-free hint; compare the rounds in Review)")
         self.keep_round.blockSignals(True)
         self.keep_round.clear()
         if indices:
