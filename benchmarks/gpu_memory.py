@@ -70,6 +70,27 @@ def _n_bytes(module) -> int:
     return sum(p.numel() * p.element_size() for p in module.parameters())
 
 
+def _saved_by_batch(module, make_inputs, batches, output=lambda out: out) -> dict:
+    """{"fp32" | "bf16-autocast": {batch: saved bytes}} of one forward of ``module``."""
+    import torch
+
+    rows = {}
+    for dtype in ("fp32", "bf16-autocast"):
+        per = {}
+        for b in batches:
+            args = make_inputs(b)
+
+            def fwd():
+                if dtype == "fp32":
+                    return output(module(*args))
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return output(module(*args))
+
+            per[b] = _saved_bytes(fwd, _param_ptrs(module))
+        rows[dtype] = per
+    return rows
+
+
 def count_generator(acfg, batches=(1, 2)) -> dict:
     import torch
 
@@ -79,21 +100,9 @@ def count_generator(acfg, batches=(1, 2)) -> dict:
     unet = gen.unet.train()
     params = _n_bytes(unet)
     crop = acfg.gen_crop
-    rows = {}
-    for dtype in ("fp32", "bf16-autocast"):
-        per = {}
-        for b in batches:
-            x = torch.randn(b, 2, crop, crop)
-            t = torch.randint(0, gen.config.num_train_timesteps, (b,))
-
-            def fwd():
-                if dtype == "fp32":
-                    return unet(x, t).sample
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return unet(x, t).sample
-
-            per[b] = _saved_bytes(fwd, _param_ptrs(unet))
-        rows[dtype] = per
+    rows = _saved_by_batch(unet, lambda b: (torch.randn(b, 2, crop, crop),
+                                            torch.randint(0, gen.config.num_train_timesteps, (b,))),
+                           batches, lambda out: out.sample)
     # persistent: params + grads + AdamW (2 moments) + EMA copy, all fp32
     persistent = params * 5
     return {"component": "target generator training step", "model": acfg.gen_model,
@@ -114,20 +123,7 @@ def count_segmenter(acfg, batches=(2, 4)) -> dict:
     net = seg.net.train()
     params = _n_bytes(net)
     crop = acfg.seg_crop
-    rows = {}
-    for dtype in ("fp32", "bf16-autocast"):
-        per = {}
-        for b in batches:
-            x = torch.randn(b, 1, crop, crop)
-
-            def fwd():
-                if dtype == "fp32":
-                    return net(x)
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return net(x)
-
-            per[b] = _saved_bytes(fwd, _param_ptrs(net))
-        rows[dtype] = per
+    rows = _saved_by_batch(net, lambda b: (torch.randn(b, 1, crop, crop),), batches)
     return {"component": "segmenter training step", "model": list(mcfg.channels),
             "parameters": sum(p.numel() for p in net.parameters()), "batch": acfg.seg_batch, "crop": crop,
             "persistent_bytes": params * 4, "saved_bytes_by_batch": rows}
