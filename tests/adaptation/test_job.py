@@ -361,6 +361,30 @@ def test_source_pairs_share_and_off(setup):
         assert cfg.source_share == 0.0 and cfg.lsm_masks is False
 
 
+def test_seg_augment_reaches_the_segmenter_trainer(setup, monkeypatch):
+    """cfg.seg_augment="strong" sets the trainer's appearance augmentation; "mild" (the default of
+    every preset) leaves it off; anything else is refused."""
+    import vessel_studio.train.segmenter as ts
+    from vessel_studio.adaptation.config import SEG_AUGMENT
+
+    proj, bundle, _ = setup
+    seen = []
+    real = ts.train_segmenter
+
+    def spy(pairs, cfg, **kw):
+        seen.append((cfg.contrast_jitter, cfg.blur_sigma, cfg.noise_sd))
+        return real(pairs, cfg, **kw)
+
+    monkeypatch.setattr(ts, "train_segmenter", spy)
+    collect(adapt(proj, TINY.replace(rounds=0, seg_augment="strong"), source=bundle))
+    s = SEG_AUGMENT["strong"]
+    assert seen == [(s["contrast_jitter"], s["blur_sigma"], s["noise_sd"])]
+    for name in ("tiny", "cpu", "gpu"):
+        assert AdaptConfig.preset(name).seg_augment == "mild"
+    with pytest.raises(ValueError, match="seg_augment"):
+        AdaptConfig.preset("tiny", seg_augment="heavy")
+
+
 def test_source_pairs_counted_in_round_signals(setup):
     proj, bundle, _ = setup
     res, _ = collect(adapt(proj, TINY.replace(rounds=0, source_share=0.5), source=bundle))

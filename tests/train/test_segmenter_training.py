@@ -99,3 +99,36 @@ def test_tiny_network_learns_the_synthetic_vessels(synthetic_fundus):
     cfg = SegmenterTrainConfig.preset("tiny", steps=80, batch_size=4, crop=48, lr=1e-2, warmup=5)
     seg = collect(train_segmenter(_pairs(synthetic_fundus, 4), cfg, preprocessing=PREP))[0]
     assert dice(seg.predict(image, fov=fov).mask, mask, fov=fov) > 0.6
+
+
+def test_appearance_augmentation_changes_images_not_labels(synthetic_fundus):
+    """contrast / blur / noise act on the image only; off (the default) the batches are those of
+    a config without the fields, so committed results stay reproducible."""
+    from vessel_studio.train.segmenter import _CropSampler
+
+    pairs = _pairs(synthetic_fundus)
+    base = SegmenterTrainConfig.preset("tiny", batch_size=6)
+    off = SegmenterTrainConfig.preset("tiny", batch_size=6, contrast_jitter=0.0, blur_sigma=0.0, noise_sd=0.0)
+    b0 = _CropSampler(pairs, base).batch(np.random.default_rng(7))
+    b1 = _CropSampler(pairs, off).batch(np.random.default_rng(7))
+    for a, b in zip(b0, b1):
+        np.testing.assert_array_equal(a, b)
+    # on: one crop per batch (the augmentation draws come after the crop's own draws)
+    on = SegmenterTrainConfig.preset("tiny", batch_size=1, contrast_jitter=0.5, blur_sigma=1.0, noise_sd=0.3)
+    con = SegmenterTrainConfig.preset("tiny", batch_size=1, contrast_jitter=0.5)
+    one = SegmenterTrainConfig.preset("tiny", batch_size=1)
+    changed = 0
+    for seed in range(8):
+        x0, y0, m0, w0 = _CropSampler(pairs, one).batch(np.random.default_rng(seed))
+        x2, y2, m2, w2 = _CropSampler(pairs, on).batch(np.random.default_rng(seed))
+        x3, _, _, _ = _CropSampler(pairs, con).batch(np.random.default_rng(seed))
+        np.testing.assert_array_equal(y0, y2)  # labels, FOV masks and weights untouched
+        np.testing.assert_array_equal(m0, m2)
+        np.testing.assert_array_equal(w0, w2)
+        assert np.all(x2[m2 == 0] == 0)  # still zero outside the FOV
+        changed += not np.allclose(x0, x2)
+        inside = m0 > 0
+        if inside.sum() >= 10 and x0[inside].std() > 1e-3:  # contrast alone: std scaled by [0.5, 1.25]
+            ratio = x3[inside].std() / x0[inside].std()
+            assert 0.5 - 1e-4 <= ratio <= 1.25 + 1e-4
+    assert changed == 8

@@ -37,6 +37,11 @@ from typing import Any, Mapping
 from vessel_studio.config import check_fields
 
 PRESET_NAMES = ("tiny", "cpu", "gpu")
+#: ``AdaptConfig.seg_augment`` -> SegmenterTrainConfig overrides of the adaptation's segmenter training.
+SEG_AUGMENT: dict[str, dict[str, float]] = {
+    "mild": {},
+    "strong": dict(contrast_jitter=0.5, blur_sigma=1.0, noise_sd=0.3),
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,12 @@ class AdaptConfig:
     seg_crop: int = 64
     seg_lr: float = 1e-3
     seg_finetune_lr: float = 5e-4
+    # appearance augmentation of the adaptation's segmenter training: "mild" (the trainer's default
+    # flips, rotations and +-10 % intensity jitter; what every committed result before session 6 used) or
+    # "strong" (+ vessel contrast scaled by U(0.5, 1.25), Gaussian blur sigma U(0, 1) px and noise sd
+    # U(0, 0.3), see SEG_AUGMENT), so that the segmenter does not learn the synthetic images' vessel
+    # contrast as the definition of a vessel.
+    seg_augment: str = "mild"
     # share of the segmenter's training pairs that are the labelled SOURCE images themselves (with
     # their real masks), kept in every round so the segmenter does not forget what vessels are while
     # it learns from synthetic pairs whose images show their masks only in part (0, the default:
@@ -107,6 +118,8 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: synth_mode must be 'ddpm' or 'ddim', got {self.synth_mode!r}")
         if self.pseudo_mode not in ("soft", "hard"):
             raise ValueError(f"AdaptConfig: pseudo_mode must be 'soft' or 'hard', got {self.pseudo_mode!r}")
+        if self.seg_augment not in SEG_AUGMENT:
+            raise ValueError(f"AdaptConfig: seg_augment must be one of {', '.join(SEG_AUGMENT)}, got {self.seg_augment!r}")
         if self.target_init not in ("source", "scratch"):
             raise ValueError(f"AdaptConfig: target_init must be 'source' or 'scratch', got {self.target_init!r}")
         if not isinstance(self.lsm_masks, bool):

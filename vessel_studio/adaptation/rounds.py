@@ -268,6 +268,7 @@ def stage_synthesize(ctx: RoundContext, target_gen, crops: np.ndarray, masks: np
 
 
 def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, losses: list[float]):
+    from vessel_studio.adaptation.config import SEG_AUGMENT
     from vessel_studio.models.segmenter import Segmenter
     from vessel_studio.train.segmenter import SegmenterTrainConfig, train_segmenter
 
@@ -277,7 +278,7 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
         train_cfg = SegmenterTrainConfig.preset(
             cfg.preset_name, steps=int(steps), batch_size=cfg.seg_batch, crop=cfg.seg_crop, lr=lr,
             warmup=min(100, max(0, int(steps) // 10)), seed=derive_seed(cfg.seed, "segmenter", r),
-            checkpoint_every=max(1, min(250, int(steps) // 4 or 1)),
+            checkpoint_every=max(1, min(250, int(steps) // 4 or 1)), **SEG_AUGMENT[cfg.seg_augment],
         )
         job = train_segmenter(pairs, train_cfg, init=init, preprocessing=ctx.target_prep,
                               checkpoint_dir=ctx.work / "segmenter-ckpt", device=ctx.device,

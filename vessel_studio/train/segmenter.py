@@ -89,6 +89,13 @@ class SegmenterTrainConfig:
     flips: bool = True
     rotations: bool = True
     intensity_jitter: float = 0.1  # x * (1 + U(-j, j)) + U(-j, j)
+    # appearance augmentation (0 = off, the default): vessel-to-background contrast of a crop scaled by
+    # U(1 - contrast_jitter, 1 + contrast_jitter / 2) about its FOV mean, then (each with probability 0.5)
+    # a Gaussian blur of sigma U(0, blur_sigma) px and Gaussian noise of sd U(0, noise_sd) (standardised
+    # units). Applied to the image only, never to the label.
+    contrast_jitter: float = 0.0
+    blur_sigma: float = 0.0
+    noise_sd: float = 0.0
     checkpoint_every: int = 250
     seed: int = 0
     grad_clip: float = 1.0
@@ -196,8 +203,27 @@ class _CropSampler:
                 j = cfg.intensity_jitter
                 gain, bias = 1 + rng.uniform(-j, j), rng.uniform(-j, j)
                 x = (x * gain + bias) * (m > 0)
+            if cfg.contrast_jitter > 0 or cfg.blur_sigma > 0 or cfg.noise_sd > 0:
+                x = _appearance(x, m > 0, cfg, rng)
             xs[i], ys[i], ms[i], ws[i] = x, y, m, p.weight
         return xs, ys, ms, ws
+
+
+def _appearance(x: np.ndarray, inside: np.ndarray, cfg: SegmenterTrainConfig, rng: np.random.Generator):
+    """Contrast / blur / noise augmentation of one crop (see ``SegmenterTrainConfig``); draws from
+    ``rng`` only for the enabled parts, so a config with them off sees the same batches as before."""
+    x = np.ascontiguousarray(x, np.float32)
+    if cfg.contrast_jitter > 0:
+        c = rng.uniform(1.0 - cfg.contrast_jitter, 1.0 + cfg.contrast_jitter / 2)
+        mean = float(x[inside].mean()) if inside.any() else 0.0
+        x = mean + (x - mean) * np.float32(c)
+    if cfg.blur_sigma > 0 and rng.random() < 0.5:
+        from scipy.ndimage import gaussian_filter
+
+        x = gaussian_filter(x, float(rng.uniform(0.0, cfg.blur_sigma)), mode="reflect")
+    if cfg.noise_sd > 0 and rng.random() < 0.5:
+        x = x + rng.normal(0.0, rng.uniform(0.0, cfg.noise_sd), x.shape).astype(np.float32)
+    return (x * inside).astype(np.float32)
 
 
 def _loss(logits, target, fov, weight, cfg: SegmenterTrainConfig):
