@@ -363,7 +363,7 @@ def test_source_pairs_share_and_off(setup):
 
 def test_seg_augment_reaches_the_segmenter_trainer(setup, monkeypatch):
     """cfg.seg_augment="strong" sets the trainer's appearance augmentation; "mild" (the default of
-    every preset) leaves it off; anything else is refused."""
+    every preset before session 6) leaves it off; "strong" is now the default; anything else is refused."""
     import vessel_studio.train.segmenter as ts
     from vessel_studio.adaptation.config import SEG_AUGMENT
 
@@ -380,7 +380,7 @@ def test_seg_augment_reaches_the_segmenter_trainer(setup, monkeypatch):
     s = SEG_AUGMENT["strong"]
     assert seen == [(s["contrast_jitter"], s["blur_sigma"], s["noise_sd"])]
     for name in ("tiny", "cpu", "gpu"):
-        assert AdaptConfig.preset(name).seg_augment == "mild"
+        assert AdaptConfig.preset(name).seg_augment == "strong"  # default since session 6
     with pytest.raises(ValueError, match="seg_augment"):
         AdaptConfig.preset("tiny", seg_augment="heavy")
 

@@ -90,7 +90,7 @@ class AdaptConfig:
     # "strong" (+ vessel contrast scaled by U(0.5, 1.25), Gaussian blur sigma U(0, 1) px and noise sd
     # U(0, 0.3), see SEG_AUGMENT), so that the segmenter does not learn the synthetic images' vessel
     # contrast as the definition of a vessel.
-    seg_augment: str = "mild"
+    seg_augment: str = "strong"  # default since session 6 (benchmarks/results/seg-augment/)
     # share of the segmenter's training pairs that are the labelled SOURCE images themselves (with
     # their real masks), kept in every round so the segmenter does not forget what vessels are while
     # it learns from synthetic pairs whose images show their masks only in part (0, the default:
