@@ -390,3 +390,29 @@ def test_source_pairs_counted_in_round_signals(setup):
     res, _ = collect(adapt(proj, TINY.replace(rounds=0, source_share=0.5), source=bundle))
     m = Project.open(proj.folder).rounds[0].metrics
     assert m["source_pairs"] >= m["synthetic_pairs"] * 0.5 and m["real_pairs"] == 0
+
+
+def test_source_share_auto_resolves_by_modality(setup):
+    """source_share="auto": SAME_MODALITY_SOURCE_SHARE when the source bundle and the target project
+    share a modality, 0 across modalities; the job records the resolved number, never "auto"."""
+    import dataclasses
+
+    from vessel_studio.adaptation.config import SAME_MODALITY_SOURCE_SHARE
+
+    auto = TINY.replace(source_share="auto")
+    assert auto.resolve_source_share("fundus", "fundus").source_share == SAME_MODALITY_SOURCE_SHARE > 0
+    assert auto.resolve_source_share("fundus", "octa").source_share == 0.0
+    assert TINY.replace(source_share=0.1).resolve_source_share("fundus", "octa").source_share == 0.1
+    for bad in ("sometimes", True, -0.1):
+        with pytest.raises(ValueError, match="source_share"):
+            TINY.replace(source_share=bad)
+
+    proj, bundle, _ = setup  # an OCT-A project, a fundus source bundle: across modalities
+    assert proj.modality != bundle.modality
+    collect(adapt(proj, auto.replace(rounds=0), source=bundle))
+    r0 = Project.open(proj.folder).rounds[0]
+    assert r0.config["source_share"] == 0.0 and r0.metrics["source_pairs"] == 0
+    same = dataclasses.replace(bundle, modality=proj.modality)  # the same images, called same-modality
+    collect(adapt(proj, auto.replace(rounds=1), source=same))
+    r1 = Project.open(proj.folder).rounds[1]
+    assert r1.config["source_share"] == SAME_MODALITY_SOURCE_SHARE and r1.metrics["source_pairs"] > 0

@@ -43,6 +43,9 @@ SEG_AUGMENT: dict[str, dict[str, float]] = {
     "strong": dict(contrast_jitter=0.5, blur_sigma=1.0, noise_sd=0.3),
 }
 
+#: ``AdaptConfig.source_share = "auto"`` within one modality (fundus camera -> fundus camera).
+SAME_MODALITY_SOURCE_SHARE = 0.25
+
 
 @dataclass(frozen=True)
 class AdaptConfig:
@@ -95,7 +98,10 @@ class AdaptConfig:
     # their real masks), kept in every round so the segmenter does not forget what vessels are while
     # it learns from synthetic pairs whose images show their masks only in part (0, the default:
     # synthetic and pseudo-labelled pairs only, as the paper). Ignored with procedural sources.
-    source_share: float = 0.0
+    # "auto": SAME_MODALITY_SOURCE_SHARE when the source bundle's modality is the target project's
+    # (a scanner change within one modality), 0 across modalities; resolved by ``resolve_source_share``
+    # when a job starts, and the resolved number is what the job and the manifest record.
+    source_share: float | str = 0.0
     # --- co-optimization rounds ---
     rounds: int = 2
     pseudo_mode: str = "soft"  # generator conditioning: "soft" probabilities | "hard" (p >= 0.5)
@@ -124,8 +130,9 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: target_init must be 'source' or 'scratch', got {self.target_init!r}")
         if not isinstance(self.lsm_masks, bool):
             raise ValueError(f"AdaptConfig: lsm_masks must be true or false, got {self.lsm_masks!r}")
-        if not 0.0 <= self.source_share < 1.0:
-            raise ValueError(f"AdaptConfig: source_share must be in [0, 1), got {self.source_share}")
+        if self.source_share != "auto" and (isinstance(self.source_share, (str, bool))
+                                             or not 0.0 <= self.source_share < 1.0):
+            raise ValueError(f"AdaptConfig: source_share must be in [0, 1) or 'auto', got {self.source_share!r}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"AdaptConfig: cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("gen_steps", "gen_batch", "gen_crop", "n_synthetic", "steps", "seg_steps", "seg_batch",
@@ -174,6 +181,14 @@ class AdaptConfig:
 
     def replace(self, **changes: Any) -> "AdaptConfig":
         return dataclasses.replace(self, **changes)
+
+    def resolve_source_share(self, source_modality: str, target_modality: str) -> "AdaptConfig":
+        """This config with ``source_share = "auto"`` replaced by its number for this pair of modalities
+        (unchanged when it is already a number)."""
+        if self.source_share != "auto":
+            return self
+        same = str(source_modality) == str(target_modality)
+        return self.replace(source_share=SAME_MODALITY_SOURCE_SHARE if same else 0.0)
 
     def key(self) -> str:
         """A short hash of the config (for resume checks)."""

@@ -208,6 +208,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     project = project if isinstance(project, Project) else Project.open(project)
     cfg = cfg or AdaptConfig.preset("cpu")
     source = source or SourceBundle()
+    cfg = cfg.resolve_source_share(source.modality, project.modality)
     device = pick_device(device) if not hasattr(device, "type") else device
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
