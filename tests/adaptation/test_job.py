@@ -416,3 +416,46 @@ def test_source_share_auto_resolves_by_modality(setup):
     collect(adapt(proj, auto.replace(rounds=1), source=same))
     r1 = Project.open(proj.folder).rounds[1]
     assert r1.config["source_share"] == SAME_MODALITY_SOURCE_SHARE and r1.metrics["source_pairs"] > 0
+
+
+def test_guard_retries_rerun_a_flagged_round_with_another_seed(setup, monkeypatch):
+    """cfg.guard_retries: a round the label-free guard flags is run again with a derived seed in its
+    own work folder; the kept attempt's seed and count are recorded. 0 (the default) keeps the first."""
+    import vessel_studio.adaptation.job as jobmod
+    from vessel_studio.adaptation.rounds import derive_seed
+    from vessel_studio.events import Metric
+
+    real = jobmod.history_warnings
+    calls = []
+
+    def flag_first_round0_once(history):
+        out = real(history)
+        calls.append(1)
+        if len(calls) == 1:  # the guard's look at round 0's first attempt
+            out = {**out, 0: ["collapse: forced by the test"]}
+        return out
+
+    monkeypatch.setattr(jobmod, "history_warnings", flag_first_round0_once)
+    proj, bundle, _ = setup
+    cfg = TINY.replace(rounds=0, guard_retries=1)
+    _, events = collect(adapt(proj, cfg, source=bundle))
+    r0 = Project.open(proj.folder).rounds[0]
+    assert r0.seed == derive_seed(cfg.seed, "guard-retry", 0, 1) != cfg.seed
+    assert r0.config["seed"] == r0.seed and r0.metrics["guard_retries"] == 1.0
+    assert [e.value for e in events if isinstance(e, Metric) and e.stage == "guard"] == [1.0]
+    assert "running it again with another seed" in (proj.folder / "log.jsonl").read_text()
+
+    with pytest.raises(ValueError, match="guard_retries"):
+        AdaptConfig.preset("tiny", guard_retries=-1)
+    assert AdaptConfig.preset("cpu").guard_retries == 0
+
+
+def test_guard_retry_work_folders(tmp_path):
+    from vessel_studio.adaptation.job import _accepted_round_work, _round_work
+
+    assert _round_work(tmp_path, 2, 0).name == "round-002"
+    assert _accepted_round_work(tmp_path, 2) == tmp_path / "round-002"
+    for k in (1, 2):
+        _round_work(tmp_path, 2, k).mkdir(parents=True)
+    (tmp_path / "round-003-retry-5").mkdir()
+    assert _accepted_round_work(tmp_path, 2) == tmp_path / "round-002-retry-2"

@@ -111,6 +111,10 @@ class AdaptConfig:
     correction_weight: float = 3.0  # corrected masks: trusted labels (loss weight, generator oversampling)
     stop_agreement: float = 0.97  # stop when successive rounds' pseudo-labels agree this much (Dice)
     min_rounds: int = 1
+    # a round that the label-free guard flags (collapse or flood of its pseudo-labels,
+    # ``selection.round_warnings``) is run again this many times with another seed before it is kept
+    # (then kept with its warning). 0: keep it and warn, as before (the default).
+    guard_retries: int = 0
     # --- outputs ---
     n_preview: int = 4
     threads: int | None = None  # torch CPU threads (None: leave as set)
@@ -141,6 +145,9 @@ class AdaptConfig:
                 raise ValueError(f"AdaptConfig: {name} must be >= 1, got {getattr(self, name)}")
         if self.rounds < 0:
             raise ValueError(f"AdaptConfig: rounds must be >= 0, got {self.rounds}")
+        if isinstance(self.guard_retries, bool) or int(self.guard_retries) != self.guard_retries \
+                or self.guard_retries < 0:
+            raise ValueError(f"AdaptConfig: guard_retries must be an integer >= 0, got {self.guard_retries!r}")
 
     @classmethod
     def preset_values(cls, name: str) -> dict[str, Any]:

@@ -9,7 +9,10 @@ The job
 3. runs round 0 (latent similarity mining) when the project has no round yet, then
    co-optimization rounds, each resumable stage by stage from ``PROJECT/work/`` (see
    ``adaptation.rounds``), and commits every finished round to the project (copy the folder,
-   then name it in the manifest);
+   then name it in the manifest); with ``cfg.guard_retries`` > 0 a round whose pseudo-labels the
+   label-free guard flags (collapse / flood, ``selection.round_warnings``) is run again with a
+   derived seed in its own ``work/round-NNN-retry-K`` folder, so a resumed job repeats the same
+   attempts; the kept attempt's seed and count go into the round's record;
 4. stops early when the label-free agreement between successive rounds' pseudo-labels reaches
    ``cfg.stop_agreement`` (``adaptation.selection``).
 
@@ -268,19 +271,31 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 prev_probs = prev_model = None
                 if prev is not None:
                     prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, target_prep)
-                ctx = RoundContext(
-                    cfg=cfg, device=device, work=work / f"round-{r:03d}", index=r, targets=targets,
-                    target_prep=target_prep, source_generator=source_gen, source_segmenter=source_seg,
-                    source=src, render=render,
-                    prev_generator=project.generator_path(prev.index) if prev else None,
-                    prev_segmenter=project.segmenter_path(prev.index) if prev else None,
-                    prev_probs=prev_probs, prev_probs_model=prev_model,
-                    corrections=project.corrections() if r > 0 else {},
-                )
-                out = yield from run_round(ctx)
+                attempt = 0
+                while True:  # attempt 0, then cfg.guard_retries re-runs of a flagged round
+                    rcfg = cfg if attempt == 0 else cfg.replace(seed=derive_seed(cfg.seed, "guard-retry", r, attempt))
+                    ctx = RoundContext(
+                        cfg=rcfg, device=device, work=_round_work(work, r, attempt), index=r, targets=targets,
+                        target_prep=target_prep, source_generator=source_gen, source_segmenter=source_seg,
+                        source=src, render=render,
+                        prev_generator=project.generator_path(prev.index) if prev else None,
+                        prev_segmenter=project.segmenter_path(prev.index) if prev else None,
+                        prev_probs=prev_probs, prev_probs_model=prev_model,
+                        corrections=project.corrections() if r > 0 else {},
+                    )
+                    out = yield from run_round(ctx)
+                    rows = [row for row in round_rows(project.rounds) if row["round"] < r]
+                    flags = history_warnings(rows + [{"round": r, **out.metrics}]).get(r)
+                    if not flags or attempt >= cfg.guard_retries:
+                        break
+                    attempt += 1
+                    project.log("round flagged by the label-free guard; running it again with another seed",
+                                round=r, attempt=attempt, warnings=flags)
+                    yield Metric("guard", "retry", float(attempt), round=r)
                 record = RoundRecord(
-                    index=r, folder="", stage="lsm" if r == 0 else "co-opt", config=cfg.to_dict(), seed=cfg.seed,
-                    models=out.models, metrics=out.metrics, created=now_iso(), seconds=out.seconds,
+                    index=r, folder="", stage="lsm" if r == 0 else "co-opt", config=rcfg.to_dict(), seed=rcfg.seed,
+                    models=out.models, metrics={**out.metrics, "guard_retries": float(attempt)},
+                    created=now_iso(), seconds=out.seconds,
                 )
                 if project.source != source_id:  # written with the first commit (cancel leaves no trace)
                     project.set_source(source_id)
@@ -331,13 +346,26 @@ def _undo(project: Project, rounds_before: list[int], committed: list[RoundRecor
         project.log("adaptation cancelled", rolled_back=[r.index for r in committed])
 
 
+def _round_work(work: Path, index: int, attempt: int) -> Path:
+    """This job's work folder of round ``index`` (``attempt`` > 0: a guard re-run, own folder and seed)."""
+    return work / (f"round-{index:03d}" if attempt == 0 else f"round-{index:03d}-retry-{attempt}")
+
+
+def _accepted_round_work(work: Path, index: int) -> Path:
+    """The work folder of the attempt that was kept: re-runs stop at the first unflagged one, so the
+    highest-numbered attempt that exists."""
+    retries = sorted((int(p.name.rsplit("-", 1)[1]) for p in work.glob(f"round-{index:03d}-retry-*")
+                      if p.name.rsplit("-", 1)[1].isdigit()), reverse=True)
+    return _round_work(work, index, retries[0]) if retries else _round_work(work, index, 0)
+
+
 def _previous_probs(project: Project, index: int, work: Path, targets, prep):
     """Round ``index``'s probabilities: original resolution (from the project) and model scale
     (from this job's work folder when present, else resized from the project's TIFFs)."""
     from vessel_studio.preprocess import _resize
 
     probs, model = {}, {}
-    wdir = work / f"round-{index:03d}" / "pseudo-model"
+    wdir = _accepted_round_work(work, index) / "pseudo-model"
     for t in targets:
         p = project.prediction(t.id, round=index)
         if p is None:  # an image added after that round: predict nothing, use zeros
