@@ -459,3 +459,31 @@ def test_guard_retry_work_folders(tmp_path):
         _round_work(tmp_path, 2, k).mkdir(parents=True)
     (tmp_path / "round-003-retry-5").mkdir()
     assert _accepted_round_work(tmp_path, 2) == tmp_path / "round-002-retry-2"
+
+
+def test_synth_filter_drops_the_pairs_whose_image_hides_their_mask(setup):
+    """cfg.synth_filter: the synthetic pairs whose image the starting segmenter agrees least with
+    their mask are left out (the kept count is recorded); 0 (the default) keeps all."""
+    from vessel_studio.adaptation.rounds import filter_synthetic, synthetic_agreement
+    from vessel_studio.train.segmenter import TrainPair
+
+    class Thresh:  # a stand-in segmenter: bright pixels are vessels
+        def predict_prepared(self, x, fov=None):
+            return (x > 0).astype(np.float32)
+
+    m = np.zeros((16, 16), np.float32)
+    m[:, 6:9] = 1
+    shown = np.where(m > 0, 1.0, -1.0).astype(np.float32)  # the image shows its mask's vessel
+    hidden = -np.ones_like(shown)  # an image without it
+    pairs = [TrainPair(shown, m, name="a"), TrainPair(hidden, m, name="b"), TrainPair(shown, m, name="c")]
+    assert list(synthetic_agreement(pairs, Thresh())) == [1.0, 0.0, 1.0]
+    assert [p.name for p in filter_synthetic(pairs, Thresh(), 0.34)] == ["a", "c"]
+    assert [p.name for p in filter_synthetic(pairs, Thresh(), 0.0)] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="synth_filter"):
+        AdaptConfig.preset("tiny", synth_filter=1.0)
+    assert AdaptConfig.preset("cpu").synth_filter == 0.0
+
+    proj, bundle, _ = setup
+    collect(adapt(proj, TINY.replace(rounds=0, synth_filter=0.5), source=bundle))
+    m0 = Project.open(proj.folder).rounds[0].metrics
+    assert m0["synthetic_pairs"] == TINY.n_synthetic // 2

@@ -102,6 +102,10 @@ class AdaptConfig:
     # (a scanner change within one modality), 0 across modalities; resolved by ``resolve_source_share``
     # when a job starts, and the resolved number is what the job and the manifest record.
     source_share: float | str = 0.0
+    # share of each round's synthetic pairs left out before the segmenter trains: those whose image the
+    # segmenter the round starts from (the source one in round 0) agrees least with their mask (Dice),
+    # i.e. images that do not show the vessels of their label. 0: keep all (the default, the paper).
+    synth_filter: float = 0.0
     # --- co-optimization rounds ---
     rounds: int = 2
     pseudo_mode: str = "soft"  # generator conditioning: "soft" probabilities | "hard" (p >= 0.5)
@@ -137,6 +141,8 @@ class AdaptConfig:
         if self.source_share != "auto" and (isinstance(self.source_share, (str, bool))
                                              or not 0.0 <= self.source_share < 1.0):
             raise ValueError(f"AdaptConfig: source_share must be in [0, 1) or 'auto', got {self.source_share!r}")
+        if isinstance(self.synth_filter, (str, bool)) or not 0.0 <= self.synth_filter < 1.0:
+            raise ValueError(f"AdaptConfig: synth_filter must be in [0, 1), got {self.synth_filter!r}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"AdaptConfig: cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("gen_steps", "gen_batch", "gen_crop", "n_synthetic", "steps", "seg_steps", "seg_batch",

@@ -361,6 +361,29 @@ def real_pairs(ctx: RoundContext, labels: list[np.ndarray]):
     return pairs
 
 
+def synthetic_agreement(pairs, seg) -> np.ndarray:
+    """Dice between ``seg``'s mask (p >= 0.5) of each synthetic image and the mask it was made from
+    (no target label involved: the masks are the source's)."""
+    out = []
+    for p in pairs:
+        pred = seg.predict_prepared(p.x) >= 0.5
+        m = p.label >= 0.5
+        denom = pred.sum() + m.sum()
+        out.append(2.0 * (pred & m).sum() / denom if denom else 1.0)
+    return np.asarray(out, np.float64)
+
+
+def filter_synthetic(pairs, seg, share: float):
+    """Leave out the ``share`` of synthetic pairs whose image ``seg`` (the segmenter this round starts
+    from) agrees least with their mask: pairs whose image does not show the vessels of its label."""
+    if share <= 0 or not pairs:
+        return list(pairs)
+    score = synthetic_agreement(pairs, seg)
+    keep = max(1, int(round(len(pairs) * (1.0 - share))))
+    order = np.argsort(-score, kind="stable")[:keep]
+    return [pairs[i] for i in sorted(order)]
+
+
 def source_pairs(ctx: RoundContext, n_other: int):
     """The labelled source images as segmenter pairs, repeated so that they make about
     ``cfg.source_share`` of all pairs (pairs are drawn uniformly); none with procedural sources."""
@@ -426,9 +449,13 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         from vessel_studio.models.segmenter import Segmenter
 
         init = Segmenter.load(ctx.prev_segmenter)
+    if cfg.synth_filter > 0:
+        pairs = filter_synthetic(pairs, init, cfg.synth_filter)
+    n_synth = len(pairs)
+    if r > 0:
         pairs += real_pairs(ctx, labels)
         steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
-    n_real = len(pairs) - len(synth)
+    n_real = len(pairs) - n_synth
     src_pairs = source_pairs(ctx, len(pairs))
     pairs += src_pairs
     seg = yield from stage_segmenter(ctx, pairs, init=init, steps=steps, lr=lr, losses=seg_losses)
@@ -453,7 +480,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         metrics["generator_loss"] = float(np.mean(gen_losses[-50:]))
     if seg_losses:
         metrics["segmenter_loss"] = float(np.mean(seg_losses[-50:]))
-    metrics["synthetic_pairs"] = float(len(synth))
+    metrics["synthetic_pairs"] = float(n_synth)
     metrics["real_pairs"] = float(n_real)
     metrics["source_pairs"] = float(len(src_pairs))
     metrics["corrected_images"] = float(len(ctx.corrections))
