@@ -354,9 +354,8 @@ def _round_work(work: Path, index: int, attempt: int) -> Path:
 def _accepted_round_work(work: Path, index: int) -> Path:
     """The work folder of the attempt that was kept: re-runs stop at the first unflagged one, so the
     highest-numbered attempt that exists."""
-    retries = sorted((int(p.name.rsplit("-", 1)[1]) for p in work.glob(f"round-{index:03d}-retry-*")
-                      if p.name.rsplit("-", 1)[1].isdigit()), reverse=True)
-    return _round_work(work, index, retries[0]) if retries else _round_work(work, index, 0)
+    tails = (p.name.rsplit("-", 1)[1] for p in work.glob(f"round-{index:03d}-retry-*"))
+    return _round_work(work, index, max((int(t) for t in tails if t.isdigit()), default=0))
 
 
 def _previous_probs(project: Project, index: int, work: Path, targets, prep):

@@ -449,12 +449,12 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         from vessel_studio.models.segmenter import Segmenter
 
         init = Segmenter.load(ctx.prev_segmenter)
+        steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
     if cfg.synth_filter > 0:
         pairs = filter_synthetic(pairs, init, cfg.synth_filter)
     n_synth = len(pairs)
     if r > 0:
         pairs += real_pairs(ctx, labels)
-        steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
     n_real = len(pairs) - n_synth
     src_pairs = source_pairs(ctx, len(pairs))
     pairs += src_pairs
