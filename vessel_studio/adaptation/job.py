@@ -303,8 +303,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 committed.append(rec)
                 for a in artifacts_of(project.folder / rec.folder, r):
                     yield a
-                flags = history_warnings(round_rows(project.rounds)).get(r)
-                if flags:
+                if flags:  # the kept attempt's guard warnings, computed above
                     project.log("round flagged by the label-free guard", round=r, warnings=flags)
             hist = [dict(x.metrics) for x in project.rounds if hist_start <= x.index <= r]
             stop, why = should_stop(hist, stop_agreement=cfg.stop_agreement, min_rounds=cfg.min_rounds)
