@@ -42,7 +42,9 @@ def test_tiny_adaptation_end_to_end(setup):
         assert (d / "segmenter" / "model.safetensors").is_file()
         assert (d / "generator" / "model.safetensors").is_file()
         assert (d / "synthetic" / "montage.png").is_file()
-        assert r.seed == TINY.seed and r.config == TINY.to_dict()
+        # "auto" options are recorded resolved (an OCT-A project, a fundus source: across modalities)
+        assert r.seed == TINY.seed and r.config == TINY.resolve_auto("fundus", "octa").to_dict()
+        assert r.config["source_weight"] == 0.0 and not (d / "segmenter-chain").exists()
         assert set(r.models) == {"segmenter", "generator"}
         for key in ("agreement", "confidence", "entropy", "vessel_fraction", "generator_loss", "segmenter_loss"):
             assert np.isfinite(r.metrics[key]), key
@@ -400,9 +402,9 @@ def test_source_share_auto_resolves_by_modality(setup):
     from vessel_studio.adaptation.config import SAME_MODALITY_SOURCE_SHARE
 
     auto = TINY.replace(source_share="auto")
-    assert auto.resolve_source_share("fundus", "fundus").source_share == SAME_MODALITY_SOURCE_SHARE > 0
-    assert auto.resolve_source_share("fundus", "octa").source_share == 0.0
-    assert TINY.replace(source_share=0.1).resolve_source_share("fundus", "octa").source_share == 0.1
+    assert auto.resolve_auto("fundus", "fundus").source_share == SAME_MODALITY_SOURCE_SHARE > 0
+    assert auto.resolve_auto("fundus", "octa").source_share == 0.0
+    assert TINY.replace(source_share=0.1).resolve_auto("fundus", "octa").source_share == 0.1
     for bad in ("sometimes", True, -0.1):
         with pytest.raises(ValueError, match="source_share"):
             TINY.replace(source_share=bad)
@@ -487,3 +489,122 @@ def test_synth_filter_drops_the_pairs_whose_image_hides_their_mask(setup):
     collect(adapt(proj, TINY.replace(rounds=0, synth_filter=0.5), source=bundle))
     m0 = Project.open(proj.folder).rounds[0].metrics
     assert m0["synthetic_pairs"] == TINY.n_synthetic // 2
+
+
+def test_interpolate_weights():
+    import torch
+
+    from vessel_studio.models.segmenter import Segmenter, SegmenterConfig, interpolate_weights
+    from vessel_studio.preprocess import Preprocessing
+
+    prep = Preprocessing.for_modality("fundus", fov_diameter=None)
+    torch.manual_seed(1)
+    a = Segmenter.create(SegmenterConfig(channels=(8, 16)), prep)
+    b = Segmenter.create(SegmenterConfig(channels=(8, 16)), Preprocessing.for_modality("octa"))
+    with torch.no_grad():  # distinct BatchNorm statistics too
+        for m in b.net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean += 1.0
+                m.running_var *= 3.0
+                m.num_batches_tracked += 5
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    for w in (0.0, 0.3, 1.0):
+        m = interpolate_weights(a, b, w)
+        sm = m.net.state_dict()
+        for k in sb:
+            if sb[k].is_floating_point():
+                torch.testing.assert_close(sm[k], w * sa[k] + (1 - w) * sb[k], msg=k)
+            else:
+                assert torch.equal(sm[k], sb[k]), k
+        assert m.preprocessing == b.preprocessing and m.training["weight_interpolation"]["base_weight"] == w
+    with pytest.raises(ValueError, match="architectures differ"):
+        interpolate_weights(Segmenter.create(SegmenterConfig(channels=(4, 8)), prep), b, 0.5)
+    with pytest.raises(ValueError, match="base_weight"):
+        interpolate_weights(a, b, 1.5)
+
+
+def test_source_weight_delivers_a_merge_and_leaves_the_chain_unchanged(tmp_path):
+    """With source_weight the round delivers (segmenter/, pseudo/) the weight interpolation of the
+    source segmenter and the adapted one; the co-optimization chain (segmenter-chain/, pseudo-chain/,
+    the next round's start, the label-free signals) is bit for bit the run without it."""
+    import dataclasses
+
+    from safetensors.numpy import load_file
+
+    from vessel_studio.adaptation.config import SAME_MODALITY_SOURCE_WEIGHT
+    from vessel_studio.models.segmenter import Segmenter, interpolate_weights
+
+    auto = TINY.replace(source_weight="auto")
+    assert auto.resolve_auto("fundus", "fundus").source_weight == SAME_MODALITY_SOURCE_WEIGHT == 0.5
+    assert auto.resolve_auto("fundus", "octa").source_weight == 0.0
+    assert AdaptConfig.preset("cpu").source_weight == "auto" == AdaptConfig.preset("gpu").source_weight
+    for bad in ("often", True, -0.1, 1.0):
+        with pytest.raises(ValueError, match="source_weight"):
+            TINY.replace(source_weight=bad)
+
+    runs = {}
+    for name, w in (("plain", 0.0), ("merged", "auto")):
+        proj, bundle, _ = make_setup(tmp_path / name)
+        bundle = dataclasses.replace(bundle, modality=proj.modality)  # call it a same-modality change
+        collect(adapt(proj, TINY.replace(rounds=1, source_weight=w), source=bundle))
+        runs[name] = (Project.open(proj.folder), bundle)
+    plain, (merged, bundle) = runs["plain"][0], runs["merged"]
+    src = Segmenter.load(bundle.segmenter)
+    for r in (0, 1):
+        rec = merged.get_round(r)
+        assert rec.config["source_weight"] == 0.5 and "segmenter_chain" in rec.models
+        d, p = merged.round_dir(r), plain.round_dir(r)
+        chain_m, chain_p = load_file(str(d / "segmenter-chain" / "model.safetensors")), \
+            load_file(str(p / "segmenter" / "model.safetensors"))
+        for k in chain_p:
+            np.testing.assert_array_equal(chain_m[k], chain_p[k], err_msg=f"round {r} chain {k}")
+        for img in merged.images:  # chain maps = the plain run's; delivered maps = the merged model's
+            np.testing.assert_array_equal(merged.prediction(img.id, r, chain=True), plain.prediction(img.id, r))
+            assert merged.prediction_path(img.id, r).parent.name == "pseudo"
+        for key in ("agreement", "vessel_fraction", "confidence", "fragmentation"):
+            assert rec.metrics[key] == plain.get_round(r).metrics[key], key
+        assert 0 <= rec.metrics["delivered_agreement_with_chain"] <= 1
+        delivered = Segmenter.load(d / "segmenter")
+        expect = interpolate_weights(src, Segmenter.load(d / "segmenter-chain"), 0.5)
+        for k, v in expect.net.state_dict().items():
+            assert np.array_equal(delivered.net.state_dict()[k].numpy(), v.numpy()), k
+        img = merged.images[0]
+        assert not np.array_equal(merged.prediction(img.id, r), merged.prediction(img.id, r, chain=True))
+    # round 1 fine-tuned the chain, not the delivered merge
+    tr = Segmenter.load(merged.round_dir(1) / "segmenter-chain").training
+    assert Path(tr["fine_tuned_from"]).resolve() == merged.chain_segmenter_path(0).resolve()
+    assert merged.chain_segmenter_path(0).name == "segmenter-chain"
+    assert plain.chain_segmenter_path(0) == plain.segmenter_path(0)
+
+
+def test_merge_chain_goes_on_from_the_merge(tmp_path):
+    """merge_chain: the merge pseudo-labels the targets and is what the next round fine-tunes."""
+    import dataclasses
+
+    from safetensors.numpy import load_file
+
+    from vessel_studio.models.segmenter import Segmenter, interpolate_weights
+
+    with pytest.raises(ValueError, match="merge_chain"):
+        TINY.replace(merge_chain="yes")
+    runs = {}
+    for name, extra in (("plain", dict(source_weight=0.0)), ("chain", dict(source_weight=0.5, merge_chain=True))):
+        proj, bundle, _ = make_setup(tmp_path / name)
+        bundle = dataclasses.replace(bundle, modality=proj.modality)
+        collect(adapt(proj, TINY.replace(rounds=1, **extra), source=bundle))
+        runs[name] = (Project.open(proj.folder), bundle)
+    plain, (chain, bundle) = runs["plain"][0], runs["chain"]
+    for r in (0, 1):
+        assert not (chain.round_dir(r) / "segmenter-chain").exists()
+        assert chain.chain_segmenter_path(r) == chain.segmenter_path(r)
+    # round 0 trains exactly as without the merge; what it keeps is the merge
+    expect = interpolate_weights(Segmenter.load(bundle.segmenter), Segmenter.load(plain.segmenter_path(0)), 0.5)
+    got = load_file(str(chain.segmenter_path(0) / "model.safetensors"))
+    for k, v in expect.net.state_dict().items():
+        np.testing.assert_array_equal(got[k], v.numpy(), err_msg=k)
+    merged0 = Segmenter.load(chain.segmenter_path(0))
+    img = chain.images[0]
+    assert chain.prediction(img.id, 0).shape == img.shape[:2]
+    tr = Segmenter.load(chain.segmenter_path(1)).training
+    assert Path(tr["fine_tuned_from"]).resolve() == chain.segmenter_path(0).resolve()
+    assert tr["weight_interpolation"]["base_weight"] == 0.5 and merged0.training["weight_interpolation"]

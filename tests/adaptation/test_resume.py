@@ -56,9 +56,10 @@ def _bundle_json(bundle: SourceBundle) -> str:
                        "images": [[str(p) if p else None for p in t] for t in bundle.images]})
 
 
-def _run_and_kill(proj: Path, bundle: SourceBundle, kill_at: tuple[str, int, int], tmp: Path) -> list[str]:
+def _run_and_kill(proj: Path, bundle: SourceBundle, kill_at: tuple[str, int, int], tmp: Path,
+                  cfg: AdaptConfig = CFG) -> list[str]:
     script = tmp / "child.py"
-    script.write_text(CHILD.format(here=str(HERE), cfg=__import__("json").dumps(CFG.to_dict()),
+    script.write_text(CHILD.format(here=str(HERE), cfg=__import__("json").dumps(cfg.to_dict()),
                                    bundle=_bundle_json(bundle), proj=str(proj)))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -89,7 +90,10 @@ def _tensors(folder: Path) -> dict[str, np.ndarray]:
 
 
 def _assert_same_round(a: Project, b: Project, index: int) -> None:
-    for part in ("segmenter", "generator"):
+    parts = ["segmenter", "generator"]
+    if (a.round_dir(index) / "segmenter-chain").is_dir() or (b.round_dir(index) / "segmenter-chain").is_dir():
+        parts.append("segmenter-chain")
+    for part in parts:
         ta = _tensors(a.round_dir(index) / part)
         tb = _tensors(b.round_dir(index) / part)
         assert ta.keys() == tb.keys()
@@ -97,36 +101,45 @@ def _assert_same_round(a: Project, b: Project, index: int) -> None:
             np.testing.assert_array_equal(ta[k], tb[k], err_msg=f"round {index} {part} {k}")
     for rec in a.images:
         np.testing.assert_array_equal(a.prediction(rec.id, index), b.prediction(rec.id, index))
+        np.testing.assert_array_equal(a.prediction(rec.id, index, chain=True), b.prediction(rec.id, index, chain=True))
 
 
-@pytest.mark.parametrize("kill_at", [("segmenter", 1, 2), ("target-generator", 2, 2)])
-def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, kill_at):
+@pytest.mark.parametrize("kill_at,source_weight", [(("segmenter", 1, 2), 0.0), (("target-generator", 2, 2), 0.0),
+                                                   (("deliver", 1, 2), 0.5)])
+def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, kill_at, source_weight):
+    """(the last case: killed while the round builds the segmenter it delivers, with its maps)"""
     import torch
 
     torch.set_num_threads(1)
+    cfg = CFG.replace(source_weight=source_weight)
     proj, bundle, _ = make_setup(tmp_path)
     twin = tmp_path / "twin"
     shutil.copytree(proj.folder, twin)
 
-    reference, _ = collect(adapt(Project.open(twin), CFG, source=bundle))
+    reference, _ = collect(adapt(Project.open(twin), cfg, source=bundle))
     assert [r.index for r in reference.rounds] == [0, 1, 2]
 
-    seen = _run_and_kill(proj.folder, bundle, kill_at, tmp_path)
+    seen = _run_and_kill(proj.folder, bundle, kill_at, tmp_path, cfg)
     assert any(s.startswith(f"{kill_at[0]} {kill_at[1]}") for s in seen)
     killed = Project.open(proj.folder)  # cleans the killed job's temp folders
     assert (killed.folder / "work" / "job.json").is_file()
     assert max(r.index for r in killed.rounds) == kill_at[1] - 1  # earlier rounds committed
     work_round = killed.folder / "work" / f"round-{kill_at[1]:03d}"
     assert work_round.is_dir()
+    if kill_at[0] == "deliver":  # killed after the merged model was written, while predicting with it
+        assert (work_round / "segmenter-delivered" / "model.safetensors").is_file()
+        assert any((work_round / "pseudo-delivered").glob("*.tif"))
 
-    result, events = collect(adapt(killed, CFG, source=bundle))
+    result, events = collect(adapt(killed, cfg, source=bundle))
     assert result.resumed
     # the resumed job did not redo the committed rounds
     assert [r.index for r in result.rounds] == list(range(kill_at[1], 3))
     from vessel_studio.events import Progress
 
     steps = [e for e in events if isinstance(e, Progress) and e.stage == kill_at[0] and e.round == kill_at[1]]
-    assert steps and steps[0].step > 1, "the interrupted training did not resume from its checkpoint"
+    assert steps
+    if kill_at[0] != "deliver":
+        assert steps[0].step > 1, "the interrupted training did not resume from its checkpoint"
 
     final, ref = Project.open(proj.folder), Project.open(twin)
     assert [r.index for r in final.rounds] == [0, 1, 2]

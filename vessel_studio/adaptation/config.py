@@ -45,6 +45,10 @@ SEG_AUGMENT: dict[str, dict[str, float]] = {
 
 #: ``AdaptConfig.source_share = "auto"`` within one modality (fundus camera -> fundus camera).
 SAME_MODALITY_SOURCE_SHARE = 0.25
+#: ``AdaptConfig.source_weight = "auto"`` within one modality: the delivered segmenter is the halfway
+#: weight interpolation of the source segmenter and the adapted one (pre-registered in
+#: benchmarks/results/weight-merge/PREREGISTRATION.md; outcome in OUTCOME.md there).
+SAME_MODALITY_SOURCE_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,25 @@ class AdaptConfig:
     # it learns from synthetic pairs whose images show their masks only in part (0, the default:
     # synthetic and pseudo-labelled pairs only, as the paper). Ignored with procedural sources.
     # "auto": SAME_MODALITY_SOURCE_SHARE when the source bundle's modality is the target project's
-    # (a scanner change within one modality), 0 across modalities; resolved by ``resolve_source_share``
+    # (a scanner change within one modality), 0 across modalities; resolved by ``resolve_auto``
     # when a job starts, and the resolved number is what the job and the manifest record.
     source_share: float | str = 0.0
     # share of each round's synthetic pairs left out before the segmenter trains: those whose image the
     # segmenter the round starts from (the source one in round 0) agrees least with their mask (Dice),
     # i.e. images that do not show the vessels of their label. 0: keep all (the default, the paper).
     synth_filter: float = 0.0
+    # weight of the source segmenter in the segmenter a round DELIVERS (what the project segments with,
+    # its pseudo-label maps shown for review, ``segment --model PROJECT``): the delivered model is the
+    # weight interpolation source_weight * source + (1 - source_weight) * adapted (WiSE-FT). The
+    # co-optimization chain (the next round's starting segmenter, the pseudo-labels that condition the
+    # generator and train the segmenter, the label-free signals) keeps the unmerged model, saved beside
+    # it as ``segmenter-chain/`` with its maps in ``pseudo-chain/``. 0: deliver the adapted model as is.
+    # "auto" (the default since session 8): SAME_MODALITY_SOURCE_WEIGHT within one modality, 0 across
+    # modalities; resolved when a job starts, like source_share.
+    source_weight: float | str = "auto"
+    # with source_weight > 0: the merge is also the chain (it pseudo-labels the target images and the
+    # next round fine-tunes it), so no segmenter-chain/ is kept. False: the chain stays unmerged.
+    merge_chain: bool = False
     # --- co-optimization rounds ---
     rounds: int = 2
     pseudo_mode: str = "soft"  # generator conditioning: "soft" probabilities | "hard" (p >= 0.5)
@@ -141,6 +157,11 @@ class AdaptConfig:
         if self.source_share != "auto" and (isinstance(self.source_share, (str, bool))
                                              or not 0.0 <= self.source_share < 1.0):
             raise ValueError(f"AdaptConfig: source_share must be in [0, 1) or 'auto', got {self.source_share!r}")
+        if self.source_weight != "auto" and (isinstance(self.source_weight, (str, bool))
+                                              or not 0.0 <= self.source_weight < 1.0):
+            raise ValueError(f"AdaptConfig: source_weight must be in [0, 1) or 'auto', got {self.source_weight!r}")
+        if not isinstance(self.merge_chain, bool):
+            raise ValueError(f"AdaptConfig: merge_chain must be true or false, got {self.merge_chain!r}")
         if isinstance(self.synth_filter, (str, bool)) or not 0.0 <= self.synth_filter < 1.0:
             raise ValueError(f"AdaptConfig: synth_filter must be in [0, 1), got {self.synth_filter!r}")
         if not 0.0 <= self.cond_dropout <= 1.0:
@@ -195,13 +216,17 @@ class AdaptConfig:
     def replace(self, **changes: Any) -> "AdaptConfig":
         return dataclasses.replace(self, **changes)
 
-    def resolve_source_share(self, source_modality: str, target_modality: str) -> "AdaptConfig":
-        """This config with ``source_share = "auto"`` replaced by its number for this pair of modalities
-        (unchanged when it is already a number)."""
-        if self.source_share != "auto":
-            return self
+    def resolve_auto(self, source_modality: str, target_modality: str) -> "AdaptConfig":
+        """This config with ``source_share`` / ``source_weight = "auto"`` replaced by their numbers for
+        this pair of modalities (numbers are kept as they are)."""
         same = str(source_modality) == str(target_modality)
-        return self.replace(source_share=SAME_MODALITY_SOURCE_SHARE if same else 0.0)
+        changes: dict[str, float] = {}
+        if self.source_share == "auto":
+            changes["source_share"] = SAME_MODALITY_SOURCE_SHARE if same else 0.0
+        if self.source_weight == "auto":
+            changes["source_weight"] = SAME_MODALITY_SOURCE_WEIGHT if same else 0.0
+        return self.replace(**changes) if changes else self
+
 
     def key(self) -> str:
         """A short hash of the config (for resume checks)."""

@@ -211,7 +211,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     project = project if isinstance(project, Project) else Project.open(project)
     cfg = cfg or AdaptConfig.preset("cpu")
     source = source or SourceBundle()
-    cfg = cfg.resolve_source_share(source.modality, project.modality)
+    cfg = cfg.resolve_auto(source.modality, project.modality)
     device = pick_device(device) if not hasattr(device, "type") else device
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
@@ -279,7 +279,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                         target_prep=target_prep, source_generator=source_gen, source_segmenter=source_seg,
                         source=src, render=render,
                         prev_generator=project.generator_path(prev.index) if prev else None,
-                        prev_segmenter=project.segmenter_path(prev.index) if prev else None,
+                        prev_segmenter=project.chain_segmenter_path(prev.index) if prev else None,
                         prev_probs=prev_probs, prev_probs_model=prev_model,
                         corrections=project.corrections() if r > 0 else {},
                     )
@@ -365,7 +365,7 @@ def _previous_probs(project: Project, index: int, work: Path, targets, prep):
     probs, model = {}, {}
     wdir = _accepted_round_work(work, index) / "pseudo-model"
     for t in targets:
-        p = project.prediction(t.id, round=index)
+        p = project.prediction(t.id, round=index, chain=True)
         if p is None:  # an image added after that round: predict nothing, use zeros
             p = np.zeros(t.fov.shape, np.float32)
         probs[t.id] = p

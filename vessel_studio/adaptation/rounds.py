@@ -16,6 +16,11 @@ Round r >= 1 (co-optimization)::
                          pseudo-labelled real images (+ corrected images, weighted)
     pseudo-labels     <- the new segmenter on every real target image
 
+With ``source_weight > 0`` a round then builds the segmenter it DELIVERS: the weight interpolation
+of the source segmenter and the new one (``models.segmenter.interpolate_weights``) with its
+probability maps; those are the round's ``segmenter/`` and ``pseudo/`` (what a lab segments with,
+reviews and corrects), and the unmerged chain goes on from ``segmenter-chain/`` and ``pseudo-chain/``.
+
 Each stage writes its output into ``work/round-NNN/<stage>`` (model folders, ``.npy`` arrays,
 float32 TIFFs), atomically; a stage whose output exists is loaded instead of run, and the
 trainers resume from their own per-step checkpoints. Every stage reads its inputs from disk,
@@ -36,7 +41,7 @@ import numpy as np
 
 from vessel_studio.events import Artifact, Job, Metric, Preview, Progress
 
-STAGES = ("target-generator", "synthesize", "segmenter", "pseudo-label")
+STAGES = ("target-generator", "synthesize", "segmenter", "pseudo-label", "deliver")
 
 
 def derive_seed(seed: int, *parts: Any) -> int:
@@ -301,28 +306,54 @@ def predict_target(seg, t) -> tuple[np.ndarray, np.ndarray]:
     return pm, np.where(t.fov, po, np.float32(0)).astype(np.float32)
 
 
-def stage_pseudo_label(ctx: RoundContext, seg):
+def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: str = "pseudo-label",
+                       model_scale: bool = True):
     """Probabilities of every real target image: original resolution (TIFF, for the project and
-    the GUI's uncertainty map) and model scale (``.npy``, for the next round's training)."""
+    the GUI's uncertainty map) and, with ``model_scale``, model scale (``.npy``, for the next round's
+    training; ``{}`` without)."""
+    import tifffile
+
     from vessel_studio.io.images import write_prob
 
     r = ctx.index
-    folder, model_folder = ctx.work / "pseudo", ctx.work / "pseudo-model"
+    folder, model_folder = ctx.work / name, ctx.work / f"{name}-model"
     probs, probs_model = {}, {}
     n = len(ctx.targets)
     for i, t in enumerate(ctx.targets):
         tif, npy = folder / f"{t.id}.tif", model_folder / f"{t.id}.npy"
-        if not (tif.is_file() and npy.is_file()):
+        if not (tif.is_file() and (npy.is_file() or not model_scale)):
             pm, po = predict_target(seg, t)
-            _save_npy(npy, pm)
+            if model_scale:
+                _save_npy(npy, pm)
             write_prob(tif, po)
-        yield Progress("pseudo-label", i + 1, n, t.name, round=r)
+        yield Progress(stage, i + 1, n, t.name, round=r)
     for t in ctx.targets:
-        import tifffile
-
         probs[t.id] = np.asarray(tifffile.imread(folder / f"{t.id}.tif"), np.float32)
-        probs_model[t.id] = _load_npy(model_folder / f"{t.id}.npy")
+        if model_scale:
+            probs_model[t.id] = _load_npy(model_folder / f"{t.id}.npy")
     return probs, probs_model
+
+
+def stage_merge(ctx: RoundContext, seg, stage: str = "deliver"):
+    """``source_weight`` of the source segmenter interpolated with ``seg`` in weight space, written to
+    ``work/segmenter-delivered`` (loaded when it exists) and returned."""
+    from vessel_studio.models.segmenter import Segmenter, interpolate_weights
+
+    out = ctx.work / "segmenter-delivered"
+    if not _model_done(out):
+        interpolate_weights(ctx.source_segmenter, seg, float(ctx.cfg.source_weight)).save(out)
+    yield Progress(stage, 1, 1, f"source weight {float(ctx.cfg.source_weight):g}", round=ctx.index)
+    merged = Segmenter.load(out)
+    merged.to(ctx.device)
+    return merged
+
+
+def stage_deliver(ctx: RoundContext, seg):
+    """The segmenter this round delivers (``stage_merge``) and its probability maps."""
+    delivered = yield from stage_merge(ctx, seg)
+    probs, _ = yield from stage_pseudo_label(ctx, delivered, name="pseudo-delivered", stage="deliver",
+                                             model_scale=False)
+    return probs
 
 
 # --- labels for round r --------------------------------------------------------------------
@@ -459,6 +490,9 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     src_pairs = source_pairs(ctx, len(pairs))
     pairs += src_pairs
     seg = yield from stage_segmenter(ctx, pairs, init=init, steps=steps, lr=lr, losses=seg_losses)
+    merged_chain = float(cfg.source_weight) > 0 and cfg.merge_chain
+    if merged_chain:  # the chain goes on from the merge: it is what pseudo-labels and is fine-tuned next
+        seg = yield from stage_merge(ctx, seg, stage="segmenter")
     seconds["segmenter"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -480,6 +514,15 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         metrics["generator_loss"] = float(np.mean(gen_losses[-50:]))
     if seg_losses:
         metrics["segmenter_loss"] = float(np.mean(seg_losses[-50:]))
+    deliver = float(cfg.source_weight) > 0 and not merged_chain
+    if deliver:
+        t = time.perf_counter()
+        delivered_probs = yield from stage_deliver(ctx, seg)
+        seconds["deliver"] = time.perf_counter() - t
+        delivered = round_signals([delivered_probs[i] for i in ids], [tg.fov for tg in ctx.targets],
+                                  [probs[i] for i in ids])
+        metrics["delivered_vessel_fraction"] = delivered["vessel_fraction"]
+        metrics["delivered_agreement_with_chain"] = delivered["agreement"]
     metrics["synthetic_pairs"] = float(n_synth)
     metrics["real_pairs"] = float(n_real)
     metrics["source_pairs"] = float(len(src_pairs))
@@ -493,9 +536,15 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     final = ctx.work / "final"
     shutil.rmtree(final, ignore_errors=True)
     (final / "synthetic").mkdir(parents=True)
-    shutil.copytree(ctx.work / "segmenter", final / "segmenter")
     shutil.copytree(ctx.work / "generator", final / "generator")
-    shutil.copytree(ctx.work / "pseudo", final / "pseudo")
+    if deliver:
+        shutil.copytree(ctx.work / "segmenter-delivered", final / "segmenter")
+        shutil.copytree(ctx.work / "pseudo-delivered", final / "pseudo")
+        shutil.copytree(ctx.work / "segmenter", final / "segmenter-chain")
+        shutil.copytree(ctx.work / "pseudo", final / "pseudo-chain")
+    else:
+        shutil.copytree(ctx.work / ("segmenter-delivered" if merged_chain else "segmenter"), final / "segmenter")
+        shutil.copytree(ctx.work / "pseudo", final / "pseudo")
     from vessel_studio.io.images import write_image
 
     for i in range(min(cfg.n_preview, len(synth))):
@@ -505,6 +554,8 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     from vessel_studio.models.folder import hash_folder
 
     models = {"segmenter": hash_folder(final / "segmenter"), "generator": hash_folder(final / "generator")}
+    if deliver:
+        models["segmenter_chain"] = hash_folder(final / "segmenter-chain")
     return RoundOutput(index=r, folder=final, metrics=metrics, models=models, seconds=float(sum(seconds.values())))
 
 

@@ -344,3 +344,30 @@ class Segmenter:
         prob = np.where(fov_o, prob, np.float32(0.0)).astype(np.float32)
         t = self.threshold if threshold is None else float(threshold)
         return Prediction(prob=prob, mask=(prob >= t) & fov_o, fov=fov_o)
+
+
+def interpolate_weights(base: Segmenter, tuned: Segmenter, base_weight: float) -> Segmenter:
+    """Weight-space interpolation of two segmenters of one architecture (WiSE-FT, Wortsman et al.,
+    CVPR 2022): every floating-point tensor of the state dict, BatchNorm running statistics included,
+    becomes ``base_weight * base + (1 - base_weight) * tuned``; integer buffers (BatchNorm's batch
+    counter) are ``tuned``'s. Meaningful when ``tuned`` was fine-tuned from ``base``. The result keeps
+    ``tuned``'s preprocessing, threshold and training record (with the merge noted in it)."""
+    if not 0.0 <= float(base_weight) <= 1.0:
+        raise ValueError(f"interpolate_weights: base_weight must be in [0, 1], got {base_weight}")
+    if base.config != tuned.config:
+        raise ValueError(f"interpolate_weights: architectures differ ({base.config} vs {tuned.config})")
+    w = float(base_weight)
+    b_sd, t_sd = base.net.state_dict(), tuned.net.state_dict()
+    merged = {}
+    with torch.no_grad():
+        for k, v in t_sd.items():
+            if v.is_floating_point():
+                merged[k] = (w * b_sd[k].to(v.device, torch.float32) + (1.0 - w) * v.float()).to(v.dtype)
+            else:
+                merged[k] = v.clone()
+    net = build_unet(tuned.config).to(tuned.device)
+    net.load_state_dict(merged)
+    net.eval()
+    training = {**tuned.training, "weight_interpolation": {"base": base.source, "base_weight": w}}
+    return Segmenter(net, tuned.config, tuned.preprocessing, training=training, threshold=tuned.threshold,
+                     source=tuned.source)

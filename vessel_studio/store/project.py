@@ -7,6 +7,7 @@ Layout::
       images/<id><ext>          copies of the added target images (id = content hash prefix)
       rounds/round-NNN/         one committed round: segmenter/, generator/, pseudo/<id>.tif
                                 (float32 probabilities = the uncertainty map), synthetic/
+                                (+ segmenter-chain/, pseudo-chain/ when it delivers a merged segmenter)
       corrections/<id>.png      masks a person corrected (0/255)
       work/                     resumable state of a running / killed adaptation job
       log.jsonl                 one JSON object per line (append-only)
@@ -388,17 +389,29 @@ class Project:
     def segmenter_path(self, round: int | None = None) -> Path:
         return self.round_dir(round) / "segmenter"
 
+    def chain_segmenter_path(self, round: int | None = None) -> Path:
+        """The segmenter the next round fine-tunes: ``segmenter-chain/`` where the round delivered a
+        weight-interpolated segmenter (``AdaptConfig.source_weight``), else its ``segmenter/``."""
+        chain = self.round_dir(round) / "segmenter-chain"
+        return chain if chain.is_dir() else self.segmenter_path(round)
+
     def generator_path(self, round: int | None = None) -> Path:
         return self.round_dir(round) / "generator"
 
-    def prediction_path(self, image_id: str, round: int | None = None) -> Path:
-        return self.round_dir(round) / "pseudo" / f"{image_id}.tif"
+    def prediction_path(self, image_id: str, round: int | None = None, *, chain: bool = False) -> Path:
+        """A round's probability map of an image: the delivered segmenter's (``pseudo/``), or with
+        ``chain`` the co-optimization chain's (``pseudo-chain/`` where present, else the same)."""
+        folder = self.round_dir(round)
+        if chain and (folder / "pseudo-chain").is_dir():
+            return folder / "pseudo-chain" / f"{image_id}.tif"
+        return folder / "pseudo" / f"{image_id}.tif"
 
-    def prediction(self, image_id: str, round: int | None = None) -> np.ndarray | None:
-        """The probability map of a round's segmenter for an image (None when absent)."""
+    def prediction(self, image_id: str, round: int | None = None, *, chain: bool = False) -> np.ndarray | None:
+        """The probability map of a round's segmenter for an image (None when absent); ``chain``:
+        the unmerged chain's map (see ``prediction_path``)."""
         if not self.rounds:
             return None
-        path = self.prediction_path(image_id, round)
+        path = self.prediction_path(image_id, round, chain=chain)
         if not path.is_file():
             return None
         import tifffile
