@@ -273,7 +273,9 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
                 base / "label-free" / f"fragmentation-round-{r.index}.json",
                 lambda: {"value": _pseudo_fragmentation(folder / r.folder / "pseudo")})["value"]
         rounds.append({"round": r.index, "stage": r.stage, "scores": sc["mean"], "label_free": label_free,
-                       "seconds": r.seconds, "per_image": sc["per_image"]})
+                       "seconds": r.seconds, "per_image": sc["per_image"],
+                       "source_weight": float((r.config or {}).get("source_weight", 0.0)),
+                       "merge_chain": bool((r.config or {}).get("merge_chain", False))})
     return {"rounds": rounds, "config": cfg.to_dict(),
             "result": json.loads((base / "adapt-result.json").read_text()) if (base / "adapt-result.json").is_file() else None}
 
@@ -400,6 +402,8 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
                     per_round.setdefault(rd["round"], {}).setdefault(k, []).append(float(rd["scores"][k]))
                 label_free.setdefault(rd["round"], []).append(rd["label_free"])
                 guard.setdefault(rd["round"], []).append(flags.get(rd["round"], []))
+    delivered = sorted({(rd.get("source_weight", 0.0), rd.get("merge_chain", False)) for s in seeds
+                        for rd in (results[s].get("adapted") or {}).get("rounds", [])})
     table = {m: {k: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else None,
                      "n_seeds": len(v)} for k, v in d.items()} for m, d in methods.items()}
     gap = None
@@ -420,6 +424,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         "label_free": {str(k): v for k, v in sorted(label_free.items())},
         "guard": {str(k): v for k, v in sorted(guard.items())},
         "gap_closed_dice": gap,
+        "delivered": [{"source_weight": w, "merge_chain": c} for w, c in delivered],
         "selected_round": selected,
         "notes": list(notes),
         "timings": dict(timings or {}),
@@ -446,6 +451,14 @@ def markdown(summary: dict) -> str:
     if summary["gap_closed_dice"] is not None:
         lines += ["", f"Gap closed (Dice) = (adapted − source-only) / (oracle − source-only) = "
                       f"{summary['gap_closed_dice']:.3f}"]
+    for d in summary.get("delivered", []):
+        if d["source_weight"] > 0:
+            lines += ["", f"The adapted rows score the segmenter each round delivers: the weight interpolation "
+                          f"{d['source_weight']:g} × source segmenter + {1 - d['source_weight']:g} × adapted "
+                          f"(`source_weight`, resolved from the modalities). "
+                          + ("It is also the co-optimization chain (`merge_chain`)." if d["merge_chain"] else
+                             "The label-free signals below are the co-optimization chain's (unmerged, "
+                             "`segmenter-chain/`), which the next round fine-tunes.")]
     if summary.get("selected_round"):
         lines += ["", f"`{SELECTED}`: per seed the round with the lowest label-free fragmentation of its "
                       "pseudo-labels (`selection.select_round`): "
@@ -471,12 +484,16 @@ def markdown(summary: dict) -> str:
                       "fraction at most a quarter of the source segmenter's on the same target images, flood = "
                       "more than 35 % of the FOV or 4x the source segmenter's.", "",
                   "Stage wall-clock seconds per round (mean over seeds):", "",
-                  "| round | target generator | synthesis | segmenter | pseudo-labels |", "|---|---|---|---|---|"]
+                  ]
+        deliver = any("seconds_deliver" in x for v in summary["label_free"].values() for x in v)
+        lines += ["| round | target generator | synthesis | segmenter | pseudo-labels |" + (" deliver |" if deliver else ""),
+                  "|---|---|---|---|---|" + ("---|" if deliver else "")]
         for k in summary["rounds"]:
             lf = summary["label_free"].get(k, [{}])
             a = lambda key: np.mean([x.get(key, np.nan) for x in lf])  # noqa: E731
             lines.append(f"| {k} | {a('seconds_generator'):.0f} | {a('seconds_synthesize'):.0f} | "
-                         f"{a('seconds_segmenter'):.0f} | {a('seconds_pseudo_label'):.0f} |")
+                         f"{a('seconds_segmenter'):.0f} | {a('seconds_pseudo_label'):.0f} |"
+                         + (f" {a('seconds_deliver'):.0f} |" if deliver else ""))
     if summary.get("timings"):
         lines += ["", "Wall-clock seconds per part (first run of each): "
                   + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings"].items())]
