@@ -526,6 +526,10 @@ def write_report(summary: dict, out: Path, *, adapted_segmenter: Path | None = N
                 f"run `{summary['command']}` (seed {summary['seeds'][0]}, last round). Half precision. Source "
                 "labels: DRIVE training split (research and education only; see the DRIVE terms). Target images "
                 "used without labels. Scores: results.md beside this folder.\n")
+        merge = (seg.training or {}).get("weight_interpolation")
+        if merge:
+            card += (f"\nThe segmenter that round delivers: the weight interpolation {merge['base_weight']:g} × "
+                     f"source segmenter + {1 - merge['base_weight']:g} × adapted (`AdaptConfig.source_weight`).\n")
         seg.save(out / "segmenter", half=True, card=card)
         paths.append(out / "segmenter")
     return paths
