@@ -227,7 +227,6 @@ class AdaptConfig:
             changes["source_weight"] = SAME_MODALITY_SOURCE_WEIGHT if same else 0.0
         return self.replace(**changes) if changes else self
 
-
     def key(self) -> str:
         """A short hash of the config (for resume checks)."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
