@@ -519,10 +519,13 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         t = time.perf_counter()
         delivered_probs = yield from stage_deliver(ctx, seg)
         seconds["deliver"] = time.perf_counter() - t
-        delivered = round_signals([delivered_probs[i] for i in ids], [tg.fov for tg in ctx.targets],
-                                  [probs[i] for i in ids])
-        metrics["delivered_vessel_fraction"] = delivered["vessel_fraction"]
-        metrics["delivered_agreement_with_chain"] = delivered["agreement"]
+        # two signals only (round_signals would also skeletonise every map for the fragmentation)
+        from vessel_studio.adaptation.selection import confidence_stats, dice_agreement
+
+        metrics["delivered_vessel_fraction"] = float(np.mean(
+            [confidence_stats(delivered_probs[tg.id], tg.fov)["vessel_fraction"] for tg in ctx.targets]))
+        metrics["delivered_agreement_with_chain"] = float(np.mean(
+            [dice_agreement(delivered_probs[tg.id], probs[tg.id], tg.fov) for tg in ctx.targets]))
     metrics["synthetic_pairs"] = float(n_synth)
     metrics["real_pairs"] = float(n_real)
     metrics["source_pairs"] = float(len(src_pairs))
