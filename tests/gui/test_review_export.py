@@ -102,6 +102,45 @@ def test_overlay_controls_compare_grid_contour(studio):
     assert np.array_equal(viewer.layers["mask"].data > 0, p >= 0.5)
 
 
+def test_mask_threshold_sets_the_starting_mask_but_not_edits_or_saved_masks(studio):
+    proj = studio.project
+    _write_source_only(proj)
+    review = studio.panels["Review"]
+    studio.images_changed.emit()
+    review._reload_maps()
+    viewer = studio.viewer
+    p = viewer.layers["probability"].data
+    assert 0 < (p >= 0.8).sum() < (p >= 0.5).sum()  # the two thresholds give different masks
+    # an image shown from its prediction: the threshold re-thresholds it, with no unsaved edits
+    review.threshold.setValue(0.8)
+    assert np.array_equal(viewer.layers["mask"].data > 0, p >= 0.8)
+    assert not review.dirty and "p ≥ 0.80" in review.edit_state.text()
+    # unsaved edits are left alone
+    layer = viewer.layers["mask"]
+    layer.data = np.ones_like(layer.data)
+    review.threshold.setValue(0.3)
+    assert review.dirty and (viewer.layers["mask"].data > 0).all()
+    # revert starts again from the prediction at the current threshold
+    review.revert()
+    assert np.array_equal(viewer.layers["mask"].data > 0, p >= 0.3) and not review.dirty
+    # a saved correction is what the image opens with, whatever the threshold
+    edited = p >= 0.9
+    viewer.layers["mask"].data = edited.astype(np.uint8)
+    assert review.save()
+    review.threshold.setValue(0.6)
+    review._reload_maps()
+    assert np.array_equal(viewer.layers["mask"].data > 0, edited)
+    assert np.array_equal(proj.correction(review.image_id), edited)
+
+
+def test_current_mask_rejects_a_threshold_outside_0_1(sample_project):
+    from vessel_studio.gui import tasks
+
+    proj = sample_project
+    with pytest.raises(ValueError, match="threshold"):
+        tasks.current_mask(proj, proj.images[0].id, np.zeros((4, 4), np.float32), threshold=1.0)
+
+
 def test_measures_shown_in_physical_units_when_spacing_known(studio, qtbot, tmp_path):
     review = studio.panels["Review"]
     review.mask_layer.data = np.zeros((96, 96), np.uint8)

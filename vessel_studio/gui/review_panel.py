@@ -16,6 +16,7 @@ from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
@@ -68,6 +69,15 @@ class ReviewPanel(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
         self.show_unc = QCheckBox("Uncertainty map")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.05, 0.95)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setValue(0.5)
+        self.threshold.setToolTip(
+            "Probability at which the prediction becomes the mask you start correcting from. Raise it when "
+            "the prediction over-segments (faint or uncertain structures), lower it when it misses vessels. "
+            "It applies to images without a saved correction or draft, and never changes saved masks.")
         self.btn_segment = QPushButton("Segment with bundled model")
         self.btn_segment.setToolTip("Source-only prediction for images without one (runs in the background)")
 
@@ -96,6 +106,7 @@ class ReviewPanel(QWidget):
         form.addRow("Show", self.show_round)
         form.addRow("Compare with", self.compare)
         form.addRow("Overlay opacity", self.opacity)
+        form.addRow("Mask threshold", self.threshold)
         toggles = QHBoxLayout()
         toggles.addWidget(self.side_by_side)
         toggles.addWidget(self.contour)
@@ -131,6 +142,7 @@ class ReviewPanel(QWidget):
         self.contour.toggled.connect(self._contour)
         self.opacity.valueChanged.connect(self._opacity)
         self.show_unc.toggled.connect(self._unc_visible)
+        self.threshold.valueChanged.connect(self._threshold_changed)
         self.btn_segment.clicked.connect(self.segment_missing)
         self.btn_paint.clicked.connect(lambda: self._mode("paint"))
         self.btn_erase.clicked.connect(lambda: self._mode("erase"))
@@ -295,13 +307,24 @@ class ReviewPanel(QWidget):
         self._set_layer("uncertainty", unc, "image", colormap="viridis", opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
         if not (keep_edits and self.dirty):
-            mask, origin = tasks.current_mask(proj, image_id, prob)
+            mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value())
             if mask is None:
                 mask = np.zeros(self.image.shape[:2], bool)
             self._mask_origin = origin
             self._baseline = self._baseline_for(origin, mask)
             self._set_mask(mask)
         self._show_stats()
+        self._update_edit_state()
+
+    def _threshold_changed(self, _value: float) -> None:
+        """Re-threshold the starting mask of an image shown straight from its prediction; a saved
+        correction, a restored draft or unsaved edits are left as they are."""
+        if self.image_id is None or self.prob is None or self._mask_origin != "predicted" or self.dirty:
+            self._update_edit_state()
+            return
+        mask = self.prob >= self.threshold.value()
+        self._baseline = mask.copy()
+        self._set_mask(mask)
         self._update_edit_state()
 
     def _baseline_for(self, origin: str, mask: np.ndarray) -> np.ndarray:
@@ -312,7 +335,7 @@ class ReviewPanel(QWidget):
         saved = proj.correction(self.image_id)
         if saved is None:
             p = self.prob
-            saved = p >= 0.5 if p is not None else np.zeros(self.image.shape[:2], bool)
+            saved = p >= self.threshold.value() if p is not None else np.zeros(self.image.shape[:2], bool)
         return saved
 
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw) -> None:
@@ -516,7 +539,7 @@ class ReviewPanel(QWidget):
             self.edit_state.setText("")
             return
         origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
-                  "predicted": "prediction (p ≥ 0.5)", "none": "empty"}.get(self._mask_origin, self._mask_origin)
+                  "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
         self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
 
     def save(self) -> bool:

@@ -116,9 +116,12 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     return done
 
 
-def current_mask(project, image_id: str, prob: np.ndarray | None = None) -> tuple[np.ndarray | None, str]:
-    """The mask to edit and where it came from: corrected > draft > ``prob`` ≥ 0.5 (the map on
-    screen; default: the latest round's, else the source-only one)."""
+def current_mask(project, image_id: str, prob: np.ndarray | None = None,
+                 threshold: float = 0.5) -> tuple[np.ndarray | None, str]:
+    """The mask to edit and where it came from: corrected > draft > ``prob`` ≥ ``threshold`` (the
+    map on screen; default: the latest round's, else the source-only one)."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"mask threshold must be in (0, 1), got {threshold}")
     m = project.correction(image_id)
     if m is not None:
         return m, "corrected"
@@ -129,7 +132,7 @@ def current_mask(project, image_id: str, prob: np.ndarray | None = None) -> tupl
         return read_mask(d), "draft"
     p = probability(project, image_id) if prob is None else prob
     if p is not None:
-        return p >= 0.5, "predicted"
+        return p >= threshold, "predicted"
     return None, "none"
 
 
