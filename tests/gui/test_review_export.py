@@ -78,13 +78,17 @@ def test_review_queue_by_uncertainty_and_keyboard_navigation(studio, qtbot):
     assert studio.current_id == review.order[1]
 
 
-def test_overlay_controls_compare_grid_contour(studio):
-    proj = studio.project
-    _write_source_only(proj)
+def _review_with_predictions(studio):
+    """The Review panel showing the first image, with source-only predictions for every image."""
+    _write_source_only(studio.project)
     review = studio.panels["Review"]
     studio.images_changed.emit()
     review._reload_maps()
-    viewer = studio.viewer
+    return review, studio.viewer
+
+
+def test_overlay_controls_compare_grid_contour(studio):
+    review, viewer = _review_with_predictions(studio)
     review.compare.setCurrentText("source-only")
     assert viewer.layers["compare"].visible
     review.side_by_side.setChecked(True)
@@ -103,12 +107,8 @@ def test_overlay_controls_compare_grid_contour(studio):
 
 
 def test_mask_threshold_sets_the_starting_mask_but_not_edits_or_saved_masks(studio):
+    review, viewer = _review_with_predictions(studio)
     proj = studio.project
-    _write_source_only(proj)
-    review = studio.panels["Review"]
-    studio.images_changed.emit()
-    review._reload_maps()
-    viewer = studio.viewer
     p = viewer.layers["probability"].data
     assert 0 < (p >= 0.8).sum() < (p >= 0.5).sum()  # the two thresholds give different masks
     # an image shown from its prediction: the threshold re-thresholds it, with no unsaved edits
