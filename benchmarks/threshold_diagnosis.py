@@ -2,7 +2,7 @@
 
 usage: python benchmarks/threshold_diagnosis.py PAIR RUNS_DIR   (RUNS_DIR: a benchmark --work folder)
 """
-import json, sys
+import sys
 from pathlib import Path
 import numpy as np, torch
 from vessel_studio.adaptation.benchmark import BenchmarkSpec, _test_set
