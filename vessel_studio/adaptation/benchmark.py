@@ -107,6 +107,9 @@ def _score_probs(tests, predict: Callable[[np.ndarray, np.ndarray], tuple[np.nda
 
 
 def _score_segmenter(seg, tests) -> dict:
+    from vessel_studio.device import pick_device
+
+    seg.to(pick_device())  # on the training device: a GPU run would otherwise segment every test image on the CPU
     return _score_probs(tests, lambda img, fov: (seg.predict(img, fov=fov).prob, 0.5))
 
 
@@ -237,19 +240,19 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
     info = PAIRS[spec.pair]
     base = spec.work / f"seed-{seed}"
     src_seg = base / "source-only"
-    if not (src_seg / "model.safetensors").is_file():
-        part_source_only(spec, seed, tests[:1])  # trains (and caches) the source segmenter
     cfg = AdaptConfig.preset(spec.preset, seed=int(seed), threads=spec.threads, **(spec.adapt_overrides or {}))
     folder = base / "project"
-    proj = Project.open_or_create(folder, modality=info["modality"], name=f"{spec.pair} seed {seed}")
-    if not proj.images:
-        proj.add_images([s.image for s in dataset(spec.data, info["target"], "train")])  # images only
-    src = [(s.image, s.label, s.fov) for s in dataset(spec.data, info["source"], "train")]
-    generator = spec.source_generator
-    if generator == "train":
-        generator = train_source_generator(spec, seed, cfg)
-    bundle = SourceBundle(segmenter=src_seg, generator=generator, images=src, modality="fundus")
     if not (base / "adapt-result.json").is_file() and not spec.score_only:  # a killed run resumes
+        if not (src_seg / "model.safetensors").is_file():
+            part_source_only(spec, seed, tests[:1])  # trains (and caches) the source segmenter
+        proj = Project.open_or_create(folder, modality=info["modality"], name=f"{spec.pair} seed {seed}")
+        if not proj.images:
+            proj.add_images([s.image for s in dataset(spec.data, info["target"], "train")])  # images only
+        src = [(s.image, s.label, s.fov) for s in dataset(spec.data, info["source"], "train")]
+        generator = spec.source_generator
+        if generator == "train":
+            generator = train_source_generator(spec, seed, cfg)
+        bundle = SourceBundle(segmenter=src_seg, generator=generator, images=src, modality="fundus")
         last = {"t": 0.0}
 
         def on_event(ev):
@@ -346,18 +349,46 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
     spec.work = Path(spec.work) / spec.pair
     log(f"{spec.pair}: reading the test split")
     tests = _test_set(spec)
+    from vessel_studio.device import peak_memory_mb, pick_device
+
+    device = pick_device()
     results: dict[str, Any] = {}
     for seed in seeds:
         per: dict[str, Any] = {}
         for part in parts:
             t = time.perf_counter()
-            log(f"{spec.pair} seed {seed}: {part}")
             path = spec.work / f"seed-{seed}" / "scores" / f"{part}.json"
-            if part == "adapted":
+            if spec.score_only and not (path.is_file() if part != "adapted" else
+                                        (spec.work / f"seed-{seed}" / "project" / "project.json").is_file()):
+                log(f"{spec.pair} seed {seed}: {part} not cached (report only: left out)")
+                continue
+            log(f"{spec.pair} seed {seed}: {part}")
+            base = spec.work / f"seed-{seed}"
+            done = {"adapted": base / "adapt-result.json",
+                    "source-generator": base / "source-generator" / "model.safetensors"}.get(part, path)
+            ran = not done.is_file()  # a first run (not a cached rerun): its peak memory is recorded
+            if device.type == "cuda" and torch.cuda.is_initialized():  # before CUDA's first use there is
+                torch.cuda.reset_peak_memory_stats(device)  # nothing to reset, and resetting raises
+            if part == "source-generator":  # not scored: trains (or finds) the source generator the adaptation uses
+                if spec.source_generator == "train":
+                    from vessel_studio.adaptation.config import AdaptConfig
+
+                    cfg = AdaptConfig.preset(spec.preset, seed=int(seed), **(spec.adapt_overrides or {}))
+                    log(f"{spec.pair} seed {seed}: source generator {train_source_generator(spec, seed, cfg)}")
+                else:
+                    ran = False
+            elif part == "adapted":
                 per[part] = part_adapted(spec, seed, tests)
             else:
                 per[part] = _cached(path, lambda: PART_FUNCS[part](spec, seed, tests))
-            timing = spec.work / f"seed-{seed}" / "timings.json"
+            if ran and not spec.score_only:
+                mem_path = base / "memory.json"
+                mem = json.loads(mem_path.read_text()) if mem_path.is_file() else {}
+                mem.setdefault(part, {"peak_mb": round(peak_memory_mb(device), 1), "device": device.type})
+                _write_json(mem_path, mem)
+            if part == "source-generator":
+                continue
+            timing = base / "timings.json"
             tim = json.loads(timing.read_text()) if timing.is_file() else {}
             tim.setdefault(part, round(time.perf_counter() - t, 1))
             _write_json(timing, tim)
@@ -369,7 +400,7 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
 
 
 def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, notes: Sequence[str] = (),
-              timings: dict | None = None) -> dict:
+              timings: dict | None = None, memory: dict | None = None) -> dict:
     seeds = list(results)
     methods: dict[str, dict[str, list[float]]] = {}
 
@@ -428,6 +459,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         "selected_round": selected,
         "notes": list(notes),
         "timings": dict(timings or {}),
+        "peak_memory": dict(memory or {}),
         "per_seed": results,
     }
 
@@ -497,6 +529,14 @@ def markdown(summary: dict) -> str:
     if summary.get("timings"):
         lines += ["", "Wall-clock seconds per part (first run of each): "
                   + ", ".join(f"{k} {v:.0f}" for k, v in summary["timings"].items())]
+    if summary.get("peak_memory"):
+        mem = summary["peak_memory"]
+        devices = sorted({v["device"] for v in mem.values()})
+        lines += ["", "Peak memory per part (MB, the largest over the seeds' first runs; "
+                  + ("CUDA allocator peak of the part" if devices == ["cuda"] else
+                     "on the CPU the process's max RSS so far, parts running in order in one process")
+                  + "): " + ", ".join(f"{k} {v['peak_mb']:.0f}" + ("" if len(devices) == 1 else f" ({v['device']})")
+                                      for k, v in mem.items())]
     if summary["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
     return "\n".join(lines) + "\n"
@@ -533,3 +573,17 @@ def write_report(summary: dict, out: Path, *, adapted_segmenter: Path | None = N
         seg.save(out / "segmenter", half=True, card=card)
         paths.append(out / "segmenter")
     return paths
+
+
+def peak_memory(work: Path, seeds: Sequence[int]) -> dict:
+    """{part: {"peak_mb", "device"}}: the largest peak over the seeds' ``memory.json`` (written by
+    ``run_benchmark`` when a part first runs)."""
+    out: dict[str, dict] = {}
+    for s in seeds:
+        path = Path(work) / f"seed-{s}" / "memory.json"
+        if not path.is_file():
+            continue
+        for part, v in json.loads(path.read_text()).items():
+            if part not in out or v["peak_mb"] > out[part]["peak_mb"]:
+                out[part] = {"peak_mb": float(v["peak_mb"]), "device": v["device"]}
+    return {p: out[p] for p in ("source-generator",) + PARTS if p in out}

@@ -479,7 +479,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     else:
         from vessel_studio.models.segmenter import Segmenter
 
-        init = Segmenter.load(ctx.prev_segmenter)
+        init = Segmenter.load(ctx.prev_segmenter, device=ctx.device)  # filter_synthetic segments with it
         steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
     if cfg.synth_filter > 0:
         pairs = filter_synthetic(pairs, init, cfg.synth_filter)

@@ -27,11 +27,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data", default=None, help="datasets root (default: ../shared/data or $VESSEL_STUDIO_DATA)")
-    p.add_argument("--out", default=None, help="results folder (default: benchmarks/results/PAIR)")
+    p.add_argument("--out", default=None,
+                   help="results folder (default: WORK/PAIR/report, so that a run never overwrites the committed "
+                        "results in benchmarks/results/PAIR: name that folder to write there)")
     p.add_argument("--work", default="scratch/benchmark", help="cache of models and projects (not committed)")
     p.add_argument("--parts", nargs="+", default=None,
-                   choices=["source-only", "oracle", "frangi", "histmatch", "adapted"],
-                   help="run only these parts (the report includes whatever is cached)")
+                   choices=["source-generator", "source-only", "oracle", "frangi", "histmatch", "adapted"],
+                   help="run only these parts (the report includes whatever is cached); 'source-generator' only "
+                        "trains the source generator of --source-generator train (the adapted part trains it when "
+                        "missing)")
     p.add_argument("--seg-steps", type=int, default=None, help="steps of the baseline segmenters (default: preset)")
     p.add_argument("--source-generator", default="fundus-generator",
                    help="source generator folder/name, or 'train' to train one on the source split only")
@@ -89,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         if (first / name).is_file():
             t = json.loads((first / name).read_text())
             timings.update({"source-generator": t["seconds"]} if name.startswith("source") else t)
-    summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note, timings=timings)
-    out = Path(args.out or Path("benchmarks") / "results" / args.pair)
+    from vessel_studio.adaptation.benchmark import peak_memory
+
+    summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note, timings=timings,
+                        memory=peak_memory(spec.work, args.seeds))
+    out = Path(args.out) if args.out else spec.work / "report"  # spec.work is WORK/PAIR by now
     seg = None
     if args.save_segmenter:
         first = results[str(args.seeds[0])].get("adapted")
