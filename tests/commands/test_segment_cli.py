@@ -107,3 +107,18 @@ def test_default_model_is_the_bundled_one():
     if not (models_dir() / "fundus-segmenter" / "config.json").is_file():
         pytest.skip("bundled fundus-segmenter not trained yet")
     assert resolve_segmenter_path(None) == models_dir() / "fundus-segmenter"
+
+
+def test_segment_device_option(tmp_path, folders, tiny_model, capsys, monkeypatch):
+    imgs, _, _ = folders
+    monkeypatch.delenv("VESSEL_STUDIO_DEVICE", raising=False)
+    rc = main(["segment", "--model", str(tiny_model), "--device", "cpu", "--out", str(tmp_path / "o"),
+               str(imgs / "eye0.png")])
+    assert rc == 0 and (tmp_path / "o" / "eye0.png").is_file()
+    import torch
+
+    if not torch.cuda.is_available():  # a GPU asked for where there is none: one clear line, nothing written
+        rc = main(["segment", "--model", str(tiny_model), "--device", "cuda", "--out", str(tmp_path / "g"),
+                   str(imgs / "eye0.png")])
+        assert rc != 0 and "no CUDA GPU" in capsys.readouterr().err
+        assert not (tmp_path / "g" / "eye0.png").exists()

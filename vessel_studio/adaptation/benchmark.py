@@ -381,11 +381,9 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
                 per[part] = part_adapted(spec, seed, tests)
             else:
                 per[part] = _cached(path, lambda: PART_FUNCS[part](spec, seed, tests))
-            if ran and not spec.score_only:
-                mem_path = base / "memory.json"
-                mem = json.loads(mem_path.read_text()) if mem_path.is_file() else {}
-                mem.setdefault(part, {"peak_mb": round(peak_memory_mb(device), 1), "device": device.type})
-                _write_json(mem_path, mem)
+            mem_path = base / "memory" / f"{part}.json"  # one file a part: parts of a seed may run in parallel
+            if ran and not spec.score_only and not mem_path.is_file():
+                _write_json(mem_path, {"peak_mb": round(peak_memory_mb(device), 1), "device": device.type})
             if part == "source-generator":
                 continue
             timing = base / "timings.json"
@@ -576,14 +574,12 @@ def write_report(summary: dict, out: Path, *, adapted_segmenter: Path | None = N
 
 
 def peak_memory(work: Path, seeds: Sequence[int]) -> dict:
-    """{part: {"peak_mb", "device"}}: the largest peak over the seeds' ``memory.json`` (written by
-    ``run_benchmark`` when a part first runs)."""
+    """{part: {"peak_mb", "device"}}: the largest peak over the seeds' ``memory/<part>.json`` (written
+    by ``run_benchmark`` when a part first runs)."""
     out: dict[str, dict] = {}
     for s in seeds:
-        path = Path(work) / f"seed-{s}" / "memory.json"
-        if not path.is_file():
-            continue
-        for part, v in json.loads(path.read_text()).items():
+        for path in sorted((Path(work) / f"seed-{s}" / "memory").glob("*.json")):
+            part, v = path.stem, json.loads(path.read_text())
             if part not in out or v["peak_mb"] > out[part]["peak_mb"]:
                 out[part] = {"peak_mb": float(v["peak_mb"]), "device": v["device"]}
     return {p: out[p] for p in ("source-generator",) + PARTS if p in out}

@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
     p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's, 0.5)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one, else the CPU; "
+                        "$VESSEL_STUDIO_DEVICE overrides the default)")
 
 
 def resolve_segmenter_path(model: str | None, round_: int | None = None) -> Path:
@@ -92,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.io.images import read_image, read_mask, write_mask, write_prob
     from vessel_studio.models.segmenter import Segmenter
 
+    from vessel_studio.device import pick_device
+
     torch.set_num_threads(max(1, args.threads))
-    seg = Segmenter.load(resolve_segmenter_path(args.model, args.round))
+    device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
+    seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device)
     files, failed = collect_inputs(args.inputs)
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)

@@ -101,8 +101,10 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     from vessel_studio.io.images import write_prob
     from vessel_studio.models.segmenter import Segmenter
 
+    from vessel_studio.device import pick_device
+
     yield Progress("segment", 0, len(image_ids), "loading the segmenter")
-    seg = Segmenter.load(model)
+    seg = Segmenter.load(model, device=pick_device())  # a CUDA GPU when there is one
     done = []
     for i, image_id in enumerate(image_ids):
         rec = project.image(image_id)
