@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -198,6 +199,8 @@ def main(argv=None) -> int:
         "during_job": busy,
         "idle": idle,
         "setup_seconds": setup_s,
+        # max RSS of the whole process: the napari window, the project and the job in its worker thread
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "gc_pauses_over_20ms": gc_log,
     }
     text = json.dumps(result, indent=2)
