@@ -64,7 +64,8 @@ G0="$W/$PAIR/seed-0"
 for s in $SEEDS; do
   (
     timeout $(left) $BENCH --seeds $s --parts source-only $EXTRA > "$W/seed-$s.log" 2>&1
-    while [ ! -f "$G0/source-generator-timing.json" ] && [ $(left) -gt 1 ]; do sleep 2; done
+    while [ ! -f "$G0/source-generator-timing.json" ] && ! grep -q "^exit" "$W/source-generator.log" 2> /dev/null \
+          && [ $(left) -gt 1 ]; do sleep 2; done
     if [ "$s" != 0 ] && [ -f "$G0/source-generator-timing.json" ] && [ ! -d "$W/$PAIR/seed-$s/source-generator" ]; then
       cp -r "$G0/source-generator" "$W/$PAIR/seed-$s/.sg-tmp" && mv "$W/$PAIR/seed-$s/.sg-tmp" "$W/$PAIR/seed-$s/source-generator"
       cp "$G0/source-generator-timing.json" "$W/$PAIR/seed-$s/"
