@@ -388,8 +388,9 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
                 continue
             timing = base / "timings.json"
             tim = json.loads(timing.read_text()) if timing.is_file() else {}
-            tim.setdefault(part, round(time.perf_counter() - t, 1))
-            _write_json(timing, tim)
+            if ran and not spec.score_only and part not in tim:  # the part's first run, not a cached rerun
+                tim[part] = round(time.perf_counter() - t, 1)
+                _write_json(timing, tim)
             per[part]["seconds_this_call"] = round(time.perf_counter() - t, 1)
             if part != "adapted":
                 log(f"{spec.pair} seed {seed}: {part} dice {per[part]['mean']['dice']:.4f}")
