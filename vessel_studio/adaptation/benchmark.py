@@ -120,14 +120,12 @@ def _train(pairs, spec: BenchmarkSpec, seed: int, prep, out: Path, desc: dict):
     from vessel_studio.events import run
     from vessel_studio.models.segmenter import Segmenter
     from vessel_studio.train.segmenter import SegmenterTrainConfig, train_segmenter
-    from vessel_studio.adaptation.config import AdaptConfig
 
     if (out / "model.safetensors").is_file():
         return Segmenter.load(out)
     steps = spec.seg_steps or BASELINE_STEPS[spec.preset]
     cfg = SegmenterTrainConfig.preset(spec.preset, steps=int(steps), seed=int(seed))
     t = time.perf_counter()
-    last = [0.0]
 
     def on_event(ev):
         if getattr(ev, "step", None) and ev.step % 100 == 0 and getattr(ev, "total", None):
@@ -229,8 +227,13 @@ def part_histmatch(spec: BenchmarkSpec, seed: int, tests) -> dict:
     return _score_segmenter(seg, tests)
 
 
-def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
+def _adapt_config(spec: BenchmarkSpec, seed: int):
     from vessel_studio.adaptation.config import AdaptConfig
+
+    return AdaptConfig.preset(spec.preset, seed=int(seed), threads=spec.threads, **(spec.adapt_overrides or {}))
+
+
+def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
     from vessel_studio.adaptation.job import SourceBundle, adapt
     from vessel_studio.events import Metric, Progress, run
     from vessel_studio.io.datasets import dataset
@@ -240,7 +243,7 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
     info = PAIRS[spec.pair]
     base = spec.work / f"seed-{seed}"
     src_seg = base / "source-only"
-    cfg = AdaptConfig.preset(spec.preset, seed=int(seed), threads=spec.threads, **(spec.adapt_overrides or {}))
+    cfg = _adapt_config(spec, seed)
     folder = base / "project"
     if not (base / "adapt-result.json").is_file() and not spec.score_only:  # a killed run resumes
         if not (src_seg / "model.safetensors").is_file():
@@ -357,38 +360,35 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
         per: dict[str, Any] = {}
         for part in parts:
             t = time.perf_counter()
-            path = spec.work / f"seed-{seed}" / "scores" / f"{part}.json"
-            if spec.score_only and not (path.is_file() if part != "adapted" else
-                                        (spec.work / f"seed-{seed}" / "project" / "project.json").is_file()):
+            base = spec.work / f"seed-{seed}"
+            path = base / "scores" / f"{part}.json"
+            if spec.score_only and not (base / "project" / "project.json" if part == "adapted" else path).is_file():
                 log(f"{spec.pair} seed {seed}: {part} not cached (report only: left out)")
                 continue
             log(f"{spec.pair} seed {seed}: {part}")
-            base = spec.work / f"seed-{seed}"
             done = {"adapted": base / "adapt-result.json",
                     "source-generator": base / "source-generator" / "model.safetensors"}.get(part, path)
-            ran = not done.is_file()  # a first run (not a cached rerun): its peak memory is recorded
+            first_run = not spec.score_only and not done.is_file()  # not a cached rerun: time and memory recorded
             if device.type == "cuda" and torch.cuda.is_initialized():  # before CUDA's first use there is
                 torch.cuda.reset_peak_memory_stats(device)  # nothing to reset, and resetting raises
             if part == "source-generator":  # not scored: trains (or finds) the source generator the adaptation uses
                 if spec.source_generator == "train":
-                    from vessel_studio.adaptation.config import AdaptConfig
-
-                    cfg = AdaptConfig.preset(spec.preset, seed=int(seed), **(spec.adapt_overrides or {}))
-                    log(f"{spec.pair} seed {seed}: source generator {train_source_generator(spec, seed, cfg)}")
+                    log(f"{spec.pair} seed {seed}: source generator "
+                        f"{train_source_generator(spec, seed, _adapt_config(spec, seed))}")
                 else:
-                    ran = False
+                    first_run = False
             elif part == "adapted":
                 per[part] = part_adapted(spec, seed, tests)
             else:
                 per[part] = _cached(path, lambda: PART_FUNCS[part](spec, seed, tests))
             mem_path = base / "memory" / f"{part}.json"  # one file a part: parts of a seed may run in parallel
-            if ran and not spec.score_only and not mem_path.is_file():
+            if first_run and not mem_path.is_file():
                 _write_json(mem_path, {"peak_mb": round(peak_memory_mb(device), 1), "device": device.type})
             if part == "source-generator":
                 continue
             timing = base / "timings.json"
             tim = json.loads(timing.read_text()) if timing.is_file() else {}
-            if ran and not spec.score_only and part not in tim:  # the part's first run, not a cached rerun
+            if first_run and part not in tim:
                 tim[part] = round(time.perf_counter() - t, 1)
                 _write_json(timing, tim)
             per[part]["seconds_this_call"] = round(time.perf_counter() - t, 1)
