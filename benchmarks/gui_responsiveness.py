@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -186,6 +185,8 @@ def main(argv=None) -> int:
     outcome = done["outcome"]
     load = os.getloadavg()
 
+    from vessel_studio.device import peak_memory_mb
+
     result = {
         "command": "xvfb-run -a -s '-screen 0 1600x1000x24' python benchmarks/gui_responsiveness.py " + " ".join(
             sys.argv[1:] if argv is None else argv),
@@ -200,7 +201,7 @@ def main(argv=None) -> int:
         "idle": idle,
         "setup_seconds": setup_s,
         # max RSS of the whole process: the napari window, the project and the job in its worker thread
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_memory_mb("cpu"), 1),
         "gc_pauses_over_20ms": gc_log,
     }
     text = json.dumps(result, indent=2)

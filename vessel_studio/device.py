@@ -35,6 +35,16 @@ def describe(device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def reset_peak_memory(device) -> None:
+    """Start a new peak for ``peak_memory_mb`` on a CUDA device (the CPU's max RSS cannot be reset).
+    Before CUDA's first use in the process there is no peak to reset, and resetting would raise
+    ("Invalid device argument 0: did you call init?")."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda" and torch.cuda.is_initialized():
+        torch.cuda.reset_peak_memory_stats(device)
+
+
 def peak_memory_mb(device) -> float:
     """Peak memory of this process: CUDA allocator peak on GPU, max RSS on CPU."""
     import resource

@@ -352,7 +352,7 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
     spec.work = Path(spec.work) / spec.pair
     log(f"{spec.pair}: reading the test split")
     tests = _test_set(spec)
-    from vessel_studio.device import peak_memory_mb, pick_device
+    from vessel_studio.device import peak_memory_mb, pick_device, reset_peak_memory
 
     device = pick_device()
     results: dict[str, Any] = {}
@@ -369,8 +369,7 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
             done = {"adapted": base / "adapt-result.json",
                     "source-generator": base / "source-generator" / "model.safetensors"}.get(part, path)
             first_run = not spec.score_only and not done.is_file()  # not a cached rerun: time and memory recorded
-            if device.type == "cuda" and torch.cuda.is_initialized():  # before CUDA's first use there is
-                torch.cuda.reset_peak_memory_stats(device)  # nothing to reset, and resetting raises
+            reset_peak_memory(device)
             if part == "source-generator":  # not scored: trains (or finds) the source generator the adaptation uses
                 if spec.source_generator == "train":
                     log(f"{spec.pair} seed {seed}: source generator "

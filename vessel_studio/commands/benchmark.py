@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from vessel_studio.adaptation.benchmark import PARTS, BenchmarkSpec, run_benchmark, summarize, write_report
+    from vessel_studio.adaptation.benchmark import (PARTS, BenchmarkSpec, peak_memory, run_benchmark, summarize,
+                                                    write_report)
 
     data = Path(args.data or os.environ.get("VESSEL_STUDIO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
     if not data.is_dir():
@@ -93,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
         if (first / name).is_file():
             t = json.loads((first / name).read_text())
             timings.update({"source-generator": t["seconds"]} if name.startswith("source") else t)
-    from vessel_studio.adaptation.benchmark import peak_memory
-
     summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note, timings=timings,
                         memory=peak_memory(spec.work, args.seeds))
     out = Path(args.out) if args.out else spec.work / "report"  # spec.work is WORK/PAIR by now

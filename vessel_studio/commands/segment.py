@@ -93,9 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
     from vessel_studio.io.datasets import list_images
     from vessel_studio.io.images import read_image, read_mask, write_mask, write_prob
-    from vessel_studio.models.segmenter import Segmenter
-
     from vessel_studio.device import pick_device
+    from vessel_studio.models.segmenter import Segmenter
 
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done

@@ -98,10 +98,9 @@ def review_order(project) -> Job[list[tuple[str, float]]]:
 
 def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter") -> Job[list[str]]:
     """Segment images with the bundled (source-only) segmenter; cache the probability maps."""
+    from vessel_studio.device import pick_device
     from vessel_studio.io.images import write_prob
     from vessel_studio.models.segmenter import Segmenter
-
-    from vessel_studio.device import pick_device
 
     yield Progress("segment", 0, len(image_ids), "loading the segmenter")
     seg = Segmenter.load(model, device=pick_device())  # a CUDA GPU when there is one
