@@ -156,3 +156,38 @@ def test_a_different_config_discards_stale_work(tmp_path):
     assert (p.folder / "work" / "round-000").is_dir()
     res, _ = collect(adapt(p, CFG.replace(seed=7, rounds=0), source=bundle))
     assert not res.resumed and [r.index for r in res.rounds] == [0]
+
+
+@pytest.mark.parametrize("source_weight", [0.0, 0.5])
+def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight):
+    """A lab adds rounds to a finished project (``adapt`` again, or the GUI's Run after corrections
+    were saved): with the same config and seed, rounds 1-2 added to a 1-round project equal those of
+    one 2-round job, bit for bit, also where the target is rescaled for the model (a fundus target
+    whose FOV is shrunk: the next round's labels are the previous round's model-scale maps, which
+    the finished job no longer holds in ``work/``)."""
+    import torch
+
+    from vessel_studio.preprocess import Preprocessing
+    from vessel_studio.samples import write_sample_images
+
+    torch.set_num_threads(1)
+    _, bundle, _ = make_setup(tmp_path / "setup", n_target=1)
+    tgt = write_sample_images(tmp_path / "tgt", n=2, modality="fundus", seed=21, shape=(96, 96))
+    prep = Preprocessing.for_modality("fundus", fov_diameter=56).to_dict()
+    one = Project.create(tmp_path / "one", modality="fundus", preprocessing=prep)
+    one.add_images([tgt.folder / "images"])
+    two = tmp_path / "two"
+    shutil.copytree(one.folder, two)
+    cfg = CFG.replace(source_weight=source_weight)
+
+    long_job, _ = collect(adapt(one, cfg.replace(rounds=2), source=bundle))
+    assert [r.index for r in long_job.rounds] == [0, 1, 2]
+    first, _ = collect(adapt(Project.open(two), cfg.replace(rounds=0), source=bundle))
+    assert [r.index for r in first.rounds] == [0]
+    assert not any((two / "work").glob("round-*")), "a finished job keeps no model-scale maps"
+    added, _ = collect(adapt(Project.open(two), cfg.replace(rounds=2), source=bundle))
+    assert [r.index for r in added.rounds] == [1, 2]
+    a, b = Project.open(one.folder), Project.open(two)
+    assert Preprocessing.from_dict(a.preprocessing).fov_diameter == 56
+    for i in (0, 1, 2):
+        _assert_same_round(a, b, i)

@@ -270,7 +270,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 prev = project.get_round(r - 1) if r > 0 else None
                 prev_probs = prev_model = None
                 if prev is not None:
-                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, target_prep)
+                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, target_prep, device)
                 attempt = 0
                 while True:  # attempt 0, then cfg.guard_retries re-runs of a flagged round
                     rcfg = cfg if attempt == 0 else cfg.replace(seed=derive_seed(cfg.seed, "guard-retry", r, attempt))
@@ -357,21 +357,35 @@ def _accepted_round_work(work: Path, index: int) -> Path:
     return _round_work(work, index, max((int(t) for t in tails if t.isdigit()), default=0))
 
 
-def _previous_probs(project: Project, index: int, work: Path, targets, prep):
-    """Round ``index``'s probabilities: original resolution (from the project) and model scale
-    (from this job's work folder when present, else resized from the project's TIFFs)."""
-    from vessel_studio.preprocess import _resize
+def _previous_probs(project: Project, index: int, work: Path, targets, prep, device=None):
+    """Round ``index``'s probabilities: original resolution (from the project) and model scale.
+
+    The model-scale maps are the ones the round's chain segmenter wrote to this job's work folder
+    when they are there (the round ran in this job, or in the killed job it resumes). A finished job
+    removes ``work/``, so when rounds are added to a finished project they are computed again with
+    that round's chain segmenter on the target images prepared as now (``predict_target``): the same
+    maps the round computed, where resizing the saved full-resolution TIFFs would not be, so a
+    project continued by ``adapt`` ends where one longer job ends. Images added after that round
+    get zeros."""
+    from vessel_studio.adaptation.rounds import predict_target
 
     probs, model = {}, {}
     wdir = _accepted_round_work(work, index) / "pseudo-model"
+    seg = None
     for t in targets:
         p = project.prediction(t.id, round=index, chain=True)
         if p is None:  # an image added after that round: predict nothing, use zeros
-            p = np.zeros(t.fov.shape, np.float32)
+            probs[t.id] = np.zeros(t.fov.shape, np.float32)
+            model[t.id] = np.zeros(t.prepared.x.shape, np.float32)
+            continue
         probs[t.id] = p
         npy = wdir / f"{t.id}.npy"
         if npy.is_file():
             model[t.id] = _load_npy(npy)
         else:
-            model[t.id] = np.clip(_resize(p, t.prepared.x.shape, order=1), 0, 1).astype(np.float32)
+            if seg is None:
+                from vessel_studio.models.segmenter import Segmenter
+
+                seg = Segmenter.load(project.chain_segmenter_path(index), device=device)
+            model[t.id] = predict_target(seg, t)[0]
     return probs, model
