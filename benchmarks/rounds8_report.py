@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
         md.append("- The agreement stop (0.97) fired in none of the held-out runs.")
     secs = [r["rounds"][i]["seconds"] for r in runs for i in range(BASE + 1, r["last"] + 1) if r["rounds"][i]["seconds"]]
     if secs:
-        md.append(f"- Wall clock per added round (two jobs at a time, one thread each): median {np.median(secs):.0f} s "
+        md.append(f"- Wall clock per added round (one thread per job; two jobs at a time until 16:35 UTC, then up to four: the follow-up's two OCT-A runs overlapped the last fundus runs): median {np.median(secs):.0f} s "
                   f"(range {min(secs):.0f}–{max(secs):.0f} s, {len(secs)} rounds).")
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text("\n".join(md) + "\n")
