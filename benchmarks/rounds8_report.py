@@ -1,10 +1,11 @@
 """Report of the pre-registered "up to 8 rounds" test (benchmarks/results/rounds-8/PREREGISTRATION.md).
 
-usage: python benchmarks/rounds8_report.py OUT_DIR HELDOUT_RUNS [SEEN_RUNS]
+usage: python benchmarks/rounds8_report.py OUT_DIR HELDOUT_RUNS [SEEN_RUNS [FOLLOWUP_RUNS]]
 
 HELDOUT_RUNS is the ``--work`` folder of the continued runs (PAIR/seed-S/{scores,project,adapt-result.json}:
 OCT-A seeds 3-4, fundus seeds 0-4); SEEN_RUNS (optional) one holding OCT-A seeds 0-2 continued to round 8
-in session 9, reported beside and not part of the decision. Reads the cached test scores of every round
+in session 9, reported beside and not part of the decision; FOLLOWUP_RUNS (optional) the fresh 8-round
+DRIVE -> OCTA-500 jobs of seeds 5 and 6 that decide FOLLOW-UP-PREREGISTRATION.md. Reads the cached test scores of every round
 (written by ``vessel-studio benchmark``) and the label-free signals each round recorded in its project;
 computes nothing new. Applies the decision rules exactly as written in the pre-registration.
 """
@@ -21,6 +22,7 @@ NAMES = {"drive-octa500": "DRIVE → OCTA-500", "drive-chase": "DRIVE → CHASE_
 HELDOUT = {"drive-octa500": (3, 4), "drive-chase": (0, 1, 2, 3, 4), "drive-stare": (0, 1, 2, 3, 4)}
 BASE = 5  # the round the continued jobs start after
 JUMP = 1.2  # rule F: fragmentation(r) > JUMP * fragmentation(r - 1), r >= 6 -> deliver r - 1
+AUTO_MET = 'met: adopt rounds = "auto" (8 across modalities, 5 within)'
 
 
 def load(runs: Path, pair: str, seed: int) -> dict | None:
@@ -55,6 +57,7 @@ def load(runs: Path, pair: str, seed: int) -> dict | None:
 def main(argv: list[str]) -> int:
     out, held = Path(argv[0]), Path(argv[1])
     seen = Path(argv[2]) if len(argv) > 2 else None
+    follow = Path(argv[3]) if len(argv) > 3 else None
     runs = [r for p in PAIRS for s in HELDOUT[p] if (r := load(held, p, s)) is not None]
     seen_runs = [r for s in (0, 1, 2) if seen and (r := load(seen, "drive-octa500", s)) is not None]
     missing = [f"{p} seed {s}" for p in PAIRS for s in HELDOUT[p]
@@ -121,11 +124,36 @@ def main(argv: list[str]) -> int:
     if secs:
         md.append(f"- Wall clock per added round (one thread per job; two jobs at a time until 16:35 UTC, then up to four: the follow-up's two OCT-A runs overlapped the last fundus runs): median {np.median(secs):.0f} s "
                   f"(range {min(secs):.0f}–{max(secs):.0f} s, {len(secs)} rounds).")
+    follow_runs = [r for s in (5, 6) if follow and (r := load(follow, "drive-octa500", s)) is not None]
+    adopt_auto = None
+    if follow:
+        md += ["", "## Follow-up: 8 rounds across modalities only (`FOLLOW-UP-PREREGISTRATION.md`)", "",
+               "Fresh, uninterrupted DRIVE → OCTA-500 jobs with `--set rounds=8` (`scratch/s11/octa.sh S`: "
+               "`vessel-studio benchmark drive-octa500 --preset cpu --seeds S --source-generator train --threads 1 "
+               "--work scratch/s11/octa --parts source-only adapted --set rounds=8`).", "",
+               "| seed | Dice r0 | r1 | r2 | r3 | r4 | r5 | r6 | r7 | r8 | last − r5 | source-only | vessel fraction r5 / r8 |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in follow_runs:
+            d = r["rounds"]
+            md.append(f"| {r['seed']} | " + " | ".join(f3(d[i]["dice"]) if i in d else "–" for i in range(9))
+                      + f" | {d[r['last']]['dice'] - d[BASE]['dice']:+.3f} | {r['source_only']:.3f} | "
+                      f"{d[BASE]['vessel_fraction']:.3f} / {d[r['last']]['vessel_fraction']:.3f} |")
+        diffs_f = [r["rounds"][r["last"]]["dice"] - r["rounds"][BASE]["dice"] for r in follow_runs]
+        adopt_auto = len(follow_runs) == 2 and float(np.mean(diffs_f)) >= 0.01
+        octa = [r for r in seen_runs + runs + follow_runs if r["pair"] == "drive-octa500"]
+        pooled = [r["rounds"][r["last"]]["dice"] - r["rounds"][BASE]["dice"] for r in octa]
+        md += ["", f"Mean difference over seeds 5 and 6: {np.mean(diffs_f):+.3f}. Rule (mean +0.01 or more): "
+                   f"**{AUTO_MET if adopt_auto else 'not met: rounds stays 5'}**.",
+               f"Pooled over every OCT-A seed run to round 8 ({', '.join(str(r['seed']) for r in octa)}): "
+               f"round 5 {np.mean([r['rounds'][BASE]['dice'] for r in octa]):.3f} → last "
+               f"{np.mean([r['rounds'][r['last']]['dice'] for r in octa]):.3f} (mean difference {np.mean(pooled):+.3f}; "
+               f"{sum(x > 0 for x in pooled)} of {len(pooled)} seeds rise)."]
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text("\n".join(md) + "\n")
     (out / "results.json").write_text(json.dumps({"heldout": runs, "seen": seen_runs, "summary": summary,
                                                   "missing": missing, "adopt_rounds_8": adopt,
-                                                  "adopt_rule_f": adopt_f}, indent=1, default=str) + "\n")
+                                                  "adopt_rule_f": adopt_f,
+                                                  "followup": follow_runs, "adopt_rounds_auto": adopt_auto}, indent=1, default=str) + "\n")
     print("\n".join(md))
     return 0
 

@@ -608,3 +608,25 @@ def test_merge_chain_goes_on_from_the_merge(tmp_path):
     tr = Segmenter.load(chain.segmenter_path(1)).training
     assert Path(tr["fine_tuned_from"]).resolve() == chain.segmenter_path(0).resolve()
     assert tr["weight_interpolation"]["base_weight"] == 0.5 and merged0.training["weight_interpolation"]
+
+
+def test_rounds_auto_resolves_by_modality(setup, monkeypatch):
+    """rounds="auto": SAME_MODALITY_ROUNDS within one modality, CROSS_MODALITY_ROUNDS across; the job
+    records the resolved number, and bad values are refused."""
+    from vessel_studio.adaptation import config as config_mod
+
+    assert AdaptConfig.preset("cpu").rounds == "auto" and AdaptConfig.preset("gpu").rounds == 2
+    auto = TINY.replace(rounds="auto")
+    assert auto.resolve_auto("fundus", "fundus").rounds == config_mod.SAME_MODALITY_ROUNDS
+    assert auto.resolve_auto("fundus", "octa").rounds == config_mod.CROSS_MODALITY_ROUNDS
+    assert config_mod.CROSS_MODALITY_ROUNDS > config_mod.SAME_MODALITY_ROUNDS
+    assert TINY.replace(rounds=3).resolve_auto("fundus", "octa").rounds == 3
+    for bad in ("many", -1, 2.5, True):
+        with pytest.raises(ValueError, match="rounds"):
+            TINY.replace(rounds=bad)
+
+    monkeypatch.setattr(config_mod, "CROSS_MODALITY_ROUNDS", 1)  # keep the job short
+    proj, bundle, _ = setup  # an OCT-A project, a fundus source bundle
+    res, _ = collect(adapt(proj, auto, source=bundle))
+    assert [r.index for r in res.rounds] == [0, 1]
+    assert all(r.config["rounds"] == 1 for r in Project.open(proj.folder).rounds)

@@ -130,3 +130,12 @@ def test_rounds_command_lists_flags_and_rolls_back(tmp_path, capsys):
     assert [r.index for r in Project.open(proj.folder).rounds] == [0]
     assert main(["rounds", str(proj.folder), "--rollback", "5"]) != 0
     assert "no round 5 (rounds: [0])" in capsys.readouterr().err
+
+
+def test_adapt_rounds_argument():
+    from vessel_studio.commands.adapt import _rounds_arg
+
+    assert _rounds_arg("auto") == "auto" and _rounds_arg("3") == 3
+    for bad in ("-1", "two", "2.5"):
+        with pytest.raises(Exception, match="integer >= 0 or 'auto'"):
+            _rounds_arg(bad)

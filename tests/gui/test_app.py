@@ -110,8 +110,11 @@ def test_close_while_adding_images_cancels_and_adds_nothing(studio, tmp_path, qt
 def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialogs):
     studio.source_bundle = source_bundle
     panel = studio.panels["Adaptation"]
+    assert panel.preset.currentText() == "cpu" and panel.rounds.text() == "auto"  # the preset's "auto"
     panel.preset.setCurrentText("tiny")
     assert panel.steps.value() >= 1 and panel.t0.value() == pytest.approx(0.3)
+    panel.rounds.setValue(-1)
+    assert panel.rounds.text() == "auto" and panel.config().rounds == "auto"
     panel.rounds.setValue(1)
     panel.overrides = {"stop_agreement": 1.01, "threads": 1}
     batches = []

@@ -14,6 +14,19 @@ from __future__ import annotations
 import argparse
 
 
+
+def _rounds_arg(text: str):
+    """``--rounds``: an integer >= 0 or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'auto', got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'auto', got {text!r}")
+    return n
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="project folder (created when it does not exist)")
     p.add_argument("--target", action="append", default=[], metavar="DIR",
@@ -27,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-generator", default="fundus-generator", help="model folder or bundled name")
     p.add_argument("--source-modality", choices=["octa", "fundus"], default="fundus")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
-    p.add_argument("--rounds", type=int, default=None, help="co-optimization rounds (default: preset)")
+    p.add_argument("--rounds", type=_rounds_arg, default=None, metavar="N|auto",
+                   help="co-optimization rounds to add (default: the preset's; 'auto': by modality)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--t0", type=float, default=None, help="inversion depth as a fraction of T (default 0.3)")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps over the whole schedule (default 50)")

@@ -122,8 +122,10 @@ class AdaptPanel(QWidget):
         self.steps.setRange(1, 1000)
         self.steps.setToolTip("DDIM steps over the whole schedule (t0 × steps of them run)")
         self.rounds = QSpinBox()
-        self.rounds.setRange(0, 20)
-        self.rounds.setToolTip("co-optimization rounds after round 0")
+        self.rounds.setRange(-1, 20)  # -1 shows "auto": the preset's count for this pair of modalities
+        self.rounds.setSpecialValueText("auto")
+        self.rounds.setToolTip("co-optimization rounds after round 0 (auto: 5 when the source and the "
+                               "target are one modality, 8 across modalities)")
         self.count = QSpinBox()
         self.count.setRange(1, 100000)
         self.count.setToolTip("synthetic image/mask pairs per round")
@@ -212,7 +214,7 @@ class AdaptPanel(QWidget):
         d = preset_defaults(name)
         self.t0.setValue(d["t0"])
         self.steps.setValue(d["steps"])
-        self.rounds.setValue(d["rounds"])
+        self.rounds.setValue(-1 if d["rounds"] == "auto" else int(d["rounds"]))
         self.count.setValue(d["count"])
 
     def config(self):
@@ -221,7 +223,7 @@ class AdaptPanel(QWidget):
         values = {
             "t0": float(self.t0.value()),
             "steps": int(self.steps.value()),
-            "rounds": int(self.rounds.value()),
+            "rounds": "auto" if self.rounds.value() < 0 else int(self.rounds.value()),
             "n_synthetic": int(self.count.value()),
         }
         return AdaptConfig.preset(self.preset.currentText(), **{**values, **self.overrides})
