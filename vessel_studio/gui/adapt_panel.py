@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from vessel_studio.adaptation.config import CROSS_MODALITY_ROUNDS, SAME_MODALITY_ROUNDS
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
@@ -124,8 +125,8 @@ class AdaptPanel(QWidget):
         self.rounds = QSpinBox()
         self.rounds.setRange(-1, 20)  # -1 shows "auto": the preset's count for this pair of modalities
         self.rounds.setSpecialValueText("auto")
-        self.rounds.setToolTip("co-optimization rounds after round 0 (auto: 5 when the source and the "
-                               "target are one modality, 8 across modalities)")
+        self.rounds.setToolTip(f"co-optimization rounds after round 0 (auto: {SAME_MODALITY_ROUNDS} when the "
+                               f"source and the target are one modality, {CROSS_MODALITY_ROUNDS} across modalities)")
         self.count = QSpinBox()
         self.count.setRange(1, 100000)
         self.count.setToolTip("synthetic image/mask pairs per round")
