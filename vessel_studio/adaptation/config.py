@@ -7,9 +7,10 @@ Presets (same code, different sizes):
   adaptation of DRIVE -> OCTA-500 (140 target images) takes about 20 min on ONE core: target
   generator 150 steps of batch 8 (+50 per round), 128 synthetic pairs per round, segmenter 300
   steps (+150 per round), up to 5 co-optimization rounds within one modality and 8 across
-  modalities (``rounds = "auto"``; fewer when the label-free stopping rule fires). These are the sizes the committed benchmark results were measured with
-  (``benchmarks/results/``); the earlier, larger ``cpu`` sizes (1500/400 generator steps, 512
-  pairs, 1500/500 segmenter steps, 3 rounds) were never run to the end and were replaced by these.
+  modalities (``rounds = "auto"``; fewer when the label-free stopping rule fires). These are the
+  sizes the committed benchmark results were measured with (``benchmarks/results/``); the earlier,
+  larger ``cpu`` sizes (1500/400 generator steps, 512 pairs, 1500/500 segmenter steps, 3 rounds)
+  were never run to the end and were replaced by these.
   Rounds: 2 until session 9, 5 since (pre-registered test in benchmarks/results/more-rounds/:
   DRIVE -> OCTA-500 0.632 -> 0.714 Dice, the fundus pairs within 0.01); since session 11 8 across
   modalities (benchmarks/results/rounds-8/: rounds 6-8 gave held-out OCT-A seeds +0.041 and fresh

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 
 
-
 def _rounds_arg(text: str):
     """``--rounds``: an integer >= 0 or ``auto``."""
     if text == "auto":
@@ -26,6 +25,7 @@ def _rounds_arg(text: str):
     if n < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'auto', got {text!r}")
     return n
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="project folder (created when it does not exist)")
