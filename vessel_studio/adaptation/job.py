@@ -270,7 +270,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 prev = project.get_round(r - 1) if r > 0 else None
                 prev_probs = prev_model = None
                 if prev is not None:
-                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, target_prep, device)
+                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, device)
                 attempt = 0
                 while True:  # attempt 0, then cfg.guard_retries re-runs of a flagged round
                     rcfg = cfg if attempt == 0 else cfg.replace(seed=derive_seed(cfg.seed, "guard-retry", r, attempt))
@@ -357,7 +357,7 @@ def _accepted_round_work(work: Path, index: int) -> Path:
     return _round_work(work, index, max((int(t) for t in tails if t.isdigit()), default=0))
 
 
-def _previous_probs(project: Project, index: int, work: Path, targets, prep, device=None):
+def _previous_probs(project: Project, index: int, work: Path, targets, device=None):
     """Round ``index``'s probabilities: original resolution (from the project) and model scale.
 
     The model-scale maps are the ones the round's chain segmenter wrote to this job's work folder
