@@ -2,8 +2,10 @@
 
 Each variant is a ``vessel-studio benchmark PAIR --parts adapted --set KEY=VALUE ... --work DIR``
 run; its scores per round are cached as ``DIR/PAIR/seed-S/scores/adapted-round-R.json`` and its
-label-free round signals in ``DIR/PAIR/seed-S/project/project.json``. This script only reads
-those caches (nothing is trained) and writes a Markdown table and JSON.
+label-free round signals in ``DIR/PAIR/seed-S/project/project.json``. A variant given as a
+``results.json`` (a committed benchmark report) is read from that report's per-seed rounds, so the
+reference row can be the committed headline itself. This script only reads those caches (nothing is
+trained) and writes a Markdown table and JSON.
 
     python benchmarks/ablation_report.py --pair drive-octa500 --seeds 0 \\
         --variant "baseline (t0 0.3, dropout 0.2)=scratch/benchmark" \\
@@ -22,7 +24,36 @@ import numpy as np
 KEYS = ("dice", "cldice", "auc", "sensitivity", "specificity")
 
 
+def _summary(rounds, label_free, config) -> dict:
+    return {"rounds": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(rounds.items())},
+            "n_seeds": {r: len(d["dice"]) for r, d in sorted(rounds.items())},
+            "label_free": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(label_free.items())},
+            "config": config}
+
+
+def read_report(path: Path, seeds) -> dict:
+    """A variant from a committed benchmark report (``results.json``): its per-seed adapted rounds."""
+    per_seed = json.loads(path.read_text())["per_seed"]
+    rounds: dict[int, dict[str, list[float]]] = {}
+    label_free: dict[int, dict[str, list[float]]] = {}
+    config = None
+    for s in seeds:
+        if str(s) not in per_seed:
+            raise SystemExit(f"{path}: no seed {s} in its per_seed results")
+        adapted = per_seed[str(s)]["adapted"]
+        config = adapted.get("config", config)
+        for rec in adapted["rounds"]:
+            for k in KEYS:
+                rounds.setdefault(rec["round"], {}).setdefault(k, []).append(float(rec["scores"][k]))
+            for k in ("agreement", "confidence", "vessel_fraction", "generator_loss"):
+                if k in rec["label_free"]:
+                    label_free.setdefault(rec["round"], {}).setdefault(k, []).append(float(rec["label_free"][k]))
+    return _summary(rounds, label_free, config)
+
+
 def read_variant(work: Path, pair: str, seeds) -> dict:
+    if work.suffix == ".json":
+        return read_report(work, seeds)
     rounds: dict[int, dict[str, list[float]]] = {}
     label_free: dict[int, dict[str, list[float]]] = {}
     config = None
@@ -42,10 +73,7 @@ def read_variant(work: Path, pair: str, seeds) -> dict:
                         label_free.setdefault(rec["index"], {}).setdefault(k, []).append(float(rec["metrics"][k]))
     if not rounds:
         raise SystemExit(f"{work / pair}: no cached adapted-round scores for seeds {list(seeds)}")
-    return {"rounds": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(rounds.items())},
-            "n_seeds": {r: len(d["dice"]) for r, d in sorted(rounds.items())},
-            "label_free": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(label_free.items())},
-            "config": config}
+    return _summary(rounds, label_free, config)
 
 
 def main(argv=None) -> int:
@@ -82,10 +110,14 @@ def main(argv=None) -> int:
                   f"{lf.get('agreement', float('nan')):.3f}", f"{lf.get('vessel_fraction', float('nan')):.3f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     refs = {}
-    first = Path(args.variant[0].rpartition("=")[2]) / args.pair
+    first = Path(args.variant[0].rpartition("=")[2])
     for part in ("source-only", "oracle"):
-        vals = [json.loads(f.read_text())["mean"]["dice"] for s in args.seeds
-                if (f := first / f"seed-{s}" / "scores" / f"{part}.json").is_file()]
+        if first.suffix == ".json":
+            per_seed = json.loads(first.read_text())["per_seed"]
+            vals = [per_seed[str(s)][part]["mean"]["dice"] for s in args.seeds if part in per_seed.get(str(s), {})]
+        else:
+            vals = [json.loads(f.read_text())["mean"]["dice"] for s in args.seeds
+                    if (f := first / args.pair / f"seed-{s}" / "scores" / f"{part}.json").is_file()]
         if vals:
             refs[part] = float(np.mean(vals))
     if refs:
