@@ -3,21 +3,15 @@ same rows for the same scores, and the reference Dice comes from whichever the f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ablation_report.py"
-
 
 @pytest.fixture(scope="module")
-def ar():
-    spec = importlib.util.spec_from_file_location("ablation_report", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def ar(benchmark_script):
+    return benchmark_script("ablation_report")
 
 
 def _scores(dice):

@@ -4,20 +4,13 @@ tiny preset, without memory statistics)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_memory.py"
-
 
 @pytest.fixture(scope="module")
-def gm():
-    spec = importlib.util.spec_from_file_location("gpu_memory", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def gm(benchmark_script):
+    return benchmark_script("gpu_memory")
 
 
 def test_counts_are_linear_in_the_batch(gm, one_torch_thread):
