@@ -4,7 +4,6 @@ tiny preset, without memory statistics)."""
 
 from __future__ import annotations
 
-
 import pytest
 
 
