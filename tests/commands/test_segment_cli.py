@@ -122,3 +122,30 @@ def test_segment_device_option(tmp_path, folders, tiny_model, capsys, monkeypatc
                    str(imgs / "eye0.png")])
         assert rc != 0 and "no CUDA GPU" in capsys.readouterr().err
         assert not (tmp_path / "g" / "eye0.png").exists()
+
+
+def test_segment_warns_when_the_guard_flagged_the_round(tmp_path, folders, tiny_model, capsys):
+    """A round whose pseudo-labels the label-free guard flags as collapsed is still used (a person
+    may want it), but ``segment`` says so on stderr, naming the round; an unflagged round is silent."""
+    import shutil
+
+    store = pytest.importorskip("vessel_studio.store")
+    from vessel_studio.store.manifest import RoundRecord
+
+    imgs, _, _ = folders
+    project = store.Project.create(tmp_path / "proj", modality="fundus")
+    for index, vf in ((0, 0.12), (1, 0.01)):  # round 1 marks a twelfth of what the source did: collapse
+        staged = tmp_path / f"round{index}"
+        shutil.copytree(tiny_model, staged / "segmenter")
+        metrics = {"vessel_fraction": vf}
+        if index == 0:
+            metrics["source_vessel_fraction"] = 0.12
+        project.commit_round(staged, RoundRecord(index=index, folder="", stage="lsm", metrics=metrics))
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["segment", "--model", str(project.folder), "--out", str(out), str(imgs / "eye0.png")]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "round 1: collapse" in err and "--round N" in err
+    assert main(["segment", "--model", str(project.folder), "--round", "0", "--out", str(out),
+                 str(imgs / "eye0.png")]) == 0
+    assert "warning:" not in capsys.readouterr().err

@@ -4,7 +4,8 @@ Writes ``<stem>.png`` (0/255 mask) and, with ``--save-prob``, ``<stem>_prob.tif`
 into ``--out``. A file that cannot be read or segmented is reported and skipped; the exit status
 is 1 when any input failed. ``--model`` is a model folder, the name of a bundled model
 (default ``fundus-segmenter``), or an adaptation project folder (one holding ``project.json``;
-its latest round's segmenter, or ``--round N``).
+its latest round's segmenter, or ``--round N``); when the label-free guard flagged that round's
+pseudo-labels (collapse or flood), a warning naming the round goes to stderr and the round is used.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ def resolve_segmenter_path(model: str | None, round_: int | None = None) -> Path
     if round_ is not None:
         raise ValueError(f"--round needs a project folder as --model (got {model or DEFAULT_SEGMENTER!r})")
     return resolve_model(model or DEFAULT_SEGMENTER)
+
+
+def project_round_warnings(model: str | None, round_: int | None = None) -> list[str]:
+    """The label-free guard's warnings (``selection.history_warnings``) for the round of a project
+    that ``--model PROJECT [--round N]`` segments with; none for a model folder or bundled name."""
+    if model is None or not (Path(model) / "project.json").is_file():
+        return []
+    from vessel_studio.adaptation.selection import history_warnings, round_rows
+    from vessel_studio.store import Project
+
+    project = Project.open(model)
+    used = project.get_round(round_).index
+    flags = history_warnings(round_rows(project.rounds)).get(used, [])
+    return [f"{model}: round {used}: {flag} (compare the rounds with `vessel-studio rounds {model}`, "
+            f"choose one with --round N)" for flag in flags]
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -99,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
     seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device)
+    for warning in project_round_warnings(args.model, args.round):
+        print(f"warning: {warning}", file=sys.stderr)
     files, failed = collect_inputs(args.inputs)
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)
