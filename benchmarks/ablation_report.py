@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 KEYS = ("dice", "cldice", "auc", "sensitivity", "specificity")
+LABEL_FREE_KEYS = ("agreement", "confidence", "vessel_fraction", "generator_loss")
 
 
 def _summary(rounds, label_free, config) -> dict:
@@ -45,7 +46,7 @@ def read_report(path: Path, seeds) -> dict:
         for rec in adapted["rounds"]:
             for k in KEYS:
                 rounds.setdefault(rec["round"], {}).setdefault(k, []).append(float(rec["scores"][k]))
-            for k in ("agreement", "confidence", "vessel_fraction", "generator_loss"):
+            for k in LABEL_FREE_KEYS:
                 if k in rec["label_free"]:
                     label_free.setdefault(rec["round"], {}).setdefault(k, []).append(float(rec["label_free"][k]))
     return _summary(rounds, label_free, config)
@@ -68,7 +69,7 @@ def read_variant(work: Path, pair: str, seeds) -> dict:
         if proj.is_file():
             for rec in json.loads(proj.read_text())["rounds"]:
                 config = rec.get("config", config)
-                for k in ("agreement", "confidence", "vessel_fraction", "generator_loss"):
+                for k in LABEL_FREE_KEYS:
                     if k in rec["metrics"]:
                         label_free.setdefault(rec["index"], {}).setdefault(k, []).append(float(rec["metrics"][k]))
     if not rounds:
