@@ -28,6 +28,8 @@ LABEL_FREE_KEYS = ("agreement", "confidence", "vessel_fraction", "generator_loss
 def _summary(rounds, label_free, config) -> dict:
     return {"rounds": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(rounds.items())},
             "n_seeds": {r: len(d["dice"]) for r, d in sorted(rounds.items())},
+            "dice_sd": {r: float(np.std(d["dice"], ddof=1)) if len(d["dice"]) > 1 else None
+                        for r, d in sorted(rounds.items())},
             "label_free": {r: {k: float(np.mean(v)) for k, v in d.items()} for r, d in sorted(label_free.items())},
             "config": config}
 
@@ -94,19 +96,23 @@ def main(argv=None) -> int:
             raise SystemExit(f"--variant {item!r}: expected NAME=WORKDIR")
         variants[name] = read_variant(Path(work), args.pair, args.seeds)
     n_rounds = max(max(v["rounds"]) for v in variants.values()) + 1
+    many = len(args.seeds) > 1  # then a column with the last round's sd over the seeds and their number
     lines = [f"# Ablation: {args.pair}, seeds {args.seeds}", "",
              "Command: `python " + " ".join([Path(sys.argv[0]).as_posix()] + [a if " " not in a else repr(a) for a in sys.argv[1:]]) + "`",
              "", "Dice on the target test set after each round (round 0 = latent similarity mining alone); "
              "last round's clDice, AUC, sensitivity and specificity; label-free agreement and vessel fraction "
              "of the last round (what a lab sees).", "",
              "| variant | " + " | ".join(f"Dice r{r}" for r in range(n_rounds))
-             + " | clDice | AUC | sens. | spec. | agreement | vessel fraction |",
-             "|---|" + "---|" * (n_rounds + 6)]
+             + (" | last: sd (seeds)" if many else "") + " | clDice | AUC | sens. | spec. | agreement | vessel fraction |",
+             "|---|" + "---|" * (n_rounds + 6 + many)]
     for name, v in variants.items():
         last = max(v["rounds"])
         cells = [f"{v['rounds'][r]['dice']:.3f}" if r in v["rounds"] else "" for r in range(n_rounds)]
         lf = v["label_free"].get(last, {})
         s = v["rounds"][last]
+        if many:
+            sd = v["dice_sd"][last]
+            cells.append(("—" if sd is None else f"{sd:.3f}") + f" ({v['n_seeds'][last]})")
         cells += [f"{s['cldice']:.3f}", f"{s['auc']:.3f}", f"{s['sensitivity']:.3f}", f"{s['specificity']:.3f}",
                   f"{lf.get('agreement', float('nan')):.3f}", f"{lf.get('vessel_fraction', float('nan')):.3f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -61,3 +61,13 @@ def test_reference_dice_from_the_first_variant(ar, tmp_path):
     text = (out / "a.md").read_text()
     assert "| ref | 0.600 | 0.650 |" in text and "| other | 0.600 | 0.700 |" in text
     assert "source-only 0.400" in text  # from the report, not the cache (0.5)
+
+
+def test_several_seeds_give_the_last_rounds_spread(ar, tmp_path):
+    _write_cache(tmp_path / "work", "drive-x", {0: [0.6, 0.70], 1: [0.6, 0.74], 2: [0.6]})
+    ar.main(["--pair", "drive-x", "--seeds", "0", "1", "2", "--variant", f"v={tmp_path / 'work'}",
+             "--out", str(tmp_path / "out"), "--name", "a"])
+    text = (tmp_path / "out" / "a.md").read_text()
+    # round 1 exists for two of the three seeds: mean 0.72, sd 0.028 over 2 seeds
+    assert "| v | 0.600 | 0.720 | 0.028 (2) |" in text
+    assert "last: sd (seeds)" in text
