@@ -34,9 +34,10 @@ def guard_row(name: str, rows: list[dict], dice: dict[int, float]) -> dict | Non
 
 
 def from_report(path: Path) -> list[tuple[str, list[dict], dict]]:
+    """The seed runs of one committed report; none for a JSON file that is not a benchmark report."""
     rep = json.loads(path.read_text())
     out = []
-    for seed, parts in rep.get("per_seed", {}).items():
+    for seed, parts in (rep.get("per_seed", {}) if isinstance(rep, dict) else {}).items():
         rounds = (parts.get("adapted") or {}).get("rounds") or []
         if rounds:
             out.append((f"{path.as_posix()} seed {seed}", [{"round": r["round"], **r["label_free"]} for r in rounds],
@@ -59,8 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reports", default="benchmarks/results", type=Path)
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
-    runs = [x for p in sorted(args.reports.glob("**/*.json")) if "per_seed" in p.read_text()[:100000]
-            for x in from_report(p)] + [from_run(r) for r in args.runs]
+    runs = [x for p in sorted(args.reports.glob("**/*.json")) for x in from_report(p)] + [from_run(r) for r in args.runs]
     rows = [g for g in (guard_row(*x) for x in runs) if g]
     lines = ["# The label-free guard as a stopping rule (retrospective, exploratory)", "",
              "Command: `python " + " ".join([Path(sys.argv[0]).as_posix()] + (argv if argv is not None else sys.argv[1:])) + "`", "",
