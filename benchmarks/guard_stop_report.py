@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from vessel_studio.adaptation.selection import history_warnings, round_rows
+from vessel_studio.adaptation.selection import history_warnings, report_round_rows, round_rows
 
 
 def guard_row(name: str, rows: list[dict], dice: dict[int, float]) -> dict | None:
@@ -40,7 +40,7 @@ def from_report(path: Path) -> list[tuple[str, list[dict], dict]]:
     for seed, parts in (rep.get("per_seed", {}) if isinstance(rep, dict) else {}).items():
         rounds = (parts.get("adapted") or {}).get("rounds") or []
         if rounds:
-            out.append((f"{path.as_posix()} seed {seed}", [{"round": r["round"], **r["label_free"]} for r in rounds],
+            out.append((f"{path.as_posix()} seed {seed}", report_round_rows(rounds),
                         {r["round"]: r["scores"]["dice"] for r in rounds}))
     return out
 

@@ -20,14 +20,14 @@ import numpy as np
 
 
 def rows_of(report: dict) -> list[dict]:
-    from vessel_studio.adaptation.selection import select_round
+    from vessel_studio.adaptation.selection import report_round_rows, select_round
 
     out = []
     for seed, parts in report["per_seed"].items():
         rounds = parts.get("adapted", {}).get("rounds") or []
         if not rounds:
             continue
-        hist = [{"round": r["round"], **r["label_free"]} for r in rounds]
+        hist = report_round_rows(rounds)
         pick = select_round(hist)
         dice = {r["round"]: r["scores"]["dice"] for r in rounds}
         out.append({"pair": report["pair"], "seed": int(seed), "overrides": report.get("adapt_overrides", {}),

@@ -149,3 +149,19 @@ def test_segment_warns_when_the_guard_flagged_the_round(tmp_path, folders, tiny_
     assert main(["segment", "--model", str(project.folder), "--round", "0", "--out", str(out),
                  str(imgs / "eye0.png")]) == 0
     assert "warning:" not in capsys.readouterr().err
+
+
+def test_segment_mirror_option(tmp_path, folders, tiny_model):
+    imgs, _, fovs = folders
+    seg = Segmenter.load(tiny_model)
+    image, _ = read_image(imgs / "eye0.png")
+    fov = read_mask(fovs / "eye0_mask.png", shape=image.shape)
+    probs = {}
+    for flag in ([], ["--mirror"]):
+        out = tmp_path / ("mirror" if flag else "plain")
+        assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--save-prob", "--fov-dir",
+                     str(fovs), *flag, str(imgs / "eye0.png")]) == 0
+        probs[bool(flag)], _ = read_image(out / "eye0_prob.tif")
+    np.testing.assert_allclose(probs[False], seg.predict(image, fov=fov).prob, atol=1e-6)
+    np.testing.assert_allclose(probs[True], seg.predict(image, fov=fov, mirror=True).prob, atol=1e-6)
+    assert np.abs(probs[True] - probs[False]).max() > 1e-4

@@ -76,9 +76,9 @@ def test_predict_rescales_by_fov_diameter(synthetic_fundus):
     calls = []
     orig = seg.predict_prepared
 
-    def spy(x, f=None):
+    def spy(x, f=None, **kw):
         calls.append(x.shape)
-        return orig(x, f)
+        return orig(x, f, **kw)
 
     seg.predict_prepared = spy
     pred = seg.predict(image, fov=fov)
@@ -136,3 +136,33 @@ def test_bundled_model_on_drive_test_image(data_dir):
     fov = read_mask(data_dir / "DRIVE/test/mask/01_test_mask.png")
     gt = read_mask(data_dir / "DRIVE/test/1st_manual/01_manual1.png")
     assert dice(seg.predict(img, fov=fov).mask, gt, fov=fov) > 0.75
+
+
+def test_mirrored_inference_averages_the_four_flips():
+    seg = _tiny_segmenter()
+    seg.precision = "fp32"
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 48)).astype(np.float32)
+    plain = seg.predict_prepared(x)
+    assert seg.mirror is False
+    np.testing.assert_array_equal(plain, seg.predict_prepared(x, mirror=False))
+    mirrored = seg.predict_prepared(x, mirror=True)
+    by_hand = (plain
+               + seg.predict_prepared(np.ascontiguousarray(x[:, ::-1]))[:, ::-1]
+               + seg.predict_prepared(np.ascontiguousarray(x[::-1, :]))[::-1, :]
+               + seg.predict_prepared(np.ascontiguousarray(x[::-1, ::-1]))[::-1, ::-1]) / 4
+    np.testing.assert_allclose(mirrored, by_hand, atol=1e-6)
+    assert np.abs(mirrored - plain).max() > 1e-4  # an untrained net is not flip-symmetric
+    # the average over the flip group is flip-equivariant, whatever the net: flips undone correctly
+    np.testing.assert_allclose(seg.predict_prepared(np.ascontiguousarray(x[:, ::-1]), mirror=True),
+                               mirrored[:, ::-1], atol=1e-5)
+    np.testing.assert_allclose(seg.predict_prepared(np.ascontiguousarray(x[::-1, :]), mirror=True),
+                               mirrored[::-1, :], atol=1e-5)
+    # the attribute is the default of predict / predict_prepared; a FOV still zeroes the outside
+    seg.mirror = True
+    fov = np.zeros_like(x, bool)
+    fov[8:56, 8:40] = True
+    np.testing.assert_array_equal(seg.predict_prepared(x), mirrored)
+    out = seg.predict_prepared(x, fov)
+    assert (out[~fov] == 0).all()
+    np.testing.assert_array_equal(out[fov], mirrored[fov])

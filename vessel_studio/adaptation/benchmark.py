@@ -406,7 +406,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         for k in KEYS:
             methods.setdefault(name, {}).setdefault(k, []).append(float(scores[k]))
 
-    from vessel_studio.adaptation.selection import history_warnings, select_round
+    from vessel_studio.adaptation.selection import history_warnings, report_round_rows, select_round
 
     selected: dict[str, int] = {}  # seed -> round chosen by selection.select_round (label-free)
 
@@ -421,11 +421,12 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
         if "adapted" in r and r["adapted"]["rounds"]:
             rounds = r["adapted"]["rounds"]
             add("adapted (last round)", rounds[-1]["scores"])
-            pick = select_round([{"round": rd["round"], **rd["label_free"]} for rd in rounds])
+            rows = report_round_rows(rounds)
+            pick = select_round(rows)
             if pick is not None:
                 add(SELECTED, next(rd["scores"] for rd in rounds if rd["round"] == pick))
                 selected[s] = pick
-            flags = history_warnings([{"round": rd["round"], **rd["label_free"]} for rd in rounds])
+            flags = history_warnings(rows)
             for rd in rounds:
                 for k in KEYS:
                     per_round.setdefault(rd["round"], {}).setdefault(k, []).append(float(rd["scores"][k]))

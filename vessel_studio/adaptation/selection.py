@@ -203,6 +203,12 @@ def round_rows(rounds) -> list[dict]:
     return [{"round": r.index, **(r.metrics or {})} for r in rounds]
 
 
+def report_round_rows(rounds: Sequence[Mapping]) -> list[dict]:
+    """The same rows from a benchmark report's per-seed ``adapted["rounds"]`` entries (each with
+    ``round`` and ``label_free``), as written by ``adaptation.benchmark``."""
+    return [{"round": r["round"], **r["label_free"]} for r in rounds]
+
+
 def history_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str]]:
     """``round_warnings`` of every round in ``history`` (dicts with ``round`` or in order), with the
     source reference taken from the first round that recorded ``source_vessel_fraction``."""

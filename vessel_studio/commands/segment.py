@@ -6,6 +6,8 @@ is 1 when any input failed. ``--model`` is a model folder, the name of a bundled
 (default ``fundus-segmenter``), or an adaptation project folder (one holding ``project.json``;
 its latest round's segmenter, or ``--round N``); when the label-free guard flagged that round's
 pseudo-labels (collapse or flood), a warning naming the round goes to stderr and the round is used.
+``--mirror`` averages the probabilities over the image and its flips (test-time mirroring, 4x the
+time; off by default, so that the masks equal the benchmark's).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif (float32 probabilities)")
     p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
     p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's, 0.5)")
+    p.add_argument("--mirror", action="store_true",
+                   help="test-time mirroring: average the probabilities over the image and its flips "
+                        "(4x the time; off by default, as in the benchmark)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
     p.add_argument("--device", default=None,
                    help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one, else the CPU; "
@@ -144,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 if fp is None:
                     raise ValueError(f"{f}: no FOV mask for it in {args.fov_dir}")
                 fov = read_mask(fp, shape=image.shape)
-            pred = seg.predict(image, fov=fov, threshold=args.threshold)
+            pred = seg.predict(image, fov=fov, threshold=args.threshold, mirror=args.mirror)
             write_mask(out / f"{stem}.png", pred.mask)
             if args.save_prob:
                 write_prob(out / f"{stem}_prob.tif", pred.prob)

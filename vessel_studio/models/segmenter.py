@@ -241,6 +241,11 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))).astype(np.float32)
 
 
+#: the flips that mirrored inference averages over: as is, left-right, up-down, both (nnU-Net's
+#: test-time mirroring in 2-D)
+MIRROR_AXES: tuple[tuple[int, ...], ...] = ((), (1,), (0,), (0, 1))
+
+
 class Segmenter:
     """A trained segmenter: network + architecture config + the preprocessing it expects."""
 
@@ -256,6 +261,9 @@ class Segmenter:
         self.overlap = 64
         #: inference arithmetic: "auto" = bf16 where the hardware has it natively, else fp32
         self.precision = "auto"
+        #: test-time mirroring: average the probabilities over the image and its flips (4x the work);
+        #: off by default, so that predictions equal the benchmark's (benchmarks/results/mirror-tta/)
+        self.mirror = False
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -319,20 +327,36 @@ class Segmenter:
         finally:
             self.net.train(was_training)
 
-    def predict_prepared(self, x: np.ndarray, fov: np.ndarray | None = None) -> np.ndarray:
-        """Probability map (float32 H×W, 0 outside ``fov``) of an already prepared image."""
-        prob = _sigmoid(self.predict_logits_prepared(x))
+    def predict_prepared(self, x: np.ndarray, fov: np.ndarray | None = None, *,
+                         mirror: bool | None = None) -> np.ndarray:
+        """Probability map (float32 H×W, 0 outside ``fov``) of an already prepared image.
+
+        ``mirror`` (default: ``self.mirror``): average the probabilities of the image and of its
+        left-right, up-down and doubly flipped copies, each flipped back (label-free; 4x the work).
+        """
+        mirror = self.mirror if mirror is None else bool(mirror)
+        if mirror:
+            x = np.asarray(x, np.float32)
+            prob = np.zeros(x.shape, np.float32)
+            for axes in MIRROR_AXES:
+                xf = np.ascontiguousarray(np.flip(x, axes)) if axes else x
+                p = _sigmoid(self.predict_logits_prepared(xf))
+                prob += np.flip(p, axes) if axes else p
+            prob /= np.float32(len(MIRROR_AXES))
+        else:
+            prob = _sigmoid(self.predict_logits_prepared(x))
         if fov is not None:
             prob = np.where(np.asarray(fov, bool), prob, np.float32(0.0)).astype(np.float32)
         return prob
 
     def predict(self, image: np.ndarray, *, fov: np.ndarray | None = None,
-                threshold: float | None = None) -> Prediction:
-        """Segment a whole image (H×W gray or H×W×3 RGB, any dtype) at its original resolution."""
+                threshold: float | None = None, mirror: bool | None = None) -> Prediction:
+        """Segment a whole image (H×W gray or H×W×3 RGB, any dtype) at its original resolution.
+        ``mirror``: test-time mirroring (see :meth:`predict_prepared`; default ``self.mirror``)."""
         from vessel_studio.preprocess import prepare, restore
 
         prepared = prepare(image, fov=fov, prep=self.preprocessing)
-        prob_p = self.predict_prepared(prepared.x, prepared.fov)
+        prob_p = self.predict_prepared(prepared.x, prepared.fov, mirror=mirror)
         prob = np.clip(np.asarray(restore(prob_p, prepared), np.float32), 0.0, 1.0)
         h, w = prob.shape[:2]
         if fov is None:

@@ -1,0 +1,126 @@
+"""Mirroring at inference (test-time flips), exploratory: see benchmarks/results/mirror-tta/PLAN.md.
+
+usage: python benchmarks/mirror_eval.py OUT_DIR RUN_DIR...
+RUN_DIR: a benchmark seed folder (``.../PAIR/seed-N``). Every segmenter the folder holds is scored on
+the pair's test set as the benchmark scores it (plain) and with ``mirror=True``: ``source-only``,
+``oracle``, ``histmatch`` and the adapted project's last round (``project/rounds/<last>/segmenter``, the
+delivered model). A segmenter already scored (same weights file, e.g. a source-only copied into
+several ablation folders) is scored once. The plain score is checked against the one the benchmark
+cached in ``scores/``. Writes OUT_DIR/mirror.json (resumable) and OUT_DIR/mirror.md.
+Target labels are read only to score; nothing here chooses anything from them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vessel_studio.adaptation.benchmark import BenchmarkSpec, _score_probs, _test_set
+from vessel_studio.models.segmenter import Segmenter
+
+KEYS = ("dice", "cldice", "auc")
+
+
+def segmenters_of(run: Path) -> dict[str, tuple[Path, Path]]:
+    """``{part: (model folder, cached score file)}`` of the parts present in a benchmark seed folder."""
+    out = {}
+    for part in ("source-only", "oracle", "histmatch"):
+        if (run / part / "model.safetensors").is_file():
+            out[part] = (run / part, run / "scores" / f"{part}.json")
+    rounds = sorted((run / "project" / "rounds").glob("round-*"))
+    if rounds:
+        last = rounds[-1]
+        out["adapted"] = (last / "segmenter", run / "scores" / f"adapted-round-{int(last.name.split('-')[1])}.json")
+    return out
+
+
+def weights_hash(folder: Path) -> str:
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]
+
+
+def score(seg: Segmenter, tests, mirror: bool) -> dict:
+    return _score_probs(tests, lambda img, fov: (seg.predict(img, fov=fov, mirror=mirror).prob, 0.5))["mean"]
+
+
+def time_ratio(seg: Segmenter, image, fov, repeats: int = 3) -> dict:
+    """Median seconds of one plain and one mirrored prediction of ``image``."""
+    t = {}
+    for mirror in (False, True):
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            seg.predict(image, fov=fov, mirror=mirror)
+            runs.append(time.perf_counter() - t0)
+        t[mirror] = statistics.median(runs)
+    return {"plain_s": t[False], "mirror_s": t[True], "ratio": t[True] / t[False]}
+
+
+def markdown(results: dict, command: str) -> str:
+    lines = ["# Mirroring at inference (exploratory; reads test labels only to score; chooses nothing)", "",
+             f"Command: `{command}`", "",
+             "Plain = the benchmark's scoring; mirrored = the probabilities averaged over the image and its three "
+             "flips (`Segmenter.predict(..., mirror=True)`), threshold 0.5, same metrics. Δ = mirrored − plain.", "",
+             "| run | part | Dice plain | Dice mirrored | Δ Dice | Δ clDice | Δ AUC | plain = cached |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key, row in results["segmenters"].items():
+        p, m = row["plain"], row["mirrored"]
+        lines.append(f"| {row['run']} | {row['part']} | {p['dice']:.4f} | {m['dice']:.4f} | "
+                     f"{m['dice'] - p['dice']:+.4f} | {m['cldice'] - p['cldice']:+.4f} | {m['auc'] - p['auc']:+.4f} | "
+                     f"{'yes' if row['matches_cache'] else 'NO'} |")
+    lines += ["", "## Summary: Δ Dice per pair and part (mean, min, max, count)", "",
+              "| pair | part | mean Δ | min | max | n |", "|---|---|---|---|---|---|"]
+    groups: dict[tuple[str, str], list[float]] = {}
+    for row in results["segmenters"].values():
+        groups.setdefault((row["pair"], row["part"]), []).append(row["mirrored"]["dice"] - row["plain"]["dice"])
+    for (pair, part), d in sorted(groups.items()):
+        lines.append(f"| {pair} | {part} | {np.mean(d):+.4f} | {min(d):+.4f} | {max(d):+.4f} | {len(d)} |")
+    if results.get("timing"):
+        lines += ["", "## Time of one prediction (median of 3, seconds; this shared 2-core machine)", "",
+                  "| pair | plain | mirrored | ratio |", "|---|---|---|---|"]
+        for pair, t in sorted(results["timing"].items()):
+            lines.append(f"| {pair} | {t['plain_s']:.3f} | {t['mirror_s']:.3f} | {t['ratio']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    torch.set_num_threads(1)
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "mirror.json"
+    results = json.loads(path.read_text()) if path.exists() else {"segmenters": {}, "timing": {}}
+    tests: dict[str, list] = {}
+    for run in map(Path, argv[1:]):
+        pair = run.parent.name
+        if pair not in tests:
+            tests[pair] = _test_set(BenchmarkSpec(pair=pair, data=Path("../shared/data"), work=Path("scratch")))
+        for part, (folder, cached) in segmenters_of(run).items():
+            key = f"{pair}/{part}/{weights_hash(folder)}"
+            if key in results["segmenters"]:
+                continue
+            seg = Segmenter.load(folder)
+            t = time.time()
+            row = {"run": str(run), "pair": pair, "part": part, "folder": str(folder),
+                   "plain": score(seg, tests[pair], False), "mirrored": score(seg, tests[pair], True)}
+            committed = json.loads(cached.read_text())["mean"] if cached.is_file() else None
+            row["cached"] = committed
+            row["matches_cache"] = committed is not None and all(
+                abs(row["plain"][k] - committed[k]) < 1e-6 for k in KEYS)
+            if pair not in results["timing"]:
+                _, image, _, fov = tests[pair][0]
+                results["timing"][pair] = time_ratio(seg, image, fov)
+            results["segmenters"][key] = row
+            path.write_text(json.dumps(results, indent=1))
+            print(f"{run} {part}: dice {row['plain']['dice']:.4f} -> {row['mirrored']['dice']:.4f} "
+                  f"(cache {'ok' if row['matches_cache'] else 'MISMATCH'}) {time.time() - t:.0f}s", flush=True)
+    command = "python benchmarks/mirror_eval.py " + " ".join(argv)
+    (out / "mirror.md").write_text(markdown(results, command))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
