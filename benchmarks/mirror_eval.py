@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vessel_studio.adaptation.benchmark import BenchmarkSpec, _score_probs, _test_set
+from vessel_studio.adaptation.benchmark import PAIRS, BenchmarkSpec, _score_probs, _test_set
+from vessel_studio.io.atomic import write_json
 from vessel_studio.models.segmenter import Segmenter
+from vessel_studio.preprocess import Preprocessing
 
 KEYS = ("dice", "cldice", "auc")
 
@@ -38,6 +40,14 @@ def segmenters_of(run: Path) -> dict[str, tuple[Path, Path]]:
         last = rounds[-1]
         out["adapted"] = (last / "segmenter", run / "scores" / f"adapted-round-{int(last.name.split('-')[1])}.json")
     return out
+
+
+def load_as_scored(folder: Path, part: str, pair: str) -> Segmenter:
+    """The segmenter as the benchmark scores it: the source-only one with the target's preprocessing."""
+    seg = Segmenter.load(folder)
+    if part == "source-only":
+        seg.preprocessing = Preprocessing.for_modality(PAIRS[pair]["modality"])
+    return seg
 
 
 def weights_hash(folder: Path) -> str:
@@ -103,7 +113,7 @@ def main(argv: list[str]) -> None:
             key = f"{pair}/{part}/{weights_hash(folder)}"
             if key in results["segmenters"]:
                 continue
-            seg = Segmenter.load(folder)
+            seg = load_as_scored(folder, part, pair)
             t = time.time()
             row = {"run": str(run), "pair": pair, "part": part, "folder": str(folder),
                    "plain": score(seg, tests[pair], False), "mirrored": score(seg, tests[pair], True)}
@@ -115,7 +125,7 @@ def main(argv: list[str]) -> None:
                 _, image, _, fov = tests[pair][0]
                 results["timing"][pair] = time_ratio(seg, image, fov)
             results["segmenters"][key] = row
-            path.write_text(json.dumps(results, indent=1))
+            write_json(path, results)
             print(f"{run} {part}: dice {row['plain']['dice']:.4f} -> {row['mirrored']['dice']:.4f} "
                   f"(cache {'ok' if row['matches_cache'] else 'MISMATCH'}) {time.time() - t:.0f}s", flush=True)
     command = "python benchmarks/mirror_eval.py " + " ".join(argv)
