@@ -90,12 +90,46 @@ def markdown(results: dict, command: str) -> str:
         groups.setdefault((row["pair"], row["part"]), []).append(row["mirrored"]["dice"] - row["plain"]["dice"])
     for (pair, part), d in sorted(groups.items()):
         lines.append(f"| {pair} | {part} | {np.mean(d):+.4f} | {min(d):+.4f} | {max(d):+.4f} | {len(d)} |")
+    gaps = gap_closed(results)
+    if gaps:
+        lines += ["", "## Gap closed, (adapted − source-only) / (oracle − source-only), Dice means over the runs that "
+                  "hold all three; mirroring applied to every row alike", "",
+                  "| pair | runs | source-only | oracle | adapted | gap closed plain | gap closed mirrored |",
+                  "|---|---|---|---|---|---|---|"]
+        for pair, g in sorted(gaps.items()):
+            cell = lambda part: f"{g['plain'][part]:.4f} / {g['mirrored'][part]:.4f}"
+            lines.append(f"| {pair} | {g['runs']} | {cell('source-only')} | {cell('oracle')} | {cell('adapted')} | "
+                         f"{g['plain']['gap']:.3f} | {g['mirrored']['gap']:.3f} |")
+        lines.append("")
+        lines.append("Cells: plain / mirrored.")
     if results.get("timing"):
         lines += ["", "## Time of one prediction (median of 3, seconds; this shared 2-core machine)", "",
                   "| pair | plain | mirrored | ratio |", "|---|---|---|---|"]
         for pair, t in sorted(results["timing"].items()):
             lines.append(f"| {pair} | {t['plain_s']:.3f} | {t['mirror_s']:.3f} | {t['ratio']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def gap_closed(results: dict) -> dict:
+    """Per pair, over the runs holding source-only, oracle and adapted: mean Dice of each part, plain and
+    mirrored, and the gap closed from those means (the benchmark's definition)."""
+    by_run: dict[str, dict[str, dict]] = {}
+    for row in results["segmenters"].values():
+        by_run.setdefault(row["run"], {})[row["part"]] = row
+    out: dict[str, dict] = {}
+    parts = ("source-only", "oracle", "adapted")
+    for run, rows in sorted(by_run.items()):
+        if all(p in rows for p in parts):
+            g = out.setdefault(rows["adapted"]["pair"], {"runs": 0, "rows": []})
+            g["runs"] += 1
+            g["rows"].append(rows)
+    for g in out.values():
+        for mode in ("plain", "mirrored"):
+            m = {p: float(np.mean([r[p][mode]["dice"] for r in g["rows"]])) for p in parts}
+            m["gap"] = (m["adapted"] - m["source-only"]) / (m["oracle"] - m["source-only"])
+            g[mode] = m
+        del g["rows"]
+    return out
 
 
 def main(argv: list[str]) -> None:

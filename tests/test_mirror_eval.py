@@ -22,3 +22,21 @@ def test_segmenters_of_a_seed_folder(benchmark_script, tmp_path):
     ad = me.load_as_scored(run / "project/rounds/round-008/segmenter", "adapted", "drive-octa500")
     assert ad.preprocessing == Preprocessing.for_modality("fundus")
     assert me.weights_hash(run / "source-only") == me.weights_hash(run / "project/rounds/round-008/segmenter")
+
+
+def test_gap_closed_uses_runs_with_all_three_parts(benchmark_script):
+    me = benchmark_script("mirror_eval")
+
+    def row(run, part, plain, mirrored):
+        return {"run": run, "pair": "drive-chase", "part": part,
+                "plain": dict.fromkeys(("dice", "cldice", "auc"), plain),
+                "mirrored": dict.fromkeys(("dice", "cldice", "auc"), mirrored)}
+
+    rows = [row("a", "source-only", 0.6, 0.61), row("a", "oracle", 0.8, 0.81), row("a", "adapted", 0.7, 0.72),
+            row("b", "source-only", 0.6, 0.6), row("b", "adapted", 0.9, 0.9)]  # b has no oracle: left out
+    g = me.gap_closed({"segmenters": {str(i): r for i, r in enumerate(rows)}})["drive-chase"]
+    assert g["runs"] == 1
+    assert abs(g["plain"]["gap"] - 0.5) < 1e-9 and abs(g["mirrored"]["gap"] - 0.55) < 1e-9
+    text = me.markdown({"segmenters": {str(i): r | {"matches_cache": True} for i, r in enumerate(rows[:3])},
+                        "timing": {}}, "cmd")
+    assert "| drive-chase | 1 |" in text
