@@ -51,7 +51,17 @@ def load_as_scored(folder: Path, part: str, pair: str) -> Segmenter:
 
 
 def weights_hash(folder: Path) -> str:
-    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:16]
+    """A hash of the tensors (names and values) of a model folder. Not of the file's bytes: the
+    safetensors header orders its metadata differently from one save to the next."""
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+        for name in sorted(f.keys()):
+            t = f.get_tensor(name).contiguous()
+            h.update(name.encode() + str(t.dtype).encode() + str(tuple(t.shape)).encode())
+            h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
 
 
 def score(seg: Segmenter, tests, mirror: bool) -> dict:

@@ -40,3 +40,17 @@ def test_gap_closed_uses_runs_with_all_three_parts(benchmark_script):
     text = me.markdown({"segmenters": {str(i): r | {"matches_cache": True} for i, r in enumerate(rows[:3])},
                         "timing": {}}, "cmd")
     assert "| drive-chase | 1 |" in text
+
+
+def test_weights_hash_is_of_the_tensors(benchmark_script, tmp_path):
+    from vessel_studio.models.segmenter import Segmenter, SegmenterConfig
+    from vessel_studio.preprocess import Preprocessing
+
+    me = benchmark_script("mirror_eval")
+    torch.manual_seed(0)
+    seg = Segmenter.create(SegmenterConfig(channels=(8, 16)), Preprocessing.for_modality("fundus"))
+    hashes = {me.weights_hash(seg.save(tmp_path / f"m{i}")) for i in range(6)}
+    assert len(hashes) == 1  # saved six times: one hash, whatever the header's order
+    with torch.no_grad():
+        next(seg.net.parameters()).view(-1)[0] += 1.0
+    assert me.weights_hash(seg.save(tmp_path / "changed")) not in hashes

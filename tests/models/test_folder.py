@@ -24,6 +24,17 @@ def test_save_load_roundtrip(tmp_path):
     assert len(mf.hash_folder(tmp_path / "m")) == 16
 
 
+def test_same_weights_same_file(tmp_path):
+    # safetensors writes its metadata map in no fixed order: with two keys, 10 saves gave 2 files
+    net = _net()
+    files = set()
+    for i in range(12):
+        mf.save_model_folder(tmp_path / f"m{i}", kind="toy", config={"a": 1}, state_dict=net.state_dict())
+        files.add((tmp_path / f"m{i}" / mf.WEIGHTS_NAME).read_bytes())
+    assert len(files) == 1
+    assert len({mf.hash_folder(tmp_path / f"m{i}") for i in range(12)}) == 1
+
+
 def test_half_storage_loads_as_float32(tmp_path):
     net = _net()
     mf.save_model_folder(tmp_path / "m", kind="toy", config={}, state_dict=net.state_dict(), half=True)

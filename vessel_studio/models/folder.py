@@ -53,7 +53,9 @@ def save_model_folder(
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, **dict(config)}
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
-        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "kind": kind})
+        # one metadata key: safetensors writes its metadata map in no fixed order, so with two keys the
+        # same weights gave two different files (the kind is in config.json, where loading checks it)
+        save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
         if card:
             (tmp / "README.md").write_text(card)
