@@ -4,7 +4,7 @@ usage: python benchmarks/mirror_eval.py OUT_DIR RUN_DIR...
 RUN_DIR: a benchmark seed folder (``.../PAIR/seed-N``). Every segmenter the folder holds is scored on
 the pair's test set as the benchmark scores it (plain) and with ``mirror=True``: ``source-only``,
 ``oracle``, ``histmatch`` and the adapted project's last round (``project/rounds/<last>/segmenter``, the
-delivered model). A segmenter already scored (same weights file, e.g. a source-only copied into
+delivered model). A segmenter already scored (same tensors, e.g. a source-only copied into
 several ablation folders) is scored once. The plain score is checked against the one the benchmark
 cached in ``scores/``. Writes OUT_DIR/mirror.json (resumable) and OUT_DIR/mirror.md.
 Target labels are read only to score; nothing here chooses anything from them.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vessel_studio.adaptation.benchmark import PAIRS, BenchmarkSpec, _score_probs, _test_set
+from vessel_studio.adaptation.benchmark import PAIRS, BenchmarkSpec, _score_segmenter, _test_set
 from vessel_studio.io.atomic import write_json
 from vessel_studio.models.segmenter import Segmenter
 from vessel_studio.preprocess import Preprocessing
@@ -65,7 +65,9 @@ def weights_hash(folder: Path) -> str:
 
 
 def score(seg: Segmenter, tests, mirror: bool) -> dict:
-    return _score_probs(tests, lambda img, fov: (seg.predict(img, fov=fov, mirror=mirror).prob, 0.5))["mean"]
+    """The benchmark's scoring of ``seg`` (``_score_segmenter``), with or without mirroring."""
+    seg.mirror = mirror
+    return _score_segmenter(seg, tests)["mean"]
 
 
 def time_ratio(seg: Segmenter, image, fov, repeats: int = 3) -> dict:
