@@ -630,3 +630,42 @@ def test_rounds_auto_resolves_by_modality(setup, monkeypatch):
     res, _ = collect(adapt(proj, auto, source=bundle))
     assert [r.index for r in res.rounds] == [0, 1]
     assert all(r.config["rounds"] == 1 for r in Project.open(proj.folder).rounds)
+
+
+def test_pseudo_mirror_changes_only_the_chains_pseudo_labels(tmp_path):
+    """``pseudo_mirror``: the chain's pseudo-labels are the mirrored maps of the round's segmenter;
+    round 0 trains the same segmenter as without it (its pseudo-labels are first used in round 1)."""
+    from vessel_studio.adaptation.job import load_targets
+    from vessel_studio.adaptation.rounds import predict_target
+    import torch
+
+    from vessel_studio.models.segmenter import Segmenter
+
+    cfg = TINY.replace(rounds=1)
+    runs = {}
+    for mirror in (False, True):
+        proj, bundle, _ = make_setup(tmp_path / f"mirror-{mirror}")
+        collect(adapt(proj, cfg.replace(pseudo_mirror=mirror), source=bundle))
+        runs[mirror] = Project.open(proj.folder)
+    plain, mirrored = runs[False], runs[True]
+    assert [r.config["pseudo_mirror"] for r in mirrored.rounds] == [True, True]
+    r0 = lambda p: p.folder / p.get_round(0).folder / "segmenter"  # noqa: E731
+    weights = lambda folder: Segmenter.load(folder).net.state_dict()  # noqa: E731
+    w_plain, w_mirrored = weights(r0(plain)), weights(r0(mirrored))
+    assert w_plain.keys() == w_mirrored.keys()
+    assert all(torch.equal(w_plain[k], w_mirrored[k]) for k in w_plain)
+
+    seg = Segmenter.load(r0(mirrored))
+    targets = load_targets(mirrored, seg.preprocessing)
+    differs = False
+    for t in targets:
+        saved = mirrored.prediction(t.id, round=0, chain=True)
+        want_m, want_p = predict_target(seg, t, mirror=True)[1], predict_target(seg, t)[1]
+        np.testing.assert_allclose(saved, want_m, atol=1e-6)
+        np.testing.assert_allclose(plain.prediction(t.id, round=0, chain=True), want_p, atol=1e-6)
+        differs |= float(np.abs(want_m - want_p).max()) > 1e-4
+    assert differs
+    # round 1 trained on different labels
+    r1 = lambda p: p.folder / p.get_round(1).folder / "segmenter"  # noqa: E731
+    w_plain, w_mirrored = weights(r1(plain)), weights(r1(mirrored))
+    assert not all(torch.equal(w_plain[k], w_mirrored[k]) for k in w_plain)

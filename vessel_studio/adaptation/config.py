@@ -141,6 +141,13 @@ class AdaptConfig:
     pseudo_real: bool = True  # add confidently pseudo-labelled real target images to the segmenter data
     real_weight: float = 0.5  # loss weight of a pseudo-labelled real image
     confidence_margin: float = 0.3  # pixels with |p - 0.5| < margin are left out of the real pairs' loss
+    # the co-optimization chain's pseudo-labels (what conditions the generator's fine-tuning, trains the
+    # segmenter on real target images and feeds the label-free signals) are the probabilities averaged
+    # over each target image and its three flips (``Segmenter.predict_prepared(mirror=True)``, 4x the
+    # network passes of that stage, a few seconds a round on the cpu preset). The maps a round delivers
+    # for review stay plain unless the chain is what is delivered (no merge). False: plain, as every
+    # committed result before session 16 (exploration in benchmarks/results/pseudo-mirror/).
+    pseudo_mirror: bool = False
     correction_weight: float = 3.0  # corrected masks: trusted labels (loss weight, generator oversampling)
     stop_agreement: float = 0.97  # stop when successive rounds' pseudo-labels agree this much (Dice)
     min_rounds: int = 1
@@ -173,6 +180,8 @@ class AdaptConfig:
         if self.source_weight != "auto" and (isinstance(self.source_weight, (str, bool))
                                               or not 0.0 <= self.source_weight < 1.0):
             raise ValueError(f"AdaptConfig: source_weight must be in [0, 1) or 'auto', got {self.source_weight!r}")
+        if not isinstance(self.pseudo_mirror, bool):
+            raise ValueError(f"AdaptConfig: pseudo_mirror must be true or false, got {self.pseudo_mirror!r}")
         if not isinstance(self.merge_chain, bool):
             raise ValueError(f"AdaptConfig: merge_chain must be true or false, got {self.merge_chain!r}")
         if isinstance(self.synth_filter, (str, bool)) or not 0.0 <= self.synth_filter < 1.0:

@@ -270,7 +270,8 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 prev = project.get_round(r - 1) if r > 0 else None
                 prev_probs = prev_model = None
                 if prev is not None:
-                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, device)
+                    prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, device,
+                                                               mirror=cfg.pseudo_mirror)
                 attempt = 0
                 while True:  # attempt 0, then cfg.guard_retries re-runs of a flagged round
                     rcfg = cfg if attempt == 0 else cfg.replace(seed=derive_seed(cfg.seed, "guard-retry", r, attempt))
@@ -357,13 +358,14 @@ def _accepted_round_work(work: Path, index: int) -> Path:
     return _round_work(work, index, max((int(t) for t in tails if t.isdigit()), default=0))
 
 
-def _previous_probs(project: Project, index: int, work: Path, targets, device=None):
+def _previous_probs(project: Project, index: int, work: Path, targets, device=None, *, mirror: bool = False):
     """Round ``index``'s probabilities: original resolution (from the project) and model scale.
 
     The model-scale maps are the ones the round's chain segmenter wrote to this job's work folder
     when they are there (the round ran in this job, or in the killed job it resumes). A finished job
     removes ``work/``, so when rounds are added to a finished project they are computed again with
-    that round's chain segmenter on the target images prepared as now (``predict_target``): the same
+    that round's chain segmenter on the target images prepared as now (``predict_target``, mirrored
+    when the config's ``pseudo_mirror`` is): the same
     maps the round computed, where resizing the saved full-resolution TIFFs would not be, so a
     project continued by ``adapt`` ends where one longer job ends. Images added after that round
     get zeros."""
@@ -387,5 +389,5 @@ def _previous_probs(project: Project, index: int, work: Path, targets, device=No
                 from vessel_studio.models.segmenter import Segmenter
 
                 seg = Segmenter.load(project.chain_segmenter_path(index), device=device)
-            model[t.id] = predict_target(seg, t)[0]
+            model[t.id] = predict_target(seg, t, mirror=mirror)[0]
     return probs, model

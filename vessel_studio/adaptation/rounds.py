@@ -296,21 +296,22 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
     return seg
 
 
-def predict_target(seg, t) -> tuple[np.ndarray, np.ndarray]:
+def predict_target(seg, t, *, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``seg``'s probabilities of target image ``t`` with the TARGET's preprocessing (``t.prepared``),
-    whatever preprocessing ``seg`` was trained with: (model scale, original resolution in the FOV)."""
+    whatever preprocessing ``seg`` was trained with: (model scale, original resolution in the FOV).
+    ``mirror``: averaged over the image and its flips (``AdaptConfig.pseudo_mirror``)."""
     from vessel_studio.preprocess import restore
 
-    pm = seg.predict_prepared(t.prepared.x, t.prepared.fov).astype(np.float32)
+    pm = seg.predict_prepared(t.prepared.x, t.prepared.fov, mirror=bool(mirror)).astype(np.float32)
     po = np.clip(np.asarray(restore(pm, t.prepared), np.float32), 0.0, 1.0)
     return pm, np.where(t.fov, po, np.float32(0)).astype(np.float32)
 
 
 def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: str = "pseudo-label",
-                       model_scale: bool = True):
+                       model_scale: bool = True, mirror: bool = False):
     """Probabilities of every real target image: original resolution (TIFF, for the project and
     the GUI's uncertainty map) and, with ``model_scale``, model scale (``.npy``, for the next round's
-    training; ``{}`` without)."""
+    training; ``{}`` without). ``mirror``: see ``predict_target``."""
     import tifffile
 
     from vessel_studio.io.images import write_prob
@@ -322,7 +323,7 @@ def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: s
     for i, t in enumerate(ctx.targets):
         tif, npy = folder / f"{t.id}.tif", model_folder / f"{t.id}.npy"
         if not (tif.is_file() and (npy.is_file() or not model_scale)):
-            pm, po = predict_target(seg, t)
+            pm, po = predict_target(seg, t, mirror=mirror)
             if model_scale:
                 _save_npy(npy, pm)
             write_prob(tif, po)
@@ -496,7 +497,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     seconds["segmenter"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    probs, probs_model = yield from stage_pseudo_label(ctx, seg)
+    probs, probs_model = yield from stage_pseudo_label(ctx, seg, mirror=cfg.pseudo_mirror)
     seconds["pseudo_label"] = time.perf_counter() - t
 
     previous = ctx.prev_probs
