@@ -158,13 +158,13 @@ def test_a_different_config_discards_stale_work(tmp_path):
     assert not res.resumed and [r.index for r in res.rounds] == [0]
 
 
-@pytest.mark.parametrize("source_weight", [0.0, 0.5])
-def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight):
+@pytest.mark.parametrize("source_weight,pseudo_mirror", [(0.0, False), (0.5, False), (0.5, True)])
+def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight, pseudo_mirror):
     """A lab adds rounds to a finished project (``adapt`` again, or the GUI's Run after corrections
     were saved): with the same config and seed, rounds 1-2 added to a 1-round project equal those of
     one 2-round job, bit for bit, also where the target is rescaled for the model (a fundus target
     whose FOV is shrunk: the next round's labels are the previous round's model-scale maps, which
-    the finished job no longer holds in ``work/``)."""
+    the finished job no longer holds in ``work/``; with ``pseudo_mirror`` they are recomputed mirrored)."""
     import torch
 
     from vessel_studio.preprocess import Preprocessing
@@ -178,7 +178,7 @@ def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, sou
     one.add_images([tgt.folder / "images"])
     two = tmp_path / "two"
     shutil.copytree(one.folder, two)
-    cfg = CFG.replace(source_weight=source_weight)
+    cfg = CFG.replace(source_weight=source_weight, pseudo_mirror=pseudo_mirror)
 
     long_job, _ = collect(adapt(one, cfg.replace(rounds=2), source=bundle))
     assert [r.index for r in long_job.rounds] == [0, 1, 2]
