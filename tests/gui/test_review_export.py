@@ -48,6 +48,26 @@ def test_segment_with_bundled_model_in_worker(studio, tiny_models, qtbot, dialog
     assert "vessel fraction" in review.stats.text()
 
 
+def test_segment_with_mirroring(studio, tiny_models, qtbot, dialogs):
+    """The Mirror box makes the worker's maps the mirrored predictions of the same model."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.models.segmenter import Segmenter
+
+    review = studio.panels["Review"]
+    review.segmenter_model = str(tiny_models[0])
+    review.mirror.setChecked(True)
+    with qtbot.waitSignal(studio.runner.finished, timeout=180000) as blocker:
+        assert review.segment_missing()
+    assert blocker.args[0].status == "done", dialogs.errors
+    proj = studio.project
+    seg = Segmenter.load(tiny_models[0])
+    rec = proj.images[0]
+    saved = tasks.probability(proj, rec.id)
+    image = proj.read_image(rec.id)
+    np.testing.assert_allclose(saved, seg.predict(image, mirror=True).prob, atol=1e-6)
+    assert np.abs(saved - seg.predict(image).prob).max() > 1e-4
+
+
 def _press(viewer, key: str) -> None:
     """Run the viewer's binding for ``key`` (what napari does on that key press)."""
     for binding, func in viewer.keymap.items():

@@ -146,7 +146,8 @@ class AdaptConfig:
     # over each target image and its three flips (``Segmenter.predict_prepared(mirror=True)``, 4x the
     # network passes of that stage, a few seconds a round on the cpu preset). The maps a round delivers
     # for review stay plain unless the chain is what is delivered (no merge). False: plain, as every
-    # committed result before session 16 (exploration in benchmarks/results/pseudo-mirror/).
+    # committed result before session 16. Measured (benchmarks/results/pseudo-mirror/OUTCOME.md, plan
+    # first, 3 seeds per fundus pair): last-round Dice CHASE_DB1 -0.0003, STARE -0.0000; not adopted.
     pseudo_mirror: bool = False
     correction_weight: float = 3.0  # corrected masks: trusted labels (loss weight, generator oversampling)
     stop_agreement: float = 0.97  # stop when successive rounds' pseudo-labels agree this much (Dice)

@@ -96,8 +96,11 @@ def review_order(project) -> Job[list[tuple[str, float]]]:
     return scores
 
 
-def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter") -> Job[list[str]]:
-    """Segment images with the bundled (source-only) segmenter; cache the probability maps."""
+def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter",
+                        mirror: bool = False) -> Job[list[str]]:
+    """Segment images with the bundled (source-only) segmenter; cache the probability maps.
+    ``mirror``: test-time mirroring (``Segmenter.predict(mirror=True)``: the probabilities averaged
+    over the image and its three flips, 4x the work)."""
     from vessel_studio.device import pick_device
     from vessel_studio.io.images import write_prob
     from vessel_studio.models.segmenter import Segmenter
@@ -107,7 +110,7 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     done = []
     for i, image_id in enumerate(image_ids):
         rec = project.image(image_id)
-        pred = seg.predict(project.read_image(image_id))
+        pred = seg.predict(project.read_image(image_id), mirror=mirror)
         path = write_prob(source_only_path(project, image_id), pred.prob)
         if rec.state == "new":
             project.set_state(image_id, "predicted")
