@@ -1,25 +1,30 @@
 """Paired per-seed comparison of two benchmark reports' adapted rounds (Dice per round, last round).
 
-    python benchmarks/compare_runs.py BASE_results.json VARIANT_results.json [--md OUT.md]
+    python benchmarks/compare_runs.py BASE_results.json VARIANT_results.json [--title TITLE]
 
 Prints, per seed, each round's Dice of the base and the variant, the last round's delta, and the
 set-up check of a plan that changes nothing before round 1: round 0 equal to 1e-6. Reads only the
-two reports (scores already computed by ``vessel-studio benchmark``).
+two reports (scores already computed by ``vessel-studio benchmark``), through
+``compare_results.rows_of``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-
-def round_dice(report: dict) -> dict[str, list[float]]:
-    return {s: [float(r["scores"]["dice"]) for r in v["adapted"]["rounds"]]
-            for s, v in report["per_seed"].items() if "adapted" in v}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_results import rows_of  # noqa: E402
 
 
-def compare(base: dict, variant: dict, *, tol: float = 1e-6) -> dict:
+def round_dice(path: Path) -> dict[str, list[float]]:
+    """Per seed, the adapted Dice after every round (seeds without an adapted run left out)."""
+    return {s: row["rounds"] for s, row in rows_of(path)["seeds"].items() if "rounds" in row}
+
+
+def compare(base: Path, variant: Path, *, tol: float = 1e-6) -> dict:
+    """Paired comparison of two ``results.json`` files over the seeds both hold."""
     b, v = round_dice(base), round_dice(variant)
     seeds = sorted(set(b) & set(v), key=int)
     rows = []
@@ -55,7 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("variant", type=Path)
     ap.add_argument("--title", default=None)
     args = ap.parse_args(argv)
-    c = compare(json.loads(args.base.read_text()), json.loads(args.variant.read_text()))
+    c = compare(args.base, args.variant)
     print(to_markdown(c, args.title or f"{args.base} vs {args.variant}"))
     return 0 if c["all_round0_equal"] else 1
 

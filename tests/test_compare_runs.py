@@ -7,16 +7,18 @@ import json
 import pytest
 
 
-def _report(per_seed: dict[str, list[float]]) -> dict:
-    return {"per_seed": {s: {"adapted": {"rounds": [{"scores": {"dice": d}} for d in dice]},
-                             "source-only": {"scores": {"dice": 0.5}}}
-                         for s, dice in per_seed.items()}}
+def _report(path, per_seed: dict[str, list[float]]):
+    """A ``results.json`` of the benchmark's shape: per seed the adapted rounds and a baseline."""
+    path.write_text(json.dumps({"pair": "drive-chase", "per_seed": {
+        s: {"adapted": {"rounds": [{"scores": {"dice": d}} for d in dice]},
+            "source-only": {"mean": {"dice": 0.5}}} for s, dice in per_seed.items()}}))
+    return path
 
 
 def test_paired_deltas_and_round0_check(tmp_path, benchmark_script):
     cr = benchmark_script("compare_runs")
-    base = _report({"0": [0.70, 0.66, 0.69], "1": [0.70, 0.70, 0.70], "2": [0.60, 0.60, 0.60]})
-    var = _report({"0": [0.70, 0.67, 0.70], "1": [0.70, 0.69, 0.68]})
+    base = _report(tmp_path / "b.json", {"0": [0.70, 0.66, 0.69], "1": [0.70, 0.70, 0.70], "2": [0.60, 0.60, 0.60]})
+    var = _report(tmp_path / "v.json", {"0": [0.70, 0.67, 0.70], "1": [0.70, 0.69, 0.68]})
     c = cr.compare(base, var)
     assert c["seeds"] == [0, 1]  # only the seeds both hold
     assert [r["last_delta"] for r in c["rows"]] == pytest.approx([0.01, -0.02])
@@ -25,8 +27,7 @@ def test_paired_deltas_and_round0_check(tmp_path, benchmark_script):
     md = cr.to_markdown(c, "t")
     assert "| 0 | 0.7000 / 0.7000 | 0.6600 / 0.6700 | 0.6900 / 0.7000 | +0.0100 | yes |" in md
 
-    var["per_seed"]["1"]["adapted"]["rounds"][0]["scores"]["dice"] = 0.71
-    (tmp_path / "b.json").write_text(json.dumps(base))
-    (tmp_path / "v.json").write_text(json.dumps(var))
+    assert cr.main([str(base), str(var)]) == 0
+    _report(var, {"0": [0.70, 0.67, 0.70], "1": [0.71, 0.69, 0.68]})
     assert not cr.compare(base, var)["all_round0_equal"]
-    assert cr.main([str(tmp_path / "b.json"), str(tmp_path / "v.json")]) == 1  # the set-up check fails
+    assert cr.main([str(base), str(var)]) == 1  # the set-up check fails

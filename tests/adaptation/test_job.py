@@ -635,10 +635,10 @@ def test_rounds_auto_resolves_by_modality(setup, monkeypatch):
 def test_pseudo_mirror_changes_only_the_chains_pseudo_labels(tmp_path):
     """``pseudo_mirror``: the chain's pseudo-labels are the mirrored maps of the round's segmenter;
     round 0 trains the same segmenter as without it (its pseudo-labels are first used in round 1)."""
-    from vessel_studio.adaptation.job import load_targets
-    from vessel_studio.adaptation.rounds import predict_target
     import torch
 
+    from vessel_studio.adaptation.job import load_targets
+    from vessel_studio.adaptation.rounds import predict_target
     from vessel_studio.models.segmenter import Segmenter
 
     cfg = TINY.replace(rounds=1)
@@ -649,13 +649,13 @@ def test_pseudo_mirror_changes_only_the_chains_pseudo_labels(tmp_path):
         runs[mirror] = Project.open(proj.folder)
     plain, mirrored = runs[False], runs[True]
     assert [r.config["pseudo_mirror"] for r in mirrored.rounds] == [True, True]
-    r0 = lambda p: p.folder / p.get_round(0).folder / "segmenter"  # noqa: E731
-    weights = lambda folder: Segmenter.load(folder).net.state_dict()  # noqa: E731
-    w_plain, w_mirrored = weights(r0(plain)), weights(r0(mirrored))
-    assert w_plain.keys() == w_mirrored.keys()
-    assert all(torch.equal(w_plain[k], w_mirrored[k]) for k in w_plain)
 
-    seg = Segmenter.load(r0(mirrored))
+    def same_weights(r: int) -> bool:
+        a, b = (Segmenter.load(p.segmenter_path(r)).net.state_dict() for p in (plain, mirrored))
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    assert same_weights(0)
+    seg = Segmenter.load(mirrored.chain_segmenter_path(0))  # the chain wrote the pseudo-labels
     targets = load_targets(mirrored, seg.preprocessing)
     differs = False
     for t in targets:
@@ -665,7 +665,4 @@ def test_pseudo_mirror_changes_only_the_chains_pseudo_labels(tmp_path):
         np.testing.assert_allclose(plain.prediction(t.id, round=0, chain=True), want_p, atol=1e-6)
         differs |= float(np.abs(want_m - want_p).max()) > 1e-4
     assert differs
-    # round 1 trained on different labels
-    r1 = lambda p: p.folder / p.get_round(1).folder / "segmenter"  # noqa: E731
-    w_plain, w_mirrored = weights(r1(plain)), weights(r1(mirrored))
-    assert not all(torch.equal(w_plain[k], w_mirrored[k]) for k in w_plain)
+    assert not same_weights(1)  # round 1 trained on different labels

@@ -302,7 +302,7 @@ def predict_target(seg, t, *, mirror: bool = False) -> tuple[np.ndarray, np.ndar
     ``mirror``: averaged over the image and its flips (``AdaptConfig.pseudo_mirror``)."""
     from vessel_studio.preprocess import restore
 
-    pm = seg.predict_prepared(t.prepared.x, t.prepared.fov, mirror=bool(mirror)).astype(np.float32)
+    pm = seg.predict_prepared(t.prepared.x, t.prepared.fov, mirror=mirror).astype(np.float32)
     po = np.clip(np.asarray(restore(pm, t.prepared), np.float32), 0.0, 1.0)
     return pm, np.where(t.fov, po, np.float32(0)).astype(np.float32)
 
