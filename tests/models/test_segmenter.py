@@ -12,6 +12,7 @@ from vessel_studio.models.segmenter import (
     build_unet,
     count_parameters,
     infer_logits,
+    infer_logits_many,
 )
 from vessel_studio.preprocess import Preprocessing
 
@@ -54,6 +55,28 @@ def test_padding_and_tiling_agree():
     assert np.corrcoef(whole.ravel(), tiled.ravel())[0, 1] > 0.95
     with pytest.raises(ValueError):
         infer_logits(net, x[None], multiple=4)
+
+
+def test_several_images_run_in_batches_and_equal_one_at_a_time():
+    rng = np.random.default_rng(2)
+    torch.manual_seed(0)
+    net = build_unet(SegmenterConfig(channels=(8, 16, 32))).eval()
+    batches = []
+    net.register_forward_hook(lambda mod, inp, out: batches.append(tuple(inp[0].shape)))
+    same = [rng.normal(size=(40, 52)).astype(np.float32) for _ in range(4)]
+    out = infer_logits_many(net, same, multiple=4, batch_size=4)
+    assert batches == [(4, 1, 40, 52)]  # the four whole images: one pass
+    for x, o in zip(same, out):
+        np.testing.assert_allclose(o, infer_logits(net, x, multiple=4), atol=1e-5)
+    # mixed sizes and tiling: each image padded / tiled as it would be alone
+    mixed = [rng.normal(size=(70, 91)).astype(np.float32), rng.normal(size=(30, 30)).astype(np.float32),
+             rng.normal(size=(70, 91)).astype(np.float32)]
+    out = infer_logits_many(net, mixed, multiple=4, tile=48, overlap=16, batch_size=3)
+    assert [o.shape for o in out] == [(70, 91), (30, 30), (70, 91)]
+    for x, o in zip(mixed, out):
+        np.testing.assert_allclose(o, infer_logits(net, x, multiple=4, tile=48, overlap=16), atol=1e-5)
+    with pytest.raises(ValueError):
+        infer_logits_many(net, [same[0], same[0][None]], multiple=4)
 
 
 def test_predict_shapes_and_fov(synthetic_fundus):
@@ -152,6 +175,9 @@ def test_mirrored_inference_averages_the_four_flips():
                + seg.predict_prepared(np.ascontiguousarray(x[::-1, :]))[::-1, :]
                + seg.predict_prepared(np.ascontiguousarray(x[::-1, ::-1]))[::-1, ::-1]) / 4
     np.testing.assert_allclose(mirrored, by_hand, atol=1e-6)
+    seg.mirror_batch = True  # the four flips as one batch (the default on CUDA): the same maps
+    np.testing.assert_allclose(seg.predict_prepared(x, mirror=True), by_hand, atol=1e-5)
+    seg.mirror_batch = None
     assert np.abs(mirrored - plain).max() > 1e-4  # an untrained net is not flip-symmetric
     # the average over the flip group is flip-equivariant, whatever the net: flips undone correctly
     np.testing.assert_allclose(seg.predict_prepared(np.ascontiguousarray(x[:, ::-1]), mirror=True),

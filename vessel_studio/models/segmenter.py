@@ -179,7 +179,6 @@ def _autocast(device, precision: str):
     return autocast(device) if precision in ("auto", "bf16") else contextlib.nullcontext()
 
 
-@torch.inference_mode()
 def infer_logits(
     net: nn.Module,
     x: np.ndarray,
@@ -199,13 +198,34 @@ def infer_logits(
     ``precision``: "fp32", "bf16" (autocast; on CPU only fast with native bf16 support) or "auto"
     (bf16 on CUDA and on CPUs with native bf16, fp32 otherwise). Runs channels-last.
     """
+    return infer_logits_many(net, [x], multiple=multiple, tile=tile, overlap=overlap, device=device,
+                             batch_size=batch_size, precision=precision)[0]
+
+
+@torch.inference_mode()
+def infer_logits_many(
+    net: nn.Module,
+    images,
+    *,
+    multiple: int = 16,
+    tile: int = 1024,
+    overlap: int = 64,
+    device=None,
+    batch_size: int = 4,
+    precision: str = "fp32",
+) -> list[np.ndarray]:
+    """:func:`infer_logits` of several prepared images, their passes (whole images or tiles, each
+    image padded and tiled as it would be alone) run together in batches of ``batch_size``; one
+    H×W float32 logit map per image. Used by mirrored inference, whose four flips are one batch."""
     if precision not in ("fp32", "bf16", "auto"):
         raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
-    if x.ndim != 2:
-        raise ValueError(f"infer_logits expects an H×W prepared image, got shape {x.shape}")
+    xs = [np.asarray(x) for x in images]
+    for x in xs:
+        if x.ndim != 2:
+            raise ValueError(f"infer_logits expects an H×W prepared image, got shape {x.shape}")
     device = device or next(net.parameters()).device
     tile = max(multiple, tile - tile % multiple)
-    h, w = x.shape
+    win = None
 
     def run_batch(patches: list[np.ndarray]) -> np.ndarray:
         t = torch.from_numpy(np.stack(patches)[:, None]).to(device).contiguous(memory_format=torch.channels_last)
@@ -213,28 +233,51 @@ def infer_logits(
             out = net(t)
         return out.float()[:, 0].cpu().numpy()
 
-    if h <= tile and w <= tile:
-        ph, pw = (-h) % multiple, (-w) % multiple
-        mode = "reflect" if (ph < h and pw < w) else "edge"
-        xp = np.pad(x, ((0, ph), (0, pw)), mode=mode) if (ph or pw) else x
-        return run_batch([np.ascontiguousarray(xp, dtype=np.float32)])[0][:h, :w]
+    # every pass: (image index, row, col, patch); a whole image is one pass at (0, 0)
+    passes: list[tuple[int, int, int, np.ndarray]] = []
+    tiled: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # image -> (accumulator, weight sum)
+    for k, x in enumerate(xs):
+        h, w = x.shape
+        if h <= tile and w <= tile:
+            ph, pw = (-h) % multiple, (-w) % multiple
+            mode = "reflect" if (ph < h and pw < w) else "edge"
+            xp = np.pad(x, ((0, ph), (0, pw)), mode=mode) if (ph or pw) else x
+            passes.append((k, 0, 0, np.ascontiguousarray(xp, dtype=np.float32)))
+            continue
+        # tiled: pad so that every tile is full and each side is covered
+        ph, pw = max(0, tile - h), max(0, tile - w)
+        xp = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if (ph < h and pw < w) else "edge")
+        H, W = xp.shape
+        step = tile - overlap
+        tiled[k] = (np.zeros((H, W), np.float32), np.zeros((H, W), np.float32))
+        if win is None:
+            win = np.outer(_window(tile, overlap), _window(tile, overlap))
+        passes += [(k, r, c, np.ascontiguousarray(xp[r:r + tile, c:c + tile], dtype=np.float32))
+                   for r in _starts(H, tile, step) for c in _starts(W, tile, step)]
 
-    # tiled: pad so that every tile is full and each side is covered
-    ph, pw = max(0, tile - h), max(0, tile - w)
-    xp = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if (ph < h and pw < w) else "edge")
-    H, W = xp.shape
-    step = tile - overlap
-    acc = np.zeros((H, W), np.float32)
-    wsum = np.zeros((H, W), np.float32)
-    win = np.outer(_window(tile, overlap), _window(tile, overlap))
-    coords = [(r, c) for r in _starts(H, tile, step) for c in _starts(W, tile, step)]
-    for i in range(0, len(coords), batch_size):
-        chunk = coords[i:i + batch_size]
-        outs = run_batch([np.ascontiguousarray(xp[r:r + tile, c:c + tile], dtype=np.float32) for r, c in chunk])
-        for (r, c), o in zip(chunk, outs):
-            acc[r:r + tile, c:c + tile] += o * win
-            wsum[r:r + tile, c:c + tile] += win
-    return (acc / np.maximum(wsum, 1e-6))[:h, :w]
+    whole: dict[int, np.ndarray] = {}
+    for i in range(0, len(passes), batch_size):
+        chunk = passes[i:i + batch_size]
+        if len({p[3].shape for p in chunk}) > 1:  # images of different sizes: one pass each
+            outs = [run_batch([p[3]])[0] for p in chunk]
+        else:
+            outs = run_batch([p[3] for p in chunk])
+        for (k, r, c, patch), o in zip(chunk, outs):
+            if k in tiled:
+                acc, wsum = tiled[k]
+                acc[r:r + tile, c:c + tile] += o * win
+                wsum[r:r + tile, c:c + tile] += win
+            else:
+                whole[k] = o
+    out = []
+    for k, x in enumerate(xs):
+        h, w = x.shape
+        if k in tiled:
+            acc, wsum = tiled[k]
+            out.append((acc / np.maximum(wsum, 1e-6))[:h, :w])
+        else:
+            out.append(whole[k][:h, :w])
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -264,6 +307,11 @@ class Segmenter:
         #: test-time mirroring: average the probabilities over the image and its flips (4x the work);
         #: off by default, so that predictions equal the benchmark's (benchmarks/results/mirror-tta/)
         self.mirror = False
+        #: mirrored inference runs the four flips as one batch (True) or one after another (False);
+        #: None: batched on CUDA, sequential on the CPU, where one batch of 4 was 1.4-1.8x slower and
+        #: took about 260 MB more (benchmarks/results/mirror-tta/mirror_speed.md; not yet timed on a
+        #: GPU). The maps are the same either way.
+        self.mirror_batch: bool | None = None
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -318,12 +366,17 @@ class Segmenter:
 
     # -- inference ------------------------------------------------------------------------------
     def predict_logits_prepared(self, x: np.ndarray) -> np.ndarray:
+        return self.predict_logits_prepared_many([x])[0]
+
+    def predict_logits_prepared_many(self, xs) -> list[np.ndarray]:
+        """Logits of several prepared images, run together (:func:`infer_logits_many`)."""
         was_training = self.net.training
         self.net.eval()
         try:
             self.net.to(memory_format=torch.channels_last)
-            return infer_logits(self.net, np.asarray(x, np.float32), multiple=self.config.multiple,
-                                tile=self.tile, overlap=self.overlap, precision=self.precision)
+            return infer_logits_many(self.net, [np.asarray(x, np.float32) for x in xs],
+                                     multiple=self.config.multiple, tile=self.tile, overlap=self.overlap,
+                                     precision=self.precision)
         finally:
             self.net.train(was_training)
 
@@ -332,15 +385,19 @@ class Segmenter:
         """Probability map (float32 H×W, 0 outside ``fov``) of an already prepared image.
 
         ``mirror`` (default: ``self.mirror``): average the probabilities of the image and of its
-        left-right, up-down and doubly flipped copies, each flipped back (label-free; 4x the work).
+        left-right, up-down and doubly flipped copies, each flipped back (label-free; 4x the work;
+        the copies run as one batch or one after another, see ``mirror_batch``).
         """
         mirror = self.mirror if mirror is None else bool(mirror)
         if mirror:
             x = np.asarray(x, np.float32)
+            flipped = [np.ascontiguousarray(np.flip(x, axes)) if axes else x for axes in MIRROR_AXES]
+            batch = self.mirror_batch if self.mirror_batch is not None else self.device.type == "cuda"
+            logits = (self.predict_logits_prepared_many(flipped) if batch
+                      else [self.predict_logits_prepared(xf) for xf in flipped])
             prob = np.zeros(x.shape, np.float32)
-            for axes in MIRROR_AXES:
-                xf = np.ascontiguousarray(np.flip(x, axes)) if axes else x
-                p = _sigmoid(self.predict_logits_prepared(xf))
+            for axes, z in zip(MIRROR_AXES, logits):
+                p = _sigmoid(z)
                 prob += np.flip(p, axes) if axes else p
             prob /= np.float32(len(MIRROR_AXES))
         else:
