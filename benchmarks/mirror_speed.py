@@ -2,7 +2,7 @@
 
 ``Segmenter.predict_prepared(mirror=True)`` runs the image and its three flips through the network
 either together (``Segmenter.mirror_batch = True``: one batch of 4 when the image fits in one tile)
-or one after another (``False``; ``None``, the default, picks by device from this measurement). This
+or one after another (``False``, the default, chosen from this measurement on the CPU). This
 script times, on one prepared fundus image (DRIVE test image 01, or a synthetic 565×584 fundus
 without the data folder) and the default model:
 

@@ -307,11 +307,12 @@ class Segmenter:
         #: test-time mirroring: average the probabilities over the image and its flips (4x the work);
         #: off by default, so that predictions equal the benchmark's (benchmarks/results/mirror-tta/)
         self.mirror = False
-        #: mirrored inference runs the four flips as one batch (True) or one after another (False);
-        #: None: batched on CUDA, sequential on the CPU, where one batch of 4 was 1.4-1.8x slower and
-        #: took about 260 MB more (benchmarks/results/mirror-tta/mirror_speed.md; not yet timed on a
-        #: GPU). The maps are the same either way.
-        self.mirror_batch: bool | None = None
+        #: mirrored inference runs the four flips as one batch (True) or one after another (False, the
+        #: default): on the CPU one batch of 4 was 1.4-1.8x slower and took about 260 MB more
+        #: (benchmarks/results/mirror-tta/mirror_speed.md); on a GPU it is not measured yet
+        #: (``benchmarks/mirror_speed.py --device cuda``), so it is not the default there either.
+        #: The maps are the same either way.
+        self.mirror_batch = False
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -392,8 +393,7 @@ class Segmenter:
         if mirror:
             x = np.asarray(x, np.float32)
             flipped = [np.ascontiguousarray(np.flip(x, axes)) if axes else x for axes in MIRROR_AXES]
-            batch = self.mirror_batch if self.mirror_batch is not None else self.device.type == "cuda"
-            logits = (self.predict_logits_prepared_many(flipped) if batch
+            logits = (self.predict_logits_prepared_many(flipped) if self.mirror_batch
                       else [self.predict_logits_prepared(xf) for xf in flipped])
             prob = np.zeros(x.shape, np.float32)
             for axes, z in zip(MIRROR_AXES, logits):
