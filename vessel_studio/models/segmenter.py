@@ -179,27 +179,16 @@ def _autocast(device, precision: str):
     return autocast(device) if precision in ("auto", "bf16") else contextlib.nullcontext()
 
 
-def infer_logits(
-    net: nn.Module,
-    x: np.ndarray,
-    *,
-    multiple: int = 16,
-    tile: int = 1024,
-    overlap: int = 64,
-    device=None,
-    batch_size: int = 4,
-    precision: str = "fp32",
-) -> np.ndarray:
+def infer_logits(net: nn.Module, x: np.ndarray, **options) -> np.ndarray:
     """Run ``net`` on a prepared H×W float32 image; return H×W float32 logits.
 
     Images whose sides fit in ``tile`` are reflect-padded to a multiple of ``multiple`` and run in
     one pass; bigger ones are cut into ``tile``-sized tiles overlapping by ``overlap`` pixels and
-    blended with linear ramps, so memory stays bounded whatever the image size.
-    ``precision``: "fp32", "bf16" (autocast; on CPU only fast with native bf16 support) or "auto"
-    (bf16 on CUDA and on CPUs with native bf16, fp32 otherwise). Runs channels-last.
+    blended with linear ramps, so memory stays bounded whatever the image size. ``options``
+    (``multiple``, ``tile``, ``overlap``, ``device``, ``batch_size``, ``precision``): see
+    :func:`infer_logits_many`.
     """
-    return infer_logits_many(net, [x], multiple=multiple, tile=tile, overlap=overlap, device=device,
-                             batch_size=batch_size, precision=precision)[0]
+    return infer_logits_many(net, [x], **options)[0]
 
 
 @torch.inference_mode()
@@ -216,7 +205,11 @@ def infer_logits_many(
 ) -> list[np.ndarray]:
     """:func:`infer_logits` of several prepared images, their passes (whole images or tiles, each
     image padded and tiled as it would be alone) run together in batches of ``batch_size``; one
-    H×W float32 logit map per image. Used by mirrored inference, whose four flips are one batch."""
+    H×W float32 logit map per image (mirrored inference can run its four flips as one batch).
+
+    ``precision``: "fp32", "bf16" (autocast; on CPU only fast with native bf16 support) or "auto"
+    (bf16 on CUDA and on CPUs with native bf16, fp32 otherwise). Runs channels-last.
+    """
     if precision not in ("fp32", "bf16", "auto"):
         raise ValueError(f"precision must be fp32, bf16 or auto, got {precision!r}")
     xs = [np.asarray(x) for x in images]
