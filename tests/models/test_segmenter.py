@@ -175,7 +175,9 @@ def test_mirrored_inference_averages_the_four_flips():
                + seg.predict_prepared(np.ascontiguousarray(x[::-1, :]))[::-1, :]
                + seg.predict_prepared(np.ascontiguousarray(x[::-1, ::-1]))[::-1, ::-1]) / 4
     np.testing.assert_allclose(mirrored, by_hand, atol=1e-6)
+    assert seg.mirror_batch is None and not seg.batches_mirror()  # auto: sequential on the CPU
     seg.mirror_batch = True  # the four flips as one batch: the same maps
+    assert seg.batches_mirror()
     np.testing.assert_allclose(seg.predict_prepared(x, mirror=True), by_hand, atol=1e-5)
     seg.mirror_batch = False
     assert np.abs(mirrored - plain).max() > 1e-4  # an untrained net is not flip-symmetric

@@ -300,12 +300,13 @@ class Segmenter:
         #: test-time mirroring: average the probabilities over the image and its flips (4x the work);
         #: off by default, so that predictions equal the benchmark's (benchmarks/results/mirror-tta/)
         self.mirror = False
-        #: mirrored inference runs the four flips as one batch (True) or one after another (False, the
-        #: default): on the CPU one batch of 4 was 1.4-1.8x slower and took about 260 MB more
-        #: (benchmarks/results/mirror-tta/mirror_speed.md); on a GPU it is not measured yet
-        #: (``benchmarks/mirror_speed.py --device cuda``), so it is not the default there either.
-        #: The maps are the same either way.
-        self.mirror_batch = False
+        #: mirrored inference runs the four flips as one batch (True) or one after another (False);
+        #: None (the default) = batched on CUDA, sequential elsewhere. Measured: on the CPU one batch
+        #: of 4 was 1.4-1.8x slower and took about 260 MB more (benchmarks/results/mirror-tta/
+        #: mirror_speed.md); on an H200 it took 0.49x the time of four passes (11 vs 23 ms for a
+        #: 565 x 584 image) at 307 instead of 83 MB of CUDA memory
+        #: (benchmarks/results/drive-octa500/gpu/mirror-cuda/). The maps are the same either way.
+        self.mirror_batch: bool | None = None
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -315,6 +316,12 @@ class Segmenter:
     @property
     def device(self):
         return next(self.net.parameters()).device
+
+    def batches_mirror(self) -> bool:
+        """Whether mirrored inference runs its four flips as one batch (``mirror_batch``, resolved)."""
+        if self.mirror_batch is None:
+            return self.device.type == "cuda"
+        return bool(self.mirror_batch)
 
     def to(self, device) -> "Segmenter":
         self.net.to(device)
@@ -386,7 +393,7 @@ class Segmenter:
         if mirror:
             x = np.asarray(x, np.float32)
             flipped = [np.ascontiguousarray(np.flip(x, axes)) if axes else x for axes in MIRROR_AXES]
-            logits = (self.predict_logits_prepared_many(flipped) if self.mirror_batch
+            logits = (self.predict_logits_prepared_many(flipped) if self.batches_mirror()
                       else [self.predict_logits_prepared(xf) for xf in flipped])
             prob = np.zeros(x.shape, np.float32)
             for axes, z in zip(MIRROR_AXES, logits):
