@@ -158,6 +158,14 @@ def test_a_different_config_discards_stale_work(tmp_path):
     assert not res.resumed and [r.index for r in res.rounds] == [0]
 
 
+def test_a_different_thread_count_still_resumes(tmp_path):
+    """The thread count is not part of the job: a job killed at one count resumes at another."""
+    proj, bundle, _ = make_setup(tmp_path)
+    _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path)
+    res, _ = collect(adapt(Project.open(proj.folder), CFG.replace(threads=2), source=bundle))
+    assert res.resumed and [r.index for r in res.rounds] == [0, 1, 2]
+
+
 @pytest.mark.parametrize("source_weight,pseudo_mirror", [(0.0, False), (0.5, False), (0.5, True)])
 def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight, pseudo_mirror):
     """A lab adds rounds to a finished project (``adapt`` again, or the GUI's Run after corrections

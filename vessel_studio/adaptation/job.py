@@ -184,7 +184,12 @@ def procedural_renderer(source_gen, cfg: AdaptConfig):
 
 
 def _job_key(cfg: AdaptConfig, source_id: dict, image_ids: list[str]) -> str:
-    blob = json.dumps({"cfg": cfg.to_dict(), "source": {k: v for k, v in source_id.items()},
+    """What a killed job must share with the one that resumes it: the config except ``threads``
+    (the CPU thread count changes the speed, not the job; session 18's second device call used 8
+    threads where the first used 4, and the key made it discard round 0's generator checkpoint),
+    the source models and the images."""
+    settings = {k: v for k, v in cfg.to_dict().items() if k != "threads"}
+    blob = json.dumps({"cfg": settings, "source": {k: v for k, v in source_id.items()},
                        "images": image_ids}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
