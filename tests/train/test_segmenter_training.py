@@ -36,6 +36,45 @@ def test_tiny_training_yields_every_step_and_returns_segmenter(synthetic_fundus,
     np.testing.assert_allclose(back.predict(image, fov=fov).prob, seg.predict(image, fov=fov).prob, atol=1e-6)
 
 
+def test_prefetched_batches_give_the_same_training(synthetic_fundus, tmp_path):
+    """``prefetch`` draws the batches in a thread: the same weights, resume included, and closing the
+    job (a cancel) stops the thread."""
+    import threading
+
+    pairs = _pairs(synthetic_fundus)
+    cfg = SegmenterTrainConfig.preset("tiny", steps=6, checkpoint_every=2, contrast_jitter=0.5, blur_sigma=1.0,
+                                      noise_sd=0.3)
+    plain = collect(train_segmenter(pairs, cfg, preprocessing=PREP, prefetch=False))[0]
+    ahead = collect(train_segmenter(pairs, cfg, preprocessing=PREP, prefetch=True))[0]
+    a, b = _state(plain), _state(ahead)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+    ckpt = tmp_path / "ckpt"
+    job = train_segmenter(pairs, cfg, preprocessing=PREP, checkpoint_dir=ckpt, prefetch=True)
+    for ev in job:
+        if isinstance(ev, Progress) and ev.step == 3:
+            break
+    job.close()
+    assert not any(t.name == "segmenter-batches" for t in threading.enumerate())
+    resumed = collect(train_segmenter(pairs, cfg, preprocessing=PREP, checkpoint_dir=ckpt, prefetch=True))[0]
+    c = _state(resumed)
+    for k in a:
+        torch.testing.assert_close(a[k], c[k], rtol=0, atol=1e-6, msg=k)
+
+
+def test_a_failing_batch_in_the_prefetch_thread_reaches_the_caller(synthetic_fundus, monkeypatch):
+    from vessel_studio.train import segmenter as mod
+
+    def broken(self, rng):
+        raise RuntimeError("crop failed")
+
+    monkeypatch.setattr(mod._CropSampler, "batch", broken)
+    cfg = SegmenterTrainConfig.preset("tiny", steps=3)
+    with pytest.raises(RuntimeError, match="crop failed"):
+        collect(train_segmenter(_pairs(synthetic_fundus), cfg, preprocessing=PREP, prefetch=True))
+
+
 def test_resume_equals_uninterrupted(synthetic_fundus, tmp_path):
     pairs = _pairs(synthetic_fundus)
     cfg = SegmenterTrainConfig.preset("tiny", steps=6, checkpoint_every=2)

@@ -9,7 +9,9 @@ AdamW with warm-up + cosine (or one-cycle) learning rate. It yields ``Progress``
 Reproducible and resumable: the crops of step ``s`` come from ``np.random.default_rng((seed, s))``
 and the learning rate is a pure function of the step, so a run resumed from a checkpoint
 (``checkpoint_dir``, saved every ``checkpoint_every`` steps with weights, optimizer state and
-step) equals an uninterrupted one.
+step) equals an uninterrupted one. The same holds with ``prefetch`` (a background thread draws
+the next batches while the device runs the current step; on by default on CUDA only): each
+step's batch still comes from its own seeded generator.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -209,6 +213,48 @@ class _CropSampler:
         return xs, ys, ms, ws
 
 
+def _batches(sampler: _CropSampler, seed: int, start: int, stop: int, *, ahead: int = 0):
+    """The batches of steps ``start`` .. ``stop - 1`` in order, step ``s``'s drawn from
+    ``np.random.default_rng((seed, s))``. With ``ahead > 0`` a background thread draws them and keeps
+    up to ``ahead`` ready, so that the host's cropping and augmentation overlap the device's step
+    (the same batches either way). Closing the generator stops the thread."""
+    if ahead <= 0:
+        for step in range(start, stop):
+            yield sampler.batch(np.random.default_rng((seed, step)))
+        return
+    ready: queue.Queue = queue.Queue(maxsize=ahead)
+    done = threading.Event()
+
+    def put(item) -> bool:
+        while not done.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for step in range(start, stop):
+                if not put((None, sampler.batch(np.random.default_rng((seed, step))))):
+                    return
+        except BaseException as e:  # handed to the training loop, which raises it
+            put((e, None))
+
+    worker = threading.Thread(target=produce, name="segmenter-batches", daemon=True)
+    worker.start()
+    try:
+        for _ in range(start, stop):
+            error, batch = ready.get()
+            if error is not None:
+                raise error
+            yield batch
+    finally:
+        done.set()
+        worker.join(timeout=10)
+
+
 def _appearance(x: np.ndarray, inside: np.ndarray, cfg: SegmenterTrainConfig, rng: np.random.Generator):
     """Contrast / blur / noise augmentation of one crop (see ``SegmenterTrainConfig``); draws from
     ``rng`` only for the enabled parts, so a config with them off sees the same batches as before."""
@@ -240,6 +286,36 @@ def _loss(logits, target, fov, weight, cfg: SegmenterTrainConfig):
     return (per * weight).sum() / weight.sum().clamp_min(1e-6)
 
 
+def _steps(net, opt, cfg: SegmenterTrainConfig, batches, start: int, device, ckpt, ckpt_config):
+    """The optimisation steps ``start`` .. ``cfg.steps - 1`` on ``batches``, with checkpoints and events."""
+    import torch
+
+    from vessel_studio.device import autocast
+    from vessel_studio.models.folder import save_checkpoint
+
+    for step, (xs, ys, ms, ws) in zip(range(start, cfg.steps), batches):
+        x = torch.from_numpy(xs[:, None]).to(device)
+        y = torch.from_numpy(ys[:, None]).to(device)
+        m = torch.from_numpy(ms[:, None]).to(device)
+        w = torch.from_numpy(ws).to(device)
+        for g in opt.param_groups:
+            g["lr"] = cfg.lr_at(step)
+        with autocast(device):
+            logits = net(x)
+        loss = _loss(logits.float(), y, m, w, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        opt.step()
+        done = step + 1
+        if ckpt is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            save_checkpoint(ckpt, step=done, config=ckpt_config, modules={"net": net}, optimizer=opt)
+        value = float(loss.detach())
+        yield Metric(STAGE, "loss", value, step=done)
+        yield Progress(STAGE, done, cfg.steps, message=f"loss {value:.3f}")
+
+
 def train_segmenter(
     pairs: Sequence[TrainPair],
     cfg: SegmenterTrainConfig | None = None,
@@ -249,16 +325,21 @@ def train_segmenter(
     checkpoint_dir: str | Path | None = None,
     device=None,
     description: dict | None = None,
+    prefetch: bool | None = None,
 ) -> Job:
     """Train (or, with ``init=Segmenter``, fine-tune) a segmenter; return the ``Segmenter``.
 
     ``preprocessing`` is stored with the model (defaults to ``init``'s). ``description`` (a JSON
-    dict describing the data) goes into the model's ``training`` config.
+    dict describing the data) goes into the model's ``training`` config. ``prefetch``: draw the next
+    two batches in a background thread while the device trains (None: on CUDA only; it changes the
+    speed, not the result). Why: on an H200 a step of batch 32 × 128² took 35 ms, of which the host's
+    cropping with the adaptation's augmentation is about 17 ms on this project's CPU
+    (benchmarks/results/drive-octa500/gpu/; ``benchmarks/seg_step_speed.py`` measures both ways).
     """
     import torch
 
-    from vessel_studio.device import autocast, pick_device
-    from vessel_studio.models.folder import CKPT_JSON, load_checkpoint, save_checkpoint
+    from vessel_studio.device import pick_device
+    from vessel_studio.models.folder import CKPT_JSON, load_checkpoint
     from vessel_studio.models.segmenter import Segmenter, SegmenterConfig, build_unet
 
     cfg = cfg or SegmenterTrainConfig.preset("cpu")
@@ -297,28 +378,12 @@ def train_segmenter(
 
     sampler = _CropSampler(pairs, cfg)
     ckpt_config = {"train": cfg.to_dict(), "architecture": arch.to_dict(), "pairs": len(pairs)}
-    for step in range(start, cfg.steps):
-        rng = np.random.default_rng((cfg.seed, step))
-        xs, ys, ms, ws = sampler.batch(rng)
-        x = torch.from_numpy(xs[:, None]).to(device)
-        y = torch.from_numpy(ys[:, None]).to(device)
-        m = torch.from_numpy(ms[:, None]).to(device)
-        w = torch.from_numpy(ws).to(device)
-        for g in opt.param_groups:
-            g["lr"] = cfg.lr_at(step)
-        with autocast(device):
-            logits = net(x)
-        loss = _loss(logits.float(), y, m, w, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        opt.step()
-        done = step + 1
-        if ckpt is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            save_checkpoint(ckpt, step=done, config=ckpt_config, modules={"net": net}, optimizer=opt)
-        yield Metric(STAGE, "loss", float(loss.detach()), step=done)
-        yield Progress(STAGE, done, cfg.steps, message=f"loss {float(loss.detach()):.3f}")
+    ahead = 2 if (device.type == "cuda" if prefetch is None else prefetch) else 0
+    batches = _batches(sampler, cfg.seed, start, cfg.steps, ahead=ahead)
+    try:
+        yield from _steps(net, opt, cfg, batches, start, device, ckpt, ckpt_config)
+    finally:
+        batches.close()
 
     net.eval()
     training = {
