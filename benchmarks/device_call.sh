@@ -7,7 +7,7 @@
 #    benchmarks/gpu_memory.py at the full preset. If seed 0's smoke benchmark does not exit 0, the
 #    call stops there, so a crash costs a minute or two of device time, not the whole lease.
 # 2. SPEED=1: benchmarks/seg_step_speed.py --device cuda (segmenter steps with and without
-#    prefetched batches, about 30 s) into $OUT/speed/.
+#    prefetched batches, about 25 s) into $OUT/speed/.
 # 3. The `gpu` preset proper (benchmarks/device_gpu.sh) for SEEDS (default "0": one seed's
 #    adaptation is about 7 minutes on an H200, session 18, so three seeds do not fit one lease) and
 #    PARTS (default "adapted"), with whatever is left of CALL seconds minus RESERVE as its budget.
@@ -40,7 +40,7 @@ if [ "${SPEED:-1}" = 1 ]; then
       "${KIT:-device-kit}"/whl/*.whl > /dev/null 2>&1
   fi
   PYTHONPATH=/tmp/site:$PWD timeout 90 $PY benchmarks/seg_step_speed.py \
-    ${SPEED_ARGS:---device cuda --preset gpu --steps 200 --warmup 20 --turns 2 --threads 4} \
+    ${SPEED_ARGS:---device cuda --preset gpu --steps 120 --warmup 20 --turns 2 --threads 4} \
     --out "$OUT/speed" > "$OUT/speed/seg_step_speed.log" 2>&1
   tail -12 "$OUT/speed/seg_step_speed.log"
 fi
