@@ -12,13 +12,13 @@
 #    adaptation is about 7 minutes on an H200, session 18, so three seeds do not fit one lease) and
 #    PARTS (default "adapted"), with whatever is left of CALL seconds minus RESERVE as its budget.
 # Results: $OUT/smoke/*.tgz, $OUT/speed/seg_step_speed-cuda.{md,json}, $OUT/device-{report,runs}.tgz.
-# Environment: CALL=600 (the call's timeout_s), RESERVE=90, PY=python3, KIT=device-kit, and for a
+# Environment: CALL=600 (the call's timeout_s), RESERVE=60 (session 18: report and archives took 4 s with nothing adapted to score), PY=python3, KIT=device-kit, and for a
 # CPU dry run of the logic: PY=.venv/bin/python INSTALL=0 SMOKE=1 SMOKE_PRESET=tiny PRESET=tiny
 #   SPEED_ARGS="--device cpu --preset tiny --steps 6 --warmup 1 --turns 1" OUT=scratch/call-out
 set -u
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
-CALL=${CALL:-600}; RESERVE=${RESERVE:-90}; PY=${PY:-python3}; OUT=${OUT:-scratch/device-out}
+CALL=${CALL:-600}; RESERVE=${RESERVE:-60}; PY=${PY:-python3}; OUT=${OUT:-scratch/device-out}
 export PY OUT
 mkdir -p "$OUT"
 if [ "${SMOKE:-0}" = 1 ]; then
