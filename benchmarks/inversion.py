@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "generator")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="run the generator channels-last (Generator.use_channels_last; AdaptConfig.gen_channels_last)")
     args = ap.parse_args(argv)
 
     import torch
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
     from vessel_studio.models.generator import Generator
 
     device = pick_device(args.device)
-    gen = Generator.load(args.model, device=device)
+    gen = Generator.load(args.model, device=device).use_channels_last(args.channels_last)
     test = dataset(args.data, "DRIVE", "test")
     data = load_folder(test[0].image.parent, test[0].label.parent, test[0].fov.parent, prep=gen.preprocessing)
     crops, masks, where = sample_crops(data.images, data.masks, data.fovs, size=args.size, count=args.count,
@@ -79,7 +81,7 @@ def main(argv=None) -> int:
         "model": str(gen.folder), "model_hash": hash_folder(gen.folder),
         "model_training_steps": (gen.training.get("config") or {}).get("steps"),
         "parameters": gen.num_parameters(), "device": describe(device), "machine": platform.processor() or platform.machine(),
-        "t0": args.t0, "count": args.count, "size": args.size, "seed": args.seed, "batch_size": args.batch_size,
+        "channels_last": bool(args.channels_last), "t0": args.t0, "count": args.count, "size": args.size, "seed": args.seed, "batch_size": args.batch_size,
         "data": "DRIVE test images (crops centred in the FOV), manual masks as the condition",
         "peak_memory_mb": peak_memory_mb(device), "rows": rows,
     }
@@ -90,7 +92,8 @@ def main(argv=None) -> int:
         f"Command: `{result['command']}`", "",
         f"Model `{result['model']}` (hash {result['model_hash']}, {result['parameters'] / 1e6:.2f} M parameters, "
         f"{result['model_training_steps']} training steps); {args.count} DRIVE test crops of {args.size}x{args.size}, "
-        f"t0 = {args.t0}; device {result['device']} (shared machine: timings are upper bounds); "
+        f"t0 = {args.t0}; device {result['device']}{', channels-last' if args.channels_last else ''} "
+        "(shared machine: timings are upper bounds); "
         f"peak memory {result['peak_memory_mb']:.0f} MB (max RSS of the process).", "",
         "| DDIM steps (full schedule) | inversion steps | latent timestep | PSNR mean (dB) | sd | min | "
         "PSNR of the latent itself | s / image (invert + reconstruct) |",

@@ -666,3 +666,37 @@ def test_pseudo_mirror_changes_only_the_chains_pseudo_labels(tmp_path):
         differs |= float(np.abs(want_m - want_p).max()) > 1e-4
     assert differs
     assert not same_weights(1)  # round 1 trained on different labels
+
+
+def test_gen_channels_last_runs_the_generators_channels_last_and_synthesises_the_same_up_to_rounding(tmp_path,
+                                                                                                    monkeypatch):
+    """``gen_channels_last``: every generator the job loads runs channels-last; round 0's synthetic
+    images equal the default's up to rounding."""
+    from vessel_studio.adaptation import rounds
+    from vessel_studio.models.generator import Generator
+
+    seen = []
+    real_eps = Generator.eps
+
+    def eps(self, x_t, t, mask=None):
+        seen.append(self.channels_last)
+        return real_eps(self, x_t, t, mask)
+
+    monkeypatch.setattr(Generator, "eps", eps)
+    synth = {}
+    real_stage = rounds.stage_synthesize
+
+    def stage(ctx, target_gen, crops, masks, *, target_masks):
+        out = yield from real_stage(ctx, target_gen, crops, masks, target_masks=target_masks)
+        synth[(ctx.cfg.gen_channels_last, ctx.index)] = out[0]
+        return out
+
+    monkeypatch.setattr(rounds, "stage_synthesize", stage)
+    cfg = TINY.replace(rounds=1)
+    for on in (False, True):
+        seen.clear()
+        proj, bundle, _ = make_setup(tmp_path / f"cl-{on}")
+        collect(adapt(proj, cfg.replace(gen_channels_last=on), source=bundle))
+        assert seen and set(seen) == {on}
+        assert [r.config["gen_channels_last"] for r in Project.open(proj.folder).rounds] == [on, on]
+    np.testing.assert_allclose(synth[(True, 0)], synth[(False, 0)], atol=1e-3)

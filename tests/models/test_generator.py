@@ -160,3 +160,26 @@ def test_bundled_fundus_generator_loads():
     with torch.no_grad():
         e = g.eps(torch.zeros(1, 1, 16, 16), 10, torch.zeros(1, 1, 16, 16))
     assert torch.isfinite(e).all()
+
+
+def test_channels_last_eps_is_the_same_network_and_saves_as_before(tmp_path):
+    import torch
+
+    from vessel_studio.models.generator import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    gen = Generator(config=GeneratorConfig.preset("tiny"), conditioned=True)
+    x = torch.randn(3, 1, 32, 32)
+    m = (torch.rand(3, 1, 32, 32) < 0.2).float()
+    with torch.no_grad():
+        plain = gen.eps(x, 300, m)
+        gen.use_channels_last()
+        assert gen.channels_last and gen.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+        fast = gen.eps(x, 300, m)
+    torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
+    back = Generator.load(gen.save(tmp_path / "g"))
+    assert not back.channels_last
+    for (k, a), b in zip(gen.unet.state_dict().items(), back.unet.state_dict().values()):
+        assert torch.equal(a, b), k
+    gen.use_channels_last(False)
+    assert gen.unet.conv_in.weight.is_contiguous()

@@ -92,6 +92,11 @@ class AdaptConfig:
     # collapse; off by default, an option.
     lsm_masks: bool = False
     synth_batch: int = 32
+    # the generators' inference (inversion, decoding, procedural source images) in channels-last memory
+    # format: 0.78x the time of a synthesis forward on this CPU (benchmarks/results/generator/
+    # gen_step_speed-cpu.md), the same network up to rounding. Off by default until adaptations with it
+    # are compared with the headline runs (rounding changes the synthetic images slightly).
+    gen_channels_last: bool = False
     vessel_min: float = 0.02  # source crops hold at least this vessel fraction
     procedural_images: int = 8  # source masks drawn when the lab has no labelled source images
     procedural_size: int = 512  # px; the tree generator draws fundus-scale vessels at 512

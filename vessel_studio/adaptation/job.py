@@ -253,7 +253,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         target_prep = Preprocessing.from_dict(project.preprocessing) if "channel" in project.preprocessing \
             else Preprocessing.for_modality(project.modality)
         source_seg = Segmenter.load(source.segmenter, device=device)
-        source_gen = Generator.load(source.generator, device=device)
+        source_gen = Generator.load(source.generator, device=device).use_channels_last(cfg.gen_channels_last)
         source_gen.unet.eval()
         if source_gen.preprocessing is None or not hasattr(source_gen.preprocessing, "modality"):
             source_gen.preprocessing = Preprocessing.for_modality(source.modality)

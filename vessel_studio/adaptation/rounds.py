@@ -223,7 +223,7 @@ def stage_target_generator(ctx: RoundContext, *, masks: list[np.ndarray] | None,
         gen = yield from _forward(job, "target-generator", r, losses)
         gen.save(out)
         shutil.rmtree(ctx.work / "generator-ckpt", ignore_errors=True)
-    return Generator.load(out, device=ctx.device)
+    return Generator.load(out, device=ctx.device).use_channels_last(cfg.gen_channels_last)
 
 
 def stage_source_crops(ctx: RoundContext):

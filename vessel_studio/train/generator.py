@@ -106,13 +106,15 @@ def _lr_at(step: int, cfg: GeneratorTrainConfig) -> float:
 
 def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None, *, fovs=None, init=None,
                     preprocessing=None, checkpoint_dir=None, device=None, description: Mapping | None = None,
-                    round: int | None = None) -> Job[Generator]:
+                    round: int | None = None, channels_last: bool = False) -> Job[Generator]:
     """Train a generator on unit-range ([-1, 1]) float32 H×W ``images``.
 
     ``masks`` (same shapes, values in [0, 1], soft allowed; None: unconditional training),
     ``fovs`` (bool, crops are centred inside them), ``init`` (a Generator or model folder to
     fine-tune; its architecture wins over ``cfg.model``), ``checkpoint_dir`` (resume from and save
-    to). Returns a Generator with the EMA weights.
+    to). Returns a Generator with the EMA weights. ``channels_last``: run the U-Net in channels-last
+    memory format (often faster for bf16 convolutions on GPUs, but the arithmetic differs slightly
+    and GroupNorm may convert back; off until ``benchmarks/gen_step_speed.py --device cuda`` says).
     """
     import torch
 
@@ -140,6 +142,8 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
         gen.unet.load_state_dict(init.unet.state_dict())
     gen.to(device)
     unet = gen.unet
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    unet.to(memory_format=memory_format)
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     alphas = gen.noise_scheduler().alphas_cumprod.to(device=device, dtype=torch.float32)
@@ -175,7 +179,7 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg)
         with autocast(device):
-            pred = unet(torch.cat([x_t, cond], 1), t).sample
+            pred = unet(torch.cat([x_t, cond], 1).contiguous(memory_format=memory_format), t).sample
         loss = diffusion_loss(pred, noise, batch.masks, vessel_weight=model_cfg.vessel_weight,
                               dilation=model_cfg.vessel_dilation)
         opt.zero_grad(set_to_none=True)
@@ -202,6 +206,7 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
     seconds = time.perf_counter() - t_start
     trained = cfg.steps - start
     ema.eval()
+    ema.to(memory_format=torch.contiguous_format)
     training = {
         "config": cfg.to_dict(),
         "conditioned": conditioned,
