@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     import torch
 
     from vessel_studio.device import peak_memory_mb
-    from vessel_studio.io.atomic import write_json, write_text
+    from vessel_studio.io.atomic import write_report
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -163,9 +163,7 @@ def main(argv=None) -> int:
     lines += ["", f"Peak {'CUDA allocated' if args.device == 'cuda' else 'RSS'}: {res['peak_mb']:.0f} MB. "
               f"Load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}."]
     name = args.name or f"gen_step_speed-{args.device}"
-    out = Path(args.out)
-    write_json(out / f"{name}.json", res)
-    write_text(out / f"{name}.md", "\n".join(lines) + "\n")
+    write_report(args.out, name, res, lines)
     print("\n".join(lines))
     return 0
 

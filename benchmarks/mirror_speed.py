@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         print(json.dumps(run_path(args.one, args.model, args.threads, args.repeats, args.device)))
         return 0
 
-    from vessel_studio.io.atomic import write_json, write_text
+    from vessel_studio.io.atomic import write_report
 
     rows = {}
     for path in PATHS:
@@ -126,9 +126,7 @@ def main(argv=None) -> int:
               f"{rows['batched']['max_abs_diff_vs_sequential']:.2e}.", "",
               f"Load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}. "
               "This is the shared 2-core machine; compare the ratio, not the seconds."]
-    out = Path(args.out)
-    write_json(out / f"{args.name}.json", res)
-    write_text(out / f"{args.name}.md", "\n".join(lines) + "\n")
+    write_report(args.out, args.name, res, lines)
     print("\n".join(lines))
     return 0
 

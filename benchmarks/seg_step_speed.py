@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default=None)
     args = ap.parse_args(argv)
 
-    from vessel_studio.io.atomic import write_json, write_text
+    from vessel_studio.io.atomic import write_report
 
     res = run(args.device, args.preset, args.steps, args.warmup, args.turns, args.threads, args.augment)
     command = (f"python benchmarks/seg_step_speed.py --device {args.device} --preset {args.preset} --augment {args.augment} "
@@ -127,9 +127,7 @@ def main(argv=None) -> int:
         f"Load average at the end (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}.",
     ]
     name = args.name or f"seg_step_speed-{args.device}"
-    out = Path(args.out)
-    write_json(out / f"{name}.json", res)
-    write_text(out / f"{name}.md", "\n".join(lines) + "\n")
+    write_report(args.out, name, res, lines)
     print("\n".join(lines))
     return 0
 

@@ -79,6 +79,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+def write_report(folder: str | os.PathLike, name: str, result: Any, lines: list[str]) -> Path:
+    """A benchmark's result as ``folder/name.json`` and its Markdown ``lines`` as ``folder/name.md``,
+    each written atomically; returns the Markdown file."""
+    folder = Path(folder)
+    write_json(folder / f"{name}.json", result)
+    return write_text(folder / f"{name}.md", "\n".join(lines) + "\n")
+
+
 def _json_default(obj: Any) -> Any:
     import dataclasses
 
