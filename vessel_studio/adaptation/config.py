@@ -93,9 +93,9 @@ class AdaptConfig:
     lsm_masks: bool = False
     synth_batch: int = 32
     # the generators' inference (inversion, decoding, procedural source images) in channels-last memory
-    # format: 0.78x the time of a synthesis forward on this CPU (benchmarks/results/generator/
-    # gen_step_speed-cpu.md), the same network up to rounding. Off by default until adaptations with it
-    # are compared with the headline runs (rounding changes the synthetic images slightly).
+    # format, the same network up to rounding. On this CPU, DRIVE -> CHASE_DB1 seed 0 side by side with
+    # the default: synthesis 0.84x, the whole adaptation 0.92x the time, Dice per round within 0.003
+    # (benchmarks/results/channels-last/OUTCOME.md). Off by default until all pairs are run with it.
     gen_channels_last: bool = False
     vessel_min: float = 0.02  # source crops hold at least this vessel fraction
     procedural_images: int = 8  # source masks drawn when the lab has no labelled source images
