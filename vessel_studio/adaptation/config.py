@@ -94,7 +94,8 @@ class AdaptConfig:
     synth_batch: int = 32
     # the generators' inference (inversion, decoding, procedural source images) in channels-last memory
     # format, the same network up to rounding. On this CPU, DRIVE -> CHASE_DB1 seed 0 side by side with
-    # the default: synthesis 0.84x, the whole adaptation 0.92x the time, Dice per round within 0.003
+    # the default: synthesis 0.84x, the whole adaptation 0.92x the time (STARE seed 0: 0.82x, 0.91x), Dice per
+    # round within 0.003
     # (benchmarks/results/channels-last/OUTCOME.md). Off by default until all pairs are run with it.
     gen_channels_last: bool = False
     vessel_min: float = 0.02  # source crops hold at least this vessel fraction
