@@ -10,8 +10,8 @@ Reproducible and resumable: the crops of step ``s`` come from ``np.random.defaul
 and the learning rate is a pure function of the step, so a run resumed from a checkpoint
 (``checkpoint_dir``, saved every ``checkpoint_every`` steps with weights, optimizer state and
 step) equals an uninterrupted one. The same holds with ``prefetch`` (a background thread draws
-the next batches while the device runs the current step; off by default until it is measured on
-a GPU): each step's batch still comes from its own seeded generator.
+the next batches while the device runs the current step; on by default on CUDA only, where it was
+measured faster): each step's batch still comes from its own seeded generator.
 """
 
 from __future__ import annotations
@@ -316,6 +316,13 @@ def _steps(net, opt, cfg: SegmenterTrainConfig, batches, start: int, device, ckp
         yield Progress(STAGE, done, cfg.steps, message=f"loss {value:.3f}")
 
 
+def prefetch_default(device, prefetch: bool | None = None) -> bool:
+    """``train_segmenter``'s ``prefetch`` resolved: ``None`` -> on for a CUDA device only (measured)."""
+    if prefetch is None:
+        return getattr(device, "type", str(device)) == "cuda"
+    return bool(prefetch)
+
+
 def train_segmenter(
     pairs: Sequence[TrainPair],
     cfg: SegmenterTrainConfig | None = None,
@@ -325,18 +332,18 @@ def train_segmenter(
     checkpoint_dir: str | Path | None = None,
     device=None,
     description: dict | None = None,
-    prefetch: bool = False,
+    prefetch: bool | None = None,
 ) -> Job:
     """Train (or, with ``init=Segmenter``, fine-tune) a segmenter; return the ``Segmenter``.
 
     ``preprocessing`` is stored with the model (defaults to ``init``'s). ``description`` (a JSON
     dict describing the data) goes into the model's ``training`` config. ``prefetch``: draw the next
     two batches in a background thread while the device trains (it changes the speed, not the
-    result). Why: on an H200 a step of batch 32 × 128² took 35 ms, of which the host's cropping with
-    the adaptation's augmentation is about 17 ms on this project's CPU
-    (benchmarks/results/drive-octa500/gpu/). Off by default: a thread running Python shares the GIL
-    with the loop that launches the kernels, so the gain on a GPU is not known until
-    ``benchmarks/seg_step_speed.py --device cuda`` has measured it (on the CPU: the same speed).
+    result); ``None`` (the default): on for a CUDA device, off otherwise (``prefetch_default``).
+    Measured with ``benchmarks/seg_step_speed.py``: on an H200 (batch 32 x 128^2, the adaptation's
+    strong augmentation) a step took 0.58x as long with it (26 vs 46 ms,
+    benchmarks/results/segmenter/seg_step_speed-cuda.md); on this project's CPU the same (1.00x,
+    seg_step_speed-cpu.md), where a step's compute dwarfs the 17 ms of drawing a batch.
     """
     import torch
 
@@ -380,7 +387,7 @@ def train_segmenter(
 
     sampler = _CropSampler(pairs, cfg)
     ckpt_config = {"train": cfg.to_dict(), "architecture": arch.to_dict(), "pairs": len(pairs)}
-    ahead = 2 if prefetch else 0
+    ahead = 2 if prefetch_default(device, prefetch) else 0
     batches = _batches(sampler, cfg.seed, start, cfg.steps, ahead=ahead)
     try:
         yield from _steps(net, opt, cfg, batches, start, device, ckpt, ckpt_config)
