@@ -6,11 +6,14 @@
 #    preset's model sizes with every step count cut to a few (seed 0 only), plus
 #    benchmarks/gpu_memory.py at the full preset. If seed 0's smoke benchmark does not exit 0, the
 #    call stops there, so a crash costs a minute or two of device time, not the whole lease.
-# 2. SPEED=1: benchmarks/seg_step_speed.py --device cuda (segmenter steps with and without
-#    prefetched batches, about 25 s) into $OUT/speed/.
-# 3. The `gpu` preset proper (benchmarks/device_gpu.sh) for SEEDS (default "0": one seed's
-#    adaptation is about 7 minutes on an H200, session 18, so three seeds do not fit one lease) and
-#    PARTS (default "adapted"), with whatever is left of CALL seconds minus RESERVE as its budget.
+# 2. SPEED=1 (off by default since session 19 measured it: 0.58x, now the CUDA default):
+#    benchmarks/seg_step_speed.py --device cuda (segmenter steps with and without prefetched
+#    batches, about 25 s) into $OUT/speed/.
+# 3. The `gpu` preset (benchmarks/device_gpu.sh) with the plan of benchmarks/device_plan.env
+#    (EXTRA, SEEDS, PARTS, WORK; each can be overridden from the environment; since session 19 the
+#    pre-registered candidate of benchmarks/results/gpu-preset-v2/PLAN.md, seeds 0 1 2 with
+#    SERIAL=1: one seed's parts after another), with whatever is left of CALL seconds minus RESERVE
+#    as its budget.
 # Results: $OUT/smoke/*.tgz, $OUT/speed/seg_step_speed-cuda.{md,json}, $OUT/device-{report,runs}.tgz.
 # Environment: CALL=600 (the call's timeout_s), RESERVE=60 (session 18: report and archives took 4 s with nothing adapted to score), PY=python3, KIT=device-kit, and for a
 # CPU dry run of the logic: PY=.venv/bin/python INSTALL=0 SMOKE=1 SMOKE_PRESET=tiny PRESET=tiny
@@ -18,6 +21,7 @@
 set -u
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
+. benchmarks/device_plan.env
 CALL=${CALL:-600}; RESERVE=${RESERVE:-60}; PY=${PY:-python3}; OUT=${OUT:-scratch/device-out}
 export PY OUT
 mkdir -p "$OUT"
@@ -32,7 +36,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
     echo "smoke run failed: not running the gpu preset"; tail -40 /tmp/vs-smoke/seed-0.log; exit 1
   fi
 fi
-if [ "${SPEED:-1}" = 1 ]; then
+if [ "${SPEED:-0}" = 1 ]; then
   mkdir -p "$OUT/speed"
   echo "== segmenter step speed ($(date -u))"
   if [ "${INSTALL:-1}" = 1 ]; then
@@ -45,6 +49,8 @@ if [ "${SPEED:-1}" = 1 ]; then
   tail -12 "$OUT/speed/seg_step_speed.log"
 fi
 B=$(( CALL - ($(date +%s) - T0) - RESERVE ))
-echo "== gpu preset, seeds ${SEEDS:-0}, parts ${PARTS:-adapted}, budget $B s ($(date -u))"
-SEEDS=${SEEDS:-0} PARTS=${PARTS:-adapted} BUDGET=$B MEMCHECK=0 bash benchmarks/device_gpu.sh
+export EXTRA=${EXTRA-$PLAN_EXTRA} SEEDS=${SEEDS:-$PLAN_SEEDS} PARTS=${PARTS:-$PLAN_PARTS} WORK=${WORK:-$PLAN_WORK}
+export SERIAL=${SERIAL:-1}
+echo "== gpu preset, seeds $SEEDS (serial $SERIAL), parts $PARTS, extra '$EXTRA', budget $B s ($(date -u))"
+BUDGET=$B MEMCHECK=0 bash benchmarks/device_gpu.sh
 echo "device_call.sh done after $(( $(date +%s) - T0 )) s"

@@ -18,7 +18,10 @@
 #
 # Environment (defaults): KIT=device-kit PAIR=drive-octa500 PRESET=gpu SEEDS="0 1 2" BUDGET=430
 #   PARTS="adapted frangi histmatch oracle" PY=python3 WORK=/tmp/vs-work OUT (set by the tool)
-#   EXTRA="" (more benchmark arguments, e.g. "--set rounds=1"), MEMCHECK=1, INSTALL=1.
+#   EXTRA="" (more benchmark arguments, e.g. "--set rounds=1"), MEMCHECK=1, INSTALL=1,
+#   SERIAL=0 (1: every seed trains its source-only segmenter at the start as usual, but the seeds' PARTS
+#   run one seed after another, in the order of SEEDS, so each adaptation has the GPU to itself and its
+#   stage times are those of one run alone).
 # Here (CPU dry run of the same flow): PY=.venv/bin/python INSTALL=0 PRESET=tiny OUT=scratch/device-out bash benchmarks/device_gpu.sh
 set -u
 cd "$(dirname "$0")/.."
@@ -61,6 +64,8 @@ BENCH="$PY -m vessel_studio benchmark $PAIR --preset $PRESET --source-generator 
 G0="$W/$PAIR/seed-0"
 ( timeout $(left) $BENCH --seeds 0 --parts source-generator $EXTRA > "$W/source-generator.log" 2>&1
   echo "exit $? after $(( $(date +%s) - T0 )) s" >> "$W/source-generator.log" ) &
+PREV=""
+rm -f "$W"/main-done-*
 for s in $SEEDS; do
   (
     timeout $(left) $BENCH --seeds $s --parts source-only $EXTRA > "$W/seed-$s.log" 2>&1
@@ -70,15 +75,25 @@ for s in $SEEDS; do
       cp -r "$G0/source-generator" "$W/$PAIR/seed-$s/.sg-tmp" && mv "$W/$PAIR/seed-$s/.sg-tmp" "$W/$PAIR/seed-$s/source-generator"
       cp "$G0/source-generator-timing.json" "$W/$PAIR/seed-$s/"
     fi
+    if [ -n "$PREV" ]; then  # SERIAL=1: the seeds' main parts one after another (each alone on the GPU)
+      while [ ! -f "$W/main-done-$PREV" ] && [ $(left) -gt 1 ]; do sleep 2; done
+    fi
     timeout $(left) $BENCH --seeds $s --parts $PARTS $EXTRA >> "$W/seed-$s.log" 2>&1
     echo "exit $? after $(( $(date +%s) - T0 )) s" >> "$W/seed-$s.log"
+    touch "$W/main-done-$s"
   ) &
+  [ "${SERIAL:-0}" = 1 ] && PREV=$s
 done
 wait
 T1=$(date +%s)
+if [ "${SERIAL:-0}" = 1 ]; then
+  HOW="the $NS seeds trained their source-only segmenters at the same time, then ran their other parts one after another on one GPU ($TH CPU threads each), so each adaptation had the GPU to itself"
+else
+  HOW="the $NS seeds ran at the same time on one GPU ($TH CPU threads each), so stage timings are upper bounds for one run alone"
+fi
 timeout 120 $PY -m vessel_studio benchmark $PAIR --preset $PRESET --seeds $SEEDS --source-generator train \
   --data "$KIT/data" --work "$W" --report-only --save-segmenter --out "$W/report" $EXTRA \
-  --note "Run by benchmarks/device_gpu.sh on the device machine: the $NS seeds ran at the same time on one GPU ($TH CPU threads each), so stage timings are upper bounds for one run alone; one source generator (seed 0's, trained on the source's training split) was shared by all seeds; benchmark work $((T1 - T0)) s of a ${BUDGET} s budget per seed." \
+  --note "Run by benchmarks/device_gpu.sh on the device machine: $HOW; one source generator (seed 0's, trained on the source's training split) was shared by all seeds; benchmark work $((T1 - T0)) s of a ${BUDGET} s budget per seed." \
   > "$W/report.log" 2>&1
 echo "report exit $?" >> "$W/report.log"
 tail -5 "$W"/seed-*.log "$W/report.log" "$W/gpu-memory.log" 2> /dev/null

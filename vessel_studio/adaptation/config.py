@@ -25,7 +25,12 @@ Presets (same code, different sizes):
   counts follow from the H200 timing in ENVIRONMENT.md (one forward of the 24 M model: about
   0.74 ms per 128×128 image in bf16 eager): about 85 s of generator training, 20 s of
   fine-tuning per round, 23 s of synthesis per round and tens of seconds of segmenter work,
-  a projection until the ``gpu`` benchmark is run on a GPU.
+  a projection. Measured on one H200 (benchmarks/results/drive-octa500/gpu/README.md): 10.8 GB
+  peak for a generator step (session 18), and DRIVE -> OCTA-500 seed 0 adapted through its 2
+  rounds to Dice 0.592 in about 463 s of stages (session 19): over the 5 minutes, and round for
+  round the ``cpu`` preset's Dice, which gains most in its later rounds. A cheaper candidate with
+  ``rounds="auto"`` is pre-registered in benchmarks/results/gpu-preset-v2/PLAN.md; these sizes
+  stay until it is run.
 
 The config is frozen, written into the project manifest with every round and into the job's
 ``work/job.json`` (a resumed job must use the same config).
@@ -96,7 +101,9 @@ class AdaptConfig:
     # format, the same network up to rounding. On this CPU, DRIVE -> CHASE_DB1 seed 0 side by side with
     # the default: synthesis 0.84x, the whole adaptation 0.92x the time (STARE seed 0: 0.82x, 0.91x), Dice per
     # round within 0.003
-    # (benchmarks/results/channels-last/OUTCOME.md). Off by default until all pairs are run with it.
+    # (benchmarks/results/channels-last/OUTCOME.md). Off by default until all pairs are run with it; on an
+    # H200 a synthesis forward took 1.38x as long (benchmarks/results/generator/gen_step_speed-cuda.md), so
+    # it is a CPU option only.
     gen_channels_last: bool = False
     vessel_min: float = 0.02  # source crops hold at least this vessel fraction
     procedural_images: int = 8  # source masks drawn when the lab has no labelled source images
