@@ -68,7 +68,7 @@ PREV=""
 rm -f "$W"/main-done-*
 for s in $SEEDS; do
   (
-    timeout $(left) $BENCH --seeds $s --parts source-only $EXTRA > "$W/seed-$s.log" 2>&1
+    timeout $(left) $BENCH --seeds $s --parts source-only $EXTRA >> "$W/seed-$s.log" 2>&1
     while [ ! -f "$G0/source-generator-timing.json" ] && ! grep -q "^exit" "$W/source-generator.log" 2> /dev/null \
           && [ $(left) -gt 1 ]; do sleep 2; done
     if [ "$s" != 0 ] && [ -f "$G0/source-generator-timing.json" ] && [ ! -d "$W/$PAIR/seed-$s/source-generator" ]; then
