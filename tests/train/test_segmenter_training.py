@@ -70,6 +70,7 @@ def test_prefetch_default_is_on_for_cuda_only(synthetic_fundus, monkeypatch):
 
     assert mod.prefetch_default(torch.device("cuda")) is True
     assert mod.prefetch_default(torch.device("cpu")) is False
+    assert mod.prefetch_default("cuda:1") is True and mod.prefetch_default("cpu") is False
     assert mod.prefetch_default("cuda", False) is False and mod.prefetch_default("cpu", True) is True
     seen = []
     real = mod._batches

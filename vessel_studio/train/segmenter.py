@@ -319,7 +319,7 @@ def _steps(net, opt, cfg: SegmenterTrainConfig, batches, start: int, device, ckp
 def prefetch_default(device, prefetch: bool | None = None) -> bool:
     """``train_segmenter``'s ``prefetch`` resolved: ``None`` -> on for a CUDA device only (measured)."""
     if prefetch is None:
-        return getattr(device, "type", str(device)) == "cuda"
+        return str(getattr(device, "type", device)).split(":")[0] == "cuda"
     return bool(prefetch)
 
 
