@@ -166,6 +166,24 @@ def test_a_different_thread_count_still_resumes(tmp_path):
     assert res.resumed and [r.index for r in res.rounds] == [0, 1, 2]
 
 
+def test_a_resumed_round_reports_the_stage_times_of_the_run_that_was_killed(tmp_path):
+    """Killed in round 1's segmenter: the generator and synthesis that run finished keep their seconds
+    (stage-seconds.json in the round's work folder), so the committed round does not report the
+    near-zero time the resumed run took to find them done."""
+    import json
+
+    proj, bundle, _ = make_setup(tmp_path)
+    _run_and_kill(proj.folder, bundle, ("segmenter", 1, 2), tmp_path)
+    saved = json.loads((proj.folder / "work" / "round-001" / "stage-seconds.json").read_text())
+    assert set(saved) == {"generator", "synthesize"} and saved["generator"] > 0 and saved["synthesize"] > 0
+    res, _ = collect(adapt(Project.open(proj.folder), CFG, source=bundle))
+    assert res.resumed
+    metrics = {r.index: r.metrics for r in Project.open(proj.folder).rounds}[1]
+    assert metrics["seconds_generator"] >= saved["generator"]
+    assert metrics["seconds_synthesize"] >= saved["synthesize"]
+    assert metrics["seconds_segmenter"] > 0 and metrics["seconds_pseudo_label"] > 0
+
+
 @pytest.mark.parametrize("source_weight,pseudo_mirror", [(0.0, False), (0.5, False), (0.5, True)])
 def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight, pseudo_mirror):
     """A lab adds rounds to a finished project (``adapt`` again, or the GUI's Run after corrections

@@ -435,6 +435,35 @@ def source_pairs(ctx: RoundContext, n_other: int):
 # --- one round ------------------------------------------------------------------------------
 
 
+class _StageClock:
+    """Seconds per stage of one round, saved in the round's work folder as each stage finishes, so that
+    a round resumed by another process reports what its earlier runs spent on the stages they
+    finished (and not the near-zero time of finding them done). A stage cut by a kill is counted from
+    the run that finishes it, so the part it did before its last checkpoint is left out: the stage
+    times of a resumed round are lower bounds (found by session 19's device run, which was cut into
+    two calls and reported 0 s for round 1's generator and synthesis)."""
+
+    FILE = "stage-seconds.json"
+
+    def __init__(self, work: Path):
+        import json
+
+        self.path = work / self.FILE
+        try:
+            before = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        except ValueError:
+            before = {}
+        self.before = {k: float(v) for k, v in before.items()} if isinstance(before, dict) else {}
+        self.seconds: dict[str, float] = {}
+
+    def done(self, stage: str, elapsed: float) -> None:
+        from vessel_studio.io.atomic import write_json
+
+        self.seconds[stage] = self.before.get(stage, 0.0) + float(elapsed)
+        write_json(self.path, {**self.before, **self.seconds})
+
+
+
 def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     """Run (or resume) round ``ctx.index`` in ``ctx.work``; return its finished folder and signals."""
     from vessel_studio.adaptation.selection import round_signals
@@ -447,7 +476,8 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     cfg, r = ctx.cfg, ctx.index
     ctx.work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(derive_seed(cfg.seed, "round", r))
-    seconds: dict[str, float] = {}
+    clock = _StageClock(ctx.work)
+    seconds = clock.seconds
     gen_losses: list[float] = []
     seg_losses: list[float] = []
 
@@ -458,7 +488,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     else:
         labels = round_labels(ctx)
         gen = yield from stage_target_generator(ctx, masks=labels, steps=cfg.gen_finetune_steps, losses=gen_losses)
-    seconds["generator"] = time.perf_counter() - t
+    clock.done("generator", time.perf_counter() - t)
 
     t = time.perf_counter()
     crops, masks = yield from stage_source_crops(ctx)
@@ -466,7 +496,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     # generator's mask pathway, inherited by a target generator initialised from it)
     conditioned = r > 0 or (cfg.lsm_masks and cfg.target_init == "source" and gen.conditioned)
     synth, synth_masks = yield from stage_synthesize(ctx, gen, crops, masks, target_masks=conditioned)
-    seconds["synthesize"] = time.perf_counter() - t
+    clock.done("synthesize", time.perf_counter() - t)
     for i in range(min(cfg.n_preview, len(synth))):
         yield Preview("synthesize", f"round {r} synthetic {i}", _thumb(montage(synth[i:i + 1], synth_masks[i:i + 1])),
                       round=r)
@@ -494,11 +524,11 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     merged_chain = float(cfg.source_weight) > 0 and cfg.merge_chain
     if merged_chain:  # the chain goes on from the merge: it is what pseudo-labels and is fine-tuned next
         seg = yield from stage_merge(ctx, seg, stage="segmenter")
-    seconds["segmenter"] = time.perf_counter() - t
+    clock.done("segmenter", time.perf_counter() - t)
 
     t = time.perf_counter()
     probs, probs_model = yield from stage_pseudo_label(ctx, seg, mirror=cfg.pseudo_mirror)
-    seconds["pseudo_label"] = time.perf_counter() - t
+    clock.done("pseudo_label", time.perf_counter() - t)
 
     previous = ctx.prev_probs
     if previous is None:  # round 0: compare with the source segmenter applied as source-only would be
@@ -519,7 +549,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     if deliver:
         t = time.perf_counter()
         delivered_probs = yield from stage_deliver(ctx, seg)
-        seconds["deliver"] = time.perf_counter() - t
+        clock.done("deliver", time.perf_counter() - t)
         # two signals only (round_signals would also skeletonise every map for the fragmentation)
         from vessel_studio.adaptation.selection import confidence_stats, dice_agreement
 
