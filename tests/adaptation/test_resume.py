@@ -184,6 +184,22 @@ def test_a_resumed_round_reports_the_stage_times_of_the_run_that_was_killed(tmp_
     assert metrics["seconds_segmenter"] > 0 and metrics["seconds_pseudo_label"] > 0
 
 
+def test_stage_clock_keeps_the_finished_runs_time_and_never_adds_a_rerun(tmp_path):
+    from vessel_studio.adaptation.rounds import _StageClock
+
+    first = _StageClock(tmp_path)
+    first.done("generator", 5.0)
+    found_done = _StageClock(tmp_path)  # resumed: the stage's output was there
+    found_done.done("generator", 0.01)
+    assert found_done.seconds == {"generator": 5.0}
+    rerun = _StageClock(tmp_path)  # its output was not kept, so it ran again in full
+    rerun.done("generator", 6.0)
+    rerun.done("synthesize", 2.0)
+    assert rerun.seconds == {"generator": 6.0, "synthesize": 2.0}
+    (tmp_path / _StageClock.FILE).write_text("{half")  # unreadable: start from nothing
+    assert _StageClock(tmp_path).before == {}
+
+
 @pytest.mark.parametrize("source_weight,pseudo_mirror", [(0.0, False), (0.5, False), (0.5, True)])
 def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight, pseudo_mirror):
     """A lab adds rounds to a finished project (``adapt`` again, or the GUI's Run after corrections

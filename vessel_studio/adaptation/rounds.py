@@ -439,7 +439,7 @@ class _StageClock:
     """Seconds per stage of one round, saved in the round's work folder as each stage finishes, so that
     a round resumed by another process reports what its earlier runs spent on the stages they
     finished (and not the near-zero time of finding them done). A stage cut by a kill is counted from
-    the run that finishes it, so the part it did before its last checkpoint is left out: the stage
+    the run that finishes it, so the part done before its last checkpoint is left out: the stage
     times of a resumed round are lower bounds (found by session 19's device run, which was cut into
     two calls and reported 0 s for round 1's generator and synthesis)."""
 
@@ -459,9 +459,10 @@ class _StageClock:
     def done(self, stage: str, elapsed: float) -> None:
         from vessel_studio.io.atomic import write_json
 
-        self.seconds[stage] = self.before.get(stage, 0.0) + float(elapsed)
+        # a stage an earlier run finished is found done now (a fraction of a second) or, if its output was
+        # not kept, run again in full: the larger of the two times is the stage's, never their sum
+        self.seconds[stage] = max(self.before.get(stage, 0.0), float(elapsed))
         write_json(self.path, {**self.before, **self.seconds})
-
 
 
 def run_round(ctx: RoundContext) -> Job[RoundOutput]:
