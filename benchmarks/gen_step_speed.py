@@ -10,6 +10,10 @@ adaptation (benchmarks/results/drive-octa500/gpu/). This script times, at a pres
   fp32 as today, channels-last fp32, and bf16 autocast, with the largest difference of each
   from fp32 (bf16 would change the inversion, so it needs the inversion check before any use).
 
+Session 19 on an H200 (one turn, results/generator/gen_step_speed-cuda.md): channels-last 1.22x a
+training step and 1.38x a synthesis forward (slower, so it stays a CPU option, where it was 0.78x);
+bf16 synthesis 0.90x of fp32.
+
     python benchmarks/gen_step_speed.py [--device cuda] [--preset gpu] [--train-steps 40] [--turns 2]
 
 Writes ``benchmarks/results/generator/<name>.{json,md}`` (name: ``gen_step_speed-<device>``).

@@ -8,6 +8,8 @@ a thread while the device trains. This script times both ways in turns (off, on,
 each turn a fresh ``train_segmenter`` of ``--steps`` steps on synthetic 565 × 584 images (the
 content does not change the speed), and reports the median seconds per step after ``--warmup``
 steps of each turn, the host's time to draw one batch, and whether both ways gave the same weights.
+Session 19 on an H200: on / off 0.58 (results/segmenter/seg_step_speed-cuda.md), so ``prefetch``
+defaults to on for CUDA devices; on this project's CPU 1.00 (seg_step_speed-cpu.md), off there.
 
     python benchmarks/seg_step_speed.py [--device cuda] [--preset gpu] [--steps 60] [--turns 2]
 
