@@ -16,8 +16,10 @@
 #    as its budget.
 # Results: $OUT/smoke/*.tgz, $OUT/speed/seg_step_speed-cuda.{md,json}, $OUT/device-{report,runs}.tgz.
 # Environment: CALL=600 (the call's timeout_s), RESERVE=60 (session 18: report and archives took 4 s with nothing adapted to score), PY=python3, KIT=device-kit, and for a
-# CPU dry run of the logic: PY=.venv/bin/python INSTALL=0 SMOKE=1 SMOKE_PRESET=tiny PRESET=tiny
+# CPU dry run of the logic: PY=.venv/bin/python INSTALL=0 SMOKE=1 SMOKE_PRESET=tiny PRESET=tiny SPEED=1
 #   SPEED_ARGS="--device cpu --preset tiny --steps 6 --warmup 1 --turns 1" OUT=scratch/call-out
+#   KIT=scratch/kit-small WORK=scratch/call-work EXTRA="--source-generator-steps 4 --set gen_steps=4 rounds=auto"
+#   (EXTRA and WORK replace the plan's, which is sized for a GPU)
 set -u
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
@@ -52,5 +54,5 @@ B=$(( CALL - ($(date +%s) - T0) - RESERVE ))
 export EXTRA=${EXTRA-$PLAN_EXTRA} SEEDS=${SEEDS:-$PLAN_SEEDS} PARTS=${PARTS:-$PLAN_PARTS} WORK=${WORK:-$PLAN_WORK}
 export SERIAL=${SERIAL:-1}
 echo "== gpu preset, seeds $SEEDS (serial $SERIAL), parts $PARTS, extra '$EXTRA', budget $B s ($(date -u))"
-BUDGET=$B MEMCHECK=0 bash benchmarks/device_gpu.sh
+REPORT_TIMEOUT=${REPORT_TIMEOUT:-$(( RESERVE - 20 ))} BUDGET=$B MEMCHECK=0 bash benchmarks/device_gpu.sh
 echo "device_call.sh done after $(( $(date +%s) - T0 )) s"

@@ -5,7 +5,8 @@
 # 1. Resumes the first call's runs (the plan of benchmarks/device_plan.env, the same EXTRA, SEEDS,
 #    PARTS and WORK as device_call.sh; WORK survives on a warm machine, every finished part is cached
 #    and an adaptation resumes from its last completed step) for BUDGET seconds (default 190), then
-#    writes the report of everything both calls finished.
+#    writes the report of everything both calls finished (REPORT_TIMEOUT 30 s: with timeout_s=240 the
+#    call keeps 50 s after the budget for the report and the archives).
 # 2. GEN=1 (off by default since session 19 measured it): benchmarks/gen_step_speed.py --device cuda
 #    (about 30 s): generator steps default vs channels-last, synthesis forwards fp32 vs channels-last
 #    vs bf16, into $OUT/gen/.
@@ -21,7 +22,7 @@ export PY OUT
 export EXTRA=${EXTRA-$PLAN_EXTRA} SEEDS=${SEEDS:-$PLAN_SEEDS} PARTS=${PARTS:-$PLAN_PARTS} WORK=${WORK:-$PLAN_WORK}
 export SERIAL=${SERIAL:-1}
 echo "== resume, seeds $SEEDS (serial $SERIAL), parts $PARTS, extra '$EXTRA', budget ${BUDGET:-190} s ($(date -u))"
-BUDGET=${BUDGET:-190} MEMCHECK=0 bash benchmarks/device_gpu.sh
+REPORT_TIMEOUT=${REPORT_TIMEOUT:-30} BUDGET=${BUDGET:-190} MEMCHECK=0 bash benchmarks/device_gpu.sh
 if [ "${GEN:-0}" = 1 ]; then
   mkdir -p "$OUT/gen"
   echo "== generator step speed ($(date -u))"

@@ -21,7 +21,9 @@
 #   EXTRA="" (more benchmark arguments, e.g. "--set rounds=1"), MEMCHECK=1, INSTALL=1,
 #   SERIAL=0 (1: every seed trains its source-only segmenter at the start as usual, but the seeds' PARTS
 #   run one seed after another, in the order of SEEDS, so each adaptation has the GPU to itself and its
-#   stage times are those of one run alone).
+#   stage times are those of one run alone; the first seed's parts wait for every seed's source-only
+#   segmenter, and the parts get half of the machine's CPU threads), REPORT_TIMEOUT=120 (seconds for
+#   the report at the end; the device calls set it inside their reserve).
 # Here (CPU dry run of the same flow): PY=.venv/bin/python INSTALL=0 PRESET=tiny OUT=scratch/device-out bash benchmarks/device_gpu.sh
 set -u
 cd "$(dirname "$0")/.."
@@ -65,20 +67,28 @@ G0="$W/$PAIR/seed-0"
 ( timeout $(left) $BENCH --seeds 0 --parts source-generator $EXTRA > "$W/source-generator.log" 2>&1
   echo "exit $? after $(( $(date +%s) - T0 )) s" >> "$W/source-generator.log" ) &
 PREV=""
-rm -f "$W"/main-done-*
+rm -f "$W"/main-done-* "$W"/source-only-done-*
+THM=$TH  # CPU threads of the main parts; with SERIAL=1 they run one at a time, so half the machine
+[ "${SERIAL:-0}" = 1 ] && THM=$(( $(nproc) / 2 )) && [ "$THM" -lt 1 ] && THM=1
 for s in $SEEDS; do
   (
     timeout $(left) $BENCH --seeds $s --parts source-only $EXTRA >> "$W/seed-$s.log" 2>&1
+    touch "$W/source-only-done-$s"
     while [ ! -f "$G0/source-generator-timing.json" ] && ! grep -q "^exit" "$W/source-generator.log" 2> /dev/null \
           && [ $(left) -gt 1 ]; do sleep 2; done
     if [ "$s" != 0 ] && [ -f "$G0/source-generator-timing.json" ] && [ ! -d "$W/$PAIR/seed-$s/source-generator" ]; then
       cp -r "$G0/source-generator" "$W/$PAIR/seed-$s/.sg-tmp" && mv "$W/$PAIR/seed-$s/.sg-tmp" "$W/$PAIR/seed-$s/source-generator"
       cp "$G0/source-generator-timing.json" "$W/$PAIR/seed-$s/"
     fi
-    if [ -n "$PREV" ]; then  # SERIAL=1: the seeds' main parts one after another (each alone on the GPU)
-      while [ ! -f "$W/main-done-$PREV" ] && [ $(left) -gt 1 ]; do sleep 2; done
+    if [ "${SERIAL:-0}" = 1 ]; then  # the seeds' main parts one after another, each alone on the GPU:
+      for o in $SEEDS; do  # after every seed's source-only segmenter
+        while [ ! -f "$W/source-only-done-$o" ] && [ $(left) -gt 1 ]; do sleep 2; done
+      done
+      if [ -n "$PREV" ]; then  # and after the previous seed's parts
+        while [ ! -f "$W/main-done-$PREV" ] && [ $(left) -gt 1 ]; do sleep 2; done
+      fi
     fi
-    timeout $(left) $BENCH --seeds $s --parts $PARTS $EXTRA >> "$W/seed-$s.log" 2>&1
+    timeout $(left) $BENCH --seeds $s --parts $PARTS $EXTRA --threads $THM >> "$W/seed-$s.log" 2>&1
     echo "exit $? after $(( $(date +%s) - T0 )) s" >> "$W/seed-$s.log"
     touch "$W/main-done-$s"
   ) &
@@ -87,11 +97,11 @@ done
 wait
 T1=$(date +%s)
 if [ "${SERIAL:-0}" = 1 ]; then
-  HOW="the $NS seeds trained their source-only segmenters at the same time, then ran their other parts one after another on one GPU ($TH CPU threads each), so each adaptation had the GPU to itself"
+  HOW="the $NS seeds trained their source-only segmenters at the same time, then (after all of those) ran their other parts one after another on one GPU ($THM CPU threads each), so each adaptation had the GPU to itself"
 else
   HOW="the $NS seeds ran at the same time on one GPU ($TH CPU threads each), so stage timings are upper bounds for one run alone"
 fi
-timeout 120 $PY -m vessel_studio benchmark $PAIR --preset $PRESET --seeds $SEEDS --source-generator train \
+timeout ${REPORT_TIMEOUT:-120} $PY -m vessel_studio benchmark $PAIR --preset $PRESET --seeds $SEEDS --source-generator train \
   --data "$KIT/data" --work "$W" --report-only --save-segmenter --out "$W/report" $EXTRA \
   --note "Run by benchmarks/device_gpu.sh on the device machine: $HOW; one source generator (seed 0's, trained on the source's training split) was shared by all seeds; benchmark work $((T1 - T0)) s of a ${BUDGET} s budget per seed." \
   > "$W/report.log" 2>&1

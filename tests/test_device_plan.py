@@ -70,7 +70,7 @@ exit 0
 """
 
 
-def _fake_run(tmp_path, serial: str) -> dict[tuple[str, str], tuple[float, float]]:
+def _fake_run(tmp_path, serial: str) -> tuple[dict[tuple[str, str], tuple[float, float]], dict[str, str]]:
     fake = tmp_path / f"py-{serial}"
     fake.write_text(FAKE_PY)
     fake.chmod(0o755)
@@ -80,24 +80,29 @@ def _fake_run(tmp_path, serial: str) -> dict[tuple[str, str], tuple[float, float
            "OUT": str(tmp_path / f"out-{serial}"), "FAKE_LOG": str(log)}
     subprocess.run(["bash", str(BENCH / "device_gpu.sh")], cwd=REPO, check=True, capture_output=True, env=env)
     spans: dict[tuple[str, str], list[float]] = {}
+    threads: dict[str, str] = {}
     for line in log.read_text().splitlines():
         t, _, cmd = line.split(" ", 2)
         m = re.search(r"--seeds (\d) --parts (adapted oracle|source-only)", cmd)
         if m and "--report-only" not in cmd:
             spans.setdefault((m.group(1), m.group(2)), []).append(float(t))
-    return {k: (v[0], v[1]) for k, v in spans.items()}
+            threads[f"{m.group(1)} {m.group(2)}"] = re.findall(r"--threads (\d+)", cmd)[-1]  # the last one counts
+    return {k: (v[0], v[1]) for k, v in spans.items()}, threads
 
 
 def test_serial_runs_each_seeds_parts_after_the_previous_seeds(tmp_path):
     """``SERIAL=1`` (the plan's default): seed s's main parts start only after seed s-1's ended, so each
     adaptation has the GPU to itself; the source-only segmenters still start together. Without it the
     seeds overlap (which is what makes this test able to fail)."""
-    spans = _fake_run(tmp_path, "1")
+    spans, threads = _fake_run(tmp_path, "1")
     main = [spans[(s, "adapted oracle")] for s in "012"]
     assert main[0][1] <= main[1][0] and main[1][1] <= main[2][0], main
     starts = [spans[(s, "source-only")][0] for s in "012"]
     assert max(starts) - min(starts) < 0.8  # launched at once (one after another would take >= 0.8 s)
-    spans = _fake_run(tmp_path, "0")
+    # the first seed's parts wait for every seed's source-only segmenter, and get half the threads
+    assert main[0][0] >= max(spans[(s, "source-only")][1] for s in "012")
+    assert threads["0 adapted oracle"] == str(max(len(os.sched_getaffinity(0)) // 2, 1))  # nproc // 2
+    spans, _ = _fake_run(tmp_path, "0")
     main = [spans[(s, "adapted oracle")] for s in "012"]
     assert main[1][0] < main[0][1], main
 

@@ -28,7 +28,7 @@ Presets (same code, different sizes):
   a projection. Measured on one H200 (benchmarks/results/drive-octa500/gpu/README.md): 10.8 GB
   peak for a generator step (session 18), and DRIVE -> OCTA-500 seed 0 adapted through its 2
   rounds to Dice 0.592 in about 463 s of stages (session 19): over the 5 minutes, and round for
-  round the ``cpu`` preset's Dice, which gains most in its later rounds. A cheaper candidate with
+  round within the ``cpu`` preset's seed spread (which gains most in its later rounds). A cheaper candidate with
   ``rounds="auto"`` is pre-registered in benchmarks/results/gpu-preset-v2/PLAN.md; these sizes
   stay until it is run.
 

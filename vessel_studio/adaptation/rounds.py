@@ -451,9 +451,9 @@ class _StageClock:
         self.path = work / self.FILE
         try:
             before = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        except ValueError:
-            before = {}
-        self.before = {k: float(v) for k, v in before.items()} if isinstance(before, dict) else {}
+            self.before = {str(k): float(v) for k, v in before.items()}
+        except (ValueError, TypeError, AttributeError):  # unreadable or not {stage: seconds}: start afresh
+            self.before = {}
         self.seconds: dict[str, float] = {}
 
     def done(self, stage: str, elapsed: float) -> None:
