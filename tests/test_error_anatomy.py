@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _mod():
-    spec = importlib.util.spec_from_file_location("error_anatomy", REPO / "benchmarks" / "error_anatomy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _bar(width: int, size: int = 64) -> np.ndarray:
@@ -24,8 +12,8 @@ def _bar(width: int, size: int = 64) -> np.ndarray:
     return m
 
 
-def test_width_offset_is_found_and_read_from_the_image_edges():
-    mod = _mod()
+def test_width_offset_is_found_and_read_from_the_image_edges(benchmark_script):
+    mod = benchmark_script("error_anatomy")
     fov = np.ones((64, 64), bool)
     image = _bar(7).astype(np.float32) * 200 + 20  # the vessel the image shows: 7 px wide
     label, pred = _bar(5), _bar(7)  # the label is drawn one pixel inside each edge
