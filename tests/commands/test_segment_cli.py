@@ -165,3 +165,40 @@ def test_segment_mirror_option(tmp_path, folders, tiny_model):
     np.testing.assert_allclose(probs[False], seg.predict(image, fov=fov).prob, atol=1e-6)
     np.testing.assert_allclose(probs[True], seg.predict(image, fov=fov, mirror=True).prob, atol=1e-6)
     assert np.abs(probs[True] - probs[False]).max() > 1e-4
+
+
+def test_segment_calibrate_fits_the_boundary_to_the_projects_corrections(tmp_path, folders, tiny_model, capsys):
+    """``--calibrate``: the masks' threshold and thinning fitted to the project's corrected masks."""
+    import shutil
+
+    store = pytest.importorskip("vessel_studio.store")
+    from vessel_studio.store.manifest import RoundRecord
+
+    imgs, _, _ = folders
+    project = store.Project.create(tmp_path / "proj", modality="fundus")
+    staged = tmp_path / "round0"
+    shutil.copytree(tiny_model, staged / "segmenter")
+    project.commit_round(staged, RoundRecord(index=0, folder="", stage="lsm"))
+    out = tmp_path / "out"
+    args = ["segment", "--model", str(project.folder), "--calibrate", "--out", str(out), str(imgs / "eye0.png")]
+    assert main(args) == 2 and "no corrected masks" in capsys.readouterr().err  # nothing to fit on yet
+    assert main(["segment", "--model", str(tiny_model), "--calibrate", "--out", str(out), str(imgs / "eye0.png")]) == 2
+    assert "needs a project folder" in capsys.readouterr().err
+
+    rec = project.add_images([imgs / "eye1.png"])[0]
+    seg = Segmenter.load(tiny_model)
+    prob = seg.predict(read_image(imgs / "eye1.png")[0]).prob
+    project.save_correction(rec.id, prob >= np.quantile(prob, 0.9))  # a person marked the top tenth as vessel
+    assert main(args + ["--threshold", "0.3"]) == 2 and "leave out --threshold" in capsys.readouterr().err
+    assert main(args) == 0
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["images"] == 1 and cal["dice_fitted"] >= cal["dice_plain"]
+    assert "calibrated on 1 corrected image(s)" in capsys.readouterr().out
+    from vessel_studio.calibration import BoundaryCalibration
+
+    expected = BoundaryCalibration.from_dict({k: cal[k] for k in ("threshold", "thin", "images", "dice_plain",
+                                                                  "dice_fitted")})
+    pred = seg.predict(read_image(imgs / "eye0.png")[0])
+    written = read_mask(out / "eye0.png")
+    np.testing.assert_array_equal(written, expected.apply(pred.prob, pred.fov))
+    assert (cal["threshold"], cal["thin"]) != (0.5, 0) and (written != pred.mask).any()  # not the plain masks
