@@ -4,6 +4,7 @@ segmentation through the worker, export, and the npe2 contributions."""
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -259,3 +260,30 @@ def test_open_project_folder_through_the_reader(make_napari_viewer, sample_proje
     viewer.open(str(sample_project.folder), plugin="vessel-studio")
     assert studio.project is not None and studio.project.folder == sample_project.folder
     assert "image" in viewer.layers
+
+
+def test_export_with_the_boundary_fitted_to_corrections(studio, qtbot, tmp_path):
+    """The Export panel's "Fit the mask boundary" box: predicted masks use the fitted rule."""
+    from vessel_studio.calibration import BoundaryCalibration
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    _write_source_only(proj)
+    first, second = proj.images[0], proj.images[1]
+    prob = tasks.probability(proj, first.id)
+    proj.save_correction(first.id, prob >= 0.8)  # a person draws the vessels thinner than p >= 0.5
+    panel = studio.panels["Export"]
+    panel.calibrate.setChecked(True)
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert panel.export_to(tmp_path / "out")
+    assert blocker.args[0].status == "done"
+    out = tmp_path / "out"
+    cal = BoundaryCalibration.from_dict(json.loads((out / "calibration.json").read_text()))
+    assert (cal.threshold, cal.thin) != (0.5, 0) and cal.images == 1
+    from vessel_studio.io.images import read_mask
+
+    m = read_mask(out / "masks" / f"{second.name}.png")
+    p2 = tasks.probability(proj, second.id)
+    assert np.array_equal(m, cal.apply(p2)) and not np.array_equal(m, p2 >= 0.5)
+    rows = list(csv.DictReader(open(out / "measures.csv")))
+    assert rows[1]["mask"] == "predicted (boundary fitted)"

@@ -52,3 +52,24 @@ def test_review_order_and_export_without_predictions(sample_project, tmp_path):
     assert len(text) == 4 and text[0].startswith("image,id,state,mask")
     with pytest.raises(ValueError):
         collect(tasks.export(sample_project, tmp_path / "y", masks="jpeg"))
+
+
+def test_export_with_a_fitted_boundary_needs_a_corrected_prediction(sample_project, tmp_path):
+    from vessel_studio.io.images import write_prob
+
+    proj = sample_project
+    with pytest.raises(ValueError, match="no corrected image"):
+        collect(tasks.export(proj, tmp_path / "x", calibrate=True))
+    assert not (tmp_path / "x" / "calibration.json").exists()
+    for rec in proj.images:  # predictions: a soft bar
+        p = np.zeros((96, 96), np.float32)
+        p[:, 40:47] = 0.6
+        p[:, 42:45] = 0.9
+        write_prob(tasks.source_only_path(proj, rec.id), p)
+    proj.save_correction(proj.images[0].id, p >= 0.75)
+    out, events = collect(tasks.export(proj, tmp_path / "y", calibrate=True))
+    from vessel_studio.io.images import read_mask
+
+    m = read_mask(out / "masks" / f"{proj.images[1].name}.png")
+    assert m[:, 42:45].all() and not m[:, 40].any()  # the fitted boundary, not p >= 0.5
+    assert any(getattr(e, "kind", None) == "calibration" for e in events)

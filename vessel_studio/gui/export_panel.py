@@ -20,6 +20,11 @@ class ExportPanel(QWidget):
         self.probs.setChecked(True)
         self.table = QCheckBox("CSV of vessel measures")
         self.table.setChecked(True)
+        self.calibrate = QCheckBox("Fit the mask boundary to my corrected masks")
+        self.calibrate.setToolTip(
+            "Predicted masks use the probability threshold and thinning that best match the masks you "
+            "corrected, instead of p ≥ 0.5 (for a labelling convention that puts the edge elsewhere; "
+            "needs at least one corrected image). Written to calibration.json.")
         self.btn = QPushButton("Export…")
         self.state = QLabel("Corrected masks are exported where they exist, else the prediction (p ≥ 0.5).")
         self.state.setWordWrap(True)
@@ -27,6 +32,7 @@ class ExportPanel(QWidget):
         form.addRow(self.masks, self.mask_format)
         form.addRow(self.probs)
         form.addRow(self.table)
+        form.addRow(self.calibrate)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.btn)
@@ -49,9 +55,9 @@ class ExportPanel(QWidget):
         if not self.studio.can_leave():
             return False
         fmt = self.mask_format.currentText() if self.masks.isChecked() else None
-        probs, table = self.probs.isChecked(), self.table.isChecked()
+        probs, table, calibrate = self.probs.isChecked(), self.table.isChecked(), self.calibrate.isChecked()
         return self.studio.start_job(
-            "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table)
+            "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table, calibrate=calibrate)
         )
 
     def _events(self, batch) -> None:

@@ -169,6 +169,23 @@ def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | 
     return measure_vessels(mask, fov=fov, spacing_mm=rec.spacing).to_dict()
 
 
+def boundary_from_corrections(project, which: str | int | None = None):
+    """The mask boundary (``vessel_studio.calibration``) fitted to the project's corrected masks,
+    from the probability maps ``which`` (as ``probability``) of the corrected images."""
+    from vessel_studio.calibration import fit_boundary
+
+    probs, masks = [], []
+    for image_id, mask in project.corrections().items():
+        prob = probability(project, image_id, which)
+        if prob is not None and prob.shape == mask.shape:
+            probs.append(prob)
+            masks.append(mask)
+    if not probs:
+        raise ValueError(f"{project.folder}: no corrected image with a prediction to fit the mask boundary to: "
+                         "correct at least one segmented image first")
+    return fit_boundary(probs, masks)
+
+
 def export(
     project,
     folder: str | Path,
@@ -177,15 +194,22 @@ def export(
     probs: bool = True,
     table: bool = True,
     round: int | None = None,
+    calibrate: bool = False,
 ) -> Job[Path]:
     """Export per-image masks (corrected when there is one, else the probability ≥ 0.5) as PNG or
-    TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures."""
-    from vessel_studio.io.atomic import write_text
+    TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures. ``calibrate``:
+    the predicted masks use the boundary fitted to the project's corrected masks instead of 0.5
+    (``boundary_from_corrections``; written to ``calibration.json`` in the folder)."""
+    from vessel_studio.io.atomic import write_json, write_text
     from vessel_studio.io.images import write_image, write_mask, write_prob
 
     if masks not in (None, "png", "tif"):
         raise ValueError(f"mask format must be 'png' or 'tif', got {masks!r}")
     folder = Path(folder)
+    calibration = boundary_from_corrections(project, round) if calibrate else None
+    if calibration is not None:
+        path = write_json(folder / "calibration.json", calibration.to_dict())
+        yield Artifact("export", "calibration", str(path))
     images = project.images
     rows = []
     for i, rec in enumerate(images):
@@ -193,7 +217,10 @@ def export(
         mask = project.correction(rec.id)
         origin = "corrected"
         if mask is None and prob is not None:
-            mask, origin = prob >= 0.5, "predicted"
+            if calibration is None:
+                mask, origin = prob >= 0.5, "predicted"
+            else:
+                mask, origin = calibration.apply(prob), "predicted (boundary fitted)"
         if mask is not None and masks:
             path = folder / "masks" / f"{rec.name}.{masks}"
             if masks == "png":
