@@ -80,17 +80,23 @@ def test_segment_missing_fov_and_bad_model(tmp_path, folders, tiny_model, capsys
     assert rc == 2 and "project" in capsys.readouterr().err
 
 
-def test_segment_with_a_project_folder(tmp_path, folders, tiny_model):
+def _project_with_round(tmp_path, tiny_model):
+    """A fundus project whose round 0 delivers ``tiny_model``."""
     import shutil
 
     store = pytest.importorskip("vessel_studio.store")
     from vessel_studio.store.manifest import RoundRecord
 
-    imgs, _, _ = folders
     project = store.Project.create(tmp_path / "proj", modality="fundus")
     staged = tmp_path / "round0"
     shutil.copytree(tiny_model, staged / "segmenter")
     project.commit_round(staged, RoundRecord(index=0, folder="", stage="lsm"))
+    return project
+
+
+def test_segment_with_a_project_folder(tmp_path, folders, tiny_model):
+    imgs, _, _ = folders
+    project = _project_with_round(tmp_path, tiny_model)
     out = tmp_path / "out"
     assert main(["segment", "--model", str(project.folder), "--out", str(out), str(imgs / "eye0.png")]) == 0
     assert (out / "eye0.png").is_file()
@@ -169,16 +175,8 @@ def test_segment_mirror_option(tmp_path, folders, tiny_model):
 
 def test_segment_calibrate_fits_the_boundary_to_the_projects_corrections(tmp_path, folders, tiny_model, capsys):
     """``--calibrate``: the masks' threshold and thinning fitted to the project's corrected masks."""
-    import shutil
-
-    store = pytest.importorskip("vessel_studio.store")
-    from vessel_studio.store.manifest import RoundRecord
-
     imgs, _, _ = folders
-    project = store.Project.create(tmp_path / "proj", modality="fundus")
-    staged = tmp_path / "round0"
-    shutil.copytree(tiny_model, staged / "segmenter")
-    project.commit_round(staged, RoundRecord(index=0, folder="", stage="lsm"))
+    project = _project_with_round(tmp_path, tiny_model)
     out = tmp_path / "out"
     args = ["segment", "--model", str(project.folder), "--calibrate", "--out", str(out), str(imgs / "eye0.png")]
     assert main(args) == 2 and "no corrected masks" in capsys.readouterr().err  # nothing to fit on yet
