@@ -28,20 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def _split(data: Path, split: str):
-    from vessel_studio.io.datasets import dataset
-    from vessel_studio.io.fov import estimate_fov
-    from vessel_studio.io.images import read_image, read_mask
-
-    out = []
-    for s in dataset(data, "OCTA-500", split):
-        image, _ = read_image(s.image)
-        gt = read_mask(s.label, shape=image.shape)
-        fov = estimate_fov(image, modality="octa")
-        out.append((s.name, image, gt, fov))
-    return out
-
-
 def _scores(cal, probs, tests) -> dict:
     from vessel_studio.metrics import cldice, dice
 
@@ -65,9 +51,8 @@ def main(argv=None) -> int:
     from vessel_studio.io.atomic import write_report
     from vessel_studio.models.segmenter import Segmenter
 
-    data = Path(args.data)
-    corrected = _split(data, "val")
-    tests = _test_set(BenchmarkSpec(pair="drive-octa500", data=data, work=Path("unused"), preset="cpu"))
+    spec = BenchmarkSpec(pair="drive-octa500", data=Path(args.data), work=Path("unused"), preset="cpu")
+    corrected, tests = _test_set(spec, "val"), _test_set(spec)
     rng = np.random.default_rng(args.seed)
     triples = [sorted(rng.choice(len(corrected), 3, replace=False).tolist()) for _ in range(args.triples)]
     result = {}

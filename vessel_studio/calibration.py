@@ -71,6 +71,27 @@ class BoundaryCalibration:
         return cls(**dict(d))
 
 
+def fit_to_corrections(project, prob_of) -> BoundaryCalibration:
+    """The boundary fitted to ``project``'s corrected masks. ``prob_of(image_id)`` gives a corrected
+    image's ``(probability map, FOV or None)``, or None when the image has no prediction."""
+    probs, masks, fovs = [], [], []
+    for image_id, mask in project.corrections().items():
+        got = prob_of(image_id)
+        if got is None:
+            continue
+        prob, fov = got
+        if np.shape(prob) != np.shape(mask):
+            raise ValueError(f"{project.correction_path(image_id)}: corrected mask shape {np.shape(mask)} does not "
+                             f"match its prediction {np.shape(prob)}")
+        probs.append(prob)
+        masks.append(mask)
+        fovs.append(fov)
+    if not probs:
+        raise ValueError(f"{project.folder}: no corrected masks to fit the mask boundary to (no corrected image "
+                         "has a prediction): correct at least one segmented image first")
+    return fit_boundary(probs, masks, fovs)
+
+
 def fit_boundary(probs: Sequence[np.ndarray], masks: Sequence[np.ndarray], fovs: Sequence[np.ndarray | None] | None = None,
                  *, thresholds: Sequence[float] = THRESHOLDS, thinning: Sequence[int] = THINNING) -> BoundaryCalibration:
     """The threshold and thinning with the best mean Dice of ``probs`` against the corrected ``masks``."""

@@ -79,14 +79,16 @@ def _cached(path: Path, fn: Callable[[], Any]):
 # --- data -----------------------------------------------------------------------------------
 
 
-def _test_set(spec: BenchmarkSpec):
+def _test_set(spec: BenchmarkSpec, split: str = "test"):
+    """``(name, image, label, fov)`` of the target's ``split`` (the test split unless a report says
+    otherwise, as benchmarks/calibration_from_corrections.py does with OCTA-500's ``val``)."""
     from vessel_studio.io.datasets import dataset
     from vessel_studio.io.fov import estimate_fov
     from vessel_studio.io.images import read_image, read_mask
 
     info = PAIRS[spec.pair]
     out = []
-    for s in dataset(spec.data, info["target"], "test"):
+    for s in dataset(spec.data, info["target"], split):
         image, _ = read_image(s.image)
         gt = read_mask(s.label, shape=image.shape)
         fov = read_mask(s.fov, shape=image.shape) if s.fov is not None else estimate_fov(image, modality=info["modality"])

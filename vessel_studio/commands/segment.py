@@ -75,28 +75,19 @@ def project_round_warnings(model: str | None, round_: int | None = None) -> list
 def project_calibration(model: str | None, seg, *, mirror: bool | None = None):
     """``--calibrate``: the boundary fitted to the corrected masks of the project ``model``, from the
     probabilities ``seg`` (that round's segmenter) gives its corrected images."""
-    from vessel_studio.calibration import fit_boundary
+    from vessel_studio.calibration import fit_to_corrections
 
     if model is None or not (Path(model) / "project.json").is_file():
         raise ValueError(f"--calibrate needs a project folder as --model (got {model!r})")
     from vessel_studio.store import Project
 
     project = Project.open(model)
-    corrected = project.corrections()
-    if not corrected:
-        raise ValueError(f"{model}: no corrected masks to calibrate with: correct at least one image of the "
-                         "project in the studio first")
-    probs, masks, fovs = [], [], []
-    for image_id, mask in corrected.items():
+
+    def prob_of(image_id):
         pred = seg.predict(project.read_image(image_id), mirror=mirror)
-        prob = pred.prob
-        if prob.shape != mask.shape:
-            raise ValueError(f"{project.correction_path(image_id)}: corrected mask shape {mask.shape} does not match "
-                             f"its image {prob.shape}")
-        probs.append(prob)
-        masks.append(mask)
-        fovs.append(pred.fov)
-    return fit_boundary(probs, masks, fovs)
+        return pred.prob, pred.fov
+
+    return fit_to_corrections(project, prob_of)
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:

@@ -172,18 +172,13 @@ def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | 
 def boundary_from_corrections(project, which: str | int | None = None):
     """The mask boundary (``vessel_studio.calibration``) fitted to the project's corrected masks,
     from the probability maps ``which`` (as ``probability``) of the corrected images."""
-    from vessel_studio.calibration import fit_boundary
+    from vessel_studio.calibration import fit_to_corrections
 
-    probs, masks = [], []
-    for image_id, mask in project.corrections().items():
+    def prob_of(image_id):
         prob = probability(project, image_id, which)
-        if prob is not None and prob.shape == mask.shape:
-            probs.append(prob)
-            masks.append(mask)
-    if not probs:
-        raise ValueError(f"{project.folder}: no corrected image with a prediction to fit the mask boundary to: "
-                         "correct at least one segmented image first")
-    return fit_boundary(probs, masks)
+        return None if prob is None else (prob, None)
+
+    return fit_to_corrections(project, prob_of)
 
 
 def export(
