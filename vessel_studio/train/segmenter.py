@@ -452,3 +452,53 @@ def evaluate(segmenter, samples, *, threshold: float | None = None, exclude=EXCL
         pred = segmenter.predict(image, fov=fov)
         acc.add(s.name, pred.prob, gt, fov)
     return acc
+
+
+def reestimate_norm_statistics(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
+                               batches: int = 256, seed: int = 0, flips: bool = True, rotations: bool = True):
+    """Re-estimate ``segmenter``'s BatchNorm running means and variances on unlabelled images
+    (AdaBN, Li et al. 2016; after a weight interpolation, REPAIR's re-normalisation): each
+    BatchNorm's statistics are reset and replaced by their cumulative average over ``batches``
+    batches of ``batch_size`` crops of ``crop`` px, drawn by the training's crop sampler (FOV-biased,
+    with its flips and rotations) from ``images`` (prepared H×W float32, as ``prepare`` makes them;
+    ``fovs``: their bool FOVs or None). No gradient; weights are not touched; reads no label.
+
+    Returns ``segmenter`` itself, changed in place, in eval mode. A segmenter without BatchNorm
+    (GroupNorm) is returned unchanged. Deterministic for a given ``seed``.
+    """
+    import torch
+
+    net = segmenter.net
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return segmenter
+    images = [np.asarray(x, np.float32) for x in images]
+    if not images:
+        raise ValueError("reestimate_norm_statistics: no images to estimate the statistics on")
+    fovs = [None] * len(images) if fovs is None else list(fovs)
+    if len(fovs) != len(images):
+        raise ValueError(f"reestimate_norm_statistics: {len(images)} images but {len(fovs)} FOVs")
+    pairs = [TrainPair(x, np.zeros(x.shape, np.float32), None if f is None else np.asarray(f, bool),
+                       name=f"image {i}") for i, (x, f) in enumerate(zip(images, fovs))]
+    cfg = SegmenterTrainConfig(crop=int(crop), batch_size=int(batch_size), flips=flips, rotations=rotations,
+                               intensity_jitter=0.0)
+    sampler = _CropSampler(pairs, cfg)
+    saved = [(m.momentum, m.training) for m in norms]
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative moving average over the batches
+            m.train()
+        with torch.no_grad():
+            for b in range(int(batches)):
+                xs, _, _, _ = sampler.batch(np.random.default_rng((int(seed), b)))
+                net(torch.from_numpy(np.ascontiguousarray(xs)[:, None]).to(device))
+    finally:
+        for m, (momentum, _) in zip(norms, saved):
+            m.momentum = momentum
+        net.train(was_training)
+    net.eval()
+    return segmenter
