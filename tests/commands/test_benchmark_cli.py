@@ -50,3 +50,27 @@ def test_benchmark_parts_peak_memory_and_report_only(tmp_path, data_dir, one_tor
     assert "| source-only |" in md and "| oracle |" not in md
     assert "Peak memory per part" in md and "source-generator" in md
     assert json.loads((out / "results.json").read_text())["peak_memory"]["source-only"]["device"] == "cpu"
+
+
+def test_adabn_part_is_source_only_with_target_batchnorm_statistics(tmp_path, data_dir, one_torch_thread):
+    """``adabn`` trains (or finds) the source-only segmenter, re-estimates only its BatchNorm statistics
+    on the target training images, and scores it like the other parts."""
+    from vessel_studio.adaptation.benchmark import BenchmarkSpec, run_benchmark
+
+    data = tmp_path / "data"
+    _kit().copy_pair(data_dir, data, "drive-octa500", limit=2)
+    spec = BenchmarkSpec(pair="drive-octa500", data=data, work=tmp_path / "work", preset="tiny")
+    res = run_benchmark(spec, [0], ["adabn", "source-only"])
+    seed = tmp_path / "work" / "drive-octa500" / "seed-0"
+    assert (seed / "scores" / "adabn.json").is_file() and (seed / "source-only" / "model.safetensors").is_file()
+    assert res["0"]["adabn"]["mean"]["auc"] != res["0"]["source-only"]["mean"]["auc"]
+    assert len(res["0"]["adabn"]["per_image"]) == len(res["0"]["source-only"]["per_image"])
+    # rerun from the cached source-only model: the same scores, and that model's file untouched
+    import hashlib
+
+    model = seed / "source-only" / "model.safetensors"
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    (seed / "scores" / "adabn.json").unlink()
+    again = run_benchmark(spec, [0], ["adabn"])
+    assert again["0"]["adabn"]["mean"] == res["0"]["adabn"]["mean"]
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == digest

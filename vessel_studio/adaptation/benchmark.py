@@ -12,6 +12,8 @@ parts can run in separate processes and the report be assembled at the end):
   otherwise the strongest ridge (no learning);
 - ``histmatch``: the source images histogram-matched (inside the FOV) to the pooled target
   training images, then the same segmenter training;
+- ``adabn``: the source-only segmenter with its BatchNorm running statistics re-estimated on crops
+  of the target's unlabelled training images (AdaBN; weights unchanged; no learning on the target);
 - ``adapted``: ``adaptation.adapt`` on a project holding the target training images (no labels),
   starting from the source-only segmenter and a source generator; scored after every round.
 
@@ -37,7 +39,7 @@ PAIRS: dict[str, dict[str, str]] = {
     "drive-chase": {"source": "DRIVE", "target": "CHASE_DB1", "modality": "fundus"},
     "drive-stare": {"source": "DRIVE", "target": "STARE", "modality": "fundus"},
 }
-PARTS = ("source-only", "oracle", "frangi", "histmatch", "adapted")
+PARTS = ("source-only", "oracle", "frangi", "histmatch", "adabn", "adapted")
 KEYS = ("dice", "cldice", "auc", "sensitivity", "specificity")
 SELECTED = "adapted (selected round, label-free)"
 #: segmenter steps of the source-only / oracle / histmatch baselines when ``--seg-steps`` is not given
@@ -229,6 +231,38 @@ def part_histmatch(spec: BenchmarkSpec, seed: int, tests) -> dict:
     return _score_segmenter(seg, tests)
 
 
+#: batches of crops (the preset's segmenter crop and batch size) that the ``adabn`` baseline
+#: re-estimates the BatchNorm statistics from
+ADABN_BATCHES = 256
+
+
+def part_adabn(spec: BenchmarkSpec, seed: int, tests) -> dict:
+    """Label-free baseline: the source-only segmenter with its BatchNorm running statistics
+    re-estimated on crops of the target's unlabelled training images (AdaBN, Li et al. 2016;
+    ``train.segmenter.reestimate_norm_statistics``), weights unchanged. Reads no target label."""
+    from vessel_studio.io.datasets import dataset
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.io.images import read_image
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing, prepare
+    from vessel_studio.train.segmenter import SegmenterTrainConfig, reestimate_norm_statistics
+
+    info = PAIRS[spec.pair]
+    src = spec.work / f"seed-{seed}" / "source-only"
+    if not (src / "model.safetensors").is_file():
+        part_source_only(spec, seed, tests[:1])  # trains (and caches) the source segmenter
+    seg = Segmenter.load(src)
+    seg.preprocessing = Preprocessing.for_modality(info["modality"])  # as source-only is applied
+    prepared = []
+    for s in dataset(spec.data, info["target"], "train"):  # images only, FOV estimated as the adaptation does
+        image, _ = read_image(s.image)
+        prepared.append(prepare(image, fov=estimate_fov(image, modality=info["modality"]), prep=seg.preprocessing))
+    cfg = SegmenterTrainConfig.preset(spec.preset)
+    reestimate_norm_statistics(seg, [p.x for p in prepared], [p.fov for p in prepared],
+                               crop=cfg.crop, batch_size=cfg.batch_size, batches=ADABN_BATCHES, seed=int(seed))
+    return _score_segmenter(seg, tests)
+
+
 def _adapt_config(spec: BenchmarkSpec, seed: int):
     from vessel_studio.adaptation.config import AdaptConfig
 
@@ -338,7 +372,7 @@ def train_source_generator(spec: BenchmarkSpec, seed: int, cfg) -> Path:
 
 
 PART_FUNCS = {"source-only": part_source_only, "oracle": part_oracle, "frangi": part_frangi,
-              "histmatch": part_histmatch, "adapted": part_adapted}
+              "histmatch": part_histmatch, "adabn": part_adabn, "adapted": part_adapted}
 
 
 # --- driver and report ----------------------------------------------------------------------
@@ -417,7 +451,7 @@ def summarize(pair: str, results: dict, *, command: str, spec: BenchmarkSpec, no
     guard: dict[int, list[list[str]]] = {}  # round -> per seed: the label-free guard's warnings
     for s in seeds:
         r = results[s]
-        for part in ("source-only", "oracle", "frangi", "histmatch"):
+        for part in ("source-only", "oracle", "frangi", "histmatch", "adabn"):
             if part in r:
                 add(part, r[part]["mean"])
         if "adapted" in r and r["adapted"]["rounds"]:
@@ -479,7 +513,11 @@ def markdown(summary: dict) -> str:
              f"adaptation overrides: `{json.dumps(summary['adapt_overrides'])}`; "
              f"source generator: `{summary['source_generator']}`.", "",
              "| method | Dice | clDice | AUC | sensitivity | specificity |", "|---|---|---|---|---|---|"]
-    for m, d in summary["table"].items():
+    table = summary["table"]
+    order = [m for m in ("source-only", "oracle", "frangi", "histmatch", "adabn", "adapted (last round)", SELECTED)
+             if m in table]
+    for m in order + [m for m in table if m not in order]:  # the same order whatever the JSON's key order
+        d = table[m]
         lines.append(f"| {m} | " + " | ".join(fmt(d.get(k)) for k in KEYS) + " |")
     if summary["gap_closed_dice"] is not None:
         lines += ["", f"Gap closed (Dice) = (adapted − source-only) / (oracle − source-only) = "

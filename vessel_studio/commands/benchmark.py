@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "results in benchmarks/results/PAIR: name that folder to write there)")
     p.add_argument("--work", default="scratch/benchmark", help="cache of models and projects (not committed)")
     p.add_argument("--parts", nargs="+", default=None,
-                   choices=["source-generator", "source-only", "oracle", "frangi", "histmatch", "adapted"],
+                   choices=["source-generator", "source-only", "oracle", "frangi", "histmatch", "adabn", "adapted"],
                    help="run only these parts (the report includes whatever is cached); 'source-generator' only "
                         "trains the source generator of --source-generator train (the adapted part trains it when "
                         "missing)")
