@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-generator": ("train_generator", "train a (mask-conditioned) diffusion generator"),
     "translate": ("translate", "latent similarity mining: source images + masks -> synthetic target pairs"),
     "check-inversion": ("check_inversion", "invert and reconstruct with one generator; report PSNR"),
+    "renormalize": ("renormalize", "quick label-free step to a new scanner: re-estimate a segmenter's BatchNorm "
+                                   "statistics on its images (AdaBN)"),
     "adapt": ("adapt", "adapt to a new scanner: generators, synthesis, co-optimization rounds"),
     "rounds": ("rounds", "list a project's rounds with label-free signals and warnings; roll back rounds"),
     "benchmark": ("benchmark", "run the adaptation benchmark protocol on a dataset pair"),

@@ -69,6 +69,57 @@ def test_segment_with_mirroring(studio, tiny_models, qtbot, dialogs):
     assert np.abs(saved - seg.predict(image).prob).max() > 1e-4
 
 
+def test_segment_with_renormalisation(studio, tiny_models, qtbot, dialogs, monkeypatch):
+    """The re-normalise box: the worker's maps are the model's after its BatchNorm statistics were
+    re-estimated on the project's images (the same as the task computes without a window); off by
+    default on a fundus project."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import prepare
+    from vessel_studio.train.segmenter import reestimate_norm_statistics
+
+    monkeypatch.setattr(tasks, "RENORMALIZE_BATCHES", 16)  # fewer batches: the worker thread runs at low priority
+    review = studio.panels["Review"]
+    assert studio.project.modality == "fundus" and not review.renormalize.isChecked()
+    review.segmenter_model = str(tiny_models[0])
+    review.renormalize.setChecked(True)
+    with qtbot.waitSignal(studio.runner.finished, timeout=180000) as blocker:
+        assert review.segment_missing()
+    assert blocker.args[0].status == "done", dialogs.errors
+    proj = studio.project
+    seg = Segmenter.load(tiny_models[0])
+    rec = proj.images[0]
+    image = proj.read_image(rec.id)
+    plain = seg.predict(image).prob
+    seg = Segmenter.load(tiny_models[0])  # fresh: a prediction leaves the net channels-last, which moves the statistics
+    prepared = [prepare(im, fov=estimate_fov(im, modality="fundus"), prep=seg.preprocessing)
+                for im in (proj.read_image(r.id) for r in proj.images)]
+    reestimate_norm_statistics(seg, [p.x for p in prepared], [p.fov for p in prepared],
+                               batches=tasks.RENORMALIZE_BATCHES)
+    saved = tasks.probability(proj, rec.id)
+    np.testing.assert_allclose(saved, seg.predict(image).prob, atol=1e-5)
+    assert np.abs(saved - plain).max() > 1e-4
+
+
+def test_segment_task_uses_the_project_modality(tmp_path, tiny_models):
+    """A fundus model on an OCT-A project is applied with OCT-A's preprocessing."""
+    from vessel_studio.events import collect
+    from vessel_studio.gui import tasks
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    write_sample_project(tmp_path / "octa", n=1, modality="octa", shape=(96, 96), seed=3)
+    proj = Project.open(tmp_path / "octa")
+    rec = proj.images[0]
+    collect(tasks.segment_source_only(proj, [rec.id], model=str(tiny_models[0])))
+    seg = Segmenter.load(tiny_models[0])
+    seg.preprocessing = Preprocessing.for_modality("octa")
+    np.testing.assert_allclose(tasks.probability(proj, rec.id), seg.predict(proj.read_image(rec.id)).prob, atol=1e-6)
+
+
 def _press(viewer, key: str) -> None:
     """Run the viewer's binding for ``key`` (what napari does on that key press)."""
     for binding, func in viewer.keymap.items():

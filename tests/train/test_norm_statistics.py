@@ -44,8 +44,7 @@ def test_deterministic_and_changes_predictions():
 
     x = _images(1)[0]
     a, b = _seg(), _seg()
-    before = a.predict_logits_prepared(x)
-    b.predict_logits_prepared(x)  # both nets in the same memory format (channels-last after a prediction)
+    before = a.predict_logits_prepared(x)  # leaves a channels-last: the statistics must not depend on it
     for s in (a, b):
         reestimate_norm_statistics(s, _images(), crop=16, batch_size=4, batches=3, seed=5)
     assert all(torch.equal(u, v) for u, v in zip(a.net.state_dict().values(), b.net.state_dict().values()))
@@ -79,3 +78,16 @@ def test_group_norm_segmenter_is_unchanged_and_errors_are_clear():
         reestimate_norm_statistics(_seg(), [], crop=16, batches=1)
     with pytest.raises(ValueError, match="2 images but 1 FOVs"):
         reestimate_norm_statistics(_seg(), _images(2), [None], crop=16, batches=1)
+
+
+def test_job_reports_progress_and_a_cancel_restores_the_old_statistics():
+    from vessel_studio.train.segmenter import reestimate_norm_statistics_job
+
+    seg = _seg()
+    before = {k: v.clone() for k, v in seg.net.state_dict().items()}
+    job = reestimate_norm_statistics_job(seg, _images(), crop=16, batch_size=2, batches=5)
+    events = [next(job), next(job)]
+    assert [(e.stage, e.step, e.total) for e in events] == [("renormalize", 1, 5), ("renormalize", 2, 5)]
+    job.close()  # cancelled between batches
+    assert all(torch.equal(v, before[k]) for k, v in seg.net.state_dict().items())
+    assert seg.net.down[0][0].n1.momentum == 0.1

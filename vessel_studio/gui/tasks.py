@@ -96,17 +96,45 @@ def review_order(project) -> Job[list[tuple[str, float]]]:
     return scores
 
 
+#: how many batches of crops "re-normalise" averages the BatchNorm statistics over (the
+#: benchmark's ``adabn`` row and ``vessel-studio renormalize`` use the same)
+RENORMALIZE_BATCHES = 256
+
+
 def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter",
-                        mirror: bool = False) -> Job[list[str]]:
+                        mirror: bool = False, renormalize: bool = False) -> Job[list[str]]:
     """Segment images with the bundled (source-only) segmenter; cache the probability maps.
-    ``mirror``: test-time mirroring (``Segmenter.predict(mirror=True)``: the probabilities averaged
-    over the image and its three flips, 4x the work)."""
+
+    The images are prepared for the project's modality (a fundus model applied to an OCT-A project
+    gets OCT-A's preprocessing, as the benchmark's source-only row). ``mirror``: test-time mirroring
+    (``Segmenter.predict(mirror=True)``: the probabilities averaged over the image and its three
+    flips, 4x the work). ``renormalize``: first re-estimate the model's BatchNorm statistics on all
+    the project's images (AdaBN, ``train.segmenter.reestimate_norm_statistics``; no labels, weights
+    unchanged, about a minute on a CPU), as ``vessel-studio renormalize`` does."""
     from vessel_studio.device import pick_device
+    from vessel_studio.events import forward
     from vessel_studio.io.images import write_prob
     from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
 
     yield Progress("segment", 0, len(image_ids), "loading the segmenter")
     seg = Segmenter.load(model, device=pick_device())  # a CUDA GPU when there is one
+    if project.modality and project.modality != seg.preprocessing.modality:
+        seg.preprocessing = Preprocessing.for_modality(project.modality)
+    if renormalize:
+        from vessel_studio.io.fov import estimate_fov
+        from vessel_studio.preprocess import prepare
+        from vessel_studio.train.segmenter import reestimate_norm_statistics_job
+
+        xs, fovs = [], []
+        records = list(project.images)
+        for i, rec in enumerate(records):
+            image = project.read_image(rec.id)
+            p = prepare(image, fov=estimate_fov(image, modality=seg.preprocessing.modality), prep=seg.preprocessing)
+            xs.append(p.x)
+            fovs.append(p.fov)
+            yield Progress("renormalize", 0, RENORMALIZE_BATCHES, f"reading {i + 1}/{len(records)}: {rec.name}")
+        yield from forward(reestimate_norm_statistics_job(seg, xs, fovs, batches=RENORMALIZE_BATCHES))
     done = []
     for i, image_id in enumerate(image_ids):
         rec = project.image(image_id)

@@ -464,8 +464,20 @@ def reestimate_norm_statistics(segmenter, images, fovs=None, *, crop: int = 64, 
     ``fovs``: their bool FOVs or None). No gradient; weights are not touched; reads no label.
 
     Returns ``segmenter`` itself, changed in place, in eval mode. A segmenter without BatchNorm
-    (GroupNorm) is returned unchanged. Deterministic for a given ``seed``.
+    (GroupNorm) is returned unchanged. Deterministic for a given ``seed``. The same work as a
+    generator of ``Progress`` events: :func:`reestimate_norm_statistics_job`.
     """
+    from vessel_studio.events import run
+
+    return run(reestimate_norm_statistics_job(segmenter, images, fovs, crop=crop, batch_size=batch_size,
+                                              batches=batches, seed=seed, flips=flips, rotations=rotations))
+
+
+def reestimate_norm_statistics_job(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
+                                   batches: int = 256, seed: int = 0, flips: bool = True, rotations: bool = True):
+    """:func:`reestimate_norm_statistics` as a job: yields ``Progress("renormalize", b, batches)``
+    (cancel by closing it between batches: the segmenter's old statistics are then put back) and
+    returns the segmenter."""
     import torch
 
     net = segmenter.net
@@ -478,27 +490,37 @@ def reestimate_norm_statistics(segmenter, images, fovs=None, *, crop: int = 64, 
     fovs = [None] * len(images) if fovs is None else list(fovs)
     if len(fovs) != len(images):
         raise ValueError(f"reestimate_norm_statistics: {len(images)} images but {len(fovs)} FOVs")
+    if int(batches) < 1:
+        raise ValueError(f"reestimate_norm_statistics: batches must be >= 1, got {batches}")
     pairs = [TrainPair(x, np.zeros(x.shape, np.float32), None if f is None else np.asarray(f, bool),
                        name=f"image {i}") for i, (x, f) in enumerate(zip(images, fovs))]
     cfg = SegmenterTrainConfig(crop=int(crop), batch_size=int(batch_size), flips=flips, rotations=rotations,
                                intensity_jitter=0.0)
     sampler = _CropSampler(pairs, cfg)
-    saved = [(m.momentum, m.training) for m in norms]
+    saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
     device = next(net.parameters()).device
     was_training = net.training
+    finished = False
     net.eval()
+    # one memory format whatever ran before (a prediction leaves the net channels-last, whose
+    # convolutions round differently): the statistics depend only on the images and the settings
+    net.to(memory_format=torch.contiguous_format)
     try:
         for m in norms:
             m.reset_running_stats()
             m.momentum = None  # cumulative moving average over the batches
             m.train()
-        with torch.no_grad():
-            for b in range(int(batches)):
-                xs, _, _, _ = sampler.batch(np.random.default_rng((int(seed), b)))
+        for b in range(int(batches)):
+            xs, _, _, _ = sampler.batch(np.random.default_rng((int(seed), b)))
+            with torch.no_grad():
                 net(torch.from_numpy(np.ascontiguousarray(xs)[:, None]).to(device))
+            yield Progress("renormalize", b + 1, int(batches), "BatchNorm statistics from the images")
+        finished = True
     finally:
-        for m, (momentum, _) in zip(norms, saved):
+        for m, (momentum, state) in zip(norms, saved):
             m.momentum = momentum
+            if not finished:  # cancelled or failed: the old statistics back
+                m.load_state_dict(state)
         net.train(was_training)
     net.eval()
     return segmenter

@@ -1,0 +1,79 @@
+"""``vessel-studio renormalize``: a new model folder whose BatchNorm statistics come from the given
+images, weights unchanged; clear errors that leave nothing written."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vessel_studio.cli import main
+from vessel_studio.io.images import write_image, write_mask
+from vessel_studio.models.segmenter import Segmenter, SegmenterConfig
+from vessel_studio.preprocess import Preprocessing
+
+
+@pytest.fixture
+def images(tmp_path, synthetic_fundus):
+    image, _, fov = synthetic_fundus
+    imgs, fovs = tmp_path / "images", tmp_path / "fov"
+    for k in range(2):
+        write_image(imgs / f"eye{k}.png", np.rot90(image, k).copy())
+        write_mask(fovs / f"eye{k}_mask.png", np.rot90(fov, k).copy())
+    return imgs, fovs
+
+
+def _model(tmp_path, norm="batch"):
+    torch.manual_seed(0)
+    seg = Segmenter.create(SegmenterConfig(channels=(8, 16), norm=norm),
+                           Preprocessing.for_modality("fundus", fov_diameter=80))
+    return seg.save(tmp_path / f"model-{norm}")
+
+
+def test_writes_a_renormalised_model(tmp_path, images, capsys):
+    imgs, fovs = images
+    base = _model(tmp_path)
+    out = tmp_path / "renormed"
+    rc = main(["renormalize", str(imgs), "--model", str(base), "--out", str(out), "--fov-dir", str(fovs),
+               "--batches", "4", "--crop", "16", "--batch-size", "2", "--threads", "1"])
+    assert rc == 0
+    a, b = Segmenter.load(base), Segmenter.load(out)
+    changed = []
+    for (k, va), vb in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+        if "running_" in k:
+            changed.append(not torch.equal(va, vb))
+        elif va.is_floating_point():
+            assert torch.equal(va, vb), k  # weights unchanged
+    assert changed and all(changed)
+    rec = json.loads((out / "config.json").read_text())["training"]["batchnorm_statistics"]
+    assert rec["images"] == ["eye0.png", "eye1.png"] and rec["batches"] == 4 and rec["base_model"] == str(base)
+    assert (out / "README.md").is_file()
+    # it segments
+    rc = main(["segment", "--model", str(out), "--out", str(tmp_path / "masks"), str(imgs / "eye0.png")])
+    assert rc == 0 and (tmp_path / "masks" / "eye0.png").is_file()
+
+
+def test_modality_switch_sets_the_preprocessing(tmp_path, images):
+    imgs, _ = images
+    out = tmp_path / "octa-model"
+    assert main(["renormalize", str(imgs), "--model", str(_model(tmp_path)), "--modality", "octa",
+                 "--out", str(out), "--batches", "2", "--crop", "16", "--threads", "1"]) == 0
+    assert Segmenter.load(out).preprocessing.modality == "octa"
+
+
+def test_errors_are_clear_and_write_nothing(tmp_path, images, capsys):
+    imgs, _ = images
+    base = _model(tmp_path)
+    out = tmp_path / "x"
+    (imgs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    assert main(["renormalize", str(imgs), "--model", str(base), "--out", str(out), "--batches", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "nothing was written" in err and not out.exists()
+    (imgs / "broken.png").unlink()
+    # an existing model is never overwritten
+    assert main(["renormalize", str(imgs), "--model", str(base), "--out", str(base), "--batches", "1"]) == 2
+    assert "already holds a model" in capsys.readouterr().err
+    # a GroupNorm model has nothing to re-estimate
+    assert main(["renormalize", str(imgs), "--model", str(_model(tmp_path, "group")), "--out", str(out),
+                 "--batches", "1"]) == 2
+    assert "no BatchNorm layers" in capsys.readouterr().err and not out.exists()
