@@ -77,3 +77,19 @@ def test_errors_are_clear_and_write_nothing(tmp_path, images, capsys):
     assert main(["renormalize", str(imgs), "--model", str(_model(tmp_path, "group")), "--out", str(out),
                  "--batches", "1"]) == 2
     assert "no BatchNorm layers" in capsys.readouterr().err and not out.exists()
+
+
+def test_segment_modality_option_prepares_for_the_images(tmp_path, images):
+    """``segment --modality octa`` with a fundus model equals the model applied with OCT-A's preprocessing."""
+    from vessel_studio.io.images import read_image
+
+    imgs, _ = images
+    base = _model(tmp_path)
+    out = tmp_path / "m"
+    assert main(["segment", "--model", str(base), "--modality", "octa", "--save-prob", "--out", str(out),
+                 str(imgs / "eye0.png")]) == 0
+    seg = Segmenter.load(base)
+    seg.preprocessing = Preprocessing.for_modality("octa")
+    image, _ = read_image(imgs / "eye0.png")
+    prob, _ = read_image(out / "eye0_prob.tif")
+    np.testing.assert_allclose(prob, seg.predict(image).prob, atol=1e-6)

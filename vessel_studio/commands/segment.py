@@ -6,7 +6,8 @@ is 1 when any input failed. ``--model`` is a model folder, the name of a bundled
 (default ``fundus-segmenter``), or an adaptation project folder (one holding ``project.json``;
 its latest round's segmenter, or ``--round N``); when the label-free guard flagged that round's
 pseudo-labels (collapse or flood), a warning naming the round goes to stderr and the round is used.
-``--mirror`` averages the probabilities over the image and its flips (test-time mirroring, 4x the
+``--modality`` prepares the images for their modality when it is not the model's (a fundus model
+on OCT-A images). ``--mirror`` averages the probabilities over the image and its flips (test-time mirroring, 4x the
 time; off by default, so that the masks equal the benchmark's).
 """
 
@@ -26,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif (float32 probabilities)")
     p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
     p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's, 0.5)")
+    p.add_argument("--modality", choices=["fundus", "octa"], default=None,
+                   help="the images' modality, when it is not the model's: prepares them for it (a fundus model "
+                        "on OCT-A images: --modality octa; see also `vessel-studio renormalize`)")
     p.add_argument("--calibrate", action="store_true",
                    help="with a project as --model: fit the masks' boundary (a threshold and a thinning that keeps "
                         "centre lines) to the project's corrected masks, and draw every mask with it "
@@ -142,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
     seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device)
+    if args.modality is not None and args.modality != seg.preprocessing.modality:
+        from vessel_studio.preprocess import Preprocessing
+
+        seg.preprocessing = Preprocessing.for_modality(args.modality)
     for warning in project_round_warnings(args.model, args.round):
         print(f"warning: {warning}", file=sys.stderr)
     calibration = None
