@@ -700,3 +700,41 @@ def test_gen_channels_last_runs_the_generators_channels_last_and_synthesises_the
         assert seen and set(seen) == {on}
         assert [r.config["gen_channels_last"] for r in Project.open(proj.folder).rounds] == [on, on]
     np.testing.assert_allclose(synth[(True, 0)], synth[(False, 0)], atol=1e-3)
+
+
+def test_seg_norm_target_renormalises_each_trained_segmenter(tmp_path):
+    """seg_norm="target": round 0's segmenter is the one seg_norm="source" trains (same weights: the
+    training runs BatchNorm on batch statistics), with its BatchNorm statistics re-estimated on the
+    project's target images; the option is recorded, validated, and off by default."""
+    import torch
+
+    from vessel_studio.adaptation.job import load_targets
+    from vessel_studio.adaptation.rounds import SEG_NORM_BATCHES, derive_seed
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.preprocess import Preprocessing
+    from vessel_studio.train.segmenter import reestimate_norm_statistics
+
+    assert all(AdaptConfig.preset(p).seg_norm == "source" for p in ("tiny", "cpu", "gpu"))
+    with pytest.raises(ValueError, match="seg_norm"):
+        AdaptConfig.preset("tiny", seg_norm="sideways")
+    runs = {}
+    for mode in ("source", "target"):
+        proj, bundle, _ = make_setup(tmp_path / mode)
+        cfg = TINY.replace(rounds=0, seg_norm=mode)
+        _, events = collect(adapt(proj, cfg, source=bundle))
+        runs[mode] = (proj, events)
+    plain = Segmenter.load(runs["source"][0].folder / "rounds" / "round-000" / "segmenter")
+    normed = Segmenter.load(runs["target"][0].folder / "rounds" / "round-000" / "segmenter")
+    assert any(isinstance(e, Progress) and e.stage == "renormalize" and e.round == 0 for e in runs["target"][1])
+    assert not any(isinstance(e, Progress) and e.stage == "renormalize" for e in runs["source"][1])
+    assert normed.training["batchnorm_statistics"]["batches"] == SEG_NORM_BATCHES
+    assert Project.open(runs["target"][0].folder).rounds[0].config["seg_norm"] == "target"
+    proj = runs["source"][0]
+    targets = load_targets(proj, Preprocessing.for_modality("octa"))
+    reestimate_norm_statistics(plain, [t.prepared.x for t in targets], [t.prepared.fov for t in targets],
+                               crop=TINY.seg_crop, batch_size=TINY.seg_batch, batches=SEG_NORM_BATCHES,
+                               seed=derive_seed(TINY.seed, "seg-norm", 0))
+    a, b = plain.net.state_dict(), normed.net.state_dict()
+    assert set(a) == set(b)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)

@@ -142,6 +142,12 @@ class AdaptConfig:
     # "auto" (the default since session 8): SAME_MODALITY_SOURCE_WEIGHT within one modality, 0 across
     # modalities; resolved when a job starts, like source_share.
     source_weight: float | str = "auto"
+    # BatchNorm statistics of each round's trained segmenter: "source" keeps those of its training
+    # batches (synthetic, pseudo-labelled and source pairs; the paper, every committed result);
+    # "target" re-estimates them on crops of the real target images right after training (AdaBN,
+    # ``train.segmenter.reestimate_norm_statistics``; weights unchanged), before it pseudo-labels
+    # and before any merge. Pre-registered for testing in benchmarks/results/adabn/NEXT-PLAN.md.
+    seg_norm: str = "source"
     # with source_weight > 0: the merge is also the chain (it pseudo-labels the target images and the
     # next round fine-tunes it), so no segmenter-chain/ is kept. False: the chain stays unmerged.
     merge_chain: bool = False
@@ -198,6 +204,8 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: source_weight must be in [0, 1) or 'auto', got {self.source_weight!r}")
         if not isinstance(self.pseudo_mirror, bool):
             raise ValueError(f"AdaptConfig: pseudo_mirror must be true or false, got {self.pseudo_mirror!r}")
+        if self.seg_norm not in ("source", "target"):
+            raise ValueError(f"AdaptConfig: seg_norm must be 'source' or 'target', got {self.seg_norm!r}")
         if not isinstance(self.merge_chain, bool):
             raise ValueError(f"AdaptConfig: merge_chain must be true or false, got {self.merge_chain!r}")
         if isinstance(self.synth_filter, (str, bool)) or not 0.0 <= self.synth_filter < 1.0:

@@ -289,10 +289,39 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
                               checkpoint_dir=ctx.work / "segmenter-ckpt", device=ctx.device,
                               description={"round": r, "pairs": len(pairs), "adaptation": True})
         seg = yield from _forward(job, "segmenter", r, losses)
+        if cfg.seg_norm == "target":
+            seg = yield from stage_target_norm(ctx, seg)
         seg.save(out)
         shutil.rmtree(ctx.work / "segmenter-ckpt", ignore_errors=True)
     seg = Segmenter.load(out)
     seg.to(ctx.device)
+    return seg
+
+
+#: batches of crops ``seg_norm = "target"`` averages the statistics over (as the benchmark's adabn part)
+SEG_NORM_BATCHES = 256
+
+
+def stage_target_norm(ctx: RoundContext, seg):
+    """``AdaptConfig.seg_norm == "target"``: ``seg``'s BatchNorm statistics re-estimated on crops of
+    the real target images (prepared, FOV-biased; the round's segmenter crop and batch size), weights
+    unchanged; noted in its training record. Deterministic for the job's seed and the round."""
+    from vessel_studio.train.segmenter import reestimate_norm_statistics_job
+
+    cfg, r = ctx.cfg, ctx.index
+    job = reestimate_norm_statistics_job(seg, [t.prepared.x for t in ctx.targets], [t.prepared.fov for t in ctx.targets],
+                                         crop=cfg.seg_crop, batch_size=cfg.seg_batch, batches=SEG_NORM_BATCHES,
+                                         seed=derive_seed(cfg.seed, "seg-norm", r))
+    while True:
+        try:
+            ev = next(job)
+        except StopIteration as stop:
+            seg = stop.value
+            break
+        yield Progress(ev.stage, ev.step, ev.total, ev.message, round=r)
+    seg.training = {**(seg.training or {}), "batchnorm_statistics": {
+        "images": "the project's target images", "batches": SEG_NORM_BATCHES, "crop": cfg.seg_crop,
+        "batch_size": cfg.seg_batch}}
     return seg
 
 
