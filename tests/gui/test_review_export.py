@@ -49,17 +49,22 @@ def test_segment_with_bundled_model_in_worker(studio, tiny_models, qtbot, dialog
     assert "vessel fraction" in review.stats.text()
 
 
+def _segment_with(review, studio, model, qtbot, dialogs) -> None:
+    """Run "Segment with bundled model" with ``model`` and wait until its worker is done."""
+    review.segmenter_model = str(model)
+    with qtbot.waitSignal(studio.runner.finished, timeout=180000) as blocker:
+        assert review.segment_missing()
+    assert blocker.args[0].status == "done", dialogs.errors
+
+
 def test_segment_with_mirroring(studio, tiny_models, qtbot, dialogs):
     """The Mirror box makes the worker's maps the mirrored predictions of the same model."""
     from vessel_studio.gui import tasks
     from vessel_studio.models.segmenter import Segmenter
 
     review = studio.panels["Review"]
-    review.segmenter_model = str(tiny_models[0])
     review.mirror.setChecked(True)
-    with qtbot.waitSignal(studio.runner.finished, timeout=180000) as blocker:
-        assert review.segment_missing()
-    assert blocker.args[0].status == "done", dialogs.errors
+    _segment_with(review, studio, tiny_models[0], qtbot, dialogs)
     proj = studio.project
     seg = Segmenter.load(tiny_models[0])
     rec = proj.images[0]
@@ -82,11 +87,8 @@ def test_segment_with_renormalisation(studio, tiny_models, qtbot, dialogs, monke
     monkeypatch.setattr(tasks, "RENORMALIZE_BATCHES", 16)  # fewer batches: the worker thread runs at low priority
     review = studio.panels["Review"]
     assert studio.project.modality == "fundus" and not review.renormalize.isChecked()
-    review.segmenter_model = str(tiny_models[0])
     review.renormalize.setChecked(True)
-    with qtbot.waitSignal(studio.runner.finished, timeout=180000) as blocker:
-        assert review.segment_missing()
-    assert blocker.args[0].status == "done", dialogs.errors
+    _segment_with(review, studio, tiny_models[0], qtbot, dialogs)
     proj = studio.project
     seg = Segmenter.load(tiny_models[0])
     rec = proj.images[0]
