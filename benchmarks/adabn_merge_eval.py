@@ -29,7 +29,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-BATCHES = 256
 
 
 def main(argv=None) -> int:
@@ -51,7 +50,7 @@ def main(argv=None) -> int:
     from vessel_studio.preprocess import Preprocessing
     from vessel_studio.io.atomic import write_report
     from vessel_studio.store import Project
-    from vessel_studio.train.segmenter import reestimate_norm_statistics
+    from vessel_studio.train.segmenter import NORM_BATCHES, reestimate_norm_statistics
 
     spec = BenchmarkSpec(pair=args.pair, data=Path(args.data), work=Path("unused"), preset="cpu")
     tests = _test_set(spec)
@@ -71,7 +70,7 @@ def main(argv=None) -> int:
         source = Segmenter.load(base / "source-only")
         normed = Segmenter.load(base / "source-only")
         reestimate_norm_statistics(normed, [t.prepared.x for t in targets], [t.prepared.fov for t in targets],
-                                   crop=int(cfg0["seg_crop"]), batch_size=int(cfg0["seg_batch"]), batches=BATCHES,
+                                   crop=int(cfg0["seg_crop"]), batch_size=int(cfg0["seg_batch"]), batches=NORM_BATCHES,
                                    seed=int(cfg0["seed"]))
         rows = []
         for r in (rounds[-1:] if args.last_only else rounds):
@@ -118,7 +117,7 @@ def main(argv=None) -> int:
         v = np.mean([d["rounds"][k]["variant"]["dice"] for d in seeds.values()])
         md.append(f"| {next(iter(seeds.values()))['rounds'][k]['round']} | {c:.4f} | {p:.4f} | {v:.4f} |")
     write_report(Path(args.out), args.name or f"merge-{args.pair}",
-                 {"command": cmd, "pair": args.pair, "batches": BATCHES, "weight": args.weight, "recomputed_equals_committed": ok,
+                 {"command": cmd, "pair": args.pair, "batches": NORM_BATCHES, "weight": args.weight, "recomputed_equals_committed": ok,
                   "seeds": seeds}, md)
     return 0
 

@@ -709,10 +709,10 @@ def test_seg_norm_target_renormalises_each_trained_segmenter(tmp_path):
     import torch
 
     from vessel_studio.adaptation.job import load_targets
-    from vessel_studio.adaptation.rounds import SEG_NORM_BATCHES, derive_seed
+    from vessel_studio.adaptation.rounds import derive_seed
     from vessel_studio.models.segmenter import Segmenter
     from vessel_studio.preprocess import Preprocessing
-    from vessel_studio.train.segmenter import reestimate_norm_statistics
+    from vessel_studio.train.segmenter import NORM_BATCHES, reestimate_norm_statistics
 
     assert all(AdaptConfig.preset(p).seg_norm == "source" for p in ("tiny", "cpu", "gpu"))
     with pytest.raises(ValueError, match="seg_norm"):
@@ -727,12 +727,12 @@ def test_seg_norm_target_renormalises_each_trained_segmenter(tmp_path):
     normed = Segmenter.load(runs["target"][0].folder / "rounds" / "round-000" / "segmenter")
     assert any(isinstance(e, Progress) and e.stage == "renormalize" and e.round == 0 for e in runs["target"][1])
     assert not any(isinstance(e, Progress) and e.stage == "renormalize" for e in runs["source"][1])
-    assert normed.training["batchnorm_statistics"]["batches"] == SEG_NORM_BATCHES
+    assert normed.training["batchnorm_statistics"]["batches"] == NORM_BATCHES
     assert Project.open(runs["target"][0].folder).rounds[0].config["seg_norm"] == "target"
     proj = runs["source"][0]
     targets = load_targets(proj, Preprocessing.for_modality("octa"))
     reestimate_norm_statistics(plain, [t.prepared.x for t in targets], [t.prepared.fov for t in targets],
-                               crop=TINY.seg_crop, batch_size=TINY.seg_batch, batches=SEG_NORM_BATCHES,
+                               crop=TINY.seg_crop, batch_size=TINY.seg_batch, batches=NORM_BATCHES,
                                seed=derive_seed(TINY.seed, "seg-norm", 0))
     a, b = plain.net.state_dict(), normed.net.state_dict()
     assert set(a) == set(b)

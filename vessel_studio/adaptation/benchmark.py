@@ -231,11 +231,6 @@ def part_histmatch(spec: BenchmarkSpec, seed: int, tests) -> dict:
     return _score_segmenter(seg, tests)
 
 
-#: batches of crops (the preset's segmenter crop and batch size) that the ``adabn`` baseline
-#: re-estimates the BatchNorm statistics from
-ADABN_BATCHES = 256
-
-
 def part_adabn(spec: BenchmarkSpec, seed: int, tests) -> dict:
     """Label-free baseline: the source-only segmenter with its BatchNorm running statistics
     re-estimated on crops of the target's unlabelled training images (AdaBN, Li et al. 2016;
@@ -259,7 +254,7 @@ def part_adabn(spec: BenchmarkSpec, seed: int, tests) -> dict:
         prepared.append(prepare(image, fov=estimate_fov(image, modality=info["modality"]), prep=seg.preprocessing))
     cfg = SegmenterTrainConfig.preset(spec.preset)
     reestimate_norm_statistics(seg, [p.x for p in prepared], [p.fov for p in prepared],
-                               crop=cfg.crop, batch_size=cfg.batch_size, batches=ADABN_BATCHES, seed=int(seed))
+                               crop=cfg.crop, batch_size=cfg.batch_size, seed=int(seed))
     return _score_segmenter(seg, tests)
 
 

@@ -298,29 +298,19 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
     return seg
 
 
-#: batches of crops ``seg_norm = "target"`` averages the statistics over (as the benchmark's adabn part)
-SEG_NORM_BATCHES = 256
-
-
 def stage_target_norm(ctx: RoundContext, seg):
     """``AdaptConfig.seg_norm == "target"``: ``seg``'s BatchNorm statistics re-estimated on crops of
     the real target images (prepared, FOV-biased; the round's segmenter crop and batch size), weights
     unchanged; noted in its training record. Deterministic for the job's seed and the round."""
-    from vessel_studio.train.segmenter import reestimate_norm_statistics_job
+    from vessel_studio.train.segmenter import NORM_BATCHES, reestimate_norm_statistics_job
 
     cfg, r = ctx.cfg, ctx.index
     job = reestimate_norm_statistics_job(seg, [t.prepared.x for t in ctx.targets], [t.prepared.fov for t in ctx.targets],
-                                         crop=cfg.seg_crop, batch_size=cfg.seg_batch, batches=SEG_NORM_BATCHES,
+                                         crop=cfg.seg_crop, batch_size=cfg.seg_batch,
                                          seed=derive_seed(cfg.seed, "seg-norm", r))
-    while True:
-        try:
-            ev = next(job)
-        except StopIteration as stop:
-            seg = stop.value
-            break
-        yield Progress(ev.stage, ev.step, ev.total, ev.message, round=r)
+    seg = yield from _forward(job, "renormalize", r)
     seg.training = {**(seg.training or {}), "batchnorm_statistics": {
-        "images": "the project's target images", "batches": SEG_NORM_BATCHES, "crop": cfg.seg_crop,
+        "images": "the project's target images", "batches": NORM_BATCHES, "crop": cfg.seg_crop,
         "batch_size": cfg.seg_batch}}
     return seg
 

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modality", choices=["fundus", "octa"], default=None,
                    help="the images' modality, when it is not the model's (sets their preprocessing)")
     p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
-    p.add_argument("--batches", type=int, default=256, help="batches of crops to average over (default 256)")
+    p.add_argument("--batches", type=int, default=256,
+                   help="batches of crops to average over (default 256, train.segmenter.NORM_BATCHES)")
     p.add_argument("--crop", type=int, default=64, help="crop size in pixels (default 64, the cpu preset's)")
     p.add_argument("--batch-size", type=int, default=8, help="crops per batch (default 8, the cpu preset's)")
     p.add_argument("--seed", type=int, default=0)
@@ -39,14 +40,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from vessel_studio.commands.segment import collect_inputs, find_fov
+    from vessel_studio.commands.segment import collect_inputs, fov_files_in, read_fov_for
     from vessel_studio.device import pick_device
-    from vessel_studio.events import Progress
-    from vessel_studio.io.datasets import list_images
+    from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.fov import estimate_fov
-    from vessel_studio.io.images import read_image, read_mask
+    from vessel_studio.io.images import read_image
     from vessel_studio.models.segmenter import Segmenter
-    from vessel_studio.preprocess import Preprocessing, prepare
+    from vessel_studio.preprocess import prepare
     from vessel_studio.resources import DEFAULT_SEGMENTER
     from vessel_studio.train.segmenter import reestimate_norm_statistics_job
 
@@ -58,29 +58,19 @@ def run(args: argparse.Namespace) -> int:
     seg = Segmenter.load(args.model or DEFAULT_SEGMENTER, device=device)
     if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in seg.net.modules()):
         raise ValueError(f"{seg.source}: the model has no BatchNorm layers; there is nothing to re-estimate")
-    if args.modality is not None and args.modality != seg.preprocessing.modality:
-        seg.preprocessing = Preprocessing.for_modality(args.modality)
+    seg.use_modality(args.modality)
     files, failed = collect_inputs(args.inputs)
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)
     if failed:
         raise ValueError("some inputs are not images (listed above); nothing was written")
-    fov_files = {}
-    if args.fov_dir is not None:
-        if not Path(args.fov_dir).is_dir():
-            raise ValueError(f"{args.fov_dir}: --fov-dir is not a folder")
-        fov_files = {f.name[: -len(f.suffix)]: f for f in list_images(args.fov_dir)}
+    fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
     xs, fovs, names = [], [], []
     for f in tqdm(files, desc="read", unit="image", disable=len(files) < 2):
         try:
             image, _ = read_image(f)
-            if args.fov_dir is not None:
-                fp = find_fov(f.name[: -len(f.suffix)], fov_files)
-                if fp is None:
-                    raise ValueError(f"no FOV mask for it in {args.fov_dir}")
-                fov = read_mask(fp, shape=image.shape)
-            else:
-                fov = estimate_fov(image, modality=seg.preprocessing.modality)
+            fov = (read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None
+                   else estimate_fov(image, modality=seg.preprocessing.modality))
             p = prepare(image, fov=fov, prep=seg.preprocessing)
         except (ValueError, OSError) as exc:
             msg = str(exc) if str(f) in str(exc) else f"{f}: {exc}"
@@ -88,16 +78,12 @@ def run(args: argparse.Namespace) -> int:
         xs.append(p.x)
         fovs.append(p.fov)
         names.append(f.name)
-    job = reestimate_norm_statistics_job(seg, xs, fovs, crop=args.crop, batch_size=args.batch_size,
-                                         batches=args.batches, seed=args.seed)
-    with tqdm(total=args.batches, desc="renormalize", unit="batch") as bar:
-        try:
-            while True:
-                ev = next(job)
-                if isinstance(ev, Progress):
-                    bar.update(1)
-        except StopIteration:
-            pass
+    bar = progress_bar()
+    try:
+        run_job(reestimate_norm_statistics_job(seg, xs, fovs, crop=args.crop, batch_size=args.batch_size,
+                                               batches=args.batches, seed=args.seed), bar)
+    finally:
+        bar.close()
     base = seg.source
     seg.training = {**(seg.training or {}), "batchnorm_statistics": {
         "base_model": str(base), "images": names, "modality": seg.preprocessing.modality,

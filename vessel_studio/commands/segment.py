@@ -118,6 +118,25 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
     return files, bad
 
 
+def fov_files_in(fov_dir: str) -> dict[str, Path]:
+    """``--fov-dir``: its mask files by stem; a clear error when it is not a folder."""
+    from vessel_studio.io.datasets import list_images
+
+    if not Path(fov_dir).is_dir():
+        raise ValueError(f"{fov_dir}: --fov-dir is not a folder")
+    return {f.name[: -len(f.suffix)]: f for f in list_images(fov_dir)}
+
+
+def read_fov_for(image_path: Path, image, fov_files: dict[str, Path], fov_dir: str):
+    """The FOV mask of ``image_path`` from ``--fov-dir`` (see :func:`find_fov`), at the image's shape."""
+    from vessel_studio.io.images import read_mask
+
+    fp = find_fov(image_path.name[: -len(image_path.suffix)], fov_files)
+    if fp is None:
+        raise ValueError(f"{image_path}: no FOV mask for it in {fov_dir}")
+    return read_mask(fp, shape=image.shape)
+
+
 def find_fov(stem: str, fov_files: dict[str, Path]) -> Path | None:
     """FOV file for an image stem: same stem, or stem + ``_mask`` / ``_fov`` / ... (case-insensitive)."""
     from vessel_studio.io.datasets import FOV_SUFFIXES
@@ -138,18 +157,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from vessel_studio.io.datasets import list_images
-    from vessel_studio.io.images import read_image, read_mask, write_mask, write_prob
+    from vessel_studio.io.images import read_image, write_mask, write_prob
     from vessel_studio.device import pick_device
     from vessel_studio.models.segmenter import Segmenter
 
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
-    seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device)
-    if args.modality is not None and args.modality != seg.preprocessing.modality:
-        from vessel_studio.preprocess import Preprocessing
-
-        seg.preprocessing = Preprocessing.for_modality(args.modality)
+    seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device).use_modality(args.modality)
     for warning in project_round_warnings(args.model, args.round):
         print(f"warning: {warning}", file=sys.stderr)
     calibration = None
@@ -163,11 +177,7 @@ def run(args: argparse.Namespace) -> int:
     files, failed = collect_inputs(args.inputs)
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)
-    fov_files: dict[str, Path] = {}
-    if args.fov_dir is not None:
-        if not Path(args.fov_dir).is_dir():
-            raise ValueError(f"{args.fov_dir}: --fov-dir is not a folder")
-        fov_files = {f.name[: -len(f.suffix)]: f for f in list_images(args.fov_dir)}
+    fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if calibration is not None:
@@ -185,12 +195,7 @@ def run(args: argparse.Namespace) -> int:
         seen[stem] = f
         try:
             image, _ = read_image(f)
-            fov = None
-            if args.fov_dir is not None:
-                fp = find_fov(stem, fov_files)
-                if fp is None:
-                    raise ValueError(f"{f}: no FOV mask for it in {args.fov_dir}")
-                fov = read_mask(fp, shape=image.shape)
+            fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None
             pred = seg.predict(image, fov=fov, threshold=args.threshold, mirror=args.mirror)
             write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov))
             if args.save_prob:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vessel_studio.events import Artifact, Job, Progress
+from vessel_studio.train.segmenter import NORM_BATCHES
 
 SOURCE_ONLY = "source-only"
 
@@ -96,9 +97,9 @@ def review_order(project) -> Job[list[tuple[str, float]]]:
     return scores
 
 
-#: how many batches of crops "re-normalise" averages the BatchNorm statistics over (the
-#: benchmark's ``adabn`` row and ``vessel-studio renormalize`` use the same)
-RENORMALIZE_BATCHES = 256
+#: how many batches of crops "re-normalise" averages the BatchNorm statistics over (the library's
+#: default, as the benchmark's ``adabn`` row and ``vessel-studio renormalize``; tests lower it)
+RENORMALIZE_BATCHES = NORM_BATCHES
 
 
 def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter",
@@ -115,12 +116,10 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     from vessel_studio.events import forward
     from vessel_studio.io.images import write_prob
     from vessel_studio.models.segmenter import Segmenter
-    from vessel_studio.preprocess import Preprocessing
 
     yield Progress("segment", 0, len(image_ids), "loading the segmenter")
-    seg = Segmenter.load(model, device=pick_device())  # a CUDA GPU when there is one
-    if project.modality and project.modality != seg.preprocessing.modality:
-        seg.preprocessing = Preprocessing.for_modality(project.modality)
+    # a CUDA GPU when there is one; images prepared for the project's modality
+    seg = Segmenter.load(model, device=pick_device()).use_modality(project.modality)
     if renormalize:
         from vessel_studio.io.fov import estimate_fov
         from vessel_studio.preprocess import prepare

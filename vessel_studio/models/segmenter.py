@@ -323,6 +323,16 @@ class Segmenter:
             return self.device.type == "cuda"
         return bool(self.mirror_batch)
 
+    def use_modality(self, modality: str | None) -> "Segmenter":
+        """Prepare images for ``modality`` ("fundus" | "octa") when it is not the model's: a fundus
+        model applied to OCT-A images gets OCT-A's preprocessing (as the benchmark applies a
+        source-only segmenter to its target). ``None`` or the model's own modality: unchanged. Returns self."""
+        if modality is not None and modality != self.preprocessing.modality:
+            from vessel_studio.preprocess import Preprocessing
+
+            self.preprocessing = Preprocessing.for_modality(modality)
+        return self
+
     def to(self, device) -> "Segmenter":
         self.net.to(device)
         return self

@@ -30,6 +30,9 @@ import numpy as np
 from vessel_studio.events import Job, Metric, Progress
 
 STAGE = "train-segmenter"
+#: batches of crops that ``reestimate_norm_statistics`` averages the BatchNorm statistics over by
+#: default (the benchmark's ``adabn`` row, ``seg_norm="target"``, ``renormalize`` and the GUI use it)
+NORM_BATCHES = 256
 
 
 @dataclass
@@ -455,7 +458,8 @@ def evaluate(segmenter, samples, *, threshold: float | None = None, exclude=EXCL
 
 
 def reestimate_norm_statistics(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
-                               batches: int = 256, seed: int = 0, flips: bool = True, rotations: bool = True):
+                               batches: int = NORM_BATCHES, seed: int = 0, flips: bool = True,
+                               rotations: bool = True):
     """Re-estimate ``segmenter``'s BatchNorm running means and variances on unlabelled images
     (AdaBN, Li et al. 2016; after a weight interpolation, REPAIR's re-normalisation): each
     BatchNorm's statistics are reset and replaced by their cumulative average over ``batches``
@@ -474,7 +478,8 @@ def reestimate_norm_statistics(segmenter, images, fovs=None, *, crop: int = 64, 
 
 
 def reestimate_norm_statistics_job(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
-                                   batches: int = 256, seed: int = 0, flips: bool = True, rotations: bool = True):
+                                   batches: int = NORM_BATCHES, seed: int = 0, flips: bool = True,
+                                   rotations: bool = True):
     """:func:`reestimate_norm_statistics` as a job: yields ``Progress("renormalize", b, batches)``
     (cancel by closing it between batches: the segmenter's old statistics are then put back) and
     returns the segmenter."""
