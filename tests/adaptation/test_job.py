@@ -738,3 +738,55 @@ def test_seg_norm_target_renormalises_each_trained_segmenter(tmp_path):
     assert set(a) == set(b)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
+    """synth_replay: round 0 keeps its synthetic pairs in its committed synthetic/ folder, and every later
+    round trains its segmenter on them (the same images and masks, read back) beside its own; round 0
+    itself is the default's; off by default, validated, and a missing round-0 file is named."""
+    import vessel_studio.train.segmenter as ts
+    from vessel_studio.adaptation.rounds import REPLAY_IMAGES, REPLAY_MASKS, RoundContext, replay_pairs
+
+    assert all(AdaptConfig.preset(p).synth_replay is False for p in ("tiny", "cpu", "gpu"))
+    with pytest.raises(ValueError, match="synth_replay"):
+        AdaptConfig.preset("tiny", synth_replay="yes")
+    real = ts.train_segmenter
+    seen: dict[bool, list] = {}
+
+    def spy(pairs, cfg, **kw):
+        seen.setdefault(spy.mode, []).append({p.name: p for p in pairs})
+        return real(pairs, cfg, **kw)
+
+    monkeypatch.setattr(ts, "train_segmenter", spy)
+    projects = {}
+    for on in (False, True):
+        spy.mode = on
+        proj, bundle, _ = make_setup(tmp_path / str(on))
+        collect(adapt(proj, TINY.replace(rounds=2, synth_replay=on), source=bundle))
+        projects[on] = Project.open(proj.folder)
+    n = TINY.n_synthetic
+    r0 = projects[True].round_dir(0) / "synthetic"
+    assert (r0 / REPLAY_IMAGES).is_file() and (r0 / REPLAY_MASKS).is_file()
+    assert not (projects[False].round_dir(0) / "synthetic" / REPLAY_IMAGES).exists()
+    assert not (projects[True].round_dir(1) / "synthetic" / REPLAY_IMAGES).exists()  # round 0's only
+    # round 0 is the default's, bit for bit
+    weights = [(projects[on].segmenter_path(0) / "model.safetensors").read_bytes() for on in (False, True)]
+    assert weights[0] == weights[1]
+    round0, *later = seen[True]
+    assert not any(k.startswith("replay-") for k in round0)
+    for pairs in later:  # rounds 1 and 2: the round's own n pairs + round 0's n, same arrays
+        assert sum(k.startswith("synthetic-") for k in pairs) == n
+        assert sum(k.startswith("replay-") for k in pairs) == n
+        for i in range(n):
+            np.testing.assert_array_equal(pairs[f"replay-{i}"].x, round0[f"synthetic-{i}"].x)
+            np.testing.assert_array_equal(pairs[f"replay-{i}"].label, round0[f"synthetic-{i}"].label)
+    assert not any(k.startswith("replay-") for pairs in seen[False] for k in pairs)
+    assert [r.metrics["synthetic_pairs"] for r in projects[True].rounds] == [n, 2 * n, 2 * n]
+    assert [r.metrics["synthetic_pairs"] for r in projects[False].rounds] == [n, n, n]
+    assert projects[True].rounds[1].config["synth_replay"] is True
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ctx = RoundContext(cfg=TINY.replace(synth_replay=True), device=None, work=tmp_path, index=1, targets=[],
+                       target_prep=None, source_generator=None, source_segmenter=None, source=None, replay=empty)
+    with pytest.raises(ValueError, match=str(empty / REPLAY_IMAGES).replace("\\", "\\\\")):
+        replay_pairs(ctx)

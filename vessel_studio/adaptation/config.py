@@ -133,6 +133,12 @@ class AdaptConfig:
     # segmenter the round starts from (the source one in round 0) agrees least with their mask (Dice),
     # i.e. images that do not show the vessels of their label. 0: keep all (the default, the paper).
     synth_filter: float = 0.0
+    # rounds >= 1 also train the segmenter on round 0's synthetic pairs (latent similarity mining's, which
+    # the project keeps in round 0's ``synthetic/images.npy`` and ``masks.npy`` when this is on), beside the
+    # round's own: the re-synthesised pairs of a generator fine-tuned on pseudo-labels are added to, not
+    # swapped for, the pairs round 0's segmenter learned from. False: each round's own pairs only (the
+    # paper, every committed result). Pre-registered for testing in benchmarks/results/synth-replay/PLAN.md.
+    synth_replay: bool = False
     # weight of the source segmenter in the segmenter a round DELIVERS (what the project segments with,
     # its pseudo-label maps shown for review, ``segment --model PROJECT``): the delivered model is the
     # weight interpolation source_weight * source + (1 - source_weight) * adapted (WiSE-FT). The
@@ -206,6 +212,8 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: pseudo_mirror must be true or false, got {self.pseudo_mirror!r}")
         if self.seg_norm not in ("source", "target"):
             raise ValueError(f"AdaptConfig: seg_norm must be 'source' or 'target', got {self.seg_norm!r}")
+        if not isinstance(self.synth_replay, bool):
+            raise ValueError(f"AdaptConfig: synth_replay must be true or false, got {self.synth_replay!r}")
         if not isinstance(self.merge_chain, bool):
             raise ValueError(f"AdaptConfig: merge_chain must be true or false, got {self.merge_chain!r}")
         if isinstance(self.synth_filter, (str, bool)) or not 0.0 <= self.synth_filter < 1.0:

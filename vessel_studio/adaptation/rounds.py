@@ -99,6 +99,7 @@ class RoundContext:
     prev_probs: dict[str, np.ndarray] | None = None  # original-resolution probabilities of round r-1
     prev_probs_model: dict[str, np.ndarray] | None = None  # model-scale probabilities of round r-1
     corrections: dict[str, np.ndarray] = field(default_factory=dict)  # id -> bool mask (original res)
+    replay: Path | None = None  # rounds >= 1 with cfg.synth_replay: round 0's committed synthetic/ folder
 
 
 @dataclass
@@ -435,6 +436,29 @@ def filter_synthetic(pairs, seg, share: float):
     return [pairs[i] for i in sorted(order)]
 
 
+REPLAY_IMAGES, REPLAY_MASKS = "images.npy", "masks.npy"
+
+
+def replay_pairs(ctx: RoundContext):
+    """Round 0's synthetic pairs (``cfg.synth_replay``), read from its committed ``synthetic/`` folder."""
+    from vessel_studio.preprocess import from_unit
+    from vessel_studio.train.segmenter import TrainPair
+
+    folder = ctx.replay
+    if folder is None:
+        raise ValueError("synth_replay: the round was given no round-0 folder to replay")
+    ip, mp = folder / REPLAY_IMAGES, folder / REPLAY_MASKS
+    for p in (ip, mp):
+        if not p.is_file():
+            raise ValueError(f"{p}: missing; synth_replay needs round 0's synthetic pairs, which a round 0 "
+                             "run without synth_replay does not keep")
+    images, masks = _load_npy(ip), _load_npy(mp)
+    if images.ndim != 3 or images.shape != masks.shape:
+        raise ValueError(f"{folder}: replay images {images.shape} and masks {masks.shape} do not match")
+    return [TrainPair(from_unit(img), (m > 0).astype(np.float32), None, weight=1.0, name=f"replay-{i}")
+            for i, (img, m) in enumerate(zip(images, masks))]
+
+
 def source_pairs(ctx: RoundContext, n_other: int):
     """The labelled source images as segmenter pairs, repeated so that they make about
     ``cfg.source_share`` of all pairs (pairs are drawn uniformly); none with procedural sources."""
@@ -534,6 +558,8 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         steps, lr = cfg.seg_finetune_steps, cfg.seg_finetune_lr
     if cfg.synth_filter > 0:
         pairs = filter_synthetic(pairs, init, cfg.synth_filter)
+    if r > 0 and cfg.synth_replay:
+        pairs += replay_pairs(ctx)
     n_synth = len(pairs)
     if r > 0:
         pairs += real_pairs(ctx, labels)
@@ -577,7 +603,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
             [confidence_stats(delivered_probs[tg.id], tg.fov)["vessel_fraction"] for tg in ctx.targets]))
         metrics["delivered_agreement_with_chain"] = float(np.mean(
             [dice_agreement(delivered_probs[tg.id], probs[tg.id], tg.fov) for tg in ctx.targets]))
-    metrics["synthetic_pairs"] = float(n_synth)
+    metrics["synthetic_pairs"] = float(n_synth)  # with synth_replay: round 0's included
     metrics["real_pairs"] = float(n_real)
     metrics["source_pairs"] = float(len(src_pairs))
     metrics["corrected_images"] = float(len(ctx.corrections))
@@ -605,6 +631,9 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         write_image(final / "synthetic" / f"sample-{i:02d}.png", _to_uint8(synth[i]))
         write_mask(final / "synthetic" / f"sample-{i:02d}_mask.png", synth_masks[i] >= 0.5)
     write_image(final / "synthetic" / "montage.png", montage(synth[: cfg.n_preview], synth_masks[: cfg.n_preview]))
+    if r == 0 and cfg.synth_replay:  # what later rounds replay (replay_pairs)
+        _save_npy(final / "synthetic" / REPLAY_IMAGES, np.asarray(synth, np.float32))
+        _save_npy(final / "synthetic" / REPLAY_MASKS, (np.asarray(synth_masks) >= 0.5).astype(np.uint8))
     from vessel_studio.models.folder import hash_folder
 
     models = {"segmenter": hash_folder(final / "segmenter"), "generator": hash_folder(final / "generator")}
