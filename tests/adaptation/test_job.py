@@ -743,9 +743,10 @@ def test_seg_norm_target_renormalises_each_trained_segmenter(tmp_path):
 def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
     """synth_replay: round 0 keeps its synthetic pairs in its committed synthetic/ folder, and every later
     round trains its segmenter on them (the same images and masks, read back) beside its own; round 0
-    itself is the default's; off by default, validated, and a missing round-0 file is named."""
+    itself is the default's; a round 0 made without it gets its pairs made again; off by default, validated."""
     import vessel_studio.train.segmenter as ts
     from vessel_studio.adaptation.rounds import REPLAY_IMAGES, REPLAY_MASKS, RoundContext, replay_pairs
+    from vessel_studio.preprocess import from_unit
 
     assert all(AdaptConfig.preset(p).synth_replay is False for p in ("tiny", "cpu", "gpu"))
     with pytest.raises(ValueError, match="synth_replay"):
@@ -784,9 +785,24 @@ def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
     assert [r.metrics["synthetic_pairs"] for r in projects[True].rounds] == [n, 2 * n, 2 * n]
     assert [r.metrics["synthetic_pairs"] for r in projects[False].rounds] == [n, n, n]
     assert projects[True].rounds[1].config["synth_replay"] is True
+    # a project whose round 0 ran without synth_replay, continued with it: round 0's pairs are made again,
+    # the same arrays round 0 keeps when it runs with synth_replay
+    spy.mode = "continued"
+    proj, bundle, _ = make_setup(tmp_path / "continued")
+    collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    assert not (Project.open(proj.folder).round_dir(0) / "synthetic" / REPLAY_IMAGES).exists()
+    collect(adapt(proj, TINY.replace(rounds=1, synth_replay=True), source=bundle))
+    kept = np.load(r0 / REPLAY_IMAGES), np.load(r0 / REPLAY_MASKS)
+    pairs = seen["continued"][-1]
+    for i in range(n):
+        np.testing.assert_array_equal(pairs[f"replay-{i}"].x, from_unit(kept[0][i]))
+        np.testing.assert_array_equal(pairs[f"replay-{i}"].label, kept[1][i].astype(np.float32))
+    assert Project.open(proj.folder).rounds[1].metrics["synthetic_pairs"] == 2 * n
+    # nothing to make them from: a clear error naming the folder
     empty = tmp_path / "empty"
     empty.mkdir()
-    ctx = RoundContext(cfg=TINY.replace(synth_replay=True), device=None, work=tmp_path, index=1, targets=[],
-                       target_prep=None, source_generator=None, source_segmenter=None, source=None, replay=empty)
-    with pytest.raises(ValueError, match=str(empty / REPLAY_IMAGES).replace("\\", "\\\\")):
-        replay_pairs(ctx)
+    ctx = RoundContext(cfg=TINY.replace(synth_replay=True), device=None, work=tmp_path / "w" / "round-001",
+                       index=1, targets=[], target_prep=None, source_generator=None, source_segmenter=None,
+                       source=None, replay=empty)
+    with pytest.raises(ValueError, match="round 0 keeps neither"):
+        collect(replay_pairs(ctx))

@@ -288,7 +288,9 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                         prev_segmenter=project.chain_segmenter_path(prev.index) if prev else None,
                         prev_probs=prev_probs, prev_probs_model=prev_model,
                         corrections=project.corrections() if r > 0 else {},
-                        replay=project.round_dir(0) / "synthetic" if r > 0 and rcfg.synth_replay else None,
+                        replay=project.round_dir(0) if r > 0 and rcfg.synth_replay else None,
+                        replay_cfg=AdaptConfig.from_dict(project.get_round(0).config)
+                        if r > 0 and rcfg.synth_replay else None,
                     )
                     out = yield from run_round(ctx)
                     rows = [row for row in round_rows(project.rounds) if row["round"] < r]

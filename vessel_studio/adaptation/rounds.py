@@ -99,7 +99,8 @@ class RoundContext:
     prev_probs: dict[str, np.ndarray] | None = None  # original-resolution probabilities of round r-1
     prev_probs_model: dict[str, np.ndarray] | None = None  # model-scale probabilities of round r-1
     corrections: dict[str, np.ndarray] = field(default_factory=dict)  # id -> bool mask (original res)
-    replay: Path | None = None  # rounds >= 1 with cfg.synth_replay: round 0's committed synthetic/ folder
+    replay: Path | None = None  # rounds >= 1 with cfg.synth_replay: the project's round-0 folder
+    replay_cfg: Any = None  # the AdaptConfig round 0 ran with (as its manifest record says)
 
 
 @dataclass
@@ -440,23 +441,44 @@ REPLAY_IMAGES, REPLAY_MASKS = "images.npy", "masks.npy"
 
 
 def replay_pairs(ctx: RoundContext):
-    """Round 0's synthetic pairs (``cfg.synth_replay``), read from its committed ``synthetic/`` folder."""
+    """Round 0's synthetic pairs (``cfg.synth_replay``), read from its committed ``synthetic/`` folder.
+
+    A round 0 made without ``synth_replay`` (a project continued with it on) kept no pairs: they are
+    made again exactly as round 0 made them (its recorded config and seed, its committed target
+    generator, the same source crops and DDIM decoding), in the job's work folder, once per job."""
     from vessel_studio.preprocess import from_unit
     from vessel_studio.train.segmenter import TrainPair
 
     folder = ctx.replay
     if folder is None:
         raise ValueError("synth_replay: the round was given no round-0 folder to replay")
-    ip, mp = folder / REPLAY_IMAGES, folder / REPLAY_MASKS
-    for p in (ip, mp):
-        if not p.is_file():
-            raise ValueError(f"{p}: missing; synth_replay needs round 0's synthetic pairs, which a round 0 "
-                             "run without synth_replay does not keep")
-    images, masks = _load_npy(ip), _load_npy(mp)
-    if images.ndim != 3 or images.shape != masks.shape:
-        raise ValueError(f"{folder}: replay images {images.shape} and masks {masks.shape} do not match")
-    return [TrainPair(from_unit(img), (m > 0).astype(np.float32), None, weight=1.0, name=f"replay-{i}")
+    ip, mp = folder / "synthetic" / REPLAY_IMAGES, folder / "synthetic" / REPLAY_MASKS
+    if ip.is_file() and mp.is_file():
+        images, masks = _load_npy(ip), _load_npy(mp)
+        if images.ndim != 3 or images.shape != masks.shape:
+            raise ValueError(f"{folder / 'synthetic'}: replay images {images.shape} and masks {masks.shape} "
+                             "do not match")
+    else:
+        images, masks = yield from _remake_round0_pairs(ctx)
+    return [TrainPair(from_unit(img), (m >= 0.5).astype(np.float32), None, weight=1.0, name=f"replay-{i}")
             for i, (img, m) in enumerate(zip(images, masks))]
+
+
+def _remake_round0_pairs(ctx: RoundContext):
+    """Round 0's synthetic pairs again, from its committed generator (see ``replay_pairs``)."""
+    from vessel_studio.models.generator import Generator
+
+    gen_folder = ctx.replay / "generator"
+    if ctx.replay_cfg is None or not _model_done(gen_folder):
+        raise ValueError(f"{ctx.replay}: round 0 keeps neither its synthetic pairs nor a generator and config "
+                         "to make them again (synth_replay)")
+    cfg0 = ctx.replay_cfg
+    ctx0 = dataclasses.replace(ctx, cfg=cfg0, index=0, work=ctx.work.parent / "replay-round-000")
+    crops, masks = yield from stage_source_crops(ctx0)
+    gen0 = Generator.load(gen_folder, device=ctx.device).use_channels_last(cfg0.gen_channels_last)
+    conditioned = cfg0.lsm_masks and cfg0.target_init == "source" and gen0.conditioned  # as run_round's round 0
+    images, masks = yield from stage_synthesize(ctx0, gen0, crops, masks, target_masks=conditioned)
+    return images, masks
 
 
 def source_pairs(ctx: RoundContext, n_other: int):
@@ -559,7 +581,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     if cfg.synth_filter > 0:
         pairs = filter_synthetic(pairs, init, cfg.synth_filter)
     if r > 0 and cfg.synth_replay:
-        pairs += replay_pairs(ctx)
+        pairs += yield from replay_pairs(ctx)
     n_synth = len(pairs)
     if r > 0:
         pairs += real_pairs(ctx, labels)
