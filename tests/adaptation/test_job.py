@@ -791,7 +791,8 @@ def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
     proj, bundle, _ = make_setup(tmp_path / "continued")
     collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
     assert not (Project.open(proj.folder).round_dir(0) / "synthetic" / REPLAY_IMAGES).exists()
-    collect(adapt(proj, TINY.replace(rounds=1, synth_replay=True), source=bundle))
+    _, events = collect(adapt(proj, TINY.replace(rounds=1, synth_replay=True), source=bundle))
+    assert {e.round for e in events if isinstance(e, Progress) and e.stage == "replay"} == {1}
     kept = np.load(r0 / REPLAY_IMAGES), np.load(r0 / REPLAY_MASKS)
     pairs = seen["continued"][-1]
     for i in range(n):

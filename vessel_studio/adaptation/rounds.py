@@ -474,10 +474,12 @@ def _remake_round0_pairs(ctx: RoundContext):
                          "to make them again (synth_replay)")
     cfg0 = ctx.replay_cfg
     ctx0 = dataclasses.replace(ctx, cfg=cfg0, index=0, work=ctx.work.parent / "replay-round-000")
-    crops, masks = yield from stage_source_crops(ctx0)
+    # progress shows as this round's "replay" stage, not as round 0's
+    crops, masks = yield from _forward(stage_source_crops(ctx0), "replay", ctx.index)
     gen0 = Generator.load(gen_folder, device=ctx.device).use_channels_last(cfg0.gen_channels_last)
     conditioned = cfg0.lsm_masks and cfg0.target_init == "source" and gen0.conditioned  # as run_round's round 0
-    images, masks = yield from stage_synthesize(ctx0, gen0, crops, masks, target_masks=conditioned)
+    job = stage_synthesize(ctx0, gen0, crops, masks, target_masks=conditioned)
+    images, masks = yield from _forward(job, "replay", ctx.index)
     return images, masks
 
 
