@@ -807,3 +807,8 @@ def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
                        source=None, replay=empty)
     with pytest.raises(ValueError, match="round 0 keeps neither"):
         collect(replay_pairs(ctx))
+    (empty / "synthetic").mkdir()
+    (empty / "synthetic" / REPLAY_IMAGES).write_bytes(b"not a numpy file")
+    (empty / "synthetic" / REPLAY_MASKS).write_bytes(b"not a numpy file")
+    with pytest.raises(ValueError, match="cannot read round 0's replay pairs"):
+        collect(replay_pairs(ctx))

@@ -454,7 +454,10 @@ def replay_pairs(ctx: RoundContext):
         raise ValueError("synth_replay: the round was given no round-0 folder to replay")
     ip, mp = folder / "synthetic" / REPLAY_IMAGES, folder / "synthetic" / REPLAY_MASKS
     if ip.is_file() and mp.is_file():
-        images, masks = _load_npy(ip), _load_npy(mp)
+        try:
+            images, masks = _load_npy(ip), _load_npy(mp)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{folder / 'synthetic'}: cannot read round 0's replay pairs ({e})") from e
         if images.ndim != 3 or images.shape != masks.shape:
             raise ValueError(f"{folder / 'synthetic'}: replay images {images.shape} and masks {masks.shape} "
                              "do not match")
