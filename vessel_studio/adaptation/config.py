@@ -138,7 +138,8 @@ class AdaptConfig:
     # round's own: the re-synthesised pairs of a generator fine-tuned on pseudo-labels are added to, not
     # swapped for, the pairs round 0's segmenter learned from. False: each round's own pairs only (the
     # paper, every committed headline). Measured (benchmarks/results/synth-replay/, plan first, seeds 0-2):
-    # last round DRIVE -> CHASE_DB1 +0.0058 (every seed up), DRIVE -> STARE -0.0006; not adopted.
+    # last round DRIVE -> CHASE_DB1 +0.0058 (every seed up), DRIVE -> STARE -0.0006; not adopted. Across
+    # modalities it collapsed DRIVE -> OCTA-500 seed 0 from round 4 (round 8: 0.067 against 0.721).
     synth_replay: bool = False
     # weight of the source segmenter in the segmenter a round DELIVERS (what the project segments with,
     # its pseudo-label maps shown for review, ``segment --model PROJECT``): the delivered model is the
