@@ -763,7 +763,11 @@ def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
     for on in (False, True):
         spy.mode = on
         proj, bundle, _ = make_setup(tmp_path / str(on))
-        collect(adapt(proj, TINY.replace(rounds=2, synth_replay=on), source=bundle))
+        if on:  # the tiny set-up adapts fundus -> OCT-A: across modalities, where replay collapsed a run
+            with pytest.warns(UserWarning, match="synth_replay across modalities"):
+                collect(adapt(proj, TINY.replace(rounds=2, synth_replay=on), source=bundle))
+        else:
+            collect(adapt(proj, TINY.replace(rounds=2, synth_replay=on), source=bundle))
         projects[on] = Project.open(proj.folder)
     n = TINY.n_synthetic
     r0 = projects[True].round_dir(0) / "synthetic"
@@ -791,7 +795,8 @@ def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
     proj, bundle, _ = make_setup(tmp_path / "continued")
     collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
     assert not (Project.open(proj.folder).round_dir(0) / "synthetic" / REPLAY_IMAGES).exists()
-    _, events = collect(adapt(proj, TINY.replace(rounds=1, synth_replay=True), source=bundle))
+    with pytest.warns(UserWarning, match="synth_replay across modalities"):
+        _, events = collect(adapt(proj, TINY.replace(rounds=1, synth_replay=True), source=bundle))
     assert {e.round for e in events if isinstance(e, Progress) and e.stage == "replay"} == {1}
     kept = np.load(r0 / REPLAY_IMAGES), np.load(r0 / REPLAY_MASKS)
     pairs = seen["continued"][-1]

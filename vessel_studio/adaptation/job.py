@@ -217,6 +217,12 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     cfg = cfg or AdaptConfig.preset("cpu")
     source = source or SourceBundle()
     cfg = cfg.resolve_auto(source.modality, project.modality)
+    if cfg.synth_replay and str(source.modality) != str(project.modality):
+        import warnings
+
+        warnings.warn(f"{project.folder}: synth_replay across modalities ({source.modality} -> {project.modality}): "
+                      "it made DRIVE -> OCTA-500 collapse from round 4 (benchmarks/results/synth-replay/); "
+                      "watch the label-free guard", UserWarning, stacklevel=2)
     device = pick_device(device) if not hasattr(device, "type") else device
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
