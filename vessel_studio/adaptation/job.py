@@ -286,6 +286,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 attempt = 0
                 while True:  # attempt 0, then cfg.guard_retries re-runs of a flagged round
                     rcfg = cfg if attempt == 0 else cfg.replace(seed=derive_seed(cfg.seed, "guard-retry", r, attempt))
+                    replay = r > 0 and rcfg.synth_replay  # round 0's folder and the config it ran with
                     ctx = RoundContext(
                         cfg=rcfg, device=device, work=_round_work(work, r, attempt), index=r, targets=targets,
                         target_prep=target_prep, source_generator=source_gen, source_segmenter=source_seg,
@@ -294,9 +295,8 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                         prev_segmenter=project.chain_segmenter_path(prev.index) if prev else None,
                         prev_probs=prev_probs, prev_probs_model=prev_model,
                         corrections=project.corrections() if r > 0 else {},
-                        replay=project.round_dir(0) if r > 0 and rcfg.synth_replay else None,
-                        replay_cfg=AdaptConfig.from_dict(project.get_round(0).config)
-                        if r > 0 and rcfg.synth_replay else None,
+                        replay=project.round_dir(0) if replay else None,
+                        replay_cfg=AdaptConfig.from_dict(project.get_round(0).config) if replay else None,
                     )
                     out = yield from run_round(ctx)
                     rows = [row for row in round_rows(project.rounds) if row["round"] < r]

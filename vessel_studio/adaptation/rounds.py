@@ -248,6 +248,13 @@ def stage_source_crops(ctx: RoundContext):
     return _load_npy(ip), _load_npy(mp)
 
 
+def _decodes_with_masks(cfg, r: int, gen) -> bool:
+    """Whether round ``r`` decodes with the target generator conditioned on the source masks: rounds >= 1
+    (the generator was fine-tuned on pseudo-labels); round 0 with ``cfg.lsm_masks`` (the source
+    generator's mask pathway, inherited by a target generator initialised from it)."""
+    return r > 0 or bool(cfg.lsm_masks and cfg.target_init == "source" and gen.conditioned)
+
+
 def stage_synthesize(ctx: RoundContext, target_gen, crops: np.ndarray, masks: np.ndarray, *, target_masks: bool):
     """Latent similarity mining in chunks of ``synth_batch`` (each chunk saved: resumable)."""
     from vessel_studio.adaptation.synthesis import translate
@@ -480,8 +487,7 @@ def _remake_round0_pairs(ctx: RoundContext):
     # progress shows as this round's "replay" stage, not as round 0's
     crops, masks = yield from _forward(stage_source_crops(ctx0), "replay", ctx.index)
     gen0 = Generator.load(gen_folder, device=ctx.device).use_channels_last(cfg0.gen_channels_last)
-    conditioned = cfg0.lsm_masks and cfg0.target_init == "source" and gen0.conditioned  # as run_round's round 0
-    job = stage_synthesize(ctx0, gen0, crops, masks, target_masks=conditioned)
+    job = stage_synthesize(ctx0, gen0, crops, masks, target_masks=_decodes_with_masks(cfg0, 0, gen0))
     images, masks = yield from _forward(job, "replay", ctx.index)
     return images, masks
 
@@ -563,9 +569,7 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
 
     t = time.perf_counter()
     crops, masks = yield from stage_source_crops(ctx)
-    # rounds >= 1: the generator was fine-tuned on pseudo-labels; round 0: cfg.lsm_masks (the source
-    # generator's mask pathway, inherited by a target generator initialised from it)
-    conditioned = r > 0 or (cfg.lsm_masks and cfg.target_init == "source" and gen.conditioned)
+    conditioned = _decodes_with_masks(cfg, r, gen)
     synth, synth_masks = yield from stage_synthesize(ctx, gen, crops, masks, target_masks=conditioned)
     clock.done("synthesize", time.perf_counter() - t)
     for i in range(min(cfg.n_preview, len(synth))):

@@ -27,8 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modality", choices=["fundus", "octa"], default=None,
                    help="the images' modality, when it is not the model's (sets their preprocessing)")
     p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
-    p.add_argument("--batches", type=int, default=256,
-                   help="batches of crops to average over (default 256, train.segmenter.NORM_BATCHES)")
+    from vessel_studio.train.segmenter import NORM_BATCHES  # light: numpy only, no torch
+
+    p.add_argument("--batches", type=int, default=NORM_BATCHES,
+                   help=f"batches of crops to average over (default {NORM_BATCHES})")
     p.add_argument("--crop", type=int, default=64, help="crop size in pixels (default 64, the cpu preset's)")
     p.add_argument("--batch-size", type=int, default=8, help="crops per batch (default 8, the cpu preset's)")
     p.add_argument("--seed", type=int, default=0)
