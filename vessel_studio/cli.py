@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, PermissionError) as exc:
-        # Bad input: a clear one-line message naming the file, not a traceback.
+    except (ValueError, FileNotFoundError, PermissionError, FileExistsError, NotADirectoryError,
+            IsADirectoryError) as exc:
+        # Bad input: a clear one-line message naming the file, not a traceback (the last three:
+        # an output path whose folder is a file, or a file path that is a folder).
         print(f"vessel-studio {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -139,3 +139,29 @@ def test_adapt_rounds_argument():
     for bad in ("-1", "two", "2.5"):
         with pytest.raises(Exception, match="integer >= 0 or 'auto'"):
             _rounds_arg(bad)
+
+
+def test_adapt_checks_its_arguments_before_creating_the_project(tmp_path, capsys):
+    """A typo in --set, an empty or missing --target, an unreadable target image: one clear line,
+    and no project left behind."""
+    import numpy as np
+
+    from vessel_studio.io.images import write_image
+
+    tgt, empty = tmp_path / "tgt", tmp_path / "empty"
+    write_image(tgt / "a.png", np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8))
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    bad = tmp_path / "bad"
+    write_image(bad / "a.png", np.zeros((64, 64), np.uint8))
+    (bad / "b.png").write_text("a text file named .png")
+    proj = tmp_path / "proj"
+    base = ["adapt", str(proj), "--modality", "octa", "--preset", "tiny", "--quiet"]
+    for extra, words in ((["--target", str(tgt), "--set", "nonsense_key=3"], "nonsense_key"),
+                         (["--target", str(tgt), "--set", "source_weight=banana"], "source_weight"),
+                         (["--target", str(empty)], "holds no image files"),
+                         (["--target", str(tmp_path / "missing")], "missing"),
+                         (["--target", str(bad)], "b.png")):
+        assert main([*base, *extra]) == 2
+        assert words in capsys.readouterr().err
+        assert not proj.exists()

@@ -60,3 +60,14 @@ def test_evaluate_unpaired_is_an_error(scored, tmp_path, capsys):
     assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 2
     assert "stranger" in capsys.readouterr().err
     assert main(["evaluate", "--pred", str(tmp_path / "none"), "--gt", str(gt)]) == 2
+
+
+def test_evaluate_bad_threshold_and_json_under_a_file(scored, tmp_path, capsys):
+    pred, gt, _, _ = scored
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--threshold", "nan"])
+    assert exc.value.code == 2 and "--threshold" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("")
+    rc = main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--json", str(tmp_path / "afile" / "s.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "afile" in err and "Traceback" not in err

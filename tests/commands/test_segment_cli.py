@@ -200,3 +200,46 @@ def test_segment_calibrate_fits_the_boundary_to_the_projects_corrections(tmp_pat
     written = read_mask(out / "eye0.png")
     np.testing.assert_array_equal(written, expected.apply(pred.prob, pred.fov))
     assert (cal["threshold"], cal["thin"]) != (0.5, 0) and (written != pred.mask).any()  # not the plain masks
+
+
+def test_segment_into_the_input_folder_never_replaces_an_input(tmp_path, folders, tiny_model, capsys):
+    """``--out`` = the images' folder: ``<stem>.png`` would be the photograph itself; it is skipped
+    with an error instead of being replaced by its mask."""
+    imgs, _, _ = folders
+    before = (imgs / "eye0.png").read_bytes()
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs), str(imgs / "eye0.png")])
+    assert rc == 1
+    assert "eye0.png" in capsys.readouterr().err
+    assert (imgs / "eye0.png").read_bytes() == before
+    # a TIFF input beside it: its mask <stem>.png is a new file and is written
+    write_image(imgs / "eye2.tif", read_image(imgs / "eye1.png")[0])
+    assert main(["segment", "--model", str(tiny_model), "--out", str(imgs), str(imgs / "eye2.tif")]) == 0
+    assert (imgs / "eye2.png").is_file()
+
+
+def test_segment_out_that_is_a_file_is_a_clear_error(tmp_path, folders, tiny_model, capsys):
+    imgs, _, _ = folders
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out in (afile, afile / "sub"):
+        rc = main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs / "eye0.png")])
+        err = capsys.readouterr().err
+        assert rc == 2 and "afile" in err and "Traceback" not in err
+    assert afile.read_text() == "keep me"
+
+
+def test_segment_threshold_must_be_a_probability(tmp_path, folders, tiny_model, capsys):
+    imgs, _, _ = folders
+    for bad in ("nan", "1.5", "-0.1", "inf", "high"):
+        with pytest.raises(SystemExit) as exc:
+            main(["segment", "--model", str(tiny_model), "--threshold", bad, "--out", str(tmp_path / "o"),
+                  str(imgs / "eye0.png")])
+        assert exc.value.code == 2 and "--threshold" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    # the same for a model folder whose config.json carries a bad threshold: an error naming the folder
+    cfg = json.loads((tiny_model / "config.json").read_text())
+    for bad in ("high", float("nan"), 3):
+        (tiny_model / "config.json").write_text(json.dumps({**cfg, "threshold": bad}))
+        rc = main(["segment", "--model", str(tiny_model), "--out", str(tmp_path / "o"), str(imgs / "eye0.png")])
+        err = capsys.readouterr().err
+        assert rc == 2 and str(tiny_model) in err and "threshold" in err

@@ -53,17 +53,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _config(args: argparse.Namespace):
+    """The AdaptConfig of ``--preset`` with the options and ``--set KEY=VALUE`` overrides."""
+    import json
+
+    from vessel_studio.adaptation import AdaptConfig
+
+    overrides = {"seed": args.seed}
+    for key, name in (("rounds", "rounds"), ("t0", "t0"), ("steps", "steps"), ("count", "n_synthetic"),
+                      ("threads", "threads")):
+        if getattr(args, key) is not None:
+            overrides[name] = getattr(args, key)
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            overrides[k] = json.loads(v)
+        except ValueError:
+            overrides[k] = v
+    return AdaptConfig.preset(args.preset, **overrides)
+
+
 def run(args: argparse.Namespace) -> int:
+    import shutil
     from pathlib import Path
 
-    from vessel_studio.adaptation import AdaptConfig, SourceBundle, adapt
+    from vessel_studio.adaptation import SourceBundle, adapt
     from vessel_studio.adaptation.selection import round_rows, summarize
     from vessel_studio.events import progress_bar
     from vessel_studio.store import Project
+    from vessel_studio.store.project import expand_image_paths
 
     folder = Path(args.project)
     if bool(args.source_images) != bool(args.source_masks):
         raise ValueError("--source-images and --source-masks go together")
+    # every argument is checked before the project is created or images are copied into it
+    cfg = _config(args)
+    for target in args.target:
+        if not expand_image_paths([target]):
+            raise ValueError(f"{target}: --target folder holds no image files")
+    if args.source_images:
+        source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs,
+                                           segmenter=args.source_segmenter, generator=args.source_generator,
+                                           modality=args.source_modality)
+    else:
+        source = SourceBundle(segmenter=args.source_segmenter, generator=args.source_generator,
+                              modality=args.source_modality)
+    created_here = False
     if (folder / "project.json").exists():
         project = Project.open(folder)
         if args.modality and args.modality != project.modality:
@@ -73,36 +110,18 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{folder}: new project: pass --modality octa|fundus")
         if not args.target:
             raise ValueError(f"{folder}: new project: pass --target DIR with the target images")
+        created_here = not folder.exists()
         project = Project.create(folder, modality=args.modality)
     if args.target:
-        added = project.add_images(args.target)
-        print(f"{len(added)} new target image(s); {len(project.images)} in the project")
-
-    if args.source_images:
-        source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs,
-                                           segmenter=args.source_segmenter, generator=args.source_generator,
-                                           modality=args.source_modality)
-    else:
-        source = SourceBundle(segmenter=args.source_segmenter, generator=args.source_generator,
-                              modality=args.source_modality)
-        print("no labelled source images given: using procedural vessel masks rendered by the source generator")
-
-    overrides = {"seed": args.seed}
-    for key, name in (("rounds", "rounds"), ("t0", "t0"), ("steps", "steps"), ("count", "n_synthetic"),
-                      ("threads", "threads")):
-        if getattr(args, key) is not None:
-            overrides[name] = getattr(args, key)
-    import json
-
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
         try:
-            overrides[k] = json.loads(v)
-        except ValueError:
-            overrides[k] = v
-    cfg = AdaptConfig.preset(args.preset, **overrides)
+            added = project.add_images(args.target)  # reads every image before copying any
+        except BaseException:
+            if created_here:  # an unreadable target image: leave no empty new project behind
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        print(f"{len(added)} new target image(s); {len(project.images)} in the project")
+    if not args.source_images:
+        print("no labelled source images given: using procedural vessel masks rendered by the source generator")
 
     job = adapt(project, cfg, source=source, device=args.device)
     bar = None if args.quiet else progress_bar()

@@ -15,6 +15,8 @@ import math
 import sys
 from pathlib import Path
 
+from vessel_studio.commands.segment import threshold_arg
+
 PROB_SUFFIX = "_prob"
 
 
@@ -23,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gt", required=True, help="folder of manual labels")
     p.add_argument("--fov", default=None, help="folder of FOV masks (default: whole image)")
     p.add_argument("--json", default=None, help="write per-image, mean, sd and pooled metrics here")
-    p.add_argument("--threshold", type=float, default=0.5, help="threshold applied to probability TIFFs (default 0.5)")
+    p.add_argument("--threshold", type=threshold_arg, default=0.5, help="threshold applied to probability TIFFs (default 0.5)")
 
 
 def _stem(p: Path) -> str:

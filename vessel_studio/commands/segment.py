@@ -18,6 +18,17 @@ import sys
 from pathlib import Path
 
 
+def threshold_arg(text: str) -> float:
+    """``--threshold``: a probability in [0, 1] (NaN, inf or 1.5 would draw empty or full masks)."""
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= t <= 1.0:  # False for NaN too
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return t
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     p.add_argument("--model", default=None,
@@ -26,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif (float32 probabilities)")
     p.add_argument("--fov-dir", default=None, help="folder of FOV masks paired by stem (else estimated)")
-    p.add_argument("--threshold", type=float, default=None, help="probability threshold (default: the model's, 0.5)")
+    p.add_argument("--threshold", type=threshold_arg, default=None, help="probability threshold (default: the model's, 0.5)")
     p.add_argument("--modality", choices=["fundus", "octa"], default=None,
                    help="the images' modality, when it is not the model's: prepares them for it (a fundus model "
                         "on OCT-A images: --modality octa; see also `vessel-studio renormalize`)")
@@ -161,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.device import pick_device
     from vessel_studio.models.segmenter import Segmenter
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # before loading: reported without any work done
+        raise ValueError(f"{out}: --out exists and is not a folder")
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
     seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device).use_modality(args.modality)
@@ -178,13 +192,13 @@ def run(args: argparse.Namespace) -> int:
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)
     fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if calibration is not None:
         from vessel_studio.io.atomic import write_json
 
         write_json(out / "calibration.json", {"model": str(args.model), "round": args.round, **calibration.to_dict()})
     seen: dict[str, Path] = {}
+    inputs = {f.resolve() for f in files}
     ok = 0
     for f in tqdm(files, desc="segment", unit="image", disable=len(files) < 2):
         stem = f.name[: -len(f.suffix)]
@@ -193,6 +207,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {f}: same name as {seen[stem]}, skipped", file=sys.stderr)
             continue
         seen[stem] = f
+        outputs = [out / f"{stem}.png", *([out / f"{stem}_prob.tif"] if args.save_prob else [])]
+        clash = [p for p in outputs if p.resolve() in inputs]
+        if clash:  # --out is the input folder: the mask would replace the photograph
+            failed.append((str(f), f"its output {clash[0]} is an input image"))
+            print(f"error: {f}: its output would overwrite the input image {clash[0]}; choose another --out, "
+                  "skipped", file=sys.stderr)
+            continue
         try:
             image, _ = read_image(f)
             fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None

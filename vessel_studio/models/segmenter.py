@@ -349,13 +349,15 @@ class Segmenter:
         try:
             config = SegmenterConfig.from_dict(cfg["architecture"])
             prep = Preprocessing.from_dict(cfg["preprocessing"])
+            threshold = float(cfg.get("threshold", 0.5))
+            if not 0.0 <= threshold <= 1.0:  # False for NaN too
+                raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFolderError(f"{folder}: invalid segmenter config ({exc})") from exc
         net = build_unet(config)
         load_state_into(net, state, source=folder)
         net.eval()
-        seg = cls(net, config, prep, training=cfg.get("training"), threshold=cfg.get("threshold", 0.5),
-                  source=str(folder))
+        seg = cls(net, config, prep, training=cfg.get("training"), threshold=threshold, source=str(folder))
         if device is not None:
             seg.to(device)
         return seg

@@ -240,7 +240,7 @@ class Project:
         file read, then one per file copied); closing it before the end adds nothing."""
         from vessel_studio.events import Progress
 
-        files = _expand_image_paths(paths)
+        files = expand_image_paths(paths)
         existing = {r.sha256 for r in self.images}
         todo: list[tuple[Path, str, tuple[int, ...], tuple[float, float] | None]] = []
         seen: set[str] = set()
@@ -596,7 +596,11 @@ def _default_preprocessing(modality: str) -> dict[str, Any]:
     return Preprocessing.for_modality(modality).to_dict()
 
 
-def _expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The image files a project would take from ``paths`` (files, or folders' image files by suffix).
+
+    One rule for ``Project.add_images`` and for checking ``adapt --target`` before a project exists.
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files: list[Path] = []
