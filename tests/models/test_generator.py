@@ -116,6 +116,10 @@ def test_load_errors_name_the_folder(tmp_path):
     cfg_path.write_text(json.dumps(cfg2))
     with pytest.raises(ModelFolderError, match=r"g: weights do not match the config"):
         Generator.load(tmp_path / "g")
+    cfg2 = dict(cfg, architecture=dict(cfg["architecture"], block_out_channels=[40_000, 80_000]))
+    cfg_path.write_text(json.dumps(cfg2))  # too big to build: refused on the meta device first
+    with pytest.raises(ModelFolderError, match=r"g: weights do not match the config"):
+        Generator.load(tmp_path / "g")
 
     # config without an architecture
     cfg3 = {k: v for k, v in cfg.items() if k != "architecture"}

@@ -132,6 +132,12 @@ def test_load_mismatch_is_clear(tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelFolderError, match="do not match"):
         Segmenter.load(folder)
+    # absurd sizes (a damaged or hostile config.json): compared on the meta device, so the error comes
+    # before torch tries to allocate the hundreds of GB such a network would need
+    cfg["architecture"]["channels"] = [100_000] * 5
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelFolderError, match="do not match"):
+        Segmenter.load(folder)
     cfg["architecture"] = {"channels": [8, 16], "bogus": 1}
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelFolderError, match="invalid segmenter config"):

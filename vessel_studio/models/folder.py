@@ -103,9 +103,26 @@ def load_model_folder(folder: str | Path, *, kind: str | None = None) -> tuple[d
     return cfg, state
 
 
+def build_loaded(build, state: Mapping[str, Any], *, source: str | Path):
+    """``build()`` with ``state`` loaded into it. The shapes are compared on torch's meta device
+    first, so a config.json that does not match its weights (say, absurd channel counts) is a
+    named error before any memory is allocated for it."""
+    import torch
+
+    with torch.device("meta"):
+        _check_state(build().state_dict(), state, source=source)
+    module = build()
+    module.load_state_dict(state)
+    return module
+
+
 def load_state_into(module, state: Mapping[str, Any], *, source: str | Path) -> None:
     """``module.load_state_dict`` with an error that names the folder and the mismatch."""
-    own = module.state_dict()
+    _check_state(module.state_dict(), state, source=source)
+    module.load_state_dict(state)
+
+
+def _check_state(own: Mapping[str, Any], state: Mapping[str, Any], *, source: str | Path) -> None:
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
@@ -122,7 +139,6 @@ def load_state_into(module, state: Mapping[str, Any], *, source: str | Path) -> 
                 f"config expects {tuple(own[k].shape)})"
             )
         raise ModelFolderError(f"{source}: weights do not match the config: " + "; ".join(parts))
-    module.load_state_dict(state)
 
 
 # --- training checkpoints (resumable) ---------------------------------------------------------

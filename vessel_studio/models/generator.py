@@ -249,7 +249,7 @@ class Generator:
 
     @classmethod
     def load(cls, name_or_path: str | Path, *, device=None) -> "Generator":
-        from vessel_studio.models.folder import ModelFolderError, load_model_folder, load_state_into, read_config
+        from vessel_studio.models.folder import ModelFolderError, build_loaded, load_model_folder, read_config
         from vessel_studio.resources import resolve_model
 
         try:
@@ -265,8 +265,7 @@ class Generator:
             cfg = GeneratorConfig.from_dict(arch)
         except (TypeError, ValueError) as exc:
             raise ModelFolderError(f"{folder}: invalid generator architecture in config.json ({exc})") from exc
-        unet = build_unet(cfg)
-        load_state_into(unet, state, source=folder)
+        unet = build_loaded(lambda: build_unet(cfg), state, source=folder)
         unet.eval()
         gen = cls(unet, cfg, _preprocessing_from(cfg_dict.get("preprocessing")),
                   conditioned=bool(cfg_dict.get("conditioned", False)), training=cfg_dict.get("training") or {})

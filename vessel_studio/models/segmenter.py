@@ -340,7 +340,7 @@ class Segmenter:
     @classmethod
     def load(cls, name_or_path, *, device=None) -> "Segmenter":
         """Load a model folder (a path, or the name of a bundled model such as ``fundus-segmenter``)."""
-        from vessel_studio.models.folder import ModelFolderError, load_model_folder, load_state_into
+        from vessel_studio.models.folder import ModelFolderError, build_loaded, load_model_folder
         from vessel_studio.preprocess import Preprocessing
         from vessel_studio.resources import resolve_model
 
@@ -354,8 +354,7 @@ class Segmenter:
                 raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFolderError(f"{folder}: invalid segmenter config ({exc})") from exc
-        net = build_unet(config)
-        load_state_into(net, state, source=folder)
+        net = build_loaded(lambda: build_unet(config), state, source=folder)
         net.eval()
         seg = cls(net, config, prep, training=cfg.get("training"), threshold=threshold, source=str(folder))
         if device is not None:
