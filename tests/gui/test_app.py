@@ -383,3 +383,99 @@ def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
     assert [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())] == ["no round"]
     assert "round 0" in panel.selection_hint.text()
     assert not dialogs.errors
+
+
+def test_new_empty_project_drops_the_previous_image(studio, tmp_path, dialogs):
+    """A new (empty) project does not keep showing the previous project's image, whose edits could
+    not be saved into it."""
+    review = studio.panels["Review"]
+    assert review.image_id is not None
+    assert studio.new_project(tmp_path / "empty", "octa")
+    assert studio.current_id is None and review.image_id is None
+    assert review.title.text() == "No image"
+    assert "mask" not in studio.viewer.layers and "image" not in studio.viewer.layers
+    assert review.save() is False
+    assert not dialogs.errors
+
+
+def test_another_project_is_not_opened_while_a_job_runs(studio, tmp_path, qtbot, dialogs):
+    """Opening (or creating) another project while a job works on this one is refused with a message:
+    the job, its Cancel button and its results stay with the project they belong to."""
+    import threading
+
+    from vessel_studio.events import Progress
+    from vessel_studio.samples import write_sample_project
+
+    write_sample_project(tmp_path / "other", n=2, modality="octa", shape=(40, 40), seed=9)
+    folder, gate = studio.project.folder, threading.Event()
+
+    def job():
+        while not gate.wait(0.02):
+            yield Progress("x", 0, 1)
+        return 1
+
+    assert studio.start_job("Adaptation", job)
+    assert studio.open_project(tmp_path / "other") is False
+    assert studio.new_project(tmp_path / "new", "octa") is False
+    assert dialogs.errors[-1][0] == "Busy" and "Adaptation" in dialogs.errors[-1][1]
+    assert studio.project.folder == folder and not (tmp_path / "new" / "project.json").exists()
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+        gate.set()
+    assert studio.open_project(tmp_path / "other")
+    assert studio.project.folder == tmp_path / "other"
+
+
+def test_discarded_edits_leave_the_screen(studio, dialogs):
+    """"Discard" (asked before a job, an export or closing) puts the mask back as it was saved; the
+    discarded strokes are not left on the Labels layer to be saved later by mistake."""
+    review = studio.panels["Review"]
+    layer = review.mask_layer
+    assert not layer.data[30, 30]
+    layer.paint((30, 30), 1)
+    review.autosave()
+    assert review.dirty
+    dialogs.answers["save_discard_cancel"] = "discard"
+    assert studio.can_leave()
+    assert not review.mask_layer.data[30, 30] and not review.dirty
+    assert "unsaved" not in review.edit_state.text()
+    assert studio.project.correction(studio.current_id) is None
+
+
+def test_rollback_shows_the_kept_rounds_maps(studio, tmp_path, dialogs):
+    """After a roll back, Review shows the latest kept round's probability map and mask, not the
+    deleted round's."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    proj = studio.project
+    for index, p in ((0, 0.2), (1, 0.9)):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        for rec in proj.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full((96, 96), p, np.float32))
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
+    studio.project_changed.emit()
+    viewer, review = studio.viewer, studio.panels["Review"]
+    assert viewer.layers["probability"].data.mean() == pytest.approx(0.9)
+    assert viewer.layers["mask"].data.all()
+    assert studio.panels["Adaptation"].rollback()
+    assert viewer.layers["probability"].data.mean() == pytest.approx(0.2)
+    assert not viewer.layers["mask"].data.any()
+    assert review.show_round.currentText() == "latest round"
+
+
+def test_next_steps_past_an_unreadable_image(studio, dialogs):
+    """An image whose file is broken: an error, an empty review (not the previous image, which a
+    save would overwrite), and Next goes on to the following image."""
+    proj = studio.project
+    ids = [r.id for r in proj.images]
+    (proj.folder / proj.image(ids[1]).file).write_bytes(b"garbage")
+    review = studio.panels["Review"]
+    review.next()
+    assert studio.current_id == ids[1] and dialogs.errors[-1][0] == "Cannot show image"
+    assert review.image_id is None and "mask" not in studio.viewer.layers and review.save() is False
+    review.next()
+    assert studio.current_id == ids[2] and review.image_id == ids[2]
+    review.previous()
+    review.previous()
+    assert studio.current_id == ids[0] and review.image_id == ids[0]

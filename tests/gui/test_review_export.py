@@ -340,3 +340,71 @@ def test_export_with_the_boundary_fitted_to_corrections(studio, qtbot, tmp_path)
     assert np.array_equal(m, cal.apply(p2)) and not np.array_equal(m, p2 >= 0.5)
     rows = list(csv.DictReader(open(out / "measures.csv")))
     assert rows[1]["mask"] == "predicted (boundary fitted)"
+
+
+def test_gray_images_of_another_dtype_get_their_own_contrast(studio, tmp_path, qtbot, dialogs):
+    """Stepping from a 16-bit scan to an 8-bit one resets the image layer's contrast limits (not
+    left at the 16-bit range, which shows the 8-bit image black)."""
+    import tifffile
+
+    from vessel_studio.io.images import write_image
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "scan16.tif", rng.uniform(0, 60000, (50, 70)).astype(np.uint16))
+    write_image(tmp_path / "scan8.png", rng.uniform(0, 255, (40, 60)).astype(np.uint8))
+    assert studio.add_images([tmp_path / "scan16.tif", tmp_path / "scan8.png"])
+    qtbot.waitUntil(lambda: not studio.io_runner.running, timeout=10000)
+    ids = {r.name: r.id for r in studio.project.images}
+    layer = lambda: studio.viewer.layers["image"]  # noqa: E731
+    assert studio.select_image(ids["scan16"])
+    assert layer().contrast_limits[1] > 255
+    assert studio.select_image(ids["scan8"])
+    assert layer().data.dtype == np.uint8 and layer().contrast_limits[1] <= 255
+    assert layer().contrast_limits_range[1] <= 255
+    assert not dialogs.errors
+
+
+def test_failed_export_replaces_the_earlier_export_state(studio, qtbot, tmp_path, dialogs):
+    panel = studio.panels["Export"]
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000):
+        assert panel.export_to(tmp_path / "out")
+    assert panel.state.text() == f"exported to {tmp_path / 'out'}"
+    blocker_file = tmp_path / "a-file"
+    blocker_file.write_text("not a folder")
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert panel.export_to(blocker_file)
+    assert blocker.args[0].status == "error" and dialogs.errors[-1][0] == "Export failed"
+    assert panel.state.text().startswith("export failed")
+
+
+def test_review_title_follows_the_image_state(studio, qtbot):
+    review = studio.panels["Review"]
+    assert "— new" in review.title.text()
+    review.mask_layer.paint((30, 30), 1)
+    assert review.save()
+    assert "— corrected" in review.title.text()
+
+
+def test_export_while_a_job_runs_says_busy_before_asking_about_edits(studio, qtbot, tmp_path, dialogs):
+    """Export during an adaptation: "Busy" at once, not a save / discard question (a "discard"
+    there would drop the edits for an export that never starts)."""
+    import threading
+
+    from vessel_studio.events import Progress
+
+    review = studio.panels["Review"]
+    review.mask_layer.paint((30, 30), 1)
+    gate = threading.Event()
+
+    def job():
+        while not gate.wait(0.02):
+            yield Progress("x", 0, 1)
+        return 1
+
+    assert studio.start_job("Adaptation", job)
+    dialogs.answers["save_discard_cancel"] = "discard"
+    assert studio.panels["Export"].export_to(tmp_path / "out") is False
+    assert dialogs.errors[-1][0] == "Busy" and "Unsaved correction" not in dialogs.asked
+    assert review.dirty and review.mask_layer.data[30, 30]
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+        gate.set()

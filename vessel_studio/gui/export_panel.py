@@ -52,6 +52,9 @@ class ExportPanel(QWidget):
         if proj is None:
             dialogs.error(self, "No project", "Open a project first.")
             return False
+        if self.studio.runner.running:  # before asking about unsaved edits: nothing would be exported now
+            dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
+            return False
         if not self.studio.can_leave():
             return False
         fmt = self.mask_format.currentText() if self.masks.isChecked() else None
@@ -70,5 +73,11 @@ class ExportPanel(QWidget):
                 self.state.setText(f"wrote {ev.path}")
 
     def _finished(self, outcome) -> None:
-        if outcome.name == "Export" and outcome.status == "done":
+        if outcome.name != "Export":
+            return
+        if outcome.status == "done":
             self.state.setText(f"exported to {outcome.result}")
+        elif outcome.status == "cancelled":
+            self.state.setText("export cancelled: the folder may hold part of the files")
+        else:  # the error dialog has the details; do not leave an earlier "exported to" here
+            self.state.setText(f"export failed: {outcome.error}")

@@ -197,13 +197,18 @@ class ReviewPanel(QWidget):
         self.queue.setCurrentIndex(0)
         self.queue.blockSignals(False)
         self._fill_round_choices()
-        if self.studio.project is None:
+        if self.studio.project is None or self.studio.current_id is None:
+            # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
-        else:  # the bundled model is a fundus model: re-normalise by default on another modality
+        elif self.image_id == self.studio.current_id:  # this project's rounds changed (roll back)
+            self._reload_maps(keep_edits=True)
+        if self.studio.project is not None:
+            # the bundled model is a fundus model: re-normalise by default on another modality
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
 
     def _images_changed(self) -> None:
         self._fill_round_choices()
+        self._show_title()  # the state (predicted, corrected, ...) may have changed
 
     def _fill_round_choices(self) -> None:
         proj = self.studio.project
@@ -233,7 +238,8 @@ class ReviewPanel(QWidget):
         ids = self.ids()
         if not ids:
             return
-        i = ids.index(self.image_id) if self.image_id in ids else -delta
+        current = self.studio.current_id  # the selected image, even one that could not be shown
+        i = ids.index(current) if current in ids else -delta
         self.studio.select_image(ids[(i + delta) % len(ids)])
 
     def next(self) -> None:
@@ -281,20 +287,32 @@ class ReviewPanel(QWidget):
         if proj is None:
             return
         try:
-            rec = proj.image(image_id)
+            proj.image(image_id)
             image = proj.read_image(image_id)
         except (KeyError, ValueError, OSError) as exc:
             dialogs.error(self, "Cannot show image", str(exc))
+            self._clear()  # not the previous image under this one's name (a save would go to that one)
+            self.title.setText("Cannot show this image (see the error message): choose another one")
             return
         self.image_id, self.image = image_id, image
         rgb = image.ndim == 3
         self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
         self._reload_maps()
+        self._show_title()
+        self.viewer.reset_view()
+
+    def _show_title(self) -> None:
+        proj = self.studio.project
+        if proj is None or self.image_id is None:
+            return
+        try:
+            rec = proj.image(self.image_id)
+        except KeyError:
+            return
         ids = self.ids()
-        pos = f"{ids.index(image_id) + 1}/{len(ids)}" if image_id in ids else ""
+        pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
         spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
         self.title.setText(f"<b>{rec.name}</b> ({pos}) — {rec.state}{spacing}")
-        self.viewer.reset_view()
 
     def _which(self, text: str):
         if text in (LATEST, ""):
@@ -371,6 +389,9 @@ class ReviewPanel(QWidget):
             layer.data = data
             if "contrast_limits" in kw:
                 layer.contrast_limits = kw["contrast_limits"]
+            elif not layer.rgb:  # another image may have another dtype / range (8- and 16-bit scans)
+                layer.reset_contrast_limits_range()
+                layer.reset_contrast_limits()
             layer.visible = visible
             return
         if name in layers:
@@ -625,6 +646,7 @@ class ReviewPanel(QWidget):
         if answer == "discard":
             tasks.drop_draft(self.studio.project, self.image_id)
             self._draft_digest = None
-            self._baseline = self.mask_layer.data > 0
+            self._set_mask(self._baseline)  # the edits are gone from the screen too
+            self._update_edit_state()
             return True
         return False

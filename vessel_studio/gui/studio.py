@@ -71,10 +71,20 @@ class Studio(QObject):
     def can_leave(self) -> bool:
         return all(hook() for hook in list(self.leave_hooks))
 
+    def _busy_elsewhere(self) -> bool:
+        """A job works on the open project: say so (another project must wait until it has stopped)."""
+        runner = self.runner if self.runner.running else self.io_runner if self.io_runner.running else None
+        if runner is None:
+            return False
+        dialogs.error(self._parent_widget(), "Busy",
+                      f"{runner.name} is still running on this project: open another project once it has "
+                      "finished or been cancelled.")
+        return True
+
     def open_project(self, folder: str | Path) -> bool:
         from vessel_studio.store import Project
 
-        if not self.can_leave():
+        if self._busy_elsewhere() or not self.can_leave():
             return False
         try:
             project = Project.open(folder)
@@ -88,7 +98,7 @@ class Studio(QObject):
     def new_project(self, folder: str | Path, modality: str, name: str | None = None) -> bool:
         from vessel_studio.store import Project
 
-        if not self.can_leave():
+        if self._busy_elsewhere() or not self.can_leave():
             return False
         try:
             project = Project.create(folder, modality=modality, name=name)
