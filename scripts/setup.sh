@@ -23,7 +23,9 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-# Pin torch first: the CPU 2.13.0 wheel (an unpinned torch pulls a multi-GB CUDA build).
-python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
+# Pin torch first: the CPU 2.13.0 wheel (an unpinned torch pulls a multi-GB CUDA build). This
+# workplace's pip finds that wheel on disk; elsewhere PyPI's Linux torch is a CUDA build, so set
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu to take the CPU one from PyTorch's index.
+python -c "import torch" 2>/dev/null || python -m pip install -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "torch==2.13.0"
 python -m pip install -q -e ".[dev]"
 echo "Vessel Studio is set up in $(pwd)/.venv"
