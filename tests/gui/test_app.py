@@ -479,3 +479,116 @@ def test_next_steps_past_an_unreadable_image(studio, dialogs):
     review.previous()
     review.previous()
     assert studio.current_id == ids[0] and review.image_id == ids[0]
+
+
+def _held_job(gate, events=(), entered=None):
+    """A job that yields ``events`` (or one Progress), waits for ``gate``, then yields once more
+    (where a cancel asked meanwhile closes it)."""
+    import threading
+
+    from vessel_studio.events import Artifact, Progress
+
+    entered = entered or threading.Event()
+
+    def job():
+        yield from events or [Progress("x", 0, 1)]
+        entered.set()
+        gate.wait(10)
+        yield Artifact("x", "held", "")
+        return 1
+
+    return job
+
+
+@pytest.mark.parametrize("name, panel", [("Segmentation", "Review"), ("Review order", "Review"),
+                                         ("Export", "Export"), ("Adaptation", "Adaptation")])
+def test_every_job_has_a_cancel_where_it_was_started(studio, qtbot, dialogs, name, panel):
+    """Each job the panels start through the studio's runner has a Cancel in the panel that starts
+    it, enabled only while that job runs; other panels' Cancel buttons stay off."""
+    import threading
+
+    cancels = {"Review": studio.panels["Review"].jobbar.btn_cancel,
+               "Export": studio.panels["Export"].jobbar.btn_cancel,
+               "Adaptation": studio.panels["Adaptation"].btn_cancel}
+    assert not any(b.isEnabled() for b in cancels.values())
+    gate = threading.Event()
+    assert studio.start_job(name, _held_job(gate))
+    assert {k for k, b in cancels.items() if b.isEnabled()} == {panel}
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        cancels[panel].click()
+        gate.set()
+    assert blocker.args[0].status == "cancelled"
+    assert not any(b.isEnabled() for b in cancels.values())
+    assert not dialogs.errors
+
+
+def test_cancel_messages_say_what_each_job_left(studio, qtbot, dialogs):
+    """The status after a cancel is true for the job: an adaptation restores the project, a
+    segmentation keeps the images it segmented, an export leaves the files written so far."""
+    import threading
+
+    from vessel_studio.events import Artifact, Progress
+
+    said = []
+    studio.status.connect(said.append)
+    segment = [Progress("segment", 0, 3, "loading the segmenter"),
+               Artifact("segment", "source-only-prediction", "a.tif"), Progress("segment", 1, 3, "sample-00"),
+               Artifact("segment", "source-only-prediction", "b.tif")]
+    export = [Progress("export", 1, 3, "sample-00"), Artifact("export", "mask", "m.png")]
+    for name, events, bar in (("Segmentation", segment, studio.panels["Review"].jobbar),
+                              ("Export", export, studio.panels["Export"].jobbar),
+                              ("Adaptation", [Progress("x", 0, 1)], None)):
+        gate, entered = threading.Event(), threading.Event()
+        with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+            assert studio.start_job(name, _held_job(gate, events, entered))
+            assert entered.wait(10)  # the job has yielded its events and waits
+            (bar.btn_cancel if bar is not None else studio.panels["Adaptation"].btn_cancel).click()
+            gate.set()
+        if bar is not None:
+            assert bar.label.text() == said[-1]
+        if name == "Segmentation":
+            assert "2 of 3 images segmented" in said[-1] and "kept" in said[-1]
+            assert "as it was" not in said[-1]
+        elif name == "Export":
+            assert "1 of 3 images exported" in said[-1] and "as it was" not in said[-1]
+        else:
+            assert "as it was" in said[-1]
+    assert not dialogs.errors
+
+
+def test_adaptation_panel_shows_only_the_adaptations_progress(studio, qtbot, dialogs):
+    """Another job's progress (a segmentation started in Review) is shown where it was started, not
+    in the Adaptation panel, and is finalised there when the job ends."""
+    from vessel_studio.events import Progress
+
+    adapt, bar = studio.panels["Adaptation"], studio.panels["Review"].jobbar
+    before = adapt.stage.text(), adapt.progress.value(), adapt.eta.text()
+
+    def job():
+        for i in range(7):
+            yield Progress("segment", i, 6, f"sample-{i - 1:02d}" if i else "loading")
+        return []
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+        assert studio.start_job("Segmentation", job)
+        assert (adapt.stage.text(), adapt.progress.value(), adapt.eta.text()) == before
+    assert (adapt.stage.text(), adapt.progress.value(), adapt.eta.text()) == before
+    assert "segment" not in adapt.stage.text()
+    assert bar.label.text().startswith("Segmentation finished")
+    assert bar.progress.value() == bar.progress.maximum() and not bar.btn_cancel.isEnabled()
+
+
+def test_adaptation_run_says_busy_before_asking_about_edits(studio, qtbot, dialogs):
+    """Run adaptation while another job runs: "Busy" at once, not a save / discard question."""
+    import threading
+
+    review = studio.panels["Review"]
+    review.mask_layer.paint((30, 30), 1)
+    gate = threading.Event()
+    assert studio.start_job("Export", _held_job(gate))
+    dialogs.answers["save_discard_cancel"] = "discard"
+    assert studio.panels["Adaptation"].run() is False
+    assert dialogs.errors[-1][0] == "Busy" and "Unsaved correction" not in dialogs.asked
+    assert review.dirty and review.mask_layer.data[30, 30]
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+        gate.set()

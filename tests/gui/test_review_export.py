@@ -408,3 +408,104 @@ def test_export_while_a_job_runs_says_busy_before_asking_about_edits(studio, qtb
     assert review.dirty and review.mask_layer.data[30, 30]
     with qtbot.waitSignal(studio.runner.finished, timeout=10000):
         gate.set()
+
+
+def test_cancelled_segmentation_keeps_the_images_it_segmented(studio, tiny_models, qtbot, dialogs, monkeypatch):
+    """Review's Cancel stops "Segment with bundled model" after the image it is on; the images
+    segmented by then keep their predictions (state "predicted", shown in Review), the others stay
+    new, and the message says so."""
+    import threading
+
+    from vessel_studio.events import Artifact
+    from vessel_studio.gui import tasks
+
+    gate, entered = threading.Event(), threading.Event()
+    real = tasks.segment_source_only
+
+    def held(*args, **kw):  # holds the job after the first image's map is written
+        job = real(*args, **kw)
+        try:
+            for ev in job:
+                yield ev
+                if isinstance(ev, Artifact) and not entered.is_set():
+                    entered.set()
+                    gate.wait(10)
+        finally:
+            job.close()
+        return []
+
+    monkeypatch.setattr(tasks, "segment_source_only", held)
+    review, adapt = studio.panels["Review"], studio.panels["Adaptation"]
+    said = []
+    studio.status.connect(said.append)
+    review.segmenter_model = str(tiny_models[0])
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert review.segment_missing()
+        assert review.jobbar.btn_cancel.isEnabled() and not adapt.btn_cancel.isEnabled()
+        assert entered.wait(30)
+        review.jobbar.btn_cancel.click()
+        gate.set()
+    assert blocker.args[0].status == "cancelled", dialogs.errors
+    proj = studio.project
+    states = [r.state for r in proj.images]
+    assert states == ["predicted", "new", "new"]
+    assert [tasks.source_only_path(proj, r.id).is_file() for r in proj.images] == [True, False, False]
+    assert "1 of 3 images segmented" in said[-1] and "as it was" not in said[-1]
+    assert review.jobbar.label.text() == said[-1] and not review.jobbar.btn_cancel.isEnabled()
+    assert studio.viewer.layers["probability"].visible  # the kept prediction of the image on screen
+    assert "predicted" in review.title.text()
+    assert "segment" not in adapt.stage.text()
+
+
+def test_cancelled_review_order_goes_back_to_project_order(studio, qtbot, dialogs, monkeypatch):
+    import threading
+
+    from vessel_studio.gui import tasks
+
+    gate = threading.Event()
+    real = tasks.review_order
+
+    def held(proj):
+        job = real(proj)
+        yield next(job)
+        gate.wait(10)
+        return (yield from job)
+
+    monkeypatch.setattr(tasks, "review_order", held)
+    review = studio.panels["Review"]
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        review.queue.setCurrentText("most uncertain first")
+        assert review.jobbar.btn_cancel.isEnabled()
+        review.jobbar.btn_cancel.click()
+        gate.set()
+    assert blocker.args[0].status == "cancelled"
+    assert review.queue.currentText() == "project order" and review.order is None
+    assert not review.jobbar.btn_cancel.isEnabled()
+
+
+def test_autosave_on_a_read_only_disk_says_so_once_and_keeps_trying(studio, monkeypatch):
+    """A draft that cannot be written (read-only or full disk) does not raise from the autosave
+    timer: one status message, quiet retries, and the draft is written once the disk allows."""
+    import errno
+
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review.mask_layer.paint((30, 30), 1)
+    real, tries, said = tasks.write_draft, [], []
+
+    def read_only(*args):
+        tries.append(args)
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tasks, "write_draft", read_only)
+    studio.status.connect(said.append)
+    for _ in range(3):
+        review.autosave()
+    assert len(tries) == 3
+    assert len(said) == 1 and "autosave" in said[0] and "Read-only" in said[0]
+    monkeypatch.setattr(tasks, "write_draft", real)
+    review.autosave()
+    assert tasks.draft_path(studio.project, studio.current_id).is_file()
+    review._autosave.timeout.emit()  # the timer's call: nothing new to write, nothing said
+    assert len(said) == 2

@@ -304,6 +304,9 @@ class AdaptPanel(QWidget):
         if not proj.images:
             dialogs.error(self, "No images", "Add the new scanner's images to the project first.")
             return False
+        if self.studio.runner.running:  # before asking about unsaved edits: nothing would start now
+            dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
+            return False
         if not self.studio.can_leave():  # unsaved corrections would not reach the next round
             return False
         try:
@@ -325,17 +328,19 @@ class AdaptPanel(QWidget):
         self.update_guard()
 
     def cancel(self) -> None:
-        if self.studio.runner.running:
+        if self.studio.runner.running and self.studio.runner.name == "Adaptation":
             self.studio.runner.cancel()
             self.stage.setText("cancelling… (stops at the next step; the project keeps its last committed state)")
             self.btn_cancel.setEnabled(False)
 
     def _started(self, name: str) -> None:
-        self._stage_t0.clear()
         self.btn_run.setEnabled(False)
-        self.btn_cancel.setEnabled(name == "Adaptation")
         self.keep_round.setEnabled(False)
         self.btn_rollback.setEnabled(False)
+        if name != "Adaptation":  # another panel's job: its progress and Cancel are shown there
+            return
+        self._stage_t0.clear()
+        self.btn_cancel.setEnabled(True)
         self.stage.setText(f"{name}: starting…")
         self.eta.setText("")
         self._probe_device()
@@ -362,6 +367,8 @@ class AdaptPanel(QWidget):
     # --- events ----------------------------------------------------------------------------
 
     def on_events(self, batch: list) -> None:
+        if self.studio.runner.name != "Adaptation":
+            return
         for ev in batch:
             if isinstance(ev, Progress):
                 self._progress(ev)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from vessel_studio.events import Artifact, Progress
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.jobbar import JobBar
 
 
 class ExportPanel(QWidget):
@@ -28,6 +28,7 @@ class ExportPanel(QWidget):
         self.btn = QPushButton("Export…")
         self.state = QLabel("Corrected masks are exported where they exist, else the prediction (p ≥ 0.5).")
         self.state.setWordWrap(True)
+        self.jobbar = JobBar(studio, ("Export",))  # the export's progress and Cancel
         form = QFormLayout()
         form.addRow(self.masks, self.mask_format)
         form.addRow(self.probs)
@@ -36,10 +37,10 @@ class ExportPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.btn)
+        lay.addWidget(self.jobbar)
         lay.addWidget(self.state)
         lay.addStretch(1)
         self.btn.clicked.connect(self._pick)
-        studio.runner.events.connect(self._events)
         studio.runner.finished.connect(self._finished)
 
     def _pick(self) -> None:
@@ -62,15 +63,6 @@ class ExportPanel(QWidget):
         return self.studio.start_job(
             "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table, calibrate=calibrate)
         )
-
-    def _events(self, batch) -> None:
-        if self.studio.runner.name != "Export":
-            return
-        for ev in batch:
-            if isinstance(ev, Progress):
-                self.state.setText(f"exporting {ev.step}/{ev.total}: {ev.message}")
-            elif isinstance(ev, Artifact) and ev.kind == "csv":
-                self.state.setText(f"wrote {ev.path}")
 
     def _finished(self, outcome) -> None:
         if outcome.name != "Export":

@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 from qtpy.QtCore import QObject, Signal
 
-from vessel_studio.events import Job, Preview, Progress
+from vessel_studio.events import Artifact, Job, Preview, Progress
 
-__all__ = ["JobOutcome", "JobRunner", "drive", "background_priority"]
+__all__ = ["JobOutcome", "JobRunner", "drive", "background_priority", "cancel_note", "outcome_text"]
 
 #: how much nicer than the GUI thread a worker thread runs (Linux: per-thread nice value)
 WORKER_NICE = 10
@@ -68,6 +68,43 @@ class JobOutcome:
     error: BaseException | None = None
     seconds: float = 0.0
     events: int = 0
+    #: what reached the GUI thread: the last ``Progress`` per (stage, round), ``Artifact`` counts per kind
+    progress: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)
+
+    def last_progress(self, stage: str) -> Progress | None:
+        found = [p for (s, _r), p in self.progress.items() if s == stage]
+        return found[-1] if found else None
+
+
+def cancel_note(outcome: JobOutcome) -> str:
+    """What a cancelled job of the GUI left behind, by job name (each job's own cancel semantics)."""
+    if outcome.name == "Adaptation":  # the engine restores the project on close
+        return "the project is as it was before the job"
+    if outcome.name == "Segmentation":  # every map written stays, with its image's state
+        seg = outcome.last_progress("segment")
+        done = outcome.artifacts.get("source-only-prediction", 0)
+        if seg is None or not done:
+            return "no image was segmented"
+        return f"{done} of {seg.total} images segmented, their predictions are kept"
+    if outcome.name == "Export":  # files written so far stay in the folder; the project is read only
+        ex = outcome.last_progress("export")
+        done = f"{ex.step} of {ex.total} images exported" if ex is not None else "no image exported"
+        return f"{done}; the files written so far stay in the folder"
+    if outcome.name == "Review order":  # reads only
+        return "the review queue stays in project order"
+    return ""
+
+
+def outcome_text(outcome: JobOutcome) -> str:
+    """One line on how a job ended, for the status bar and the panel that started it."""
+    if outcome.status == "error":
+        exc = outcome.error
+        return f"{outcome.name} failed: " + (f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error")
+    if outcome.status == "cancelled":
+        note = cancel_note(outcome)
+        return f"{outcome.name} cancelled after {outcome.seconds:.0f} s" + (f": {note}" if note else "")
+    return f"{outcome.name} finished in {outcome.seconds:.0f} s"
 
 
 @dataclass
@@ -132,6 +169,8 @@ class JobRunner(QObject):
         self._cancel = threading.Event()
         self._t0 = 0.0
         self._outcome: JobOutcome | None = None
+        self._progress: dict = {}
+        self._artifacts: dict = {}
 
     @property
     def running(self) -> bool:
@@ -147,9 +186,10 @@ class JobRunner(QObject):
         self._cancel = threading.Event()
         self._t0 = time.monotonic()
         self._outcome = None
+        self._progress, self._artifacts = {}, {}
         freeze_heap()
         worker = create_worker(drive, factory, self._cancel, interval=self.interval, _start_thread=False, _ignore_errors=True)
-        worker.yielded.connect(self.events.emit)
+        worker.yielded.connect(self._on_yielded)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
@@ -166,6 +206,14 @@ class JobRunner(QObject):
     def cancelling(self) -> bool:
         return self.running and self._cancel.is_set()
 
+    def _on_yielded(self, batch: list) -> None:
+        for ev in batch:
+            if isinstance(ev, Progress):
+                self._progress[(ev.stage, ev.round)] = ev
+            elif isinstance(ev, Artifact):
+                self._artifacts[ev.kind] = self._artifacts.get(ev.kind, 0) + 1
+        self.events.emit(batch)
+
     def _on_returned(self, value) -> None:
         status, result, n = value
         self._outcome = JobOutcome(self.name, status, result, None, time.monotonic() - self._t0, n)
@@ -175,5 +223,6 @@ class JobRunner(QObject):
 
     def _on_finished(self) -> None:
         outcome = self._outcome or JobOutcome(self.name, "cancelled", None, None, time.monotonic() - self._t0)
+        outcome.progress, outcome.artifacts = dict(self._progress), dict(self._artifacts)
         self.worker = None
         self.finished.emit(outcome)

@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority
 
 LATEST = "latest round"
@@ -50,6 +51,7 @@ class ReviewPanel(QWidget):
         self._mask_origin = "none"
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._measure_worker = None
+        self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
 
         # --- widgets -------------------------------------------------------------------------
@@ -94,6 +96,9 @@ class ReviewPanel(QWidget):
             "(benchmarks/results/renormalize/); DRIVE-trained models 0.31 -> 0.67 on OCTA-500, 0.64 -> 0.68 on "
             "CHASE_DB1, unchanged on STARE (the 'adabn' rows of benchmarks/results/<pair>/results.md). "
             "An adaptation does better than this on both targets that moved.")
+
+        #: progress and Cancel of the jobs started here (segmentation, the uncertainty queue's order)
+        self.jobbar = JobBar(studio, ("Segmentation", "Review order"))
 
         self.btn_paint = QPushButton("Paint")
         self.btn_erase = QPushButton("Erase")
@@ -141,6 +146,7 @@ class ReviewPanel(QWidget):
         seg_row.addWidget(self.mirror)
         seg_row.addWidget(self.renormalize)
         lay.addLayout(seg_row)
+        lay.addWidget(self.jobbar)
         lay.addWidget(QLabel("<b>Correction</b>"))
         lay.addLayout(edit)
         lay.addWidget(self.edit_state)
@@ -263,7 +269,13 @@ class ReviewPanel(QWidget):
             self.order = [i for i, _ in outcome.result]
             if self.order:
                 self.studio.select_image(self.order[0])
-        elif outcome.name in ("Segmentation", "Adaptation") and outcome.status == "done":
+        elif outcome.name == "Review order":  # cancelled or failed: the queue is the project order
+            self.queue.blockSignals(True)
+            self.queue.setCurrentIndex(0)
+            self.queue.blockSignals(False)
+        elif outcome.name == "Segmentation" and outcome.status in ("done", "cancelled"):
+            self._reload_maps(keep_edits=True)  # a cancelled one keeps the maps it wrote
+        elif outcome.name == "Adaptation" and outcome.status == "done":
             self._reload_maps(keep_edits=True)
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
@@ -632,7 +644,17 @@ class ReviewPanel(QWidget):
         digest = _digest(data)
         if digest == self._draft_digest:
             return
-        tasks.write_draft(proj, self.image_id, data > 0)
+        try:
+            tasks.write_draft(proj, self.image_id, data > 0)
+        except OSError as exc:  # a read-only or full disk: say it once, keep trying every tick
+            if not self._autosave_failed:
+                self._autosave_failed = True
+                self.studio.status.emit(f"cannot autosave the unsaved edits ({exc}); save the correction "
+                                        "or free the disk, autosave keeps trying")
+            return
+        if self._autosave_failed:
+            self._autosave_failed = False
+            self.studio.status.emit("autosave works again")
         self._draft_digest = digest
 
     def confirm_leave(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from qtpy.QtCore import QEvent, QObject, Signal
 
 from vessel_studio.gui import dialogs
-from vessel_studio.gui.jobs import JobOutcome, JobRunner
+from vessel_studio.gui.jobs import JobOutcome, JobRunner, outcome_text
 
 _STUDIOS: "weakref.WeakKeyDictionary[Any, Studio]" = weakref.WeakKeyDictionary()
 
@@ -207,11 +207,7 @@ class Studio(QObject):
             exc = outcome.error
             text = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
             dialogs.error(self._parent_widget(), f"{outcome.name} failed", text)
-            self.status.emit(f"{outcome.name} failed: {text}")
-        elif outcome.status == "cancelled":
-            self.status.emit(f"{outcome.name} cancelled after {outcome.seconds:.0f} s; the project is as it was")
-        else:
-            self.status.emit(f"{outcome.name} finished in {outcome.seconds:.0f} s")
+        self.status.emit(outcome_text(outcome))  # a cancel: what that job left behind
         self._close_if_done()
 
     def _close_if_done(self) -> None:

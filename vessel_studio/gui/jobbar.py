@@ -1,0 +1,80 @@
+"""Progress and Cancel of the studio runner's jobs that one panel starts (segmentation, export ...).
+
+The Adaptation panel has its own, fuller display; a :class:`JobBar` shows only the jobs named in
+``names``, so each job's progress stays where it was started and ends with how the job ended.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from vessel_studio.events import Progress
+from vessel_studio.gui.jobs import outcome_text
+
+
+class JobBar(QWidget):
+    def __init__(self, studio, names: tuple[str, ...], parent=None):
+        super().__init__(parent)
+        self.studio = studio
+        self.names = tuple(names)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.btn_cancel = QPushButton("Cancel")
+        self.btn_cancel.setEnabled(False)
+        self.btn_cancel.setToolTip("Stop the job at its next step")
+        self.label = QLabel("")
+        self.label.setWordWrap(True)
+        self.label.setStyleSheet("color: gray")
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.btn_cancel)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(row)
+        lay.addWidget(self.label)
+        self.btn_cancel.clicked.connect(self.cancel)
+        studio.runner.started.connect(self._started)
+        studio.runner.events.connect(self._events)
+        studio.runner.finished.connect(self._finished)
+
+    @property
+    def active(self) -> bool:
+        """One of this bar's jobs is running."""
+        runner = self.studio.runner
+        return runner.running and runner.name in self.names
+
+    def cancel(self) -> None:
+        if self.active:
+            self.studio.runner.cancel()
+            self.btn_cancel.setEnabled(False)
+            self.label.setText(f"cancelling {self.studio.runner.name}… (stops at its next step)")
+
+    def _started(self, name: str) -> None:
+        if name not in self.names:
+            return
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.btn_cancel.setEnabled(True)
+        self.label.setText(f"{name}: starting…")
+
+    def _events(self, batch: list) -> None:
+        if not self.active:
+            return
+        prog = [e for e in batch if isinstance(e, Progress)]
+        if not prog:
+            return
+        ev = prog[-1]
+        self.progress.setRange(0, max(int(ev.total), 1))
+        self.progress.setValue(min(int(ev.step), int(ev.total)))
+        if not self.studio.runner.cancelling:  # keep "cancelling…" until it has stopped
+            msg = f" · {ev.message}" if ev.message else ""
+            self.label.setText(f"{ev.stage} · {ev.step}/{ev.total}{msg}")
+
+    def _finished(self, outcome) -> None:
+        if outcome.name not in self.names:
+            return
+        self.btn_cancel.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if outcome.status == "done" else 0)
+        self.label.setText(outcome_text(outcome))
