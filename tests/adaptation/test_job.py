@@ -172,6 +172,25 @@ def test_cancel_after_a_committed_round_rolls_it_back(setup):
     assert not (proj.folder / "work").exists()
 
 
+def test_ctrl_c_inside_the_job_cancels_it_like_close(setup):
+    """The CLI's Ctrl-C raises KeyboardInterrupt inside the running job (not GeneratorExit): the
+    rounds it committed are rolled back and work/ removed, as the CLI says ("as it was")."""
+    proj, bundle, _ = setup
+    before = json.loads((proj.folder / "project.json").read_text())
+    job = adapt(proj, TINY, source=bundle)
+    for ev in job:
+        if isinstance(ev, Progress) and ev.stage == "segmenter" and ev.round == 1:
+            assert [r.index for r in Project.open(proj.folder).rounds] == [0]
+            with pytest.raises(KeyboardInterrupt):
+                job.throw(KeyboardInterrupt())
+            break
+    else:
+        raise AssertionError("job finished before the interrupt")
+    assert json.loads((proj.folder / "project.json").read_text()) == before
+    assert not (proj.folder / "rounds" / "round-000").exists()
+    assert not (proj.folder / "work").exists() and not Project.open(proj.folder).job_running()
+
+
 def test_corrections_replace_pseudo_labels_and_count_as_trusted(setup):
     proj, bundle, _ = setup
     collect(adapt(proj, TINY.replace(rounds=0), source=bundle))

@@ -158,6 +158,22 @@ def test_a_different_config_discards_stale_work(tmp_path):
     assert not res.resumed and [r.index for r in res.rounds] == [0]
 
 
+def test_work_of_a_killed_job_whose_base_round_was_rolled_back_is_discarded(tmp_path):
+    """A job killed while adding rounds to round N, then ``rounds --rollback`` below N: the same
+    command again must start afresh from the rounds that remain, not fail on round N forever."""
+    from vessel_studio.adaptation.job import JOB_FILE, _job_key
+    from vessel_studio.io.atomic import write_json
+
+    proj, bundle, _ = make_setup(tmp_path)
+    cfg = CFG.replace(rounds=0)
+    resolved = cfg.resolve_auto(bundle.modality, proj.modality)
+    key = _job_key(resolved, bundle.identity(), [r.id for r in proj.images])
+    # what a job started on a project with round 0 leaves when killed; round 0 then rolled back
+    write_json(proj.work_dir / JOB_FILE, {"key": key, "base_round": 0, "config": resolved.to_dict()})
+    res, _ = collect(adapt(Project.open(proj.folder), cfg, source=bundle))
+    assert not res.resumed and [r.index for r in res.rounds] == [0]
+
+
 def test_a_different_thread_count_still_resumes(tmp_path):
     """The thread count is not part of the job: a job killed at one count resumes at another."""
     proj, bundle, _ = make_setup(tmp_path)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from vessel_studio.store import ImageRecord, Project, ProjectBusyError, RoundRecord
+from vessel_studio.store.project import STALE_TEMP_S
 
 
 def _write_png(path, arr):
@@ -73,6 +76,21 @@ def test_add_images_copies_hashes_and_skips_duplicates(tmp_path, images):
     dup.write_bytes(paths[0].read_bytes())
     assert proj.add_images([dup, paths[1]]) == []
     assert len(Project.open(proj.folder).images) == 3
+    np.testing.assert_array_equal(proj.read_image(recs[1].id), np.asarray(Image.open(paths[1])))
+
+
+def test_an_image_replaced_or_deleted_behind_the_projects_back_is_a_clear_error(tmp_path, images):
+    """Its pseudo-labels and corrections belong to the content that was added: another file under
+    the same name must not be read (and trained on) as if it were that image."""
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    recs = proj.add_images([folder])
+    (proj.folder / recs[0].file).write_bytes(paths[1].read_bytes())  # a valid image, other content
+    with pytest.raises(ValueError, match="^" + re.escape(f"{proj.folder / recs[0].file}: image 'scan0' changed on disk")):
+        proj.read_image(recs[0].id)
+    (proj.folder / recs[2].file).unlink()
+    with pytest.raises(ValueError, match="^" + re.escape(str(proj.folder / recs[2].file))):
+        proj.read_image(recs[2].id)
     np.testing.assert_array_equal(proj.read_image(recs[1].id), np.asarray(Image.open(paths[1])))
 
 
@@ -161,6 +179,21 @@ def test_commit_rounds_predictions_and_rollback(tmp_path, images):
     assert any(e["message"] == "rolled back" for e in again.read_log())
 
 
+def test_rollback_returns_images_only_the_removed_rounds_predicted_to_new(tmp_path, images):
+    """Images added after round 0 become "predicted" when round 1 commits; rolling round 1 back (or
+    cancelling the job that committed it) makes them "new" again; round 0's stay "predicted"."""
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images(paths[:2])]
+    proj.commit_round(_fake_round(tmp_path, ids, name="a"), RoundRecord(index=0, folder=""))
+    later = proj.add_images(paths[2:])[0].id
+    proj.commit_round(_fake_round(tmp_path, ids + [later], name="b"), RoundRecord(index=1, folder=""))
+    assert {r.id: r.state for r in proj.images} == {ids[0]: "predicted", ids[1]: "predicted", later: "predicted"}
+    proj.rollback(0)
+    assert {r.id: r.state for r in Project.open(proj.folder).images} == {
+        ids[0]: "predicted", ids[1]: "predicted", later: "new"}
+
+
 @pytest.mark.parametrize(
     "content, match",
     [
@@ -184,6 +217,28 @@ def test_corrupt_manifest_is_clear_valueerror(tmp_path, content, match):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("folder", ["../victim", "", "rounds", "rounds/round-000"])
+def test_a_round_folder_outside_its_place_is_refused_before_rollback_deletes_it(tmp_path, images, folder):
+    """A hand-edited round entry naming another folder: rollback would rmtree it (the project
+    itself for "", a folder beside it for "../victim", round 0's folder for round 1)."""
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images(paths)]
+    proj.commit_round(_fake_round(tmp_path, ids, name="a"), RoundRecord(index=0, folder=""))
+    proj.commit_round(_fake_round(tmp_path, ids, name="b"), RoundRecord(index=1, folder=""))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "data.txt").write_text("keep")
+    data = json.loads(proj.manifest_path.read_text())
+    data["rounds"][1]["folder"] = folder
+    proj.manifest_path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"round 1's folder .* is not 'rounds/round-001'") as info:
+        Project.open(proj.folder).rollback(0)
+    assert str(info.value).startswith(str(proj.manifest_path))
+    assert (victim / "data.txt").is_file() and (proj.folder / "rounds" / "round-000" / "pseudo").is_dir()
+    assert (proj.folder / "rounds" / "round-001").is_dir()  # not cleaned away as unnamed either
+
+
 def test_missing_manifest(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="project.json"):
@@ -199,10 +254,59 @@ def test_stale_temp_folders_and_unnamed_rounds_cleaned_on_open(tmp_path, images)
     (proj.folder / "images" / ".x.abc.tmp.png").write_bytes(b"half")
     (proj.folder / "work").mkdir()
     (proj.folder / "work" / "keep.json").write_text("{}")
+    old = time.time() - STALE_TEMP_S - 1  # a killed writer's leftovers, as old as a live writer's never are
+    for p in [*rounds.iterdir(), *(proj.folder / "images").iterdir()]:
+        os.utime(p, (old, old))
     Project.open(proj.folder)
     assert list(rounds.iterdir()) == []
     assert list((proj.folder / "images").iterdir()) == []
     assert (proj.folder / "work" / "keep.json").is_file()  # resume state is kept
+
+
+def test_opening_a_project_keeps_another_writers_live_temp_files(tmp_path, images):
+    """A GUI saving a correction while another process (``segment --model P``, ``rounds P``)
+    opens the project: the open must not delete the writer's fresh temp file under it."""
+    from vessel_studio.io.atomic import atomic_path
+
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images(paths)]
+    with atomic_path(proj.correction_path(ids[0])) as tmp:
+        tmp.write_bytes(b"live")
+        Project.open(proj.folder)  # clean_stale runs here
+    assert proj.correction_path(ids[0]).read_bytes() == b"live"
+
+
+def test_a_read_only_project_opens_for_review(tmp_path, images, monkeypatch):
+    """A project on a read-only share opens (rounds, segment --model, review); writing to it fails
+    naming the file. Simulated with os.open / unlink refusing writes (chmod does not stop root)."""
+    from pathlib import Path
+
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images(paths)]
+    proj.acquire_job_lock()  # work/.job.lock exists, as after any job
+    proj.release_job_lock()
+    leftover = proj.folder / "corrections" / ".x.abc.tmp.png"
+    leftover.write_bytes(b"half")
+    old = time.time() - STALE_TEMP_S - 1
+    os.utime(leftover, (old, old))
+    real_open = os.open
+
+    def read_only_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def no_unlink(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(os, "open", read_only_open)
+    monkeypatch.setattr(Path, "unlink", no_unlink)
+    p = Project.open(proj.folder)
+    assert [r.id for r in p.images] == ids and p.correction(ids[0]) is None and not p.job_running()
+    with pytest.raises(PermissionError, match=r"\.lock"):
+        p.set_state(ids[0], "reviewed")
 
 
 def test_job_lock_is_exclusive_and_protects_temp_folders(tmp_path):

@@ -16,11 +16,12 @@ The job
 4. stops early when the label-free agreement between successive rounds' pseudo-labels reaches
    ``cfg.stop_agreement`` (``adaptation.selection``).
 
-Cancel (the consumer closes the generator): rounds this call committed are rolled back and
-``work/`` is removed, so the project is as it was before the call. A crash or ``kill -9``
-leaves ``work/``: calling ``adapt`` again with the same config, seed, source and images resumes
-from the last completed training step (the trainers' checkpoints) or stage. Any other call
-discards a stale ``work/`` and starts afresh.
+Cancel (the consumer closes the generator, or Ctrl-C raises KeyboardInterrupt inside it): rounds
+this call committed are rolled back and ``work/`` is removed, so the project is as it was before
+the call. A crash or ``kill -9`` leaves ``work/``: calling ``adapt`` again with the same config,
+seed, source and images resumes from the last completed training step (the trainers' checkpoints)
+or stage, unless a rollback removed the round it started from. Any other call discards a stale
+``work/`` and starts afresh.
 """
 
 from __future__ import annotations
@@ -239,7 +240,10 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         image_ids = [r.id for r in project.images]
         key = _job_key(cfg, source_id, image_ids)
         job = _read_job(work)
-        resumed = bool(job and job.get("key") == key)
+        # a killed job resumes only while the round it started from is still committed: a rollback
+        # below it (``rounds --rollback``) makes its work stale, else every rerun fails on that round
+        resumed = bool(job and job.get("key") == key
+                       and (job.get("base_round") is None or job["base_round"] in {r.index for r in project.rounds}))
         if not resumed:
             for p in work.iterdir() if work.is_dir() else []:
                 if p.name != ".job.lock":
@@ -341,7 +345,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
             if p.name != ".job.lock":
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
         return result
-    except GeneratorExit:
+    except (GeneratorExit, KeyboardInterrupt):  # Ctrl-C raises inside the running job: a cancel too
         cancelled = True
         raise
     finally:

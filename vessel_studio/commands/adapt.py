@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
                 bar(ev)
     except KeyboardInterrupt:
         job.close()  # cancel: rounds of this run are rolled back, work/ removed
-        print("cancelled: the project is as it was before this run")
+        kept = f" ({len(added)} target image(s) it added stay in the project)" if args.target and added else ""
+        print(f"cancelled: the project's rounds are as they were before this run{kept}")
         return 130
     finally:
         if bar is not None:

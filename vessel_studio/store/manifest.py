@@ -173,6 +173,12 @@ def validate_manifest(data: Any, path: Path) -> None:
             raise ValueError(f"{path}: corrupt project manifest (image {r.id} has unknown state {r.state!r})")
         if Path(r.file).is_absolute() or ".." in Path(r.file).parts:
             raise ValueError(f"{path}: corrupt project manifest (image file {r.file!r} is outside the project)")
+    for r in rounds:  # rollback deletes a round's folder: never one outside rounds/ (nor another round's)
+        if r.folder != f"rounds/round-{r.index:03d}":
+            raise ValueError(
+                f"{path}: corrupt project manifest (round {r.index}'s folder {r.folder!r} is not "
+                f"'rounds/round-{r.index:03d}')"
+            )
     idx = [r.index for r in rounds]
     if idx != sorted(set(idx)):
         raise ValueError(f"{path}: corrupt project manifest (round indices not strictly increasing: {idx})")

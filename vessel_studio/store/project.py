@@ -15,7 +15,8 @@ Layout::
 Rules: every file is written atomically (``vessel_studio.io.atomic``); a round folder exists in
 full before the manifest names it; rollback edits the manifest first and deletes folders after;
 temporary folders left by a killed job are removed when the project is opened (unless a job
-holds the project's job lock). Manifest edits take a file lock (``.lock``) and re-read the
+holds the project's job lock; not before ``STALE_TEMP_S``, they may be another process's live
+writes). Manifest edits take a file lock (``.lock``) and re-read the
 manifest, so a GUI saving a correction and a job committing a round do not overwrite each other.
 """
 
@@ -30,6 +31,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -49,6 +51,9 @@ from vessel_studio.store.manifest import (
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".dcm")
 ROUND_RE = re.compile(r"^round-(\d{3,})$")
+#: temp files / folders younger than this may belong to a live writer in another process (a GUI
+#: saving a correction while ``segment --model PROJECT`` opens the project): clean_stale keeps them
+STALE_TEMP_S = 600.0
 _THREAD_LOCK = threading.RLock()
 
 
@@ -218,9 +223,21 @@ class Project:
         return self.folder / self.image(image_id).file
 
     def read_image(self, image_id: str) -> np.ndarray:
+        """The image's pixels; a ValueError naming the file when it is missing or no longer the
+        content that was added (replaced behind the project's back: its pseudo-labels and
+        corrections belong to the recorded content)."""
         from vessel_studio.io.images import read_image
 
-        arr, _meta = read_image(self.image_path(image_id))
+        rec = self.image(image_id)
+        path = self.folder / rec.file
+        if path.is_file():
+            digest = sha256_file(path)
+            if digest != rec.sha256:
+                raise ValueError(
+                    f"{path}: image {rec.name!r} changed on disk since it was added (sha256 {digest[:12]}..., "
+                    f"recorded {rec.sha256[:12]}...); remove it from the project and add the new file"
+                )
+        arr, _meta = read_image(path)
         return arr
 
     def add_images(self, paths: Iterable[str | os.PathLike]) -> list[ImageRecord]:
@@ -458,7 +475,8 @@ class Project:
         """Keep rounds with index <= ``round`` (``-1`` removes all); return the removed indices.
 
         The manifest is edited first, the folders deleted after. When no round remains,
-        images in state "predicted" go back to "new".
+        images in state "predicted" go back to "new"; so do those that only the removed rounds
+        predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were).
         """
         if self._job_fd is None and self.job_running():
             raise ProjectBusyError(f"{self.folder}: an adaptation job is running; cancel it before rolling back")
@@ -468,10 +486,11 @@ class Project:
             keep = [x for x in d["rounds"] if int(x["index"]) <= int(round)]
             removed.extend(x["folder"] for x in d["rounds"] if int(x["index"]) > int(round))
             d["rounds"] = keep
-            if not keep:
-                for x in d["images"]:
-                    if x["state"] == "predicted":
-                        x["state"] = "new"
+            kept = {p.stem for x in keep for p in (self.folder / x["folder"] / "pseudo").glob("*.tif")}
+            dropped = {p.stem for rel in removed for p in (self.folder / rel / "pseudo").glob("*.tif")}
+            for x in d["images"]:
+                if x["state"] == "predicted" and (not keep or (x["id"] in dropped and x["id"] not in kept)):
+                    x["state"] = "new"
 
         self._update(fn)
         indices = []
@@ -516,7 +535,7 @@ class Project:
         path = self.work_dir / ".job.lock"
         if not path.exists():
             return False
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY)  # flock needs no write access: a read-only project opens
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -530,25 +549,27 @@ class Project:
     def clean_stale(self) -> list[Path]:
         """Remove temp files/folders of killed writers and round folders the manifest does not name.
 
-        Skipped while a job holds the job lock (its temp folders are live). ``work/`` is kept:
-        it is what a killed job resumes from.
+        Skipped while a job holds the job lock (its temp folders are live). Temp files / folders
+        modified less than ``STALE_TEMP_S`` ago are kept (another process may be writing them; every
+        reader ignores them). ``work/`` is kept: it is what a killed job resumes from.
         """
         if self.job_running():
             return []
         named = {r.folder for r in self.rounds}
         removed: list[Path] = []
+        now = time.time()
         for sub in (self.folder, self.folder / "images", self.folder / "corrections", self.folder / "rounds"):
             if not sub.is_dir():
                 continue
             for p in sub.iterdir():
-                stale = p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name)
+                stale = p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name) and _older(p, now)
                 if sub.name == "rounds" and ROUND_RE.match(p.name) and f"rounds/{p.name}" not in named:
                     stale = True
                 if stale:
                     if p.is_dir():
                         shutil.rmtree(p, ignore_errors=True)
                     else:
-                        with contextlib.suppress(FileNotFoundError):
+                        with contextlib.suppress(OSError):  # gone, or a read-only project: best effort
                             p.unlink()
                     removed.append(p)
         return removed
@@ -636,6 +657,14 @@ def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | Non
     except OSError as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from exc
     return tuple(int(s) for s in arr.shape), None
+
+
+def _older(path: Path, now: float) -> bool:
+    """``path`` was last modified at least ``STALE_TEMP_S`` before ``now`` (False when gone)."""
+    try:
+        return now - path.lstat().st_mtime >= STALE_TEMP_S
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_tree(folder: Path) -> None:
