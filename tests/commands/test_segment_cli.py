@@ -106,6 +106,17 @@ def test_segment_with_a_project_folder(tmp_path, folders, tiny_model):
                  str(imgs / "eye1.png")]) == 2
 
 
+def test_segment_names_a_round_folder_deleted_by_hand(tmp_path, folders, tiny_model, capsys):
+    import shutil
+
+    imgs, _, _ = folders
+    project = _project_with_round(tmp_path, tiny_model)
+    shutil.rmtree(project.folder / "rounds" / "round-000" / "segmenter")
+    rc = main(["segment", "--model", str(project.folder), "--out", str(tmp_path / "out"), str(imgs / "eye0.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "round-000" in err and "missing" in err
+
+
 def test_default_model_is_the_bundled_one():
     from vessel_studio.commands.segment import resolve_segmenter_path
     from vessel_studio.resources import models_dir

@@ -64,8 +64,11 @@ def resolve_segmenter_path(model: str | None, round_: int | None = None) -> Path
         except ImportError as exc:  # pragma: no cover - the store ships with the package
             raise ValueError(f"{model}: is a project folder, but the project store is unavailable ({exc})") from exc
         path = Project.open(model).segmenter_path(round_)
-        if path is None or not Path(path).is_dir():
+        if path is None:
             raise ValueError(f"{model}: project has no segmenter" + (f" for round {round_}" if round_ is not None else ""))
+        if not Path(path).is_dir():  # the manifest names it, the disk does not have it
+            raise ValueError(f"{path}: the project's segmenter folder is missing (deleted by hand?); "
+                             f"'vessel-studio rounds {model} --rollback N' keeps the rounds before it")
         return Path(path)
     if round_ is not None:
         raise ValueError(f"--round needs a project folder as --model (got {model or DEFAULT_SEGMENTER!r})")
