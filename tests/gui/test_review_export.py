@@ -244,6 +244,36 @@ def test_measures_shown_in_physical_units_when_spacing_known(studio, qtbot, tmp_
     assert review.last_measures["calibre_mean_um"] == pytest.approx(review.last_measures["calibre_mean_px"] * 100)
 
 
+def test_stepping_through_images_measures_only_the_latest(studio, qtbot, monkeypatch):
+    """Measures run one at a time and only for the image shown last: stepping through images
+    queued one GIL-holding measurement per image (GUI stalls), each thrown away on arrival."""
+    import threading
+
+    from vessel_studio.gui import tasks
+
+    _write_source_only(studio.project)
+    review = studio.panels["Review"]
+    measured, gate = [], threading.Event()
+    real = tasks.measure_image
+
+    def slow_measure(proj, image_id, mask, image=None):
+        measured.append(image_id)
+        gate.wait(10)
+        return real(proj, image_id, mask, image)
+
+    monkeypatch.setattr(tasks, "measure_image", slow_measure)
+    review._reload_maps()  # image 1 (predicted mask): its measurement blocks on the gate
+    qtbot.waitUntil(lambda: len(measured) == 1, timeout=5000)
+    review.next()
+    review.next()  # images 2 and 3 while the first measurement still runs
+    gate.set()
+    qtbot.waitUntil(lambda: "tortuosity" in review.measures.text(), timeout=20000)
+    qtbot.wait(200)
+    ids = [r.id for r in studio.project.images]
+    assert measured == [ids[0], ids[2]]  # the running one, then only the image now shown
+    assert review.image_id == ids[2] and review._measure_worker is None
+
+
 def test_export_masks_probabilities_and_csv(studio, qtbot, tmp_path):
     proj = studio.project
     _write_source_only(proj)
@@ -303,6 +333,51 @@ def test_plugin_widgets_share_one_studio(make_napari_viewer, sample_project, dia
     project_panel.studio.open_project(sample_project.folder)
     assert "image" in viewer.layers and "mask" in viewer.layers
     assert project_panel.list.count() == 3
+
+
+def test_review_widget_opened_after_the_project_shows_the_selected_image(make_napari_viewer, sample_project,
+                                                                       dialogs, tmp_path):
+    """napari's plugin menu: Project first, open a project, then Review: it shows the selected
+    image at once (it used to show "No image" and its Save wrote nothing)."""
+    viewer = make_napari_viewer()
+    _, project_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Project")
+    studio = project_panel.studio
+    assert studio.open_project(sample_project.folder)
+    _, review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    first = sample_project.images[0].id
+    assert review.image_id == first == studio.current_id
+    assert "mask" in viewer.layers and "sample-00" in review.title.text()
+    review.mask_layer.data = np.ones((96, 96), np.uint8)
+    assert review.save() and sample_project.correction(first).all()
+
+
+def test_closed_review_dock_lets_go_of_the_studio(make_napari_viewer, sample_project, dialogs, qtbot):
+    """Closing the Review dock ("x") detaches its panel: its unsaved edits stay as a draft, it no
+    longer loads images nor asks about edits, and a Review panel opened again takes over alone."""
+    import gc
+    import weakref
+
+    from vessel_studio.gui import tasks
+
+    viewer = make_napari_viewer()
+    dock, review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    studio = review.studio
+    assert studio.open_project(sample_project.folder)
+    first = sample_project.images[0].id
+    review.mask_layer.data = np.ones((96, 96), np.uint8)  # unsaved edits
+    closed = weakref.ref(review)
+    del review
+    dock.destroyOnClose()
+    assert studio.leave_hooks == [] and studio.close_hooks == []
+    assert tasks.draft_path(sample_project, first).is_file()
+    qtbot.wait(50)  # deleteLater
+    gc.collect()
+    assert closed() is None
+    _, review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    assert review._mask_origin == "draft" and review.dirty
+    studio.select_image(sample_project.images[1].id)
+    assert dialogs.asked == ["Unsaved correction"]  # once, by the open panel
+    assert sample_project.correction(first).all()
 
 
 def test_open_project_folder_through_the_reader(make_napari_viewer, sample_project, dialogs):

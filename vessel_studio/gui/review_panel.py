@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -51,6 +51,8 @@ class ReviewPanel(QWidget):
         self._mask_origin = "none"
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._measure_worker = None
+        self._measure_next = None  # (project, id, mask, image) to measure once the running one ends
+        self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
         self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
 
@@ -190,10 +192,46 @@ class ReviewPanel(QWidget):
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
         self._project_changed()
+        if studio.project is not None and studio.current_id is not None:
+            # opened after the project (napari's plugin menu): show the selected image now
+            self.load(studio.current_id)
 
     @property
     def viewer(self):
         return self.studio.viewer
+
+    def event(self, ev) -> bool:
+        if ev.type() == QEvent.Type.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif self._docked:  # napari closed the dock ("x"): stop following the studio
+                self._docked = False
+                self._detach()
+        return super().event(ev)
+
+    def _detach(self) -> None:
+        """Unhook a closed panel from the studio: unsaved edits stay as a draft (a Review panel
+        opened later restores them); no more loads, leave prompts or autosaves from this one."""
+        self.autosave()
+        self._autosave.stop()
+        studio = self.studio
+        for signal, slot in ((studio.image_selected, self.load), (studio.project_changed, self._project_changed),
+                             (studio.images_changed, self._images_changed), (studio.runner.finished, self._job_finished)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        if self.confirm_leave in studio.leave_hooks:
+            studio.leave_hooks.remove(self.confirm_leave)
+        if self.autosave in studio.close_hooks:
+            studio.close_hooks.remove(self.autosave)
+        try:
+            for key in ("PageDown", "PageUp", "Alt-S"):
+                self.viewer.bind_key(key, None)
+        except (RuntimeError, KeyError, ValueError):  # a closed viewer, or the keys were rebound
+            pass
+        # napari has let go of it; the lambdas its own widgets hold keep it alive until Qt deletes it
+        self.deleteLater()
 
     # --- project / navigation ------------------------------------------------------------------
 
@@ -486,17 +524,27 @@ class ReviewPanel(QWidget):
         self._measure()
 
     def _measure(self) -> None:
-        """Vessel measures of the current mask, computed in a worker thread."""
-        from superqt.utils import create_worker
-
+        """Vessel measures of the current mask, computed in a worker thread: one at a time, and only
+        the latest image's (stepping through images must not queue a GIL-heavy measure per image)."""
         if "mask" not in self.viewer.layers or self.image_id is None:
             return
         proj, image_id, image = self.studio.project, self.image_id, self.image
         mask = self.viewer.layers["mask"].data > 0
         if not mask.any():
+            self._measure_next = None
             self.measures.setText("empty mask")
             return
         self.measures.setText("measuring…")
+        self._measure_next = (proj, image_id, mask, image)
+        if self._measure_worker is None:
+            self._start_measure()
+
+    def _start_measure(self) -> None:
+        from superqt.utils import create_worker
+
+        proj, image_id, mask, image = self._measure_next
+        self._measure_next = None
+
         def measure():
             background_priority()
             return tasks.measure_image(proj, image_id, mask, image)
@@ -504,8 +552,17 @@ class ReviewPanel(QWidget):
         worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda m, i=image_id: self._show_measures(i, m))
         worker.errored.connect(lambda exc: self._show_measures_error(exc))
+        worker.finished.connect(lambda: self._measure_done())
         self._measure_worker = worker
         worker.start()
+
+    def _measure_done(self) -> None:
+        try:
+            self._measure_worker = None
+            if self._measure_next is not None:  # asked for while this one ran: the latest only
+                self._start_measure()
+        except RuntimeError:  # the panel was closed while the worker measured
+            pass
 
     def _show_measures(self, image_id: str, m: dict) -> None:
         try:
