@@ -117,3 +117,57 @@ def test_bad_input_is_reported_and_nothing_written(models, tmp_path, capsys):
     # a model folder without config
     rc = main(["check-inversion", "--model", str(empty), "--images", str(images)])
     assert rc == 2 and "no config.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train-generator", "--steps", "0"], "--steps must be >= 1"),
+    (["train-generator", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["train-generator", "--checkpoint-every", "0"], "--checkpoint-every must be >= 1"),
+    (["train-generator", "--threads", "-1"], "--threads must be >= 1"),
+    (["train-generator", "--crop-size", "9"], "crop_size must be >= 8 and a multiple of 2"),
+    (["translate", "--batch-size", "0"], "--batch-size and --montage-rows must be >= 1"),
+    (["translate", "--montage-rows", "0"], "--batch-size and --montage-rows must be >= 1"),
+    (["translate", "--vessel-min", "2"], "--vessel-min is a fraction"),
+    (["check-inversion", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["check-inversion", "--count", "0"], "--count must be >= 1"),
+    (["check-inversion", "--size", "0"], "--size must be >= 8"),
+])
+def test_bad_option_values_are_clear_errors(models, tmp_path, capsys, argv, message):
+    root, images, masks = models
+    cmd, opts = argv[0], argv[1:]
+    base = {"train-generator": ["--images", str(images), "--masks", str(masks), "--modality", "octa", "--preset",
+                                "tiny", "--out", str(tmp_path / "o")],
+            "translate": ["--source-images", str(images), "--source-masks", str(masks), "--source-gen",
+                          str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(tmp_path / "o"),
+                          "--count", "2", "--size", "16", "--steps", "4", "--montage", str(tmp_path / "m.png")],
+            "check-inversion": ["--model", str(root / "src"), "--images", str(images), "--masks", str(masks),
+                                "--steps", "4"]}[cmd]
+    assert main([cmd, *base, *opts]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_out_holding_other_files_is_refused(models, tmp_path, capsys):
+    root, images, masks = models
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "photo.png").write_bytes(b"mine")
+    assert main(["train-generator", "--images", str(images), "--modality", "octa", "--preset", "tiny",
+                 "--steps", "1", "--out", str(keep)]) == 2
+    assert "not a generator model" in capsys.readouterr().err
+    assert main(["translate", "--source-images", str(images), "--source-masks", str(masks), "--source-gen",
+                 str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(keep), "--count", "1",
+                 "--size", "16", "--steps", "4"]) == 2
+    assert "not this command's output" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"] and (keep / "photo.png").read_bytes() == b"mine"
+
+
+def test_translate_refuses_masks_without_vessels(models, tmp_path, capsys):
+    root, images, masks = models
+    empty = tmp_path / "empty-masks"
+    empty.mkdir()
+    for p in masks.iterdir():
+        Image.fromarray(np.zeros((40, 40), np.uint8)).save(empty / p.name)
+    assert main(["translate", "--source-images", str(images), "--source-masks", str(empty), "--source-gen",
+                 str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(tmp_path / "o"), "--count", "1",
+                 "--size", "16", "--steps", "4"]) == 2
+    assert "every mask is empty" in capsys.readouterr().err and not (tmp_path / "o").exists()

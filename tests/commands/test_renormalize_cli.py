@@ -93,3 +93,19 @@ def test_segment_modality_option_prepares_for_the_images(tmp_path, images):
     image, _ = read_image(imgs / "eye0.png")
     prob, _ = read_image(out / "eye0_prob.tif")
     np.testing.assert_allclose(prob, seg.predict(image).prob, atol=1e-6)
+
+
+def test_out_that_is_a_file_or_a_folder_of_other_files_is_refused(tmp_path, images, capsys):
+    imgs, _ = images
+    base = _model(tmp_path)
+    before = sorted(p.name for p in imgs.iterdir())
+    assert main(["renormalize", str(imgs), "--model", str(base), "--out", str(imgs), "--batches", "1"]) == 2
+    assert "not this command's output" in capsys.readouterr().err
+    assert sorted(p.name for p in imgs.iterdir()) == before
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    assert main(["renormalize", str(imgs), "--model", str(base), "--out", str(f), "--batches", "1"]) == 2
+    assert "is a file" in capsys.readouterr().err and f.read_text() == "keep me"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert main(["renormalize", str(imgs), "--model", str(base), "--out", str(tmp_path / "o"), "--crop", "0"]) == 2
+    assert "--crop must be >= 8" in capsys.readouterr().err and not (tmp_path / "o").exists()

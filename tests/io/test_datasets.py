@@ -118,6 +118,20 @@ def test_discover_same_stem_in_separate_folders(tmp_path):
     assert s[0] == Sample("a", tmp_path / "img/a.png", tmp_path / "lab/a.png", tmp_path / "fov/a_mask.png")
 
 
+def test_discover_fov_folder_that_pairs_no_image_is_an_error(tmp_path):
+    # a FOV folder with another naming scheme must not fall back to estimated FOVs without a word
+    for stem in ("21_training", "22_training"):
+        write_image(tmp_path / "img" / f"{stem}.png", _img())
+        write_mask(tmp_path / "lab" / f"{stem[:2]}_manual1.png", _img() > 0)
+        write_mask(tmp_path / "fov" / f"fov_{stem[:2]}.png", _img() > 0)
+    with pytest.raises(ValueError) as e:
+        discover(tmp_path / "img", labels=tmp_path / "lab", fovs=tmp_path / "fov", require_labels=True)
+    assert str(e.value).startswith(str(tmp_path / "img"))
+    assert f"image 21_training.png has no FOV mask in {tmp_path / 'fov'}" in str(e.value)
+    with pytest.raises(ValueError, match="22_training.png has no FOV mask"):
+        discover(tmp_path / "img", fovs=tmp_path / "fov")
+
+
 @pytest.mark.parametrize("suffix", ["_label", "_manual1", "_1stHO", ".ah", "_seg", "_gt"])
 def test_discover_label_suffixes(tmp_path, suffix):
     write_image(tmp_path / "img" / "eye_07.tif", _img())

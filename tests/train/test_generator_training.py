@@ -132,3 +132,27 @@ def test_sample_crops():
         sample_crops(images, [masks[0], masks[1][:-1]], size=8, count=1)
     with pytest.raises(ValueError, match="vessel_min needs masks"):
         sample_crops(images, size=8, count=1, vessel_min=0.1)
+
+
+def test_config_refuses_sizes_that_would_crash_or_train_nothing():
+    assert cfg(steps=0).steps == 0  # allowed: a copy of init (the adaptation may switch fine-tuning off)
+    for bad, match in ((dict(batch_size=0), "batch_size must be >= 1"), (dict(checkpoint_every=0), "checkpoint_every"),
+                       (dict(steps=-1), "steps must be >= 0"), (dict(crop_size=9), "multiple of 2"),
+                       (dict(crop_size=4), "crop_size must be >= 8"), (dict(threads=0), "threads must be >= 1")):
+        with pytest.raises(ValueError, match=match):
+            cfg(**bad)
+    with pytest.raises(ValueError, match="vessel_min is a fraction"):
+        sample_crops(*data(n=1)[:2], size=8, count=1, vessel_min=1.5)
+
+
+def test_inversion_and_denoising_refuse_batch_size_zero():
+    from vessel_studio.adaptation.inversion import invert
+    from vessel_studio.adaptation.synthesis import denoise
+    from vessel_studio.models.generator import GeneratorConfig
+
+    gen = Generator(config=GeneratorConfig.preset("tiny"), conditioned=False)
+    x = np.zeros((1, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        collect(invert(gen, x, t0=0.3, steps=10, batch_size=0))
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        collect(denoise(gen, x, t0=0.3, steps=10, batch_size=0))

@@ -88,6 +88,10 @@ def sample_crops(images, masks=None, fovs=None, *, size: int, count: int, seed: 
     imgs, ms, fs = check_inputs(images, masks, fovs)
     if vessel_min > 0 and ms is None:
         raise ValueError("vessel_min needs masks")
+    if not 0 <= vessel_min < 1:
+        raise ValueError(f"vessel_min is a fraction of a crop's pixels in [0, 1), got {vessel_min}")
+    if int(count) < 1 or int(size) < 1:
+        raise ValueError(f"count and size must be >= 1, got count={count}, size={size}")
     rng = np.random.default_rng(seed)
     imgs = [_pad_to(a, size) for a in imgs]
     ms = [_pad_to(m, size) for m in ms] if ms is not None else None

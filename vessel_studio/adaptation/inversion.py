@@ -97,6 +97,12 @@ def check_masks(masks, images: np.ndarray, name: str = "masks") -> np.ndarray | 
     return m
 
 
+def check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size}")
+    return int(batch_size)
+
+
 def _alpha(alphas, t: int) -> float:
     return 1.0 if t < 0 else float(alphas[t])
 
@@ -111,6 +117,7 @@ def invert(gen, images, masks=None, *, t0: float = 0.3, steps: int = 50, batch_s
     x_all = as_batch(images, "images")
     m_all = check_masks(masks, x_all)
     grid = ddim_grid(t0, steps, gen.config.num_train_timesteps)
+    check_batch_size(batch_size)
     device = torch.device(device) if device is not None else gen.device
     gen.to(device)
     gen.unet.eval()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vessel_studio.adaptation.inversion import _alpha, as_batch, check_masks, ddim_grid, invert
+from vessel_studio.adaptation.inversion import _alpha, as_batch, check_batch_size, check_masks, ddim_grid, invert
 from vessel_studio.events import Job, Progress
 
 STAGE = "synthesize"
@@ -61,6 +61,7 @@ def denoise(gen, latents, *, t0: float, steps: int = 50, masks=None, mode: str =
     lat = as_batch(latents, "latents", kind="latent")
     m_all = check_masks(masks, lat)
     grid = ddim_grid(t0, steps, gen.config.num_train_timesteps)
+    check_batch_size(batch_size)
     clip_x0 = (mode == "ddpm") if clip_x0 is None else clip_x0
     device = torch.device(device) if device is not None else gen.device
     gen.to(device)

@@ -37,6 +37,12 @@ def run(args) -> int:
     from vessel_studio.models.generator import Generator
     from vessel_studio.preprocess import Preprocessing
 
+    if args.size is not None and args.size < 8:
+        raise ValueError(f"--size must be >= 8, got {args.size}")
+    if args.count is not None and args.count < 1:
+        raise ValueError(f"--count must be >= 1, got {args.count}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.threads:
         torch.set_num_threads(args.threads)
     gen = Generator.load(args.model, device=args.device)

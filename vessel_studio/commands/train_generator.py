@@ -36,17 +36,22 @@ def run(args) -> int:
     import torch
 
     from vessel_studio.adaptation.crops import load_folder
+    from vessel_studio.commands.train_segmenter import check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.preprocess import Preprocessing
     from vessel_studio.train.generator import GeneratorTrainConfig, train_generator
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    for name in ("steps", "batch_size", "crop_size", "checkpoint_every", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     over = {"seed": args.seed}
     for name in ("steps", "batch_size", "crop_size", "checkpoint_every"):
         if getattr(args, name) is not None:
             over[name] = getattr(args, name)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    check_out_folder(args.out, kind="generator")
     cfg = GeneratorTrainConfig.preset(args.preset, **over)
     if args.cond_dropout is not None:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, cond_dropout=args.cond_dropout))

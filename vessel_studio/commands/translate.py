@@ -79,6 +79,16 @@ def real_target_crops(folder, *, gen, size: int, count: int, seed: int) -> np.nd
     return crops
 
 
+def _is_translation(folder: Path) -> bool:
+    """An earlier ``translate`` output (its manifest says so): ``--out`` may replace it."""
+    import json
+
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("kind") == "synthetic-pairs"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def run(args) -> int:
     import json
     import time
@@ -87,6 +97,7 @@ def run(args) -> int:
 
     from vessel_studio.adaptation.crops import load_folder, sample_crops
     from vessel_studio.adaptation.synthesis import translate
+    from vessel_studio.commands.train_segmenter import check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io import write_mask
     from vessel_studio.io.atomic import atomic_dir
@@ -98,10 +109,18 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     if args.count < 1 or args.size < 8:
         raise ValueError("--count must be >= 1 and --size >= 8")
+    if args.batch_size < 1 or args.montage_rows < 1:
+        raise ValueError("--batch-size and --montage-rows must be >= 1")
+    if not 0 <= args.vessel_min < 1:
+        raise ValueError(f"--vessel-min is a fraction of a crop's pixels in [0, 1), got {args.vessel_min}")
+    check_out_folder(args.out, replaceable=_is_translation)
     src = Generator.load(args.source_gen, device=args.device)
     tgt = Generator.load(args.target_gen, device=args.device)
     prep = src.preprocessing if isinstance(src.preprocessing, Preprocessing) else Preprocessing.for_modality("fundus")
     data = load_folder(args.source_images, args.source_masks, args.source_fov, prep=prep)
+    if not any(m.any() for m in data.masks):
+        raise ValueError(f"{args.source_masks}: every mask is empty (no vessel pixels); the synthetic images "
+                         "would have no vessels to label")
     crops, masks, where = sample_crops(data.images, data.masks, data.fovs, size=args.size, count=args.count,
                                        seed=args.seed, vessel_min=args.vessel_min)
     masks = (masks > 0.5).astype(np.float32)

@@ -208,7 +208,8 @@ def discover(
     ``labels`` / ``fovs`` may be the image folder itself: then only files whose stem is an
     image's stem plus a label (FOV) suffix are partners, and they are not taken as images.
     ``_mask`` means an FOV mask when ``fovs`` is given and a label otherwise. With
-    ``require_labels=True`` every image must find a label and every label file must be used;
+    ``require_labels=True`` every image must find a label and every label file must be used; a
+    ``fovs`` folder of its own (not the image or label folder) must hold every image's FOV mask;
     otherwise a ``ValueError`` lists what could not be paired.
     """
     folder = Path(folder)
@@ -250,6 +251,10 @@ def discover(
         # one folder for both: FOV-suffixed files are FOV masks, not labels
         label_files = {k: v for k, v in label_files.items() if not any(k.lower().endswith(x.lower()) for x in fov_sfx)}
 
+    # a FOV folder of its own was asked for: an image without its FOV mask there is an error (a naming
+    # scheme that pairs nothing must not fall back to estimated FOVs silently)
+    fov_required = fov_dir is not None and not fov_here and (
+        label_dir is None or label_dir.resolve() != fov_dir.resolve())
     numbers = [_leading_number(_stem(p)) for p in images]
     unique_numbers = {n for n in numbers if n is not None and numbers.count(n) == 1}
     out: list[Sample] = []
@@ -261,6 +266,8 @@ def discover(
         fov = _match(stem, fov_files, fov_sfx, unique_numbers) if fov_files else None
         if label is None and require_labels:
             unpaired.append(f"image {img.name} has no label in {label_dir}")
+        if fov is None and fov_required:
+            unpaired.append(f"image {img.name} has no FOV mask in {fov_dir}")
         if label is not None:
             used_labels.add(label)
         out.append(Sample(stem, img, label, fov))
@@ -280,8 +287,8 @@ def discover(
         for _, p in sorted(label_files.items()):
             if p not in used_labels:
                 unpaired.append(f"label {p.name} matches no image in {folder}")
-        if unpaired:
-            raise ValueError(f"{folder}: {len(unpaired)} file(s) could not be paired: " + "; ".join(unpaired))
+    if unpaired:
+        raise ValueError(f"{folder}: {len(unpaired)} file(s) could not be paired: " + "; ".join(unpaired))
     return out
 
 

@@ -45,6 +45,18 @@ class GeneratorTrainConfig:
     checkpoint_every: int = 200
     threads: int | None = None  # torch CPU threads (None: leave as is)
 
+    def __post_init__(self):
+        # steps = 0 is allowed (a copy of ``init``: the adaptation's fine-tuning may be switched off)
+        for name, least in (("steps", 0), ("batch_size", 1), ("checkpoint_every", 1), ("warmup", 0)):
+            if isinstance(getattr(self, name), bool) or int(getattr(self, name)) < least:
+                raise ValueError(f"GeneratorTrainConfig: {name} must be >= {least}, got {getattr(self, name)}")
+        m = self.model.multiple if isinstance(self.model, GeneratorConfig) else 1
+        if self.crop_size < 8 or self.crop_size % m:
+            raise ValueError(f"GeneratorTrainConfig: crop_size must be >= 8 and a multiple of {m} "
+                             f"(the model's levels), got {self.crop_size}")
+        if self.threads is not None and int(self.threads) < 1:
+            raise ValueError(f"GeneratorTrainConfig: threads must be >= 1, got {self.threads}")
+
     @classmethod
     def preset(cls, name: str, **overrides) -> "GeneratorTrainConfig":
         presets: dict[str, dict[str, Any]] = {
