@@ -60,6 +60,51 @@ def probability(project, image_id: str, which: str | int | None = None) -> np.nd
     return project.prediction(image_id, round=int(which))
 
 
+def _stat_key(path: Path):
+    """What identifies a file's content for a cache: inode, size, mtime (None when absent). Every
+    write of the project and of this module replaces files (atomic rename: a new inode)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def probability_key(project, image_id: str, which: str | int | None = None) -> tuple:
+    """A key that changes whenever ``probability(project, image_id, which)`` could return another
+    map: the project's rounds and the files it may read."""
+    rounds = tuple(r.index for r in project.rounds)
+    paths = []
+    if which == SOURCE_ONLY or which is None:
+        paths.append(source_only_path(project, image_id))
+    if which is None and rounds:
+        paths.append(project.prediction_path(image_id))
+    elif which not in (None, SOURCE_ONLY):
+        paths.append(project.prediction_path(image_id, round=int(which)))
+    return (str(project.folder), image_id, which, rounds, tuple(_stat_key(p) for p in paths))
+
+
+def image_key(project, image_id: str) -> tuple:
+    """A key that changes whenever ``project.read_image(image_id)`` could return other pixels."""
+    rec = project.image(image_id)
+    return (str(project.folder), image_id, rec.file, rec.sha256, _stat_key(Path(project.folder) / rec.file))
+
+
+def read_for_review(project, image_id: str, which: list) -> dict:
+    """Read ahead what the Review panel shows for an image (run in a worker thread): the image and
+    the probability maps ``which`` (as ``probability``) with the uncertainty of the first one, each
+    with the key it was read under (taken before reading: a file replaced meanwhile changes the key,
+    so the GUI thread, which compares keys again before using them, reads it afresh)."""
+    out = {"image_id": image_id, "image_key": image_key(project, image_id), "maps": {}}
+    out["image"] = project.read_image(image_id)
+    for i, w in enumerate(which):
+        key = probability_key(project, image_id, w)
+        prob = probability(project, image_id, w)
+        unc = uncertainty(prob) if (i == 0 and prob is not None) else None
+        out["maps"][w] = (key, prob, unc)
+    return out
+
+
 def uncertainty(prob: np.ndarray) -> np.ndarray:
     """1 − |2p − 1|: 1 where the model is undecided (p = 0.5), 0 where it is sure."""
     return (1.0 - np.abs(2.0 * np.asarray(prob, np.float32) - 1.0)).astype(np.float32)

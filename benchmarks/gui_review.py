@@ -1,0 +1,380 @@
+"""How responsive the Vessel Studio window stays through a review of real fundus images.
+
+The script opens the real window (run it under Xvfb: napari's canvas needs a display) and drives
+the review workflow a person follows, through the panels' own methods: a new fundus project,
+add the images (DRIVE 40 + CHASE_DB1 28 + STARE 20 = 88 from the public data sets, training and
+test splits), "Segment with bundled model" on all of them, the "most uncertain first" review
+order, then ``--steps`` steps to the next image (``ReviewPanel.next``, what Page Down does) with
+``--pause`` seconds of normal event processing after each, and finally an export of masks,
+probabilities and the CSV of measures.
+
+A QTimer fires every 10 ms on the GUI thread; the gap between two ticks minus 10 ms is an
+event-loop *stall*. Reported per job (wall time, stalls, RSS), for the first image shown (its
+stall includes napari's one-time costs), and per review step: the step's largest stall, the time
+``next()`` itself took on the GUI thread, and how the GUI thread's time in that step splits
+between reading files (``Project.read_image`` / ``prediction`` / ``correction``, probability
+TIFFs, drafts), updating layers (``ReviewPanel._set_layer`` / ``_set_mask``,
+``viewer.reset_view``) and the rest (rendering, other slots). Reads done in worker threads are
+counted apart. The instrumentation only wraps those calls with ``time.perf_counter``.
+
+The images are read from ``$VESSEL_STUDIO_DATA`` or ``../shared/data`` beside the repository (never
+copied into it: the project goes under ``--work``, default ``scratch/gui-review``); the script
+skips with a message when they are absent.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_review.py \
+        --out benchmarks/results/gui/review-88.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_API", "pyside6")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = ("DRIVE", "CHASE_DB1", "STARE")
+
+
+def data_root(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    env = os.environ.get("VESSEL_STUDIO_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def fundus_files(root: Path, limit: int | None) -> list[Path]:
+    files: list[Path] = []
+    for ds in DATASETS:
+        for split in ("training", "test"):
+            folder = root / ds / split / "images"
+            if folder.is_dir():
+                files += sorted(p for p in folder.iterdir() if p.is_file())
+    if limit is not None and 0 < limit < len(files):  # spread over the three data sets
+        idx = np.linspace(0, len(files) - 1, limit).round().astype(int)
+        files = [files[i] for i in idx]
+    return files
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stall_stats(stalls_ms) -> dict:
+    s = np.asarray(stalls_ms, dtype=float)
+    if s.size == 0:
+        return {"ticks": 0}
+    return {
+        "ticks": int(s.size),
+        "max_stall_ms": round(float(s.max()), 1),
+        "p99_stall_ms": round(float(np.percentile(s, 99)), 1),
+        "median_stall_ms": round(float(np.median(s)), 2),
+        "stalls_over_100ms": int((s > 100).sum()),
+        "stalls_over_200ms": int((s > 200).sum()),
+    }
+
+
+class Probe:
+    """A 10 ms QTimer on the GUI thread; keeps (time of the tick, stall ms) for every tick."""
+
+    def __init__(self, interval_ms: int = 10):
+        from qtpy.QtCore import QTimer
+
+        self.interval = interval_ms / 1000
+        self.ticks: list[tuple[float, float]] = []
+        self.last: float | None = None
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.tick)
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if self.last is not None:
+            self.ticks.append((now, max(now - self.last - self.interval, 0.0) * 1000))
+        self.last = now
+
+    def start(self) -> None:
+        self.last = None
+        self.timer.start()
+
+    def between(self, t0: float, t1: float) -> list[float]:
+        """Stalls of the ticks that ended in [t0, t1)."""
+        return [s for t, s in self.ticks if t0 <= t < t1]
+
+
+class Timers:
+    """Time spent inside wrapped calls, by category and by thread (GUI thread or a worker).
+
+    Only the outermost wrapped call of a category on a thread counts (probability() reads a TIFF
+    through another wrapped reader)."""
+
+    def __init__(self):
+        self.main = threading.main_thread().ident
+        self.totals: dict[tuple[str, bool], float] = {}
+        self.calls: dict[tuple[str, bool], int] = {}
+        self.depth = threading.local()
+        self.lock = threading.Lock()
+        self.first: dict[str, tuple[float, float]] = {}  # category -> (start, seconds) of its first call
+
+    def wrap(self, owner, name: str, category: str) -> None:
+        fn = getattr(owner, name)
+        timers = self
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            d = getattr(timers.depth, category, 0)
+            if d:
+                return fn(*args, **kwargs)
+            setattr(timers.depth, category, 1)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                dt = time.perf_counter() - t0
+                setattr(timers.depth, category, 0)
+                key = (category, threading.get_ident() == timers.main)
+                with timers.lock:
+                    timers.first.setdefault(category, (t0, dt))
+                    timers.totals[key] = timers.totals.get(key, 0.0) + dt
+                    timers.calls[key] = timers.calls.get(key, 0) + 1
+
+        setattr(owner, name, wrapper)
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return dict(self.totals), dict(self.calls)
+
+
+def install_timers() -> Timers:
+    """Wrap the review panel's file reads and layer updates (class / module level, before the
+    window is built, so that signal connections made by the panels see the wrappers)."""
+    import vessel_studio.io.images as images_mod
+    from vessel_studio.gui import review_panel, tasks
+    from vessel_studio.store.project import Project
+
+    t = Timers()
+    for owner, name in ((Project, "read_image"), (Project, "prediction"), (Project, "correction"),
+                        (tasks, "_read_tif"), (images_mod, "read_mask")):
+        t.wrap(owner, name, "read")
+    for name in ("_set_layer", "_set_mask"):
+        t.wrap(review_panel.ReviewPanel, name, "layers")
+    t.wrap(review_panel.ReviewPanel, "load", "load")
+    return t
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=None, help="JSON report (printed as well)")
+    ap.add_argument("--data", default=None, help="public data sets folder (default $VESSEL_STUDIO_DATA or "
+                                                 "../shared/data beside the repository)")
+    ap.add_argument("--images", type=int, default=None, help="use this many of the 88 fundus images (spread "
+                                                            "over DRIVE, CHASE_DB1, STARE); default all")
+    ap.add_argument("--steps", type=int, default=20, help="steps to the next image in the review order")
+    ap.add_argument("--pause", type=float, default=0.5, help="seconds of normal event processing after each step")
+    ap.add_argument("--work", type=Path, default=REPO / "scratch" / "gui-review",
+                    help="folder for the project and the export (emptied first)")
+    ap.add_argument("--stacks", type=Path, default=None,
+                    help="write the GUI thread's stack at every stall over 150 ms to this file")
+    args = ap.parse_args(argv)
+
+    root = data_root(args.data)
+    files = fundus_files(root, args.images) if root.is_dir() else []
+    if not files:
+        print(f"SKIPPED: no DRIVE / CHASE_DB1 / STARE images under {root} (set VESSEL_STUDIO_DATA or --data)")
+        return 0
+
+    t_import = time.perf_counter()
+    timers = install_timers()
+    from qtpy.QtCore import QEventLoop
+    from qtpy.QtWidgets import QApplication
+
+    from vessel_studio.gui import dialogs
+
+    dialog_log: list = []
+    dialogs.error = lambda _p, title, text: dialog_log.append(("error", title, text))
+    dialogs.confirm = lambda _p, title, text: dialog_log.append(("confirm", title, text)) or True
+    dialogs.save_discard_cancel = lambda _p, title, text: dialog_log.append(("sdc", title, text)) or "discard"
+    from vessel_studio.gui.app import make_viewer
+
+    if args.work.exists():
+        shutil.rmtree(args.work)
+    args.work.mkdir(parents=True)
+    proj_dir, export_dir = args.work / "project", args.work / "export"
+
+    t = time.perf_counter()
+    viewer, studio = make_viewer(None)
+    viewer.window._qt_window.resize(1400, 900)
+    app = QApplication.instance()
+    window_s = time.perf_counter() - t
+    import_s = t - t_import
+    review, export = studio.panels["Review"], studio.panels["Export"]
+
+    probe = Probe(10)
+    probe.start()
+
+    stacks: list[str] = []
+    if args.stacks:
+        main_id = threading.main_thread().ident
+
+        def watch():
+            reported = None
+            while True:
+                time.sleep(0.03)
+                last = probe.last
+                if last is None or reported == last or time.perf_counter() - last < 0.15:
+                    continue
+                reported = last
+                frame = sys._current_frames().get(main_id)
+                if frame is not None:
+                    stacks.append(f"===== lag >= {(time.perf_counter() - last) * 1000:.0f} ms, "
+                                  f"t={last - probe_t0:.2f}s\n" + "".join(traceback.format_stack(frame)[-16:]))
+
+        probe_t0 = time.perf_counter()
+        threading.Thread(target=watch, daemon=True).start()
+
+    def pump(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.002)
+
+    def wait_finished(runner):
+        loop, out = QEventLoop(), {}
+
+        def fin(o):
+            out["o"] = o
+            loop.quit()
+
+        runner.finished.connect(fin)
+        loop.exec()
+        runner.finished.disconnect(fin)
+        return out["o"]
+
+    report: dict = {
+        "command": "xvfb-run -a -s '-screen 0 1600x1000x24' .venv/bin/python benchmarks/gui_review.py " + " ".join(
+            sys.argv[1:] if argv is None else argv),
+        "images": len(files),
+        "data": {ds: sum(1 for f in files if ds in f.parts) for ds in DATASETS},
+        "window_build_s": round(window_s, 2),
+        "imports_s": round(import_s, 2),
+        "jobs": {},
+    }
+
+    pump(3.0)  # first paints
+    t0 = time.perf_counter()
+    pump(3.0)
+    report["idle"] = stall_stats(probe.between(t0, time.perf_counter()))
+
+    def job(name: str, start, runner, settle: float = 1.0) -> None:
+        r0, t0 = rss_mb(), time.perf_counter()
+        started = start()
+        outcome = wait_finished(runner) if started is not False else None
+        wall = time.perf_counter() - t0
+        pump(settle)  # follow-ups: thumbnails, the first image, measures
+        report["jobs"][name] = {
+            "wall_s": round(wall, 1), "status": getattr(outcome, "status", "not started"),
+            "error": None if outcome is None or outcome.error is None else repr(outcome.error),
+            "gui": stall_stats(probe.between(t0, time.perf_counter())),
+            "rss_before_mb": round(r0), "rss_after_mb": round(rss_mb()), "peak_rss_mb": round(peak_rss_mb()),
+        }
+        print(name, json.dumps(report["jobs"][name]), flush=True)
+
+    assert studio.new_project(proj_dir, "fundus", name="gui-review-benchmark")
+    # the first image is selected (and shown) when the images have been added
+    job("add images", lambda: studio.add_images(files), studio.io_runner, settle=3.0)
+    if "load" in timers.first:  # napari's one-time costs (first layers) fall in the 2 s after it
+        t_load, load_s = timers.first["load"]
+        report["first_image"] = {"id": studio.current_id, "load_call_ms": round(load_s * 1000, 1),
+                                 **stall_stats(probe.between(t_load, t_load + 2.0))}
+    else:
+        report["first_image"] = None
+    job("segmentation", review.segment_missing, studio.runner)
+    job("review order", lambda: review.queue.setCurrentIndex(1), studio.runner)
+
+    # --- stepping through the review order ----------------------------------------------------
+    pump(2.0)
+    steps = []
+    for i in range(args.steps):
+        before, _ = timers.snapshot()
+        t0 = time.perf_counter()
+        review.next()
+        call_ms = (time.perf_counter() - t0) * 1000
+        pump(args.pause)
+        after, _ = timers.snapshot()
+        t1 = time.perf_counter()
+
+        def spent(cat, main=True):
+            return round((after.get((cat, main), 0.0) - before.get((cat, main), 0.0)) * 1000, 1)
+
+        stalls = probe.between(t0, t1)
+        steps.append({
+            "image": studio.current_id,
+            "max_stall_ms": round(max(stalls, default=0.0), 1),
+            "next_call_ms": round(call_ms, 1),
+            "gui_read_ms": spent("read"),
+            "gui_layers_ms": spent("layers"),
+            "gui_load_ms": spent("load"),
+            "worker_read_ms": spent("read", main=False),
+        })
+        print("step", i, json.dumps(steps[-1]), flush=True)
+
+    def summary(key):
+        v = [s[key] for s in steps]
+        return {"median": round(float(np.median(v)), 1), "max": round(float(np.max(v)), 1)} if v else {}
+
+    report["review_steps"] = {
+        "steps": len(steps), "pause_s": args.pause,
+        "max_stall_ms": summary("max_stall_ms"), "next_call_ms": summary("next_call_ms"),
+        "gui_read_ms": summary("gui_read_ms"), "gui_layers_ms": summary("gui_layers_ms"),
+        "worker_read_ms": summary("worker_read_ms"),
+        "steps_with_stall_over_100ms": sum(s["max_stall_ms"] > 100 for s in steps),
+        "steps_with_stall_over_200ms": sum(s["max_stall_ms"] > 200 for s in steps),
+        "per_step": steps,
+    }
+    pump(2.0)
+    job("export", lambda: export.export_to(export_dir), studio.runner)
+    report["export_files"] = {
+        "masks": len(list((export_dir / "masks").glob("*"))) if (export_dir / "masks").is_dir() else 0,
+        "probabilities": len(list((export_dir / "probabilities").glob("*")))
+        if (export_dir / "probabilities").is_dir() else 0,
+    }
+    report["layers"] = [layer.name for layer in viewer.layers]
+    report["peak_rss_mb"] = round(peak_rss_mb())
+    report["dialogs"] = dialog_log
+    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()]}
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    if args.stacks:
+        args.stacks.write_text("\n".join(stacks))
+    studio._closing_ok = True
+    viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

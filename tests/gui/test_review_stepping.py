@@ -1,0 +1,172 @@
+"""Stepping through images in the Review panel: neighbours read ahead in a worker thread, never
+stale, never applied to another image; the mask layer kept across image sizes; napari's one-time
+costs paid while the window is built."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import fake_probability
+
+pytestmark = pytest.mark.gui
+
+
+def _write_probs(proj, seed0=0):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    probs = {}
+    for i, rec in enumerate(proj.images):
+        probs[rec.id] = fake_probability(rec.shape[:2], seed0 + i)
+        write_prob(tasks.source_only_path(proj, rec.id), probs[rec.id])
+    return probs
+
+
+def _count_gui_thread_reads(monkeypatch):
+    """Count the file reads of images and probability maps made on the GUI (main) thread."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store.project import Project
+
+    reads = []
+    main = threading.main_thread()
+    for owner, name in ((Project, "read_image"), (tasks, "_read_tif")):
+        fn = getattr(owner, name)
+
+        def wrapper(*a, _fn=fn, _name=name, **kw):
+            if threading.current_thread() is main:
+                reads.append(_name)
+            return _fn(*a, **kw)
+
+        monkeypatch.setattr(owner, name, wrapper)
+    return reads
+
+
+def test_next_image_is_read_ahead_in_a_worker(studio, qtbot, monkeypatch):
+    proj = studio.project
+    probs = _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    review.next()  # image 1: its neighbours (2, then 0) are read ahead
+    assert studio.current_id == ids[1]
+    qtbot.waitUntil(lambda: ids[2] in review._ahead and review._ahead_worker is None, timeout=10000)
+    reads = _count_gui_thread_reads(monkeypatch)
+    review.next()
+    assert studio.current_id == ids[2] and review.image_id == ids[2]
+    assert reads == []  # image, map and uncertainty came from the worker
+    viewer = studio.viewer
+    assert np.array_equal(viewer.layers["image"].data, proj.read_image(ids[2]))
+    assert np.array_equal(viewer.layers["probability"].data, probs[ids[2]])
+    unc = 1 - np.abs(2 * probs[ids[2]] - 1)
+    assert np.allclose(viewer.layers["uncertainty"].data, unc)
+    assert np.array_equal(viewer.layers["mask"].data > 0, probs[ids[2]] >= 0.5)
+
+
+def test_a_map_rewritten_after_it_was_read_ahead_is_read_again(studio, qtbot, monkeypatch):
+    """A segmentation (or an adaptation round) that rewrites the next image's map after it was
+    read ahead: stepping shows the new map, not the one read ahead."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    review.next()
+    qtbot.waitUntil(lambda: ids[2] in review._ahead and review._ahead_worker is None, timeout=10000)
+    new = fake_probability(proj.images[2].shape[:2], 99)
+    write_prob(tasks.source_only_path(proj, ids[2]), new)
+    reads = _count_gui_thread_reads(monkeypatch)
+    review.next()
+    assert "_read_tif" in reads  # read again on the GUI thread
+    assert np.array_equal(studio.viewer.layers["probability"].data, new)
+    assert np.array_equal(review.prob, new)
+    assert np.array_equal(studio.viewer.layers["mask"].data > 0, new >= 0.5)
+
+
+def test_a_read_ahead_arriving_late_never_changes_the_image_on_screen(studio, qtbot, monkeypatch, dialogs):
+    """Step while the neighbour is still being read ahead: the image is read on the GUI thread and
+    shown at once; an edit saved then goes to that image, and the read-ahead arriving afterwards
+    changes neither the layers nor the image a save goes to."""
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    gate, entered = threading.Event(), threading.Event()
+    real = tasks.read_for_review
+
+    def slow(project, image_id, which):
+        entered.set()
+        gate.wait(10)
+        return real(project, image_id, which)
+
+    qtbot.waitUntil(lambda: review._ahead_worker is None, timeout=10000)  # image 0's neighbours
+    monkeypatch.setattr(tasks, "read_for_review", slow)
+    review._ahead.clear()
+    review.next()  # image 1 shown; reading image 2 ahead (after the delay) blocks on the gate
+    qtbot.waitUntil(entered.is_set, timeout=10000)
+    review.next()  # image 2 before its read-ahead arrived
+    assert studio.current_id == review.image_id == ids[2]
+    layer = review.mask_layer
+    layer.data = np.zeros_like(layer.data)
+    layer.data[10:20, 10:20] = 1
+    edited = layer.data > 0
+    assert review.dirty
+    assert review.save()
+    gate.set()
+    qtbot.waitUntil(lambda: review._ahead_worker is None and not review._ahead_next, timeout=10000)
+    qtbot.wait(50)
+    assert review.image_id == ids[2]
+    assert np.array_equal(proj.correction(ids[2]), edited)
+    assert proj.correction(ids[1]) is None and proj.correction(ids[0]) is None
+    assert np.array_equal(review.mask_layer.data > 0, edited) and not review.dirty
+    assert ids[2] not in review._ahead  # what arrived for the image on screen is dropped
+    assert np.array_equal(studio.viewer.layers["image"].data, proj.read_image(ids[2]))
+    assert not dialogs.errors
+
+
+def test_mask_layer_kept_across_image_sizes(studio, tmp_path, qtbot, dialogs):
+    """Another image size reuses the mask layer (re-adding a Labels layer stalled the GUI ~0.25 s);
+    painting and saving work at the new size, and undo does not reach back to the other image."""
+    from vessel_studio.io.images import write_image
+
+    rng = np.random.default_rng(1)
+    write_image(tmp_path / "wide.png", rng.uniform(0, 255, (60, 130, 3)).astype(np.uint8))
+    assert studio.add_images([tmp_path / "wide.png"])
+    qtbot.waitUntil(lambda: not studio.io_runner.running, timeout=10000)
+    review = studio.panels["Review"]
+    layer = review.mask_layer
+    assert layer.data.shape == (96, 96)
+    wide = [r.id for r in studio.project.images if r.name == "wide"][0]
+    assert studio.select_image(wide)
+    assert review.mask_layer is layer and layer.data.shape == (60, 130)
+    assert studio.viewer.layers["image"].data.shape == (60, 130, 3)
+    assert list(studio.viewer.layers).index(layer) == len(studio.viewer.layers) - 1
+    layer.paint((30, 100), 1)
+    assert review.dirty
+    assert review.save()
+    assert studio.project.correction(wide)[30, 100]
+    assert studio.select_image(studio.project.images[0].id)
+    assert review.mask_layer is layer and layer.data.shape == (96, 96)
+    layer.undo()  # nothing to undo on this image
+    assert not review.dirty
+    assert not dialogs.errors
+
+
+def test_make_viewer_pays_napari_first_layer_costs_and_leaves_no_layer(sample_project, dialogs, qtbot):
+    import gc
+
+    from vessel_studio.gui.app import make_viewer
+
+    viewer, studio = make_viewer(sample_project.folder, show=False)
+    try:
+        assert [layer.name for layer in viewer.layers] == ["image", "compare", "probability", "uncertainty", "mask"]
+        assert studio.current_id == sample_project.images[0].id
+    finally:
+        studio._closing_ok = True
+        viewer.close()
+        gc.unfreeze()
