@@ -62,3 +62,48 @@ def test_written_files_and_folders_get_normal_permissions(tmp_path):
     with atomic.atomic_dir(d) as tmp:
         (tmp / "a").write_text("1")
     assert d.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_recover_dir_puts_back_the_version_a_kill_left_aside(tmp_path):
+    """A kill between atomic_dir's two renames leaves no folder and the complete old one aside:
+    the next atomic_dir (or a resuming trainer) puts it back; stale leftovers are removed."""
+    import os
+    import time
+
+    from vessel_studio.io.atomic import STALE_DIR_S, atomic_dir, recover_dir
+
+    dest = tmp_path / "ckpt"
+    with atomic_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("v1")
+    os.replace(dest, tmp_path / ".ckpt.old-12345")  # what the kill left
+    stale_tmp = tmp_path / ".ckpt.abc.tmp"
+    stale_tmp.mkdir()
+    live_tmp = tmp_path / ".ckpt.def.tmp"
+    live_tmp.mkdir()
+    old = time.time() - STALE_DIR_S - 5
+    os.utime(stale_tmp, (old, old))
+    assert recover_dir(dest) == dest
+    assert (dest / "a.txt").read_text() == "v1"
+    assert not (tmp_path / ".ckpt.old-12345").exists()
+    assert not stale_tmp.exists() and live_tmp.exists()  # a young one may be another writer's
+    with atomic_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("v2")
+    assert (dest / "a.txt").read_text() == "v2"
+
+
+def test_atomic_dir_files_are_readable_like_any_other(tmp_path):
+    """safetensors' save_file creates 0600 files; a model folder's files get the usual permissions."""
+    import os
+    import stat
+
+    import torch
+    from safetensors.torch import save_file
+
+    from vessel_studio.io.atomic import atomic_dir
+
+    with atomic_dir(tmp_path / "m") as tmp:
+        save_file({"a": torch.zeros(2)}, str(tmp / "model.safetensors"))
+    mode = stat.S_IMODE(os.stat(tmp_path / "m" / "model.safetensors").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode & (0o644 & ~umask) == 0o644 & ~umask

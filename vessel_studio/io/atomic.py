@@ -8,6 +8,7 @@ rename it over the destination.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -117,14 +118,19 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on success it replaces ``path``.
 
     An existing ``path`` is moved aside first and deleted only after the new folder is in
-    place, so at every moment one complete version exists on disk.
+    place, so at every moment one complete version exists on disk (:func:`recover_dir` puts a
+    moved-aside version back when a kill came between the two renames).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp creates 0700 folders
+        for f in tmp.rglob("*"):  # some writers (safetensors' save_file) create 0600 files
+            if f.is_file() and not f.is_symlink():
+                os.chmod(f, os.stat(f).st_mode | (0o644 & ~_UMASK))
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
@@ -138,3 +144,34 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: leftovers of a killed ``atomic_dir`` younger than this may be another process's live write
+STALE_DIR_S = 600.0
+
+
+def recover_dir(path: str | os.PathLike) -> Path:
+    """Repair what a killed :func:`atomic_dir` left beside ``path``; return ``path``.
+
+    A kill between its two renames leaves no ``path`` and the complete previous version at
+    ``.NAME.old-PID``: that version is moved back. Temporary ``.NAME.*.tmp`` folders and
+    ``.NAME.old-*`` copies older than ``STALE_DIR_S`` are removed (younger ones may belong to a
+    live writer in another process). Readers that test ``path`` (a trainer's checkpoint) call this
+    first, so that a resume finds the last complete checkpoint.
+    """
+    import time
+
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        return path
+    olds = sorted(parent.glob(f".{glob.escape(path.name)}.old-*"), key=lambda p: p.stat().st_mtime)
+    if not path.exists() and olds:
+        with contextlib.suppress(OSError):
+            os.replace(olds.pop(), path)
+    now = time.time()
+    for p in [*olds, *parent.glob(f".{glob.escape(path.name)}.*.tmp")]:
+        with contextlib.suppress(OSError):
+            if now - p.lstat().st_mtime >= STALE_DIR_S:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return path

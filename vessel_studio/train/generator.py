@@ -132,6 +132,7 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
 
     from vessel_studio.adaptation.crops import CropSampler, step_generator
     from vessel_studio.device import autocast, pick_device
+    from vessel_studio.io.atomic import recover_dir
     from vessel_studio.models.folder import CKPT_JSON, load_checkpoint, save_checkpoint
 
     cfg = cfg or GeneratorTrainConfig.preset("cpu")
@@ -162,7 +163,7 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
 
     start = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt is not None and (ckpt / CKPT_JSON).is_file():
+    if ckpt is not None and (recover_dir(ckpt) / CKPT_JSON).is_file():
         meta = load_checkpoint(ckpt, modules={"unet": unet, "ema": ema}, optimizer=opt)
         saved = meta.get("config", {})
         if saved and _resume_key(saved) != _resume_key(_json_roundtrip(cfg.to_dict())):

@@ -351,6 +351,7 @@ def train_segmenter(
     import torch
 
     from vessel_studio.device import pick_device
+    from vessel_studio.io.atomic import recover_dir
     from vessel_studio.models.folder import CKPT_JSON, load_checkpoint
     from vessel_studio.models.segmenter import Segmenter, SegmenterConfig, build_unet
 
@@ -378,7 +379,7 @@ def train_segmenter(
 
     start = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if ckpt is not None and (ckpt / CKPT_JSON).is_file():
+    if ckpt is not None and (recover_dir(ckpt) / CKPT_JSON).is_file():
         meta = load_checkpoint(ckpt, modules={"net": net}, optimizer=opt)
         saved = SegmenterTrainConfig.from_dict(meta["config"].get("train", {}))
         if saved != cfg:
