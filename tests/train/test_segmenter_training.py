@@ -113,7 +113,7 @@ def test_resume_equals_uninterrupted(synthetic_fundus, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
 
     other = SegmenterTrainConfig.preset("tiny", steps=6, checkpoint_every=2, lr=1e-2)
-    with pytest.raises(ValueError, match="different training config"):
+    with pytest.raises(ValueError, match=r"different training config \(lr: checkpoint .*, now 0.01\)"):
         collect(train_segmenter(pairs, other, preprocessing=PREP, checkpoint_dir=ckpt))
 
 

@@ -385,7 +385,11 @@ def train_segmenter(
         if saved != cfg:
             from vessel_studio.models.folder import ModelFolderError
 
-            raise ModelFolderError(f"{ckpt}: checkpoint was written with a different training config")
+            a, b = saved.to_dict(), cfg.to_dict()
+            diff = ", ".join(f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b))
+                             if a.get(k) != b.get(k))
+            raise ModelFolderError(f"{ckpt}: checkpoint was written with a different training config ({diff}); "
+                                   "use the same options, or another --checkpoint-dir to start afresh")
         start = int(meta["step"])
         net.to(device).train()
 
