@@ -60,6 +60,9 @@ def test_check_inversion_prints_psnr(models, capsys):
     assert main(["check-inversion", "--model", str(root / "src"), "--images", str(images), "--masks", str(masks),
                  "--steps", "20", "--size", "16", "--count", "3"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("mean PSNR: ")
+    # a conditioned model without --masks runs unconditioned, and says so
+    assert main(["check-inversion", "--model", str(root / "src"), "--images", str(images), "--steps", "5"]) == 0
+    assert "no --masks" in capsys.readouterr().err
 
 
 def test_translate_writes_pairs_manifest_and_montage(models, tmp_path):

@@ -62,3 +62,9 @@ def test_empty_labels_are_named(tmp_path, capsys):
     (labels / "im0.png").write_bytes((labels / "im1.png").read_bytes())
     assert train(images, labels, tmp_path / "m2") == 2
     assert "every label is empty" in capsys.readouterr().err and not (tmp_path / "m2").exists()
+
+
+def test_negative_fov_diameter_is_refused(tmp_path, capsys):
+    images, labels = write_set(tmp_path)
+    assert train(images, labels, tmp_path / "m", "--modality", "fundus", "--fov-diameter", "-5") == 2
+    assert "--fov-diameter" in capsys.readouterr().err and not (tmp_path / "m").exists()

@@ -9,6 +9,7 @@ generator for translation (the bundled fundus generator gives about 30 dB or mor
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -46,6 +47,9 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     gen = Generator.load(args.model, device=args.device)
+    if gen.conditioned and args.masks is None:
+        print(f"warning: {args.model} is a mask-conditioned generator and no --masks were given: inverting "
+              "without its condition (expect a lower PSNR than with the vessel masks)", file=sys.stderr)
     prep = gen.preprocessing if isinstance(gen.preprocessing, Preprocessing) else Preprocessing.for_modality("fundus")
     data = load_folder(args.images, args.masks, args.fov, prep=prep)
     items: list[tuple[str, np.ndarray, np.ndarray | None]] = []

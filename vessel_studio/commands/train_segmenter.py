@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.init}: a {prep.modality} model cannot be fine-tuned as --modality {args.modality}")
     else:
         over = {}
+        if args.fov_diameter is not None and args.fov_diameter < 0:
+            raise ValueError(f"--fov-diameter must be > 0 pixels, or 0 for native resolution; got {args.fov_diameter}")
         if args.fov_diameter is not None:
             over["fov_diameter"] = None if args.fov_diameter <= 0 else args.fov_diameter
         prep = Preprocessing.for_modality(args.modality, **over)
