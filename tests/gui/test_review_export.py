@@ -271,7 +271,7 @@ def test_stepping_through_images_measures_only_the_latest(studio, qtbot, monkeyp
     qtbot.wait(200)
     ids = [r.id for r in studio.project.images]
     assert measured == [ids[0], ids[2]]  # the running one, then only the image now shown
-    assert review.image_id == ids[2] and review._measure_worker is None
+    assert review.image_id == ids[2] and review._measurer.worker is None
 
 
 def test_export_masks_probabilities_and_csv(studio, qtbot, tmp_path):

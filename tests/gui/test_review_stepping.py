@@ -51,7 +51,7 @@ def test_next_image_is_read_ahead_in_a_worker(studio, qtbot, monkeypatch):
     review = studio.panels["Review"]
     review.next()  # image 1: its neighbours (2, then 0) are read ahead
     assert studio.current_id == ids[1]
-    qtbot.waitUntil(lambda: ids[2] in review._ahead and review._ahead_worker is None, timeout=10000)
+    qtbot.waitUntil(lambda: ids[2] in review._ahead.cache and review._ahead.worker is None, timeout=10000)
     reads = _count_gui_thread_reads(monkeypatch)
     review.next()
     assert studio.current_id == ids[2] and review.image_id == ids[2]
@@ -75,7 +75,7 @@ def test_a_map_rewritten_after_it_was_read_ahead_is_read_again(studio, qtbot, mo
     ids = [r.id for r in proj.images]
     review = studio.panels["Review"]
     review.next()
-    qtbot.waitUntil(lambda: ids[2] in review._ahead and review._ahead_worker is None, timeout=10000)
+    qtbot.waitUntil(lambda: ids[2] in review._ahead.cache and review._ahead.worker is None, timeout=10000)
     new = fake_probability(proj.images[2].shape[:2], 99)
     write_prob(tasks.source_only_path(proj, ids[2]), new)
     reads = _count_gui_thread_reads(monkeypatch)
@@ -104,9 +104,9 @@ def test_a_read_ahead_arriving_late_never_changes_the_image_on_screen(studio, qt
         gate.wait(10)
         return real(project, image_id, which)
 
-    qtbot.waitUntil(lambda: review._ahead_worker is None, timeout=10000)  # image 0's neighbours
+    qtbot.waitUntil(lambda: review._ahead.worker is None, timeout=10000)  # image 0's neighbours
     monkeypatch.setattr(tasks, "read_for_review", slow)
-    review._ahead.clear()
+    review._ahead.cache.clear()
     review.next()  # image 1 shown; reading image 2 ahead (after the delay) blocks on the gate
     qtbot.waitUntil(entered.is_set, timeout=10000)
     review.next()  # image 2 before its read-ahead arrived
@@ -118,13 +118,13 @@ def test_a_read_ahead_arriving_late_never_changes_the_image_on_screen(studio, qt
     assert review.dirty
     assert review.save()
     gate.set()
-    qtbot.waitUntil(lambda: review._ahead_worker is None and not review._ahead_next, timeout=10000)
+    qtbot.waitUntil(lambda: review._ahead.worker is None and not review._ahead.pending, timeout=10000)
     qtbot.wait(50)
     assert review.image_id == ids[2]
     assert np.array_equal(proj.correction(ids[2]), edited)
     assert proj.correction(ids[1]) is None and proj.correction(ids[0]) is None
     assert np.array_equal(review.mask_layer.data > 0, edited) and not review.dirty
-    assert ids[2] not in review._ahead  # what arrived for the image on screen is dropped
+    assert ids[2] not in review._ahead.cache  # what arrived for the image on screen is dropped
     assert np.array_equal(studio.viewer.layers["image"].data, proj.read_image(ids[2]))
     assert not dialogs.errors
 

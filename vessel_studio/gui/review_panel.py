@@ -1,5 +1,9 @@
 """Review and correction: overlays, comparison, uncertainty, queue, stats, measures, editing.
 
+The dock widget, navigation and loading live here; the layers in :mod:`.review_layers`, the
+correction (editing, save, drafts, autosave, leave prompts) in :mod:`.review_correction`, and the
+read-ahead and vessel-measures workers in :mod:`.review_workers`.
+
 Layers (named, reused between images): ``image``, ``compare`` (source-only or an earlier round),
 ``probability``, ``uncertainty`` and ``mask`` (a Labels layer: napari's brush, eraser, fill and
 undo/redo edit the correction). Save writes the corrected mask to the project atomically;
@@ -14,8 +18,6 @@ save or an edit always goes to the image on screen. Layers are only touched on t
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer
@@ -33,20 +35,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.jobs import background_priority
+from vessel_studio.gui.review_correction import CorrectionMixin
+from vessel_studio.gui.review_workers import Measurer, ReadAhead
 
 LATEST = "latest round"
 AHEAD_DELAY_MS = 250
 NONE = "none"
 
 
-def _digest(a: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(a > 0).tobytes()).hexdigest()
-
-
-class ReviewPanel(QWidget):
+class ReviewPanel(CorrectionMixin, QWidget):
     def __init__(self, studio, parent=None, *, autosave_ms: int = 3000):
         super().__init__(parent)
         self.studio = studio
@@ -57,11 +56,9 @@ class ReviewPanel(QWidget):
         self._draft_digest: str | None = None
         self._mask_origin = "none"
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
-        self._measure_worker = None
-        self._measure_next = None  # (project, id, mask, image) to measure once the running one ends
-        self._ahead: dict[str, dict] = {}  # image id -> what the read-ahead worker read for it
-        self._ahead_worker = None
-        self._ahead_next: list = []  # (project, id, which) still to read ahead, in order
+        self._measurer = Measurer(self._show_measures, self._show_measures_error)
+        #: neighbours in the queue read ahead; what arrives for another project or the image on screen is dropped
+        self._ahead = ReadAhead(lambda proj, image_id: proj is self.studio.project and image_id != self.image_id)
         self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
         self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
@@ -255,7 +252,6 @@ class ReviewPanel(QWidget):
     def _project_changed(self) -> None:
         self.order = None
         self._ahead.clear()
-        self._ahead_next = []
         self.queue.blockSignals(True)
         self.queue.setCurrentIndex(0)
         self.queue.blockSignals(False)
@@ -342,9 +338,7 @@ class ReviewPanel(QWidget):
     def _clear(self) -> None:
         self.image_id = None
         self.image = self.prob = self._baseline = None
-        for name in ("image", "compare", "probability", "uncertainty", "mask"):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
+        review_layers.remove_all(self.viewer)
         self.title.setText("No image")
         self.stats.setText("")
         self.measures.setText("")
@@ -355,7 +349,7 @@ class ReviewPanel(QWidget):
         proj = self.studio.project
         if proj is None:
             return
-        ahead = self._ahead.pop(image_id, None)
+        ahead = self._ahead.take(image_id)
         try:
             proj.image(image_id)
             if ahead is not None and ahead["project"] is proj and self._key(tasks.image_key, proj, image_id) == ahead["image_key"]:
@@ -461,86 +455,13 @@ class ReviewPanel(QWidget):
         self._show_stats()
         self._update_edit_state()
 
-    def _threshold_changed(self, _value: float) -> None:
-        """Re-threshold the starting mask of an image shown straight from its prediction; a saved
-        correction, a restored draft or unsaved edits are left as they are."""
-        if self.image_id is None or self.prob is None or self._mask_origin != "predicted" or self.dirty:
-            self._update_edit_state()
-            return
-        mask = self.prob >= self.threshold.value()
-        self._baseline = mask.copy()
-        self._set_mask(mask)
-        self._update_edit_state()
-
-    def _baseline_for(self, origin: str, mask: np.ndarray) -> np.ndarray:
-        """What counts as "no unsaved edits": for a restored draft, the saved state under it."""
-        proj = self.studio.project
-        if origin != "draft":
-            return np.asarray(mask) > 0
-        saved = proj.correction(self.image_id)
-        if saved is None:
-            p = self.prob
-            saved = p >= self.threshold.value() if p is not None else np.zeros(self.image.shape[:2], bool)
-        return saved
-
-    def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw) -> None:
-        layers = self.viewer.layers
-        if data is None:
-            # keep a hidden placeholder: adding a layer later (when a job finishes) costs the GUI
-            # thread far more than updating one
-            if self.image is None:
-                return
-            data, visible = np.zeros(self.image.shape[:2], np.float32), False
-        if name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False):
-            layer = layers[name]
-            if not visible:  # a hidden layer is not sliced or drawn when its data changes
-                layer.visible = False
-            layer.data = data
-            if "contrast_limits" in kw:
-                layer.contrast_limits = kw["contrast_limits"]
-            elif not layer.rgb:  # another image may have another dtype / range (8- and 16-bit scans)
-                layer.reset_contrast_limits_range()
-                layer.reset_contrast_limits()
-            layer.visible = visible
-            return
-        if name in layers:
-            layers.remove(name)
-        kw = {k: v for k, v in kw.items() if v is not None}
-        layer = self.viewer.add_image(data, name=name, visible=visible, **kw)
-        self._order_layers()
-        return layer
+    def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):
+        shape = None if self.image is None else self.image.shape[:2]
+        return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible, **kw)
 
     def _set_mask(self, mask: np.ndarray) -> None:
-        data = (np.asarray(mask) > 0).astype(np.uint8)
-        layers = self.viewer.layers
-        if "mask" in layers and layers["mask"].data.ndim == data.ndim:
-            # reused even for another image size: removing and adding a Labels layer costs the GUI
-            # thread ~0.25 s (measured stepping between DRIVE, CHASE_DB1 and STARE images)
-            layer = layers["mask"]
-            if layer.data.shape != data.shape:
-                layer.brush_size = max(3, int(round(min(data.shape) / 150)))
-            layer.data = data
-            layer._undo_history.clear()
-            layer._redo_history.clear()
-        else:
-            if "mask" in layers:
-                layers.remove("mask")
-            layer = self.viewer.add_labels(data, name="mask", opacity=self.opacity.value() / 100)
-            layer.brush_size = max(3, int(round(min(data.shape) / 150)))
-            layer.events.paint.connect(self._edited)
-            layer.contour = 2 if self.contour.isChecked() else 0
-        layer.selected_label = 1
-        self._order_layers()
-
-    def _order_layers(self) -> None:
-        layers = self.viewer.layers
-        wanted = [n for n in ("image", "compare", "probability", "uncertainty", "mask") if n in layers]
-        for i, name in enumerate(wanted):
-            j = layers.index(name)
-            if j != i:
-                layers.move(j, i)
-        if "mask" in layers:
-            layers.selection.active = layers["mask"]
+        review_layers.set_mask(self.viewer, mask, opacity=self.opacity.value() / 100,
+                               contour=self.contour.isChecked(), on_paint=self._edited)
 
     # --- reading ahead -------------------------------------------------------------------------
 
@@ -553,44 +474,7 @@ class ReviewPanel(QWidget):
             return
         i = ids.index(current)
         wanted = list(dict.fromkeys(j for j in (ids[(i + 1) % len(ids)], ids[i - 1]) if j != current))
-        for k in [k for k in self._ahead if k not in wanted]:
-            del self._ahead[k]
-        which = self._which_maps()
-        self._ahead_next = [(proj, j, which) for j in wanted
-                            if j not in self._ahead or self._ahead[j]["which"] != which]
-        if self._ahead_worker is None and self._ahead_next:
-            self._start_ahead()
-
-    def _start_ahead(self) -> None:
-        from superqt.utils import create_worker
-
-        proj, image_id, which = self._ahead_next.pop(0)
-
-        def read():
-            background_priority()
-            return tasks.read_for_review(proj, image_id, which)
-
-        worker = create_worker(read, _start_thread=False, _ignore_errors=True)
-        # an error (an unreadable file): nothing is kept, load reads it itself and says what is wrong
-        worker.returned.connect(lambda got, p=proj, w=which: self._ahead_arrived(p, w, got))
-        worker.finished.connect(lambda: self._ahead_done())
-        self._ahead_worker = worker
-        worker.start()
-
-    def _ahead_arrived(self, proj, which, got: dict) -> None:
-        try:
-            if proj is self.studio.project and got["image_id"] != self.image_id:
-                self._ahead[got["image_id"]] = {**got, "project": proj, "which": which}
-        except RuntimeError:  # the panel was closed meanwhile
-            pass
-
-    def _ahead_done(self) -> None:
-        try:
-            self._ahead_worker = None
-            if self._ahead_next:
-                self._start_ahead()
-        except RuntimeError:  # the panel was closed meanwhile
-            pass
+        self._ahead.read(proj, wanted, self._which_maps())
 
     # --- overlays ------------------------------------------------------------------------------
 
@@ -644,46 +528,13 @@ class ReviewPanel(QWidget):
         proj, image_id, image = self.studio.project, self.image_id, self.image
         mask = self.viewer.layers["mask"].data > 0
         if not mask.any():
-            self._measure_next = None
+            self._measurer.drop_pending()
             self.measures.setText("empty mask")
             return
         self.measures.setText("measuring…")
-        self._measure_next = (proj, image_id, mask, image)
-        if self._measure_worker is None:
-            self._start_measure()
-
-    def _start_measure(self) -> None:
-        from superqt.utils import create_worker
-
-        proj, image_id, mask, image = self._measure_next
-        self._measure_next = None
-
-        def measure():
-            background_priority()
-            return tasks.measure_image(proj, image_id, mask, image)
-
-        worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda m, i=image_id: self._show_measures(i, m))
-        worker.errored.connect(lambda exc: self._show_measures_error(exc))
-        worker.finished.connect(lambda: self._measure_done())
-        self._measure_worker = worker
-        worker.start()
-
-    def _measure_done(self) -> None:
-        try:
-            self._measure_worker = None
-            if self._measure_next is not None:  # asked for while this one ran: the latest only
-                self._start_measure()
-        except RuntimeError:  # the panel was closed while the worker measured
-            pass
+        self._measurer.request(proj, image_id, mask, image)
 
     def _show_measures(self, image_id: str, m: dict) -> None:
-        try:
-            self._show_measures_now(image_id, m)
-        except RuntimeError:  # the panel was closed while the worker measured
-            pass
-
-    def _show_measures_now(self, image_id: str, m: dict) -> None:
         if image_id != self.image_id:
             return
         um = m.get("calibre_mean_um") is not None
@@ -707,10 +558,7 @@ class ReviewPanel(QWidget):
         self.measures.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
 
     def _show_measures_error(self, exc) -> None:
-        try:
-            self.measures.setText(f"measures failed: {exc}")
-        except RuntimeError:
-            pass
+        self.measures.setText(f"measures failed: {exc}")
 
     # --- segmentation --------------------------------------------------------------------------
 
@@ -725,120 +573,3 @@ class ReviewPanel(QWidget):
         return self.studio.start_job("Segmentation",
                                      lambda: tasks.segment_source_only(proj, ids, model=model, mirror=mirror,
                                                                        renormalize=renorm))
-
-    # --- correction ----------------------------------------------------------------------------
-
-    @property
-    def mask_layer(self):
-        return self.viewer.layers["mask"] if "mask" in self.viewer.layers else None
-
-    @property
-    def dirty(self) -> bool:
-        layer = self.mask_layer
-        if layer is None or self._baseline is None or self.image_id is None:
-            return False
-        return not np.array_equal(layer.data > 0, self._baseline)
-
-    def _mode(self, mode: str) -> None:
-        layer = self.mask_layer
-        if layer is not None:
-            layer.selected_label = 1
-            layer.mode = mode
-            self.viewer.layers.selection.active = layer
-
-    def undo(self) -> None:
-        if self.mask_layer is not None:
-            self.mask_layer.undo()
-            self._edited()
-
-    def redo(self) -> None:
-        if self.mask_layer is not None:
-            self.mask_layer.redo()
-            self._edited()
-
-    def _edited(self, *_args) -> None:
-        self._update_edit_state()
-
-    def _update_edit_state(self) -> None:
-        if self.image_id is None:
-            self.edit_state.setText("")
-            return
-        origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
-                  "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
-        self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
-
-    def save(self) -> bool:
-        proj, layer = self.studio.project, self.mask_layer
-        if proj is None or layer is None or self.image_id is None:
-            return False
-        mask = layer.data > 0
-        try:
-            proj.save_correction(self.image_id, mask)
-        except (ValueError, OSError) as exc:
-            dialogs.error(self, "Cannot save the correction", str(exc))
-            return False
-        tasks.drop_draft(proj, self.image_id)
-        self._draft_digest = None
-        self._baseline = mask.copy()
-        self._mask_origin = "corrected"
-        self._update_edit_state()
-        self.studio.images_changed.emit()
-        self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}")
-        self._measure()
-        return True
-
-    def mark_reviewed(self) -> None:
-        proj = self.studio.project
-        if proj is None or self.image_id is None:
-            return
-        if self.dirty:
-            self.save()
-            return
-        proj.set_state(self.image_id, "reviewed")
-        self.studio.images_changed.emit()
-
-    def revert(self) -> None:
-        proj = self.studio.project
-        if proj is None or self.image_id is None:
-            return
-        tasks.drop_draft(proj, self.image_id)
-        self._draft_digest = None
-        self._reload_maps()
-
-    def autosave(self) -> None:
-        """Write unsaved edits to the project-side draft (only when they changed)."""
-        proj = self.studio.project
-        if proj is None or self.image_id is None or not self.dirty:
-            return
-        data = self.mask_layer.data
-        digest = _digest(data)
-        if digest == self._draft_digest:
-            return
-        try:
-            tasks.write_draft(proj, self.image_id, data > 0)
-        except OSError as exc:  # a read-only or full disk: say it once, keep trying every tick
-            if not self._autosave_failed:
-                self._autosave_failed = True
-                self.studio.status.emit(f"cannot autosave the unsaved edits ({exc}); save the correction "
-                                        "or free the disk, autosave keeps trying")
-            return
-        if self._autosave_failed:
-            self._autosave_failed = False
-            self.studio.status.emit("autosave works again")
-        self._draft_digest = digest
-
-    def confirm_leave(self) -> bool:
-        """Leave hook: unsaved edits → save / discard / stay."""
-        if not self.dirty:
-            return True
-        name = self.studio.project.image(self.image_id).name
-        answer = dialogs.save_discard_cancel(self, "Unsaved correction", f"The mask of {name} has unsaved edits.")
-        if answer == "save":
-            return self.save()
-        if answer == "discard":
-            tasks.drop_draft(self.studio.project, self.image_id)
-            self._draft_digest = None
-            self._set_mask(self._baseline)  # the edits are gone from the screen too
-            self._update_edit_state()
-            return True
-        return False

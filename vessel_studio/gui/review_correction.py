@@ -1,0 +1,171 @@
+"""Correcting a mask in the Review panel: edit modes, undo/redo, save, drafts, autosave, leaving.
+
+The ``mask`` layer holds the correction being edited; ``_baseline`` is what it was when shown
+(the saved correction, the thresholded prediction, or for a restored draft the saved state under
+it), so the panel is *dirty* when the layer differs from it. Save writes the corrected mask to the
+project atomically; unsaved edits are autosaved to ``PROJECT/gui/drafts`` (only when they changed)
+and the user is asked before they would be dropped (another image, another project, closing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from vessel_studio.gui import dialogs, tasks
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(a > 0).tobytes()).hexdigest()
+
+
+class CorrectionMixin:
+    """The Review panel's correction editing, as a mixin of :class:`~.review_panel.ReviewPanel`.
+
+    The panel provides ``studio``, ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
+    spin box and the ``edit_state`` label, the attributes ``_baseline``, ``_mask_origin``,
+    ``_draft_digest`` and ``_autosave_failed``, and the methods ``_set_mask``, ``_reload_maps``
+    and ``_measure``.
+    """
+
+    @property
+    def mask_layer(self):
+        return self.viewer.layers["mask"] if "mask" in self.viewer.layers else None
+
+    @property
+    def dirty(self) -> bool:
+        layer = self.mask_layer
+        if layer is None or self._baseline is None or self.image_id is None:
+            return False
+        return not np.array_equal(layer.data > 0, self._baseline)
+
+    def _mode(self, mode: str) -> None:
+        layer = self.mask_layer
+        if layer is not None:
+            layer.selected_label = 1
+            layer.mode = mode
+            self.viewer.layers.selection.active = layer
+
+    def undo(self) -> None:
+        if self.mask_layer is not None:
+            self.mask_layer.undo()
+            self._edited()
+
+    def redo(self) -> None:
+        if self.mask_layer is not None:
+            self.mask_layer.redo()
+            self._edited()
+
+    def _edited(self, *_args) -> None:
+        self._update_edit_state()
+
+    def _update_edit_state(self) -> None:
+        if self.image_id is None:
+            self.edit_state.setText("")
+            return
+        origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
+                  "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
+        self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
+
+    # --- the starting mask ---------------------------------------------------------------------
+
+    def _threshold_changed(self, _value: float) -> None:
+        """Re-threshold the starting mask of an image shown straight from its prediction; a saved
+        correction, a restored draft or unsaved edits are left as they are."""
+        if self.image_id is None or self.prob is None or self._mask_origin != "predicted" or self.dirty:
+            self._update_edit_state()
+            return
+        mask = self.prob >= self.threshold.value()
+        self._baseline = mask.copy()
+        self._set_mask(mask)
+        self._update_edit_state()
+
+    def _baseline_for(self, origin: str, mask: np.ndarray) -> np.ndarray:
+        """What counts as "no unsaved edits": for a restored draft, the saved state under it."""
+        proj = self.studio.project
+        if origin != "draft":
+            return np.asarray(mask) > 0
+        saved = proj.correction(self.image_id)
+        if saved is None:
+            p = self.prob
+            saved = p >= self.threshold.value() if p is not None else np.zeros(self.image.shape[:2], bool)
+        return saved
+
+    # --- saving, drafts, leaving ---------------------------------------------------------------
+
+    def save(self) -> bool:
+        proj, layer = self.studio.project, self.mask_layer
+        if proj is None or layer is None or self.image_id is None:
+            return False
+        mask = layer.data > 0
+        try:
+            proj.save_correction(self.image_id, mask)
+        except (ValueError, OSError) as exc:
+            dialogs.error(self, "Cannot save the correction", str(exc))
+            return False
+        tasks.drop_draft(proj, self.image_id)
+        self._draft_digest = None
+        self._baseline = mask.copy()
+        self._mask_origin = "corrected"
+        self._update_edit_state()
+        self.studio.images_changed.emit()
+        self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}")
+        self._measure()
+        return True
+
+    def mark_reviewed(self) -> None:
+        proj = self.studio.project
+        if proj is None or self.image_id is None:
+            return
+        if self.dirty:
+            self.save()
+            return
+        proj.set_state(self.image_id, "reviewed")
+        self.studio.images_changed.emit()
+
+    def revert(self) -> None:
+        proj = self.studio.project
+        if proj is None or self.image_id is None:
+            return
+        tasks.drop_draft(proj, self.image_id)
+        self._draft_digest = None
+        self._reload_maps()
+
+    def autosave(self) -> None:
+        """Write unsaved edits to the project-side draft (only when they changed)."""
+        proj = self.studio.project
+        if proj is None or self.image_id is None or not self.dirty:
+            return
+        data = self.mask_layer.data
+        digest = _digest(data)
+        if digest == self._draft_digest:
+            return
+        try:
+            tasks.write_draft(proj, self.image_id, data > 0)
+        except OSError as exc:  # a read-only or full disk: say it once, keep trying every tick
+            if not self._autosave_failed:
+                self._autosave_failed = True
+                self.studio.status.emit(f"cannot autosave the unsaved edits ({exc}); save the correction "
+                                        "or free the disk, autosave keeps trying")
+            return
+        if self._autosave_failed:
+            self._autosave_failed = False
+            self.studio.status.emit("autosave works again")
+        self._draft_digest = digest
+
+    def confirm_leave(self) -> bool:
+        """Leave hook: unsaved edits → save / discard / stay."""
+        if not self.dirty:
+            return True
+        name = self.studio.project.image(self.image_id).name
+        answer = dialogs.save_discard_cancel(self, "Unsaved correction", f"The mask of {name} has unsaved edits.")
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            tasks.drop_draft(self.studio.project, self.image_id)
+            self._draft_digest = None
+            self._set_mask(self._baseline)  # the edits are gone from the screen too
+            self._update_edit_state()
+            return True
+        return False
