@@ -71,3 +71,18 @@ def test_evaluate_bad_threshold_and_json_under_a_file(scored, tmp_path, capsys):
     rc = main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--json", str(tmp_path / "afile" / "s.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "afile" in err and "Traceback" not in err
+
+
+def test_a_float_tiff_without_the_prob_suffix_is_a_probability_map(scored, tmp_path):
+    """The GUI's export writes probabilities/<name>.tif: scored as probabilities, not as masks
+    (as a mask every p > 0 would be vessel)."""
+    _, gt, fov, truth = scored
+    probs = tmp_path / "probabilities"
+    for stem, (prob, _, _) in truth.items():
+        write_prob(probs / f"{stem}.tif", prob)
+    out = tmp_path / "s.json"
+    assert main(["evaluate", "--pred", str(probs), "--gt", str(gt), "--fov", str(fov), "--json", str(out)]) == 0
+    rows = {r["name"]: r for r in json.loads(out.read_text())["per_image"]}
+    for stem, (prob, g, f) in truth.items():
+        assert rows[stem]["dice"] == pytest.approx(M.dice(prob >= 0.5, g, fov=f))
+        assert rows[stem]["auc"] == pytest.approx(M.auc(prob, g, fov=f), abs=1e-6)

@@ -76,6 +76,16 @@ def pair(pred_dir: Path, gt_dir: Path, fov_dir: Path | None):
     return rows
 
 
+def _is_float_map(path: Path) -> bool:
+    """A single-channel floating-point TIFF: a probability map whatever its name."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    from vessel_studio.io.images import read_image
+
+    arr, _ = read_image(path)
+    return arr.dtype.kind == "f" and arr.ndim == 2
+
+
 def _fmt(v) -> str:
     return "  n/a " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
@@ -92,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
         gt = read_mask(gt_p)
         fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
+        if prob_p is None and mask_p is not None and _is_float_map(mask_p):
+            # a float TIFF without the _prob suffix (the GUI's export: probabilities/<name>.tif) is a
+            # probability map, not a mask (read as a mask, every p > 0 would count as vessel)
+            prob_p, mask_p = mask_p, None
         if prob_p is not None:
             prob, _ = read_image(prob_p)
             prob = np.asarray(prob, np.float32)
