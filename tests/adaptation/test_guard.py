@@ -9,7 +9,8 @@ import pytest
 from _adapt_fixtures import ensure_synthesis, make_setup
 
 from vessel_studio.adaptation import AdaptConfig, adapt
-from vessel_studio.adaptation.selection import history_warnings, round_signals, round_warnings
+from vessel_studio.adaptation.selection import (history_warnings, review_hint, review_pick, round_signals,
+                                                round_warnings, select_round)
 from vessel_studio.events import collect
 from vessel_studio.store import Project
 
@@ -48,6 +49,21 @@ def test_history_warnings_take_the_reference_from_round0():
     assert flags[2] and "8.0%" in flags[2][0]
     # rows without "round" are numbered in order
     assert set(history_warnings([{"vessel_fraction": 0.1}, {"vessel_fraction": 0.9}])) == {0, 1}
+
+
+def test_review_hint_never_points_at_a_flagged_round():
+    """An end-to-end GUI run showed "least fragmented: round 2" beside round 2's flood warning."""
+    hist = [{"round": 0, "vessel_fraction": 0.0, "source_vessel_fraction": 0.016, "fragmentation": float("nan")},
+            {"round": 1, "vessel_fraction": 0.05, "fragmentation": 9.0},
+            {"round": 2, "vessel_fraction": 0.135, "fragmentation": 4.0}]
+    assert select_round(hist) == 2  # the benchmarks' pre-registered rule is unchanged
+    assert review_pick(hist) == (1, [0, 2])
+    hint = review_hint(hist)
+    assert hint.startswith("least fragmented pseudo-labels: round 1;") and "0, 2" in hint
+    assert review_hint([hist[0], hist[2]]) is None  # every round flagged: no hint
+    ok = [{"round": 0, "vessel_fraction": 0.1, "source_vessel_fraction": 0.1, "fragmentation": 5.0},
+          {"round": 1, "vessel_fraction": 0.1, "fragmentation": 6.0}]
+    assert review_hint(ok) == "least fragmented pseudo-labels: round 0"
 
 
 def test_adaptation_records_the_reference_and_reports_flags(tmp_path):

@@ -114,6 +114,25 @@ def select_round(history: Sequence[Mapping[str, float]]) -> int | None:
     return best
 
 
+def review_pick(history: Sequence[Mapping[str, float]]) -> tuple[int | None, list[int]]:
+    """The label-free hint for a reviewer: the least fragmented round among those the guard
+    (:func:`history_warnings`) does not flag (None if none), and the flagged rounds left out.
+    ``select_round`` itself (the benchmarks' pre-registered row) is unchanged; the hint only never
+    points at a collapsed or flooded round."""
+    flagged = sorted(k for k, ws in history_warnings(history).items() if ws)
+    ok = [h for i, h in enumerate(history) if int(h.get("round", i)) not in flagged]
+    return select_round(ok), flagged
+
+
+def review_hint(history: Sequence[Mapping[str, float]]) -> str | None:
+    """:func:`review_pick` as one line, or None."""
+    pick, flagged = review_pick(history)
+    if pick is None:
+        return None
+    skipped = f"; flagged by the guard, left out: round(s) {', '.join(map(str, flagged))}" if flagged else ""
+    return f"least fragmented pseudo-labels: round {pick}{skipped}"
+
+
 def round_signals(
     probs: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None],

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vessel_studio.adaptation.selection import history_warnings, round_rows, select_round, summarize
+    from vessel_studio.adaptation.selection import history_warnings, review_hint, review_pick, round_rows, select_round, summarize
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     pick = select_round(rows)
     if pick is not None:
         print(f"label-free selection: round {pick} (lowest fragmentation of its pseudo-labels)")
+    if review_pick(rows)[0] != pick and review_hint(rows) is not None:  # the pick is flagged by the guard
+        print(f"for review: {review_hint(rows)}")
     flagged = 0
     for index, flags in sorted(history_warnings(rows).items()):
         for flag in flags:

@@ -249,13 +249,12 @@ class AdaptPanel(QWidget):
     def _fill_rollback(self, proj) -> None:
         """Rollback choices: every committed round but the last ("no round" removes them all), and
         the label-free selection hint."""
-        from vessel_studio.adaptation.selection import round_rows, select_round
+        from vessel_studio.adaptation.selection import review_hint, round_rows
 
         indices = [r.index for r in proj.rounds] if proj is not None else []
-        pick = select_round(round_rows(proj.rounds)) if indices else None
+        hint = review_hint(round_rows(proj.rounds)) if indices else None
         self.selection_hint.setText(
-            "" if pick is None else
-            f"least fragmented pseudo-labels: round {pick} (label-free hint; compare the rounds in Review)")
+            "" if hint is None else f"{hint} (label-free hint; compare the rounds in Review)")
         self.keep_round.blockSignals(True)
         self.keep_round.clear()
         if indices:
