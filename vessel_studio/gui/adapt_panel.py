@@ -24,6 +24,7 @@ from vessel_studio.adaptation.config import CROSS_MODALITY_ROUNDS, SAME_MODALITY
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
+from vessel_studio.gui.source_panel import SourceChooser
 
 PRESETS = ("tiny", "cpu", "gpu")
 COLORS = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26", "#636363"]
@@ -136,6 +137,8 @@ class AdaptPanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Rounds", self.rounds)
         form.addRow("Synthetic pairs", self.count)
+        #: the lab's labelled source images (else the bundled generator's procedural vessel masks)
+        self.source = SourceChooser(studio)
 
         self.btn_run = QPushButton("Run adaptation")
         self.btn_cancel = QPushButton("Cancel")
@@ -184,6 +187,7 @@ class AdaptPanel(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.source)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.stage)
@@ -312,6 +316,9 @@ class AdaptPanel(QWidget):
             cfg = self.config()
         except (ValueError, ImportError) as exc:
             dialogs.error(self, "Invalid settings", str(exc))
+            return False
+        conflict = self.studio.source_conflict()  # rounds of another source: say what running does
+        if conflict is not None and not dialogs.confirm(self, "Different source", f"{conflict}\n\nRun anyway?"):
             return False
         factory = self.studio.adapt_factory(cfg)
         self.plot.clear()

@@ -69,6 +69,7 @@ class ProjectPanel(QWidget):
         studio.project_changed.connect(self.refresh)
         studio.images_changed.connect(self.refresh)
         studio.image_selected.connect(self._select_row)
+        studio.source_changed.connect(self._refresh_source)
         self.refresh()
 
     # --- actions ---------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class ProjectPanel(QWidget):
             f"<b>{proj.name}</b> — {proj.modality}, {len(images)} images, "
             f"{len(rounds)} round(s)<br><small>{proj.folder}</small>"
         )
-        self.source.setText(f"Source: {self.studio.source_description()}")
+        self._refresh_source()
         counts: dict[str, int] = {}
         missing = []
         for rec in images:
@@ -147,6 +148,11 @@ class ProjectPanel(QWidget):
             self._select_row(self.studio.current_id)
         if missing:
             self._load_thumbs(missing)
+
+    def _refresh_source(self) -> None:
+        """The readable source line: what the project's rounds were adapted from (the manifest's
+        record), or what the next adaptation will use."""
+        self.source.setText("" if self.studio.project is None else f"Source: {self.studio.source_description()}")
 
     def _load_thumbs(self, ids: list[str]) -> None:
         """Make thumbnails in a worker thread (reading images is I/O and decoding)."""

@@ -36,6 +36,7 @@ class Studio(QObject):
     images_changed = Signal()  # images added, states changed, a round was committed
     image_selected = Signal(str)  # id of the image now shown for review
     status = Signal(str)  # one-line messages for the status bar
+    source_changed = Signal()  # the source bundle the next adaptation starts from was changed
 
     def __init__(self, viewer):
         super().__init__()
@@ -164,21 +165,74 @@ class Studio(QObject):
         self.image_selected.emit(image_id)
         return True
 
-    def source_description(self) -> str:
-        """The source bundle the project adapts from (manifest ``source``), or the default."""
-        if self.project is not None:
-            src = self.project.source
-            src = src() if callable(src) else src  # a property in the store (a method in early versions)
-            if src:
-                return ", ".join(f"{k}: {v}" for k, v in src.items() if isinstance(v, (str, int, float)))
-        from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
+    def recorded_source(self) -> dict | None:
+        """The manifest's ``source`` record (``SourceBundle.identity()`` of the project's rounds)."""
+        if self.project is None:
+            return None
+        src = self.project.source
+        src = src() if callable(src) else src  # a property in the store (a method in early versions)
+        return src or None
 
-        return f"bundled: {DEFAULT_SEGMENTER} + {DEFAULT_GENERATOR}"
+    def source_description(self) -> str:
+        """One readable line: the source the project's rounds were adapted from, or (no round yet)
+        the one the next adaptation will use."""
+        from vessel_studio.gui.source_text import describe_bundle, describe_record
+
+        record = self.recorded_source()
+        if record:
+            return describe_record(record)
+        return f"not adapted yet; adaptation will use {describe_bundle(self.source_bundle)}"
+
+    def source_identity(self) -> dict | None:
+        """``identity()`` of the chosen bundle (cached per bundle; None when its models are missing)."""
+        bundle = self.source_bundle
+        if self._identity is not None and self._identity[0] is bundle:
+            return self._identity[1]
+        from vessel_studio.adaptation.job import SourceBundle
+
+        try:
+            ident = (bundle or SourceBundle()).identity()
+        except (OSError, ValueError):
+            ident = None
+        self._identity = (bundle, ident)
+        return ident
+
+    def source_conflict(self) -> str | None:
+        """When the project already has rounds adapted from another source than the chosen one:
+        what running the adaptation now does (``adaptation.job.adapt``: it neither refuses nor starts
+        afresh; it adds rounds after the latest one, continuing from that round's models but
+        synthesising from the new source, and the manifest then records only the new source)."""
+        from vessel_studio.gui.source_text import describe_bundle, describe_record, same_source
+
+        proj = self.project
+        record = self.recorded_source()
+        if proj is None or not record or not proj.rounds or same_source(record, self.source_identity()):
+            return None
+        indices = [r.index for r in proj.rounds]
+        last = max(indices)
+        span = f"round {last}" if len(indices) == 1 else f"rounds {min(indices)}–{last}"
+        return (f"This project's {span} were adapted from {describe_record(record)}. Running now with "
+                f"{describe_bundle(self.source_bundle)} does not start afresh: it adds rounds from {last + 1} on, "
+                f"which continue from round {last}'s models but make their training pairs from the new source, "
+                "and the project then records only the new source, so its rounds mix two sources. To adapt "
+                "from the new source alone, roll back to \"no round\" first (Keep rounds up to: no round, "
+                "Roll back).")
 
     # --- jobs ------------------------------------------------------------------------------
 
-    #: the source bundle adaptation starts from (None: the engine's default, the bundled models)
-    source_bundle = None
+    #: the source bundle adaptation starts from (None: the engine's default, the bundled models
+    #: with procedural vessel masks); set by the Adaptation panel's "Labelled source images"
+    _source_bundle = None
+    _identity = None
+
+    @property
+    def source_bundle(self):
+        return self._source_bundle
+
+    @source_bundle.setter
+    def source_bundle(self, bundle) -> None:
+        self._source_bundle = bundle
+        self.source_changed.emit()
 
     def adapt_factory(self, cfg):
         """A no-argument callable that makes the adaptation job (called in the worker thread)."""
