@@ -165,3 +165,26 @@ def test_adapt_checks_its_arguments_before_creating_the_project(tmp_path, capsys
         assert main([*base, *extra]) == 2
         assert words in capsys.readouterr().err
         assert not proj.exists()
+
+
+def test_ctrl_c_says_what_the_cancel_kept(folders, capsys, monkeypatch):
+    """Ctrl-C rolls back this run's rounds; the target images it added stay, and it says so."""
+    import vessel_studio.adaptation as adaptation
+    from vessel_studio.events import Progress
+
+    closed = []
+
+    def interrupted(project, cfg, **kw):
+        try:
+            yield Progress("target-generator", 0, 1)
+            raise KeyboardInterrupt
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(adaptation, "adapt", interrupted)
+    tmp, src, tgt, seg, gen = folders
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
+    out = capsys.readouterr().out
+    assert closed and "cancelled: the project's rounds are as they were before this run" in out
+    assert "(2 target image(s) it added stay in the project)" in out
+    assert len(Project.open(tmp / "proj").images) == 2
