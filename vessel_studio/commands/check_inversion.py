@@ -35,15 +35,11 @@ def run(args) -> int:
     from vessel_studio.adaptation.crops import load_folder, sample_crops
     from vessel_studio.adaptation.inversion import psnr, reconstruct
     from vessel_studio.events import run as run_job
+    from vessel_studio.commands.checks import check_at_least
     from vessel_studio.models.generator import Generator
     from vessel_studio.preprocess import Preprocessing
 
-    if args.size is not None and args.size < 8:
-        raise ValueError(f"--size must be >= 8, got {args.size}")
-    if args.count is not None and args.count < 1:
-        raise ValueError(f"--count must be >= 1, got {args.count}")
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    check_at_least(args, size=8, count=1, batch_size=1)
     if args.threads:
         torch.set_num_threads(args.threads)
     gen = Generator.load(args.model, device=args.device)

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from vessel_studio.commands.segment import collect_inputs, fov_files_in, read_fov_for
-    from vessel_studio.commands.train_segmenter import check_out_folder
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.fov import estimate_fov
@@ -58,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if (out / "model.safetensors").exists() or (out / "config.json").exists():
         raise ValueError(f"{out}: already holds a model; choose another --out (nothing was changed)")
     check_out_folder(out)  # a file, or a folder of other things (images), is not replaced either
-    for name, least in (("batches", 1), ("batch_size", 1), ("crop", 8)):
-        if getattr(args, name) < least:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
+    check_at_least(args, batches=1, batch_size=1, crop=8)
     device = pick_device(args.device)
     seg = Segmenter.load(args.model or DEFAULT_SEGMENTER, device=device)
     if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in seg.net.modules()):

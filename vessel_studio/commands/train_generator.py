@@ -36,15 +36,13 @@ def run(args) -> int:
     import torch
 
     from vessel_studio.adaptation.crops import load_folder
-    from vessel_studio.commands.train_segmenter import check_out_folder
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.preprocess import Preprocessing
     from vessel_studio.train.generator import GeneratorTrainConfig, train_generator
 
-    for name in ("steps", "batch_size", "crop_size", "checkpoint_every", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    check_at_least(args, steps=1, batch_size=1, crop_size=1, checkpoint_every=1, threads=1)
     over = {"seed": args.seed}
     for name in ("steps", "batch_size", "crop_size", "checkpoint_every"):
         if getattr(args, name) is not None:

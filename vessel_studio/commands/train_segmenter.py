@@ -9,38 +9,6 @@ Resumable: with ``--checkpoint-dir`` an interrupted run continues where it stopp
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-
-def check_out_folder(out, *, kind: str | None = None, replaceable=None) -> Path:
-    """``--out`` checked before any work is done. It may be absent, an empty folder, or (with
-    ``kind``) a complete model folder of that kind, which the new model replaces atomically at the end;
-    ``replaceable(folder) -> bool`` admits other folders a command may replace (its own earlier output).
-    A file, or a folder holding anything else (a lab's images, another kind of model), is refused with
-    a ``ValueError`` naming it, so that no run ever deletes what it did not write."""
-    out = Path(out)
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise ValueError(f"{parent}: is a file, so {out} cannot be created there (nothing was changed)")
-    if not out.exists():
-        return out
-    if not out.is_dir():
-        raise ValueError(f"{out}: --out is a file, not a folder; choose another --out (nothing was changed)")
-    if not any(out.iterdir()):
-        return out
-    if kind is not None:
-        from vessel_studio.models.folder import ModelFolderError, read_config
-
-        try:
-            read_config(out, kind=kind)
-            return out
-        except ModelFolderError:
-            pass
-    if replaceable is not None and replaceable(out):
-        return out
-    what = f"a {kind} model" if kind is not None else "this command's output"
-    raise ValueError(f"{out}: --out holds files that are not {what}; it would be replaced, so choose an empty "
-                     "or new folder (nothing was changed)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.datasets import discover
     from vessel_studio.models.segmenter import Segmenter
@@ -75,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     check_out_folder(args.out, kind="segmenter")
-    sizes = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("crop", args.crop))
-             if v is not None}  # 0 is a value to refuse, not "the preset's"
-    for k, v in sizes.items():
-        if v < (8 if k == "crop" else 1):
-            raise ValueError(f"--{k.replace('_', '-')} must be >= {8 if k == 'crop' else 1}, got {v}")
+    check_at_least(args, steps=1, batch_size=1, crop=8)
+    sizes = {k: getattr(args, k) for k in ("steps", "batch_size", "crop") if getattr(args, k) is not None}
     cfg = SegmenterTrainConfig.preset(args.preset, seed=args.seed, **sizes)
     init = Segmenter.load(args.init) if args.init else None
     if init is not None:

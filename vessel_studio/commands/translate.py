@@ -97,7 +97,7 @@ def run(args) -> int:
 
     from vessel_studio.adaptation.crops import load_folder, sample_crops
     from vessel_studio.adaptation.synthesis import translate
-    from vessel_studio.commands.train_segmenter import check_out_folder
+    from vessel_studio.commands.checks import check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io import write_mask
     from vessel_studio.io.atomic import atomic_dir

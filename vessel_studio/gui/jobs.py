@@ -23,7 +23,7 @@ from qtpy.QtCore import QObject, Signal
 
 from vessel_studio.events import Artifact, Job, Preview, Progress
 
-__all__ = ["JobOutcome", "JobRunner", "drive", "background_priority", "cancel_note", "outcome_text"]
+__all__ = ["JobOutcome", "JobRunner", "drive", "background_priority", "cancel_note", "error_text", "outcome_text"]
 
 #: how much nicer than the GUI thread a worker thread runs (Linux: per-thread nice value)
 WORKER_NICE = 10
@@ -96,11 +96,15 @@ def cancel_note(outcome: JobOutcome) -> str:
     return ""
 
 
+def error_text(exc: BaseException | None) -> str:
+    """A job's error as one line: "ValueError: …"."""
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+
+
 def outcome_text(outcome: JobOutcome) -> str:
     """One line on how a job ended, for the status bar and the panel that started it."""
     if outcome.status == "error":
-        exc = outcome.error
-        return f"{outcome.name} failed: " + (f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error")
+        return f"{outcome.name} failed: {error_text(outcome.error)}"
     if outcome.status == "cancelled":
         note = cancel_note(outcome)
         return f"{outcome.name} cancelled after {outcome.seconds:.0f} s" + (f": {note}" if note else "")

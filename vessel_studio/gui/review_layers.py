@@ -54,13 +54,14 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
     """Show ``mask`` in the ``mask`` Labels layer with an empty undo history; a new layer gets
     ``opacity``, ``contour`` and ``on_paint`` connected to its paint event."""
     data = (np.asarray(mask) > 0).astype(np.uint8)
+    brush = max(3, int(round(min(data.shape) / 150)))  # a new layer, or one shown at another size
     layers = viewer.layers
     if "mask" in layers and layers["mask"].data.ndim == data.ndim:
         # reused even for another image size: removing and adding a Labels layer costs the GUI
         # thread ~0.25 s (measured stepping between DRIVE, CHASE_DB1 and STARE images)
         layer = layers["mask"]
         if layer.data.shape != data.shape:
-            layer.brush_size = max(3, int(round(min(data.shape) / 150)))
+            layer.brush_size = brush
         layer.data = data
         layer._undo_history.clear()
         layer._redo_history.clear()
@@ -68,7 +69,7 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
         if "mask" in layers:
             layers.remove("mask")
         layer = viewer.add_labels(data, name="mask", opacity=opacity)
-        layer.brush_size = max(3, int(round(min(data.shape) / 150)))
+        layer.brush_size = brush
         layer.events.paint.connect(on_paint)
         layer.contour = 2 if contour else 0
     layer.selected_label = 1

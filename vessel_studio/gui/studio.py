@@ -13,7 +13,7 @@ from typing import Any, Callable
 from qtpy.QtCore import QEvent, QObject, Signal
 
 from vessel_studio.gui import dialogs
-from vessel_studio.gui.jobs import JobOutcome, JobRunner, outcome_text
+from vessel_studio.gui.jobs import JobOutcome, JobRunner, error_text, outcome_text
 
 _STUDIOS: "weakref.WeakKeyDictionary[Any, Studio]" = weakref.WeakKeyDictionary()
 
@@ -258,9 +258,7 @@ class Studio(QObject):
         if self.project is not None:
             self.images_changed.emit()
         if outcome.status == "error":
-            exc = outcome.error
-            text = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
-            dialogs.error(self._parent_widget(), f"{outcome.name} failed", text)
+            dialogs.error(self._parent_widget(), f"{outcome.name} failed", error_text(outcome.error))
         self.status.emit(outcome_text(outcome))  # a cancel: what that job left behind
         self._close_if_done()
 
