@@ -94,6 +94,31 @@ def test_an_image_replaced_or_deleted_behind_the_projects_back_is_a_clear_error(
     np.testing.assert_array_equal(proj.read_image(recs[1].id), np.asarray(Image.open(paths[1])))
 
 
+def test_an_unknown_image_id_is_one_clear_line(tmp_path, images, monkeypatch, capsys):
+    """An id the project does not hold: a KeyError for the GUI's look-ups and a ValueError whose text
+    names the project and the id (not KeyError's quoted repr), so the command line prints one line."""
+    import types
+
+    from vessel_studio import cli
+
+    folder, _ = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    proj.add_images([folder])
+    for call in (lambda: proj.image("nope"), lambda: proj.set_state("nope", "reviewed"),
+                 lambda: proj.save_correction("nope", np.zeros((40, 48), bool))):
+        with pytest.raises(KeyError) as info:
+            call()
+        assert isinstance(info.value, ValueError)
+        assert str(info.value) == f"{proj.manifest_path}: project 'p' has no image with id 'nope'"
+    # a subcommand that meets one (none takes ids from the user today): one line, exit status 2
+    fake = types.SimpleNamespace(add_arguments=lambda p: p.add_argument("project"),
+                                 run=lambda args: Project.open(args.project).read_image("nope"))
+    monkeypatch.setattr(cli, "_load", lambda module: fake)
+    assert cli.main(["rounds", str(proj.folder)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vessel-studio rounds: error: {proj.manifest_path}: project 'p' has no image with id 'nope'\n"
+
+
 def test_add_images_job_progress_and_cancel(tmp_path, images):
     """The job form reports each file read and copied; closed midway it adds nothing and leaves
     no copied file behind."""

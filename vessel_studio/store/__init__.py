@@ -5,11 +5,12 @@ Imports neither torch nor Qt.
 """
 
 from vessel_studio.store.manifest import MODALITIES, SCHEMA_VERSION, STATES, ImageRecord, RoundRecord
-from vessel_studio.store.project import Project, ProjectBusyError, round_name
+from vessel_studio.store.project import Project, ProjectBusyError, UnknownImageError, round_name
 
 __all__ = [
     "Project",
     "ProjectBusyError",
+    "UnknownImageError",
     "ImageRecord",
     "RoundRecord",
     "MODALITIES",

@@ -77,6 +77,15 @@ class ProjectBusyError(ValueError):
     """Another adaptation job holds this project's job lock."""
 
 
+class UnknownImageError(KeyError, ValueError):
+    """No image of the project has this id. A ``KeyError`` for the callers that look ids up (the GUI)
+    and a ``ValueError`` for the command line's one-line errors; its text is the message itself,
+    not ``KeyError``'s quoted repr."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Project:
     """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
 
@@ -217,7 +226,10 @@ class Project:
         for rec in self.images:
             if rec.id == image_id:
                 return rec
-        raise KeyError(f"{self.manifest_path}: no image with id {image_id!r}")
+        raise self._unknown(image_id)
+
+    def _unknown(self, image_id: str) -> UnknownImageError:
+        return UnknownImageError(f"{self.manifest_path}: project {self.folder.name!r} has no image with id {image_id!r}")
 
     def image_path(self, image_id: str) -> Path:
         return self.folder / self.image(image_id).file
@@ -318,7 +330,7 @@ class Project:
                 if x["id"] == image_id:
                     x["state"] = state
                     return
-            raise KeyError(f"{self.manifest_path}: no image with id {image_id!r}")
+            raise self._unknown(image_id)
 
         self._update(fn)
 
