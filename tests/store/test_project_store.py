@@ -288,6 +288,82 @@ def test_stale_temp_folders_and_unnamed_rounds_cleaned_on_open(tmp_path, images)
     assert (proj.folder / "work" / "keep.json").is_file()  # resume state is kept
 
 
+def test_copies_left_by_a_killed_add_are_removed_on_open(tmp_path, images):
+    """add_images renames each complete copy into images/ and names them all in the manifest at its
+    end: a kill -9 in between leaves unnamed copies. Opening the project removes them once they are
+    older than STALE_TEMP_S (an add in another process may still be running before that)."""
+    import subprocess
+    import sys
+
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    code = ("import os, signal, sys\n"
+            "from vessel_studio.store import Project\n"
+            "job = Project.open(sys.argv[1]).add_images_job([sys.argv[2]])\n"
+            "for _ in range(3 + 2): next(job)\n"  # 3 files read, 2 copied
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(proj.folder), str(folder)], capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr
+    left = sorted(p.name for p in (proj.folder / "images").iterdir())
+    assert len(left) == 2 and Project.open(proj.folder).images == []  # young: kept (may be a live add)
+    assert sorted(p.name for p in (proj.folder / "images").iterdir()) == left
+    old = time.time() - STALE_TEMP_S - 1
+    for p in (proj.folder / "images").iterdir():
+        os.utime(p, (old, old))
+    reopened = Project.open(proj.folder)
+    assert list((proj.folder / "images").iterdir()) == [] and reopened.images == []
+    assert len(reopened.add_images([folder])) == 3  # added again in full
+
+
+def test_only_the_projects_own_unnamed_copies_are_removed(tmp_path, images):
+    """Never anything but a copy add_images would have written: a name of 12 hex digits (+ the lower-case
+    suffix) that is the start of the file's own sha256, unnamed by the manifest and old."""
+    import hashlib
+
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    recs = proj.add_images(paths[:2])
+    imgs = proj.folder / "images"
+    data = paths[2].read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    orphan = imgs / f"{digest}.png"
+    orphan.write_bytes(data)
+    keep = [imgs / "notes.txt", imgs / "scan2.png", imgs / "0123456789ab.png",  # not a copy / hash mismatch
+            imgs / f"{digest}.PNG", imgs / f"x{digest}.png"]
+    for p in keep:
+        p.write_bytes(data)
+    old = time.time() - STALE_TEMP_S - 1
+    for p in imgs.iterdir():
+        os.utime(p, (old, old))
+    young = imgs / f"{hashlib.sha256(b'young').hexdigest()[:12]}.png"
+    young.write_bytes(b"young")
+    reopened = Project.open(proj.folder)
+    assert not orphan.exists() and all(p.exists() for p in keep) and young.exists()
+    assert [r.id for r in reopened.images] == [r.id for r in recs]
+    assert all((proj.folder / r.file).is_file() for r in recs)
+
+
+def test_an_add_whose_copies_another_open_removed_copies_them_again(tmp_path, images):
+    """An add that takes longer than STALE_TEMP_S: another process's open may remove its copies made so
+    far (unnamed, old); the add's commit copies them again, so the manifest names only complete copies."""
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    job = proj.add_images_job([folder])
+    for _ in range(3 + 3):  # every file read and copied; the commit is next
+        next(job)
+    old = time.time() - STALE_TEMP_S - 1
+    for p in (proj.folder / "images").iterdir():
+        os.utime(p, (old, old))
+    Project.open(proj.folder)
+    assert list((proj.folder / "images").iterdir()) == []
+    with pytest.raises(StopIteration) as stop:
+        next(job)
+    recs = stop.value.value
+    assert len(recs) == 3 and len(Project.open(proj.folder).images) == 3
+    for r, src in zip(recs, paths):
+        assert (proj.folder / r.file).read_bytes() == src.read_bytes()
+
+
 def test_opening_a_project_keeps_another_writers_live_temp_files(tmp_path, images):
     """A GUI saving a correction while another process (``segment --model P``, ``rounds P``)
     opens the project: the open must not delete the writer's fresh temp file under it."""

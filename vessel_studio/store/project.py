@@ -16,7 +16,8 @@ Rules: every file is written atomically (``vessel_studio.io.atomic``); a round f
 full before the manifest names it; rollback edits the manifest first and deletes folders after;
 temporary folders left by a killed job are removed when the project is opened (unless a job
 holds the project's job lock; not before ``STALE_TEMP_S``, they may be another process's live
-writes). Manifest edits take a file lock (``.lock``) and re-read the
+writes), and so are image copies a killed ``add_images`` left unnamed (it names its copies at its
+end). Manifest edits take a file lock (``.lock``) and re-read the
 manifest, so a GUI saving a correction and a job committing a round do not overwrite each other.
 """
 
@@ -51,6 +52,8 @@ from vessel_studio.store.manifest import (
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".dcm")
 ROUND_RE = re.compile(r"^round-(\d{3,})$")
+#: the name add_images gives a copy: images/<first 12 hex digits of its sha256><suffix, lower case>
+COPY_RE = re.compile(r"^([0-9a-f]{12})(\.[^.]*)?$")
 #: temp files / folders younger than this may belong to a live writer in another process (a GUI
 #: saving a correction while ``segment --model PROJECT`` opens the project): clean_stale keeps them
 STALE_TEMP_S = 600.0
@@ -302,9 +305,16 @@ class Project:
                         (self.folder / r.file).unlink()
             raise
         if records:
+            sources = {r.id: f for r, (f, *_rest) in zip(records, todo)}
+
             def fn(d):
                 have = {x["sha256"] for x in d["images"]}
-                d["images"].extend(r.to_dict() for r in records if r.sha256 not in have)
+                for r in records:
+                    if r.sha256 in have:
+                        continue
+                    if not (self.folder / r.file).is_file():  # an add longer than STALE_TEMP_S: another
+                        _copy_checked(sources[r.id], self.folder / r.file, r.sha256)  # process's open removed it
+                    d["images"].append(r.to_dict())
 
             self._update(fn)
             self.log("images added", count=len(records), ids=[r.id for r in records])
@@ -584,6 +594,44 @@ class Project:
                         with contextlib.suppress(OSError):  # gone, or a read-only project: best effort
                             p.unlink()
                     removed.append(p)
+        removed.extend(self._remove_orphan_copies(now))
+        return removed
+
+    def _remove_orphan_copies(self, now: float) -> list[Path]:
+        """Image copies that add_images renamed into ``images/`` but the manifest never named (a kill
+        before its commit, or after remove_image's manifest edit). Only files named as add_images names
+        its copies (``COPY_RE``) whose content hash starts with that name, older than ``STALE_TEMP_S``
+        (an add in another process names its copies at its end); removed under the manifest lock after
+        re-reading the manifest, so an add committing meanwhile keeps them."""
+        folder = self.folder / "images"
+        if not folder.is_dir():
+            return []
+        named = {r.file for r in self.images}
+        found = []
+        for p in folder.iterdir():
+            m = COPY_RE.match(p.name)
+            if (m is None or p.suffix != p.suffix.lower() or f"images/{p.name}" in named or p.is_symlink()
+                    or not p.is_file() or not _older(p, now)):
+                continue
+            with contextlib.suppress(OSError):
+                if sha256_file(p).startswith(m.group(1)):
+                    found.append(p)
+        if not found:
+            return []
+        removed = []
+        try:
+            with self._locked():
+                named = {x["file"] for x in load_manifest(self.manifest_path)["images"]}
+                for p in found:
+                    if f"images/{p.name}" not in named:
+                        with contextlib.suppress(OSError):
+                            p.unlink()
+                            removed.append(p)
+        except OSError:  # a read-only project: the lock file cannot be opened; leave them
+            return []
+        if removed:
+            with contextlib.suppress(OSError):
+                self.log("unnamed image copies removed", files=[p.name for p in removed])
         return removed
 
     # --- log -----------------------------------------------------------------------------
@@ -669,6 +717,15 @@ def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | Non
     except OSError as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from exc
     return tuple(int(s) for s in arr.shape), None
+
+
+def _copy_checked(src: Path, dest: Path, sha256: str) -> None:
+    """Copy ``src`` to ``dest`` atomically; a ValueError naming ``src`` when its content is no longer
+    the one hashed (``sha256``)."""
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
+        if sha256_file(tmp) != sha256:
+            raise ValueError(f"{src}: changed while it was being added; add it again")
 
 
 def _older(path: Path, now: float) -> bool:
