@@ -5,7 +5,11 @@ the adaptation job (round 0 = latent similarity mining when the project has no r
 then ``--rounds`` co-optimization rounds) with tqdm progress bars. Source: the bundled fundus
 models, or ``--source-segmenter`` / ``--source-generator``; labelled source images with
 ``--source-images`` + ``--source-masks``; without them, procedural vessel masks rendered by the
-source generator. Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
+source generator, except on a project whose rounds were adapted from labelled source images: then
+the folders its manifest records are paired again and used when they pair the same images as
+recorded (with the recorded models unless ``--source-segmenter`` / ``--source-generator`` are
+given), and the command stops with an error naming the folder when they do not (no silent switch
+to procedural masks). Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
 power cut) resumes when the same command is run again.
 """
 
@@ -36,9 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-images", default=None, help="labelled source images (folder)")
     p.add_argument("--source-masks", default=None, help="their vessel masks (folder, paired by name)")
     p.add_argument("--source-fovs", default=None, help="their FOV masks (folder; optional)")
-    p.add_argument("--source-segmenter", default="fundus-segmenter", help="model folder or bundled name")
-    p.add_argument("--source-generator", default="fundus-generator", help="model folder or bundled name")
-    p.add_argument("--source-modality", choices=["octa", "fundus"], default="fundus")
+    p.add_argument("--source-segmenter", default=None,
+                   help="model folder or bundled name (default: fundus-segmenter, or the one the project records)")
+    p.add_argument("--source-generator", default=None,
+                   help="model folder or bundled name (default: fundus-generator, or the one the project records)")
+    p.add_argument("--source-modality", choices=["octa", "fundus"], default=None,
+                   help="modality of the source images (default: fundus, or the one the project records)")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
     p.add_argument("--rounds", type=_rounds_arg, default=None, metavar="N|auto",
                    help="co-optimization rounds to add (default: the preset's; 'auto': by modality)")
@@ -75,6 +82,27 @@ def _config(args: argparse.Namespace):
     return AdaptConfig.preset(args.preset, **overrides)
 
 
+def _recorded_source(project, args: argparse.Namespace):
+    """The labelled source an existing project's rounds were adapted from, paired again from the
+    folders its manifest records (``SourceBundle.from_record``); None when its rounds were not
+    adapted from labelled source images (or it has no round). A ValueError when they no longer pair
+    as recorded: continuing from procedural masks instead would mix two sources without a word."""
+    from vessel_studio.adaptation import SourceBundle
+
+    record = project.source
+    if not project.rounds or not record or not (record.get("kind") == "labelled" or int(record.get("images") or 0)):
+        return None
+    try:
+        return SourceBundle.from_record(record, segmenter=args.source_segmenter, generator=args.source_generator,
+                                        modality=args.source_modality)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}. {project.manifest_path}: this project's rounds were adapted from labelled source images and "
+            "their folders cannot be used again as recorded: pass --source-images and --source-masks (and "
+            "--source-fovs if they had FOV masks) to continue with them, or start a new project to adapt from "
+            "procedural vessel masks") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
@@ -93,18 +121,21 @@ def run(args: argparse.Namespace) -> int:
     for target in args.target:
         if not expand_image_paths([target]):
             raise ValueError(f"{target}: --target folder holds no image files")
+    models = {"segmenter": args.source_segmenter or "fundus-segmenter",
+              "generator": args.source_generator or "fundus-generator", "modality": args.source_modality or "fundus"}
     if args.source_images:
-        source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs,
-                                           segmenter=args.source_segmenter, generator=args.source_generator,
-                                           modality=args.source_modality)
+        source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs, **models)
     else:
-        source = SourceBundle(segmenter=args.source_segmenter, generator=args.source_generator,
-                              modality=args.source_modality)
+        source = SourceBundle(**models)
     created_here = False
+    reused = None
     if (folder / "project.json").exists():
         project = Project.open(folder)
         if args.modality and args.modality != project.modality:
             raise ValueError(f"{project.manifest_path}: project modality is {project.modality!r}, not {args.modality!r}")
+        if not args.source_images:
+            reused = _recorded_source(project, args)
+            source = reused or source
     else:
         if not args.modality:
             raise ValueError(f"{folder}: new project: pass --modality octa|fundus")
@@ -120,7 +151,11 @@ def run(args: argparse.Namespace) -> int:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         print(f"{len(added)} new target image(s); {len(project.images)} in the project")
-    if not args.source_images:
+    if reused is not None:
+        fovs = f", FOV masks {reused.fovs_folder}" if reused.fovs_folder is not None else ""
+        print(f"no labelled source images given: using the {len(reused.images)} labelled source image(s) this "
+              f"project's rounds were adapted from, {reused.images_folder} (masks {reused.masks_folder}{fovs})")
+    elif not args.source_images:
         print("no labelled source images given: using procedural vessel masks rendered by the source generator")
 
     job = adapt(project, cfg, source=source, device=args.device)

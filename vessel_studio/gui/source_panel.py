@@ -4,6 +4,12 @@ Without them the adaptation starts from the bundled generator's procedural vesse
 :class:`~vessel_studio.adaptation.SourceBundle`). Folders are paired by
 ``SourceBundle.from_folders`` (``io.datasets.discover``: file names only, no image is read, so it
 runs on the GUI thread); a folder that does not pair leaves the previous choice in place.
+
+When a project opens whose rounds were adapted from labelled source images, the folders its
+manifest records are paired again (``SourceBundle.from_record``: file names and the models'
+hashes) and, when they pair the same images, become the studio's source ("restored from the
+project"); when they do not, the box says which folder and what is wrong and the source stays as
+it was (no dialog).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ class SourceChooser(QGroupBox):
         self.images_dir: Path | None = None
         self.masks_dir: Path | None = None
         self.pending_images: Path | None = None
+        #: the project last opened, the bundle restored from its manifest (while still in use) and,
+        #: when its recorded source could not be restored, why
+        self._project = None
+        self.restored = None
+        self._restored_from: Path | None = None
+        self.not_restored: str = ""
 
         self.btn_images = QPushButton("Choose images…")
         self.btn_images.setToolTip("Choose the folder of the lab's labelled source images (e.g. fundus photographs)")
@@ -53,9 +65,9 @@ class SourceChooser(QGroupBox):
         self.btn_masks.clicked.connect(self.choose_masks)
         self.btn_clear.clicked.connect(self.clear)
         studio.source_changed.connect(self.refresh)
-        studio.project_changed.connect(self.refresh)
+        studio.project_changed.connect(self._project_changed)
         studio.runner.finished.connect(self._job_finished)  # a bound slot: disconnected with the widget
-        self.refresh()
+        self._project_changed()
 
     # --- choosing --------------------------------------------------------------------------
 
@@ -96,6 +108,7 @@ class SourceChooser(QGroupBox):
                           f"{exc}\n\nThe adaptation keeps using {self._describe(current)}.")
             return False
         self.images_dir, self.masks_dir, self.pending_images = images, masks, None
+        self.not_restored = ""
         self.studio.source_bundle = bundle  # refreshes through source_changed
         self.studio.status.emit(f"adaptation source: {len(bundle.images)} labelled images from {images}")
         return True
@@ -112,12 +125,50 @@ class SourceChooser(QGroupBox):
 
         current = self.studio.source_bundle
         self.images_dir = self.masks_dir = self.pending_images = None
+        self.not_restored = ""
         if current is None or (str(current.segmenter) == DEFAULT_SEGMENTER and str(current.generator) == DEFAULT_GENERATOR
                                and current.modality == "fundus"):
             self.studio.source_bundle = None
         else:
-            self.studio.source_bundle = dataclasses.replace(current, images=[])
+            self.studio.source_bundle = dataclasses.replace(current, images=[], images_folder=None,
+                                                            masks_folder=None, fovs_folder=None)
         self.studio.status.emit("adaptation source: procedural vessel masks")
+
+    # --- the project's recorded source ---------------------------------------------------------
+
+    def _project_changed(self) -> None:
+        """A project was opened (another Project than before): restore its recorded labelled source.
+        Other ``project_changed`` signals (e.g. after a rollback) only refresh."""
+        if self.studio.project is not self._project:
+            self._project = self.studio.project
+            self.not_restored = ""
+            self.restore_recorded()
+        self.refresh()
+
+    def restore_recorded(self) -> bool:
+        """When the open project's rounds were adapted from labelled source images that are not the
+        source in use: pair their recorded folders again and use them if they pair as recorded; else
+        say why in ``not_restored`` (shown in the box) and keep the source in use."""
+        from vessel_studio.adaptation.job import SourceBundle
+        from vessel_studio.gui.source_text import is_labelled, same_source
+
+        proj, record = self.studio.project, self.studio.recorded_source()
+        if proj is None or not proj.rounds or not is_labelled(record):
+            return False
+        identity = self.studio.source_identity()
+        if identity is not None and same_source(record, identity):
+            return False  # already in use (chosen by hand, or restored when the project was opened before)
+        try:
+            bundle = SourceBundle.from_record(record)
+        except (ValueError, OSError) as exc:
+            self.not_restored = str(exc)
+            return False
+        self.images_dir, self.masks_dir, self.pending_images = bundle.images_folder, bundle.masks_folder, None
+        self.restored, self._restored_from = bundle, proj.folder
+        self.studio.source_bundle = bundle  # refreshes through source_changed
+        self.studio.status.emit(f"adaptation source restored from the project: {len(bundle.images)} labelled images "
+                                f"from {bundle.images_folder}")
+        return True
 
     def _job_finished(self, _outcome) -> None:
         self.refresh()  # rounds committed: the warning about a changed source follows
@@ -129,7 +180,14 @@ class SourceChooser(QGroupBox):
         labelled = bool(bundle is not None and bundle.images)
         if not labelled:  # e.g. the bundle was replaced from outside this widget
             self.images_dir = self.masks_dir = None
-        text = f"Uses {self._describe(bundle)}."
+        text = f"Uses {self._describe(bundle)}"
+        proj = self.studio.project
+        restored = labelled and bundle is self.restored and proj is not None and proj.folder == self._restored_from
+        text += " (restored from the project)." if restored else "."
+        if self.not_restored:
+            from vessel_studio.gui.source_text import not_restored_text
+
+            text += "\n" + not_restored_text(self.studio.recorded_source(), self.not_restored)
         if self.pending_images is not None:
             text += f"\nImages: {self.pending_images}; now choose their vessel masks folder (Choose masks…)."
         self.label.setText(text)

@@ -1,7 +1,8 @@
 """Readable text for the adaptation's source: the bundle chosen in the GUI and the project's record.
 
 The project's manifest records the source of its rounds as ``SourceBundle.identity()`` (``kind``,
-``modality``, ``segmenter`` / ``generator`` ``{path, hash}``, ``images``, ``images_hash``); these
+``modality``, ``segmenter`` / ``generator`` ``{path, hash}``, ``images``, ``images_hash``, and for
+labelled images paired from folders ``folders``: ``{images, masks, fovs}``); these
 functions turn that, and a :class:`~vessel_studio.adaptation.SourceBundle`, into one line.
 """
 
@@ -40,7 +41,7 @@ def describe_record(record: dict[str, Any] | None) -> str:
     gen_path = gen.get("path") if isinstance(gen, dict) else gen
     gen_text = _model_text(gen_path, DEFAULT_GENERATOR)
     modality = record.get("modality") or "fundus"
-    if record.get("kind") == "labelled" or int(record.get("images") or 0) > 0:
+    if is_labelled(record):
         text = _plural(int(record.get("images") or 0), f"labelled {modality} image")
         digest = record.get("images_hash")
         if digest:
@@ -73,6 +74,17 @@ def describe_bundle(bundle) -> str:
     if gen_text != f"bundled {DEFAULT_GENERATOR}":
         text += f" ({gen_text})"
     return text
+
+
+def is_labelled(record: dict[str, Any] | None) -> bool:
+    """Whether a manifest ``source`` record is of labelled source images."""
+    return bool(record) and (record.get("kind") == "labelled" or int(record.get("images") or 0) > 0)
+
+
+def not_restored_text(record: dict[str, Any] | None, reason: str) -> str:
+    """Why the labelled source images a project records were not restored, and what to do."""
+    return (f"This project's rounds were adapted from {describe_record(record)}, not restored: {reason}. "
+            "Choose their folders again to continue from them.")
 
 
 def same_source(record: dict[str, Any] | None, identity: dict[str, Any] | None) -> bool:

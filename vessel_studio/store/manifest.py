@@ -7,12 +7,19 @@ manifest names it, and a reader trusts only what the manifest names. Schema (ver
       "format": "vessel-studio-project", "schema_version": 1,
       "name": str, "modality": "fundus" | "octa", "created": ISO time,
       "preprocessing": {...},                      # Preprocessing.to_dict() of the modality
-      "source": null | {"kind": "labelled" | "procedural", "segmenter": {"path", "hash"},
-                         "generator": {"path", "hash"}, "images": int, ...},
+      "source": null | {"kind": "labelled" | "procedural", "modality", "segmenter": {"path", "hash"},
+                         "generator": {"path", "hash"}, "images": int, "images_hash": str,
+                         "folders": {"images", "masks", "fovs"}},  # folders: optional (see below)
       "images": [{"id", "name", "file", "sha256", "spacing", "state", "shape", "origin"}],
       "rounds": [{"index", "folder", "status", "stage", "config", "seed", "models": {name: hash},
                   "metrics": {name: value}, "created", "seconds"}]
     }
+
+``source`` is ``SourceBundle.identity()`` of the rounds' source. ``folders`` (absolute paths; ``fovs``
+may be null) is there for labelled images paired from folders (``SourceBundle.from_folders``); older
+manifests and bundles made from a list of images have none. ``SourceBundle.from_record`` pairs the
+recorded folders again (the GUI when a project opens, ``adapt`` continuing without
+``--source-images``).
 """
 
 from __future__ import annotations
