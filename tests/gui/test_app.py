@@ -112,6 +112,56 @@ def test_close_while_adding_images_cancels_and_adds_nothing(studio, tmp_path, qt
     assert sorted(p.name for p in (folder / "images").iterdir()) == before
 
 
+def test_adding_images_has_progress_and_cancel_in_the_project_panel(studio, tmp_path, qtbot, dialogs, monkeypatch):
+    """Adding images shows its progress and a Cancel in the Project panel (no other panel's); a cancel
+    midway through the copies adds nothing (the job names its copies at its end and removes them
+    when closed) and both the panel and the status bar say so."""
+    import threading
+    import time
+
+    from vessel_studio.samples import write_sample_images
+    from vessel_studio.store import Project
+
+    more = write_sample_images(tmp_path / "more", n=3, modality="octa", shape=(40, 40), seed=9)
+    gate, entered = threading.Event(), threading.Event()
+    real = type(studio.project).add_images_job
+
+    def held(self, paths):  # holds the job after 3 files read and 2 copied
+        job = real(self, paths)
+        for i in range(3 + 2):
+            if i == 4:
+                time.sleep(0.3)  # the runner forwards events in batches at most every 0.2 s
+            yield next(job)
+        entered.set()
+        gate.wait(30)
+        yield from job  # closed here by the cancel: GeneratorExit reaches the real job
+        return []
+
+    monkeypatch.setattr(type(studio.project), "add_images_job", held)
+    said = []
+    studio.status.connect(said.append)
+    bar = studio.panels["Project"].jobbar
+    others = [studio.panels["Review"].jobbar.btn_cancel, studio.panels["Export"].jobbar.btn_cancel,
+              studio.panels["Adaptation"].btn_cancel]
+    folder = studio.project.folder
+    before = sorted(p.name for p in (folder / "images").iterdir())
+    assert not bar.btn_cancel.isEnabled()
+    assert studio.add_images([more.folder / "images"])
+    assert entered.wait(10)
+    assert bar.btn_cancel.isEnabled() and not any(b.isEnabled() for b in others)
+    qtbot.waitUntil(lambda: "add-images" in bar.label.text(), timeout=10000)  # batched: reads or copies
+    assert bar.progress.maximum() == 3 and bar.progress.value() >= 1
+    with qtbot.waitSignal(studio.io_runner.finished, timeout=10000) as blocker:
+        bar.btn_cancel.click()
+        gate.set()
+    assert blocker.args[0].status == "cancelled" and not bar.btn_cancel.isEnabled()
+    assert "Adding images cancelled" in said[-1] and "no image was added" in said[-1]
+    assert bar.label.text() == said[-1]
+    assert len(Project.open(folder).images) == 3
+    assert sorted(p.name for p in (folder / "images").iterdir()) == before
+    assert not dialogs.errors
+
+
 def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialogs):
     studio.source_bundle = source_bundle
     panel = studio.panels["Adaptation"]

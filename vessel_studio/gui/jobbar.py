@@ -2,6 +2,8 @@
 
 The Adaptation panel has its own, fuller display; a :class:`JobBar` shows only the jobs named in
 ``names``, so each job's progress stays where it was started and ends with how the job ended.
+``runner`` is the studio's runner the jobs run on (default ``studio.runner``; adding images runs on
+``studio.io_runner``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from vessel_studio.gui.jobs import outcome_text
 
 
 class JobBar(QWidget):
-    def __init__(self, studio, names: tuple[str, ...], parent=None):
+    def __init__(self, studio, names: tuple[str, ...], parent=None, *, runner=None):
         super().__init__(parent)
         self.studio = studio
+        self.runner = runner if runner is not None else studio.runner
         self.names = tuple(names)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -34,21 +37,20 @@ class JobBar(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.label)
         self.btn_cancel.clicked.connect(self.cancel)
-        studio.runner.started.connect(self._started)
-        studio.runner.events.connect(self._events)
-        studio.runner.finished.connect(self._finished)
+        self.runner.started.connect(self._started)
+        self.runner.events.connect(self._events)
+        self.runner.finished.connect(self._finished)
 
     @property
     def active(self) -> bool:
         """One of this bar's jobs is running."""
-        runner = self.studio.runner
-        return runner.running and runner.name in self.names
+        return self.runner.running and self.runner.name in self.names
 
     def cancel(self) -> None:
         if self.active:
-            self.studio.runner.cancel()
+            self.runner.cancel()
             self.btn_cancel.setEnabled(False)
-            self.label.setText(f"cancelling {self.studio.runner.name}… (stops at its next step)")
+            self.label.setText(f"cancelling {self.runner.name}… (stops at its next step)")
 
     def _started(self, name: str) -> None:
         if name not in self.names:
@@ -67,7 +69,7 @@ class JobBar(QWidget):
         ev = prog[-1]
         self.progress.setRange(0, max(int(ev.total), 1))
         self.progress.setValue(min(int(ev.step), int(ev.total)))
-        if not self.studio.runner.cancelling:  # keep "cancelling…" until it has stopped
+        if not self.runner.cancelling:  # keep "cancelling…" until it has stopped
             msg = f" · {ev.message}" if ev.message else ""
             self.label.setText(f"{ev.stage} · {ev.step}/{ev.total}{msg}")
 

@@ -93,6 +93,8 @@ def cancel_note(outcome: JobOutcome) -> str:
         return f"{done}; the files written so far stay in the folder"
     if outcome.name == "Review order":  # reads only
         return "the review queue stays in project order"
+    if outcome.name == "Adding images":  # Project.add_images_job names its copies at its end; a close removes them
+        return "no image was added, the project is as it was"
     return ""
 
 

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.gui import dialogs
+from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority
 from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
 
@@ -48,6 +49,7 @@ class ProjectPanel(QWidget):
         self.list.setIconSize(QSize(48, 48))
         self.list.setToolTip("Target images of the project; drop image files or folders here to add them")
         self.counts = QLabel("")
+        self.jobbar = JobBar(studio, ("Adding images",), runner=studio.io_runner)  # its progress and Cancel
 
         grid = QGridLayout()
         grid.addWidget(self.btn_new, 0, 0)
@@ -58,6 +60,7 @@ class ProjectPanel(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.source)
         lay.addLayout(grid)
+        lay.addWidget(self.jobbar)
         lay.addWidget(self.list, 1)
         lay.addWidget(self.counts)
 

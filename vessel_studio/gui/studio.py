@@ -147,7 +147,7 @@ class Studio(QObject):
             dialogs.error(self._parent_widget(), "Cannot add images", str(outcome.error))
             self.status.emit("no image added")
         elif outcome.status == "cancelled":
-            self.status.emit("adding images cancelled; nothing was added")
+            self.status.emit(outcome_text(outcome))  # the Project panel's bar says the same
         else:
             records = outcome.result or []
             self.images_changed.emit()
