@@ -174,3 +174,25 @@ def test_translate_refuses_masks_without_vessels(models, tmp_path, capsys):
                  str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(tmp_path / "o"), "--count", "1",
                  "--size", "16", "--steps", "4"]) == 2
     assert "every mask is empty" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_a_crop_larger_than_an_image_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """train-generator: a crop that does not fit in the smallest image would train mostly on padding;
+    refused naming that image (file and size) and the crop, before any training (as train-segmenter)."""
+    import vessel_studio.train.generator as tg
+
+    images, masks = write_set(tmp_path / "data", n=2, size=40)
+    yy, xx = np.mgrid[0:24, 0:36]
+    m = np.abs(np.sin(xx / 4) + np.cos(yy / 6)) < 0.35
+    Image.fromarray((60 + 120 * m).astype(np.uint8)).save(images / "small.png")
+    Image.fromarray((m * 255).astype(np.uint8)).save(masks / "small.png")
+    monkeypatch.setattr(tg, "train_generator", lambda *a, **k: pytest.fail("trained"))
+    base = ["train-generator", "--images", str(images), "--masks", str(masks), "--modality", "octa", "--preset", "tiny",
+            "--steps", "1", "--out", str(tmp_path / "g")]
+    assert main([*base, "--crop-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"vessel-studio train-generator: error: {images / 'small.png'}: the smallest training image is "
+                   "24×36 px, smaller than --crop-size 32; crops would be mostly padding, so choose --crop-size of "
+                   "at most 24 (nothing was trained)")
+    assert main(base) == 2  # the tiny preset's crop is 32 px too
+    assert "the tiny preset's crop of 32 px" in capsys.readouterr().err and not (tmp_path / "g").exists()

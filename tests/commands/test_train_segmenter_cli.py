@@ -68,3 +68,18 @@ def test_negative_fov_diameter_is_refused(tmp_path, capsys):
     images, labels = write_set(tmp_path)
     assert train(images, labels, tmp_path / "m", "--modality", "fundus", "--fov-diameter", "-5") == 2
     assert "--fov-diameter" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+def test_a_crop_larger_than_an_image_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    """As train-generator: a crop that does not fit in the smallest image is refused, naming that image
+    (file and size, as the model sees it) and the crop, before any training."""
+    import vessel_studio.train.segmenter as ts
+
+    images, labels = write_set(tmp_path, size=40)
+    monkeypatch.setattr(ts, "train_segmenter", lambda *a, **k: pytest.fail("trained"))
+    assert train(images, labels, tmp_path / "m", "--crop", "48") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"vessel-studio train-segmenter: error: {images / 'im0.png'}: the smallest training image is "
+                   "40×40 px, smaller than --crop 48; crops would be mostly padding, so choose --crop of at most 40 "
+                   "(nothing was trained)")
+    assert not (tmp_path / "m").exists()

@@ -13,7 +13,7 @@ Two faces over the same idea:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -213,6 +213,7 @@ class FolderData:
     images: list  # unit-range float32 H×W at the model's scale
     masks: list | None  # float32 {0, 1} H×W (same scale) or None
     fovs: list  # bool H×W
+    files: list = field(default_factory=list)  # the image files (str), in the same order
 
 
 def _check_mask_file(path) -> None:
@@ -255,6 +256,7 @@ def load_folder(images, masks=None, fovs=None, *, prep, require_masks: bool = Fa
             _check_mask_file(s.label)
         ls = load_sample(s, prep)
         out.names.append(s.name)
+        out.files.append(str(s.image))
         out.images.append(to_unit(ls.prepared.x))
         out.fovs.append(np.asarray(ls.prepared.fov, bool))
         if out.masks is not None:

@@ -36,7 +36,7 @@ def run(args) -> int:
     import torch
 
     from vessel_studio.adaptation.crops import load_folder
-    from vessel_studio.commands.checks import check_at_least, check_out_folder
+    from vessel_studio.commands.checks import check_at_least, check_crop_fits, check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.preprocess import Preprocessing
@@ -55,6 +55,8 @@ def run(args) -> int:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, cond_dropout=args.cond_dropout))
     prep = Preprocessing.for_modality(args.modality)
     data = load_folder(args.images, args.masks, args.fov, prep=prep)
+    check_crop_fits(cfg.crop_size, data.images, data.files, option="--crop-size", prep=prep,
+                    preset=None if args.crop_size is not None else args.preset)
     device = pick_device(args.device)
     print(f"{len(data.images)} images from {args.images}" + (f" with masks from {args.masks}" if args.masks else
           " (unconditional)"), file=sys.stderr)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from vessel_studio.commands.checks import check_at_least, check_out_folder
+    from vessel_studio.commands.checks import check_at_least, check_crop_fits, check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.datasets import discover
     from vessel_studio.models.segmenter import Segmenter
@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         prep = Preprocessing.for_modality(args.modality, **over)
     samples = discover(args.images, labels=args.labels, fovs=args.fov, require_labels=True)
     pairs = pairs_from_samples(samples, prep)
+    check_crop_fits(cfg.crop, [p.x for p in pairs], [p.name for p in pairs], option="--crop", prep=prep,
+                    preset=None if args.crop is not None else args.preset)
     empty = [str(s.label) for s, p in zip(samples, pairs) if not (p.label > 0).any()]
     if len(empty) == len(pairs):
         raise ValueError(f"{args.labels}: every label is empty (no vessel pixels): {', '.join(empty)}")
