@@ -86,3 +86,31 @@ def test_a_float_tiff_without_the_prob_suffix_is_a_probability_map(scored, tmp_p
     for stem, (prob, g, f) in truth.items():
         assert rows[stem]["dice"] == pytest.approx(M.dice(prob >= 0.5, g, fov=f))
         assert rows[stem]["auc"] == pytest.approx(M.auc(prob, g, fov=f), abs=1e-6)
+
+
+def test_a_label_that_is_not_binary_is_scored_with_a_one_line_warning(scored, tmp_path, capsys):
+    """A 0..255 probability image or a JPEG-compressed mask given as a label: still binarised as
+    documented (> 0; a JPEG above half its range), with one warning line on stderr naming the file
+    and its number of distinct values. Binary labels: no warning."""
+    from PIL import Image
+
+    pred, gt, fov, truth = scored
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    prob, g, f = truth["21_training"]
+    soft = gt / "21_manual1.png"
+    Image.fromarray(np.round(prob * 255).astype(np.uint8)).save(soft)  # a probability image as the label
+    values = len(np.unique(np.round(prob * 255).astype(np.uint8)))
+    (gt / "22_manual1.png").unlink()
+    jpeg = gt / "22_manual1.jpg"
+    Image.fromarray((truth["22_training"][1] * 255).astype(np.uint8)).save(jpeg, quality=60)
+    out = tmp_path / "s.json"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov), "--json", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    warnings = [line for line in err if line.startswith("warning")]
+    assert warnings[0] == (f"warning: {soft}: label has {values} distinct values, not 2 (a JPEG-compressed mask or "
+                           "a probability image?); scored as vessel where > 0")
+    assert warnings[1].startswith(f"warning: {jpeg}: label has ") and warnings[1].endswith("where > half its range")
+    assert len(warnings) == 2
+    rows = {r["name"]: r for r in json.loads(out.read_text())["per_image"]}
+    assert rows["21_training"]["dice"] == pytest.approx(M.dice(prob >= 0.5, np.round(prob * 255) > 0, fov=f))

@@ -5,7 +5,9 @@ labels in ``--gt`` (and FOV masks in ``--fov``; without them the whole image cou
 dataset naming rules of ``vessel_studio.io.datasets`` (``21_test`` <-> ``21_manual1``,
 ``Image_08L`` <-> ``Image_08L_1stHO``, ``im0162`` <-> ``im0162.ah`` ...). When a
 ``<stem>_prob.tif`` sits beside a mask, AUC is computed from it. Prints per-image rows, the mean
-± sd over images and the pooled values; ``--json OUT`` writes them.
+± sd over images and the pooled values; ``--json OUT`` writes them. Labels are vessel where > 0
+(``read_mask``; a JPEG above half its range); a label with more than two distinct values (a
+JPEG-compressed mask, a probability image) is scored so too, with a one-line warning on stderr.
 """
 
 from __future__ import annotations
@@ -94,13 +96,17 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vessel_studio.io.atomic import write_json
-    from vessel_studio.io.images import read_image, read_mask
+    from vessel_studio.io.images import mask_values, read_image, read_mask
     from vessel_studio.metrics import NAMES, MetricAccumulator
 
     rows = pair(Path(args.pred), Path(args.gt), Path(args.fov) if args.fov else None)
     acc = MetricAccumulator(threshold=args.threshold)
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
         gt = read_mask(gt_p)
+        count, rule = mask_values(gt_p)
+        if count > 2:
+            print(f"warning: {gt_p}: label has {count} distinct values, not 2 (a JPEG-compressed mask or a "
+                  f"probability image?); scored as vessel where {rule}", file=sys.stderr)
         fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
         if prob_p is None and mask_p is not None and _is_float_map(mask_p):
             # a float TIFF without the _prob suffix (the GUI's export: probabilities/<name>.tif) is a

@@ -61,6 +61,7 @@ __all__ = [
     "MIN_SIDE",
     "read_image",
     "read_mask",
+    "mask_values",
     "write_mask",
     "write_prob",
     "write_image",
@@ -145,6 +146,20 @@ def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) 
                 path, f"mask is {mask.shape[0]}x{mask.shape[1]} (rows x cols) but its image is {want[0]}x{want[1]}"
             )
     return mask
+
+
+def mask_values(path: str | os.PathLike) -> tuple[int, str]:
+    """``(count, rule)``: how many distinct values (colours, for RGB) a mask file holds as
+    :func:`read_mask` reads it (palette files by index), and the rule that makes it binary ("> 0";
+    for a JPEG "> half its range"). A count above 2 is not a binary mask: a JPEG-compressed one,
+    or a probability image."""
+    path = Path(path)
+    arr, _ = _read(path, palette_index=True)
+    if arr.ndim == 3:
+        count = int(np.unique(arr.reshape(-1, arr.shape[-1]), axis=0).shape[0])
+    else:
+        count = int(np.unique(arr).size)
+    return count, ("> half its range" if path.suffix.lower() in _JPEG_EXT else "> 0")
 
 
 def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
