@@ -61,17 +61,51 @@ def warm_up(viewer) -> None:
         viewer.layers.remove(layer)
 
 
+#: what the first jobs import (module, names to load from it): torch and safetensors (segmentation,
+#: adaptation), diffusers' model and schedulers (adaptation), the skimage functions of FOV masks,
+#: resizing and skeletons, and the engine's modules that import them
+ENGINE_IMPORTS = (
+    ("torch", ()),
+    ("safetensors.torch", ()),
+    ("skimage.filters", ("threshold_otsu",)),
+    ("skimage.morphology", ("skeletonize",)),
+    ("skimage.transform", ("resize",)),
+    ("vessel_studio.models.segmenter", ()),
+    ("vessel_studio.train.segmenter", ()),
+    ("vessel_studio.adaptation.job", ()),
+    ("diffusers", ("UNet2DModel", "DDPMScheduler", "DDIMScheduler")),
+)
+
+
+def import_engine() -> list[str]:
+    """Import what the first jobs need while the window is being built, before the event loop
+    runs; return the modules that could not be imported (e.g. an optional package that is missing).
+
+    Imported by a job instead, in its worker thread, these imports freeze the event loop although
+    they run in another thread: loading a C extension holds the GIL throughout (libtorch's
+    ``dlopen`` alone 0.2–0.3 s on the 2-core machine) and diffusers' import left stalls of up to
+    0.3 s (``benchmarks/results/gui/README.md``, "Job start"). The cost moves into the window
+    build: about 1 s for torch and 2 s for diffusers there."""
+    import importlib
+
+    missing = []
+    for module, names in ENGINE_IMPORTS:
+        try:
+            mod = importlib.import_module(module)
+            for name in names:  # diffusers and skimage load lazily: the first attribute access imports
+                getattr(mod, name)
+        except Exception:  # noqa: BLE001 - a warm-up only: the job that needs it reports the error
+            missing.append(module)
+    return missing
+
+
 def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
     """A napari Viewer titled Vessel Studio with the panels docked (the event loop is not run)."""
     import napari
 
     from vessel_studio.gui.jobs import freeze_heap
 
-    try:  # import the engine (torch, diffusers) before the window exists: imported by the first
-        # job instead, it holds the GIL long enough to stall the event loop (~0.2 s measured)
-        import vessel_studio.adaptation.job  # noqa: F401
-    except ImportError:
-        pass
+    import_engine()  # before the window exists: in the first job it would stall the event loop
     viewer = napari.Viewer(title=TITLE, show=show)
     warm_up(viewer)
     studio = attach(viewer, project=project)

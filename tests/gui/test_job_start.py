@@ -1,0 +1,72 @@
+"""The window imports the engine before it exists, so that the first job imports nothing heavy.
+
+An import in a job's worker thread freezes the event loop although it runs in another thread
+(loading a C extension holds the GIL: libtorch's ``dlopen`` 0.2-0.3 s); measured by
+``benchmarks/gui_job_start.py``. These tests check the order and the coverage, not timings.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+#: packages whose import in a worker thread was measured to stall the GUI thread
+HEAVY = ("torch", "torchgen", "diffusers", "skimage", "safetensors")
+
+
+def test_make_viewer_imports_the_engine_before_the_window(monkeypatch, dialogs, qtbot):
+    import gc
+
+    import napari
+
+    from vessel_studio.gui import app
+
+    order = []
+    real_viewer = napari.Viewer
+    monkeypatch.setattr(app, "import_engine", lambda: order.append("engine") or [])
+
+    def viewer(*args, **kwargs):
+        order.append("viewer")
+        return real_viewer(*args, **kwargs)
+
+    monkeypatch.setattr(napari, "Viewer", viewer)
+    v, studio = app.make_viewer(show=False)
+    try:
+        assert order == ["engine", "viewer"]
+    finally:
+        studio._closing_ok = True
+        v.close()
+        gc.unfreeze()
+
+
+def test_the_first_segmentation_imports_no_heavy_module_after_import_engine(tmp_path):
+    """In a fresh process: ``import_engine`` then a source-only segmentation job (the Review
+    panel's "Segment with bundled model", run here without a window) imports nothing of torch,
+    diffusers, skimage or safetensors that ``import_engine`` had not imported."""
+    code = textwrap.dedent(f"""
+        import sys
+        from vessel_studio.gui.app import import_engine
+        from vessel_studio.gui import tasks
+        from vessel_studio.events import run
+        from vessel_studio.samples import write_sample_project
+        from vessel_studio.store import Project
+
+        assert 'torch' not in sys.modules  # a fresh process: nothing imported it yet
+        missing = import_engine()
+        assert missing == [], missing
+        assert 'diffusers.models.unets.unet_2d' in sys.modules
+        write_sample_project({str(tmp_path / 'p')!r}, n=1, modality='fundus', seed=1, shape=(96, 96))
+        proj = Project.open({str(tmp_path / 'p')!r})
+        before = set(sys.modules)
+        run(tasks.segment_source_only(proj, [proj.images[0].id]), lambda e: None)
+        new = sorted(m for m in set(sys.modules) - before if m.split('.')[0] in {HEAVY!r})
+        print('NEW', new)
+        assert not new, new
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
