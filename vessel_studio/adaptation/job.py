@@ -107,9 +107,14 @@ class SourceBundle:
         pair, or they pair other images than the recorded ``images`` / ``images_hash``. Models
         given here are used as given (an explicit choice); else each recorded model is used when
         its weights still have the recorded hash (the recorded folder, or the bundled model of that
-        name, e.g. after the installation moved).
+        name, e.g. after the installation moved). A record of procedural vessel masks gives the
+        procedural bundle of its recorded models (a ValueError naming a model whose weights changed).
         """
         n = int(record.get("images") or 0)
+        if not (record.get("kind") == "labelled" or n > 0):
+            return cls(segmenter=segmenter if segmenter is not None else _recorded_model(record, "segmenter"),
+                       generator=generator if generator is not None else _recorded_model(record, "generator"),
+                       modality=modality or record.get("modality") or "fundus")
         folders = record.get("folders") if isinstance(record.get("folders"), dict) else {}
         if not folders.get("images") or not folders.get("masks"):
             raise ValueError(f"the source record names no folders for its {n} labelled image(s) (it was written "

@@ -10,7 +10,10 @@ the folders its manifest records are paired again and used when they pair the sa
 recorded (with the recorded models unless ``--source-segmenter`` / ``--source-generator`` are
 given), and the command stops with an error naming the folder when they do not (no silent switch
 to procedural masks). Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
-power cut) resumes when the same command is run again.
+power cut) resumes when the same command is run again. The source models are checked from their
+config.json before any work (``adaptation.source_models.check_source_models``: model folders of the
+right kind, a mask-conditioned generator for procedural masks, one modality); without
+``--source-modality`` the source modality is the one the models record (else fundus).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-generator", default=None,
                    help="model folder or bundled name (default: fundus-generator, or the one the project records)")
     p.add_argument("--source-modality", choices=["octa", "fundus"], default=None,
-                   help="modality of the source images (default: fundus, or the one the project records)")
+                   help="modality of the source images (default: the source models' (config.json), else fundus, "
+                        "or the one the project records)")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
     p.add_argument("--rounds", type=_rounds_arg, default=None, metavar="N|auto",
                    help="co-optimization rounds to add (default: the preset's; 'auto': by modality)")
@@ -121,22 +125,31 @@ def run(args: argparse.Namespace) -> int:
     for target in args.target:
         if not expand_image_paths([target]):
             raise ValueError(f"{target}: --target folder holds no image files")
+    from vessel_studio.adaptation.source_models import check_source_models
+
     models = {"segmenter": args.source_segmenter or "fundus-segmenter",
-              "generator": args.source_generator or "fundus-generator", "modality": args.source_modality or "fundus"}
+              "generator": args.source_generator or "fundus-generator"}
+    # the source models' config.json (kind, mask conditioning for procedural masks, one modality); the
+    # source modality follows the models' when --source-modality is not given
+    recorded_modality = check_source_models(models["segmenter"], models["generator"], procedural=False)
+    models["modality"] = args.source_modality or recorded_modality or "fundus"
     if args.source_images:
         source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs, **models)
     else:
         source = SourceBundle(**models)
     created_here = False
     reused = None
-    if (folder / "project.json").exists():
-        project = Project.open(folder)
+    project = Project.open(folder) if (folder / "project.json").exists() else None
+    if project is not None:
         if args.modality and args.modality != project.modality:
             raise ValueError(f"{project.manifest_path}: project modality is {project.modality!r}, not {args.modality!r}")
         if not args.source_images:
             reused = _recorded_source(project, args)
             source = reused or source
-    else:
+    # the source in use now: procedural vessel masks need a mask-conditioned generator (and recorded
+    # models restored from the manifest are checked as given ones are)
+    check_source_models(source.segmenter, source.generator, procedural=not source.images)
+    if project is None:
         if not args.modality:
             raise ValueError(f"{folder}: new project: pass --modality octa|fundus")
         if not args.target:

@@ -10,6 +10,14 @@ manifest records are paired again (``SourceBundle.from_record``: file names and 
 hashes) and, when they pair the same images, become the studio's source ("restored from the
 project"); when they do not, the box says which folder and what is wrong and the source stays as
 it was (no dialog).
+
+The FOV masks folder ("FOV masks…", optional) is paired with the images as ``adapt --source-fovs``
+is. The source models ("Segmenter…", "Generator…", "Bundled") are checked from their config.json
+alone (``adaptation.source_models.check_source_models``, the rule ``adapt`` applies to
+``--source-segmenter`` / ``--source-generator``; no weights are loaded, so it runs on the GUI thread):
+a folder that is not a model folder, a model of the other kind, a generator without a mask channel
+for procedural masks, or two models of different modalities is an error dialog naming the folder,
+and the previous choice stays. The source modality follows the models' config.json when it records one.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from vessel_studio.gui import dialogs
 
 
 class SourceChooser(QGroupBox):
-    """Sets ``studio.source_bundle``: "Choose images…", "Choose masks…" (paired by name) and "Clear"."""
+    """Sets ``studio.source_bundle``: "Choose images…", "Choose masks…", "FOV masks…" (paired by
+    name), "Clear", and the source models ("Segmenter…", "Generator…", "Bundled")."""
 
     def __init__(self, studio, parent=None):
         super().__init__("Labelled source images", parent)
@@ -32,6 +41,12 @@ class SourceChooser(QGroupBox):
         self.images_dir: Path | None = None
         self.masks_dir: Path | None = None
         self.pending_images: Path | None = None
+        #: the FOV masks folder in use (optional), and one chosen for the images still waiting for masks
+        self.fovs_dir: Path | None = None
+        self.pending_fovs: Path | None = None
+        #: a source model chosen whose modality is not that of the other model in use: (role, folder,
+        #: modality), waiting for a partner of its modality (the models in use stay until then)
+        self.pending_model: tuple[str, str, str] | None = None
         #: the project last opened, the bundle restored from its manifest (while still in use) and,
         #: when its recorded source could not be restored, why
         self._project = None
@@ -43,8 +58,24 @@ class SourceChooser(QGroupBox):
         self.btn_images.setToolTip("Choose the folder of the lab's labelled source images (e.g. fundus photographs)")
         self.btn_masks = QPushButton("Choose masks…")
         self.btn_masks.setToolTip("Choose the folder of their vessel masks (paired with the images by file name)")
-        self.btn_clear = QPushButton("Clear (use procedural masks)")
-        self.btn_clear.setToolTip("Adapt from the bundled generator's procedural vessel masks")
+        self.btn_fovs = QPushButton("FOV masks…")
+        self.btn_fovs.setToolTip("Optional: the folder of their FOV masks (paired by file name, as adapt "
+                                 "--source-fovs); without, the FOV is estimated from each image. Choosing the "
+                                 "images again drops it")
+        self.btn_clear = QPushButton("Clear")
+        self.btn_clear.setToolTip("Forget the labelled images: adapt from procedural vessel masks rendered by the "
+                                  "source generator")
+        self.btn_segmenter = QPushButton("Segmenter…")
+        self.btn_segmenter.setToolTip("Choose the source segmenter's model folder (made by vessel-studio "
+                                      "train-segmenter); default: the bundled fundus-segmenter")
+        self.btn_generator = QPushButton("Generator…")
+        self.btn_generator.setToolTip("Choose the source generator's model folder (made by vessel-studio "
+                                      "train-generator; --masks for procedural masks); default: the bundled "
+                                      "fundus-generator")
+        self.btn_bundled = QPushButton("Bundled")
+        self.btn_bundled.setToolTip("Use the bundled fundus-segmenter and fundus-generator again")
+        self.models_label = QLabel("")
+        self.models_label.setWordWrap(True)
         self.label = QLabel("")
         self.label.setWordWrap(True)
         #: the chosen source differs from the one the project's rounds were adapted from
@@ -55,14 +86,27 @@ class SourceChooser(QGroupBox):
         row = QHBoxLayout()
         row.addWidget(self.btn_images)
         row.addWidget(self.btn_masks)
+        row.addWidget(self.btn_fovs)
         row.addWidget(self.btn_clear)
+        models = QHBoxLayout()
+        models.addWidget(QLabel("Source models:"))
+        models.addWidget(self.btn_segmenter)
+        models.addWidget(self.btn_generator)
+        models.addWidget(self.btn_bundled)
+        models.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
+        lay.addLayout(models)
         lay.addWidget(self.label)
+        lay.addWidget(self.models_label)
         lay.addWidget(self.warning)
 
         self.btn_images.clicked.connect(self.choose_images)
         self.btn_masks.clicked.connect(self.choose_masks)
+        self.btn_fovs.clicked.connect(self.choose_fovs)
+        self.btn_segmenter.clicked.connect(self.choose_segmenter)
+        self.btn_generator.clicked.connect(self.choose_generator)
+        self.btn_bundled.clicked.connect(self.use_bundled_models)
         self.btn_clear.clicked.connect(self.clear)
         studio.source_changed.connect(self.refresh)
         studio.project_changed.connect(self._project_changed)
@@ -77,7 +121,7 @@ class SourceChooser(QGroupBox):
         folder = dialogs.pick_folder(self, "Labelled source images: choose the folder of the images")
         if not folder:
             return False
-        self.pending_images = Path(folder)
+        self.pending_images, self.pending_fovs = Path(folder), None
         self.refresh()
         return True
 
@@ -91,27 +135,129 @@ class SourceChooser(QGroupBox):
         folder = dialogs.pick_folder(self, f"Labelled source images: choose the vessel masks of {images}")
         if not folder:
             return False
-        return self._pair(images, Path(folder))
+        fovs = self.pending_fovs if self.pending_images is not None else self.fovs_dir
+        return self._pair(images, Path(folder), fovs)
 
-    def _pair(self, images: Path, masks: Path) -> bool:
-        """``SourceBundle.from_folders(images, masks)`` with the bundle's models; on success the studio
-        adapts from it."""
+    def choose_fovs(self) -> bool:
+        """The FOV masks folder of the chosen images (optional): paired with the images in use now
+        (an error dialog names what does not pair, and the previous choice stays), or kept for the
+        images still waiting for their masks folder."""
+        images = self.pending_images or self.images_dir
+        if images is None:
+            dialogs.error(self, "No source images", "Choose the folder of the labelled source images first.")
+            return False
+        folder = dialogs.pick_folder(self, f"Labelled source images: choose the FOV masks of {images}")
+        if not folder:
+            return False
+        if self.pending_images is not None:
+            self.pending_fovs = Path(folder)
+            self.refresh()
+            return True
+        return self._pair(self.images_dir, self.masks_dir, Path(folder))
+
+    def _pair(self, images: Path, masks: Path, fovs: Path | None = None) -> bool:
+        """``SourceBundle.from_folders(images, masks, fovs=fovs)`` with the bundle's models; on success
+        the studio adapts from it."""
         from vessel_studio.adaptation.job import SourceBundle
 
         current = self.studio.source_bundle
         models = {} if current is None else {
             "segmenter": current.segmenter, "generator": current.generator, "modality": current.modality}
         try:
-            bundle = SourceBundle.from_folders(images, masks, **models)
+            bundle = SourceBundle.from_folders(images, masks, fovs=fovs, **models)
         except (ValueError, OSError) as exc:
             dialogs.error(self, "Cannot use these source images",
                           f"{exc}\n\nThe adaptation keeps using {self._describe(current)}.")
             return False
         self.images_dir, self.masks_dir, self.pending_images = images, masks, None
+        self.fovs_dir, self.pending_fovs = bundle.fovs_folder, None
         self.not_restored = ""
         self.studio.source_bundle = bundle  # refreshes through source_changed
-        self.studio.status.emit(f"adaptation source: {len(bundle.images)} labelled images from {images}")
+        fov_text = "" if fovs is None else f" (FOV masks {fovs})"
+        self.studio.status.emit(f"adaptation source: {len(bundle.images)} labelled images from {images}{fov_text}")
         return True
+
+    # --- the source models ---------------------------------------------------------------------
+
+    def choose_segmenter(self) -> bool:
+        """The source segmenter's model folder (checked with the generator in use)."""
+        folder = dialogs.pick_folder(self, "Source models: choose the source segmenter's model folder")
+        if not folder:
+            return False
+        return self._choose_model("segmenter", str(Path(folder).absolute()))
+
+    def choose_generator(self) -> bool:
+        """The source generator's model folder (checked with the segmenter in use)."""
+        folder = dialogs.pick_folder(self, "Source models: choose the source generator's model folder")
+        if not folder:
+            return False
+        return self._choose_model("generator", str(Path(folder).absolute()))
+
+    def _choose_model(self, role: str, folder: str) -> bool:
+        """``folder`` as the source ``role`` with the other model in use (or the one waiting for it).
+        When the only problem is that the two record different modalities and the other one is the
+        model in use, the new one waits for a partner of its modality (switching both models one at
+        a time); two chosen models of different modalities are an error."""
+        from vessel_studio.adaptation.source_models import ModalityMismatchError, read_source_model
+
+        current = self.studio.source_bundle
+        other = "generator" if role == "segmenter" else "segmenter"
+        waiting = self.pending_model if self.pending_model is not None and self.pending_model[0] == other else None
+        partner = waiting[1] if waiting else (f"fundus-{other}" if current is None else getattr(current, other))
+        models = {role: folder, other: partner}
+        try:
+            return self._use_models(models["segmenter"], models["generator"], changed=f"{role} {folder}",
+                                    mismatch_error=waiting is not None)
+        except ModalityMismatchError:
+            self.pending_model = (role, folder, read_source_model(folder, role).modality)
+            self.refresh()
+            self.studio.status.emit(f"source {role} {folder} is for {self.pending_model[2]} images: now choose the "
+                                    f"{other} of that modality")
+            return False
+
+    def use_bundled_models(self) -> bool:
+        """The bundled fundus-segmenter and fundus-generator again (the labelled images stay)."""
+        from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
+
+        return self._use_models(DEFAULT_SEGMENTER, DEFAULT_GENERATOR, changed="the bundled models")
+
+    def _use_models(self, segmenter, generator, *, changed: str, mismatch_error: bool = True) -> bool:
+        """Use these source models when ``check_source_models`` passes (the modality follows theirs);
+        else an error dialog naming the folder and the problem, and the bundle stays as it was
+        (``mismatch_error=False``: a modality mismatch is raised to the caller instead)."""
+        from vessel_studio.adaptation.job import SourceBundle
+        from vessel_studio.adaptation.source_models import ModalityMismatchError, check_source_models
+
+        current = self.studio.source_bundle
+        base = current if current is not None else SourceBundle()
+        try:
+            modality = check_source_models(segmenter, generator, procedural=not base.images)
+        except ModalityMismatchError as exc:
+            if not mismatch_error:
+                raise
+            self._model_error(exc, current)
+            return False
+        except (ValueError, OSError) as exc:
+            self._model_error(exc, current)
+            return False
+        bundle = dataclasses.replace(base, segmenter=segmenter, generator=generator,
+                                     modality=modality or base.modality)
+        self.pending_model = None
+        self.studio.source_bundle = None if self._is_default(bundle) else bundle  # refreshes
+        self.studio.status.emit(f"adaptation source models: {changed}")
+        return True
+
+    def _model_error(self, exc: BaseException, current) -> None:
+        dialogs.error(self, "Cannot use this source model",
+                      f"{exc}\n\nThe adaptation keeps using {self._describe(current)}.")
+
+    @staticmethod
+    def _is_default(bundle) -> bool:
+        """The engine's default source: the bundled models with procedural vessel masks."""
+        from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
+
+        return (not bundle.images and str(bundle.segmenter) == DEFAULT_SEGMENTER
+                and str(bundle.generator) == DEFAULT_GENERATOR and bundle.modality == "fundus")
 
     @staticmethod
     def _describe(bundle) -> str:
@@ -119,20 +265,29 @@ class SourceChooser(QGroupBox):
 
         return describe_bundle(bundle)
 
-    def clear(self) -> None:
-        """Back to procedural vessel masks (the bundle's models are kept)."""
-        from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
+    def clear(self) -> bool:
+        """Back to procedural vessel masks (the bundle's models are kept; a generator without a mask
+        channel cannot render them: an error dialog, and the labelled images stay)."""
+        from vessel_studio.adaptation.source_models import check_source_models
 
         current = self.studio.source_bundle
+        if current is not None and current.images:
+            try:
+                check_source_models(current.segmenter, current.generator, procedural=True)
+            except (ValueError, OSError) as exc:
+                dialogs.error(self, "Cannot use procedural vessel masks",
+                              f"{exc}\n\nThe adaptation keeps using {self._describe(current)}.")
+                return False
         self.images_dir = self.masks_dir = self.pending_images = None
+        self.fovs_dir = self.pending_fovs = None
         self.not_restored = ""
-        if current is None or (str(current.segmenter) == DEFAULT_SEGMENTER and str(current.generator) == DEFAULT_GENERATOR
-                               and current.modality == "fundus"):
+        if current is None or self._is_default(dataclasses.replace(current, images=[])):
             self.studio.source_bundle = None
         else:
             self.studio.source_bundle = dataclasses.replace(current, images=[], images_folder=None,
                                                             masks_folder=None, fovs_folder=None)
         self.studio.status.emit("adaptation source: procedural vessel masks")
+        return True
 
     # --- the project's recorded source ---------------------------------------------------------
 
@@ -146,15 +301,18 @@ class SourceChooser(QGroupBox):
         self.refresh()
 
     def restore_recorded(self) -> bool:
-        """When the open project's rounds were adapted from labelled source images that are not the
-        source in use: pair their recorded folders again and use them if they pair as recorded; else
-        say why in ``not_restored`` (shown in the box) and keep the source in use."""
+        """When the open project's rounds were adapted from labelled source images, or from procedural
+        masks with the lab's own source models, that are not the source in use: pair the recorded
+        folders again (check the models' hashes) and use them if they are as recorded; else say why
+        in ``not_restored`` (shown in the box) and keep the source in use."""
         from vessel_studio.adaptation.job import SourceBundle
         from vessel_studio.gui.source_text import is_labelled, same_source
 
         proj, record = self.studio.project, self.studio.recorded_source()
-        if proj is None or not proj.rounds or not is_labelled(record):
+        if proj is None or not proj.rounds or not record:
             return False
+        if not is_labelled(record) and self._bundled_procedural(record):
+            return False  # the default source: nothing of the lab's to restore
         identity = self.studio.source_identity()
         if identity is not None and same_source(record, identity):
             return False  # already in use (chosen by hand, or restored when the project was opened before)
@@ -164,11 +322,25 @@ class SourceChooser(QGroupBox):
             self.not_restored = str(exc)
             return False
         self.images_dir, self.masks_dir, self.pending_images = bundle.images_folder, bundle.masks_folder, None
+        self.fovs_dir, self.pending_fovs, self.pending_model = bundle.fovs_folder, None, None
         self.restored, self._restored_from = bundle, proj.folder
         self.studio.source_bundle = bundle  # refreshes through source_changed
-        self.studio.status.emit(f"adaptation source restored from the project: {len(bundle.images)} labelled images "
-                                f"from {bundle.images_folder}")
+        what = (f"{len(bundle.images)} labelled images from {bundle.images_folder}" if bundle.images
+                else f"procedural vessel masks with {self._describe(bundle)}")
+        self.studio.status.emit(f"adaptation source restored from the project: {what}")
         return True
+
+    @staticmethod
+    def _bundled_procedural(record) -> bool:
+        """Whether a procedural source record is of the bundled models (their weights' hashes)."""
+        from vessel_studio.adaptation.job import SourceBundle
+        from vessel_studio.gui.source_text import same_source
+
+        try:
+            bundled = SourceBundle(modality=record.get("modality") or "fundus").identity()
+        except (OSError, ValueError):
+            return False
+        return same_source(record, bundled)
 
     def _job_finished(self, _outcome) -> None:
         self.refresh()  # rounds committed: the warning about a changed source follows
@@ -179,19 +351,35 @@ class SourceChooser(QGroupBox):
         bundle = self.studio.source_bundle
         labelled = bool(bundle is not None and bundle.images)
         if not labelled:  # e.g. the bundle was replaced from outside this widget
-            self.images_dir = self.masks_dir = None
+            self.images_dir = self.masks_dir = self.fovs_dir = None
+        else:
+            self.fovs_dir = bundle.fovs_folder
         text = f"Uses {self._describe(bundle)}"
         proj = self.studio.project
-        restored = labelled and bundle is self.restored and proj is not None and proj.folder == self._restored_from
+        restored = (bundle is not None and bundle is self.restored and proj is not None
+                    and proj.folder == self._restored_from)
         text += " (restored from the project)." if restored else "."
         if self.not_restored:
             from vessel_studio.gui.source_text import not_restored_text
 
             text += "\n" + not_restored_text(self.studio.recorded_source(), self.not_restored)
+        if self.pending_model is not None:
+            role, folder, modality = self.pending_model
+            other = "generator" if role == "segmenter" else "segmenter"
+            article = "an" if modality[:1] in "aeiou" else "a"
+            text += (f"\n{role.capitalize()} {folder} is for {modality} images, the {other} in use is not: now choose "
+                     f"{article} {modality} {other} ({other.capitalize()}…); until then the models in use stay.")
         if self.pending_images is not None:
-            text += f"\nImages: {self.pending_images}; now choose their vessel masks folder (Choose masks…)."
+            fovs = "" if self.pending_fovs is None else f" (FOV masks {self.pending_fovs})"
+            text += f"\nImages: {self.pending_images}{fovs}; now choose their vessel masks folder (Choose masks…)."
         self.label.setText(text)
+        from vessel_studio.gui.source_text import describe_models
+
+        self.models_label.setText(describe_models(bundle))
         self.btn_masks.setEnabled(self.pending_images is not None or self.images_dir is not None)
+        self.btn_fovs.setEnabled(self.pending_images is not None or self.images_dir is not None)
+        self.btn_bundled.setEnabled(self.pending_model is not None or (
+            bundle is not None and not self._is_default(dataclasses.replace(bundle, images=[]))))
         self.btn_clear.setEnabled(labelled or self.pending_images is not None)
         conflict = self.studio.source_conflict()
         self.warning.setText("" if conflict is None else

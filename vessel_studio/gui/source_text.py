@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _model_text(path: Any, default: str) -> str:
-    """"bundled fundus-generator" for a shipped model, else the model folder's name."""
+def _model_text(path: Any, default: str, role: str = "generator") -> str:
+    """"bundled fundus-generator" for a shipped model, else "generator NAME" (``role`` and the model
+    folder's name)."""
     from vessel_studio.resources import models_dir
 
     if not path:
@@ -23,7 +24,7 @@ def _model_text(path: Any, default: str) -> str:
         bundled = p.parent.resolve() == models_dir().resolve() or (p.name == str(path) and not p.is_dir())
     except OSError:
         bundled = False
-    return f"bundled {p.name}" if bundled else f"generator {p.name}"
+    return f"bundled {p.name}" if bundled else f"{role} {p.name}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -62,18 +63,40 @@ def source_folder(bundle) -> Path | None:
 
 def describe_bundle(bundle) -> str:
     """What an adaptation started now would use: "the bundled fundus-generator with procedural
-    vessel masks" or "3 labelled fundus images from FOLDER"."""
-    from vessel_studio.resources import DEFAULT_GENERATOR
+    vessel masks" or "3 labelled fundus images from FOLDER", with the FOV masks folder and the
+    models that are not the bundled ones ("…, FOV masks from FOLDER (segmenter NAME and generator NAME)")."""
+    from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
 
     if bundle is None:
         return f"the bundled {DEFAULT_GENERATOR} with procedural vessel masks"
     gen_text = _model_text(bundle.generator, DEFAULT_GENERATOR)
+    seg_text = _model_text(bundle.segmenter, DEFAULT_SEGMENTER, "segmenter")
     if not bundle.images:
-        return f"the {gen_text} with procedural vessel masks"
+        text = f"the {gen_text} with procedural vessel masks"
+        return text if seg_text.startswith("bundled ") else f"{text} ({seg_text})"
     text = f"{_plural(len(bundle.images), f'labelled {bundle.modality} image')} from {source_folder(bundle)}"
-    if gen_text != f"bundled {DEFAULT_GENERATOR}":
-        text += f" ({gen_text})"
+    if getattr(bundle, "fovs_folder", None) is not None:
+        text += f", FOV masks from {bundle.fovs_folder}"
+    custom = [t for t in (seg_text, gen_text) if not t.startswith("bundled ")]
+    if custom:
+        text += f" ({' and '.join(custom)})"
     return text
+
+
+def describe_models(bundle) -> str:
+    """The source models in use and the source modality: "Source models: bundled fundus-segmenter,
+    bundled fundus-generator (fundus)" or "Source models: segmenter FOLDER, generator FOLDER (octa)"."""
+    from vessel_studio.resources import DEFAULT_GENERATOR, DEFAULT_SEGMENTER
+
+    def one(path, default, role):
+        text = _model_text(path, default, role)
+        return text if text.startswith("bundled ") else f"{role} {Path(str(path))}"
+
+    seg = DEFAULT_SEGMENTER if bundle is None else bundle.segmenter
+    gen = DEFAULT_GENERATOR if bundle is None else bundle.generator
+    modality = "fundus" if bundle is None else bundle.modality
+    return (f"Source models: {one(seg, DEFAULT_SEGMENTER, 'segmenter')}, {one(gen, DEFAULT_GENERATOR, 'generator')} "
+            f"({modality})")
 
 
 def is_labelled(record: dict[str, Any] | None) -> bool:
@@ -82,9 +105,10 @@ def is_labelled(record: dict[str, Any] | None) -> bool:
 
 
 def not_restored_text(record: dict[str, Any] | None, reason: str) -> str:
-    """Why the labelled source images a project records were not restored, and what to do."""
-    return (f"This project's rounds were adapted from {describe_record(record)}, not restored: {reason}. "
-            "Choose their folders again to continue from them.")
+    """Why the labelled source images (or source models) a project records were not restored, and what to do."""
+    again = ("Choose their folders again to continue from them." if is_labelled(record) else
+             "Choose its source models again (Segmenter…, Generator…) to continue from them.")
+    return f"This project's rounds were adapted from {describe_record(record)}, not restored: {reason}. {again}"
 
 
 def same_source(record: dict[str, Any] | None, identity: dict[str, Any] | None) -> bool:

@@ -1,0 +1,83 @@
+"""``vessel-studio adapt --source-segmenter/--source-generator``: the source models are checked from
+their config.json before any work (``adaptation.source_models``, the rule the GUI's source models
+use); the source modality follows the models' when ``--source-modality`` is not given."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adaptation"))
+from _adapt_fixtures import make_source_models  # noqa: E402
+
+from vessel_studio.cli import main  # noqa: E402
+from vessel_studio.samples import write_sample_images  # noqa: E402
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """Source images, target images, the lab's models (fundus, a generator without masks, an OCT-A
+    pair) and an ``adapt`` that records the source it is given instead of adapting."""
+    import vessel_studio.adaptation as adaptation
+    from vessel_studio.adaptation import AdaptResult
+    from vessel_studio.models.generator import Generator, GeneratorConfig
+    from vessel_studio.models.segmenter import Segmenter, SegmenterConfig
+    from vessel_studio.preprocess import Preprocessing
+
+    src = write_sample_images(tmp_path / "src", n=2, modality="fundus", seed=10, shape=(48, 48))
+    tgt = write_sample_images(tmp_path / "tgt", n=2, modality="octa", seed=20, shape=(48, 48))
+    seg, gen = make_source_models(tmp_path)
+    octa = Preprocessing.for_modality("octa", fov_diameter=None)
+    fundus = Preprocessing.for_modality("fundus", fov_diameter=None)
+    models = {"seg": seg, "gen": gen, "plain": tmp_path / "plain-generator",
+              "octa_seg": tmp_path / "octa-segmenter", "octa_gen": tmp_path / "octa-generator"}
+    Generator(config=GeneratorConfig.preset("tiny"), preprocessing=fundus, conditioned=False).save(models["plain"])
+    Generator(config=GeneratorConfig.preset("tiny"), preprocessing=octa, conditioned=True).save(models["octa_gen"])
+    Segmenter.create(SegmenterConfig(channels=(8, 16)), octa).save(models["octa_seg"])
+    seen = []
+
+    def fake_adapt(project, cfg, *, source=None, device=None):
+        seen.append(source)
+        return AdaptResult(project=project.folder, rounds=[], stopped_early=False, reason="", segmenter=None,
+                           seconds=0.0)
+        yield  # noqa: unreachable - a generator
+
+    monkeypatch.setattr(adaptation, "adapt", fake_adapt)
+
+    def run(seg, gen, *extra):
+        return main(["adapt", str(tmp_path / "proj"), "--target", str(tgt.folder / "images"), "--modality", "octa",
+                     "--source-segmenter", str(seg), "--source-generator", str(gen), "--quiet", *extra])
+
+    labelled = ["--source-images", str(src.folder / "images"), "--source-masks", str(src.folder / "labels")]
+    return tmp_path, models, seen, run, labelled
+
+
+@pytest.mark.parametrize("seg, gen, words", [
+    ("gen", "gen", ["src-generator: is a generator model", "not a segmenter"]),
+    ("seg", "seg", ["src-segmenter: is a segmenter model", "not a generator"]),
+    ("seg", "plain", ["plain-generator: this generator has no mask-conditioning channel"]),
+    ("octa_seg", "gen", ["src-generator: this generator is for fundus images", "octa-segmenter for octa images"]),
+])
+def test_wrong_source_models_stop_before_any_work(setup, capsys, seg, gen, words):
+    tmp, models, seen, run, labelled = setup
+    assert run(models[seg], models[gen]) == 2 and seen == []
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err
+    assert not (tmp / "proj").exists()  # checked before the project is created
+
+
+def test_source_modality_follows_the_models(setup):
+    tmp, models, seen, run, labelled = setup
+    assert run(models["octa_seg"], models["octa_gen"]) == 0
+    assert seen[-1].modality == "octa" and seen[-1].generator == str(models["octa_gen"])
+    assert run(models["octa_seg"], models["octa_gen"], "--source-modality", "fundus") == 0
+    assert seen[-1].modality == "fundus"  # an explicit choice wins
+
+
+def test_a_generator_without_masks_inverts_labelled_images(setup):
+    tmp, models, seen, run, labelled = setup
+    assert run(models["seg"], models["plain"], *labelled) == 0
+    assert seen[-1].generator == str(models["plain"]) and len(seen[-1].images) == 2
