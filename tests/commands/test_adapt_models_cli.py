@@ -81,3 +81,60 @@ def test_a_generator_without_masks_inverts_labelled_images(setup):
     tmp, models, seen, run, labelled = setup
     assert run(models["seg"], models["plain"], *labelled) == 0
     assert seen[-1].generator == str(models["plain"]) and len(seen[-1].images) == 2
+
+
+@pytest.fixture
+def procedural_project(setup):
+    """A project with one (fake) round adapted from procedural vessel masks with the lab's own models."""
+    from vessel_studio.adaptation import SourceBundle
+    from vessel_studio.store import Project, RoundRecord
+
+    tmp, models, seen, run, labelled = setup
+    tgt = write_sample_images(tmp / "tgt2", n=2, modality="octa", seed=21, shape=(48, 48))
+    proj = Project.create(tmp / "proc", modality="octa")
+    proj.add_images([tgt.folder / "images"])
+    (tmp / "r0" / "pseudo").mkdir(parents=True)
+    proj.commit_round(tmp / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
+    proj.set_source(SourceBundle(segmenter=str(models["seg"]), generator=str(models["gen"])).identity())
+    return tmp, models, seen, proj
+
+
+def test_continuing_a_procedural_project_reuses_its_recorded_models(procedural_project, capsys):
+    tmp, models, seen, proj = procedural_project
+    assert main(["adapt", str(proj.folder), "--rounds", "1", "--quiet"]) == 0
+    (source,) = seen
+    assert source.images == [] and source.segmenter == str(models["seg"]) and source.generator == str(models["gen"])
+    assert source.identity() == proj.source
+    out = capsys.readouterr().out
+    assert (f"using procedural vessel masks rendered by the source generator, with the source models this "
+            f"project's rounds were adapted from: segmenter {models['seg']}, generator {models['gen']}") in out
+
+
+def test_continuing_a_procedural_project_whose_models_changed_is_an_error(procedural_project, capsys):
+    from vessel_studio.models.generator import Generator, GeneratorConfig
+    from vessel_studio.preprocess import Preprocessing
+
+    tmp, models, seen, proj = procedural_project
+    more = write_sample_images(tmp / "more", n=1, modality="octa", seed=30, shape=(48, 48))
+    prep = Preprocessing.for_modality("fundus", fov_diameter=None)  # other weights in the recorded folder
+    Generator(config=GeneratorConfig.preset("tiny"), preprocessing=prep, conditioned=True).save(models["gen"])
+    rc = main(["adapt", str(proj.folder), "--target", str(more.folder / "images"), "--rounds", "1", "--quiet"])
+    assert rc == 2 and seen == []
+    err = capsys.readouterr().err
+    assert f"{models['gen']}: the source generator of this project's rounds is gone or changed (its weights changed" \
+        in err
+    assert "procedural vessel masks" in err and "--source-segmenter and --source-generator" in err
+    assert len(err.strip().splitlines()) == 1
+    assert len(type(proj).open(proj.folder).images) == 2  # checked before any target image is added
+
+
+def test_procedural_project_explicit_models_win(procedural_project, capsys):
+    import shutil
+
+    tmp, models, seen, proj = procedural_project
+    shutil.rmtree(models["seg"])  # the recorded segmenter is gone: not looked at when both are given
+    assert main(["adapt", str(proj.folder), "--source-segmenter", "fundus-segmenter",
+                 "--source-generator", "fundus-generator", "--rounds", "1", "--quiet"]) == 0
+    (source,) = seen
+    assert (source.segmenter, source.generator) == ("fundus-segmenter", "fundus-generator")
+    assert "with the source models" not in capsys.readouterr().out

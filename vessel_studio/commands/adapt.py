@@ -9,7 +9,10 @@ source generator, except on a project whose rounds were adapted from labelled so
 the folders its manifest records are paired again and used when they pair the same images as
 recorded (with the recorded models unless ``--source-segmenter`` / ``--source-generator`` are
 given), and the command stops with an error naming the folder when they do not (no silent switch
-to procedural masks). Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
+to procedural masks). A project whose rounds were adapted from procedural masks with the lab's own
+source models continues with those models (checked by their recorded hashes), unless
+``--source-segmenter`` and ``--source-generator`` are both given; the command stops with an error naming
+the folder when they are gone or changed. Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
 power cut) resumes when the same command is run again. The source models are checked from their
 config.json before any work (``adaptation.source_models.check_source_models``: model folders of the
 right kind, a mask-conditioned generator for procedural masks, one modality); without
@@ -19,6 +22,7 @@ right kind, a mask-conditioned generator for procedural masks, one modality); wi
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def _rounds_arg(text: str):
@@ -87,19 +91,32 @@ def _config(args: argparse.Namespace):
 
 
 def _recorded_source(project, args: argparse.Namespace):
-    """The labelled source an existing project's rounds were adapted from, paired again from the
-    folders its manifest records (``SourceBundle.from_record``); None when its rounds were not
-    adapted from labelled source images (or it has no round). A ValueError when they no longer pair
-    as recorded: continuing from procedural masks instead would mix two sources without a word."""
+    """The source an existing project's rounds were adapted from, again (``SourceBundle.from_record``):
+    labelled source images paired again from the folders its manifest records, or, for procedural
+    vessel masks, the recorded source models (checked by their weights' hashes; the bundled names when
+    they are the bundled models). None when the project has no round or no source record, or when a
+    procedural project is given both ``--source-segmenter`` and ``--source-generator`` (nothing recorded
+    is used). A ValueError naming the folder when they cannot be used as recorded: continuing from
+    another source instead would mix two sources in the project's rounds without a word. Models given
+    as options win over the recorded ones."""
     from vessel_studio.adaptation import SourceBundle
 
     record = project.source
-    if not project.rounds or not record or not (record.get("kind") == "labelled" or int(record.get("images") or 0)):
+    if not project.rounds or not record:
+        return None
+    labelled = record.get("kind") == "labelled" or bool(int(record.get("images") or 0))
+    if not labelled and args.source_segmenter and args.source_generator:
         return None
     try:
         return SourceBundle.from_record(record, segmenter=args.source_segmenter, generator=args.source_generator,
                                         modality=args.source_modality)
     except ValueError as exc:
+        if not labelled:
+            raise ValueError(
+                f"{exc}. {project.manifest_path}: this project's rounds were adapted from procedural vessel masks "
+                "with these source models and they cannot be used again as recorded: pass --source-segmenter and "
+                "--source-generator (e.g. fundus-segmenter and fundus-generator, the bundled ones) to continue with "
+                "other models, or start a new project") from exc
         raise ValueError(
             f"{exc}. {project.manifest_path}: this project's rounds were adapted from labelled source images and "
             "their folders cannot be used again as recorded: pass --source-images and --source-masks (and "
@@ -107,9 +124,22 @@ def _recorded_source(project, args: argparse.Namespace):
             "procedural vessel masks") from exc
 
 
+def _recorded_models(reused, args: argparse.Namespace) -> list[str]:
+    """'segmenter PATH' / 'generator PATH' for each of the lab's own models (not a bundled one) that
+    ``reused`` takes from the project's record (not given as an option)."""
+    from vessel_studio.resources import models_dir
+
+    out = []
+    for name in ("segmenter", "generator"):
+        model = str(getattr(reused, name))
+        if getattr(args, f"source_{name}") is None and not (model == Path(model).name
+                                                             and (models_dir() / model).is_dir()):
+            out.append(f"{name} {model}")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import shutil
-    from pathlib import Path
 
     from vessel_studio.adaptation import SourceBundle, adapt
     from vessel_studio.adaptation.selection import round_rows, summarize
@@ -164,12 +194,16 @@ def run(args: argparse.Namespace) -> int:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         print(f"{len(added)} new target image(s); {len(project.images)} in the project")
-    if reused is not None:
+    if reused is not None and reused.images:
         fovs = f", FOV masks {reused.fovs_folder}" if reused.fovs_folder is not None else ""
         print(f"no labelled source images given: using the {len(reused.images)} labelled source image(s) this "
               f"project's rounds were adapted from, {reused.images_folder} (masks {reused.masks_folder}{fovs})")
     elif not args.source_images:
-        print("no labelled source images given: using procedural vessel masks rendered by the source generator")
+        recorded = _recorded_models(reused, args) if reused is not None else []
+        models_used = (f", with the source models this project's rounds were adapted from: {', '.join(recorded)}"
+                       if recorded else "")
+        print(f"no labelled source images given: using procedural vessel masks rendered by the source generator"
+              f"{models_used}")
 
     job = adapt(project, cfg, source=source, device=args.device)
     bar = None if args.quiet else progress_bar()
