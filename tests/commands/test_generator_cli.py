@@ -196,3 +196,35 @@ def test_a_crop_larger_than_an_image_is_refused_before_training(tmp_path, capsys
                    "at most 24 (nothing was trained)")
     assert main(base) == 2  # the tiny preset's crop is 32 px too
     assert "the tiny preset's crop of 32 px" in capsys.readouterr().err and not (tmp_path / "g").exists()
+
+
+def test_translate_refuses_a_size_larger_than_an_image(models, tmp_path, capsys, monkeypatch):
+    """translate --size and check-inversion --size cut crops that the sampler zero-pads when an image
+    is smaller: synthetic pairs (or a PSNR) mostly of padding. Refused naming the smallest image
+    (file and size) and the size, before any inversion (train-generator's rule)."""
+    import vessel_studio.adaptation.synthesis as synthesis
+
+    root, images, masks = models
+    monkeypatch.setattr(synthesis, "translate", lambda *a, **k: pytest.fail("translated"))
+    out = tmp_path / "pairs"
+    assert main(["translate", "--source-images", str(images), "--source-masks", str(masks), "--source-gen",
+                 str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(out), "--count", "1",
+                 "--size", "48", "--steps", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"vessel-studio translate: error: {images / 'im0.png'}: the smallest source image is 40×40 px, "
+                   "smaller than --size 48; crops would be mostly padding, so choose --size of at most 40 "
+                   "(nothing was written)")
+    assert not out.exists()
+
+
+def test_check_inversion_refuses_a_size_larger_than_an_image(models, capsys, monkeypatch):
+    import vessel_studio.adaptation.inversion as inversion
+
+    root, images, masks = models
+    monkeypatch.setattr(inversion, "reconstruct", lambda *a, **k: pytest.fail("inverted"))
+    assert main(["check-inversion", "--model", str(root / "src"), "--images", str(images), "--masks", str(masks),
+                 "--steps", "4", "--size", "48"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"vessel-studio check-inversion: error: {images / 'im0.png'}: the smallest image is 40×40 px, "
+                   "smaller than --size 48; crops would be mostly padding, so choose --size of at most 40 "
+                   "(nothing was inverted)")

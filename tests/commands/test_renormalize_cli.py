@@ -2,6 +2,7 @@
 images, weights unchanged; clear errors that leave nothing written."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -109,3 +110,21 @@ def test_out_that_is_a_file_or_a_folder_of_other_files_is_refused(tmp_path, imag
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert main(["renormalize", str(imgs), "--model", str(base), "--out", str(tmp_path / "o"), "--crop", "0"]) == 2
     assert "--crop must be >= 8" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_a_crop_larger_than_the_images_is_refused(tmp_path, images, capsys, monkeypatch):
+    """The crop sampler zero-pads an image smaller than --crop: statistics of mostly padding. Refused
+    naming the smallest image as the model sees it and the crop, before any re-estimation."""
+    import vessel_studio.train.segmenter as ts
+
+    imgs, fovs = images
+    monkeypatch.setattr(ts, "reestimate_norm_statistics_job", lambda *a, **k: pytest.fail("re-estimated"))
+    out = tmp_path / "o"
+    assert main(["renormalize", str(imgs), "--model", str(_model(tmp_path)), "--out", str(out),
+                 "--fov-dir", str(fovs), "--crop", "512"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the 'read' progress bar
+    assert re.fullmatch(
+        re.escape(f"vessel-studio renormalize: error: {imgs / 'eye0.png'}: the smallest image is ") + r"\d+×\d+"
+        + re.escape(" px after rescaling to a FOV diameter of 80 px, smaller than --crop 512; crops would be mostly "
+                    "padding, so choose --crop of at most ") + r"\d+" + re.escape(" (nothing was written)"), err), err
+    assert not out.exists()

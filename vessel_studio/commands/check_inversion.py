@@ -35,7 +35,7 @@ def run(args) -> int:
     from vessel_studio.adaptation.crops import load_folder, sample_crops
     from vessel_studio.adaptation.inversion import psnr, reconstruct
     from vessel_studio.events import run as run_job
-    from vessel_studio.commands.checks import check_at_least
+    from vessel_studio.commands.checks import check_at_least, check_crop_fits
     from vessel_studio.models.generator import Generator
     from vessel_studio.preprocess import Preprocessing
 
@@ -51,6 +51,8 @@ def run(args) -> int:
     items: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     if args.size:
         count = args.count or 16
+        check_crop_fits(args.size, data.images, data.files, option="--size", prep=prep, role="",
+                        unchanged="nothing was inverted")
         crops, masks, where = sample_crops(data.images, data.masks, data.fovs, size=args.size, count=count,
                                            seed=args.seed)
         for i in range(count):

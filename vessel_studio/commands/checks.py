@@ -46,11 +46,14 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None) -> Path:
                      "or new folder (nothing was changed)")
 
 
-def check_crop_fits(crop: int, images, files, *, option: str, prep=None, preset: str | None = None) -> None:
-    """Training crops of ``crop`` px must fit inside every training image as the model sees it
-    (``images``: the prepared H×W arrays, ``files`` their files); a larger crop would train mostly on
-    padding. A ``ValueError`` names the smallest image (file and size) and the crop, before any
-    training. ``preset``: the crop is that preset's (the option was not given)."""
+def check_crop_fits(crop: int, images, files, *, option: str, prep=None, preset: str | None = None,
+                    role: str = "training", unchanged: str = "nothing was trained") -> None:
+    """Crops of ``crop`` px must fit inside every image as the model sees it (``images``: the
+    prepared H×W arrays, ``files`` their files); the crop samplers zero-pad a smaller image, so a
+    larger crop would train (re-normalise, translate, check) mostly on padding. A ``ValueError`` names
+    the smallest image (file and size) and the crop, before any work. ``preset``: the crop is that
+    preset's (the option was not given); ``role``: what the images are ("training", "source", "" ...);
+    ``unchanged``: what the error says was left undone."""
     side, shape, name = min(((min(a.shape[:2]), a.shape[:2], f) for a, f in zip(images, files)), key=lambda t: t[0])
     if crop <= side:
         return
@@ -58,5 +61,6 @@ def check_crop_fits(crop: int, images, files, *, option: str, prep=None, preset:
     if prep is not None and getattr(prep, "fov_diameter", None):
         size += f" after rescaling to a FOV diameter of {prep.fov_diameter:g} px"
     what = f"{option} {crop}" if preset is None else f"the {preset} preset's crop of {crop} px"
-    raise ValueError(f"{name}: the smallest training image is {size}, smaller than {what}; crops would be mostly "
-                     f"padding, so choose {option} of at most {side} (nothing was trained)")
+    image = f"{role} image" if role else "image"
+    raise ValueError(f"{name}: the smallest {image} is {size}, smaller than {what}; crops would be mostly "
+                     f"padding, so choose {option} of at most {side} ({unchanged})")

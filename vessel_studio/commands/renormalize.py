@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from vessel_studio.commands.segment import collect_inputs, fov_files_in, read_fov_for
-    from vessel_studio.commands.checks import check_at_least, check_out_folder
+    from vessel_studio.commands.checks import check_at_least, check_crop_fits, check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.fov import estimate_fov
@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         xs.append(p.x)
         fovs.append(p.fov)
         names.append(f.name)
+    check_crop_fits(args.crop, xs, [str(f) for f in files], option="--crop", prep=seg.preprocessing, role="",
+                    unchanged="nothing was written")
     bar = progress_bar()
     try:
         run_job(reestimate_norm_statistics_job(seg, xs, fovs, crop=args.crop, batch_size=args.batch_size,

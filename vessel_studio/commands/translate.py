@@ -97,7 +97,7 @@ def run(args) -> int:
 
     from vessel_studio.adaptation.crops import load_folder, sample_crops
     from vessel_studio.adaptation.synthesis import translate
-    from vessel_studio.commands.checks import check_out_folder
+    from vessel_studio.commands.checks import check_crop_fits, check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io import write_mask
     from vessel_studio.io.atomic import atomic_dir
@@ -121,6 +121,8 @@ def run(args) -> int:
     if not any(m.any() for m in data.masks):
         raise ValueError(f"{args.source_masks}: every mask is empty (no vessel pixels); the synthetic images "
                          "would have no vessels to label")
+    check_crop_fits(args.size, data.images, data.files, option="--size", prep=prep, role="source",
+                    unchanged="nothing was written")
     crops, masks, where = sample_crops(data.images, data.masks, data.fovs, size=args.size, count=args.count,
                                        seed=args.seed, vessel_min=args.vessel_min)
     masks = (masks > 0.5).astype(np.float32)
