@@ -114,3 +114,35 @@ def test_a_label_that_is_not_binary_is_scored_with_a_one_line_warning(scored, tm
     assert len(warnings) == 2
     rows = {r["name"]: r for r in json.loads(out.read_text())["per_image"]}
     assert rows["21_training"]["dice"] == pytest.approx(M.dice(prob >= 0.5, np.round(prob * 255) > 0, fov=f))
+
+
+def test_a_predicted_mask_that_is_not_binary_is_scored_with_a_one_line_warning(scored, tmp_path, capsys):
+    """A probability map saved as an 8-bit PNG in --pred is read as a mask (vessel where > 0, nearly
+    every pixel): scored so, with one warning line naming the file, its number of distinct values and
+    the rule, as for labels. A float TIFF (probabilities) and binary masks: no warning."""
+    from PIL import Image
+
+    pred, gt, fov, truth = scored
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 0
+    assert "warning" not in capsys.readouterr().err  # binary masks beside float probability TIFFs
+    eight_bit = tmp_path / "eight-bit"
+    eight_bit.mkdir()
+    values = {}
+    for stem, (prob, _, _) in truth.items():
+        arr = np.round(prob * 255).astype(np.uint8)
+        Image.fromarray(arr).save(eight_bit / f"{stem}.png")
+        values[stem] = len(np.unique(arr))
+    out = tmp_path / "s.json"
+    assert main(["evaluate", "--pred", str(eight_bit), "--gt", str(gt), "--fov", str(fov), "--json", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    assert warnings == [f"warning: {eight_bit / (stem + '.png')}: predicted mask has {values[stem]} distinct values, "
+                        "not 2 (a probability map saved as an 8-bit image? evaluate reads probabilities from float "
+                        "TIFFs in [0, 1]); scored as vessel where > 0" for stem in sorted(truth)]
+    rows = {r["name"]: r for r in json.loads(out.read_text())["per_image"]}
+    for stem, (prob, g, f) in truth.items():  # scored as documented: > 0
+        assert rows[stem]["dice"] == pytest.approx(M.dice(np.round(prob * 255) > 0, g, fov=f))
+    floats = tmp_path / "probabilities"  # the same maps as float TIFFs: probabilities, no warning
+    for stem, (prob, _, _) in truth.items():
+        write_prob(floats / f"{stem}.tif", prob)
+    assert main(["evaluate", "--pred", str(floats), "--gt", str(gt), "--fov", str(fov)]) == 0
+    assert "warning" not in capsys.readouterr().err

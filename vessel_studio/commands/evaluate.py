@@ -7,7 +7,9 @@ dataset naming rules of ``vessel_studio.io.datasets`` (``21_test`` <-> ``21_manu
 ``<stem>_prob.tif`` sits beside a mask, AUC is computed from it. Prints per-image rows, the mean
 ± sd over images and the pooled values; ``--json OUT`` writes them. Labels are vessel where > 0
 (``read_mask``; a JPEG above half its range); a label with more than two distinct values (a
-JPEG-compressed mask, a probability image) is scored so too, with a one-line warning on stderr.
+JPEG-compressed mask, a probability image) is scored so too, with a one-line warning on stderr, and
+so is a predicted mask (read as a mask, not a float TIFF of probabilities) with more than two: a
+probability map saved as an 8-bit image would otherwise score nearly every pixel as vessel unnoticed.
 """
 
 from __future__ import annotations
@@ -88,6 +90,17 @@ def _is_float_map(path: Path) -> bool:
     return arr.dtype.kind == "f" and arr.ndim == 2
 
 
+def _warn_not_binary(path: Path, what: str, hint: str) -> None:
+    """One stderr line when a file read as a mask holds more than two distinct values
+    (``io.images.mask_values``): it is still scored by ``read_mask``'s rule, which the line names."""
+    from vessel_studio.io.images import mask_values
+
+    count, rule = mask_values(path)
+    if count > 2:
+        print(f"warning: {path}: {what} has {count} distinct values, not 2 ({hint}); scored as vessel where {rule}",
+              file=sys.stderr)
+
+
 def _fmt(v) -> str:
     return "  n/a " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
@@ -96,17 +109,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vessel_studio.io.atomic import write_json
-    from vessel_studio.io.images import mask_values, read_image, read_mask
+    from vessel_studio.io.images import read_image, read_mask
     from vessel_studio.metrics import NAMES, MetricAccumulator
 
     rows = pair(Path(args.pred), Path(args.gt), Path(args.fov) if args.fov else None)
     acc = MetricAccumulator(threshold=args.threshold)
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
         gt = read_mask(gt_p)
-        count, rule = mask_values(gt_p)
-        if count > 2:
-            print(f"warning: {gt_p}: label has {count} distinct values, not 2 (a JPEG-compressed mask or a "
-                  f"probability image?); scored as vessel where {rule}", file=sys.stderr)
+        _warn_not_binary(gt_p, "label", "a JPEG-compressed mask or a probability image?")
         fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
         if prob_p is None and mask_p is not None and _is_float_map(mask_p):
             # a float TIFF without the _prob suffix (the GUI's export: probabilities/<name>.tif) is a
@@ -123,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             prob = read_mask(mask_p, shape=gt.shape)
             mask = None
+        if mask_p is not None:  # read as a mask (binarised), not as probabilities
+            _warn_not_binary(mask_p, "predicted mask", "a probability map saved as an 8-bit image? evaluate reads "
+                             "probabilities from float TIFFs in [0, 1]")
         acc.add(stem, prob, gt, fov, mask=mask)
     cols = ["name", *NAMES]
     print(" ".join(f"{c:>12}" for c in cols))
