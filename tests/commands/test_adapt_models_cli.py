@@ -138,3 +138,12 @@ def test_procedural_project_explicit_models_win(procedural_project, capsys):
     (source,) = seen
     assert (source.segmenter, source.generator) == ("fundus-segmenter", "fundus-generator")
     assert "with the source models" not in capsys.readouterr().out
+
+
+def test_procedural_project_one_model_given_keeps_the_recorded_partner(procedural_project, capsys):
+    tmp, models, seen, proj = procedural_project
+    assert main(["adapt", str(proj.folder), "--source-generator", "fundus-generator", "--rounds", "1", "--quiet"]) == 0
+    (source,) = seen
+    assert (source.segmenter, source.generator) == (str(models["seg"]), "fundus-generator")
+    assert (f"with the source models this project's rounds were adapted from: segmenter {models['seg']}"
+            in capsys.readouterr().out)
