@@ -97,3 +97,43 @@ def test_round0_reference_is_the_source_segmenter_vessel_fraction(tmp_path):
     want = round_signals(probs, [t.fov for t in targets])["vessel_fraction"]
     got = Project.open(proj.folder).rounds[0].metrics["source_vessel_fraction"]
     assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_a_blind_source_segmenter_does_not_make_every_round_a_flood():
+    """The GUI lab run (benchmarks/results/gui/lab-run-drive-octa500.md): the bundled fundus
+    segmenter marks 1.4 % of OCT-A fields of view, so "4x the source segmenter" (5.6 %) flagged every
+    round (7.9-14.3 %) as a flood. The flood ratio is taken against the larger of the source
+    segmenter's share and the source masks' vessel share (round 0's source_mask_fraction)."""
+    rounds = [0.143, 0.123, 0.079]
+    hist = [{"round": k, "vessel_fraction": vf} for k, vf in enumerate(rounds)]
+    hist[0]["source_vessel_fraction"] = 0.014
+    assert all(ws and ws[0].startswith("flood") for ws in history_warnings(hist).values())  # old records
+    hist[0]["source_mask_fraction"] = 0.12
+    assert history_warnings(hist) == {0: [], 1: [], 2: []}
+    # a real flood is still one: 35 % of the FOV, or 4x the source masks' share when that is larger
+    (w,) = round_warnings({"vessel_fraction": 0.30}, reference=0.014, source_masks=0.06)
+    assert w.startswith("flood") and "4x the vessel share of the source masks (6.0%" in w and "1.4%" in w
+    assert round_warnings({"vessel_fraction": 0.40}, reference=0.014, source_masks=0.12)[0].startswith("flood")
+    # the larger reference is the source segmenter's: as before
+    (w,) = round_warnings({"vessel_fraction": 0.30}, reference=0.06, source_masks=0.02)
+    assert "4x what the source segmenter marks (6.0%)" in w
+    # collapse stays relative to the source segmenter alone
+    (w,) = round_warnings({"vessel_fraction": 0.002}, reference=0.014, source_masks=0.12)
+    assert w.startswith("collapse") and "1.4%" in w
+
+
+def test_adaptation_records_the_source_masks_vessel_share(tmp_path):
+    """round 0 records source_mask_fraction: the labelled source masks' vessel share inside their FOVs."""
+    from vessel_studio.adaptation.job import load_sources
+    from vessel_studio.models.generator import Generator
+    from vessel_studio.preprocess import Preprocessing
+
+    proj, bundle, _ = make_setup(tmp_path)
+    collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    got = Project.open(proj.folder).rounds[0].metrics["source_mask_fraction"]
+    prep = Generator.load(bundle.generator).preprocessing  # as the job prepares the source images
+    if prep is None or not hasattr(prep, "modality"):
+        prep = Preprocessing.for_modality(bundle.modality)
+    src = load_sources(bundle.images, prep)
+    want = np.mean([(m >= 0.5)[f.astype(bool)].mean() for m, f in zip(src.masks, src.fovs)])
+    assert 0.0 < got < 1.0 and got == pytest.approx(want, abs=1e-6)

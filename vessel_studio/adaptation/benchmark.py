@@ -548,7 +548,8 @@ def markdown(summary: dict) -> str:
                       "only these); Dice/clDice/AUC use the test labels and were not used for any choice. The guard "
                       "(`selection.round_warnings`) flags rounds from label-free signals only: collapse = vessel "
                       "fraction at most a quarter of the source segmenter's on the same target images, flood = "
-                      "more than 35 % of the FOV or 4x the source segmenter's.", "",
+                      "more than 35 % of the FOV or 4x the source segmenter's (since session 23: 4x the larger of "
+                      "that and the vessel share of the source masks, for runs that recorded it).", "",
                   "Stage wall-clock seconds per round (mean over seeds):", "",
                   ]
         deliver = any("seconds_deliver" in x for v in summary["label_free"].values() for x in v)

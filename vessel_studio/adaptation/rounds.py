@@ -541,6 +541,22 @@ class _StageClock:
         write_json(self.path, {**self.before, **self.seconds})
 
 
+def source_mask_fraction(source: SourceCrops, crop_masks) -> float:
+    """The share of vessel in the source's masks: inside their FOVs for labelled source images
+    (prepared scale), over the rendered crops for procedural ones. A label-free reference of the
+    guard (``selection.round_warnings``): how much of an image vessels cover in the source domain."""
+    if source.masks and not source.procedural:
+        fractions = []
+        for m, f in zip(source.masks, source.fovs):
+            inside = np.asarray(m) >= 0.5
+            if f is not None and np.any(f):
+                inside = inside[np.asarray(f, bool)]
+            fractions.append(float(inside.mean()))
+    else:
+        fractions = [float((np.asarray(m) >= 0.5).mean()) for m in crop_masks]
+    return float(np.mean(fractions)) if fractions else float("nan")
+
+
 def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     """Run (or resume) round ``ctx.index`` in ``ctx.work``; return its finished folder and signals."""
     from vessel_studio.adaptation.selection import round_signals
@@ -615,9 +631,10 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
             yield Progress("source-only", i + 1, len(ctx.targets), tg.name, round=r)
     ids = [tg.id for tg in ctx.targets]
     metrics = round_signals([probs[i] for i in ids], [tg.fov for tg in ctx.targets], [previous[i] for i in ids])
-    if ctx.prev_probs is None:  # the reference of the label-free guard (selection.round_warnings)
+    if ctx.prev_probs is None:  # the references of the label-free guard (selection.round_warnings)
         metrics["source_vessel_fraction"] = round_signals([previous[i] for i in ids],
                                                           [tg.fov for tg in ctx.targets])["vessel_fraction"]
+        metrics["source_mask_fraction"] = source_mask_fraction(ctx.source, masks)
     if gen_losses:
         metrics["generator_loss"] = float(np.mean(gen_losses[-50:]))
     if seg_losses:

@@ -24,7 +24,8 @@ the rule's pre-registration and its validation). No score that needs labels is u
 ``round_warnings`` is the label-free guard: it flags a round whose pseudo-labels have collapsed
 (almost no vessel left, measured against what the *source* segmenter marks on the same target
 images, ``source_vessel_fraction`` of round 0) or flooded (a large share of the field of view
-marked as vessel). Such rounds are what failed adaptations looked like in the benchmark runs
+marked as vessel, or several times what the source segmenter marks there or what vessels cover in
+the source masks, ``source_mask_fraction`` of round 0, whichever is larger). Such rounds are what failed adaptations looked like in the benchmark runs
 (``benchmarks/results/``); the guard warns (CLI, log, report, GUI) and never reads a label.
 """
 
@@ -192,28 +193,42 @@ FLOOD_FRACTION = 0.35
 FLOOD_RATIO = 4.0
 
 
-def round_warnings(signals: Mapping[str, float], *, reference: float | None = None) -> list[str]:
+def round_warnings(signals: Mapping[str, float], *, reference: float | None = None,
+                   source_masks: float | None = None) -> list[str]:
     """Label-free warnings for one round's signals (``round_signals`` output or a round's metrics).
 
     ``reference`` is the source segmenter's mean vessel fraction on the same target images (round
-    0's ``source_vessel_fraction``); without it only the absolute bounds apply.
+    0's ``source_vessel_fraction``); without it only the absolute bounds apply. ``source_masks``
+    is the vessel fraction of the source's own masks (round 0's ``source_mask_fraction``): the
+    flood ratio is taken against the larger of the two, so that a source segmenter that misses
+    most of the target's vessels (the bundled fundus model marks 1.4 % of OCT-A fields of view)
+    does not make every plausible round a "flood" (``benchmarks/results/gui/lab-run-drive-octa500.md``).
+    The collapse bound stays relative to the source segmenter alone.
     """
     out: list[str] = []
     vf = signals.get("vessel_fraction")
     if vf is None or not np.isfinite(vf):
         return out
-    ref = None if reference is None or not np.isfinite(reference) or reference <= 0 else float(reference)
+    ref = _positive(reference)
+    prior = _positive(source_masks)
     if ref is not None and vf <= COLLAPSE_RATIO * ref:
         out.append(f"collapse: the pseudo-labels mark {vf:.1%} of the FOV as vessel, at most "
                    f"{COLLAPSE_RATIO:.0%} of what the source segmenter marks ({ref:.1%})")
     elif ref is None and vf < COLLAPSE_FRACTION:
         out.append(f"collapse: the pseudo-labels mark {vf:.2%} of the FOV as vessel")
+    flood_ref = max(x for x in (ref, prior, 0.0) if x is not None)
     if vf > FLOOD_FRACTION:
         out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel (more than {FLOOD_FRACTION:.0%})")
-    elif ref is not None and vf > FLOOD_RATIO * ref:
-        out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel, more than "
-                   f"{FLOOD_RATIO:g}x what the source segmenter marks ({ref:.1%})")
+    elif flood_ref > 0 and vf > FLOOD_RATIO * flood_ref:
+        what = (f"what the source segmenter marks ({ref:.1%})" if prior is None or (ref is not None and ref >= prior)
+                else f"the vessel share of the source masks ({prior:.1%}; the source segmenter marks "
+                     + (f"{ref:.1%})" if ref is not None else "nothing recorded)"))
+        out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel, more than {FLOOD_RATIO:g}x {what}")
     return out
+
+
+def _positive(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) or x <= 0 else float(x)
 
 
 def round_rows(rounds) -> list[dict]:
@@ -230,7 +245,12 @@ def report_round_rows(rounds: Sequence[Mapping]) -> list[dict]:
 
 def history_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str]]:
     """``round_warnings`` of every round in ``history`` (dicts with ``round`` or in order), with the
-    source reference taken from the first round that recorded ``source_vessel_fraction``."""
-    ref = next((float(h["source_vessel_fraction"]) for h in history if h.get("source_vessel_fraction") is not None),
-               None)
-    return {int(h.get("round", i)): round_warnings(h, reference=ref) for i, h in enumerate(history)}
+    references taken from the first round that recorded them (``source_vessel_fraction``,
+    ``source_mask_fraction``: round 0; rounds recorded before session 23 have no
+    ``source_mask_fraction`` and keep the flood ratio against the source segmenter alone)."""
+    def first(key):
+        return next((float(h[key]) for h in history if h.get(key) is not None), None)
+
+    ref, prior = first("source_vessel_fraction"), first("source_mask_fraction")
+    return {int(h.get("round", i)): round_warnings(h, reference=ref, source_masks=prior)
+            for i, h in enumerate(history)}
