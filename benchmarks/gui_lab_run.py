@@ -133,6 +133,8 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default=None, help="choose this preset in the panel (default: leave the panel's)")
     ap.add_argument("--targets", type=int, default=None, help="add only the first N target training images (smoke)")
     ap.add_argument("--tests", type=int, default=None, help="score on the first N test images only (smoke)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="the adaptation's seed (the panel's overrides; default: leave the preset's, 0)")
     ap.add_argument("--stop-at", default=None, help="UTC HH:MM: press Cancel then and score the committed rounds")
     ap.add_argument("--render", default=None, metavar="JSON",
                     help="only write the Markdown of a finished run's JSON again (into --out)")
@@ -294,6 +296,8 @@ def main(argv=None) -> int:
     if args.preset:
         adapt.preset.setCurrentText(args.preset)
         pump(0.3)
+    if args.seed is not None:
+        adapt.overrides["seed"] = int(args.seed)
     cfg = adapt.config()
     report["adapt_config"] = cfg.to_dict()
     report["seed"] = cfg.to_dict().get("seed")
