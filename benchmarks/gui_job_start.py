@@ -12,15 +12,18 @@ has not ticked for 80 ms (``--stacks``), to see what the worker was doing meanwh
 Jobs (``--jobs``): ``add`` (Project panel: add 4 images, ``Studio.add_images``), ``segment``
 (Review panel: "Segment with bundled model", ``ReviewPanel.segment_missing``), ``adapt``
 (Adaptation panel: Run, ``AdaptPanel.run``), ``export`` (``ExportPanel.export_to``), ``order``
-(Review panel: "most uncertain first").
+(Review panel: "most uncertain first"), ``open`` (not a job: ``Studio.open_project`` of the 4-image
+project from a window started without a project, which shows its first image at once).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_job_start.py \
         --jobs add,segment,adapt --variants before,after --trials 5 \
         --out benchmarks/results/gui/job-start.json
 
 ``--variants before`` runs the window without ``gui.app.import_engine`` (as before it existed),
-``no-diffusers`` without diffusers in ``gui.app.ENGINE_IMPORTS``; the variants' trials are
-interleaved. Results and what they showed: ``benchmarks/results/gui/README.md``, "Job start".
+``no-diffusers`` without diffusers in ``gui.app.ENGINE_IMPORTS``, ``layers-on-demand`` with the
+Review panel's layers made when the first image is shown (``review_layers.ensure`` skipped,
+``gui.app.warm_up`` run before the panels, as before the layers were made with the panel); the
+variants' trials are interleaved. Results and what they showed: ``benchmarks/results/gui/README.md``, "Job start".
 
 Images: the first 4 of ``/work/shared/data/DRIVE/training/images`` (read only; ``--data``).
 """
@@ -42,7 +45,7 @@ from pathlib import Path
 os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-JOBS = ("add", "segment", "adapt", "export", "order")
+JOBS = ("add", "segment", "adapt", "export", "order", "open")
 
 
 def images(data: Path, n: int) -> list[Path]:
@@ -66,7 +69,8 @@ def make_template(root: Path, data: Path, n: int) -> Path:
 # --- one trial (child process) -------------------------------------------------------------
 
 def trial(job: str, template: Path, data: Path, *, window: float, settle: float, stacks: bool,
-          worker_nice: int | None, import_engine: bool, skip_imports: tuple = ()) -> dict:
+          worker_nice: int | None, import_engine: bool, skip_imports: tuple = (),
+          layers_on_demand: bool = False) -> dict:
     import sys as _sys
     import threading
     import traceback
@@ -88,6 +92,17 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
         app_module.import_engine = lambda: []
     if skip_imports:  # e.g. diffusers left to the first adaptation
         app_module.ENGINE_IMPORTS = tuple(e for e in app_module.ENGINE_IMPORTS if e[0] not in skip_imports)
+    if layers_on_demand:  # the build before the Review panel made its layers: warm_up, then layers on the first image
+        from vessel_studio.gui import review_layers
+
+        review_layers.ensure = lambda viewer, **kw: None
+        attach = app_module.attach
+
+        def warm_then_attach(viewer, **kw):
+            app_module.warm_up(viewer)
+            return attach(viewer, **kw)
+
+        app_module.attach = warm_then_attach
     from vessel_studio.store import Project
 
     work = Path(tempfile.mkdtemp(prefix="vs-jobstart-"))
@@ -95,6 +110,9 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
         if job == "add":
             proj_dir = work / "proj"
             Project.create(proj_dir, modality="fundus", name="job-start")
+        elif job == "open":
+            shutil.copytree(template, work / "proj")
+            proj_dir = None  # the window starts without a project
         else:
             proj_dir = work / "proj"
             shutil.copytree(template, proj_dir)
@@ -181,9 +199,12 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
         elif job == "order":
             start = lambda: studio.panels["Review"].queue.setCurrentIndex(1)  # noqa: E731
             runner = studio.runner
+        elif job == "open":
+            start = lambda: studio.open_project(work / "proj")  # noqa: E731
+            runner = studio.io_runner  # none runs: the call itself is the stall
         else:
             raise ValueError(job)
-        assert proj is not None
+        assert proj is not None or job == "open"
         before = set(_sys.modules)
         t_start["t"] = t0 = time.perf_counter()
         started = start()
@@ -242,19 +263,22 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="after",
                     help="comma list of 'after' (make_viewer as it is: gui.app.import_engine before the window), "
                          "'before' (import_engine skipped: the first job imports the engine) and "
-                         "'no-diffusers' (import_engine without diffusers, left to the first adaptation); "
+                         "'no-diffusers' (import_engine without diffusers, left to the first adaptation), "
+                         "'layers-on-demand' (the Review panel's layers made on the first image, after warm_up); "
                          "trials of the variants are interleaved")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--_trial", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_template", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_no_import_engine", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--_skip_imports", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--_layers_on_demand", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args._trial:
         res = trial(args._trial, args._template, args.data, window=args.window, settle=args.settle,
                     stacks=args.stacks, worker_nice=args.worker_nice, import_engine=not args._no_import_engine,
-                    skip_imports=tuple(m for m in args._skip_imports.split(",") if m))
+                    skip_imports=tuple(m for m in args._skip_imports.split(",") if m),
+                    layers_on_demand=args._layers_on_demand)
         print("RESULT " + json.dumps(res))
         return 0
 
@@ -263,8 +287,8 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"unknown job(s) {bad}; choose from {JOBS}")
     variants = [v for v in args.variants.split(",") if v]
-    if not variants or set(variants) - {"before", "after", "no-diffusers"}:
-        ap.error("--variants: from 'before', 'after', 'no-diffusers'")
+    if not variants or set(variants) - {"before", "after", "no-diffusers", "layers-on-demand"}:
+        ap.error("--variants: from 'before', 'after', 'no-diffusers', 'layers-on-demand'")
     root = Path(tempfile.mkdtemp(prefix="vs-jobstart-tpl-"))
     template = make_template(root, args.data, 4)
     rows: list[dict] = []
@@ -280,6 +304,8 @@ def main(argv=None) -> int:
                         cmd.append("--_no_import_engine")
                     elif variant == "no-diffusers":
                         cmd.append("--_skip_imports=diffusers")
+                    elif variant == "layers-on-demand":
+                        cmd.append("--_layers_on_demand")
                     if args.worker_nice is not None:
                         cmd += ["--worker-nice", str(args.worker_nice)]
                     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -308,7 +334,10 @@ def main(argv=None) -> int:
             sys.argv[1:] if argv is None else argv),
         "what": f"largest GUI-thread stall (10 ms QTimer) from the tick before a job's start call to "
                 f"{args.window} s after it; one fresh process per trial",
-        "variants": {"after": "make_viewer imports the engine (gui.app.import_engine) before the window",
+        "variants": {"after": "make_viewer as it is: the engine imported (gui.app.import_engine) before the "
+                              "window, the Review panel's layers made (hidden) with the panel",
+                     "layers-on-demand": "the Review panel's layers made when the first image is shown "
+                                         "(review_layers.ensure skipped; gui.app.warm_up before the panels)",
                      "before": "import_engine skipped: the first job imports torch / diffusers / skimage",
                      "no-diffusers": "import_engine without diffusers (imported by the first adaptation)"},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

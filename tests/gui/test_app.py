@@ -443,7 +443,9 @@ def test_new_empty_project_drops_the_previous_image(studio, tmp_path, dialogs):
     assert studio.new_project(tmp_path / "empty", "octa")
     assert studio.current_id is None and review.image_id is None
     assert review.title.text() == "No image"
-    assert "mask" not in studio.viewer.layers and "image" not in studio.viewer.layers
+    # the layers stay (made once with the panel), hidden and without the old image's data
+    assert not any(layer.visible for layer in studio.viewer.layers)
+    assert studio.viewer.layers["mask"].data.shape == (1, 1) and studio.viewer.layers["image"].data.size <= 3
     assert review.save() is False
     assert not dialogs.errors
 
@@ -523,7 +525,9 @@ def test_next_steps_past_an_unreadable_image(studio, dialogs):
     review = studio.panels["Review"]
     review.next()
     assert studio.current_id == ids[1] and dialogs.errors[-1][0] == "Cannot show image"
-    assert review.image_id is None and "mask" not in studio.viewer.layers and review.save() is False
+    assert review.image_id is None and review.save() is False
+    assert not any(layer.visible for layer in studio.viewer.layers)  # kept, hidden and emptied
+    assert studio.viewer.layers["mask"].data.shape == (1, 1)
     review.next()
     assert studio.current_id == ids[2] and review.image_id == ids[2]
     review.previous()

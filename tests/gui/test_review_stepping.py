@@ -1,6 +1,6 @@
 """Stepping through images in the Review panel: neighbours read ahead in a worker thread, never
 stale, never applied to another image; the mask layer kept across image sizes; napari's one-time
-costs paid while the window is built."""
+costs paid and the Review panel's layers made while the window is built."""
 
 from __future__ import annotations
 
@@ -170,3 +170,70 @@ def test_make_viewer_pays_napari_first_layer_costs_and_leaves_no_layer(sample_pr
         studio._closing_ok = True
         viewer.close()
         gc.unfreeze()
+
+
+NAMES = ["image", "compare", "probability", "uncertainty", "mask"]
+
+
+def _layer_changes(viewer) -> list:
+    """Record every layer added to or removed from ``viewer`` from now on."""
+    changes = []
+    viewer.layers.events.inserted.connect(lambda e: changes.append(("inserted", e.value.name)))
+    viewer.layers.events.removed.connect(lambda e: changes.append(("removed", e.value.name)))
+    return changes
+
+
+def test_the_review_layers_exist_hidden_before_any_image(make_napari_viewer, dialogs):
+    from vessel_studio.gui.app import attach
+
+    viewer = make_napari_viewer(title="Vessel Studio")
+    studio = attach(viewer)
+    assert studio.project is None
+    assert [layer.name for layer in viewer.layers] == NAMES
+    assert not any(layer.visible for layer in viewer.layers)
+    assert viewer.layers["mask"].data.shape == (1, 1)
+    assert viewer.layers.selection.active is viewer.layers["mask"]
+
+
+def test_showing_the_first_image_adds_no_layer(make_napari_viewer, sample_project, dialogs, qtbot, tmp_path):
+    """Opening a project, and the first images added to an empty one, show the first image in the
+    layers made with the panel: adding them then froze the window ~0.6 s."""
+    from vessel_studio.gui.app import attach
+
+    viewer = make_napari_viewer(title="Vessel Studio")
+    studio = attach(viewer)
+    review = studio.panels["Review"]
+    first = {layer.name: layer for layer in viewer.layers}
+    changes = _layer_changes(viewer)
+    assert studio.open_project(sample_project.folder)
+    image_id = sample_project.images[0].id
+    assert review.image_id == image_id and changes == []
+    assert {layer.name: layer for layer in viewer.layers} == first
+    assert np.array_equal(viewer.layers["image"].data, sample_project.read_image(image_id))
+    assert viewer.layers["image"].visible and viewer.layers["mask"].visible
+    assert viewer.layers["mask"].data.shape == (96, 96)
+    assert not viewer.layers["probability"].visible  # no prediction yet
+    viewer.layers["mask"].paint((10, 10), 1)
+    viewer.layers["mask"].paint((10, 20), 1)  # (a programmatic paint's event comes before its data)
+    assert review.dirty and "unsaved" in review.edit_state.text()  # the panel follows the made layer's edits
+
+    # another, empty project: the layers are hidden and emptied, not removed ...
+    review.revert()
+    assert studio.new_project(tmp_path / "empty", "fundus")
+    assert review.image_id is None and changes == []
+    assert not any(layer.visible for layer in viewer.layers)
+    assert viewer.layers["mask"].data.shape == (1, 1) and not viewer.layers["mask"]._undo_history
+    # ... and its first images, once added, are shown in them
+    assert studio.add_images([sample_project.folder / rec.file for rec in sample_project.images])
+    qtbot.waitUntil(lambda: review.image_id is not None and not studio.io_runner.running, timeout=10000)
+    assert changes == [] and [layer.name for layer in viewer.layers] == NAMES
+    assert viewer.layers["image"].visible and viewer.layers["mask"].visible
+    assert viewer.layers["mask"].data.shape == (96, 96)
+    assert not dialogs.errors
+
+
+def test_a_mask_the_user_hid_stays_hidden_on_the_next_image(studio, dialogs):
+    viewer = studio.viewer
+    viewer.layers["mask"].visible = False
+    studio.panels["Review"].next()
+    assert not viewer.layers["mask"].visible

@@ -46,7 +46,11 @@ def warm_up(viewer) -> None:
     """Pay napari's one-time costs while the window is built, not when the first image is shown:
     the first layers of each kind (pint's unit registry, lazily imported layer, vispy and Qt
     control modules; measured 1.2 s of GUI-thread stall on the first image). The layers added
-    here are removed at once; call it before any layer of the studio exists."""
+    here are removed at once; call it before any layer of the studio exists.
+
+    ``make_viewer`` no longer calls it: the Review panel now makes its five layers when it is
+    built (``review_layers.ensure``), which pays the same costs and keeps the layers. Kept for
+    ``benchmarks/gui_job_start.py --variants layers-on-demand`` (the build before that)."""
     import numpy as np
 
     if len(viewer.layers):
@@ -107,7 +111,8 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
 
     import_engine()  # before the window exists: in the first job it would stall the event loop
     viewer = napari.Viewer(title=TITLE, show=show)
-    warm_up(viewer)
+    # no warm_up: the Review panel makes its five layers (hidden) when it is built, which pays
+    # napari's first-layer costs as well
     studio = attach(viewer, project=project)
     freeze_heap()  # keep full GC passes off napari's object graph (event-loop stalls)
     return viewer, studio

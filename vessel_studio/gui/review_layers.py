@@ -3,6 +3,10 @@
 ``image``, ``compare`` (source-only or an earlier round), ``probability``, ``uncertainty`` and
 ``mask`` (a Labels layer: napari's brush, eraser, fill and undo/redo edit the correction).
 A layer is updated in place where it can be: adding or removing one costs the GUI thread far more.
+The panel makes all five when it is built (:func:`ensure`: hidden, 1×1 data) and only hides them
+again when no image is shown (:func:`clear`), so showing the first image adds no layer: adding
+the five took ~0.6 s of GUI-thread time when the first image was shown (opening a project, the
+end of the first "Adding images"; ``benchmarks/results/gui/README.md``, "First image").
 Call these on the GUI thread only.
 """
 
@@ -14,10 +18,51 @@ import numpy as np
 NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 
 
-def remove_all(viewer) -> None:
+#: a layer's metadata key set while it is hidden because no image is shown
+EMPTY_KEY = "vessel_studio_empty"
+#: the empty data of a layer while no image is shown
+EMPTY = {"image": (1, 1, 3), "compare": (1, 1), "probability": (1, 1), "uncertainty": (1, 1), "mask": (1, 1)}
+
+
+def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
+    """Make the layers that are missing, hidden and empty, in :data:`NAMES` order; connect
+    ``on_paint`` to the mask layer's paint event (an existing one's too: a Review panel opened
+    again finds the layers of the closed one). ``image`` is made RGB, the common case (fundus):
+    the first gray image replaces that one layer (as stepping between RGB and gray images does)."""
+    layers = viewer.layers
+    maps = {"compare": dict(colormap="magma", opacity=1.0), "probability": dict(colormap="magma", opacity=opacity),
+            "uncertainty": dict(colormap="viridis", opacity=opacity)}
     for name in NAMES:
-        if name in viewer.layers:
-            viewer.layers.remove(name)
+        if name in layers:
+            continue
+        if name == "image":
+            viewer.add_image(np.zeros(EMPTY[name], np.uint8), name=name, rgb=True, visible=False)
+        elif name == "mask":
+            layer = viewer.add_labels(np.zeros(EMPTY[name], np.uint8), name=name, opacity=opacity, visible=False,
+                                      metadata={EMPTY_KEY: True})
+            layer.contour = 2 if contour else 0
+        else:
+            viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
+                             contrast_limits=(0, 1), **maps[name])
+    layers["mask"].events.paint.connect(on_paint)
+    order(viewer)
+
+
+def clear(viewer) -> None:
+    """No image shown: hide the layers and drop their data (1×1 zeros; the mask's undo history
+    too), keeping the layers themselves for the next image."""
+    layers = viewer.layers
+    for name in NAMES:
+        if name not in layers:
+            continue
+        layer = layers[name]
+        layer.visible = False
+        layer.metadata[EMPTY_KEY] = True
+        rgb = name == "image" and layer.rgb
+        layer.data = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
+        if name == "mask":
+            layer._undo_history.clear()
+            layer._redo_history.clear()
 
 
 def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible: bool = True, **kw):
@@ -65,6 +110,8 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
         layer.data = data
         layer._undo_history.clear()
         layer._redo_history.clear()
+        if layer.metadata.pop(EMPTY_KEY, False):  # hidden by clear (a user's hiding is kept)
+            layer.visible = True
     else:
         if "mask" in layers:
             layers.remove("mask")

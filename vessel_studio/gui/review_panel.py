@@ -204,6 +204,10 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._ahead_timer.setSingleShot(True)
         self._ahead_timer.setInterval(AHEAD_DELAY_MS)
         self._ahead_timer.timeout.connect(self._read_ahead)
+        # the five layers now, hidden: adding them when the first image is shown froze the window
+        # ~0.6 s (opening a project, the end of the first "Adding images")
+        review_layers.ensure(self.viewer, opacity=self.opacity.value() / 100, contour=self.contour.isChecked(),
+                             on_paint=self._edited)
         self._project_changed()
         if studio.project is not None and studio.current_id is not None:
             # opened after the project (napari's plugin menu): show the selected image now
@@ -239,6 +243,10 @@ class ReviewPanel(CorrectionMixin, QWidget):
             studio.leave_hooks.remove(self.confirm_leave)
         if self.autosave in studio.close_hooks:
             studio.close_hooks.remove(self.autosave)
+        try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
+            self.viewer.layers["mask"].events.paint.disconnect(self._edited)
+        except (KeyError, RuntimeError, ValueError, AttributeError):
+            pass
         try:
             for key in ("PageDown", "PageUp", "Alt-S"):
                 self.viewer.bind_key(key, None)
@@ -338,7 +346,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
     def _clear(self) -> None:
         self.image_id = None
         self.image = self.prob = self._baseline = None
-        review_layers.remove_all(self.viewer)
+        review_layers.clear(self.viewer)  # hidden and emptied, kept for the next image
         self.title.setText("No image")
         self.stats.setText("")
         self.measures.setText("")
