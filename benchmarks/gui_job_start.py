@@ -25,7 +25,9 @@ Review panel's layers made when the first image is shown (``review_layers.ensure
 ``gui.app.warm_up`` run before the panels, as before the layers were made with the panel); the
 variants' trials are interleaved. Results and what they showed: ``benchmarks/results/gui/README.md``, "Job start".
 
-Images: the first 4 of ``/work/shared/data/DRIVE/training/images`` (read only; ``--data``).
+Images: the first 4 of ``/work/shared/data/DRIVE/training/images`` (read only; ``--data``), in a
+fundus project; ``--images octa``: the first 4 of OCTA-500's ``OCTA500_3M_test_images`` (gray), in
+an OCT-A project.
 """
 
 from __future__ import annotations
@@ -48,20 +50,30 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 JOBS = ("add", "segment", "adapt", "export", "order", "open")
 
 
+#: the images used (``--images``): folder under ``--data`` and the project's modality
+IMAGE_SETS = {"drive": ("DRIVE/training/images", "fundus"),
+              "octa": ("OCTA-500/Testing/OCTA500_3M_test_images", "octa")}
+IMAGES = "drive"
+
+
+def modality() -> str:
+    return IMAGE_SETS[IMAGES][1]
+
+
 def images(data: Path, n: int) -> list[Path]:
-    files = sorted((data / "DRIVE" / "training" / "images").glob("*.*"))[:n]
+    files = sorted((data / IMAGE_SETS[IMAGES][0]).glob("*.*"))[:n]
     if len(files) < n:
-        raise SystemExit(f"{data}: fewer than {n} DRIVE training images")
+        raise SystemExit(f"{data}: fewer than {n} images in {IMAGE_SETS[IMAGES][0]}")
     return files
 
 
 def make_template(root: Path, data: Path, n: int) -> Path:
-    """A fundus project with ``n`` DRIVE images added (made once, copied per trial)."""
+    """A project with ``n`` of the ``--images`` added (made once, copied per trial)."""
     from vessel_studio.events import run
     from vessel_studio.store import Project
 
     folder = root / "template"
-    proj = Project.create(folder, modality="fundus", name="job-start")
+    proj = Project.create(folder, modality=modality(), name="job-start")
     run(proj.add_images_job(images(data, n)), lambda e: None)
     return folder
 
@@ -109,7 +121,7 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
     try:
         if job == "add":
             proj_dir = work / "proj"
-            Project.create(proj_dir, modality="fundus", name="job-start")
+            Project.create(proj_dir, modality=modality(), name="job-start")
         elif job == "open":
             shutil.copytree(template, work / "proj")
             proj_dir = None  # the window starts without a project
@@ -258,6 +270,8 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=float, default=2.0, help="seconds after the start call")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds of events after the window is built")
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--images", choices=sorted(IMAGE_SETS), default="drive",
+                    help="DRIVE training images in a fundus project, or OCTA-500 (gray) in an OCT-A project")
     ap.add_argument("--stacks", action="store_true", help="sample all threads' stacks on GUI-thread lags > 80 ms")
     ap.add_argument("--worker-nice", type=int, default=None, help="override gui.jobs.WORKER_NICE (experiment)")
     ap.add_argument("--variants", default="after",
@@ -273,6 +287,8 @@ def main(argv=None) -> int:
     ap.add_argument("--_skip_imports", default="", help=argparse.SUPPRESS)
     ap.add_argument("--_layers_on_demand", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global IMAGES
+    IMAGES = args.images
 
     if args._trial:
         res = trial(args._trial, args._template, args.data, window=args.window, settle=args.settle,
@@ -297,7 +313,8 @@ def main(argv=None) -> int:
             for job in jobs:  # interleaved, so that load from other processes hits every job and variant alike
                 for variant in variants:
                     cmd = [sys.executable, __file__, "--_trial", job, "--_template", str(template),
-                           "--data", str(args.data), "--window", str(args.window), "--settle", str(args.settle)]
+                           "--data", str(args.data), "--window", str(args.window), "--settle", str(args.settle),
+                           "--images", args.images]
                     if args.stacks:
                         cmd.append("--stacks")
                     if variant == "before":

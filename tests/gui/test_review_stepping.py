@@ -237,3 +237,28 @@ def test_a_mask_the_user_hid_stays_hidden_on_the_next_image(studio, dialogs):
     viewer.layers["mask"].visible = False
     studio.panels["Review"].next()
     assert not viewer.layers["mask"].visible
+
+
+def test_an_octa_project_shows_its_first_gray_image_in_no_new_layer(make_napari_viewer, dialogs, qtbot, tmp_path):
+    """The image layer is made RGB (fundus); a new OCT-A project makes it gray before its first
+    images are added, so showing the first (gray) one at the end of "Adding images" adds no layer."""
+    from vessel_studio.gui.app import attach
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    write_sample_project(tmp_path / "octa-src", n=2, modality="octa", shape=(64, 64), seed=3)
+    src = Project.open(tmp_path / "octa-src")
+    assert src.read_image(src.images[0].id).ndim == 2
+    viewer = make_napari_viewer(title="Vessel Studio")
+    studio = attach(viewer)
+    review = studio.panels["Review"]
+    assert viewer.layers["image"].rgb
+    assert studio.new_project(tmp_path / "octa", "octa")
+    assert not viewer.layers["image"].rgb and not viewer.layers["image"].visible
+    assert [layer.name for layer in viewer.layers] == NAMES
+    changes = _layer_changes(viewer)
+    assert studio.add_images([src.folder / rec.file for rec in src.images])
+    qtbot.waitUntil(lambda: review.image_id is not None and not studio.io_runner.running, timeout=10000)
+    assert changes == [] and viewer.layers["image"].visible
+    assert viewer.layers["image"].colormap.name == "gray"
+    assert not dialogs.errors

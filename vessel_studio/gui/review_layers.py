@@ -27,8 +27,9 @@ EMPTY = {"image": (1, 1, 3), "compare": (1, 1), "probability": (1, 1), "uncertai
 def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
     """Make the layers that are missing, hidden and empty, in :data:`NAMES` order; connect
     ``on_paint`` to the mask layer's paint event (an existing one's too: a Review panel opened
-    again finds the layers of the closed one). ``image`` is made RGB, the common case (fundus):
-    the first gray image replaces that one layer (as stepping between RGB and gray images does)."""
+    again finds the layers of the closed one). ``image`` is made RGB (fundus);
+    :func:`prepare_image` makes it gray for an OCT-A project before its first image, and an image
+    of the other kind replaces that one layer (as stepping between RGB and gray images does)."""
     layers = viewer.layers
     maps = {"compare": dict(colormap="magma", opacity=1.0), "probability": dict(colormap="magma", opacity=opacity),
             "uncertainty": dict(colormap="viridis", opacity=opacity)}
@@ -45,6 +46,22 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
             viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
                              contrast_limits=(0, 1), **maps[name])
     layers["mask"].events.paint.connect(on_paint)
+    order(viewer)
+
+
+def prepare_image(viewer, *, rgb: bool) -> None:
+    """No image shown: make the hidden ``image`` layer RGB or not (an RGB layer cannot show a gray
+    image), so that the first image of a project (gray for OCT-A) replaces no layer when it is shown
+    at the end of a job; a project of the other kind pays that replacement when it is opened or
+    made, not then."""
+    layers = viewer.layers
+    if "image" not in layers or layers["image"].rgb == rgb:
+        return
+    layers.remove("image")
+    shape = EMPTY["image"] if rgb else (1, 1)
+    layer = viewer.add_image(np.zeros(shape, np.uint8), name="image", rgb=rgb, visible=False,
+                             **({} if rgb else {"colormap": "gray"}))
+    layer.metadata[EMPTY_KEY] = True
     order(viewer)
 
 

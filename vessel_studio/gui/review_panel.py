@@ -272,6 +272,8 @@ class ReviewPanel(CorrectionMixin, QWidget):
         if self.studio.project is not None:
             # the bundled model is a fundus model: re-normalise by default on another modality
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
+            if self.image_id is None:  # fundus images are RGB, OCT-A gray: the image layer to match
+                review_layers.prepare_image(self.viewer, rgb=self.studio.project.modality == "fundus")
 
     def _images_changed(self) -> None:
         self._fill_round_choices()
