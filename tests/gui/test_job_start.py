@@ -19,7 +19,7 @@ pytestmark = pytest.mark.gui
 HEAVY = ("torch", "torchgen", "diffusers", "skimage", "safetensors")
 
 
-def test_make_viewer_imports_the_engine_before_the_window(monkeypatch, dialogs, qtbot):
+def test_make_viewer_imports_the_engine_before_the_window(monkeypatch, dialogs, qtbot, make_napari_viewer):
     import gc
 
     import napari
@@ -27,12 +27,13 @@ def test_make_viewer_imports_the_engine_before_the_window(monkeypatch, dialogs, 
     from vessel_studio.gui import app
 
     order = []
-    real_viewer = napari.Viewer
     monkeypatch.setattr(app, "import_engine", lambda: order.append("engine") or [])
 
     def viewer(*args, **kwargs):
+        # napari's fixture, not a plain napari.Viewer: a second plain Viewer in one pytest process
+        # (test_review_stepping has one) registers the plugin's commands twice and fails
         order.append("viewer")
-        return real_viewer(*args, **kwargs)
+        return make_napari_viewer(*args, **kwargs)
 
     monkeypatch.setattr(napari, "Viewer", viewer)
     v, studio = app.make_viewer(show=False)

@@ -534,6 +534,8 @@ def markdown(summary: dict) -> str:
                   "| round | Dice | clDice | AUC | agreement | confidence | vessel fraction | fragmentation "
                   "| generator loss | guard: seeds flagged |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
+        # runs from before session 23 did not record the source masks' vessel share (the guard's other reference)
+        masks_share = any("source_mask_fraction" in x for v in summary["label_free"].values() for x in v)
         for k, d in summary["rounds"].items():
             lf = summary["label_free"].get(k, [{}])
             a = lambda key: np.mean([x.get(key, np.nan) for x in lf])  # noqa: E731
@@ -548,8 +550,9 @@ def markdown(summary: dict) -> str:
                       "only these); Dice/clDice/AUC use the test labels and were not used for any choice. The guard "
                       "(`selection.round_warnings`) flags rounds from label-free signals only: collapse = vessel "
                       "fraction at most a quarter of the source segmenter's on the same target images, flood = "
-                      "more than 35 % of the FOV or 4x the source segmenter's (since session 23: 4x the larger of "
-                      "that and the vessel share of the source masks, for runs that recorded it).", "",
+                      "more than 35 % of the FOV or 4x the source segmenter's"
+                      + (" (or of the vessel share of the source masks where that is larger, round 0's "
+                         "`source_mask_fraction`)." if masks_share else "."), "",
                   "Stage wall-clock seconds per round (mean over seeds):", "",
                   ]
         deliver = any("seconds_deliver" in x for v in summary["label_free"].values() for x in v)
