@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from vessel_studio.gui import dialogs
 
@@ -82,6 +82,8 @@ class SourceChooser(QGroupBox):
         self.warning = QLabel("")
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #f0a030")
+        for label in (self.models_label, self.label, self.warning):  # a crowded dock squeezed their lines away
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
 
         row = QHBoxLayout()
         row.addWidget(self.btn_images)
