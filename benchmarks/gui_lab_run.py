@@ -10,8 +10,8 @@ answers) through what a lab does:
    images the benchmark adapts to (``io.datasets.dataset(data, "OCTA-500", "train")``, images only).
 2. Adaptation panel, "Labelled source images": "Choose images…" DRIVE/training/images, "Choose
    masks…" DRIVE/training/1st_manual (``SourceChooser.choose_images`` / ``choose_masks`` with
-   ``dialogs.pick_folder`` answered). The box has no FOV folder: the DRIVE FOV masks are not given,
-   so the source images' FOVs are estimated.
+   ``dialogs.pick_folder`` answered). No FOV folder is chosen (the box took none before session
+   23's 892afb7, and the runs keep that setting): the source images' FOVs are estimated.
 3. The panel's defaults (preset cpu, Rounds auto), "Run adaptation", wait for the job (the Qt event
    loop runs; a 10 ms QTimer measures event-loop stalls per stage). With ``--stop-at`` (UTC) the
    panel's Cancel is pressed at that time; the project keeps the rounds it committed.
@@ -479,7 +479,7 @@ def markdown(r: dict) -> str:
     sb = r["source_box"]
     md += ["", "## What the panel showed", "",
            f"- Labelled source box: {sb['bundle_images']} DRIVE images paired with their masks; FOV masks given: "
-           f"{sb['bundle_fovs_given']} (the box has no FOV folder, so the source FOVs are estimated). Box text: "
+           f"{sb['bundle_fovs_given']} (no FOV folder chosen, so the source FOVs are estimated). Box text: "
            f"\"{sb['label']}\"",
            f"- Guard after the job: \"{r['panel_after']['guard'] or '(none)'}\"",
            f"- Selection hint: \"{r['panel_after']['selection_hint'] or '(none)'}\"",
