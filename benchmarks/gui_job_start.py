@@ -22,7 +22,7 @@ project from a window started without a project, which shows its first image at 
 ``--variants before`` runs the window without ``gui.app.import_engine`` (as before it existed),
 ``no-diffusers`` without diffusers in ``gui.app.ENGINE_IMPORTS``, ``layers-on-demand`` with the
 Review panel's layers made when the first image is shown (``review_layers.ensure`` skipped,
-``gui.app.warm_up`` run before the panels, as before the layers were made with the panel); the
+``warm_up`` below run before the panels, as before the layers were made with the panel); the
 variants' trials are interleaved. Results and what they showed: ``benchmarks/results/gui/README.md``, "Job start".
 
 Images: the first 4 of ``/work/shared/data/DRIVE/training/images`` (read only; ``--data``), in a
@@ -55,6 +55,24 @@ IMAGE_SETS = {"drive": ("DRIVE/training/images", "fundus"),
               "octa": ("OCTA-500/Testing/OCTA500_3M_test_images", "octa")}
 IMAGES = "drive"
 
+
+
+def warm_up(viewer) -> None:
+    """The ``layers-on-demand`` variant's window build (``gui.app.make_viewer`` before session 23):
+    napari's first layer of each kind added and removed at once, paying its one-time costs before
+    the first image, whose five layers were then made on the GUI thread."""
+    import numpy as np
+
+    if len(viewer.layers):
+        return
+    layers = [
+        viewer.add_image(np.zeros((8, 8, 3), np.uint8), rgb=True, name="warm-up rgb"),
+        viewer.add_image(np.zeros((8, 8), np.float32), colormap="magma", blending="additive",
+                         contrast_limits=(0, 1), name="warm-up map"),
+        viewer.add_labels(np.zeros((8, 8), np.uint8), name="warm-up mask"),
+    ]
+    for layer in layers:
+        viewer.layers.remove(layer)
 
 def modality() -> str:
     return IMAGE_SETS[IMAGES][1]
@@ -111,7 +129,7 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
         attach = app_module.attach
 
         def warm_then_attach(viewer, **kw):
-            app_module.warm_up(viewer)
+            warm_up(viewer)
             return attach(viewer, **kw)
 
         app_module.attach = warm_then_attach
@@ -354,7 +372,7 @@ def main(argv=None) -> int:
         "variants": {"after": "make_viewer as it is: the engine imported (gui.app.import_engine) before the "
                               "window, the Review panel's layers made (hidden) with the panel",
                      "layers-on-demand": "the Review panel's layers made when the first image is shown "
-                                         "(review_layers.ensure skipped; gui.app.warm_up before the panels)",
+                                         "(review_layers.ensure skipped; warm_up before the panels)",
                      "before": "import_engine skipped: the first job imports torch / diffusers / skimage",
                      "no-diffusers": "import_engine without diffusers (imported by the first adaptation)"},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

@@ -80,25 +80,27 @@ def pair(pred_dir: Path, gt_dir: Path, fov_dir: Path | None):
     return rows
 
 
-def _is_float_map(path: Path) -> bool:
-    """A single-channel floating-point TIFF: a probability map whatever its name."""
+def _float_map(path: Path):
+    """A single-channel floating-point TIFF's array (a probability map whatever its name), else None."""
     if path.suffix.lower() not in (".tif", ".tiff"):
-        return False
+        return None
     from vessel_studio.io.images import read_image
 
     arr, _ = read_image(path)
-    return arr.dtype.kind == "f" and arr.ndim == 2
+    return arr if arr.dtype.kind == "f" and arr.ndim == 2 else None
 
 
-def _warn_not_binary(path: Path, what: str, hint: str) -> None:
-    """One stderr line when a file read as a mask holds more than two distinct values
-    (``io.images.mask_values``): it is still scored by ``read_mask``'s rule, which the line names."""
-    from vessel_studio.io.images import mask_values
+def _read_mask_warn(path: Path, shape, what: str, hint: str):
+    """``read_mask`` of ``path``, with one stderr line when the file holds more than two distinct
+    values (``io.images.read_mask_values``, one read): it is still scored by ``read_mask``'s rule,
+    which the line names."""
+    from vessel_studio.io.images import read_mask_values
 
-    count, rule = mask_values(path)
+    mask, count, rule = read_mask_values(path, shape=shape)
     if count > 2:
         print(f"warning: {path}: {what} has {count} distinct values, not 2 ({hint}); scored as vessel where {rule}",
               file=sys.stderr)
+    return mask
 
 
 def _fmt(v) -> str:
@@ -115,27 +117,29 @@ def run(args: argparse.Namespace) -> int:
     rows = pair(Path(args.pred), Path(args.gt), Path(args.fov) if args.fov else None)
     acc = MetricAccumulator(threshold=args.threshold)
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
-        gt = read_mask(gt_p)
-        _warn_not_binary(gt_p, "label", "a JPEG-compressed mask or a probability image?")
+        gt = _read_mask_warn(gt_p, None, "label", "a JPEG-compressed mask or a probability image?")
         fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
-        if prob_p is None and mask_p is not None and _is_float_map(mask_p):
+        prob = None
+        if prob_p is None and mask_p is not None:
             # a float TIFF without the _prob suffix (the GUI's export: probabilities/<name>.tif) is a
             # probability map, not a mask (read as a mask, every p > 0 would count as vessel)
-            prob_p, mask_p = mask_p, None
+            prob = _float_map(mask_p)
+            if prob is not None:
+                prob_p, mask_p = mask_p, None
         if prob_p is not None:
-            prob, _ = read_image(prob_p)
+            if prob is None:
+                prob, _ = read_image(prob_p)
             prob = np.asarray(prob, np.float32)
             if prob.shape != gt.shape:
                 raise ValueError(f"{prob_p}: shape {prob.shape} does not match the label {gt_p} {gt.shape}")
             if prob.min() < 0 or prob.max() > 1:
                 raise ValueError(f"{prob_p}: probabilities outside [0, 1]")
-            mask = read_mask(mask_p, shape=gt.shape) if mask_p is not None else None
-        else:
-            prob = read_mask(mask_p, shape=gt.shape)
-            mask = None
-        if mask_p is not None:  # read as a mask (binarised), not as probabilities
-            _warn_not_binary(mask_p, "predicted mask", "a probability map saved as an 8-bit image? evaluate reads "
-                             "probabilities from float TIFFs in [0, 1]")
+        # a predicted mask is read as a mask (binarised), not as probabilities
+        mask = None if mask_p is None else _read_mask_warn(
+            mask_p, gt.shape, "predicted mask",
+            "a probability map saved as an 8-bit image? evaluate reads probabilities from float TIFFs in [0, 1]")
+        if prob_p is None:
+            prob, mask = mask, None
         acc.add(stem, prob, gt, fov, mask=mask)
     cols = ["name", *NAMES]
     print(" ".join(f"{c:>12}" for c in cols))

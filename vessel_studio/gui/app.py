@@ -42,29 +42,6 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     return studio
 
 
-def warm_up(viewer) -> None:
-    """Pay napari's one-time costs while the window is built, not when the first image is shown:
-    the first layers of each kind (pint's unit registry, lazily imported layer, vispy and Qt
-    control modules; measured 1.2 s of GUI-thread stall on the first image). The layers added
-    here are removed at once; call it before any layer of the studio exists.
-
-    ``make_viewer`` no longer calls it: the Review panel now makes its five layers when it is
-    built (``review_layers.ensure``), which pays the same costs and keeps the layers. Kept for
-    ``benchmarks/gui_job_start.py --variants layers-on-demand`` (the build before that)."""
-    import numpy as np
-
-    if len(viewer.layers):
-        return
-    layers = [
-        viewer.add_image(np.zeros((8, 8, 3), np.uint8), rgb=True, name="warm-up rgb"),
-        viewer.add_image(np.zeros((8, 8), np.float32), colormap="magma", blending="additive",
-                         contrast_limits=(0, 1), name="warm-up map"),
-        viewer.add_labels(np.zeros((8, 8), np.uint8), name="warm-up mask"),
-    ]
-    for layer in layers:
-        viewer.layers.remove(layer)
-
-
 #: what the first jobs import (module, names to load from it): torch and safetensors (segmentation,
 #: adaptation), diffusers' model and schedulers (adaptation), the skimage functions of FOV masks,
 #: resizing and skeletons, and the engine's modules that import them
@@ -111,8 +88,8 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
 
     import_engine()  # before the window exists: in the first job it would stall the event loop
     viewer = napari.Viewer(title=TITLE, show=show)
-    # no warm_up: the Review panel makes its five layers (hidden) when it is built, which pays
-    # napari's first-layer costs as well
+    # the Review panel makes its five layers (hidden) when it is built, which pays napari's
+    # first-layer costs before the first image
     studio = attach(viewer, project=project)
     freeze_heap()  # keep full GC passes off napari's object graph (event-loop stalls)
     return viewer, studio

@@ -18,7 +18,8 @@ import numpy as np
 NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 
 
-#: a layer's metadata key set while it is hidden because no image is shown
+#: the mask layer's metadata key while it is hidden because no image is shown (set_mask shows it
+#: again then; a mask the user hid stays hidden)
 EMPTY_KEY = "vessel_studio_empty"
 #: the empty data of a layer while no image is shown
 EMPTY = {"image": (1, 1, 3), "compare": (1, 1), "probability": (1, 1), "uncertainty": (1, 1), "mask": (1, 1)}
@@ -59,9 +60,8 @@ def prepare_image(viewer, *, rgb: bool) -> None:
         return
     layers.remove("image")
     shape = EMPTY["image"] if rgb else (1, 1)
-    layer = viewer.add_image(np.zeros(shape, np.uint8), name="image", rgb=rgb, visible=False,
-                             **({} if rgb else {"colormap": "gray"}))
-    layer.metadata[EMPTY_KEY] = True
+    viewer.add_image(np.zeros(shape, np.uint8), name="image", rgb=rgb, visible=False,
+                     **({} if rgb else {"colormap": "gray"}))
     order(viewer)
 
 
@@ -74,10 +74,10 @@ def clear(viewer) -> None:
             continue
         layer = layers[name]
         layer.visible = False
-        layer.metadata[EMPTY_KEY] = True
         rgb = name == "image" and layer.rgb
         layer.data = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
         if name == "mask":
+            layer.metadata[EMPTY_KEY] = True
             layer._undo_history.clear()
             layer._redo_history.clear()
 

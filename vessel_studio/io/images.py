@@ -61,7 +61,7 @@ __all__ = [
     "MIN_SIDE",
     "read_image",
     "read_mask",
-    "mask_values",
+    "read_mask_values",
     "write_mask",
     "write_prob",
     "write_image",
@@ -133,6 +133,27 @@ def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) 
     """
     path = Path(path)
     arr, _ = _read(path, palette_index=True)
+    return _binarize(path, arr, shape)
+
+
+def read_mask_values(path: str | os.PathLike, *,
+                     shape: tuple[int, ...] | None = None) -> tuple[np.ndarray, int, str]:
+    """:func:`read_mask` from one read of the file, with ``(count, rule)``: how many distinct
+    values (colours, for RGB) the file holds (palette files by index) and the rule that made it
+    binary ("> 0"; for a JPEG "> half its range"). A count above 2 is not a binary mask: a
+    JPEG-compressed one, or a probability image."""
+    path = Path(path)
+    arr, _ = _read(path, palette_index=True)
+    if arr.ndim == 3:
+        count = int(np.unique(arr.reshape(-1, arr.shape[-1]), axis=0).shape[0])
+    else:
+        count = int(np.unique(arr).size)
+    rule = "> half its range" if path.suffix.lower() in _JPEG_EXT else "> 0"
+    return _binarize(path, arr, shape), count, rule
+
+
+def _binarize(path: Path, arr: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
+    """A mask file's array as read_mask returns it (bool H x W, checked against ``shape``)."""
     if path.suffix.lower() in _JPEG_EXT:
         mask = arr > (np.iinfo(arr.dtype).max // 2 if arr.dtype.kind in "ui" else 0.5)
     else:
@@ -146,20 +167,6 @@ def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) 
                 path, f"mask is {mask.shape[0]}x{mask.shape[1]} (rows x cols) but its image is {want[0]}x{want[1]}"
             )
     return mask
-
-
-def mask_values(path: str | os.PathLike) -> tuple[int, str]:
-    """``(count, rule)``: how many distinct values (colours, for RGB) a mask file holds as
-    :func:`read_mask` reads it (palette files by index), and the rule that makes it binary ("> 0";
-    for a JPEG "> half its range"). A count above 2 is not a binary mask: a JPEG-compressed one,
-    or a probability image."""
-    path = Path(path)
-    arr, _ = _read(path, palette_index=True)
-    if arr.ndim == 3:
-        count = int(np.unique(arr.reshape(-1, arr.shape[-1]), axis=0).shape[0])
-    else:
-        count = int(np.unique(arr).size)
-    return count, ("> half its range" if path.suffix.lower() in _JPEG_EXT else "> 0")
 
 
 def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
