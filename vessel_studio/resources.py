@@ -1,4 +1,5 @@
-"""Where shipped models live, and name -> folder resolution for ``--model NAME``."""
+"""Where shipped models live, name -> folder resolution for ``--model NAME``, and whether a name or
+path is a shipped model (``is_bundled``: the one rule for the CLI's and the GUI's texts)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,15 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
     raise FileNotFoundError(
         f"{name_or_path}: no such model folder, and not a bundled model (bundled: {', '.join(bundled) or 'none'})"
     )
+
+
+def is_bundled(name_or_path: str | os.PathLike) -> bool:
+    """Whether ``name_or_path`` is one of the shipped models: it resolves (``resolve_model``) to a
+    folder directly in ``models_dir()``. A bundled name ("fundus-generator") is, and so is a path into
+    ``resources/models`` however it is spelt (absolute, relative, through a link): it is the same folder.
+    A folder of the same name elsewhere, or a name or path that resolves to no folder, is not."""
+    try:
+        folder = resolve_model(name_or_path)
+        return folder.resolve().parent == models_dir().resolve()
+    except OSError:  # FileNotFoundError: no such folder and no bundled model of that name
+        return False

@@ -127,13 +127,12 @@ def _recorded_source(project, args: argparse.Namespace):
 def _recorded_models(reused, args: argparse.Namespace) -> list[str]:
     """'segmenter PATH' / 'generator PATH' for each of the lab's own models (not a bundled one) that
     ``reused`` takes from the project's record (not given as an option)."""
-    from vessel_studio.resources import models_dir
+    from vessel_studio.resources import is_bundled
 
     out = []
     for name in ("segmenter", "generator"):
         model = str(getattr(reused, name))
-        if getattr(args, f"source_{name}") is None and not (model == Path(model).name
-                                                             and (models_dir() / model).is_dir()):
+        if getattr(args, f"source_{name}") is None and not is_bundled(model):
             out.append(f"{name} {model}")
     return out
 

@@ -13,18 +13,14 @@ from typing import Any
 
 
 def _model_text(path: Any, default: str, role: str = "generator") -> str:
-    """"bundled fundus-generator" for a shipped model, else "generator NAME" (``role`` and the model
-    folder's name)."""
-    from vessel_studio.resources import models_dir
+    """"bundled fundus-generator" for a shipped model (``resources.is_bundled``), else "generator NAME"
+    (``role`` and the model folder's name)."""
+    from vessel_studio.resources import is_bundled
 
     if not path:
         return f"bundled {default}"
-    p = Path(str(path))
-    try:
-        bundled = p.parent.resolve() == models_dir().resolve() or (p.name == str(path) and not p.is_dir())
-    except OSError:
-        bundled = False
-    return f"bundled {p.name}" if bundled else f"{role} {p.name}"
+    name = Path(str(path)).name
+    return f"bundled {name}" if is_bundled(str(path)) else f"{role} {name}"
 
 
 def _plural(n: int, word: str) -> str:
