@@ -147,3 +147,29 @@ def test_procedural_project_one_model_given_keeps_the_recorded_partner(procedura
     assert (source.segmenter, source.generator) == (str(models["seg"]), "fundus-generator")
     assert (f"with the source models this project's rounds were adapted from: segmenter {models['seg']}"
             in capsys.readouterr().out)
+
+
+def test_one_model_given_is_checked_with_the_recorded_partner_it_is_used_with(setup, capsys):
+    """The source models are checked once, as the pair in use: one OCT-A model given on a project whose
+    rounds were adapted from the lab's OCT-A pair is checked with the recorded OCT-A partner (it was also
+    checked with the bundled fundus one, which is not used, and stopped with a modality mismatch)."""
+    from vessel_studio.adaptation import SourceBundle
+    from vessel_studio.store import Project, RoundRecord
+
+    tmp, models, seen, run, labelled = setup
+    tgt = write_sample_images(tmp / "tgt3", n=2, modality="octa", seed=22, shape=(48, 48))
+    proj = Project.create(tmp / "octa-proc", modality="octa")
+    proj.add_images([tgt.folder / "images"])
+    (tmp / "r0" / "pseudo").mkdir(parents=True)
+    proj.commit_round(tmp / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
+    proj.set_source(SourceBundle(segmenter=str(models["octa_seg"]), generator=str(models["octa_gen"]),
+                                 modality="octa").identity())
+    assert main(["adapt", str(proj.folder), "--source-segmenter", str(models["octa_seg"]), "--rounds", "1",
+                 "--quiet"]) == 0, capsys.readouterr().err
+    (source,) = seen
+    assert (source.segmenter, source.generator, source.modality) == (str(models["octa_seg"]),
+                                                                     str(models["octa_gen"]), "octa")
+    # the partner it is used with is still checked: a fundus segmenter with the recorded OCT-A generator
+    assert main(["adapt", str(proj.folder), "--source-segmenter", str(models["seg"]), "--rounds", "1",
+                 "--quiet"]) == 2 and len(seen) == 1
+    assert f"{models['octa_gen']}: this generator is for octa images" in capsys.readouterr().err

@@ -138,6 +138,7 @@ def _recorded_models(reused, args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import shutil
 
     from vessel_studio.adaptation import SourceBundle, adapt
@@ -157,11 +158,8 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.adaptation.source_models import check_source_models
 
     models = {"segmenter": args.source_segmenter or "fundus-segmenter",
-              "generator": args.source_generator or "fundus-generator"}
-    # the source models' config.json (kind, mask conditioning for procedural masks, one modality); the
-    # source modality follows the models' when --source-modality is not given
-    recorded_modality = check_source_models(models["segmenter"], models["generator"], procedural=False)
-    models["modality"] = args.source_modality or recorded_modality or "fundus"
+              "generator": args.source_generator or "fundus-generator",
+              "modality": args.source_modality or "fundus"}
     if args.source_images:
         source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs, **models)
     else:
@@ -175,9 +173,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.source_images:
             reused = _recorded_source(project, args)
             source = reused or source
-    # the source in use now: procedural vessel masks need a mask-conditioned generator (and recorded
-    # models restored from the manifest are checked as given ones are)
-    check_source_models(source.segmenter, source.generator, procedural=not source.images)
+    # the source models in use now, checked once from their config.json (kind, one modality, a
+    # mask-conditioned generator for procedural vessel masks): the options' (or the bundled ones), or the
+    # models restored from the manifest, checked as given ones are. The models given as options are
+    # always among them (from_record uses them as given), so no option goes unchecked; a bundled default
+    # that a restored model replaces is not checked (it is not used). Without --source-modality, a source
+    # made from the options takes the models' modality (a restored one keeps its recorded modality)
+    models_modality = check_source_models(source.segmenter, source.generator, procedural=not source.images)
+    if reused is None and not args.source_modality and models_modality:
+        source = dataclasses.replace(source, modality=models_modality)
     if project is None:
         if not args.modality:
             raise ValueError(f"{folder}: new project: pass --modality octa|fundus")
