@@ -217,6 +217,33 @@ def test_translate_refuses_a_size_larger_than_an_image(models, tmp_path, capsys,
     assert not out.exists()
 
 
+def test_translate_refuses_target_images_smaller_than_the_size(models, tmp_path, capsys, monkeypatch):
+    """--target-images (the montage's real target crops) are cut at --size too: a smaller target image
+    was zero-padded without a word. Refused naming it (file and size) and the size, before any
+    inversion; without --montage the folder is not read (no column to fill)."""
+    import vessel_studio.adaptation.synthesis as synthesis
+
+    root, images, masks = models
+    target = tmp_path / "target"
+    target.mkdir()
+    rng = np.random.default_rng(3)
+    for name, shape in (("big.png", (40, 40)), ("small.png", (30, 44))):
+        Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(target / name)
+    monkeypatch.setattr(synthesis, "translate", lambda *a, **k: pytest.fail("translated"))
+    out = tmp_path / "pairs"
+    base = ["translate", "--source-images", str(images), "--source-masks", str(masks), "--source-gen",
+            str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(out), "--count", "1", "--steps", "4",
+            "--target-images", str(target)]
+    assert main([*base, "--size", "32", "--montage", str(tmp_path / "m.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"vessel-studio translate: error: {target / 'small.png'}: the smallest target image is 30×44 px, "
+                   "smaller than --size 32; crops would be mostly padding, so choose --size of at most 30 "
+                   "(nothing was written)")
+    assert not out.exists() and not (tmp_path / "m.png").exists()
+    with pytest.raises(pytest.fail.Exception, match="translated"):  # no montage: past the checks
+        main([*base, "--size", "32"])
+
+
 def test_check_inversion_refuses_a_size_larger_than_an_image(models, capsys, monkeypatch):
     import vessel_studio.adaptation.inversion as inversion
 

@@ -69,12 +69,25 @@ def write_png(path, array: np.ndarray) -> None:
     write_with(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
-def real_target_crops(folder, *, gen, size: int, count: int, seed: int) -> np.ndarray:
-    from vessel_studio.adaptation.crops import load_folder, sample_crops
+def load_target_images(folder, *, gen, size: int):
+    """The real target images of ``--target-images`` (the montage's last column), prepared as the
+    target generator sees them, checked before any work: a ``ValueError`` names the smallest one when
+    it is smaller than ``--size`` (its crops would be mostly zero padding)."""
+    from vessel_studio.adaptation.crops import load_folder
+    from vessel_studio.commands.checks import check_crop_fits
     from vessel_studio.preprocess import Preprocessing
 
     prep = gen.preprocessing if isinstance(gen.preprocessing, Preprocessing) else Preprocessing.for_modality("octa")
     data = load_folder(folder, prep=prep)
+    check_crop_fits(size, data.images, data.files, option="--size", prep=prep, role="target",
+                    unchanged="nothing was written")
+    return data
+
+
+def real_target_crops(data, *, size: int, count: int, seed: int) -> np.ndarray:
+    """``count`` crops of the real target images (``load_target_images``) for the montage."""
+    from vessel_studio.adaptation.crops import sample_crops
+
     crops, _, _ = sample_crops(data.images, None, data.fovs, size=size, count=count, seed=seed + 1)
     return crops
 
@@ -123,6 +136,8 @@ def run(args) -> int:
                          "would have no vessels to label")
     check_crop_fits(args.size, data.images, data.files, option="--size", prep=prep, role="source",
                     unchanged="nothing was written")
+    target = (load_target_images(args.target_images, gen=tgt, size=args.size)
+              if args.montage and args.target_images else None)
     crops, masks, where = sample_crops(data.images, data.masks, data.fovs, size=args.size, count=args.count,
                                        seed=args.seed, vessel_min=args.vessel_min)
     masks = (masks > 0.5).astype(np.float32)
@@ -163,9 +178,9 @@ def run(args) -> int:
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     if args.montage:
         cols = [crops, masks * 2 - 1, np.clip(res.latents[:, 0], -1, 1), res.images]
-        if args.target_images:
-            cols.append(real_target_crops(args.target_images, gen=tgt, size=args.size,
-                                          count=min(args.count, args.montage_rows), seed=args.seed))
+        if target is not None:
+            cols.append(real_target_crops(target, size=args.size, count=min(args.count, args.montage_rows),
+                                          seed=args.seed))
         write_png(args.montage, montage(cols, rows=args.montage_rows))
     print(f"wrote {args.count} synthetic pairs to {out} ({seconds / args.count:.3f} s per image)")
     return 0
