@@ -145,6 +145,9 @@ def review_order(project) -> Job[list[tuple[str, float]]]:
 #: how many batches of crops "re-normalise" averages the BatchNorm statistics over (the library's
 #: default, as the benchmark's ``adabn`` row and ``vessel-studio renormalize``; tests lower it)
 RENORMALIZE_BATCHES = NORM_BATCHES
+#: the crop side (px) of those batches: ``reestimate_norm_statistics``' default, as ``vessel-studio
+#: renormalize``'s ``--crop``; every image must be at least this large as the model sees it
+RENORMALIZE_CROP = 64
 
 
 def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-segmenter",
@@ -156,7 +159,10 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     (``Segmenter.predict(mirror=True)``: the probabilities averaged over the image and its three
     flips, 4x the work). ``renormalize``: first re-estimate the model's BatchNorm statistics on all
     the project's images (AdaBN, ``train.segmenter.reestimate_norm_statistics``; no labels, weights
-    unchanged, about a minute on a CPU), as ``vessel-studio renormalize`` does."""
+    unchanged, about a minute on a CPU), as ``vessel-studio renormalize`` does; an image smaller than
+    its crops (``RENORMALIZE_CROP``, after the model's rescaling) stops the job before the
+    re-estimation with a ``ValueError`` naming the image file and both sizes (the crops would be
+    mostly zero padding), which the panel shows as the job's outcome; nothing is segmented then."""
     from vessel_studio.device import pick_device
     from vessel_studio.events import forward
     from vessel_studio.io.images import write_prob
@@ -166,6 +172,7 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     # a CUDA GPU when there is one; images prepared for the project's modality
     seg = Segmenter.load(model, device=pick_device()).use_modality(project.modality)
     if renormalize:
+        from vessel_studio.commands.checks import check_crop_fits
         from vessel_studio.io.fov import estimate_fov
         from vessel_studio.preprocess import prepare
         from vessel_studio.train.segmenter import reestimate_norm_statistics_job
@@ -178,7 +185,12 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
             xs.append(p.x)
             fovs.append(p.fov)
             yield Progress("renormalize", 0, RENORMALIZE_BATCHES, f"reading {i + 1}/{len(records)}: {rec.name}")
-        yield from forward(reestimate_norm_statistics_job(seg, xs, fovs, batches=RENORMALIZE_BATCHES))
+        check_crop_fits(RENORMALIZE_CROP, xs, [str(project.image_path(r.id)) for r in records], option=None,
+                        prep=seg.preprocessing, role="", unchanged="nothing was segmented",
+                        crop_text=f"the re-normalisation's crop of {RENORMALIZE_CROP} px",
+                        remedy="untick \"Re-normalise to these images\" to segment without it")
+        yield from forward(reestimate_norm_statistics_job(seg, xs, fovs, crop=RENORMALIZE_CROP,
+                                                          batches=RENORMALIZE_BATCHES))
     done = []
     for i, image_id in enumerate(image_ids):
         rec = project.image(image_id)
