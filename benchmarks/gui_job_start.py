@@ -33,6 +33,7 @@ an OCT-A project.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -46,6 +47,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _gui  # noqa: E402  (benchmarks/_gui.py: the GUI scripts' event-loop helpers)
 
 JOBS = ("add", "segment", "adapt", "export", "order", "open")
 
@@ -181,11 +184,7 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
                     rec["threads"][who] = [ln.strip() for ln in traceback.format_stack(frame)[-40:]]
                 samples.append(rec)
 
-        def pump(seconds: float) -> None:
-            end = time.perf_counter() + seconds
-            while time.perf_counter() < end:
-                app.processEvents()
-                time.sleep(0.002)
+        pump = functools.partial(_gui.pump, app, sleep=0.002)
 
         def worst(t_from: float, t_to: float) -> tuple[float, float]:
             """The largest stall between two times, and when it began (s after ``t_from``)."""

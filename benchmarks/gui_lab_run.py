@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import resource
@@ -49,6 +50,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+import _gui  # noqa: E402  (benchmarks/_gui.py: the GUI scripts' event-loop helpers)
 T0 = time.perf_counter()
 LOG: list[str] = []
 
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
                     "seed": None, "timings_note": "shared machine: 2 CPU cores shared with other jobs; process at nice 5"}
     say("targets:", len(targets), "source:", drive_images, drive_masks)
 
-    from qtpy.QtCore import QEventLoop, QTimer
+    from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
     from vessel_studio.gui import dialogs
@@ -199,23 +202,7 @@ def main(argv=None) -> int:
     probe = StallProbe()
     say("window built in", report["window_build_s"], "s; rss", round(rss_mb()), "MB")
 
-    def pump(sec):
-        end = time.perf_counter() + sec
-        while time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.003)
-
-    def wait(runner):
-        loop, box = QEventLoop(), {}
-
-        def fin(o):
-            box["o"] = o
-            loop.quit()
-
-        runner.finished.connect(fin)
-        loop.exec()
-        runner.finished.disconnect(fin)
-        return box["o"]
+    pump = functools.partial(_gui.pump, app, sleep=0.003)  # this script's loop: 3 ms sleeps
 
     stage_times: dict = {}
     metrics: list = []
@@ -239,7 +226,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         probe.where = rss.where = name
         ok = start()
-        o = wait(runner) if ok is not False else None
+        o = _gui.wait_finished(runner) if ok is not False else None
         wall = time.perf_counter() - t0
         pump(settle)
         rec = {"started": ok, "wall_s": round(wall, 1), "status": getattr(o, "status", "not started"),

@@ -46,6 +46,9 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import _gui  # noqa: E402  (benchmarks/_gui.py: the GUI scripts' event-loop helpers)
+
 DATASETS = ("DRIVE", "CHASE_DB1", "STARE")
 
 
@@ -206,7 +209,6 @@ def main(argv=None) -> int:
 
     t_import = time.perf_counter()
     timers = install_timers()
-    from qtpy.QtCore import QEventLoop
     from qtpy.QtWidgets import QApplication
 
     from vessel_studio.gui import dialogs
@@ -253,23 +255,7 @@ def main(argv=None) -> int:
         probe_t0 = time.perf_counter()
         threading.Thread(target=watch, daemon=True).start()
 
-    def pump(seconds: float) -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.002)
-
-    def wait_finished(runner):
-        loop, out = QEventLoop(), {}
-
-        def fin(o):
-            out["o"] = o
-            loop.quit()
-
-        runner.finished.connect(fin)
-        loop.exec()
-        runner.finished.disconnect(fin)
-        return out["o"]
+    pump = functools.partial(_gui.pump, app, sleep=0.002)
 
     report: dict = {
         "command": "xvfb-run -a -s '-screen 0 1600x1000x24' .venv/bin/python benchmarks/gui_review.py " + " ".join(
@@ -289,7 +275,7 @@ def main(argv=None) -> int:
     def job(name: str, start, runner, settle: float = 1.0) -> None:
         r0, t0 = rss_mb(), time.perf_counter()
         started = start()
-        outcome = wait_finished(runner) if started is not False else None
+        outcome = _gui.wait_finished(runner) if started is not False else None
         wall = time.perf_counter() - t0
         pump(settle)  # follow-ups: thumbnails, the first image, measures
         report["jobs"][name] = {
