@@ -83,19 +83,28 @@ def test_a_generator_without_masks_inverts_labelled_images(setup):
     assert seen[-1].generator == str(models["plain"]) and len(seen[-1].images) == 2
 
 
+def adapted_project(tmp, name: str, source, *, seed: int):
+    """An OCT-A project ``tmp/name`` of two target images with one (fake) round adapted from ``source``
+    (a SourceBundle, recorded as adapt records it)."""
+    from vessel_studio.store import Project, RoundRecord
+
+    tgt = write_sample_images(tmp / f"{name}-images", n=2, modality="octa", seed=seed, shape=(48, 48))
+    proj = Project.create(tmp / name, modality="octa")
+    proj.add_images([tgt.folder / "images"])
+    (tmp / f"{name}-r0" / "pseudo").mkdir(parents=True)
+    proj.commit_round(tmp / f"{name}-r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
+    proj.set_source(source.identity())
+    return proj
+
+
 @pytest.fixture
 def procedural_project(setup):
     """A project with one (fake) round adapted from procedural vessel masks with the lab's own models."""
     from vessel_studio.adaptation import SourceBundle
-    from vessel_studio.store import Project, RoundRecord
 
     tmp, models, seen, run, labelled = setup
-    tgt = write_sample_images(tmp / "tgt2", n=2, modality="octa", seed=21, shape=(48, 48))
-    proj = Project.create(tmp / "proc", modality="octa")
-    proj.add_images([tgt.folder / "images"])
-    (tmp / "r0" / "pseudo").mkdir(parents=True)
-    proj.commit_round(tmp / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
-    proj.set_source(SourceBundle(segmenter=str(models["seg"]), generator=str(models["gen"])).identity())
+    proj = adapted_project(tmp, "proc", SourceBundle(segmenter=str(models["seg"]), generator=str(models["gen"])),
+                           seed=21)
     return tmp, models, seen, proj
 
 
@@ -154,16 +163,10 @@ def test_one_model_given_is_checked_with_the_recorded_partner_it_is_used_with(se
     rounds were adapted from the lab's OCT-A pair is checked with the recorded OCT-A partner (it was also
     checked with the bundled fundus one, which is not used, and stopped with a modality mismatch)."""
     from vessel_studio.adaptation import SourceBundle
-    from vessel_studio.store import Project, RoundRecord
 
     tmp, models, seen, run, labelled = setup
-    tgt = write_sample_images(tmp / "tgt3", n=2, modality="octa", seed=22, shape=(48, 48))
-    proj = Project.create(tmp / "octa-proc", modality="octa")
-    proj.add_images([tgt.folder / "images"])
-    (tmp / "r0" / "pseudo").mkdir(parents=True)
-    proj.commit_round(tmp / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
-    proj.set_source(SourceBundle(segmenter=str(models["octa_seg"]), generator=str(models["octa_gen"]),
-                                 modality="octa").identity())
+    proj = adapted_project(tmp, "octa-proc", SourceBundle(segmenter=str(models["octa_seg"]),
+                                                          generator=str(models["octa_gen"]), modality="octa"), seed=22)
     assert main(["adapt", str(proj.folder), "--source-segmenter", str(models["octa_seg"]), "--rounds", "1",
                  "--quiet"]) == 0, capsys.readouterr().err
     (source,) = seen
