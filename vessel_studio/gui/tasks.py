@@ -206,18 +206,22 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
 
 def current_mask(project, image_id: str, prob: np.ndarray | None = None,
                  threshold: float = 0.5) -> tuple[np.ndarray | None, str]:
-    """The mask to edit and where it came from: corrected > draft > ``prob`` ≥ ``threshold`` (the
-    map on screen; default: the latest round's, else the source-only one)."""
+    """The mask to edit and where it came from: draft > corrected > ``prob`` ≥ ``threshold`` (the
+    map on screen; default: the latest round's, else the source-only one).
+
+    A draft comes first: it holds edits made after the last save (saving drops it), so for an image
+    with a saved correction it is the newer of the two (edits after a save, then a crash or a closed
+    Review panel)."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"mask threshold must be in (0, 1), got {threshold}")
-    m = project.correction(image_id)
-    if m is not None:
-        return m, "corrected"
     d = draft_path(project, image_id)
     if d.is_file():
         from vessel_studio.io.images import read_mask
 
         return read_mask(d), "draft"
+    m = project.correction(image_id)
+    if m is not None:
+        return m, "corrected"
     p = probability(project, image_id) if prob is None else prob
     if p is not None:
         return p >= threshold, "predicted"
