@@ -46,3 +46,47 @@ def test_edits_after_a_save_come_back_when_the_project_is_opened_again(studio, m
     assert np.array_equal(st2.project.correction(image_id), saved)  # the saved one is untouched
     assert rev2.save()
     assert st2.project.correction(image_id)[20, 70] and not tasks.draft_path(st2.project, image_id).exists()
+
+
+def test_accept_as_reviewed_keeps_the_mask_on_screen(studio, qtbot, tmp_path):
+    """The mask accepted at threshold 0.3 is the image's mask: saved, trusted by the next round,
+    exported as shown, and not replaced by another threshold."""
+    from vessel_studio.io.images import read_mask
+
+    review, viewer = _review_with_predictions(studio)
+    proj, image_id = studio.project, studio.current_id
+    review.threshold.setValue(0.3)
+    shown = viewer.layers["mask"].data > 0
+    assert not np.array_equal(shown, review.prob >= 0.5)
+    assert review.mark_reviewed()
+    assert proj.image(image_id).state == "reviewed"
+    assert np.array_equal(proj.correction(image_id), shown)
+    assert image_id in proj.corrections()  # what adaptation reads as trusted labels
+    review.threshold.setValue(0.7)
+    assert np.array_equal(viewer.layers["mask"].data > 0, shown) and not review.dirty
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert studio.panels["Export"].export_to(tmp_path / "out")
+    assert blocker.args[0].status == "done"
+    exported = read_mask(tmp_path / "out" / "masks" / f"{proj.image(image_id).name}.png")
+    assert np.array_equal(exported > 0, shown)
+
+
+def test_accept_with_unsaved_edits_saves_them_and_marks_reviewed(studio):
+    review, viewer = _review_with_predictions(studio)
+    layer = review.mask_layer
+    spot, value = _edit(layer)
+    assert review.dirty
+    assert review.mark_reviewed()
+    proj = studio.project
+    assert not review.dirty and proj.image(review.image_id).state == "reviewed"
+    assert proj.correction(review.image_id)[spot] == value
+
+
+def test_accept_without_a_mask_is_refused(studio, dialogs):
+    """No prediction and nothing painted: an empty mask is not made a trusted label."""
+    review = studio.panels["Review"]
+    assert review._mask_origin == "none"
+    assert review.mark_reviewed() is False
+    assert dialogs.errors and dialogs.errors[-1][0] == "Nothing to accept"
+    assert studio.project.correction(review.image_id) is None
+    assert studio.project.image(review.image_id).state != "reviewed"

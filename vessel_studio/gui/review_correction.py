@@ -114,15 +114,30 @@ class CorrectionMixin:
         self._measure()
         return True
 
-    def mark_reviewed(self) -> None:
-        proj = self.studio.project
-        if proj is None or self.image_id is None:
-            return
-        if self.dirty:
-            self.save()
-            return
-        proj.set_state(self.image_id, "reviewed")
+    def mark_reviewed(self) -> bool:
+        """Accept the mask on screen as this image's mask: save it (with any unsaved edits) as the
+        image's correction and mark the image "reviewed". The accepted mask is then what export
+        writes and what the next adaptation round trusts, whatever the mask threshold or a later
+        round predicts (before, only the state changed: an image accepted at threshold 0.3 exported
+        p >= 0.5, and the next round's prediction replaced the accepted mask)."""
+        proj, layer = self.studio.project, self.mask_layer
+        if proj is None or layer is None or self.image_id is None:
+            return False
+        if self._mask_origin == "none" and not (layer.data > 0).any():
+            dialogs.error(self, "Nothing to accept",
+                          "This image has no predicted mask yet: segment it (or run an adaptation) first, "
+                          "or paint its vessels and save the correction.")
+            return False
+        if not self.save():
+            return False
+        try:
+            proj.set_state(self.image_id, "reviewed")
+        except (ValueError, OSError, KeyError) as exc:
+            dialogs.error(self, "Cannot mark the image reviewed", str(exc))
+            return False
         self.studio.images_changed.emit()
+        self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed")
+        return True
 
     def revert(self) -> None:
         proj = self.studio.project

@@ -117,6 +117,8 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self.btn_save = QPushButton("Save correction")
         self.btn_save.setToolTip("Write the corrected mask into the project (Alt+S)")
         self.btn_reviewed = QPushButton("Accept as reviewed")
+        self.btn_reviewed.setToolTip("Keep the mask on screen (with any edits) as this image's mask: export writes it "
+                                     "and the next adaptation round trusts it, as a saved correction")
         self.btn_revert = QPushButton("Revert edits")
         self.edit_state = QLabel("")
         self.stats = QLabel("")
