@@ -90,3 +90,37 @@ def test_accept_without_a_mask_is_refused(studio, dialogs):
     assert dialogs.errors and dialogs.errors[-1][0] == "Nothing to accept"
     assert studio.project.correction(review.image_id) is None
     assert studio.project.image(review.image_id).state != "reviewed"
+
+
+def test_revert_asks_before_dropping_unsaved_edits(studio, dialogs):
+    from vessel_studio.gui import tasks
+
+    review, viewer = _review_with_predictions(studio)
+    layer = review.mask_layer
+    spot, value = _edit(layer)
+    review.autosave()
+    dialogs.answers["confirm"] = False  # a mis-click on "Revert edits": stay
+    assert review.revert() is False
+    assert "Revert edits" in dialogs.asked
+    assert review.dirty and layer.data[spot] == value
+    assert tasks.draft_path(studio.project, review.image_id).is_file()
+    dialogs.answers["confirm"] = True
+    assert review.revert()
+    assert not review.dirty and layer.data[spot] != value
+    assert not tasks.draft_path(studio.project, review.image_id).exists()
+    # nothing unsaved: no question
+    dialogs.asked.clear()
+    assert review.revert() and dialogs.asked == []
+
+
+def test_unsaved_line_follows_napari_undo(studio):
+    """napari's own Ctrl+Z on the mask layer (no paint event): the next autosave tick says the
+    mask now differs from the saved correction."""
+    review, viewer = _review_with_predictions(studio)
+    layer = review.mask_layer
+    _edit(layer)
+    assert review.save() and "unsaved" not in review.edit_state.text()
+    layer.undo()  # what napari's Ctrl+Z does
+    assert review.dirty
+    review.autosave()  # the panel's timer
+    assert "unsaved" in review.edit_state.text()

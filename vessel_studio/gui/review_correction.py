@@ -139,18 +139,32 @@ class CorrectionMixin:
         self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed")
         return True
 
-    def revert(self) -> None:
+    def revert(self) -> bool:
+        """Drop the unsaved edits (and their draft): the image shows its saved correction, else its
+        prediction at the mask threshold. Unsaved edits are asked about first (it cannot be undone)."""
         proj = self.studio.project
         if proj is None or self.image_id is None:
-            return
+            return False
+        if self.dirty and not dialogs.confirm(
+                self, "Revert edits",
+                f"Drop the unsaved edits of {proj.image(self.image_id).name} and go back to its "
+                f"{'saved correction' if proj.correction_path(self.image_id).is_file() else 'prediction'}? "
+                "This cannot be undone."):
+            return False
         tasks.drop_draft(proj, self.image_id)
         self._draft_digest = None
         self._reload_maps()
+        return True
 
     def autosave(self) -> None:
-        """Write unsaved edits to the project-side draft (only when they changed)."""
+        """Write unsaved edits to the project-side draft (only when they changed); refresh the
+        "unsaved edits" line (napari's own Ctrl+Z / Ctrl+Shift+Z on the mask layer change it
+        without a paint event)."""
         proj = self.studio.project
-        if proj is None or self.image_id is None or not self.dirty:
+        if proj is None or self.image_id is None:
+            return
+        self._update_edit_state()
+        if not self.dirty:
             return
         data = self.mask_layer.data
         digest = _digest(data)
