@@ -124,3 +124,40 @@ def test_unsaved_line_follows_napari_undo(studio):
     assert review.dirty
     review.autosave()  # the panel's timer
     assert "unsaved" in review.edit_state.text()
+
+
+def test_export_keeps_every_image_when_two_share_a_name(studio, tmp_path, qtbot, dialogs):
+    """Two images named scan.png / scan.tif (or from two folders): two mask files, the corrected
+    one not overwritten by the other's prediction."""
+    from PIL import Image
+
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import read_mask, write_prob
+
+    rng = np.random.default_rng(3)
+    a, b = tmp_path / "one" / "scan.png", tmp_path / "two" / "scan.png"
+    for path in (a, b):
+        path.parent.mkdir()
+        Image.fromarray(rng.integers(0, 255, (96, 96, 3), np.uint8)).save(path)
+    proj = studio.project
+    proj.add_images([a, b])
+    recs = [r for r in proj.images if r.name == "scan"]
+    assert len(recs) == 2
+    corrected = np.zeros((96, 96), bool)
+    corrected[10:20, 10:80] = True
+    proj.save_correction(recs[0].id, corrected)
+    p = np.zeros((96, 96), np.float32)
+    p[60:70] = 0.9
+    write_prob(tasks.source_only_path(proj, recs[1].id), p)
+    own = proj.images[0]  # a name of its own: exported under that name alone
+    proj.save_correction(own.id, corrected)
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert studio.panels["Export"].export_to(tmp_path / "out")
+    assert blocker.args[0].status == "done"
+    masks = tmp_path / "out" / "masks"
+    first, second = (read_mask(masks / f"scan-{r.id}.png") for r in recs)
+    assert np.array_equal(first, corrected) and np.array_equal(second, p >= 0.5)
+    assert not (masks / "scan.png").exists()
+    assert np.array_equal(read_mask(masks / f"{own.name}.png"), corrected)
+    assert sorted(f.name for f in masks.iterdir()) == sorted([f"{own.name}.png"] + [f"scan-{r.id}.png" for r in recs])

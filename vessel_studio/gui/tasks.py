@@ -269,6 +269,16 @@ def boundary_from_corrections(project, which: str | int | None = None):
     return fit_to_corrections(project, prob_of)
 
 
+def export_stems(images) -> dict[str, str]:
+    """The file name (without suffix) each image is exported under: its name, or ``name-id`` when
+    another image of the project has the same name (images from two folders, ``a.png`` and
+    ``a.tif``), so that no exported mask or map overwrites another image's."""
+    from collections import Counter
+
+    count = Counter(rec.name.casefold() for rec in images)  # one file on a case-insensitive disk
+    return {rec.id: rec.name if count[rec.name.casefold()] == 1 else f"{rec.name}-{rec.id}" for rec in images}
+
+
 def export(
     project,
     folder: str | Path,
@@ -282,7 +292,8 @@ def export(
     """Export per-image masks (corrected when there is one, else the probability ≥ 0.5) as PNG or
     TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures. ``calibrate``:
     the predicted masks use the boundary fitted to the project's corrected masks instead of 0.5
-    (``boundary_from_corrections``; written to ``calibration.json`` in the folder)."""
+    (``boundary_from_corrections``; written to ``calibration.json`` in the folder). Files are named
+    after the image (``export_stems``: with its id when two images share a name)."""
     from vessel_studio.io.atomic import write_json, write_text
     from vessel_studio.io.images import write_image, write_mask, write_prob
 
@@ -294,6 +305,7 @@ def export(
         path = write_json(folder / "calibration.json", calibration.to_dict())
         yield Artifact("export", "calibration", str(path))
     images = project.images
+    stems = export_stems(images)
     rows = []
     for i, rec in enumerate(images):
         prob = probability(project, rec.id, round)
@@ -305,14 +317,14 @@ def export(
             else:
                 mask, origin = calibration.apply(prob), "predicted (boundary fitted)"
         if mask is not None and masks:
-            path = folder / "masks" / f"{rec.name}.{masks}"
+            path = folder / "masks" / f"{stems[rec.id]}.{masks}"
             if masks == "png":
                 write_mask(path, mask)
             else:
                 write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * 255)
             yield Artifact("export", "mask", str(path))
         if prob is not None and probs:
-            path = folder / "probabilities" / f"{rec.name}.tif"
+            path = folder / "probabilities" / f"{stems[rec.id]}.tif"
             write_prob(path, prob)
             yield Artifact("export", "probability", str(path))
         if table:
