@@ -161,3 +161,29 @@ def test_export_keeps_every_image_when_two_share_a_name(studio, tmp_path, qtbot,
     assert not (masks / "scan.png").exists()
     assert np.array_equal(read_mask(masks / f"{own.name}.png"), corrected)
     assert sorted(f.name for f in masks.iterdir()) == sorted([f"{own.name}.png"] + [f"scan-{r.id}.png" for r in recs])
+
+
+def test_choosing_another_map_to_show_or_compare_keeps_unsaved_edits(studio):
+    """Compare with / Show change the maps on screen, never the edits (they dropped them, with no
+    question and, within the 3 s before an autosave, no draft either)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    review, viewer = _review_with_predictions(studio)
+    layer = review.mask_layer
+    spot, value = _edit(layer)
+    review.compare.setCurrentText("source-only")
+    assert viewer.layers["compare"].visible
+    assert review.dirty and layer.data[spot] == value
+    other = (45, 45)
+    _, value2 = _edit(layer, other)
+    review.show_round.setCurrentText("source-only")
+    assert review.dirty and layer.data[spot] == value and layer.data[other] == value2
+    # without edits the starting mask follows the map shown
+    review.compare.setCurrentText("none")
+    assert review.revert() and not review.dirty  # (the test dialogs answer its question "yes")
+    p = np.zeros(review.prob.shape, np.float32)
+    p[10:20] = 0.9
+    write_prob(tasks.source_only_path(studio.project, review.image_id), p)
+    review.show_round.setCurrentText("latest round")
+    assert np.array_equal(layer.data > 0, p >= 0.5) and not review.dirty
