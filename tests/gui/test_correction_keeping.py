@@ -187,3 +187,30 @@ def test_choosing_another_map_to_show_or_compare_keeps_unsaved_edits(studio):
     write_prob(tasks.source_only_path(studio.project, review.image_id), p)
     review.show_round.setCurrentText("latest round")
     assert np.array_equal(layer.data > 0, p >= 0.5) and not review.dirty
+
+
+def test_edits_made_while_a_job_stops_for_closing_are_kept(studio, qtbot, dialogs):
+    """Close while a job runs: the window waits for the job to stop and stays usable; edits made
+    meanwhile are autosaved as a draft when it closes (they were lost with the window)."""
+    import threading
+
+    from test_app import _held_job
+
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    proj, image_id = studio.project, studio.current_id
+    gate = threading.Event()
+    assert studio.start_job("Export", _held_job(gate))
+    dialogs.answers["confirm"] = True  # cancel the job and close
+    assert studio.confirm_close() is False  # not yet: when the job has stopped
+    review.mask_layer.paint((60, 30), 1)  # the person goes on correcting meanwhile
+    assert review.dirty
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+        gate.set()
+    qtbot.waitUntil(lambda: not hasattr(studio.viewer.window, "_qt_window"), timeout=10000)
+    draft = tasks.draft_path(proj, image_id)
+    assert draft.is_file()
+    from vessel_studio.io.images import read_mask
+
+    assert read_mask(draft)[60, 30]

@@ -266,6 +266,10 @@ class Studio(QObject):
         if self._close_when_done and not self.runner.running and not self.io_runner.running:
             self._close_when_done = False
             self._closing_ok = True
+            # the window stayed usable while the job stopped: edits made since the question are
+            # kept as a draft (as closing at once keeps them), not lost with the window
+            for hook in list(self.close_hooks):
+                hook()
             viewer = self._viewer()
             if viewer is not None:
                 viewer.close()
