@@ -415,6 +415,9 @@ def test_export_with_the_boundary_fitted_to_corrections(studio, qtbot, tmp_path)
     assert np.array_equal(m, cal.apply(p2)) and not np.array_equal(m, p2 >= 0.5)
     rows = list(csv.DictReader(open(out / "measures.csv")))
     assert rows[1]["mask"] == "predicted (boundary fitted)"
+    # the panel says what was fitted, not only where the files went
+    text = panel.state.text()
+    assert f"fitted to 1 corrected image(s): p ≥ {cal.threshold:.2f}" in text and "mean Dice" in text
 
 
 def test_gray_images_of_another_dtype_get_their_own_contrast(studio, tmp_path, qtbot, dialogs):

@@ -26,7 +26,8 @@ class ExportPanel(QWidget):
             "corrected, instead of p ≥ 0.5 (for a labelling convention that puts the edge elsewhere; "
             "needs at least one corrected image). Written to calibration.json.")
         self.btn = QPushButton("Export…")
-        self.state = QLabel("Corrected masks are exported where they exist, else the prediction (p ≥ 0.5).")
+        self.state = QLabel("Corrected (or accepted) masks are exported where they exist, else the prediction "
+                            "(p ≥ 0.5).")
         self.state.setWordWrap(True)
         self.jobbar = JobBar(studio, ("Export",))  # the export's progress and Cancel
         form = QFormLayout()
@@ -60,15 +61,43 @@ class ExportPanel(QWidget):
             return False
         fmt = self.mask_format.currentText() if self.masks.isChecked() else None
         probs, table, calibrate = self.probs.isChecked(), self.table.isChecked(), self.calibrate.isChecked()
-        return self.studio.start_job(
+        started = self.studio.start_job(
             "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table, calibrate=calibrate)
         )
+        if started:
+            self._calibrating = calibrate
+        return started
+
+    _calibrating = False  # the running export fits the mask boundary (its result is said when done)
+
+    @staticmethod
+    def _fitted_text(folder) -> str:
+        """What the export's boundary fit chose (its ``calibration.json``), in one sentence."""
+        import json
+        from pathlib import Path
+
+        from vessel_studio.calibration import BoundaryCalibration
+
+        try:
+            cal = BoundaryCalibration.from_dict(json.loads((Path(folder) / "calibration.json").read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            return f" The fitted boundary could not be read back ({exc})."
+        if (cal.threshold, cal.thin) == (0.5, 0):
+            rule = "the plain rule (p ≥ 0.50, no thinning) already matches them best"
+        else:
+            rule = f"p ≥ {cal.threshold:.2f}" + (f", thinned by {cal.thin} px" if cal.thin else "")
+        dice = ""
+        if cal.dice_plain is not None and cal.dice_fitted is not None:
+            dice = f" (their mean Dice {cal.dice_plain:.3f} → {cal.dice_fitted:.3f})"
+        return (f" Predicted masks drawn with the boundary fitted to {cal.images} corrected image(s): "
+                f"{rule}{dice}.")
 
     def _finished(self, outcome) -> None:
         if outcome.name != "Export":
             return
         if outcome.status == "done":
-            self.state.setText(f"exported to {outcome.result}")
+            fitted = ("." + self._fitted_text(outcome.result)) if self._calibrating else ""
+            self.state.setText(f"exported to {outcome.result}{fitted}")
         elif outcome.status == "cancelled":
             self.state.setText("export cancelled: the folder may hold part of the files")
         else:  # the error dialog has the details; do not leave an earlier "exported to" here
