@@ -214,3 +214,25 @@ def test_edits_made_while_a_job_stops_for_closing_are_kept(studio, qtbot, dialog
     from vessel_studio.io.images import read_mask
 
     assert read_mask(draft)[60, 30]
+
+
+def test_edits_undone_after_an_autosave_do_not_come_back(studio, make_napari_viewer):
+    """Paint, autosave, undo back to the saved state: the next tick drops the draft, so opening the
+    image again shows the saved state, not the undone edits as "unsaved"."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.gui.app import attach
+
+    review = studio.panels["Review"]
+    layer = review.mask_layer
+    image_id = studio.current_id
+    before = layer.data > 0
+    _edit(layer)
+    review.autosave()
+    assert tasks.draft_path(studio.project, image_id).is_file()
+    review.undo()
+    assert not review.dirty
+    review.autosave()
+    assert not tasks.draft_path(studio.project, image_id).exists()
+    viewer2 = make_napari_viewer()
+    st2 = attach(viewer2, project=studio.project.folder)
+    assert np.array_equal(viewer2.layers["mask"].data > 0, before) and not st2.panels["Review"].dirty

@@ -165,6 +165,14 @@ class CorrectionMixin:
             return
         self._update_edit_state()
         if not self.dirty:
+            # edits undone back to the saved state: their draft would bring them back when the image
+            # is opened again (and export would ask about it); not when the mask layer is gone
+            if self.mask_layer is not None and self._baseline is not None:
+                try:
+                    tasks.drop_draft(proj, self.image_id)
+                except OSError:
+                    pass
+                self._draft_digest = None
             return
         data = self.mask_layer.data
         digest = _digest(data)
