@@ -216,6 +216,35 @@ def test_edits_made_while_a_job_stops_for_closing_are_kept(studio, qtbot, dialog
     assert read_mask(draft)[60, 30]
 
 
+def test_export_names_the_unsaved_drafts_of_other_images(studio, qtbot, tmp_path, dialogs):
+    """A draft of an image not on screen (autosaved before a crash) is not exported: the export
+    says so and asks first, instead of writing the older mask with no word."""
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    other = proj.images[2]
+    assert other.id != studio.current_id
+    draft = np.zeros(other.shape[:2], bool)
+    draft[5:9, 5:60] = True
+    tasks.write_draft(proj, other.id, draft)
+    panel = studio.panels["Export"]
+    dialogs.answers["confirm"] = False
+    assert panel.export_to(tmp_path / "out") is False
+    assert "Unsaved edits not exported" in dialogs.asked and not studio.runner.running
+    assert not (tmp_path / "out").exists()
+    dialogs.answers["confirm"] = True
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
+        assert panel.export_to(tmp_path / "out")
+    assert blocker.args[0].status == "done"
+    assert tasks.draft_path(proj, other.id).is_file()  # the draft itself is kept
+    # no draft: no question
+    tasks.drop_draft(proj, other.id)
+    dialogs.asked.clear()
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000):
+        assert panel.export_to(tmp_path / "out2")
+    assert "Unsaved edits not exported" not in dialogs.asked
+
+
 def test_edits_undone_after_an_autosave_do_not_come_back(studio, make_napari_viewer):
     """Paint, autosave, undo back to the saved state: the next tick drops the draft, so opening the
     image again shows the saved state, not the undone edits as "unsaved"."""

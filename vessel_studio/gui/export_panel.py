@@ -59,6 +59,8 @@ class ExportPanel(QWidget):
             return False
         if not self.studio.can_leave():
             return False
+        if not self._confirm_other_drafts(proj):
+            return False
         fmt = self.mask_format.currentText() if self.masks.isChecked() else None
         probs, table, calibrate = self.probs.isChecked(), self.table.isChecked(), self.calibrate.isChecked()
         started = self.studio.start_job(
@@ -67,6 +69,19 @@ class ExportPanel(QWidget):
         if started:
             self._calibrating = calibrate
         return started
+
+    def _confirm_other_drafts(self, proj) -> bool:
+        """Unsaved edits of other images (drafts autosaved before a crash or a closed Review panel,
+        shown again only when their image is opened) are not exported: say which, ask whether to go on."""
+        names = [proj.image(i).name for i in tasks.draft_ids(proj)]
+        if not names:
+            return True
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        return dialogs.confirm(
+            self, "Unsaved edits not exported",
+            f"{len(names)} image(s) have autosaved edits that were never saved: {shown}. The export writes "
+            "their saved correction or prediction instead. To include the edits, open each image in Review "
+            "and save its correction. Export anyway?")
 
     _calibrating = False  # the running export fits the mask boundary (its result is said when done)
 

@@ -238,6 +238,12 @@ def drop_draft(project, image_id: str) -> None:
     draft_path(project, image_id).unlink(missing_ok=True)
 
 
+def draft_ids(project) -> list[str]:
+    """The project's images (in project order) with an autosaved draft: unsaved edits, which
+    export and adaptation do not see until they are saved."""
+    return [rec.id for rec in project.images if draft_path(project, rec.id).is_file()]
+
+
 MEASURE_FIELDS = (
     "density", "skeleton_length_px", "calibre_mean_px", "calibre_median_px", "tortuosity", "n_segments",
     "n_branch_points", "spacing_mm", "skeleton_length_mm", "length_density_per_mm", "calibre_mean_um",
