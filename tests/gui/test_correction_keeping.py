@@ -265,3 +265,16 @@ def test_edits_undone_after_an_autosave_do_not_come_back(studio, make_napari_vie
     viewer2 = make_napari_viewer()
     st2 = attach(viewer2, project=studio.project.folder)
     assert np.array_equal(viewer2.layers["mask"].data > 0, before) and not st2.panels["Review"].dirty
+
+
+def test_run_adaptation_names_the_unsaved_drafts_of_other_images(studio, dialogs):
+    """The next round trusts saved corrections only: drafts of other images are named before it
+    starts (they were left out with no word)."""
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    other = proj.images[1]
+    tasks.write_draft(proj, other.id, np.ones(other.shape[:2], bool))
+    dialogs.answers["confirm"] = False
+    assert studio.panels["Adaptation"].run() is False
+    assert "Unsaved edits not used" in dialogs.asked and not studio.runner.running

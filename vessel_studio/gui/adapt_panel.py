@@ -24,6 +24,7 @@ from vessel_studio.adaptation.config import CROSS_MODALITY_ROUNDS, SAME_MODALITY
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
+from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 from vessel_studio.gui.source_panel import SourceChooser
 
 PRESETS = ("tiny", "cpu", "gpu")
@@ -311,6 +312,9 @@ class AdaptPanel(QWidget):
             dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
             return False
         if not self.studio.can_leave():  # unsaved corrections would not reach the next round
+            return False
+        if not confirm_unsaved_drafts(self, proj, "Unsaved edits not used",  # other images' drafts: neither
+                                      "The adaptation trusts saved corrections only: these edits are not used."):
             return False
         try:
             cfg = self.config()

@@ -6,6 +6,7 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QPushButto
 
 from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.jobbar import JobBar
+from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 
 
 class ExportPanel(QWidget):
@@ -59,7 +60,8 @@ class ExportPanel(QWidget):
             return False
         if not self.studio.can_leave():
             return False
-        if not self._confirm_other_drafts(proj):
+        if not confirm_unsaved_drafts(self, proj, "Unsaved edits not exported",
+                                      "The export writes their saved correction or prediction instead."):
             return False
         fmt = self.mask_format.currentText() if self.masks.isChecked() else None
         probs, table, calibrate = self.probs.isChecked(), self.table.isChecked(), self.calibrate.isChecked()
@@ -69,19 +71,6 @@ class ExportPanel(QWidget):
         if started:
             self._calibrating = calibrate
         return started
-
-    def _confirm_other_drafts(self, proj) -> bool:
-        """Unsaved edits of other images (drafts autosaved before a crash or a closed Review panel,
-        shown again only when their image is opened) are not exported: say which, ask whether to go on."""
-        names = [proj.image(i).name for i in tasks.draft_ids(proj)]
-        if not names:
-            return True
-        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        return dialogs.confirm(
-            self, "Unsaved edits not exported",
-            f"{len(names)} image(s) have autosaved edits that were never saved: {shown}. The export writes "
-            "their saved correction or prediction instead. To include the edits, open each image in Review "
-            "and save its correction. Export anyway?")
 
     _calibrating = False  # the running export fits the mask boundary (its result is said when done)
 

@@ -20,6 +20,20 @@ def _digest(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a > 0).tobytes()).hexdigest()
 
 
+def confirm_unsaved_drafts(parent, project, title: str, consequence: str) -> bool:
+    """Images with autosaved edits that were never saved (drafts left by a crash or a closed Review
+    panel, shown again only when their image is opened): name them, say ``consequence`` and ask
+    whether to go on. True when there are none. Ask after the leave hooks (the image on screen)."""
+    names = [project.image(i).name for i in tasks.draft_ids(project)]
+    if not names:
+        return True
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return dialogs.confirm(
+        parent, title,
+        f"{len(names)} image(s) have autosaved edits that were never saved: {shown}. {consequence} To include "
+        "the edits, open each image in Review and save its correction. Go on anyway?")
+
+
 class CorrectionMixin:
     """The Review panel's correction editing, as a mixin of :class:`~.review_panel.ReviewPanel`.
 
