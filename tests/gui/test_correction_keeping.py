@@ -278,3 +278,25 @@ def test_run_adaptation_names_the_unsaved_drafts_of_other_images(studio, dialogs
     dialogs.answers["confirm"] = False
     assert studio.panels["Adaptation"].run() is False
     assert "Unsaved edits not used" in dialogs.asked and not studio.runner.running
+
+
+@pytest.mark.parametrize("which", ["correction", "draft"])
+def test_an_unreadable_saved_mask_is_named_and_no_other_mask_is_saved_under_its_image(studio, dialogs, which):
+    """Stepping to an image whose saved correction (or draft) is unreadable: an error naming the
+    file, and no mask on screen, where the previous image's mask stayed under this image's name
+    (a Save would then have written the previous image's mask as this image's correction)."""
+    from vessel_studio.gui import tasks
+
+    review, viewer = _review_with_predictions(studio)
+    proj = studio.project
+    second = proj.images[1]
+    path = proj.correction_path(second.id) if which == "correction" else tasks.draft_path(proj, second.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a png")
+    review.next()
+    assert studio.current_id == second.id
+    assert dialogs.errors and dialogs.errors[-1][0] == "Cannot show the mask" and str(path) in dialogs.errors[-1][1]
+    assert review.image_id is None and not review.dirty
+    assert review.save() is False and path.read_bytes() == b"not a png"
+    review.next()  # the next image shows as usual
+    assert review.image_id == proj.images[2].id and review.mask_layer.data.shape == proj.images[2].shape[:2]

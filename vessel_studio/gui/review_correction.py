@@ -106,6 +106,13 @@ class CorrectionMixin:
             saved = p >= self.threshold.value() if p is not None else np.zeros(self.image.shape[:2], bool)
         return saved
 
+    def _unreadable_mask(self, exc: Exception) -> None:
+        """The image's saved correction or draft cannot be read: name the file and show no mask
+        (the previous image's stayed on screen under this image's name, where Save would write it)."""
+        dialogs.error(self, "Cannot show the mask", f"{exc}\n\nFix or remove that file, then open the image again.")
+        self._clear()
+        self.title.setText("Cannot show this image's mask (see the error message): choose another image")
+
     # --- saving, drafts, leaving ---------------------------------------------------------------
 
     def save(self) -> bool:

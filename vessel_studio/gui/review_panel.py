@@ -459,11 +459,16 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._set_layer("uncertainty", unc, "image", colormap="viridis", opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
         if not (keep_edits and self.dirty):
-            mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value())
-            if mask is None:
-                mask = np.zeros(self.image.shape[:2], bool)
+            try:  # an unreadable saved correction or draft: say so, show no other image's mask
+                mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value())
+                if mask is None:
+                    mask = np.zeros(self.image.shape[:2], bool)
+                baseline = self._baseline_for(origin, mask)
+            except ValueError as exc:
+                self._unreadable_mask(exc)
+                return
             self._mask_origin = origin
-            self._baseline = self._baseline_for(origin, mask)
+            self._baseline = baseline
             self._set_mask(mask)
         self._show_stats()
         self._update_edit_state()
