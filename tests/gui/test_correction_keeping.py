@@ -300,3 +300,25 @@ def test_an_unreadable_saved_mask_is_named_and_no_other_mask_is_saved_under_its_
     assert review.save() is False and path.read_bytes() == b"not a png"
     review.next()  # the next image shows as usual
     assert review.image_id == proj.images[2].id and review.mask_layer.data.shape == proj.images[2].shape[:2]
+
+
+def test_a_restored_draft_undone_to_the_saved_mask_says_so(studio, make_napari_viewer):
+    """A draft restored over a saved correction, its edits undone with the eraser: no draft is
+    left and the line says the mask is the saved correction, not a restored draft."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.gui.app import attach
+
+    review = studio.panels["Review"]
+    image_id = studio.current_id
+    assert review.save()
+    spot, value = _edit(review.mask_layer)
+    review.autosave()
+    viewer2 = make_napari_viewer()
+    st2 = attach(viewer2, project=studio.project.folder)
+    rev2 = st2.panels["Review"]
+    assert rev2.dirty and "draft" in rev2.edit_state.text()
+    viewer2.layers["mask"].brush_size = 1
+    viewer2.layers["mask"].paint(spot, 1 - value)  # the person takes the edit back by hand
+    rev2.autosave()
+    assert not rev2.dirty and not tasks.draft_path(st2.project, image_id).exists()
+    assert "saved correction" in rev2.edit_state.text() and "draft" not in rev2.edit_state.text()

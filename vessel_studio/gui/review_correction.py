@@ -194,6 +194,9 @@ class CorrectionMixin:
                 except OSError:
                     pass
                 self._draft_digest = None
+                if self._mask_origin == "draft":  # the mask is the saved state under the draft now
+                    self._mask_origin = "corrected" if proj.correction_path(self.image_id).is_file() else "predicted"
+                    self._update_edit_state()
             return
         data = self.mask_layer.data
         digest = _digest(data)
