@@ -205,6 +205,30 @@ def test_corrections_replace_pseudo_labels_and_count_as_trusted(setup):
     assert Project.open(proj.folder).image(rec.id).state == "corrected"
 
 
+def test_corrections_made_before_the_first_round_train_round_0(setup):
+    """A lab corrects a few masks of the bundled model's predictions, then adapts: round 0's segmenter
+    trains on those corrected images too (whole FOV, weighted). Two projects of the same target images,
+    one with a correction: round 0 without it counts no real pair, with it one, and their segmenters
+    differ (the job is deterministic for a seed, so nothing else makes them differ)."""
+    from vessel_studio.models.segmenter import Segmenter
+
+    proj, bundle, target_folder = setup
+    other = Project.create(proj.folder.parent / "corrected", modality=proj.modality)
+    other.add_images([target_folder / "images"])
+    rec = other.images[0]
+    mask = np.zeros(rec.shape[:2], bool)
+    mask[20:24, :] = True
+    other.save_correction(rec.id, mask)
+
+    plain, _ = collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    used, _ = collect(adapt(other, TINY.replace(rounds=0), source=bundle))
+    assert plain.rounds[0].metrics["corrected_images"] == 0 and plain.rounds[0].metrics["real_pairs"] == 0
+    assert used.rounds[0].metrics["corrected_images"] == 1 and used.rounds[0].metrics["real_pairs"] == 1
+    w0 = Segmenter.load(proj.segmenter_path(0)).net.state_dict()
+    w1 = Segmenter.load(other.segmenter_path(0)).net.state_dict()
+    assert any(not np.array_equal(w0[k].numpy(), w1[k].numpy()) for k in w0)
+
+
 def test_round_labels_use_corrections(setup):
     from vessel_studio.adaptation.rounds import RoundContext, real_pairs, round_labels
     from vessel_studio.adaptation.job import load_targets

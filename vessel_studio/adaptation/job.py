@@ -257,7 +257,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                         prev_generator=project.generator_path(prev.index) if prev else None,
                         prev_segmenter=project.chain_segmenter_path(prev.index) if prev else None,
                         prev_probs=prev_probs, prev_probs_model=prev_model,
-                        corrections=project.corrections() if r > 0 else {},
+                        corrections=project.corrections(),
                         replay=project.round_dir(0) if replay else None,
                         replay_cfg=AdaptConfig.from_dict(project.get_round(0).config) if replay else None,
                     )

@@ -5,6 +5,7 @@ Round 0 (latent similarity mining)::
     target generator  <- train on the unlabelled target images (mask channel empty)
     synthetic pairs   <- translate(source generator, target generator, source crops, source masks)
     segmenter         <- fine-tune the source segmenter on the synthetic pairs
+                         (+ the target images a person corrected, weighted: trusted labels)
     pseudo-labels     <- the new segmenter on every real target image
 
 Round r >= 1 (co-optimization)::
@@ -389,13 +390,17 @@ def stage_deliver(ctx: RoundContext, seg):
 
 
 def round_labels(ctx: RoundContext) -> list[np.ndarray]:
-    """Model-scale labels of the target images for round r: corrections win, else pseudo-labels."""
+    """Model-scale labels of the target images for round r: corrections win, else pseudo-labels
+    (round 0, which has none: None)."""
     from vessel_studio.preprocess import resize_mask
 
     out = []
     for t in ctx.targets:
         if t.id in ctx.corrections:
             out.append(resize_mask(ctx.corrections[t.id], t.prepared.x.shape).astype(np.float32))
+            continue
+        if ctx.prev_probs_model is None:  # round 0: no pseudo-labels yet, only the corrections
+            out.append(None)
             continue
         p = ctx.prev_probs_model[t.id]
         out.append(p.astype(np.float32) if ctx.cfg.pseudo_mode == "soft" else (p >= 0.5).astype(np.float32))
@@ -404,7 +409,8 @@ def round_labels(ctx: RoundContext) -> list[np.ndarray]:
 
 def real_pairs(ctx: RoundContext, labels: list[np.ndarray]):
     """Confidently pseudo-labelled real images (uncertain pixels left out of the loss) and
-    corrected images (whole FOV, weight ``correction_weight``)."""
+    corrected images (whole FOV, weight ``correction_weight``); in round 0, which has no pseudo-labels
+    yet, the corrected images alone."""
     from vessel_studio.train.segmenter import TrainPair
 
     cfg = ctx.cfg
@@ -412,7 +418,7 @@ def real_pairs(ctx: RoundContext, labels: list[np.ndarray]):
     for t, lab in zip(ctx.targets, labels):
         if t.id in ctx.corrections:
             pairs.append(TrainPair(t.prepared.x, lab, t.prepared.fov, weight=cfg.correction_weight, name=t.id))
-        elif cfg.pseudo_real:
+        elif cfg.pseudo_real and ctx.prev_probs_model is not None:
             p = ctx.prev_probs_model[t.id]
             confident = t.prepared.fov & (np.abs(p - 0.5) >= cfg.confidence_margin)
             if confident.any():
@@ -608,8 +614,8 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     if r > 0 and cfg.synth_replay:
         pairs += yield from replay_pairs(ctx)
     n_synth = len(pairs)
-    if r > 0:
-        pairs += real_pairs(ctx, labels)
+    if r > 0 or ctx.corrections:  # round 0: a person's corrected masks, the only real labels it has
+        pairs += real_pairs(ctx, labels if r > 0 else round_labels(ctx))
     n_real = len(pairs) - n_synth
     src_pairs = source_pairs(ctx, len(pairs))
     pairs += src_pairs
