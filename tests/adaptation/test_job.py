@@ -227,6 +227,9 @@ def test_corrections_made_before_the_first_round_train_round_0(setup):
     w0 = Segmenter.load(proj.segmenter_path(0)).net.state_dict()
     w1 = Segmenter.load(other.segmenter_path(0)).net.state_dict()
     assert any(not np.array_equal(w0[k].numpy(), w1[k].numpy()) for k in w0)
+    logged = [json.loads(line) for line in (other.folder / "log.jsonl").read_text().splitlines()]
+    assert any(e.get("round") == 0 and e.get("images") == [rec.name] for e in logged
+               if e["message"] == "round trained on corrected masks")
 
 
 def test_round_labels_use_corrections(setup):

@@ -119,10 +119,12 @@ def test_rounds_command_lists_flags_and_rolls_back(tmp_path, capsys):
         metrics = {"vessel_fraction": vf, "agreement": 0.5, "confidence": 0.9, "fragmentation": 12.0 - index}
         if index == 0:
             metrics["source_vessel_fraction"] = 0.10
+        metrics["corrected_images"] = float(index * 2)
         proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
     assert main(["rounds", str(proj.folder)]) == 0
     out = capsys.readouterr().out
     assert "warning: round 1: flood" in out and "warning: round 0" not in out
+    assert "corrected masks trained on: round 1: 2\n" in out
     assert "label-free selection: round 1" in out
     assert main(["rounds", str(proj.folder), "--rollback", "0"]) == 0
     out = capsys.readouterr().out

@@ -281,6 +281,9 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 committed.append(rec)
                 for a in artifacts_of(project.folder / rec.folder, r):
                     yield a
+                if ctx.corrections:  # which of a person's masks this round trusted (the record counts them)
+                    project.log("round trained on corrected masks", round=r,
+                                images=sorted(project.image(i).name for i in ctx.corrections))
                 if flags:  # the kept attempt's guard warnings, computed above
                     project.log("round flagged by the label-free guard", round=r, warnings=flags)
             hist = [dict(x.metrics) for x in project.rounds if hist_start <= x.index <= r]

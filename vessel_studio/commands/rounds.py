@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
         print("no rounds yet")
         return 0
     print(summarize(rows))
+    used = [(r["round"], int(r["corrected_images"])) for r in rows if r.get("corrected_images")]
+    if used:  # the names are in the project's log.jsonl ("round trained on corrected masks")
+        print("corrected masks trained on: " + ", ".join(f"round {i}: {n}" for i, n in used))
     pick = select_round(rows)
     if pick is not None:
         print(f"label-free selection: round {pick} (lowest fragmentation of its pseudo-labels)")
