@@ -172,6 +172,45 @@ def test_corrections_and_states(tmp_path, images):
         proj.set_state(rec.id, "done")
 
 
+@pytest.mark.parametrize("step", ["save", "remove"])
+def test_a_correction_cut_between_file_and_state_is_settled_on_open(tmp_path, images, step):
+    """save_correction renames the mask into corrections/, then marks the image; remove_correction
+    deletes the file, then marks it. A kill -9 between the two steps (here: in set_state) leaves a
+    mask whose image is not "corrected" (adaptation would ignore what the person saved, export would
+    not) or a "corrected" image without a mask. Opening the project settles the state from the file."""
+    import subprocess
+    import sys
+
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    rec = proj.add_images(paths[:2])[0]
+    mask = np.zeros((40, 48), bool)
+    mask[10:20, 5:30] = True
+    if step == "remove":
+        proj.save_correction(rec.id, mask)
+    code = ("import os, signal, sys\n"
+            "import numpy as np\n"
+            "from vessel_studio.store import Project\n"
+            "Project.set_state = lambda self, i, s: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "p = Project.open(sys.argv[1])\n"
+            "m = np.zeros((40, 48), bool); m[10:20, 5:30] = True\n"
+            "p.save_correction(sys.argv[2], m) if sys.argv[3] == 'save' else p.remove_correction(sys.argv[2])\n")
+    r = subprocess.run([sys.executable, "-c", code, str(proj.folder), rec.id, step], capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr
+    manifest = json.loads((proj.folder / "project.json").read_text())
+    cut = next(x["state"] for x in manifest["images"] if x["id"] == rec.id)
+    assert cut == ("new" if step == "save" else "corrected")  # what the kill left
+    again = Project.open(proj.folder)
+    if step == "save":
+        assert again.image(rec.id).state == "corrected" and list(again.corrections()) == [rec.id]
+        np.testing.assert_array_equal(again.corrections()[rec.id], mask)
+    else:
+        assert again.image(rec.id).state == "new" and again.corrections() == {}
+    assert [x.state for x in again.images][1] == "new"  # the other image is left as it was
+    assert any(e["message"] == "image states settled with the saved corrections" and e["ids"] == [rec.id]
+               for e in again.read_log())
+
+
 def test_commit_rounds_predictions_and_rollback(tmp_path, images):
     _, paths = images
     proj = Project.create(tmp_path / "p", modality="octa")

@@ -595,7 +595,43 @@ class Project:
                             p.unlink()
                     removed.append(p)
         removed.extend(self._remove_orphan_copies(now))
+        self._settle_corrections()
         return removed
+
+    def _settle_corrections(self) -> list[str]:
+        """Make image states agree with the saved corrections after a writer was cut between its two
+        steps: ``save_correction`` renames the mask into ``corrections/``, then marks the image
+        "corrected"; ``remove_correction`` deletes the file, then marks it "predicted"/"new". A mask
+        file beside a "new"/"predicted" state is a Save whose state was lost (the file is the person's
+        work: it becomes "corrected", which adaptation trusts, as export already did); a "corrected"
+        state without its file is a cut removal. Best effort, under the manifest lock; the ids changed."""
+        folder = self.folder / "corrections"
+        on_disk = {p.stem for p in folder.glob("*.png")} if folder.is_dir() else set()
+        states = {r.id: r.state for r in self.images}
+        if not any((i in on_disk and st in ("new", "predicted")) or (i not in on_disk and st == "corrected")
+                   for i, st in states.items()):
+            return []
+        changed: list[str] = []
+
+        def fn(d):
+            after = "predicted" if d["rounds"] else "new"
+            for x in d["images"]:
+                has = self.correction_path(x["id"]).is_file()
+                if has and x["state"] in ("new", "predicted"):
+                    x["state"] = "corrected"
+                    changed.append(x["id"])
+                elif not has and x["state"] == "corrected":
+                    x["state"] = after
+                    changed.append(x["id"])
+
+        try:
+            self._update(fn)
+        except OSError:  # a read-only project: leave it
+            return []
+        if changed:
+            with contextlib.suppress(OSError):
+                self.log("image states settled with the saved corrections", ids=changed)
+        return changed
 
     def _remove_orphan_copies(self, now: float) -> list[Path]:
         """Image copies that add_images renamed into ``images/`` but the manifest never named (a kill
