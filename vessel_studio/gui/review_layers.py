@@ -17,6 +17,12 @@ import numpy as np
 #: the Review panel's layers, bottom to top
 NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 
+#: the maps are drawn with additive blending: a colormap must be black at 0, else it tints the whole
+#: image (viridis, dark purple at 0, turned every sure pixel and the black outside the FOV purple).
+#: The uncertainty's hue is apart from the probability's magma and from fundus reds
+PROBABILITY_COLORMAP = "magma"
+UNCERTAINTY_COLORMAP = "cyan"
+
 
 #: the mask layer's metadata key while it is hidden because no image is shown (set_mask shows it
 #: again then; a mask the user hid stays hidden)
@@ -32,8 +38,9 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
     :func:`prepare_image` makes it gray for an OCT-A project before its first image, and an image
     of the other kind replaces that one layer (as stepping between RGB and gray images does)."""
     layers = viewer.layers
-    maps = {"compare": dict(colormap="magma", opacity=1.0), "probability": dict(colormap="magma", opacity=opacity),
-            "uncertainty": dict(colormap="viridis", opacity=opacity)}
+    maps = {"compare": dict(colormap=PROBABILITY_COLORMAP, opacity=1.0),
+            "probability": dict(colormap=PROBABILITY_COLORMAP, opacity=opacity),
+            "uncertainty": dict(colormap=UNCERTAINTY_COLORMAP, opacity=opacity)}
     for name in NAMES:
         if name in layers:
             continue

@@ -450,13 +450,13 @@ class ReviewPanel(CorrectionMixin, QWidget):
             prob = other = unc = None
         self.prob = prob
         op = self.opacity.value() / 100
-        self._set_layer("compare", other, "image", colormap="magma", opacity=1.0, blending="additive",
+        self._set_layer("compare", other, "image", colormap=review_layers.PROBABILITY_COLORMAP, opacity=1.0, blending="additive",
                         visible=other is not None)
-        self._set_layer("probability", prob, "image", colormap="magma", opacity=op, blending="additive",
+        self._set_layer("probability", prob, "image", colormap=review_layers.PROBABILITY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1))
         if unc is None and prob is not None:
             unc = tasks.uncertainty(prob)
-        self._set_layer("uncertainty", unc, "image", colormap="viridis", opacity=op, blending="additive",
+        self._set_layer("uncertainty", unc, "image", colormap=review_layers.UNCERTAINTY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
         if not (keep_edits and self.dirty):
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
