@@ -1,6 +1,11 @@
-"""The Review panel's overlays: the uncertainty map's colours (no tint where the model is sure)."""
+"""What the Review panel says it shows: which round "latest round" is, the round before it that the
+agreement is measured against, no other map's mask under a round that has none, the latest round
+after an adaptation, the choices after a roll back or in another project, and the uncertainty map's
+colours (no tint where the model is sure)."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -8,6 +13,224 @@ import pytest
 from conftest import fake_probability
 
 pytestmark = pytest.mark.gui
+
+
+def _commit_rounds(proj, tmp_path, maps: dict[int, dict[str, np.ndarray]]) -> None:
+    """Commit rounds whose pseudo/ holds ``maps[index][image_id]``."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    for index, by_id in maps.items():
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        for image_id, p in by_id.items():
+            write_prob(src / "pseudo" / f"{image_id}.tif", p)
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
+
+
+def _write_source_only(proj, image_id, p):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    write_prob(tasks.source_only_path(proj, image_id), p)
+
+
+def _dice(a, b):
+    a, b = a >= 0.5, b >= 0.5
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def _agreement_row(review):
+    """(name, value) of the stats' agreement row, or None."""
+    import re
+
+    m = re.search(r"agreement with ([^<]*) \(Dice\)</td><td>([0-9.]+)", review.stats.text())
+    return (m.group(1), float(m.group(2))) if m else None
+
+
+@pytest.fixture
+def three_rounds(studio, tmp_path):
+    """Rounds 0-2 and a source-only map for the first image, each map different."""
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    maps = {i: {image_id: fake_probability(shape, 10 + i)} for i in range(3)}
+    _commit_rounds(proj, tmp_path, maps)
+    so = fake_probability(shape, 50)
+    _write_source_only(proj, image_id, so)
+    studio.project_changed.emit()
+    studio.images_changed.emit()
+    return image_id, {**{i: m[image_id] for i, m in maps.items()}, "source-only": so}
+
+
+def test_agreement_is_with_the_map_before_the_one_shown(studio, three_rounds):
+    """The stats' agreement row compared the latest round's predecessor with whatever was shown (round 0
+    against round 1, the source-only map against round 1) under the name "previous"; it is the shown
+    map against the one before it, named."""
+    image_id, maps = three_rounds
+    review = studio.panels["Review"]
+    assert review.image_id == image_id and review.show_round.currentText() == "latest round"
+    expected = {"latest round": ("round 1", maps[2], maps[1]), "round 2": ("round 1", maps[2], maps[1]),
+                "round 1": ("round 0", maps[1], maps[0]), "round 0": ("source-only", maps[0], maps["source-only"])}
+    for choice, (name, shown, before) in expected.items():
+        review.show_round.setCurrentText(choice)
+        assert np.array_equal(studio.viewer.layers["probability"].data, shown)
+        got = _agreement_row(review)
+        assert got is not None and got[0] == name, (choice, review.stats.text())
+        assert got[1] == pytest.approx(_dice(shown, before), abs=6e-4), choice
+    review.show_round.setCurrentText("source-only")  # nothing before it
+    assert _agreement_row(review) is None and "vessel fraction" in review.stats.text()
+
+
+def test_the_panel_names_the_round_it_shows(studio, three_rounds, tmp_path):
+    """"latest round" says which round it is, and says so when it falls back to the source-only map
+    (an image added after the adaptation); the compared map is named too."""
+    image_id, maps = three_rounds
+    review = studio.panels["Review"]
+    assert review.showing.text() == "Showing round 2, the latest round."
+    review.compare.setCurrentText("round 0")
+    assert review.showing.text() == "Showing round 2, the latest round. Compared with round 0."
+    review.show_round.setCurrentText("round 1")
+    assert review.showing.text().startswith("Showing round 1. ")
+    # another image: no round has a map for it, its source-only map is what "latest round" shows
+    proj = studio.project
+    other = proj.images[1].id
+    _write_source_only(proj, other, fake_probability(proj.images[1].shape[:2], 3))
+    review.show_round.setCurrentText("latest round")
+    review.compare.setCurrentText("none")
+    studio.select_image(other)
+    assert review.showing.text() == ("Showing the source-only prediction (round 2, the latest, has none for "
+                                     "this image).")
+    assert _agreement_row(review) is None  # no round before a source-only map
+    # an image without any map
+    studio.select_image(proj.images[2].id)
+    assert review.showing.text().startswith("No prediction for this image yet")
+    assert review.stats.text() == "no prediction shown"
+
+
+def test_a_choice_without_a_map_shows_no_other_maps_mask(studio, three_rounds):
+    """Show "source-only" for an image without a source-only map drew the latest round's mask (no
+    probability map on screen, the mask threshold doing nothing) under "mask from: prediction"; the
+    mask is empty now and the panel says the map is missing."""
+    image_id, maps = three_rounds
+    from vessel_studio.gui import tasks
+
+    tasks.source_only_path(studio.project, image_id).unlink()
+    review, viewer = studio.panels["Review"], studio.viewer
+    assert (viewer.layers["mask"].data > 0).any()  # the latest round's mask
+    review.show_round.setCurrentText("source-only")
+    assert not viewer.layers["probability"].visible
+    assert not (viewer.layers["mask"].data > 0).any()
+    assert review.edit_state.text() == "mask from: empty"
+    assert review.showing.text().startswith("No source-only prediction for this image")
+    # a saved correction is still what the image opens with
+    corrected = maps[2] >= 0.7
+    studio.project.save_correction(image_id, corrected)
+    review._reload_maps()
+    assert np.array_equal(viewer.layers["mask"].data > 0, corrected)
+
+
+def test_after_an_adaptation_the_review_shows_its_latest_round(studio, tmp_path, qtbot, dialogs):
+    """Review kept showing "source-only" (the choice made before the adaptation) once the adaptation
+    had finished (docs/screenshots/review.png); it shows the latest round now, compared with what
+    was shown when that was compared with the latest round."""
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    _write_source_only(proj, image_id, fake_probability(shape, 1))
+    review = studio.panels["Review"]
+    review.show_round.setCurrentText("source-only")
+    review.compare.setCurrentText("none")
+    new = fake_probability(shape, 2)
+    gate = threading.Event()
+
+    def adaptation():
+        from vessel_studio.events import Progress
+
+        yield Progress("round", 0, 1)
+        _commit_rounds(proj, tmp_path, {0: {image_id: new}})
+        gate.set()
+        return None
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000) as blocker:
+        assert studio.start_job("Adaptation", adaptation)
+    assert blocker.args[0].status == "done" and gate.is_set()
+    assert review.show_round.currentText() == "latest round"
+    assert np.array_equal(studio.viewer.layers["probability"].data, new)
+    assert review.showing.text() == "Showing round 0, the latest round."
+    assert not dialogs.errors
+    # a second adaptation while source-only is compared with the latest round: the two swap
+    review.show_round.setCurrentText("source-only")
+    review.compare.setCurrentText("latest round")
+    newer = fake_probability(shape, 3)
+
+    def adaptation2():
+        from vessel_studio.events import Progress
+
+        yield Progress("round", 0, 1)
+        _commit_rounds(proj, tmp_path, {1: {image_id: newer}})
+        return None
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        assert studio.start_job("Adaptation", adaptation2)
+    assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "source-only"
+    assert np.array_equal(studio.viewer.layers["probability"].data, newer)
+    assert studio.viewer.layers["compare"].visible
+
+
+def test_a_cancelled_adaptation_leaves_the_choice(studio, qtbot, dialogs):
+    review = studio.panels["Review"]
+    review.show_round.setCurrentText("source-only")
+
+    def adaptation():
+        from vessel_studio.events import Progress
+
+        while True:
+            yield Progress("round", 0, 1)
+
+    assert studio.start_job("Adaptation", adaptation)
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        studio.runner.cancel()
+    assert review.show_round.currentText() == "source-only"
+
+
+def test_a_rolled_back_round_on_screen_is_named(studio, three_rounds, dialogs):
+    """Show "round 2" and Compare with "round 1", then a roll back to round 0: both fall back (latest
+    round, none) and the panel says which chosen rounds were rolled back, until another choice."""
+    image_id, maps = three_rounds
+    review, viewer = studio.panels["Review"], studio.viewer
+    review.show_round.setCurrentText("round 2")
+    review.compare.setCurrentText("round 1")
+    panel = studio.panels["Adaptation"]
+    panel.keep_round.setCurrentText("round 0")
+    assert panel.rollback()
+    assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
+    assert np.array_equal(viewer.layers["probability"].data, maps[0])
+    text = review.showing.text()
+    assert text.startswith("Showing round 0, the latest round.")
+    assert "round 2 was rolled back" in text and "round 1 was rolled back" in text
+    assert _agreement_row(review)[0] == "source-only"
+    review.compare.setCurrentText("source-only")
+    assert "rolled back" not in review.showing.text()
+
+
+def test_another_project_opens_on_its_latest_round(studio, three_rounds, tmp_path, dialogs):
+    """The rounds chosen in one project were kept in the next one opened (Show "round 0" of another
+    adaptation), while the queue went back to the project order: both start afresh."""
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    review.show_round.setCurrentText("round 0")
+    review.compare.setCurrentText("source-only")
+    write_sample_project(tmp_path / "other", n=2, modality="fundus", shape=(64, 64), seed=3)
+    other = Project.open(tmp_path / "other")
+    rec = other.images[0]
+    _commit_rounds(other, tmp_path / "o", {0: {rec.id: fake_probability((64, 64), 7)},
+                                           1: {rec.id: fake_probability((64, 64), 8)}})
+    assert studio.open_project(tmp_path / "other")
+    assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
+    assert review.showing.text() == "Showing round 1, the latest round."
 
 
 def test_the_uncertainty_map_does_not_tint_sure_pixels(studio):

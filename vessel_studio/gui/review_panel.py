@@ -55,6 +55,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._baseline: np.ndarray | None = None
         self._draft_digest: str | None = None
         self._mask_origin = "none"
+        self._shown = None  # what Show drew for the image on screen: a round index, "source-only" or None
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._measurer = Measurer(self._show_measures, self._show_measures_error)
         #: neighbours in the queue read ahead; what arrives for another project or the image on screen is dropped
@@ -74,6 +75,11 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self.queue.addItems(["project order", "most uncertain first"])
         self.show_round = QComboBox()
         self.compare = QComboBox()
+        #: what "Show" and "Compare with" draw for the image on screen ("latest round" names its round)
+        self.showing = QLabel("")
+        self.showing.setWordWrap(True)
+        self._note = ""  # a chosen round that a roll back removed, said once beside what is shown
+        self._choices_for = None  # the project whose rounds the Show / Compare choices list
         self.side_by_side = QCheckBox("Side by side (grid)")
         self.contour = QCheckBox("Mask as contour")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -151,6 +157,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
         lay.addWidget(self.title)
         lay.addLayout(nav)
         lay.addLayout(form)
+        lay.addWidget(self.showing)
         lay.addLayout(toggles)
         seg_row = QHBoxLayout()
         seg_row.addWidget(self.btn_segment, 1)
@@ -172,8 +179,8 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self.btn_next.clicked.connect(self.next)
         self.queue.currentTextChanged.connect(self._queue_changed)
         # another map shown or compared: unsaved edits stay (without them the mask follows the map)
-        self.show_round.currentTextChanged.connect(lambda _t: self._reload_maps(keep_edits=True))
-        self.compare.currentTextChanged.connect(lambda _t: self._reload_maps(keep_edits=True))
+        self.show_round.currentTextChanged.connect(self._choice_changed)
+        self.compare.currentTextChanged.connect(self._choice_changed)
         self.side_by_side.toggled.connect(self._grid)
         self.contour.toggled.connect(self._contour)
         self.opacity.valueChanged.connect(self._opacity)
@@ -266,7 +273,20 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self.queue.blockSignals(True)
         self.queue.setCurrentIndex(0)
         self.queue.blockSignals(False)
-        self._fill_round_choices()
+        proj = self.studio.project
+        if proj is not self._choices_for:
+            # another project (or the same folder opened again): its latest round, compared with nothing,
+            # not the rounds chosen in the previous one
+            self._choices_for = proj
+            self._note = ""
+            for combo in (self.show_round, self.compare):
+                combo.blockSignals(True)
+                combo.setCurrentIndex(0)
+                combo.blockSignals(False)
+            self._fill_round_choices()
+        else:  # this project's rounds changed (roll back): say which chosen round is gone
+            gone = self._fill_round_choices()
+            self._note = "; ".join(f"{text} was rolled back" for text in gone)
         if self.studio.project is None or self.studio.current_id is None:
             # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
@@ -282,9 +302,12 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._fill_round_choices()
         self._show_title()  # the state (predicted, corrected, ...) may have changed
 
-    def _fill_round_choices(self) -> None:
+    def _fill_round_choices(self) -> list[str]:
+        """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
+        to the first choice (latest round / none). Returns the chosen rounds that are gone."""
         proj = self.studio.project
         rounds = [r.index for r in proj.rounds] if proj is not None else []
+        gone = []
         for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
             current = combo.currentText()
             combo.blockSignals(True)
@@ -294,7 +317,10 @@ class ReviewPanel(CorrectionMixin, QWidget):
             combo.addItems(items)
             if current in items:
                 combo.setCurrentText(current)
+            elif current.startswith("round "):
+                gone.append(current)
             combo.blockSignals(False)
+        return gone
 
     def ids(self) -> list[str]:
         proj = self.studio.project
@@ -342,17 +368,39 @@ class ReviewPanel(CorrectionMixin, QWidget):
         elif outcome.name == "Segmentation" and outcome.status in ("done", "cancelled"):
             self._reload_maps(keep_edits=True)  # a cancelled one keeps the maps it wrote
         elif outcome.name == "Adaptation" and outcome.status == "done":
+            self._show_latest()
             self._reload_maps(keep_edits=True)
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
+
+    def _choice_changed(self, _text: str) -> None:
+        self._note = ""
+        self._reload_maps(keep_edits=True)
+
+    def _show_latest(self) -> None:
+        """An adaptation has finished: Show its latest round (what the reviewer is to look at now). What
+        was shown is kept as the comparison when that was the latest round (source-only vs latest
+        becomes latest vs source-only); the labels list the new rounds."""
+        self._fill_round_choices()
+        before = self.show_round.currentText()
+        if before == LATEST:
+            return
+        swap = self.compare.currentText() == LATEST
+        for combo, text in ((self.show_round, LATEST), (self.compare, before if swap else None)):
+            if text is None:
+                continue
+            combo.blockSignals(True)
+            combo.setCurrentText(text)
+            combo.blockSignals(False)
 
     # --- loading -------------------------------------------------------------------------------
 
     def _clear(self) -> None:
         self.image_id = None
-        self.image = self.prob = self._baseline = None
+        self.image = self.prob = self._baseline = self._shown = None
         review_layers.clear(self.viewer)  # hidden and emptied, kept for the next image
         self.title.setText("No image")
+        self.showing.setText("")
         self.stats.setText("")
         self.measures.setText("")
         self.edit_state.setText("")
@@ -458,9 +506,15 @@ class ReviewPanel(CorrectionMixin, QWidget):
             unc = tasks.uncertainty(prob)
         self._set_layer("uncertainty", unc, "image", colormap=review_layers.UNCERTAINTY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
+        self._shown = self._resolve(shown, prob)
+        self._show_what(shown, which, other)
         if not (keep_edits and self.dirty):
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
                 mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value())
+                if prob is None and origin == "predicted":
+                    # no map for the round chosen in Show: not another map's mask under that name (the
+                    # latest round's, which current_mask falls back to)
+                    mask, origin = None, "none"
                 if mask is None:
                     mask = np.zeros(self.image.shape[:2], bool)
                 baseline = self._baseline_for(origin, mask)
@@ -472,6 +526,51 @@ class ReviewPanel(CorrectionMixin, QWidget):
             self._set_mask(mask)
         self._show_stats()
         self._update_edit_state()
+
+    def _resolve(self, shown, prob):
+        """What Show's ``shown`` drew (``prob``): a round index, SOURCE_ONLY, or None (no map)."""
+        if prob is None:
+            return None
+        if shown is not None:
+            return shown
+        proj = self.studio.project
+        rounds = proj.rounds
+        if rounds and proj.prediction_path(self.image_id).is_file():
+            return rounds[-1].index
+        return tasks.SOURCE_ONLY  # probability(): the latest round has no map for this image
+
+    @staticmethod
+    def _map_name(which) -> str:
+        return "the source-only prediction" if which == tasks.SOURCE_ONLY else f"round {which}"
+
+    def _show_what(self, shown, compared, other) -> None:
+        """Say which map is on screen (the round "latest round" is) and whether the compared one exists."""
+        rounds = [r.index for r in self.studio.project.rounds]
+        got = self._shown
+        if got is None:
+            if shown is None:
+                text = "No prediction for this image yet: run an adaptation or <i>Segment with bundled model</i>."
+            elif shown == tasks.SOURCE_ONLY:
+                text = "No source-only prediction for this image: <i>Segment with bundled model</i> makes one."
+            else:
+                text = f"Round {shown} has no prediction for this image."
+        else:
+            text = f"Showing {self._map_name(got)}"
+            if got == tasks.SOURCE_ONLY and shown is None and rounds:
+                text += f" (round {rounds[-1]}, the latest, has none for this image)"
+            elif rounds and got == rounds[-1]:
+                text += ", the latest round"
+            text += "."
+        if compared != NONE:
+            if other is None:
+                text += f" {self._map_name(compared).capitalize()} to compare with: none for this image."
+            elif compared is None:
+                text += " Compared with the latest round."
+            else:
+                text += f" Compared with {self._map_name(compared)}."
+        if self._note:
+            text += f" ({self._note}.)"
+        self.showing.setText(text)
 
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):
         shape = None if self.image is None else self.image.shape[:2]
@@ -516,17 +615,26 @@ class ReviewPanel(CorrectionMixin, QWidget):
 
     # --- statistics and measures ---------------------------------------------------------------
 
+    def _previous(self):
+        """The map before the one shown, for "agreement with": the round before a round (the source-only
+        prediction before the first round); None for the source-only prediction, which has none."""
+        got = self._shown
+        if got is None or got == tasks.SOURCE_ONLY:
+            return None
+        rounds = [r.index for r in self.studio.project.rounds]
+        earlier = [i for i in rounds if i < got]
+        return earlier[-1] if earlier else tasks.SOURCE_ONLY
+
     def _show_stats(self) -> None:
         if self.prob is None:
-            self.stats.setText("no prediction yet: run an adaptation or <i>Segment with bundled model</i>")
+            self.stats.setText("no prediction shown")
         else:
-            prev = None
             proj = self.studio.project
-            rounds = [r.index for r in proj.rounds]
-            if len(rounds) >= 2:
-                prev = proj.prediction(self.image_id, round=rounds[-2])
-            elif rounds:
-                prev = tasks.source_only_prob(proj, self.image_id)
+            before = self._previous()
+            try:
+                prev = None if before is None else tasks.probability(proj, self.image_id, before)
+            except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
+                prev = None
             s = tasks.label_free_stats(self.prob, None, prev)
             rows = [
                 ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
@@ -534,7 +642,8 @@ class ReviewPanel(CorrectionMixin, QWidget):
                 ("undecided pixels (0.2 &lt; p &lt; 0.8)", f"{s['undecided_fraction']:.3f}"),
             ]
             if "agreement_previous" in s:
-                rows.append(("agreement with previous (Dice)", f"{s['agreement_previous']:.3f}"))
+                name = "source-only" if before == tasks.SOURCE_ONLY else f"round {before}"
+                rows.append((f"agreement with {name} (Dice)", f"{s['agreement_previous']:.3f}"))
             self.stats.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
         self._measure()
 
