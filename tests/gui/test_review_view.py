@@ -252,3 +252,16 @@ def test_the_uncertainty_map_does_not_tint_sure_pixels(studio):
         rgb_at_0 = np.asarray(layer.colormap.map(np.array([0.0])))[0, :3]
         assert rgb_at_0.max() < 0.02, (name, layer.colormap.name, rgb_at_0)
         assert np.asarray(layer.colormap.map(np.array([1.0])))[0, :3].max() > 0.9
+
+
+def test_the_compared_map_has_its_own_colour(studio, three_rounds):
+    """"Compare with" drew the compared map in magma over the shown map in magma (both additive): the
+    two summed into one map where neither could be told apart. The compared map's colours differ."""
+    review, viewer = studio.panels["Review"], studio.viewer
+    review.compare.setCurrentText("round 0")
+    compare, shown = viewer.layers["compare"], viewer.layers["probability"]
+    assert compare.visible and shown.visible and compare.blending == "additive"
+    levels = np.linspace(0.5, 1.0, 6)
+    a = np.asarray(compare.colormap.map(levels))[:, :3]
+    b = np.asarray(shown.colormap.map(levels))[:, :3]
+    assert np.abs(a - b).max(axis=1).min() > 0.3, (compare.colormap.name, shown.colormap.name)

@@ -1,6 +1,6 @@
 """The Review panel's napari layers: named, reused between images, kept in one order.
 
-``image``, ``compare`` (source-only or an earlier round), ``probability``, ``uncertainty`` and
+``image``, ``compare`` (source-only or an earlier round, in green), ``probability``, ``uncertainty`` and
 ``mask`` (a Labels layer: napari's brush, eraser, fill and undo/redo edit the correction).
 A layer is updated in place where it can be: adding or removing one costs the GUI thread far more.
 The panel makes all five when it is built (:func:`ensure`: hidden, 1×1 data) and only hides them
@@ -19,8 +19,11 @@ NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 
 #: the maps are drawn with additive blending: a colormap must be black at 0, else it tints the whole
 #: image (viridis, dark purple at 0, turned every sure pixel and the black outside the FOV purple).
-#: The uncertainty's hue is apart from the probability's magma and from fundus reds
+#: The uncertainty's hue is apart from the probability's magma and from fundus reds; the compared map
+#: is green, so that over the shown map (magma) what only one of them draws keeps its own colour
+#: (both in magma, the two summed into one map in which neither could be told apart)
 PROBABILITY_COLORMAP = "magma"
+COMPARE_COLORMAP = "green"
 UNCERTAINTY_COLORMAP = "cyan"
 
 
@@ -38,7 +41,7 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
     :func:`prepare_image` makes it gray for an OCT-A project before its first image, and an image
     of the other kind replaces that one layer (as stepping between RGB and gray images does)."""
     layers = viewer.layers
-    maps = {"compare": dict(colormap=PROBABILITY_COLORMAP, opacity=1.0),
+    maps = {"compare": dict(colormap=COMPARE_COLORMAP, opacity=1.0),
             "probability": dict(colormap=PROBABILITY_COLORMAP, opacity=opacity),
             "uncertainty": dict(colormap=UNCERTAINTY_COLORMAP, opacity=opacity)}
     for name in NAMES:

@@ -498,7 +498,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
             prob = other = unc = None
         self.prob = prob
         op = self.opacity.value() / 100
-        self._set_layer("compare", other, "image", colormap=review_layers.PROBABILITY_COLORMAP, opacity=1.0, blending="additive",
+        self._set_layer("compare", other, "image", colormap=review_layers.COMPARE_COLORMAP, opacity=1.0, blending="additive",
                         visible=other is not None)
         self._set_layer("probability", prob, "image", colormap=review_layers.PROBABILITY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1))
