@@ -265,3 +265,25 @@ def test_the_compared_map_has_its_own_colour(studio, three_rounds):
     a = np.asarray(compare.colormap.map(levels))[:, :3]
     b = np.asarray(shown.colormap.map(levels))[:, :3]
     assert np.abs(a - b).max(axis=1).min() > 0.3, (compare.colormap.name, shown.colormap.name)
+
+
+def test_rounds_rolled_back_outside_the_window_are_followed(studio, three_rounds, dialogs):
+    """Rounds rolled back by ``vessel-studio rounds --rollback`` (or another window) while Review shows
+    one of them: every image stepped to said "Cannot read predictions ... no round 2" in a dialog,
+    and Show kept the gone round. The choices follow the project's rounds when an image is shown."""
+    from vessel_studio.store import Project
+
+    image_id, maps = three_rounds
+    review, viewer = studio.panels["Review"], studio.viewer
+    review.show_round.setCurrentText("round 2")
+    review.compare.setCurrentText("round 1")
+    Project.open(studio.project.folder).rollback(0)  # not through this window: no signal
+    review.next()
+    review.previous()
+    assert not dialogs.errors
+    assert review.image_id == image_id
+    assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
+    assert [review.show_round.itemText(i) for i in range(review.show_round.count())] == [
+        "latest round", "source-only", "round 0"]
+    assert np.array_equal(viewer.layers["probability"].data, maps[0])
+    assert "round 2 was rolled back" in review.showing.text()

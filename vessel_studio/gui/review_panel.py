@@ -322,6 +322,17 @@ class ReviewPanel(CorrectionMixin, QWidget):
             combo.blockSignals(False)
         return gone
 
+    def _sync_round_choices(self, proj) -> None:
+        """List the rounds the project has now: rounds rolled back (or added) outside this window, by
+        ``vessel-studio rounds --rollback`` or another window, left a chosen round that no longer
+        exists, and every image stepped to said "Cannot read predictions" in a dialog."""
+        listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
+                  if t.startswith("round ")]
+        if listed != [f"round {r.index}" for r in proj.rounds]:
+            gone = self._fill_round_choices()
+            if gone:
+                self._note = "; ".join(f"{text} was rolled back" for text in gone)
+
     def ids(self) -> list[str]:
         proj = self.studio.project
         if proj is None:
@@ -480,6 +491,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
         if proj is None or self.image_id is None:
             return
         image_id = self.image_id
+        self._sync_round_choices(proj)
         shown = self._which(self.show_round.currentText())
         which = self._which(self.compare.currentText())
         got, got_other = self._ahead_map(ahead, shown), self._ahead_map(ahead, which)
