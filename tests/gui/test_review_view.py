@@ -287,3 +287,24 @@ def test_rounds_rolled_back_outside_the_window_are_followed(studio, three_rounds
         "latest round", "source-only", "round 0"]
     assert np.array_equal(viewer.layers["probability"].data, maps[0])
     assert "round 2 was rolled back" in review.showing.text()
+
+
+def test_the_mask_stands_apart_from_fundus_vessels(studio, three_rounds, tmp_path, qtbot):
+    """The mask (label 1) was napari's default label colour, a dark brownish red (0.47, 0.15, 0.02):
+    over a fundus image, where vessels are dark red, the mask was all but invisible without the
+    probability map beneath it. It is blue, on a mask layer made by the panel and on one made again
+    for an image of another number of dimensions."""
+    review, viewer = studio.panels["Review"], studio.viewer
+    layer = viewer.layers["mask"]
+    assert layer.data.any()
+    r, g, b, a = np.asarray(layer.colormap.map(np.array([1], np.uint8)))[0]
+    assert a == 1 and b > 0.8 and r < 0.3, (r, g, b)
+    assert np.asarray(layer.colormap.map(np.array([0], np.uint8)))[0, 3] == 0  # background transparent
+    # painting keeps drawing label 1 in that colour
+    assert layer.selected_label == 1
+    from vessel_studio.gui import review_layers
+
+    viewer.layers.remove("mask")  # the path that makes a new mask layer
+    review_layers.set_mask(viewer, np.ones((8, 8), bool), opacity=0.5, contour=False, on_paint=lambda *_: None)
+    made = viewer.layers["mask"]
+    assert np.allclose(made.colormap.map(np.array([1], np.uint8)), layer.colormap.map(np.array([1], np.uint8)))

@@ -23,6 +23,10 @@ NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 #: is green, so that over the shown map (magma) what only one of them draws keeps its own colour
 #: (both in magma, the two summed into one map in which neither could be told apart)
 PROBABILITY_COLORMAP = "magma"
+#: the mask's colour (label 1): napari's default label 1 is a dark brownish red (0.47, 0.15, 0.02),
+#: the colour of a vessel in a fundus image, under which the mask was all but invisible without the
+#: probability map beneath it; blue stands apart from fundus reds, gray OCT-A and the maps
+MASK_COLOR = "dodgerblue"
 COMPARE_COLORMAP = "green"
 UNCERTAINTY_COLORMAP = "cyan"
 
@@ -32,6 +36,13 @@ UNCERTAINTY_COLORMAP = "cyan"
 EMPTY_KEY = "vessel_studio_empty"
 #: the empty data of a layer while no image is shown
 EMPTY = {"image": (1, 1, 3), "compare": (1, 1), "probability": (1, 1), "uncertainty": (1, 1), "mask": (1, 1)}
+
+
+def mask_colormap():
+    """The mask layer's colours: vessel (1) in :data:`MASK_COLOR`, everything else transparent."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    return DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: MASK_COLOR})
 
 
 def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
@@ -52,6 +63,7 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
         elif name == "mask":
             layer = viewer.add_labels(np.zeros(EMPTY[name], np.uint8), name=name, opacity=opacity, visible=False,
                                       metadata={EMPTY_KEY: True})
+            layer.colormap = mask_colormap()
             layer.contour = 2 if contour else 0
         else:
             viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
@@ -143,6 +155,7 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
         if "mask" in layers:
             layers.remove("mask")
         layer = viewer.add_labels(data, name="mask", opacity=opacity)
+        layer.colormap = mask_colormap()
         layer.brush_size = brush
         layer.events.paint.connect(on_paint)
         layer.contour = 2 if contour else 0
