@@ -308,3 +308,46 @@ def test_the_mask_stands_apart_from_fundus_vessels(studio, three_rounds, tmp_pat
     review_layers.set_mask(viewer, np.ones((8, 8), bool), opacity=0.5, contour=False, on_paint=lambda *_: None)
     made = viewer.layers["mask"]
     assert np.allclose(made.colormap.map(np.array([1], np.uint8)), layer.colormap.map(np.array([1], np.uint8)))
+
+
+def _active_window(studio, qtbot):
+    from qtpy.QtWidgets import QApplication
+
+    window = studio.viewer.window._qt_window
+    window.show()
+    window.activateWindow()
+    window.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    return window
+
+
+def test_page_down_steps_one_image_wherever_the_focus_is(studio, qtbot):
+    """Page Down / Page Up were napari key bindings, which get only the keys no widget takes: with the
+    focus in the image list (after clicking a thumbnail) Page Down jumped to the last image and then
+    wrapped to the first; in the mask threshold it lowered the threshold by 0.5 (the mask from
+    p >= 0.05) and stepped nowhere; in Show it chose another round. They step one image everywhere."""
+    from qtpy.QtCore import Qt
+
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    for i, rec in enumerate(proj.images):
+        write_prob(tasks.source_only_path(proj, rec.id), fake_probability(rec.shape[:2], i))
+    review = studio.panels["Review"]
+    review._reload_maps()
+    _active_window(studio, qtbot)
+    ids = review.ids()
+    assert len(ids) == 3 and studio.current_id == ids[0]
+    image_list = studio.panels["Project"].list
+    shown, threshold = review.show_round.currentText(), review.threshold.value()
+    steps = [(image_list, Qt.Key.Key_PageDown, 1), (image_list, Qt.Key.Key_PageDown, 2),
+             (image_list, Qt.Key.Key_PageUp, 1), (review.threshold, Qt.Key.Key_PageDown, 2),
+             (review.show_round, Qt.Key.Key_PageDown, 0), (review.btn_next, Qt.Key.Key_PageUp, 2)]
+    for widget, key, expected in steps:
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=2000)
+        qtbot.keyClick(widget, key)
+        assert studio.current_id == ids[expected], (type(widget).__name__, key)
+    assert review.threshold.value() == threshold and review.show_round.currentText() == shown
+    assert review.image_id == ids[2]

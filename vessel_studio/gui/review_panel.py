@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,6 +31,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QShortcut,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -204,6 +206,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self.viewer.bind_key("PageDown", lambda _v: self.next(), overwrite=True)
         self.viewer.bind_key("PageUp", lambda _v: self.previous(), overwrite=True)
         self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
+        self._shortcuts = self._step_shortcuts()
         self._autosave = QTimer(self)
         self._autosave.setInterval(autosave_ms)
         self._autosave.timeout.connect(self.autosave)
@@ -222,6 +225,25 @@ class ReviewPanel(CorrectionMixin, QWidget):
         if studio.project is not None and studio.current_id is not None:
             # opened after the project (napari's plugin menu): show the selected image now
             self.load(studio.current_id)
+
+    def _step_shortcuts(self) -> list:
+        """Page Down / Page Up step to the next / previous image wherever the focus is in the window.
+        napari's key bindings (``bind_key``) only get the keys nobody else took: with the focus in the
+        Project panel's image list (after clicking a thumbnail) Page Down jumped a page of images, to
+        the last one, and then wrapped to the first; in the mask threshold it set the threshold 0.5
+        lower (the mask from p >= 0.05); in Show or Compare with it chose another round. Window-wide
+        shortcuts come before those widgets' own use of the keys."""
+        try:
+            window = self.viewer.window._qt_window
+        except (AttributeError, RuntimeError):  # no Qt window (a viewer made without one)
+            return []
+        shortcuts = []
+        for key, slot in ((Qt.Key.Key_PageDown, self.next), (Qt.Key.Key_PageUp, self.previous)):
+            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            shortcuts.append(shortcut)
+        return shortcuts
 
     @property
     def viewer(self):
@@ -257,6 +279,14 @@ class ReviewPanel(CorrectionMixin, QWidget):
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
             pass
+        for shortcut in self._shortcuts:  # they belong to the main window, which stays
+            try:
+                shortcut.setEnabled(False)
+                shortcut.activated.disconnect()
+                shortcut.deleteLater()
+            except (RuntimeError, TypeError):  # the window (and its shortcuts) is already gone
+                pass
+        self._shortcuts = []
         try:
             for key in ("PageDown", "PageUp", "Alt-S"):
                 self.viewer.bind_key(key, None)
