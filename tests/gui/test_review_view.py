@@ -351,3 +351,48 @@ def test_page_down_steps_one_image_wherever_the_focus_is(studio, qtbot):
         assert studio.current_id == ids[expected], (type(widget).__name__, key)
     assert review.threshold.value() == threshold and review.show_round.currentText() == shown
     assert review.image_id == ids[2]
+
+
+def test_the_uncertainty_queue_is_ordered_again_after_new_maps(studio, qtbot, dialogs):
+    """"most uncertain first" kept the order made from the maps before a segmentation (or an
+    adaptation) once that job had written new ones. The queue is ordered again from the new maps,
+    staying on the image on screen; the title's place follows."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    proj = studio.project
+    recs = proj.images
+    shape = recs[0].shape[:2]
+
+    def maps(levels):  # a map at p = level everywhere: uncertainty 1 - |2p - 1|
+        for rec, level in zip(recs, levels):
+            write_prob(tasks.source_only_path(proj, rec.id), np.full(shape, level, np.float32))
+
+    maps([0.5, 0.3, 0.1])  # most uncertain: 0, 1, 2
+    review = studio.panels["Review"]
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        review.queue.setCurrentText("most uncertain first")
+    ids = [r.id for r in recs]
+    assert review.order == ids and studio.current_id == ids[0]
+    review.next()
+    assert studio.current_id == ids[1] and "(2/3)" in review.title.text()
+
+    def segmentation():
+        from vessel_studio.events import Progress
+
+        yield Progress("segment", 0, 1)
+        maps([0.1, 0.3, 0.5])  # now most uncertain: 2, 1, 0
+        return list(ids)
+
+    orders = []
+    studio.runner.finished.connect(lambda o: orders.append(o.name))
+    assert studio.start_job("Segmentation", segmentation)
+    qtbot.waitUntil(lambda: orders == ["Segmentation", "Review order"] and not studio.runner.running, timeout=15000)
+    assert review.order == ids[::-1]
+    assert studio.current_id == ids[1] and review.image_id == ids[1]  # stayed on the image
+    assert "(2/3)" in review.title.text() and review.queue.currentText() == "most uncertain first"
+    review.next()
+    assert studio.current_id == ids[0]
+    review.queue.setCurrentText("project order")
+    assert "(1/3)" in review.title.text()
+    assert not dialogs.errors

@@ -59,6 +59,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._mask_origin = "none"
         self._shown = None  # what Show drew for the image on screen: a round index, "source-only" or None
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
+        self._reordering = False  # the queue is being ordered again after new maps (stay on the image)
         self._measurer = Measurer(self._show_measures, self._show_measures_error)
         #: neighbours in the queue read ahead; what arrives for another project or the image on screen is dropped
         self._ahead = ReadAhead(lambda proj, image_id: proj is self.studio.project and image_id != self.image_id)
@@ -390,6 +391,7 @@ class ReviewPanel(CorrectionMixin, QWidget):
     def _queue_changed(self, text: str) -> None:
         if text == "project order":
             self.order = None
+            self._show_title()  # the image's place in the queue
             return
         proj = self.studio.project
         if proj is None:
@@ -400,19 +402,42 @@ class ReviewPanel(CorrectionMixin, QWidget):
     def _job_finished(self, outcome) -> None:
         if outcome.name == "Review order" and outcome.status == "done":
             self.order = [i for i, _ in outcome.result]
-            if self.order:
+            if self._reordering:  # the maps changed under the queue: stay on the image on screen
+                self._show_title()
+            elif self.order:
                 self.studio.select_image(self.order[0])
+            self._reordering = False
         elif outcome.name == "Review order":  # cancelled or failed: the queue is the project order
+            self._reordering = False
+            self.order = None
+            self._show_title()
             self.queue.blockSignals(True)
             self.queue.setCurrentIndex(0)
             self.queue.blockSignals(False)
         elif outcome.name == "Segmentation" and outcome.status in ("done", "cancelled"):
             self._reload_maps(keep_edits=True)  # a cancelled one keeps the maps it wrote
+            self._reorder_later()
         elif outcome.name == "Adaptation" and outcome.status == "done":
             self._show_latest()
             self._reload_maps(keep_edits=True)
+            self._reorder_later()
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
+
+    def _reorder_later(self) -> None:
+        """New maps (a segmentation, an adaptation): the "most uncertain first" queue was ordered by
+        the old ones. Order it again once every slot of the finished job has run (the runner is
+        free then), keeping the image on screen."""
+        if self.order is not None:
+            QTimer.singleShot(0, self._reorder)
+
+    def _reorder(self) -> None:
+        proj = self.studio.project
+        if proj is None or self.order is None or self.queue.currentIndex() != 1 or self.studio.runner.running:
+            return
+        self._reordering = True
+        if not self.studio.start_job("Review order", lambda: tasks.review_order(proj)):
+            self._reordering = False
 
     def _choice_changed(self, _text: str) -> None:
         self._note = ""
