@@ -1,8 +1,9 @@
 """Review and correction: overlays, comparison, uncertainty, queue, stats, measures, editing.
 
-The dock widget, navigation and loading live here; the layers in :mod:`.review_layers`, the
-correction (editing, save, drafts, autosave, leave prompts) in :mod:`.review_correction`, and the
-read-ahead and vessel-measures workers in :mod:`.review_workers`.
+The dock widget, navigation and loading live here; the layers in :mod:`.review_layers`, what is
+shown and said about it (the Show / Compare with choices, label-free statistics, vessel measures)
+in :mod:`.review_shown`, the correction (editing, save, drafts, autosave, leave prompts) in
+:mod:`.review_correction`, and the read-ahead and vessel-measures workers in :mod:`.review_workers`.
 
 Layers (named, reused between images): ``image``, ``compare`` (source-only or an earlier round),
 ``probability``, ``uncertainty`` and ``mask`` (a Labels layer: napari's brush, eraser, fill and
@@ -40,14 +41,13 @@ from qtpy.QtWidgets import (
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.review_correction import CorrectionMixin
+from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import Measurer, ReadAhead
 
-LATEST = "latest round"
 AHEAD_DELAY_MS = 250
-NONE = "none"
 
 
-class ReviewPanel(CorrectionMixin, QWidget):
+class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
     def __init__(self, studio, parent=None, *, autosave_ms: int = 3000):
         super().__init__(parent)
         self.studio = studio
@@ -333,37 +333,6 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._fill_round_choices()
         self._show_title()  # the state (predicted, corrected, ...) may have changed
 
-    def _fill_round_choices(self) -> list[str]:
-        """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
-        to the first choice (latest round / none). Returns the chosen rounds that are gone."""
-        proj = self.studio.project
-        rounds = [r.index for r in proj.rounds] if proj is not None else []
-        gone = []
-        for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
-            current = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            items = [first] + ([LATEST] if first == NONE and rounds else []) + [tasks.SOURCE_ONLY]
-            items += [f"round {i}" for i in rounds]
-            combo.addItems(items)
-            if current in items:
-                combo.setCurrentText(current)
-            elif current.startswith("round "):
-                gone.append(current)
-            combo.blockSignals(False)
-        return gone
-
-    def _sync_round_choices(self, proj) -> None:
-        """List the rounds the project has now: rounds rolled back (or added) outside this window, by
-        ``vessel-studio rounds --rollback`` or another window, left a chosen round that no longer
-        exists, and every image stepped to said "Cannot read predictions" in a dialog."""
-        listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
-                  if t.startswith("round ")]
-        if listed != [f"round {r.index}" for r in proj.rounds]:
-            gone = self._fill_round_choices()
-            if gone:
-                self._note = "; ".join(f"{text} was rolled back" for text in gone)
-
     def ids(self) -> list[str]:
         proj = self.studio.project
         if proj is None:
@@ -439,26 +408,6 @@ class ReviewPanel(CorrectionMixin, QWidget):
         if not self.studio.start_job("Review order", lambda: tasks.review_order(proj)):
             self._reordering = False
 
-    def _choice_changed(self, _text: str) -> None:
-        self._note = ""
-        self._reload_maps(keep_edits=True)
-
-    def _show_latest(self) -> None:
-        """An adaptation has finished: Show its latest round (what the reviewer is to look at now). What
-        was shown is kept as the comparison when that was the latest round (source-only vs latest
-        becomes latest vs source-only); the labels list the new rounds."""
-        self._fill_round_choices()
-        before = self.show_round.currentText()
-        if before == LATEST:
-            return
-        swap = self.compare.currentText() == LATEST
-        for combo, text in ((self.show_round, LATEST), (self.compare, before if swap else None)):
-            if text is None:
-                continue
-            combo.blockSignals(True)
-            combo.setCurrentText(text)
-            combo.blockSignals(False)
-
     # --- loading -------------------------------------------------------------------------------
 
     def _clear(self) -> None:
@@ -509,21 +458,6 @@ class ReviewPanel(CorrectionMixin, QWidget):
         pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
         spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
         self.title.setText(f"<b>{rec.name}</b> ({pos}) — {rec.state}{spacing}")
-
-    def _which(self, text: str):
-        if text in (LATEST, ""):
-            return None
-        if text == tasks.SOURCE_ONLY:
-            return tasks.SOURCE_ONLY
-        if text.startswith("round "):
-            return int(text.split()[1])
-        return NONE
-
-    def _which_maps(self) -> list:
-        """The probability maps shown: the one on screen, then the compared one (if any)."""
-        which = [self._which(self.show_round.currentText())]
-        other = self._which(self.compare.currentText())
-        return which + ([other] if other != NONE else [])
 
     @staticmethod
     def _key(fn, *args):
@@ -594,51 +528,6 @@ class ReviewPanel(CorrectionMixin, QWidget):
         self._show_stats()
         self._update_edit_state()
 
-    def _resolve(self, shown, prob):
-        """What Show's ``shown`` drew (``prob``): a round index, SOURCE_ONLY, or None (no map)."""
-        if prob is None:
-            return None
-        if shown is not None:
-            return shown
-        proj = self.studio.project
-        rounds = proj.rounds
-        if rounds and proj.prediction_path(self.image_id).is_file():
-            return rounds[-1].index
-        return tasks.SOURCE_ONLY  # probability(): the latest round has no map for this image
-
-    @staticmethod
-    def _map_name(which) -> str:
-        return "the source-only prediction" if which == tasks.SOURCE_ONLY else f"round {which}"
-
-    def _show_what(self, shown, compared, other) -> None:
-        """Say which map is on screen (the round "latest round" is) and whether the compared one exists."""
-        rounds = [r.index for r in self.studio.project.rounds]
-        got = self._shown
-        if got is None:
-            if shown is None:
-                text = "No prediction for this image yet: run an adaptation or <i>Segment with bundled model</i>."
-            elif shown == tasks.SOURCE_ONLY:
-                text = "No source-only prediction for this image: <i>Segment with bundled model</i> makes one."
-            else:
-                text = f"Round {shown} has no prediction for this image."
-        else:
-            text = f"Showing {self._map_name(got)}"
-            if got == tasks.SOURCE_ONLY and shown is None and rounds:
-                text += f" (round {rounds[-1]}, the latest, has none for this image)"
-            elif rounds and got == rounds[-1]:
-                text += ", the latest round"
-            text += "."
-        if compared != NONE:
-            if other is None:
-                text += f" {self._map_name(compared).capitalize()} to compare with: none for this image."
-            elif compared is None:
-                text += " Compared with the latest round."
-            else:
-                text += f" Compared with {self._map_name(compared)}."
-        if self._note:
-            text += f" ({self._note}.)"
-        self.showing.setText(text)
-
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):
         shape = None if self.image is None else self.image.shape[:2]
         return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible, **kw)
@@ -679,80 +568,6 @@ class ReviewPanel(CorrectionMixin, QWidget):
     def _unc_visible(self, on: bool) -> None:
         if "uncertainty" in self.viewer.layers:
             self.viewer.layers["uncertainty"].visible = bool(on)
-
-    # --- statistics and measures ---------------------------------------------------------------
-
-    def _previous(self):
-        """The map before the one shown, for "agreement with": the round before a round (the source-only
-        prediction before the first round); None for the source-only prediction, which has none."""
-        got = self._shown
-        if got is None or got == tasks.SOURCE_ONLY:
-            return None
-        rounds = [r.index for r in self.studio.project.rounds]
-        earlier = [i for i in rounds if i < got]
-        return earlier[-1] if earlier else tasks.SOURCE_ONLY
-
-    def _show_stats(self) -> None:
-        if self.prob is None:
-            self.stats.setText("no prediction shown")
-        else:
-            proj = self.studio.project
-            before = self._previous()
-            try:
-                prev = None if before is None else tasks.probability(proj, self.image_id, before)
-            except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
-                prev = None
-            s = tasks.label_free_stats(self.prob, None, prev)
-            rows = [
-                ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
-                ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
-                ("undecided pixels (0.2 &lt; p &lt; 0.8)", f"{s['undecided_fraction']:.3f}"),
-            ]
-            if "agreement_previous" in s:
-                name = "source-only" if before == tasks.SOURCE_ONLY else f"round {before}"
-                rows.append((f"agreement with {name} (Dice)", f"{s['agreement_previous']:.3f}"))
-            self.stats.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
-        self._measure()
-
-    def _measure(self) -> None:
-        """Vessel measures of the current mask, computed in a worker thread: one at a time, and only
-        the latest image's (stepping through images must not queue a GIL-heavy measure per image)."""
-        if "mask" not in self.viewer.layers or self.image_id is None:
-            return
-        proj, image_id, image = self.studio.project, self.image_id, self.image
-        mask = self.viewer.layers["mask"].data > 0
-        if not mask.any():
-            self._measurer.drop_pending()
-            self.measures.setText("empty mask")
-            return
-        self.measures.setText("measuring…")
-        self._measurer.request(proj, image_id, mask, image)
-
-    def _show_measures(self, image_id: str, m: dict) -> None:
-        if image_id != self.image_id:
-            return
-        um = m.get("calibre_mean_um") is not None
-        rows = [("vessel density", f"{m['density']:.3f}")]
-        if um:
-            rows += [
-                ("skeleton length", f"{m['skeleton_length_mm']:.1f} mm"),
-                ("length density", f"{m['length_density_per_mm']:.2f} mm/mm²"),
-                ("calibre mean / median", f"{m['calibre_mean_um']:.0f} / {m['calibre_median_um']:.0f} µm"),
-            ]
-        else:
-            rows += [
-                ("skeleton length", f"{m['skeleton_length_px']:.0f} px"),
-                ("calibre mean / median", f"{m['calibre_mean_px']:.1f} / {m['calibre_median_px']:.1f} px"),
-            ]
-        rows += [
-            ("tortuosity (arc/chord)", f"{m['tortuosity']:.3f}"),
-            ("segments / branch points", f"{m['n_segments']} / {m['n_branch_points']}"),
-        ]
-        self.last_measures = m
-        self.measures.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
-
-    def _show_measures_error(self, exc) -> None:
-        self.measures.setText(f"measures failed: {exc}")
 
     # --- segmentation --------------------------------------------------------------------------
 

@@ -1,0 +1,205 @@
+"""What the Review panel shows and what it says about it (a mixin of :class:`.review_panel.ReviewPanel`).
+
+The "Show" and "Compare with" choices list the project's rounds (followed when rounds are rolled
+back, here or outside the window; a newly opened project starts at "latest round" / "none"; a
+finished adaptation shows its latest round); the line under them (``showing``) says which map is
+on screen, which round "latest round" is, and what is missing. The label-free statistics compare
+the shown map with the one before it; the vessel measures are computed in a worker
+(:class:`.review_workers.Measurer`). GUI thread only.
+"""
+
+from __future__ import annotations
+
+from vessel_studio.gui import tasks
+
+LATEST = "latest round"
+NONE = "none"
+
+
+class ShownMixin:
+    """Needs the panel's ``studio``, ``viewer``, ``show_round``, ``compare``, ``showing``, ``stats``,
+    ``measures``, ``image_id``, ``image``, ``prob``, ``_shown``, ``_note``, ``_measurer`` and
+    ``_reload_maps``."""
+
+    def _fill_round_choices(self) -> list[str]:
+        """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
+        to the first choice (latest round / none). Returns the chosen rounds that are gone."""
+        proj = self.studio.project
+        rounds = [r.index for r in proj.rounds] if proj is not None else []
+        gone = []
+        for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            items = [first] + ([LATEST] if first == NONE and rounds else []) + [tasks.SOURCE_ONLY]
+            items += [f"round {i}" for i in rounds]
+            combo.addItems(items)
+            if current in items:
+                combo.setCurrentText(current)
+            elif current.startswith("round "):
+                gone.append(current)
+            combo.blockSignals(False)
+        return gone
+
+    def _sync_round_choices(self, proj) -> None:
+        """List the rounds the project has now: rounds rolled back (or added) outside this window, by
+        ``vessel-studio rounds --rollback`` or another window, left a chosen round that no longer
+        exists, and every image stepped to said "Cannot read predictions" in a dialog."""
+        listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
+                  if t.startswith("round ")]
+        if listed != [f"round {r.index}" for r in proj.rounds]:
+            gone = self._fill_round_choices()
+            if gone:
+                self._note = "; ".join(f"{text} was rolled back" for text in gone)
+
+    def _choice_changed(self, _text: str) -> None:
+        self._note = ""
+        self._reload_maps(keep_edits=True)  # another map shown or compared: unsaved edits stay
+
+    def _show_latest(self) -> None:
+        """An adaptation has finished: Show its latest round (what the reviewer is to look at now). What
+        was shown is kept as the comparison when that was the latest round (source-only vs latest
+        becomes latest vs source-only); the labels list the new rounds."""
+        self._fill_round_choices()
+        before = self.show_round.currentText()
+        if before == LATEST:
+            return
+        swap = self.compare.currentText() == LATEST
+        for combo, text in ((self.show_round, LATEST), (self.compare, before if swap else None)):
+            if text is None:
+                continue
+            combo.blockSignals(True)
+            combo.setCurrentText(text)
+            combo.blockSignals(False)
+
+    def _which(self, text: str):
+        if text in (LATEST, ""):
+            return None
+        if text == tasks.SOURCE_ONLY:
+            return tasks.SOURCE_ONLY
+        if text.startswith("round "):
+            return int(text.split()[1])
+        return NONE
+
+    def _which_maps(self) -> list:
+        """The probability maps shown: the one on screen, then the compared one (if any)."""
+        which = [self._which(self.show_round.currentText())]
+        other = self._which(self.compare.currentText())
+        return which + ([other] if other != NONE else [])
+
+    def _resolve(self, shown, prob):
+        """What Show's ``shown`` drew (``prob``): a round index, SOURCE_ONLY, or None (no map)."""
+        if prob is None:
+            return None
+        if shown is not None:
+            return shown
+        proj = self.studio.project
+        rounds = proj.rounds
+        if rounds and proj.prediction_path(self.image_id).is_file():
+            return rounds[-1].index
+        return tasks.SOURCE_ONLY  # probability(): the latest round has no map for this image
+
+    @staticmethod
+    def _map_name(which) -> str:
+        return "the source-only prediction" if which == tasks.SOURCE_ONLY else f"round {which}"
+
+    def _show_what(self, shown, compared, other) -> None:
+        """Say which map is on screen (the round "latest round" is) and whether the compared one exists."""
+        rounds = [r.index for r in self.studio.project.rounds]
+        got = self._shown
+        if got is None:
+            if shown is None:
+                text = "No prediction for this image yet: run an adaptation or <i>Segment with bundled model</i>."
+            elif shown == tasks.SOURCE_ONLY:
+                text = "No source-only prediction for this image: <i>Segment with bundled model</i> makes one."
+            else:
+                text = f"Round {shown} has no prediction for this image."
+        else:
+            text = f"Showing {self._map_name(got)}"
+            if got == tasks.SOURCE_ONLY and shown is None and rounds:
+                text += f" (round {rounds[-1]}, the latest, has none for this image)"
+            elif rounds and got == rounds[-1]:
+                text += ", the latest round"
+            text += "."
+        if compared != NONE:
+            if other is None:
+                text += f" {self._map_name(compared).capitalize()} to compare with: none for this image."
+            elif compared is None:
+                text += " Compared with the latest round."
+            else:
+                text += f" Compared with {self._map_name(compared)}."
+        if self._note:
+            text += f" ({self._note}.)"
+        self.showing.setText(text)
+
+    def _previous(self):
+        """The map before the one shown, for "agreement with": the round before a round (the source-only
+        prediction before the first round); None for the source-only prediction, which has none."""
+        got = self._shown
+        if got is None or got == tasks.SOURCE_ONLY:
+            return None
+        rounds = [r.index for r in self.studio.project.rounds]
+        earlier = [i for i in rounds if i < got]
+        return earlier[-1] if earlier else tasks.SOURCE_ONLY
+
+    def _show_stats(self) -> None:
+        if self.prob is None:
+            self.stats.setText("no prediction shown")
+        else:
+            proj = self.studio.project
+            before = self._previous()
+            try:
+                prev = None if before is None else tasks.probability(proj, self.image_id, before)
+            except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
+                prev = None
+            s = tasks.label_free_stats(self.prob, None, prev)
+            rows = [
+                ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
+                ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
+                ("undecided pixels (0.2 &lt; p &lt; 0.8)", f"{s['undecided_fraction']:.3f}"),
+            ]
+            if "agreement_previous" in s:
+                name = "source-only" if before == tasks.SOURCE_ONLY else f"round {before}"
+                rows.append((f"agreement with {name} (Dice)", f"{s['agreement_previous']:.3f}"))
+            self.stats.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+        self._measure()
+
+    def _measure(self) -> None:
+        """Vessel measures of the current mask, computed in a worker thread: one at a time, and only
+        the latest image's (stepping through images must not queue a GIL-heavy measure per image)."""
+        if "mask" not in self.viewer.layers or self.image_id is None:
+            return
+        proj, image_id, image = self.studio.project, self.image_id, self.image
+        mask = self.viewer.layers["mask"].data > 0
+        if not mask.any():
+            self._measurer.drop_pending()
+            self.measures.setText("empty mask")
+            return
+        self.measures.setText("measuring…")
+        self._measurer.request(proj, image_id, mask, image)
+
+    def _show_measures(self, image_id: str, m: dict) -> None:
+        if image_id != self.image_id:
+            return
+        um = m.get("calibre_mean_um") is not None
+        rows = [("vessel density", f"{m['density']:.3f}")]
+        if um:
+            rows += [
+                ("skeleton length", f"{m['skeleton_length_mm']:.1f} mm"),
+                ("length density", f"{m['length_density_per_mm']:.2f} mm/mm²"),
+                ("calibre mean / median", f"{m['calibre_mean_um']:.0f} / {m['calibre_median_um']:.0f} µm"),
+            ]
+        else:
+            rows += [
+                ("skeleton length", f"{m['skeleton_length_px']:.0f} px"),
+                ("calibre mean / median", f"{m['calibre_mean_px']:.1f} / {m['calibre_median_px']:.1f} px"),
+            ]
+        rows += [
+            ("tortuosity (arc/chord)", f"{m['tortuosity']:.3f}"),
+            ("segments / branch points", f"{m['n_segments']} / {m['n_branch_points']}"),
+        ]
+        self.last_measures = m
+        self.measures.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+
+    def _show_measures_error(self, exc) -> None:
+        self.measures.setText(f"measures failed: {exc}")
