@@ -154,13 +154,13 @@ def main(argv=None) -> int:
     studio.runner.events.disconnect(during)
     shot("adaptation-done")
 
-    # review: source-only probability map, uncertainty, stats and measures
-    review.show_round.setCurrentText("source-only")
+    # review: after the adaptation Review shows its latest round (the panel says which), with the
+    # uncertainty, stats and measures; then side by side with the source-only prediction
     review.opacity.setValue(60)
     pump(1.5)
     shot("review")
     review.show_unc.setChecked(True)
-    review.compare.setCurrentText("latest round")
+    review.compare.setCurrentText("source-only")
     review.side_by_side.setChecked(True)
     pump(1.0)
     shot("review-grid")
