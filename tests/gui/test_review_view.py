@@ -396,3 +396,33 @@ def test_the_uncertainty_queue_is_ordered_again_after_new_maps(studio, qtbot, di
     review.queue.setCurrentText("project order")
     assert "(1/3)" in review.title.text()
     assert not dialogs.errors
+
+
+def test_the_compared_map_is_named_when_missing_or_the_same(studio):
+    """The 'Showing' line (added this session) said "Round none to compare with" for Compare with
+    "latest round" on an image without a map of the latest round; with no round yet, Show "latest
+    round" compared with "source-only" is one map compared with itself, which the line now says."""
+    review = studio.panels["Review"]
+    proj = studio.project
+    review.compare.setCurrentText("source-only")
+    assert review.showing.text() == ("No prediction for this image yet: run an adaptation or "
+                                     "<i>Segment with bundled model</i>. Nothing to compare with: no "
+                                     "source-only prediction for this image.")
+    _write_source_only(proj, review.image_id, fake_probability(proj.images[0].shape[:2], 1))
+    review._reload_maps()
+    assert review.showing.text() == ("Showing the source-only prediction. Compared with the source-only "
+                                     "prediction: the same map.")
+    # a project with rounds, an image that none of them has a map for
+    from vessel_studio.store import RoundRecord
+
+    src = proj.folder.parent / "r0"
+    (src / "pseudo").mkdir(parents=True)
+    proj.commit_round(src, RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
+    studio.images_changed.emit()
+    review.show_round.setCurrentText("source-only")
+    review.compare.setCurrentText("latest round")
+    assert review.showing.text() == ("Showing the source-only prediction. Compared with the source-only "
+                                     "prediction (round 0, the latest, has none for this image): the same map.")
+    review.show_round.setCurrentText("round 0")
+    assert review.showing.text() == ("Round 0 has no prediction for this image. Compared with the source-only "
+                                     "prediction (round 0, the latest, has none for this image).")

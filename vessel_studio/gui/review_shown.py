@@ -122,12 +122,18 @@ class ShownMixin:
                 text += ", the latest round"
             text += "."
         if compared != NONE:
-            if other is None:
-                text += f" {self._map_name(compared).capitalize()} to compare with: none for this image."
-            elif compared is None:
-                text += " Compared with the latest round."
+            cgot = self._resolve(compared, other)
+            if cgot is None:
+                missing = ("no source-only prediction" if compared == tasks.SOURCE_ONLY else
+                           "no prediction from the latest round" if compared is None else
+                           f"no prediction from round {compared}")
+                text += f" Nothing to compare with: {missing} for this image."
             else:
-                text += f" Compared with {self._map_name(compared)}."
+                name = self._map_name(cgot)
+                if compared is None and cgot == tasks.SOURCE_ONLY and rounds:
+                    name += f" (round {rounds[-1]}, the latest, has none for this image)"
+                # e.g. no round yet: "latest round" is the source-only map, compared with itself
+                text += f" Compared with {name}" + (": the same map." if cgot == got else ".")
         if self._note:
             text += f" ({self._note}.)"
         self.showing.setText(text)
