@@ -482,6 +482,35 @@ def test_concurrent_manifest_updates_are_not_lost(tmp_path, images):
     assert final.image(ids[1]).state == "corrected"
 
 
+def test_a_manifest_replaced_while_it_is_read_is_not_cached_as_the_new_one(tmp_path, images, monkeypatch):
+    """One Project object read by a worker thread (the GUI's thumbnails, read-ahead) while the GUI
+    thread commits a round: the reader loaded the old file, the writer replaced it, and the reader
+    then cached the old content under the new file's key (stat taken after the read), so the
+    project went on answering with the old rounds (a flaky 'Showing round 1' with three rounds).
+    The key is taken before the read: a file replaced meanwhile is read again on the next call."""
+    import vessel_studio.store.project as mod
+
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images(paths)]
+    writer = Project.open(proj.folder)  # stands in for the other thread's write through the same folder
+    real = mod.load_manifest
+    raced = []
+
+    def read_then_replaced(path):
+        data = real(path)  # the old content ...
+        if not raced:
+            raced.append(True)
+            writer.commit_round(_fake_round(tmp_path, ids), RoundRecord(index=0, folder=""))  # ... replaced
+        return data
+
+    monkeypatch.setattr(mod, "load_manifest", read_then_replaced)
+    proj._cache = None
+    assert proj.rounds == []  # read before the commit landed
+    monkeypatch.setattr(mod, "load_manifest", real)
+    assert [r.index for r in proj.rounds] == [0]
+
+
 def test_log_survives_a_torn_line(tmp_path):
     proj = Project.create(tmp_path / "p", modality="octa")
     proj.log("hello", n=1)

@@ -173,7 +173,9 @@ class Project:
         st = self.manifest_path.stat() if self.manifest_path.exists() else None
         key = (st.st_ino, st.st_mtime_ns, st.st_size) if st else (0, 0, 0)
         if self._cache is None or self._cache[0] != key:
-            self._remember(load_manifest(self.manifest_path))
+            # cached under the key taken before the read: a file replaced while it was read (another
+            # thread's write through this object) is read again next time, never kept as the new one
+            self._cache = (key, load_manifest(self.manifest_path))
         return json.loads(json.dumps(self._cache[1]))  # a copy the caller may not corrupt
 
     @contextlib.contextmanager
