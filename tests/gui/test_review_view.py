@@ -426,3 +426,16 @@ def test_the_compared_map_is_named_when_missing_or_the_same(studio):
     review.show_round.setCurrentText("round 0")
     assert review.showing.text() == ("Round 0 has no prediction for this image. Compared with the source-only "
                                      "prediction (round 0, the latest, has none for this image).")
+
+
+def test_overlay_opacity_fades_the_compared_map_too(studio, three_rounds):
+    """"Overlay opacity" faded the shown map, the uncertainty and the mask but left the compared map
+    at full opacity: in the overlay view it could not be faded to see the image or the shown map."""
+    review, viewer = studio.panels["Review"], studio.viewer
+    review.compare.setCurrentText("round 0")
+    review.opacity.setValue(30)
+    for name in ("compare", "probability", "uncertainty", "mask"):
+        assert viewer.layers[name].opacity == pytest.approx(0.3), name
+    review.next()
+    review.previous()  # another image, and back: still faded
+    assert viewer.layers["compare"].visible and viewer.layers["compare"].opacity == pytest.approx(0.3)

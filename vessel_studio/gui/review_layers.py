@@ -52,7 +52,7 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
     :func:`prepare_image` makes it gray for an OCT-A project before its first image, and an image
     of the other kind replaces that one layer (as stepping between RGB and gray images does)."""
     layers = viewer.layers
-    maps = {"compare": dict(colormap=COMPARE_COLORMAP, opacity=1.0),
+    maps = {"compare": dict(colormap=COMPARE_COLORMAP, opacity=opacity),
             "probability": dict(colormap=PROBABILITY_COLORMAP, opacity=opacity),
             "uncertainty": dict(colormap=UNCERTAINTY_COLORMAP, opacity=opacity)}
     for name in NAMES:

@@ -499,7 +499,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             prob = other = unc = None
         self.prob = prob
         op = self.opacity.value() / 100
-        self._set_layer("compare", other, "image", colormap=review_layers.COMPARE_COLORMAP, opacity=1.0, blending="additive",
+        self._set_layer("compare", other, "image", colormap=review_layers.COMPARE_COLORMAP, opacity=op, blending="additive",
                         visible=other is not None)
         self._set_layer("probability", prob, "image", colormap=review_layers.PROBABILITY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1))
@@ -561,7 +561,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self.viewer.layers["mask"].contour = 2 if on else 0
 
     def _opacity(self, value: int) -> None:
-        for name in ("probability", "uncertainty", "mask"):
+        for name in ("compare", "probability", "uncertainty", "mask"):  # every overlay, the compared map too
             if name in self.viewer.layers:
                 self.viewer.layers[name].opacity = value / 100
 
