@@ -113,6 +113,44 @@ def test_revert_asks_before_dropping_unsaved_edits(studio, dialogs):
     assert review.revert() and dialogs.asked == []
 
 
+def test_discard_saved_mask_asks_then_shows_the_prediction_again(studio, dialogs):
+    """A mistaken Accept (or Save): "Discard saved mask" asks (the mask is a trusted label), then
+    removes the correction and the image's draft; the image is "predicted" again and shows its
+    prediction at the current threshold, and the Project panel's mark follows."""
+    from vessel_studio.gui import tasks
+
+    review, viewer = _review_with_predictions(studio)
+    proj, image_id = studio.project, review.image_id
+    items = studio.panels["Project"].list
+    assert not review.btn_discard.isEnabled()  # nothing saved yet
+    review.threshold.setValue(0.3)
+    assert review.mark_reviewed()
+    assert review.btn_discard.isEnabled() and "reviewed" in items.item(0).text()
+    spot, value = _edit(review.mask_layer)  # edits on top of the accepted mask, autosaved
+    review.autosave()
+    assert tasks.draft_path(proj, image_id).is_file()
+    dialogs.answers["confirm"] = False  # a mis-click: nothing changes
+    assert review.discard_saved() is False
+    assert dialogs.asked[-1] == "Discard saved mask"
+    assert proj.correction_path(image_id).is_file() and proj.image(image_id).state == "reviewed"
+    assert review.dirty and review.mask_layer.data[spot] == value
+    dialogs.answers["confirm"] = True
+    assert review.discard_saved()
+    assert not proj.correction_path(image_id).exists() and not tasks.draft_path(proj, image_id).exists()
+    assert proj.correction(image_id) is None and image_id not in proj.corrections()
+    assert proj.image(image_id).state == "predicted" and "predicted" in items.item(0).text()
+    assert np.array_equal(viewer.layers["mask"].data > 0, review.prob >= 0.3) and not review.dirty
+    assert "mask from: prediction (p ≥ 0.30)" in review.edit_state.text()
+    assert "predicted" in review.title.text()
+    assert not review.btn_discard.isEnabled() and review.discard_saved() is False
+    review.threshold.setValue(0.6)  # the mask follows the threshold again
+    assert np.array_equal(viewer.layers["mask"].data > 0, review.prob >= 0.6)
+    # saving again enables it; an image without a saved mask disables it
+    assert review.save() and review.btn_discard.isEnabled()
+    review.next()
+    assert review.image_id != image_id and not review.btn_discard.isEnabled()
+
+
 def test_unsaved_line_follows_napari_undo(studio):
     """napari's own Ctrl+Z on the mask layer (no paint event): the next autosave tick says the
     mask now differs from the saved correction."""

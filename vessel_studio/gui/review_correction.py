@@ -38,7 +38,7 @@ class CorrectionMixin:
     """The Review panel's correction editing, as a mixin of :class:`~.review_panel.ReviewPanel`.
 
     The panel provides ``studio``, ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
-    spin box and the ``edit_state`` label, the attributes ``_baseline``, ``_mask_origin``,
+    spin box, the ``edit_state`` label and the ``btn_discard`` button, the attributes ``_baseline``, ``_mask_origin``,
     ``_draft_digest`` and ``_autosave_failed``, and the methods ``_set_mask``, ``_reload_maps``
     and ``_measure``.
     """
@@ -77,7 +77,10 @@ class CorrectionMixin:
     def _update_edit_state(self) -> None:
         if self.image_id is None:
             self.edit_state.setText("")
+            self.btn_discard.setEnabled(False)
             return
+        proj = self.studio.project
+        self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file())
         origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
                   "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
         self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
@@ -175,6 +178,39 @@ class CorrectionMixin:
         tasks.drop_draft(proj, self.image_id)
         self._draft_digest = None
         self._reload_maps()
+        return True
+
+    def discard_saved(self) -> bool:
+        """Remove the image's saved correction (a mistaken Save or Accept) and its draft, after asking:
+        the saved mask is a trusted label (export writes it, the next adaptation round trains on it).
+        The image goes back to "predicted" (to "new" when it has no prediction) and shows its
+        prediction at the mask threshold again."""
+        proj = self.studio.project
+        if proj is None or self.image_id is None or not proj.correction_path(self.image_id).is_file():
+            return False
+        image_id = self.image_id
+        rec = proj.image(image_id)
+        unsaved = (" Its unsaved edits are dropped too." if self.dirty or tasks.draft_path(proj, image_id).is_file()
+                   else "")
+        if not dialogs.confirm(
+                self, "Discard saved mask",
+                f"Discard the saved mask of {rec.name} ({rec.state})? It is a trusted label: export writes it and "
+                "the next adaptation round trains on it. The image goes back to its prediction "
+                f"(p ≥ {self.threshold.value():.2f}).{unsaved} This cannot be undone."):
+            return False
+        try:
+            tasks.drop_draft(proj, image_id)  # first: a draft left behind would bring the mask back
+            proj.remove_correction(image_id)  # state: "predicted" after a round, else "new"
+            if proj.image(image_id).state == "new" and tasks.probability(proj, image_id) is not None:
+                proj.set_state(image_id, "predicted")  # a source-only prediction, as segmenting sets it
+        except (ValueError, OSError, KeyError) as exc:
+            dialogs.error(self, "Cannot discard the saved mask", str(exc))
+            self.studio.images_changed.emit()
+            return False
+        self._draft_digest = None
+        self._reload_maps()  # the prediction at the mask threshold; "mask from" says so
+        self.studio.images_changed.emit()
+        self.studio.status.emit(f"discarded the saved mask of {rec.name}: it shows its prediction again")
         return True
 
     def autosave(self) -> None:

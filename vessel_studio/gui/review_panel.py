@@ -129,6 +129,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.btn_reviewed.setToolTip("Keep the mask on screen (with any edits) as this image's mask: export writes it "
                                      "and the next adaptation round trusts it, as a saved correction")
         self.btn_revert = QPushButton("Revert edits")
+        self.btn_discard = QPushButton("Discard saved mask")
+        self.btn_discard.setToolTip("Remove this image's saved correction (asks first): it goes back to its prediction "
+                                    "and the next adaptation round no longer trains on it")
+        self.btn_discard.setEnabled(False)
         self.edit_state = QLabel("")
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
@@ -156,6 +160,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         edit.addWidget(self.btn_save, 1, 0, 1, 2)
         edit.addWidget(self.btn_reviewed, 1, 2, 1, 2)
         edit.addWidget(self.btn_revert, 1, 4)
+        edit.addWidget(self.btn_discard, 2, 2, 1, 3)
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
         lay.addLayout(nav)
@@ -198,6 +203,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.btn_save.clicked.connect(self.save)
         self.btn_reviewed.clicked.connect(self.mark_reviewed)
         self.btn_revert.clicked.connect(self.revert)
+        self.btn_discard.clicked.connect(self.discard_saved)
         studio.image_selected.connect(self.load)
         studio.project_changed.connect(self._project_changed)
         studio.images_changed.connect(self._images_changed)
@@ -419,6 +425,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.stats.setText("")
         self.measures.setText("")
         self.edit_state.setText("")
+        self.btn_discard.setEnabled(False)
 
     def load(self, image_id: str) -> None:
         """Show an image (the studio has already asked about unsaved edits)."""
