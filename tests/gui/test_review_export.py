@@ -256,10 +256,10 @@ def test_stepping_through_images_measures_only_the_latest(studio, qtbot, monkeyp
     measured, gate = [], threading.Event()
     real = tasks.measure_image
 
-    def slow_measure(proj, image_id, mask, image=None):
+    def slow_measure(proj, image_id, mask, image=None, **kw):
         measured.append(image_id)
         gate.wait(10)
-        return real(proj, image_id, mask, image)
+        return real(proj, image_id, mask, image, **kw)
 
     monkeypatch.setattr(tasks, "measure_image", slow_measure)
     review._reload_maps()  # image 1 (predicted mask): its measurement blocks on the gate

@@ -35,9 +35,19 @@ def _write_source_only(proj, image_id, p):
     write_prob(tasks.source_only_path(proj, image_id), p)
 
 
-def _dice(a, b):
+def _dice(a, b, fov=None):
+    if fov is not None:  # the statistics are computed inside the image's field of view
+        a, b = a[fov], b[fov]
     a, b = a >= 0.5, b >= 0.5
     return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def _stat_rows(review) -> dict[str, float]:
+    """The label-free statistics on screen: {row name: value}."""
+    import re
+
+    return {name: float(value) for name, value in re.findall(r"<tr><td>([^<]*)</td><td>([0-9.]+)</td></tr>",
+                                                             review.stats.text())}
 
 
 def _agreement_row(review):
@@ -67,9 +77,12 @@ def test_agreement_is_with_the_map_before_the_one_shown(studio, three_rounds):
     """The stats' agreement row compared the latest round's predecessor with whatever was shown (round 0
     against round 1, the source-only map against round 1) under the name "previous"; it is the shown
     map against the one before it, named."""
+    from vessel_studio.io.fov import estimate_fov
+
     image_id, maps = three_rounds
     review = studio.panels["Review"]
     assert review.image_id == image_id and review.show_round.currentText() == "latest round"
+    fov = estimate_fov(studio.project.read_image(image_id), modality="fundus")
     expected = {"latest round": ("round 1", maps[2], maps[1]), "round 2": ("round 1", maps[2], maps[1]),
                 "round 1": ("round 0", maps[1], maps[0]), "round 0": ("source-only", maps[0], maps["source-only"])}
     for choice, (name, shown, before) in expected.items():
@@ -77,9 +90,59 @@ def test_agreement_is_with_the_map_before_the_one_shown(studio, three_rounds):
         assert np.array_equal(studio.viewer.layers["probability"].data, shown)
         got = _agreement_row(review)
         assert got is not None and got[0] == name, (choice, review.stats.text())
-        assert got[1] == pytest.approx(_dice(shown, before), abs=6e-4), choice
+        assert got[1] == pytest.approx(_dice(shown, before, fov), abs=6e-4), choice
     review.show_round.setCurrentText("source-only")  # nothing before it
     assert _agreement_row(review) is None and "vessel fraction" in review.stats.text()
+
+
+def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qtbot, monkeypatch):
+    """The statistics were computed over the whole frame, the vessel measures inside the FOV: a fundus
+    image's black border (a third of the sample images) diluted the vessel fraction, the mean
+    uncertainty and the undecided pixels. All four rows, the agreement too, are inside the image's FOV,
+    the one the measures use, estimated once for the image shown (or read ahead with it)."""
+    import vessel_studio.io.fov as fov_module
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    ids = [r.id for r in proj.images]
+    image_id = ids[0]
+    fov = fov_module.estimate_fov(proj.read_image(image_id), modality="fundus")
+    assert 0.5 < fov.mean() < 0.8
+    # sure background outside the FOV (as a segmenter's map of the black border), undecided inside
+    shown, before = (np.where(fov, fake_probability(fov.shape, seed), 0).astype(np.float32) for seed in (1, 2))
+    _commit_rounds(proj, tmp_path, {0: {image_id: before}, 1: {image_id: shown}})
+    studio.project_changed.emit()
+    studio.images_changed.emit()
+    review = studio.panels["Review"]
+    assert review.image_id == image_id and np.array_equal(review.prob, shown)
+    want = tasks.label_free_stats(shown, fov, before)
+    whole = tasks.label_free_stats(shown, None, before)
+    rows = _stat_rows(review)
+    got = {"vessel_fraction": rows["vessel fraction (p &ge; 0.5)"],
+           "mean_uncertainty": rows["mean uncertainty 1−|2p−1|"],
+           "undecided_fraction": rows["undecided pixels (0.2 &lt; p &lt; 0.8)"],
+           "agreement_previous": rows["agreement with round 0 (Dice)"]}
+    for key, value in got.items():
+        assert value == pytest.approx(want[key], abs=6e-4), key
+    for key in ("vessel_fraction", "mean_uncertainty", "undecided_fraction"):
+        assert abs(want[key] - whole[key]) > 0.05, key  # the whole frame's would show
+    # the measures use the panel's FOV: not estimated again per measurement
+    calls = []
+    real = fov_module.estimate_fov
+    monkeypatch.setattr(fov_module, "estimate_fov", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    assert np.array_equal(review._fov, fov)
+    review.measures.setText("")
+    review._measure()
+    qtbot.waitUntil(lambda: "tortuosity" in review.measures.text(), timeout=20000)
+    assert calls == []
+    # an image read ahead brings its FOV along: stepping to it estimates none on the GUI thread
+    review._read_ahead()  # (its timer's work, now)
+    qtbot.waitUntil(lambda: all(i in review._ahead.cache for i in ids[1:]) and review._ahead.worker is None,
+                    timeout=20000)
+    calls.clear()
+    review.next()
+    assert review.image_id == ids[1] and calls == []
+    assert np.array_equal(review._fov, real(proj.read_image(ids[1]), modality="fundus"))
 
 
 def test_the_panel_names_the_round_it_shows(studio, three_rounds, tmp_path):

@@ -53,6 +53,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.studio = studio
         self.image_id: str | None = None
         self.image: np.ndarray | None = None
+        #: the field of view of the image on screen (``tasks.image_fov``, once per image shown): the
+        #: label-free statistics and the vessel measures are computed inside it
+        self._fov: np.ndarray | None = None
         self.prob: np.ndarray | None = None
         self._baseline: np.ndarray | None = None
         self._draft_digest: str | None = None
@@ -176,7 +179,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         lay.addWidget(QLabel("<b>Correction</b>"))
         lay.addLayout(edit)
         lay.addWidget(self.edit_state)
-        lay.addWidget(QLabel("<b>Label-free statistics</b>"))
+        lay.addWidget(QLabel("<b>Label-free statistics</b> (inside the field of view)"))
         lay.addWidget(self.stats)
         lay.addWidget(QLabel("<b>Vessel measures</b>"))
         lay.addWidget(self.measures)
@@ -418,7 +421,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
 
     def _clear(self) -> None:
         self.image_id = None
-        self.image = self.prob = self._baseline = self._shown = None
+        self.image = self.prob = self._baseline = self._shown = self._fov = None
         review_layers.clear(self.viewer)  # hidden and emptied, kept for the next image
         self.title.setText("No image")
         self.showing.setText("")
@@ -446,6 +449,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self.title.setText("Cannot show this image (see the error message): choose another one")
             return
         self.image_id, self.image = image_id, image
+        self._fov = ahead["fov"] if ahead is not None and "fov" in ahead else tasks.image_fov(proj, image)
         rgb = image.ndim == 3
         self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
         self._reload_maps(ahead=ahead)

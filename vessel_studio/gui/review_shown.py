@@ -3,9 +3,10 @@
 The "Show" and "Compare with" choices list the project's rounds (followed when rounds are rolled
 back, here or outside the window; a newly opened project starts at "latest round" / "none"; a
 finished adaptation shows its latest round); the line under them (``showing``) says which map is
-on screen, which round "latest round" is, and what is missing. The label-free statistics compare
-the shown map with the one before it; the vessel measures are computed in a worker
-(:class:`.review_workers.Measurer`). GUI thread only.
+on screen, which round "latest round" is, and what is missing. The label-free statistics (with
+the shown map's agreement with the one before it) are computed inside the image's field of view,
+as the vessel measures, which are computed in a worker (:class:`.review_workers.Measurer`). GUI
+thread only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ NONE = "none"
 
 class ShownMixin:
     """Needs the panel's ``studio``, ``viewer``, ``show_round``, ``compare``, ``showing``, ``stats``,
-    ``measures``, ``image_id``, ``image``, ``prob``, ``_shown``, ``_note``, ``_measurer`` and
+    ``measures``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_measurer`` and
     ``_reload_maps``."""
 
     def _fill_round_choices(self) -> list[str]:
@@ -158,7 +159,8 @@ class ShownMixin:
                 prev = None if before is None else tasks.probability(proj, self.image_id, before)
             except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
                 prev = None
-            s = tasks.label_free_stats(self.prob, None, prev)
+            # inside the field of view, as the vessel measures: a fundus image's black border diluted them
+            s = tasks.label_free_stats(self.prob, self._fov, prev)
             rows = [
                 ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
                 ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
@@ -182,7 +184,7 @@ class ShownMixin:
             self.measures.setText("empty mask")
             return
         self.measures.setText("measuring…")
-        self._measurer.request(proj, image_id, mask, image)
+        self._measurer.request(proj, image_id, mask, image, self._fov)
 
     def _show_measures(self, image_id: str, m: dict) -> None:
         if image_id != self.image_id:

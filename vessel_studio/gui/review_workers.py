@@ -88,10 +88,10 @@ class Measurer:
         self._on_result = on_result
         self._on_error = on_error
         self.worker = None
-        self.next = None  # (project, id, mask, image) to measure once the running one ends
+        self.next = None  # (project, id, mask, image, fov) to measure once the running one ends
 
-    def request(self, proj, image_id: str, mask, image) -> None:
-        self.next = (proj, image_id, mask, image)
+    def request(self, proj, image_id: str, mask, image, fov=None) -> None:
+        self.next = (proj, image_id, mask, image, fov)
         if self.worker is None:
             self._start()
 
@@ -101,12 +101,12 @@ class Measurer:
     def _start(self) -> None:
         from superqt.utils import create_worker
 
-        proj, image_id, mask, image = self.next
+        proj, image_id, mask, image, fov = self.next
         self.next = None
 
         def measure():
             background_priority()
-            return tasks.measure_image(proj, image_id, mask, image)
+            return tasks.measure_image(proj, image_id, mask, image, fov=fov)
 
         worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda m, i=image_id: self._returned(i, m))

@@ -90,13 +90,26 @@ def image_key(project, image_id: str) -> tuple:
     return (str(project.folder), image_id, rec.file, rec.sha256, _stat_key(Path(project.folder) / rec.file))
 
 
+def image_fov(project, image: np.ndarray) -> np.ndarray | None:
+    """The field of view of an image of ``project`` (``estimate_fov`` for the project's modality), as
+    the vessel measures and the label-free statistics use it; None when it cannot be estimated."""
+    from vessel_studio.io.fov import estimate_fov
+
+    try:
+        return estimate_fov(image, modality=project.modality)
+    except ValueError:  # e.g. NaN pixels: the statistics then cover the whole frame
+        return None
+
+
 def read_for_review(project, image_id: str, which: list) -> dict:
-    """Read ahead what the Review panel shows for an image (run in a worker thread): the image and
-    the probability maps ``which`` (as ``probability``) with the uncertainty of the first one, each
-    with the key it was read under (taken before reading: a file replaced meanwhile changes the key,
-    so the GUI thread, which compares keys again before using them, reads it afresh)."""
+    """Read ahead what the Review panel shows for an image (run in a worker thread): the image (and
+    its field of view, ``image_fov``) and the probability maps ``which`` (as ``probability``) with the
+    uncertainty of the first one, each with the key it was read under (taken before reading: a file
+    replaced meanwhile changes the key, so the GUI thread, which compares keys again before using
+    them, reads it afresh)."""
     out = {"image_id": image_id, "image_key": image_key(project, image_id), "maps": {}}
     out["image"] = project.read_image(image_id)
+    out["fov"] = image_fov(project, out["image"])
     for i, w in enumerate(which):
         key = probability_key(project, image_id, w)
         prob = probability(project, image_id, w)
@@ -112,9 +125,10 @@ def uncertainty(prob: np.ndarray) -> np.ndarray:
 
 def label_free_stats(prob: np.ndarray, fov: np.ndarray | None = None, previous: np.ndarray | None = None) -> dict:
     """Per-image statistics that need no labels: vessel fraction, mean uncertainty, fraction of
-    undecided pixels (0.2 < p < 0.8), and Dice agreement with a previous map when given."""
+    undecided pixels (0.2 < p < 0.8), and Dice agreement with a previous map when given, all inside
+    ``fov`` (None, an empty one or one of another shape: the whole frame)."""
     p = np.asarray(prob, np.float32)
-    inside = np.ones(p.shape, bool) if fov is None else np.asarray(fov, bool)
+    inside = np.ones(p.shape, bool) if fov is None or np.shape(fov) != p.shape else np.asarray(fov, bool)
     if not inside.any():
         inside = np.ones(p.shape, bool)
     v = p[inside]
@@ -251,15 +265,18 @@ MEASURE_FIELDS = (
 )
 
 
-def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | None = None) -> dict:
-    """Vessel measures of a mask inside the image's field of view, in mm/µm when spacing is known."""
+def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | None = None, *,
+                  fov: np.ndarray | None = None) -> dict:
+    """Vessel measures of a mask inside the image's field of view (``fov``, else estimated from the
+    image), in mm/µm when spacing is known."""
     from vessel_studio.io.fov import estimate_fov
     from vessel_studio.measures import measure_vessels
 
     rec = project.image(image_id)
-    if image is None:
-        image = project.read_image(image_id)
-    fov = estimate_fov(image, modality=project.modality)
+    if fov is None:
+        if image is None:
+            image = project.read_image(image_id)
+        fov = estimate_fov(image, modality=project.modality)
     return measure_vessels(mask, fov=fov, spacing_mm=rec.spacing).to_dict()
 
 
