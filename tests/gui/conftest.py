@@ -85,6 +85,23 @@ def source_bundle(tiny_models, tmp_path):
                         images=list(zip(src.images, src.labels, src.fovs)))
 
 
+def wait_for_workers(qtbot, timeout_s: float = 30.0) -> None:
+    """Let the background workers a test started (the Review panel's vessel measures and read-ahead,
+    the Project panel's thumbnails) finish, as napari's ``aboutToQuit`` hook does for the app. A
+    worker still running when the test ended went on into the next tests, and the one left by the
+    last test emitted after the interpreter had begun to exit: "Error calling Python override of
+    QRunnable::run() ... RuntimeError: Signal source has been deleted". Does not fail (a test's own
+    blocked worker is that test's business)."""
+    import time
+
+    from qtpy.QtCore import QThreadPool
+
+    pool, end = QThreadPool.globalInstance(), time.monotonic() + timeout_s
+    while pool.activeThreadCount() and time.monotonic() < end:
+        qtbot.wait(20)
+    qtbot.wait(0)  # deliver their last queued signals while the panels exist
+
+
 @pytest.fixture
 def studio(make_napari_viewer, sample_project, dialogs, qtbot):
     """A napari viewer with the Vessel Studio panels docked and the sample project open."""
@@ -96,6 +113,7 @@ def studio(make_napari_viewer, sample_project, dialogs, qtbot):
     if st.runner.running:  # never leave a job behind
         st.runner.cancel()
         qtbot.waitUntil(lambda: not st.runner.running, timeout=60000)
+    wait_for_workers(qtbot)
     import gc
 
     gc.unfreeze()  # jobs gc.freeze() the heap; let napari's leak check collect this window
