@@ -151,6 +151,25 @@ def test_discard_saved_mask_asks_then_shows_the_prediction_again(studio, dialogs
     assert review.image_id != image_id and not review.btn_discard.isEnabled()
 
 
+def test_discard_saved_mask_of_an_image_without_a_prediction(studio, monkeypatch):
+    """A mask painted from scratch (no prediction) and saved: discarding says the mask will be empty
+    (not "back to its prediction"), and the image is "new" again with an empty mask."""
+    from vessel_studio.gui import dialogs
+
+    review = studio.panels["Review"]
+    proj, image_id = studio.project, review.image_id
+    assert review.prob is None
+    review.mask_layer.paint((40, 40), 1)
+    assert review.save() and proj.image(image_id).state == "corrected"
+    asked = []
+    monkeypatch.setattr(dialogs, "confirm", lambda parent, title, text: asked.append(text) or True)
+    assert review.discard_saved()
+    assert "its mask will be empty" in asked[0] and "goes back to its prediction" not in asked[0]
+    assert "trusted label" in asked[0]
+    assert proj.correction(image_id) is None and proj.image(image_id).state == "new"
+    assert not (review.mask_layer.data > 0).any() and review.edit_state.text() == "mask from: empty"
+
+
 def test_unsaved_line_follows_napari_undo(studio):
     """napari's own Ctrl+Z on the mask layer (no paint event): the next autosave tick says the
     mask now differs from the saved correction."""

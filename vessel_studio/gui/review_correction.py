@@ -192,11 +192,12 @@ class CorrectionMixin:
         rec = proj.image(image_id)
         unsaved = (" Its unsaved edits are dropped too." if self.dirty or tasks.draft_path(proj, image_id).is_file()
                    else "")
+        after = (f"The image goes back to its prediction (p ≥ {self.threshold.value():.2f})." if self.prob is not None
+                 else "No prediction is shown for this image: its mask will be empty.")
         if not dialogs.confirm(
                 self, "Discard saved mask",
                 f"Discard the saved mask of {rec.name} ({rec.state})? It is a trusted label: export writes it and "
-                "the next adaptation round trains on it. The image goes back to its prediction "
-                f"(p ≥ {self.threshold.value():.2f}).{unsaved} This cannot be undone."):
+                f"the next adaptation round trains on it. {after}{unsaved} This cannot be undone."):
             return False
         try:
             tasks.drop_draft(proj, image_id)  # first: a draft left behind would bring the mask back
