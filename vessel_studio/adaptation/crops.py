@@ -262,3 +262,27 @@ def load_folder(images, masks=None, fovs=None, *, prep, require_masks: bool = Fa
         if out.masks is not None:
             out.masks.append(np.asarray(ls.label, np.float32))
     return out
+
+
+def check_crop_fits(crop: int, images, files, *, option: str | None, prep=None, preset: str | None = None,
+                    role: str = "training", unchanged: str = "nothing was trained", crop_text: str | None = None,
+                    remedy: str | None = None) -> None:
+    """Crops of ``crop`` px must fit inside every image as the model sees it (``images``: the
+    prepared H×W arrays, ``files`` their files); the crop samplers zero-pad a smaller image, so a
+    larger crop would train (re-normalise, translate, check) mostly on padding. A ``ValueError`` names
+    the smallest image (file and size) and the crop, before any work. ``preset``: the crop is that
+    preset's (the option was not given); ``role``: what the images are ("training", "source", "" ...);
+    ``unchanged``: what the error says was left undone. Where no option sets the crop (the GUI's
+    re-normalisation), ``crop_text`` names the crop and ``remedy`` says what to do instead of
+    "choose OPTION of at most N"."""
+    side, shape, name = min(((min(a.shape[:2]), a.shape[:2], f) for a, f in zip(images, files)), key=lambda t: t[0])
+    if crop <= side:
+        return
+    size = f"{shape[0]}×{shape[1]} px"
+    if prep is not None and getattr(prep, "fov_diameter", None):
+        size += f" after rescaling to a FOV diameter of {prep.fov_diameter:g} px"
+    what = crop_text or (f"{option} {crop}" if preset is None else f"the {preset} preset's crop of {crop} px")
+    image = f"{role} image" if role else "image"
+    remedy = remedy or f"choose {option} of at most {side}"
+    raise ValueError(f"{name}: the smallest {image} is {size}, smaller than {what}; crops would be mostly "
+                     f"padding, so {remedy} ({unchanged})")

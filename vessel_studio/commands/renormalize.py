@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from vessel_studio.commands.segment import collect_inputs, fov_files_in, read_fov_for
-    from vessel_studio.commands.checks import check_at_least, check_crop_fits, check_out_folder
+    from vessel_studio.adaptation.crops import check_crop_fits
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.fov import estimate_fov

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from vessel_studio.commands.checks import check_at_least, check_crop_fits, check_out_folder
+    from vessel_studio.adaptation.crops import check_crop_fits
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io.datasets import discover
     from vessel_studio.models.segmenter import Segmenter

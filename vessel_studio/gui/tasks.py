@@ -186,7 +186,7 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     # a CUDA GPU when there is one; images prepared for the project's modality
     seg = Segmenter.load(model, device=pick_device()).use_modality(project.modality)
     if renormalize:
-        from vessel_studio.commands.checks import check_crop_fits
+        from vessel_studio.adaptation.crops import check_crop_fits
         from vessel_studio.io.fov import estimate_fov
         from vessel_studio.preprocess import prepare
         from vessel_studio.train.segmenter import reestimate_norm_statistics_job
