@@ -1,0 +1,18 @@
+#!/bin/bash
+# A (no corrections) and B (10 validation labels as corrections), round 0, cpu preset, seed 0, in parallel
+set -e
+DATA=${DATA:-/work/shared/data}; W=${W:-scratch/s24/corr}; OUT=benchmarks/results/corrections-round0
+PY=.venv/bin/python; mkdir -p $W
+for m in none validation; do
+  rm -rf $W/$m; $PY $OUT/make_project.py $W/$m $DATA $m
+  ( /usr/bin/time -v $PY -m vessel_studio adapt $W/$m --source-images $DATA/DRIVE/training/images \
+      --source-masks $DATA/DRIVE/training/1st_manual --preset cpu --rounds 0 --seed 0 --threads 1 --quiet \
+      > $W/$m.log 2>&1 ) &
+done
+wait
+for m in none validation; do
+  $PY -m vessel_studio segment --model $W/$m --out $W/$m-pred --modality octa $DATA/OCTA-500/Testing/OCTA500_3M_test_images > /dev/null
+  $PY -m vessel_studio evaluate --pred $W/$m-pred --gt $DATA/OCTA-500/Testing/OCTA500_3M_test_labels --json $OUT/$m.json
+  $PY -m vessel_studio rounds $W/$m > $OUT/$m-rounds.txt
+  grep -E "Elapsed|Maximum resident" $W/$m.log > $OUT/$m-time.txt || true
+done
