@@ -15,6 +15,6 @@ proj.add_images([octa / "Training" / "OCTA500_3M_train_images"])
 val = proj.add_images([octa / "Validation" / "OCTA500_3M_val_images"])
 if mode == "validation":
     for rec in val:
-        lab = np.asarray(Image.open(octa / "Validation" / "OCTA500_3M_val_labels" / rec.name).convert("L")) > 0
+        lab = np.asarray(Image.open(octa / "Validation" / "OCTA500_3M_val_labels" / Path(rec.origin).name).convert("L")) > 0
         proj.save_correction(rec.id, lab)
 print(f"{folder}: {len(proj.images)} images, {len(proj.corrections())} corrections")
