@@ -32,6 +32,8 @@ def test_current_mask_precedence_and_drafts(sample_project):
     write_prob(tasks.source_only_path(proj, rec.id), p)
     m, origin = tasks.current_mask(proj, rec.id)
     assert origin == "predicted" and m[6, 0] and not m[20, 0]
+    # the map on screen is None (no map for the chosen round): no mask, not the looked-up one
+    assert tasks.current_mask(proj, rec.id, None, look_up=False) == (None, "none")
     d = np.zeros((96, 96), bool)
     d[50, 50] = True
     tasks.write_draft(proj, rec.id, d)

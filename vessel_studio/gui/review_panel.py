@@ -522,11 +522,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self._show_what(shown, which, other)
         if not (keep_edits and self.dirty):
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
-                mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value())
-                if prob is None and origin == "predicted":
-                    # no map for the round chosen in Show: not another map's mask under that name (the
-                    # latest round's, which current_mask falls back to)
-                    mask, origin = None, "none"
+                # no map for the round chosen in Show: no mask either (not another round's map under its name)
+                mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),
+                                                  look_up=False)
                 if mask is None:
                     mask = np.zeros(self.image.shape[:2], bool)
                 baseline = self._baseline_for(origin, mask)

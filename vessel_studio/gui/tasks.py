@@ -219,9 +219,10 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
 
 
 def current_mask(project, image_id: str, prob: np.ndarray | None = None,
-                 threshold: float = 0.5) -> tuple[np.ndarray | None, str]:
+                 threshold: float = 0.5, *, look_up: bool = True) -> tuple[np.ndarray | None, str]:
     """The mask to edit and where it came from: draft > corrected > ``prob`` ≥ ``threshold`` (the
-    map on screen; default: the latest round's, else the source-only one).
+    map on screen; when ``prob`` is None and ``look_up``: the latest round's, else the source-only
+    one; ``look_up=False``: None is the map on screen, no map, and the mask is none).
 
     A draft comes first: it holds edits made after the last save (saving drops it), so for an image
     with a saved correction it is the newer of the two (edits after a save, then a crash or a closed
@@ -236,7 +237,7 @@ def current_mask(project, image_id: str, prob: np.ndarray | None = None,
     m = project.correction(image_id)
     if m is not None:
         return m, "corrected"
-    p = probability(project, image_id) if prob is None else prob
+    p = probability(project, image_id) if prob is None and look_up else prob
     if p is not None:
         return p >= threshold, "predicted"
     return None, "none"
