@@ -61,10 +61,8 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
         if name == "image":
             viewer.add_image(np.zeros(EMPTY[name], np.uint8), name=name, rgb=True, visible=False)
         elif name == "mask":
-            layer = viewer.add_labels(np.zeros(EMPTY[name], np.uint8), name=name, opacity=opacity, visible=False,
-                                      metadata={EMPTY_KEY: True})
-            layer.colormap = mask_colormap()
-            layer.contour = 2 if contour else 0
+            _add_mask(viewer, np.zeros(EMPTY[name], np.uint8), opacity=opacity, contour=contour, visible=False,
+                      metadata={EMPTY_KEY: True})
         else:
             viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
                              contrast_limits=(0, 1), **maps[name])
@@ -154,13 +152,20 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
     else:
         if "mask" in layers:
             layers.remove("mask")
-        layer = viewer.add_labels(data, name="mask", opacity=opacity)
-        layer.colormap = mask_colormap()
+        layer = _add_mask(viewer, data, opacity=opacity, contour=contour)
         layer.brush_size = brush
         layer.events.paint.connect(on_paint)
-        layer.contour = 2 if contour else 0
     layer.selected_label = 1
     order(viewer)
+
+
+def _add_mask(viewer, data: np.ndarray, *, opacity: float, contour: bool, **kw):
+    """A new ``mask`` Labels layer in the mask's colours (:func:`mask_colormap`), drawn as a contour
+    or filled."""
+    layer = viewer.add_labels(data, name="mask", opacity=opacity, **kw)
+    layer.colormap = mask_colormap()
+    layer.contour = 2 if contour else 0
+    return layer
 
 
 def order(viewer) -> None:

@@ -130,32 +130,34 @@ class SourceChooser(QGroupBox):
     def choose_masks(self) -> bool:
         """The vessel masks folder of the chosen images folder: paired now (an error dialog names what
         does not pair, and the previous choice stays)."""
-        images = self.pending_images or self.images_dir
-        if images is None:
-            dialogs.error(self, "No source images", "Choose the folder of the labelled source images first.")
-            return False
-        folder = dialogs.pick_folder(self, f"Labelled source images: choose the vessel masks of {images}")
-        if not folder:
+        folder = self._pick_for_images("vessel masks")
+        if folder is None:
             return False
         fovs = self.pending_fovs if self.pending_images is not None else self.fovs_dir
-        return self._pair(images, Path(folder), fovs)
+        return self._pair(self.pending_images or self.images_dir, folder, fovs)
 
     def choose_fovs(self) -> bool:
         """The FOV masks folder of the chosen images (optional): paired with the images in use now
         (an error dialog names what does not pair, and the previous choice stays), or kept for the
         images still waiting for their masks folder."""
+        folder = self._pick_for_images("FOV masks")
+        if folder is None:
+            return False
+        if self.pending_images is not None:
+            self.pending_fovs = folder
+            self.refresh()
+            return True
+        return self._pair(self.images_dir, self.masks_dir, folder)
+
+    def _pick_for_images(self, what: str) -> Path | None:
+        """A folder of the chosen images' ``what`` (their vessel masks, FOV masks); None when no images
+        folder is chosen yet (an error dialog says so) or the folder dialog is cancelled."""
         images = self.pending_images or self.images_dir
         if images is None:
             dialogs.error(self, "No source images", "Choose the folder of the labelled source images first.")
-            return False
-        folder = dialogs.pick_folder(self, f"Labelled source images: choose the FOV masks of {images}")
-        if not folder:
-            return False
-        if self.pending_images is not None:
-            self.pending_fovs = Path(folder)
-            self.refresh()
-            return True
-        return self._pair(self.images_dir, self.masks_dir, Path(folder))
+            return None
+        folder = dialogs.pick_folder(self, f"Labelled source images: choose the {what} of {images}")
+        return Path(folder) if folder else None
 
     def _pair(self, images: Path, masks: Path, fovs: Path | None = None) -> bool:
         """``SourceBundle.from_folders(images, masks, fovs=fovs)`` with the bundle's models; on success
@@ -183,17 +185,17 @@ class SourceChooser(QGroupBox):
 
     def choose_segmenter(self) -> bool:
         """The source segmenter's model folder (checked with the generator in use)."""
-        folder = dialogs.pick_folder(self, "Source models: choose the source segmenter's model folder")
-        if not folder:
-            return False
-        return self._choose_model("segmenter", str(Path(folder).absolute()))
+        return self._pick_model("segmenter")
 
     def choose_generator(self) -> bool:
         """The source generator's model folder (checked with the segmenter in use)."""
-        folder = dialogs.pick_folder(self, "Source models: choose the source generator's model folder")
+        return self._pick_model("generator")
+
+    def _pick_model(self, role: str) -> bool:
+        folder = dialogs.pick_folder(self, f"Source models: choose the source {role}'s model folder")
         if not folder:
             return False
-        return self._choose_model("generator", str(Path(folder).absolute()))
+        return self._choose_model(role, str(Path(folder).absolute()))
 
     def _choose_model(self, role: str, folder: str) -> bool:
         """``folder`` as the source ``role`` with the other model in use (or the one waiting for it).
