@@ -607,23 +607,24 @@ class Project:
         file beside a "new"/"predicted" state is a Save whose state was lost (the file is the person's
         work: it becomes "corrected", which adaptation trusts, as export already did); a "corrected"
         state without its file is a cut removal. Best effort, under the manifest lock; the ids changed."""
+        def settled(has: bool, state: str, after: str) -> str:
+            """The state an image with (``has``) or without a saved mask file should have."""
+            if has and state in ("new", "predicted"):
+                return "corrected"
+            return after if not has and state == "corrected" else state
+
         folder = self.folder / "corrections"
         on_disk = {p.stem for p in folder.glob("*.png")} if folder.is_dir() else set()
-        states = {r.id: r.state for r in self.images}
-        if not any((i in on_disk and st in ("new", "predicted")) or (i not in on_disk and st == "corrected")
-                   for i, st in states.items()):
+        if all(settled(r.id in on_disk, r.state, "new") == r.state for r in self.images):
             return []
         changed: list[str] = []
 
-        def fn(d):
+        def fn(d):  # under the lock, from the files as they are now
             after = "predicted" if d["rounds"] else "new"
             for x in d["images"]:
-                has = self.correction_path(x["id"]).is_file()
-                if has and x["state"] in ("new", "predicted"):
-                    x["state"] = "corrected"
-                    changed.append(x["id"])
-                elif not has and x["state"] == "corrected":
-                    x["state"] = after
+                state = settled(self.correction_path(x["id"]).is_file(), x["state"], after)
+                if state != x["state"]:
+                    x["state"] = state
                     changed.append(x["id"])
 
         try:
