@@ -32,10 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import torch
 
-    from vessel_studio.adaptation.crops import load_folder, sample_crops
+    from vessel_studio.adaptation.crops import check_crop_fits, load_folder, sample_crops
     from vessel_studio.adaptation.inversion import psnr, reconstruct
     from vessel_studio.events import run as run_job
-    from vessel_studio.adaptation.crops import check_crop_fits
     from vessel_studio.commands.checks import check_at_least
     from vessel_studio.models.generator import Generator
     from vessel_studio.preprocess import Preprocessing

@@ -35,8 +35,7 @@ def run(args) -> int:
 
     import torch
 
-    from vessel_studio.adaptation.crops import load_folder
-    from vessel_studio.adaptation.crops import check_crop_fits
+    from vessel_studio.adaptation.crops import check_crop_fits, load_folder
     from vessel_studio.commands.checks import check_at_least, check_out_folder
     from vessel_studio.device import pick_device
     from vessel_studio.events import progress_bar, run as run_job

@@ -73,8 +73,7 @@ def load_target_images(folder, *, gen, size: int):
     """The real target images of ``--target-images`` (the montage's last column), prepared as the
     target generator sees them, checked before any work: a ``ValueError`` names the smallest one when
     it is smaller than ``--size`` (its crops would be mostly zero padding)."""
-    from vessel_studio.adaptation.crops import load_folder
-    from vessel_studio.adaptation.crops import check_crop_fits
+    from vessel_studio.adaptation.crops import check_crop_fits, load_folder
     from vessel_studio.preprocess import Preprocessing
 
     prep = gen.preprocessing if isinstance(gen.preprocessing, Preprocessing) else Preprocessing.for_modality("octa")
@@ -108,9 +107,8 @@ def run(args) -> int:
 
     import torch
 
-    from vessel_studio.adaptation.crops import load_folder, sample_crops
+    from vessel_studio.adaptation.crops import check_crop_fits, load_folder, sample_crops
     from vessel_studio.adaptation.synthesis import translate
-    from vessel_studio.adaptation.crops import check_crop_fits
     from vessel_studio.commands.checks import check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.io import write_mask
