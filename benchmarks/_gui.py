@@ -1,4 +1,4 @@
-"""Event-loop helpers shared by the GUI benchmark scripts (``gui_lab_run.py``, ``gui_review.py``,
+"""Event-loop helpers (and the process's resident memory) shared by the GUI benchmark scripts (``gui_lab_run.py``, ``gui_review.py``,
 ``gui_job_start.py``), which import it from this folder.
 
 Each script had its own copy of these loops; their committed results (``benchmarks/results/gui/``)
@@ -36,3 +36,12 @@ def wait_finished(runner):
     loop.exec()
     runner.finished.disconnect(fin)
     return out["o"]
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (``VmRSS`` of ``/proc/self/status``), MB; NaN where there is none."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return float("nan")

@@ -62,14 +62,6 @@ def say(*a) -> None:
     LOG.append(line)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 class RssSampler:
     """Peak resident memory, sampled every 0.25 s, with the stage it happened in."""
 
@@ -80,7 +72,7 @@ class RssSampler:
 
     def _run(self):
         while True:
-            r, w = rss_mb(), self.where
+            r, w = _gui.rss_mb(), self.where
             self.by_where[w] = max(self.by_where.get(w, 0.0), r)
             if r > self.peak:
                 self.peak, self.peak_where = r, w
@@ -200,7 +192,7 @@ def main(argv=None) -> int:
     studio.status.connect(lambda s: report["status"].append((round(time.perf_counter() - T0, 1), s)))
     proj_panel, adapt = studio.panels["Project"], studio.panels["Adaptation"]
     probe = StallProbe()
-    say("window built in", report["window_build_s"], "s; rss", round(rss_mb()), "MB")
+    say("window built in", report["window_build_s"], "s; rss", round(_gui.rss_mb()), "MB")
 
     pump = functools.partial(_gui.pump, app, sleep=0.003)  # this script's loop: 3 ms sleeps
 

@@ -72,14 +72,6 @@ def fundus_files(root: Path, limit: int | None) -> list[Path]:
     return files
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -273,7 +265,7 @@ def main(argv=None) -> int:
     report["idle"] = stall_stats(probe.between(t0, time.perf_counter()))
 
     def job(name: str, start, runner, settle: float = 1.0) -> None:
-        r0, t0 = rss_mb(), time.perf_counter()
+        r0, t0 = _gui.rss_mb(), time.perf_counter()
         started = start()
         outcome = _gui.wait_finished(runner) if started is not False else None
         wall = time.perf_counter() - t0
@@ -282,7 +274,7 @@ def main(argv=None) -> int:
             "wall_s": round(wall, 1), "status": getattr(outcome, "status", "not started"),
             "error": None if outcome is None or outcome.error is None else repr(outcome.error),
             "gui": stall_stats(probe.between(t0, time.perf_counter())),
-            "rss_before_mb": round(r0), "rss_after_mb": round(rss_mb()), "peak_rss_mb": round(peak_rss_mb()),
+            "rss_before_mb": round(r0), "rss_after_mb": round(_gui.rss_mb()), "peak_rss_mb": round(peak_rss_mb()),
         }
         print(name, json.dumps(report["jobs"][name]), flush=True)
 

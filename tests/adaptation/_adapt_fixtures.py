@@ -119,3 +119,21 @@ def tree_digest(folder: Path) -> dict[str, str]:
         if p.is_file() and p.name not in (".lock", ".job.lock"):
             out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def record_adapt_sources(monkeypatch) -> list:
+    """Replace ``vessel_studio.adaptation.adapt`` (what ``vessel-studio adapt`` runs) by a job that
+    records the source bundle it is given and adapts nothing; the list it appends to."""
+    import vessel_studio.adaptation as adaptation
+    from vessel_studio.adaptation import AdaptResult
+
+    seen = []
+
+    def fake_adapt(project, cfg, *, source=None, device=None):
+        seen.append(source)
+        return AdaptResult(project=project.folder, rounds=[], stopped_early=False, reason="", segmenter=None,
+                           seconds=0.0)
+        yield  # noqa: unreachable - a generator
+
+    monkeypatch.setattr(adaptation, "adapt", fake_adapt)
+    return seen

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adaptation"))
-from _adapt_fixtures import make_source_models  # noqa: E402
+from _adapt_fixtures import make_source_models, record_adapt_sources  # noqa: E402
 
 from vessel_studio.cli import main  # noqa: E402
 from vessel_studio.samples import write_sample_images  # noqa: E402
@@ -20,8 +20,6 @@ from vessel_studio.samples import write_sample_images  # noqa: E402
 def setup(tmp_path, monkeypatch):
     """Source images, target images, the lab's models (fundus, a generator without masks, an OCT-A
     pair) and an ``adapt`` that records the source it is given instead of adapting."""
-    import vessel_studio.adaptation as adaptation
-    from vessel_studio.adaptation import AdaptResult
     from vessel_studio.models.generator import Generator, GeneratorConfig
     from vessel_studio.models.segmenter import Segmenter, SegmenterConfig
     from vessel_studio.preprocess import Preprocessing
@@ -36,15 +34,7 @@ def setup(tmp_path, monkeypatch):
     Generator(config=GeneratorConfig.preset("tiny"), preprocessing=fundus, conditioned=False).save(models["plain"])
     Generator(config=GeneratorConfig.preset("tiny"), preprocessing=octa, conditioned=True).save(models["octa_gen"])
     Segmenter.create(SegmenterConfig(channels=(8, 16)), octa).save(models["octa_seg"])
-    seen = []
-
-    def fake_adapt(project, cfg, *, source=None, device=None):
-        seen.append(source)
-        return AdaptResult(project=project.folder, rounds=[], stopped_early=False, reason="", segmenter=None,
-                           seconds=0.0)
-        yield  # noqa: unreachable - a generator
-
-    monkeypatch.setattr(adaptation, "adapt", fake_adapt)
+    seen = record_adapt_sources(monkeypatch)
 
     def run(seg, gen, *extra):
         return main(["adapt", str(tmp_path / "proj"), "--target", str(tgt.folder / "images"), "--modality", "octa",

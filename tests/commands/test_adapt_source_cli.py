@@ -5,20 +5,24 @@ do not (never a silent switch to procedural masks); ``--source-images`` still wi
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
-from vessel_studio.cli import main
-from vessel_studio.samples import write_sample_images
-from vessel_studio.store import Project, RoundRecord
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adaptation"))
+from _adapt_fixtures import record_adapt_sources  # noqa: E402
+
+from vessel_studio.cli import main  # noqa: E402
+from vessel_studio.samples import write_sample_images  # noqa: E402
+from vessel_studio.store import Project, RoundRecord  # noqa: E402
 
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch):
     """A project with one (fake) round adapted from three labelled source images, and an ``adapt``
     that records the source it is given instead of adapting."""
-    import vessel_studio.adaptation as adaptation
-    from vessel_studio.adaptation import AdaptResult, SourceBundle
+    from vessel_studio.adaptation import SourceBundle
 
     src = write_sample_images(tmp_path / "src", n=3, modality="fundus", seed=10, shape=(48, 48))
     tgt = write_sample_images(tmp_path / "tgt", n=2, modality="octa", seed=20, shape=(48, 48))
@@ -28,15 +32,7 @@ def setup(tmp_path, monkeypatch):
     proj.commit_round(tmp_path / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
     bundle = SourceBundle.from_folders(src.folder / "images", src.folder / "labels", fovs=src.folder / "fov")
     proj.set_source(bundle.identity())
-    seen = []
-
-    def fake_adapt(project, cfg, *, source=None, device=None):
-        seen.append(source)
-        return AdaptResult(project=project.folder, rounds=[], stopped_early=False, reason="", segmenter=None,
-                           seconds=0.0)
-        yield  # noqa: unreachable - a generator
-
-    monkeypatch.setattr(adaptation, "adapt", fake_adapt)
+    seen = record_adapt_sources(monkeypatch)
     return tmp_path, src, proj, bundle, seen
 
 

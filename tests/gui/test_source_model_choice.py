@@ -167,9 +167,20 @@ def test_modality_follows_the_models_and_a_mismatch_is_an_error(studio, lab_mode
     assert chooser.use_bundled_models() and studio.source_bundle is None
 
 
-def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_models, pick, dialogs, tmp_path):
+def _recorded_then_reopened(studio, chosen, tmp_path):
+    """What adapt records for the ``chosen`` bundle, with a (fake) round 0; the project opened again
+    with no source in use, as after a restart; the source bundle the studio restored."""
     from vessel_studio.store import RoundRecord
 
+    (tmp_path / "r0" / "pseudo").mkdir(parents=True)
+    studio.project.commit_round(tmp_path / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
+    studio.project.set_source(chosen.identity())
+    studio.source_bundle = None  # as after a restart
+    assert studio.open_project(studio.project.folder)
+    return studio.source_bundle
+
+
+def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_models, pick, dialogs, tmp_path):
     chooser = studio.panels["Adaptation"].source
     pick.extend([lab_models["seg"], lab_models["gen"], labelled.folder / "images", labelled.folder / "fov",
                  labelled.folder / "labels"])
@@ -179,14 +190,7 @@ def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_
     chooser.choose_fovs()
     assert chooser.choose_masks()
     chosen = studio.source_bundle
-    # what adapt records for the chosen bundle, with a (fake) round 0
-    (tmp_path / "r0" / "pseudo").mkdir(parents=True)
-    studio.project.commit_round(tmp_path / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
-    studio.project.set_source(chosen.identity())
-
-    studio.source_bundle = None  # as after a restart
-    assert studio.open_project(studio.project.folder)
-    restored = studio.source_bundle
+    restored = _recorded_then_reopened(studio, chosen, tmp_path)
     assert restored is not None and restored.identity() == chosen.identity()
     assert (restored.segmenter, restored.generator) == (str(lab_models["seg"]), str(lab_models["gen"]))
     assert restored.fovs_folder == labelled.folder / "fov" and [e[2] for e in restored.images] == labelled.fovs
@@ -206,20 +210,12 @@ def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_
 
 
 def test_reopening_restores_the_labs_models_of_procedural_masks(studio, lab_models, pick, dialogs, tmp_path):
-    from vessel_studio.store import RoundRecord
-
     chooser = studio.panels["Adaptation"].source
     pick.extend([lab_models["octa_seg"], lab_models["octa_gen"]])
     chooser.choose_segmenter()
     assert chooser.choose_generator()
     chosen = studio.source_bundle
-    (tmp_path / "r0" / "pseudo").mkdir(parents=True)
-    studio.project.commit_round(tmp_path / "r0", RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
-    studio.project.set_source(chosen.identity())
-
-    studio.source_bundle = None  # as after a restart
-    assert studio.open_project(studio.project.folder)
-    restored = studio.source_bundle
+    restored = _recorded_then_reopened(studio, chosen, tmp_path)
     assert restored is not None and not restored.images and restored.identity() == chosen.identity()
     assert (restored.segmenter, restored.generator, restored.modality) == (
         str(lab_models["octa_seg"]), str(lab_models["octa_gen"]), "octa")
