@@ -13,7 +13,8 @@ event-loop *stall*. Reported per job (wall time, stalls, RSS), for the first ima
 stall includes napari's one-time costs), and per review step: the step's largest stall, the time
 ``next()`` itself took on the GUI thread, and how the GUI thread's time in that step splits
 between reading files (``Project.read_image`` / ``prediction`` / ``correction``, probability
-TIFFs, drafts), updating layers (``ReviewPanel._set_layer`` / ``_set_mask``,
+TIFFs, drafts), reading the project's manifest (``Project.manifest``: every look-up of the images'
+or rounds' records; calls and time, counted apart and also inside the reads), updating layers (``ReviewPanel._set_layer`` / ``_set_mask``,
 ``viewer.reset_view``) and the rest (rendering, other slots). Reads done in worker threads are
 counted apart. The instrumentation only wraps those calls with ``time.perf_counter``.
 
@@ -175,6 +176,7 @@ def install_timers() -> Timers:
     for name in ("_set_layer", "_set_mask"):
         t.wrap(review_panel.ReviewPanel, name, "layers")
     t.wrap(review_panel.ReviewPanel, "load", "load")
+    t.wrap(Project, "manifest", "manifest")  # every record look-up (images, rounds, modality) reads it
     return t
 
 
@@ -294,12 +296,12 @@ def main(argv=None) -> int:
     pump(2.0)
     steps = []
     for i in range(args.steps):
-        before, _ = timers.snapshot()
+        before, calls_before = timers.snapshot()
         t0 = time.perf_counter()
         review.next()
         call_ms = (time.perf_counter() - t0) * 1000
         pump(args.pause)
-        after, _ = timers.snapshot()
+        after, calls_after = timers.snapshot()
         t1 = time.perf_counter()
 
         def spent(cat, main=True):
@@ -314,6 +316,8 @@ def main(argv=None) -> int:
             "gui_layers_ms": spent("layers"),
             "gui_load_ms": spent("load"),
             "worker_read_ms": spent("read", main=False),
+            "gui_manifest_ms": spent("manifest"),
+            "gui_manifest_calls": calls_after.get(("manifest", True), 0) - calls_before.get(("manifest", True), 0),
         })
         print("step", i, json.dumps(steps[-1]), flush=True)
 
@@ -326,6 +330,7 @@ def main(argv=None) -> int:
         "max_stall_ms": summary("max_stall_ms"), "next_call_ms": summary("next_call_ms"),
         "gui_read_ms": summary("gui_read_ms"), "gui_layers_ms": summary("gui_layers_ms"),
         "worker_read_ms": summary("worker_read_ms"),
+        "gui_manifest_ms": summary("gui_manifest_ms"), "gui_manifest_calls": summary("gui_manifest_calls"),
         "steps_with_stall_over_100ms": sum(s["max_stall_ms"] > 100 for s in steps),
         "steps_with_stall_over_200ms": sum(s["max_stall_ms"] > 200 for s in steps),
         "per_step": steps,
