@@ -379,3 +379,59 @@ def test_a_restored_draft_undone_to_the_saved_mask_says_so(studio, make_napari_v
     rev2.autosave()
     assert not rev2.dirty and not tasks.draft_path(st2.project, image_id).exists()
     assert "saved correction" in rev2.edit_state.text() and "draft" not in rev2.edit_state.text()
+
+
+def test_discard_saved_mask_waits_for_a_running_adaptation(studio, qtbot, dialogs):
+    """Each adaptation round trains on the saved masks it read when it started: "Discard saved mask"
+    during an adaptation left the mask in the round in progress and removed it from the later ones,
+    silently half applied. The button is disabled while an adaptation runs (its tooltip says why, as
+    Run and Roll back wait for a running job) and the call is refused; another job (a segmentation)
+    does not disable it. Saving or accepting a mask then says that the adaptation trusts it from its
+    next round."""
+    import threading
+
+    from vessel_studio.events import Progress
+    from vessel_studio.gui import review_correction
+
+    review, _viewer = _review_with_predictions(studio)
+    proj, image_id = studio.project, review.image_id
+    assert review.save() and review.btn_discard.isEnabled()
+    tip = review.btn_discard.toolTip()
+    statuses = []
+    studio.status.connect(statuses.append)
+
+    def held(name):
+        gate = threading.Event()
+
+        def job():
+            while not gate.is_set():
+                yield Progress("round", 0, 1)
+                gate.wait(0.02)
+            return None
+
+        assert studio.start_job(name, job)
+        return gate
+
+    gate = held("Segmentation")
+    assert review.btn_discard.isEnabled()
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        gate.set()
+    gate = held("Adaptation")
+    assert not review.btn_discard.isEnabled()
+    assert review.btn_discard.toolTip() == review_correction.DISCARD_BUSY_TIP != tip
+    assert "adaptation is running" in review.btn_discard.toolTip()
+    assert review.discard_saved() is False
+    assert dialogs.errors and dialogs.errors[-1][0] == "Busy" and "Discard saved mask" not in dialogs.asked
+    assert proj.correction_path(image_id).is_file()
+    _edit(review.mask_layer)
+    assert review.save() and "the running adaptation trusts it from its next round" in statuses[-1]
+    assert review.mark_reviewed() and "from its next round" in statuses[-1]
+    assert not review.btn_discard.isEnabled()  # saving does not enable it meanwhile
+    review.next()
+    review.previous()  # another image shown meanwhile: still disabled
+    assert review.image_id == image_id and not review.btn_discard.isEnabled()
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        gate.set()
+    assert review.btn_discard.isEnabled() and review.btn_discard.toolTip() == tip
+    assert review.save() and "adaptation" not in statuses[-1]
+    assert review.discard_saved() and not proj.correction_path(image_id).exists()

@@ -122,30 +122,32 @@ def test_segment_task_uses_the_project_modality(tmp_path, tiny_models):
     np.testing.assert_allclose(tasks.probability(proj, rec.id), seg.predict(proj.read_image(rec.id)).prob, atol=1e-6)
 
 
-def _press(viewer, key: str) -> None:
-    """Run the viewer's binding for ``key`` (what napari does on that key press)."""
-    for binding, func in viewer.keymap.items():
-        if str(binding) == key:
-            func(viewer)
-            return
-    raise KeyError(key)
-
-
 def test_review_queue_by_uncertainty_and_keyboard_navigation(studio, qtbot):
+    from vessel_studio.gui import tasks
+
     proj = studio.project
     probs = _write_source_only(proj)
     review = studio.panels["Review"]
     ids = [r.id for r in proj.images]
     # keyboard: Page Down / Page Up walk the project order
-    viewer = studio.viewer
-    _press(viewer, "PageDown")
+    from qtpy.QtCore import Qt
+
+    from test_review_view import _active_window
+
+    _active_window(studio, qtbot)
+    canvas = studio.viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.waitUntil(canvas.hasFocus, timeout=2000)
+    qtbot.keyClick(canvas, Qt.Key.Key_PageDown)
     assert studio.current_id == ids[1]
-    _press(viewer, "PageUp")
-    _press(viewer, "PageUp")
+    qtbot.keyClick(canvas, Qt.Key.Key_PageUp)
+    qtbot.keyClick(canvas, Qt.Key.Key_PageUp)
     assert studio.current_id == ids[2]  # wraps around
     with qtbot.waitSignal(studio.runner.finished, timeout=30000):
         review.queue.setCurrentText("most uncertain first")
-    unc = {i: float((1 - np.abs(2 * p - 1)).mean()) for i, p in probs.items()}
+    # the mean uncertainty inside each image's field of view (the label-free statistics' rule)
+    unc = {i: tasks.label_free_stats(p, tasks.image_fov(proj, proj.read_image(i)))["mean_uncertainty"]
+           for i, p in probs.items()}
     assert review.order == sorted(unc, key=lambda i: -unc[i])
     assert studio.current_id == review.order[0]
     review.next()
@@ -543,8 +545,8 @@ def test_cancelled_review_order_goes_back_to_project_order(studio, qtbot, dialog
     gate = threading.Event()
     real = tasks.review_order
 
-    def held(proj):
-        job = real(proj)
+    def held(proj, **kw):
+        job = real(proj, **kw)
         yield next(job)
         gate.wait(10)
         return (yield from job)

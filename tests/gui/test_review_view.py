@@ -502,3 +502,172 @@ def test_overlay_opacity_fades_the_compared_map_too(studio, three_rounds):
     review.next()
     review.previous()  # another image, and back: still faded
     assert viewer.layers["compare"].visible and viewer.layers["compare"].opacity == pytest.approx(0.3)
+
+
+def _over_gray(layer, gray: float, value=1.0) -> np.ndarray:
+    """What ``layer`` draws at ``value`` over a gray pixel ``gray``: a Labels layer over it (translucent,
+    at its opacity), an image layer added to it (additive, at its opacity)."""
+    if layer.blending == "additive":
+        rgb = np.asarray(layer.colormap.map(np.array([value])))[0, :3]
+        return np.clip(gray + layer.opacity * rgb, 0, 1)
+    rgb = np.asarray(layer.colormap.map(np.array([int(value)], np.uint8)))[0, :3]
+    return (1 - layer.opacity) * gray + layer.opacity * rgb
+
+
+def test_the_mask_and_the_maps_stay_apart_on_gray_octa(studio, three_rounds):
+    """On gray OCT-A images the mask (dodgerblue) and the uncertainty map (cyan) were close in hue:
+    CIEDE2000 27-36 over bright to dark gray as the panel draws them (18 on OCTA-500 image 10451 with
+    a map made from its label under both). Over dark, mid and bright gray the mask (blue: 48-62), the uncertainty
+    map and the compared map stay well apart, and the legend names each."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    review, viewer = studio.panels["Review"], studio.viewer
+    review.compare.setCurrentText("round 0")
+    review.show_unc.setChecked(True)
+    mask, unc, compare = (viewer.layers[n] for n in ("mask", "uncertainty", "compare"))
+    for gray in (0.2, 0.5, 0.8):
+        drawn = {name: rgb2lab(_over_gray(layer, gray)[None, None])[0, 0]
+                 for name, layer in (("mask", mask), ("uncertainty", unc), ("compare", compare))}
+        assert deltaE_ciede2000(drawn["mask"], drawn["uncertainty"]) > 40, gray
+        assert deltaE_ciede2000(drawn["mask"], drawn["compare"]) > 40, gray
+        assert deltaE_ciede2000(drawn["uncertainty"], drawn["compare"]) > 15, gray
+    legend = review.legend.text()
+    for name in ("mask", "prediction", "compared", "uncertainty"):
+        assert name in legend
+    from vessel_studio.gui import review_layers
+
+    assert "#0000ff" in legend and review_layers.MASK_COLOR == "blue"
+
+
+def test_the_queue_reuses_the_fields_of_view_the_panel_knows(studio, qtbot, monkeypatch):
+    """"most uncertain first" is ordered inside each image's field of view; the FOV of the image on
+    screen (and of those read ahead) is handed to the job, not estimated again."""
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    for i, rec in enumerate(proj.images):
+        _write_source_only(proj, rec.id, fake_probability(rec.shape[:2], i))
+    review = studio.panels["Review"]
+    review._reload_maps()
+    assert review._fov is not None and not review._fov.all()
+    given = {}
+    real = tasks.review_order
+
+    def spy(project, *, fovs=None):
+        given.update(fovs or {})
+        return real(project, fovs=fovs)
+
+    monkeypatch.setattr(tasks, "review_order", spy)
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000) as blocker:
+        review.queue.setCurrentText("most uncertain first")
+    assert blocker.args[0].status == "done"
+    first = proj.images[0].id  # on screen when the queue was asked for
+    assert first in given and np.array_equal(given[first], tasks.image_fov(proj, proj.read_image(first)))
+    scores = dict(blocker.args[0].result)
+    studio.select_image(first)
+    assert scores[first] == pytest.approx(_stat_rows(review)["mean uncertainty 1−|2p−1|"], abs=1e-3)
+
+
+def test_the_map_before_is_not_read_again_when_compared(studio, three_rounds, monkeypatch):
+    """"agreement with round 1" read round 1's map from disk even when Compare with already held it.
+    And an image shown reads the project's image and round records once each on the GUI thread
+    (it read them about 9 times: 0.87 ms each on a 139-image project)."""
+    from vessel_studio.gui import review_panel, review_shown, tasks
+    from vessel_studio.store.project import Project
+
+    image_id, maps = three_rounds
+    review = studio.panels["Review"]
+    review.compare.setCurrentText("round 1")
+    read = []
+    real = tasks.probability
+    monkeypatch.setattr(tasks, "probability", lambda *a, **k: read.append(a[2] if len(a) > 2 else None) or real(*a, **k))
+    looked_up = []
+    panel_files = {review_panel.__file__, review_shown.__file__}
+    for name in ("images", "rounds"):
+        prop = getattr(Project, name)
+
+        def counted(self, _get=prop.fget, _name=name):
+            import sys
+
+            if sys._getframe(1).f_code.co_filename in panel_files:
+                looked_up.append(_name)
+            return _get(self)
+
+        monkeypatch.setattr(Project, name, property(counted))
+    review.load(image_id)
+    assert read == [None, 1]  # the map shown (the latest, round 2), the compared one; not round 1 again
+    assert _agreement_row(review) == ("round 1", pytest.approx(_dice(maps[2], maps[1], review._fov), abs=1e-3))
+    assert sorted(looked_up) == ["images", "rounds"]
+
+
+def _predicted(studio):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    proj = studio.project
+    for i, rec in enumerate(proj.images):
+        write_prob(tasks.source_only_path(proj, rec.id), fake_probability(rec.shape[:2], i))
+    review = studio.panels["Review"]
+    review._reload_maps()
+    return review, review.ids()
+
+
+def test_page_keys_typed_into_text_do_not_step(studio, qtbot):
+    """Page Up / Page Down typed in napari's console (or any text field) stepped images: the
+    window-wide shortcuts took them from the console, which scrolls with them. In a text input they
+    are the input's keys; elsewhere (the canvas, a button) they step again."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QLineEdit, QTextEdit
+
+    review, ids = _predicted(studio)
+    window = _active_window(studio, qtbot)
+    # napari's console types into a QTextEdit (napari-console's QtConsole; napari's test viewer has a
+    # placeholder widget instead of the console); a text field ignores the keys, and its dock passed
+    # them on to the viewer's key bindings
+    console, field = QTextEdit(), QLineEdit()
+    studio.viewer.window.add_dock_widget(console, name="a console")
+    studio.viewer.window.add_dock_widget(field, name="a text field")
+    for widget in (console, field):
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=2000)
+        qtbot.keyClick(widget, Qt.Key.Key_PageDown)
+        qtbot.keyClick(widget, Qt.Key.Key_PageUp)
+        qtbot.keyClick(widget, Qt.Key.Key_PageDown)
+        assert studio.current_id == ids[0], type(widget).__name__
+    review.btn_next.setFocus()
+    qtbot.waitUntil(review.btn_next.hasFocus, timeout=2000)
+    qtbot.keyClick(review.btn_next, Qt.Key.Key_PageDown)
+    assert studio.current_id == ids[1]
+    assert window.isActiveWindow()
+
+
+def test_page_keys_step_in_a_floating_review_dock(studio, qtbot):
+    """With the Review dock floated into a window of its own, Page Down / Page Up step there too (Qt
+    keeps the main window's shortcuts working in a floating dock: a second pair of shortcuts in the
+    dock made both match, and neither fired), and docked again they step once."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication, QDockWidget
+
+    review, ids = _predicted(studio)
+    _active_window(studio, qtbot)
+    dock = review.parent()
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parent()
+    assert dock is not None
+    dock.setFloating(True)
+    dock.show()
+    dock.activateWindow()
+    dock.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dock, timeout=5000)
+    for widget, key, expected in ((review.btn_next, Qt.Key.Key_PageDown, 1), (review.threshold, Qt.Key.Key_PageDown, 2),
+                                  (review.show_round, Qt.Key.Key_PageUp, 1)):
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=2000)
+        qtbot.keyClick(widget, key)
+        assert studio.current_id == ids[expected], type(widget).__name__
+    dock.setFloating(False)
+    window = _active_window(studio, qtbot)
+    review.btn_next.setFocus()
+    qtbot.waitUntil(review.btn_next.hasFocus, timeout=2000)
+    qtbot.keyClick(review.btn_next, Qt.Key.Key_PageDown)
+    assert studio.current_id == ids[2] and window.isActiveWindow()

@@ -79,3 +79,62 @@ def test_export_with_a_fitted_boundary_needs_a_corrected_prediction(sample_proje
     m = read_mask(out / "masks" / f"{proj.images[1].name}.png")
     assert m[:, 42:45].all() and not m[:, 40].any()  # the fitted boundary, not p >= 0.5
     assert any(getattr(e, "kind", None) == "calibration" for e in events)
+
+
+def test_review_order_scores_inside_the_field_of_view(sample_project, monkeypatch):
+    """"most uncertain first" averaged the uncertainty over the whole frame, the label-free statistics
+    inside the FOV: a fundus image whose undecided pixels fill its disc but whose black border (sure,
+    p = 0) is a third of the frame came after an image undecided everywhere to a lesser degree. The
+    queue scores each image by the panel's "mean uncertainty" (inside the FOV); FOVs already known are
+    not estimated again, an OCT-A project's (the whole frame) read no image, and an unreadable image
+    is scored over the whole frame."""
+    from vessel_studio.io.images import write_prob
+
+    proj = sample_project
+    a, b, c = proj.images
+    fov_a = tasks.image_fov(proj, proj.read_image(a.id))
+    assert 0.5 < fov_a.mean() < 0.8
+    p_a = np.where(fov_a, 0.5, 0.0).astype(np.float32)  # undecided inside the disc, sure outside
+    u_b = (1 + fov_a.mean()) / 2  # between A's whole-frame mean and A's inside-the-FOV mean (1)
+    p_b = np.full(fov_a.shape, u_b / 2, np.float32)  # uncertainty 2p below 0.5
+    write_prob(tasks.source_only_path(proj, a.id), p_a)
+    write_prob(tasks.source_only_path(proj, b.id), p_b)
+    assert tasks.uncertainty(p_a).mean() < tasks.uncertainty(p_b).mean()  # the whole frame's order: B, A
+    order, _ = collect(tasks.review_order(proj))
+    assert [i for i, _ in order] == [a.id, b.id, c.id]
+    scores = dict(order)
+    assert scores[a.id] == pytest.approx(1.0)
+    fov_b = tasks.image_fov(proj, proj.read_image(b.id))
+    assert scores[b.id] == pytest.approx(tasks.label_free_stats(p_b, fov_b)["mean_uncertainty"])
+    assert scores[c.id] == -1.0  # no map: last
+    # known FOVs are used as given (no image read); an image that cannot be read: the whole frame
+    read = []
+    real_read = type(proj).read_image
+
+    def reading(self, image_id):
+        read.append(image_id)
+        if image_id == b.id:
+            raise ValueError(f"{image_id}: unreadable")
+        return real_read(self, image_id)
+
+    monkeypatch.setattr(type(proj), "read_image", reading)
+    order, _ = collect(tasks.review_order(proj, fovs={a.id: np.ones_like(fov_a)}))
+    assert read == [b.id]  # A's FOV was given, C has no map
+    assert dict(order)[a.id] == pytest.approx(tasks.uncertainty(p_a).mean())
+    assert dict(order)[b.id] == pytest.approx(u_b)
+
+
+def test_review_order_of_an_octa_project_reads_no_image(tmp_path, monkeypatch):
+    """OCT-A: the field of view is the whole frame (``estimate_fov``), so the queue reads no image."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    write_sample_project(tmp_path / "octa", n=2, modality="octa", shape=(64, 64), seed=1)
+    proj = Project.open(tmp_path / "octa")
+    for level, rec in zip((0.2, 0.4), proj.images):
+        write_prob(tasks.source_only_path(proj, rec.id), np.full((64, 64), level, np.float32))
+    monkeypatch.setattr(type(proj), "read_image", lambda self, image_id: pytest.fail("an image was read"))
+    order, _ = collect(tasks.review_order(proj))
+    assert [i for i, _ in order] == [r.id for r in proj.images][::-1]
+    assert [s for _, s in order] == pytest.approx([0.8, 0.4])

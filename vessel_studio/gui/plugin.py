@@ -88,20 +88,23 @@ def _read_image(path):
 
 
 def sample_fundus():
+    from vessel_studio.gui.review_layers import mask_colormap  # the Review panel's mask colour
     from vessel_studio.samples import synthetic_fundus
 
     rgb, mask, _fov = synthetic_fundus((512, 512), seed=0)
     return [
         (rgb, {"name": "synthetic fundus", "rgb": True}, "image"),
-        (mask.astype("uint8"), {"name": "true vessels", "opacity": 0.5}, "labels"),
+        (mask.astype("uint8"), {"name": "true vessels", "opacity": 0.5, "colormap": mask_colormap()}, "labels"),
     ]
 
 
 def sample_octa():
+    from vessel_studio.gui.review_layers import mask_colormap
     from vessel_studio.samples import synthetic_octa
 
     gray, mask = synthetic_octa((304, 304), seed=0)
     return [
         (gray, {"name": "synthetic OCTA", "colormap": "gray"}, "image"),
-        (mask.astype("uint8"), {"name": "true large vessels", "opacity": 0.5}, "labels"),
+        (mask.astype("uint8"), {"name": "true large vessels", "opacity": 0.5, "colormap": mask_colormap()},
+         "labels"),
     ]

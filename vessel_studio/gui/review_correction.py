@@ -34,10 +34,23 @@ def confirm_unsaved_drafts(parent, project, title: str, consequence: str) -> boo
         "the edits, open each image in Review and save its correction. Go on anyway?")
 
 
+DISCARD_TIP = ("Remove this image's saved correction (asks first): it goes back to its prediction and the next "
+               "adaptation round no longer trains on it")
+DISCARD_BUSY_TIP = ("An adaptation is running: its round in progress already trains on this saved mask, so discarding "
+                    "it now would only reach its later rounds. Discard it once the adaptation has finished (or "
+                    "cancel it), then run the adaptation again.")
+
+
+def adapting_note(adapting: bool) -> str:
+    """What a mask saved while an adaptation runs does there (appended to the status line)."""
+    return ("; the running adaptation trusts it from its next round (the round in progress read the saved masks "
+            "when it started)") if adapting else ""
+
+
 class CorrectionMixin:
     """The Review panel's correction editing, as a mixin of :class:`~.review_panel.ReviewPanel`.
 
-    The panel provides ``studio``, ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
+    The panel provides ``studio`` (its ``runner``), ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
     spin box, the ``edit_state`` label and the ``btn_discard`` button, the attributes ``_baseline``, ``_mask_origin``,
     ``_draft_digest`` and ``_autosave_failed``, and the methods ``_set_mask``, ``_reload_maps``
     and ``_measure``.
@@ -74,13 +87,24 @@ class CorrectionMixin:
     def _edited(self, *_args) -> None:
         self._update_edit_state()
 
+    def _adapting(self) -> bool:
+        """An adaptation runs in this window: each of its rounds trains on the saved masks it read when
+        the round started (``adaptation.job.adapt``), so a change to them reaches its later rounds only."""
+        runner = self.studio.runner
+        return runner.running and runner.name == "Adaptation"
+
     def _update_edit_state(self) -> None:
+        adapting = self._adapting()
+        # Discard is the undo of a trusted label: a round already training on it would keep it (half
+        # applied); it waits for the adaptation, as Run and Roll back wait for a running job
+        self.btn_discard.setToolTip(DISCARD_BUSY_TIP if adapting else DISCARD_TIP)
         if self.image_id is None:
             self.edit_state.setText("")
             self.btn_discard.setEnabled(False)
             return
         proj = self.studio.project
-        self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file())
+        self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file()
+                                    and not adapting)
         origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
                   "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
         self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
@@ -134,7 +158,8 @@ class CorrectionMixin:
         self._mask_origin = "corrected"
         self._update_edit_state()
         self.studio.images_changed.emit()
-        self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}")
+        self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}"
+                                + adapting_note(self._adapting()))
         self._measure()
         return True
 
@@ -160,7 +185,8 @@ class CorrectionMixin:
             dialogs.error(self, "Cannot mark the image reviewed", str(exc))
             return False
         self.studio.images_changed.emit()
-        self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed")
+        self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed"
+                                + adapting_note(self._adapting()))
         return True
 
     def revert(self) -> bool:
@@ -187,6 +213,9 @@ class CorrectionMixin:
         prediction at the mask threshold again."""
         proj = self.studio.project
         if proj is None or self.image_id is None or not proj.correction_path(self.image_id).is_file():
+            return False
+        if self._adapting():  # the button is disabled then (see its tooltip)
+            dialogs.error(self, "Busy", DISCARD_BUSY_TIP)
             return False
         image_id = self.image_id
         rec = proj.image(image_id)

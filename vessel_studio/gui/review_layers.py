@@ -25,10 +25,35 @@ NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 PROBABILITY_COLORMAP = "magma"
 #: the mask's colour (label 1): napari's default label 1 is a dark brownish red (0.47, 0.15, 0.02),
 #: the colour of a vessel in a fundus image, under which the mask was all but invisible without the
-#: probability map beneath it; blue stands apart from fundus reds, gray OCT-A and the maps
-MASK_COLOR = "dodgerblue"
+#: probability map beneath it; blue stands apart from fundus reds, gray OCT-A and the maps. Pure blue,
+#: not dodgerblue (0.12, 0.56, 1.0): over a gray OCT-A image dodgerblue and the cyan uncertainty map
+#: were close (CIEDE2000 18 between a masked vessel and an undecided edge beside it, all overlays on,
+#: on OCTA-500 10451 with its label blurred into a stand-in map; 24 on DRIVE 01), blue is 34 and 42 apart, and farther from the green compared
+#: map too (59 / 77, from 45 / 48). The uncertainty stays cyan: over the magma probability map it is
+#: the most visible black-based hue (magenta or purple sink into magma's middle, yellow or orange into
+#: its top and fundus reds). The price: blue is darker on black (a grid cell, OCT-A's foveal zone);
+#: lighter blues (royalblue, #5050ff) lose the distance from cyan faster than they gain brightness.
+MASK_COLOR = "blue"
 COMPARE_COLORMAP = "green"
 UNCERTAINTY_COLORMAP = "cyan"
+
+
+def legend_html() -> str:
+    """The Review panel's legend: each overlay with a swatch of its colour (a map's at 1, where it is
+    brightest), from the colours the layers are drawn in."""
+    from napari.utils.colormaps import ensure_colormap
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    def swatch(rgb) -> str:
+        r, g, b = (int(round(255 * float(v))) for v in rgb[:3])
+        return f'<span style="color:#{r:02x}{g:02x}{b:02x}">&#9632;</span>'
+
+    def top(name):
+        return ensure_colormap(name).map(np.array([1.0]))[0]
+
+    items = (("mask", transform_color(MASK_COLOR)[0]), ("prediction (magma)", top(PROBABILITY_COLORMAP)),
+             ("compared", top(COMPARE_COLORMAP)), ("uncertainty", top(UNCERTAINTY_COLORMAP)))
+    return " &middot; ".join(f"{swatch(c)} {name}" for name, c in items)
 
 
 #: the mask layer's metadata key while it is hidden because no image is shown (set_mask shows it

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import QEvent, Qt, QTimer
-from qtpy.QtGui import QKeySequence
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,7 +31,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QShortcut,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -40,7 +38,8 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.review_correction import CorrectionMixin
+from vessel_studio.gui.review_correction import DISCARD_TIP, CorrectionMixin
+from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import Measurer, ReadAhead
 
@@ -92,6 +91,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
         self.show_unc = QCheckBox("Uncertainty map")
+        self.show_unc.setToolTip("1−|2p−1| of the prediction shown: bright where the model is undecided (p near 0.5)")
+        #: which colour is which overlay (review_layers' colours)
+        self.legend = QLabel(review_layers.legend_html())
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.05, 0.95)
         self.threshold.setSingleStep(0.05)
@@ -133,8 +137,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
                                      "and the next adaptation round trusts it, as a saved correction")
         self.btn_revert = QPushButton("Revert edits")
         self.btn_discard = QPushButton("Discard saved mask")
-        self.btn_discard.setToolTip("Remove this image's saved correction (asks first): it goes back to its prediction "
-                                    "and the next adaptation round no longer trains on it")
+        self.btn_discard.setToolTip(DISCARD_TIP)  # disabled while an adaptation runs (DISCARD_BUSY_TIP)
         self.btn_discard.setEnabled(False)
         self.edit_state = QLabel("")
         self.stats = QLabel("")
@@ -170,6 +173,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         lay.addLayout(form)
         lay.addWidget(self.showing)
         lay.addLayout(toggles)
+        lay.addWidget(self.legend)
         seg_row = QHBoxLayout()
         seg_row.addWidget(self.btn_segment, 1)
         seg_row.addWidget(self.mirror)
@@ -210,13 +214,14 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         studio.image_selected.connect(self.load)
         studio.project_changed.connect(self._project_changed)
         studio.images_changed.connect(self._images_changed)
+        studio.runner.started.connect(self._job_started)
         studio.runner.finished.connect(self._job_finished)
         studio.leave_hooks.append(self.confirm_leave)
         studio.close_hooks.append(self.autosave)
-        self.viewer.bind_key("PageDown", lambda _v: self.next(), overwrite=True)
-        self.viewer.bind_key("PageUp", lambda _v: self.previous(), overwrite=True)
         self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
-        self._shortcuts = self._step_shortcuts()
+        # Page Down / Page Up: window-wide shortcuts, not napari key bindings (review_keys), which got
+        # the keys a text field left unused (a dock passes them on to the viewer's key map)
+        self._keys = StepKeys.attach(self.viewer, self.next, self.previous)
         self._autosave = QTimer(self)
         self._autosave.setInterval(autosave_ms)
         self._autosave.timeout.connect(self.autosave)
@@ -235,25 +240,6 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         if studio.project is not None and studio.current_id is not None:
             # opened after the project (napari's plugin menu): show the selected image now
             self.load(studio.current_id)
-
-    def _step_shortcuts(self) -> list:
-        """Page Down / Page Up step to the next / previous image wherever the focus is in the window.
-        napari's key bindings (``bind_key``) only get the keys nobody else took: with the focus in the
-        Project panel's image list (after clicking a thumbnail) Page Down jumped a page of images, to
-        the last one, and then wrapped to the first; in the mask threshold it set the threshold 0.5
-        lower (the mask from p >= 0.05); in Show or Compare with it chose another round. Window-wide
-        shortcuts come before those widgets' own use of the keys."""
-        try:
-            window = self.viewer.window._qt_window
-        except (AttributeError, RuntimeError):  # no Qt window (a viewer made without one)
-            return []
-        shortcuts = []
-        for key, slot in ((Qt.Key.Key_PageDown, self.next), (Qt.Key.Key_PageUp, self.previous)):
-            shortcut = QShortcut(QKeySequence(key), window)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(slot)
-            shortcuts.append(shortcut)
-        return shortcuts
 
     @property
     def viewer(self):
@@ -276,7 +262,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self._ahead_timer.stop()
         studio = self.studio
         for signal, slot in ((studio.image_selected, self.load), (studio.project_changed, self._project_changed),
-                             (studio.images_changed, self._images_changed), (studio.runner.finished, self._job_finished)):
+                             (studio.images_changed, self._images_changed), (studio.runner.started, self._job_started),
+                             (studio.runner.finished, self._job_finished)):
             try:
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):
@@ -289,17 +276,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
             pass
-        for shortcut in self._shortcuts:  # they belong to the main window, which stays
-            try:
-                shortcut.setEnabled(False)
-                shortcut.activated.disconnect()
-                shortcut.deleteLater()
-            except (RuntimeError, TypeError):  # the window (and its shortcuts) is already gone
-                pass
-        self._shortcuts = []
+        if self._keys is not None:  # its shortcuts belong to the main window, which stays
+            self._keys.close()
+            self._keys = None
         try:
-            for key in ("PageDown", "PageUp", "Alt-S"):
-                self.viewer.bind_key(key, None)
+            self.viewer.bind_key("Alt-S", None)
         except (RuntimeError, KeyError, ValueError):  # a closed viewer, or the keys were rebound
             pass
         # napari has let go of it; the lambdas its own widgets hold keep it alive until Qt deletes it
@@ -342,11 +323,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self._fill_round_choices()
         self._show_title()  # the state (predicted, corrected, ...) may have changed
 
-    def ids(self) -> list[str]:
+    def ids(self, records: list | None = None) -> list[str]:
+        """The images in queue order; ``records``: the project's image records when already read."""
         proj = self.studio.project
         if proj is None:
             return []
-        ids = [r.id for r in proj.images]
+        ids = [r.id for r in (proj.images if records is None else records)]
         if self.order:
             known = [i for i in self.order if i in ids]
             return known + [i for i in ids if i not in known]
@@ -374,10 +356,17 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         proj = self.studio.project
         if proj is None:
             return
-        if not self.studio.start_job("Review order", lambda: tasks.review_order(proj)):
+        fovs = self._known_fovs()
+        if not self.studio.start_job("Review order", lambda: tasks.review_order(proj, fovs=fovs)):
             self.queue.setCurrentIndex(0)
 
+    def _job_started(self, name: str) -> None:
+        if name == "Adaptation":  # Discard saved mask waits for it
+            self._update_edit_state()
+
     def _job_finished(self, outcome) -> None:
+        if outcome.name == "Adaptation":  # Discard saved mask again (before the reload, which may fail)
+            self._update_edit_state()
         if outcome.name == "Review order" and outcome.status == "done":
             self.order = [i for i, _ in outcome.result]
             if self._reordering:  # the maps changed under the queue: stay on the image on screen
@@ -402,6 +391,16 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
 
+    def _known_fovs(self) -> dict:
+        """The fields of view already estimated (the image on screen, the neighbours read ahead), for
+        the "most uncertain first" queue, which estimates the others in its worker."""
+        proj = self.studio.project
+        known = {i: got["fov"] for i, got in self._ahead.cache.items()
+                 if got.get("project") is proj and got.get("fov") is not None}
+        if self.image_id is not None and self._fov is not None:
+            known[self.image_id] = self._fov
+        return known
+
     def _reorder_later(self) -> None:
         """New maps (a segmentation, an adaptation): the "most uncertain first" queue was ordered by
         the old ones. Order it again once every slot of the finished job has run (the runner is
@@ -414,7 +413,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         if proj is None or self.order is None or self.queue.currentIndex() != 1 or self.studio.runner.running:
             return
         self._reordering = True
-        if not self.studio.start_job("Review order", lambda: tasks.review_order(proj)):
+        fovs = self._known_fovs()
+        if not self.studio.start_job("Review order", lambda: tasks.review_order(proj, fovs=fovs)):
             self._reordering = False
 
     # --- loading -------------------------------------------------------------------------------
@@ -437,7 +437,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             return
         ahead = self._ahead.take(image_id)
         try:
-            proj.image(image_id)
+            # the image records, read once for this image (its title and place in the queue too)
+            records = proj.images
+            if not any(r.id == image_id for r in records):
+                proj.image(image_id)  # raises the store's error naming the image
             if ahead is not None and ahead["project"] is proj and self._key(tasks.image_key, proj, image_id) == ahead["image_key"]:
                 image = ahead["image"]
             else:
@@ -453,19 +456,21 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         rgb = image.ndim == 3
         self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
         self._reload_maps(ahead=ahead)
-        self._show_title()
+        self._show_title(records)
         self.viewer.reset_view()
         self._ahead_timer.start()  # restarted by every load: stepping fast reads nothing ahead
 
-    def _show_title(self) -> None:
+    def _show_title(self, records: list | None = None) -> None:
+        """The image's name, place in the queue, state and pixel spacing; ``records``: the project's
+        image records when already read."""
         proj = self.studio.project
         if proj is None or self.image_id is None:
             return
-        try:
-            rec = proj.image(self.image_id)
-        except KeyError:
+        records = proj.images if records is None else records
+        rec = next((r for r in records if r.id == self.image_id), None)
+        if rec is None:
             return
-        ids = self.ids()
+        ids = self.ids(records)
         pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
         spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
         self.title.setText(f"<b>{rec.name}</b> ({pos}) — {rec.state}{spacing}")
@@ -491,7 +496,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         if proj is None or self.image_id is None:
             return
         image_id = self.image_id
-        self._sync_round_choices(proj)
+        rounds = proj.rounds  # the round records, read once for what is shown and said about it
+        self._sync_round_choices(rounds)
         shown = self._which(self.show_round.currentText())
         which = self._which(self.compare.currentText())
         got, got_other = self._ahead_map(ahead, shown), self._ahead_map(ahead, which)
@@ -500,11 +506,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             if got is not None:
                 prob, unc = got
             else:
-                prob = tasks.probability(proj, image_id, shown)
+                prob = tasks.probability(proj, image_id, shown, rounds=rounds)
             if which == NONE:
                 other = None
             else:
-                other = got_other[0] if got_other is not None else tasks.probability(proj, image_id, which)
+                other = got_other[0] if got_other is not None else tasks.probability(proj, image_id, which,
+                                                                                     rounds=rounds)
         except ValueError as exc:
             dialogs.error(self, "Cannot read predictions", str(exc))
             prob = other = unc = None
@@ -518,8 +525,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             unc = tasks.uncertainty(prob)
         self._set_layer("uncertainty", unc, "image", colormap=review_layers.UNCERTAINTY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
-        self._shown = self._resolve(shown, prob)
-        self._show_what(shown, which, other)
+        self._shown = self._resolve(shown, prob, rounds)
+        compared = self._show_what(shown, which, other, rounds)
         if not (keep_edits and self.dirty):
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
                 # no map for the round chosen in Show: no mask either (not another round's map under its name)
@@ -534,7 +541,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self._mask_origin = origin
             self._baseline = baseline
             self._set_mask(mask)
-        self._show_stats()
+        self._show_stats(rounds, (compared, other))
         self._update_edit_state()
 
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):

@@ -42,13 +42,13 @@ class ShownMixin:
             combo.blockSignals(False)
         return gone
 
-    def _sync_round_choices(self, proj) -> None:
-        """List the rounds the project has now: rounds rolled back (or added) outside this window, by
-        ``vessel-studio rounds --rollback`` or another window, left a chosen round that no longer
-        exists, and every image stepped to said "Cannot read predictions" in a dialog."""
+    def _sync_round_choices(self, rounds: list) -> None:
+        """List the rounds the project has now (``rounds``, its records): rounds rolled back (or added)
+        outside this window, by ``vessel-studio rounds --rollback`` or another window, left a chosen
+        round that no longer exists, and every image stepped to said "Cannot read predictions" in a dialog."""
         listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
                   if t.startswith("round ")]
-        if listed != [f"round {r.index}" for r in proj.rounds]:
+        if listed != [f"round {r.index}" for r in rounds]:
             gone = self._fill_round_choices()
             if gone:
                 self._note = "; ".join(f"{text} was rolled back" for text in gone)
@@ -88,15 +88,14 @@ class ShownMixin:
         other = self._which(self.compare.currentText())
         return which + ([other] if other != NONE else [])
 
-    def _resolve(self, shown, prob):
-        """What Show's ``shown`` drew (``prob``): a round index, SOURCE_ONLY, or None (no map)."""
+    def _resolve(self, shown, prob, rounds: list):
+        """What Show's ``shown`` drew (``prob``): a round index, SOURCE_ONLY, or None (no map);
+        ``rounds``: the project's round records, read once for the image shown."""
         if prob is None:
             return None
         if shown is not None:
             return shown
-        proj = self.studio.project
-        rounds = proj.rounds
-        if rounds and proj.prediction_path(self.image_id).is_file():
+        if rounds and self.studio.project.prediction_path(self.image_id, rounds[-1].index).is_file():
             return rounds[-1].index
         return tasks.SOURCE_ONLY  # probability(): the latest round has no map for this image
 
@@ -104,9 +103,10 @@ class ShownMixin:
     def _map_name(which) -> str:
         return "the source-only prediction" if which == tasks.SOURCE_ONLY else f"round {which}"
 
-    def _show_what(self, shown, compared, other) -> None:
-        """Say which map is on screen (the round "latest round" is) and whether the compared one exists."""
-        rounds = [r.index for r in self.studio.project.rounds]
+    def _show_what(self, shown, compared, other, rounds: list):
+        """Say which map is on screen (the round "latest round" is) and whether the compared one exists;
+        return what the compared map is (as :meth:`_resolve`; None: nothing compared)."""
+        records, rounds = rounds, [r.index for r in rounds]
         got = self._shown
         if got is None:
             if shown is None:
@@ -122,8 +122,9 @@ class ShownMixin:
             elif rounds and got == rounds[-1]:
                 text += ", the latest round"
             text += "."
+        cgot = None
         if compared != NONE:
-            cgot = self._resolve(compared, other)
+            cgot = self._resolve(compared, other, records)
             if cgot is None:
                 missing = ("no source-only prediction" if compared == tasks.SOURCE_ONLY else
                            "no prediction from the latest round" if compared is None else
@@ -138,25 +139,34 @@ class ShownMixin:
         if self._note:
             text += f" ({self._note}.)"
         self.showing.setText(text)
+        return cgot
 
-    def _previous(self):
+    def _previous(self, rounds: list):
         """The map before the one shown, for "agreement with": the round before a round (the source-only
         prediction before the first round); None for the source-only prediction, which has none."""
         got = self._shown
         if got is None or got == tasks.SOURCE_ONLY:
             return None
-        rounds = [r.index for r in self.studio.project.rounds]
+        rounds = [r.index for r in rounds]
         earlier = [i for i in rounds if i < got]
         return earlier[-1] if earlier else tasks.SOURCE_ONLY
 
-    def _show_stats(self) -> None:
+    def _show_stats(self, rounds: list, compared=(None, None)) -> None:
+        """The label-free statistics of the map shown, with its agreement with the map before it
+        (``compared``: (what the compared map is, as :meth:`_resolve`, and the map): that one when it
+        is the map before, not read again)."""
         if self.prob is None:
             self.stats.setText("no prediction shown")
         else:
             proj = self.studio.project
-            before = self._previous()
+            before = self._previous(rounds)
             try:
-                prev = None if before is None else tasks.probability(proj, self.image_id, before)
+                if before is None:
+                    prev = None
+                elif compared[0] == before and compared[1] is not None:
+                    prev = compared[1]
+                else:
+                    prev = tasks.probability(proj, self.image_id, before)
             except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
                 prev = None
             # inside the field of view, as the vessel measures: a fundus image's black border diluted them

@@ -47,12 +47,14 @@ def source_only_prob(project, image_id: str) -> np.ndarray | None:
     return _read_tif(source_only_path(project, image_id))
 
 
-def probability(project, image_id: str, which: str | int | None = None) -> np.ndarray | None:
-    """``which``: None = latest round (else source-only), an int = that round, "source-only"."""
+def probability(project, image_id: str, which: str | int | None = None, *,
+                rounds: list | None = None) -> np.ndarray | None:
+    """``which``: None = latest round (else source-only), an int = that round, "source-only";
+    ``rounds``: the project's round records when the caller has just read them."""
     if which == SOURCE_ONLY:
         return source_only_prob(project, image_id)
     if which is None:
-        if project.rounds:
+        if project.rounds if rounds is None else rounds:
             p = project.prediction(image_id)
             if p is not None:
                 return p
@@ -144,13 +146,29 @@ def label_free_stats(prob: np.ndarray, fov: np.ndarray | None = None, previous: 
     return out
 
 
-def review_order(project) -> Job[list[tuple[str, float]]]:
-    """Images by decreasing mean uncertainty of their current probability map (no map: last)."""
+def review_order(project, *, fovs: dict | None = None) -> Job[list[tuple[str, float]]]:
+    """Images by decreasing mean uncertainty of their current probability map (no map: last), inside
+    each image's field of view, as the Review panel's label-free statistics (a fundus image's black
+    border, where the model is sure, diluted the score by its share of the frame). ``fovs``: the
+    fields of view already known (image id -> ``image_fov``), else estimated here from the image (an
+    OCT-A image's is the whole frame, ``estimate_fov``: not read); an image that cannot be read is
+    scored over the whole frame."""
     images = project.images
+    fovs = fovs or {}
+    whole_frame = project.modality != "fundus"
     scores = []
     for i, rec in enumerate(images):
         p = probability(project, rec.id)
-        scores.append((rec.id, float(uncertainty(p).mean()) if p is not None else -1.0))
+        if p is None:
+            scores.append((rec.id, -1.0))
+        else:
+            fov = fovs.get(rec.id)
+            if fov is None and not whole_frame:
+                try:
+                    fov = image_fov(project, project.read_image(rec.id))
+                except (KeyError, ValueError, OSError):
+                    fov = None
+            scores.append((rec.id, label_free_stats(p, fov)["mean_uncertainty"]))
         yield Progress("review-order", i + 1, len(images), rec.name)
     scores.sort(key=lambda t: -t[1])
     return scores

@@ -1,0 +1,81 @@
+"""Page Down / Page Up in the Review panel: the next / previous image, wherever the focus is in the
+window, except where the keys are typed into text (napari's console, a text field).
+
+napari's key bindings (``bind_key``) only get the keys nobody else took: with the focus in the
+Project panel's image list (after clicking a thumbnail) Page Down jumped a page of images, to the
+last one, and then wrapped to the first; in the mask threshold it set the threshold 0.5 lower (the
+mask from p >= 0.05); in Show or Compare with it chose another round. Window-wide shortcuts of the
+main window come before those widgets' own use of the keys, and Qt keeps them working in a dock
+floated out of it (the Review panel's too). They are switched off while the focus is in a text
+input: napari's console scrolls with the keys (they stepped images instead), a text field or editor
+moves its cursor.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtCore import QObject, Qt
+from qtpy.QtGui import QKeySequence
+from qtpy.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QShortcut, QTextEdit
+
+
+def takes_text(widget) -> bool:
+    """The focus is where Page Up / Page Down are text keys: a text editor (napari's console is one)
+    or a text field; not a spin box's field (the keys would step its value: the image steps instead)."""
+    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
+        return True
+    if isinstance(widget, QLineEdit):
+        return not isinstance(widget.parent(), QAbstractSpinBox)
+    return False
+
+
+class StepKeys(QObject):
+    """Page Down / Page Up calling ``next`` / ``previous`` in ``window`` (napari's main window), off
+    while the focus takes text. A child of ``window``: it goes with the window (and Qt then
+    disconnects it from the application's focus changes); :meth:`close` stops it before."""
+
+    def __init__(self, window, next, previous):
+        super().__init__(window)
+        self.shortcuts = []
+        for key, slot in ((Qt.Key.Key_PageDown, next), (Qt.Key.Key_PageUp, previous)):
+            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            self.shortcuts.append(shortcut)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+        self._focus_changed(None, QApplication.focusWidget())
+
+    @classmethod
+    def attach(cls, viewer, next, previous) -> "StepKeys | None":
+        """The keys in ``viewer``'s main window; None without one (a viewer made without a Qt window)."""
+        try:
+            window = viewer.window._qt_window
+        except (AttributeError, RuntimeError):
+            return None
+        return cls(window, next, previous)
+
+    def _focus_changed(self, _old, new) -> None:
+        on = not takes_text(new)
+        try:
+            for shortcut in self.shortcuts:
+                shortcut.setEnabled(on)
+        except RuntimeError:  # the window (and its shortcuts) is being deleted
+            pass
+
+    def close(self) -> None:
+        """Stop: the shortcuts belong to the main window, which may stay (a closed Review panel)."""
+        try:
+            QApplication.instance().focusChanged.disconnect(self._focus_changed)
+        except (RuntimeError, TypeError):
+            pass
+        for shortcut in self.shortcuts:
+            try:
+                shortcut.setEnabled(False)
+                shortcut.activated.disconnect()
+                shortcut.deleteLater()
+            except (RuntimeError, TypeError):  # the window (and its shortcuts) is already gone
+                pass
+        self.shortcuts = []
+        try:
+            self.deleteLater()
+        except RuntimeError:
+            pass
