@@ -101,3 +101,40 @@ def test_large_image_estimated_quickly_and_accurately():
     assert est.shape == (h, w)
     assert _iou(est, disc) > 0.99
     assert elapsed < 3.0, elapsed  # ~0.3 s here; the full-resolution path took ~4 s
+
+
+def _fov_by_full_float_copy(img):
+    """The large-image path as it was before the strided block sums: the red channel converted to
+    float whole, block means by ``reshape(...).mean``, the mask enlarged by ``np.repeat`` and padded."""
+    from vessel_studio.io.fov import _estimate_gray
+    from vessel_studio.preprocess import to_float
+
+    g = to_float(img[..., 0])
+    h, w = g.shape
+    k = int(np.ceil(max(h, w) / 1000))
+    hk, wk = h // k, w // k
+    m = _estimate_gray(g[: hk * k, : wk * k].reshape(hk, k, wk, k).mean(axis=(1, 3)))
+    return np.pad(np.repeat(np.repeat(m, k, axis=0), k, axis=1), ((0, h - hk * k), (0, w - wk * k)), mode="edge")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_large_image_path_matches_the_full_float_block_means(dtype):
+    """A high-resolution camera's image (sides not multiples of the block): the block means summed as
+    strided slices give the mask the full float copy gave, for 8- and 16-bit and float images."""
+    from vessel_studio.io.fov import _block_mean
+    from vessel_studio.preprocess import to_float
+
+    h, w = 2603, 3891
+    rng = np.random.default_rng(3)
+    yy, xx = np.ogrid[0:h, 0:w]
+    disc = (yy - h / 2) ** 2 + (xx - w / 2.1) ** 2 < (0.45 * w) ** 2
+    base = np.where(disc[..., None], [0.62, 0.35, 0.15], 0.02) + rng.normal(0, 0.01, (h, w, 3))
+    base = base.clip(0, 1)
+    img = (base * 255).astype(np.uint8) if dtype == np.uint8 else (
+        (base * 65535).astype(np.uint16) if dtype == np.uint16 else base.astype(np.float32))
+    got = estimate_fov(img)
+    assert got.shape == (h, w) and got.dtype == bool
+    assert (got != _fov_by_full_float_copy(img)).mean() < 1e-5
+    k = 4
+    ref = to_float(img[: 1000, : 2000, 0]).reshape(250, k, 500, k).mean(axis=(1, 3))
+    assert np.allclose(_block_mean(img[: 1000, : 2000, 0], k), ref, atol=1e-6)

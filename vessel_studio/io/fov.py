@@ -42,21 +42,45 @@ def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:
         return np.ones((h, w), bool)
 
     # red channel for colour fundus; the gray image otherwise
-    g = _to_float(a[..., 0] if a.ndim == 3 else a)
-    if not np.isfinite(g).all():
+    red = a[..., 0] if a.ndim == 3 else a
+    # integers are converted later (a large image block by block); floats are checked as float32
+    g = _to_float(red) if red.dtype.kind not in "uib" else None
+    if g is not None and not np.isfinite(g).all():
         raise ValueError("estimate_fov: image contains NaN or infinite values")
     # large images: work on a block-averaged copy (at most ~1000 px a side), then enlarge
     k = int(np.ceil(max(h, w) / _WORK_SIDE)) if max(h, w) > _WORK_SIDE * 1.2 else 1
     if k > 1:
         hk, wk = h // k, w // k
-        small = g[: hk * k, : wk * k].reshape(hk, k, wk, k).mean(axis=(1, 3))
-        m = _estimate_gray(small)
+        src = red if g is None else g
+        m = _estimate_gray(_block_mean(src[: hk * k, : wk * k], k))
         if m is None:
             return np.ones((h, w), bool)
-        big = np.repeat(np.repeat(m, k, axis=0), k, axis=1)
-        return np.pad(big, ((0, h - hk * k), (0, w - wk * k)), mode="edge")
-    m = _estimate_gray(g)
+        out = np.empty((h, w), bool)
+        out[: hk * k, : wk * k].reshape(hk, k, wk, k)[...] = m[:, None, :, None]
+        # the rows and columns past the last whole block: as the block's edge ("edge" padding)
+        out[hk * k :, : wk * k] = out[hk * k - 1, : wk * k]
+        out[:, wk * k :] = out[:, wk * k - 1 : wk * k]
+        return out
+    m = _estimate_gray(_to_float(red) if g is None else g)
     return np.ones((h, w), bool) if m is None else m
+
+
+def _block_mean(channel: np.ndarray, k: int) -> np.ndarray:
+    """Means of the ``k`` x ``k`` blocks of a 2-D array whose sides are multiples of ``k``, in the
+    range :func:`~vessel_studio.preprocess.to_float` gives its type (float32). The blocks are summed
+    as ``k * k`` strided slices (8- and 16-bit images in integers, exactly): NumPy's reduction over
+    the small block axes took ~0.15 s of a 0.2 s estimate on a 3900 px image, this ~0.02 s."""
+    c = np.asarray(channel)
+    hk, wk = c.shape[0] // k, c.shape[1] // k
+    if c.dtype in (np.uint8, np.uint16, np.bool_):
+        acc = np.zeros((hk, wk), np.uint32)  # k * k * 65535 fits for k up to 256
+        scale = 1.0 if c.dtype == np.bool_ else float(np.iinfo(c.dtype).max)
+    else:  # other types (float, signed): as to_float converts them, summed in float64
+        c, acc, scale = _to_float(c), np.zeros((hk, wk), np.float64), 1.0
+    for i in range(k):
+        for j in range(k):
+            acc += c[i::k, j::k]
+    return (acc / (scale * k * k)).astype(np.float32)
 
 
 _WORK_SIDE = 1000
