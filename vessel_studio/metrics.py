@@ -113,14 +113,33 @@ def cldice(pred, gt, *, fov=None) -> float:
 
 
 def _auc_values(scores: np.ndarray, labels: np.ndarray) -> float:
-    from scipy.stats import rankdata
+    """Exact Mann-Whitney AUC of ``scores`` (any real type) for the bool ``labels``, ties counted 1/2."""
+    labels = np.asarray(labels, bool)
+    return _auc_split(scores[~labels], scores[labels])
 
-    n_pos = int(np.count_nonzero(labels))
-    n_neg = labels.size - n_pos
+
+#: positives compared with the sorted negatives this many at a time (bounds the index arrays' memory)
+_AUC_CHUNK = 1 << 22
+
+
+def _auc_split(neg: np.ndarray, pos: np.ndarray) -> float:
+    """AUC from the negatives' and the positives' scores: for each positive, the negatives below it
+    plus half those equal to it, counted exactly in integers (the same value as ranking all pixels
+    with ties averaged, which ``scipy.stats.rankdata`` did in float64 with ~60 bytes a pixel: 6.5 GB
+    for the pooled AUC of ten 15-megapixel images). Needs a sorted copy of the negatives and, per
+    chunk of positives, two index arrays."""
+    n_neg, n_pos = int(np.size(neg)), int(np.size(pos))
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(scores, method="average")  # ties get their mean rank: exact Mann-Whitney AUC
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    neg = np.sort(np.asarray(neg).ravel())
+    pos = np.asarray(pos).ravel()
+    below = ties = 0
+    for i in range(0, n_pos, _AUC_CHUNK):
+        chunk = pos[i : i + _AUC_CHUNK]
+        lo = np.searchsorted(neg, chunk, side="left")
+        below += int(lo.sum(dtype=np.int64))
+        ties += int((np.searchsorted(neg, chunk, side="right") - lo).sum(dtype=np.int64))
+    return float((below + 0.5 * ties) / (n_pos * n_neg))
 
 
 def auc(prob, gt, *, fov=None) -> float:
@@ -134,7 +153,7 @@ def auc(prob, gt, *, fov=None) -> float:
     if prob.shape != g.shape:
         raise ValueError(f"prob shape {prob.shape} does not match gt shape {g.shape}")
     f = np.ones_like(g) if fov is None else _as_bool(fov, "fov")
-    return _auc_values(prob[f].astype(np.float64), g[f])
+    return _auc_values(prob[f], g[f])
 
 
 def _binarise(prob, threshold: float) -> np.ndarray:
@@ -173,8 +192,8 @@ class MetricAccumulator:
     keep_auc_pixels: bool = True
     per_image: list[dict] = field(default_factory=list)
     _counts: np.ndarray = field(default_factory=lambda: np.zeros(8, np.int64), repr=False)
-    _scores: list[np.ndarray] = field(default_factory=list, repr=False)
-    _labels: list[np.ndarray] = field(default_factory=list, repr=False)
+    _neg: list[np.ndarray] = field(default_factory=list, repr=False)  # per image: the negatives' scores
+    _pos: list[np.ndarray] = field(default_factory=list, repr=False)  # per image: the positives' scores
 
     def add(self, name: str, prob, gt, fov=None, *, mask=None) -> dict:
         """Score one image. ``mask`` (optional) is the binary prediction to score when it was
@@ -190,7 +209,7 @@ class MetricAccumulator:
             "name": str(name),
             "dice": _dice_from(tp, fp, fn),
             "cldice": _cldice_from(*sk),
-            "auc": _auc_values(prob_a[f].astype(np.float64), g[f]) if has_prob else float("nan"),
+            "auc": _auc_values(prob_a[f], g[f]) if has_prob else float("nan"),
             "sensitivity": _ratio(tp, tp + fn),
             "specificity": _ratio(tn, tn + fp),
             "accuracy": _ratio(tp + tn, tp + fp + fn + tn),
@@ -199,8 +218,9 @@ class MetricAccumulator:
         self.per_image.append(row)
         self._counts += np.array([tp, fp, fn, tn, *sk], np.int64)
         if self.keep_auc_pixels and has_prob:
-            self._scores.append(prob_a[f].astype(np.float32))
-            self._labels.append(g[f])
+            inside = prob_a[f].astype(np.float32)  # the scores of the negatives, then of the positives
+            self._neg.append(inside[~g[f]])
+            self._pos.append(inside[g[f]])
         else:
             self.keep_auc_pixels = False  # pooled AUC needs every image's probabilities
         return row
@@ -230,8 +250,8 @@ class MetricAccumulator:
     def pooled(self) -> dict[str, float]:
         tp, fp, fn, tn, sp_g, sp, sg_p, sg = (int(v) for v in self._counts)
         pooled_auc = float("nan")
-        if self.keep_auc_pixels and self._scores:
-            pooled_auc = _auc_values(np.concatenate(self._scores).astype(np.float64), np.concatenate(self._labels))
+        if self.keep_auc_pixels and self._neg:
+            pooled_auc = _auc_split(np.concatenate(self._neg), np.concatenate(self._pos))
         return {
             "dice": _dice_from(tp, fp, fn),
             "cldice": _cldice_from(sp_g, sp, sg_p, sg),
