@@ -138,3 +138,28 @@ def test_review_order_of_an_octa_project_reads_no_image(tmp_path, monkeypatch):
     order, _ = collect(tasks.review_order(proj))
     assert [i for i, _ in order] == [r.id for r in proj.images][::-1]
     assert [s for _, s in order] == pytest.approx([0.8, 0.4])
+
+
+def test_drafts_are_one_bit_pngs_read_back_as_the_mask(tmp_path):
+    """The autosaved draft (written on the GUI thread every 3 s while editing) is a 1-bit PNG with fast
+    compression: ~0.04 s for a 15-megapixel mask instead of ~0.25 s as an 8-bit 0/255 PNG; it reads back
+    as the same mask, and older 8-bit drafts still read."""
+    from PIL import Image
+
+    from vessel_studio.io.images import write_mask
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    write_sample_project(tmp_path / "p", n=1, modality="fundus", shape=(64, 64), seed=0)
+    proj = Project.open(tmp_path / "p")
+    image_id = proj.images[0].id
+    mask = np.random.default_rng(0).random((64, 64)) > 0.7
+    path = tasks.write_draft(proj, image_id, mask)
+    with Image.open(path) as im:
+        assert im.mode == "1"
+    got, origin = tasks.current_mask(proj, image_id)
+    assert origin == "draft" and np.array_equal(got, mask)
+    write_mask(path, ~mask)  # a draft of an older version (8-bit 0 / 255)
+    assert np.array_equal(tasks.current_mask(proj, image_id)[0], ~mask)
+    with pytest.raises(ValueError, match="2-D"):
+        tasks.write_draft(proj, image_id, np.zeros((4, 4, 3), bool))

@@ -262,9 +262,21 @@ def current_mask(project, image_id: str, prob: np.ndarray | None = None,
 
 
 def write_draft(project, image_id: str, mask: np.ndarray) -> Path:
-    from vessel_studio.io.images import write_mask
+    """Autosave ``mask`` as the image's draft: a 1-bit PNG with fast compression (read back by
+    ``read_mask`` as any mask). The autosave writes it on the GUI thread every 3 s while a mask is
+    being edited: the 8-bit 0/255 PNG of ``write_mask`` took ~0.25 s for a 15-megapixel camera image,
+    this ~0.04 s. Drafts stay inside the project (``PROJECT/gui/drafts``), so their format is ours."""
+    from PIL import Image
 
-    return write_mask(draft_path(project, image_id), np.asarray(mask) > 0)
+    from vessel_studio.io.atomic import atomic_path
+
+    m = np.asarray(mask) > 0
+    if m.ndim != 2:
+        raise ValueError(f"{draft_path(project, image_id)}: a mask must be 2-D (H x W), got shape {m.shape}")
+    path = draft_path(project, image_id)
+    with atomic_path(path) as tmp:
+        Image.fromarray(m).save(tmp, format="PNG", compress_level=1)
+    return path
 
 
 def drop_draft(project, image_id: str) -> None:

@@ -366,7 +366,8 @@ class Project:
 
         path = self.correction_path(image_id)
         with atomic_path(path) as tmp:
-            Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(tmp, format="PNG")
+            # 0 / 255 (an int64 copy by np.where took ~0.07 s of a 15-megapixel mask's save)
+            Image.fromarray((mask > 0).astype(np.uint8) * np.uint8(255)).save(tmp, format="PNG")
         self.set_state(image_id, "corrected")
         self.log("correction saved", id=image_id, vessel_fraction=float((mask > 0).mean()))
         return path
