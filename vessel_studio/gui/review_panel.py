@@ -41,9 +41,11 @@ from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.review_correction import DISCARD_TIP, CorrectionMixin
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_shown import NONE, ShownMixin
-from vessel_studio.gui.review_workers import Measurer, ReadAhead
+from vessel_studio.gui.review_workers import Measurer, ReadAhead, StatsReader
 
 AHEAD_DELAY_MS = 250
+#: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
+MAPS_KEPT = 3
 
 
 class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
@@ -53,7 +55,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.image_id: str | None = None
         self.image: np.ndarray | None = None
         #: the field of view of the image on screen (``tasks.image_fov``, once per image shown): the
-        #: label-free statistics and the vessel measures are computed inside it
+        #: label-free statistics and the vessel measures are computed inside it (a large image's comes
+        #: from the read-ahead or a worker: None until then)
         self._fov: np.ndarray | None = None
         self.prob: np.ndarray | None = None
         self._baseline: np.ndarray | None = None
@@ -63,6 +66,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._reordering = False  # the queue is being ordered again after new maps (stay on the image)
         self._measurer = Measurer(self._show_measures, self._show_measures_error)
+        #: a large image's field of view and statistics (``tasks.is_large``), computed in a worker
+        self._stats_reader = StatsReader(self._show_large_stats, self._show_stats_error)
+        #: the maps read for the image on screen, ``which -> (key, prob, uncertainty or None)``: shown again
+        #: (another Show / Compare with choice) without reading their files while the keys are unchanged
+        self._maps: dict = {}
         #: neighbours in the queue read ahead; what arrives for another project or the image on screen is dropped
         self._ahead = ReadAhead(lambda proj, image_id: proj is self.studio.project and image_id != self.image_id)
         self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
@@ -422,6 +430,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
     def _clear(self) -> None:
         self.image_id = None
         self.image = self.prob = self._baseline = self._shown = self._fov = None
+        self._maps = {}
         review_layers.clear(self.viewer)  # hidden and emptied, kept for the next image
         self.title.setText("No image")
         self.showing.setText("")
@@ -452,7 +461,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self.title.setText("Cannot show this image (see the error message): choose another one")
             return
         self.image_id, self.image = image_id, image
-        self._fov = ahead["fov"] if ahead is not None and "fov" in ahead else tasks.image_fov(proj, image)
+        self._maps = {}
+        if ahead is not None and "fov" in ahead:
+            self._fov = ahead["fov"]
+        else:  # a large image's is estimated in a worker with its statistics (_show_stats)
+            self._fov = None if tasks.is_large(image) else tasks.image_fov(proj, image)
         rgb = image.ndim == 3
         self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
         self._reload_maps(ahead=ahead)
@@ -483,13 +496,20 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             return None
 
     def _ahead_map(self, ahead: dict | None, which):
-        """(prob, uncertainty or None) read ahead for ``which``, when its files are unchanged; else None."""
-        if ahead is None or which not in ahead["maps"]:
-            return None
-        key, prob, unc = ahead["maps"][which]
-        if self._key(tasks.probability_key, self.studio.project, self.image_id, which) != key:
-            return None
-        return prob, unc
+        """``(key, prob, uncertainty or None)`` for ``which`` read ahead, or read before for the image on
+        screen (``_maps``), when its files are unchanged (the same key); else None."""
+        for got in (ahead["maps"] if ahead is not None else {}, self._maps):
+            if which in got:
+                key = got[which][0]
+                if key is not None and self._key(tasks.probability_key, self.studio.project, self.image_id, which) == key:
+                    return got[which]
+        return None
+
+    def _read_map(self, proj, image_id: str, which, rounds: list):
+        """``tasks.probability`` with the key it was read under (taken before reading, as the read-ahead);
+        ``rounds``: the round records just read."""
+        return (self._key(tasks.probability_key, proj, image_id, which),
+                tasks.probability(proj, image_id, which, rounds=rounds))
 
     def _reload_maps(self, keep_edits: bool = False, ahead: dict | None = None) -> None:
         proj = self.studio.project
@@ -503,18 +523,15 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         got, got_other = self._ahead_map(ahead, shown), self._ahead_map(ahead, which)
         unc = None
         try:
-            if got is not None:
-                prob, unc = got
-            else:
-                prob = tasks.probability(proj, image_id, shown, rounds=rounds)
+            key, prob, unc = got if got is not None else (*self._read_map(proj, image_id, shown, rounds), None)
             if which == NONE:
-                other = None
+                other_key, other = None, None
             else:
-                other = got_other[0] if got_other is not None else tasks.probability(proj, image_id, which,
-                                                                                     rounds=rounds)
+                other_key, other = (got_other[:2] if got_other is not None
+                                    else self._read_map(proj, image_id, which, rounds))
         except ValueError as exc:
             dialogs.error(self, "Cannot read predictions", str(exc))
-            prob = other = unc = None
+            prob = other = unc = key = other_key = None
         self.prob = prob
         op = self.opacity.value() / 100
         self._set_layer("compare", other, "image", colormap=review_layers.COMPARE_COLORMAP, opacity=op, blending="additive",
@@ -523,6 +540,16 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
                         contrast_limits=(0, 1))
         if unc is None and prob is not None:
             unc = tasks.uncertainty(prob)
+        # what is on screen now and the last map that was, for the next choice of Show / Compare with
+        # (Compare with toggled off and on again); at most MAPS_KEPT of them (each 58 MB at 15 megapixels)
+        kept = {shown: (key, prob, unc)}
+        if which != NONE and which != shown:
+            kept[which] = (other_key, other, None)
+        for w, got in self._maps.items():  # the most recent first
+            if len(kept) >= MAPS_KEPT:
+                break
+            kept.setdefault(w, got)
+        self._maps = kept
         self._set_layer("uncertainty", unc, "image", colormap=review_layers.UNCERTAINTY_COLORMAP, opacity=op, blending="additive",
                         contrast_limits=(0, 1), visible=self.show_unc.isChecked())
         self._shown = self._resolve(shown, prob, rounds)

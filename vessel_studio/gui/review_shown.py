@@ -19,8 +19,8 @@ NONE = "none"
 
 class ShownMixin:
     """Needs the panel's ``studio``, ``viewer``, ``show_round``, ``compare``, ``showing``, ``stats``,
-    ``measures``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_measurer`` and
-    ``_reload_maps``."""
+    ``measures``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_measurer``,
+    ``_stats_reader`` and ``_reload_maps``."""
 
     def _fill_round_choices(self) -> list[str]:
         """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
@@ -157,6 +157,14 @@ class ShownMixin:
         is the map before, not read again)."""
         if self.prob is None:
             self.stats.setText("no prediction shown")
+        elif tasks.is_large(self.image):
+            # a camera's 12-16 megapixels: the field of view (when not read ahead), the earlier map and the
+            # statistics took 0.3-0.7 s of the GUI thread; a worker computes them, then the measures start
+            self.stats.setText("computing…")
+            self.measures.setText("")
+            self._stats_reader.request(self.studio.project, self.image_id, self.prob, self._previous(),
+                                       self.image, self._fov)
+            return
         else:
             proj = self.studio.project
             before = self._previous(rounds)
@@ -170,17 +178,33 @@ class ShownMixin:
             except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
                 prev = None
             # inside the field of view, as the vessel measures: a fundus image's black border diluted them
-            s = tasks.label_free_stats(self.prob, self._fov, prev)
-            rows = [
-                ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
-                ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
-                ("undecided pixels (0.2 &lt; p &lt; 0.8)", f"{s['undecided_fraction']:.3f}"),
-            ]
-            if "agreement_previous" in s:
-                name = "source-only" if before == tasks.SOURCE_ONLY else f"round {before}"
-                rows.append((f"agreement with {name} (Dice)", f"{s['agreement_previous']:.3f}"))
-            self.stats.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+            self._set_stats_text(tasks.label_free_stats(self.prob, self._fov, prev), before)
         self._measure()
+
+    def _set_stats_text(self, s: dict, before) -> None:
+        rows = [
+            ("vessel fraction (p &ge; 0.5)", f"{s['vessel_fraction']:.3f}"),
+            ("mean uncertainty 1−|2p−1|", f"{s['mean_uncertainty']:.3f}"),
+            ("undecided pixels (0.2 &lt; p &lt; 0.8)", f"{s['undecided_fraction']:.3f}"),
+        ]
+        if "agreement_previous" in s:
+            name = "source-only" if before == tasks.SOURCE_ONLY else f"round {before}"
+            rows.append((f"agreement with {name} (Dice)", f"{s['agreement_previous']:.3f}"))
+        self.stats.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+
+    def _show_large_stats(self, image_id: str, got: dict) -> None:
+        """A large image's statistics from the worker (:class:`.review_workers.StatsReader`): shown when
+        that image and that map are still on screen; its field of view is kept for the vessel measures,
+        which start now."""
+        if image_id != self.image_id or got["prob"] is not self.prob:
+            return
+        if self._fov is None:
+            self._fov = got["fov"]
+        self._set_stats_text(got["stats"], self._previous())
+        self._measure()
+
+    def _show_stats_error(self, exc) -> None:
+        self.stats.setText(f"statistics failed: {exc}")
 
     def _measure(self) -> None:
         """Vessel measures of the current mask, computed in a worker thread: one at a time, and only

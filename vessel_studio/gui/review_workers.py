@@ -98,15 +98,19 @@ class Measurer:
     def drop_pending(self) -> None:
         self.next = None
 
+    @staticmethod
+    def _task(proj, image_id, mask, image, fov):
+        return tasks.measure_image(proj, image_id, mask, image, fov=fov)
+
     def _start(self) -> None:
         from superqt.utils import create_worker
 
-        proj, image_id, mask, image, fov = self.next
-        self.next = None
+        args, self.next = self.next, None
+        image_id = args[1]
 
         def measure():
             background_priority()
-            return tasks.measure_image(proj, image_id, mask, image, fov=fov)
+            return self._task(*args)
 
         worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda m, i=image_id: self._returned(i, m))
@@ -134,3 +138,20 @@ class Measurer:
             self._on_error(exc)
         except RuntimeError:
             pass
+
+
+class StatsReader(Measurer):
+    """The field of view and label-free statistics of a large image's map (``tasks.review_stats``) in
+    a worker thread, one at a time and of the latest request only, as :class:`Measurer`.
+
+    ``on_result(image_id, got)`` gets ``tasks.review_stats``' dict (``prob`` is the map it was asked
+    for: the panel drops it when another map is on screen by then)."""
+
+    def request(self, proj, image_id: str, prob, before, image, fov=None) -> None:  # noqa: D102
+        self.next = (proj, image_id, prob, before, image, fov)
+        if self.worker is None:
+            self._start()
+
+    @staticmethod
+    def _task(proj, image_id, prob, before, image, fov):
+        return tasks.review_stats(proj, image_id, prob, before, image, fov)

@@ -120,6 +120,32 @@ def read_for_review(project, image_id: str, which: list) -> dict:
     return out
 
 
+#: images with more pixels than this (a 2000 x 2000 image; DRIVE, CHASE_DB1 and STARE have at most
+#: 0.96 megapixels, a modern fundus camera 12-16) get their field of view and label-free statistics
+#: from a worker thread (``review_stats``) when the Review panel shows them: on the GUI thread they took
+#: 0.3-0.7 s per image at 15 megapixels (``benchmarks/results/gui/hires/``); smaller images keep them
+#: on the GUI thread, where the statistics are on screen as soon as the image is
+LARGE_IMAGE_PIXELS = 4_000_000
+
+
+def is_large(image: np.ndarray | None) -> bool:
+    return image is not None and int(np.prod(np.shape(image)[:2])) > LARGE_IMAGE_PIXELS
+
+
+def review_stats(project, image_id: str, prob: np.ndarray, before, image: np.ndarray,
+                 fov: np.ndarray | None = None) -> dict:
+    """What the Review panel says about a large image's map (run in a worker thread): its field of
+    view (``image_fov``, unless ``fov`` is given), and ``label_free_stats`` of ``prob`` inside it, with
+    the agreement with the map ``before`` (as ``probability``; None or unreadable: none). ``prob`` is
+    returned as is, so that the panel can tell whether the map on screen is still that one."""
+    fov = image_fov(project, image) if fov is None else fov
+    try:
+        prev = None if before is None else probability(project, image_id, before)
+    except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
+        prev = None
+    return {"prob": prob, "fov": fov, "stats": label_free_stats(prob, fov, prev)}
+
+
 def uncertainty(prob: np.ndarray) -> np.ndarray:
     """1 − |2p − 1|: 1 where the model is undecided (p = 0.5), 0 where it is sure."""
     return (1.0 - np.abs(2.0 * np.asarray(prob, np.float32) - 1.0)).astype(np.float32)
