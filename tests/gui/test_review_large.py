@@ -121,3 +121,23 @@ def test_another_compare_choice_reads_no_map_already_on_screen(studio, monkeypat
     assert np.array_equal(review.prob, new)
     assert np.array_equal(studio.viewer.layers["compare"].data, new)
 
+
+def test_a_16_bit_rgb_image_is_shown_in_its_range(studio, tmp_path, qtbot, dialogs):
+    """A camera's 16-bit RGB TIFF in the reused RGB image layer: its contrast limits follow its values
+    (they stayed at the 8-bit placeholder's 0-255 and the image was drawn all white); back on an 8-bit
+    image they are 0-255 again."""
+    from vessel_studio.io.images import write_image
+
+    rng = np.random.default_rng(2)
+    write_image(tmp_path / "cam16.tif", rng.uniform(1000, 60000, (80, 90, 3)).astype(np.uint16))
+    assert studio.add_images([tmp_path / "cam16.tif"])
+    qtbot.waitUntil(lambda: not studio.io_runner.running, timeout=10000)
+    cam = [r.id for r in studio.project.images if r.name == "cam16"][0]
+    assert studio.select_image(cam)
+    layer = studio.viewer.layers["image"]
+    assert layer.rgb and layer.data.dtype == np.uint16
+    lo, hi = layer.contrast_limits
+    assert lo >= 1000 - 1 and 59000 < hi <= 60000
+    assert studio.select_image(studio.project.images[0].id)
+    assert list(layer.contrast_limits) == [0, 255]
+    assert not dialogs.errors

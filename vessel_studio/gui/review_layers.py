@@ -141,10 +141,13 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
         layer = layers[name]
         if not visible:  # a hidden layer is not sliced or drawn when its data changes
             layer.visible = False
+        before = np.asarray(layer.data).dtype
         layer.data = data
         if "contrast_limits" in kw:
             layer.contrast_limits = kw["contrast_limits"]
-        elif not layer.rgb:  # another image may have another dtype / range (8- and 16-bit scans)
+        elif not layer.rgb or before != np.uint8 or np.asarray(data).dtype != np.uint8:
+            # another image may have another dtype / range (8- and 16-bit scans); an RGB layer kept the
+            # 0-255 of its 8-bit placeholder for a camera's 16-bit RGB TIFF, drawn all white
             layer.reset_contrast_limits_range()
             layer.reset_contrast_limits()
         layer.visible = visible
