@@ -24,6 +24,11 @@ skips with a message when they are absent.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_review.py \
         --out benchmarks/results/gui/review-88.json
+
+``--files DIR`` reviews the images of a folder instead (the simulated 15-megapixel camera of
+``benchmarks/hires_data.py``; results in ``benchmarks/results/gui/hires/``), and ``--actions`` times the
+overlay and correction actions after the steps (uncertainty map, compare, side by side, a brush stroke
+and its autosave, Save correction).
 """
 
 from __future__ import annotations
@@ -177,7 +182,53 @@ def install_timers() -> Timers:
         t.wrap(review_panel.ReviewPanel, name, "layers")
     t.wrap(review_panel.ReviewPanel, "load", "load")
     t.wrap(Project, "manifest", "manifest")  # every record look-up (images, rounds, modality) reads it
+    # per-image work besides reads and layers (high-resolution images: a few times a 1000 px image's)
+    t.wrap(tasks, "image_fov", "fov")
+    t.wrap(review_panel.ReviewPanel, "_show_stats", "stats")
+    t.wrap(review_panel.ReviewPanel, "autosave", "autosave")
     return t
+
+
+def run_actions(review, viewer, probe, pump, timers) -> list[dict]:
+    """The overlay and correction actions of a review, each followed by ``settle`` s of event
+    processing; per action: the call's own time on the GUI thread and the largest stall after it.
+    The brush stroke paints a short line of discs through the mask layer's own ``paint`` (as napari's
+    brush does), then waits past the 3 s autosave, which writes the draft on the GUI thread."""
+    from vessel_studio.gui import tasks
+
+    def stroke():
+        layer = viewer.layers["mask"]
+        layer.mode = "paint"
+        h, w = layer.data.shape
+        for k in range(10):
+            layer.paint((h // 2, w // 3 + k * layer.brush_size), 1)
+
+    out = []
+    for name, act, settle in (
+        ("uncertainty map on", lambda: review.show_unc.setChecked(True), 1.0),
+        ("compare with source-only", lambda: review.compare.setCurrentText(tasks.SOURCE_ONLY), 1.0),
+        ("side by side on", lambda: review.side_by_side.setChecked(True), 1.0),
+        ("side by side off", lambda: review.side_by_side.setChecked(False), 1.0),
+        ("compare none", lambda: review.compare.setCurrentText("none"), 1.0),
+        ("brush stroke (+ autosave)", stroke, 4.0),
+        ("save correction", review.save, 1.0),
+        ("next image", review.next, 1.0),
+    ):
+        before, _ = timers.snapshot()
+        t0 = time.perf_counter()
+        act()
+        call_ms = (time.perf_counter() - t0) * 1000
+        pump(settle)
+        t1 = time.perf_counter()
+        stalls = probe.between(t0, t1)
+        after, _ = timers.snapshot()
+        gui = {cat: round((after.get((cat, True), 0.0) - before.get((cat, True), 0.0)) * 1000, 1)
+               for cat in ("read", "layers", "fov", "stats", "autosave")}
+        out.append({"action": name, "call_ms": round(call_ms, 1), "gui_ms": gui, "max_stall_ms": round(max(stalls, default=0.0), 1),
+                    "stalls_over_100ms": sum(s > 100 for s in stalls), "image": review.image_id,
+                    "dirty": bool(review.dirty)})
+        print("action", json.dumps(out[-1]), flush=True)
+    return out
 
 
 def main(argv=None) -> int:
@@ -187,6 +238,13 @@ def main(argv=None) -> int:
                                                  "../shared/data beside the repository)")
     ap.add_argument("--images", type=int, default=None, help="use this many of the 88 fundus images (spread "
                                                             "over DRIVE, CHASE_DB1, STARE); default all")
+    ap.add_argument("--files", type=Path, default=None,
+                    help="review the images of this folder instead of the public data sets (e.g. the simulated "
+                         "high-resolution camera of benchmarks/hires_data.py)")
+    ap.add_argument("--actions", action="store_true",
+                    help="after the steps, time the overlay and correction actions: uncertainty map, compare with "
+                         "the source-only map, side by side on and off, a brush stroke on the mask (and the "
+                         "autosave that follows), Save correction")
     ap.add_argument("--steps", type=int, default=20, help="steps to the next image in the review order")
     ap.add_argument("--pause", type=float, default=0.5, help="seconds of normal event processing after each step")
     ap.add_argument("--work", type=Path, default=REPO / "scratch" / "gui-review",
@@ -196,7 +254,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     root = data_root(args.data)
-    files = fundus_files(root, args.images) if root.is_dir() else []
+    if args.files is not None:
+        from vessel_studio.io.datasets import list_images
+
+        files = list_images(args.files)[: args.images] if args.files.is_dir() else []
+        root = args.files
+    else:
+        files = fundus_files(root, args.images) if root.is_dir() else []
     if not files:
         print(f"SKIPPED: no DRIVE / CHASE_DB1 / STARE images under {root} (set VESSEL_STUDIO_DATA or --data)")
         return 0
@@ -315,6 +379,9 @@ def main(argv=None) -> int:
             "gui_read_ms": spent("read"),
             "gui_layers_ms": spent("layers"),
             "gui_load_ms": spent("load"),
+            "gui_fov_ms": spent("fov"),
+            "gui_stats_ms": spent("stats"),
+            "gui_autosave_ms": spent("autosave"),
             "worker_read_ms": spent("read", main=False),
             "gui_manifest_ms": spent("manifest"),
             "gui_manifest_calls": calls_after.get(("manifest", True), 0) - calls_before.get(("manifest", True), 0),
@@ -331,10 +398,14 @@ def main(argv=None) -> int:
         "gui_read_ms": summary("gui_read_ms"), "gui_layers_ms": summary("gui_layers_ms"),
         "worker_read_ms": summary("worker_read_ms"),
         "gui_manifest_ms": summary("gui_manifest_ms"), "gui_manifest_calls": summary("gui_manifest_calls"),
+        "gui_load_ms": summary("gui_load_ms"), "gui_fov_ms": summary("gui_fov_ms"),
+        "gui_stats_ms": summary("gui_stats_ms"), "gui_autosave_ms": summary("gui_autosave_ms"),
         "steps_with_stall_over_100ms": sum(s["max_stall_ms"] > 100 for s in steps),
         "steps_with_stall_over_200ms": sum(s["max_stall_ms"] > 200 for s in steps),
         "per_step": steps,
     }
+    if args.actions:
+        report["actions"] = run_actions(review, viewer, probe, pump, timers)
     pump(2.0)
     job("export", lambda: export.export_to(export_dir), studio.runner)
     report["export_files"] = {
