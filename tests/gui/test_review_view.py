@@ -95,6 +95,27 @@ def test_agreement_is_with_the_map_before_the_one_shown(studio, three_rounds):
     assert _agreement_row(review) is None and "vessel fraction" in review.stats.text()
 
 
+def test_a_large_images_agreement_is_with_the_map_before_the_one_shown(studio, three_rounds, qtbot,
+                                                                       monkeypatch):
+    """An image above ``tasks.LARGE_IMAGE_PIXELS`` gets its statistics from a worker; its agreement row is
+    the same as a smaller image's: the shown map against the one before it, named (the merge of the
+    worker with the rounds read once per image called ``_previous`` without the rounds)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.fov import estimate_fov
+
+    image_id, maps = three_rounds
+    monkeypatch.setattr(tasks, "LARGE_IMAGE_PIXELS", 1000)
+    review = studio.panels["Review"]
+    fov = estimate_fov(studio.project.read_image(image_id), modality="fundus")
+    for choice, (name, shown, before) in {"round 1": ("round 0", maps[1], maps[0]),
+                                          "round 0": ("source-only", maps[0], maps["source-only"])}.items():
+        review.show_round.setCurrentText(choice)
+        qtbot.waitUntil(lambda: _agreement_row(review) is not None, timeout=20000)
+        got = _agreement_row(review)
+        assert got[0] == name, (choice, review.stats.text())
+        assert got[1] == pytest.approx(_dice(shown, before, fov), abs=6e-4), choice
+
+
 def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qtbot, monkeypatch):
     """The statistics were computed over the whole frame, the vessel measures inside the FOV: a fundus
     image's black border (a third of the sample images) diluted the vessel fraction, the mean

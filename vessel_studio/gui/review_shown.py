@@ -162,7 +162,7 @@ class ShownMixin:
             # statistics took 0.3-0.7 s of the GUI thread; a worker computes them, then the measures start
             self.stats.setText("computing…")
             self.measures.setText("")
-            self._stats_reader.request(self.studio.project, self.image_id, self.prob, self._previous(),
+            self._stats_reader.request(self.studio.project, self.image_id, self.prob, self._previous(rounds),
                                        self.image, self._fov)
             return
         else:
@@ -200,7 +200,7 @@ class ShownMixin:
             return
         if self._fov is None:
             self._fov = got["fov"]
-        self._set_stats_text(got["stats"], self._previous())
+        self._set_stats_text(got["stats"], got["before"])
         self._measure()
 
     def _show_stats_error(self, exc) -> None:

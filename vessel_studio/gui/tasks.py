@@ -137,13 +137,14 @@ def review_stats(project, image_id: str, prob: np.ndarray, before, image: np.nda
     """What the Review panel says about a large image's map (run in a worker thread): its field of
     view (``image_fov``, unless ``fov`` is given), and ``label_free_stats`` of ``prob`` inside it, with
     the agreement with the map ``before`` (as ``probability``; None or unreadable: none). ``prob`` is
-    returned as is, so that the panel can tell whether the map on screen is still that one."""
+    returned as is, so that the panel can tell whether the map on screen is still that one, and
+    ``before`` too, so that it can name the map compared with."""
     fov = image_fov(project, image) if fov is None else fov
     try:
         prev = None if before is None else probability(project, image_id, before)
     except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
         prev = None
-    return {"prob": prob, "fov": fov, "stats": label_free_stats(prob, fov, prev)}
+    return {"prob": prob, "before": before, "fov": fov, "stats": label_free_stats(prob, fov, prev)}
 
 
 def uncertainty(prob: np.ndarray) -> np.ndarray:
