@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "renormalize": ("renormalize", "quick label-free step to a new scanner: re-estimate a segmenter's BatchNorm "
                                    "statistics on its images (AdaBN)"),
     "adapt": ("adapt", "adapt to a new scanner: generators, synthesis, co-optimization rounds"),
+    "export": ("export", "write a project's masks (corrected where saved), probability maps and vessel measures"),
     "rounds": ("rounds", "list a project's rounds with label-free signals and warnings; roll back rounds"),
     "benchmark": ("benchmark", "run the adaptation benchmark protocol on a dataset pair"),
     "sample-data": ("sample_data", "write a procedural synthetic fundus/OCTA sample project"),

@@ -1,0 +1,92 @@
+"""``vessel-studio export``: what the GUI's Export panel writes, from the command line: saved
+corrections where there are, else the predictions at p >= 0.5; images never segmented named;
+unsaved drafts named; clear errors that leave nothing written."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from vessel_studio.cli import main
+from vessel_studio.gui import tasks
+from vessel_studio.io.images import read_mask, write_prob
+from vessel_studio.samples import write_sample_project
+from vessel_studio.store import Project
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Three images: A corrected, B with a source-only prediction, C never segmented."""
+    write_sample_project(tmp_path / "p", n=3, modality="fundus", shape=(64, 64), seed=0)
+    proj = Project.open(tmp_path / "p")
+    a, b, _ = proj.images
+    rng = np.random.default_rng(0)
+    probs = {rec.id: rng.uniform(0, 1, (64, 64)).astype(np.float32) for rec in (a, b)}
+    for image_id, prob in probs.items():
+        write_prob(tasks.source_only_path(proj, image_id), prob)
+    corrected = rng.uniform(0, 1, (64, 64)) > 0.8
+    proj.save_correction(a.id, corrected)
+    return proj, probs, corrected
+
+
+def _names(proj):
+    return [rec.name for rec in proj.images]
+
+
+def test_exports_saved_corrections_else_predictions(project, tmp_path, capsys):
+    proj, probs, corrected = project
+    a, b, c = proj.images
+    out = tmp_path / "export"
+    assert main(["export", str(proj.folder), "--out", str(out)]) == 0
+    assert np.array_equal(read_mask(out / "masks" / f"{a.name}.png"), corrected)
+    assert np.array_equal(read_mask(out / "masks" / f"{b.name}.png"), probs[b.id] >= 0.5)
+    assert not (out / "masks" / f"{c.name}.png").exists()
+    assert sorted(p.stem for p in (out / "probabilities").iterdir()) == sorted([a.name, b.name])
+    rows = {r["image"]: r for r in csv.DictReader((out / "measures.csv").open())}
+    assert [rows[n]["mask"] for n in _names(proj)] == ["corrected", "predicted", ""]
+    said = capsys.readouterr().out
+    assert "1 saved (corrected or accepted) mask(s)" in said
+    assert f"no mask for 1 never segmented: {c.name}" in said
+    # again into the same folder (an earlier export): written over
+    proj.remove_correction(a.id)
+    assert main(["export", str(proj.folder), "--out", str(out), "--masks", "tif", "--no-probs"]) == 0
+    rows = {r["image"]: r for r in csv.DictReader((out / "measures.csv").open())}
+    assert rows[a.name]["mask"] == "predicted"
+    assert (out / "masks" / f"{a.name}.tif").is_file()
+
+
+def test_names_unsaved_drafts(project, tmp_path, capsys):
+    proj, _, _ = project
+    b = proj.images[1]
+    tasks.write_draft(proj, b.id, np.ones((64, 64), bool))
+    assert main(["export", str(proj.folder), "--out", str(tmp_path / "export")]) == 0
+    err = capsys.readouterr().err
+    assert "unsaved edits of 1 image(s) are not exported" in err and b.name in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--round", "0"], "no round 0"),
+    (["--masks", "none", "--no-probs", "--no-table"], "nothing to export"),
+])
+def test_bad_options_write_nothing(project, tmp_path, extra, message, capsys):
+    proj, _, _ = project
+    out = tmp_path / "export"
+    assert main(["export", str(proj.folder), "--out", str(out), *extra]) != 0
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_folder_of_other_files_is_refused(project, tmp_path, capsys):
+    proj, _, _ = project
+    out = tmp_path / "lab-images"
+    out.mkdir()
+    (out / "scan.png").write_bytes(b"not ours")
+    assert main(["export", str(proj.folder), "--out", str(out)]) != 0
+    assert str(out) in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["scan.png"]
+
+
+def test_not_a_project(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "export")]) != 0
+    assert "nowhere" in capsys.readouterr().err
+    assert not (tmp_path / "export").exists()

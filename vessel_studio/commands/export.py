@@ -1,0 +1,86 @@
+"""``vessel-studio export PROJECT --out DIR``: a project's masks, probability maps and vessel measures,
+as the GUI's Export panel writes them (``gui.tasks.export``, the same Qt-free job), for scripts and
+headless machines.
+
+Each image's mask is its saved correction (corrected or accepted as reviewed) where there is one,
+else its latest round's prediction at p ≥ 0.5 (``--round N``: that round's; ``--calibrate``: the
+boundary fitted to the corrected masks, written to ``calibration.json``); an image with neither
+(never segmented) gets no file and an empty ``mask`` column in ``measures.csv``. Autosaved edits
+that were never saved (``PROJECT/gui/drafts``) are not exported: their images are named on stderr.
+``--out`` may be absent, empty or an earlier export (its files are replaced one by one, each
+atomically); a folder holding anything else is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+#: what an export folder holds (``gui.tasks.export``): an earlier export may be written over
+EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", help="a Vessel Studio project folder")
+    p.add_argument("--out", required=True, help="the export folder (absent, empty, or an earlier export)")
+    p.add_argument("--round", type=int, default=None, metavar="N",
+                   help="the predictions of round N (default: the latest round's, else the source-only ones)")
+    p.add_argument("--masks", choices=["png", "tif", "none"], default="png",
+                   help="mask files: PNG (0/255, the default), TIFF, or none")
+    p.add_argument("--no-probs", action="store_true", help="leave out the probability maps (float32 TIFF)")
+    p.add_argument("--no-table", action="store_true", help="leave out measures.csv (per-image vessel measures)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="draw predicted masks with the threshold and thinning fitted to the corrected masks")
+
+
+def _is_earlier_export(folder: Path) -> bool:
+    return all(entry.name in EXPORT_ENTRIES for entry in folder.iterdir())
+
+
+def _has_map(project, image_id: str, round: int | None) -> bool:
+    """Whether ``tasks.probability(project, image_id, round)`` finds a map (without reading it)."""
+    from vessel_studio.gui import tasks
+
+    if round is not None:
+        return project.prediction_path(image_id, round=round).is_file()
+    if project.rounds and project.prediction_path(image_id).is_file():
+        return True
+    return tasks.source_only_path(project, image_id).is_file()
+
+
+def run(args: argparse.Namespace) -> int:
+    from vessel_studio.commands.checks import check_out_folder
+    from vessel_studio.events import progress_bar, run as run_job
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    project = Project.open(args.project)
+    if args.round is not None:
+        known = [r.index for r in project.rounds]
+        if args.round not in known:
+            raise ValueError(f"{project.manifest_path}: no round {args.round} (rounds: {known or 'none'}; "
+                             "nothing was written)")
+    out = check_out_folder(args.out, replaceable=_is_earlier_export)
+    masks = None if args.masks == "none" else args.masks
+    if masks is None and args.no_probs and args.no_table:
+        raise ValueError("--masks none --no-probs --no-table: nothing to export")
+    drafts = tasks.draft_ids(project)
+    if drafts:
+        names = ", ".join(project.image(i).name for i in drafts)
+        print(f"warning: unsaved edits of {len(drafts)} image(s) are not exported (their saved correction or "
+              f"prediction is): {names}; open them in the Review panel and save their corrections",
+              file=sys.stderr)
+    on_event = progress_bar()
+    try:
+        run_job(tasks.export(project, out, masks=masks, probs=not args.no_probs, table=not args.no_table,
+                             round=args.round, calibrate=args.calibrate), on_event)
+    finally:
+        on_event.close()
+    corrected = set(project.corrections())
+    missing = [rec.name for rec in project.images
+               if rec.id not in corrected and not _has_map(project, rec.id, args.round)]
+    print(f"exported {len(project.images)} image(s) to {out}: {len(corrected)} saved (corrected or accepted) "
+          f"mask(s), the others predicted" + (f"; no mask for {len(missing)} never segmented: "
+                                               f"{', '.join(missing)}" if missing else ""))
+    return 0
