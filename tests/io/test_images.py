@@ -322,6 +322,33 @@ def test_write_prob_float32_tiff(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["x_prob.tif"]
 
 
+def test_write_prob_compressed_is_lossless_and_read_either_way(tmp_path):
+    """``compress=True`` (the maps a project keeps): zlib, no predictor, the same float32 bits on
+    reading, smaller for a vessel-like map (zeros outside a disc, smooth inside)."""
+    from vessel_studio.io.images import read_prob
+
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:300, :320]
+    p = np.where((yy - 150) ** 2 + (xx - 160) ** 2 < 140 ** 2,
+                 np.clip(0.5 + 0.5 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 0.01, xx.shape), 0, 1), 0)
+    p = p.astype(np.float32)
+    p[0, 0], p[1, 1] = np.float32(1e-40), np.nextafter(np.float32(1), np.float32(0))  # subnormal, below 1
+    plain = write_prob(tmp_path / "plain.tif", p)
+    packed = write_prob(tmp_path / "packed.tif", p, compress=True)
+    with tifffile.TiffFile(packed) as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE and tif.pages[0].predictor == 1
+    with tifffile.TiffFile(plain) as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.NONE
+    assert packed.stat().st_size < 0.8 * plain.stat().st_size
+    for f in (plain, packed):
+        back = read_prob(f)
+        assert back.dtype == np.float32 and np.array_equal(back.view(np.uint32), p.view(np.uint32))
+        np.testing.assert_array_equal(read_image(f)[0], p)
+    (tmp_path / "broken.tif").write_bytes(packed.read_bytes()[:200])
+    with pytest.raises(ValueError, match="broken.tif: unreadable probability map"):
+        read_prob(tmp_path / "broken.tif")
+
+
 def test_failed_write_leaves_old_file(tmp_path, monkeypatch):
     target = tmp_path / "keep.png"
     write_mask(target, np.ones((10, 10), bool))

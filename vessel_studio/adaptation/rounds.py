@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from vessel_studio.adaptation.targets import MapsOnDisk, TargetImage  # noqa: F401 (TargetImage re-exported)
 from vessel_studio.events import Artifact, Job, Metric, Preview, Progress
 
 STAGES = ("target-generator", "synthesize", "segmenter", "pseudo-label", "deliver")
@@ -52,23 +53,6 @@ def derive_seed(seed: int, *parts: Any) -> int:
 
 
 # --- data ----------------------------------------------------------------------------------
-
-
-@dataclass
-class TargetImage:
-    """A real target image: original array and FOV, and its prepared (model-scale) version."""
-
-    id: str
-    name: str
-    fov: np.ndarray  # bool, original resolution
-    prepared: Any  # vessel_studio.preprocess.Prepared
-    image: np.ndarray = field(repr=False)
-
-    @property
-    def unit(self) -> np.ndarray:
-        from vessel_studio.preprocess import to_unit
-
-        return to_unit(self.prepared.x)
 
 
 @dataclass
@@ -99,7 +83,7 @@ class RoundContext:
     prev_segmenter: Path | None = None
     prev_probs: dict[str, np.ndarray] | None = None  # original-resolution probabilities of round r-1
     prev_probs_model: dict[str, np.ndarray] | None = None  # model-scale probabilities of round r-1
-    corrections: dict[str, np.ndarray] = field(default_factory=dict)  # id -> bool mask (original res)
+    corrections: dict[str, np.ndarray] = field(default_factory=dict)  # id -> bool mask (original or model scale)
     replay: Path | None = None  # rounds >= 1 with cfg.synth_replay: the project's round-0 folder
     replay_cfg: Any = None  # the AdaptConfig round 0 ran with (as its manifest record says)
 
@@ -339,15 +323,14 @@ def predict_target(seg, t, *, mirror: bool = False) -> tuple[np.ndarray, np.ndar
 def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: str = "pseudo-label",
                        model_scale: bool = True, mirror: bool = False):
     """Probabilities of every real target image: original resolution (TIFF, for the project and
-    the GUI's uncertainty map) and, with ``model_scale``, model scale (``.npy``, for the next round's
-    training; ``{}`` without). ``mirror``: see ``predict_target``."""
-    import tifffile
-
+    the GUI's uncertainty map; returned as :class:`MapsOnDisk`, read one image at a time when
+    asked for) and, with ``model_scale``, model scale (``.npy``, for the next round's training;
+    ``{}`` without). ``mirror``: see ``predict_target``."""
     from vessel_studio.io.images import write_prob
 
     r = ctx.index
     folder, model_folder = ctx.work / name, ctx.work / f"{name}-model"
-    probs, probs_model = {}, {}
+    probs_model = {}
     n = len(ctx.targets)
     for i, t in enumerate(ctx.targets):
         tif, npy = folder / f"{t.id}.tif", model_folder / f"{t.id}.npy"
@@ -355,12 +338,11 @@ def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: s
             pm, po = predict_target(seg, t, mirror=mirror)
             if model_scale:
                 _save_npy(npy, pm)
-            write_prob(tif, po)
+            write_prob(tif, po, compress=True)  # lossless: the same values on reading
         yield Progress(stage, i + 1, n, t.name, round=r)
-    for t in ctx.targets:
-        probs[t.id] = np.asarray(tifffile.imread(folder / f"{t.id}.tif"), np.float32)
-        if model_scale:
-            probs_model[t.id] = _load_npy(model_folder / f"{t.id}.npy")
+    probs = MapsOnDisk({t.id: folder / f"{t.id}.tif" for t in ctx.targets})
+    if model_scale:
+        probs_model = {t.id: _load_npy(model_folder / f"{t.id}.npy") for t in ctx.targets}
     return probs, probs_model
 
 
@@ -565,7 +547,7 @@ def source_mask_fraction(source: SourceCrops, crop_masks) -> float:
 
 def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     """Run (or resume) round ``ctx.index`` in ``ctx.work``; return its finished folder and signals."""
-    from vessel_studio.adaptation.selection import round_signals
+    from vessel_studio.adaptation.selection import SignalAccumulator, confidence_stats, dice_agreement
     from vessel_studio.io.images import write_mask
     from vessel_studio.preprocess import from_unit
     from vessel_studio.train.segmenter import TrainPair
@@ -629,17 +611,22 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     probs, probs_model = yield from stage_pseudo_label(ctx, seg, mirror=cfg.pseudo_mirror)
     clock.done("pseudo_label", time.perf_counter() - t)
 
-    previous = ctx.prev_probs
-    if previous is None:  # round 0: compare with the source segmenter applied as source-only would be
-        previous = {}  # (the target's preprocessing, not the source modality's)
-        for i, tg in enumerate(ctx.targets):
-            previous[tg.id] = predict_target(ctx.source_segmenter, tg)[1]
+    # the label-free signals, one image at a time (each full-resolution map read from its TIFF)
+    signals, source_signals = SignalAccumulator(), []
+    for i, tg in enumerate(ctx.targets):
+        fov = tg.fov
+        if ctx.prev_probs is None:  # round 0: compare with the source segmenter applied as source-only
+            # would be (the target's preprocessing, not the source modality's)
+            previous = predict_target(ctx.source_segmenter, tg)[1]
+            source_signals.append(confidence_stats(previous, fov)["vessel_fraction"])
             yield Progress("source-only", i + 1, len(ctx.targets), tg.name, round=r)
-    ids = [tg.id for tg in ctx.targets]
-    metrics = round_signals([probs[i] for i in ids], [tg.fov for tg in ctx.targets], [previous[i] for i in ids])
+        else:
+            previous = ctx.prev_probs[tg.id]
+        signals.add(probs[tg.id], fov, previous)
+        del previous
+    metrics = signals.result()
     if ctx.prev_probs is None:  # the references of the label-free guard (selection.round_warnings)
-        metrics["source_vessel_fraction"] = round_signals([previous[i] for i in ids],
-                                                          [tg.fov for tg in ctx.targets])["vessel_fraction"]
+        metrics["source_vessel_fraction"] = float(np.mean(source_signals))
         metrics["source_mask_fraction"] = source_mask_fraction(ctx.source, masks)
     if gen_losses:
         metrics["generator_loss"] = float(np.mean(gen_losses[-50:]))
@@ -651,12 +638,14 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
         delivered_probs = yield from stage_deliver(ctx, seg)
         clock.done("deliver", time.perf_counter() - t)
         # two signals only (round_signals would also skeletonise every map for the fragmentation)
-        from vessel_studio.adaptation.selection import confidence_stats, dice_agreement
-
-        metrics["delivered_vessel_fraction"] = float(np.mean(
-            [confidence_stats(delivered_probs[tg.id], tg.fov)["vessel_fraction"] for tg in ctx.targets]))
-        metrics["delivered_agreement_with_chain"] = float(np.mean(
-            [dice_agreement(delivered_probs[tg.id], probs[tg.id], tg.fov) for tg in ctx.targets]))
+        fractions, agreements = [], []
+        for tg in ctx.targets:
+            fov, delivered = tg.fov, delivered_probs[tg.id]
+            fractions.append(confidence_stats(delivered, fov)["vessel_fraction"])
+            agreements.append(dice_agreement(delivered, probs[tg.id], fov))
+            del delivered
+        metrics["delivered_vessel_fraction"] = float(np.mean(fractions))
+        metrics["delivered_agreement_with_chain"] = float(np.mean(agreements))
     metrics["synthetic_pairs"] = float(n_synth)  # with synth_replay: round 0's included
     metrics["real_pairs"] = float(n_real)
     metrics["source_pairs"] = float(len(src_pairs))

@@ -134,22 +134,49 @@ def review_hint(history: Sequence[Mapping[str, float]]) -> str | None:
     return f"least fragmented pseudo-labels: round {pick}{skipped}"
 
 
+class SignalAccumulator:
+    """:func:`round_signals` one image at a time, so that a round need not hold every image's
+    full-resolution map at once (a 15-megapixel map is 58 MB): ``add`` each image's map, FOV and
+    (optionally) previous map, then ``result()``. The per-image numbers and their means are computed
+    exactly as ``round_signals`` does (it is this class), so the signals are the same bit for bit."""
+
+    def __init__(self) -> None:
+        self.stats: list[dict[str, float]] = []
+        self.counts: list[tuple[int, int]] = []
+        self.agreements: list[float] = []
+
+    def add(self, prob: np.ndarray, fov: np.ndarray | None = None, previous: np.ndarray | None = None) -> None:
+        self.stats.append(confidence_stats(prob, fov))
+        self.counts.append(fragment_counts(prob, fov))
+        if previous is not None:
+            self.agreements.append(dice_agreement(prob, previous, fov))
+
+    def result(self) -> dict[str, float]:
+        if self.agreements and len(self.agreements) != len(self.stats):
+            raise ValueError("round_signals: previous round has a different number of images")
+        out = {k: float(np.mean([s[k] for s in self.stats])) for k in ("confidence", "entropy", "vessel_fraction")}
+        length = sum(c[1] for c in self.counts)
+        out["fragmentation"] = float(1000.0 * sum(c[0] for c in self.counts) / length) if length else float("nan")
+        if self.agreements:
+            out["agreement"] = float(np.mean(self.agreements))
+        return out
+
+
 def round_signals(
     probs: Sequence[np.ndarray],
     fovs: Sequence[np.ndarray | None],
     previous: Sequence[np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Mean label-free signals over the target images of one round (fragmentation pooled)."""
+    """Mean label-free signals over the target images of one round (fragmentation pooled);
+    :class:`SignalAccumulator` computes the same one image at a time."""
     if len(probs) != len(fovs):
         raise ValueError(f"round_signals: {len(probs)} probability maps but {len(fovs)} FOVs")
-    stats = [confidence_stats(p, f) for p, f in zip(probs, fovs)]
-    out = {k: float(np.mean([s[k] for s in stats])) for k in ("confidence", "entropy", "vessel_fraction")}
-    out["fragmentation"] = fragmentation(probs, fovs)
-    if previous is not None:
-        if len(previous) != len(probs):
-            raise ValueError("round_signals: previous round has a different number of images")
-        out["agreement"] = float(np.mean([dice_agreement(a, b, f) for a, b, f in zip(probs, previous, fovs)]))
-    return out
+    if previous is not None and len(previous) != len(probs):
+        raise ValueError("round_signals: previous round has a different number of images")
+    acc = SignalAccumulator()
+    for i, (p, f) in enumerate(zip(probs, fovs)):
+        acc.add(p, f, None if previous is None else previous[i])
+    return acc.result()
 
 
 def should_stop(history: Sequence[Mapping[str, float]], *, stop_agreement: float, min_rounds: int = 1) -> tuple[bool, str]:

@@ -35,12 +35,9 @@ def draft_path(project, image_id: str) -> Path:
 def _read_tif(path: Path) -> np.ndarray | None:
     if not path.is_file():
         return None
-    import tifffile
+    from vessel_studio.io.images import read_prob
 
-    try:
-        return np.asarray(tifffile.imread(path), dtype=np.float32)
-    except Exception as exc:  # noqa: BLE001 - tifffile raises several types
-        raise ValueError(f"{path}: unreadable probability map ({exc})") from exc
+    return read_prob(path)  # compressed (zlib) or not; an unreadable file: ValueError naming it
 
 
 def source_only_prob(project, image_id: str) -> np.ndarray | None:
@@ -254,7 +251,7 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
     for i, image_id in enumerate(image_ids):
         rec = project.image(image_id)
         pred = seg.predict(project.read_image(image_id), mirror=mirror)
-        path = write_prob(source_only_path(project, image_id), pred.prob)
+        path = write_prob(source_only_path(project, image_id), pred.prob, compress=True)
         if rec.state == "new":
             project.set_state(image_id, "predicted")
         done.append(image_id)

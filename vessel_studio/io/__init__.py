@@ -1,6 +1,6 @@
 """Reading scanner files and datasets, FOV masks, atomic writes.
 
-Public names: ``read_image``, ``read_mask``, ``write_mask``, ``write_prob``, ``write_image``,
+Public names: ``read_image``, ``read_mask``, ``write_mask``, ``write_prob``, ``read_prob``, ``write_image``,
 ``ImageMeta``, ``ImageReadError`` (images); ``estimate_fov``, ``fov_diameter`` (fov);
 ``Sample``, ``LoadedSample``, ``dataset``, ``discover``, ``modality_of``, ``load_sample``,
 ``list_images`` (datasets). Importing this package pulls in numpy only (no torch, no Qt).
@@ -24,6 +24,7 @@ from vessel_studio.io.images import (
     is_image_file,
     read_image,
     read_mask,
+    read_prob,
     write_image,
     write_mask,
     write_prob,
@@ -46,6 +47,7 @@ __all__ = [
     "modality_of",
     "read_image",
     "read_mask",
+    "read_prob",
     "write_image",
     "write_mask",
     "write_prob",

@@ -6,7 +6,8 @@ Layout::
       project.json              the manifest and commit point (see ``store.manifest``)
       images/<id><ext>          copies of the added target images (id = content hash prefix)
       rounds/round-NNN/         one committed round: segmenter/, generator/, pseudo/<id>.tif
-                                (float32 probabilities = the uncertainty map), synthetic/
+                                (float32 probabilities = the uncertainty map; zlib-compressed
+                                (lossless); older uncompressed ones read the same), synthetic/
                                 (+ segmenter-chain/, pseudo-chain/ when it delivers a merged segmenter)
       corrections/<id>.png      masks a person corrected (0/255)
       work/                     resumable state of a running / killed adaptation job
@@ -388,12 +389,17 @@ class Project:
         """The corrected masks that adaptation trusts: every saved correction of an image in state
         "corrected" or "reviewed" (a corrected image later marked reviewed keeps its correction)."""
         out = {}
-        for rec in self.images:
-            if rec.state in ("corrected", "reviewed"):
-                m = self.correction(rec.id)
-                if m is not None:
-                    out[rec.id] = m
+        for image_id in self.correction_ids():
+            m = self.correction(image_id)
+            if m is not None:
+                out[image_id] = m
         return out
+
+    def correction_ids(self) -> list[str]:
+        """The ids of the images whose saved correction ``corrections()`` returns (without reading
+        the masks: a caller that keeps them smaller reads them one at a time)."""
+        return [rec.id for rec in self.images
+                if rec.state in ("corrected", "reviewed") and self.correction_path(rec.id).is_file()]
 
     def remove_correction(self, image_id: str) -> None:
         """Delete a saved correction; the image goes back to "predicted" (or "new" without rounds)."""
@@ -456,12 +462,9 @@ class Project:
         path = self.prediction_path(image_id, round, chain=chain)
         if not path.is_file():
             return None
-        import tifffile
+        from vessel_studio.io.images import read_prob
 
-        try:
-            return np.asarray(tifffile.imread(path), dtype=np.float32)
-        except Exception as exc:  # tifffile raises several types
-            raise ValueError(f"{path}: unreadable probability map ({exc})") from exc
+        return read_prob(path)  # compressed (zlib) or not; an unreadable file: ValueError naming it
 
     def commit_round(self, src: str | os.PathLike, record: RoundRecord) -> RoundRecord:
         """Copy a finished round folder into ``rounds/round-NNN`` and then name it in the manifest.
