@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from hires_cli import timed  # noqa: E402
+from hires_cli import timed, write_report  # noqa: E402
 
 
 def du(path: Path) -> int:
@@ -196,11 +196,7 @@ def main(argv=None) -> int:
         report["codec_loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
         report["codec"] = [{"map": str(m), "rows": codec_part(m, args.work, args.repeats)} for m in maps]
         report["codec_loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(report, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
     return 0
 
 

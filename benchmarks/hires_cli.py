@@ -41,6 +41,15 @@ def timed(cmd: list[str], log: Path) -> dict:
             "peak_rss_mb": round(int(rss.group(1)) / 1024) if rss else None}
 
 
+def write_report(report: dict, out: Path | None) -> None:
+    """Print the report as JSON and, with ``out``, write it there."""
+    text = json.dumps(report, indent=1)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    print(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO / "scratch" / "hires-data")
@@ -80,11 +89,7 @@ def main(argv=None) -> int:
         print(name, json.dumps(report["sets"][name]), flush=True)
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     report["cpus"] = os.cpu_count()
-    text = json.dumps(report, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
     return 0
 
 
