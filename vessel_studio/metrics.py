@@ -205,11 +205,14 @@ class MetricAccumulator:
         g = _as_bool(gt, "gt")
         f = np.ones_like(g) if fov is None else _as_bool(fov, "fov")
         has_prob = prob_a.dtype != bool
+        if has_prob:  # the scores inside the FOV of the negatives and of the positives, split once
+            inside, labels = prob_a[f], g[f]
+            neg, pos = inside[~labels], inside[labels]
         row = {
             "name": str(name),
             "dice": _dice_from(tp, fp, fn),
             "cldice": _cldice_from(*sk),
-            "auc": _auc_values(prob_a[f], g[f]) if has_prob else float("nan"),
+            "auc": _auc_split(neg, pos) if has_prob else float("nan"),
             "sensitivity": _ratio(tp, tp + fn),
             "specificity": _ratio(tn, tn + fp),
             "accuracy": _ratio(tp + tn, tp + fp + fn + tn),
@@ -218,9 +221,8 @@ class MetricAccumulator:
         self.per_image.append(row)
         self._counts += np.array([tp, fp, fn, tn, *sk], np.int64)
         if self.keep_auc_pixels and has_prob:
-            inside = prob_a[f].astype(np.float32)  # the scores of the negatives, then of the positives
-            self._neg.append(inside[~g[f]])
-            self._pos.append(inside[g[f]])
+            self._neg.append(neg.astype(np.float32))
+            self._pos.append(pos.astype(np.float32))
         else:
             self.keep_auc_pixels = False  # pooled AUC needs every image's probabilities
         return row

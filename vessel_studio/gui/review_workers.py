@@ -88,10 +88,12 @@ class Measurer:
         self._on_result = on_result
         self._on_error = on_error
         self.worker = None
-        self.next = None  # (project, id, mask, image, fov) to measure once the running one ends
+        self.next = None  # the arguments of `_task` to run once the running one ends
 
-    def request(self, proj, image_id: str, mask, image, fov=None) -> None:
-        self.next = (proj, image_id, mask, image, fov)
+    def request(self, *args) -> None:
+        """Measure ``_task(*args)`` (project, image id, ...) once the running one ends; an earlier
+        pending request is dropped."""
+        self.next = args
         if self.worker is None:
             self._start()
 
@@ -99,7 +101,7 @@ class Measurer:
         self.next = None
 
     @staticmethod
-    def _task(proj, image_id, mask, image, fov):
+    def _task(proj, image_id, mask, image, fov=None):
         return tasks.measure_image(proj, image_id, mask, image, fov=fov)
 
     def _start(self) -> None:
@@ -147,11 +149,6 @@ class StatsReader(Measurer):
     ``on_result(image_id, got)`` gets ``tasks.review_stats``' dict (``prob`` is the map it was asked
     for: the panel drops it when another map is on screen by then)."""
 
-    def request(self, proj, image_id: str, prob, before, image, fov=None) -> None:  # noqa: D102
-        self.next = (proj, image_id, prob, before, image, fov)
-        if self.worker is None:
-            self._start()
-
     @staticmethod
-    def _task(proj, image_id, prob, before, image, fov):
+    def _task(proj, image_id, prob, before, image, fov=None):
         return tasks.review_stats(proj, image_id, prob, before, image, fov)
