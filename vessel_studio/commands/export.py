@@ -61,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
         if args.round not in known:
             raise ValueError(f"{project.manifest_path}: no round {args.round} (rounds: {known or 'none'}; "
                              "nothing was written)")
+        pruned = project.get_round(args.round).pruned
+        if pruned is not None:
+            raise ValueError(f"{project.manifest_path}: round {args.round}'s probability maps were pruned ({pruned}); "
+                             f"its segmenter is kept: `vessel-studio segment --model {args.project} --round "
+                             f"{args.round}` draws its masks again (nothing was written)")
     out = check_out_folder(args.out, replaceable=_is_earlier_export)
     masks = None if args.masks == "none" else args.masks
     if masks is None and args.no_probs and args.no_table:

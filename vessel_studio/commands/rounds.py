@@ -1,6 +1,8 @@
-"""``vessel-studio rounds PROJECT [--rollback N]``: a project's rounds with their label-free
-signals and the label-free guard's warnings (``adaptation.selection.round_warnings``); with
-``--rollback N`` the rounds after N are removed (``-1``: all) by ``Project.rollback``.
+"""``vessel-studio rounds PROJECT [--rollback N] [--prune [--keep N ...] [--dry-run]]``: a project's
+rounds with their label-free signals and the label-free guard's warnings
+(``adaptation.selection.round_warnings``); with ``--rollback N`` the rounds after N are removed
+(``-1``: all) by ``Project.rollback``; with ``--prune`` the probability maps of every round but the
+latest, the label-free hint's round and ``--keep`` are deleted to free disk (``store.prune``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="an adaptation project folder")
     p.add_argument("--rollback", type=int, default=None, metavar="N",
                    help="keep rounds 0..N and remove the later ones (-1 removes every round)")
+    p.add_argument("--prune", action="store_true",
+                   help="free disk: delete the probability maps of every round but the latest, the label-free "
+                        "hint's round and those named by --keep (their records and models stay; a pruned round "
+                        "can no longer be reviewed, exported or rolled back to)")
+    p.add_argument("--keep", type=int, nargs="+", default=[], metavar="N",
+                   help="with --prune: rounds whose maps to keep as well")
+    p.add_argument("--dry-run", action="store_true", help="with --prune: say what would be deleted, delete nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,11 +34,18 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{project.manifest_path}: no round {args.rollback} (rounds: {known or 'none'})")
         removed = project.rollback(args.rollback)
         print(f"removed round(s) {removed}" if removed else "nothing to remove")
+    if (args.keep or args.dry_run) and not args.prune:
+        raise ValueError("--keep and --dry-run go with --prune")
+    if args.prune:
+        _prune(project, args)
     rows = round_rows(project.rounds)
     if not rows:
         print("no rounds yet")
         return 0
     print(summarize(rows))
+    pruned = [r.index for r in project.rounds if r.pruned is not None]
+    if pruned:
+        print(f"pruned (maps deleted; records and models kept): round(s) {', '.join(map(str, pruned))}")
     used = [(r["round"], int(r["corrected_images"])) for r in rows if r.get("corrected_images")]
     if used:  # the names are in the project's log.jsonl ("round trained on corrected masks")
         print("corrected masks trained on: " + ", ".join(f"round {i}: {n}" for i, n in used))
@@ -46,3 +62,37 @@ def run(args: argparse.Namespace) -> int:
     if not flagged:
         print("label-free guard: no round flagged")
     return 0
+
+
+def _prune(project, args: argparse.Namespace) -> None:
+    from vessel_studio.adaptation.selection import review_pick, round_rows
+    from vessel_studio.events import progress_bar, run as run_job
+    from vessel_studio.store.prune import plan_prune, prune_job
+
+    hint = review_pick(round_rows(project.rounds))[0]
+    keep = set(args.keep) | ({hint} if hint is not None else set())
+    plan = plan_prune(project, keep=keep)
+    if not plan.rounds:
+        print("prune: nothing to delete" + (f" (kept whole: round(s) {', '.join(map(str, plan.kept))})"
+                                            if plan.kept else ""))
+        return
+    what = (f"the probability maps of round(s) {', '.join(map(str, plan.rounds))} ({_size(plan.bytes)}); "
+            f"kept whole: round(s) {', '.join(map(str, plan.kept))}"
+            + (f" (round {hint}: the label-free hint)" if hint is not None else ""))
+    if args.dry_run:
+        print(f"prune (dry run): would delete {what}")
+        return
+    on_event = progress_bar()
+    try:
+        run_job(prune_job(project, keep=keep), on_event)
+    finally:
+        on_event.close()
+    print(f"prune: deleted {what}")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} bytes"

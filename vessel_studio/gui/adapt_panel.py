@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.adaptation.config import CROSS_MODALITY_ROUNDS, SAME_MODALITY_ROUNDS
 from vessel_studio.events import Artifact, Metric, Preview, Progress
-from vessel_studio.gui import dialogs
+from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
 from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 from vessel_studio.gui.source_panel import SourceChooser
@@ -181,10 +181,15 @@ class AdaptPanel(QWidget):
         self.btn_rollback = QPushButton("Roll back")
         self.btn_rollback.setToolTip("delete the rounds after the chosen one (their models, pseudo-labels and "
                                      "samples); corrected masks are kept")
+        self.btn_prune = QPushButton("Free disk…")
+        self.btn_prune.setToolTip("delete the probability maps of every round but the latest and the label-free "
+                                  "hint's round; their records and models stay, but they can no longer be "
+                                  "reviewed, exported or rolled back to")
         rollback_row = QHBoxLayout()
         rollback_row.addWidget(QLabel("Keep rounds up to"))
         rollback_row.addWidget(self.keep_round, 1)
         rollback_row.addWidget(self.btn_rollback)
+        rollback_row.addWidget(self.btn_prune)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -206,6 +211,7 @@ class AdaptPanel(QWidget):
         self.btn_run.clicked.connect(self.run)
         self.btn_cancel.clicked.connect(self.cancel)
         self.btn_rollback.clicked.connect(self.rollback)
+        self.btn_prune.clicked.connect(self.free_disk)
         studio.runner.started.connect(self._started)
         studio.runner.events.connect(self.on_events)
         studio.runner.finished.connect(self._finished)
@@ -254,9 +260,10 @@ class AdaptPanel(QWidget):
     def _fill_rollback(self, proj) -> None:
         """Rollback choices: every committed round but the last ("no round" removes them all), and
         the label-free selection hint."""
-        from vessel_studio.adaptation.selection import review_hint, round_rows
+        from vessel_studio.adaptation.selection import review_hint, review_pick, round_rows
 
         indices = [r.index for r in proj.rounds] if proj is not None else []
+        whole = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []
         hint = review_hint(round_rows(proj.rounds)) if indices else None
         self.selection_hint.setText(
             "" if hint is None else f"{hint} (label-free hint; compare the rounds in Review)")
@@ -265,12 +272,16 @@ class AdaptPanel(QWidget):
         if indices:
             self.keep_round.addItem("no round", -1)
             for i in indices[:-1]:
-                self.keep_round.addItem(f"round {i}", i)
+                if i in whole:  # a pruned round has no maps to go on from (Project.rollback refuses it)
+                    self.keep_round.addItem(f"round {i}", i)
             self.keep_round.setCurrentIndex(self.keep_round.count() - 1)
         self.keep_round.blockSignals(False)
         can = bool(indices) and not self.studio.runner.running
         self.keep_round.setEnabled(can)
         self.btn_rollback.setEnabled(can)
+        pick = review_pick(round_rows(proj.rounds))[0] if indices else None
+        spare = [i for i in whole[:-1] if i != pick]  # what "Free disk…" would prune (store.prune.plan_prune)
+        self.btn_prune.setEnabled(bool(spare) and not self.studio.runner.running)
 
     def rollback(self) -> bool:
         """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``)."""
@@ -297,6 +308,37 @@ class AdaptPanel(QWidget):
         self.studio.project_changed.emit()
         self.studio.images_changed.emit()
         return True
+
+    def free_disk(self) -> bool:
+        """Ask, then delete the maps of the rounds nobody needs (``store.prune``: all but the latest and
+        the label-free hint's round) in the job runner."""
+        from vessel_studio.adaptation.selection import review_pick, round_rows
+        from vessel_studio.store.prune import plan_prune, prune_job
+
+        proj = self.studio.project
+        if proj is None or self.studio.runner.running:
+            return False
+        hint = review_pick(round_rows(proj.rounds))[0]
+        keep = {hint} if hint is not None else set()
+        try:
+            plan = plan_prune(proj, keep=keep)
+        except (ValueError, OSError) as exc:
+            dialogs.error(self, "Free disk", str(exc))
+            return False
+        if not plan.rounds:
+            dialogs.error(self, "Free disk", "Nothing to delete: every round's maps are needed or already deleted.")
+            return False
+        rounds = ", ".join(map(str, plan.rounds))
+        kept = ", ".join(map(str, plan.kept))
+        if not dialogs.confirm(self, "Free disk",
+                               f"Delete the probability maps of round(s) {rounds} ({plan.bytes / 1e6:,.0f} MB)?\n\n"
+                               f"Kept whole: round(s) {kept} (the latest"
+                               + (f" and round {hint}, the label-free hint" if hint is not None else "") + "). "
+                               "The deleted rounds keep their records and models, but can no longer be shown "
+                               "in Review, exported or rolled back to. Corrected masks are kept. "
+                               "This cannot be undone."):
+            return False
+        return self.studio.start_job(tasks.FREE_DISK, lambda: prune_job(proj, keep=keep))
 
     # --- run / cancel ----------------------------------------------------------------------
 
@@ -347,6 +389,7 @@ class AdaptPanel(QWidget):
         self.btn_run.setEnabled(False)
         self.keep_round.setEnabled(False)
         self.btn_rollback.setEnabled(False)
+        self.btn_prune.setEnabled(False)
         if name != "Adaptation":  # another panel's job: its progress and Cancel are shown there
             return
         self._stage_t0.clear()
@@ -359,6 +402,12 @@ class AdaptPanel(QWidget):
         self.btn_run.setEnabled(self.studio.project is not None)
         self.btn_cancel.setEnabled(False)
         self._fill_rollback(self.studio.project)
+        if outcome.name == tasks.FREE_DISK:
+            plan = outcome.result
+            self.stage.setText(
+                f"freed {plan.bytes / 1e6:,.0f} MB: the maps of round(s) {', '.join(map(str, plan.rounds))} deleted"
+                if outcome.status == "done" and plan is not None and plan.rounds else f"Free disk: {outcome.status}")
+            self.update_guard()
         if outcome.name != "Adaptation":
             return
         if outcome.status == "done":

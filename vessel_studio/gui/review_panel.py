@@ -398,6 +398,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self._reorder_later()
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
+        elif outcome.name == tasks.FREE_DISK and self.studio.project is not None:  # a round shown may be pruned
+            self._sync_round_choices(self.studio.project.rounds)
+            self._reload_maps(keep_edits=True)
 
     def _known_fovs(self) -> dict:
         """The fields of view already estimated (the image on screen, the neighbours read ahead), for

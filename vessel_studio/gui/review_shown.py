@@ -26,7 +26,7 @@ class ShownMixin:
         """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
         to the first choice (latest round / none). Returns the chosen rounds that are gone."""
         proj = self.studio.project
-        rounds = [r.index for r in proj.rounds] if proj is not None else []
+        rounds = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []  # pruned: no maps
         gone = []
         for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
             current = combo.currentText()
@@ -45,13 +45,15 @@ class ShownMixin:
     def _sync_round_choices(self, rounds: list) -> None:
         """List the rounds the project has now (``rounds``, its records): rounds rolled back (or added)
         outside this window, by ``vessel-studio rounds --rollback`` or another window, left a chosen
-        round that no longer exists, and every image stepped to said "Cannot read predictions" in a dialog."""
+        round that no longer exists (or was pruned: its maps deleted), and every image stepped to said "Cannot read predictions" in a dialog."""
         listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
                   if t.startswith("round ")]
-        if listed != [f"round {r.index}" for r in rounds]:
+        if listed != [f"round {r.index}" for r in rounds if r.pruned is None]:
             gone = self._fill_round_choices()
             if gone:
-                self._note = "; ".join(f"{text} was rolled back" for text in gone)
+                pruned = {f"round {r.index}" for r in rounds if r.pruned is not None}
+                self._note = "; ".join(f"{text} was {'pruned (its maps deleted)' if text in pruned else 'rolled back'}"
+                                       for text in gone)
 
     def _choice_changed(self, _text: str) -> None:
         self._note = ""
@@ -142,12 +144,12 @@ class ShownMixin:
         return cgot
 
     def _previous(self, rounds: list):
-        """The map before the one shown, for "agreement with": the round before a round (the source-only
-        prediction before the first round); None for the source-only prediction, which has none."""
+        """The map before the one shown, for "agreement with": the round before a round (the latest earlier
+        one that kept its maps; the source-only prediction before the first round); None for the source-only prediction, which has none."""
         got = self._shown
         if got is None or got == tasks.SOURCE_ONLY:
             return None
-        rounds = [r.index for r in rounds]
+        rounds = [r.index for r in rounds if r.pruned is None]  # a pruned round has no maps: the one before it
         earlier = [i for i in rounds if i < got]
         return earlier[-1] if earlier else tasks.SOURCE_ONLY
 

@@ -18,6 +18,8 @@ from vessel_studio.events import Artifact, Job, Progress
 from vessel_studio.train.segmenter import NORM_BATCHES
 
 SOURCE_ONLY = "source-only"
+#: the job name of the Adaptation panel's "Free disk…" (``store.prune``), which the Review panel follows
+FREE_DISK = "Free disk"
 
 
 def gui_dir(project) -> Path:

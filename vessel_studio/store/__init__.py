@@ -6,6 +6,7 @@ Imports neither torch nor Qt.
 
 from vessel_studio.store.manifest import MODALITIES, SCHEMA_VERSION, STATES, ImageRecord, RoundRecord
 from vessel_studio.store.project import Project, ProjectBusyError, UnknownImageError, round_name
+from vessel_studio.store.prune import PrunePlan, plan_prune, prune, prune_job
 
 __all__ = [
     "Project",
@@ -17,4 +18,8 @@ __all__ = [
     "STATES",
     "SCHEMA_VERSION",
     "round_name",
+    "PrunePlan",
+    "plan_prune",
+    "prune",
+    "prune_job",
 ]

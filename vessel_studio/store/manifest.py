@@ -12,7 +12,7 @@ manifest names it, and a reader trusts only what the manifest names. Schema (ver
                          "folders": {"images", "masks", "fovs"}},  # folders: optional (see below)
       "images": [{"id", "name", "file", "sha256", "spacing", "state", "shape", "origin"}],
       "rounds": [{"index", "folder", "status", "stage", "config", "seed", "models": {name: hash},
-                  "metrics": {name: value}, "created", "seconds"}]
+                  "metrics": {name: value}, "created", "seconds", "pruned"?}]  # pruned: ISO time, optional
     }
 
 ``source`` is ``SourceBundle.identity()`` of the rounds' source. ``folders`` (absolute paths; ``fovs``
@@ -91,8 +91,10 @@ class RoundRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     created: str | None = None
     seconds: float | None = None
+    pruned: str | None = None  # when its probability maps were deleted to free disk (``store.prune``)
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.pruned is None else {"pruned": self.pruned}
         return {
             "index": self.index,
             "folder": self.folder,
@@ -104,6 +106,7 @@ class RoundRecord:
             "metrics": self.metrics,
             "created": self.created,
             "seconds": self.seconds,
+            **extra,
         }
 
     @classmethod
@@ -119,6 +122,7 @@ class RoundRecord:
             metrics={k: float(v) for k, v in (d.get("metrics") or {}).items() if v is not None},
             created=d.get("created"),
             seconds=None if d.get("seconds") is None else float(d["seconds"]),
+            pruned=d.get("pruned"),
         )
 
 
@@ -186,6 +190,9 @@ def validate_manifest(data: Any, path: Path) -> None:
                 f"{path}: corrupt project manifest (round {r.index}'s folder {r.folder!r} is not "
                 f"'rounds/round-{r.index:03d}')"
             )
+    for r in rounds:
+        if r.pruned is not None and not isinstance(r.pruned, str):
+            raise ValueError(f"{path}: corrupt project manifest (round {r.index}'s 'pruned' is not a time)")
     idx = [r.index for r in rounds]
     if idx != sorted(set(idx)):
         raise ValueError(f"{path}: corrupt project manifest (round indices not strictly increasing: {idx})")

@@ -13,6 +13,8 @@ Layout::
       work/                     resumable state of a running / killed adaptation job
       log.jsonl                 one JSON object per line (append-only)
 
+Pruning (``store.prune``) deletes the maps of rounds no longer needed and marks them ``pruned``.
+
 Rules: every file is written atomically (``vessel_studio.io.atomic``); a round folder exists in
 full before the manifest names it; rollback edits the manifest first and deletes folders after;
 temporary folders left by a killed job are removed when the project is opened (unless a job
@@ -508,6 +510,13 @@ class Project:
         """
         if self._job_fd is None and self.job_running():
             raise ProjectBusyError(f"{self.folder}: an adaptation job is running; cancel it before rolling back")
+        target = next((r for r in self.rounds if r.index == int(round)), None)
+        if target is not None and target.pruned is not None and target.index != self.rounds[-1].index:
+            whole = [r.index for r in self.rounds if r.pruned is None and r.index < self.rounds[-1].index]
+            raise ValueError(
+                f"{self.manifest_path}: round {target.index}'s probability maps were pruned ({target.pruned}); "
+                "the next round would have no pseudo-labels to start from. Roll back to a round that kept "
+                f"them ({', '.join(map(str, whole)) if whole else 'none but the latest'}) or -1 (every round)")
         removed: list[str] = []
 
         def fn(d):
@@ -601,6 +610,9 @@ class Project:
                             p.unlink()
                     removed.append(p)
         removed.extend(self._remove_orphan_copies(now))
+        from vessel_studio.store.prune import remove_leftovers
+
+        removed.extend(remove_leftovers(self))  # maps of pruned rounds a killed prune left
         self._settle_corrections()
         return removed
 

@@ -1,0 +1,63 @@
+"""``vessel-studio rounds PROJECT --prune``: frees the maps of the rounds nobody needs; keeps the
+latest, the label-free hint's and ``--keep`` rounds; a pruned round is refused by export."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from vessel_studio.cli import main
+from vessel_studio.samples import write_sample_project
+from vessel_studio.store import Project, RoundRecord
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Four rounds; round 1 has the lowest fragmentation (the label-free hint)."""
+    write_sample_project(tmp_path / "p", n=2, modality="fundus", shape=(32, 32), seed=0)
+    proj = Project.open(tmp_path / "p")
+    for k, frag in enumerate((6.0, 2.0, 5.0, 4.0)):
+        src = tmp_path / f"built-{k}"
+        (src / "segmenter").mkdir(parents=True)
+        (src / "pseudo").mkdir()
+        for rec in proj.images:
+            tifffile.imwrite(src / "pseudo" / f"{rec.id}.tif", np.full((32, 32), 0.2 * k, np.float32))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"fragmentation": frag,
+                                                                          "vessel_fraction": 0.1}))
+    return proj
+
+
+def _pruned(proj):
+    return [r.index for r in Project.open(proj.folder).rounds if r.pruned is not None]
+
+
+def test_dry_run_then_prune_keeps_latest_hint_and_keep(project, capsys):
+    assert main(["rounds", str(project.folder), "--prune", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete the probability maps of round(s) 0, 2" in out and "round 1: the label-free hint" in out
+    assert _pruned(project) == []
+    assert main(["rounds", str(project.folder), "--prune", "--keep", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted the probability maps of round(s) 0 (" in out and "kept whole: round(s) 1, 2, 3" in out
+    assert "pruned (maps deleted; records and models kept): round(s) 0" in out
+    assert _pruned(project) == [0]
+    assert main(["rounds", str(project.folder), "--prune"]) == 0
+    assert _pruned(project) == [0, 2]
+    assert main(["rounds", str(project.folder), "--prune"]) == 0
+    assert "prune: nothing to delete" in capsys.readouterr().out
+
+
+def test_errors_name_the_problem(project, tmp_path, capsys):
+    assert main(["rounds", str(project.folder), "--keep", "1"]) != 0
+    assert "--keep and --dry-run go with --prune" in capsys.readouterr().err
+    assert main(["rounds", str(project.folder), "--prune", "--keep", "9"]) != 0
+    assert "no round 9 to keep" in capsys.readouterr().err
+    assert main(["rounds", str(project.folder), "--prune"]) == 0
+    capsys.readouterr()
+    assert main(["rounds", str(project.folder), "--rollback", "0"]) != 0
+    assert "round 0's probability maps were pruned" in capsys.readouterr().err
+    out = tmp_path / "export"
+    assert main(["export", str(project.folder), "--out", str(out), "--round", "2"]) != 0
+    err = capsys.readouterr().err
+    assert "round 2's probability maps were pruned" in err and "--round 2" in err
+    assert not out.exists()
+    assert main(["export", str(project.folder), "--out", str(out), "--round", "1"]) == 0

@@ -1,0 +1,82 @@
+"""The Adaptation panel's "Free disk…" (``store.prune`` in the job runner) and what the Review panel
+shows after it: pruned rounds leave Show / Compare with and the rollback choices."""
+
+import numpy as np
+import pytest
+
+from conftest import fake_probability
+
+pytestmark = pytest.mark.gui
+
+
+def _items(combo):
+    return [combo.itemText(i) for i in range(combo.count())]
+
+
+@pytest.fixture
+def four_rounds(studio, tmp_path):
+    """Rounds 0-3 with a map of the first image each; round 1 is the label-free hint."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    for k, frag in enumerate((9.0, 2.0, 8.0, 7.0)):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "segmenter").mkdir()
+        write_prob(src / "pseudo" / f"{image_id}.tif", fake_probability(shape, 20 + k))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
+                                                                          "fragmentation": frag}))
+    studio.project_changed.emit()
+    studio.images_changed.emit()
+    return image_id
+
+
+def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, four_rounds, qtbot, dialogs):
+    from vessel_studio.store import Project
+
+    adapt, review = studio.panels["Adaptation"], studio.panels["Review"]
+    proj = studio.project
+    assert adapt.btn_prune.isEnabled()
+    review.show_round.setCurrentText("round 2")  # a round about to be pruned is on screen
+    assert review.show_round.currentText() == "round 2"
+
+    dialogs.answers["confirm"] = False
+    assert adapt.free_disk() is False
+    assert all(r.pruned is None for r in Project.open(proj.folder).rounds)
+
+    dialogs.answers["confirm"] = True
+    assert adapt.free_disk() is True
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=20000)
+    assert dialogs.asked[-1] == "Free disk" and not dialogs.errors
+    assert [r.index for r in Project.open(proj.folder).rounds if r.pruned is not None] == [0, 2]
+    assert not (proj.folder / "rounds/round-002/pseudo").exists()
+    assert (proj.folder / "rounds/round-002/segmenter").is_dir()
+    assert "freed" in adapt.stage.text() and "round(s) 0, 2" in adapt.stage.text()
+    # Review: the pruned rounds are no longer offered; the one on screen fell back to the latest
+    for combo in (review.show_round, review.compare):
+        assert "round 0" not in _items(combo) and "round 2" not in _items(combo)
+        assert "round 1" in _items(combo) and "round 3" in _items(combo)
+    assert review.show_round.currentText() == "latest round"
+    assert np.array_equal(studio.viewer.layers["probability"].data, proj.prediction(four_rounds, round=3))
+    # Adaptation: roll back only to rounds that kept their maps; nothing more to free
+    assert _items(adapt.keep_round) == ["no round", "round 1"]
+    assert not adapt.btn_prune.isEnabled()
+
+
+def test_free_disk_is_off_while_a_job_runs_and_with_nothing_to_free(studio, qtbot, dialogs, tmp_path):
+    adapt = studio.panels["Adaptation"]
+    assert not adapt.btn_prune.isEnabled()  # no rounds
+    assert adapt.free_disk() is False and dialogs.errors[-1][0] == "Free disk"
+
+
+def test_agreement_is_with_the_latest_earlier_round_that_kept_its_maps(studio, four_rounds, qtbot, dialogs):
+    from vessel_studio.store import prune
+
+    review = studio.panels["Review"]
+    prune(studio.project, keep=[1])  # rounds 0 and 2 pruned, outside the window
+    studio.images_changed.emit()
+    review.show_round.setCurrentText("round 3")
+    assert "agreement with round 1 (Dice)" in review.stats.text()
