@@ -18,6 +18,9 @@ median write / read seconds, and whether it reads back bit for bit.
     .venv/bin/python benchmarks/hires_adapt.py --data scratch/hires-data --work scratch/hires-adapt \\
         --counts 4,8,16 --compare scratch/hires-adapt-before --out benchmarks/results/hires-adapt/after.json
 
+``--disk-sample S``: the project's disk use (allocated blocks, each inode once) sampled every S
+seconds while ``adapt`` runs: its peak (the job's ``work/`` included) and its end.
+
 ``--compare`` (a ``--work`` folder of another run, e.g. of the code before a change): whether its
 projects hold the same numbers as this run's (round metrics without the stage seconds, model
 tensors, probability maps bit for bit).
@@ -49,7 +52,39 @@ def mb(n: int) -> float:
     return round(n / 2**20, 1)
 
 
-def adapt_part(data: Path, work: Path, counts: list[int], extra: list[str]) -> list[dict]:
+def disk_used(path: Path) -> int:
+    """Bytes of disk the files under ``path`` take: allocated blocks, each inode once (hard links
+    counted once, unlike :func:`du`); files removed while it walks are skipped."""
+    seen, total = set(), 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def timed_with_disk(cmd: list[str], log: Path, folder: Path, every: float) -> dict:
+    """:func:`timed`, sampling :func:`disk_used` of ``folder`` every ``every`` seconds meanwhile:
+    the largest sample (the job's peak disk, to within the sampling) and the number of samples."""
+    import threading
+
+    out: dict = {}
+    th = threading.Thread(target=lambda: out.update(timed(cmd, log)))
+    th.start()
+    peak, samples = 0, 0
+    while th.is_alive():
+        peak, samples = max(peak, disk_used(folder) if folder.exists() else 0), samples + 1
+        th.join(every)
+    return {**out, "peak_disk_mb": mb(peak), "end_disk_mb": mb(disk_used(folder)), "disk_samples": samples,
+            "disk_sample_s": every}
+
+
+def adapt_part(data: Path, work: Path, counts: list[int], extra: list[str], disk_every: float = 0) -> list[dict]:
     images = sorted((data / "jpeg").glob("*.jpg"))
     py = [sys.executable, "-m", "vessel_studio"]
     rows = []
@@ -65,8 +100,10 @@ def adapt_part(data: Path, work: Path, counts: list[int], extra: list[str]) -> l
             (target / f.name).symlink_to(f.resolve())
         cmd = [*py, "adapt", str(proj), "--target", str(target), "--modality", "fundus", "--preset", "tiny",
                "--rounds", "1", "--quiet", *extra]
-        row = {"images": n, "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-               **timed(cmd, work / f"adapt-{n}.log")}
+        load = [round(x, 2) for x in os.getloadavg()]
+        run = (timed(cmd, work / f"adapt-{n}.log") if not disk_every
+               else timed_with_disk(cmd, work / f"adapt-{n}.log", proj, disk_every))
+        row = {"images": n, "loadavg_start": load, **run}
         row["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         row["disk_mb"] = {"project": mb(du(proj)), "images": mb(du(proj / "images"))}
         manifest = json.loads((proj / "project.json").read_text()) if (proj / "project.json").is_file() else {}
@@ -169,6 +206,9 @@ def main(argv=None) -> int:
                     help="a map for --parts codec (repeatable; default: the first of the largest project's last round)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--adapt-args", default="", help="more arguments for adapt, e.g. '--threads 2'")
+    ap.add_argument("--disk-sample", type=float, default=0, metavar="S",
+                    help="sample the project's disk use (allocated, hard links once) every S seconds during adapt: "
+                         "peak_disk_mb, end_disk_mb")
     ap.add_argument("--compare", type=Path, default=None,
                     help="another --work folder (e.g. the run before a change): compare its projects with this run's")
     ap.add_argument("--out", type=Path, default=None)
@@ -181,7 +221,7 @@ def main(argv=None) -> int:
     report: dict = {"cpus": os.cpu_count(), "python": sys.executable}
     counts = [int(x) for x in args.counts.split(",") if x]
     if "adapt" in parts:
-        report["adapt"] = adapt_part(args.data, args.work, counts, args.adapt_args.split())
+        report["adapt"] = adapt_part(args.data, args.work, counts, args.adapt_args.split(), args.disk_sample)
     if args.compare is not None:
         report["compare"] = [compare_projects(args.compare / f"proj-{n}", args.work / f"proj-{n}") for n in counts
                              if (args.compare / f"proj-{n}" / "project.json").is_file()

@@ -280,8 +280,9 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 )
                 if project.source != source_id:  # written with the first commit (cancel leaves no trace)
                     project.set_source(source_id)
-                rec = project.commit_round(out.folder, record)
+                rec = project.commit_round(out.folder, record, link=True)
                 committed.append(rec)
+                _drop_committed_maps(work, r)
                 for a in artifacts_of(project.folder / rec.folder, r):
                     yield a
                 if ctx.corrections:  # which of a person's masks this round trusted (the record counts them)
@@ -343,6 +344,20 @@ def _model_scale_corrections(project: Project, targets) -> dict[str, np.ndarray]
         if m is not None:
             out[image_id] = resize_mask(m, shapes[image_id]) if image_id in shapes else m
     return out
+
+
+#: what a committed round's work folders hold that nothing reads again: its full-resolution maps (the
+#: project has them; the next round reads the project's) and the assembled round folder
+COMMITTED_WORK_DROPS = ("pseudo", "pseudo-delivered", "final")
+
+
+def _drop_committed_maps(work: Path, index: int) -> None:
+    """Free the disk a committed round's work folders (every guard attempt) hold in full-resolution maps:
+    a resumed job never runs a committed round again, and reads only its model-scale ``pseudo-model/``.
+    Before, a job's ``work/`` kept every round's maps twice more until the job's end."""
+    for folder in [work / f"round-{index:03d}", *work.glob(f"round-{index:03d}-retry-*")]:
+        for name in COMMITTED_WORK_DROPS:
+            shutil.rmtree(folder / name, ignore_errors=True)
 
 
 def _round_work(work: Path, index: int, attempt: int) -> Path:

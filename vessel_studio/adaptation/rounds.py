@@ -655,19 +655,26 @@ def run_round(ctx: RoundContext) -> Job[RoundOutput]:
     for name, value in metrics.items():
         yield Metric("round", name, float(value), round=r)
 
-    # assemble the round folder (copied into the project by the job's commit)
+    # assemble the round folder (linked into the project by the job's commit): hard links where the file
+    # system has them, so that a round's full-resolution maps are on disk once, not three times
+    from vessel_studio.io.atomic import link_or_copy
+
     final = ctx.work / "final"
     shutil.rmtree(final, ignore_errors=True)
     (final / "synthetic").mkdir(parents=True)
-    shutil.copytree(ctx.work / "generator", final / "generator")
+
+    def put(name: str, as_name: str) -> None:
+        shutil.copytree(ctx.work / name, final / as_name, copy_function=link_or_copy)
+
+    put("generator", "generator")
     if deliver:
-        shutil.copytree(ctx.work / "segmenter-delivered", final / "segmenter")
-        shutil.copytree(ctx.work / "pseudo-delivered", final / "pseudo")
-        shutil.copytree(ctx.work / "segmenter", final / "segmenter-chain")
-        shutil.copytree(ctx.work / "pseudo", final / "pseudo-chain")
+        put("segmenter-delivered", "segmenter")
+        put("pseudo-delivered", "pseudo")
+        put("segmenter", "segmenter-chain")
+        put("pseudo", "pseudo-chain")
     else:
-        shutil.copytree(ctx.work / ("segmenter-delivered" if merged_chain else "segmenter"), final / "segmenter")
-        shutil.copytree(ctx.work / "pseudo", final / "pseudo")
+        put("segmenter-delivered" if merged_chain else "segmenter", "segmenter")
+        put("pseudo", "pseudo")
     from vessel_studio.io.images import write_image
 
     for i in range(min(cfg.n_preview, len(synth))):

@@ -175,3 +175,17 @@ def recover_dir(path: str | os.PathLike) -> Path:
             if now - p.lstat().st_mtime >= STALE_DIR_S:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
     return path
+
+
+def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Hard-link ``src`` at ``dst`` (no second copy of the data on disk), or copy it (``shutil.copy2``)
+    where the file system cannot link (another device, FAT / exFAT, some network shares). For
+    ``shutil.copytree(..., copy_function=link_or_copy)`` of files that are never changed in place:
+    every writer here replaces a file (atomic rename, a new inode), so a later write to one name
+    leaves the other alone."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return str(dst)
+

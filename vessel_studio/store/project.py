@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from vessel_studio.io.atomic import atomic_path, write_json
+from vessel_studio.io.atomic import atomic_path, link_or_copy, write_json
 from vessel_studio.store.manifest import (
     MANIFEST_NAME,
     MODALITIES,
@@ -468,10 +468,13 @@ class Project:
 
         return read_prob(path)  # compressed (zlib) or not; an unreadable file: ValueError naming it
 
-    def commit_round(self, src: str | os.PathLike, record: RoundRecord) -> RoundRecord:
+    def commit_round(self, src: str | os.PathLike, record: RoundRecord, *, link: bool = False) -> RoundRecord:
         """Copy a finished round folder into ``rounds/round-NNN`` and then name it in the manifest.
 
         Images still in state "new" that have a prediction in the round become "predicted".
+        ``link``: hard-link the files instead of copying them where the file system can
+        (``io.atomic.link_or_copy``); for a ``src`` whose files are never changed in place and that is
+        deleted after (the adaptation job's own round folder): no second copy of a round's maps on disk.
         """
         src = Path(src)
         if any(r.index == record.index for r in self.rounds):
@@ -480,7 +483,7 @@ class Project:
         dest = self.folder / rel
         staging = self.folder / "rounds" / f".{round_name(record.index)}.tmp-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(src, staging)
+        shutil.copytree(src, staging, **({"copy_function": link_or_copy} if link else {}))
         _fsync_tree(staging)
         if dest.exists():  # an uncommitted leftover of a killed job
             shutil.rmtree(dest)
