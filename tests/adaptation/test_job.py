@@ -864,3 +864,19 @@ def test_synth_replay_adds_round0_pairs_to_later_rounds(tmp_path, monkeypatch):
     (empty / "synthetic" / REPLAY_MASKS).write_bytes(b"not a numpy file")
     with pytest.raises(ValueError, match="cannot read round 0's replay pairs"):
         collect(replay_pairs(ctx))
+
+
+def test_a_second_job_of_one_project_object_is_refused(setup):
+    """A paused, unclosed ``adapt`` generator (a ``for`` loop left with ``break``) keeps the project:
+    a second ``adapt`` of the same Project object is refused at its first step instead of running
+    beside it in the same work folder; the first then finishes as if alone."""
+    proj, bundle, _ = setup
+    first = adapt(proj, TINY.replace(rounds=0), source=bundle)
+    assert isinstance(next(first), Progress)  # started: it holds the job lock
+    with pytest.raises(ProjectBusyError, match="close()"):
+        collect(adapt(proj, TINY.replace(rounds=0), source=bundle))
+    assert proj.job_running() and proj.rounds == []
+    from vessel_studio.events import run
+
+    result = run(first)
+    assert [r.index for r in result.rounds] == [0] and not proj.job_running()

@@ -533,3 +533,19 @@ def test_import_store_pulls_no_torch_or_qt():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_job_lock_is_not_reentrant_on_one_project_object(tmp_path):
+    """Two jobs of one Project object (a notebook's forgotten, unclosed adapt generator and a new
+    one) would share work/ and the first to end would release the other's lock: refused."""
+    a = Project.create(tmp_path / "p", modality="octa")
+    a.acquire_job_lock()
+    try:
+        with pytest.raises(ProjectBusyError, match="close()"):
+            a.acquire_job_lock()
+        assert a.job_running()  # the refused call took nothing away
+    finally:
+        a.release_job_lock()
+    assert not a.job_running()
+    a.acquire_job_lock()
+    a.release_job_lock()

@@ -83,6 +83,11 @@ class ProjectBusyError(ValueError):
     """Another adaptation job holds this project's job lock."""
 
 
+#: what a script or notebook that meets ``ProjectBusyError`` usually has to do
+UNFINISHED_JOB_HINT = ("an adaptation generator that was neither run to its end nor closed holds it until "
+                       "it is: call its close() to cancel it (the project goes back to how it was)")
+
+
 class UnknownImageError(KeyError, ValueError):
     """No image of the project has this id. A ``KeyError`` for the callers that look ids up (the GUI)
     and a ``ValueError`` for the command line's one-line errors; its text is the message itself,
@@ -550,16 +555,20 @@ class Project:
         return self.folder / "work"
 
     def acquire_job_lock(self) -> None:
-        """Take the exclusive job lock (non-blocking); ProjectBusyError if another job holds it."""
+        """Take the exclusive job lock (non-blocking); ProjectBusyError if another job holds it, this
+        ``Project`` object's own included (two ``adapt`` generators of one object would share the
+        work folder, and the first to end would release the other's lock)."""
         if self._job_fd is not None:
-            return
+            raise ProjectBusyError(f"{self.folder}: another adaptation job of this Project object holds the "
+                                   f"project; {UNFINISHED_JOB_HINT}")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.work_dir / ".job.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ProjectBusyError(f"{self.folder}: another adaptation job is running on this project") from None
+            raise ProjectBusyError(f"{self.folder}: another adaptation job is running on this project "
+                                   f"(in this process? {UNFINISHED_JOB_HINT})") from None
         self._job_fd = fd
 
     def release_job_lock(self) -> None:
