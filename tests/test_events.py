@@ -51,3 +51,33 @@ def test_progress_bar_draws_without_error(capsys):
     events.run(_job(4), cb)
     cb.close()
     assert "4/4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug in the callback"), KeyboardInterrupt()])
+def test_run_closes_the_job_when_the_consumer_raises(error):
+    """An exception in ``on_event`` (or Ctrl-C while it draws) cancels the job at once, as a
+    consumer's close() does, instead of leaving it paused with its lock and half-done state."""
+    state = []
+
+    def job():
+        state.append("started")
+        try:
+            for i in range(100):
+                yield events.Progress("x", i + 1, 100)
+        except GeneratorExit:
+            state.append("cancelled")
+            raise
+        finally:
+            state.append("cleaned")
+        return 1
+
+    g = job()
+
+    def on_event(event):
+        if event.step == 3:
+            raise error
+
+    with pytest.raises(type(error)):
+        events.run(g, on_event)
+    assert state == ["started", "cancelled", "cleaned"]
+    assert g.gi_frame is None  # finished: nothing holds on

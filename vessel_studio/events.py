@@ -64,14 +64,23 @@ Job = Generator[Event, None, R]
 
 
 def run(job: Job[R], on_event: Callable[[Event], Any] | None = None) -> R:
-    """Drive a job to completion, passing each event to ``on_event``; return its result."""
+    """Drive a job to completion, passing each event to ``on_event``; return its result.
+
+    When ``on_event`` raises (or Ctrl-C / a notebook's interrupt lands while it runs), the job is
+    closed before the exception goes on: it is cancelled as a consumer cancels it, and leaves saved
+    state as it was, instead of sitting paused (an adaptation would keep its project's job lock and
+    the rounds it committed until the generator is garbage-collected)."""
     while True:
         try:
             event = next(job)
         except StopIteration as stop:
             return stop.value
         if on_event is not None:
-            on_event(event)
+            try:
+                on_event(event)
+            except BaseException:
+                job.close()
+                raise
 
 
 def collect(job: Job[R]) -> tuple[R, list[Event]]:

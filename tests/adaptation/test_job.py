@@ -880,3 +880,24 @@ def test_a_second_job_of_one_project_object_is_refused(setup):
 
     result = run(first)
     assert [r.index for r in result.rounds] == [0] and not proj.job_running()
+
+
+def test_an_interrupt_in_the_consumer_of_events_run_cancels_the_job(setup):
+    """Ctrl-C (a notebook's interrupt) that lands in ``events.run``'s callback, not inside the job:
+    ``run`` closes the job, so the committed round is rolled back and the lock released at once."""
+    from vessel_studio.events import run
+
+    proj, bundle, _ = setup
+    before = json.loads((proj.folder / "project.json").read_text())
+
+    def on_event(ev):
+        if isinstance(ev, Progress) and ev.stage == "segmenter" and ev.round == 1:
+            assert [r.index for r in Project.open(proj.folder).rounds] == [0]
+            raise KeyboardInterrupt
+
+    job = adapt(proj, TINY, source=bundle)  # a notebook keeps it (in a variable, or the traceback)
+    with pytest.raises(KeyboardInterrupt):
+        run(job, on_event)
+    assert job.gi_frame is None  # closed, not paused
+    assert json.loads((proj.folder / "project.json").read_text()) == before
+    assert not (proj.folder / "work").exists() and not proj.job_running()
