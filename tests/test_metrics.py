@@ -168,3 +168,24 @@ def test_pooled_auc_keeps_four_bytes_a_pixel(monkeypatch):
     acc.add("a", p, g)
     assert sum(a.nbytes for a in acc._neg + acc._pos) == p.size * 4
     assert acc.pooled()["auc"] == pytest.approx(M.auc(p, g), abs=1e-7)
+
+
+def test_a_probability_map_given_as_a_mask_is_refused():
+    """``dice(pred.prob, gt)`` binarised the map at > 0 (almost every pixel a vessel) without a word;
+    masks of any dtype, float 0/1 included, still count as before."""
+    rng = np.random.default_rng(0)
+    prob = rng.random((16, 16)).astype(np.float32)
+    gt = prob > 0.7
+    for fn in (M.dice, M.cldice, M.sensitivity, M.specificity, M.accuracy, M.confusion):
+        with pytest.raises(ValueError, match="probability map"):
+            fn(prob, gt)
+    with pytest.raises(ValueError, match="probability map"):
+        M.MetricAccumulator().add("x", prob, gt, mask=prob)
+    mask = prob >= 0.5
+    d = M.dice(mask, gt)
+    assert M.dice(mask.astype(np.float32), gt) == d  # 0/1 floats
+    assert M.dice(mask.astype(np.uint8) * 255, gt) == d  # a 0/255 PNG
+    assert M.dice(mask.astype(np.float64) * 255, gt) == d
+    assert M.score(prob, gt)["dice"] == d  # probabilities go to score / the accumulator
+    assert M.MetricAccumulator().add("x", prob, gt)["dice"] == d
+    assert 0.0 <= M.auc(prob, gt) <= 1.0

@@ -1,7 +1,9 @@
 """Segmentation metrics inside a field of view, as plain functions plus an accumulator.
 
-Functions take a prediction (bool mask, or probabilities for ``auc``), a ground truth (anything,
-binarised with ``> 0``) and an optional ``fov`` (bool; only pixels inside it count). Every
+Functions take a prediction (a mask: bool, or binarised with ``> 0``; probabilities for ``auc`` and
+``score``, and a float map with values between 0 and 1 given as a mask is refused with a
+``ValueError``), a ground truth (anything, binarised with ``> 0``) and an optional ``fov`` (bool;
+only pixels inside it count). Every
 function returns a Python float. Conventions for empty sets (documented, tested):
 
 - ``dice`` / ``cldice``: 1.0 when prediction and truth are both empty, 0.0 when only one is.
@@ -34,8 +36,21 @@ def _as_bool(a, what: str) -> np.ndarray:
     return a > 0
 
 
+def _as_mask(a, what: str) -> np.ndarray:
+    """A predicted mask: bool, or any dtype binarised with ``> 0`` (0/255 PNG, 0/1 floats), but not a
+    probability map: a float array with values strictly between 0 and 1 would be binarised at
+    ``> 0``, nearly every pixel a vessel, so it is refused (``score`` / ``MetricAccumulator`` take
+    probabilities and threshold them)."""
+    a = np.asarray(a)
+    if np.issubdtype(a.dtype, np.floating) and a.ndim == 2 and np.any((a > 0) & (a < 1)):
+        raise ValueError(f"{what} holds values between 0 and 1, like a probability map: give a mask "
+                         "(e.g. prob >= 0.5, or Segmenter.predict(...).mask), or score probabilities "
+                         "with score(prob, gt) or MetricAccumulator")
+    return _as_bool(a, what)
+
+
 def _prep(pred, gt, fov):
-    p = _as_bool(pred, "pred")
+    p = _as_mask(pred, "pred")
     g = _as_bool(gt, "gt")
     if p.shape != g.shape:
         raise ValueError(f"pred shape {p.shape} does not match gt shape {g.shape}")
@@ -198,7 +213,7 @@ class MetricAccumulator:
     def add(self, name: str, prob, gt, fov=None, *, mask=None) -> dict:
         """Score one image. ``mask`` (optional) is the binary prediction to score when it was
         made separately (e.g. a written PNG); by default ``prob >= threshold``."""
-        mask = _binarise(prob, self.threshold) if mask is None else _as_bool(mask, "mask")
+        mask = _binarise(prob, self.threshold) if mask is None else _as_mask(mask, "mask")
         tp, fp, fn, tn = confusion(mask, gt, fov=fov)
         sk = _skeleton_counts(mask, gt, fov)
         prob_a = np.asarray(prob)
