@@ -128,3 +128,41 @@ def test_a_crop_larger_than_the_images_is_refused(tmp_path, images, capsys, monk
         + re.escape(" px after rescaling to a FOV diameter of 80 px, smaller than --crop 512; crops would be mostly "
                     "padding, so choose --crop of at most ") + r"\d+" + re.escape(" (nothing was written)"), err), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("with_fovs", [True, False])
+def test_the_library_function_gives_the_commands_statistics(tmp_path, images, with_fovs):
+    """``train.segmenter.renormalize(seg, raw images, fovs)`` (what a script calls) prepares the images
+    as the command does: the same running statistics, value for value."""
+    from vessel_studio.io.images import read_image, read_mask
+    from vessel_studio.train.segmenter import renormalize
+
+    imgs, fovs = images
+    base = _model(tmp_path)
+    out = tmp_path / "renormed"
+    args = ["renormalize", str(imgs), "--model", str(base), "--out", str(out), "--batches", "3", "--crop", "16",
+            "--batch-size", "2", "--threads", "1"]
+    assert main(args + (["--fov-dir", str(fovs)] if with_fovs else [])) == 0
+    raw = [read_image(imgs / f"eye{k}.png")[0] for k in range(2)]
+    masks = [read_mask(fovs / f"eye{k}_mask.png") for k in range(2)] if with_fovs else None
+    seg = renormalize(Segmenter.load(base), raw, masks, crop=16, batch_size=2, batches=3)
+    cli = Segmenter.load(out).net.state_dict()
+    for k, v in seg.net.state_dict().items():
+        assert torch.equal(v, cli[k]), k
+    assert seg.training["batchnorm_statistics"]["image_count"] == 2
+
+
+def test_prepared_images_are_required_where_they_are_expected(tmp_path, images):
+    """``reestimate_norm_statistics`` takes prepared float arrays: raw uint8 / RGB images (as
+    ``read_image`` returns them) used to be taken as they were, statistics of 0..255 pixels."""
+    from vessel_studio.io.images import read_image
+    from vessel_studio.train.segmenter import reestimate_norm_statistics
+
+    imgs, _ = images
+    seg = Segmenter.load(_model(tmp_path))
+    before = {k: v.clone() for k, v in seg.net.state_dict().items()}
+    raw = read_image(imgs / "eye0.png")[0]
+    for bad in (raw, raw[..., 1]):  # RGB uint8, one uint8 channel
+        with pytest.raises(ValueError, match="renormalize"):
+            reestimate_norm_statistics(seg, [bad], crop=16, batches=1)
+    assert all(torch.equal(v, before[k]) for k, v in seg.net.state_dict().items())

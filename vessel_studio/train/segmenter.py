@@ -462,6 +462,43 @@ def evaluate(segmenter, samples, *, threshold: float | None = None, exclude=EXCL
     return acc
 
 
+def renormalize(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
+                batches: int = NORM_BATCHES, seed: int = 0):
+    """AdaBN from images as ``read_image`` returns them (H×W gray or H×W×3 RGB, any dtype): each is
+    prepared as ``vessel-studio renormalize`` prepares it (``fovs[i]``, else the FOV estimated for the
+    model's modality; ``prepare`` with ``segmenter.preprocessing``, so call ``use_modality`` first for
+    images of another modality), then :func:`reestimate_norm_statistics` runs on the prepared arrays
+    with the same defaults as the command. Returns ``segmenter``, changed in place; its ``training``
+    record gains ``batchnorm_statistics`` (what ``save`` writes into ``config.json``). A
+    ``ValueError`` before any work when an image is smaller than ``crop`` as the model sees it."""
+    from vessel_studio.adaptation.crops import check_crop_fits
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.preprocess import prepare
+
+    images = list(images)
+    fovs = [None] * len(images) if fovs is None else list(fovs)
+    if len(fovs) != len(images):
+        raise ValueError(f"renormalize: {len(images)} images but {len(fovs)} FOVs")
+    prep = segmenter.preprocessing
+    xs, prepared_fovs = [], []
+    for image, fov in zip(images, fovs):
+        image = np.asarray(image)
+        fov = estimate_fov(image, modality=prep.modality) if fov is None else np.asarray(fov, bool)
+        p = prepare(image, fov=fov, prep=prep)
+        xs.append(p.x)
+        prepared_fovs.append(p.fov)
+    if xs:
+        check_crop_fits(int(crop), xs, [f"image {i}" for i in range(len(xs))], option="crop", prep=prep, role="",
+                        unchanged="nothing was changed")
+    reestimate_norm_statistics(segmenter, xs, prepared_fovs, crop=crop, batch_size=batch_size, batches=batches,
+                               seed=seed)
+    segmenter.training = {**(segmenter.training or {}), "batchnorm_statistics": {
+        "base_model": str(segmenter.source), "image_count": len(xs), "modality": prep.modality,
+        "batches": int(batches), "crop": int(crop), "batch_size": int(batch_size), "seed": int(seed),
+        "method": "AdaBN: running means and variances re-estimated on crops of the images; weights unchanged"}}
+    return segmenter
+
+
 def reestimate_norm_statistics(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
                                batches: int = NORM_BATCHES, seed: int = 0, flips: bool = True,
                                rotations: bool = True):
@@ -494,7 +531,13 @@ def reestimate_norm_statistics_job(segmenter, images, fovs=None, *, crop: int = 
     norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return segmenter
-    images = [np.asarray(x, np.float32) for x in images]
+    images = [np.asarray(x) for x in images]
+    for i, x in enumerate(images):  # a raw image would give the statistics of 0..255 pixels, silently
+        if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"reestimate_norm_statistics: image {i} is {x.dtype} of shape {x.shape}, not a "
+                             "prepared float H×W array (prepare(image, fov=..., prep=segmenter.preprocessing).x); "
+                             "for images as read_image returns them use train.segmenter.renormalize")
+    images = [x.astype(np.float32, copy=False) for x in images]
     if not images:
         raise ValueError("reestimate_norm_statistics: no images to estimate the statistics on")
     fovs = [None] * len(images) if fovs is None else list(fovs)
