@@ -100,3 +100,14 @@ def test_no_pickle_anywhere_in_package():
     root = Path(mf.__file__).resolve().parents[1]
     offenders = [p for p in root.rglob("*.py") if "torch.load(" in p.read_text() or "pickle.load" in p.read_text()]
     assert offenders == []
+
+
+def test_a_project_folder_given_as_a_model_says_where_its_models_are(tmp_path):
+    """``Segmenter.load(project)`` (the CLI's --model takes a project): the error names the rounds'
+    model folders instead of a bare "no config.json"."""
+    from vessel_studio.models.segmenter import Segmenter
+    from vessel_studio.store import Project
+
+    proj = Project.create(tmp_path / "proj", modality="fundus")
+    with pytest.raises(mf.ModelFolderError, match=r"no config.json \(it is an adaptation project.*segmenter_path"):
+        Segmenter.load(proj.folder)

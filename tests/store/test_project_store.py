@@ -549,3 +549,16 @@ def test_job_lock_is_not_reentrant_on_one_project_object(tmp_path):
     assert not a.job_running()
     a.acquire_job_lock()
     a.release_job_lock()
+
+
+def test_an_image_name_given_for_an_id_is_named_in_the_error(tmp_path):
+    from vessel_studio.store import UnknownImageError
+
+    proj = Project.create(tmp_path / "p", modality="octa")
+    img = tmp_path / "scan-01.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(img)
+    (rec,) = proj.add_images([img])
+    with pytest.raises(UnknownImageError, match=f"'scan-01' is the name of image '{rec.id}'"):
+        proj.image("scan-01")
+    with pytest.raises(UnknownImageError, match=r"with id 'nope'$"):
+        proj.image("nope")

@@ -69,7 +69,11 @@ def read_config(folder: str | Path, *, kind: str | None = None) -> dict[str, Any
         raise ModelFolderError(f"{folder}: not a model folder (no such directory)")
     cfg_path = folder / CONFIG_NAME
     if not cfg_path.is_file():
-        raise ModelFolderError(f"{folder}: model folder has no {CONFIG_NAME}")
+        hint = ""
+        if (folder / "project.json").is_file():  # ``Segmenter.load(project)``: the CLI's --model takes one
+            hint = (" (it is an adaptation project: its rounds' models are the folders rounds/round-NNN/segmenter "
+                    "and generator, Project.segmenter_path(round) and generator_path(round))")
+        raise ModelFolderError(f"{folder}: model folder has no {CONFIG_NAME}{hint}")
     try:
         cfg = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

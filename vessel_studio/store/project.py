@@ -242,7 +242,10 @@ class Project:
         raise self._unknown(image_id)
 
     def _unknown(self, image_id: str) -> UnknownImageError:
-        return UnknownImageError(f"{self.manifest_path}: project {self.folder.name!r} has no image with id {image_id!r}")
+        named = [rec.id for rec in self.images if rec.name == str(image_id)]  # a name given for an id
+        hint = f" ({image_id!r} is the name of image {', '.join(map(repr, named))})" if named else ""
+        return UnknownImageError(f"{self.manifest_path}: project {self.folder.name!r} has no image with id "
+                                 f"{image_id!r}{hint}")
 
     def image_path(self, image_id: str) -> Path:
         return self.folder / self.image(image_id).file
