@@ -8,6 +8,7 @@ subcommand runs, so ``vessel-studio --help`` stays fast and the core never impor
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -80,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
             IsADirectoryError) as exc:
         # Bad input: a clear one-line message naming the file, not a traceback (the last three:
         # an output path whose folder is a file, or a file path that is a folder).
+        print(f"vessel-studio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # a full disk (checked before each adaptation round, or met while writing): one line, not a
+        # traceback; every write is atomic, so what was saved before is whole
         print(f"vessel-studio {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -169,6 +169,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     """Adapt the source bundle to the project's target images; see the module docstring."""
     import torch
 
+    from vessel_studio.adaptation.disk import check_disk
     from vessel_studio.device import pick_device
     from vessel_studio.io.atomic import write_json
     from vessel_studio.models.generator import Generator
@@ -245,6 +246,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         for r in range(first, last + 1):
             if r not in {x.index for x in project.rounds}:  # else: committed before a kill
                 prev = project.get_round(r - 1) if r > 0 else None
+                check_disk(project, targets, cfg, r, prev.index if prev else None)  # before, not hours into it
                 prev_probs = prev_model = None
                 if prev is not None:
                     prev_probs, prev_model = _previous_probs(project, prev.index, work, targets, device,
