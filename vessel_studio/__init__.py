@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 #: public name -> the module it comes from (imported on first use)
 _API = {
     "Project": "vessel_studio.store",
+    "prune": "vessel_studio.store",  # free a project's disk (rounds --prune)
     "Segmenter": "vessel_studio.models.segmenter",
     "Generator": "vessel_studio.models.generator",
     "AdaptConfig": "vessel_studio.adaptation",
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from vessel_studio.io import read_image, read_mask, write_mask, write_prob
     from vessel_studio.models.generator import Generator
     from vessel_studio.models.segmenter import Segmenter
-    from vessel_studio.store import Project
+    from vessel_studio.store import Project, prune
     from vessel_studio.train.segmenter import renormalize
 
 
