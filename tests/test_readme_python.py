@@ -49,5 +49,5 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, one_torch_thread):
     assert project.image(image.id).state == "corrected"
     assert not project.correction(image.id)[:8].any()
     export = tmp_path / "my-export"
-    assert {p.name for p in export.iterdir()} == {"masks", "probabilities", "measures.csv"}
+    assert {p.name for p in export.iterdir()} == {"masks", "probabilities", "measures.csv", "export.json"}
     assert len(list((export / "masks").iterdir())) == 3

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 #: what an export folder holds (``gui.tasks.export``): an earlier export may be written over
-EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json"}
+EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

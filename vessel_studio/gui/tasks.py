@@ -42,6 +42,23 @@ def _read_tif(path: Path) -> np.ndarray | None:
     return read_prob(path)  # compressed (zlib) or not; an unreadable file: ValueError naming it
 
 
+def source_only_record_path(project) -> Path:
+    return gui_dir(project) / SOURCE_ONLY / "record.json"
+
+
+def source_only_record(project) -> dict:
+    """What made each cached source-only map: image id -> ``{"model", "model_hash", "renormalized",
+    "mirror", "made"}`` (``segment_source_only`` writes it; maps cached before session 26 have no
+    entry); an unreadable record reads as empty (it is a note for the export, not a commit point)."""
+    import json
+
+    try:
+        data = json.loads(source_only_record_path(project).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def source_only_prob(project, image_id: str) -> np.ndarray | None:
     return _read_tif(source_only_path(project, image_id))
 
@@ -249,11 +266,21 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
                         remedy="untick \"Re-normalise to these images\" to segment without it")
         yield from forward(reestimate_norm_statistics_job(seg, xs, fovs, crop=RENORMALIZE_CROP,
                                                           batches=RENORMALIZE_BATCHES))
+    from vessel_studio.io.atomic import write_json
+    from vessel_studio.models.folder import hash_folder
+    from vessel_studio.resources import resolve_model
+    from vessel_studio.store.project import now_iso
+
+    made = {"model": str(model), "model_hash": hash_folder(resolve_model(model)), "renormalized": bool(renormalize),
+            "mirror": bool(mirror), "made": now_iso()}
+    record = source_only_record(project)
     done = []
     for i, image_id in enumerate(image_ids):
         rec = project.image(image_id)
         pred = seg.predict(project.read_image(image_id), mirror=mirror)
         path = write_prob(source_only_path(project, image_id), pred.prob, compress=True)
+        record[image_id] = made  # after the map: a cancel keeps both for the images done
+        write_json(source_only_record_path(project), record)
         if rec.state == "new":
             project.set_state(image_id, "predicted")
         done.append(image_id)
@@ -385,10 +412,12 @@ def export(
         path = write_json(folder / "calibration.json", calibration.to_dict())
         yield Artifact("export", "calibration", str(path))
     images = project.images
+    rounds = project.rounds
     stems = export_stems(images)
-    rows = []
+    rows, maps = [], {}
     for i, rec in enumerate(images):
-        prob = probability(project, rec.id, round)
+        prob = probability(project, rec.id, round, rounds=rounds)
+        source = maps[rec.id] = "" if prob is None else map_name(project, rec.id, round, rounds)
         mask = project.correction(rec.id)
         origin = "corrected"
         if mask is None and prob is not None:
@@ -408,18 +437,79 @@ def export(
             write_prob(path, prob)
             yield Artifact("export", "probability", str(path))
         if table:
-            row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else ""}
+            row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else "",
+                   "map": source}
             if mask is not None:
                 row.update(measure_image(project, rec.id, mask))
             rows.append(row)
         yield Progress("export", i + 1, len(images), rec.name)
     if table:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", *MEASURE_FIELDS], extrasaction="ignore")
+        writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", "map", *MEASURE_FIELDS],
+                                extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
         path = folder / "measures.csv"
         write_text(path, buf.getvalue())
         yield Artifact("export", "csv", str(path))
+    path = write_json(folder / "export.json", export_record(project, round, calibration, rounds, maps))
+    yield Artifact("export", "record", str(path))
     return folder
+
+
+def map_name(project, image_id: str, which, rounds) -> str:
+    """Which map ``probability(project, image_id, which, rounds=rounds)`` returns, without reading
+    it: "round N" or "source-only" (call it when that map exists)."""
+    if which == SOURCE_ONLY:
+        return SOURCE_ONLY
+    if which is not None:
+        return f"round {int(which)}"
+    if rounds and project.prediction_path(image_id).is_file():
+        return f"round {rounds[-1].index}"
+    return SOURCE_ONLY
+
+
+def export_record(project, which, calibration, rounds, maps: dict[str, str]) -> dict:
+    """``export.json``: what made an export's masks and maps, for a lab's records: the software, the
+    project, its source, each round used (its models' hashes, config, seed, label-free signals and
+    the guard's warnings), what made the source-only maps used (``source_only_record``), the fitted
+    boundary, and how many images got a saved, a predicted or no mask (per image: ``measures.csv``'s
+    ``mask`` and ``map`` columns). ``maps``: image id -> ``map_name`` ("" for none)."""
+    from collections import Counter
+
+    import vessel_studio
+    from vessel_studio.adaptation.selection import history_warnings, review_hint, round_rows
+    from vessel_studio.store.project import now_iso
+
+    warnings = history_warnings(round_rows(rounds))
+    used = sorted({int(m.split()[1]) for m in maps.values() if m.startswith("round ")})
+    by_index = {r.index: r for r in rounds}
+    so = source_only_record(project)
+    so_used = [i for i, m in maps.items() if m == SOURCE_ONLY]
+    return {
+        "vessel_studio": vessel_studio.__version__,
+        "exported": now_iso(),
+        "project": {"name": project.name, "folder": str(Path(project.folder).resolve()), "modality": project.modality,
+                    "images": len(maps)},
+        "asked": "latest round" if which is None else (SOURCE_ONLY if which == SOURCE_ONLY else f"round {int(which)}"),
+        "source": project.source,
+        "rounds_used": [{"round": i, "stage": by_index[i].stage, "seed": by_index[i].seed,
+                         "preset": by_index[i].config.get("preset_name"), "models": by_index[i].models,
+                         "created": by_index[i].created, "label_free": by_index[i].metrics,
+                         "guard_warnings": warnings.get(i, [])} for i in used],
+        "rounds_in_project": [r.index for r in rounds],
+        "label_free_hint": review_hint(round_rows(rounds)) if rounds else None,
+        "source_only_maps": {"images": len(so_used),
+                             "made_by": sorted({made_text(so[i]) for i in so_used if i in so}),
+                             "unrecorded": sum(i not in so for i in so_used)} if so_used else None,
+        "calibration": None if calibration is None else calibration.to_dict(),
+        "maps": dict(Counter(m or "none" for m in maps.values())),
+    }
+
+
+def made_text(made: dict) -> str:
+    """One line naming what made a source-only map (``source_only_record`` entry)."""
+    extras = [x for x, on in (("re-normalised to the project's images", made.get("renormalized")),
+                              ("mirrored", made.get("mirror"))) if on]
+    return f"{made.get('model')} (weights {made.get('model_hash')}){', ' + ', '.join(extras) if extras else ''}"
