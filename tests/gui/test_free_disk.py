@@ -80,3 +80,14 @@ def test_agreement_is_with_the_latest_earlier_round_that_kept_its_maps(studio, f
     studio.images_changed.emit()
     review.show_round.setCurrentText("round 3")
     assert "agreement with round 1 (Dice)" in review.stats.text()
+
+
+def test_the_panel_shows_the_free_disk(studio, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    adapt = studio.panels["Adaptation"]
+    assert adapt.disk.text().startswith("disk: ") and "GB free on the project's drive" in adapt.disk.text()
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: namedtuple("U", "total used free")(10, 5, 2_500_000_000))
+    studio.project_changed.emit()
+    assert adapt.disk.text() == "disk: 2.5 GB free on the project's drive"

@@ -171,6 +171,10 @@ class AdaptPanel(QWidget):
         self.guard.setStyleSheet("color: #f0a030")
         self.device = QLabel("device: …")
         self.device.setStyleSheet("color: gray")
+        #: free space on the project's drive (a round of a 15-MP project takes ~71 MB per image; adapt
+        #: checks it before each round, adaptation.disk; "Free disk…" deletes maps nobody needs)
+        self.disk = QLabel("")
+        self.disk.setStyleSheet("color: gray")
         # roll back: keep rounds 0..N of the project (Project.rollback), e.g. after a flagged round
         self.keep_round = QComboBox()
         self.keep_round.setToolTip("the last round to keep; the rounds after it are deleted")
@@ -206,6 +210,7 @@ class AdaptPanel(QWidget):
         lay.addWidget(self.selection_hint)
         lay.addLayout(rollback_row)
         lay.addWidget(self.device)
+        lay.addWidget(self.disk)
 
         self.preset.currentTextChanged.connect(self._apply_preset)
         self.btn_run.clicked.connect(self.run)
@@ -244,6 +249,18 @@ class AdaptPanel(QWidget):
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
         self.plot.clear()
         self._project_changed_plot_only()
+        self.update_disk()
+
+    def update_disk(self) -> None:
+        """The free space of the project's drive (one statvfs call)."""
+        import shutil
+
+        proj = self.studio.project
+        try:
+            free = None if proj is None else shutil.disk_usage(proj.folder).free
+        except OSError:
+            free = None
+        self.disk.setText("" if free is None else f"disk: {free / 1e9:,.1f} GB free on the project's drive")
 
     def update_guard(self) -> None:
         """Show the label-free guard's warnings for the project's committed rounds."""
@@ -402,6 +419,7 @@ class AdaptPanel(QWidget):
         self.btn_run.setEnabled(self.studio.project is not None)
         self.btn_cancel.setEnabled(False)
         self._fill_rollback(self.studio.project)
+        self.update_disk()
         if outcome.name == tasks.FREE_DISK:
             plan = outcome.result
             self.stage.setText(
