@@ -59,11 +59,22 @@ def test_too_little_disk_stops_before_the_round_and_a_rerun_goes_on(tmp_path, mo
 
 
 def test_the_message_names_what_prune_would_free(tmp_path, monkeypatch):
+    from vessel_studio.adaptation.selection import review_pick, round_rows
+    from vessel_studio.store import plan_prune
+
     proj, bundle, _ = make_setup(tmp_path)
-    collect(adapt(proj, TINY.replace(rounds=1), source=bundle))  # rounds 0 and 1: round 0's maps prunable
-    with pytest.raises(disk.InsufficientDiskError, match=r"--prune` would free \d+\.\d GB"):
-        disk.check_disk(proj, [], TINY, 2, 1, free=0)
-    disk.check_disk(proj, [], TINY, 2, 1, free=10**12)  # enough: no error
+    collect(adapt(proj, TINY.replace(rounds=2), source=bundle))  # rounds 0-2
+    pick = review_pick(round_rows(proj.rounds))[0]
+    freed = plan_prune(proj, keep=[pick]).bytes  # what `rounds --prune` deletes: not the hint's round
+    assert freed > 0  # at least one of rounds 0 and 1 is neither the latest nor the hint
+    with pytest.raises(disk.InsufficientDiskError, match=rf"--prune` would free {freed / 1e9:.1f} GB"):
+        disk.check_disk(proj, [], TINY, 3, 2, free=0)
+    disk.check_disk(proj, [], TINY, 3, 2, free=10**12)  # enough: no error
+    from vessel_studio.store import prune
+
+    prune(proj, keep=[pick])  # nothing left to free: says so
+    with pytest.raises(disk.InsufficientDiskError, match="free some space on that disk"):
+        disk.check_disk(proj, [], TINY, 3, 2, free=0)
 
 
 def test_the_cli_says_it_in_one_line(tmp_path, monkeypatch, capsys):
