@@ -65,14 +65,15 @@ def test_the_message_names_what_prune_would_free(tmp_path, monkeypatch):
     proj, bundle, _ = make_setup(tmp_path)
     collect(adapt(proj, TINY.replace(rounds=2), source=bundle))  # rounds 0-2
     pick = review_pick(round_rows(proj.rounds))[0]
-    freed = plan_prune(proj, keep=[pick]).bytes  # what `rounds --prune` deletes: not the hint's round
+    keep = [] if pick is None else [pick]  # None: every round flagged by the guard, or no fragmentation
+    freed = plan_prune(proj, keep=keep).bytes  # what `rounds --prune` deletes: not the hint's round
     assert freed > 0  # at least one of rounds 0 and 1 is neither the latest nor the hint
     with pytest.raises(disk.InsufficientDiskError, match=rf"--prune` would free {freed / 1e9:.1f} GB"):
         disk.check_disk(proj, [], TINY, 3, 2, free=0)
     disk.check_disk(proj, [], TINY, 3, 2, free=10**12)  # enough: no error
     from vessel_studio.store import prune
 
-    prune(proj, keep=[pick])  # nothing left to free: says so
+    prune(proj, keep=keep)  # nothing left to free: says so
     with pytest.raises(disk.InsufficientDiskError, match="free some space on that disk"):
         disk.check_disk(proj, [], TINY, 3, 2, free=0)
 
