@@ -435,3 +435,46 @@ def test_discard_saved_mask_waits_for_a_running_adaptation(studio, qtbot, dialog
     assert review.btn_discard.isEnabled() and review.btn_discard.toolTip() == tip
     assert review.save() and "adaptation" not in statuses[-1]
     assert review.discard_saved() and not proj.correction_path(image_id).exists()
+
+
+def test_discard_saved_mask_waits_for_a_running_export(studio, qtbot, dialogs):
+    """An export writes each image's saved mask in its turn: "Discard saved mask" during it left the
+    discarded mask in the export folder when the export had passed that image (and not when it had
+    not), half applied. The button is disabled while an export runs (its tooltip says why) and the
+    call is refused; a save or an accept goes through and says that the running export may already
+    have written the image's previous mask."""
+    import threading
+
+    from vessel_studio.events import Progress
+    from vessel_studio.gui import review_correction
+
+    review, _viewer = _review_with_predictions(studio)
+    proj, image_id = studio.project, review.image_id
+    assert review.save() and review.btn_discard.isEnabled()
+    tip = review.btn_discard.toolTip()
+    statuses = []
+    studio.status.connect(statuses.append)
+    gate = threading.Event()
+
+    def job():
+        while not gate.is_set():
+            yield Progress("export", 0, 1)
+            gate.wait(0.02)
+        return None
+
+    assert studio.start_job("Export", job)
+    assert not review.btn_discard.isEnabled()
+    assert review.btn_discard.toolTip() == review_correction.DISCARD_EXPORT_TIP != tip
+    assert "export is running" in review.btn_discard.toolTip()
+    assert review.discard_saved() is False
+    assert dialogs.errors[-1] == ("Busy", review_correction.DISCARD_EXPORT_TIP)
+    assert "Discard saved mask" not in dialogs.asked and proj.correction_path(image_id).is_file()
+    _edit(review.mask_layer)
+    assert review.save() and "the running export may already have written this image's previous mask" in statuses[-1]
+    assert review.mark_reviewed() and "export again" in statuses[-1]
+    assert np.array_equal(proj.correction(image_id), review.mask_layer.data > 0)  # saved all the same
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        gate.set()
+    assert review.btn_discard.isEnabled() and review.btn_discard.toolTip() == tip
+    assert review.save() and "export" not in statuses[-1]
+    assert review.discard_saved() and not proj.correction_path(image_id).exists()

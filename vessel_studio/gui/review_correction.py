@@ -5,6 +5,13 @@ The ``mask`` layer holds the correction being edited; ``_baseline`` is what it w
 it), so the panel is *dirty* when the layer differs from it. Save writes the corrected mask to the
 project atomically; unsaved edits are autosaved to ``PROJECT/gui/drafts`` (only when they changed)
 and the user is asked before they would be dropped (another image, another project, closing).
+
+A large mask (``tasks.SAVE_IN_WORKER_PIXELS``: a camera's 12-16 megapixels) is encoded and written in
+a worker (:class:`.review_workers.Saver`; 140-190 ms of the GUI thread at 15 megapixels): the
+image says "saving…" and its edits count as unsaved until the file has landed, then the draft is
+dropped; a failure names the file and leaves the edits unsaved. Whatever needs the saved file or
+leaves the image (another image or project, closing, an export or adaptation starting, Revert,
+Discard) waits for the saves in flight first (``Saver.flush``, in the leave hook).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import numpy as np
 
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.review_workers import SaveJob
 
 
 def _digest(a: np.ndarray) -> str:
@@ -39,6 +47,11 @@ DISCARD_TIP = ("Remove this image's saved correction (asks first): it goes back 
 DISCARD_BUSY_TIP = ("An adaptation is running: its round in progress already trains on this saved mask, so discarding "
                     "it now would only reach its later rounds. Discard it once the adaptation has finished (or "
                     "cancel it), then run the adaptation again.")
+DISCARD_EXPORT_TIP = ("An export is running: it may already have written this saved mask into the export folder, so "
+                      "discarding it now would leave that file behind. Discard it once the export has finished (or "
+                      "cancel it), then export again.")
+#: the job during which Discard saved mask waits, and why
+DISCARD_WAITS_FOR = {"Adaptation": DISCARD_BUSY_TIP, "Export": DISCARD_EXPORT_TIP}
 
 
 def adapting_note(adapting: bool) -> str:
@@ -47,13 +60,25 @@ def adapting_note(adapting: bool) -> str:
             "when it started)") if adapting else ""
 
 
+def saved_note(job: str | None) -> str:
+    """What a mask saved while the job ``job`` (the runner's, or None) runs does there (appended to
+    the status line): an adaptation trusts it from its next round, an export may already have written
+    this image's previous mask or prediction (it writes the images in project order)."""
+    if job == "Adaptation":
+        return adapting_note(True)
+    if job == "Export":
+        return ("; the running export may already have written this image's previous mask: export again to "
+                "include this one")
+    return ""
+
+
 class CorrectionMixin:
     """The Review panel's correction editing, as a mixin of :class:`~.review_panel.ReviewPanel`.
 
     The panel provides ``studio`` (its ``runner``), ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
     spin box, the ``edit_state`` label and the ``btn_discard`` button, the attributes ``_baseline``, ``_mask_origin``,
-    ``_draft_digest`` and ``_autosave_failed``, and the methods ``_set_mask``, ``_reload_maps``
-    and ``_measure``.
+    ``_draft_digest``, ``_autosave_failed`` and ``_saver`` (a :class:`~.review_workers.Saver` calling
+    :meth:`_save_landed`), and the methods ``_set_mask``, ``_reload_maps`` and ``_measure``.
     """
 
     @property
@@ -87,34 +112,45 @@ class CorrectionMixin:
     def _edited(self, *_args) -> None:
         self._update_edit_state()
 
-    def _adapting(self) -> bool:
-        """An adaptation runs in this window: each of its rounds trains on the saved masks it read when
-        the round started (``adaptation.job.adapt``), so a change to them reaches its later rounds only."""
+    def _running_job(self) -> str | None:
+        """The studio's running job ("Adaptation", "Export", ...), or None. An adaptation's rounds train on
+        the saved masks each read when it started (``adaptation.job.adapt``), so a change to them reaches
+        its later rounds only; an export writes each image's mask in its turn."""
         runner = self.studio.runner
-        return runner.running and runner.name == "Adaptation"
+        return runner.name if runner.running else None
+
+    def _saving(self) -> bool:
+        """A save of the image on screen is still being written (a large mask, in the worker)."""
+        return self.image_id is not None and self._saver.in_flight(self.studio.project, self.image_id) is not None
 
     def _update_edit_state(self) -> None:
-        adapting = self._adapting()
-        # Discard is the undo of a trusted label: a round already training on it would keep it (half
-        # applied); it waits for the adaptation, as Run and Roll back wait for a running job
-        self.btn_discard.setToolTip(DISCARD_BUSY_TIP if adapting else DISCARD_TIP)
+        busy = DISCARD_WAITS_FOR.get(self._running_job())
+        # Discard is the undo of a trusted label: a round already training on it, or an export that may
+        # have written it, would keep it (half applied); it waits for them, as Run and Roll back wait
+        # for a running job
+        self.btn_discard.setToolTip(busy or DISCARD_TIP)
         if self.image_id is None:
             self.edit_state.setText("")
             self.btn_discard.setEnabled(False)
             return
         proj = self.studio.project
         self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file()
-                                    and not adapting)
+                                    and busy is None)
         origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
                   "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
-        self.edit_state.setText(("● unsaved edits — " if self.dirty else "") + f"mask from: {origin}")
+        if self._saving():
+            prefix = "saving… — "
+        else:
+            prefix = "● unsaved edits — " if self.dirty else ""
+        self.edit_state.setText(prefix + f"mask from: {origin}")
 
     # --- the starting mask ---------------------------------------------------------------------
 
     def _threshold_changed(self, _value: float) -> None:
         """Re-threshold the starting mask of an image shown straight from its prediction; a saved
         correction, a restored draft or unsaved edits are left as they are."""
-        if self.image_id is None or self.prob is None or self._mask_origin != "predicted" or self.dirty:
+        if (self.image_id is None or self.prob is None or self._mask_origin != "predicted" or self.dirty
+                or self._saving()):  # a mask being saved (accepted) stays as it is
             self._update_edit_state()
             return
         mask = self.prob >= self.threshold.value()
@@ -142,33 +178,116 @@ class CorrectionMixin:
 
     # --- saving, drafts, leaving ---------------------------------------------------------------
 
-    def save(self) -> bool:
+    def save(self, *, wait: bool = False) -> bool:
+        """Save the mask on screen as the image's correction (state "corrected"). A large mask
+        (``tasks.SAVE_IN_WORKER_PIXELS``) is encoded and written in a worker: True then says the save
+        was started (``wait``: it has landed), and its outcome comes in :meth:`_save_landed`."""
+        return self._save(reviewed=False, wait=wait)
+
+    def _save(self, *, reviewed: bool, wait: bool = False) -> bool:
         proj, layer = self.studio.project, self.mask_layer
         if proj is None or layer is None or self.image_id is None:
             return False
         mask = layer.data > 0
+        if tasks.pixels(mask.shape) > tasks.SAVE_IN_WORKER_PIXELS:
+            job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
+            self._saver.submit(job)  # after any earlier save of it: they land in this order
+            self._update_edit_state()  # "saving…"
+            self.studio.status.emit(f"saving the mask of {proj.image(self.image_id).name}…")
+            if wait:
+                self._saver.flush()
+                return job.error is None and job.state_error is None
+            return True
         try:
             proj.save_correction(self.image_id, mask)
         except (ValueError, OSError) as exc:
             dialogs.error(self, "Cannot save the correction", str(exc))
             return False
-        tasks.drop_draft(proj, self.image_id)
-        self._draft_digest = None
+        self._saved_on_screen(proj, mask)
+        self.studio.images_changed.emit()
+        if not reviewed:
+            self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}"
+                                    + saved_note(self._running_job()))
+        self._measure()
+        if reviewed:
+            try:
+                proj.set_state(self.image_id, "reviewed")
+            except (ValueError, OSError, KeyError) as exc:
+                dialogs.error(self, "Cannot mark the image reviewed", str(exc))
+                return False
+            self.studio.images_changed.emit()
+            self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed"
+                                    + saved_note(self._running_job()))
+        return True
+
+    def _saved_on_screen(self, proj, mask: np.ndarray) -> None:
+        """``mask`` has landed as the correction of the image on screen: it is what "unsaved edits"
+        compare with now, and its draft goes (the draft is dropped only after the save landed)."""
         self._baseline = mask.copy()
         self._mask_origin = "corrected"
+        self._draft_digest = None
+        if self.dirty:  # edited while a save in the worker was being written: those edits are the draft
+            self.autosave()
+        else:
+            try:
+                tasks.drop_draft(proj, self.image_id)
+            except OSError:  # the saved correction is newer; a draft left behind is named when shown
+                pass
         self._update_edit_state()
+
+    def _save_landed(self, job: SaveJob) -> None:
+        """A save from the worker (:class:`~.review_workers.Saver`, on the GUI thread, in order): the image
+        on screen takes it as its saved state; a failure names the file and the edits stay unsaved."""
+        proj = job.project
+        try:
+            name = proj.image(job.image_id).name
+        except (KeyError, ValueError, OSError):
+            name = job.image_id
+        here = proj is self.studio.project and job.image_id == self.image_id
+        later = self._saver.in_flight(proj, job.image_id)  # a later save of it, still to land
+        if job.error is not None:
+            path = proj.correction_path(job.image_id)
+            text = str(job.error)
+            if str(path) not in text:
+                text = f"{path}: {text}"
+            kept = "Its edits stay on screen, unsaved (autosaved as a draft)."
+            if not here and later is None:  # not expected (leaving waits for saves): keep them as its draft
+                try:
+                    tasks.write_draft(proj, job.image_id, job.mask)
+                    kept = "Its edits were kept as an autosaved draft: open the image to save them."
+                except (OSError, ValueError) as exc:
+                    kept = f"Its edits could not be kept as a draft either ({exc})."
+            dialogs.error(self, "Cannot save the correction",
+                          f"The corrected mask of {name} was not saved (the file keeps its earlier content).\n\n"
+                          f"{text}\n\n{kept}")
+            if here:
+                self._update_edit_state()
+            return
+        if here and later is None:
+            self._saved_on_screen(proj, job.mask)
+        elif not here and later is None:
+            try:
+                tasks.drop_draft(proj, job.image_id)
+            except OSError:
+                pass
         self.studio.images_changed.emit()
-        self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}"
-                                + adapting_note(self._adapting()))
-        self._measure()
-        return True
+        if job.state_error is not None:
+            dialogs.error(self, "Cannot mark the image reviewed", str(job.state_error))
+            self.studio.status.emit(f"saved the corrected mask of {name}" + saved_note(self._running_job()))
+        elif job.reviewed:
+            self.studio.status.emit(f"accepted the mask of {name} as reviewed" + saved_note(self._running_job()))
+        else:
+            self.studio.status.emit(f"saved the corrected mask of {name}" + saved_note(self._running_job()))
+        if here:
+            self._measure()
 
     def mark_reviewed(self) -> bool:
         """Accept the mask on screen as this image's mask: save it (with any unsaved edits) as the
         image's correction and mark the image "reviewed". The accepted mask is then what export
         writes and what the next adaptation round trusts, whatever the mask threshold or a later
         round predicts (before, only the state changed: an image accepted at threshold 0.3 exported
-        p >= 0.5, and the next round's prediction replaced the accepted mask)."""
+        p >= 0.5, and the next round's prediction replaced the accepted mask). A large mask is saved
+        in a worker, as :meth:`save`."""
         proj, layer = self.studio.project, self.mask_layer
         if proj is None or layer is None or self.image_id is None:
             return False
@@ -177,17 +296,7 @@ class CorrectionMixin:
                           "This image has no predicted mask yet: segment it (or run an adaptation) first, "
                           "or paint its vessels and save the correction.")
             return False
-        if not self.save():
-            return False
-        try:
-            proj.set_state(self.image_id, "reviewed")
-        except (ValueError, OSError, KeyError) as exc:
-            dialogs.error(self, "Cannot mark the image reviewed", str(exc))
-            return False
-        self.studio.images_changed.emit()
-        self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed"
-                                + adapting_note(self._adapting()))
-        return True
+        return self._save(reviewed=True)
 
     def revert(self) -> bool:
         """Drop the unsaved edits (and their draft): the image shows its saved correction, else its
@@ -195,6 +304,7 @@ class CorrectionMixin:
         proj = self.studio.project
         if proj is None or self.image_id is None:
             return False
+        self._saver.flush()  # back to the saved correction: the one being written
         if self.dirty and not dialogs.confirm(
                 self, "Revert edits",
                 f"Drop the unsaved edits of {proj.image(self.image_id).name} and go back to its "
@@ -212,10 +322,14 @@ class CorrectionMixin:
         The image goes back to "predicted" (to "new" when it has no prediction) and shows its
         prediction at the mask threshold again."""
         proj = self.studio.project
-        if proj is None or self.image_id is None or not proj.correction_path(self.image_id).is_file():
+        if proj is None or self.image_id is None:
             return False
-        if self._adapting():  # the button is disabled then (see its tooltip)
-            dialogs.error(self, "Busy", DISCARD_BUSY_TIP)
+        busy = DISCARD_WAITS_FOR.get(self._running_job())
+        if busy is not None:  # the button is disabled then (see its tooltip)
+            dialogs.error(self, "Busy", busy)
+            return False
+        self._saver.flush()  # a save still being written would bring the mask back after the discard
+        if not proj.correction_path(self.image_id).is_file():
             return False
         image_id = self.image_id
         rec = proj.image(image_id)
@@ -282,13 +396,16 @@ class CorrectionMixin:
         self._draft_digest = digest
 
     def confirm_leave(self) -> bool:
-        """Leave hook: unsaved edits → save / discard / stay."""
+        """Leave hook (another image or project, closing, an export or adaptation starting): saves
+        still being written land first (a failed one leaves its edits unsaved, on screen); then unsaved
+        edits → save / discard / stay."""
+        self._saver.flush()
         if not self.dirty:
             return True
         name = self.studio.project.image(self.image_id).name
         answer = dialogs.save_discard_cancel(self, "Unsaved correction", f"The mask of {name} has unsaved edits.")
         if answer == "save":
-            return self.save()
+            return self.save(wait=True)
         if answer == "discard":
             tasks.drop_draft(self.studio.project, self.image_id)
             self._draft_digest = None

@@ -12,10 +12,14 @@ unsaved edits are autosaved to ``PROJECT/gui/drafts`` and the user is asked befo
 be dropped (another image, another project, closing the window).
 
 Stepping through images: while an image is shown, a worker thread reads its neighbours in the
-queue ahead (image, probability map, uncertainty; ``tasks.read_for_review``). ``load`` stays
-synchronous: it takes a read-ahead only when the files it came from are unchanged (same keys) and
-else reads them itself, and it switches ``image_id`` and every layer in one GUI-thread call, so a
-save or an edit always goes to the image on screen. Layers are only touched on the GUI thread.
+queue ahead (image, probability map, uncertainty; ``tasks.read_for_review``). ``load`` takes a
+read-ahead only when the files it came from are unchanged (same keys). Else a small image is read
+on the GUI thread, and a large one (``tasks.READ_IN_WORKER_PIXELS``, by its record's shape) in the
+worker: the panel then shows no image, its name and "loading…" at once, and the image when it
+arrives, if it is still the one stepped to (stepping faster than the reads shows only the image
+stopped on; see :meth:`ReadAhead.want`). ``image_id`` and every layer are switched in one GUI-thread
+call (``_show``), and no image is on screen (``image_id`` None) while one is loading, so a save or an
+edit always goes to the image on screen. Layers are only touched on the GUI thread.
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.review_correction import DISCARD_TIP, CorrectionMixin
+from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_shown import NONE, ShownMixin
-from vessel_studio.gui.review_workers import Measurer, ReadAhead, StatsReader
+from vessel_studio.gui.review_workers import Measurer, ReadAhead, Saver, StatsReader
 
 AHEAD_DELAY_MS = 250
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
@@ -72,7 +76,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         #: (another Show / Compare with choice) without reading their files while the keys are unchanged
         self._maps: dict = {}
         #: neighbours in the queue read ahead; what arrives for another project or the image on screen is dropped
-        self._ahead = ReadAhead(lambda proj, image_id: proj is self.studio.project and image_id != self.image_id)
+        self._ahead = ReadAhead(lambda proj, image_id: proj is self.studio.project and image_id != self.image_id,
+                                on_arrived=self._arrived, on_failed=self._load_failed)
+        #: the large image stepped to that is being read in the worker (nothing is on screen meanwhile)
+        self._loading: str | None = None
+        #: large corrected masks being written in a worker, in order (review_correction)
+        self._saver = Saver(self._save_landed)
         self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
         self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
@@ -145,7 +154,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
                                      "and the next adaptation round trusts it, as a saved correction")
         self.btn_revert = QPushButton("Revert edits")
         self.btn_discard = QPushButton("Discard saved mask")
-        self.btn_discard.setToolTip(DISCARD_TIP)  # disabled while an adaptation runs (DISCARD_BUSY_TIP)
+        self.btn_discard.setToolTip(DISCARD_TIP)  # disabled while an adaptation or an export runs (DISCARD_WAITS_FOR)
         self.btn_discard.setEnabled(False)
         self.edit_state = QLabel("")
         self.stats = QLabel("")
@@ -225,7 +234,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         studio.runner.started.connect(self._job_started)
         studio.runner.finished.connect(self._job_finished)
         studio.leave_hooks.append(self.confirm_leave)
-        studio.close_hooks.append(self.autosave)
+        studio.close_hooks.append(self._closing)
         self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
         # Page Down / Page Up: window-wide shortcuts, not napari key bindings (review_keys), which got
         # the keys a text field left unused (a dock passes them on to the viewer's key map)
@@ -265,9 +274,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
     def _detach(self) -> None:
         """Unhook a closed panel from the studio: unsaved edits stay as a draft (a Review panel
         opened later restores them); no more loads, leave prompts or autosaves from this one."""
+        self._saver.flush()
         self.autosave()
         self._autosave.stop()
         self._ahead_timer.stop()
+        self._ahead.clear()
+        self._loading = None
         studio = self.studio
         for signal, slot in ((studio.image_selected, self.load), (studio.project_changed, self._project_changed),
                              (studio.images_changed, self._images_changed), (studio.runner.started, self._job_started),
@@ -278,8 +290,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
                 pass
         if self.confirm_leave in studio.leave_hooks:
             studio.leave_hooks.remove(self.confirm_leave)
-        if self.autosave in studio.close_hooks:
-            studio.close_hooks.remove(self.autosave)
+        if self._closing in studio.close_hooks:
+            studio.close_hooks.remove(self._closing)
         try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
@@ -294,11 +306,17 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         # napari has let go of it; the lambdas its own widgets hold keep it alive until Qt deletes it
         self.deleteLater()
 
+    def _closing(self) -> None:
+        """Close hook: the saves still being written land, unsaved edits go to their draft."""
+        self._saver.flush()
+        self.autosave()
+
     # --- project / navigation ------------------------------------------------------------------
 
     def _project_changed(self) -> None:
         self.order = None
         self._ahead.clear()
+        self._loading = None
         self.queue.blockSignals(True)
         self.queue.setCurrentIndex(0)
         self.queue.blockSignals(False)
@@ -369,11 +387,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self.queue.setCurrentIndex(0)
 
     def _job_started(self, name: str) -> None:
-        if name == "Adaptation":  # Discard saved mask waits for it
+        if name in DISCARD_WAITS_FOR:  # Discard saved mask waits for it
             self._update_edit_state()
 
     def _job_finished(self, outcome) -> None:
-        if outcome.name == "Adaptation":  # Discard saved mask again (before the reload, which may fail)
+        if outcome.name in DISCARD_WAITS_FOR:  # Discard saved mask again (before the reload, which may fail)
             self._update_edit_state()
         if outcome.name == "Review order" and outcome.status == "done":
             self.order = [i for i, _ in outcome.result]
@@ -443,26 +461,69 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.btn_discard.setEnabled(False)
 
     def load(self, image_id: str) -> None:
-        """Show an image (the studio has already asked about unsaved edits)."""
+        """Show an image (the studio has already asked about unsaved edits): at once from the read-ahead
+        or, for a small image, read here; a large one that was not read ahead is read in the worker
+        (:meth:`_load_later`)."""
         proj = self.studio.project
         if proj is None:
             return
+        self._loading = None
         ahead = self._ahead.take(image_id)
         try:
             # the image records, read once for this image (its title and place in the queue too)
             records = proj.images
-            if not any(r.id == image_id for r in records):
+            rec = next((r for r in records if r.id == image_id), None)
+            if rec is None:
                 proj.image(image_id)  # raises the store's error naming the image
             if ahead is not None and ahead["project"] is proj and self._key(tasks.image_key, proj, image_id) == ahead["image_key"]:
                 image = ahead["image"]
+            elif rec is not None and tasks.pixels(rec.shape) > tasks.READ_IN_WORKER_PIXELS:
+                self._load_later(proj, rec, records)
+                return
             else:
                 ahead = None
                 image = proj.read_image(image_id)
         except (KeyError, ValueError, OSError) as exc:
-            dialogs.error(self, "Cannot show image", str(exc))
-            self._clear()  # not the previous image under this one's name (a save would go to that one)
-            self.title.setText("Cannot show this image (see the error message): choose another one")
+            self._cannot_show(exc)
             return
+        self._show(proj, image_id, image, ahead, records)
+
+    def _cannot_show(self, exc) -> None:
+        dialogs.error(self, "Cannot show image", str(exc))
+        self._clear()  # not the previous image under this one's name (a save would go to that one)
+        self.title.setText("Cannot show this image (see the error message): choose another one")
+
+    def _load_later(self, proj, rec, records: list) -> None:
+        """A large image not read ahead: show its name and "loading…" now, no image (an edit or a save
+        then would go to the image left), and read it in the worker (``_arrived`` shows it)."""
+        self._clear()
+        self._ahead_timer.stop()
+        self._loading = rec.id
+        self.title.setText(self._title_text(rec, records, "loading…"))
+        self._ahead.want(proj, rec.id, self._which_maps())
+
+    def _arrived(self, proj, which, got: dict) -> None:
+        """The large image stepped to, read in the worker: shown if it is still the one stepped to and its
+        files and the maps chosen are unchanged (else read again)."""
+        image_id = got["image_id"]
+        if proj is not self.studio.project or image_id != self._loading or image_id != self.studio.current_id:
+            return
+        maps = [(w, m[0]) for w, m in got["maps"].items()] + [(w, e[0]) for w, e in got["map_errors"].items()]
+        fresh = (which == self._which_maps() and self._key(tasks.image_key, proj, image_id) == got["image_key"]
+                 and all(self._key(tasks.probability_key, proj, image_id, w) == key for w, key in maps))
+        if not fresh:  # a file replaced while it was read (a segmentation), another Show / Compare choice
+            self._ahead.want(proj, image_id, self._which_maps())
+            return
+        self._loading = None
+        self._show(proj, image_id, got["image"], got, proj.images)
+
+    def _load_failed(self, proj, image_id: str, exc) -> None:
+        if proj is self.studio.project and image_id == self._loading:
+            self._loading = None
+            self._cannot_show(exc)
+
+    def _show(self, proj, image_id: str, image, ahead: dict | None, records: list) -> None:
+        """Put the image and its maps on screen (one GUI-thread call: ``image_id`` and every layer)."""
         self.image_id, self.image = image_id, image
         self._maps = {}
         if ahead is not None and "fov" in ahead:
@@ -476,6 +537,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.viewer.reset_view()
         self._ahead_timer.start()  # restarted by every load: stepping fast reads nothing ahead
 
+    def _title_text(self, rec, records: list, state: str | None = None) -> str:
+        ids = self.ids(records)
+        pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
+        spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
+        return f"<b>{rec.name}</b> ({pos}) — {state or rec.state}{spacing}"
+
     def _show_title(self, records: list | None = None) -> None:
         """The image's name, place in the queue, state and pixel spacing; ``records``: the project's
         image records when already read."""
@@ -486,10 +553,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         rec = next((r for r in records if r.id == self.image_id), None)
         if rec is None:
             return
-        ids = self.ids(records)
-        pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
-        spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
-        self.title.setText(f"<b>{rec.name}</b> ({pos}) — {rec.state}{spacing}")
+        self.title.setText(self._title_text(rec, records))
 
     @staticmethod
     def _key(fn, *args):
@@ -508,6 +572,14 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
                     return got[which]
         return None
 
+    def _raise_ahead_error(self, ahead: dict | None, which) -> None:
+        """Raise the error of the map ``which`` that the worker could not read, when its file is unchanged."""
+        failed = ahead.get("map_errors", {}) if ahead is not None else {}
+        if which in failed:
+            key, exc = failed[which]
+            if key is not None and self._key(tasks.probability_key, self.studio.project, self.image_id, which) == key:
+                raise exc
+
     def _read_map(self, proj, image_id: str, which, rounds: list):
         """``tasks.probability`` with the key it was read under (taken before reading, as the read-ahead);
         ``rounds``: the round records just read."""
@@ -519,6 +591,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         if proj is None or self.image_id is None:
             return
         image_id = self.image_id
+        if not (keep_edits and self.dirty) and self._saving():
+            self._saver.flush()  # the mask is read again below: the one being saved, once it has landed
         rounds = proj.rounds  # the round records, read once for what is shown and said about it
         self._sync_round_choices(rounds)
         shown = self._which(self.show_round.currentText())
@@ -526,10 +600,14 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         got, got_other = self._ahead_map(ahead, shown), self._ahead_map(ahead, which)
         unc = None
         try:
+            if got is None:
+                self._raise_ahead_error(ahead, shown)  # read in the worker, as _read_map would say it
             key, prob, unc = got if got is not None else (*self._read_map(proj, image_id, shown, rounds), None)
             if which == NONE:
                 other_key, other = None, None
             else:
+                if got_other is None:
+                    self._raise_ahead_error(ahead, which)
                 other_key, other = (got_other[:2] if got_other is not None
                                     else self._read_map(proj, image_id, which, rounds))
         except ValueError as exc:

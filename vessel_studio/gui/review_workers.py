@@ -1,4 +1,5 @@
-"""The Review panel's two background readers: reading neighbours ahead, and vessel measures.
+"""The Review panel's background workers: reading images (neighbours ahead, and a large image
+stepped to before they arrived), vessel measures, statistics, and saving large corrected masks.
 
 Each runs one superqt worker at a time and keeps what is still to do; what a worker returns is
 handed to the panel on the GUI thread (the worker's signals), never applied from the worker.
@@ -8,6 +9,8 @@ which is dropped.
 """
 
 from __future__ import annotations
+
+import threading
 
 from vessel_studio.gui import tasks
 from vessel_studio.gui.jobs import background_priority
@@ -20,17 +23,41 @@ class ReadAhead:
     ``keep(project, image_id)`` says whether what arrived is still wanted (the same project, not the
     image on screen). ``cache`` maps an image id to what was read for it, with the ``project`` and
     ``which`` maps it was read for; the panel takes it with :meth:`take`.
+
+    :meth:`want` reads the image the panel steps to when it was not read ahead: first, before any
+    neighbour, and of the latest step only (stepping faster than the reads drops the images passed
+    over); it goes to ``on_arrived(project, which, got)`` (not to the cache), or its error to
+    ``on_failed(project, image_id, exc)``, on the GUI thread.
     """
 
-    def __init__(self, keep):
+    def __init__(self, keep, on_arrived=None, on_failed=None):
         self._keep = keep
+        self._on_arrived = on_arrived
+        self._on_failed = on_failed
         self.cache: dict[str, dict] = {}  # image id -> what the worker read for it
         self.worker = None
         self.pending: list = []  # (project, id, which) still to read ahead, in order
+        self.wanted = None  # (project, id, which) of the image to show, until it arrives
+        self.reading = None  # (project, id, which) the worker reads
 
     def clear(self) -> None:
         self.cache.clear()
         self.pending = []
+        self.wanted = None
+
+    @staticmethod
+    def _same(a, b) -> bool:
+        return a is not None and b is not None and a[0] is b[0] and a[1] == b[1] and a[2] == b[2]
+
+    def want(self, proj, image_id: str, which: list) -> None:
+        """Read ``image_id`` (maps ``which``) next, for the panel to show: before any neighbour (those
+        still to read are dropped, and what was read ahead for the image left: memory, a few arrays per
+        image), in place of an earlier wanted image that has not arrived (a faster step)."""
+        self.cache.clear()
+        self.wanted = (proj, image_id, which)
+        self.pending = [] if self._same(self.reading, self.wanted) else [self.wanted]
+        if self.worker is None and self.pending:
+            self._start()
 
     def take(self, image_id: str) -> dict | None:
         return self.cache.pop(image_id, None)
@@ -48,29 +75,46 @@ class ReadAhead:
     def _start(self) -> None:
         from superqt.utils import create_worker
 
-        proj, image_id, which = self.pending.pop(0)
+        proj, image_id, which = self.reading = self.pending.pop(0)
 
         def read():
             background_priority()
             return tasks.read_for_review(proj, image_id, which)
 
         worker = create_worker(read, _start_thread=False, _ignore_errors=True)
-        # an error (an unreadable file): nothing is kept, load reads it itself and says what is wrong
+        # an error (an unreadable image) of a neighbour: nothing is kept, load reads it itself and says
+        # what is wrong; of the wanted image: on_failed says it
         worker.returned.connect(lambda got, p=proj, w=which: self._arrived(p, w, got))
+        worker.errored.connect(lambda exc, p=proj, i=image_id, w=which: self._errored(p, i, w, exc))
         worker.finished.connect(lambda: self._done())
         self.worker = worker
         worker.start()
 
     def _arrived(self, proj, which, got: dict) -> None:
         try:
-            if self._keep(proj, got["image_id"]):
+            if self._same(self.wanted, (proj, got["image_id"], which)):
+                self.wanted = None
+                if self._on_arrived is not None:
+                    self._on_arrived(proj, which, got)
+            elif self.wanted is None and self._keep(proj, got["image_id"]):
                 self.cache[got["image_id"]] = {**got, "project": proj, "which": which}
+            # else: read for an image stepped past (or ahead of it): dropped
+        except RuntimeError:  # the panel was closed meanwhile
+            pass
+
+    def _errored(self, proj, image_id: str, which, exc) -> None:
+        try:
+            if self._same(self.wanted, (proj, image_id, which)):
+                self.wanted = None
+                if self._on_failed is not None:
+                    self._on_failed(proj, image_id, exc)
         except RuntimeError:  # the panel was closed meanwhile
             pass
 
     def _done(self) -> None:
         try:
             self.worker = None
+            self.reading = None
             if self.pending:
                 self._start()
         except RuntimeError:  # the panel was closed meanwhile
@@ -152,3 +196,121 @@ class StatsReader(Measurer):
     @staticmethod
     def _task(proj, image_id, prob, before, image, fov=None):
         return tasks.review_stats(proj, image_id, prob, before, image, fov)
+
+
+class SaveJob:
+    """One Save correction / Accept as reviewed of a large mask (``tasks.save_correction``), run once:
+    by the :class:`Saver`'s worker, or on the GUI thread by :meth:`Saver.flush` when that worker has
+    not started it. ``error``: what the save raised (the mask file was not replaced), ``state_error``:
+    the mask landed but "reviewed" could not be set."""
+
+    def __init__(self, project, image_id: str, mask, *, reviewed: bool = False):
+        self.project, self.image_id, self.mask, self.reviewed = project, image_id, mask, reviewed
+        self.error: BaseException | None = None
+        self.state_error: BaseException | None = None
+        self.done = threading.Event()
+        self.handled = False  # its outcome was handed to the panel (once)
+        self._claimed = False
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """True for the one caller that is to run the job."""
+        with self._lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
+    def run(self) -> None:
+        try:
+            tasks.save_correction(self.project, self.image_id, self.mask, reviewed=self.reviewed)
+        except tasks.ReviewedStateError as exc:
+            self.state_error = exc
+        except Exception as exc:  # noqa: BLE001 - every failure is the panel's to show, naming the file
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+class Saver:
+    """Saves of large corrected masks in a worker thread, one at a time and in the order asked
+    (a second save of an image lands after the first: the last one asked for is the file's).
+
+    ``on_done(job)`` is called on the GUI thread for every job, in order, once it has landed or
+    failed. :meth:`flush` waits for every save still in flight (the panel calls it before anything
+    that needs the files or leaves the image: another image, another project, closing, an export or
+    an adaptation, Revert, Discard)."""
+
+    def __init__(self, on_done):
+        self._on_done = on_done
+        self.queue: list[SaveJob] = []  # not started yet, in order
+        self.running: SaveJob | None = None  # the job handed to the worker
+        self.worker = None
+
+    def in_flight(self, project, image_id: str) -> SaveJob | None:
+        """The latest save of ``image_id`` not landed yet (handled), or None."""
+        jobs = ([self.running] if self.running is not None else []) + self.queue
+        found = [j for j in jobs if not j.handled and j.project is project and j.image_id == image_id]
+        return found[-1] if found else None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue) or (self.running is not None and not self.running.handled)
+
+    def submit(self, job: SaveJob) -> None:
+        self.queue.append(job)
+        if self.worker is None:
+            self._start()
+
+    def _start(self) -> None:
+        from superqt.utils import create_worker
+
+        job = self.running = self.queue.pop(0)
+
+        def save():
+            background_priority()
+            if job.claim():  # else flush() ran it on the GUI thread meanwhile
+                job.run()
+
+        worker = create_worker(save, _start_thread=False, _ignore_errors=True)
+        worker.finished.connect(lambda: self._finished())
+        self.worker = worker
+        worker.start()
+
+    def _finished(self) -> None:
+        try:
+            job, self.running, self.worker = self.running, None, None
+            if job is not None:
+                self._complete(job)
+            if self.queue and not self._flushing:  # flush() runs the queued ones itself
+                self._start()
+        except RuntimeError:  # the panel was closed meanwhile
+            pass
+
+    def _complete(self, job: SaveJob) -> None:
+        if not job.handled:
+            job.handled = True
+            self._on_done(job)
+
+    _flushing = False
+
+    def flush(self) -> None:
+        """Wait on the GUI thread until every save asked for has landed or failed, and hand each
+        outcome to ``on_done`` now, in order: the running one is waited for (or run here when its
+        worker has not started it: the thread pool may be busy), the queued ones are run here."""
+        self._flushing = True
+        try:
+            while True:
+                if self.running is not None and not self.running.handled:
+                    job = self.running
+                elif self.queue:
+                    job = self.queue.pop(0)
+                else:
+                    break
+                if job.claim():
+                    job.run()
+                else:
+                    job.done.wait()
+                self._complete(job)
+        finally:
+            self._flushing = False

@@ -124,13 +124,18 @@ def read_for_review(project, image_id: str, which: list) -> dict:
     its field of view, ``image_fov``) and the probability maps ``which`` (as ``probability``) with the
     uncertainty of the first one, each with the key it was read under (taken before reading: a file
     replaced meanwhile changes the key, so the GUI thread, which compares keys again before using
-    them, reads it afresh)."""
-    out = {"image_id": image_id, "image_key": image_key(project, image_id), "maps": {}}
+    them, reads it afresh). A map that cannot be read is left out of ``maps`` and its key and ``ValueError``
+    (naming the file) kept in ``map_errors``; an image that cannot be read raises."""
+    out = {"image_id": image_id, "image_key": image_key(project, image_id), "maps": {}, "map_errors": {}}
     out["image"] = project.read_image(image_id)
     out["fov"] = image_fov(project, out["image"])
     for i, w in enumerate(which):
         key = probability_key(project, image_id, w)
-        prob = probability(project, image_id, w)
+        try:
+            prob = probability(project, image_id, w)
+        except ValueError as exc:  # an unreadable map: the image is still shown, the panel names the file
+            out["map_errors"][w] = (key, exc)
+            continue
         unc = uncertainty(prob) if (i == 0 and prob is not None) else None
         out["maps"][w] = (key, prob, unc)
     return out
@@ -146,6 +151,41 @@ LARGE_IMAGE_PIXELS = 4_000_000
 
 def is_large(image: np.ndarray | None) -> bool:
     return image is not None and int(np.prod(np.shape(image)[:2])) > LARGE_IMAGE_PIXELS
+
+
+#: a step to an image with more pixels than this (by its record's shape) that the read-ahead has not
+#: delivered reads the image and its maps in a worker (the panel says "loading…" until they arrive):
+#: on the GUI thread that took ~90 ms a step at 15 megapixels, up to 600 ms
+#: (``benchmarks/results/gui/hires/``). Smaller images are read on the GUI thread, where they are on
+#: screen at once: 8.5 ms a step (median) for the public sets' <= 0.96 megapixels
+#: (``benchmarks/results/gui/README.md``, the 88-image review before the read-ahead)
+READ_IN_WORKER_PIXELS = LARGE_IMAGE_PIXELS
+#: Save correction / Accept as reviewed of a mask with more pixels than this encode and write its PNG
+#: in a worker (140-190 ms of the GUI thread at 15 megapixels); smaller masks are saved on the GUI
+#: thread (measured in ``benchmarks/results/gui/hires/README.md``), so the file is there when the call returns
+SAVE_IN_WORKER_PIXELS = LARGE_IMAGE_PIXELS
+
+
+def pixels(shape) -> int:
+    """Rows x columns of an image or record shape (0 for None)."""
+    return 0 if shape is None else int(np.prod(tuple(shape)[:2]))
+
+
+def save_correction(project, image_id: str, mask: np.ndarray, *, reviewed: bool = False) -> None:
+    """Save ``mask`` as the image's corrected mask (``Project.save_correction``: the PNG written
+    atomically, then the state "corrected"), then with ``reviewed`` mark the image "reviewed".
+    The Review panel runs it in a worker for large masks (``SAVE_IN_WORKER_PIXELS``). Raises what the
+    store raises; a failure to set "reviewed" after the mask landed raises :class:`ReviewedStateError`."""
+    project.save_correction(image_id, mask)
+    if reviewed:
+        try:
+            project.set_state(image_id, "reviewed")
+        except (ValueError, OSError, KeyError) as exc:
+            raise ReviewedStateError(str(exc)) from exc
+
+
+class ReviewedStateError(RuntimeError):
+    """The corrected mask was saved but the image could not be marked "reviewed"."""
 
 
 def review_stats(project, image_id: str, prob: np.ndarray, before, image: np.ndarray,

@@ -1,0 +1,138 @@
+"""Stepping to a large image (a camera's 12-16 megapixels) that the read-ahead has not delivered:
+nothing is read on the GUI thread (~90 ms a step there at 15 megapixels, up to 600 ms,
+``benchmarks/results/gui/hires/``); the step shows the image's name and "loading…" at once, the
+image when the worker has read it, and only the image the user stopped on when the steps come
+faster than the reads. The tests lower ``tasks.READ_IN_WORKER_PIXELS`` so that the sample's 96 x 96
+images count as large."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from test_review_stepping import _count_gui_thread_reads, _write_probs
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def large(monkeypatch):
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "READ_IN_WORKER_PIXELS", 1000)
+
+
+def _no_read_ahead(review, qtbot):
+    qtbot.waitUntil(lambda: review._ahead.worker is None, timeout=10000)
+    review._ahead_timer.stop()
+    review._ahead.cache.clear()
+
+
+def test_a_large_image_not_read_ahead_is_read_in_a_worker(studio, qtbot, large, monkeypatch, dialogs):
+    proj = studio.project
+    probs = _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    reads = _count_gui_thread_reads(monkeypatch)
+    review.next()
+    assert studio.current_id == ids[1] and review.image_id is None and review._loading == ids[1]
+    assert proj.images[1].name in review.title.text() and "loading…" in review.title.text()
+    assert not studio.viewer.layers["image"].visible and not studio.viewer.layers["mask"].visible
+    assert review.save() is False  # nothing on screen: no save goes to the image left
+    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
+    assert reads == []  # image, map, uncertainty and FOV came from the worker
+    viewer = studio.viewer
+    assert np.array_equal(viewer.layers["image"].data, proj.read_image(ids[1]))
+    assert np.array_equal(viewer.layers["probability"].data, probs[ids[1]])
+    assert np.array_equal(viewer.layers["mask"].data > 0, probs[ids[1]] >= 0.5)
+    assert viewer.layers["mask"].visible and "loading" not in review.title.text()
+    assert review._fov is not None and not dialogs.errors
+
+
+def test_steps_faster_than_the_reads_show_only_the_image_stopped_on(studio, qtbot, large, monkeypatch, dialogs):
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    gate, entered, read = threading.Event(), threading.Event(), []
+    real = tasks.read_for_review
+
+    def slow(project, image_id, which):
+        read.append(image_id)
+        entered.set()
+        assert gate.wait(20)
+        return real(project, image_id, which)
+
+    monkeypatch.setattr(tasks, "read_for_review", slow)
+    shown = []
+    real_show = review._show
+    monkeypatch.setattr(review, "_show", lambda proj, image_id, *a: (shown.append(image_id),
+                                                                     real_show(proj, image_id, *a)))
+    reads = _count_gui_thread_reads(monkeypatch)
+    review.next()  # image 1: its read blocks on the gate
+    qtbot.waitUntil(entered.is_set, timeout=10000)
+    review.next()  # image 2
+    review.next()  # image 0 (the queue wraps): the one stopped on
+    review.next()  # image 1 again ...
+    review.previous()  # ... and back to image 0
+    assert studio.current_id == ids[0] and review.image_id is None
+    gate.set()
+    qtbot.waitUntil(lambda: review.image_id == ids[0], timeout=20000)
+    qtbot.waitUntil(lambda: review._ahead.worker is None and not review._ahead.pending, timeout=20000)
+    assert shown == [ids[0]]  # image 1's read arrived late and was dropped; 2 was never read
+    assert read == [ids[1], ids[0]] and reads == []
+    assert np.array_equal(studio.viewer.layers["image"].data, proj.read_image(ids[0]))
+    assert not dialogs.errors
+
+
+def test_unsaved_edits_are_asked_about_before_a_large_image_is_loaded(studio, qtbot, large, dialogs):
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    review.mask_layer.paint((40, 40), 1)
+    dialogs.answers["save_discard_cancel"] = "cancel"
+    review.next()
+    assert dialogs.asked == ["Unsaved correction"] and review.image_id == ids[0] and review.dirty
+    dialogs.answers["save_discard_cancel"] = "save"
+    review.next()
+    assert proj.correction(ids[0])[40, 40] and review._loading == ids[1]
+    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
+
+
+def test_a_large_image_that_cannot_be_read_is_named(studio, qtbot, large, dialogs):
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    proj.image_path(ids[1]).write_bytes(b"not an image")
+    review.next()
+    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=20000)
+    assert dialogs.errors[-1][0] == "Cannot show image" and review.image_id is None
+    assert review.title.text().startswith("Cannot show this image")
+    review.next()  # the next one is shown as usual
+    qtbot.waitUntil(lambda: review.image_id == ids[2], timeout=20000)
+
+
+def test_an_unreadable_map_of_a_large_image_is_named_and_the_image_shown(studio, qtbot, large, dialogs):
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    path = tasks.source_only_path(proj, ids[1])
+    path.write_bytes(b"not a tiff")
+    review.next()
+    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
+    assert dialogs.errors and dialogs.errors[-1][0] == "Cannot read predictions"
+    assert str(path) in dialogs.errors[-1][1] and review.prob is None

@@ -1,0 +1,229 @@
+"""Save correction / Accept as reviewed of a large mask (a camera's 12-16 megapixels) encode and write
+the PNG in a worker (140-190 ms of the GUI thread at 15 megapixels, ``benchmarks/results/gui/hires/``),
+keeping every guarantee of the synchronous save: the file lands (atomically) before the state says
+"corrected" / "reviewed", the draft goes only after that, a second save lands after the first,
+leaving the image / closing / exporting waits for it, and a failure names the file and keeps the
+edits. The tests lower ``tasks.SAVE_IN_WORKER_PIXELS`` so that the sample's 96 x 96 masks count as
+large."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def large(monkeypatch):
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 1000)
+
+
+def _gated_save(monkeypatch, calls):
+    """Make ``tasks.save_correction`` wait for the returned gate; record the thread it ran on and
+    whether, when the state was set, the mask file already held the mask being saved."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store.project import Project
+
+    gate = threading.Event()
+    real, real_state = tasks.save_correction, Project.set_state
+
+    def save(project, image_id, mask, **kw):
+        assert gate.wait(20)
+        calls.append(("save", threading.current_thread() is threading.main_thread(), image_id))
+        return real(project, image_id, mask, **kw)
+
+    def set_state(self, image_id, state):
+        if state in ("corrected", "reviewed"):
+            calls.append(("state", state, np.array(self.correction(image_id))))
+        return real_state(self, image_id, state)
+
+    monkeypatch.setattr(tasks, "save_correction", save)
+    monkeypatch.setattr(Project, "set_state", set_state)
+    return gate
+
+
+def _paint(review, spot):
+    review.mask_layer.paint(spot, 1)
+    return review.mask_layer.data > 0
+
+
+def _idle(review):
+    return not review._saver.busy and review._saver.worker is None
+
+
+def test_a_large_save_is_written_in_a_worker_and_lands_before_the_state_changes(studio, qtbot, large, monkeypatch,
+                                                                                 dialogs):
+    from vessel_studio.gui import tasks
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    edited = _paint(review, (40, 40))
+    review.autosave()
+    assert tasks.draft_path(proj, image_id).is_file()
+    calls = []
+    gate = _gated_save(monkeypatch, calls)
+    statuses = []
+    studio.status.connect(statuses.append)
+    assert review.save()  # returns at once: the worker waits on the gate
+    assert proj.correction(image_id) is None and proj.image(image_id).state != "corrected"
+    assert tasks.draft_path(proj, image_id).is_file()  # dropped only after the save landed
+    assert review.edit_state.text().startswith("saving…") and review.dirty
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    assert calls[0] == ("save", False, image_id)  # not on the GUI thread
+    assert calls[1][:2] == ("state", "corrected") and np.array_equal(calls[1][2], edited)  # file first
+    assert np.array_equal(proj.correction(image_id), edited) and proj.image(image_id).state == "corrected"
+    assert not tasks.draft_path(proj, image_id).exists()
+    assert not review.dirty and review.edit_state.text() == "mask from: saved correction"
+    assert review.btn_discard.isEnabled()
+    assert statuses[-1].startswith("saved the corrected mask of") and not dialogs.errors
+
+
+def test_accept_as_reviewed_of_a_large_mask_lands_as_reviewed(studio, qtbot, large, monkeypatch):
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    edited = _paint(review, (30, 30))
+    calls = []
+    gate = _gated_save(monkeypatch, calls)
+    assert review.mark_reviewed()
+    assert proj.correction(image_id) is None
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    assert [c[:2] for c in calls] == [("save", False), ("state", "corrected"), ("state", "reviewed")]
+    assert np.array_equal(calls[2][2], edited)
+    assert proj.image(image_id).state == "reviewed" and np.array_equal(proj.correction(image_id), edited)
+    assert image_id in proj.corrections() and not review.dirty
+
+
+def test_a_second_save_while_one_is_written_lands_after_it(studio, qtbot, large, monkeypatch):
+    """Save, edit on, save again before the first has landed: the file ends with the second mask
+    (never overwritten by the first), and the image is not dirty."""
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    calls = []
+    gate = _gated_save(monkeypatch, calls)
+    first = _paint(review, (20, 20))
+    assert review.save()
+    second = _paint(review, (60, 60))
+    assert review.save()
+    assert not np.array_equal(first, second)
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    saved = [c[2] for c in calls if c[0] == "state"]
+    assert len(saved) == 2 and np.array_equal(saved[0], first) and np.array_equal(saved[1], second)
+    assert np.array_equal(proj.correction(image_id), second)
+    assert not review.dirty and np.array_equal(review._baseline, second)
+
+
+def test_edits_made_while_a_save_is_written_stay_unsaved_in_their_draft(studio, qtbot, large, monkeypatch):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import read_mask
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    gate = _gated_save(monkeypatch, [])
+    saved = _paint(review, (20, 20))
+    assert review.save()
+    later = _paint(review, (70, 70))
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    assert np.array_equal(proj.correction(image_id), saved)
+    assert review.dirty and review.edit_state.text().startswith("● unsaved edits")
+    # the draft holds the later edits, never an older state than the saved correction
+    assert np.array_equal(read_mask(tasks.draft_path(proj, image_id)) > 0, later)
+
+
+def test_stepping_closing_or_exporting_waits_for_a_save_being_written(studio, qtbot, large, monkeypatch, dialogs,
+                                                                      tmp_path):
+    from vessel_studio.io.images import read_mask
+
+    review, proj = studio.panels["Review"], studio.project
+    ids = [r.id for r in proj.images]
+    image_id = review.image_id
+    gate = _gated_save(monkeypatch, [])
+    edited = _paint(review, (40, 40))
+    assert review.save()
+    threading.Timer(0.3, gate.set).start()  # the step blocks on the save, the gate opens meanwhile
+    review.next()
+    assert review.image_id == ids[1]
+    assert np.array_equal(proj.correction(image_id), edited)  # landed before the image changed
+    assert "Unsaved correction" not in dialogs.asked  # it was saved, not "unsaved edits"
+
+    # an export started while a save is written exports the saved mask
+    gate.clear()
+    edited1 = _paint(review, (50, 50))
+    assert review.save()
+    threading.Timer(0.3, gate.set).start()
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000):
+        assert studio.panels["Export"].export_to(tmp_path / "out")
+    exported = read_mask(tmp_path / "out" / "masks" / f"{proj.image(ids[1]).name}.png")
+    assert np.array_equal(exported > 0, edited1)
+
+    # closing the window
+    gate.clear()
+    edited2 = _paint(review, (60, 60))
+    assert review.save()
+    threading.Timer(0.3, gate.set).start()
+    assert studio.confirm_close()
+    assert np.array_equal(proj.correction(ids[1]), edited2)
+    assert not dialogs.errors
+
+
+def test_a_failed_large_save_names_the_file_and_keeps_the_edits(studio, qtbot, large, monkeypatch, dialogs):
+    from vessel_studio.store.project import Project
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+
+    def full(self, image_id, mask):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Project, "save_correction", full)
+    edited = _paint(review, (40, 40))
+    assert review.save()  # started
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    title, text = dialogs.errors[-1]
+    assert title == "Cannot save the correction"
+    assert str(proj.correction_path(image_id)) in text and "No space left on device" in text
+    assert proj.correction(image_id) is None and proj.image(image_id).state != "corrected"
+    assert review.dirty and np.array_equal(review.mask_layer.data > 0, edited)
+    assert review.edit_state.text().startswith("● unsaved edits")
+    # leaving asks about them, as about any unsaved edits ("stay": nothing changes)
+    dialogs.answers["save_discard_cancel"] = "cancel"
+    review.next()
+    assert "Unsaved correction" in dialogs.asked and review.image_id == image_id
+    # saving from the leave question waits for the save and says it failed again: the image stays
+    dialogs.answers["save_discard_cancel"] = "save"
+    review.next()
+    assert review.image_id == image_id and len(dialogs.errors) == 2
+
+
+def test_flush_runs_a_save_its_worker_has_not_started(sample_project):
+    """The thread pool may be busy (a job, the read-ahead): a flush then runs the save itself instead
+    of waiting for a worker, and the worker does nothing when it comes."""
+    from vessel_studio.gui.review_workers import SaveJob, Saver
+
+    landed = []
+    saver = Saver(landed.append)
+    image_id = sample_project.images[0].id
+    mask = np.zeros(sample_project.images[0].shape[:2], bool)
+    mask[5:9, 5:9] = True
+    job = SaveJob(sample_project, image_id, mask)
+    saver.queue.append(job)  # queued, no worker yet
+    saver.flush()
+    assert landed == [job] and job.error is None and not saver.busy
+    assert np.array_equal(sample_project.correction(image_id), mask)
+    assert job.claim() is False  # a worker arriving late does not write it again
+
+
+def test_small_masks_are_still_saved_on_the_gui_thread(studio):
+    """Below the threshold (every public data set's images) Save returns with the file written."""
+    review, proj = studio.panels["Review"], studio.project
+    edited = _paint(review, (40, 40))
+    assert review.save()
+    assert np.array_equal(proj.correction(review.image_id), edited) and not review._saver.busy
