@@ -138,40 +138,117 @@ def test_edits_made_while_a_save_is_written_stay_unsaved_in_their_draft(studio, 
     assert np.array_equal(read_mask(tasks.draft_path(proj, image_id)) > 0, later)
 
 
-def test_stepping_closing_or_exporting_waits_for_a_save_being_written(studio, qtbot, large, monkeypatch, dialogs,
-                                                                      tmp_path):
-    from vessel_studio.io.images import read_mask
+def test_stepping_on_after_a_save_leaves_it_to_land_in_the_background(studio, qtbot, large, monkeypatch, dialogs):
+    """Save, then the next image at once (Alt+S, Page Down): the step does not wait for the file; the
+    save lands afterwards (state, draft dropped). Back to that image before it has landed: the mask
+    shown is the one being saved, once it has landed, not the older file."""
+    from vessel_studio.gui import tasks
 
     review, proj = studio.panels["Review"], studio.project
     ids = [r.id for r in proj.images]
     image_id = review.image_id
     gate = _gated_save(monkeypatch, [])
     edited = _paint(review, (40, 40))
+    review.autosave()  # a draft of the edits, written before the save
     assert review.save()
-    threading.Timer(0.3, gate.set).start()  # the step blocks on the save, the gate opens meanwhile
     review.next()
-    assert review.image_id == ids[1]
-    assert np.array_equal(proj.correction(image_id), edited)  # landed before the image changed
-    assert "Unsaved correction" not in dialogs.asked  # it was saved, not "unsaved edits"
+    assert review.image_id == ids[1] and "Unsaved correction" not in dialogs.asked
+    assert proj.correction(image_id) is None  # still being written
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    assert np.array_equal(proj.correction(image_id), edited) and proj.image(image_id).state == "corrected"
+    assert not tasks.draft_path(proj, image_id).exists() and review.image_id == ids[1]
 
-    # an export started while a save is written exports the saved mask
     gate.clear()
-    edited1 = _paint(review, (50, 50))
+    edited1 = _paint(review, (60, 60))
+    assert review.save()
+    review.next()
+    threading.Timer(0.3, gate.set).start()  # showing image 1 again waits for its save
+    review.previous()
+    assert review.image_id == ids[1] and np.array_equal(review.mask_layer.data > 0, edited1)
+    assert np.array_equal(proj.correction(ids[1]), edited1)
+    assert not review.dirty and review.edit_state.text() == "mask from: saved correction"
+    assert not dialogs.errors
+
+
+def test_edits_after_a_save_in_flight_are_asked_about_when_leaving(studio, qtbot, large, monkeypatch, dialogs):
+    review, proj = studio.panels["Review"], studio.project
+    ids = [r.id for r in proj.images]
+    image_id = review.image_id
+    gate = _gated_save(monkeypatch, [])
+    saved = _paint(review, (40, 40))
+    assert review.save()
+    _paint(review, (70, 70))  # edited on while it is written
+    dialogs.answers["save_discard_cancel"] = "discard"
+    threading.Timer(0.3, gate.set).start()  # the step waits for the save, then asks
+    review.next()
+    assert dialogs.asked == ["Unsaved correction"] and review.image_id == ids[1]
+    assert np.array_equal(proj.correction(image_id), saved)
+
+
+def test_exporting_or_closing_waits_for_a_save_being_written(studio, qtbot, large, monkeypatch, dialogs, tmp_path):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import read_mask
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    gate = _gated_save(monkeypatch, [])
+    edited = _paint(review, (50, 50))
+    review.autosave()
     assert review.save()
     threading.Timer(0.3, gate.set).start()
     with qtbot.waitSignal(studio.runner.finished, timeout=60000):
         assert studio.panels["Export"].export_to(tmp_path / "out")
-    exported = read_mask(tmp_path / "out" / "masks" / f"{proj.image(ids[1]).name}.png")
-    assert np.array_equal(exported > 0, edited1)
+    # the draft was dropped before the export asked about other images' drafts: no question
+    assert dialogs.asked == [] and not tasks.draft_path(proj, image_id).exists()
+    exported = read_mask(tmp_path / "out" / "masks" / f"{proj.image(image_id).name}.png")
+    assert np.array_equal(exported > 0, edited)
 
-    # closing the window
     gate.clear()
     edited2 = _paint(review, (60, 60))
     assert review.save()
     threading.Timer(0.3, gate.set).start()
     assert studio.confirm_close()
-    assert np.array_equal(proj.correction(ids[1]), edited2)
+    assert np.array_equal(proj.correction(image_id), edited2)
     assert not dialogs.errors
+
+
+@pytest.mark.parametrize("draft_fails", [False, True])
+def test_a_save_failing_after_its_image_was_left_keeps_the_edits(studio, qtbot, large, monkeypatch, dialogs,
+                                                                 draft_fails):
+    """Save, step on, and the write fails (a full disk): the error names the file, and the edits come
+    back, unsaved, when the image is shown again (from its draft, or kept in the window when the
+    draft cannot be written either)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store.project import Project
+
+    review, proj = studio.panels["Review"], studio.project
+    ids = [r.id for r in proj.images]
+    image_id = review.image_id
+    gate = threading.Event()
+
+    def full(self, image_id, mask):
+        assert gate.wait(20)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Project, "save_correction", full)
+    if draft_fails:
+        def no_draft(*a, **kw):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(tasks, "write_draft", no_draft)
+    edited = _paint(review, (40, 40))
+    assert review.save()
+    review.next()
+    assert review.image_id == ids[1]
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    title, text = dialogs.errors[-1]
+    assert title == "Cannot save the correction" and str(proj.correction_path(image_id)) in text
+    assert ("kept in this window" if draft_fails else "kept as an autosaved draft") in text
+    assert proj.correction(image_id) is None
+    review.previous()
+    assert review.image_id == image_id and np.array_equal(review.mask_layer.data > 0, edited)
+    assert review.dirty and review.edit_state.text().startswith("● unsaved edits")
 
 
 def test_a_failed_large_save_names_the_file_and_keeps_the_edits(studio, qtbot, large, monkeypatch, dialogs):

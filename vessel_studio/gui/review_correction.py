@@ -250,13 +250,15 @@ class CorrectionMixin:
             text = str(job.error)
             if str(path) not in text:
                 text = f"{path}: {text}"
-            kept = "Its edits stay on screen, unsaved (autosaved as a draft)."
-            if not here and later is None:  # not expected (leaving waits for saves): keep them as its draft
+            kept = "Its edits stay on screen, unsaved."
+            if not here and later is None:  # the image was left while it was written: keep them as its draft
                 try:
                     tasks.write_draft(proj, job.image_id, job.mask)
-                    kept = "Its edits were kept as an autosaved draft: open the image to save them."
+                    kept = "Its edits were kept as an autosaved draft: open the image again to save them."
                 except (OSError, ValueError) as exc:
-                    kept = f"Its edits could not be kept as a draft either ({exc})."
+                    self._kept_edits[job.image_id] = (proj, job.mask)
+                    kept = (f"Its edits could not be kept as a draft either ({exc}): they are kept in this window "
+                            "until it closes; open the image again to save them.")
             dialogs.error(self, "Cannot save the correction",
                           f"The corrected mask of {name} was not saved (the file keeps its earlier content).\n\n"
                           f"{text}\n\n{kept}")
@@ -396,9 +398,15 @@ class CorrectionMixin:
         self._draft_digest = digest
 
     def confirm_leave(self) -> bool:
-        """Leave hook (another image or project, closing, an export or adaptation starting): saves
-        still being written land first (a failed one leaves its edits unsaved, on screen); then unsaved
-        edits → save / discard / stay."""
+        """Leave hook (another image or project, closing, an export or adaptation starting): unsaved
+        edits → save / discard / stay. A mask on screen that is being saved (no edit since) leaves at
+        once, its save lands in the background (what needs the file waits for it: ``studio.flush``);
+        else the saves still being written land first (a failed one leaves its edits unsaved, on screen)."""
+        layer, job = self.mask_layer, None
+        if self.image_id is not None and layer is not None:
+            job = self._saver.in_flight(self.studio.project, self.image_id)
+        if job is not None and np.array_equal(layer.data > 0, job.mask):
+            return True
         self._saver.flush()
         if not self.dirty:
             return True

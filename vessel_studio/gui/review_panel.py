@@ -82,6 +82,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self._loading: str | None = None
         #: large corrected masks being written in a worker, in order (review_correction)
         self._saver = Saver(self._save_landed)
+        #: image id -> (project, mask) of a save that failed after its image was left and whose draft
+        #: could not be written either: shown again as unsaved edits when the image is (review_correction)
+        self._kept_edits: dict = {}
         self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
         self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
@@ -235,6 +238,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         studio.runner.finished.connect(self._job_finished)
         studio.leave_hooks.append(self.confirm_leave)
         studio.close_hooks.append(self._closing)
+        studio.flush_hooks.append(self._saver.flush)
         self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
         # Page Down / Page Up: window-wide shortcuts, not napari key bindings (review_keys), which got
         # the keys a text field left unused (a dock passes them on to the viewer's key map)
@@ -292,6 +296,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             studio.leave_hooks.remove(self.confirm_leave)
         if self._closing in studio.close_hooks:
             studio.close_hooks.remove(self._closing)
+        if self._saver.flush in studio.flush_hooks:
+            studio.flush_hooks.remove(self._saver.flush)
         try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
@@ -524,6 +530,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
 
     def _show(self, proj, image_id: str, image, ahead: dict | None, records: list) -> None:
         """Put the image and its maps on screen (one GUI-thread call: ``image_id`` and every layer)."""
+        if self._saver.in_flight(proj, image_id) is not None:
+            # back to an image whose save (left in the background) is still being written: it lands
+            # first, then its mask is read (before image_id changes: the layers are still the last image's)
+            self._saver.flush()
         self.image_id, self.image = image_id, image
         self._maps = {}
         if ahead is not None and "fov" in ahead:
@@ -643,6 +653,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
                 if mask is None:
                     mask = np.zeros(self.image.shape[:2], bool)
                 baseline = self._baseline_for(origin, mask)
+                kept = self._kept_edits.pop(image_id, None)
+                if kept is not None and kept[0] is proj and np.shape(kept[1]) == np.shape(mask):
+                    mask = kept[1]  # a save that failed after the image was left: its edits, unsaved
             except ValueError as exc:
                 self._unreadable_mask(exc)
                 return

@@ -76,9 +76,12 @@ class ReadAhead:
         from superqt.utils import create_worker
 
         proj, image_id, which = self.reading = self.pending.pop(0)
+        wanted = self._same(self.reading, self.wanted)
 
         def read():
             background_priority()
+            if wanted:  # waited for: on screen first, its FOV estimated after it (StatsReader)
+                return tasks.read_for_review(proj, image_id, which, fov=False)
             return tasks.read_for_review(proj, image_id, which)
 
         worker = create_worker(read, _start_thread=False, _ignore_errors=True)

@@ -54,6 +54,9 @@ class Studio(QObject):
         #: False to veto (e.g. the review panel with unsaved edits)
         self.leave_hooks: list[Callable[[], bool]] = []
         self.close_hooks: list[Callable[[], None]] = []
+        #: hooks that finish the writes still in flight (the Review panel's saves of large masks),
+        #: called by ``can_leave`` (not when another image is selected) and before a job starts
+        self.flush_hooks: list[Callable[[], None]] = []
         self._close_when_done = False
         self._closing_ok = False
         self._filtered = None
@@ -69,8 +72,20 @@ class Studio(QObject):
 
     # --- project -------------------------------------------------------------------------
 
-    def can_leave(self) -> bool:
-        return all(hook() for hook in list(self.leave_hooks))
+    def can_leave(self, *, flush: bool = True) -> bool:
+        """Ask the leave hooks (unsaved edits: save, discard or stay); then, unless ``flush`` is False
+        (another image of the project is shown), let the writes still in flight land (``flush``):
+        what follows (an export, an adaptation, another project, closing) may read or need them."""
+        if not all(hook() for hook in list(self.leave_hooks)):
+            return False
+        if flush:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Let the writes still in flight land (``flush_hooks``)."""
+        for hook in list(self.flush_hooks):
+            hook()
 
     def _busy_elsewhere(self) -> bool:
         """A job works on the open project: say so (another project must wait until it has stopped)."""
@@ -159,7 +174,8 @@ class Studio(QObject):
     def select_image(self, image_id: str) -> bool:
         if image_id == self.current_id:
             return True
-        if self.current_id is not None and not self.can_leave():
+        # another image: a save still being written of the one left lands in the background
+        if self.current_id is not None and not self.can_leave(flush=False):
             return False
         self.current_id = image_id
         self.image_selected.emit(image_id)
@@ -251,6 +267,7 @@ class Studio(QObject):
         if self.runner.running:
             dialogs.error(self._parent_widget(), "Busy", f"{self.runner.name} is still running.")
             return False
+        self.flush()  # a job may read the saved masks (export, adaptation): those being written land first
         self.runner.start(name, factory)
         return True
 

@@ -119,16 +119,18 @@ def image_fov(project, image: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def read_for_review(project, image_id: str, which: list) -> dict:
+def read_for_review(project, image_id: str, which: list, *, fov: bool = True) -> dict:
     """Read ahead what the Review panel shows for an image (run in a worker thread): the image (and
     its field of view, ``image_fov``) and the probability maps ``which`` (as ``probability``) with the
     uncertainty of the first one, each with the key it was read under (taken before reading: a file
     replaced meanwhile changes the key, so the GUI thread, which compares keys again before using
-    them, reads it afresh). A map that cannot be read is left out of ``maps`` and its key and ``ValueError``
+    them, reads it afresh). ``fov=False``: no ``fov`` (the panel's statistics worker estimates it after
+    the image is shown: the image the user waits for is on screen sooner). A map that cannot be read is left out of ``maps`` and its key and ``ValueError``
     (naming the file) kept in ``map_errors``; an image that cannot be read raises."""
     out = {"image_id": image_id, "image_key": image_key(project, image_id), "maps": {}, "map_errors": {}}
     out["image"] = project.read_image(image_id)
-    out["fov"] = image_fov(project, out["image"])
+    if fov:
+        out["fov"] = image_fov(project, out["image"])
     for i, w in enumerate(which):
         key = probability_key(project, image_id, w)
         try:
