@@ -29,6 +29,16 @@ skips with a message when they are absent.
 ``benchmarks/hires_data.py``; results in ``benchmarks/results/gui/hires/``), and ``--actions`` times the
 overlay and correction actions after the steps (uncertainty map, compare, side by side, a brush stroke
 and its autosave, Save correction).
+
+``--wait-shown`` waits after each step until the image stepped to is on screen (a large image not read
+ahead is read in a worker since session 27: the step shows "loading…" first), so that each step's
+``shown_ms`` (from the call to the image on screen) is measured. ``--bursts M --burst K`` then steps
+K times ``--burst-gap`` s apart (Page Down held), M times, and reports each burst's largest stall, the
+GUI thread's reads, how many images were put on screen (``displays``: ``ReviewPanel._show`` calls,
+``load`` in older code) and the time from the burst's last step to its image on screen. ``--saves N``
+times N Save corrections (a brush stroke, then Save: the call, the largest stall, ``landed_ms`` until
+the file is written, the GUI thread's time in ``Project.save_correction``) and N "Save, then the next
+image at once" (Alt+S, Page Down). ``--skip-export`` leaves the export out.
 """
 
 from __future__ import annotations
@@ -181,6 +191,9 @@ def install_timers() -> Timers:
     for name in ("_set_layer", "_set_mask"):
         t.wrap(review_panel.ReviewPanel, name, "layers")
     t.wrap(review_panel.ReviewPanel, "load", "load")
+    if hasattr(review_panel.ReviewPanel, "_show"):  # since session 27: an image put on screen (load or later)
+        t.wrap(review_panel.ReviewPanel, "_show", "show")
+    t.wrap(Project, "save_correction", "save")
     t.wrap(Project, "manifest", "manifest")  # every record look-up (images, rounds, modality) reads it
     # per-image work besides reads and layers (high-resolution images: a few times a 1000 px image's)
     t.wrap(tasks, "image_fov", "fov")
@@ -249,6 +262,14 @@ def main(argv=None) -> int:
     ap.add_argument("--pause", type=float, default=0.5, help="seconds of normal event processing after each step")
     ap.add_argument("--work", type=Path, default=REPO / "scratch" / "gui-review",
                     help="folder for the project and the export (emptied first)")
+    ap.add_argument("--wait-shown", action="store_true",
+                    help="after each step, process events until the image stepped to is on screen (at least --pause s)")
+    ap.add_argument("--bursts", type=int, default=0, help="bursts of fast steps after the steps")
+    ap.add_argument("--burst", type=int, default=4, help="steps in a burst")
+    ap.add_argument("--burst-gap", type=float, default=0.1, help="seconds between the steps of a burst")
+    ap.add_argument("--saves", type=int, default=0, help="Save corrections timed after the steps, and as many "
+                                                           "'save, then next image at once'")
+    ap.add_argument("--skip-export", action="store_true", help="no export at the end")
     ap.add_argument("--stacks", type=Path, default=None,
                     help="write the GUI thread's stack at every stall over 150 ms to this file")
     args = ap.parse_args(argv)
@@ -315,6 +336,26 @@ def main(argv=None) -> int:
 
     pump = functools.partial(_gui.pump, app, sleep=0.002)
 
+    def pump_watch(seconds: float, cond, *, until_s: float = 0.0):
+        """Process events for ``seconds`` s (and on, up to ``until_s`` s, while ``cond`` is false); the
+        ms from the call until ``cond()`` first held, or None."""
+        t0 = time.perf_counter()
+        hit = 0.0 if cond() else None
+        while True:
+            now = time.perf_counter()
+            if now - t0 >= seconds and (hit is not None or now - t0 >= until_s):
+                return hit
+            app.processEvents()
+            if hit is None and cond():
+                hit = (time.perf_counter() - t0) * 1000
+            time.sleep(0.002)
+
+    def shown() -> bool:
+        return review.image_id is not None and review.image_id == studio.current_id
+
+    def displays(calls) -> int:
+        return calls.get(("show", True), 0) if hasattr(type(review), "_show") else calls.get(("load", True), 0)
+
     report: dict = {
         "command": "xvfb-run -a -s '-screen 0 1600x1000x24' .venv/bin/python benchmarks/gui_review.py " + " ".join(
             sys.argv[1:] if argv is None else argv),
@@ -364,7 +405,12 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         review.next()
         call_ms = (time.perf_counter() - t0) * 1000
-        pump(args.pause)
+        if args.wait_shown:
+            wait = pump_watch(args.pause, shown, until_s=30.0)
+            shown_ms = None if wait is None else round(call_ms + wait, 1)
+        else:
+            pump(args.pause)
+            shown_ms = round(call_ms, 1) if shown() else None
         after, calls_after = timers.snapshot()
         t1 = time.perf_counter()
 
@@ -376,6 +422,7 @@ def main(argv=None) -> int:
             "image": studio.current_id,
             "max_stall_ms": round(max(stalls, default=0.0), 1),
             "next_call_ms": round(call_ms, 1),
+            "shown_ms": shown_ms,
             "gui_read_ms": spent("read"),
             "gui_layers_ms": spent("layers"),
             "gui_load_ms": spent("load"),
@@ -388,13 +435,14 @@ def main(argv=None) -> int:
         })
         print("step", i, json.dumps(steps[-1]), flush=True)
 
-    def summary(key):
-        v = [s[key] for s in steps]
+    def summary(key, rows=None):
+        v = [s[key] for s in (steps if rows is None else rows) if s[key] is not None]
         return {"median": round(float(np.median(v)), 1), "max": round(float(np.max(v)), 1)} if v else {}
 
     report["review_steps"] = {
         "steps": len(steps), "pause_s": args.pause,
         "max_stall_ms": summary("max_stall_ms"), "next_call_ms": summary("next_call_ms"),
+        "shown_ms": summary("shown_ms"),
         "gui_read_ms": summary("gui_read_ms"), "gui_layers_ms": summary("gui_layers_ms"),
         "worker_read_ms": summary("worker_read_ms"),
         "gui_manifest_ms": summary("gui_manifest_ms"), "gui_manifest_calls": summary("gui_manifest_calls"),
@@ -406,8 +454,94 @@ def main(argv=None) -> int:
     }
     if args.actions:
         report["actions"] = run_actions(review, viewer, probe, pump, timers)
+
+    # --- fast steps (Page Down held) -------------------------------------------------------------
+    if args.bursts:
+        pump(2.0)
+        bursts = []
+        for b in range(args.bursts):
+            before, calls_before = timers.snapshot()
+            t0 = time.perf_counter()
+            calls_ms = []
+            for k in range(args.burst):
+                tk = time.perf_counter()
+                review.next()
+                calls_ms.append(round((time.perf_counter() - tk) * 1000, 1))
+                if k < args.burst - 1:
+                    pump(args.burst_gap)
+            t_last = time.perf_counter()
+            wait = pump_watch(0.0, shown, until_s=30.0)
+            t_shown = time.perf_counter()
+            pump(2.0)  # the image stopped on settles (statistics, measures, read-ahead)
+            after, calls_after = timers.snapshot()
+            bursts.append({
+                "image": studio.current_id,
+                "max_stall_ms": round(max(probe.between(t0, t_shown), default=0.0), 1),
+                "max_stall_after_ms": round(max(probe.between(t_shown, time.perf_counter()), default=0.0), 1),
+                "next_call_ms": calls_ms,
+                "shown_after_last_step_ms": None if wait is None else round((t_last - tk) * 1000 + wait, 1),
+                "gui_read_ms": round((after.get(("read", True), 0.0) - before.get(("read", True), 0.0)) * 1000, 1),
+                "worker_read_ms": round((after.get(("read", False), 0.0) - before.get(("read", False), 0.0)) * 1000, 1),
+                "displays": displays(calls_after) - displays(calls_before),
+            })
+            print("burst", b, json.dumps(bursts[-1]), flush=True)
+        report["bursts"] = {
+            "bursts": len(bursts), "steps_per_burst": args.burst, "gap_s": args.burst_gap,
+            "max_stall_ms": summary("max_stall_ms", bursts),
+            "next_call_ms": {"median": round(float(np.median([c for r in bursts for c in r["next_call_ms"]])), 1),
+                             "max": round(float(np.max([c for r in bursts for c in r["next_call_ms"]])), 1)},
+            "shown_after_last_step_ms": summary("shown_after_last_step_ms", bursts),
+            "gui_read_ms": summary("gui_read_ms", bursts), "displays": summary("displays", bursts),
+            "per_burst": bursts,
+        }
+
+    # --- Save correction, and "save, then the next image at once" --------------------------------
+    if args.saves:
+        def stroke(k):
+            layer = viewer.layers["mask"]
+            layer.mode = "paint"
+            h, w = layer.data.shape
+            for j in range(5):
+                layer.paint((h // 3 + 40 * k, w // 3 + j * layer.brush_size), 1)
+
+        def landed() -> bool:
+            saver = getattr(review, "_saver", None)  # since session 27: large masks saved in a worker
+            return saver is None or not saver.busy
+
+        pump(2.0)
+        saves = []
+        for mode in ("save", "save + next at once"):
+            for k in range(args.saves):
+                stroke(k)
+                pump(0.5)
+                before, _ = timers.snapshot()
+                t0 = time.perf_counter()
+                review.save()
+                if mode != "save":
+                    review.next()
+                call_ms = (time.perf_counter() - t0) * 1000
+                wait = pump_watch(0.0, landed, until_s=30.0)
+                landed_ms = None if wait is None else round(call_ms + wait, 1)
+                if mode != "save":
+                    pump_watch(0.0, shown, until_s=30.0)
+                pump(1.5)
+                after, _ = timers.snapshot()
+                saves.append({
+                    "mode": mode, "image": studio.current_id, "call_ms": round(call_ms, 1), "landed_ms": landed_ms,
+                    "max_stall_ms": round(max(probe.between(t0, time.perf_counter()), default=0.0), 1),
+                    "gui_save_ms": round((after.get(("save", True), 0.0) - before.get(("save", True), 0.0)) * 1000, 1),
+                    "worker_save_ms": round((after.get(("save", False), 0.0) - before.get(("save", False), 0.0)) * 1000, 1),
+                    "dirty_after": bool(review.dirty),
+                })
+                print("save", json.dumps(saves[-1]), flush=True)
+        report["saves"] = {
+            mode: {key: summary(key, [r for r in saves if r["mode"] == mode])
+                   for key in ("call_ms", "landed_ms", "max_stall_ms", "gui_save_ms", "worker_save_ms")}
+            for mode in ("save", "save + next at once")}
+        report["saves"]["per_save"] = saves
     pump(2.0)
-    job("export", lambda: export.export_to(export_dir), studio.runner)
+    if not args.skip_export:
+        job("export", lambda: export.export_to(export_dir), studio.runner)
     report["export_files"] = {
         "masks": len(list((export_dir / "masks").glob("*"))) if (export_dir / "masks").is_dir() else 0,
         "probabilities": len(list((export_dir / "probabilities").glob("*")))
