@@ -9,9 +9,11 @@ and the user is asked before they would be dropped (another image, another proje
 A large mask (``tasks.SAVE_IN_WORKER_PIXELS``: a camera's 12-16 megapixels) is encoded and written in
 a worker (:class:`.review_workers.Saver`; 140-190 ms of the GUI thread at 15 megapixels): the
 image says "saving…" and its edits count as unsaved until the file has landed, then the draft is
-dropped; a failure names the file and leaves the edits unsaved. Whatever needs the saved file or
-leaves the image (another image or project, closing, an export or adaptation starting, Revert,
-Discard) waits for the saves in flight first (``Saver.flush``, in the leave hook).
+dropped; a failure names the file and leaves the edits unsaved (kept as the image's draft when the
+image was left meanwhile). Stepping to another image with no edit since the save leaves it to land in
+the background; whatever needs the saved file (another project, closing, an export or adaptation
+starting: ``studio.can_leave`` / ``start_job``; Revert, Discard, showing that image again; edits made
+since the save, to ask about) waits for the saves in flight first (``Saver.flush``).
 """
 
 from __future__ import annotations

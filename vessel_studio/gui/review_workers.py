@@ -241,8 +241,8 @@ class Saver:
 
     ``on_done(job)`` is called on the GUI thread for every job, in order, once it has landed or
     failed. :meth:`flush` waits for every save still in flight (the panel calls it before anything
-    that needs the files or leaves the image: another image, another project, closing, an export or
-    an adaptation, Revert, Discard)."""
+    that needs the files: another project, closing, an export or an adaptation, Revert, Discard,
+    showing the image again)."""
 
     def __init__(self, on_done):
         self._on_done = on_done
