@@ -71,3 +71,29 @@ def test_the_first_segmentation_imports_no_heavy_module_after_import_engine(tmp_
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+def test_background_priority_is_idempotent_in_a_reused_thread():
+    """The pool's worker threads are reused and each job lowers its thread's priority again: it stays
+    WORKER_NICE above the main thread (it was raised by 10 per call, to 19 by the second job)."""
+    import os
+    import sys
+    import threading
+
+    from vessel_studio.gui.jobs import WORKER_NICE, background_priority
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are Linux's")
+    base = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    seen = []
+
+    def work():
+        for _ in range(3):
+            background_priority()
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == [min(19, base + WORKER_NICE)] * 3
+    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == base  # the main thread is left alone

@@ -33,14 +33,18 @@ def background_priority() -> None:
     """Lower the calling (worker) thread's CPU priority below the GUI thread's.
 
     On Linux every thread has its own nice value; threads it starts (torch's intra-op pool when
-    first used here) inherit it. Where that is not possible this does nothing.
+    first used here) inherit it. Where that is not possible this does nothing. Idempotent: the
+    pool's threads are reused, and each job calls this again; the thread ends ``WORKER_NICE`` above
+    the process's main thread, not 10 more per call (it reached 19, the lowest, by the second job).
     """
     import os
 
     try:
         tid = threading.get_native_id()
         current = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + WORKER_NICE))
+        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + WORKER_NICE)  # pid: the main thread
+        if current < target:  # never raise a thread's priority (that needs privileges)
+            os.setpriority(os.PRIO_PROCESS, tid, target)
     except (AttributeError, OSError):
         pass
 
