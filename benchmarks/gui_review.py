@@ -31,7 +31,7 @@ overlay and correction actions after the steps (uncertainty map, compare, side b
 and its autosave, Save correction).
 
 ``--wait-shown`` waits after each step until the image stepped to is on screen (a large image not read
-ahead is read in a worker since session 27: the step shows "loading…" first), so that each step's
+ahead is read in a worker since session 26: the step shows "loading…" first), so that each step's
 ``shown_ms`` (from the call to the image on screen) is measured. ``--bursts M --burst K`` then steps
 K times ``--burst-gap`` s apart (Page Down held), M times, and reports each burst's largest stall, the
 GUI thread's reads, how many images were put on screen (``displays``: ``ReviewPanel._show`` calls,
@@ -191,7 +191,7 @@ def install_timers() -> Timers:
     for name in ("_set_layer", "_set_mask"):
         t.wrap(review_panel.ReviewPanel, name, "layers")
     t.wrap(review_panel.ReviewPanel, "load", "load")
-    if hasattr(review_panel.ReviewPanel, "_show"):  # since session 27: an image put on screen (load or later)
+    if hasattr(review_panel.ReviewPanel, "_show"):  # since session 26: an image put on screen (load or later)
         t.wrap(review_panel.ReviewPanel, "_show", "show")
     t.wrap(Project, "save_correction", "save")
     t.wrap(Project, "manifest", "manifest")  # every record look-up (images, rounds, modality) reads it
@@ -505,7 +505,7 @@ def main(argv=None) -> int:
                 layer.paint((h // 3 + 40 * k, w // 3 + j * layer.brush_size), 1)
 
         def landed() -> bool:
-            saver = getattr(review, "_saver", None)  # since session 27: large masks saved in a worker
+            saver = getattr(review, "_saver", None)  # since session 26: large masks saved in a worker
             return saver is None or not saver.busy
 
         pump(2.0)
