@@ -12,8 +12,6 @@ Call these on the GUI thread only.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 #: the Review panel's layers, bottom to top
@@ -61,68 +59,8 @@ def legend_html() -> str:
 #: the mask layer's metadata key while it is hidden because no image is shown (set_mask shows it
 #: again then; a mask the user hid stays hidden)
 EMPTY_KEY = "vessel_studio_empty"
-#: an image layer's metadata key while it holds a hidden placeholder (zeros) of the image's size, kept
-#: as it is while no map is to be shown in it
-PLACEHOLDER_KEY = "vessel_studio_placeholder"
 #: the empty data of a layer while no image is shown
 EMPTY = {"image": (1, 1, 3), "compare": (1, 1), "probability": (1, 1), "uncertainty": (1, 1), "mask": (1, 1)}
-
-
-#: a multiscale layer's smallest level has its longest side at most this many pixels
-PYRAMID_TOP = 1024
-_PYRAMIDS: dict[int, tuple] = {}  # id(array) -> (weak reference to it, its levels below full resolution)
-
-
-def pyramid(data: np.ndarray) -> list:
-    """``data`` and its levels for a napari multiscale layer: every second row and column (what a
-    zoomed-out single-scale layer draws with nearest interpolation), halving until the longest side
-    is at most :data:`PYRAMID_TOP`; the first level is ``data`` itself (what is drawn at full zoom).
-    Cached while ``data`` lives, so that a worker can make them ahead (:func:`prepare`) and the GUI
-    thread finds them."""
-    key = id(data)
-    got = _PYRAMIDS.get(key)
-    if got is not None and got[0]() is data:
-        return [data, *got[1]]
-    levels, level = [], data
-    while max(level.shape[:2]) > PYRAMID_TOP:
-        level = np.ascontiguousarray(level[::2, ::2])
-        levels.append(level)
-    _PYRAMIDS[key] = (weakref.ref(data, lambda _ref, k=key: _PYRAMIDS.pop(k, None)), levels)
-    return [data, *levels]
-
-
-def _level_shapes(shape) -> list[tuple]:
-    """The shapes of :func:`pyramid`'s levels for data of ``shape``."""
-    shapes = [tuple(shape)]
-    while max(shapes[-1][:2]) > PYRAMID_TOP:
-        rows, cols = shapes[-1][:2]
-        shapes.append(((rows + 1) // 2, (cols + 1) // 2, *shapes[-1][2:]))
-    return shapes
-
-
-def prepare(got: dict) -> None:
-    """Make the levels of what ``tasks.read_for_review`` read (the image, its maps and uncertainty) in
-    the worker that read it, when the image is shown as a multiscale (:func:`multiscale`)."""
-    if not multiscale(got["image"]):
-        return
-    pyramid(got["image"])
-    for _key, prob, unc in got["maps"].values():
-        for a in (prob, unc):
-            if a is not None:
-                pyramid(a)
-
-
-def multiscale(image) -> bool:
-    """Whether ``image`` (an image or its maps) is shown in multiscale layers: more pixels than
-    ``tasks.MULTISCALE_PIXELS``."""
-    from vessel_studio.gui import tasks
-
-    return image is not None and tasks.pixels(np.shape(image)) > tasks.MULTISCALE_PIXELS
-
-
-def full(layer):
-    """A layer's data at full resolution (the first level of a multiscale layer)."""
-    return layer.data[0] if layer.multiscale else layer.data
 
 
 def mask_colormap():
@@ -182,61 +120,42 @@ def clear(viewer) -> None:
         layer = layers[name]
         layer.visible = False
         rgb = name == "image" and layer.rgb
-        empty = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
-        layer.data = [empty] if getattr(layer, "multiscale", False) else empty
+        layer.data = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
         if name == "mask":
             layer.metadata[EMPTY_KEY] = True
             layer._undo_history.clear()
             layer._redo_history.clear()
 
 
-def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible: bool = True,
-              multiscale: bool = False, **kw):
+def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible: bool = True, **kw):
     """Show ``data`` in the image layer ``name`` (``kw``: napari's ``add_image`` options); ``None``
-    leaves a hidden placeholder of ``placeholder_shape`` (nothing when that is ``None`` too).
-    ``multiscale``: shown as a napari multiscale (:func:`pyramid`; a large image: napari then uploads
-    only the level the view needs, the full resolution at full zoom); napari cannot switch a layer
-    between the two, so a layer of the other kind is replaced."""
+    leaves a hidden placeholder of ``placeholder_shape`` (nothing when that is ``None`` too)."""
     layers = viewer.layers
-    placeholder = data is None
     if data is None:
         # keep a hidden placeholder: adding a layer later (when a job finishes) costs the GUI
         # thread far more than updating one
         if placeholder_shape is None:
             return
-        layer = layers[name] if name in layers else None
-        if (layer is not None and not layer.visible and layer.metadata.get(PLACEHOLDER_KEY)
-                and layer.multiscale == multiscale and tuple(full(layer).shape) == tuple(placeholder_shape)):
-            return  # already a hidden placeholder of this size: updating it cost ~7 ms of events a step
-        if multiscale:  # zeros without memory, in the levels' shapes
-            data = [np.broadcast_to(np.float32(0), shape) for shape in _level_shapes(placeholder_shape)]
-        else:
-            data = np.zeros(placeholder_shape, np.float32)
-        visible = False
-    elif multiscale:
-        data = pyramid(data)
-    if (name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False)
-            and layers[name].multiscale == multiscale):
+        data, visible = np.zeros(placeholder_shape, np.float32), False
+    if name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False):
         layer = layers[name]
         if not visible:  # a hidden layer is not sliced or drawn when its data changes
             layer.visible = False
-        before = layer.data.dtype
+        before = np.asarray(layer.data).dtype
         layer.data = data
         if "contrast_limits" in kw:
             layer.contrast_limits = kw["contrast_limits"]
-        elif not layer.rgb or before != np.uint8 or layer.data.dtype != np.uint8:
+        elif not layer.rgb or before != np.uint8 or np.asarray(data).dtype != np.uint8:
             # another image may have another dtype / range (8- and 16-bit scans); an RGB layer kept the
             # 0-255 of its 8-bit placeholder for a camera's 16-bit RGB TIFF, drawn all white
             layer.reset_contrast_limits_range()
             layer.reset_contrast_limits()
-        layer.metadata[PLACEHOLDER_KEY] = placeholder
         layer.visible = visible
         return
     if name in layers:
         layers.remove(name)
     kw = {k: v for k, v in kw.items() if v is not None}
-    layer = viewer.add_image(data, name=name, visible=visible, multiscale=multiscale, **kw)
-    layer.metadata[PLACEHOLDER_KEY] = placeholder
+    layer = viewer.add_image(data, name=name, visible=visible, **kw)
     order(viewer)
     return layer
 

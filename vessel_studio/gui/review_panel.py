@@ -667,8 +667,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
 
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):
         shape = None if self.image is None else self.image.shape[:2]
-        return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible,
-                                       multiscale=review_layers.multiscale(self.image), **kw)
+        return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible, **kw)
 
     def _set_mask(self, mask: np.ndarray) -> None:
         review_layers.set_mask(self.viewer, mask, opacity=self.opacity.value() / 100,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from vessel_studio.gui import review_layers, tasks
+from vessel_studio.gui import tasks
 from vessel_studio.gui.jobs import background_priority
 
 
@@ -81,11 +81,8 @@ class ReadAhead:
         def read():
             background_priority()
             if wanted:  # waited for: on screen first, its FOV estimated after it (StatsReader)
-                got = tasks.read_for_review(proj, image_id, which, fov=False)
-            else:
-                got = tasks.read_for_review(proj, image_id, which)
-            review_layers.prepare(got)  # a large image's multiscale levels, made here, not on the GUI thread
-            return got
+                return tasks.read_for_review(proj, image_id, which, fov=False)
+            return tasks.read_for_review(proj, image_id, which)
 
         worker = create_worker(read, _start_thread=False, _ignore_errors=True)
         # an error (an unreadable image) of a neighbour: nothing is kept, load reads it itself and says

@@ -162,11 +162,6 @@ def is_large(image: np.ndarray | None) -> bool:
 #: screen at once: 8.5 ms a step (median) for the public sets' <= 0.96 megapixels
 #: (``benchmarks/results/gui/README.md``, the 88-image review before the read-ahead)
 READ_IN_WORKER_PIXELS = LARGE_IMAGE_PIXELS
-#: the Review panel shows an image with more pixels than this, and its maps, as napari multiscale
-#: layers (``review_layers.pyramid``, made in the read-ahead worker): napari then uploads only the level
-#: the view needs (the full resolution at full zoom), not 15-megapixel textures at every step
-#: (``benchmarks/results/gui/hires/README.md``, session 28). The editable mask stays single-scale
-MULTISCALE_PIXELS = LARGE_IMAGE_PIXELS
 #: Save correction / Accept as reviewed of a mask with more pixels than this encode and write its PNG
 #: in a worker (140-190 ms of the GUI thread at 15 megapixels); smaller masks are saved on the GUI
 #: thread (measured in ``benchmarks/results/gui/hires/README.md``), so the file is there when the call returns
