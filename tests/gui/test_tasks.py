@@ -118,6 +118,9 @@ def test_review_order_scores_inside_the_field_of_view(sample_project, monkeypatc
         return real_read(self, image_id)
 
     monkeypatch.setattr(type(proj), "read_image", reading)
+    import shutil
+
+    shutil.rmtree(tasks.gui_dir(proj) / tasks.FOV_CACHE)  # the FOVs the first run kept (cached_fov)
     order, _ = collect(tasks.review_order(proj, fovs={a.id: np.ones_like(fov_a)}))
     assert read == [b.id]  # A's FOV was given, C has no map
     assert dict(order)[a.id] == pytest.approx(tasks.uncertainty(p_a).mean())
@@ -163,3 +166,30 @@ def test_drafts_are_one_bit_pngs_read_back_as_the_mask(tmp_path):
     assert np.array_equal(tasks.current_mask(proj, image_id)[0], ~mask)
     with pytest.raises(ValueError, match="2-D"):
         tasks.write_draft(proj, image_id, np.zeros((4, 4, 3), bool))
+
+
+def test_review_order_keeps_the_estimated_fovs(sample_project, monkeypatch):
+    """The "most uncertain first" queue estimated every fundus image's FOV again on each run; the
+    estimate is kept per image (an image's content never changes under its id) and read back the
+    same; a broken cache file is estimated again."""
+    from conftest import fake_probability
+    from vessel_studio.io import fov as fov_module
+    from vessel_studio.io.images import write_prob
+
+    proj = sample_project
+    for i, rec in enumerate(proj.images):
+        write_prob(tasks.source_only_path(proj, rec.id), fake_probability(rec.shape[:2], i))
+    calls = []
+    real = fov_module.estimate_fov
+    monkeypatch.setattr(fov_module, "estimate_fov", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first, _ = collect(tasks.review_order(proj))
+    assert len(calls) == len(proj.images)
+    cache = tasks.gui_dir(proj) / tasks.FOV_CACHE
+    assert sorted(p.stem for p in cache.glob("*.png")) == sorted(r.id for r in proj.images)
+    again, _ = collect(tasks.review_order(proj))
+    assert again == first and len(calls) == len(proj.images)  # read back, not estimated
+    rec = proj.images[0]
+    assert np.array_equal(tasks.cached_fov(proj, rec.id), real(proj.read_image(rec.id), modality="fundus"))
+    (cache / f"{rec.id}.png").write_bytes(b"not a png")
+    assert np.array_equal(tasks.cached_fov(proj, rec.id), real(proj.read_image(rec.id), modality="fundus"))
+    assert len(calls) == len(proj.images) + 1

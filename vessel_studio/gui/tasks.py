@@ -119,6 +119,34 @@ def image_fov(project, image: np.ndarray) -> np.ndarray | None:
         return None
 
 
+#: estimated FOVs kept per image (an image's content never changes under its id); the folder's suffix
+#: changes when ``estimate_fov`` does, so older estimates are not read
+FOV_CACHE = "fov-1"
+
+
+def cached_fov(project, image_id: str) -> np.ndarray | None:
+    """``image_fov`` of a project's image, kept in ``PROJECT/gui/fov-1/<id>.png`` after the first
+    estimate (the "most uncertain first" queue estimated every fundus image's FOV again on every run:
+    88 images 0.5 → 4.8 s). An unreadable or mis-shaped cache file is estimated and written again; an
+    image whose FOV cannot be estimated is not cached (None)."""
+    from vessel_studio.io.images import read_mask, write_mask
+
+    path = gui_dir(project) / FOV_CACHE / f"{image_id}.png"
+    shape = project.image(image_id).shape
+    if path.is_file():
+        try:
+            return read_mask(path, shape=None if shape is None else tuple(shape[:2]))
+        except (ValueError, OSError):  # unreadable, or of another size: estimate again
+            pass
+    fov = image_fov(project, project.read_image(image_id))
+    if fov is not None:
+        try:
+            write_mask(path, fov)
+        except OSError:  # a read-only project: the estimate is still right
+            pass
+    return fov
+
+
 def read_for_review(project, image_id: str, which: list, *, fov: bool = True) -> dict:
     """Read ahead what the Review panel shows for an image (run in a worker thread): the image (and
     its field of view, ``image_fov``) and the probability maps ``which`` (as ``probability``) with the
@@ -235,9 +263,9 @@ def review_order(project, *, fovs: dict | None = None) -> Job[list[tuple[str, fl
     """Images by decreasing mean uncertainty of their current probability map (no map: last), inside
     each image's field of view, as the Review panel's label-free statistics (a fundus image's black
     border, where the model is sure, diluted the score by its share of the frame). ``fovs``: the
-    fields of view already known (image id -> ``image_fov``), else estimated here from the image (an
-    OCT-A image's is the whole frame, ``estimate_fov``: not read); an image that cannot be read is
-    scored over the whole frame."""
+    fields of view already known (image id -> ``image_fov``), else ``cached_fov`` (estimated from the
+    image once, then kept; an OCT-A image's is the whole frame, ``estimate_fov``: not read); an image
+    that cannot be read is scored over the whole frame."""
     images = project.images
     fovs = fovs or {}
     whole_frame = project.modality != "fundus"
@@ -250,7 +278,7 @@ def review_order(project, *, fovs: dict | None = None) -> Job[list[tuple[str, fl
             fov = fovs.get(rec.id)
             if fov is None and not whole_frame:
                 try:
-                    fov = image_fov(project, project.read_image(rec.id))
+                    fov = cached_fov(project, rec.id)
                 except (KeyError, ValueError, OSError):
                     fov = None
             scores.append((rec.id, label_free_stats(p, fov)["mean_uncertainty"]))
