@@ -69,10 +69,9 @@ def check_disk(project, targets, cfg, index: int, previous: int | None, *, free:
     free = shutil.disk_usage(project.folder).free if free is None else free
     if free >= need:
         return
-    from vessel_studio.adaptation.selection import review_pick, round_rows
+    from vessel_studio.adaptation.selection import prune_keep
 
-    pick = review_pick(round_rows(project.rounds))[0]  # what `rounds --prune` keeps besides the latest
-    freeable = plan_prune(project, keep=[] if pick is None else [pick]).bytes
+    freeable = plan_prune(project, keep=prune_keep(project.rounds)).bytes  # what `rounds --prune` frees
     hint = (f"`vessel-studio rounds {project.folder} --prune` would free {freeable / 1e9:.1f} GB (the maps of "
             "the rounds before the latest but the label-free hint's)" if freeable
             else "free some space on that disk")

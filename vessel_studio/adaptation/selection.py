@@ -125,6 +125,14 @@ def review_pick(history: Sequence[Mapping[str, float]]) -> tuple[int | None, lis
     return select_round(ok), flagged
 
 
+def prune_keep(rounds) -> list[int]:
+    """The rounds that ``rounds --prune`` and the Adaptation panel's "Free disk…" keep whole besides the
+    latest (and any asked for): the label-free hint's (:func:`review_pick`), when there is one.
+    ``rounds``: the project's round records."""
+    pick = review_pick(round_rows(rounds))[0]
+    return [] if pick is None else [pick]
+
+
 def review_hint(history: Sequence[Mapping[str, float]]) -> str | None:
     """:func:`review_pick` as one line, or None."""
     pick, flagged = review_pick(history)

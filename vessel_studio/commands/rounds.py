@@ -65,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prune(project, args: argparse.Namespace) -> None:
-    from vessel_studio.adaptation.selection import review_pick, round_rows
+    from vessel_studio.adaptation.selection import prune_keep
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.store.prune import plan_prune, prune_job
 
-    hint = review_pick(round_rows(project.rounds))[0]
-    keep = set(args.keep) | ({hint} if hint is not None else set())
+    hints = prune_keep(project.rounds)
+    hint = hints[0] if hints else None
+    keep = set(args.keep) | set(hints)
     plan = plan_prune(project, keep=keep)
     if not plan.rounds:
         print("prune: nothing to delete" + (f" (kept whole: round(s) {', '.join(map(str, plan.kept))})"

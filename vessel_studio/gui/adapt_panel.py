@@ -277,7 +277,7 @@ class AdaptPanel(QWidget):
     def _fill_rollback(self, proj) -> None:
         """Rollback choices: every committed round but the last ("no round" removes them all), and
         the label-free selection hint."""
-        from vessel_studio.adaptation.selection import review_hint, review_pick, round_rows
+        from vessel_studio.adaptation.selection import prune_keep, review_hint, round_rows
 
         indices = [r.index for r in proj.rounds] if proj is not None else []
         whole = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []
@@ -296,8 +296,8 @@ class AdaptPanel(QWidget):
         can = bool(indices) and not self.studio.runner.running
         self.keep_round.setEnabled(can)
         self.btn_rollback.setEnabled(can)
-        pick = review_pick(round_rows(proj.rounds))[0] if indices else None
-        spare = [i for i in whole[:-1] if i != pick]  # what "Free disk…" would prune (store.prune.plan_prune)
+        keep = prune_keep(proj.rounds) if indices else []
+        spare = [i for i in whole[:-1] if i not in keep]  # what "Free disk…" would prune (store.prune.plan_prune)
         self.btn_prune.setEnabled(bool(spare) and not self.studio.runner.running)
 
     def rollback(self) -> bool:
@@ -329,14 +329,14 @@ class AdaptPanel(QWidget):
     def free_disk(self) -> bool:
         """Ask, then delete the maps of the rounds nobody needs (``store.prune``: all but the latest and
         the label-free hint's round) in the job runner."""
-        from vessel_studio.adaptation.selection import review_pick, round_rows
+        from vessel_studio.adaptation.selection import prune_keep
         from vessel_studio.store.prune import plan_prune, prune_job
 
         proj = self.studio.project
         if proj is None or self.studio.runner.running:
             return False
-        hint = review_pick(round_rows(proj.rounds))[0]
-        keep = {hint} if hint is not None else set()
+        keep = prune_keep(proj.rounds)
+        hint = keep[0] if keep else None
         try:
             plan = plan_prune(proj, keep=keep)
         except (ValueError, OSError) as exc:
