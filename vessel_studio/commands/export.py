@@ -38,17 +38,6 @@ def _is_earlier_export(folder: Path) -> bool:
     return all(entry.name in EXPORT_ENTRIES for entry in folder.iterdir())
 
 
-def _has_map(project, image_id: str, round: int | None) -> bool:
-    """Whether ``tasks.probability(project, image_id, round)`` finds a map (without reading it)."""
-    from vessel_studio.gui import tasks
-
-    if round is not None:
-        return project.prediction_path(image_id, round=round).is_file()
-    if project.rounds and project.prediction_path(image_id).is_file():
-        return True
-    return tasks.source_only_path(project, image_id).is_file()
-
-
 def run(args: argparse.Namespace) -> int:
     from vessel_studio.commands.checks import check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
@@ -82,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
                              round=args.round, calibrate=args.calibrate), on_event)
     finally:
         on_event.close()
-    corrected = set(project.corrections())
-    missing = [rec.name for rec in project.images
-               if rec.id not in corrected and not _has_map(project, rec.id, args.round)]
+    corrected, rounds = set(project.corrections()), project.rounds
+    missing = [rec.name for rec in project.images  # no map that tasks.probability would read
+               if rec.id not in corrected and not tasks.map_name(project, rec.id, args.round, rounds)]
     print(f"exported {len(project.images)} image(s) to {out}: {len(corrected)} saved (corrected or accepted) "
           f"mask(s), the others predicted" + (f"; no mask for {len(missing)} never segmented: "
                                                f"{', '.join(missing)}" if missing else ""))

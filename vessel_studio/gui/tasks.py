@@ -528,16 +528,20 @@ def export(
     return folder
 
 
-def map_name(project, image_id: str, which, rounds) -> str:
+def map_name(project, image_id: str, which=None, rounds: list | None = None) -> str:
     """Which map ``probability(project, image_id, which, rounds=rounds)`` returns, without reading
-    it: "round N" or "source-only" (call it when that map exists)."""
+    it: "round N", "source-only", or "" when it finds none (``rounds``: the project's round records
+    when the caller has just read them)."""
+    rounds = project.rounds if rounds is None else rounds
     if which == SOURCE_ONLY:
-        return SOURCE_ONLY
+        found = source_only_path(project, image_id).is_file()
+        return SOURCE_ONLY if found else ""
     if which is not None:
-        return f"round {int(which)}"
+        found = bool(rounds) and project.prediction_path(image_id, round=int(which)).is_file()
+        return f"round {int(which)}" if found else ""
     if rounds and project.prediction_path(image_id).is_file():
         return f"round {rounds[-1].index}"
-    return SOURCE_ONLY
+    return SOURCE_ONLY if source_only_path(project, image_id).is_file() else ""
 
 
 def export_record(project, which, calibration, rounds, maps: dict[str, str]) -> dict:
