@@ -25,7 +25,7 @@ def large(monkeypatch):
 
 
 def _no_read_ahead(review, qtbot):
-    qtbot.waitUntil(lambda: review._ahead.worker is None, timeout=10000)
+    qtbot.waitUntil(lambda: not review._ahead.busy, timeout=10000)
     review._ahead_timer.stop()
     review._ahead.cache.clear()
 
@@ -53,6 +53,8 @@ def test_a_large_image_not_read_ahead_is_read_in_a_worker(studio, qtbot, large, 
 
 
 def test_steps_faster_than_the_reads_show_only_the_image_stopped_on(studio, qtbot, large, monkeypatch, dialogs):
+    from collections import Counter
+
     from vessel_studio.gui import tasks
 
     proj = studio.project
@@ -60,14 +62,19 @@ def test_steps_faster_than_the_reads_show_only_the_image_stopped_on(studio, qtbo
     ids = [r.id for r in proj.images]
     review = studio.panels["Review"]
     _no_read_ahead(review, qtbot)
-    gate, entered, read = threading.Event(), threading.Event(), []
+    gate, read, outcome = threading.Event(), [], []
     real = tasks.read_for_review
 
     def slow(project, image_id, which, **kw):
-        read.append((image_id, kw))
-        entered.set()
+        read.append((image_id, kw.get("fov")))
         assert gate.wait(20)
-        return real(project, image_id, which, **kw)
+        try:
+            got = real(project, image_id, which, **kw)
+        except tasks.ReadCancelled:
+            outcome.append((image_id, "stopped"))
+            raise
+        outcome.append((image_id, "read"))
+        return got
 
     monkeypatch.setattr(tasks, "read_for_review", slow)
     shown = []
@@ -76,20 +83,56 @@ def test_steps_faster_than_the_reads_show_only_the_image_stopped_on(studio, qtbo
                                                                      real_show(proj, image_id, *a)))
     reads = _count_gui_thread_reads(monkeypatch)
     review.next()  # image 1: its read blocks on the gate
-    qtbot.waitUntil(entered.is_set, timeout=10000)
-    review.next()  # image 2
+    review.next()  # image 2: read at once (not after image 1's); image 1's stops at its first file
     review.next()  # image 0 (the queue wraps): the one stopped on
     review.next()  # image 1 again ...
     review.previous()  # ... and back to image 0
     assert studio.current_id == ids[0] and review.image_id is None
+    qtbot.waitUntil(lambda: len(read) == 5, timeout=10000)
     gate.set()
     qtbot.waitUntil(lambda: review.image_id == ids[0], timeout=20000)
-    qtbot.waitUntil(lambda: review._ahead.worker is None and not review._ahead.pending, timeout=20000)
-    assert shown == [ids[0]]  # image 1's read arrived late and was dropped; 2 was never read
-    # read for the panel to show (the FOV is estimated after the image is on screen)
-    assert read == [(ids[1], {"fov": False}), (ids[0], {"fov": False})] and reads == []
+    qtbot.waitUntil(lambda: not review._ahead.foreground, timeout=20000)
+    assert shown == [ids[0]]  # the reads of the images stepped past stopped before their first file
+    assert Counter(read) == Counter({(ids[1], False): 2, (ids[0], False): 2, (ids[2], False): 1})  # FOV after
+    assert sorted(o for o in outcome if o[1] == "read") == [(ids[0], "read")] and len(outcome) == 5
+    assert reads == []
     assert np.array_equal(studio.viewer.layers["image"].data, proj.read_image(ids[0]))
     assert not dialogs.errors
+
+
+def test_a_step_does_not_wait_for_the_read_of_an_image_stepped_past(studio, qtbot, large, monkeypatch, dialogs):
+    """Session 27: after fast steps the image stopped on was read after the read in flight (a read cannot
+    stop halfway), at background priority: 824 ms from the last step to the image at 15 megapixels, 406
+    before reads moved to a worker. Now it is read at once, at the GUI thread's priority."""
+    import os
+
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    gate, entered, nice = threading.Event(), threading.Event(), {}
+    real = tasks.read_for_review
+
+    def slow(project, image_id, which, **kw):
+        nice[image_id] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        if image_id == ids[1]:
+            entered.set()
+            assert gate.wait(20)
+        return real(project, image_id, which, **kw)
+
+    monkeypatch.setattr(tasks, "read_for_review", slow)
+    review.next()  # image 1: its read blocks
+    qtbot.waitUntil(entered.is_set, timeout=10000)
+    review.next()  # image 2
+    qtbot.waitUntil(lambda: review.image_id == ids[2], timeout=10000)
+    assert not gate.is_set()  # image 1's read is still in flight
+    assert nice[ids[2]] == os.getpriority(os.PRIO_PROCESS, 0)  # the GUI thread's priority
+    gate.set()
+    qtbot.waitUntil(lambda: not review._ahead.foreground, timeout=20000)
+    assert review.image_id == ids[2] and not dialogs.errors
 
 
 def test_unsaved_edits_are_asked_about_before_a_large_image_is_loaded(studio, qtbot, large, dialogs):

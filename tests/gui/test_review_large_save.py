@@ -304,3 +304,51 @@ def test_small_masks_are_still_saved_on_the_gui_thread(studio):
     edited = _paint(review, (40, 40))
     assert review.save()
     assert np.array_equal(proj.correction(review.image_id), edited) and not review._saver.busy
+
+
+def test_a_small_save_lands_through_the_same_path_as_a_large_one(studio, monkeypatch, dialogs):
+    """A small mask is written before save() returns, and its outcome is taken by the same
+    ``_save_landed`` as a worker's save (session 27; it had its own copy of the states, messages and
+    errors): a failure names the file and says the edits stay, and an Accept whose state cannot be set
+    says the mask was saved."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store.project import Project
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    assert tasks.pixels(review.mask_layer.data.shape) <= tasks.SAVE_IN_WORKER_PIXELS
+    landed = []
+    real_landed = review._saver._on_done  # the panel's _save_landed
+    monkeypatch.setattr(review._saver, "_on_done", lambda job: (landed.append(job), real_landed(job)))
+    real_save = Project.save_correction
+
+    def full(self, image_id, mask):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Project, "save_correction", full)
+    edited = _paint(review, (40, 40))
+    assert not review.save()
+    assert len(landed) == 1 and landed[0].error is not None and not review._saver.busy
+    title, text = dialogs.errors[-1]
+    assert title == "Cannot save the correction" and str(proj.correction_path(image_id)) in text
+    assert "Its edits stay on screen, unsaved." in text
+    assert review.dirty and np.array_equal(review.mask_layer.data > 0, edited)
+
+    monkeypatch.setattr(Project, "save_correction", real_save)
+    real_state = Project.set_state
+
+    def no_reviewed(self, image_id, state):
+        if state == "reviewed":
+            raise OSError(13, "Permission denied")
+        return real_state(self, image_id, state)
+
+    monkeypatch.setattr(Project, "set_state", no_reviewed)
+    assert not review.mark_reviewed()
+    assert len(landed) == 2 and landed[1].state_error is not None
+    assert dialogs.errors[-1][0] == "Cannot mark the image reviewed"
+    assert np.array_equal(proj.correction(image_id) > 0, edited) and proj.image(image_id).state == "corrected"
+    assert not review.dirty and review.edit_state.text() == "mask from: saved correction"
+
+    monkeypatch.setattr(Project, "set_state", real_state)
+    assert review.mark_reviewed()
+    assert len(landed) == 3 and proj.image(image_id).state == "reviewed"

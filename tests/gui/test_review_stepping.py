@@ -99,10 +99,10 @@ def test_a_read_ahead_arriving_late_never_changes_the_image_on_screen(studio, qt
     gate, entered = threading.Event(), threading.Event()
     real = tasks.read_for_review
 
-    def slow(project, image_id, which):
+    def slow(project, image_id, which, **kw):
         entered.set()
         gate.wait(10)
-        return real(project, image_id, which)
+        return real(project, image_id, which, **kw)
 
     qtbot.waitUntil(lambda: review._ahead.worker is None, timeout=10000)  # image 0's neighbours
     monkeypatch.setattr(tasks, "read_for_review", slow)

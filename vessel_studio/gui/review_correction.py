@@ -183,7 +183,8 @@ class CorrectionMixin:
     def save(self, *, wait: bool = False) -> bool:
         """Save the mask on screen as the image's correction (state "corrected"). A large mask
         (``tasks.SAVE_IN_WORKER_PIXELS``) is encoded and written in a worker: True then says the save
-        was started (``wait``: it has landed), and its outcome comes in :meth:`_save_landed`."""
+        was started (``wait``: it has landed); a small one is written before this returns (True: it
+        landed). Either way its outcome is taken in :meth:`_save_landed`."""
         return self._save(reviewed=False, wait=wait)
 
     def _save(self, *, reviewed: bool, wait: bool = False) -> bool:
@@ -191,35 +192,18 @@ class CorrectionMixin:
         if proj is None or layer is None or self.image_id is None:
             return False
         mask = layer.data > 0
-        if tasks.pixels(mask.shape) > tasks.SAVE_IN_WORKER_PIXELS:
-            job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
-            self._saver.submit(job)  # after any earlier save of it: they land in this order
-            self._update_edit_state()  # "saving…"
-            self.studio.status.emit(f"saving the mask of {proj.image(self.image_id).name}…")
-            if wait:
-                self._saver.flush()
-                return job.error is None and job.state_error is None
-            return True
-        try:
-            proj.save_correction(self.image_id, mask)
-        except (ValueError, OSError) as exc:
-            dialogs.error(self, "Cannot save the correction", str(exc))
-            return False
-        self._saved_on_screen(proj, mask)
-        self.studio.images_changed.emit()
-        if not reviewed:
-            self.studio.status.emit(f"saved the corrected mask of {proj.image(self.image_id).name}"
-                                    + saved_note(self._running_job()))
-        self._measure()
-        if reviewed:
-            try:
-                proj.set_state(self.image_id, "reviewed")
-            except (ValueError, OSError, KeyError) as exc:
-                dialogs.error(self, "Cannot mark the image reviewed", str(exc))
-                return False
-            self.studio.images_changed.emit()
-            self.studio.status.emit(f"accepted the mask of {proj.image(self.image_id).name} as reviewed"
-                                    + saved_note(self._running_job()))
+        job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
+        if tasks.pixels(mask.shape) <= tasks.SAVE_IN_WORKER_PIXELS:
+            # a small mask (20 ms): written here, so the file is there when the call returns; it lands
+            # through the same _save_landed as a worker's save (one set of states, messages and errors)
+            self._saver.run_here(job)
+            return job.error is None and job.state_error is None
+        self._saver.submit(job)  # after any earlier save of it: they land in this order
+        self._update_edit_state()  # "saving…"
+        self.studio.status.emit(f"saving the mask of {proj.image(self.image_id).name}…")
+        if wait:
+            self._saver.flush()
+            return job.error is None and job.state_error is None
         return True
 
     def _saved_on_screen(self, proj, mask: np.ndarray) -> None:

@@ -1,7 +1,8 @@
 """The Review panel's background workers: reading images (neighbours ahead, and a large image
 stepped to before they arrived), vessel measures, statistics, and saving large corrected masks.
 
-Each runs one superqt worker at a time and keeps what is still to do; what a worker returns is
+Each runs one superqt worker at a time and keeps what is still to do (but the image the panel steps
+to, which :class:`ReadAhead` reads at once on a thread of its own); what a worker returns is
 handed to the panel on the GUI thread (the worker's signals), never applied from the worker.
 The tasks are looked up in :mod:`vessel_studio.gui.tasks` when a worker starts (tests replace them).
 A panel closed while a worker runs: calls back into it that touch Qt raise ``RuntimeError``,
@@ -12,8 +13,35 @@ from __future__ import annotations
 
 import threading
 
+from qtpy.QtCore import QObject, Signal
+
 from vessel_studio.gui import tasks
 from vessel_studio.gui.jobs import background_priority
+
+
+class _OnGuiThread(QObject):
+    """Runs callables handed to :meth:`call` from any thread on the GUI thread (a queued signal)."""
+
+    called = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.called.connect(self._run)
+
+    def call(self, fn) -> None:
+        self.called.emit(fn)
+
+    @staticmethod
+    def _run(fn) -> None:
+        fn()
+
+
+class _Read:
+    """One read of an image for the panel to show (a thread of its own); ``cancelled`` once it is not."""
+
+    def __init__(self, proj, image_id: str, which: list):
+        self.key = (proj, image_id, which)
+        self.cancelled = False
 
 
 class ReadAhead:
@@ -24,9 +52,11 @@ class ReadAhead:
     image on screen). ``cache`` maps an image id to what was read for it, with the ``project`` and
     ``which`` maps it was read for; the panel takes it with :meth:`take`.
 
-    :meth:`want` reads the image the panel steps to when it was not read ahead: first, before any
-    neighbour, and of the latest step only (stepping faster than the reads drops the images passed
-    over); it goes to ``on_arrived(project, which, got)`` (not to the cache), or its error to
+    :meth:`want` reads the image the panel steps to when it was not read ahead, at once, on a thread of
+    its own at the GUI thread's priority (the user waits for it; the neighbours' worker runs below it:
+    ``background_priority``): it does not wait for a read in flight, whose image is no longer wanted and
+    which stops at its next file (``tasks.ReadCancelled``). Of fast steps only the last image is shown.
+    It goes to ``on_arrived(project, which, got)`` (not to the cache), or its error to
     ``on_failed(project, image_id, exc)``, on the GUI thread.
     """
 
@@ -38,26 +68,67 @@ class ReadAhead:
         self.worker = None
         self.pending: list = []  # (project, id, which) still to read ahead, in order
         self.wanted = None  # (project, id, which) of the image to show, until it arrives
-        self.reading = None  # (project, id, which) the worker reads
+        self.reading = None  # (project, id, which) the neighbours' worker reads
+        self._reading_cancelled = False  # the neighbour read in flight is no longer wanted
+        self.foreground: list[_Read] = []  # reads for the panel to show still running (the last one wanted)
+        self._gui = _OnGuiThread()
 
     def clear(self) -> None:
         self.cache.clear()
         self.pending = []
         self.wanted = None
+        self._cancel_stale()
+
+    @property
+    def busy(self) -> bool:
+        """A read is running or still to start (neighbours or the image to show)."""
+        return self.worker is not None or bool(self.pending) or bool(self.foreground)
 
     @staticmethod
     def _same(a, b) -> bool:
         return a is not None and b is not None and a[0] is b[0] and a[1] == b[1] and a[2] == b[2]
 
+    def _cancel_stale(self) -> None:
+        """Every read in flight that is not of the wanted image stops at its next file."""
+        for r in self.foreground:
+            if not self._same(r.key, self.wanted):
+                r.cancelled = True
+        if self.reading is not None and not self._same(self.reading, self.wanted):
+            self._reading_cancelled = True
+
     def want(self, proj, image_id: str, which: list) -> None:
-        """Read ``image_id`` (maps ``which``) next, for the panel to show: before any neighbour (those
-        still to read are dropped, and what was read ahead for the image left: memory, a few arrays per
-        image), in place of an earlier wanted image that has not arrived (a faster step)."""
+        """Read ``image_id`` (maps ``which``) now, for the panel to show: neighbours still to read are
+        dropped (and what was read ahead for the image left: memory, a few arrays per image), reads in
+        flight of other images stop at their next file. A read of it in flight already (the neighbours'
+        worker's, or one wanted before) is waited for instead."""
         self.cache.clear()
         self.wanted = (proj, image_id, which)
-        self.pending = [] if self._same(self.reading, self.wanted) else [self.wanted]
-        if self.worker is None and self.pending:
-            self._start()
+        self.pending = []
+        self._cancel_stale()
+        if (self._same(self.reading, self.wanted) and not self._reading_cancelled) or any(
+                self._same(r.key, self.wanted) and not r.cancelled for r in self.foreground):
+            return
+        self._start_foreground(_Read(proj, image_id, which))
+
+    def _start_foreground(self, read: _Read) -> None:
+        proj, image_id, which = read.key
+        self.foreground.append(read)
+
+        def run():  # a new thread: the GUI thread's priority (a pool thread may be below it for good)
+            try:
+                got = tasks.read_for_review(proj, image_id, which, fov=False, cancelled=lambda: read.cancelled)
+            except tasks.ReadCancelled:
+                self._gui.call(lambda: self._foreground_done(read))
+            except Exception as exc:  # noqa: BLE001 - an unreadable image: on_failed names it
+                self._gui.call(lambda e=exc: (self._foreground_done(read), self._errored(proj, image_id, which, e)))
+            else:
+                self._gui.call(lambda: (self._foreground_done(read), self._arrived(proj, which, got)))
+
+        threading.Thread(target=run, name="vessel-studio-review-read", daemon=True).start()
+
+    def _foreground_done(self, read: _Read) -> None:
+        if read in self.foreground:
+            self.foreground.remove(read)
 
     def take(self, image_id: str) -> dict | None:
         return self.cache.pop(image_id, None)
@@ -76,17 +147,15 @@ class ReadAhead:
         from superqt.utils import create_worker
 
         proj, image_id, which = self.reading = self.pending.pop(0)
-        wanted = self._same(self.reading, self.wanted)
+        self._reading_cancelled = False
 
         def read():
             background_priority()
-            if wanted:  # waited for: on screen first, its FOV estimated after it (StatsReader)
-                return tasks.read_for_review(proj, image_id, which, fov=False)
-            return tasks.read_for_review(proj, image_id, which)
+            return tasks.read_for_review(proj, image_id, which, cancelled=lambda: self._reading_cancelled)
 
         worker = create_worker(read, _start_thread=False, _ignore_errors=True)
         # an error (an unreadable image) of a neighbour: nothing is kept, load reads it itself and says
-        # what is wrong; of the wanted image: on_failed says it
+        # what is wrong; of the wanted image (a step to the image being read ahead): on_failed says it
         worker.returned.connect(lambda got, p=proj, w=which: self._arrived(p, w, got))
         worker.errored.connect(lambda exc, p=proj, i=image_id, w=which: self._errored(p, i, w, exc))
         worker.finished.connect(lambda: self._done())
@@ -106,6 +175,8 @@ class ReadAhead:
             pass
 
     def _errored(self, proj, image_id: str, which, exc) -> None:
+        if isinstance(exc, tasks.ReadCancelled):
+            return
         try:
             if self._same(self.wanted, (proj, image_id, which)):
                 self.wanted = None
@@ -294,6 +365,14 @@ class Saver:
         if not job.handled:
             job.handled = True
             self._on_done(job)
+
+    def run_here(self, job: SaveJob) -> None:
+        """Run ``job`` now on the calling (GUI) thread and hand its outcome to ``on_done`` (a small
+        mask's save: the file is written when this returns). Saves of other images still in flight
+        land on their own; a save of the same image never is (an image's size decides the path)."""
+        job.claim()
+        job.run()
+        self._complete(job)
 
     _flushing = False
 
