@@ -90,3 +90,24 @@ def test_not_a_project(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nowhere"), "--out", str(tmp_path / "export")]) != 0
     assert "nowhere" in capsys.readouterr().err
     assert not (tmp_path / "export").exists()
+
+
+def test_the_library_export_checks_the_folder_and_round_before_writing(project, tmp_path):
+    """``vs.export`` (the job behind the command and the panel) refuses what the command refuses, at its
+    first step, before any file is written (session 27: it wrote into any folder)."""
+    import vessel_studio as vs
+
+    proj, _, _ = project
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "measures.csv").write_text("the lab's own table")
+    (lab / "scan.png").write_bytes(b"not ours")
+    with pytest.raises(ValueError, match="holds files that are not an earlier export"):
+        vs.run(vs.export(proj, lab))
+    assert (lab / "measures.csv").read_text() == "the lab's own table" and len(list(lab.iterdir())) == 2
+    with pytest.raises(ValueError, match="no round 3"):
+        vs.run(vs.export(proj, tmp_path / "new", round=3))
+    assert not (tmp_path / "new").exists()
+    out = vs.run(vs.export(proj, tmp_path / "new"))
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "masks", "measures.csv", "probabilities"]
+    vs.run(vs.export(proj, out))  # an earlier export is written over

@@ -453,12 +453,31 @@ def test_failed_export_replaces_the_earlier_export_state(studio, qtbot, tmp_path
     with qtbot.waitSignal(studio.runner.finished, timeout=60000):
         assert panel.export_to(tmp_path / "out")
     assert panel.state.text() == f"exported to {tmp_path / 'out'}"
-    blocker_file = tmp_path / "a-file"
-    blocker_file.write_text("not a folder")
+    broken = tmp_path / "broken-export"
+    broken.mkdir()
+    (broken / "measures.csv").mkdir()  # a folder where the table goes: passes the folder check, fails the write
     with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
-        assert panel.export_to(blocker_file)
+        assert panel.export_to(broken)
     assert blocker.args[0].status == "error" and dialogs.errors[-1][0] == "Export failed"
     assert panel.state.text().startswith("export failed")
+
+
+def test_export_into_a_folder_of_other_files_is_refused_before_it_starts(studio, tmp_path, dialogs):
+    """Session 27: the command refused such a folder, the panel and ``vs.export`` wrote into it (beside a
+    lab's images; a measures.csv of theirs would have been replaced)."""
+    panel = studio.panels["Export"]
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "measures.csv").write_text("the lab's own table")
+    (lab / "scan.png").write_bytes(b"not ours")
+    assert panel.export_to(lab) is False and not studio.runner.running
+    title, text = dialogs.errors[-1]
+    assert title == "Cannot export into this folder" and str(lab) in text
+    assert sorted(p.name for p in lab.iterdir()) == ["measures.csv", "scan.png"]
+    assert (lab / "measures.csv").read_text() == "the lab's own table"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert panel.export_to(a_file) is False and "is a file" in dialogs.errors[-1][1]
 
 
 def test_review_title_follows_the_image_state(studio, qtbot):

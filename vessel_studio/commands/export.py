@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-#: what an export folder holds (``gui.tasks.export``): an earlier export may be written over
-EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,28 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="draw predicted masks with the threshold and thinning fitted to the corrected masks")
 
 
-def _is_earlier_export(folder: Path) -> bool:
-    return all(entry.name in EXPORT_ENTRIES for entry in folder.iterdir())
-
-
 def run(args: argparse.Namespace) -> int:
-    from vessel_studio.commands.checks import check_out_folder
     from vessel_studio.events import progress_bar, run as run_job
     from vessel_studio.gui import tasks
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
-    if args.round is not None:
-        known = [r.index for r in project.rounds]
-        if args.round not in known:
-            raise ValueError(f"{project.manifest_path}: no round {args.round} (rounds: {known or 'none'}; "
-                             "nothing was written)")
-        pruned = project.get_round(args.round).pruned
-        if pruned is not None:
-            raise ValueError(f"{project.manifest_path}: round {args.round}'s probability maps were pruned ({pruned}); "
-                             f"its segmenter is kept: `vessel-studio segment --model {args.project} --round "
-                             f"{args.round}` draws its masks again (nothing was written)")
-    out = check_out_folder(args.out, replaceable=_is_earlier_export)
+    out = tasks.check_export(project, args.out, args.round, name="--out")
     masks = None if args.masks == "none" else args.masks
     if masks is None and args.no_probs and args.no_table:
         raise ValueError("--masks none --no-probs --no-table: nothing to export")

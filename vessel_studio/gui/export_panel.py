@@ -58,6 +58,11 @@ class ExportPanel(QWidget):
         if self.studio.runner.running:  # before asking about unsaved edits: nothing would be exported now
             dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
             return False
+        try:  # a folder of other things (a lab's images, its own measures.csv) is refused before anything
+            tasks.check_export(proj, folder)
+        except (ValueError, OSError) as exc:
+            dialogs.error(self, "Cannot export into this folder", str(exc))
+            return False
         if not self.studio.can_leave():
             return False
         if not confirm_unsaved_drafts(self, proj, "Unsaved edits not exported",

@@ -471,6 +471,35 @@ def export_stems(images) -> dict[str, str]:
     return {rec.id: rec.name if count[rec.name.casefold()] == 1 else f"{rec.name}-{rec.id}" for rec in images}
 
 
+#: what an export folder holds (``export``): an earlier export may be written over
+EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
+
+
+def is_earlier_export(folder: Path) -> bool:
+    return all(entry.name in EXPORT_ENTRIES for entry in Path(folder).iterdir())
+
+
+def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
+    """Before an export writes anything: ``round`` is one of the project's rounds whose maps were kept,
+    and ``folder`` is absent, empty or an earlier export (its files are replaced one by one), not a
+    folder of anything else (a lab's images, its own ``measures.csv``). A ``ValueError`` names the
+    problem; nothing is written. ``export`` runs it first; the command and the Export panel run it
+    before they start one."""
+    from vessel_studio.io.folders import check_out_folder
+
+    if round is not None and round != SOURCE_ONLY:
+        known = [r.index for r in project.rounds]
+        if round not in known:
+            raise ValueError(f"{project.manifest_path}: no round {round} (rounds: {known or 'none'}; "
+                             "nothing was written)")
+        pruned = project.get_round(round).pruned
+        if pruned is not None:
+            raise ValueError(f"{project.manifest_path}: round {round}'s probability maps were pruned ({pruned}); "
+                             f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
+                             f"{round}` draws its masks again (nothing was written)")
+    return check_out_folder(folder, replaceable=is_earlier_export, name=name, output="an earlier export")
+
+
 def export(
     project,
     folder: str | Path,
@@ -485,13 +514,14 @@ def export(
     TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures. ``calibrate``:
     the predicted masks use the boundary fitted to the project's corrected masks instead of 0.5
     (``boundary_from_corrections``; written to ``calibration.json`` in the folder). Files are named
-    after the image (``export_stems``: with its id when two images share a name)."""
+    after the image (``export_stems``: with its id when two images share a name). The folder and round
+    are checked first (``check_export``): a folder holding anything but an earlier export is refused."""
     from vessel_studio.io.atomic import write_json, write_text
     from vessel_studio.io.images import write_image, write_mask, write_prob
 
     if masks not in (None, "png", "tif"):
         raise ValueError(f"mask format must be 'png' or 'tif', got {masks!r}")
-    folder = Path(folder)
+    folder = check_export(project, folder, round)
     calibration = boundary_from_corrections(project, round) if calibrate else None
     if calibration is not None:
         path = write_json(folder / "calibration.json", calibration.to_dict())
