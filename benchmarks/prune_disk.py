@@ -43,19 +43,32 @@ def tail(log: Path, n: int = 3) -> list[str]:
     return [x for x in lines if "Command being timed" not in x][-n:]
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def project_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments of a script that works on a copy of an adapted project: --project, --work, --out."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--project", type=Path, required=True, help="an adapted project (copied, not changed)")
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args(argv)
-    if not (args.project / "project.json").is_file():
-        print(f"SKIPPED: {args.project} is not a project")
+    return ap
+
+
+def fresh_copy(project: Path, work: Path) -> Path | None:
+    """``project`` copied to ``work/copy`` (``work`` emptied first); None (said) when it is not a project."""
+    if not (project / "project.json").is_file():
+        print(f"SKIPPED: {project} is not a project")
+        return None
+    copy = work / "copy"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copytree(project, copy, symlinks=True)
+    return copy
+
+
+def main(argv=None) -> int:
+    args = project_parser(__doc__).parse_args(argv)
+    copy = fresh_copy(args.project, args.work)
+    if copy is None:
         return 0
-    copy = args.work / "copy"
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    shutil.copytree(args.project, copy, symlinks=True)
     py = [sys.executable, "-m", "vessel_studio"]
     report: dict = {"project": str(args.project), "before": sizes(copy)}
     runs = {}

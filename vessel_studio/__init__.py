@@ -28,6 +28,7 @@ _API = {
     "AdaptConfig": "vessel_studio.adaptation",
     "SourceBundle": "vessel_studio.adaptation",
     "adapt": "vessel_studio.adaptation",
+    "restore_round": "vessel_studio.adaptation",  # a pruned round's maps made again (rounds --restore)
     "renormalize": "vessel_studio.train.segmenter",
     "export": "vessel_studio.gui.tasks",  # Qt-free: the job behind the Export panel and `export`
     "read_image": "vessel_studio.io",
@@ -45,7 +46,7 @@ _SUBMODULES = frozenset({
 __all__ = ["__version__", *_API]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports on first use
-    from vessel_studio.adaptation import AdaptConfig, SourceBundle, adapt
+    from vessel_studio.adaptation import AdaptConfig, SourceBundle, adapt, restore_round
     from vessel_studio.events import run
     from vessel_studio.gui.tasks import export
     from vessel_studio.io import read_image, read_mask, write_mask, write_prob

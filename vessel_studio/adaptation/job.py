@@ -77,19 +77,29 @@ def load_targets(project: Project, prep) -> list[TargetImage]:
     """The project's target images, prepared with the target modality's preprocessing. One image is
     read at a time and only its prepared arrays and packed FOV are kept (``targets.TargetImage``): a
     15-megapixel image costs ~3 MB here instead of ~60 MB."""
-    from vessel_studio.io.fov import estimate_fov
-    from vessel_studio.preprocess import prepare
-
-    out = []
-    for rec in project.images:
-        image = project.read_image(rec.id)
-        fov = estimate_fov(image, modality=prep.modality)
-        prepared = prepare(image, fov=fov, prep=prep)
-        out.append(TargetImage(id=rec.id, name=rec.name, fov=fov, prepared=prepared))
-        del image, fov, prepared
+    out = [load_target(project, rec, prep) for rec in project.images]
     if not out:
         raise ValueError(f"{project.manifest_path}: the project has no target images; add some first")
     return out
+
+
+def load_target(project: Project, rec, prep) -> TargetImage:
+    """One target image (an ``ImageRecord`` of ``project``) read, its FOV estimated and prepared with
+    ``prep``, as every round sees it (``load_targets``; ``restore.restore_round_job`` too)."""
+    from vessel_studio.io.fov import estimate_fov
+    from vessel_studio.preprocess import prepare
+
+    image = project.read_image(rec.id)
+    fov = estimate_fov(image, modality=prep.modality)
+    return TargetImage(id=rec.id, name=rec.name, fov=fov, prepared=prepare(image, fov=fov, prep=prep))
+
+
+def target_preprocessing(project: Project):
+    """The preprocessing of the project's target images: the project's recorded one, else its modality's."""
+    from vessel_studio.preprocess import Preprocessing
+
+    return Preprocessing.from_dict(project.preprocessing) if "channel" in project.preprocessing \
+        else Preprocessing.for_modality(project.modality)
 
 
 def load_sources(images: Sequence[tuple], prep) -> SourceCrops:
@@ -223,8 +233,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         if first > last:
             raise ValueError(f"{project.folder}: nothing to do (rounds={cfg.rounds})")
 
-        target_prep = Preprocessing.from_dict(project.preprocessing) if "channel" in project.preprocessing \
-            else Preprocessing.for_modality(project.modality)
+        target_prep = target_preprocessing(project)
         source_seg = Segmenter.load(source.segmenter, device=device)
         source_gen = Generator.load(source.generator, device=device).use_channels_last(cfg.gen_channels_last)
         source_gen.unet.eval()

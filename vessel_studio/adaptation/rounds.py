@@ -320,14 +320,25 @@ def predict_target(seg, t, *, mirror: bool = False) -> tuple[np.ndarray, np.ndar
     return pm, np.where(t.fov, po, np.float32(0)).astype(np.float32)
 
 
+def write_maps(seg, t, tif: Path, *, npy: Path | None = None, mirror: bool = False) -> None:
+    """``seg``'s map of target image ``t`` (``predict_target``) written as a round keeps it: the
+    original-resolution TIFF ``tif`` (lossless zlib: the same values on reading) and, with ``npy``,
+    the model-scale ``.npy``. Used by ``stage_pseudo_label`` and by ``restore`` (a pruned round's maps
+    made again)."""
+    from vessel_studio.io.images import write_prob
+
+    pm, po = predict_target(seg, t, mirror=mirror)
+    if npy is not None:
+        _save_npy(npy, pm)
+    write_prob(tif, po, compress=True)
+
+
 def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: str = "pseudo-label",
                        model_scale: bool = True, mirror: bool = False):
     """Probabilities of every real target image: original resolution (TIFF, for the project and
     the GUI's uncertainty map; returned as :class:`MapsOnDisk`, read one image at a time when
     asked for) and, with ``model_scale``, model scale (``.npy``, for the next round's training;
     ``{}`` without). ``mirror``: see ``predict_target``."""
-    from vessel_studio.io.images import write_prob
-
     r = ctx.index
     folder, model_folder = ctx.work / name, ctx.work / f"{name}-model"
     probs_model = {}
@@ -335,10 +346,7 @@ def stage_pseudo_label(ctx: RoundContext, seg, *, name: str = "pseudo", stage: s
     for i, t in enumerate(ctx.targets):
         tif, npy = folder / f"{t.id}.tif", model_folder / f"{t.id}.npy"
         if not (tif.is_file() and (npy.is_file() or not model_scale)):
-            pm, po = predict_target(seg, t, mirror=mirror)
-            if model_scale:
-                _save_npy(npy, pm)
-            write_prob(tif, po, compress=True)  # lossless: the same values on reading
+            write_maps(seg, t, tif, npy=npy if model_scale else None, mirror=mirror)
         yield Progress(stage, i + 1, n, t.name, round=r)
     probs = MapsOnDisk({t.id: folder / f"{t.id}.tif" for t in ctx.targets})
     if model_scale:

@@ -1,8 +1,10 @@
-"""``vessel-studio rounds PROJECT [--rollback N] [--prune [--keep N ...] [--dry-run]]``: a project's
+"""``vessel-studio rounds PROJECT [--restore N] [--rollback N] [--prune [--keep N ...] [--dry-run]]``: a project's
 rounds with their label-free signals and the label-free guard's warnings
 (``adaptation.selection.round_warnings``); with ``--rollback N`` the rounds after N are removed
 (``-1``: all) by ``Project.rollback``; with ``--prune`` the probability maps of every round but the
-latest, the label-free hint's round and ``--keep`` are deleted to free disk (``store.prune``).
+latest, the label-free hint's round and ``--keep`` are deleted to free disk (``store.prune``); with
+``--restore N`` a pruned round's maps are made again from its kept segmenters (``adaptation.restore``),
+before any ``--rollback``, so that ``--restore N --rollback N`` rolls back to it in one call.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prune", action="store_true",
                    help="free disk: delete the probability maps of every round but the latest, the label-free "
                         "hint's round and those named by --keep (their records and models stay; a pruned round "
-                        "can no longer be reviewed, exported or rolled back to)")
+                        "can no longer be reviewed, exported or rolled back to until --restore makes its maps again)")
+    p.add_argument("--restore", type=int, default=None, metavar="N",
+                   help="make the probability maps of pruned round N again from its kept segmenters (the same "
+                        "maps; minutes on a large project), so that it can be reviewed, exported and rolled back to")
     p.add_argument("--keep", type=int, nargs="+", default=[], metavar="N",
                    help="with --prune: rounds whose maps to keep as well")
     p.add_argument("--dry-run", action="store_true", help="with --prune: say what would be deleted, delete nothing")
@@ -28,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
+    if args.restore is not None:
+        _restore(project, args.restore)
     if args.rollback is not None:
         known = [r.index for r in project.rounds]
         if args.rollback != -1 and args.rollback not in known:
@@ -89,6 +96,22 @@ def _prune(project, args: argparse.Namespace) -> None:
     finally:
         on_event.close()
     print(f"prune: deleted {what}")
+
+
+def _restore(project, index: int) -> None:
+    from vessel_studio.adaptation.restore import restore_round_job
+    from vessel_studio.events import progress_bar, run as run_job
+
+    if project.get_round(index).pruned is None:  # an unknown round: ValueError naming the manifest
+        print(f"restore: round {index} was not pruned; its maps are there")
+        return
+    on_event = progress_bar()
+    try:
+        result = run_job(restore_round_job(project, index), on_event)
+    finally:
+        on_event.close()
+    print(f"restore: made the probability maps of round {index} again ({', '.join(result.folders)}; "
+          f"{len(result.images)} image(s), {result.seconds:.1f} s)")
 
 
 def _size(n: int) -> str:

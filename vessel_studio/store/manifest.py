@@ -12,8 +12,11 @@ manifest names it, and a reader trusts only what the manifest names. Schema (ver
                          "folders": {"images", "masks", "fovs"}},  # folders: optional (see below)
       "images": [{"id", "name", "file", "sha256", "spacing", "state", "shape", "origin"}],
       "rounds": [{"index", "folder", "status", "stage", "config", "seed", "models": {name: hash},
-                  "metrics": {name: value}, "created", "seconds", "pruned"?}]  # pruned: ISO time, optional
+                  "metrics": {name: value}, "created", "seconds", "pruned"?, "pruned_images"?}]
     }
+
+``pruned`` (optional): when ``store.prune`` deleted the round's probability maps; ``pruned_images``
+(optional, since session 27): the image ids whose maps it deleted, what ``adaptation.restore`` makes again.
 
 ``source`` is ``SourceBundle.identity()`` of the rounds' source. ``folders`` (absolute paths; ``fovs``
 may be null) is there for labelled images paired from folders (``SourceBundle.from_folders``); older
@@ -92,9 +95,13 @@ class RoundRecord:
     created: str | None = None
     seconds: float | None = None
     pruned: str | None = None  # when its probability maps were deleted to free disk (``store.prune``)
+    #: the image ids whose maps that prune deleted (None: not pruned, or pruned before session 27)
+    pruned_images: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         extra = {} if self.pruned is None else {"pruned": self.pruned}
+        if self.pruned_images is not None:
+            extra["pruned_images"] = list(self.pruned_images)
         return {
             "index": self.index,
             "folder": self.folder,
@@ -123,6 +130,7 @@ class RoundRecord:
             created=d.get("created"),
             seconds=None if d.get("seconds") is None else float(d["seconds"]),
             pruned=d.get("pruned"),
+            pruned_images=None if d.get("pruned_images") is None else tuple(d["pruned_images"]),
         )
 
 
@@ -193,6 +201,10 @@ def validate_manifest(data: Any, path: Path) -> None:
     for r in rounds:
         if r.pruned is not None and not isinstance(r.pruned, str):
             raise ValueError(f"{path}: corrupt project manifest (round {r.index}'s 'pruned' is not a time)")
+    for r, d in zip(rounds, data["rounds"]):
+        ids = d.get("pruned_images")
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            raise ValueError(f"{path}: corrupt project manifest (round {r.index}'s 'pruned_images' are not image ids)")
     idx = [r.index for r in rounds]
     if idx != sorted(set(idx)):
         raise ValueError(f"{path}: corrupt project manifest (round indices not strictly increasing: {idx})")

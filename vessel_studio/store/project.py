@@ -527,7 +527,8 @@ class Project:
             raise ValueError(
                 f"{self.manifest_path}: round {target.index}'s probability maps were pruned ({target.pruned}); "
                 "the next round would have no pseudo-labels to start from. Roll back to a round that kept "
-                f"them ({', '.join(map(str, whole)) if whole else 'none but the latest'}) or -1 (every round)")
+                f"them ({', '.join(map(str, whole)) if whole else 'none but the latest'}) or -1 (every round), "
+                f"or make its maps again first: vessel-studio rounds {self.folder} --restore {target.index}")
         removed: list[str] = []
 
         def fn(d):

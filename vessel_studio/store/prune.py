@@ -9,7 +9,9 @@ round whole, and any round asked for (the CLI and the GUI also keep the label-fr
 round), and of the other rounds deletes the maps and keeps everything else: the record with its
 label-free signals, the models (``segment --model PROJECT --round N`` still works), the
 synthetic samples. A pruned round is no longer shown in Review, exported or rolled back to
-(``Project.rollback`` refuses it: the next round would have no pseudo-labels to start from).
+(``Project.rollback`` refuses it: the next round would have no pseudo-labels to start from) until
+``adaptation.restore`` makes its maps again from its kept segmenters (``rounds --restore N``); the
+manifest records which images' maps went (``RoundRecord.pruned_images``) for it.
 
 Order, as for rollback: the manifest marks the rounds ``pruned`` first, the folders go after.
 A prune killed or cancelled between the two leaves folders that no reader uses (they are marked
@@ -97,6 +99,8 @@ def prune_job(project, *, keep: Iterable[int] = ()):
         for x in d["rounds"]:
             if int(x["index"]) in todo and not x.get("pruned"):
                 x["pruned"] = when
+                # which images had maps: what ``adaptation.restore`` makes again (images added later had none)
+                x["pruned_images"] = sorted(p.stem for p in (project.folder / x["folder"] / "pseudo").glob("*.tif"))
 
     project._update(fn)
     project.log("pruned probability maps", rounds=list(plan.rounds), kept=list(plan.kept), bytes=plan.bytes)
