@@ -7,7 +7,7 @@ On a copy of ``--project`` (kept as it was), in separate processes under ``/usr/
     python -c "vs.prune(COPY)"                   # every round but the latest: K is pruned even when it is the hint
     vessel-studio rounds COPY --rollback K        # refused: K has no maps (the message names --restore)
     vessel-studio rounds COPY --restore K         # timed: wall and peak RSS
-    (every map compared with its copy: bit for bit, max abs difference)
+    (every map compared with its copy: bit for bit, max abs difference; --threads N: OMP_NUM_THREADS=N)
     vessel-studio rounds COPY --rollback K        # now allowed
 
     .venv/bin/python benchmarks/prune_restore.py --project /tmp/s27/sample --work /tmp/s27/run \\
@@ -59,6 +59,9 @@ def compare(before: Path, after: Path) -> dict:
 def main(argv=None) -> int:
     ap = project_parser(__doc__)
     ap.add_argument("--round", type=int, default=0, help="the round to prune and restore (not the latest)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="OMP_NUM_THREADS for the restore (torch's CPU threads where the round recorded none): "
+                         "how the maps depend on the thread count")
     args = ap.parse_args(argv)
     copy = fresh_copy(args.project, args.work)
     if copy is None:
@@ -70,12 +73,14 @@ def main(argv=None) -> int:
         if (rdir / name).is_dir():
             shutil.copytree(rdir / name, kept / name)
     py = [sys.executable, "-m", "vessel_studio"]
-    report: dict = {"project": str(args.project), "round": args.round, "maps_mb": mb(du(kept))}
+    report: dict = {"project": str(args.project), "round": args.round, "maps_mb": mb(du(kept)),
+                    "restore_threads": args.threads}
     runs = {}
     steps = (
         ("prune", [sys.executable, "-c", f"import vessel_studio as vs; print(vs.prune(vs.Project.open({str(copy)!r})))"]),
         ("rollback_refused", [*py, "rounds", str(copy), "--rollback", k]),
-        ("restore", [*py, "rounds", str(copy), "--restore", k]),
+        ("restore", [*(["env", f"OMP_NUM_THREADS={args.threads}"] if args.threads else []),
+                     *py, "rounds", str(copy), "--restore", k]),
     )
     for name, cmd in steps:
         log = args.work / f"{name}.log"

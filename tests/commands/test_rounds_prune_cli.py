@@ -58,6 +58,6 @@ def test_errors_name_the_problem(project, tmp_path, capsys):
     out = tmp_path / "export"
     assert main(["export", str(project.folder), "--out", str(out), "--round", "2"]) != 0
     err = capsys.readouterr().err
-    assert "round 2's probability maps were pruned" in err and "--round 2" in err
+    assert "round 2's probability maps were pruned" in err and "--round 2" in err and "--restore 2" in err
     assert not out.exists()
     assert main(["export", str(project.folder), "--out", str(out), "--round", "1"]) == 0

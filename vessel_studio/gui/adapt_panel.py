@@ -188,7 +188,8 @@ class AdaptPanel(QWidget):
         self.btn_prune = QPushButton("Free disk…")
         self.btn_prune.setToolTip("delete the probability maps of every round but the latest and the label-free "
                                   "hint's round; their records and models stay, but they can no longer be "
-                                  "reviewed, exported or rolled back to")
+                                  "reviewed, exported or rolled back to until `vessel-studio rounds PROJECT "
+                                  "--restore N` makes their maps again")
         rollback_row = QHBoxLayout()
         rollback_row.addWidget(QLabel("Keep rounds up to"))
         rollback_row.addWidget(self.keep_round, 1)
@@ -352,8 +353,9 @@ class AdaptPanel(QWidget):
                                f"Kept whole: round(s) {kept} (the latest"
                                + (f" and round {hint}, the label-free hint" if hint is not None else "") + "). "
                                "The deleted rounds keep their records and models, but can no longer be shown "
-                               "in Review, exported or rolled back to. Corrected masks are kept. "
-                               "This cannot be undone."):
+                               "in Review, exported or rolled back to until their maps are made again from "
+                               f"their models (vessel-studio rounds {proj.folder} --restore N, about the time "
+                               "segmenting the images takes). Corrected masks are kept."):
             return False
         return self.studio.start_job(tasks.FREE_DISK, lambda: prune_job(proj, keep=keep))
 

@@ -496,7 +496,8 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
         if pruned is not None:
             raise ValueError(f"{project.manifest_path}: round {round}'s probability maps were pruned ({pruned}); "
                              f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
-                             f"{round}` draws its masks again (nothing was written)")
+                             f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
+                             "its maps again, then export (nothing was written)")
     return check_out_folder(folder, replaceable=is_earlier_export, name=name, output="an earlier export")
 
 
