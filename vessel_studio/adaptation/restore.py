@@ -12,13 +12,14 @@ the same ``rounds.write_maps``):
 - mirrored (``AdaptConfig.pseudo_mirror`` of the round's recorded config) for the maps of the chain
   segmenter, i.e. ``pseudo-chain/``, or ``pseudo/`` when the round has no chain folder; the
   delivered merge's maps never were;
-- on the CPU with the round's recorded ``threads`` when it has them.
+- on ``device.pick_device()``'s device as the job was (a CUDA GPU where there is one), with the round's
+  recorded ``threads`` (torch's CPU threads) when it has them.
 
 Made on the machine and device that made the round, the maps are the same values (measured in
 ``benchmarks/results/prune/``); another device or CPU may differ in the last bits.
-Only the images whose maps the prune deleted are made again (``RoundRecord.pruned_images``; a round
-pruned before that was recorded: every image the project has now and had then, i.e. every image
-still in the project, and an image added after the round gets a map it never had).
+Only the images whose maps the prune deleted are made again (``RoundRecord.pruned_images``, less any
+image removed from the project since). A round pruned before session 27 has no such record: every
+image the project has now gets a map, an image added after the round included (it had none).
 
 Order: the maps are written into ``rounds/.round-NNN.tmp-restore-PID/``, moved into the round folder
 when all are there, and only then does the manifest clear the round's ``pruned`` mark. Closing the
