@@ -36,6 +36,7 @@ def built(tmp_path_factory):
         proj, bundle, _ = make_setup(root, n_target=2, target_shape=(48, 56))
         run(adapt(proj, cfg, source=bundle))
         out[name] = proj.folder
+        out[f"{name}-source"] = bundle
     return out
 
 
@@ -169,3 +170,35 @@ def test_the_benchmark_script_reports_identical_maps(built, tmp_path, benchmark_
     assert rep["runs"]["rollback"]["rc"] == 0 and rep["rounds_after_rollback"] == [0]
     assert rep["pruned_after_restore"] == [] and rep["runs"]["restore"]["said"]
     assert Project.open(built["chain"]).get_round(0).pruned is None  # the original is untouched
+
+
+def test_a_restored_round_goes_on_as_if_it_had_never_been_pruned(built, tmp_path):
+    """Rolled back to and adapted on, a pruned-then-restored round 0 gives the round 1 an unpruned project gives."""
+    whole, restored = _copy(built, "chain", tmp_path / "a"), _copy(built, "chain", tmp_path / "b")
+    prune(restored)
+    restore_round(restored, 0)
+    for proj in (whole, restored):
+        assert proj.rollback(0) == [1]
+        run(adapt(proj, CHAIN.replace(rounds=1), source=built["chain-source"]))
+    for model in ("segmenter", "segmenter-chain", "generator"):  # the same weights (their configs name their folders)
+        assert (whole.round_dir(1) / model / "model.safetensors").read_bytes() == \
+            (restored.round_dir(1) / model / "model.safetensors").read_bytes(), model
+    def signals(proj):  # the agreement with round 0 reads round 0's (restored) pseudo-chain maps
+        return {k: v for k, v in proj.get_round(1).metrics.items() if not k.startswith("seconds")}
+
+    assert signals(whole) == signals(restored) and "agreement" in signals(whole)
+    a, b = _maps(whole, 1), _maps(restored, 1)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_round_pruned_before_the_images_were_recorded_gets_every_image(built, tmp_path):
+    import json
+
+    proj = _copy(built, "plain", tmp_path)
+    prune(proj)
+    data = json.loads(proj.manifest_path.read_text())
+    del data["rounds"][0]["pruned_images"]  # as session 26's prune left it
+    proj.manifest_path.write_text(json.dumps(data))
+    again = Project.open(proj.folder)
+    assert again.get_round(0).pruned_images is None
+    assert sorted(restore_round(again, 0).images) == sorted(r.id for r in again.images)
