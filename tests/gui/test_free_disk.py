@@ -61,8 +61,9 @@ def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, fou
         assert "round 1" in _items(combo) and "round 3" in _items(combo)
     assert review.show_round.currentText() == "latest round"
     assert np.array_equal(studio.viewer.layers["probability"].data, proj.prediction(four_rounds, round=3))
-    # Adaptation: roll back only to rounds that kept their maps; nothing more to free
-    assert _items(adapt.keep_round) == ["no round", "round 1"]
+    # Adaptation: a pruned round is rolled back to after its maps are made again; nothing more to free
+    assert _items(adapt.keep_round) == ["no round", "round 0 (maps deleted: made again first)", "round 1",
+                                        "round 2 (maps deleted: made again first)"]
     assert not adapt.btn_prune.isEnabled()
 
 
@@ -91,3 +92,84 @@ def test_the_panel_shows_the_free_disk(studio, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda p: namedtuple("U", "total used free")(10, 5, 2_500_000_000))
     studio.project_changed.emit()
     assert adapt.disk.text() == "disk: 2.5 GB free on the project's drive"
+
+
+@pytest.fixture
+def rounds_with_models(studio, tmp_path, tiny_models):
+    """Rounds 0-3, each with a real (tiny) segmenter and the maps of every image; rounds 0 and 2 pruned."""
+    import shutil
+
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord, prune
+
+    proj = studio.project
+    seg, _gen = tiny_models
+    for k in range(4):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        shutil.copytree(seg, src / "segmenter")
+        for j, rec in enumerate(proj.images):
+            write_prob(src / "pseudo" / f"{rec.id}.tif", fake_probability(rec.shape[:2], 10 * k + j))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
+                                                                          "fragmentation": 5.0}))
+    prune(proj, keep=[1])
+    studio.project_changed.emit()
+    studio.images_changed.emit()
+    return proj
+
+
+def test_rolling_back_to_a_pruned_round_makes_its_maps_again_first(studio, rounds_with_models, qtbot, dialogs):
+    """Session 27: a pruned round was left out of the roll back choices (the CLI's ``--restore`` had no
+    GUI). Choosing it makes its maps again in the job runner (``adaptation.restore``), then rolls back."""
+    from vessel_studio.store import Project
+
+    adapt, review = studio.panels["Adaptation"], studio.panels["Review"]
+    proj = rounds_with_models
+    assert [r.index for r in proj.rounds if r.pruned] == [0, 2] and "round 2" not in _items(review.show_round)
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2 (maps deleted: made again first)"))
+    dialogs.answers["confirm"] = False
+    assert adapt.rollback() is False and not studio.runner.running
+    dialogs.answers["confirm"] = True
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
+        assert adapt.rollback() is True
+    assert done.args[0].name == "Restore maps" and done.args[0].status == "done", done.args[0].error
+    assert dialogs.asked[-1] == "Roll back"
+    fresh = Project.open(proj.folder)
+    assert [r.index for r in fresh.rounds] == [0, 1, 2] and fresh.get_round(2).pruned is None
+    assert fresh.get_round(0).pruned is not None  # only the round rolled back to is made again
+    assert sorted(p.stem for p in (proj.folder / "rounds/round-002/pseudo").glob("*.tif")) == sorted(
+        r.id for r in proj.images)
+    assert not (proj.folder / "rounds/round-003").exists() and not dialogs.errors
+    assert "round 2" in _items(review.show_round)  # Review offers it again
+    assert _items(adapt.keep_round) == ["no round", "round 0 (maps deleted: made again first)", "round 1"]
+
+
+def test_a_cancelled_restore_deletes_nothing(studio, rounds_with_models, qtbot, dialogs, monkeypatch):
+    import threading
+
+    from vessel_studio.adaptation import rounds as rounds_mod
+    from vessel_studio.store import Project
+
+    adapt = studio.panels["Adaptation"]
+    proj = rounds_with_models
+    entered, gate = threading.Event(), threading.Event()
+    real = rounds_mod.write_maps
+
+    def held(*a, **kw):
+        entered.set()
+        assert gate.wait(20)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(rounds_mod, "write_maps", held)
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
+    dialogs.answers["confirm"] = True
+    assert adapt.rollback() is True
+    qtbot.waitUntil(entered.is_set, timeout=20000)
+    assert adapt.restore_bar.isVisible() or not adapt.isVisible()
+    adapt.restore_bar.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=20000)
+    fresh = Project.open(proj.folder)
+    assert [r.index for r in fresh.rounds] == [0, 1, 2, 3] and fresh.get_round(0).pruned is not None
+    assert "nothing was deleted" in adapt.stage.text()
+    assert not list((proj.folder / "rounds").glob(".*restore*"))

@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 from vessel_studio.adaptation.config import CROSS_MODALITY_ROUNDS, SAME_MODALITY_ROUNDS
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
 from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 from vessel_studio.gui.source_panel import SourceChooser
@@ -188,8 +189,13 @@ class AdaptPanel(QWidget):
         self.btn_prune = QPushButton("Free disk…")
         self.btn_prune.setToolTip("delete the probability maps of every round but the latest and the label-free "
                                   "hint's round; their records and models stay, but they can no longer be "
-                                  "reviewed, exported or rolled back to until `vessel-studio rounds PROJECT "
-                                  "--restore N` makes their maps again")
+                                  "reviewed or exported until their maps are made again (Roll back to such a "
+                                  "round does it first; `vessel-studio rounds PROJECT --restore N` without rolling "
+                                  "back)")
+        #: a roll back to a pruned round makes its maps again first (a job: progress and Cancel here)
+        self.restore_bar = JobBar(studio, (tasks.RESTORE_MAPS,))
+        self.restore_bar.setVisible(False)
+        self._rollback_after_restore = None  # (project, round) to roll back to once its maps are made
         rollback_row = QHBoxLayout()
         rollback_row.addWidget(QLabel("Keep rounds up to"))
         rollback_row.addWidget(self.keep_round, 1)
@@ -210,6 +216,7 @@ class AdaptPanel(QWidget):
         lay.addWidget(self.guard)
         lay.addWidget(self.selection_hint)
         lay.addLayout(rollback_row)
+        lay.addWidget(self.restore_bar)
         lay.addWidget(self.device)
         lay.addWidget(self.disk)
 
@@ -290,8 +297,8 @@ class AdaptPanel(QWidget):
         if indices:
             self.keep_round.addItem("no round", -1)
             for i in indices[:-1]:
-                if i in whole:  # a pruned round has no maps to go on from (Project.rollback refuses it)
-                    self.keep_round.addItem(f"round {i}", i)
+                # a pruned round has no maps to go on from (Project.rollback refuses it): they are made again first
+                self.keep_round.addItem(f"round {i}" if i in whole else f"round {i} (maps deleted: made again first)", i)
             self.keep_round.setCurrentIndex(self.keep_round.count() - 1)
         self.keep_round.blockSignals(False)
         can = bool(indices) and not self.studio.runner.running
@@ -302,9 +309,9 @@ class AdaptPanel(QWidget):
         self.btn_prune.setEnabled(bool(spare) and not self.studio.runner.running)
 
     def rollback(self) -> bool:
-        """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``)."""
-        from vessel_studio.store.project import ProjectBusyError
-
+        """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``). A round whose
+        maps were pruned gets them made again first, in the job runner (``adaptation.restore``), and the
+        rounds after it are deleted when that has finished."""
         proj = self.studio.project
         if proj is None or self.keep_round.count() == 0 or self.studio.runner.running:
             return False
@@ -313,10 +320,34 @@ class AdaptPanel(QWidget):
         if not drop:
             return False
         what = "every round" if keep < 0 else f"round{'s' if len(drop) > 1 else ''} {', '.join(map(str, drop))}"
+        target = next((r for r in proj.rounds if r.index == keep), None)
+        if target is not None and target.pruned is not None:
+            return self._restore_then_rollback(proj, keep, what)
         if not dialogs.confirm(self, "Roll back",
                                f"Delete {what} of this project (models, pseudo-labels, samples)? "
                                "Corrected masks are kept. This cannot be undone."):
             return False
+        return self._rollback_now(proj, keep)
+
+    def _restore_then_rollback(self, proj, keep: int, what: str) -> bool:
+        from vessel_studio.adaptation.restore import restore_round_job
+
+        if not dialogs.confirm(
+                self, "Roll back",
+                f"Round {keep}'s probability maps were deleted to free disk. They are made again from its models "
+                f"first ({len(proj.images)} image(s): about the time segmenting them takes; Cancel stops it and "
+                f"changes nothing), then {what} of this project are deleted (models, pseudo-labels, samples). "
+                "Corrected masks are kept. The deletion cannot be undone."):
+            return False
+        started = self.studio.start_job(tasks.RESTORE_MAPS, lambda: restore_round_job(proj, keep))
+        if started:
+            self._rollback_after_restore = (proj, keep)
+            self.restore_bar.setVisible(True)
+        return started
+
+    def _rollback_now(self, proj, keep: int) -> bool:
+        from vessel_studio.store.project import ProjectBusyError
+
         try:
             removed = proj.rollback(keep)
         except (ProjectBusyError, OSError) as exc:
@@ -353,9 +384,10 @@ class AdaptPanel(QWidget):
                                f"Kept whole: round(s) {kept} (the latest"
                                + (f" and round {hint}, the label-free hint" if hint is not None else "") + "). "
                                "The deleted rounds keep their records and models, but can no longer be shown "
-                               "in Review, exported or rolled back to until their maps are made again from "
-                               f"their models (vessel-studio rounds {proj.folder} --restore N, about the time "
-                               "segmenting the images takes). Corrected masks are kept."):
+                               "in Review or exported until their maps are made again from their models (Roll "
+                               "back to such a round does it first; vessel-studio rounds "
+                               f"{proj.folder} --restore N without rolling back; about the time segmenting the "
+                               "images takes). Corrected masks are kept."):
             return False
         return self.studio.start_job(tasks.FREE_DISK, lambda: prune_job(proj, keep=keep))
 
@@ -422,6 +454,13 @@ class AdaptPanel(QWidget):
         self.btn_cancel.setEnabled(False)
         self._fill_rollback(self.studio.project)
         self.update_disk()
+        if outcome.name == tasks.RESTORE_MAPS:
+            pending, self._rollback_after_restore = self._rollback_after_restore, None
+            if outcome.status == "done" and pending is not None and pending[0] is self.studio.project:
+                self._rollback_now(*pending)  # on the GUI thread, as any roll back (Review reads the rounds)
+            else:
+                self.stage.setText(f"Roll back: making round {pending[1] if pending else '?'}'s maps again "
+                                   f"{outcome.status}; nothing was deleted")
         if outcome.name == tasks.FREE_DISK:
             plan = outcome.result
             self.stage.setText(

@@ -422,7 +422,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self._reorder_later()
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
-        elif outcome.name == tasks.FREE_DISK and self.studio.project is not None:  # a round shown may be pruned
+        elif outcome.name in (tasks.FREE_DISK, tasks.RESTORE_MAPS) and self.studio.project is not None:
+            # a round shown may be pruned; a restored one is offered again
             self._sync_round_choices(self.studio.project.rounds)
             self._reload_maps(keep_edits=True)
 

@@ -20,6 +20,9 @@ from vessel_studio.train.segmenter import NORM_BATCHES
 SOURCE_ONLY = "source-only"
 #: the job name of the Adaptation panel's "Free disk…" (``store.prune``), which the Review panel follows
 FREE_DISK = "Free disk"
+#: the job name of the Adaptation panel's roll back to a pruned round, which makes its maps again first
+#: (``adaptation.restore``); the Review panel follows it too
+RESTORE_MAPS = "Restore maps"
 
 
 def gui_dir(project) -> Path:
