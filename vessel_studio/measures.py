@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["VesselMeasures", "measure_vessels", "vessel_density", "skeleton_segments", "skeleton_length"]
+__all__ = ["VesselMeasures", "measure_vessels", "vessel_density", "skeleton_segments", "skeleton_length",
+           "MIN_OBJECT", "speck_size", "small_pieces", "remove_small_pieces", "piece_at"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,65 @@ def vessel_density(mask: np.ndarray, *, fov: np.ndarray | None = None) -> float:
     return float((mask & fov).sum() / n) if n else 0.0
 
 
+#: a vessel mask's pieces are 8-connected (a one-pixel vessel running diagonally is one piece):
+#: the fragmentation signal (``adaptation.selection``), the pieces a reviewer removes (the Review
+#: panel's "Erase piece" and "Remove specks") and the skeleton measures here count them so
+EIGHT = np.ones((3, 3), bool)
+#: pieces smaller than this (px) are specks: left out of the fragmentation count
+#: (``adaptation.selection.fragment_counts``, on maps at the benchmark images' own size) and, scaled
+#: to the image (:func:`speck_size`), the default of the Review panel's "Remove specks"
+MIN_OBJECT = 10
+#: the field of view (px across) at which :data:`MIN_OBJECT` is counted: DRIVE's (~540 px), the scale
+#: the bundled fundus segmenter works at (its ``fov_diameter``)
+SPECK_REFERENCE_SIDE = 540
+
+
+def speck_size(shape) -> int:
+    """:data:`MIN_OBJECT` at the scale of an image of ``shape`` (rows, cols[, ...]): scaled by area
+    from a :data:`SPECK_REFERENCE_SIDE`-px side to the image's shorter side, never below
+    :data:`MIN_OBJECT` (10 px at DRIVE's 565x584, 31 at CHASE_DB1's 960x999, ~490 at 3900 px)."""
+    side = min(int(shape[0]), int(shape[1]))
+    if side <= 0:
+        raise ValueError(f"speck_size: an image shape needs two positive sides, got {tuple(shape)}")
+    return max(MIN_OBJECT, int(round(MIN_OBJECT * (side / SPECK_REFERENCE_SIDE) ** 2)))
+
+
+def small_pieces(mask: np.ndarray, min_size: int) -> tuple[np.ndarray, int, int]:
+    """The 8-connected pieces of ``mask`` smaller than ``min_size`` px: ``(their pixels as a bool
+    array, how many of them, how many pieces in all)``."""
+    from scipy.ndimage import label
+
+    mask = _as_mask(mask)
+    if int(min_size) < 1:
+        raise ValueError(f"min_size must be a positive number of pixels, got {min_size!r}")
+    lab, n = label(mask, structure=EIGHT)
+    if n == 0:
+        return np.zeros(mask.shape, bool), 0, 0
+    small = np.bincount(lab.ravel()) < int(min_size)
+    small[0] = False
+    return small[lab], int(small.sum()), int(n)
+
+
+def remove_small_pieces(mask: np.ndarray, min_size: int) -> tuple[np.ndarray, int, int]:
+    """``mask`` without its 8-connected pieces smaller than ``min_size`` px: ``(bool mask, pieces
+    removed, pixels removed)``."""
+    mask = _as_mask(mask)
+    small, n, _ = small_pieces(mask, min_size)
+    return mask & ~small, n, int(small.sum())
+
+
+def piece_at(mask: np.ndarray, point) -> np.ndarray | None:
+    """The 8-connected piece of ``mask`` under ``point`` (row, col; rounded) as a bool array, or None
+    when the point is outside the image or on background."""
+    from skimage.segmentation import flood
+
+    mask = _as_mask(mask)
+    r, c = (int(round(float(v))) for v in point[:2])
+    if not (0 <= r < mask.shape[0] and 0 <= c < mask.shape[1]) or not mask[r, c]:
+        return None
+    return flood(mask, (r, c), connectivity=2)
+
+
 _STRIDE = 4
 _OFFSETS = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
             (-1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)), (1, 1, math.sqrt(2))]
@@ -92,9 +152,9 @@ def skeleton_segments(skeleton: np.ndarray) -> tuple[list[tuple[float, float]], 
     sk = _as_mask(skeleton, "skeleton")
     nb = _neighbours(sk)
     branch = sk & (nb >= 3)
-    _, n_branch = label(branch, structure=np.ones((3, 3)))
+    _, n_branch = label(branch, structure=EIGHT)
     segs = sk & ~binary_dilation(branch, structure=np.ones((3, 3)))
-    lab, n = label(segs, structure=np.ones((3, 3)))
+    lab, n = label(segs, structure=EIGHT)
     out: list[tuple[float, float]] = []
     if n == 0:
         return out, int(n_branch)

@@ -35,6 +35,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from vessel_studio.measures import MIN_OBJECT, small_pieces  # noqa: F401 (MIN_OBJECT: also selection.MIN_OBJECT)
+
 EPS = 1e-7
 
 
@@ -70,26 +72,20 @@ def confidence_stats(prob: np.ndarray, fov: np.ndarray | None = None, *, thresho
     }
 
 
-#: objects smaller than this (px, original resolution) are left out of the fragmentation count
-MIN_OBJECT = 10
-
-
 def fragment_counts(prob: np.ndarray, fov: np.ndarray | None = None, *, threshold: float = 0.5,
                     min_object: int = MIN_OBJECT) -> tuple[int, int]:
-    """(connected components, skeleton pixels) of one thresholded probability map inside ``fov``."""
-    from scipy import ndimage as ndi
+    """(connected components, skeleton pixels) of one thresholded probability map inside ``fov``;
+    components under ``min_object`` px (:data:`vessel_studio.measures.MIN_OBJECT`, original resolution)
+    are left out."""
     from skimage.morphology import skeletonize
 
     b = np.asarray(prob) >= threshold
     if fov is not None:
         b &= np.asarray(fov, bool)
-    lab, n = ndi.label(b, structure=np.ones((3, 3), bool))
+    small, n_small, n = small_pieces(b, min_object)
     if n:
-        sizes = np.bincount(lab.ravel())
-        keep = sizes >= min_object
-        keep[0] = False
-        b = keep[lab]
-        n = int(keep.sum())
+        b &= ~small
+        n -= n_small
     return n, int(skeletonize(b).sum())
 
 

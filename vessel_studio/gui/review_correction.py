@@ -23,6 +23,7 @@ import hashlib
 import numpy as np
 
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.review_pieces import PIECE
 from vessel_studio.gui.review_workers import SaveJob
 
 
@@ -78,7 +79,8 @@ class CorrectionMixin:
     """The Review panel's correction editing, as a mixin of :class:`~.review_panel.ReviewPanel`.
 
     The panel provides ``studio`` (its ``runner``), ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
-    spin box, the ``edit_state`` label and the ``btn_discard`` button, the attributes ``_baseline``, ``_mask_origin``,
+    spin box, the ``edit_state`` label and the ``btn_discard`` button, :class:`~.review_pieces.PiecesMixin`'s
+    ``_start_piece`` / ``_stop_piece``, the attributes ``_baseline``, ``_mask_origin``,
     ``_draft_digest``, ``_autosave_failed`` and ``_saver`` (a :class:`~.review_workers.Saver` calling
     :meth:`_save_landed`), and the methods ``_set_mask``, ``_reload_maps`` and ``_measure``.
     """
@@ -95,11 +97,19 @@ class CorrectionMixin:
         return not np.array_equal(layer.data > 0, self._baseline)
 
     def _mode(self, mode: str) -> None:
+        """Paint / Erase / Fill (napari's modes, painting label 1) or "Erase piece" (``review_pieces.PIECE``:
+        napari's pan/zoom with panning off, a click erasing the piece under it)."""
         layer = self.mask_layer
-        if layer is not None:
-            layer.selected_label = 1
-            layer.mode = mode
-            self.viewer.layers.selection.active = layer
+        if layer is None:
+            self._stop_piece()
+            return
+        layer.selected_label = 1
+        layer.mode = "pan_zoom" if mode == PIECE else mode  # another mode ends Erase piece (_mask_mode_changed)
+        self.viewer.layers.selection.active = layer
+        if mode == PIECE:
+            self._start_piece(layer)
+        else:
+            self._stop_piece()
 
     def undo(self) -> None:
         if self.mask_layer is not None:

@@ -3,11 +3,13 @@
 The dock widget, navigation and loading live here; the layers in :mod:`.review_layers`, what is
 shown and said about it (the Show / Compare with choices, label-free statistics, vessel measures)
 in :mod:`.review_shown`, the correction (editing, save, drafts, autosave, leave prompts) in
-:mod:`.review_correction`, and the read-ahead and vessel-measures workers in :mod:`.review_workers`.
+:mod:`.review_correction`, "Erase piece" and "Remove specks" in :mod:`.review_pieces`, and the
+read-ahead and vessel-measures workers in :mod:`.review_workers`.
 
 Layers (named, reused between images): ``image``, ``compare`` (source-only or an earlier round),
 ``probability``, ``uncertainty`` and ``mask`` (a Labels layer: napari's brush, eraser, fill and
-undo/redo edit the correction). Save writes the corrected mask to the project atomically;
+undo/redo edit the correction; "Erase piece" erases the 8-connected piece clicked on, "Remove
+specks" every piece under a size, each one undoable step). Save writes the corrected mask to the project atomically;
 unsaved edits are autosaved to ``PROJECT/gui/drafts`` and the user is asked before they would
 be dropped (another image, another project, closing the window).
 
@@ -36,6 +38,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +47,7 @@ from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin
 from vessel_studio.gui.review_keys import StepKeys
+from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import Measurer, ReadAhead, Saver, StatsReader
 
@@ -52,7 +56,7 @@ AHEAD_DELAY_MS = 250
 MAPS_KEPT = 3
 
 
-class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
+class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     def __init__(self, studio, parent=None, *, autosave_ms: int = 3000):
         super().__init__(parent)
         self.studio = studio
@@ -150,6 +154,16 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.btn_fill = QPushButton("Fill")
         self.btn_undo = QPushButton("Undo")
         self.btn_redo = QPushButton("Redo")
+        self.btn_piece = QPushButton("Erase piece")
+        self.btn_piece.setCheckable(True)
+        self.btn_piece.setToolTip(PIECE_TIP)
+        self.btn_specks = QPushButton("Remove specks <")
+        self.btn_specks.setToolTip(SPECKS_TIP)
+        self.speck_size = QSpinBox()
+        self.speck_size.setRange(1, 1_000_000)
+        self.speck_size.setSuffix(" px")
+        self.speck_size.setValue(10)  # measures.speck_size of the image shown (_speck_default)
+        self.speck_size.setToolTip(SIZE_TIP)
         self.btn_save = QPushButton("Save correction")
         self.btn_save.setToolTip("Write the corrected mask into the project (Alt+S)")
         self.btn_reviewed = QPushButton("Accept as reviewed")
@@ -183,10 +197,13 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         edit = QGridLayout()
         for i, b in enumerate((self.btn_paint, self.btn_erase, self.btn_fill, self.btn_undo, self.btn_redo)):
             edit.addWidget(b, 0, i)
-        edit.addWidget(self.btn_save, 1, 0, 1, 2)
-        edit.addWidget(self.btn_reviewed, 1, 2, 1, 2)
-        edit.addWidget(self.btn_revert, 1, 4)
-        edit.addWidget(self.btn_discard, 2, 2, 1, 3)
+        edit.addWidget(self.btn_piece, 1, 0, 1, 2)
+        edit.addWidget(self.btn_specks, 1, 2, 1, 2)
+        edit.addWidget(self.speck_size, 1, 4)
+        edit.addWidget(self.btn_save, 2, 0, 1, 2)
+        edit.addWidget(self.btn_reviewed, 2, 2, 1, 2)
+        edit.addWidget(self.btn_revert, 2, 4)
+        edit.addWidget(self.btn_discard, 3, 2, 1, 3)
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
         lay.addLayout(nav)
@@ -225,6 +242,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         self.btn_paint.clicked.connect(lambda: self._mode("paint"))
         self.btn_erase.clicked.connect(lambda: self._mode("erase"))
         self.btn_fill.clicked.connect(lambda: self._mode("fill"))
+        self.btn_piece.clicked.connect(self._piece_toggled)  # clicked, not toggled: setChecked is the mode's echo
+        self.btn_specks.clicked.connect(self.remove_specks)
         self.btn_undo.clicked.connect(self.undo)
         self.btn_redo.clicked.connect(self.redo)
         self.btn_save.clicked.connect(self.save)
@@ -257,6 +276,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         # ~0.6 s (opening a project, the end of the first "Adding images")
         review_layers.ensure(self.viewer, opacity=self.opacity.value() / 100, contour=self.contour.isChecked(),
                              on_paint=self._edited)
+        self._hook_mask()  # Erase piece: the viewer's clicks, the mask layer's mode
         self._project_changed()
         if studio.project is not None and studio.current_id is not None:
             # opened after the project (napari's plugin menu): show the selected image now
@@ -302,6 +322,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
             pass
+        self._unhook_pieces()
         if self._keys is not None:  # its shortcuts belong to the main window, which stays
             self._keys.close()
             self._keys = None
@@ -542,6 +563,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
         else:  # a large image's is estimated in a worker with its statistics (_show_stats)
             self._fov = None if tasks.is_large(image) else tasks.image_fov(proj, image)
         rgb = image.ndim == 3
+        self._speck_default(image.shape)
         self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
         self._reload_maps(ahead=ahead)
         self._show_title(records)
@@ -673,6 +695,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, QWidget):
     def _set_mask(self, mask: np.ndarray) -> None:
         review_layers.set_mask(self.viewer, mask, opacity=self.opacity.value() / 100,
                                contour=self.contour.isChecked(), on_paint=self._edited)
+        self._hook_mask()  # a new mask layer (another number of dimensions) is followed too
 
     # --- reading ahead -------------------------------------------------------------------------
 
