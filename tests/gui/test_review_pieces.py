@@ -149,3 +149,12 @@ def test_remove_specks_one_undoable_step(studio, qtbot):
     assert "no piece of the mask is under 10 px" in said[-1]
     review.undo()
     assert np.array_equal(layer.data > 0, mask)
+
+
+def test_nonzero_in_box_is_nonzero():
+    from vessel_studio.gui.review_pieces import _nonzero_in_box
+
+    rng = np.random.default_rng(0)
+    for a in (np.zeros((7, 9), bool), rng.random((40, 30)) > 0.97, _pieces()[1]):
+        got, want = _nonzero_in_box(a), np.nonzero(a)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))

@@ -19,9 +19,10 @@ lesion, noise specks, a stretch of the field-of-view border. With the brush that
   (:func:`vessel_studio.measures.speck_size`).
 
 Both edit through the layer's ``data_setitem`` (napari's undoable edit: one history step each, so
-the panel's Undo restores a piece or all the specks at once) and then refresh the "unsaved edits"
-line; the autosave timer writes the draft as for any edit. ``data_setitem`` emits the layer's paint
-event before it writes the array, so :meth:`_edited` is called again after it.
+the panel's Undo restores a piece or all the specks at once) inside ``block_history``, so that the
+layer's paint event, which refreshes the "unsaved edits" line (the panel's ``_edited``), comes after
+the array is written (``data_setitem`` alone emits it before); the autosave timer writes the draft
+as for any edit.
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ SPECKS_TIP = ("Erase every piece of the mask smaller than the size beside it, in
               "their pixels were on labelled vessels (broken-off thin vessels): look before you save.")
 SIZE_TIP = ("Pieces smaller than this many pixels are specks. Set from the image's size when an image of another size "
             "is shown.")
+
+
+def _nonzero_in_box(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D bool array, searched only inside the box around its True pixels: a blob
+    of a 15-megapixel mask in a few ms instead of a whole-image scan (~30 ms, twice that on a loaded
+    machine)."""
+    rows = np.flatnonzero(a.any(axis=1))
+    if rows.size == 0:
+        return np.nonzero(a)
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(a[r0:r1].any(axis=0))
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    rr, cc = np.nonzero(a[r0:r1, c0:c1])
+    return rr + r0, cc + c0
 
 
 class PiecesMixin:
@@ -149,9 +164,8 @@ class PiecesMixin:
         if piece is None:
             self.studio.status.emit("Erase piece: no mask under the cursor")
             return 0
-        where = np.nonzero(piece)
-        layer.data_setitem(where, 0)
-        self._edited()
+        where = _nonzero_in_box(piece)
+        self._erase(layer, where)
         n = int(where[0].size)
         self.studio.status.emit(f"erased a piece of {n} px (Undo restores it)")
         return n
@@ -167,12 +181,20 @@ class PiecesMixin:
         where = np.nonzero(small)
         px = int(where[0].size)
         if n:
-            layer.data_setitem(where, 0)
-            self._edited()
+            self._erase(layer, where)
             self.studio.status.emit(f"removed {n} piece(s) under {size} px, {px} px in all (Undo restores them)")
         else:
             self.studio.status.emit(f"no piece of the mask is under {size} px")
         return n, px
+
+    @staticmethod
+    def _erase(layer, where) -> None:
+        """Set the pixels ``where`` (``np.nonzero``'s tuple) of the mask layer to 0 as one undoable step.
+        Inside ``block_history`` the layer's paint event (the panel's ``_edited``: the "unsaved edits"
+        line) comes when the step is committed, after the array is written; ``data_setitem`` alone
+        emits it before, when the mask still looks unedited."""
+        with layer.block_history():
+            layer.data_setitem(where, 0)
 
     def _speck_default(self, shape) -> None:
         """The speck size for an image of ``shape`` (:func:`measures.speck_size`), set when the size
