@@ -9,10 +9,11 @@ lesion, noise specks, a stretch of the field-of-view border. With the brush that
   piece, as the fragmentation signal counts pieces, :data:`vessel_studio.measures.EIGHT`). napari's
   own Fill with label 0 would erase only the 4-connected part (``skimage.segmentation.flood(...,
   connectivity=1)`` in napari 0.9.2's ``Labels.fill``), leaving the diagonal stubs of a thin
-  vessel behind, and a drag with it fills again at every pixel it crosses; so the mode is the mask
-  layer in napari's pan/zoom mode with panning off and a cross cursor, and a click handler on the
-  viewer (:meth:`PiecesMixin._piece_click`). Clicking a vessel that joins the tree erases the whole
-  connected tree (Undo restores it).
+  vessel behind, and a drag with it fills again at every pixel it crosses (and cannot pan); so the
+  mode is the mask layer in napari's pan/zoom mode with a cross cursor and a click handler on the
+  viewer (:meth:`PiecesMixin._piece_click`): a click (press and release within
+  :data:`CLICK_SLOP_PX`) erases, a drag pans as in pan/zoom. Clicking a vessel that joins the tree
+  erases the whole connected tree (Undo restores it).
 - **Remove specks** erases every piece smaller than the size in the spin box beside it
   (:func:`vessel_studio.measures.small_pieces`), by default :data:`~vessel_studio.measures.MIN_OBJECT`
   (10 px, what the fragmentation signal ignores) scaled by area to the image
@@ -33,10 +34,12 @@ from vessel_studio import measures
 
 #: the Review panel's ``_mode`` name of "Erase piece"
 PIECE = "piece"
+#: a press and release at most this far apart (screen pixels) is a click (erases); farther, a drag (pans)
+CLICK_SLOP_PX = 4.0
 
 PIECE_TIP = ("Erase piece: click a piece of the mask to erase it whole, everything connected to the clicked pixel "
-             "(diagonal neighbours included). Careful: clicking a vessel that joins the tree erases the whole "
-             "connected tree; Undo restores it. Click the button again, or Paint / Erase / Fill, to leave the mode.")
+             "(diagonal neighbours included); dragging pans. Careful: clicking a vessel that joins the tree erases the "
+             "whole connected tree; Undo restores it. Click the button again, or Paint / Erase / Fill, to leave the mode.")
 SPECKS_TIP = ("Erase every piece of the mask smaller than the size beside it, in one step (Undo restores them all). "
               "The default is 10 px at DRIVE's scale (what the label-free fragmentation signal leaves out) scaled by "
               "area to the image: 11 px at 565 px a side, 32 at CHASE_DB1's 960, ~520 at 3900. On the bundled model's "
@@ -76,19 +79,17 @@ class PiecesMixin:
     # --- the mode --------------------------------------------------------------------------------
 
     def _start_piece(self, layer) -> None:
-        """The mask layer is in pan/zoom mode (``_mode``): make a click erase a piece instead of panning."""
-        layer.mouse_pan = False
+        """The mask layer is in pan/zoom mode (``_mode``): a click erases a piece, a drag still pans."""
         layer.cursor = "cross"
         self._piece_on = True
         self.btn_piece.setChecked(True)
 
     def _stop_piece(self, *, restore: bool = False) -> None:
-        """Leave the mode; ``restore``: give the layer back napari's pan/zoom (the button unchecked)."""
+        """Leave the mode; ``restore``: the layer stays in napari's pan/zoom, with its cursor."""
         self._piece_on = False
         self.btn_piece.setChecked(False)
         layer = self.mask_layer
         if restore and layer is not None and layer.mode == "pan_zoom":
-            layer.mouse_pan = True
             layer.cursor = "standard"
 
     def _piece_toggled(self, checked: bool) -> None:
@@ -98,14 +99,14 @@ class PiecesMixin:
             self._stop_piece(restore=True)
 
     def _mask_mode_changed(self, _event=None) -> None:
-        """The mask layer's mode or panning changed (napari's own controls or keys, or ``_mode``): the
-        mode ends unless the layer is still in pan/zoom with panning off."""
+        """The mask layer's mode changed (napari's own controls or keys, or ``_mode``): the mode ends
+        unless the layer is still in pan/zoom."""
         layer = self.mask_layer
-        if self._piece_on and (layer is None or layer.mode != "pan_zoom" or layer.mouse_pan):
+        if self._piece_on and (layer is None or layer.mode != "pan_zoom"):
             self._stop_piece()
 
     def _hook_mask(self) -> None:
-        """Follow the mask layer's mode and panning, and click on the viewer (once per layer / panel)."""
+        """Follow the mask layer's mode, and clicks on the viewer (once per layer / panel)."""
         layer = self.mask_layer
         if self._piece_click not in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.append(self._piece_click)
@@ -113,7 +114,6 @@ class PiecesMixin:
             return
         self._unhook_mask_events()
         layer.events.mode.connect(self._mask_mode_changed)
-        layer.events.mouse_pan.connect(self._mask_mode_changed)
         self._hooked_mask = layer
         self._mask_mode_changed()  # a new layer starts in napari's own pan/zoom
 
@@ -122,11 +122,10 @@ class PiecesMixin:
         self._hooked_mask = None
         if old is None:
             return
-        for emitter in (old.events.mode, old.events.mouse_pan):
-            try:
-                emitter.disconnect(self._mask_mode_changed)
-            except (RuntimeError, ValueError, TypeError):
-                pass
+        try:
+            old.events.mode.disconnect(self._mask_mode_changed)
+        except (RuntimeError, ValueError, TypeError):
+            pass
 
     def _unhook_pieces(self) -> None:
         """A closed panel: no more clicks or mode events reach it (the layers stay for the next one)."""
@@ -137,20 +136,29 @@ class PiecesMixin:
             pass
         layer = self.mask_layer
         if self._piece_on and layer is not None and layer.mode == "pan_zoom":
-            layer.mouse_pan = True
             layer.cursor = "standard"
         self._piece_on = False
 
-    def _piece_click(self, viewer, event) -> None:
+    def _piece_click(self, viewer, event):
         """A press on the canvas (napari calls the viewer's callbacks before the active layer's): in the
-        mode, a left click on the mask layer erases the piece under the cursor."""
+        mode, a left click on the mask layer erases the piece where it was pressed, when it is released
+        within :data:`CLICK_SLOP_PX` of the press (a drag pans the view, as in pan/zoom)."""
         layer = self.mask_layer
         if (not self._piece_on or event.type != "mouse_press" or getattr(event, "button", 1) != 1
                 or layer is None or self.image_id is None or viewer.layers.selection.active is not layer
-                or layer.mode != "pan_zoom" or layer.mouse_pan or not layer.visible):
+                or layer.mode != "pan_zoom" or not layer.visible):
             return
-        point = np.asarray(layer.world_to_data(event.position))
-        self.erase_piece(point[-2:])
+        press = np.asarray(event.pos, float)
+        point = np.asarray(layer.world_to_data(event.position))[-2:]
+        image_id = self.image_id
+        moved = False
+        yield
+        while event.type == "mouse_move":
+            moved = moved or float(np.hypot(*(np.asarray(event.pos, float) - press))) > CLICK_SLOP_PX
+            yield
+        if (event.type == "mouse_release" and not moved and self._piece_on and self.image_id == image_id
+                and self.mask_layer is layer):
+            self.erase_piece(point)
 
     # --- the edits -------------------------------------------------------------------------------
 
