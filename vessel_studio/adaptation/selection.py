@@ -35,7 +35,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from vessel_studio.measures import MIN_OBJECT, small_pieces  # noqa: F401 (MIN_OBJECT: also selection.MIN_OBJECT)
+from vessel_studio.measures import MIN_OBJECT, small_pieces
 
 EPS = 1e-7
 
