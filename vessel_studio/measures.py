@@ -88,7 +88,7 @@ SPECK_REFERENCE_SIDE = 540
 def speck_size(shape) -> int:
     """:data:`MIN_OBJECT` at the scale of an image of ``shape`` (rows, cols[, ...]): scaled by area
     from a :data:`SPECK_REFERENCE_SIDE`-px side to the image's shorter side, never below
-    :data:`MIN_OBJECT` (10 px at DRIVE's 565x584, 31 at CHASE_DB1's 960x999, ~490 at 3900 px)."""
+    :data:`MIN_OBJECT` (11 px at DRIVE's 565x584, 32 at CHASE_DB1's 960x999, 522 at 3900 px)."""
     side = min(int(shape[0]), int(shape[1]))
     if side <= 0:
         raise ValueError(f"speck_size: an image shape needs two positive sides, got {tuple(shape)}")
