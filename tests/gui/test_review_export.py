@@ -374,7 +374,7 @@ def test_closed_review_dock_lets_go_of_the_studio(make_napari_viewer, sample_pro
     closed = weakref.ref(review)
     del review
     dock.destroyOnClose()
-    assert studio.leave_hooks == [] and studio.close_hooks == [] and studio.flush_hooks == []
+    assert studio.leave_hooks == [] and studio.close_hooks == [] and studio.flush_hooks == [] and studio.keep_checks == []
     assert tasks.draft_path(sample_project, first).is_file()
     qtbot.wait(50)  # deleteLater
     gc.collect()

@@ -352,3 +352,46 @@ def test_a_small_save_lands_through_the_same_path_as_a_large_one(studio, monkeyp
     monkeypatch.setattr(Project, "set_state", real_state)
     assert review.mark_reviewed()
     assert len(landed) == 3 and proj.image(image_id).state == "reviewed"
+
+
+def test_edits_kept_only_in_the_window_are_asked_about_and_become_a_draft_when_the_disk_allows(
+        studio, qtbot, large, monkeypatch, dialogs):
+    """Session 27: edits whose save and draft both failed (a full disk) were held in the window only, and
+    lost without a word when the window closed or another project was opened. Now leaving asks, and the
+    autosave tries the draft again until it is written."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store.project import Project
+
+    review, proj = studio.panels["Review"], studio.project
+    ids = [r.id for r in proj.images]
+    image_id = review.image_id
+
+    def full(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Project, "save_correction", full)
+    real_draft = tasks.write_draft
+    monkeypatch.setattr(tasks, "write_draft", full)
+    edited = _paint(review, (40, 40))
+    assert review.save()
+    review.next()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    assert review.image_id == ids[1] and "kept in this window" in dialogs.errors[-1][1]
+    review.autosave()  # the disk still refuses: nothing changes
+    assert image_id in review._kept_edits and not tasks.draft_path(proj, image_id).is_file()
+
+    dialogs.answers["confirm"] = False
+    assert studio.can_leave() is False  # closing, another project, an export, an adaptation
+    assert dialogs.asked[-1] == "Edits kept only in this window"
+    assert studio.can_leave(flush=False) is True  # another image of the project: nothing is lost
+
+    monkeypatch.setattr(tasks, "write_draft", real_draft)  # the disk has room again
+    review.autosave()
+    assert image_id not in review._kept_edits
+    from vessel_studio.io.images import read_mask
+    assert np.array_equal(read_mask(tasks.draft_path(proj, image_id)) > 0, edited)
+    asked = len(dialogs.asked)
+    assert studio.can_leave() is True and len(dialogs.asked) == asked  # nothing to ask about
+    review.previous()  # the image shows its edits, from the draft now
+    assert review.image_id == image_id and np.array_equal(review.mask_layer.data > 0, edited)
+    assert review.dirty

@@ -63,6 +63,13 @@ def adapting_note(adapting: bool) -> str:
             "when it started)") if adapting else ""
 
 
+def _name(project, image_id: str) -> str:
+    try:
+        return project.image(image_id).name
+    except (KeyError, ValueError, OSError):
+        return image_id
+
+
 def saved_note(job: str | None) -> str:
     """What a mask saved while the job ``job`` (the runner's, or None) runs does there (appended to
     the status line): an adaptation trusts it from its next round, an export may already have written
@@ -235,10 +242,7 @@ class CorrectionMixin:
         """A save from the worker (:class:`~.review_workers.Saver`, on the GUI thread, in order): the image
         on screen takes it as its saved state; a failure names the file and the edits stay unsaved."""
         proj = job.project
-        try:
-            name = proj.image(job.image_id).name
-        except (KeyError, ValueError, OSError):
-            name = job.image_id
+        name = _name(proj, job.image_id)
         here = proj is self.studio.project and job.image_id == self.image_id
         later = self._saver.in_flight(proj, job.image_id)  # a later save of it, still to land
         if job.error is not None:
@@ -254,7 +258,8 @@ class CorrectionMixin:
                 except (OSError, ValueError) as exc:
                     self._kept_edits[job.image_id] = (proj, job.mask)
                     kept = (f"Its edits could not be kept as a draft either ({exc}): they are kept in this window "
-                            "until it closes; open the image again to save them.")
+                            "(autosave tries the draft again; leaving the project or closing asks first); open the "
+                            "image again to save them.")
             dialogs.error(self, "Cannot save the correction",
                           f"The corrected mask of {name} was not saved (the file keeps its earlier content).\n\n"
                           f"{text}\n\n{kept}")
@@ -360,6 +365,8 @@ class CorrectionMixin:
         "unsaved edits" line (napari's own Ctrl+Z / Ctrl+Shift+Z on the mask layer change it
         without a paint event)."""
         proj = self.studio.project
+        if self._kept_edits:
+            self._keep_edits_as_drafts()
         if proj is None or self.image_id is None:
             return
         self._update_edit_state()
@@ -392,6 +399,36 @@ class CorrectionMixin:
             self._autosave_failed = False
             self.studio.status.emit("autosave works again")
         self._draft_digest = digest
+
+    def _keep_edits_as_drafts(self) -> None:
+        """Edits that neither their save nor a draft could keep (``_kept_edits``, a full or read-only disk):
+        try the draft again (every autosave tick); once written, they are an ordinary autosaved draft."""
+        proj = self.studio.project
+        for image_id, (p, mask) in list(self._kept_edits.items()):
+            if p is not proj:
+                continue
+            try:
+                tasks.write_draft(proj, image_id, mask)
+            except (OSError, ValueError):
+                return  # the disk still refuses: try at the next tick
+            del self._kept_edits[image_id]
+            self.studio.status.emit(f"the unsaved edits of {_name(proj, image_id)} are kept as an autosaved draft now")
+
+    def confirm_kept_edits(self) -> bool:
+        """``studio.keep_checks``: before the project is left (another project, closing, an export or an
+        adaptation), edits that only this window holds are named; True goes on without them."""
+        proj = self.studio.project
+        self._keep_edits_as_drafts()
+        held = [i for i, (p, _m) in self._kept_edits.items() if p is proj]
+        if not held:
+            return True
+        names = ", ".join(_name(proj, i) for i in held)
+        return dialogs.confirm(
+            self, "Edits kept only in this window",
+            f"The edits of {names} could not be saved, nor kept as an autosaved draft (the disk refused both; "
+            "autosave keeps trying). They exist only in this window: closing it or opening another project "
+            "loses them, and an export or an adaptation does not see them. Go on anyway? (No: open those "
+            "images and save them once the disk has room.)")
 
     def confirm_leave(self) -> bool:
         """Leave hook (another image or project, closing, an export or adaptation starting): unsaved

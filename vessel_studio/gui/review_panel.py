@@ -258,6 +258,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         studio.leave_hooks.append(self.confirm_leave)
         studio.close_hooks.append(self._closing)
         studio.flush_hooks.append(self._saver.flush)
+        studio.keep_checks.append(self.confirm_kept_edits)
         self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
         # Page Down / Page Up: window-wide shortcuts, not napari key bindings (review_keys), which got
         # the keys a text field left unused (a dock passes them on to the viewer's key map)
@@ -318,6 +319,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             studio.close_hooks.remove(self._closing)
         if self._saver.flush in studio.flush_hooks:
             studio.flush_hooks.remove(self._saver.flush)
+        if self.confirm_kept_edits in studio.keep_checks:
+            studio.keep_checks.remove(self.confirm_kept_edits)
         try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):

@@ -57,6 +57,9 @@ class Studio(QObject):
         #: hooks that finish the writes still in flight (the Review panel's saves of large masks),
         #: called by ``can_leave`` (not when another image is selected) and before a job starts
         self.flush_hooks: list[Callable[[], None]] = []
+        #: asked by ``can_leave`` after the writes in flight landed (not when another image is selected):
+        #: each returns False to veto (the Review panel's edits that neither a save nor a draft could keep)
+        self.keep_checks: list[Callable[[], bool]] = []
         self._close_when_done = False
         self._closing_ok = False
         self._filtered = None
@@ -75,11 +78,13 @@ class Studio(QObject):
     def can_leave(self, *, flush: bool = True) -> bool:
         """Ask the leave hooks (unsaved edits: save, discard or stay); then, unless ``flush`` is False
         (another image of the project is shown), let the writes still in flight land (``flush``):
-        what follows (an export, an adaptation, another project, closing) may read or need them."""
+        what follows (an export, an adaptation, another project, closing) may read or need them; then
+        ask the ``keep_checks`` (edits that only this window holds)."""
         if not all(hook() for hook in list(self.leave_hooks)):
             return False
         if flush:
             self.flush()
+            return all(check() for check in list(self.keep_checks))
         return True
 
     def flush(self) -> None:
