@@ -61,3 +61,45 @@ def test_errors_name_the_problem(project, tmp_path, capsys):
     assert "round 2's probability maps were pruned" in err and "--round 2" in err and "--restore 2" in err
     assert not out.exists()
     assert main(["export", str(project.folder), "--out", str(out), "--round", "1"]) == 0
+
+
+def test_restore_is_checked_with_the_other_arguments_and_kept_by_prune(project, capsys, monkeypatch):
+    """Session 27 QA: ``--restore N`` ran (minutes on a large project) before an error in ``--keep`` or
+    ``--rollback`` was said, a ``--rollback`` below N deleted the round just restored, and ``--prune``
+    deleted its maps again at once."""
+    from vessel_studio.adaptation import restore as restore_mod
+
+    made = []
+
+    def fake_restore(proj, index, *, device=None):  # the real one needs a trained segmenter
+        made.append(index)
+        base = proj.round_dir(index) / "pseudo"
+        base.mkdir()
+        for rec in proj.images:
+            tifffile.imwrite(base / f"{rec.id}.tif", np.zeros((32, 32), np.float32))
+
+        def clear(d):
+            for x in d["rounds"]:
+                if int(x["index"]) == index:
+                    x.pop("pruned", None)
+                    x.pop("pruned_images", None)
+
+        proj._update(clear)
+        return restore_mod.RestoreResult(index, ("pseudo",), tuple(r.id for r in proj.images), 0.0)
+        yield  # a generator, as the real job
+
+    monkeypatch.setattr(restore_mod, "restore_round_job", fake_restore)
+    assert main(["rounds", str(project.folder), "--prune"]) == 0
+    assert _pruned(project) == [0, 2]
+    capsys.readouterr()
+    for args, said in ((["--keep", "1"], "--keep and --dry-run go with --prune"),
+                       (["--rollback", "9"], "no round 9"),
+                       (["--rollback", "1"], "--restore 2 --rollback 1: the roll back would delete the round restored"),
+                       (["--rollback", "-1"], "the roll back would delete the round restored")):
+        assert main(["rounds", str(project.folder), "--restore", "2", *args]) != 0
+        assert said in capsys.readouterr().err
+    assert made == [] and _pruned(project) == [0, 2]  # nothing was done
+    assert main(["rounds", str(project.folder), "--restore", "2", "--prune"]) == 0
+    out = capsys.readouterr().out
+    assert made == [2] and _pruned(project) == [0]  # restored, and not pruned again
+    assert "prune: nothing to delete" in out

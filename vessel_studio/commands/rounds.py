@@ -4,7 +4,9 @@ rounds with their label-free signals and the label-free guard's warnings
 (``-1``: all) by ``Project.rollback``; with ``--prune`` the probability maps of every round but the
 latest, the label-free hint's round and ``--keep`` are deleted to free disk (``store.prune``); with
 ``--restore N`` a pruned round's maps are made again from its kept segmenters (``adaptation.restore``),
-before any ``--rollback``, so that ``--restore N --rollback N`` rolls back to it in one call.
+before any ``--rollback``, so that ``--restore N --rollback N`` rolls back to it in one call (a
+``--rollback`` that would delete round N is refused), and kept by a ``--prune`` with it. Every argument is
+checked before any of them runs.
 """
 
 from __future__ import annotations
@@ -33,16 +35,21 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
-    if args.restore is not None:
-        _restore(project, args.restore)
-    if args.rollback is not None:
-        known = [r.index for r in project.rounds]
-        if args.rollback != -1 and args.rollback not in known:
-            raise ValueError(f"{project.manifest_path}: no round {args.rollback} (rounds: {known or 'none'})")
-        removed = project.rollback(args.rollback)
-        print(f"removed round(s) {removed}" if removed else "nothing to remove")
+    # every argument is checked before any work (session 27: a restore, minutes on a large project, ran
+    # before an error in --rollback or --keep was said, or was undone by the --rollback / --prune with it)
     if (args.keep or args.dry_run) and not args.prune:
         raise ValueError("--keep and --dry-run go with --prune")
+    known = [r.index for r in project.rounds]
+    if args.rollback is not None and args.rollback != -1 and args.rollback not in known:
+        raise ValueError(f"{project.manifest_path}: no round {args.rollback} (rounds: {known or 'none'})")
+    if args.restore is not None:
+        if args.rollback is not None and args.restore > args.rollback:
+            raise ValueError(f"--restore {args.restore} --rollback {args.rollback}: the roll back would delete the "
+                             f"round restored (nothing was changed)")
+        _restore(project, args.restore)
+    if args.rollback is not None:
+        removed = project.rollback(args.rollback)
+        print(f"removed round(s) {removed}" if removed else "nothing to remove")
     if args.prune:
         _prune(project, args)
     rows = round_rows(project.rounds)
@@ -78,7 +85,7 @@ def _prune(project, args: argparse.Namespace) -> None:
 
     hints = prune_keep(project.rounds)
     hint = hints[0] if hints else None
-    keep = set(args.keep) | set(hints)
+    keep = set(args.keep) | set(hints) | ({args.restore} if args.restore is not None else set())  # not again
     plan = plan_prune(project, keep=keep)
     if not plan.rounds:
         print("prune: nothing to delete" + (f" (kept whole: round(s) {', '.join(map(str, plan.kept))})"
