@@ -111,3 +111,31 @@ def test_the_library_export_checks_the_folder_and_round_before_writing(project, 
     out = vs.run(vs.export(proj, tmp_path / "new"))
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "masks", "measures.csv", "probabilities"]
     vs.run(vs.export(proj, out))  # an earlier export is written over
+
+
+def test_only_an_earlier_export_passes_for_one(project, tmp_path):
+    """Session 27 QA: a folder holding only the lab's own ``measures.csv`` passed for an earlier export (and
+    its table was replaced); a file named ``masks`` passed too and the export failed on it with a bare
+    "File exists", as it did on a link to a folder that is not there."""
+    import vessel_studio as vs
+    from vessel_studio.gui import tasks
+
+    proj, _, _ = project
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "measures.csv").write_text("eye,vessel density\\nOD,0.12\\n")
+    with pytest.raises(ValueError, match="holds files that are not an earlier export"):
+        tasks.check_export(proj, lab)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "masks").write_bytes(b"a file, not a folder")
+    with pytest.raises(ValueError, match="holds files that are not an earlier export"):
+        tasks.check_export(proj, odd)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    with pytest.raises(ValueError, match="is a link to .*gone, which does not exist"):
+        vs.run(vs.export(proj, link))
+    out = vs.run(vs.export(proj, tmp_path / "new"))  # a real export, cancelled or whole, is one
+    assert tasks.check_export(proj, out) == out
+    (out / "export.json").unlink()
+    assert tasks.check_export(proj, out) == out

@@ -478,8 +478,25 @@ def export_stems(images) -> dict[str, str]:
 EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
 
 
+#: the first columns of an export's ``measures.csv`` (``export``), which tell it from a lab's own table
+EXPORT_TABLE_START = "image,id,state,mask,map"
+
+
 def is_earlier_export(folder: Path) -> bool:
-    return all(entry.name in EXPORT_ENTRIES for entry in Path(folder).iterdir())
+    """``folder`` holds only what an export writes: ``masks/`` and ``probabilities/`` folders, and as files
+    ``calibration.json``, ``export.json`` and a ``measures.csv`` with an export's columns (session 27 QA: a
+    folder holding only the lab's own ``measures.csv``, or a file named ``masks``, passed for one)."""
+    for entry in Path(folder).iterdir():
+        if entry.name not in EXPORT_ENTRIES or entry.is_dir() != (entry.name in ("masks", "probabilities")):
+            return False
+        if entry.name == "measures.csv":
+            try:
+                with open(entry, encoding="utf-8", errors="replace") as f:
+                    if not f.readline().startswith(EXPORT_TABLE_START):
+                        return False
+            except OSError:
+                return False
+    return True
 
 
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
@@ -564,7 +581,7 @@ def export(
         yield Progress("export", i + 1, len(images), rec.name)
     if table:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", "map", *MEASURE_FIELDS],
+        writer = csv.DictWriter(buf, fieldnames=[*EXPORT_TABLE_START.split(","), *MEASURE_FIELDS],
                                 extrasaction="ignore")
         writer.writeheader()
         for row in rows:

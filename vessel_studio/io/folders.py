@@ -3,6 +3,7 @@ not write (the commands' ``--out``, the Export panel's folder, ``vs.export``).""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -18,6 +19,9 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
         if parent.exists() and not parent.is_dir():
             raise ValueError(f"{parent}: is a file, so {out} cannot be created there (nothing was changed)")
     if not out.exists():
+        if out.is_symlink():  # a link to nothing: writing into it fails with a bare "File exists"
+            raise ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose "
+                             f"another {name} (nothing was changed)")
         return out
     if not out.is_dir():
         raise ValueError(f"{out}: {name} is a file, not a folder; choose another {name} (nothing was changed)")
