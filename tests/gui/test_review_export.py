@@ -448,14 +448,21 @@ def test_gray_images_of_another_dtype_get_their_own_contrast(studio, tmp_path, q
     assert not dialogs.errors
 
 
-def test_failed_export_replaces_the_earlier_export_state(studio, qtbot, tmp_path, dialogs):
+def test_failed_export_replaces_the_earlier_export_state(studio, qtbot, tmp_path, dialogs, monkeypatch):
     panel = studio.panels["Export"]
     with qtbot.waitSignal(studio.runner.finished, timeout=60000):
         assert panel.export_to(tmp_path / "out")
     assert panel.state.text() == f"exported to {tmp_path / 'out'}"
     broken = tmp_path / "broken-export"
     broken.mkdir()
-    (broken / "measures.csv").mkdir()  # a folder where the table goes: passes the folder check, fails the write
+    # the table's write fails (session 27 QA: a folder named measures.csv, which failed it before, no longer
+    # passes for an earlier export)
+    from vessel_studio.io import atomic
+
+    def fail(path, *a, **kw):
+        raise OSError(f"{path}: disk full")
+
+    monkeypatch.setattr(atomic, "write_text", fail)
     with qtbot.waitSignal(studio.runner.finished, timeout=60000) as blocker:
         assert panel.export_to(broken)
     assert blocker.args[0].status == "error" and dialogs.errors[-1][0] == "Export failed"
