@@ -183,3 +183,32 @@ def test_nonzero_in_box_is_nonzero():
     for a in (np.zeros((7, 9), bool), rng.random((40, 30)) > 0.97, _pieces()[1]):
         got, want = _nonzero_in_box(a), np.nonzero(a)
         assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
+def test_a_click_that_cannot_erase_says_why(studio, qtbot):
+    """Session 27 QA: with the mask hidden or another layer selected a click in the mode did nothing and
+    said nothing (the Erase piece button still pressed); a drag still pans without a word."""
+    review, viewer = studio.panels["Review"], studio.viewer
+    layer = review.mask_layer
+    mask, _a, _others = _pieces(layer.data.shape)
+    _saved_with(review, mask)
+    said = []
+    studio.status.connect(said.append)
+    review.btn_piece.click()
+    viewer.reset_view()
+    layer.visible = False
+    _click(viewer, qtbot)
+    assert np.array_equal(layer.data > 0, mask) and "the mask is hidden" in said[-1]
+    layer.visible = True
+    viewer.layers.selection.active = viewer.layers["image"]
+    assert review.btn_piece.isChecked()
+    said.clear()
+    _click(viewer, qtbot, drag=20)
+    assert said == []
+    _click(viewer, qtbot)
+    assert np.array_equal(layer.data > 0, mask) and "select the mask layer" in said[-1]
+    review.btn_piece.click()  # leaves the mode; again: back in it, the mask layer selected
+    review.btn_piece.click()
+    assert viewer.layers.selection.active is layer
+    _click(viewer, qtbot)
+    assert not layer.data[48, 48] and "erased a piece of 27 px" in said[-1]

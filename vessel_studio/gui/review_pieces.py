@@ -142,11 +142,11 @@ class PiecesMixin:
     def _piece_click(self, viewer, event):
         """A press on the canvas (napari calls the viewer's callbacks before the active layer's): in the
         mode, a left click on the mask layer erases the piece where it was pressed, when it is released
-        within :data:`CLICK_SLOP_PX` of the press (a drag pans the view, as in pan/zoom)."""
+        within :data:`CLICK_SLOP_PX` of the press (a drag pans the view, as in pan/zoom); with the mask
+        hidden or another layer selected, the status line says why nothing was erased."""
         layer = self.mask_layer
         if (not self._piece_on or event.type != "mouse_press" or getattr(event, "button", 1) != 1
-                or layer is None or self.image_id is None or viewer.layers.selection.active is not layer
-                or layer.mode != "pan_zoom" or not layer.visible):
+                or layer is None or self.image_id is None or layer.mode != "pan_zoom"):
             return
         press = np.asarray(event.pos, float)
         point = np.asarray(layer.world_to_data(event.position))[-2:]
@@ -156,8 +156,16 @@ class PiecesMixin:
         while event.type == "mouse_move":
             moved = moved or float(np.hypot(*(np.asarray(event.pos, float) - press))) > CLICK_SLOP_PX
             yield
-        if (event.type == "mouse_release" and not moved and self._piece_on and self.image_id == image_id
-                and self.mask_layer is layer):
+        if (event.type != "mouse_release" or moved or not self._piece_on or self.image_id != image_id
+                or self.mask_layer is not layer):
+            return
+        # a click that erases nothing says why (session 27 QA: it was silent, the button still pressed)
+        if not layer.visible:
+            self.studio.status.emit("Erase piece: the mask is hidden; show it to erase its pieces")
+        elif viewer.layers.selection.active is not layer:
+            self.studio.status.emit("Erase piece: another layer is selected; select the mask layer (or click "
+                                    "Erase piece again) to erase its pieces")
+        else:
             self.erase_piece(point)
 
     # --- the edits -------------------------------------------------------------------------------
