@@ -180,3 +180,45 @@ def test_an_unreadable_map_of_a_large_image_is_named_and_the_image_shown(studio,
     qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
     assert dialogs.errors and dialogs.errors[-1][0] == "Cannot read predictions"
     assert str(path) in dialogs.errors[-1][1] and review.prob is None
+
+
+def test_an_image_shown_at_once_stops_the_read_of_the_large_one_stepped_past(studio, qtbot, large, monkeypatch,
+                                                                            dialogs):
+    """Session 27 QA (a project of large and small images): after a step to a large image being read and
+    on to one shown at once (small, or read ahead), the large image's read went on to its end, and until
+    it arrived the neighbours read ahead were dropped (it was still the image wanted)."""
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    gate, entered, outcome = threading.Event(), threading.Event(), []
+    real = tasks.read_for_review
+
+    def slow(project, image_id, which, **kw):
+        if image_id == ids[1]:
+            entered.set()
+            assert gate.wait(20)
+        try:
+            got = real(project, image_id, which, **kw)
+        except tasks.ReadCancelled:
+            outcome.append((image_id, "stopped"))
+            raise
+        outcome.append((image_id, "read"))
+        return got
+
+    monkeypatch.setattr(tasks, "read_for_review", slow)
+    review.next()  # image 1, large: read on its own thread, held
+    qtbot.waitUntil(entered.is_set, timeout=10000)
+    monkeypatch.setattr(tasks, "READ_IN_WORKER_PIXELS", 10**9)  # image 2 is small: shown at once
+    review.next()
+    assert review.image_id == ids[2] and review._ahead.wanted is None
+    gate.set()
+    qtbot.waitUntil(lambda: not review._ahead.foreground, timeout=20000)
+    assert (ids[1], "stopped") in outcome and (ids[1], "read") not in outcome
+    review._read_ahead()  # the neighbours of image 2 are kept
+    qtbot.waitUntil(lambda: not review._ahead.busy, timeout=20000)
+    assert sorted(review._ahead.cache) == sorted({ids[3 % len(ids)], ids[1]})
+    assert review.image_id == ids[2] and not dialogs.errors

@@ -515,8 +515,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 ahead = None
                 image = proj.read_image(image_id)
         except (KeyError, ValueError, OSError) as exc:
+            self._ahead.unwant()
             self._cannot_show(exc)
             return
+        self._ahead.unwant()  # a large image stepped past before is not waited for any more
         self._show(proj, image_id, image, ahead, records)
 
     def _cannot_show(self, exc) -> None:

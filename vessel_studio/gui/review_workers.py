@@ -110,6 +110,14 @@ class ReadAhead:
             return
         self._start_foreground(_Read(proj, image_id, which))
 
+    def unwant(self) -> None:
+        """The panel shows an image without waiting for a read (small, or read ahead): the image wanted
+        before is not any more (its read stops at its next file; what the neighbours' worker reads is
+        kept again: session 27 QA, it was dropped until that read had come in)."""
+        self.wanted = None
+        for r in self.foreground:
+            r.cancelled = True
+
     def _start_foreground(self, read: _Read) -> None:
         proj, image_id, which = read.key
         self.foreground.append(read)
