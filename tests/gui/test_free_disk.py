@@ -173,3 +173,33 @@ def test_a_cancelled_restore_deletes_nothing(studio, rounds_with_models, qtbot, 
     assert [r.index for r in fresh.rounds] == [0, 1, 2, 3] and fresh.get_round(0).pruned is not None
     assert "nothing was deleted" in adapt.stage.text()
     assert not list((proj.folder / "rounds").glob(".*restore*"))
+
+
+def test_a_cancel_during_the_restores_last_step_rolls_nothing_back(studio, rounds_with_models, qtbot, dialogs,
+                                                                   monkeypatch):
+    """Session 27 QA: Cancel (or closing the window: "cancel it and close") pressed while the restore moved
+    its maps in, after its last progress event, let it end "done", and the roll back then deleted the
+    rounds after it all the same."""
+    from pathlib import Path
+
+    from vessel_studio.io import atomic
+    from vessel_studio.store import Project
+
+    adapt = studio.panels["Adaptation"]
+    proj = rounds_with_models
+    real = atomic._fsync_dir
+
+    def cancel_then_sync(path):  # the restore's last step (its maps moved in), after its last event: Cancel
+        if Path(path) == proj.round_dir(0):
+            studio.runner.cancel()
+        return real(path)
+
+    monkeypatch.setattr(atomic, "_fsync_dir", cancel_then_sync)
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
+    dialogs.answers["confirm"] = True
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
+        assert adapt.rollback() is True
+    assert done.args[0].status == "done" and done.args[0].cancel_asked
+    fresh = Project.open(proj.folder)
+    assert [r.index for r in fresh.rounds] == [0, 1, 2, 3] and fresh.get_round(0).pruned is None
+    assert "nothing was deleted" in adapt.stage.text() and not dialogs.errors

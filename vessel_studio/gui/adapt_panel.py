@@ -456,8 +456,12 @@ class AdaptPanel(QWidget):
         self.update_disk()
         if outcome.name == tasks.RESTORE_MAPS:
             pending, self._rollback_after_restore = self._rollback_after_restore, None
-            if outcome.status == "done" and pending is not None and pending[0] is self.studio.project:
+            if (outcome.status == "done" and pending is not None and pending[0] is self.studio.project
+                    and not outcome.cancel_asked):
                 self._rollback_now(*pending)  # on the GUI thread, as any roll back (Review reads the rounds)
+            elif outcome.status == "done":  # Cancel (or closing the window) came during its last step
+                self.stage.setText(f"Roll back: round {pending[1] if pending else '?'}'s maps were made again, "
+                                   "the roll back was cancelled; nothing was deleted")
             else:
                 self.stage.setText(f"Roll back: making round {pending[1] if pending else '?'}'s maps again "
                                    f"{outcome.status}; nothing was deleted")

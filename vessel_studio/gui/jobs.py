@@ -75,6 +75,8 @@ class JobOutcome:
     #: what reached the GUI thread: the last ``Progress`` per (stage, round), ``Artifact`` counts per kind
     progress: dict = field(default_factory=dict)
     artifacts: dict = field(default_factory=dict)
+    #: Cancel was asked for: also when the job ended "done", Cancel having come during its last step
+    cancel_asked: bool = False
 
     def last_progress(self, stage: str) -> Progress | None:
         found = [p for (s, _r), p in self.progress.items() if s == stage]
@@ -234,5 +236,6 @@ class JobRunner(QObject):
     def _on_finished(self) -> None:
         outcome = self._outcome or JobOutcome(self.name, "cancelled", None, None, time.monotonic() - self._t0)
         outcome.progress, outcome.artifacts = dict(self._progress), dict(self._artifacts)
+        outcome.cancel_asked = self._cancel.is_set()
         self.worker = None
         self.finished.emit(outcome)
