@@ -30,6 +30,33 @@ def _no_read_ahead(review, qtbot):
     review._ahead.cache.clear()
 
 
+def _held_reads(monkeypatch, gate, *, held=None, entered=None, read=None) -> list:
+    """``tasks.read_for_review`` held at ``gate`` (for image ``held`` only, else for every image); the list
+    returned gets each read's ``(image_id, "read" | "stopped")``, ``read`` each call's ``(image_id, fov)``;
+    ``entered`` is set when a held read starts."""
+    from vessel_studio.gui import tasks
+
+    outcome, real = [], tasks.read_for_review
+
+    def slow(project, image_id, which, **kw):
+        if read is not None:
+            read.append((image_id, kw.get("fov")))
+        if held is None or image_id == held:
+            if entered is not None:
+                entered.set()
+            assert gate.wait(20)
+        try:
+            got = real(project, image_id, which, **kw)
+        except tasks.ReadCancelled:
+            outcome.append((image_id, "stopped"))
+            raise
+        outcome.append((image_id, "read"))
+        return got
+
+    monkeypatch.setattr(tasks, "read_for_review", slow)
+    return outcome
+
+
 def test_a_large_image_not_read_ahead_is_read_in_a_worker(studio, qtbot, large, monkeypatch, dialogs):
     proj = studio.project
     probs = _write_probs(proj)
@@ -55,28 +82,13 @@ def test_a_large_image_not_read_ahead_is_read_in_a_worker(studio, qtbot, large, 
 def test_steps_faster_than_the_reads_show_only_the_image_stopped_on(studio, qtbot, large, monkeypatch, dialogs):
     from collections import Counter
 
-    from vessel_studio.gui import tasks
-
     proj = studio.project
     _write_probs(proj)
     ids = [r.id for r in proj.images]
     review = studio.panels["Review"]
     _no_read_ahead(review, qtbot)
-    gate, read, outcome = threading.Event(), [], []
-    real = tasks.read_for_review
-
-    def slow(project, image_id, which, **kw):
-        read.append((image_id, kw.get("fov")))
-        assert gate.wait(20)
-        try:
-            got = real(project, image_id, which, **kw)
-        except tasks.ReadCancelled:
-            outcome.append((image_id, "stopped"))
-            raise
-        outcome.append((image_id, "read"))
-        return got
-
-    monkeypatch.setattr(tasks, "read_for_review", slow)
+    gate, read = threading.Event(), []
+    outcome = _held_reads(monkeypatch, gate, read=read)
     shown = []
     real_show = review._show
     monkeypatch.setattr(review, "_show", lambda proj, image_id, *a: (shown.append(image_id),
@@ -194,22 +206,8 @@ def test_an_image_shown_at_once_stops_the_read_of_the_large_one_stepped_past(stu
     ids = [r.id for r in proj.images]
     review = studio.panels["Review"]
     _no_read_ahead(review, qtbot)
-    gate, entered, outcome = threading.Event(), threading.Event(), []
-    real = tasks.read_for_review
-
-    def slow(project, image_id, which, **kw):
-        if image_id == ids[1]:
-            entered.set()
-            assert gate.wait(20)
-        try:
-            got = real(project, image_id, which, **kw)
-        except tasks.ReadCancelled:
-            outcome.append((image_id, "stopped"))
-            raise
-        outcome.append((image_id, "read"))
-        return got
-
-    monkeypatch.setattr(tasks, "read_for_review", slow)
+    gate, entered = threading.Event(), threading.Event()
+    outcome = _held_reads(monkeypatch, gate, held=ids[1], entered=entered)
     review.next()  # image 1, large: read on its own thread, held
     qtbot.waitUntil(entered.is_set, timeout=10000)
     monkeypatch.setattr(tasks, "READ_IN_WORKER_PIXELS", 10**9)  # image 2 is small: shown at once
