@@ -77,14 +77,8 @@ def test_restore_is_checked_with_the_other_arguments_and_kept_by_prune(project, 
         base.mkdir()
         for rec in proj.images:
             tifffile.imwrite(base / f"{rec.id}.tif", np.zeros((32, 32), np.float32))
-
-        def clear(d):
-            for x in d["rounds"]:
-                if int(x["index"]) == index:
-                    x.pop("pruned", None)
-                    x.pop("pruned_images", None)
-
-        proj._update(clear)
+        proj._update(lambda d: [x.pop(k, None) for x in d["rounds"] if int(x["index"]) == index
+                                for k in ("pruned", "pruned_images")])  # as the real one ends
         return restore_mod.RestoreResult(index, ("pseudo",), tuple(r.id for r in proj.images), 0.0)
         yield  # a generator, as the real job
 

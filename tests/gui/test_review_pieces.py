@@ -30,6 +30,15 @@ def _saved_with(review, mask):
     assert review.save() and not review.dirty
 
 
+def _shown_with_pieces(studio):
+    """``(review panel, viewer, status messages from now on)`` with ``_pieces``' mask saved as the image's."""
+    review = studio.panels["Review"]
+    _saved_with(review, _pieces(review.mask_layer.data.shape)[0])
+    said = []
+    studio.status.connect(said.append)
+    return review, studio.viewer, said
+
+
 def _click(viewer, qtbot, point=(48, 48), button=1, drag=0.0):
     """A press and release over the image's pixel ``point`` (row, col) as Qt mouse events sent to the
     canvas widget (Qt, then vispy, then napari's viewer and active layer callbacks, as a real mouse);
@@ -61,12 +70,9 @@ def _click(viewer, qtbot, point=(48, 48), button=1, drag=0.0):
 def test_erase_piece_by_click_undo_and_back_to_paint(studio, qtbot):
     from vessel_studio.gui import tasks
 
-    review, viewer = studio.panels["Review"], studio.viewer
+    review, viewer, said = _shown_with_pieces(studio)
     layer = review.mask_layer
     mask, a, others = _pieces(layer.data.shape)
-    _saved_with(review, mask)
-    said = []
-    studio.status.connect(said.append)
 
     review.btn_piece.click()  # the mode, through its button
     assert review.btn_piece.isChecked() and layer.mode == "pan_zoom" and layer.mouse_pan  # a drag pans
@@ -188,12 +194,9 @@ def test_nonzero_in_box_is_nonzero():
 def test_a_click_that_cannot_erase_says_why(studio, qtbot):
     """Session 27 QA: with the mask hidden or another layer selected a click in the mode did nothing and
     said nothing (the Erase piece button still pressed); a drag still pans without a word."""
-    review, viewer = studio.panels["Review"], studio.viewer
+    review, viewer, said = _shown_with_pieces(studio)
     layer = review.mask_layer
-    mask, _a, _others = _pieces(layer.data.shape)
-    _saved_with(review, mask)
-    said = []
-    studio.status.connect(said.append)
+    mask = _pieces(layer.data.shape)[0]
     review.btn_piece.click()
     viewer.reset_view()
     layer.visible = False
