@@ -139,3 +139,14 @@ def test_only_an_earlier_export_passes_for_one(project, tmp_path):
     assert tasks.check_export(proj, out) == out
     (out / "export.json").unlink()
     assert tasks.check_export(proj, out) == out
+
+
+def test_an_export_of_an_earlier_version_is_one(project, tmp_path):
+    """Its measures.csv had no "map" column (before 2026-12-05): the folder may be written over."""
+    from vessel_studio.gui import tasks
+
+    proj, _, _ = project
+    old = tmp_path / "old"
+    (old / "masks").mkdir(parents=True)
+    (old / "measures.csv").write_text("image,id,state,mask,vessel_density\nscan,abc,new,predicted,0.1\n")
+    assert tasks.check_export(proj, old) == old

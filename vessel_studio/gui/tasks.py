@@ -478,8 +478,9 @@ def export_stems(images) -> dict[str, str]:
 EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
 
 
-#: the first columns of an export's ``measures.csv`` (``export``), which tell it from a lab's own table
-EXPORT_TABLE_START = "image,id,state,mask,map"
+#: the first columns of every export's ``measures.csv`` (``export``; "map" follows them since 2026-12-05),
+#: which tell it from a lab's own table
+EXPORT_TABLE_START = "image,id,state,mask"
 
 
 def is_earlier_export(folder: Path) -> bool:
@@ -581,7 +582,7 @@ def export(
         yield Progress("export", i + 1, len(images), rec.name)
     if table:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=[*EXPORT_TABLE_START.split(","), *MEASURE_FIELDS],
+        writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", "map", *MEASURE_FIELDS],
                                 extrasaction="ignore")
         writer.writeheader()
         for row in rows:
