@@ -12,6 +12,7 @@ import threading
 import numpy as np
 import pytest
 
+from conftest import fake_probability
 from test_review_stepping import _count_gui_thread_reads, _write_probs
 
 pytestmark = pytest.mark.gui
@@ -220,3 +221,38 @@ def test_an_image_shown_at_once_stops_the_read_of_the_large_one_stepped_past(stu
     qtbot.waitUntil(lambda: not review._ahead.busy, timeout=20000)
     assert sorted(review._ahead.cache) == sorted({ids[3 % len(ids)], ids[1]})
     assert review.image_id == ids[2] and not dialogs.errors
+
+
+def test_a_map_replaced_while_the_neighbours_worker_reads_the_image_stepped_to(studio, qtbot, large, monkeypatch,
+                                                                               dialogs):
+    """Session 27 QA: a step to the image the neighbours' worker was reading waits for that read; when its
+    map was replaced meanwhile (a segmentation writing maps), the read came in stale and was asked for
+    again while the worker still counted as reading it, so nothing read it: "loading…" for good."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    gate, entered = threading.Event(), threading.Event()
+    _held_reads(monkeypatch, gate, held=ids[1], entered=entered)
+    review._read_ahead()  # the neighbours' worker reads image 1 (held)
+    qtbot.waitUntil(entered.is_set, timeout=10000)
+    review.next()  # image 1: waits for that read
+    assert review._loading == ids[1] and not review._ahead.foreground
+    new = fake_probability(proj.images[1].shape[:2], 7)
+    real_probability = tasks.probability
+
+    def replaced(project, image_id, *a, **kw):  # its map replaced after its key was taken
+        if image_id == ids[1] and not replaced.done:
+            replaced.done = True
+            write_prob(tasks.source_only_path(project, image_id), new)
+        return real_probability(project, image_id, *a, **kw)
+
+    replaced.done = False
+    monkeypatch.setattr(tasks, "probability", replaced)
+    gate.set()
+    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
+    assert np.array_equal(studio.viewer.layers["probability"].data, new) and not dialogs.errors

@@ -164,11 +164,17 @@ class ReadAhead:
         worker = create_worker(read, _start_thread=False, _ignore_errors=True)
         # an error (an unreadable image) of a neighbour: nothing is kept, load reads it itself and says
         # what is wrong; of the wanted image (a step to the image being read ahead): on_failed says it
-        worker.returned.connect(lambda got, p=proj, w=which: self._arrived(p, w, got))
-        worker.errored.connect(lambda exc, p=proj, i=image_id, w=which: self._errored(p, i, w, exc))
+        # the read is over before its outcome is handed on: the panel may want the image again (a file
+        # replaced while it was read), which must then start a read, not wait for this one (session 27 QA)
+        worker.returned.connect(lambda got, p=proj, w=which: (self._read_over(), self._arrived(p, w, got)))
+        worker.errored.connect(lambda exc, p=proj, i=image_id, w=which: (self._read_over(),
+                                                                         self._errored(p, i, w, exc)))
         worker.finished.connect(lambda: self._done())
         self.worker = worker
         worker.start()
+
+    def _read_over(self) -> None:
+        self.reading = None
 
     def _arrived(self, proj, which, got: dict) -> None:
         try:
