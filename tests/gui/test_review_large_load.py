@@ -58,6 +58,18 @@ def _held_reads(monkeypatch, gate, *, held=None, entered=None, read=None) -> lis
     return outcome
 
 
+def _image_1_held(studio, qtbot, monkeypatch):
+    """The sample's maps written, nothing read ahead, reads of image 1 held (``_held_reads``): ``(project,
+    image ids, Review panel, gate, entered, outcome)``."""
+    proj = studio.project
+    _write_probs(proj)
+    ids = [r.id for r in proj.images]
+    review = studio.panels["Review"]
+    _no_read_ahead(review, qtbot)
+    gate, entered = threading.Event(), threading.Event()
+    return proj, ids, review, gate, entered, _held_reads(monkeypatch, gate, held=ids[1], entered=entered)
+
+
 def test_a_large_image_not_read_ahead_is_read_in_a_worker(studio, qtbot, large, monkeypatch, dialogs):
     proj = studio.project
     probs = _write_probs(proj)
@@ -202,13 +214,7 @@ def test_an_image_shown_at_once_stops_the_read_of_the_large_one_stepped_past(stu
     it arrived the neighbours read ahead were dropped (it was still the image wanted)."""
     from vessel_studio.gui import tasks
 
-    proj = studio.project
-    _write_probs(proj)
-    ids = [r.id for r in proj.images]
-    review = studio.panels["Review"]
-    _no_read_ahead(review, qtbot)
-    gate, entered = threading.Event(), threading.Event()
-    outcome = _held_reads(monkeypatch, gate, held=ids[1], entered=entered)
+    proj, ids, review, gate, entered, outcome = _image_1_held(studio, qtbot, monkeypatch)
     review.next()  # image 1, large: read on its own thread, held
     qtbot.waitUntil(entered.is_set, timeout=10000)
     monkeypatch.setattr(tasks, "READ_IN_WORKER_PIXELS", 10**9)  # image 2 is small: shown at once
@@ -231,13 +237,7 @@ def test_a_map_replaced_while_the_neighbours_worker_reads_the_image_stepped_to(s
     from vessel_studio.gui import tasks
     from vessel_studio.io.images import write_prob
 
-    proj = studio.project
-    _write_probs(proj)
-    ids = [r.id for r in proj.images]
-    review = studio.panels["Review"]
-    _no_read_ahead(review, qtbot)
-    gate, entered = threading.Event(), threading.Event()
-    _held_reads(monkeypatch, gate, held=ids[1], entered=entered)
+    proj, ids, review, gate, entered, _ = _image_1_held(studio, qtbot, monkeypatch)
     review._read_ahead()  # the neighbours' worker reads image 1 (held)
     qtbot.waitUntil(entered.is_set, timeout=10000)
     review.next()  # image 1: waits for that read
