@@ -478,7 +478,7 @@ def export_stems(images) -> dict[str, str]:
 EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
 
 
-#: the first columns of every export's ``measures.csv`` (``export``; "map" follows them since 2026-12-05),
+#: the first columns of every export's ``measures.csv`` (``export``; "map" follows them since session 26),
 #: which tell it from a lab's own table
 EXPORT_TABLE_START = "image,id,state,mask"
 
