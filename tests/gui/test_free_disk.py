@@ -203,3 +203,17 @@ def test_a_cancel_during_the_restores_last_step_rolls_nothing_back(studio, round
     fresh = Project.open(proj.folder)
     assert [r.index for r in fresh.rounds] == [0, 1, 2, 3] and fresh.get_round(0).pruned is None
     assert "nothing was deleted" in adapt.stage.text() and not dialogs.errors
+
+
+def test_rolling_back_to_a_pruned_round_whose_segmenter_is_gone_says_so_before_starting(
+        studio, rounds_with_models, dialogs):
+    adapt = studio.panels["Adaptation"]
+    proj = rounds_with_models
+    (proj.folder / "rounds/round-002/segmenter/model.safetensors").unlink()
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2 (maps deleted: made again first)"))
+    asked = len(dialogs.asked)
+    assert adapt.rollback() is False and not studio.runner.running
+    title, text = dialogs.errors[-1]
+    assert title == "Roll back" and "round-002" in text and "cannot be made again" in text
+    assert len(dialogs.asked) == asked  # refused before the question
+    assert [r.index for r in proj.rounds] == [0, 1, 2, 3]

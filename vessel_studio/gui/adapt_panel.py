@@ -330,12 +330,17 @@ class AdaptPanel(QWidget):
         return self._rollback_now(proj, keep)
 
     def _restore_then_rollback(self, proj, keep: int, what: str) -> bool:
-        from vessel_studio.adaptation.restore import restore_round_job
+        from vessel_studio.adaptation.restore import restore_plan, restore_round_job
 
+        try:
+            _plan, ids = restore_plan(proj, keep)  # the images whose maps the prune deleted
+        except (ValueError, OSError) as exc:  # a segmenter folder gone: its maps cannot be made again
+            dialogs.error(self, "Roll back", str(exc))
+            return False
         if not dialogs.confirm(
                 self, "Roll back",
                 f"Round {keep}'s probability maps were deleted to free disk. They are made again from its models "
-                f"first ({len(proj.images)} image(s): about the time segmenting them takes; Cancel stops it and "
+                f"first ({len(ids)} image(s): about the time segmenting them takes; Cancel stops it and "
                 f"changes nothing), then {what} of this project are deleted (models, pseudo-labels, samples). "
                 "Corrected masks are kept. The deletion cannot be undone."):
             return False
