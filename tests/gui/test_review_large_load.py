@@ -240,8 +240,8 @@ def test_a_map_replaced_while_the_neighbours_worker_reads_the_image_stepped_to(s
     proj, ids, review, gate, entered, _ = _image_1_held(studio, qtbot, monkeypatch)
     review._read_ahead()  # the neighbours' worker reads image 1 (held)
     qtbot.waitUntil(entered.is_set, timeout=10000)
-    review.next()  # image 1: that read, and one on a thread of its own (held too): the first in is shown
-    assert review._loading == ids[1]
+    review.next()  # image 1: waits for that read
+    assert review._loading == ids[1] and not review._ahead.foreground
     new = fake_probability(proj.images[1].shape[:2], 7)
     real_probability = tasks.probability
 
@@ -256,36 +256,3 @@ def test_a_map_replaced_while_the_neighbours_worker_reads_the_image_stepped_to(s
     gate.set()
     qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
     assert np.array_equal(studio.viewer.layers["probability"].data, new) and not dialogs.errors
-
-
-def test_a_step_to_the_image_being_read_ahead_reads_it_at_the_gui_threads_priority_too(studio, qtbot, large,
-                                                                                         monkeypatch, dialogs):
-    """Session 27: a step to the image the neighbours' worker was reading waited for that read, at background
-    priority, the priority an adaptation's training runs at: under that load the read got a small share of
-    the CPU. The image is now read on a thread at the GUI thread's priority as well; the first read in is
-    shown and the other stops at its next file."""
-    import os
-
-    proj, ids, review, gate, entered, outcome = _image_1_held(studio, qtbot, monkeypatch)
-    review._read_ahead()  # the neighbours' worker reads image 1: held
-    qtbot.waitUntil(entered.is_set, timeout=10000)
-    nice = {}
-    from vessel_studio.gui import tasks
-
-    held = tasks.read_for_review
-
-    def noting(project, image_id, which, **kw):
-        nice.setdefault(threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        return held(project, image_id, which, **kw)
-
-    monkeypatch.setattr(tasks, "read_for_review", noting)
-    review.next()  # image 1
-    assert review._loading == ids[1] and len(review._ahead.foreground) == 1
-    qtbot.waitUntil(lambda: len(nice) == 1, timeout=10000)
-    assert list(nice.values()) == [os.getpriority(os.PRIO_PROCESS, 0)]  # the GUI thread's priority
-    gate.set()
-    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=20000)
-    qtbot.waitUntil(lambda: not review._ahead.busy, timeout=20000)
-    assert np.array_equal(studio.viewer.layers["image"].data, proj.read_image(ids[1])) and not dialogs.errors
-    # both reads ran; the second to get there stopped at its next file, or had read everything already
-    assert len(outcome) == 2 and {i for i, _ in outcome} == {ids[1]} and ("read" in {o for _, o in outcome})

@@ -99,16 +99,14 @@ class ReadAhead:
     def want(self, proj, image_id: str, which: list) -> None:
         """Read ``image_id`` (maps ``which``) now, for the panel to show: neighbours still to read are
         dropped (and what was read ahead for the image left: memory, a few arrays per image), reads in
-        flight of other images stop at their next file. A read of it wanted before and still running is
-        waited for; one by the neighbours' worker is not alone: that worker runs at background priority,
-        as an adaptation's training does, which under load leaves it a small share of the CPU, so the image
-        is read on a thread of its own too and the first read to arrive is shown (the other stops at its
-        next file)."""
+        flight of other images stop at their next file. A read of it in flight already (the neighbours'
+        worker's, or one wanted before) is waited for instead."""
         self.cache.clear()
         self.wanted = (proj, image_id, which)
         self.pending = []
         self._cancel_stale()
-        if any(self._same(r.key, self.wanted) and not r.cancelled for r in self.foreground):
+        if (self._same(self.reading, self.wanted) and not self._reading_cancelled) or any(
+                self._same(r.key, self.wanted) and not r.cancelled for r in self.foreground):
             return
         self._start_foreground(_Read(proj, image_id, which))
 
@@ -182,7 +180,6 @@ class ReadAhead:
         try:
             if self._same(self.wanted, (proj, got["image_id"], which)):
                 self.wanted = None
-                self._cancel_stale()  # the other read of it (the neighbours' worker's, or its own) stops
                 if self._on_arrived is not None:
                     self._on_arrived(proj, which, got)
             elif self.wanted is None and self._keep(proj, got["image_id"]):
