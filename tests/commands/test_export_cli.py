@@ -82,7 +82,8 @@ def test_a_folder_of_other_files_is_refused(project, tmp_path, capsys):
     out.mkdir()
     (out / "scan.png").write_bytes(b"not ours")
     assert main(["export", str(proj.folder), "--out", str(out)]) != 0
-    assert str(out) in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(out) in err and "not an earlier export (scan.png)" in err  # names what is not an export's
     assert sorted(p.name for p in out.iterdir()) == ["scan.png"]
 
 
@@ -150,3 +151,14 @@ def test_an_export_of_an_earlier_version_is_one(project, tmp_path):
     (old / "masks").mkdir(parents=True)
     (old / "measures.csv").write_text("image,id,state,mask,vessel_density\nscan,abc,new,predicted,0.1\n")
     assert tasks.check_export(proj, old) == old
+
+
+def test_the_refusal_names_what_is_not_an_exports(project, tmp_path):
+    proj, _, _ = project
+    lab = tmp_path / "lab"
+    (lab / "masks").mkdir(parents=True)  # an export's folder: not named
+    (lab / "measures.csv").write_text("patient,vessels\n")  # a lab's own table: named
+    for i in range(4):
+        (lab / f"scan{i}.png").write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"not an earlier export \(measures.csv, scan0.png, scan1.png and 2 more\)"):
+        tasks.check_export(proj, lab)

@@ -483,21 +483,28 @@ EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", 
 EXPORT_TABLE_START = "image,id,state,mask"
 
 
-def is_earlier_export(folder: Path) -> bool:
-    """``folder`` holds only what an export writes: ``masks/`` and ``probabilities/`` folders, and as files
-    ``calibration.json``, ``export.json`` and a ``measures.csv`` with an export's columns (session 27 QA: a
-    folder holding only the lab's own ``measures.csv``, or a file named ``masks``, passed for one)."""
+def not_export_entries(folder: Path) -> list[str]:
+    """The names of what ``folder`` holds that an export does not write (sorted): an export writes
+    ``masks/`` and ``probabilities/`` folders, and as files ``calibration.json``, ``export.json`` and a
+    ``measures.csv`` with an export's columns (session 27 QA: a folder holding only the lab's own
+    ``measures.csv``, or a file named ``masks``, passed for an earlier export)."""
+    out = []
     for entry in Path(folder).iterdir():
         if entry.name not in EXPORT_ENTRIES or entry.is_dir() != (entry.name in ("masks", "probabilities")):
-            return False
-        if entry.name == "measures.csv":
+            out.append(entry.name)
+        elif entry.name == "measures.csv":
             try:
                 with open(entry, encoding="utf-8", errors="replace") as f:
                     if not f.readline().startswith(EXPORT_TABLE_START):
-                        return False
+                        out.append(entry.name)
             except OSError:
-                return False
-    return True
+                out.append(entry.name)
+    return sorted(out)
+
+
+def is_earlier_export(folder: Path) -> bool:
+    """``folder`` holds only what an export writes (``not_export_entries``)."""
+    return not not_export_entries(folder)
 
 
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
@@ -519,7 +526,8 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
                              f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
                              f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
                              "its maps again, then export (nothing was written)")
-    return check_out_folder(folder, replaceable=is_earlier_export, name=name, output="an earlier export")
+    return check_out_folder(folder, replaceable=is_earlier_export, name=name, output="an earlier export",
+                            foreign=not_export_entries)
 
 
 def export(
