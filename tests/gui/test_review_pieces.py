@@ -162,6 +162,10 @@ def test_remove_specks_one_undoable_step(studio, qtbot):
     studio.status.connect(said.append)
 
     review.speck_size.setValue(10)
+    layer.visible = False  # a hidden mask is not edited unseen (session 27)
+    review.btn_specks.click()
+    assert np.array_equal(layer.data > 0, mask) and "the mask is hidden" in said[-1] and not review.dirty
+    layer.visible = True
     review.btn_specks.click()
     assert np.array_equal(layer.data > 0, mask & ~specks)
     assert "removed 4 piece(s) under 10 px, 17 px in all" in said[-1]

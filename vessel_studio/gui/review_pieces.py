@@ -192,6 +192,9 @@ class PiecesMixin:
         layer = self.mask_layer
         if layer is None or self.image_id is None:
             return 0, 0
+        if not layer.visible:  # an edit nobody sees (as Erase piece refuses a click on a hidden mask)
+            self.studio.status.emit("Remove specks: the mask is hidden; show it to remove its specks")
+            return 0, 0
         size = int(self.speck_size.value())
         small, n, _ = measures.small_pieces(layer.data, size)
         where = np.nonzero(small)
