@@ -502,11 +502,6 @@ def not_export_entries(folder: Path) -> list[str]:
     return sorted(out)
 
 
-def is_earlier_export(folder: Path) -> bool:
-    """``folder`` holds only what an export writes (``not_export_entries``)."""
-    return not not_export_entries(folder)
-
-
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
     """Before an export writes anything: ``round`` is one of the project's rounds whose maps were kept,
     and ``folder`` is absent, empty or an earlier export (its files are replaced one by one), not a
@@ -526,8 +521,7 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
                              f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
                              f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
                              "its maps again, then export (nothing was written)")
-    return check_out_folder(folder, replaceable=is_earlier_export, name=name, output="an earlier export",
-                            foreign=not_export_entries)
+    return check_out_folder(folder, foreign=not_export_entries, name=name, output="an earlier export")
 
 
 def export(

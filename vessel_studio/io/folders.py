@@ -12,9 +12,10 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
     """``out`` checked before any work is done. It may be absent, an empty folder, or (with ``kind``) a
     complete model folder of that kind, which the new model replaces atomically at the end;
     ``replaceable(folder) -> bool`` admits other folders that may be replaced (the writer's own earlier
-    ``output``). A file, or a folder holding anything else (a lab's images, another kind of model), is
-    refused with a ``ValueError`` naming it (``name``: how the caller calls the folder; ``foreign(folder)``,
-    when given, lists the entries that are not ``output``'s, the first three of which the error names)."""
+    ``output``); or ``foreign(folder) -> list of names``: the entries that are not ``output``'s, a folder
+    with none being admitted and the first three named in the error otherwise. A file, or a folder
+    holding anything else (a lab's images, another kind of model), is refused with a ``ValueError``
+    naming it (``name``: how the caller calls the folder)."""
     out = Path(out)
     for parent in out.parents:
         if parent.exists() and not parent.is_dir():
@@ -38,8 +39,10 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
             pass
     if replaceable is not None and replaceable(out):
         return out
-    what = f"a {kind} model" if kind is not None else output
     found = sorted(foreign(out)) if foreign is not None else []
+    if foreign is not None and not found:
+        return out
+    what = f"a {kind} model" if kind is not None else output
     if found:
         what += f" ({', '.join(found[:3])}" + (f" and {len(found) - 3} more)" if len(found) > 3 else ")")
     raise ValueError(f"{out}: {name} holds files that are not {what}; they could be replaced, so choose an empty "
