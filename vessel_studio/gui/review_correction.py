@@ -105,7 +105,7 @@ class CorrectionMixin:
 
     def _mode(self, mode: str) -> None:
         """Paint / Erase / Fill (napari's modes, painting label 1) or "Erase piece" (``review_pieces.PIECE``:
-        napari's pan/zoom with panning off, a click erasing the piece under it)."""
+        napari's pan/zoom: a click erases the piece under it, a drag pans)."""
         layer = self.mask_layer
         if layer is None:
             self._stop_piece()
