@@ -45,6 +45,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import _gui  # noqa: E402  (benchmarks/_gui.py: the GUI scripts' event-loop helpers)
+from hires_cli import write_report  # noqa: E402  (print the report, and write it to --out)
 
 SIZES_CHECKED = (3, 5, 10, 20, 32, 50, 100)
 
@@ -218,11 +219,7 @@ def main(argv=None) -> int:
     report["cpus"] = os.cpu_count()
     studio.confirm_close = lambda: True
     viewer.close()
-    text = json.dumps(report, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
     return 0
 
 

@@ -10,13 +10,15 @@ project's source-only maps (the queue's own arithmetic on them is the same as on
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hires_cli import write_report  # noqa: E402  (print the report, and write it to --out)
 
 
 def main(argv=None) -> int:
@@ -61,11 +63,7 @@ def main(argv=None) -> int:
               "cold_median_s": round(statistics.median(times["cold"]), 3),
               "warm_median_s": round(statistics.median(times["warm"]), 3),
               "same_order": orders["cold"] == orders["warm"], "cache_mb": round(sum(p.stat().st_size for p in cache.glob("*")) / 2**20, 2)}
-    text = json.dumps(report, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
     return 0
 
 
