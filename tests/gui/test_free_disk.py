@@ -217,3 +217,46 @@ def test_rolling_back_to_a_pruned_round_whose_segmenter_is_gone_says_so_before_s
     assert title == "Roll back" and "round-002" in text and "cannot be made again" in text
     assert len(dialogs.asked) == asked  # refused before the question
     assert [r.index for r in proj.rounds] == [0, 1, 2, 3]
+
+
+def test_make_maps_again_restores_a_pruned_round_without_rolling_back(studio, rounds_with_models, qtbot, dialogs):
+    """Session 28: the GUI could make a pruned round's maps again only on the way to rolling back to it
+    (the rounds after it deleted); Review could not show it otherwise (session 27's note)."""
+    from vessel_studio.store import Project
+
+    adapt, review = studio.panels["Adaptation"], studio.panels["Review"]
+    proj = rounds_with_models
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 1"))
+    assert not adapt.btn_restore.isEnabled() and adapt.restore_maps() is False  # round 1 kept its maps
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2 (maps deleted: made again first)"))
+    assert adapt.btn_restore.isEnabled()
+    dialogs.answers["confirm"] = False
+    assert adapt.restore_maps() is False and not studio.runner.running
+    dialogs.answers["confirm"] = True
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
+        assert adapt.restore_maps() is True
+    assert done.args[0].name == "Restore maps" and done.args[0].status == "done", done.args[0].error
+    assert dialogs.asked[-1] == "Make maps again" and not dialogs.errors
+    fresh = Project.open(proj.folder)
+    assert [r.index for r in fresh.rounds] == [0, 1, 2, 3]  # nothing rolled back
+    assert fresh.get_round(2).pruned is None and fresh.get_round(0).pruned is not None
+    assert sorted(p.stem for p in (proj.folder / "rounds/round-002/pseudo").glob("*.tif")) == sorted(
+        r.id for r in proj.images)
+    assert "round 2" in _items(review.show_round)  # Review offers it again
+    assert "round 2's maps were made again" in adapt.stage.text()
+    assert _items(adapt.keep_round) == ["no round", "round 0 (maps deleted: made again first)", "round 1",
+                                        "round 2"]
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2"))
+    assert not adapt.btn_restore.isEnabled()
+
+
+def test_make_maps_again_whose_segmenter_is_gone_says_so_before_asking(studio, rounds_with_models, dialogs):
+    adapt = studio.panels["Adaptation"]
+    proj = rounds_with_models
+    (proj.folder / "rounds/round-000/segmenter/model.safetensors").unlink()
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
+    asked = len(dialogs.asked)
+    assert adapt.restore_maps() is False and not studio.runner.running
+    title, text = dialogs.errors[-1]
+    assert title == "Make maps again" and "round-000" in text
+    assert len(dialogs.asked) == asked

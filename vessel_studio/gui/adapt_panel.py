@@ -189,17 +189,24 @@ class AdaptPanel(QWidget):
         self.btn_prune = QPushButton("Free disk…")
         self.btn_prune.setToolTip("delete the probability maps of every round but the latest and the label-free "
                                   "hint's round; their records and models stay, but they can no longer be "
-                                  "reviewed or exported until their maps are made again (Roll back to such a "
-                                  "round does it first; `vessel-studio rounds PROJECT --restore N` without rolling "
-                                  "back)")
-        #: a roll back to a pruned round makes its maps again first (a job: progress and Cancel here)
+                                  "reviewed or exported until their maps are made again (\"Make maps again\"; Roll "
+                                  "back to such a round does it first)")
+        self.btn_restore = QPushButton("Make maps again")
+        self.btn_restore.setToolTip("make the chosen round's deleted probability maps again from its models, "
+                                    "without rolling back, so that Review can show it and Export can write it "
+                                    "(about the time segmenting the images takes; `vessel-studio rounds PROJECT "
+                                    "--restore N`)")
+        self.btn_restore.setEnabled(False)
+        #: a pruned round's maps made again (a job: progress and Cancel here), alone or before a roll back
         self.restore_bar = JobBar(studio, (tasks.RESTORE_MAPS,))
         self.restore_bar.setVisible(False)
-        self._rollback_after_restore = None  # (project, round) to roll back to once its maps are made
+        #: (project, round, then roll back to it) of the restore running
+        self._restoring: tuple | None = None
         rollback_row = QHBoxLayout()
         rollback_row.addWidget(QLabel("Keep rounds up to"))
         rollback_row.addWidget(self.keep_round, 1)
         rollback_row.addWidget(self.btn_rollback)
+        rollback_row.addWidget(self.btn_restore)
         rollback_row.addWidget(self.btn_prune)
 
         lay = QVBoxLayout(self)
@@ -225,6 +232,8 @@ class AdaptPanel(QWidget):
         self.btn_cancel.clicked.connect(self.cancel)
         self.btn_rollback.clicked.connect(self.rollback)
         self.btn_prune.clicked.connect(self.free_disk)
+        self.btn_restore.clicked.connect(self.restore_maps)
+        self.keep_round.currentIndexChanged.connect(self._update_restore)
         studio.runner.started.connect(self._started)
         studio.runner.events.connect(self.on_events)
         studio.runner.finished.connect(self._finished)
@@ -255,6 +264,8 @@ class AdaptPanel(QWidget):
 
     def _project_changed(self) -> None:
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
+        if not self.restore_bar.active:  # how the last restore ended was this project's
+            self.restore_bar.setVisible(False)
         self.plot.clear()
         self._project_changed_plot_only()
         self.update_disk()
@@ -307,6 +318,19 @@ class AdaptPanel(QWidget):
         keep = prune_keep(proj.rounds) if indices else []
         spare = [i for i in whole[:-1] if i not in keep]  # what "Free disk…" would prune (store.prune.plan_prune)
         self.btn_prune.setEnabled(bool(spare) and not self.studio.runner.running)
+        self._update_restore()
+
+    def _chosen_pruned(self) -> int | None:
+        """The round chosen in "Keep rounds up to" when its maps were pruned, else None."""
+        proj = self.studio.project
+        index = self.keep_round.currentData()
+        if proj is None or index is None or index < 0:
+            return None
+        rec = next((r for r in proj.rounds if r.index == index), None)
+        return index if rec is not None and rec.pruned is not None else None
+
+    def _update_restore(self, *_args) -> None:
+        self.btn_restore.setEnabled(self._chosen_pruned() is not None and not self.studio.runner.running)
 
     def rollback(self) -> bool:
         """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``). A round whose
@@ -330,23 +354,40 @@ class AdaptPanel(QWidget):
         return self._rollback_now(proj, keep)
 
     def _restore_then_rollback(self, proj, keep: int, what: str) -> bool:
+        return self._start_restore(
+            proj, keep, "Roll back",
+            lambda n: f"Round {keep}'s probability maps were deleted to free disk. They are made again from its "
+                      f"models first ({n} image(s): about the time segmenting them takes; Cancel stops it and "
+                      f"changes nothing), then {what} of this project are deleted (models, pseudo-labels, samples). "
+                      "Corrected masks are kept. The deletion cannot be undone.",
+            then_rollback=True)
+
+    def restore_maps(self) -> bool:
+        """Ask, then make the chosen pruned round's maps again (``adaptation.restore``) in the job runner,
+        without rolling back: Review offers the round again and ``export --round`` takes it."""
+        proj, keep = self.studio.project, self._chosen_pruned()
+        if proj is None or keep is None or self.studio.runner.running:
+            return False
+        return self._start_restore(
+            proj, keep, "Make maps again",
+            lambda n: f"Make round {keep}'s probability maps again from its models ({n} image(s): about the time "
+                      "segmenting them takes; Cancel stops it and changes nothing)? No round is deleted; Review "
+                      "shows the round again. \"Free disk…\" can delete its maps again later.",
+            then_rollback=False)
+
+    def _start_restore(self, proj, keep: int, title: str, question, *, then_rollback: bool) -> bool:
         from vessel_studio.adaptation.restore import restore_plan, restore_round_job
 
         try:
             _plan, ids = restore_plan(proj, keep)  # the images whose maps the prune deleted
         except (ValueError, OSError) as exc:  # a segmenter folder gone: its maps cannot be made again
-            dialogs.error(self, "Roll back", str(exc))
+            dialogs.error(self, title, str(exc))
             return False
-        if not dialogs.confirm(
-                self, "Roll back",
-                f"Round {keep}'s probability maps were deleted to free disk. They are made again from its models "
-                f"first ({len(ids)} image(s): about the time segmenting them takes; Cancel stops it and "
-                f"changes nothing), then {what} of this project are deleted (models, pseudo-labels, samples). "
-                "Corrected masks are kept. The deletion cannot be undone."):
+        if not dialogs.confirm(self, title, question(len(ids))):
             return False
         started = self.studio.start_job(tasks.RESTORE_MAPS, lambda: restore_round_job(proj, keep))
         if started:
-            self._rollback_after_restore = (proj, keep)
+            self._restoring = (proj, keep, then_rollback)
             self.restore_bar.setVisible(True)
         return started
 
@@ -389,10 +430,9 @@ class AdaptPanel(QWidget):
                                f"Kept whole: round(s) {kept} (the latest"
                                + (f" and round {hint}, the label-free hint" if hint is not None else "") + "). "
                                "The deleted rounds keep their records and models, but can no longer be shown "
-                               "in Review or exported until their maps are made again from their models (Roll "
-                               "back to such a round does it first; vessel-studio rounds "
-                               f"{proj.folder} --restore N without rolling back; about the time segmenting the "
-                               "images takes). Corrected masks are kept."):
+                               "in Review or exported until their maps are made again from their models (\"Make "
+                               "maps again\"; Roll back to such a round does it first; about the time segmenting "
+                               "the images takes). Corrected masks are kept."):
             return False
         return self.studio.start_job(tasks.FREE_DISK, lambda: prune_job(proj, keep=keep))
 
@@ -446,6 +486,7 @@ class AdaptPanel(QWidget):
         self.keep_round.setEnabled(False)
         self.btn_rollback.setEnabled(False)
         self.btn_prune.setEnabled(False)
+        self.btn_restore.setEnabled(False)
         if name != "Adaptation":  # another panel's job: its progress and Cancel are shown there
             return
         self._stage_t0.clear()
@@ -460,15 +501,19 @@ class AdaptPanel(QWidget):
         self._fill_rollback(self.studio.project)
         self.update_disk()
         if outcome.name == tasks.RESTORE_MAPS:
-            pending, self._rollback_after_restore = self._rollback_after_restore, None
-            if (outcome.status == "done" and pending is not None and pending[0] is self.studio.project
-                    and not outcome.cancel_asked):
-                self._rollback_now(*pending)  # on the GUI thread, as any roll back (Review reads the rounds)
+            pending, self._restoring = self._restoring, None
+            proj, keep, then_rollback = pending if pending is not None else (None, "?", False)
+            if not then_rollback:
+                self.stage.setText(f"Make maps again: round {keep}'s maps were made again; Review shows it again"
+                                   if outcome.status == "done" else
+                                   f"Make maps again: round {keep}: {outcome.status}; nothing was changed")
+            elif outcome.status == "done" and proj is self.studio.project and not outcome.cancel_asked:
+                self._rollback_now(proj, keep)  # on the GUI thread, as any roll back (Review reads the rounds)
             elif outcome.status == "done":  # Cancel (or closing the window) came during its last step
-                self.stage.setText(f"Roll back: round {pending[1] if pending else '?'}'s maps were made again, "
+                self.stage.setText(f"Roll back: round {keep}'s maps were made again, "
                                    "the roll back was cancelled; nothing was deleted")
             else:
-                self.stage.setText(f"Roll back: making round {pending[1] if pending else '?'}'s maps again "
+                self.stage.setText(f"Roll back: making round {keep}'s maps again "
                                    f"{outcome.status}; nothing was deleted")
         if outcome.name == tasks.FREE_DISK:
             plan = outcome.result
