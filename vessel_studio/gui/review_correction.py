@@ -217,7 +217,7 @@ class CorrectionMixin:
             return job.error is None and job.state_error is None
         self._saver.submit(job)  # after any earlier save of it: they land in this order
         self._update_edit_state()  # "saving…"
-        self.studio.status.emit(f"saving the mask of {proj.image(self.image_id).name}…")
+        self.studio.status.emit(f"saving the mask of {_name(proj, self.image_id)}…")
         if wait:
             self._saver.flush()
             return job.error is None and job.state_error is None
