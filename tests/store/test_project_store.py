@@ -562,3 +562,63 @@ def test_an_image_name_given_for_an_id_is_named_in_the_error(tmp_path):
         proj.image("scan-01")
     with pytest.raises(UnknownImageError, match=r"with id 'nope'$"):
         proj.image("nope")
+
+
+def test_remove_images_takes_them_out_with_their_corrections_and_keeps_the_rounds(tmp_path, images):
+    """Session 28: an image added by mistake could not be taken out (``remove_image`` left its saved
+    correction, and nothing called it)."""
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    recs = proj.add_images([folder])
+    a, b, c = (r.id for r in recs)
+    proj.commit_round(_fake_round(tmp_path, [a, b, c]), RoundRecord(index=0, folder=""))
+    proj.save_correction(a, np.ones((40, 48), bool))
+    with pytest.raises(ValueError, match="nope"):
+        proj.remove_images([b, "nope"])
+    assert [r.id for r in proj.images] == [a, b, c]  # an unknown id: nothing changed
+    proj.acquire_job_lock()
+    try:
+        with pytest.raises(ProjectBusyError):
+            Project.open(proj.folder).remove_images([a])
+    finally:
+        proj.release_job_lock()
+    gone = proj.remove_images([a, b, a])
+    assert [r.id for r in gone] == [a, b]
+    fresh = Project.open(proj.folder)
+    assert [r.id for r in fresh.images] == [c] and fresh.correction_ids() == []
+    assert sorted(p.name for p in (proj.folder / "images").iterdir()) == [f"{c}.png"]
+    assert not proj.correction_path(a).exists() and all(p.is_file() for p in paths)  # the originals stay
+    assert fresh.prediction_path(a, round=0).is_file()  # the round's history is kept
+    assert fresh.read_log()[-1]["message"] == "images removed"
+    assert [r.id for r in fresh.add_images([paths[0]])] == [a]  # added again: the same id, no old correction
+    assert fresh.image(a).state == "new" and fresh.correction(a) is None
+
+
+def test_a_correction_left_by_a_removal_cut_short_is_deleted_on_open(tmp_path, images):
+    """A kill inside ``remove_images`` after its manifest edit leaves the image's copy and saved
+    correction unnamed: opening the project removes both once older than STALE_TEMP_S; a correction of
+    an image still in the project is never touched."""
+    folder, _paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    a, b, _c = (r.id for r in proj.add_images([folder]))
+    for i in (a, b):
+        proj.save_correction(i, np.ones((40, 48), bool))
+    real_unlink = type(proj.folder).unlink
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt  # the process dies right after the manifest edit
+
+    type(proj.folder).unlink = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            proj.remove_images([a])
+    finally:
+        type(proj.folder).unlink = real_unlink
+    proj.release_job_lock()
+    assert proj.correction_path(a).is_file() and a not in [r.id for r in Project.open(proj.folder).images]
+    old = time.time() - STALE_TEMP_S - 1
+    for p in [proj.correction_path(a), proj.correction_path(b), *(proj.folder / "images").iterdir()]:
+        os.utime(p, (old, old))
+    fresh = Project.open(proj.folder)
+    assert not proj.correction_path(a).exists() and not (proj.folder / "images" / f"{a}.png").exists()
+    assert proj.correction_path(b).is_file() and fresh.correction_ids() == [b]

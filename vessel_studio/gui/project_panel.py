@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import QSize, Qt
-from qtpy.QtGui import QIcon
+from qtpy.QtGui import QIcon, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
+    QAbstractItemView,
     QGridLayout,
     QLabel,
     QListWidget,
@@ -47,7 +48,13 @@ class ProjectPanel(QWidget):
         self.btn_files = QPushButton("Add images…")
         self.list = QListWidget()
         self.list.setIconSize(QSize(48, 48))
-        self.list.setToolTip("Target images of the project; drop image files or folders here to add them")
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setToolTip("Target images of the project; drop image files or folders here to add them; "
+                             "select several with Ctrl / Shift to remove them")
+        self.btn_remove = QPushButton("Remove from project…")
+        self.btn_remove.setToolTip("take the selected images out of the project (an image added by mistake): "
+                                   "their copies, saved corrections and autosaved edits; the files they were "
+                                   "added from are not touched (Delete key in the list)")
         self.counts = QLabel("")
         self.jobbar = JobBar(studio, ("Adding images",), runner=studio.io_runner)  # its progress and Cancel
 
@@ -63,12 +70,22 @@ class ProjectPanel(QWidget):
         lay.addWidget(self.jobbar)
         lay.addWidget(self.list, 1)
         lay.addWidget(self.counts)
+        lay.addWidget(self.btn_remove)
 
         self.btn_new.clicked.connect(self._new)
         self.btn_open.clicked.connect(self._open)
         self.btn_folder.clicked.connect(self._add_folder)
         self.btn_files.clicked.connect(self._add_files)
         self.list.currentItemChanged.connect(self._item_changed)
+        self.list.itemSelectionChanged.connect(self._update_remove)
+        self.btn_remove.clicked.connect(self.remove_selected)
+        self._delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.list)
+        self._delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self._delete.activated.connect(self.remove_selected)
+        studio.runner.started.connect(self._update_remove)
+        studio.runner.finished.connect(self._update_remove)
+        studio.io_runner.started.connect(self._update_remove)
+        studio.io_runner.finished.connect(self._update_remove)
         studio.project_changed.connect(self.refresh)
         studio.images_changed.connect(self.refresh)
         studio.image_selected.connect(self._select_row)
@@ -96,6 +113,50 @@ class ProjectPanel(QWidget):
         files = dialogs.pick_files(self, "Add images", IMAGE_FILTER)
         if files:
             self.studio.add_images(files)
+
+    def selected_ids(self) -> list[str]:
+        """The images selected in the list, in project order."""
+        rows = sorted(self.list.row(it) for it in self.list.selectedItems())
+        return [self.list.item(r).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def _update_remove(self, *_args) -> None:
+        busy = self.studio.runner.running or self.studio.io_runner.running
+        self.btn_remove.setEnabled(self.studio.project is not None and bool(self.list.selectedItems()) and not busy)
+        self.btn_remove.setToolTip(
+            "remove images once the running job has finished" if busy else
+            "take the selected images out of the project (an image added by mistake): their copies, saved "
+            "corrections and autosaved edits; the files they were added from are not touched (Delete key in "
+            "the list)")
+
+    def remove_selected(self) -> bool:
+        """Ask, then take the selected images out of the project (``Studio.remove_images``)."""
+        from vessel_studio.gui import tasks
+
+        proj, ids = self.studio.project, self.selected_ids()
+        if proj is None or not ids:
+            return False
+        if self.studio.runner.running or self.studio.io_runner.running:
+            return self.studio.remove_images(ids)  # says why not
+        names = {r.id: r.name for r in proj.images}
+        corrected = [names[i] for i in proj.correction_ids() if i in ids]
+        drafts = [names[i] for i in tasks.draft_ids(proj) if i in ids]
+        on_screen = self.studio.current_id in ids
+        shown = ", ".join(names.get(i, i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        lost = []
+        if corrected:
+            lost.append(f"their saved corrections ({len(corrected)}: {', '.join(corrected[:5])}"
+                        + ("…" if len(corrected) > 5 else "") + "), trusted labels")
+        if drafts or on_screen:
+            lost.append("their unsaved edits")
+        if not dialogs.confirm(
+                self, "Remove from project",
+                f"Take {len(ids)} image(s) out of the project: {shown}?\n\n"
+                "Their copies in the project" + (", " + ", ".join(lost) if lost else "")
+                + " and what the studio keeps of them are deleted; the files they were added from are not touched, "
+                "and the rounds keep their maps. Adding an image again brings it back without them. "
+                "This cannot be undone."):
+            return False
+        return self.studio.remove_images(ids)
 
     def dragEnterEvent(self, event):  # noqa: N802
         if event.mimeData().hasUrls():
@@ -125,6 +186,7 @@ class ProjectPanel(QWidget):
             self.source.setText("")
             self.counts.setText("")
             self.list.blockSignals(False)
+            self._update_remove()
             return
         images = proj.images
         rounds = proj.rounds
@@ -149,6 +211,7 @@ class ProjectPanel(QWidget):
         self.list.blockSignals(False)
         if self.studio.current_id:
             self._select_row(self.studio.current_id)
+        self._update_remove()
         if missing:
             self._load_thumbs(missing)
 
@@ -205,6 +268,7 @@ class ProjectPanel(QWidget):
                 self.list.blockSignals(True)
                 self.list.setCurrentRow(row)
                 self.list.blockSignals(False)
+                self._update_remove()
                 return
 
     def _item_changed(self, item, _previous) -> None:

@@ -259,6 +259,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         studio.close_hooks.append(self._closing)
         studio.flush_hooks.append(self._saver.flush)
         studio.keep_checks.append(self.confirm_kept_edits)
+        studio.forget_hooks.append(self.forget)
         self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
         # Page Down / Page Up: window-wide shortcuts, not napari key bindings (review_keys), which got
         # the keys a text field left unused (a dock passes them on to the viewer's key map)
@@ -321,6 +322,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             studio.flush_hooks.remove(self._saver.flush)
         if self.confirm_kept_edits in studio.keep_checks:
             studio.keep_checks.remove(self.confirm_kept_edits)
+        if self.forget in studio.forget_hooks:
+            studio.forget_hooks.remove(self.forget)
         try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
@@ -374,6 +377,18 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
             if self.image_id is None:  # fundus images are RGB, OCT-A gray: the image layer to match
                 review_layers.prepare_image(self.viewer, rgb=self.studio.project.modality == "fundus")
+
+    def forget(self, image_ids: set[str]) -> None:
+        """``studio.forget_hooks``: these images were taken out of the project (their drafts with them):
+        the one on screen goes, unsaved edits and all, without a draft; edits kept in the window and
+        reads ahead of them go too."""
+        for image_id in image_ids:
+            self._kept_edits.pop(image_id, None)
+            self._ahead.cache.pop(image_id, None)
+        if self.image_id in image_ids or self._loading in image_ids:  # on screen, or being read to be
+            self._loading = None
+            self._draft_digest = None
+            self._clear()
 
     def _images_changed(self) -> None:
         self._fill_round_choices()

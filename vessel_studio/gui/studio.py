@@ -60,6 +60,9 @@ class Studio(QObject):
         #: asked by ``can_leave`` after the writes in flight landed (not when another image is selected):
         #: each returns False to veto (the Review panel's edits that neither a save nor a draft could keep)
         self.keep_checks: list[Callable[[], bool]] = []
+        #: called with the ids of images just taken out of the project (``remove_images``): each drops what
+        #: it holds of them (the Review panel: their unsaved edits on screen, edits kept in the window)
+        self.forget_hooks: list[Callable[[set[str]], None]] = []
         self._close_when_done = False
         self._closing_ok = False
         self._filtered = None
@@ -175,6 +178,47 @@ class Studio(QObject):
             if records and self.current_id is None and self.project is not None:
                 self.select_image(records[0].id)
         self._close_if_done()
+
+    def remove_images(self, image_ids: list[str]) -> bool:
+        """Take images out of the open project (``tasks.remove_images``: their copies, saved corrections,
+        autosaved edits, source-only maps and FOV estimates; the files they came from stay, the rounds keep
+        their maps); the caller has asked. Refused while a job runs (it may read them). The saves in
+        flight land first; what the panels hold of the images goes (``forget_hooks``), without the leave
+        question; the image after the one on screen is shown when that one was removed."""
+        from vessel_studio.gui import tasks
+        from vessel_studio.store.project import ProjectBusyError
+
+        proj = self.project
+        if proj is None or not image_ids:
+            return False
+        runner = self.runner if self.runner.running else self.io_runner if self.io_runner.running else None
+        if runner is not None:
+            dialogs.error(self._parent_widget(), "Busy",
+                          f"{runner.name} is still running on this project: remove images once it has finished "
+                          "or been cancelled.")
+            return False
+        self.flush()  # a save still being written of one of them would fail after the removal
+        order = [r.id for r in proj.images]
+        try:
+            records = tasks.remove_images(proj, image_ids)
+        except (ValueError, OSError, KeyError, ProjectBusyError) as exc:
+            dialogs.error(self._parent_widget(), "Cannot remove images", str(exc))
+            self.images_changed.emit()
+            return False
+        gone = {r.id for r in records}
+        for hook in list(self.forget_hooks):
+            hook(gone)
+        following = None
+        if self.current_id in gone:  # the image after it (else before it) that stays
+            i = order.index(self.current_id)
+            rest = [x for x in order[i + 1:] + order[:i][::-1] if x not in gone]
+            following = rest[0] if rest else None
+            self.current_id = None
+        self.images_changed.emit()
+        self.status.emit(f"removed {len(records)} image(s) from the project: {', '.join(r.name for r in records)}")
+        if following is not None:
+            self.select_image(following)
+        return True
 
     def select_image(self, image_id: str) -> bool:
         if image_id == self.current_id:

@@ -37,6 +37,42 @@ def draft_path(project, image_id: str) -> Path:
     return gui_dir(project) / "drafts" / f"{image_id}.png"
 
 
+def find_images(project, names: list[str]) -> list[str]:
+    """The ids of the images named by ``names`` (each an image id or name, as ``vessel-studio images``
+    lists them); a name no image has, or one that two images share, is a ValueError saying which."""
+    images = project.images
+    ids = {rec.id for rec in images}
+    out = []
+    for name in names:
+        if name in ids:
+            out.append(name)
+            continue
+        hits = [rec.id for rec in images if rec.name == name]
+        if not hits:
+            raise ValueError(f"{project.manifest_path}: no image named {name!r} (an image's name or id; "
+                             "`vessel-studio images PROJECT` lists them)")
+        if len(hits) > 1:
+            raise ValueError(f"{project.manifest_path}: {len(hits)} images are named {name!r}; give one of their "
+                             f"ids: {', '.join(hits)}")
+        out.append(hits[0])
+    return list(dict.fromkeys(out))
+
+
+def remove_images(project, image_ids: list[str]) -> list:
+    """Take images out of the project (``Project.remove_images``: their copies and saved corrections),
+    and what the GUI keeps of them: autosaved edits, source-only maps, estimated FOVs. The files they
+    were added from are not touched; the rounds keep their maps. Returns the removed records."""
+    records = project.remove_images(image_ids)
+    for rec in records:
+        for path in (draft_path(project, rec.id), source_only_path(project, rec.id),
+                     gui_dir(project) / FOV_CACHE / f"{rec.id}.png"):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+    return records
+
+
 def _read_tif(path: Path) -> np.ndarray | None:
     if not path.is_file():
         return None

@@ -334,15 +334,37 @@ class Project:
         return records
 
     def remove_image(self, image_id: str) -> None:
-        rec = self.image(image_id)
+        """:meth:`remove_images` of one image."""
+        self.remove_images([image_id])
 
-        def fn(d):
-            d["images"] = [x for x in d["images"] if x["id"] != image_id]
+    def remove_images(self, image_ids: Iterable[str]) -> list[ImageRecord]:
+        """Take images out of the project (an image added by mistake: another camera's, a wrong folder):
+        the manifest stops naming them (one atomic edit), then their copies in ``images/`` and their saved
+        corrections are deleted; the files they were added from are not touched. The rounds keep their
+        records and maps (the history of what each round saw; an image added again, with the same content,
+        has the same id and finds them). Refused (``ProjectBusyError``) while a job holds the project (an
+        adaptation reads the images), and an unknown id is an error naming the manifest, before anything
+        changes. A kill after the manifest edit leaves unnamed files that :meth:`clean_stale` removes."""
+        ids = list(dict.fromkeys(image_ids))
+        records = [self.image(i) for i in ids]  # an unknown id: nothing changed
+        if not records:
+            return []
+        self.acquire_job_lock()  # no adaptation, restore or prune reads them meanwhile
+        try:
+            gone = set(ids)
 
-        self._update(fn)
-        with contextlib.suppress(FileNotFoundError):
-            (self.folder / rec.file).unlink()
-        self.log("image removed", id=image_id)
+            def fn(d):
+                d["images"] = [x for x in d["images"] if x["id"] not in gone]
+
+            self._update(fn)
+            for rec in records:
+                for path in (self.folder / rec.file, self.correction_path(rec.id)):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+            self.log("images removed", ids=ids, names=[r.name for r in records])
+        finally:
+            self.release_job_lock()
+        return records
 
     def set_state(self, image_id: str, state: str) -> None:
         if state not in STATES:
@@ -626,6 +648,7 @@ class Project:
                             p.unlink()
                     removed.append(p)
         removed.extend(self._remove_orphan_copies(now))
+        removed.extend(self._remove_orphan_corrections(now))
         from vessel_studio.store.prune import remove_leftovers
 
         removed.extend(remove_leftovers(self))  # maps of pruned rounds a killed prune left
@@ -703,6 +726,34 @@ class Project:
         if removed:
             with contextlib.suppress(OSError):
                 self.log("unnamed image copies removed", files=[p.name for p in removed])
+        return removed
+
+    def _remove_orphan_corrections(self, now: float) -> list[Path]:
+        """Saved corrections of images the manifest no longer names (a kill inside :meth:`remove_images`,
+        after its manifest edit), older than ``STALE_TEMP_S``; removed under the manifest lock after
+        re-reading the manifest (a correction is named by its image's id, ``COPY_RE`` without a suffix)."""
+        folder = self.folder / "corrections"
+        if not folder.is_dir():
+            return []
+        ids = {r.id for r in self.images}
+        found = [p for p in folder.glob("*.png") if COPY_RE.match(p.stem) and p.stem not in ids
+                 and p.is_file() and not p.is_symlink() and _older(p, now)]
+        if not found:
+            return []
+        removed = []
+        try:
+            with self._locked():
+                ids = {x["id"] for x in load_manifest(self.manifest_path)["images"]}
+                for p in found:
+                    if p.stem not in ids:
+                        with contextlib.suppress(OSError):
+                            p.unlink()
+                            removed.append(p)
+        except OSError:  # a read-only project: leave them
+            return []
+        if removed:
+            with contextlib.suppress(OSError):
+                self.log("corrections of removed images deleted", files=[p.name for p in removed])
         return removed
 
     # --- log -----------------------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""``vessel-studio images PROJECT [--remove IMAGE ...]``: the project's images, and taking some out
+(session 28: an image added by mistake could not be removed, from the command line or the GUI)."""
+
+import numpy as np
+
+from vessel_studio.cli import main
+from vessel_studio.gui import tasks
+from vessel_studio.samples import write_sample_project
+from vessel_studio.store import Project
+
+
+def _project(tmp_path):
+    write_sample_project(tmp_path / "p", n=3, modality="fundus", shape=(32, 40), seed=0)
+    return Project.open(tmp_path / "p")
+
+
+def test_list_then_remove_by_name_and_id(tmp_path, capsys):
+    proj = _project(tmp_path)
+    a, b, c = proj.images
+    proj.save_correction(a.id, np.ones((32, 40), bool))
+    tasks.draft_path(proj, b.id).parent.mkdir(parents=True, exist_ok=True)
+    tasks.draft_path(proj, b.id).write_bytes(b"draft")
+    assert main(["images", str(proj.folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"3 image(s) in {proj.folder}")
+    assert f"{a.name}  {a.id}  corrected  40x32  (saved correction)" in out and "(unsaved edits)" in out
+    fov = tasks.gui_dir(proj) / tasks.FOV_CACHE / f"{b.id}.png"
+    assert tasks.cached_fov(proj, b.id) is not None and fov.is_file()
+    assert main(["images", str(proj.folder), "--remove", a.name, b.id]) == 0
+    out = capsys.readouterr().out
+    assert f"removed 2 image(s)" in out and f"their saved corrections deleted: {a.name}" in out
+    fresh = Project.open(proj.folder)
+    assert [r.id for r in fresh.images] == [c.id]
+    assert not tasks.draft_path(proj, b.id).exists() and not fov.exists() and not proj.correction_path(a.id).exists()
+
+
+def test_an_unknown_or_shared_name_removes_nothing(tmp_path, capsys):
+    proj = _project(tmp_path)
+    a, b, _c = proj.images
+
+    def rename(d):
+        for x in d["images"]:
+            if x["id"] == b.id:
+                x["name"] = a.name
+
+    proj._update(rename)
+    assert main(["images", str(proj.folder), "--remove", "nope"]) == 2
+    assert "no image named 'nope'" in capsys.readouterr().err
+    assert main(["images", str(proj.folder), "--remove", b.id, a.name]) == 2
+    err = capsys.readouterr().err
+    assert f"2 images are named {a.name!r}" in err and a.id in err and b.id in err
+    assert len(Project.open(proj.folder).images) == 3  # checked before anything was removed
+
+
+def test_removing_is_refused_while_a_job_holds_the_project(tmp_path, capsys):
+    proj = _project(tmp_path)
+    proj.acquire_job_lock()
+    try:
+        assert main(["images", str(proj.folder), "--remove", proj.images[0].id]) == 2
+    finally:
+        proj.release_job_lock()
+    assert "running" in capsys.readouterr().err and len(Project.open(proj.folder).images) == 3

@@ -1,0 +1,106 @@
+"""The Project panel's "Remove from project…" (session 28): an image added by mistake taken out of the
+project, with its saved correction and unsaved edits, and the Review panel following without asking
+about edits of an image that is gone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def _select(panel, ids):
+    from qtpy.QtCore import Qt
+
+    panel.list.clearSelection()
+    for row in range(panel.list.count()):
+        item = panel.list.item(row)
+        item.setSelected(item.data(Qt.ItemDataRole.UserRole) in ids)
+
+
+def test_removing_the_image_on_screen_with_unsaved_edits_shows_the_next_one(studio, dialogs, qtbot):
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    panel, review = studio.panels["Project"], studio.panels["Review"]
+    proj = studio.project
+    a, b, c = (r.id for r in proj.images)
+    originals = [r.origin for r in proj.images]
+    studio.select_image(b)
+    assert review.image_id == b
+    review.mask_layer.paint((40, 40), 1)
+    assert review.save()  # a saved correction of b
+    review.mask_layer.paint((20, 70), 1)
+    review.autosave()  # and unsaved edits, autosaved
+    assert review.dirty and tasks.draft_path(proj, b).is_file()
+    _select(panel, {b})
+    assert panel.selected_ids() == [b] and panel.btn_remove.isEnabled()
+    dialogs.answers["confirm"] = False
+    assert panel.remove_selected() is False and [r.id for r in proj.images] == [a, b, c]
+    asked = len(dialogs.asked)
+    dialogs.answers["confirm"] = True
+    assert panel.remove_selected() is True
+    assert dialogs.asked[asked:] == ["Remove from project"]  # not "unsaved edits: save, discard or stay?"
+    fresh = Project.open(proj.folder)
+    assert [r.id for r in fresh.images] == [a, c] and fresh.correction_ids() == []
+    assert not tasks.draft_path(proj, b).exists() and not proj.correction_path(b).exists()
+    assert all(__import__("pathlib").Path(o).is_file() for o in originals)  # the files added from stay
+    assert studio.current_id == c and review.image_id == c and not review.dirty  # the image after it
+    assert panel.list.count() == 2 and not dialogs.errors
+    review.autosave()
+    assert not tasks.draft_path(proj, b).exists()  # no draft of the removed image written back
+
+
+def test_removing_every_image_leaves_review_empty_and_the_last_removed_shows_the_one_before(studio, dialogs):
+    panel, review = studio.panels["Project"], studio.panels["Review"]
+    proj = studio.project
+    a, b, c = (r.id for r in proj.images)
+    studio.select_image(c)
+    _select(panel, {c})
+    assert panel.remove_selected() is True and studio.current_id == b and review.image_id == b
+    _select(panel, {a, b})
+    assert panel.selected_ids() == [a, b]
+    assert panel.remove_selected() is True
+    assert proj.images == [] and studio.current_id is None and review.image_id is None
+    assert review.title.text() == "No image" and not panel.btn_remove.isEnabled() and not dialogs.errors
+
+
+def test_removing_is_refused_while_a_job_runs(studio, dialogs, qtbot, monkeypatch):
+    import threading
+
+    panel = studio.panels["Project"]
+    proj = studio.project
+    gate = threading.Event()
+
+    def job():
+        yield from ()
+        gate.wait(20)
+        return 0
+
+    assert studio.start_job("Segmentation", job)
+    qtbot.waitUntil(lambda: studio.runner.running, timeout=5000)
+    _select(panel, {proj.images[0].id})
+    assert not panel.btn_remove.isEnabled()
+    assert studio.remove_images([proj.images[0].id]) is False
+    assert dialogs.errors[-1][0] == "Busy" and len(proj.images) == 3
+    gate.set()
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=20000)
+    _select(panel, {proj.images[0].id})
+    assert panel.btn_remove.isEnabled()
+
+
+def test_a_removed_images_unsaved_edits_are_not_asked_about_elsewhere(studio, dialogs):
+    """The image on screen is kept; another one, with an autosaved draft, is removed: leaving the
+    project no longer names it."""
+    from vessel_studio.gui import tasks
+
+    panel = studio.panels["Project"]
+    proj = studio.project
+    a, b, _c = (r.id for r in proj.images)
+    tasks.write_draft(proj, b, np.ones(proj.image(b).shape[:2], bool))
+    assert tasks.draft_ids(proj) == [b]
+    studio.select_image(a)
+    _select(panel, {b})
+    assert panel.remove_selected() is True and studio.current_id == a
+    assert tasks.draft_ids(proj) == [] and not tasks.draft_path(proj, b).exists()

@@ -1,0 +1,41 @@
+"""``vessel-studio images PROJECT [--remove IMAGE ...]``: a project's images (name, id, state, size,
+saved correction, unsaved autosaved edits) and, with ``--remove``, taking images out of it
+(``gui.tasks.remove_images``: their copies in the project, saved corrections, autosaved edits,
+source-only maps and FOV estimates; the files they were added from are not touched, the rounds keep
+their maps). IMAGE is an image's name or id; a name two images share must be given as an id. Every
+name is checked before anything is removed, and removing is refused while a job holds the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project", help="a Vessel Studio project folder")
+    p.add_argument("--remove", nargs="+", default=[], metavar="IMAGE",
+                   help="take these images out of the project (names or ids); their saved corrections go too")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    project = Project.open(args.project)
+    if args.remove:
+        ids = tasks.find_images(project, args.remove)
+        corrected = set(project.correction_ids())
+        records = tasks.remove_images(project, ids)
+        lost = [r.name for r in records if r.id in corrected]
+        print(f"removed {len(records)} image(s) from {project.folder}: {', '.join(r.name for r in records)}"
+              + (f"; their saved corrections deleted: {', '.join(lost)}" if lost else ""))
+        return 0
+    images = project.images
+    corrected = set(project.correction_ids())
+    drafts = set(tasks.draft_ids(project))
+    print(f"{len(images)} image(s) in {project.folder}")
+    for rec in images:
+        size = "x".join(map(str, rec.shape[1::-1])) if rec.shape else "?"
+        notes = [n for n, on in (("saved correction", rec.id in corrected), ("unsaved edits", rec.id in drafts)) if on]
+        print(f"  {rec.name}  {rec.id}  {rec.state}  {size}" + (f"  ({', '.join(notes)})" if notes else ""))
+    return 0
