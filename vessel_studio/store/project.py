@@ -710,23 +710,8 @@ class Project:
             with contextlib.suppress(OSError):
                 if sha256_file(p).startswith(m.group(1)):
                     found.append(p)
-        if not found:
-            return []
-        removed = []
-        try:
-            with self._locked():
-                named = {x["file"] for x in load_manifest(self.manifest_path)["images"]}
-                for p in found:
-                    if f"images/{p.name}" not in named:
-                        with contextlib.suppress(OSError):
-                            p.unlink()
-                            removed.append(p)
-        except OSError:  # a read-only project: the lock file cannot be opened; leave them
-            return []
-        if removed:
-            with contextlib.suppress(OSError):
-                self.log("unnamed image copies removed", files=[p.name for p in removed])
-        return removed
+        return self._remove_unnamed(found, lambda d: {x["file"] for x in d["images"]}, lambda p: f"images/{p.name}",
+                                    "unnamed image copies removed")
 
     def _remove_orphan_corrections(self, now: float) -> list[Path]:
         """Saved corrections of images the manifest no longer names (a kill inside :meth:`remove_images`,
@@ -738,22 +723,29 @@ class Project:
         ids = {r.id for r in self.images}
         found = [p for p in folder.glob("*.png") if COPY_RE.match(p.stem) and p.stem not in ids
                  and p.is_file() and not p.is_symlink() and _older(p, now)]
+        return self._remove_unnamed(found, lambda d: {x["id"] for x in d["images"]}, lambda p: p.stem,
+                                    "corrections of removed images deleted")
+
+    def _remove_unnamed(self, found: list[Path], named: Callable[[dict], set], key: Callable[[Path], str],
+                        message: str) -> list[Path]:
+        """Delete the files of ``found`` whose ``key`` the manifest, read again under its lock, does not name
+        (``named(manifest)``: a writer committing meanwhile keeps them); log ``message`` with their names."""
         if not found:
             return []
         removed = []
         try:
             with self._locked():
-                ids = {x["id"] for x in load_manifest(self.manifest_path)["images"]}
+                now_named = named(load_manifest(self.manifest_path))
                 for p in found:
-                    if p.stem not in ids:
+                    if key(p) not in now_named:
                         with contextlib.suppress(OSError):
                             p.unlink()
                             removed.append(p)
-        except OSError:  # a read-only project: leave them
+        except OSError:  # a read-only project: the lock file cannot be opened; leave them
             return []
         if removed:
             with contextlib.suppress(OSError):
-                self.log("corrections of removed images deleted", files=[p.name for p in removed])
+                self.log(message, files=[p.name for p in removed])
         return removed
 
     # --- log -----------------------------------------------------------------------------
