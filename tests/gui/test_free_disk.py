@@ -205,16 +205,18 @@ def test_a_cancel_during_the_restores_last_step_rolls_nothing_back(studio, round
     assert "nothing was deleted" in adapt.stage.text() and not dialogs.errors
 
 
-def test_rolling_back_to_a_pruned_round_whose_segmenter_is_gone_says_so_before_starting(
-        studio, rounds_with_models, dialogs):
+@pytest.mark.parametrize("action, title", [("rollback", "Roll back"), ("restore_maps", "Make maps again")])
+def test_a_pruned_round_whose_segmenter_is_gone_is_refused_before_asking(studio, rounds_with_models, dialogs,
+                                                                          action, title):
+    """Rolling back to it (session 27) or making its maps again (session 28): the dialog names the folder."""
     adapt = studio.panels["Adaptation"]
     proj = rounds_with_models
     (proj.folder / "rounds/round-002/segmenter/model.safetensors").unlink()
     adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2 (maps deleted: made again first)"))
     asked = len(dialogs.asked)
-    assert adapt.rollback() is False and not studio.runner.running
-    title, text = dialogs.errors[-1]
-    assert title == "Roll back" and "round-002" in text and "cannot be made again" in text
+    assert getattr(adapt, action)() is False and not studio.runner.running
+    title_got, text = dialogs.errors[-1]
+    assert title_got == title and "round-002" in text and "cannot be made again" in text
     assert len(dialogs.asked) == asked  # refused before the question
     assert [r.index for r in proj.rounds] == [0, 1, 2, 3]
 
@@ -248,15 +250,3 @@ def test_make_maps_again_restores_a_pruned_round_without_rolling_back(studio, ro
                                         "round 2"]
     adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2"))
     assert not adapt.btn_restore.isEnabled()
-
-
-def test_make_maps_again_whose_segmenter_is_gone_says_so_before_asking(studio, rounds_with_models, dialogs):
-    adapt = studio.panels["Adaptation"]
-    proj = rounds_with_models
-    (proj.folder / "rounds/round-000/segmenter/model.safetensors").unlink()
-    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
-    asked = len(dialogs.asked)
-    assert adapt.restore_maps() is False and not studio.runner.running
-    title, text = dialogs.errors[-1]
-    assert title == "Make maps again" and "round-000" in text
-    assert len(dialogs.asked) == asked
