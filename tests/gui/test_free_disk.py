@@ -60,6 +60,7 @@ def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, fou
         assert "round 0" not in _items(combo) and "round 2" not in _items(combo)
         assert "round 1" in _items(combo) and "round 3" in _items(combo)
     assert review.show_round.currentText() == "latest round"
+    assert "round 2 was pruned (its maps deleted; Adaptation: Make maps again)" in review.showing.text()
     assert np.array_equal(studio.viewer.layers["probability"].data, proj.prediction(four_rounds, round=3))
     # Adaptation: a pruned round is rolled back to after its maps are made again; nothing more to free
     assert _items(adapt.keep_round) == ["no round", "round 0 (maps deleted: made again first)", "round 1",

@@ -104,6 +104,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.queue.addItems(["project order", "most uncertain first"])
         self.show_round = QComboBox()
         self.compare = QComboBox()
+        for combo in (self.show_round, self.compare):  # session 28: where a pruned round went
+            combo.setToolTip("the source-only maps and the project's rounds; a round whose maps \"Free disk…\" "
+                             "deleted is not listed until the Adaptation panel's \"Make maps again\" makes them")
         #: what "Show" and "Compare with" draw for the image on screen ("latest round" names its round)
         self.showing = QLabel("")
         self.showing.setWordWrap(True)
@@ -365,8 +368,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 combo.blockSignals(False)
             self._fill_round_choices()
         else:  # this project's rounds changed (roll back): say which chosen round is gone
-            gone = self._fill_round_choices()
-            self._note = "; ".join(f"{text} was rolled back" for text in gone)
+            self._note = ""
+            self._note_gone(self._fill_round_choices(), proj.rounds if proj is not None else [])
         if self.studio.project is None or self.studio.current_id is None:
             # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
@@ -391,7 +394,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self._clear()
 
     def _images_changed(self) -> None:
-        self._fill_round_choices()
+        proj = self.studio.project
+        # a round committed or pruned (the Adaptation panel's Free disk…): say why a chosen one went
+        self._note_gone(self._fill_round_choices(), proj.rounds if proj is not None else [])
         self._show_title()  # the state (predicted, corrected, ...) may have changed
 
     def ids(self, records: list | None = None) -> list[str]:

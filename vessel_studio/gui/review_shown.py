@@ -49,11 +49,15 @@ class ShownMixin:
         listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
                   if t.startswith("round ")]
         if listed != [f"round {r.index}" for r in rounds if r.pruned is None]:
-            gone = self._fill_round_choices()
-            if gone:
-                pruned = {f"round {r.index}" for r in rounds if r.pruned is not None}
-                self._note = "; ".join(f"{text} was {'pruned (its maps deleted)' if text in pruned else 'rolled back'}"
-                                       for text in gone)
+            self._note_gone(self._fill_round_choices(), rounds)
+
+    def _note_gone(self, gone: list[str], rounds: list) -> None:
+        """Say once beside what is shown why a chosen round (``gone``, from ``_fill_round_choices``) is no
+        longer listed: pruned (its maps deleted) or rolled back (``rounds``: the project's records)."""
+        if gone:
+            pruned = {f"round {r.index}" for r in rounds if r.pruned is not None}
+            self._note = "; ".join(f"{text} was {'pruned (its maps deleted; Adaptation: Make maps again)' if text in pruned else 'rolled back'}"
+                                   for text in gone)
 
     def _choice_changed(self, _text: str) -> None:
         self._note = ""
