@@ -519,31 +519,51 @@ EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", 
 EXPORT_TABLE_START = "image,id,state,mask"
 
 
+def is_export_table(path: Path) -> bool:
+    """``path`` is a ``measures.csv`` an export wrote (its first columns are ``EXPORT_TABLE_START``)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline().startswith(EXPORT_TABLE_START)
+    except OSError:
+        return False
+
+
+def is_export_record(path: Path) -> bool:
+    """``path`` is an ``export.json`` an export wrote (``export_record``: it names the software and when)."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"vessel_studio", "exported"} <= data.keys()
+
+
 def not_export_entries(folder: Path) -> list[str]:
     """The names of what ``folder`` holds that an export does not write (sorted): an export writes
-    ``masks/`` and ``probabilities/`` folders, and as files ``calibration.json``, ``export.json`` and a
-    ``measures.csv`` with an export's columns (session 27 QA: a folder holding only the lab's own
-    ``measures.csv``, or a file named ``masks``, passed for an earlier export)."""
+    ``masks/`` and ``probabilities/`` folders, and as files ``calibration.json``, an ``export.json`` of its
+    own (``is_export_record``) and a ``measures.csv`` with an export's columns (``is_export_table``)
+    (session 27 QA: a folder holding only the lab's own ``measures.csv``, or a file named ``masks``, passed
+    for an earlier export)."""
     out = []
     for entry in Path(folder).iterdir():
         if entry.name not in EXPORT_ENTRIES or entry.is_dir() != (entry.name in ("masks", "probabilities")):
             out.append(entry.name)
-        elif entry.name == "measures.csv":
-            try:
-                with open(entry, encoding="utf-8", errors="replace") as f:
-                    if not f.readline().startswith(EXPORT_TABLE_START):
-                        out.append(entry.name)
-            except OSError:
-                out.append(entry.name)
+        elif entry.name == "measures.csv" and not is_export_table(entry):
+            out.append(entry.name)
+        elif entry.name == "export.json" and not is_export_record(entry):
+            out.append(entry.name)
     return sorted(out)
 
 
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
     """Before an export writes anything: ``round`` is one of the project's rounds whose maps were kept,
     and ``folder`` is absent, empty or an earlier export (its files are replaced one by one), not a
-    folder of anything else (a lab's images, its own ``measures.csv``). A ``ValueError`` names the
-    problem; nothing is written. ``export`` runs it first; the command and the Export panel run it
-    before they start one."""
+    folder of anything else (a lab's images, its own ``measures.csv``, its own ``masks/``). An earlier
+    export holds only what an export writes (``not_export_entries``), and an ``export.json`` of ours or an
+    export's ``measures.csv`` (so an export made with ``--no-table`` before export.json was written, session
+    26, is refused). A ``ValueError`` names the problem; nothing is written. ``export`` runs it first; the
+    command and the Export panel run it before they start one."""
     from vessel_studio.io.folders import check_out_folder
 
     if round is not None and round != SOURCE_ONLY:
@@ -557,7 +577,13 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
                              f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
                              f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
                              "its maps again, then export (nothing was written)")
-    return check_out_folder(folder, foreign=not_export_entries, name=name, output="an earlier export")
+    out = check_out_folder(folder, foreign=not_export_entries, name=name, output="an earlier export")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held and not (is_export_record(out / "export.json") or is_export_table(out / "measures.csv")):
+        raise ValueError(f"{out}: {name} holds {', '.join(held)} but no export.json or measures.csv of an export, so "
+                         "it is not an earlier export and an export would replace it; choose an empty or new folder "
+                         "(nothing was changed)")
+    return out
 
 
 def export(
