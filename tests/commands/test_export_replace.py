@@ -1,9 +1,14 @@
-"""Exporting over an earlier export (session 28): only a folder that is an earlier export of ours is
-written over."""
+"""Exporting over an earlier export (session 28): the new export replaces the earlier one whole, or
+leaves it as it was (cancelled, failed, killed); only a folder that is an earlier export of ours is
+replaced."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +20,8 @@ from vessel_studio.gui import tasks
 from vessel_studio.io.images import write_prob
 from vessel_studio.samples import write_sample_project
 from vessel_studio.store import Project
+
+ROOT = Path(vs.__file__).resolve().parents[1]  # the package under test, for the killed process
 
 
 @pytest.fixture
@@ -34,10 +41,143 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def hidden(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+def test_an_export_over_an_earlier_one_keeps_nothing_of_it(proj, tmp_path):
+    """Written file by file over it, an export left the earlier one's other files: masks of images since
+    removed, PNGs beside the new TIFFs, probabilities/ and calibration.json not asked for now."""
+    out = tmp_path / "export"
+    vs.run(vs.export(proj, out, calibrate=True))
+    assert {"calibration.json", "probabilities"} <= {p.name for p in out.iterdir()}
+    gone = proj.images[2]
+    proj.remove_image(gone.id)
+    vs.run(vs.export(proj, out, masks="tif", probs=False))
+    names = [rec.name for rec in proj.images]
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "masks", "measures.csv"]
+    assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(f"{n}.tif" for n in names)
+    assert json.loads((out / "export.json").read_text())["calibration"] is None
+    assert hidden(tmp_path) == []  # no working folder left beside it
+
+
+def test_a_cancelled_or_failed_export_leaves_the_earlier_one_as_it_was(proj, tmp_path, monkeypatch):
+    out = tmp_path / "export"
+    vs.run(vs.export(proj, out))
+    before = tree(out)
+    job = vs.export(proj, out, masks="tif", probs=False)
+    for i, _ in enumerate(job):
+        if i == 3:  # two images' files written
+            break
+    job.close()
+    assert tree(out) == before and hidden(tmp_path) == []
+
+    def full(*a, **kw):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tasks, "measure_image", full)
+    with pytest.raises(OSError, match="disk full"):
+        vs.run(vs.export(proj, out, masks="tif"))
+    assert tree(out) == before and hidden(tmp_path) == []
+    job = vs.export(proj, tmp_path / "new")  # a cancelled export into a new folder leaves no folder
+    next(job)
+    job.close()
+    assert not (tmp_path / "new").exists() and hidden(tmp_path) == []
+
+
+KILLED = """
+import os, signal, sys
+from vessel_studio.gui import tasks
+from vessel_studio.io import folders
+from vessel_studio.store import Project
+
+proj, out, when = Project.open(sys.argv[1]), sys.argv[2], sys.argv[3]
+if when == "between-renames":  # after the earlier export was moved aside, before the new one is in
+    real = os.rename
+    def rename(src, dst):
+        if str(dst) == os.path.realpath(out) and ".export-partial-" in str(src):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(src, dst)
+    folders.os.rename = rename
+for i, _ in enumerate(tasks.export(proj, out, masks="tif", probs=False)):
+    if when == "while-writing" and i == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
+@pytest.mark.parametrize("when", ["while-writing", "between-renames"])
+def test_a_killed_export_leaves_the_earlier_one_for_the_next(proj, tmp_path, when):
+    """kill -9 while the export writes, or between its two renames: the earlier export is found (put back
+    by the next export's check), and the next export removes the killed one's working folders."""
+    out = tmp_path / "export"
+    vs.run(vs.export(proj, out))
+    before = tree(out)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED), str(proj.folder), str(out), when],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert any(".export-partial-" in n for n in hidden(tmp_path))  # the killed one's leftovers
+    if when == "between-renames":
+        assert not out.exists() and any(".export-old-" in n for n in hidden(tmp_path))
+    assert tasks.check_export(proj, out) == out  # the earlier export, put back where it was aside
+    assert tree(out) == before
+    vs.run(vs.export(proj, out, masks="tif", probs=False))
+    assert hidden(tmp_path) == [] and sorted(p.name for p in out.iterdir()) == ["export.json", "masks", "measures.csv"]
+
+
+def test_a_folder_that_cannot_be_renamed_gets_the_export_moved_in(proj, tmp_path, monkeypatch):
+    """The fallback (a mount point, a folder held open): the earlier export's entries are deleted and the
+    new ones moved in; the current directory is never renamed (a shell in it would be left in a deleted
+    folder)."""
+    import errno
+
+    from vessel_studio.io import folders
+
+    out = tmp_path / "export"
+    vs.run(vs.export(proj, out, calibrate=True))
+    real = os.rename
+
+    def busy(src, dst):
+        if Path(src) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy", str(src))
+        return real(src, dst)
+
+    monkeypatch.setattr(folders.os, "rename", busy)
+    vs.run(vs.export(proj, out, masks="tif", probs=False))
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "masks", "measures.csv"]
+    assert all(p.suffix == ".tif" for p in (out / "masks").iterdir()) and hidden(tmp_path) == []
+    monkeypatch.undo()
+
+    vs.run(vs.export(proj, out, calibrate=True))
+    inode = out.stat().st_ino
+    monkeypatch.chdir(out)
+    vs.run(vs.export(proj, ".", masks="tif", probs=False))
+    assert Path.cwd().stat().st_ino == inode == out.stat().st_ino  # the folder the shell is in is the export
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "masks", "measures.csv"]
+    assert all(p.suffix == ".tif" for p in (out / "masks").iterdir()) and hidden(tmp_path) == []
+    job = vs.export(proj, ".", probs=True)  # cancelled: staged inside, removed, the export as it was
+    before = tree(out)
+    next(job)
+    assert any(n.startswith(".export-partial-") for n in hidden(out))
+    job.close()
+    assert tree(out) == before and hidden(out) == []
+
+
+def test_a_link_to_an_earlier_export_stays_a_link(proj, tmp_path):
+    real = tmp_path / "disk" / "export"
+    vs.run(vs.export(proj, real))
+    link = tmp_path / "export"
+    link.symlink_to(real)
+    vs.run(vs.export(proj, link, probs=False))
+    assert link.is_symlink() and sorted(p.name for p in real.iterdir()) == ["export.json", "masks", "measures.csv"]
+    assert hidden(tmp_path) == [] and hidden(real.parent) == []
+
+
 @pytest.mark.parametrize("held", [["masks"], ["probabilities"], ["masks", "export.json"]])
 def test_a_folder_of_masks_is_not_an_earlier_export(proj, tmp_path, held, capsys):
     """A lab's own masks/ folder (or probabilities/, or an export.json not ours) passed for an earlier
-    export (its files would be written over): it is refused, its contents named, nothing changed."""
+    export, which the export now replaces whole: it is refused, its contents named, nothing changed."""
     lab = tmp_path / "lab"
     for name in held:
         if name == "export.json":
@@ -62,3 +202,7 @@ def test_an_earlier_export_is_one_by_its_record_or_its_table(proj, tmp_path):
     out = vs.run(vs.export(proj, tmp_path / "b"))
     (out / "export.json").unlink()  # an export made before export.json was written: its measures.csv
     assert tasks.check_export(proj, out) == out
+    (out / ".export-partial-999999999-dead").mkdir()  # a killed fallback export's working folder
+    assert tasks.check_export(proj, out) == out
+    vs.run(vs.export(proj, out))
+    assert hidden(out) == []

@@ -578,7 +578,8 @@ def test_every_job_has_a_cancel_where_it_was_started(studio, qtbot, dialogs, nam
 
 def test_cancel_messages_say_what_each_job_left(studio, qtbot, dialogs):
     """The status after a cancel is true for the job: an adaptation restores the project, a
-    segmentation keeps the images it segmented, an export leaves the files written so far."""
+    segmentation keeps the images it segmented, an export leaves its folder as it was (session 28: it is
+    written into a hidden folder swapped in at its end; it said "the files written so far stay")."""
     import threading
 
     from vessel_studio.events import Artifact, Progress
@@ -604,7 +605,8 @@ def test_cancel_messages_say_what_each_job_left(studio, qtbot, dialogs):
             assert "2 of 3 images segmented" in said[-1] and "kept" in said[-1]
             assert "as it was" not in said[-1]
         elif name == "Export":
-            assert "1 of 3 images exported" in said[-1] and "as it was" not in said[-1]
+            assert "nothing was exported, the folder is as it was" in said[-1]
+            assert studio.panels["Export"].state.text() == "export cancelled: nothing was exported, the folder is as it was"
         else:
             assert "as it was" in said[-1]
     assert not dialogs.errors

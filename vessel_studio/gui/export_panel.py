@@ -107,7 +107,7 @@ class ExportPanel(QWidget):
         if outcome.status == "done":
             fitted = ("." + self._fitted_text(outcome.result)) if self._calibrating else ""
             self.state.setText(f"exported to {outcome.result}{fitted}")
-        elif outcome.status == "cancelled":
-            self.state.setText("export cancelled: the folder may hold part of the files")
+        elif outcome.status == "cancelled":  # tasks.export swaps the whole export in at its end, or nothing
+            self.state.setText("export cancelled: nothing was exported, the folder is as it was")
         else:  # the error dialog has the details; do not leave an earlier "exported to" here
             self.state.setText(f"export failed: {outcome.error}")

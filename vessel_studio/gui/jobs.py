@@ -93,10 +93,8 @@ def cancel_note(outcome: JobOutcome) -> str:
         if seg is None or not done:
             return "no image was segmented"
         return f"{done} of {seg.total} images segmented, their predictions are kept"
-    if outcome.name == "Export":  # files written so far stay in the folder; the project is read only
-        ex = outcome.last_progress("export")
-        done = f"{ex.step} of {ex.total} images exported" if ex is not None else "no image exported"
-        return f"{done}; the files written so far stay in the folder"
+    if outcome.name == "Export":  # tasks.export swaps its folder in at the end; a close removes it
+        return "nothing was exported, the folder is as it was"
     if outcome.name == "Review order":  # reads only
         return "the review queue stays in project order"
     if outcome.name == "Adding images":  # Project.add_images_job names its copies at its end; a close removes them

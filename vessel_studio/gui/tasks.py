@@ -510,8 +510,14 @@ def export_stems(images) -> dict[str, str]:
     return {rec.id: rec.name if count[rec.name.casefold()] == 1 else f"{rec.name}-{rec.id}" for rec in images}
 
 
-#: what an export folder holds (``export``): an earlier export may be written over
+#: what an export folder holds (``export``): an earlier export is replaced whole
 EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
+#: the order an export's entries are moved in where its folder cannot be swapped (``staged_output``):
+#: ``export.json`` last, so that a folder holding it holds a whole export
+_EXPORT_ORDER = ("masks", "probabilities", "calibration.json", "measures.csv", "export.json")
+#: the tag of an export's hidden working folders (``io.folders.staged_output``): ``.NAME.export-partial-PID-X``
+#: beside the folder (or ``.export-partial-PID-X`` in it), ``.NAME.export-old-PID-X`` for the earlier export
+EXPORT_TAG = "export"
 
 
 #: the first columns of every export's ``measures.csv`` (``export``; "map" follows them since session 26),
@@ -544,9 +550,14 @@ def not_export_entries(folder: Path) -> list[str]:
     ``masks/`` and ``probabilities/`` folders, and as files ``calibration.json``, an ``export.json`` of its
     own (``is_export_record``) and a ``measures.csv`` with an export's columns (``is_export_table``)
     (session 27 QA: a folder holding only the lab's own ``measures.csv``, or a file named ``masks``, passed
-    for an earlier export)."""
+    for an earlier export). A killed export's working folder in it (``.export-partial-PID-X``) is not named:
+    the next export removes it."""
+    from vessel_studio.io.folders import is_staging_leftover
+
     out = []
     for entry in Path(folder).iterdir():
+        if is_staging_leftover(entry.name, EXPORT_TAG):
+            continue
         if entry.name not in EXPORT_ENTRIES or entry.is_dir() != (entry.name in ("masks", "probabilities")):
             out.append(entry.name)
         elif entry.name == "measures.csv" and not is_export_table(entry):
@@ -558,13 +569,15 @@ def not_export_entries(folder: Path) -> list[str]:
 
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
     """Before an export writes anything: ``round`` is one of the project's rounds whose maps were kept,
-    and ``folder`` is absent, empty or an earlier export (its files are replaced one by one), not a
-    folder of anything else (a lab's images, its own ``measures.csv``, its own ``masks/``). An earlier
-    export holds only what an export writes (``not_export_entries``), and an ``export.json`` of ours or an
-    export's ``measures.csv`` (so an export made with ``--no-table`` before export.json was written, session
-    26, is refused). A ``ValueError`` names the problem; nothing is written. ``export`` runs it first; the
-    command and the Export panel run it before they start one."""
-    from vessel_studio.io.folders import check_out_folder
+    and ``folder`` is absent, empty or an earlier export, which the export replaces whole, not a folder of
+    anything else (a lab's images, its own ``measures.csv``, its own ``masks/``). An earlier export holds
+    only what an export writes (``not_export_entries``), and an ``export.json`` of ours or an export's
+    ``measures.csv`` (so an export made with ``--no-table`` before export.json was written, session 26, is
+    refused). A ``ValueError`` names the problem; nothing is written. The one change it makes: an earlier
+    export that a killed export left aside (``.NAME.export-old-PID-X``, the folder absent) is put back
+    (``io.folders.recover_output``). ``export`` runs it first; the command and the Export panel run it
+    before they start one."""
+    from vessel_studio.io.folders import check_out_folder, is_staging_leftover, recover_output
 
     if round is not None and round != SOURCE_ONLY:
         known = [r.index for r in project.rounds]
@@ -577,8 +590,9 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
                              f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
                              f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
                              "its maps again, then export (nothing was written)")
+    recover_output(folder, EXPORT_TAG)
     out = check_out_folder(folder, foreign=not_export_entries, name=name, output="an earlier export")
-    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    held = sorted(p.name for p in out.iterdir() if not is_staging_leftover(p.name, EXPORT_TAG)) if out.is_dir() else []
     if held and not (is_export_record(out / "export.json") or is_export_table(out / "measures.csv")):
         raise ValueError(f"{out}: {name} holds {', '.join(held)} but no export.json or measures.csv of an export, so "
                          "it is not an earlier export and an export would replace it; choose an empty or new folder "
@@ -601,61 +615,76 @@ def export(
     the predicted masks use the boundary fitted to the project's corrected masks instead of 0.5
     (``boundary_from_corrections``; written to ``calibration.json`` in the folder). Files are named
     after the image (``export_stems``: with its id when two images share a name). The folder and round
-    are checked first (``check_export``): a folder holding anything but an earlier export is refused."""
+    are checked first (``check_export``): a folder holding anything but an earlier export is refused.
+
+    The export is written whole or not at all: into a hidden folder beside ``folder``
+    (``.NAME.export-partial-PID-X``), which takes ``folder``'s place at the end, an earlier export there
+    being moved aside and then deleted (``io.folders.staged_output``), so nothing of an earlier export
+    stays (masks of images since removed, another mask format, probability maps or ``calibration.json``
+    not asked for now), and a cancelled (``close()``), failed or killed export leaves ``folder`` as it was
+    (a killed one's hidden folders are removed by the next export, and an earlier export it had moved
+    aside is put back by the next ``check_export``). The disk needs room for both exports: the new one is
+    written in full before the earlier one is deleted. Where ``folder`` cannot be renamed (a mount point,
+    the current directory or one above it, a rename refused: busy, permission), the export is written
+    into ``folder/.export-partial-PID-X`` and moved in after the earlier export's entries are deleted
+    (``export.json`` last; a kill during those moves leaves part of the new export). Everything in an
+    earlier export is replaced, files someone added to its ``masks/`` included. ``Artifact`` paths name
+    each file where it is once the job has returned (in ``folder``)."""
     from vessel_studio.io.atomic import write_json, write_text
+    from vessel_studio.io.folders import staged_output
     from vessel_studio.io.images import write_image, write_mask, write_prob
 
     if masks not in (None, "png", "tif"):
         raise ValueError(f"mask format must be 'png' or 'tif', got {masks!r}")
     folder = check_export(project, folder, round)
-    calibration = boundary_from_corrections(project, round) if calibrate else None
-    if calibration is not None:
-        path = write_json(folder / "calibration.json", calibration.to_dict())
-        yield Artifact("export", "calibration", str(path))
     images = project.images
-    rounds = project.rounds
     stems = export_stems(images)
-    rows, maps = [], {}
-    for i, rec in enumerate(images):
-        prob = probability(project, rec.id, round, rounds=rounds)
-        source = maps[rec.id] = "" if prob is None else map_name(project, rec.id, round, rounds)
-        mask = project.correction(rec.id)
-        origin = "corrected"
-        if mask is None and prob is not None:
-            if calibration is None:
-                mask, origin = prob >= 0.5, "predicted"
-            else:
-                mask, origin = calibration.apply(prob), "predicted (boundary fitted)"
-        if mask is not None and masks:
-            path = folder / "masks" / f"{stems[rec.id]}.{masks}"
-            if masks == "png":
-                write_mask(path, mask)
-            else:
-                write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * 255)
-            yield Artifact("export", "mask", str(path))
-        if prob is not None and probs:
-            path = folder / "probabilities" / f"{stems[rec.id]}.tif"
-            write_prob(path, prob)
-            yield Artifact("export", "probability", str(path))
+    calibration = boundary_from_corrections(project, round) if calibrate else None
+    with staged_output(folder, tag=EXPORT_TAG, entries=_EXPORT_ORDER) as work:
+        if calibration is not None:
+            write_json(work / "calibration.json", calibration.to_dict())
+            yield Artifact("export", "calibration", str(folder / "calibration.json"))
+        rounds = project.rounds
+        rows, maps = [], {}
+        for i, rec in enumerate(images):
+            prob = probability(project, rec.id, round, rounds=rounds)
+            source = maps[rec.id] = "" if prob is None else map_name(project, rec.id, round, rounds)
+            mask = project.correction(rec.id)
+            origin = "corrected"
+            if mask is None and prob is not None:
+                if calibration is None:
+                    mask, origin = prob >= 0.5, "predicted"
+                else:
+                    mask, origin = calibration.apply(prob), "predicted (boundary fitted)"
+            if mask is not None and masks:
+                name = f"masks/{stems[rec.id]}.{masks}"
+                if masks == "png":
+                    write_mask(work / name, mask)
+                else:
+                    write_image(work / name, (np.asarray(mask) > 0).astype(np.uint8) * 255)
+                yield Artifact("export", "mask", str(folder / name))
+            if prob is not None and probs:
+                name = f"probabilities/{stems[rec.id]}.tif"
+                write_prob(work / name, prob)
+                yield Artifact("export", "probability", str(folder / name))
+            if table:
+                row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else "",
+                       "map": source}
+                if mask is not None:
+                    row.update(measure_image(project, rec.id, mask))
+                rows.append(row)
+            yield Progress("export", i + 1, len(images), rec.name)
         if table:
-            row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else "",
-                   "map": source}
-            if mask is not None:
-                row.update(measure_image(project, rec.id, mask))
-            rows.append(row)
-        yield Progress("export", i + 1, len(images), rec.name)
-    if table:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", "map", *MEASURE_FIELDS],
-                                extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-        path = folder / "measures.csv"
-        write_text(path, buf.getvalue())
-        yield Artifact("export", "csv", str(path))
-    path = write_json(folder / "export.json", export_record(project, round, calibration, rounds, maps))
-    yield Artifact("export", "record", str(path))
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=["image", "id", "state", "mask", "map", *MEASURE_FIELDS],
+                                    extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            write_text(work / "measures.csv", buf.getvalue())
+            yield Artifact("export", "csv", str(folder / "measures.csv"))
+        write_json(work / "export.json", export_record(project, round, calibration, rounds, maps))
+        yield Artifact("export", "record", str(folder / "export.json"))  # a cancel here too leaves folder as it was
     return folder
 
 

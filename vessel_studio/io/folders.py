@@ -1,10 +1,16 @@
 """Output folders checked before any work is done, so that no run deletes or overwrites what it did
-not write (the commands' ``--out``, the Export panel's folder, ``vs.export``)."""
+not write (the commands' ``--out``, the Export panel's folder, ``vs.export``), and written whole or not
+at all (``staged_output``: the export)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import shutil
+import time
 from pathlib import Path
+from typing import Iterator
 
 
 def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: str = "--out",
@@ -47,3 +53,190 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
         what += f" ({', '.join(found[:3])}" + (f" and {len(found) - 3} more)" if len(found) > 3 else ")")
     raise ValueError(f"{out}: {name} holds files that are not {what}; they could be replaced, so choose an empty "
                      "or new folder (nothing was changed)")
+
+
+# An output folder written whole or not at all (``staged_output``): the new contents are written into a
+# hidden folder beside ``out`` (``.OUT.TAG-partial-PID-XXXX``) and swapped in at the end, the earlier
+# contents moved aside (``.OUT.TAG-old-PID-XXXX``) and deleted once the new ones are in place. Where ``out``
+# cannot be renamed (a mount point, the current directory, a folder held open), the new contents are
+# written into ``out/.TAG-partial-PID-XXXX`` instead and moved in, entry by entry, after the earlier
+# contents' ``entries`` are deleted.
+
+#: this process's staging folders in use (another thread's export is not a killed one's leftover)
+_LIVE: set[str] = set()
+
+
+def _leftover(name: str, prefix: str) -> tuple[str, int] | None:
+    """``("partial", PID)`` or ``("old", PID)`` when ``name`` is ``PREFIX-partial-PID-X`` or
+    ``PREFIX-old-PID-X`` (``staged_output``'s names), else None."""
+    for kind in ("partial", "old"):
+        if name.startswith(f"{prefix}-{kind}-"):
+            pid, sep, rest = name[len(prefix) + len(kind) + 2:].partition("-")
+            if pid.isdigit() and sep and rest:
+                return kind, int(pid)
+    return None
+
+
+def is_staging_leftover(name: str, tag: str) -> bool:
+    """``name`` is one of ``staged_output``'s folders inside an output folder (``.TAG-partial-PID-X``):
+    not a user's file, and no reason to refuse the folder."""
+    found = _leftover(name, f".{tag}")
+    return found is not None and found[0] == "partial"
+
+
+def _gone(path: Path, pid: int) -> bool:
+    """The process that made the leftover ``path`` is gone (on this machine): it may be removed."""
+    if str(path) in _LIVE:
+        return False
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl-C there: an old enough leftover is a killed one's
+        from vessel_studio.io.atomic import STALE_DIR_S
+
+        try:
+            return time.time() - path.lstat().st_mtime >= STALE_DIR_S
+        except OSError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def _leftovers(out: Path, tag: str) -> list[tuple[Path, str, int]]:
+    """``staged_output``'s folders beside ``out`` and in it: (path, "partial" or "old", process id); in it
+    only working folders (``.TAG-partial-PID-X``), the only ones made there."""
+    found = []
+    for folder, prefix in ((out.parent, f".{out.name}.{tag}"), (out, f".{tag}")):
+        try:
+            entries = list(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+        except OSError:
+            continue
+        for p in entries:
+            left = _leftover(p.name, prefix)
+            ours = left is not None and (folder == out.parent or left[0] == "partial")
+            if ours and p.is_dir() and not p.is_symlink():
+                found.append((p, *left))
+    return found
+
+
+def recover_output(out, tag: str) -> Path:
+    """Put back ``out``'s earlier contents where a killed ``staged_output`` moved them aside and died before
+    the new ones took their place (``out`` absent, ``.OUT.TAG-old-PID-X`` beside it): the earlier contents
+    come back and the new ones are dropped (removed by the next ``staged_output``). Returns ``out``."""
+    out = Path(os.path.realpath(out))
+    if out.exists() or out.is_symlink() or not out.name:
+        return out
+    olds = [p for p, kind, pid in _leftovers(out, tag) if kind == "old" and _gone(p, pid)]
+    for old in sorted(olds, key=lambda p: p.stat().st_mtime, reverse=True)[:1]:
+        os.rename(old, out)
+    return out
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _move_in(tmp: Path, out: Path, entries) -> None:
+    """The fallback: delete ``out``'s ``entries`` (what the earlier output held), then move ``tmp``'s
+    entries into ``out`` one by one, in ``entries``' order (the last one, a record, last), and remove ``tmp``."""
+    for name in entries:
+        _remove(out / name)
+    order = {name: i for i, name in enumerate(entries)}
+    for p in sorted(tmp.iterdir(), key=lambda p: order.get(p.name, -1)):
+        try:
+            os.replace(p, out / p.name)
+        except OSError:  # another file system
+            shutil.move(str(p), str(out / p.name))
+    tmp.rmdir()
+
+
+def _inside(out: Path) -> bool:
+    """Stage inside ``out`` rather than beside it: it is a mount point, or the current directory or one
+    above it (renamed, it would leave the shell that is in it in a deleted folder)."""
+    if os.path.ismount(out):
+        return True
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return False
+    return cwd == out or out in cwd.parents
+
+
+@contextlib.contextmanager
+def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
+    """Yield a new empty folder to write ``out``'s new contents into; when the ``with`` block ends normally
+    they take ``out``'s place, whole: ``out`` absent → the folder is renamed to it; ``out`` a folder (empty,
+    or earlier output that the caller has checked: every name in it is one of ``entries``) → ``out`` is
+    renamed aside, the new folder renamed in, and the earlier one deleted. While the block runs, and when it
+    ends with an exception or ``GeneratorExit`` (a cancelled job), ``out`` is as it was, and the new folder
+    is removed. The swap needs the room of both contents at once for a moment.
+
+    ``out`` a link: the folder it points to is the one replaced (the link is kept). Where ``out`` cannot be
+    renamed (a mount point, the current directory or one above it, a rename refused: busy, permission), the
+    new contents are written into ``out/.TAG-partial-PID-X`` and, at the end, ``out``'s ``entries`` are
+    deleted and the new ones moved in one by one (in ``entries``' order: put a record that says the output
+    is whole last); only then can a kill at the end leave part of the new contents. Leftovers of a killed
+    run (its process gone) are removed first, and an earlier output that one left aside when ``out`` is
+    absent is put back (``recover_output``)."""
+    from vessel_studio.io.atomic import _fsync_dir
+
+    out = Path(os.path.realpath(out))
+    recover_output(out, tag)
+    for p, _, pid in _leftovers(out, tag):
+        if _gone(p, pid):
+            shutil.rmtree(p, ignore_errors=True)
+    stamp = f"{os.getpid()}-{secrets.token_hex(4)}"
+    inside = out.is_dir() and _inside(out)
+    tmp = None
+    if not inside:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp = out.parent / f".{out.name}.{tag}-partial-{stamp}"
+            tmp.mkdir()
+        except OSError:
+            if not out.is_dir():
+                raise
+            inside = True  # a folder we may write into, in a parent we may not
+    if inside:
+        tmp = out / f".{tag}-partial-{stamp}"
+        tmp.mkdir()
+    _LIVE.add(str(tmp))
+    try:
+        yield tmp
+        if inside:
+            _move_in(tmp, out, entries)
+        elif not out.exists():
+            os.rename(tmp, out)
+            _fsync_dir(out.parent)
+        else:
+            os.chmod(tmp, os.stat(out).st_mode & 0o7777)
+            old = out.parent / f".{out.name}.{tag}-old-{stamp}"
+            _LIVE.add(str(old))
+            try:
+                try:
+                    os.rename(out, old)
+                except OSError:  # busy (held open, a mount point not seen as one), not allowed
+                    _move_in(tmp, out, entries)
+                    return
+                try:
+                    os.rename(tmp, out)
+                except BaseException:
+                    os.rename(old, out)
+                    raise
+                _fsync_dir(out.parent)
+                shutil.rmtree(old, ignore_errors=True)
+            finally:
+                _LIVE.discard(str(old))
+    except BaseException:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        _LIVE.discard(str(tmp))
