@@ -1,6 +1,6 @@
 """Exporting over an earlier export (session 28): the new export replaces the earlier one whole, or
 leaves it as it was (cancelled, failed, killed); only a folder that is an earlier export of ours is
-replaced."""
+replaced; images with unsaved drafts are recorded in export.json and said to a library caller."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,24 @@ def test_an_earlier_export_is_one_by_its_record_or_its_table(proj, tmp_path):
     assert tasks.check_export(proj, out) == out
     vs.run(vs.export(proj, out))
     assert hidden(out) == []
+
+
+def test_unsaved_drafts_are_recorded_and_said_once(proj, tmp_path, capsys):
+    """A library caller was not told that images with unsaved edits were exported from their saved mask
+    or prediction, and the export's record did not say so."""
+    b = proj.images[1]
+    tasks.write_draft(proj, b.id, np.ones((64, 64), bool))
+    with pytest.warns(UserWarning, match=f"unsaved edits of 1 image.*{b.name}"):
+        out = vs.run(vs.export(proj, tmp_path / "lib"))
+    assert json.loads((out / "export.json").read_text())["unsaved_drafts"] == [b.name]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["export", str(proj.folder), "--out", str(tmp_path / "cli")]) == 0
+    assert not [w for w in caught if "unsaved" in str(w.message)]  # the command says it on stderr, once
+    assert capsys.readouterr().err.count("unsaved edits") == 1
+    assert json.loads((tmp_path / "cli" / "export.json").read_text())["unsaved_drafts"] == [b.name]
+    tasks.drop_draft(proj, b.id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = vs.run(vs.export(proj, out))
+    assert json.loads((out / "export.json").read_text())["unsaved_drafts"] == []

@@ -6,7 +6,8 @@ Each image's mask is its saved correction (corrected or accepted as reviewed) wh
 else its latest round's prediction at p ≥ 0.5 (``--round N``: that round's; ``--calibrate``: the
 boundary fitted to the corrected masks, written to ``calibration.json``); an image with neither
 (never segmented) gets no file and an empty ``mask`` column in ``measures.csv``. Autosaved edits
-that were never saved (``PROJECT/gui/drafts``) are not exported: their images are named on stderr.
+that were never saved (``PROJECT/gui/drafts``) are not exported: their images are named on stderr and
+in ``export.json`` (``unsaved_drafts``).
 ``--out`` may be absent, empty or an earlier export (its files are replaced one by one, each
 atomically); a folder holding anything else is refused before anything is written.
 """
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     on_event = progress_bar()
     try:
         run_job(tasks.export(project, out, masks=masks, probs=not args.no_probs, table=not args.no_table,
-                             round=args.round, calibrate=args.calibrate), on_event)
+                             round=args.round, calibrate=args.calibrate, warn_drafts=False), on_event)
     finally:
         on_event.close()
     corrected, rounds = set(project.corrections()), project.rounds

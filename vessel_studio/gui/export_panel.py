@@ -71,7 +71,8 @@ class ExportPanel(QWidget):
         fmt = self.mask_format.currentText() if self.masks.isChecked() else None
         probs, table, calibrate = self.probs.isChecked(), self.table.isChecked(), self.calibrate.isChecked()
         started = self.studio.start_job(
-            "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table, calibrate=calibrate)
+            "Export", lambda: tasks.export(proj, folder, masks=fmt, probs=probs, table=table, calibrate=calibrate,
+                                           warn_drafts=False)  # confirm_unsaved_drafts named them
         )
         if started:
             self._calibrating = calibrate

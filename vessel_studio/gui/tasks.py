@@ -609,6 +609,7 @@ def export(
     table: bool = True,
     round: int | None = None,
     calibrate: bool = False,
+    warn_drafts: bool = True,
 ) -> Job[Path]:
     """Export per-image masks (corrected when there is one, else the probability ≥ 0.5) as PNG or
     TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures. ``calibrate``:
@@ -629,7 +630,12 @@ def export(
     into ``folder/.export-partial-PID-X`` and moved in after the earlier export's entries are deleted
     (``export.json`` last; a kill during those moves leaves part of the new export). Everything in an
     earlier export is replaced, files someone added to its ``masks/`` included. ``Artifact`` paths name
-    each file where it is once the job has returned (in ``folder``)."""
+    each file where it is once the job has returned (in ``folder``).
+
+    Images with autosaved edits never saved (``draft_ids``) are exported from their saved correction or
+    prediction: ``export.json`` names them (``unsaved_drafts``, as their files are named), and a
+    ``UserWarning`` says so unless ``warn_drafts`` is False (the command and the Export panel, which
+    name them before they start)."""
     from vessel_studio.io.atomic import write_json, write_text
     from vessel_studio.io.folders import staged_output
     from vessel_studio.io.images import write_image, write_mask, write_prob
@@ -639,6 +645,13 @@ def export(
     folder = check_export(project, folder, round)
     images = project.images
     stems = export_stems(images)
+    drafts = [stems[i] for i in draft_ids(project)]
+    if drafts and warn_drafts:
+        import warnings
+
+        warnings.warn(f"{project.folder}: unsaved edits of {len(drafts)} image(s) are not exported (their saved "
+                      f"correction or prediction is; export.json names them): {', '.join(drafts)}", UserWarning,
+                      stacklevel=2)
     calibration = boundary_from_corrections(project, round) if calibrate else None
     with staged_output(folder, tag=EXPORT_TAG, entries=_EXPORT_ORDER) as work:
         if calibration is not None:
@@ -683,7 +696,7 @@ def export(
                 writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
             write_text(work / "measures.csv", buf.getvalue())
             yield Artifact("export", "csv", str(folder / "measures.csv"))
-        write_json(work / "export.json", export_record(project, round, calibration, rounds, maps))
+        write_json(work / "export.json", export_record(project, round, calibration, rounds, maps, drafts))
         yield Artifact("export", "record", str(folder / "export.json"))  # a cancel here too leaves folder as it was
     return folder
 
@@ -704,12 +717,13 @@ def map_name(project, image_id: str, which=None, rounds: list | None = None) -> 
     return SOURCE_ONLY if source_only_path(project, image_id).is_file() else ""
 
 
-def export_record(project, which, calibration, rounds, maps: dict[str, str]) -> dict:
+def export_record(project, which, calibration, rounds, maps: dict[str, str], drafts: list[str] = ()) -> dict:
     """``export.json``: what made an export's masks and maps, for a lab's records: the software, the
     project, its source, each round used (its models' hashes, config, seed, label-free signals and
     the guard's warnings), what made the source-only maps used (``source_only_record``), the fitted
     boundary, and how many images got a saved, a predicted or no mask (per image: ``measures.csv``'s
-    ``mask`` and ``map`` columns). ``maps``: image id -> ``map_name`` ("" for none)."""
+    ``mask`` and ``map`` columns), and the images whose unsaved autosaved edits were not exported.
+    ``maps``: image id -> ``map_name`` ("" for none); ``drafts``: those images, as their files are named."""
     from collections import Counter
 
     import vessel_studio
@@ -739,6 +753,7 @@ def export_record(project, which, calibration, rounds, maps: dict[str, str]) -> 
                              "unrecorded": sum(i not in so for i in so_used)} if so_used else None,
         "calibration": None if calibration is None else calibration.to_dict(),
         "maps": dict(Counter(m or "none" for m in maps.values())),
+        "unsaved_drafts": list(drafts),
     }
 
 
