@@ -8,8 +8,15 @@ boundary fitted to the corrected masks, written to ``calibration.json``); an ima
 (never segmented) gets no file and an empty ``mask`` column in ``measures.csv``. Autosaved edits
 that were never saved (``PROJECT/gui/drafts``) are not exported: their images are named on stderr and
 in ``export.json`` (``unsaved_drafts``).
-``--out`` may be absent, empty or an earlier export (its files are replaced one by one, each
-atomically); a folder holding anything else is refused before anything is written.
+
+``--out`` may be absent, empty or an earlier export (one holding only what an export writes, with its
+``export.json`` or its ``measures.csv``); a folder holding anything else, a lab's own ``masks/`` folder
+included, is refused before anything is written. The export is written into a hidden folder beside
+``--out`` and replaces it whole at the end: nothing of an earlier export stays, an interrupted
+(Ctrl-C, killed) or failed export leaves ``--out`` as it was, and the disk needs room for both exports
+(the new one is written in full before the earlier one is deleted). Where ``--out`` cannot be renamed
+(a mount point, the current directory), the new files are moved into it after the earlier export's
+are deleted (``gui.tasks.export``).
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="a Vessel Studio project folder")
-    p.add_argument("--out", required=True, help="the export folder (absent, empty, or an earlier export)")
+    p.add_argument("--out", required=True,
+                   help="the export folder (absent, empty, or an earlier export, which is replaced whole)")
     p.add_argument("--round", type=int, default=None, metavar="N",
                    help="the predictions of round N (default: the latest round's, else the source-only ones)")
     p.add_argument("--masks", choices=["png", "tif", "none"], default="png",
