@@ -132,7 +132,8 @@ def test_discover_fov_folder_that_pairs_no_image_is_an_error(tmp_path):
         discover(tmp_path / "img", fovs=tmp_path / "fov")
 
 
-@pytest.mark.parametrize("suffix", ["_label", "_manual1", "_1stHO", ".ah", "_seg", "_gt"])
+@pytest.mark.parametrize("suffix", ["_label", "_manual1", "_1stHO", ".ah", "_seg", "_gt",
+                                    "_manual2", "_2ndHO", ".vk"])  # the second observers' (DRIVE, CHASE_DB1, STARE)
 def test_discover_label_suffixes(tmp_path, suffix):
     write_image(tmp_path / "img" / "eye_07.tif", _img())
     write_mask(tmp_path / "lab" / f"eye_07{suffix}.png", _img() > 0)

@@ -18,9 +18,9 @@ hold 50 and 10 images and ``train`` keeps all 140).
 
 ``discover(folder, labels=..., fovs=...)`` pairs a lab's own files by stem: a label or FOV file
 matches an image when its stem is the image's stem, optionally followed by one of the known
-suffixes (``_mask``, ``_label``, ``_labels``, ``_manual1``, ``_1stHO``, ``.ah``, ``_seg``,
-``_gt`` ...), or, for DRIVE-style names, when both share the leading number
-(``21_training`` <-> ``21_manual1``).
+suffixes (``_mask``, ``_label``, ``_labels``, ``_manual1``, ``_1stHO``, ``.ah``, the second
+observers' ``_manual2``, ``_2ndHO``, ``.vk``, ``_seg``, ``_gt`` ...), or, for DRIVE-style names,
+when both share the leading number (``21_training`` <-> ``21_manual1``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ SPLITS = ("train", "test", "val")
 EXCLUDED = {"OCTA-500": {"10388"}}
 
 #: Suffixes that turn an image stem into a label / FOV stem in a lab's own folders.
-LABEL_SUFFIXES = ("_manual1", "_1stHO", ".ah", "_label", "_labels", "_seg", "_gt", "_vessels", "_mask", "-label", "-mask")
+#: ``_manual2``, ``_2ndHO`` and ``.vk`` are the second observers' labels of DRIVE, CHASE_DB1 and STARE.
+LABEL_SUFFIXES = ("_manual1", "_1stHO", ".ah", "_manual2", "_2ndHO", ".vk", "_label", "_labels", "_seg", "_gt", "_vessels", "_mask", "-label", "-mask")
 FOV_SUFFIXES = ("_mask", "_fov", "_FOV", "-mask", "_roi")
 
 
