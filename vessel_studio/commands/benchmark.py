@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     data = Path(args.data or os.environ.get("VESSEL_STUDIO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
     if not data.is_dir():
         raise ValueError(f"{data}: datasets folder not found (pass --data)")
+    if args.out:
+        from vessel_studio.io.folders import check_writable
+
+        check_writable(args.out)  # the report is written at the end, hours later
     overrides = {}
     for item in args.set:
         if "=" not in item:

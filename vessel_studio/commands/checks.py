@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from vessel_studio.io.folders import check_out_folder  # noqa: F401 - the commands' --out check
+from pathlib import Path
+
+from vessel_studio.io.folders import check_out_folder as _check_out_folder, check_writable
+
+
+def check_out_folder(out, **kw) -> Path:
+    """The commands' ``--out`` check (``io.folders.check_out_folder``) for a folder written atomically
+    beside itself (a model, a translation), with the folder that holds it probed for writing
+    (``check_writable``): a read-only place fails before the training, not after it."""
+    path = _check_out_folder(out, **kw)
+    check_writable(path, beside=True, name=kw.get("name", "--out"))
+    return path
 
 
 def check_at_least(args: argparse.Namespace, **least: int) -> None:

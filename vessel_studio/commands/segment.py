@@ -178,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # before loading: reported without any work done
         raise ValueError(f"{out}: --out exists and is not a folder")
+    from vessel_studio.io.folders import check_writable
+
+    check_writable(out)  # a read-only --out fails here, not once per image after segmenting it
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
     seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device).use_modality(args.modality)

@@ -240,3 +240,27 @@ def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
         raise
     finally:
         _LIVE.discard(str(tmp))
+
+
+def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
+    """``out`` checked to be writable before any work is done, so that a read-only place fails at
+    once and not after the training or segmentation it was to hold. The folder probed (a temporary file
+    made and removed) is ``out`` itself, or with ``beside`` (a folder replaced atomically, built beside it)
+    the folder that holds it; where that does not exist yet, its nearest existing parent, since the
+    missing folders are created in it. A ``ValueError`` names ``out`` and the folder that refused."""
+    import tempfile
+
+    out = Path(out)
+    candidates = [*([] if beside else [out]), *out.parents]
+    folder = next((p for p in candidates if p.exists()), Path("."))
+    if not folder.is_dir():
+        return out  # a file where a folder is needed: check_out_folder and the writers name it
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".vessel-studio-probe.", dir=folder)
+    except OSError as exc:
+        where = "" if folder == out else f" (it would be written in {folder})"
+        raise ValueError(f"{out}: {name} cannot be written{where}: {exc.strerror or exc}; choose a folder "
+                         "you can write to (nothing was changed)") from exc
+    os.close(fd)
+    os.unlink(tmp)
+    return out
