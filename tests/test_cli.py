@@ -26,3 +26,20 @@ def test_resolve_bundled_model_error_lists_names(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no such model folder"):
         resolve_model(tmp_path / "nope")
+
+
+def test_a_tilde_after_equals_is_the_home_folder(tmp_path, monkeypatch, capsys):
+    # the shell leaves `--out=~/masks` as it is: segment made a folder named "~" in the working folder
+    import numpy as np
+
+    from vessel_studio.io.images import write_image
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    write_image(home / "images" / "eye.png", np.full((32, 32), 100, np.uint8))
+    assert cli.main(["segment", "--threads", "1", "--out=~/masks", str(home / "images")]) == 0
+    assert (home / "masks" / "eye.png").is_file()
+    assert not (work / "~").exists()
+    assert f"into {home / 'masks'}" in capsys.readouterr().out

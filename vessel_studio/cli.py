@@ -60,6 +60,19 @@ def _load(module: str):
         raise
 
 
+def _expand_home(args: argparse.Namespace) -> None:
+    """``~`` and ``~/...`` in the options' values made the home folder, as the shell does for a word
+    of its own but not after ``=``: ``--out=~/masks`` made a folder named ``~`` in the working folder."""
+    def expand(v):
+        if isinstance(v, str) and (v == "~" or v.startswith("~/")):
+            return os.path.expanduser(v)
+        return [expand(x) for x in v] if isinstance(v, list) else v
+
+    for key, value in vars(args).items():
+        if not key.startswith("_"):
+            setattr(args, key, expand(value))
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     argv = sys.argv[1:] if argv is None else argv
@@ -70,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    _expand_home(args)
     mod = _load(args._module)
     if mod is None:
         parser.error(f"subcommand {args.command!r} is not available in this build")
