@@ -254,3 +254,20 @@ def test_segment_threshold_must_be_a_probability(tmp_path, folders, tiny_model, 
         rc = main(["segment", "--model", str(tiny_model), "--out", str(tmp_path / "o"), str(imgs / "eye0.png")])
         err = capsys.readouterr().err
         assert rc == 2 and str(tiny_model) in err and "threshold" in err
+
+
+def test_segment_refuses_the_input_folder_as_out(tmp_path, folders, tiny_model, capsys):
+    """Session 28 QA: ``segment --out scans scans`` wrote the masks (and ``_prob.tif``) among the scans, and
+    the next run on the folder segmented them too (``eye_prob_prob.tif``); the folder as both is refused
+    before any work (files of it given one by one keep the rule above)."""
+    imgs, _, _ = folders
+    write_image(imgs / "eye2.tif", read_image(imgs / "eye1.png")[0])
+    before = sorted(p.name for p in imgs.iterdir())
+    rc = main(["segment", "--model", str(tiny_model), "--save-prob", "--out", str(imgs), str(imgs)])
+    assert rc == 2
+    assert f"{imgs}: --out is the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in imgs.iterdir()) == before
+    # the same folder by another spelling
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs / ".." / imgs.name), str(imgs)])
+    assert rc == 2 and "--out is the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in imgs.iterdir()) == before

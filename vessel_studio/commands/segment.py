@@ -180,6 +180,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{out}: --out exists and is not a folder")
     from vessel_studio.io.folders import check_writable
 
+    for item in args.inputs:  # masks among the images: the next segment of that folder takes them for images
+        if Path(item).is_dir() and out.resolve() == Path(item).resolve():
+            raise ValueError(f"{out}: --out is the input folder {item}: the masks would be written among its "
+                             "images, and a later run on the folder would segment them too; choose another "
+                             "--out (nothing was written)")
     check_writable(out)  # a read-only --out fails here, not once per image after segmenting it
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
@@ -212,14 +217,14 @@ def run(args: argparse.Namespace) -> int:
             failed.append((str(f), f"same name as {seen[stem]}: its outputs would overwrite"))
             print(f"error: {f}: same name as {seen[stem]}, skipped", file=sys.stderr)
             continue
-        seen[stem] = f
         outputs = [out / f"{stem}.png", *([out / f"{stem}_prob.tif"] if args.save_prob else [])]
         clash = [p for p in outputs if p.resolve() in inputs]
-        if clash:  # --out is the input folder: the mask would replace the photograph
+        if clash:  # --out is the input images' folder: the mask would replace the photograph
             failed.append((str(f), f"its output {clash[0]} is an input image"))
             print(f"error: {f}: its output would overwrite the input image {clash[0]}; choose another --out, "
                   "skipped", file=sys.stderr)
             continue
+        seen[stem] = f  # after the clash: a skipped image's name does not skip another's
         try:
             image, _ = read_image(f)
             fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None
