@@ -79,6 +79,40 @@ def test_add_images_copies_hashes_and_skips_duplicates(tmp_path, images):
     np.testing.assert_array_equal(proj.read_image(recs[1].id), np.asarray(Image.open(paths[1])))
 
 
+def test_add_images_names_every_unreadable_file_at_once(tmp_path, images):
+    """Session 28 QA: a lab's folder with a truncated scan, a 0-byte file and a stack: adding it named
+    only the first, so each was found by one more try (each re-reading the whole folder)."""
+    from vessel_studio.store import project as store
+
+    folder, paths = images
+    data = paths[0].read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 2])
+    (folder / "zero.png").write_bytes(b"")
+    (folder / "stack.tif").write_bytes(b"II*\x00garbage")
+    (folder / "Thumbs.db").write_bytes(b"x")  # not an image suffix: not taken
+    proj = Project.create(tmp_path / "p", modality="octa")
+    with pytest.raises(ValueError) as err:
+        proj.add_images([folder])
+    text = str(err.value)
+    assert text.startswith("3 of the 6 files cannot be added as images (nothing was added): ")
+    for name in ("cut.png", "zero.png: empty file", "stack.tif"):
+        assert f"{folder / name}" in text and name in text
+    assert "Thumbs.db" not in text
+    assert proj.images == [] and list((proj.folder / "images").iterdir()) == []
+    # one bad file: its own error as before
+    (folder / "cut.png").unlink()
+    (folder / "stack.tif").unlink()
+    with pytest.raises(ValueError, match="^" + re.escape(f"{folder / 'zero.png'}: empty file (0 bytes)") + "$"):
+        proj.add_images([folder])
+    # many: the first few named, the rest counted
+    (folder / "zero.png").unlink()
+    for k in range(store.MAX_NAMED_PROBLEMS + 2):
+        (folder / f"bad{k}.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"; and 2 more$"):
+        proj.add_images([folder])
+    assert proj.images == []
+
+
 def test_an_image_replaced_or_deleted_behind_the_projects_back_is_a_clear_error(tmp_path, images):
     """Its pseudo-labels and corrections belong to the content that was added: another file under
     the same name must not be read (and trained on) as if it were that image."""

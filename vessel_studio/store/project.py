@@ -97,6 +97,10 @@ class UnknownImageError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+#: how many unreadable files ``add_images`` names in its error (it counts them all)
+MAX_NAMED_PROBLEMS = 5
+
+
 class Project:
     """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
 
@@ -271,8 +275,8 @@ class Project:
     def add_images(self, paths: Iterable[str | os.PathLike]) -> list[ImageRecord]:
         """Copy images (files, or folders of images) into the project; return the new records.
 
-        Each image is read once (a file that is not a readable image raises a ValueError naming
-        it, before anything is written). Images whose content hash is already in the project,
+        Each image is read once (files that are not readable images raise one ValueError naming
+        each, up to ``MAX_NAMED_PROBLEMS``, after all were read and before anything is written). Images whose content hash is already in the project,
         or repeated in ``paths``, are skipped. :meth:`add_images_job` is the same as a job of
         progress events (the GUI runs it in a worker).
         """
@@ -289,13 +293,26 @@ class Project:
         existing = {r.sha256 for r in self.images}
         todo: list[tuple[Path, str, tuple[int, ...], tuple[float, float] | None]] = []
         seen: set[str] = set()
+        problems: list[ValueError] = []  # every unreadable file named at once, not one per try
         for i, f in enumerate(files):
-            digest = sha256_file(f)
-            if digest not in existing and digest not in seen:
-                shape, spacing = _probe_image(f)
-                seen.add(digest)
-                todo.append((f, digest, shape, spacing))
+            try:
+                digest = sha256_file(f)
+                if digest not in existing and digest not in seen:
+                    shape, spacing = _probe_image(f)
+                    seen.add(digest)
+                    todo.append((f, digest, shape, spacing))
+            except ValueError as exc:
+                problems.append(exc)
+            except OSError as exc:  # a file the hash cannot open (permissions)
+                problems.append(ValueError(f"{f}: cannot read ({exc.strerror or exc})"))
             yield Progress("add-images", i + 1, len(files), f"read {f.name}")
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            shown = "; ".join(str(e) for e in problems[:MAX_NAMED_PROBLEMS])
+            more = len(problems) - MAX_NAMED_PROBLEMS
+            raise ValueError(f"{len(problems)} of the {len(files)} files cannot be added as images (nothing was "
+                             f"added): {shown}" + (f"; and {more} more" if more > 0 else ""))
         records = []
         have = {r.file for r in self.images}
         try:
