@@ -210,6 +210,33 @@ def test_rgb_label_any_channel(tmp_path):
     assert m.shape == (16, 16) and m.sum() == 1 and m[2, 3]
 
 
+def test_label_drawn_on_a_transparent_layer_is_read_from_its_alpha(tmp_path):
+    """Session 28 QA: black strokes on a transparent background (RGBA, or gray + alpha) were read with
+    the alpha dropped, as an empty label, and evaluate scored Dice 0 without a word."""
+    from vessel_studio.io.images import read_mask_values
+
+    lab = np.zeros((16, 16), bool)
+    lab[4:8, 2:12] = True
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 3] = lab * 255
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    Image.fromarray(np.dstack([np.zeros((16, 16), np.uint8), (lab * 200).astype(np.uint8)]), "LA").save(tmp_path / "la.png")
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    for name in ("rgba.png", "la.png", "rgba.tif"):
+        np.testing.assert_array_equal(read_mask(tmp_path / name), lab)
+        mask, count, _ = read_mask_values(tmp_path / name)
+        np.testing.assert_array_equal(mask, lab)
+        assert count == 2
+    # the image itself keeps the rule "alpha dropped"; a label with colours keeps reading its colours
+    assert read_image(tmp_path / "rgba.png")[0].max() == 0
+    coloured = np.zeros((16, 16, 4), np.uint8)
+    coloured[..., 3] = 255
+    coloured[..., 0] = lab * 255
+    coloured[0, 0, 3] = 0
+    Image.fromarray(coloured).save(tmp_path / "red.png")
+    np.testing.assert_array_equal(read_mask(tmp_path / "red.png"), lab)
+
+
 # ----------------------------------------------------------------------------- DICOM
 
 

@@ -35,7 +35,8 @@ path: missing, a directory, unreadable (permissions), empty, truncated or corrup
 extension, too small, a stack where a 2-D image is expected, NaN/inf in a float image, a label
 whose shape differs from its image.
 
-Labels (:func:`read_mask`) are binarised with ``> 0``. Palette labels (DRIVE's GIFs) are
+Labels (:func:`read_mask`) are binarised with ``> 0``; a label whose colour is the same everywhere
+and whose alpha is not (strokes on a transparent layer) is read from its alpha. Palette labels (DRIVE's GIFs) are
 binarised on the palette *index*, not on the colour it maps to. Labels stored as JPEG (lossy:
 compression noise around 0) are binarised at half the dtype range instead.
 
@@ -200,9 +201,24 @@ def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
     except Exception as exc:  # every decoder has its own exception zoo; name the file
         kind = fmt.upper() if fmt != "pil" else (path.suffix[1:].upper() or "image")
         raise ImageReadError(path, f"cannot read as {kind} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
+    if palette_index:
+        arr = _alpha_drawn(arr)
     arr = _check_array(path, arr)
     meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages)
     return arr, meta
+
+
+def _alpha_drawn(arr) -> np.ndarray:
+    """A mask drawn on a transparent layer (one colour everywhere, the vessels in the alpha channel, as
+    an editor exports black strokes on a transparent background): its alpha, which dropping the alpha
+    would have made an empty mask. Any other array as it is (its alpha dropped later)."""
+    arr = np.asarray(arr)
+    if arr.ndim != 3 or arr.shape[-1] not in (2, 4):
+        return arr
+    colour, alpha = arr[..., :-1], arr[..., -1]
+    if colour.min() == colour.max() and alpha.min() != alpha.max():
+        return alpha
+    return arr
 
 
 def _check_file(path: Path) -> str:
