@@ -146,3 +146,19 @@ def test_a_predicted_mask_that_is_not_binary_is_scored_with_a_one_line_warning(s
         write_prob(floats / f"{stem}.tif", prob)
     assert main(["evaluate", "--pred", str(floats), "--gt", str(gt), "--fov", str(fov)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_an_empty_label_is_scored_with_a_one_line_warning(scored, capsys):
+    """Session 28 QA: a label with no vessel pixels (a blank export, strokes the reader cannot see) was
+    scored Dice 0 without a word."""
+    pred, gt, fov, _ = scored
+    write_mask(gt / "21_manual1.png", np.zeros((20, 24), bool))
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {gt / '21_manual1.png'}: label has no vessel pixels; scored as it is (Dice 0, "
+                        "sensitivity and AUC n/a)"]
+    only_outside = np.zeros((20, 24), bool)
+    only_outside[0, 0] = True  # outside the FOV (its first rows are False)
+    write_mask(gt / "21_manual1.png", only_outside)
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 0
+    assert f"label has no vessel pixels inside its FOV mask {fov / '21_training_mask.png'}" in capsys.readouterr().err

@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
         gt = _read_mask_warn(gt_p, None, "label", "a JPEG-compressed mask or a probability image?")
         fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
+        if not (gt if fov is None else gt & fov).any():  # a label drawn elsewhere, or a blank file
+            inside = "" if fov is None else f" inside its FOV mask {fov_p}"
+            print(f"warning: {gt_p}: label has no vessel pixels{inside}; scored as it is (Dice 0, "
+                  "sensitivity and AUC n/a)", file=sys.stderr)
         prob = None
         if prob_p is None and mask_p is not None:
             # a float TIFF without the _prob suffix (the GUI's export: probabilities/<name>.tif) is a
