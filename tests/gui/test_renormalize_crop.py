@@ -26,7 +26,7 @@ def test_renormalising_images_smaller_than_its_crop_is_refused(tmp_path, tiny_mo
     with pytest.raises(ValueError) as err:
         collect(tasks.segment_source_only(proj, ids, model=str(tiny_models[0]), renormalize=True))
     assert str(err.value) == (
-        f"{proj.image_path(rec.id)}: the smallest image is 40×56 px, smaller than the re-normalisation's crop of "
+        f"{proj.image_path(rec.id)} ({rec.name}): the smallest image is 40×56 px, smaller than the re-normalisation's crop of "
         "64 px; crops would be mostly padding, so untick \"Re-normalise to these images\" to segment without it "
         "(nothing was segmented)")
     assert not any(tasks.source_only_path(proj, i).exists() for i in ids)
@@ -49,7 +49,8 @@ def test_the_review_panel_shows_the_error(studio, tiny_models, qtbot, dialogs, m
     assert outcome.status == "error" and isinstance(outcome.error, ValueError)
     proj = studio.project
     line = review.jobbar.label.text()
-    assert line.startswith(f"Segmentation failed: ValueError: {proj.image_path(proj.images[0].id)}: the smallest "
+    first = proj.images[0]
+    assert line.startswith(f"Segmentation failed: ValueError: {proj.image_path(first.id)} ({first.name}): the smallest "
                            "image is 96×96 px, smaller than the re-normalisation's crop of 128 px")
     assert line.endswith("(nothing was segmented)")
     assert dialogs.errors == [("Segmentation failed", line.removeprefix("Segmentation failed: "))]

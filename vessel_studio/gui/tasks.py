@@ -384,7 +384,8 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
             xs.append(p.x)
             fovs.append(p.fov)
             yield Progress("renormalize", 0, RENORMALIZE_BATCHES, f"reading {i + 1}/{len(records)}: {rec.name}")
-        check_crop_fits(RENORMALIZE_CROP, xs, [str(project.image_path(r.id)) for r in records], option=None,
+        # the project's copy, and the image's name as the panels show it (session 28 QA: the copy's hash name alone)
+        check_crop_fits(RENORMALIZE_CROP, xs, [f"{project.image_path(r.id)} ({r.name})" for r in records], option=None,
                         prep=seg.preprocessing, role="", unchanged="nothing was segmented",
                         crop_text=f"the re-normalisation's crop of {RENORMALIZE_CROP} px",
                         remedy="untick \"Re-normalise to these images\" to segment without it")
