@@ -107,3 +107,26 @@ def test_atomic_dir_files_are_readable_like_any_other(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert mode & (0o644 & ~umask) == 0o644 & ~umask
+
+
+def test_a_folder_refusing_new_files_is_named_with_the_file_being_written(tmp_path, monkeypatch):
+    """Session 28 QA: saving a correction into a read-only project said "Permission denied:
+    '.../corrections/.abc.x1y2.tmp.png'", a name the person never chose; the file meant is named now
+    (same exception type and errno, so callers catching OSError / PermissionError are unchanged)."""
+    import errno
+    import tempfile
+
+    from vessel_studio.io.atomic import write_bytes
+
+    target = tmp_path / "corrections" / "abc.png"
+    target.parent.mkdir()
+
+    def refuse(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target.parent / ".abc.x1y2.tmp.png"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as err:
+        write_bytes(target, b"x")
+    assert err.value.errno == errno.EACCES and err.value.filename == str(target)
+    assert str(err.value) == (f"[Errno 13] Permission denied; no new file can be made in its folder: '{target}'")
+    assert ".tmp" not in str(err.value) and not target.exists()

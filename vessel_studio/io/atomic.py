@@ -49,7 +49,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as exc:  # a read-only or full folder: name the file being written, not a temporary name
+        raise type(exc)(exc.errno, f"{exc.strerror or exc}; no new file can be made in its folder",
+                        str(path)) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
