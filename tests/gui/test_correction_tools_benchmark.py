@@ -1,7 +1,8 @@
 """benchmarks/correction_tools.py (session 27's timings of Erase piece / Remove specks) runs in the real
 window and measures what it says: each tool removes something, Undo gives the mask back, and the
 report has a row per image (skips without the real datasets). The "15-MP" images are stand-ins here:
-the native images mirrored, under the names ``hires_data.py`` gives, so that the test takes seconds."""
+the native images mirrored and cropped, under the names ``hires_data.py`` gives, so that the test takes
+seconds."""
 
 from __future__ import annotations
 
@@ -12,27 +13,34 @@ import pytest
 pytestmark = pytest.mark.gui
 
 
-def test_correction_tools_report(tmp_path, benchmark_script, data_dir, qapp, monkeypatch):
-    from vessel_studio.gui import dialogs
+def test_correction_tools_report(tmp_path, data_dir):
+    """Run as the benchmark is run (its own process: a second napari.Viewer made in the test process
+    registered napari's plugin commands again in a later test's viewer)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    # the script answers the dialogs for itself; monkeypatch gives the module its own functions back
-    monkeypatch.setattr(dialogs, "confirm", dialogs.confirm)
-    monkeypatch.setattr(dialogs, "save_discard_cancel", dialogs.save_discard_cancel)
-    hires = tmp_path / "hires" / "png"
-    hires.mkdir(parents=True)
     from vessel_studio.io.images import read_image, write_image
 
-    # mirrored: a copy of the same file would be the same image to the project (it adds each content once)
+    hires = tmp_path / "hires" / "png"
+    hires.mkdir(parents=True)
+    # mirrored (a copy of the same file would be the same image to the project: it adds each content
+    # once) and cropped to 320 px (the bundled model segments them in the script)
     for src, name in ((data_dir / "DRIVE" / "test" / "images" / "01_test.png", "drive_01.png"),
                       (data_dir / "CHASE_DB1" / "test" / "images" / "Image_08L.jpg", "chase_Image_08L.png")):
         image, _ = read_image(src)
-        write_image(hires / name, image[:, ::-1].copy())
-    ct = benchmark_script("correction_tools")
+        h, w = image.shape[:2]
+        write_image(hires / name, image[(h - 320) // 2:(h + 320) // 2, (w - 320) // 2:(w + 320) // 2][:, ::-1].copy())
     out = tmp_path / "r.json"
-    assert ct.main(["--data", str(data_dir), "--hires", str(tmp_path / "hires"), "--work", str(tmp_path / "w"),
-                    "--repeats", "1", "--no-speck-check", "--out", str(out)]) == 0
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "correction_tools.py"
+    r = subprocess.run([sys.executable, str(script), "--data", str(data_dir), "--hires", str(tmp_path / "hires"),
+                        "--work", str(tmp_path / "w"), "--repeats", "1", "--no-speck-check", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "QT_API": "pyside6"})
+    assert r.returncode == 0, r.stderr[-3000:]
     rep = json.loads(out.read_text())
     assert rep["repeats"] == 1 and "speck_check" not in rep and len(rep["images"]) == 4
+    assert [row["shape"] for row in rep["images"][2:]] == [[320, 320], [320, 320]]
     for row in rep["images"]:
         assert row["tree_px"] > row["blob_px"] > 0 and row["pieces"] > 1
         assert row["erase_tree"]["removed"] == row["tree_px"]  # the whole tree, one click
