@@ -166,11 +166,26 @@ class ProjectPanel(QWidget):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if not paths:
             return
-        if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
-            self.studio.open_project(paths[0])
-        else:
-            self.studio.add_images(paths)
+        self.dropped(paths)
         event.acceptProposedAction()
+
+    def dropped(self, paths: list[str]) -> bool:
+        """Files or folders dropped on the panel: a project folder alone is opened; else the images are
+        added. Dropped files that are not images by their name (a file manager's "select all" takes
+        ``Thumbs.db``, ``.DS_Store``, notes) are left out and named in the status line, where "Add
+        images…" would refuse the whole add for them (folders are filtered the same way already)."""
+        from vessel_studio.store.project import IMAGE_SUFFIXES
+
+        if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
+            return self.studio.open_project(paths[0])
+        keep, skipped = [], []
+        for p in map(Path, paths):
+            junk = p.is_file() and (p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."))
+            (skipped if junk else keep).append(p)
+        if skipped:
+            names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+            self.studio.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: {names}")
+        return bool(keep) and self.studio.add_images(keep)
 
     # --- display ---------------------------------------------------------------------------
 
