@@ -174,6 +174,15 @@ def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialog
     panel.overrides = {"stop_agreement": 1.01, "threads": 1}
     batches = []
     studio.runner.events.connect(batches.append)
+    review, project_panel = studio.panels["Review"], studio.panels["Project"]
+    seen_mid_run = []  # what the panels list while the job still runs, after each batch of events
+
+    def mid_run(_batch):
+        if studio.runner.running:
+            seen_mid_run.append(([review.show_round.itemText(i) for i in range(review.show_round.count())],
+                                 project_panel.title.text()))
+
+    studio.runner.events.connect(mid_run)  # after the panels' own slots
     with qtbot.waitSignal(studio.runner.finished, timeout=TINY_JOB_TIMEOUT_MS) as blocker:
         assert panel.run()
         assert not panel.btn_run.isEnabled() and panel.btn_cancel.isEnabled()
@@ -199,6 +208,8 @@ def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialog
     p = viewer.layers["probability"].data
     assert p.shape == (96, 96) and 0 <= p.min() <= p.max() <= 1
     assert "round 1" in [studio.panels["Review"].compare.itemText(i) for i in range(studio.panels["Review"].compare.count())]
+    # session 28: round 0 was listed (and the project counted it) only after the whole job had ended
+    assert any("round 0" in items and "1 round(s)" in title for items, title in seen_mid_run), seen_mid_run[-3:]
     assert not dialogs.errors
 
 

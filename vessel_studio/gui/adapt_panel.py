@@ -549,14 +549,14 @@ class AdaptPanel(QWidget):
                     self.loss.setText(f"{ev.stage}: {ev.name} {ev.value:.4g}")
             elif isinstance(ev, Preview):
                 self._preview(ev)
-            elif isinstance(ev, Artifact):
-                if ev.kind in ("round", "round-committed"):
-                    self.studio.images_changed.emit()
-                if ev.stage == "commit":
-                    self._guard_stale = True
+            elif isinstance(ev, Artifact) and ev.stage == "commit":  # a round committed (rounds.artifacts_of)
+                self._guard_stale = True
         if self._guard_stale:
             self._guard_stale = False
             self.update_guard()
+            # the Review panel's Show / Compare and the Project panel's states and round count follow each round
+            # as it is committed (session 28: they waited for the job's end; the kinds checked here never came)
+            self.studio.images_changed.emit()
         self._update_memory()
 
     def _progress(self, ev: Progress) -> None:
