@@ -218,13 +218,16 @@ def test_stage_clock_keeps_the_finished_runs_time_and_never_adds_a_rerun(tmp_pat
         assert _StageClock(tmp_path).before == {}
 
 
-@pytest.mark.parametrize("source_weight,pseudo_mirror", [(0.0, False), (0.5, False), (0.5, True)])
-def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight, pseudo_mirror):
+@pytest.mark.parametrize("source_weight,pseudo_mirror,stop", [(0.0, False, True), (0.5, False, False),
+                                                               (0.5, True, False)])
+def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, source_weight, pseudo_mirror, stop):
     """A lab adds rounds to a finished project (``adapt`` again, or the GUI's Run after corrections
     were saved): with the same config and seed, rounds 1-2 added to a 1-round project equal those of
     one 2-round job, bit for bit, also where the target is rescaled for the model (a fundus target
     whose FOV is shrunk: the next round's labels are the previous round's model-scale maps, which
-    the finished job no longer holds in ``work/``; with ``pseudo_mirror`` they are recomputed mirrored)."""
+    the finished job no longer holds in ``work/``; with ``pseudo_mirror`` they are recomputed mirrored).
+    ``stop``: the 1-round project is a 2-round job stopped after round 0 (``stop_requested``, the GUI's
+    "Stop after this round", session 28), which keeps round 0 and loses nothing of the longer job."""
     import torch
 
     from vessel_studio.preprocess import Preprocessing
@@ -242,7 +245,14 @@ def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, sou
 
     long_job, _ = collect(adapt(one, cfg.replace(rounds=2), source=bundle))
     assert [r.index for r in long_job.rounds] == [0, 1, 2]
-    first, _ = collect(adapt(Project.open(two), cfg.replace(rounds=0), source=bundle))
+    if stop:
+        from vessel_studio.adaptation.job import STOPPED_BY_USER
+
+        first, _ = collect(adapt(Project.open(two), cfg.replace(rounds=2), source=bundle, stop_requested=lambda: True))
+        assert first.stopped_early and first.reason == STOPPED_BY_USER
+        assert Project.open(two).read_log()[-2]["reason"] == STOPPED_BY_USER  # then "adaptation finished"
+    else:
+        first, _ = collect(adapt(Project.open(two), cfg.replace(rounds=0), source=bundle))
     assert [r.index for r in first.rounds] == [0]
     assert not any((two / "work").glob("round-*")), "a finished job keeps no model-scale maps"
     added, _ = collect(adapt(Project.open(two), cfg.replace(rounds=2), source=bundle))

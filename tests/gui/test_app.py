@@ -659,3 +659,58 @@ def test_adaptation_run_says_busy_before_asking_about_edits(studio, qtbot, dialo
     assert review.dirty and review.mask_layer.data[30, 30]
     with qtbot.waitSignal(studio.runner.finished, timeout=10000):
         gate.set()
+
+
+def test_stop_after_this_round_keeps_the_round_and_ends_the_run(studio, source_bundle, qtbot, dialogs):
+    """Session 28: Cancel was the only way to end a run early, and it removes every round the run finished
+    (its messages said the project "keeps its last committed state"). "Stop after this round" lets the round
+    being run finish and keeps it; Run adaptation adds the rest later."""
+    from vessel_studio.events import Progress
+    from vessel_studio.store import Project
+
+    studio.source_bundle = source_bundle
+    panel = studio.panels["Adaptation"]
+    panel.preset.setCurrentText("tiny")
+    panel.rounds.setValue(3)
+    panel.overrides = {"stop_agreement": 1.01, "threads": 1}
+    assert not panel.btn_stop.isEnabled()
+
+    def stop_in_round_1(batch):
+        if any(isinstance(e, Progress) and e.round == 1 for e in batch) and panel.btn_stop.isEnabled():
+            panel.stop_after_round()
+
+    studio.runner.events.connect(stop_in_round_1)
+    with qtbot.waitSignal(studio.runner.finished, timeout=TINY_JOB_TIMEOUT_MS) as blocker:
+        assert panel.run()
+        assert panel.btn_stop.isEnabled()
+    outcome = blocker.args[0]
+    assert outcome.status == "done", (outcome.error, dialogs.errors)
+    assert [r.index for r in Project.open(studio.project.folder).rounds] == [0, 1]  # round 1 finished and kept
+    assert panel.stage.text().startswith("stopped after round 1 in ") and not panel.btn_stop.isEnabled()
+    studio.runner.events.disconnect(stop_in_round_1)
+    panel.rounds.setValue(1)  # and the run goes on from there
+    with qtbot.waitSignal(studio.runner.finished, timeout=TINY_JOB_TIMEOUT_MS) as blocker:
+        assert panel.run()
+    assert blocker.args[0].status == "done" and panel.stage.text().startswith("done in ")
+    assert [r.index for r in Project.open(studio.project.folder).rounds] == [0, 1, 2] and not dialogs.errors
+
+
+def test_cancel_says_the_runs_rounds_are_removed(studio, source_bundle, qtbot, dialogs):
+    from vessel_studio.events import Progress
+
+    studio.source_bundle = source_bundle
+    panel = studio.panels["Adaptation"]
+    panel.preset.setCurrentText("tiny")
+    panel.overrides = {"stop_agreement": 1.01, "threads": 1}
+    texts = []
+
+    def cancel_once(batch):
+        if any(isinstance(e, Progress) for e in batch) and panel.btn_cancel.isEnabled():
+            panel.cancel()
+            texts.append(panel.stage.text())
+
+    studio.runner.events.connect(cancel_once)
+    with qtbot.waitSignal(studio.runner.finished, timeout=TINY_JOB_TIMEOUT_MS):
+        assert panel.run()
+    assert "the rounds this run finished are removed" in texts[0] and "committed state" not in texts[0]
+    assert not panel.btn_stop.isEnabled()

@@ -14,7 +14,10 @@ The job
    derived seed in its own ``work/round-NNN-retry-K`` folder, so a resumed job repeats the same
    attempts; the kept attempt's seed and count go into the round's record;
 4. stops early when the label-free agreement between successive rounds' pseudo-labels reaches
-   ``cfg.stop_agreement`` (``adaptation.selection``).
+   ``cfg.stop_agreement`` (``adaptation.selection``), or when ``stop_requested()`` (a person's "Stop
+   after this round") is true once a round has been committed: the job then ends as a finished one
+   (its rounds kept, ``AdaptResult.stopped_early``), and running ``adapt`` again adds the rounds it
+   left out, the same as one longer job.
 
 Cancel (the consumer closes the generator, or Ctrl-C raises KeyboardInterrupt inside it): rounds
 this call committed are rolled back and ``work/`` is removed, so the project is as it was before
@@ -174,9 +177,15 @@ def _read_job(work: Path) -> dict[str, Any] | None:
         return None
 
 
+#: ``AdaptResult.reason`` when ``stop_requested`` ended the job
+STOPPED_BY_USER = "stopped after this round on request"
+
+
 def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, *,
-          source: SourceBundle | None = None, device=None) -> Job[AdaptResult]:
-    """Adapt the source bundle to the project's target images; see the module docstring."""
+          source: SourceBundle | None = None, device=None, stop_requested=None) -> Job[AdaptResult]:
+    """Adapt the source bundle to the project's target images; see the module docstring.
+    ``stop_requested``: a no-argument callable (e.g. ``threading.Event().is_set``, asked from the job's
+    thread) that ends the job after the round being run is committed, keeping it."""
     import torch
 
     from vessel_studio.adaptation.disk import check_disk
@@ -303,6 +312,8 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                     project.log("round flagged by the label-free guard", round=r, warnings=flags)
             hist = [dict(x.metrics) for x in project.rounds if hist_start <= x.index <= r]
             stop, why = should_stop(hist, stop_agreement=cfg.stop_agreement, min_rounds=cfg.min_rounds)
+            if not stop and stop_requested is not None and stop_requested():
+                stop, why = True, STOPPED_BY_USER
             if stop and r < last:
                 stopped, reason = True, why
                 project.log("adaptation stopped early", round=r, reason=why)

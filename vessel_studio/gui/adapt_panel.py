@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from qtpy.QtCore import QPointF, QRectF, Qt
@@ -145,8 +146,18 @@ class AdaptPanel(QWidget):
         self.btn_run = QPushButton("Run adaptation")
         self.btn_cancel = QPushButton("Cancel")
         self.btn_cancel.setEnabled(False)
+        self.btn_cancel.setToolTip("stop at the next step and remove the rounds this run has finished: the project "
+                                   "goes back to how it was before the run")
+        self.btn_stop = QPushButton("Stop after this round")
+        self.btn_stop.setEnabled(False)
+        self.btn_stop.setToolTip("let the round being run finish, keep it and every round before it, and end the "
+                                 "run there; Run adaptation adds the rounds left out later (the same rounds as "
+                                 "one longer run)")
+        #: "Stop after this round", asked by the job (adaptation.job.adapt's stop_requested) from its thread
+        self._stop = threading.Event()
         buttons = QHBoxLayout()
         buttons.addWidget(self.btn_run)
+        buttons.addWidget(self.btn_stop)
         buttons.addWidget(self.btn_cancel)
 
         self.progress = QProgressBar()
@@ -230,6 +241,7 @@ class AdaptPanel(QWidget):
         self.preset.currentTextChanged.connect(self._apply_preset)
         self.btn_run.clicked.connect(self.run)
         self.btn_cancel.clicked.connect(self.cancel)
+        self.btn_stop.clicked.connect(self.stop_after_round)
         self.btn_rollback.clicked.connect(self.rollback)
         self.btn_prune.clicked.connect(self.free_disk)
         self.btn_restore.clicked.connect(self.restore_maps)
@@ -462,7 +474,8 @@ class AdaptPanel(QWidget):
         conflict = self.studio.source_conflict()  # rounds of another source: say what running does
         if conflict is not None and not dialogs.confirm(self, "Different source", f"{conflict}\n\nRun anyway?"):
             return False
-        factory = self.studio.adapt_factory(cfg)
+        self._stop.clear()
+        factory = self.studio.adapt_factory(cfg, stop_requested=self._stop.is_set)
         self.plot.clear()
         self._project_changed_plot_only()
         return self.studio.start_job("Adaptation", factory)
@@ -478,8 +491,18 @@ class AdaptPanel(QWidget):
     def cancel(self) -> None:
         if self.studio.runner.running and self.studio.runner.name == "Adaptation":
             self.studio.runner.cancel()
-            self.stage.setText("cancelling… (stops at the next step; the project keeps its last committed state)")
+            self.stage.setText("cancelling… (stops at the next step; the rounds this run finished are removed, "
+                               "the project goes back to how it was before it)")
             self.btn_cancel.setEnabled(False)
+            self.btn_stop.setEnabled(False)
+
+    def stop_after_round(self) -> None:
+        """End the running adaptation once the round being run is committed, keeping it (the job's
+        ``stop_requested``); Cancel still cancels the whole run."""
+        if self.studio.runner.running and self.studio.runner.name == "Adaptation":
+            self._stop.set()
+            self.btn_stop.setEnabled(False)
+            self.stage.setText("stopping after this round… (it is kept, with the rounds before it)")
 
     def _started(self, name: str) -> None:
         self.btn_run.setEnabled(False)
@@ -491,6 +514,7 @@ class AdaptPanel(QWidget):
             return
         self._stage_t0.clear()
         self.btn_cancel.setEnabled(True)
+        self.btn_stop.setEnabled(True)
         self.stage.setText(f"{name}: starting…")
         self.eta.setText("")
         self._probe_device()
@@ -498,6 +522,7 @@ class AdaptPanel(QWidget):
     def _finished(self, outcome) -> None:
         self.btn_run.setEnabled(self.studio.project is not None)
         self.btn_cancel.setEnabled(False)
+        self.btn_stop.setEnabled(False)
         self._fill_rollback(self.studio.project)
         self.update_disk()
         if outcome.name == tasks.RESTORE_MAPS:
@@ -524,9 +549,16 @@ class AdaptPanel(QWidget):
         if outcome.name != "Adaptation":
             return
         if outcome.status == "done":
+            from vessel_studio.adaptation.job import STOPPED_BY_USER
+
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
-            self.stage.setText(f"done in {fmt_seconds(outcome.seconds)}")
+            result = outcome.result
+            if getattr(result, "reason", None) == STOPPED_BY_USER and result.rounds:
+                self.stage.setText(f"stopped after round {result.rounds[-1].index} in {fmt_seconds(outcome.seconds)}: "
+                                   "its rounds are kept; Run adaptation adds more")
+            else:
+                self.stage.setText(f"done in {fmt_seconds(outcome.seconds)}")
         elif outcome.status == "cancelled":
             self.progress.setValue(0)
             self.stage.setText("cancelled: the project is as it was before the job")
@@ -569,7 +601,8 @@ class AdaptPanel(QWidget):
         self.progress.setValue(min(int(ev.step), int(ev.total)))
         rnd = f" · round {ev.round}" if ev.round is not None else ""
         msg = f" · {ev.message}" if ev.message else ""
-        self.stage.setText(f"{ev.stage}{rnd} · {ev.step}/{ev.total}{msg}")
+        stopping = " · stopping after this round" if self._stop.is_set() else ""
+        self.stage.setText(f"{ev.stage}{rnd} · {ev.step}/{ev.total}{msg}{stopping}")
         done = ev.step - s_start
         if done > 0 and now > t_start:
             rate = done / (now - t_start)

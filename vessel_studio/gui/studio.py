@@ -299,8 +299,9 @@ class Studio(QObject):
         self._source_bundle = bundle
         self.source_changed.emit()
 
-    def adapt_factory(self, cfg):
-        """A no-argument callable that makes the adaptation job (called in the worker thread)."""
+    def adapt_factory(self, cfg, stop_requested=None):
+        """A no-argument callable that makes the adaptation job (called in the worker thread);
+        ``stop_requested``: the job's "stop after this round" (``adaptation.job.adapt``)."""
         project, source = self.project, self.source_bundle
 
         def factory():
@@ -308,7 +309,7 @@ class Studio(QObject):
                 from vessel_studio.adaptation import adapt
             except ImportError:
                 from vessel_studio.adaptation.job import adapt
-            return adapt(project, cfg, source=source)
+            return adapt(project, cfg, source=source, stop_requested=stop_requested)
 
         return factory
 
@@ -374,8 +375,10 @@ class Studio(QObject):
             if not dialogs.confirm(
                 self._parent_widget(),
                 "A job is running",
-                f"{self.runner.name} is still running. Cancel it and close? The project keeps its last "
-                "committed state.",
+                f"{self.runner.name} is still running. Cancel it and close?"
+                + (" The rounds it has finished are removed: the project goes back to how it was before it "
+                   "(Cancel here, then the Adaptation panel's \"Stop after this round\", keeps them)."
+                   if self.runner.name == "Adaptation" else ""),
             ):
                 return False
             if not self.can_leave():
