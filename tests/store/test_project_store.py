@@ -656,3 +656,33 @@ def test_a_correction_left_by_a_removal_cut_short_is_deleted_on_open(tmp_path, i
     fresh = Project.open(proj.folder)
     assert not proj.correction_path(a).exists() and not (proj.folder / "images" / f"{a}.png").exists()
     assert proj.correction_path(b).is_file() and fresh.correction_ids() == [b]
+
+
+def test_the_busy_error_names_the_process_holding_the_project(tmp_path, images):
+    """Session 28 (the guide's helper): a lab whose terminal's ``vessel-studio adapt`` held the project was told
+    about "an adaptation generator that was neither run to its end nor closed" (a Python user's case); the lock
+    file now says which process holds it and since when."""
+    import subprocess
+    import sys
+
+    folder, _ = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    proj.add_images([folder])
+    code = ("import sys, time\nfrom vessel_studio.store import Project\n"
+            "p = Project.open(sys.argv[1]); p.acquire_job_lock(); print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(proj.folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ProjectBusyError) as err:
+            Project.open(proj.folder).remove_images([proj.images[0].id])
+        text = str(err.value)
+        assert f"in process {holder.pid} since " in text and "wait until it ends" in text
+        assert "generator" not in text and len(Project.open(proj.folder).images) == 3
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Project.open(proj.folder).remove_images([proj.images[0].id])  # free once that process is gone
+    with pytest.raises(ProjectBusyError, match="in this process"):  # this process's own unclosed job: the hint
+        proj.acquire_job_lock()
+        Project.open(proj.folder).acquire_job_lock()
+    proj.release_job_lock()

@@ -609,10 +609,20 @@ class Project:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = _lock_holder(fd)
             os.close(fd)
+            if holder is not None and holder.get("pid") != os.getpid():
+                raise ProjectBusyError(
+                    f"{self.folder}: another job holds this project: {holder.get('job') or 'a job'} in process "
+                    f"{holder.get('pid')} since {holder.get('since', '?')} (an adaptation, making a round's maps "
+                    "again, freeing disk or removing images: a terminal's vessel-studio or another window); "
+                    "wait until it ends, or stop it there, then try again") from None
             raise ProjectBusyError(f"{self.folder}: another adaptation job is running on this project "
                                    f"(in this process? {UNFINISHED_JOB_HINT})") from None
         self._job_fd = fd
+        with contextlib.suppress(OSError):  # who holds it, for the message another process gets (best effort)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "job": _job_name(), "since": now_iso()}).encode(), 0)
 
     def release_job_lock(self) -> None:
         if self._job_fd is not None:
@@ -798,6 +808,25 @@ class Project:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _lock_holder(fd: int) -> dict[str, Any] | None:
+    """What the job holding the lock file ``fd`` wrote into it (``acquire_job_lock``): pid, job, since."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _job_name() -> str:
+    """This process, as a person would recognise it: ``vessel-studio adapt`` / ``gui`` / a Python script."""
+    import sys
+
+    argv = [os.path.basename(a) for a in sys.argv[:2]]
+    if argv and argv[0] in ("vessel-studio", "__main__.py") and len(argv) > 1:
+        return f"vessel-studio {argv[1]}"
+    return " ".join(argv) or "python"
 
 
 def _default_preprocessing(modality: str) -> dict[str, Any]:
