@@ -190,3 +190,28 @@ def test_ctrl_c_says_what_the_cancel_kept(folders, capsys, monkeypatch):
     assert closed and "cancelled: the project's rounds are as they were before this run" in out
     assert "(2 target image(s) it added stay in the project)" in out
     assert len(Project.open(tmp / "proj").images) == 2
+
+
+def test_unsaved_drafts_are_named_before_adapting(folders, capsys, monkeypatch):
+    """Session 28: the GUI's Run adaptation and the export command name images whose autosaved edits were never
+    saved (the adaptation trusts saved corrections only); the adapt command said nothing."""
+    import numpy as np
+
+    import vessel_studio.adaptation as adaptation
+    from vessel_studio.events import Progress
+    from vessel_studio.gui import tasks
+
+    def quick(project, cfg, **kw):
+        yield Progress("load", 0, 1)
+        raise KeyboardInterrupt
+
+    tmp, src, tgt, seg, gen = folders
+    monkeypatch.setattr(adaptation, "adapt", quick)
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
+    assert "unsaved edits" not in capsys.readouterr().err
+    proj = Project.open(tmp / "proj")
+    rec = proj.images[1]
+    tasks.write_draft(proj, rec.id, np.ones(rec.shape[:2], bool))
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
+    err = capsys.readouterr().err
+    assert f"warning: unsaved edits of 1 image(s) are not used" in err and rec.name in err

@@ -22,6 +22,7 @@ right kind, a mask-conditioned generator for procedural masks, one modality); wi
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -208,6 +209,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"no labelled source images given: using procedural vessel masks rendered by the source generator"
               f"{models_used}")
 
+    from vessel_studio.gui.tasks import draft_ids  # Qt-free
+
+    drafts = draft_ids(project)
+    if drafts:  # as the GUI's Run adaptation and the export command say (session 28: this command did not)
+        names = ", ".join(project.image(i).name for i in drafts)
+        print(f"warning: unsaved edits of {len(drafts)} image(s) are not used (the adaptation trusts saved "
+              f"corrections only): {names}; open them in the Review panel and save their corrections",
+              file=sys.stderr)
     job = adapt(project, cfg, source=source, device=args.device)
     bar = None if args.quiet else progress_bar()
     try:
