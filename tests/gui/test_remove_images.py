@@ -104,3 +104,26 @@ def test_a_removed_images_unsaved_edits_are_not_asked_about_elsewhere(studio, di
     _select(panel, {b})
     assert panel.remove_selected() is True and studio.current_id == a
     assert tasks.draft_ids(proj) == [] and not tasks.draft_path(proj, b).exists()
+
+
+def test_the_question_tells_images_of_one_name_apart(studio, dialogs, monkeypatch):
+    """Session 28 (the guide's helper): two images named alike (``a.png`` and ``a.tif``) were both asked
+    about as "a"."""
+    from vessel_studio.gui import dialogs as mod
+
+    panel = studio.panels["Project"]
+    proj = studio.project
+    a, b, c = proj.images
+
+    def rename(d):
+        for x in d["images"]:
+            if x["id"] == b.id:
+                x["name"] = a.name
+
+    proj._update(rename)
+    studio.images_changed.emit()
+    asked = []
+    monkeypatch.setattr(mod, "confirm", lambda parent, title, text: asked.append(text) or False)
+    _select(panel, {b.id, c.id})
+    assert panel.remove_selected() is False
+    assert f"{a.name} ({b.id}), {c.name}?" in asked[0] and len(proj.images) == 3
