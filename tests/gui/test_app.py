@@ -714,3 +714,33 @@ def test_cancel_says_the_runs_rounds_are_removed(studio, source_bundle, qtbot, d
         assert panel.run()
     assert "the rounds this run finished are removed" in texts[0] and "committed state" not in texts[0]
     assert not panel.btn_stop.isEnabled()
+
+
+def test_the_runs_time_left_comes_from_its_timed_rounds(studio, monkeypatch):
+    """Session 28: the panel said only the stage's time left; a 5-round CPU run takes about half an hour to
+    hours. The run's time left: the median finished co-optimization round for the current one's rest and each
+    round after it (events fed to the panel as the runner delivers them; the clock is the test's)."""
+    from vessel_studio.events import Artifact, Progress
+    from vessel_studio.gui import adapt_panel
+
+    panel = studio.panels["Adaptation"]
+    clock = [1000.0]
+    monkeypatch.setattr(adapt_panel.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(studio.runner, "name", "Adaptation")
+    panel._started("Adaptation")
+    panel._plan = (0, 4)
+
+    def feed(*events):
+        panel.on_events(list(events))
+        return panel.eta.text()
+
+    assert "time left once a co-optimization round has been timed" in feed(Progress("segmenter", 1, 10, round=0))
+    clock[0] += 300  # round 0: 300 s
+    feed(Artifact("commit", "segmenter", "x", round=0), Progress("target-generator", 1, 10, round=1))
+    clock[0] += 100  # round 1: 100 s
+    feed(Artifact("commit", "segmenter", "x", round=1), Progress("target-generator", 1, 10, round=2))
+    clock[0] += 40
+    text = feed(Progress("target-generator", 2, 10, round=2))
+    # round 2's rest (100 - 40) and rounds 3 and 4 (100 each), round 0 left out of the median
+    assert text.endswith("the run: about " + adapt_panel.fmt_seconds(260) + " left if every round to 4 runs"), text
+    assert text.startswith("this stage: about ")

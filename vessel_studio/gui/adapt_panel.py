@@ -110,6 +110,10 @@ class AdaptPanel(QWidget):
         super().__init__(parent)
         self.studio = studio
         self._stage_t0: dict = {}
+        #: the run's first and last round (``run``), when each round of it started and how long each took
+        self._plan: tuple[int, int] | None = None
+        self._round_t0: dict[int, float] = {}
+        self._round_s: dict[int, float] = {}
         self._device = None
         self._device_worker = None
         self._guard_stale = False
@@ -475,6 +479,12 @@ class AdaptPanel(QWidget):
         if conflict is not None and not dialogs.confirm(self, "Different source", f"{conflict}\n\nRun anyway?"):
             return False
         self._stop.clear()
+        try:  # the rounds this run is to make, for the run's time left (the job resolves "auto" the same way)
+            rounds = int(cfg.resolve_auto(self.studio.source_bundle.modality, proj.modality).rounds)
+            base = proj.latest_round.index if proj.latest_round is not None else None
+            self._plan = (0, rounds) if base is None else (base + 1, base + rounds)
+        except (TypeError, ValueError, AttributeError):
+            self._plan = None
         factory = self.studio.adapt_factory(cfg, stop_requested=self._stop.is_set)
         self.plot.clear()
         self._project_changed_plot_only()
@@ -513,6 +523,8 @@ class AdaptPanel(QWidget):
         if name != "Adaptation":  # another panel's job: its progress and Cancel are shown there
             return
         self._stage_t0.clear()
+        self._round_t0.clear()
+        self._round_s.clear()
         self.btn_cancel.setEnabled(True)
         self.btn_stop.setEnabled(True)
         self.stage.setText(f"{name}: starting…")
@@ -583,6 +595,8 @@ class AdaptPanel(QWidget):
                 self._preview(ev)
             elif isinstance(ev, Artifact) and ev.stage == "commit":  # a round committed (rounds.artifacts_of)
                 self._guard_stale = True
+                if ev.round in self._round_t0 and ev.round not in self._round_s:
+                    self._round_s[ev.round] = time.monotonic() - self._round_t0[ev.round]
         if self._guard_stale:
             self._guard_stale = False
             self.update_guard()
@@ -603,12 +617,35 @@ class AdaptPanel(QWidget):
         msg = f" · {ev.message}" if ev.message else ""
         stopping = " · stopping after this round" if self._stop.is_set() else ""
         self.stage.setText(f"{ev.stage}{rnd} · {ev.step}/{ev.total}{msg}{stopping}")
+        if ev.round is not None and ev.round not in self._round_t0:
+            self._round_t0[ev.round] = now
         done = ev.step - s_start
         if done > 0 and now > t_start:
             rate = done / (now - t_start)
-            self.eta.setText(f"this stage: about {fmt_seconds((ev.total - ev.step) / rate)} left")
+            text = f"this stage: about {fmt_seconds((ev.total - ev.step) / rate)} left"
         else:
-            self.eta.setText("this stage: estimating time left…")
+            text = "this stage: estimating time left…"
+        run = self._run_left(ev.round, now)
+        self.eta.setText(text + (f" · {run}" if run else ""))
+
+    def _run_left(self, current: int | None, now: float) -> str:
+        """The run's time left, from the co-optimization rounds it has finished (round 0, latent similarity
+        mining, takes longer and is not one of them): the current round's rest and the rounds after it, each
+        as long as the median finished one, if every planned round runs (the label-free stopping rule may end
+        the run sooner). "" before a round is planned or timed."""
+        if self._plan is None or current is None:
+            return ""
+        first, last = self._plan
+        if current >= last and current in self._round_s:
+            return ""
+        timed = sorted(v for k, v in self._round_s.items() if k >= 1)
+        if not timed:
+            return f"the run: rounds {first}-{last}, time left once a co-optimization round has been timed" \
+                if last > max(current, 1) else ""
+        per = timed[len(timed) // 2] if len(timed) % 2 else (timed[len(timed) // 2 - 1] + timed[len(timed) // 2]) / 2
+        spent = now - self._round_t0.get(current, now)
+        left = max(per - spent, 0.0) + per * max(last - current, 0)
+        return f"the run: about {fmt_seconds(left)} left if every round to {last} runs"
 
     def _preview(self, ev: Preview) -> None:
         pix = array_to_pixmap(ev.image)
