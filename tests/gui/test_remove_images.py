@@ -127,3 +127,40 @@ def test_the_question_tells_images_of_one_name_apart(studio, dialogs, monkeypatc
     _select(panel, {b.id, c.id})
     assert panel.remove_selected() is False
     assert f"{a.name} ({b.id}), {c.name}?" in asked[0] and len(proj.images) == 3
+
+
+def _click(qtbot, panel, row, modifier=None):
+    from qtpy.QtCore import Qt
+
+    rect = panel.list.visualItemRect(panel.list.item(row))
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton,
+                     modifier or Qt.KeyboardModifier.NoModifier, rect.center())
+
+
+def test_ctrl_click_selects_several_images_to_remove(studio, dialogs, qtbot):
+    """Session 28 QA: a Ctrl-click in the list showed the image (the studio then made its row current with
+    a clear-and-select) and the click's toggle took it off again: nothing was selected, so several images
+    could not be picked with the mouse as the tool tip says."""
+    from qtpy.QtCore import Qt
+
+    panel, proj = studio.panels["Project"], studio.project
+    a, b, c = (r.id for r in proj.images)
+    _click(qtbot, panel, 0)
+    _click(qtbot, panel, 2, Qt.KeyboardModifier.ControlModifier)
+    assert panel.selected_ids() == [a, c] and studio.current_id == c
+    assert panel.remove_selected() is True
+    assert [r.id for r in proj.images] == [b] and studio.current_id == b and not dialogs.errors
+
+
+def test_stepping_in_review_leaves_only_the_image_on_screen_selected(studio, dialogs, qtbot):
+    """An image shown from elsewhere (Review's Next) makes its row the selection: an earlier multi-selection
+    left selected beside it would be what "Remove from project…" takes out, images not on screen."""
+    from qtpy.QtCore import Qt
+
+    panel, review, proj = studio.panels["Project"], studio.panels["Review"], studio.project
+    a, b, c = (r.id for r in proj.images)
+    _click(qtbot, panel, 0)
+    _click(qtbot, panel, 1, Qt.KeyboardModifier.ControlModifier)
+    assert panel.selected_ids() == [a, b] and studio.current_id == b
+    review.next()
+    assert studio.current_id == c and panel.selected_ids() == [c]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import QSize, Qt
+from qtpy.QtCore import QItemSelectionModel, QSize, Qt
 from qtpy.QtGui import QIcon, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -283,10 +283,16 @@ class ProjectPanel(QWidget):
         self._thumb_worker = None
 
     def _select_row(self, image_id: str) -> None:
+        """Make the image's row the current one (the image shown elsewhere: Review's Next, a removal). Not
+        when it is already current: a click in the list selected it, and setCurrentRow's clear-and-select
+        undid a Ctrl-click's multi-selection (the clicked row then toggled off: nothing selected)."""
         for row in range(self.list.count()):
             if self.list.item(row).data(Qt.ItemDataRole.UserRole) == image_id:
-                self.list.blockSignals(True)
-                self.list.setCurrentRow(row)
+                if self.list.currentRow() == row:
+                    self._update_remove()
+                    return
+                self.list.blockSignals(True)  # and the selection just that row: not one Remove would act on unseen
+                self.list.setCurrentRow(row, QItemSelectionModel.SelectionFlag.ClearAndSelect)
                 self.list.blockSignals(False)
                 self._update_remove()
                 return
