@@ -228,3 +228,26 @@ def test_unsaved_drafts_are_recorded_and_said_once(proj, tmp_path, capsys):
         warnings.simplefilter("error")
         out = vs.run(vs.export(proj, out))
     assert json.loads((out / "export.json").read_text())["unsaved_drafts"] == []
+
+
+@pytest.mark.parametrize("sub", ["", "corrections", "rounds", "gui", "gui/drafts", "images/new"])
+def test_the_projects_own_folders_are_refused(proj, sub):
+    """Session 28 QA: the project's corrections/ (empty until a Save) or rounds/ (empty before an
+    adaptation) passed for an empty folder, and the export took its place (renamed aside and deleted): a
+    correction the Review panel saved meanwhile went with it, and the store's folder held an export."""
+    proj.remove_correction(proj.images[0].id)
+    for name in ("corrections", "rounds", "gui/drafts"):
+        (proj.folder / name).mkdir(parents=True, exist_ok=True)
+        assert not any((proj.folder / name).iterdir())
+    before = tree(proj.folder)
+    out = proj.folder / sub
+    with pytest.raises(ValueError, match="project's own"):
+        tasks.check_export(proj, out)
+    with pytest.raises(ValueError, match="project's own"):
+        vs.run(vs.export(proj, out))
+    assert tree(proj.folder) == before and not (proj.folder / "images" / "new").exists()
+
+
+def test_a_new_folder_in_the_project_is_allowed(proj):
+    vs.run(vs.export(proj, proj.folder / "export"))
+    assert (proj.folder / "export" / "export.json").is_file()

@@ -568,6 +568,26 @@ def not_export_entries(folder: Path) -> list[str]:
     return sorted(out)
 
 
+#: the project's own folders (the store's and the studio's ``gui/``): no export goes into them
+PROJECT_FOLDERS = ("images", "corrections", "rounds", "work", "gui")
+
+
+def _check_not_in_store(project, folder, name: str) -> None:
+    """``folder`` is not the project folder nor in one of its own folders (``PROJECT_FOLDERS``): an empty
+    ``corrections/`` or ``rounds/`` passed for an empty folder, and the export took its place (session 28
+    QA: a correction saved meanwhile was deleted with the folder moved aside). A new folder beside them
+    (``PROJECT/export``) is allowed."""
+    import os
+
+    out = Path(os.path.realpath(folder))
+    home = Path(os.path.realpath(project.folder))
+    inside = out == home or (home in out.parents and out.relative_to(home).parts[0] in PROJECT_FOLDERS)
+    if inside:
+        where = "the project folder" if out == home else f"the project's own {out.relative_to(home).parts[0]}/ folder"
+        raise ValueError(f"{out}: {name} is {where} (the project's own files); choose a folder outside it, or a new "
+                         f"one such as {home / 'export'} (nothing was changed)")
+
+
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:
     """Before an export writes anything: ``round`` is one of the project's rounds whose maps were kept,
     and ``folder`` is absent, empty or an earlier export, which the export replaces whole, not a folder of
@@ -591,6 +611,7 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
                              f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
                              f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
                              "its maps again, then export (nothing was written)")
+    _check_not_in_store(project, folder, name)
     recover_output(folder, EXPORT_TAG)
     out = check_out_folder(folder, foreign=not_export_entries, name=name, output="an earlier export")
     held = sorted(p.name for p in out.iterdir() if not is_staging_leftover(p.name, EXPORT_TAG)) if out.is_dir() else []
