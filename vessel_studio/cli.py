@@ -99,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vessel-studio {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
             raise
-        # a full disk (checked before each adaptation round, or met while writing): one line, not a
-        # traceback; every write is atomic, so what was saved before is whole
+        # a full disk (checked before each adaptation round, or met while writing), or a read-only file
+        # system (a project on a read-only mount: not a PermissionError, which a read-only folder gives):
+        # one line, not a traceback; every write is atomic, so what was saved before is whole
         print(f"vessel-studio {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

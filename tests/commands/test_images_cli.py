@@ -60,3 +60,23 @@ def test_removing_is_refused_while_a_job_holds_the_project(tmp_path, capsys):
     finally:
         proj.release_job_lock()
     assert "running" in capsys.readouterr().err and len(Project.open(proj.folder).images) == 3
+
+
+def test_a_project_on_a_read_only_file_system_is_one_line(tmp_path, capsys, monkeypatch):
+    """Session 28 QA: ``images --remove`` on a project on a read-only mount (a snapshot, a share mounted
+    read-only) ended in a traceback: EROFS is an OSError but not a PermissionError (which a read-only
+    folder of a non-root user gives), so the CLI's one-line errors let it through."""
+    import errno
+    import os
+
+    proj = _project(tmp_path)
+
+    def read_only(self):
+        path = self.work_dir / ".job.lock"
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(Project, "acquire_job_lock", read_only)
+    assert main(["images", str(proj.folder), "--remove", proj.images[0].id]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vessel-studio images: error: ") and "Read-only file system" in err
+    assert "Traceback" not in err and ".job.lock" in err and len(Project.open(proj.folder).images) == 3
