@@ -251,3 +251,34 @@ def test_the_projects_own_folders_are_refused(proj, sub):
 def test_a_new_folder_in_the_project_is_allowed(proj):
     vs.run(vs.export(proj, proj.folder / "export"))
     assert (proj.folder / "export" / "export.json").is_file()
+
+
+def test_a_read_only_export_folder_is_refused_before_the_work(proj, tmp_path, monkeypatch, capsys):
+    """Session 28 QA: an earlier export on a read-only mount (its parent writable) was written in full beside
+    it, and the swap then failed deleting its files ("Read-only file system: 'sample-02.png'", no folder
+    named); a folder the user made read-only was renamed aside and replaced, its undeletable copy left
+    hidden beside it. The folder is probed first, as the other commands' --out are (check_writable):
+    refused as tempfile would be by the operating system (root ignores chmod)."""
+    import errno
+    import tempfile
+
+    out = tmp_path / "export"
+    vs.run(vs.export(proj, out))
+    before = tree(out)
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kw):
+        if dir is not None and Path(dir).resolve() == out.resolve():
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with pytest.raises(ValueError, match="cannot be written"):
+        tasks.check_export(proj, out)
+    read = []
+    monkeypatch.setattr(tasks, "probability", lambda *a, **kw: read.append(a) or None)
+    with pytest.raises(ValueError, match="cannot be written"):
+        vs.run(vs.export(proj, out))
+    assert main(["export", str(proj.folder), "--out", str(out)]) == 2
+    assert f"{out}: --out cannot be written" in capsys.readouterr().err
+    assert read == [] and tree(out) == before and hidden(tmp_path) == []

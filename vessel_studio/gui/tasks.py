@@ -598,7 +598,7 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
     export that a killed export left aside (``.NAME.export-old-PID-X``, the folder absent) is put back
     (``io.folders.recover_output``). ``export`` runs it first; the command and the Export panel run it
     before they start one."""
-    from vessel_studio.io.folders import check_out_folder, is_staging_leftover, recover_output
+    from vessel_studio.io.folders import check_out_folder, check_writable, is_staging_leftover, recover_output
 
     if round is not None and round != SOURCE_ONLY:
         known = [r.index for r in project.rounds]
@@ -619,7 +619,10 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
         raise ValueError(f"{out}: {name} holds {', '.join(held)} but no export.json or measures.csv of an export, so "
                          "it is not an earlier export and an export would replace it; choose an empty or new folder "
                          "(nothing was changed)")
-    return out
+    # probed before the work (session 28 QA: an earlier export on a read-only mount was written in full beside
+    # it, then the swap failed deleting its files): the folder itself where it exists (the move-in fallback
+    # writes in it, and its files are deleted), else the nearest folder it would be made in
+    return check_writable(out, name=name)
 
 
 def export(
