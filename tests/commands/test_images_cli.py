@@ -80,3 +80,43 @@ def test_a_project_on_a_read_only_file_system_is_one_line(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert err.startswith("vessel-studio images: error: ") and "Read-only file system" in err
     assert "Traceback" not in err and ".job.lock" in err and len(Project.open(proj.folder).images) == 3
+
+
+def test_a_removal_cut_short_leaves_no_unsaved_edits_for_the_image_added_again(tmp_path):
+    """Session 28 QA: the autosaved edits were deleted after the store's removal, so a kill inside it left
+    them: the same file added again (its id back) showed them as its unsaved edits, which the removal had
+    said were deleted. They go first now (after the checks that may refuse the removal)."""
+    import pytest
+
+    from vessel_studio.store.project import ProjectBusyError
+
+    proj = _project(tmp_path)
+    a, b, _c = proj.images
+    for rec in (a, b):
+        tasks.write_draft(proj, rec.id, np.ones((32, 40), bool))
+    proj.acquire_job_lock()  # refused: nothing deleted, drafts included
+    try:
+        with pytest.raises(ProjectBusyError):
+            tasks.remove_images(Project.open(proj.folder), [a.id])
+    finally:
+        proj.release_job_lock()
+    assert tasks.draft_ids(proj) == [a.id, b.id]
+    kind = type(proj.folder)  # PosixPath: the class whose unlink is called
+    real_unlink = kind.unlink
+
+    def killed(self, *args, **kwargs):
+        if self.parent.name == "images":
+            raise KeyboardInterrupt  # the process dies in the store's removal, after its manifest edit
+        return real_unlink(self, *args, **kwargs)
+
+    kind.unlink = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tasks.remove_images(proj, [a.id])
+    finally:
+        kind.unlink = real_unlink
+    proj.release_job_lock()
+    fresh = Project.open(proj.folder)
+    assert a.id not in [r.id for r in fresh.images]
+    assert [r.id for r in fresh.add_images([a.origin])] == [a.id]
+    assert tasks.draft_ids(fresh) == [b.id] and fresh.correction(a.id) is None

@@ -686,3 +686,33 @@ def test_the_busy_error_names_the_process_holding_the_project(tmp_path, images):
         proj.acquire_job_lock()
         Project.open(proj.folder).acquire_job_lock()
     proj.release_job_lock()
+
+
+def test_an_image_added_again_after_a_removal_cut_short_has_no_correction(tmp_path, images):
+    """Session 28 QA: killed inside ``remove_images`` after its manifest edit, the removed image's saved
+    correction stays (clean_stale deletes it only after STALE_TEMP_S); the same file added again got its id
+    back and the correction with it: "corrected" again, a trusted label of the adaptation, which the
+    removal had said was deleted. A new image has no saved correction: adding it deletes such a file."""
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    a, b, _c = (r.id for r in proj.add_images([folder]))
+    for i in (a, b):
+        proj.save_correction(i, np.ones((40, 48), bool))
+    real_unlink = type(proj.folder).unlink
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt  # the process dies right after the manifest edit
+
+    type(proj.folder).unlink = killed
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            proj.remove_images([a])
+    finally:
+        type(proj.folder).unlink = real_unlink
+    proj.release_job_lock()
+    assert proj.correction_path(a).is_file()  # the leftover, younger than STALE_TEMP_S
+    fresh = Project.open(proj.folder)
+    assert [r.id for r in fresh.add_images([paths[0]])] == [a]
+    assert fresh.image(a).state == "new" and fresh.correction(a) is None and not proj.correction_path(a).exists()
+    fresh.clean_stale()
+    assert fresh.image(a).state == "new" and fresh.correction_ids() == [b]

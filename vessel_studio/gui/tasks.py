@@ -8,6 +8,7 @@ segmenter's probabilities, a cache) and ``drafts/<id>.png`` (autosaved unsaved c
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from pathlib import Path
@@ -61,11 +62,23 @@ def find_images(project, names: list[str]) -> list[str]:
 def remove_images(project, image_ids: list[str]) -> list:
     """Take images out of the project (``Project.remove_images``: their copies and saved corrections),
     and what the GUI keeps of them: autosaved edits, source-only maps, estimated FOVs. The files they
-    were added from are not touched; the rounds keep their maps. Returns the removed records."""
+    were added from are not touched; the rounds keep their maps. Returns the removed records. The autosaved
+    edits are deleted first, once the ids are known and no job holds the project (a kill inside the store's
+    removal then leaves none for the image added again)."""
+    from vessel_studio.store.project import ProjectBusyError
+
+    for image_id in image_ids:
+        project.image(image_id)  # an unknown id: nothing changed
+    if project.job_running():
+        raise ProjectBusyError(f"{project.folder}: a job is running on this project; remove images after it ends")
+    # the unsaved edits first (session 28 QA: deleted after the store's removal, a kill inside it left them, and
+    # the same file added again, its id back, showed them as its own): the removal was asked for, they go
+    for image_id in image_ids:
+        with contextlib.suppress(FileNotFoundError):
+            draft_path(project, image_id).unlink()
     records = project.remove_images(image_ids)
     for rec in records:
-        for path in (draft_path(project, rec.id), source_only_path(project, rec.id),
-                     gui_dir(project) / FOV_CACHE / f"{rec.id}.png"):
+        for path in (source_only_path(project, rec.id), gui_dir(project) / FOV_CACHE / f"{rec.id}.png"):
             try:
                 path.unlink()
             except FileNotFoundError:

@@ -344,6 +344,10 @@ class Project:
                         continue
                     if not (self.folder / r.file).is_file():  # an add longer than STALE_TEMP_S: another
                         _copy_checked(sources[r.id], self.folder / r.file, r.sha256)  # process's open removed it
+                    # a new image has no saved correction: one here is a removal killed after its manifest edit
+                    # (session 28 QA: the image added again was "corrected" by the correction said deleted)
+                    with contextlib.suppress(FileNotFoundError):
+                        self.correction_path(r.id).unlink()
                     d["images"].append(r.to_dict())
 
             self._update(fn)
@@ -361,7 +365,8 @@ class Project:
         records and maps (the history of what each round saw; an image added again, with the same content,
         has the same id and finds them). Refused (``ProjectBusyError``) while a job holds the project (an
         adaptation reads the images), and an unknown id is an error naming the manifest, before anything
-        changes. A kill after the manifest edit leaves unnamed files that :meth:`clean_stale` removes."""
+        changes. A kill after the manifest edit leaves unnamed files that :meth:`clean_stale` removes (and
+        adding the image again before that deletes its leftover correction: :meth:`add_images`)."""
         ids = list(dict.fromkeys(image_ids))
         records = [self.image(i) for i in ids]  # an unknown id: nothing changed
         if not records:
