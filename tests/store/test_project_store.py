@@ -716,3 +716,21 @@ def test_an_image_added_again_after_a_removal_cut_short_has_no_correction(tmp_pa
     assert fresh.image(a).state == "new" and fresh.correction(a) is None and not proj.correction_path(a).exists()
     fresh.clean_stale()
     assert fresh.image(a).state == "new" and fresh.correction_ids() == [b]
+
+
+def test_the_projects_own_files_are_not_added_as_images(tmp_path, images):
+    """Session 28 QA: "Add folder…" (or a drop) on the project's ``corrections/`` added its saved masks as new
+    target images (and ``images/`` its own copies under new names after a removal)."""
+    folder, _ = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    a = proj.add_images([folder])[0]
+    proj.save_correction(a.id, np.ones((40, 48), bool))
+    for given in ([proj.folder / "corrections"], [proj.correction_path(a.id)], [folder, proj.folder / "images"]):
+        with pytest.raises(ValueError, match="a file of the project itself"):
+            proj.add_images(given)
+    assert len(Project.open(proj.folder).images) == 3
+    mine = proj.folder / "samples"  # a lab's folder beside the project's own (the sample project's layout)
+    mine.mkdir()
+    rng = np.random.default_rng(5)
+    _write_png(mine / "new.png", rng.integers(0, 255, (40, 48), dtype=np.uint8))
+    assert [r.name for r in proj.add_images([mine])] == ["new"]

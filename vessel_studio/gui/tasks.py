@@ -581,24 +581,18 @@ def not_export_entries(folder: Path) -> list[str]:
     return sorted(out)
 
 
-#: the project's own folders (the store's and the studio's ``gui/``): no export goes into them
-PROJECT_FOLDERS = ("images", "corrections", "rounds", "work", "gui")
-
-
 def _check_not_in_store(project, folder, name: str) -> None:
-    """``folder`` is not the project folder nor in one of its own folders (``PROJECT_FOLDERS``): an empty
+    """``folder`` is not the project folder nor in one of its own folders (``Project.own_folder``): an empty
     ``corrections/`` or ``rounds/`` passed for an empty folder, and the export took its place (session 28
     QA: a correction saved meanwhile was deleted with the folder moved aside). A new folder beside them
     (``PROJECT/export``) is allowed."""
-    import os
+    where = project.own_folder(folder)
+    if where is not None:
+        import os
 
-    out = Path(os.path.realpath(folder))
-    home = Path(os.path.realpath(project.folder))
-    inside = out == home or (home in out.parents and out.relative_to(home).parts[0] in PROJECT_FOLDERS)
-    if inside:
-        where = "the project folder" if out == home else f"the project's own {out.relative_to(home).parts[0]}/ folder"
-        raise ValueError(f"{out}: {name} is {where} (the project's own files); choose a folder outside it, or a new "
-                         f"one such as {home / 'export'} (nothing was changed)")
+        what = "the project folder" if where == "" else f"in the project's own {where}/ folder"
+        raise ValueError(f"{os.path.realpath(folder)}: {name} is {what} (the project's own files); choose a folder "
+                         f"outside it, or a new one such as {Path(project.folder) / 'export'} (nothing was changed)")
 
 
 def check_export(project, folder: str | Path, round: int | str | None = None, *, name: str = "the export folder") -> Path:

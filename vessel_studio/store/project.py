@@ -97,6 +97,10 @@ class UnknownImageError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+#: the project's own folders (the store's, and the studio's ``gui/``): no image is added from them and no
+#: export goes into them (``Project.own_folder``)
+OWN_FOLDERS = ("images", "corrections", "rounds", "work", "gui")
+
 #: how many unreadable files ``add_images`` names in its error (it counts them all)
 MAX_NAMED_PROBLEMS = 5
 
@@ -272,6 +276,19 @@ class Project:
         arr, _meta = read_image(path)
         return arr
 
+    def own_folder(self, path: str | os.PathLike) -> str | None:
+        """Which of the project's own folders (``OWN_FOLDERS``: the store's and the studio's ``gui/``)
+        ``path`` is in or is, else None (the project folder itself: ""); a folder of the lab's beside them
+        (``PROJECT/samples``, ``PROJECT/export``) is None."""
+        home = Path(os.path.realpath(self.folder))
+        p = Path(os.path.realpath(path))
+        if p == home:
+            return ""
+        if home not in p.parents:
+            return None
+        top = p.relative_to(home).parts[0]
+        return top if top in OWN_FOLDERS else None
+
     def add_images(self, paths: Iterable[str | os.PathLike]) -> list[ImageRecord]:
         """Copy images (files, or folders of images) into the project; return the new records.
 
@@ -290,6 +307,11 @@ class Project:
         from vessel_studio.events import Progress
 
         files = expand_image_paths(paths)
+        inside = [f for f in files if self.own_folder(f) is not None]
+        if inside:  # its copies, corrections (masks), maps: "Add folder…" on corrections/ took masks for scans
+            raise ValueError(f"{inside[0]}: a file of the project itself (in its {self.own_folder(inside[0])}/ "
+                             f"folder; {len(inside)} of the {len(files)} files given): add the new scanner's images "
+                             "from where they are (nothing was added)")
         existing = {r.sha256 for r in self.images}
         todo: list[tuple[Path, str, tuple[int, ...], tuple[float, float] | None]] = []
         seen: set[str] = set()
