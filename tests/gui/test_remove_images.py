@@ -164,3 +164,15 @@ def test_stepping_in_review_leaves_only_the_image_on_screen_selected(studio, dia
     assert panel.selected_ids() == [a, b] and studio.current_id == b
     review.next()
     assert studio.current_id == c and panel.selected_ids() == [c]
+
+
+def test_the_image_after_a_removed_one_is_the_review_queues_next(studio, dialogs):
+    """Session 28 QA: with "most uncertain first" as the queue, removing the image on screen showed the next
+    image in project order, not the queue's next."""
+    panel, review = studio.panels["Project"], studio.panels["Review"]
+    a, b, c = (r.id for r in studio.project.images)
+    review.order = [c, a, b]  # as the "most uncertain first" job leaves it
+    studio.select_image(c)
+    _select(panel, {c})
+    assert panel.remove_selected() is True
+    assert studio.current_id == a and review.image_id == a  # the queue's next, not b

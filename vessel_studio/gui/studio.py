@@ -198,7 +198,9 @@ class Studio(QObject):
                           "or been cancelled.")
             return False
         self.flush()  # a save still being written of one of them would fail after the removal
-        order = [r.id for r in proj.images]
+        review = getattr(self, "panels", {}).get("Review")
+        # the order the person steps in: the Review panel's queue ("most uncertain first"), else the project's
+        order = review.ids() if review is not None else [r.id for r in proj.images]
         try:
             records = tasks.remove_images(proj, image_ids)
         except (ValueError, OSError, KeyError, ProjectBusyError) as exc:
