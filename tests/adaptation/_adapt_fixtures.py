@@ -129,7 +129,7 @@ def record_adapt_sources(monkeypatch) -> list:
 
     seen = []
 
-    def fake_adapt(project, cfg, *, source=None, device=None):
+    def fake_adapt(project, cfg, *, source=None, device=None, stop_requested=None):
         seen.append(source)
         return AdaptResult(project=project.folder, rounds=[], stopped_early=False, reason="", segmenter=None,
                            seconds=0.0)

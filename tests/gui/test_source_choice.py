@@ -90,7 +90,7 @@ def test_run_passes_the_chosen_bundle_to_adapt(studio, labelled, pick, dialogs, 
 
     seen = []
 
-    def fake_adapt(project, cfg, *, source=None, device=None):
+    def fake_adapt(project, cfg, *, source=None, device=None, stop_requested=None):
         seen.append((project, cfg, source))
         yield Progress("load", 1, 1, "ready")
         return "adapted"
@@ -139,7 +139,7 @@ def test_project_source_line_and_a_changed_source(studio, labelled, pick, dialog
     assert panel.source.warning.text().startswith("⚠ differs")
     started = []
 
-    def fake_adapt(project, cfg, *, source=None, device=None):
+    def fake_adapt(project, cfg, *, source=None, device=None, stop_requested=None):
         started.append(source)
         return "adapted"
         yield  # noqa: unreachable - a generator
