@@ -628,11 +628,10 @@ def test_remove_images_takes_them_out_with_their_corrections_and_keeps_the_round
     assert fresh.image(a).state == "new" and fresh.correction(a) is None
 
 
-def test_a_correction_left_by_a_removal_cut_short_is_deleted_on_open(tmp_path, images):
-    """A kill inside ``remove_images`` after its manifest edit leaves the image's copy and saved
-    correction unnamed: opening the project removes both once older than STALE_TEMP_S; a correction of
-    an image still in the project is never touched."""
-    folder, _paths = images
+def _removal_cut_after_the_manifest_edit(tmp_path, images):
+    """A project of three images, the first two with a saved correction, whose ``remove_images`` of the first
+    died right after its manifest edit (before deleting any file): the project, the two ids, the image files."""
+    folder, paths = images
     proj = Project.create(tmp_path / "p", modality="octa")
     a, b, _c = (r.id for r in proj.add_images([folder]))
     for i in (a, b):
@@ -648,7 +647,14 @@ def test_a_correction_left_by_a_removal_cut_short_is_deleted_on_open(tmp_path, i
             proj.remove_images([a])
     finally:
         type(proj.folder).unlink = real_unlink
-    proj.release_job_lock()
+    return proj, a, b, paths
+
+
+def test_a_correction_left_by_a_removal_cut_short_is_deleted_on_open(tmp_path, images):
+    """A kill inside ``remove_images`` after its manifest edit leaves the image's copy and saved
+    correction unnamed: opening the project removes both once older than STALE_TEMP_S; a correction of
+    an image still in the project is never touched."""
+    proj, a, b, _paths = _removal_cut_after_the_manifest_edit(tmp_path, images)
     assert proj.correction_path(a).is_file() and a not in [r.id for r in Project.open(proj.folder).images]
     old = time.time() - STALE_TEMP_S - 1
     for p in [proj.correction_path(a), proj.correction_path(b), *(proj.folder / "images").iterdir()]:
@@ -693,23 +699,7 @@ def test_an_image_added_again_after_a_removal_cut_short_has_no_correction(tmp_pa
     correction stays (clean_stale deletes it only after STALE_TEMP_S); the same file added again got its id
     back and the correction with it: "corrected" again, a trusted label of the adaptation, which the
     removal had said was deleted. A new image has no saved correction: adding it deletes such a file."""
-    folder, paths = images
-    proj = Project.create(tmp_path / "p", modality="octa")
-    a, b, _c = (r.id for r in proj.add_images([folder]))
-    for i in (a, b):
-        proj.save_correction(i, np.ones((40, 48), bool))
-    real_unlink = type(proj.folder).unlink
-
-    def killed(self, *args, **kwargs):
-        raise KeyboardInterrupt  # the process dies right after the manifest edit
-
-    type(proj.folder).unlink = killed
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            proj.remove_images([a])
-    finally:
-        type(proj.folder).unlink = real_unlink
-    proj.release_job_lock()
+    proj, a, b, paths = _removal_cut_after_the_manifest_edit(tmp_path, images)
     assert proj.correction_path(a).is_file()  # the leftover, younger than STALE_TEMP_S
     fresh = Project.open(proj.folder)
     assert [r.id for r in fresh.add_images([paths[0]])] == [a]
