@@ -162,3 +162,19 @@ def test_an_empty_label_is_scored_with_a_one_line_warning(scored, capsys):
     write_mask(gt / "21_manual1.png", only_outside)
     assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 0
     assert f"label has no vessel pixels inside its FOV mask {fov / '21_training_mask.png'}" in capsys.readouterr().err
+
+
+def test_two_files_of_one_stem_are_an_error_naming_them(scored, capsys):
+    """Session 28 QA: a label folder holding ``21_manual1.png`` and ``21_manual1.gif`` (or predictions
+    ``a.png`` and ``a.tif``) was scored with whichever came last, without a word."""
+    from PIL import Image
+
+    pred, gt, fov, _ = scored
+    Image.open(gt / "21_manual1.png").save(gt / "21_manual1.gif")
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 2
+    err = capsys.readouterr().err
+    assert "--gt holds two files named '21_manual1': 21_manual1.gif and 21_manual1.png" in err
+    (gt / "21_manual1.gif").unlink()
+    Image.open(pred / "21_training.png").save(pred / "21_training.bmp")
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 2
+    assert "--pred holds two files named '21_training'" in capsys.readouterr().err

@@ -49,6 +49,20 @@ def _match(stem: str, files: dict[str, Path], suffixes: tuple[str, ...]) -> Path
     return None
 
 
+def _by_stem(files: list[Path], what: str, *, cut: int = 0) -> dict[str, Path]:
+    """``files`` by stem (less ``cut`` trailing characters); two files of one stem (``a.gif`` and ``a.png``) are
+    a ValueError naming them: which one is the label or the prediction is not for the command to guess
+    (session 28 QA: it silently scored whichever came last)."""
+    out: dict[str, Path] = {}
+    for f in files:
+        stem = _stem(f)[: len(_stem(f)) - cut]
+        if stem in out:
+            raise ValueError(f"{f.parent}: {what} holds two files named {stem!r}: {out[stem].name} and {f.name}; "
+                             "keep one (nothing was scored)")
+        out[stem] = f
+    return out
+
+
 def pair(pred_dir: Path, gt_dir: Path, fov_dir: Path | None):
     """``[(stem, mask_path, prob_path|None, gt_path, fov_path|None)]``; unpaired predictions raise."""
     from vessel_studio.io.datasets import FOV_SUFFIXES, LABEL_SUFFIXES, list_images
@@ -57,14 +71,14 @@ def pair(pred_dir: Path, gt_dir: Path, fov_dir: Path | None):
         if d is not None and not d.is_dir():
             raise ValueError(f"{d}: {what} is not a folder")
     files = list_images(pred_dir)
-    probs = {_stem(f)[: -len(PROB_SUFFIX)]: f for f in files if _stem(f).endswith(PROB_SUFFIX)}
-    masks = {_stem(f): f for f in files if not _stem(f).endswith(PROB_SUFFIX)}
+    probs = _by_stem([f for f in files if _stem(f).endswith(PROB_SUFFIX)], "--pred", cut=len(PROB_SUFFIX))
+    masks = _by_stem([f for f in files if not _stem(f).endswith(PROB_SUFFIX)], "--pred")
     for stem in probs:  # a prob map without its mask is still scored (thresholded)
         masks.setdefault(stem, None)
     if not masks:
         raise ValueError(f"{pred_dir}: no predictions found")
-    gts = {_stem(f): f for f in list_images(gt_dir)}
-    fovs = {_stem(f): f for f in list_images(fov_dir)} if fov_dir is not None else {}
+    gts = _by_stem(list_images(gt_dir), "--gt")
+    fovs = _by_stem(list_images(fov_dir), "--fov") if fov_dir is not None else {}
     label_sfx = tuple(s for s in LABEL_SUFFIXES if s not in FOV_SUFFIXES) if fov_dir is not None else LABEL_SUFFIXES
     rows, missing = [], []
     for stem in sorted(masks):
