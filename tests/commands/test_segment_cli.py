@@ -271,3 +271,14 @@ def test_segment_refuses_the_input_folder_as_out(tmp_path, folders, tiny_model, 
     rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs / ".." / imgs.name), str(imgs)])
     assert rc == 2 and "--out is the input folder" in capsys.readouterr().err
     assert sorted(p.name for p in imgs.iterdir()) == before
+
+
+def test_nothing_to_segment_is_one_error_and_makes_no_folder(tmp_path, tiny_model, capsys):
+    """Session 28 QA: an empty input folder left an empty --out folder behind ("segmented 0 image(s)")."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(empty), str(tmp_path / "gone.png")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to segment" in err and "folder holds no image files" in err and "gone.png" in err
+    assert not out.exists()

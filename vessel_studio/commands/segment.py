@@ -200,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
               f"thinning {calibration.thin} px; their mean Dice {calibration.dice_plain:.3f} -> "
               f"{calibration.dice_fitted:.3f}")
     files, failed = collect_inputs(args.inputs)
+    if not files:  # nothing to segment: no --out folder made (session 28 QA: an empty one was left)
+        raise ValueError("nothing to segment (nothing was written): "
+                         + "; ".join(f"{item}: {problem}" for item, problem in failed))
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)
     fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
