@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                    "statistics on its images (AdaBN)"),
     "adapt": ("adapt", "adapt to a new scanner: generators, synthesis, co-optimization rounds"),
     "export": ("export", "write a project's masks (corrected where saved), probability maps and vessel measures"),
-    "images": ("images", "list a project's images with their states; take images out of the project"),
+    "images": ("images", "list a project's images with their states; add images to the project or take them out"),
     "rounds": ("rounds", "list a project's rounds with label-free signals and warnings; roll back rounds"),
     "benchmark": ("benchmark", "run the adaptation benchmark protocol on a dataset pair"),
     "sample-data": ("sample_data", "write a procedural synthetic fundus/OCTA sample project"),

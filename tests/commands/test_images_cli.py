@@ -120,3 +120,19 @@ def test_a_removal_cut_short_leaves_no_unsaved_edits_for_the_image_added_again(t
     assert a.id not in [r.id for r in fresh.images]
     assert [r.id for r in fresh.add_images([a.origin])] == [a.id]
     assert tasks.draft_ids(fresh) == [b.id] and fresh.correction(a.id) is None
+
+
+def test_add_images_headless(tmp_path, capsys):
+    """Session 28: a headless lab adds scans without running an adaptation (``adapt --target`` adapts too)."""
+    from vessel_studio.samples import write_sample_images
+
+    proj = _project(tmp_path)
+    more = write_sample_images(tmp_path / "more", n=2, modality="fundus", seed=9, shape=(32, 40))
+    assert main(["images", str(proj.folder), "--add", str(more.folder / "images")]) == 0
+    assert "added 2 image(s)" in capsys.readouterr().out and len(Project.open(proj.folder).images) == 5
+    assert main(["images", str(proj.folder), "--add", str(more.folder / "images")]) == 0  # again: skipped
+    assert "added 0 image(s)" in capsys.readouterr().out and len(Project.open(proj.folder).images) == 5
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    assert main(["images", str(proj.folder), "--add", str(tmp_path / "bad.png")]) == 2
+    assert "bad.png" in capsys.readouterr().err and len(Project.open(proj.folder).images) == 5
+    assert main(["images", str(proj.folder), "--add", str(tmp_path), "--remove", "x"]) == 2

@@ -1,5 +1,7 @@
-"""``vessel-studio images PROJECT [--remove IMAGE ...]``: a project's images (name, id, state, size,
-saved correction, unsaved autosaved edits) and, with ``--remove``, taking images out of it
+"""``vessel-studio images PROJECT [--add PATH ...] [--remove IMAGE ...]``: a project's images (name, id, state,
+size, saved correction, unsaved autosaved edits); ``--add`` copies image files or folders' images into it (as the
+Project panel's "Add folder…" / "Add images…": every unreadable file named, nothing added then; an image already in
+the project is skipped), and ``--remove`` takes images out of it
 (``gui.tasks.remove_images``: their copies in the project, saved corrections, autosaved edits,
 source-only maps and FOV estimates; the files they were added from are not touched, the rounds keep
 their maps). IMAGE is an image's name or id; a name two images share must be given as an id. Every
@@ -13,6 +15,8 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="a Vessel Studio project folder")
+    p.add_argument("--add", nargs="+", default=[], metavar="PATH",
+                   help="copy these image files, or the images of these folders, into the project")
     p.add_argument("--remove", nargs="+", default=[], metavar="IMAGE",
                    help="take these images out of the project (names or ids); their saved corrections go too")
 
@@ -22,6 +26,19 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
+    if args.add and args.remove:
+        raise ValueError("--add and --remove: one at a time (nothing was changed)")
+    if args.add:
+        from vessel_studio.events import progress_bar, run as run_job
+
+        on_event = progress_bar()
+        try:
+            added = run_job(project.add_images_job(args.add), on_event)
+        finally:
+            on_event.close()
+        print(f"added {len(added)} image(s) to {project.folder} (an image already in it is skipped); "
+              f"{len(project.images)} in the project")
+        return 0
     if args.remove:
         ids = tasks.find_images(project, args.remove)
         corrected = set(project.correction_ids())
