@@ -92,7 +92,7 @@ def test_restore_waits_for_a_running_job(built, tmp_path):
     job_side = Project.open(proj.folder)
     job_side.acquire_job_lock()
     try:
-        with pytest.raises(ProjectBusyError, match="adaptation job is running; restore round 0"):
+        with pytest.raises(ProjectBusyError, match="holds this project; restore round 0 after it ends"):
             restore_round(proj, 0)
         assert proj.get_round(0).pruned is not None
     finally:

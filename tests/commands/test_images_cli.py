@@ -59,7 +59,7 @@ def test_removing_is_refused_while_a_job_holds_the_project(tmp_path, capsys):
         assert main(["images", str(proj.folder), "--remove", proj.images[0].id]) == 2
     finally:
         proj.release_job_lock()
-    assert "running" in capsys.readouterr().err and len(Project.open(proj.folder).images) == 3
+    assert "holds this project; remove images after it ends" in capsys.readouterr().err and len(Project.open(proj.folder).images) == 3
 
 
 def test_a_project_on_a_read_only_file_system_is_one_line(tmp_path, capsys, monkeypatch):

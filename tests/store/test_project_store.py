@@ -724,3 +724,35 @@ def test_the_projects_own_files_are_not_added_as_images(tmp_path, images):
     rng = np.random.default_rng(5)
     _write_png(mine / "new.png", rng.integers(0, 255, (40, 48), dtype=np.uint8))
     assert [r.name for r in proj.add_images([mine])] == ["new"]
+
+
+def test_roll_back_prune_and_restore_name_the_job_holding_the_project(tmp_path, images):
+    """Session 28: their refusals said "an adaptation job is running" whatever held the project (a removal, a
+    restore) and not where; they name the holder now, and a free lock names none."""
+    import subprocess
+    import sys
+
+    from vessel_studio.adaptation.restore import restore_round_job
+    from vessel_studio.events import run
+    from vessel_studio.store import prune
+
+    folder, _ = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images([folder])]
+    for k in range(2):
+        proj.commit_round(_fake_round(tmp_path, ids, name=f"r{k}"), RoundRecord(index=k, folder=""))
+    code = ("import sys, time\nfrom vessel_studio.store import Project\n"
+            "p = Project.open(sys.argv[1]); p.acquire_job_lock(); print('held', flush=True); time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(proj.folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for action in (lambda: proj.rollback(0), lambda: prune(proj, keep=[]),
+                       lambda: run(restore_round_job(proj, 0))):
+            with pytest.raises(ProjectBusyError, match=f"\\(process {holder.pid}, since .*\\) holds this project"):
+                action()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not proj.job_running()
+    proj.rollback(0)  # free once that process is gone
+    assert [r.index for r in proj.rounds] == [0]

@@ -107,7 +107,7 @@ def test_prune_waits_for_a_running_adaptation(tmp_path):
     job_side = Project.open(proj.folder)
     job_side.acquire_job_lock()
     try:
-        with pytest.raises(ProjectBusyError, match="adaptation job is running"):
+        with pytest.raises(ProjectBusyError, match="holds this project; prune its rounds after it ends"):
             prune(proj)
         assert all(r.pruned is None for r in proj.rounds)
     finally:

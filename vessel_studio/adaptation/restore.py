@@ -94,7 +94,8 @@ def restore_round_job(project, index: int, *, device=None) -> Job[RestoreResult]
     project = project if isinstance(project, Project) else Project.open(project)
     index = int(index)
     if project.job_running():
-        raise ProjectBusyError(f"{project.folder}: an adaptation job is running; restore round {index} after it ends")
+        raise ProjectBusyError(f"{project.folder}: {project.job_holder()} holds this project; restore round {index} "
+                               "after it ends")
     rec = project.get_round(index)  # an unknown round: ValueError naming the manifest
     if rec.pruned is None:
         return RestoreResult(index, (), (), time.perf_counter() - t0)

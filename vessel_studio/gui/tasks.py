@@ -70,7 +70,8 @@ def remove_images(project, image_ids: list[str]) -> list:
     for image_id in image_ids:
         project.image(image_id)  # an unknown id: nothing changed
     if project.job_running():
-        raise ProjectBusyError(f"{project.folder}: a job is running on this project; remove images after it ends")
+        raise ProjectBusyError(f"{project.folder}: {project.job_holder()} holds this project; remove images after it "
+                               "ends")
     # the unsaved edits first (session 28 QA: deleted after the store's removal, a kill inside it left them, and
     # the same file added again, its id back, showed them as its own): the removal was asked for, they go
     for image_id in image_ids:

@@ -586,7 +586,8 @@ class Project:
         predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were).
         """
         if self._job_fd is None and self.job_running():
-            raise ProjectBusyError(f"{self.folder}: an adaptation job is running; cancel it before rolling back")
+            raise ProjectBusyError(f"{self.folder}: {self.job_holder()} holds this project; roll back after it ends "
+                                   "(or stop it)")
         target = next((r for r in self.rounds if r.index == int(round)), None)
         if target is not None and target.pruned is not None and target.index != self.rounds[-1].index:
             whole = [r.index for r in self.rounds if r.pruned is None and r.index < self.rounds[-1].index]
@@ -653,9 +654,29 @@ class Project:
 
     def release_job_lock(self) -> None:
         if self._job_fd is not None:
+            with contextlib.suppress(OSError):  # no holder named once it is free
+                os.ftruncate(self._job_fd, 0)
             fcntl.flock(self._job_fd, fcntl.LOCK_UN)
             os.close(self._job_fd)
             self._job_fd = None
+
+    def job_holder(self) -> str:
+        """The job holding the project, as messages name it: "vessel-studio adapt (process PID, since TIME)"
+        from what ``acquire_job_lock`` wrote into the lock file, "a job of this process", else "another job". Ask
+        it while ``job_running()``: a killed holder's file still names it (a released lock's is emptied)."""
+        try:
+            fd = os.open(self.work_dir / ".job.lock", os.O_RDONLY)
+        except OSError:
+            return "another job"
+        try:
+            holder = _lock_holder(fd)
+        finally:
+            os.close(fd)
+        if holder is None:
+            return "another job"
+        if holder.get("pid") == os.getpid():
+            return "a job of this process"
+        return f"{holder.get('job') or 'a job'} (process {holder.get('pid')}, since {holder.get('since', '?')})"
 
     def job_running(self) -> bool:
         """True when some job (in this or another process) holds the job lock."""

@@ -87,7 +87,8 @@ def prune_job(project, *, keep: Iterable[int] = ()):
     from vessel_studio.store.project import ProjectBusyError, now_iso
 
     if project.job_running():
-        raise ProjectBusyError(f"{project.folder}: an adaptation job is running; prune its rounds after it ends")
+        raise ProjectBusyError(f"{project.folder}: {project.job_holder()} holds this project; prune its rounds after "
+                               "it ends")
     plan = plan_prune(project, keep=keep)
     if not plan.rounds:
         return plan
