@@ -166,3 +166,15 @@ def test_prepared_images_are_required_where_they_are_expected(tmp_path, images):
         with pytest.raises(ValueError, match="renormalize"):
             reestimate_norm_statistics(seg, [bad], crop=16, batches=1)
     assert all(torch.equal(v, before[k]) for k, v in seg.net.state_dict().items())
+
+
+def test_every_unreadable_image_is_named_at_once(tmp_path, images, capsys):
+    """Session 28 QA: renormalize stopped at the first unreadable input (adding images names them all)."""
+    imgs, _ = images
+    for name in ("broken.png", "empty.png"):
+        (imgs / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10 if name == "broken.png" else b"")
+    out = tmp_path / "x"
+    assert main(["renormalize", str(imgs), "--model", str(_model(tmp_path)), "--out", str(out), "--batches", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "2 of the 4 images cannot be used" in err and "broken.png" in err and "empty.png" in err
+    assert "nothing was written" in err and not out.exists()

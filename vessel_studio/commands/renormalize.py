@@ -71,19 +71,23 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         raise ValueError("some inputs are not images (listed above); nothing was written")
     fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
-    xs, fovs, names = [], [], []
+    xs, fovs, names, problems = [], [], [], []
     for f in tqdm(files, desc="read", unit="image", disable=len(files) < 2):
         try:
             image, _ = read_image(f)
             fov = (read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None
                    else estimate_fov(image, modality=seg.preprocessing.modality))
             p = prepare(image, fov=fov, prep=seg.preprocessing)
-        except (ValueError, OSError) as exc:
-            msg = str(exc) if str(f) in str(exc) else f"{f}: {exc}"
-            raise ValueError(f"{msg} (nothing was written)") from exc
+        except (ValueError, OSError) as exc:  # every unreadable file named at once (as adding images does)
+            problems.append(str(exc) if str(f) in str(exc) else f"{f}: {exc}")
+            continue
         xs.append(p.x)
         fovs.append(p.fov)
         names.append(f.name)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError((f"{len(problems)} of the {len(files)} images cannot be used: {shown}" if len(problems) > 1
+                          else problems[0]) + " (nothing was written)")
     check_crop_fits(args.crop, xs, [str(f) for f in files], option="--crop", prep=seg.preprocessing, role="",
                     unchanged="nothing was written")
     bar = progress_bar()
