@@ -170,6 +170,28 @@ def _inside(out: Path) -> bool:
 
 
 @contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder`` itself (a directory's descriptor: no lock file left beside the
+    output), blocking: ``staged_output``'s swaps into one parent run one at a time, and the next one sees the
+    output the previous one left. Where the file system refuses it, nothing is locked."""
+    import fcntl
+
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
 def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
     """Yield a new empty folder to write ``out``'s new contents into; when the ``with`` block ends normally
     they take ``out``'s place, whole: ``out`` absent → the folder is renamed to it; ``out`` a folder (empty,
@@ -188,10 +210,12 @@ def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
     from vessel_studio.io.atomic import _fsync_dir
 
     out = Path(os.path.realpath(out))
-    recover_output(out, tag)
-    for p, _, pid in _leftovers(out, tag):
-        if _gone(p, pid):
-            shutil.rmtree(p, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(out.parent):  # not between another export's two renames
+        recover_output(out, tag)
+        for p, _, pid in _leftovers(out, tag):
+            if _gone(p, pid):
+                shutil.rmtree(p, ignore_errors=True)
     stamp = f"{os.getpid()}-{secrets.token_hex(4)}"
     inside = out.is_dir() and _inside(out)
     tmp = None
@@ -210,27 +234,33 @@ def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
     _LIVE.add(str(tmp))
     try:
         yield tmp
-        if inside:
-            _move_in(tmp, out, entries)
-        elif not out.exists():
-            os.rename(tmp, out)
-            _fsync_dir(out.parent)
-        else:
-            os.chmod(tmp, os.stat(out).st_mode & 0o7777)
-            old = out.parent / f".{out.name}.{tag}-old-{stamp}"
-            _LIVE.add(str(old))
-            try:
+        old = None
+        with _folder_lock(out.parent):  # one swap at a time (two exports into one folder at once, session 28 QA)
+            if inside:
+                _move_in(tmp, out, entries)
+            elif not out.exists():
+                os.rename(tmp, out)
+                _fsync_dir(out.parent)
+            else:
+                os.chmod(tmp, os.stat(out).st_mode & 0o7777)
+                old = out.parent / f".{out.name}.{tag}-old-{stamp}"
+                _LIVE.add(str(old))
                 try:
                     os.rename(out, old)
                 except OSError:  # busy (held open, a mount point not seen as one), not allowed
+                    _LIVE.discard(str(old))
+                    old = None
                     _move_in(tmp, out, entries)
-                    return
-                try:
-                    os.rename(tmp, out)
-                except BaseException:
-                    os.rename(old, out)
-                    raise
-                _fsync_dir(out.parent)
+                else:
+                    try:
+                        os.rename(tmp, out)
+                    except BaseException:
+                        os.rename(old, out)
+                        _LIVE.discard(str(old))
+                        raise
+                    _fsync_dir(out.parent)
+        if old is not None:  # the earlier export, deleted outside the lock (large: seconds)
+            try:
                 shutil.rmtree(old, ignore_errors=True)
             finally:
                 _LIVE.discard(str(old))
