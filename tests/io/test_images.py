@@ -235,6 +235,13 @@ def test_label_drawn_on_a_transparent_layer_is_read_from_its_alpha(tmp_path):
     coloured[0, 0, 3] = 0
     Image.fromarray(coloured).save(tmp_path / "red.png")
     np.testing.assert_array_equal(read_mask(tmp_path / "red.png"), lab)
+    # the transparent pixels saved white (an editor's choice), the strokes black: still the alpha, not an
+    # inverted mask read from the colour
+    white = np.full((16, 16, 4), 255, np.uint8)
+    white[lab, :3] = 0
+    white[..., 3] = lab * 255
+    Image.fromarray(white).save(tmp_path / "white.png")
+    np.testing.assert_array_equal(read_mask(tmp_path / "white.png"), lab)
 
 
 # ----------------------------------------------------------------------------- DICOM

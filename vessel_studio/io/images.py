@@ -209,14 +209,18 @@ def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
 
 
 def _alpha_drawn(arr) -> np.ndarray:
-    """A mask drawn on a transparent layer (one colour everywhere, the vessels in the alpha channel, as
-    an editor exports black strokes on a transparent background): its alpha, which dropping the alpha
-    would have made an empty mask. Any other array as it is (its alpha dropped later)."""
+    """A mask drawn on a transparent layer (the strokes one colour, the vessels in the alpha channel, as an
+    editor exports black strokes on a transparent background, whatever colour it gives the transparent
+    pixels): its alpha, which dropping the alpha would have made an empty (or inverted) mask. Any other array
+    as it is (its alpha dropped later)."""
     arr = np.asarray(arr)
     if arr.ndim != 3 or arr.shape[-1] not in (2, 4):
         return arr
     colour, alpha = arr[..., :-1], arr[..., -1]
-    if colour.min() == colour.max() and alpha.min() != alpha.max():
+    if alpha.min() == alpha.max():
+        return arr
+    seen = colour[alpha > alpha.min()]  # the colour of the strokes: what a transparent pixel holds is no colour
+    if seen.size and seen.min() == seen.max():  # (an editor may save it white: QA leftover, session 28)
         return alpha
     return arr
 
