@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import QItemSelectionModel, QSize, Qt
+from qtpy.QtCore import QItemSelectionModel, QSize, Qt, QTimer
 from qtpy.QtGui import QIcon, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -302,4 +302,20 @@ class ProjectPanel(QWidget):
             return
         image_id = item.data(Qt.ItemDataRole.UserRole)
         if not self.studio.select_image(image_id):
-            self._select_row(self.studio.current_id or "")
+            # "stay" with unsaved edits: the row of the image on screen again, once Qt has finished the click
+            # or key that moved it (a mouse press selects the clicked row after this handler: the row put back
+            # here stayed current, the clicked one selected, and Remove from project… took the clicked one)
+            QTimer.singleShot(0, self._restore_row)
+
+    def _restore_row(self) -> None:
+        """Make the row of the image on screen the current row and the whole selection."""
+        try:
+            for row in range(self.list.count()):
+                if self.list.item(row).data(Qt.ItemDataRole.UserRole) == self.studio.current_id:
+                    self.list.blockSignals(True)
+                    self.list.setCurrentRow(row, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                    self.list.blockSignals(False)
+                    break
+            self._update_remove()
+        except RuntimeError:  # the panel was closed meanwhile
+            pass
