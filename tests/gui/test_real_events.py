@@ -58,3 +58,69 @@ def test_staying_with_unsaved_edits_keeps_the_image_on_screen_selected(studio, d
     qtbot.keyClick(panel.list, Qt.Key.Key_Delete)  # takes out the image on screen, not the one clicked
     assert dialogs.asked[-1] == "Remove from project"
     assert [r.id for r in studio.project.images] == [a, b] and studio.current_id == b
+
+
+class _Modals:
+    """Closes (and names) any modal window that opens: a test must not hang on one the recorders miss
+    (napari's own dialogs)."""
+
+    def __init__(self):
+        from qtpy.QtCore import QTimer
+
+        self.seen: list[str] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._close)
+        self.timer.start(100)
+
+    def _close(self):
+        from qtpy.QtWidgets import QApplication
+
+        modal = QApplication.activeModalWidget()
+        if modal is not None:
+            self.seen.append(modal.windowTitle())
+            modal.reject()
+
+    def stop(self):
+        self.timer.stop()
+
+
+def _canvas(studio):
+    return studio.viewer.window._qt_viewer.canvas._scene_canvas.native
+
+
+def test_alt_s_saves_the_correction_wherever_the_focus_is(studio, dialogs, qtbot):
+    """Session 28 QA: Alt+S ("Save correction (Alt+S)") was a napari key binding, and napari's File menu
+    has "Save Screenshot..." on Alt+S, a window shortcut that comes first: in the window (active, as a
+    person has it) the key opened napari's screenshot file dialog wherever the focus was (the canvas just
+    painted on, a button) and saved nothing. The tests had called ``save()``."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    review, proj = studio.panels["Review"], studio.project
+    window = _active_window(studio, qtbot)
+    modals = _Modals()
+    try:
+        for widget in (_canvas(studio), review.btn_next, review.threshold, review.show_round, review.speck_size,
+                       studio.panels["Project"].list):
+            image_id = studio.current_id
+            review.mask_layer.paint((30, 30), 1)
+            assert review.dirty
+            if not window.isActiveWindow():
+                _active_window(studio, qtbot)
+            widget.setFocus()
+            qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)
+            qtbot.keyClick(widget, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+            qtbot.wait(150)
+            assert modals.seen == [], type(widget).__name__
+            saved = proj.correction(image_id)
+            assert saved is not None and saved[30, 30] and not review.dirty, type(widget).__name__
+            proj.remove_correction(image_id)
+            review._reload_maps()
+    finally:
+        modals.stop()
+    # the screenshot is still in napari's File menu (without the key); a closed Review panel gives the key back
+    actions = [a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()
+               if a.text() == "Save Screenshot..."]
+    assert actions and all(a.shortcut().isEmpty() for a in actions)
+    studio.docks["Review"].destroyOnClose()
+    assert any(a.shortcut().toString() == "Alt+S" for a in actions)

@@ -9,12 +9,18 @@ main window come before those widgets' own use of the keys, and Qt keeps them wo
 floated out of it (the Review panel's too). They are switched off while the focus is in a text
 input: napari's console scrolls with the keys (they stepped images instead), a text field or editor
 moves its cursor.
+
+Alt+S (Save correction) is such a shortcut too, on whatever has the focus: as a napari key binding it
+never ran in the window, whose File menu has "Save Screenshot..." on Alt+S (a window shortcut, taken
+before any key binding): wherever the focus was (the canvas just painted on, a button), the key opened
+napari's screenshot file dialog. The menu entry stays, without its key, while the Review panel has the
+window (given back when the panel is closed).
 """
 
 from __future__ import annotations
 
 from qtpy.QtCore import QObject, Qt
-from qtpy.QtGui import QKeySequence
+from qtpy.QtGui import QAction, QKeySequence
 from qtpy.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QShortcut, QTextEdit
 
 
@@ -28,12 +34,39 @@ def takes_text(widget) -> bool:
     return False
 
 
+#: Save correction
+SAVE_KEY = "Alt+S"
+
+
+def take_from_menus(window, key: QKeySequence) -> list[tuple[QAction, list]]:
+    """Take ``key`` off the actions of ``window``'s menus that have it (napari's File > "Save Screenshot..."
+    on Alt+S): two window shortcuts of one key are ambiguous and neither fires. Returns each action with
+    its shortcuts as they were."""
+    taken, seen = [], set()
+
+    def actions(items):  # the menus' actions, submenus too (napari's belong to the application, not the window)
+        for action in items:
+            menu = action.menu()
+            if menu is not None and id(menu) not in seen:
+                seen.add(id(menu))
+                yield from actions(menu.actions())
+            yield action
+
+    bar = window.menuBar() if hasattr(window, "menuBar") else None
+    for action in actions([*window.actions(), *(bar.actions() if bar is not None else [])]):
+        keys = list(action.shortcuts())
+        if any(k.matches(key) == QKeySequence.SequenceMatch.ExactMatch for k in keys):
+            action.setShortcuts([k for k in keys if k.matches(key) != QKeySequence.SequenceMatch.ExactMatch])
+            taken.append((action, keys))
+    return taken
+
+
 class StepKeys(QObject):
     """Page Down / Page Up calling ``next`` / ``previous`` in ``window`` (napari's main window), off
     while the focus takes text. A child of ``window``: it goes with the window (and Qt then
     disconnects it from the application's focus changes); :meth:`close` stops it before."""
 
-    def __init__(self, window, next, previous):
+    def __init__(self, window, next, previous, save=None):
         super().__init__(window)
         self.shortcuts = []
         for key, slot in ((Qt.Key.Key_PageDown, next), (Qt.Key.Key_PageUp, previous)):
@@ -41,17 +74,27 @@ class StepKeys(QObject):
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(slot)
             self.shortcuts.append(shortcut)
+        #: Alt+S: ``save``, on in text inputs too (it types nothing there)
+        self.save_shortcut = None
+        #: the window's menu actions whose Alt+S was taken, with their shortcuts (given back by ``close``)
+        self._taken: list[tuple[QAction, list]] = []
+        if save is not None:
+            key = QKeySequence(SAVE_KEY)
+            self._taken = take_from_menus(window, key)
+            self.save_shortcut = QShortcut(key, window)
+            self.save_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            self.save_shortcut.activated.connect(save)
         QApplication.instance().focusChanged.connect(self._focus_changed)
         self._focus_changed(None, QApplication.focusWidget())
 
     @classmethod
-    def attach(cls, viewer, next, previous) -> "StepKeys | None":
+    def attach(cls, viewer, next, previous, save=None) -> "StepKeys | None":
         """The keys in ``viewer``'s main window; None without one (a viewer made without a Qt window)."""
         try:
             window = viewer.window._qt_window
         except (AttributeError, RuntimeError):
             return None
-        return cls(window, next, previous)
+        return cls(window, next, previous, save)
 
     def _focus_changed(self, _old, new) -> None:
         on = not takes_text(new)
@@ -67,6 +110,16 @@ class StepKeys(QObject):
             QApplication.instance().focusChanged.disconnect(self._focus_changed)
         except (RuntimeError, TypeError):
             pass
+        if self.save_shortcut is not None:
+            self.shortcuts.append(self.save_shortcut)
+            self.save_shortcut = None
+        for action, keys in self._taken:  # napari's menu entries get their Alt+S back
+            try:
+                if action.shortcut().isEmpty():
+                    action.setShortcuts(keys)
+            except RuntimeError:
+                pass
+        self._taken = []
         for shortcut in self.shortcuts:
             try:
                 shortcut.setEnabled(False)

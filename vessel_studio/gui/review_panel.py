@@ -263,10 +263,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         studio.flush_hooks.append(self._saver.flush)
         studio.keep_checks.append(self.confirm_kept_edits)
         studio.forget_hooks.append(self.forget)
-        self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
-        # Page Down / Page Up: window-wide shortcuts, not napari key bindings (review_keys), which got
-        # the keys a text field left unused (a dock passes them on to the viewer's key map)
-        self._keys = StepKeys.attach(self.viewer, self.next, self.previous)
+        # Page Down / Page Up and Alt+S: window-wide shortcuts, not napari key bindings (review_keys), which got
+        # the keys a text field left unused (a dock passes them on to the viewer's key map), and Alt+S never:
+        # napari's File menu has it ("Save Screenshot...")
+        self._keys = StepKeys.attach(self.viewer, self.next, self.previous, lambda: self.save())
+        if self._keys is None:  # a viewer without a Qt window: its key map
+            self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
         self._autosave = QTimer(self)
         self._autosave.setInterval(autosave_ms)
         self._autosave.timeout.connect(self.autosave)
