@@ -124,3 +124,83 @@ def test_alt_s_saves_the_correction_wherever_the_focus_is(studio, dialogs, qtbot
     assert actions and all(a.shortcut().isEmpty() for a in actions)
     studio.docks["Review"].destroyOnClose()
     assert any(a.shortcut().toString() == "Alt+S" for a in actions)
+
+
+def _menu_action(window, text):
+    """The action of ``window``'s menus (submenus too) named ``text``."""
+    def walk(actions):
+        for action in actions:
+            if action.menu() is not None:
+                yield from walk(action.menu().actions())
+            yield action
+
+    return next(a for a in walk(window.menuBar().actions()) if a.text().replace("&", "") == text)
+
+
+def test_the_window_fits_a_laptop_screen(studio, dialogs, qtbot):
+    """Session 28 QA: the window could not be made shorter than ~1460 px nor narrower than ~1170 px (the
+    docks took the panels' full size: the Adaptation panel alone ~840 px tall under napari's layer docks),
+    so on a 1080-line screen the bottom of the left column (Roll back, Free disk…, Remove from project…)
+    was off the screen, and at the narrowest the canvas got 0 px. The panels scroll now; a wheel over a
+    drop-down list or spin box that was not clicked scrolls the panel instead of changing the value."""
+    from qtpy.QtCore import QPoint, QPointF, Qt
+    from qtpy.QtGui import QWheelEvent
+    from qtpy.QtWidgets import QApplication, QScrollArea, QWidget
+
+    from vessel_studio.gui.review_panel import ReviewPanel
+
+    review, proj = studio.panels["Review"], studio.project
+    window = _active_window(studio, qtbot, size=(1280, 720))
+    qtbot.wait(50)
+    assert window.width() <= 1280 and window.height() <= 720
+    assert _canvas(studio).width() >= 300
+
+    def scroll_of(panel):
+        area = panel.parent()
+        while not isinstance(area, QScrollArea):
+            area = area.parent()
+        return area
+
+    def reachable(panel, widget):  # inside the window once its panel is scrolled to it
+        scroll_of(panel).ensureWidgetVisible(widget)
+        qtbot.wait(20)
+        top_left = widget.mapTo(window, QPoint(0, 0))
+        return (widget.isVisible() and 0 <= top_left.y() and top_left.y() + widget.height() <= window.height()
+                and 0 <= top_left.x() and top_left.x() + widget.width() <= window.width())
+
+    adapt = studio.panels["Adaptation"]
+    studio.docks["Adaptation"].raise_()
+    qtbot.wait(20)
+    assert reachable(adapt, adapt.btn_prune) and reachable(adapt, adapt.disk)
+    studio.docks["Project"].raise_()
+    assert reachable(review, review.btn_save)
+    review.mask_layer.paint((30, 30), 1)
+    qtbot.mouseClick(review.btn_save, Qt.MouseButton.LeftButton)
+    assert proj.correction(studio.current_id)[30, 30] and not review.dirty
+
+    # the wheel over the mask threshold, not clicked: the panel scrolls, the threshold stays
+    scroll = scroll_of(review)
+    scroll.verticalScrollBar().setValue(0)
+    review.btn_next.setFocus()
+    spin = review.threshold
+    centre = QPointF(spin.rect().center())
+    QApplication.sendEvent(spin, QWheelEvent(centre, QPointF(spin.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                                             QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                                             Qt.ScrollPhase.NoScrollPhase, False))
+    assert spin.value() == 0.5 and scroll.verticalScrollBar().value() > 0
+
+    # the Review dock closed with its title bar's button, opened again from the Plugins menu: the panel that
+    # was closed lets go (Page Down asks once, from the open one), the new one works
+    first = studio.current_id
+    qtbot.mouseClick(studio.docks["Review"].title.close_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(20)
+    assert review.confirm_leave not in studio.leave_hooks
+    _menu_action(window, "Review and correction").trigger()
+    qtbot.wait(20)
+    reopened = [w for w in window.findChildren(QWidget) if isinstance(w, ReviewPanel) and w is not review]
+    assert reopened and reopened[-1].image_id == first
+    reopened[-1].mask_layer.paint((50, 50), 1)
+    if not window.isActiveWindow():
+        _active_window(studio, qtbot, size=(1280, 720))
+    qtbot.keyClick(_canvas(studio), Qt.Key.Key_PageDown)
+    assert dialogs.asked == ["Unsaved correction"] and studio.current_id != first

@@ -221,8 +221,10 @@ class AdaptPanel(QWidget):
         rollback_row.addWidget(QLabel("Keep rounds up to"))
         rollback_row.addWidget(self.keep_round, 1)
         rollback_row.addWidget(self.btn_rollback)
-        rollback_row.addWidget(self.btn_restore)
-        rollback_row.addWidget(self.btn_prune)
+        maps_row = QHBoxLayout()  # in one row with the roll back the panel was ~550 px wide
+        maps_row.addStretch(1)
+        maps_row.addWidget(self.btn_restore)
+        maps_row.addWidget(self.btn_prune)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -238,6 +240,7 @@ class AdaptPanel(QWidget):
         lay.addWidget(self.guard)
         lay.addWidget(self.selection_hint)
         lay.addLayout(rollback_row)
+        lay.addLayout(maps_row)
         lay.addWidget(self.restore_bar)
         lay.addWidget(self.device)
         lay.addWidget(self.disk)

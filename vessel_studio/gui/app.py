@@ -13,6 +13,7 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     from vessel_studio.gui.adapt_panel import AdaptPanel
     from vessel_studio.gui.export_panel import ExportPanel
     from vessel_studio.gui.project_panel import ProjectPanel
+    from vessel_studio.gui.qtutil import scrolled
     from vessel_studio.gui.review_panel import ReviewPanel
     from vessel_studio.gui.studio import get_studio
 
@@ -26,7 +27,8 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     docks = {}
     for name, widget in panels.items():
         area = "left" if name in ("Project", "Adaptation") else "right"
-        docks[name] = viewer.window.add_dock_widget(widget, name=name, area=area)
+        # in a scroll area: the window fits a laptop's screen and the canvas keeps its width (qtutil.PanelScroll)
+        docks[name] = viewer.window.add_dock_widget(scrolled(widget), name=name, area=area)
     try:  # tab Adaptation under Project, Export under Review, to keep the canvas large
         qwin = viewer.window._qt_window
         qwin.tabifyDockWidget(docks["Project"], docks["Adaptation"])
@@ -37,9 +39,59 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
         pass
     studio.panels = panels
     studio.docks = docks
+    try:
+        _size_docks_when_shown(studio, viewer.window._qt_window)
+    except (AttributeError, RuntimeError):
+        pass
     if project is not None:
         studio.open_project(Path(project))
     return studio
+
+
+def _dock_sizer_class():
+    import weakref
+
+    from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+
+    class DockSizer(QObject):
+        """Sizes the panels' docks when the window is first shown (now, when it is already): as wide as the
+        panels, and the Project panel with most of the left column's height under napari's layer controls
+        and layer list. In scroll areas (``qtutil.PanelScroll``) the docks would keep their narrow minimum
+        and napari's left docks most of the height. Holds the studio weakly (napari's leak check)."""
+
+        def __init__(self, studio, window):
+            super().__init__(window)
+            self._studio = weakref.ref(studio)
+            if window.isVisible():
+                self.size()
+            else:
+                window.installEventFilter(self)
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+            if event.type() == QEvent.Type.Show:
+                obj.removeEventFilter(self)
+                QTimer.singleShot(0, self.size)  # once the shown window is laid out
+            return False
+
+        def size(self) -> None:
+            studio = self._studio()
+            try:
+                docks, panels = studio.docks, studio.panels
+                win, qt_viewer = studio.viewer.window._qt_window, studio.viewer.window._qt_viewer
+                widths = [max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
+                          for a, b in (("Project", "Adaptation"), ("Review", "Export"))]
+                win.resizeDocks([docks["Project"], docks["Review"]], widths, Qt.Orientation.Horizontal)
+                controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
+                win.resizeDocks([controls, layers, docks["Project"]],
+                                [controls.minimumHeight(), layers.minimumHeight(), 10000], Qt.Orientation.Vertical)
+            except (AttributeError, RuntimeError, KeyError):  # another napari layout, or a closed window
+                pass
+
+    return DockSizer
+
+
+def _size_docks_when_shown(studio, window) -> None:
+    _dock_sizer_class()(studio, window)
 
 
 #: what the first jobs import (module, names to load from it): torch and safetensors (segmentation,

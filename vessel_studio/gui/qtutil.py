@@ -42,3 +42,74 @@ def fmt_seconds(s: float | None) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def scrolled(panel):
+    """``panel`` in a :class:`PanelScroll` (the Vessel Studio window docks its panels so)."""
+    return PanelScroll(panel)
+
+
+try:
+    from qtpy.QtCore import QEvent, QObject, QSize, Qt
+    from qtpy.QtWidgets import QAbstractSpinBox, QComboBox, QFrame, QScrollArea, QSlider, QWidget
+except ImportError:  # pragma: no cover - Qt without widgets
+    QScrollArea = None
+
+
+if QScrollArea is not None:
+
+    class _WheelToScroll(QObject):
+        """A wheel over a drop-down list, spin box or slider that does not have the focus scrolls the panel
+        (a person scrolling down the panel set the mask threshold, the queue, Show on the way); clicked
+        (focused), the widget takes the wheel as before."""
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+            if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
+                from qtpy.QtWidgets import QApplication
+
+                QApplication.sendEvent(self.parent().verticalScrollBar(), event)  # the PanelScroll
+                return True
+            return False
+
+    class PanelScroll(QScrollArea):
+        """A panel in a scroll area: the window's docks no longer need the panels' full height and width (the
+        Adaptation panel alone is ~840 px tall, and with napari's layer docks above it the window could not
+        be made shorter than ~1460 px, nor narrower than the two dock columns: the canvas got 0 px).
+
+        napari takes the dock's widget (this) out of the dock when the dock is closed: the panel is then
+        taken out of the scroll area as well, so that it sees itself undocked (the Review panel's ``_detach``).
+        """
+
+        def __init__(self, panel, parent=None):
+            super().__init__(parent)
+            self.setObjectName(f"{type(panel).__name__}Scroll")
+            self.setFrameShape(QFrame.Shape.NoFrame)
+            self.setWidgetResizable(True)
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+            self.setWidget(panel)
+            self._docked = False
+            wheel = _WheelToScroll(self)
+            for child in panel.findChildren(QWidget):
+                if not isinstance(child, (QComboBox, QAbstractSpinBox, QSlider)):
+                    continue
+                child.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not focused by a wheel passing over
+                child.installEventFilter(wheel)
+
+        def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+            """The panel's width (no horizontal scroll bar at first), not its height (the dock area's)."""
+            panel = self.widget()
+            if panel is None:
+                return super().sizeHint()
+            hint = panel.sizeHint()
+            return QSize(hint.width() + self.verticalScrollBar().sizeHint().width(), min(hint.height(), 400))
+
+        def event(self, ev) -> bool:
+            if ev.type() == QEvent.Type.ParentChange:
+                if self.parent() is not None:
+                    self._docked = True
+                elif self._docked:  # napari closed the dock: the panel leaves with it
+                    self._docked = False
+                    panel = self.takeWidget()
+                    if panel is not None:
+                        panel.setParent(None)
+            return super().event(ev)

@@ -214,10 +214,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         lay.addWidget(self.showing)
         lay.addLayout(toggles)
         lay.addWidget(self.legend)
-        seg_row = QHBoxLayout()
-        seg_row.addWidget(self.btn_segment, 1)
+        lay.addWidget(self.btn_segment)
+        seg_row = QHBoxLayout()  # its options under it: in one row the panel was ~600 px wide
         seg_row.addWidget(self.mirror)
         seg_row.addWidget(self.renormalize)
+        seg_row.addStretch(1)
         lay.addLayout(seg_row)
         lay.addWidget(self.jobbar)
         lay.addWidget(QLabel("<b>Correction</b>"))
