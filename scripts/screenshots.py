@@ -148,10 +148,22 @@ def main(argv=None) -> int:
             taken["running"] = True
             print("wrote adaptation-running.png")
 
+    def scroll_to(widget) -> None:
+        """The panels scroll in their docks (the window fits a laptop's screen): bring ``widget`` into view."""
+        from qtpy.QtWidgets import QScrollArea
+
+        area = widget.parent()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parent()
+        if area is not None:
+            area.ensureWidgetVisible(widget, 0, 0)
+
     studio.runner.events.connect(during)
     panel.run()
+    scroll_to(panel.plot)  # the progress, the previews and the label-free signals, as the shots show them
     print("adaptation:", getattr(wait_job(studio), "status", None))
     studio.runner.events.disconnect(during)
+    scroll_to(panel.device)  # the plot, the roll back row and the device line
     shot("adaptation-done")
 
     # review: after the adaptation Review shows its latest round (the panel says which), with the
