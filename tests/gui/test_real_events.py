@@ -199,6 +199,8 @@ def test_the_window_fits_a_laptop_screen(studio, dialogs, qtbot):
     qtbot.wait(20)
     reopened = [w for w in window.findChildren(QWidget) if isinstance(w, ReviewPanel) and w is not review]
     assert reopened and reopened[-1].image_id == first
+    # in a scroll area as the first one was (the window can be made small again), and the studio's Review panel
+    assert scroll_of(reopened[-1]) is not None and studio.panels["Review"] is reopened[-1]
     reopened[-1].mask_layer.paint((50, 50), 1)
     if not window.isActiveWindow():
         _active_window(studio, qtbot, size=(1280, 720))

@@ -335,7 +335,11 @@ def test_plugin_widgets_share_one_studio(make_napari_viewer, sample_project, dia
     viewer = make_napari_viewer()
     dock, project_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Project")
     _, review_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    # in scroll areas, as the window docks them: a panel opened again from the Plugins menu kept the window from
+    # being made smaller than the panel; and the studio's panels from then on
+    project_panel, review_panel = project_panel.widget(), review_panel.widget()
     assert project_panel.studio is review_panel.studio
+    assert project_panel.studio.panels == {"Project": project_panel, "Review": review_panel}
     project_panel.studio.open_project(sample_project.folder)
     assert "image" in viewer.layers and "mask" in viewer.layers
     assert project_panel.list.count() == 3
@@ -346,10 +350,10 @@ def test_review_widget_opened_after_the_project_shows_the_selected_image(make_na
     """napari's plugin menu: Project first, open a project, then Review: it shows the selected
     image at once (it used to show "No image" and its Save wrote nothing)."""
     viewer = make_napari_viewer()
-    _, project_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Project")
+    project_panel = viewer.window.add_plugin_dock_widget("vessel-studio", "Project")[1].widget()
     studio = project_panel.studio
     assert studio.open_project(sample_project.folder)
-    _, review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")[1].widget()
     first = sample_project.images[0].id
     assert review.image_id == first == studio.current_id
     assert "mask" in viewer.layers and "sample-00" in review.title.text()
@@ -366,7 +370,9 @@ def test_closed_review_dock_lets_go_of_the_studio(make_napari_viewer, sample_pro
     from vessel_studio.gui import tasks
 
     viewer = make_napari_viewer()
-    dock, review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    dock, scroll = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    review = scroll.widget()
+    del scroll
     studio = review.studio
     assert studio.open_project(sample_project.folder)
     first = sample_project.images[0].id
@@ -378,8 +384,9 @@ def test_closed_review_dock_lets_go_of_the_studio(make_napari_viewer, sample_pro
     assert tasks.draft_path(sample_project, first).is_file()
     qtbot.wait(50)  # deleteLater
     gc.collect()
-    assert closed() is None
-    _, review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
+    assert closed() is None and "Review" not in studio.panels
+    review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")[1].widget()
+    assert studio.panels["Review"] is review
     assert review._mask_origin == "draft" and review.dirty
     studio.select_image(sample_project.images[1].id)
     assert dialogs.asked == ["Unsaved correction"]  # once, by the open panel
@@ -495,10 +502,14 @@ def test_review_title_follows_the_image_state(studio, qtbot):
     assert "— corrected" in review.title.text()
 
 
-def test_export_while_a_job_runs_says_busy_before_asking_about_edits(studio, qtbot, tmp_path, dialogs):
+def test_export_while_a_job_runs_says_busy_before_asking_about_edits(studio, qtbot, tmp_path, dialogs, monkeypatch):
     """Export during an adaptation: "Busy" at once, not a save / discard question (a "discard"
-    there would drop the edits for an export that never starts)."""
+    there would drop the edits for an export that never starts), nor a folder picker."""
     import threading
+
+    from qtpy.QtCore import Qt
+
+    from vessel_studio.gui import dialogs as dialogs_mod
 
     from vessel_studio.events import Progress
 
@@ -515,6 +526,12 @@ def test_export_while_a_job_runs_says_busy_before_asking_about_edits(studio, qtb
     dialogs.answers["save_discard_cancel"] = "discard"
     assert studio.panels["Export"].export_to(tmp_path / "out") is False
     assert dialogs.errors[-1][0] == "Busy" and "Unsaved correction" not in dialogs.asked
+    # the Export… button: "Busy" before the folder picker (a folder chosen for an export that cannot start)
+    picked = []
+    monkeypatch.setattr(dialogs_mod, "pick_folder", lambda parent, title: picked.append(title) or str(tmp_path / "o"))
+    dialogs.errors.clear()
+    qtbot.mouseClick(studio.panels["Export"].btn, Qt.MouseButton.LeftButton)
+    assert picked == [] and dialogs.errors[-1][0] == "Busy"
     assert review.dirty and review.mask_layer.data[30, 30]
     with qtbot.waitSignal(studio.runner.finished, timeout=10000):
         gate.set()

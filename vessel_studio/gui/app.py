@@ -37,8 +37,8 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
         docks["Review"].raise_()
     except (AttributeError, RuntimeError):
         pass
-    studio.panels = panels
-    studio.docks = docks
+    studio.panels.update(panels)
+    studio.docks.update(docks)
     try:
         _size_docks_when_shown(studio, viewer.window._qt_window)
     except (AttributeError, RuntimeError):

@@ -46,18 +46,25 @@ class ExportPanel(QWidget):
         studio.runner.finished.connect(self._finished)
 
     def _pick(self) -> None:
+        if not self._can_start():  # before the folder picker: a folder chosen for an export that cannot start
+            return
         folder = dialogs.pick_folder(self, "Export into folder")
         if folder:
             self.export_to(folder)
 
-    def export_to(self, folder) -> bool:
-        proj = self.studio.project
-        if proj is None:
+    def _can_start(self) -> bool:
+        if self.studio.project is None:
             dialogs.error(self, "No project", "Open a project first.")
             return False
         if self.studio.runner.running:  # before asking about unsaved edits: nothing would be exported now
             dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
             return False
+        return True
+
+    def export_to(self, folder) -> bool:
+        if not self._can_start():
+            return False
+        proj = self.studio.project
         try:  # a folder of other things (a lab's images, its own measures.csv) is refused before anything
             tasks.check_export(proj, folder)
         except (ValueError, OSError) as exc:

@@ -16,24 +16,32 @@ def _studio(napari_viewer):
     return get_studio(napari_viewer)
 
 
-def _widget_class(module: str, name: str):
-    """A QWidget subclass napari can instantiate with ``napari_viewer`` (it inspects ``__init__``)."""
+def _widget_class(module: str, name: str, key: str):
+    """A QWidget class napari can instantiate with ``napari_viewer`` (it inspects ``__init__``): the panel in
+    a scroll area, as the Vessel Studio window docks it (``qtutil.PanelScroll``: a panel opened from the
+    Plugins menu, e.g. again after its dock was closed, kept the window from being made smaller than the
+    panel), and the studio's panel ``key`` from then on (``studio.panels``; ``.widget()`` is the panel)."""
     import importlib
 
-    base = getattr(importlib.import_module(f"vessel_studio.gui.{module}"), name)
+    from vessel_studio.gui.qtutil import PanelScroll
+
+    panel_class = getattr(importlib.import_module(f"vessel_studio.gui.{module}"), name)
 
     def __init__(self, napari_viewer):
-        base.__init__(self, _studio(napari_viewer))
+        studio = _studio(napari_viewer)
+        panel = panel_class(studio)
+        PanelScroll.__init__(self, panel)
+        studio.panels[key] = panel
 
-    return type(f"Plugin{name}", (base,), {"__init__": __init__, "__module__": __name__})
+    return type(f"Plugin{name}", (PanelScroll,), {"__init__": __init__, "__module__": __name__})
 
 
 def __getattr__(name):  # ProjectWidget, AdaptationWidget, ... for the manifest
     table = {
-        "ProjectWidget": ("project_panel", "ProjectPanel"),
-        "AdaptationWidget": ("adapt_panel", "AdaptPanel"),
-        "ReviewWidget": ("review_panel", "ReviewPanel"),
-        "ExportWidget": ("export_panel", "ExportPanel"),
+        "ProjectWidget": ("project_panel", "ProjectPanel", "Project"),
+        "AdaptationWidget": ("adapt_panel", "AdaptPanel", "Adaptation"),
+        "ReviewWidget": ("review_panel", "ReviewPanel", "Review"),
+        "ExportWidget": ("export_panel", "ExportPanel", "Export"),
     }
     if name in table:
         cls = _widget_class(*table[name])

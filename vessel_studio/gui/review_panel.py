@@ -330,6 +330,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             studio.keep_checks.remove(self.confirm_kept_edits)
         if self.forget in studio.forget_hooks:
             studio.forget_hooks.remove(self.forget)
+        if studio.panels.get("Review") is self:  # the studio's Review panel no longer (removing images asks it)
+            del studio.panels["Review"]
         try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
             self.viewer.layers["mask"].events.paint.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):

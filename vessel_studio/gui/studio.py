@@ -63,6 +63,11 @@ class Studio(QObject):
         #: called with the ids of images just taken out of the project (``remove_images``): each drops what
         #: it holds of them (the Review panel: their unsaved edits on screen, edits kept in the window)
         self.forget_hooks: list[Callable[[set[str]], None]] = []
+        #: the panels by name ("Project", "Adaptation", "Review", "Export") and the window's docks of them
+        #: (``app.attach``); a panel opened from napari's Plugins menu takes its name's place, and the Review
+        #: panel leaves it when its dock is closed
+        self.panels: dict = {}
+        self.docks: dict = {}
         self._close_when_done = False
         self._closing_ok = False
         self._filtered = None
@@ -198,7 +203,7 @@ class Studio(QObject):
                           "or been cancelled.")
             return False
         self.flush()  # a save still being written of one of them would fail after the removal
-        review = getattr(self, "panels", {}).get("Review")
+        review = self.panels.get("Review")
         # the order the person steps in: the Review panel's queue ("most uncertain first"), else the project's
         order = review.ids() if review is not None else [r.id for r in proj.images]
         try:
