@@ -43,3 +43,21 @@ def test_a_tilde_after_equals_is_the_home_folder(tmp_path, monkeypatch, capsys):
     assert (home / "masks" / "eye.png").is_file()
     assert not (work / "~").exists()
     assert f"into {home / 'masks'}" in capsys.readouterr().out
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path):
+    # session 29 QA: `vessel-studio images PROJECT | head -3` (or `rounds PROJECT | head`) ended in a
+    # BrokenPipeError traceback once head had quit
+    import os
+
+    from vessel_studio.store import Project
+
+    Project.create(tmp_path / "proj", modality="octa")
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before anything is written
+    try:
+        r = subprocess.run([sys.executable, "-m", "vessel_studio", "images", str(tmp_path / "proj")], stdout=write,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr

@@ -92,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of the output has gone (`vessel-studio images PROJECT | head`): no traceback, and
+        # what is left in stdout's buffer goes nowhere at exit (Python's advice for SIGPIPE)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, FileNotFoundError, PermissionError, FileExistsError, NotADirectoryError,
             IsADirectoryError) as exc:
         # Bad input: a clear one-line message naming the file, not a traceback (the last three:
