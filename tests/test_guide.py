@@ -25,3 +25,17 @@ def test_guide_dialog_buttons_are_the_windows_labels():
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "vessel_studio" / "gui").glob("*.py"))
     unknown = [label for label in labels if f'"{label}"' not in code]
     assert not unknown, f"docs/GUIDE.md names labels the GUI does not have: {unknown}"
+
+
+def test_guide_speck_sizes_are_the_windows():
+    """Session 29 QA: the guide said N "starts at 10 px at DRIVE's scale, scaled by area to the image", so an
+    OCT-A user (304 px images) expected ~3 px; the window shows 10 (never below it), and 11 at DRIVE's size."""
+    from vessel_studio.measures import speck_size
+
+    text = " ".join(GUIDE.read_text(encoding="utf-8").split())
+    m = re.search(r"N is (\d+) px on images up to (\d+) px a side \(OCT-A's (\d+) px too\), then grows with the "
+                  r"image's area: (\d+) px at DRIVE's size, (\d+) at CHASE_DB1's", text)
+    assert m, "the guide's Remove specks row does not give N's sizes"
+    base, side, octa, drive, chase = (int(g) for g in m.groups())
+    assert speck_size((octa, octa)) == base == speck_size((side, side)) < speck_size((side + 60, side + 60))
+    assert speck_size((584, 565)) == drive and speck_size((960, 999)) == chase
