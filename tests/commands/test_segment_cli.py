@@ -282,3 +282,17 @@ def test_nothing_to_segment_is_one_error_and_makes_no_folder(tmp_path, tiny_mode
     err = capsys.readouterr().err
     assert "nothing to segment" in err and "folder holds no image files" in err and "gone.png" in err
     assert not out.exists()
+
+
+def test_segment_errors_start_their_own_line_under_the_progress_bar(tmp_path, folders, tiny_model, capsys):
+    # session 29 QA: an unreadable image's error was printed after the progress bar on its line
+    # ("segment:  33%|███▎      | 1/3 [00:00<00:01,  1.29image/s]error: bad/notes.png: cannot read ...")
+    import re
+
+    imgs, _, _ = folders
+    (imgs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)  # truncated
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(tmp_path / "out"), str(imgs)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "broken.png" in err
+    lines = [line for line in re.split(r"[\r\n]", err) if "error:" in line]
+    assert lines and all(line.startswith("error: ") for line in lines), lines

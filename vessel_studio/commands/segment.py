@@ -218,14 +218,14 @@ def run(args: argparse.Namespace) -> int:
         stem = f.name[: -len(f.suffix)]
         if stem in seen:
             failed.append((str(f), f"same name as {seen[stem]}: its outputs would overwrite"))
-            print(f"error: {f}: same name as {seen[stem]}, skipped", file=sys.stderr)
+            tqdm.write(f"error: {f}: same name as {seen[stem]}, skipped", file=sys.stderr)
             continue
         outputs = [out / f"{stem}.png", *([out / f"{stem}_prob.tif"] if args.save_prob else [])]
         clash = [p for p in outputs if p.resolve() in inputs]
         if clash:  # --out is the input images' folder: the mask would replace the photograph
             failed.append((str(f), f"its output {clash[0]} is an input image"))
-            print(f"error: {f}: its output would overwrite the input image {clash[0]}; choose another --out, "
-                  "skipped", file=sys.stderr)
+            tqdm.write(f"error: {f}: its output would overwrite the input image {clash[0]}; choose another --out, "
+                       "skipped", file=sys.stderr)
             continue
         seen[stem] = f  # after the clash: a skipped image's name does not skip another's
         try:
@@ -241,6 +241,6 @@ def run(args: argparse.Namespace) -> int:
             if str(f) not in msg:
                 msg = f"{f}: {msg}"
             failed.append((str(f), msg))
-            print(f"error: {msg}", file=sys.stderr)
+            tqdm.write(f"error: {msg}", file=sys.stderr)  # on a line of its own, under the progress bar
     print(f"segmented {ok} image(s) into {out}" + (f"; {len(failed)} failed" if failed else ""))
     return 1 if failed else 0
