@@ -128,7 +128,12 @@ class CorrectionMixin:
             self.mask_layer.redo()
             self._edited()
 
-    def _edited(self, *_args) -> None:
+    def _edited(self, event=None) -> None:
+        if getattr(event, "type", None) == "set_data":
+            # napari's Undo / Redo of the mask layer (Ctrl+Z), or a new mask being shown: the "unsaved edits"
+            # line follows once the event loop is back (a load sets the data before the state it is compared to)
+            self._edit_state_timer.start()
+            return
         self._update_edit_state()
 
     def _running_job(self) -> str | None:
@@ -362,8 +367,8 @@ class CorrectionMixin:
 
     def autosave(self) -> None:
         """Write unsaved edits to the project-side draft (only when they changed); refresh the
-        "unsaved edits" line (napari's own Ctrl+Z / Ctrl+Shift+Z on the mask layer change it
-        without a paint event)."""
+        "unsaved edits" line (it follows napari's own Ctrl+Z / Ctrl+Shift+Z through the layer's ``set_data``
+        event, :meth:`_edited`)."""
         proj = self.studio.project
         if self._kept_edits:
             self._keep_edits_as_drafts()

@@ -72,7 +72,7 @@ def mask_colormap():
 
 def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
     """Make the layers that are missing, hidden and empty, in :data:`NAMES` order; connect
-    ``on_paint`` to the mask layer's paint event (an existing one's too: a Review panel opened
+    ``on_paint`` to the mask layer's edits (:func:`_follow_edits`; an existing one's too: a Review panel opened
     again finds the layers of the closed one). ``image`` is made RGB (fundus);
     :func:`prepare_image` makes it gray for an OCT-A project before its first image, and an image
     of the other kind replaces that one layer (as stepping between RGB and gray images does)."""
@@ -91,8 +91,15 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
         else:
             viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
                              contrast_limits=(0, 1), **maps[name])
-    layers["mask"].events.paint.connect(on_paint)
+    _follow_edits(layers["mask"], on_paint)
     order(viewer)
+
+
+def _follow_edits(layer, on_paint) -> None:
+    """``on_paint`` on the mask layer's paint event and on its ``set_data``, which napari's own Undo / Redo
+    (Ctrl+Z / Ctrl+Shift+Z on the layer) emit without a paint event (and a new mask shown emits too)."""
+    layer.events.paint.connect(on_paint)
+    layer.events.set_data.connect(on_paint)
 
 
 def prepare_image(viewer, *, rgb: bool) -> None:
@@ -162,7 +169,7 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
 
 def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_paint) -> None:
     """Show ``mask`` in the ``mask`` Labels layer with an empty undo history; a new layer gets
-    ``opacity``, ``contour`` and ``on_paint`` connected to its paint event."""
+    ``opacity``, ``contour`` and ``on_paint`` connected to its edits (:func:`_follow_edits`)."""
     data = (np.asarray(mask) > 0).astype(np.uint8)
     brush = max(3, int(round(min(data.shape) / 150)))  # a new layer, or one shown at another size
     layers = viewer.layers
@@ -182,7 +189,7 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
             layers.remove("mask")
         layer = _add_mask(viewer, data, opacity=opacity, contour=contour)
         layer.brush_size = brush
-        layer.events.paint.connect(on_paint)
+        _follow_edits(layer, on_paint)
     layer.selected_label = 1
     order(viewer)
 

@@ -274,6 +274,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._autosave.setInterval(autosave_ms)
         self._autosave.timeout.connect(self.autosave)
         self._autosave.start()
+        self._edit_state_timer = QTimer(self)  # the "unsaved edits" line after napari's own Undo / Redo
+        self._edit_state_timer.setSingleShot(True)
+        self._edit_state_timer.setInterval(0)
+        self._edit_state_timer.timeout.connect(self._update_edit_state)
         #: the read-ahead starts once the new image has been drawn, not during that frame (a worker
         #: reading and decoding then competes with the GUI thread's rendering for the CPU and the GIL)
         self._ahead_timer = QTimer(self)
@@ -332,8 +336,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             studio.forget_hooks.remove(self.forget)
         if studio.panels.get("Review") is self:  # the studio's Review panel no longer (removing images asks it)
             del studio.panels["Review"]
-        try:  # the layers stay (a Review panel opened later reuses them): not their paint hook
-            self.viewer.layers["mask"].events.paint.disconnect(self._edited)
+        self._edit_state_timer.stop()
+        try:  # the layers stay (a Review panel opened later reuses them): not their paint hooks
+            events = self.viewer.layers["mask"].events
+            events.paint.disconnect(self._edited)
+            events.set_data.disconnect(self._edited)
         except (KeyError, RuntimeError, ValueError, AttributeError):
             pass
         self._unhook_pieces()
