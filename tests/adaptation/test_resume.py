@@ -145,6 +145,13 @@ def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, kill_at, sour
     assert [r.index for r in final.rounds] == [0, 1, 2]
     for i in (0, 1, 2):
         _assert_same_round(final, ref, i)
+    # the round records' training losses too: of the stages the killed run finished (found done now) and
+    # of the steps it made before the checkpoint the resumed training went on from
+    losses = ("generator_loss", "segmenter_loss")
+    got = {r.index: {k: r.metrics.get(k) for k in losses} for r in final.rounds}
+    want = {r.index: {k: r.metrics.get(k) for k in losses} for r in ref.rounds}
+    assert all(v is not None for rec in want.values() for v in rec.values())
+    assert got == want
     # (model hashes differ: config.json records run timings and steps run in each process)
     assert not (final.folder / "work" / "job.json").exists()
 
@@ -216,6 +223,42 @@ def test_stage_clock_keeps_the_finished_runs_time_and_never_adds_a_rerun(tmp_pat
     for bad in ("{half", '{"generator": null}', "[1, 2]"):  # unreadable or not {stage: seconds}: start afresh
         (tmp_path / _StageClock.FILE).write_text(bad)
         assert _StageClock(tmp_path).before == {}
+
+
+def test_a_work_folder_without_saved_losses_still_resumes(tmp_path):
+    """Work folders from before the losses were saved beside their stages resume as they did: no
+    generator loss for a generator found done, the segmenter's of the steps run since its checkpoint."""
+    proj, bundle, _ = make_setup(tmp_path)
+    _run_and_kill(proj.folder, bundle, ("segmenter", 1, 2), tmp_path)
+    work = proj.folder / "work" / "round-001"
+    assert (work / "generator-losses.json").is_file() and (work / "segmenter-losses.json").is_file()
+    for name in ("generator-losses.json", "segmenter-losses.json"):
+        (work / name).unlink()
+    res, _ = collect(adapt(Project.open(proj.folder), CFG, source=bundle))
+    assert res.resumed and [r.index for r in res.rounds] == [1, 2]
+    metrics = {r.index: r.metrics for r in Project.open(proj.folder).rounds}
+    assert "generator_loss" not in metrics[1] and "segmenter_loss" in metrics[1]
+    assert "generator_loss" in metrics[2] and "segmenter_loss" in metrics[2]
+
+
+def test_stage_losses_are_kept_by_step(tmp_path):
+    from vessel_studio.adaptation.rounds import _StageLosses
+
+    path = tmp_path / "segmenter-losses.json"
+    first = _StageLosses(path, every=2)
+    first.add(1, 0.5)
+    assert not path.exists()  # saved at the trainer's checkpoint steps only
+    first.add(2, 0.4)
+    first.add(3, 0.3)  # after the checkpoint: lost with a kill
+    resumed = _StageLosses(path, every=2)
+    assert resumed.values() == [0.5, 0.4]
+    for step in range(3, 12):  # beyond 10 steps: ordered by number, not as the file's text sorts
+        resumed.add(step, step / 10)
+    resumed.save()
+    assert _StageLosses(path).values() == [0.5, 0.4] + [s / 10 for s in range(3, 12)]
+    for bad in ("{half", '{"1": null}', "[1, 2]", '{"one": 1.0}'):  # unreadable or not {step: loss}
+        path.write_text(bad)
+        assert _StageLosses(path).values() == []
 
 
 @pytest.mark.parametrize("source_weight,pseudo_mirror,stop", [(0.0, False, True), (0.5, False, False),

@@ -100,7 +100,7 @@ class RoundOutput:
 # --- small helpers --------------------------------------------------------------------------
 
 
-def _forward(job: Job, stage: str, r: int, losses: list[float] | None = None, scale=None):
+def _forward(job: Job, stage: str, r: int, losses: _StageLosses | None = None, scale=None):
     """Re-tag a sub-job's Progress with our stage and round; keep its losses; return its result.
 
     ``scale(step, total) -> (step, total)`` maps a sub-job's progress into a larger total.
@@ -117,7 +117,7 @@ def _forward(job: Job, stage: str, r: int, losses: list[float] | None = None, sc
                 yield Progress(stage, step, total, ev.message, round=r)
             elif isinstance(ev, Metric):
                 if losses is not None and ev.name == "loss":
-                    losses.append(float(ev.value))
+                    losses.add(ev.step, float(ev.value))
             elif isinstance(ev, Preview):
                 yield dataclasses.replace(ev, stage=stage, round=r)
     finally:
@@ -167,6 +167,43 @@ def _model_done(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
 
+class _StageLosses:
+    """A training stage's loss per step, saved beside the stage's model in the round's work folder
+    (``generator-losses.json``, ``segmenter-losses.json``) at each of the trainer's checkpoints and
+    before the model is written, so that a round resumed by another process reports the losses of
+    the whole training (``generator_loss`` / ``segmenter_loss``) as an uninterrupted round does: a stage
+    an earlier run finished is found done and not run (it reported no loss before: QA, session 29),
+    and one resumed from its checkpoint runs only the steps after it. Keyed by step, so steps run
+    again after a kill replace their (equal) losses instead of being counted twice. (The segmenter
+    trainer saves its checkpoint before it reports that step's loss: a kill between the two leaves the
+    steps since the checkpoint before out of the resumed round's mean.) A work folder without the
+    file (older, or unreadable) resumes as before: no loss for a stage found done."""
+
+    def __init__(self, path: Path, every: int = 1):
+        import json
+
+        self.path, self.every = path, max(1, int(every))
+        try:
+            saved = json.loads(path.read_text()) if path.is_file() else {}
+            self.by_step = {int(k): float(v) for k, v in saved.items()}
+        except (ValueError, TypeError, AttributeError):  # unreadable or not {step: loss}: start afresh
+            self.by_step = {}
+
+    def add(self, step: int | None, value: float) -> None:
+        step = len(self.by_step) + 1 if step is None else int(step)
+        self.by_step[step] = float(value)
+        if step % self.every == 0:  # the trainers checkpoint at these steps (and at the last one)
+            self.save()
+
+    def save(self) -> None:
+        from vessel_studio.io.atomic import write_json
+
+        write_json(self.path, {str(k): v for k, v in sorted(self.by_step.items())})
+
+    def values(self) -> list[float]:
+        return [self.by_step[k] for k in sorted(self.by_step)]
+
+
 # --- stages -------------------------------------------------------------------------------
 
 
@@ -177,6 +214,7 @@ def stage_target_generator(ctx: RoundContext, *, masks: list[np.ndarray] | None,
 
     cfg, r = ctx.cfg, ctx.index
     out = ctx.work / "generator"
+    record = _StageLosses(ctx.work / "generator-losses.json")
     if not _model_done(out):
         if r == 0:
             init = ctx.source_generator if cfg.target_init == "source" else None
@@ -207,9 +245,12 @@ def stage_target_generator(ctx: RoundContext, *, masks: list[np.ndarray] | None,
         job = train_generator(images, masks, train_cfg, fovs=fovs, init=init, preprocessing=ctx.target_prep,
                               checkpoint_dir=ctx.work / "generator-ckpt", device=ctx.device,
                               description={"round": r, "role": "target generator"})
-        gen = yield from _forward(job, "target-generator", r, losses)
+        record.every = train_cfg.checkpoint_every
+        gen = yield from _forward(job, "target-generator", r, record)
+        record.save()  # before the model: a generator found done has its losses
         gen.save(out)
         shutil.rmtree(ctx.work / "generator-ckpt", ignore_errors=True)
+    losses.extend(record.values())
     return Generator.load(out, device=ctx.device).use_channels_last(cfg.gen_channels_last)
 
 
@@ -273,6 +314,7 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
 
     cfg, r = ctx.cfg, ctx.index
     out = ctx.work / "segmenter"
+    record = _StageLosses(ctx.work / "segmenter-losses.json")
     if not _model_done(out):
         train_cfg = SegmenterTrainConfig.preset(
             cfg.preset_name, steps=int(steps), batch_size=cfg.seg_batch, crop=cfg.seg_crop, lr=lr,
@@ -282,11 +324,14 @@ def stage_segmenter(ctx: RoundContext, pairs, *, init, steps: int, lr: float, lo
         job = train_segmenter(pairs, train_cfg, init=init, preprocessing=ctx.target_prep,
                               checkpoint_dir=ctx.work / "segmenter-ckpt", device=ctx.device,
                               description={"round": r, "pairs": len(pairs), "adaptation": True})
-        seg = yield from _forward(job, "segmenter", r, losses)
+        record.every = train_cfg.checkpoint_every
+        seg = yield from _forward(job, "segmenter", r, record)
+        record.save()  # before the model: a segmenter found done has its losses
         if cfg.seg_norm == "target":
             seg = yield from stage_target_norm(ctx, seg)
         seg.save(out)
         shutil.rmtree(ctx.work / "segmenter-ckpt", ignore_errors=True)
+    losses.extend(record.values())
     seg = Segmenter.load(out)
     seg.to(ctx.device)
     return seg
