@@ -40,14 +40,18 @@ def test_adapt_creates_then_continues_a_project(folders, capsys):
     proj = Project.open(tmp / "proj")
     assert [r.index for r in proj.rounds] == [0, 1]
     assert proj.rounds[0].seed == 3 and proj.rounds[0].config["preset_name"] == "tiny"
-    # again: the same images are skipped, one more round is added after the latest
-    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1", "--set", "gen_finetune_steps=2",
-                      "pseudo_mode=hard")) == 0
+    # again: the same images are skipped, one more round is added after the latest; without --preset and
+    # --seed, with the project's (session 29: the cpu preset and seed 0)
+    again = _args(tmp, src, tgt, seg, gen, "--rounds", "1", "--set", "gen_finetune_steps=2", "pseudo_mode=hard")
+    again.remove("--preset"), again.remove("tiny")
+    assert main(again) == 0
     out = capsys.readouterr().out
     assert "0 new target image(s); 2 in the project" in out
+    assert "continuing with the project's configuration: preset tiny, seed 3 (round 1's record" in out
     last = Project.open(tmp / "proj").rounds
     assert [r.index for r in last] == [0, 1, 2]
     assert last[-1].config["gen_finetune_steps"] == 2 and last[-1].config["pseudo_mode"] == "hard"
+    assert last[-1].config["preset_name"] == "tiny" and last[-1].seed == 3
 
 
 def test_adapt_procedural_source(folders, capsys):
@@ -215,3 +219,66 @@ def test_unsaved_drafts_are_named_before_adapting(folders, capsys, monkeypatch):
     assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
     err = capsys.readouterr().err
     assert f"warning: unsaved edits of 1 image(s) are not used" in err and rec.name in err
+
+
+def _capture_config(monkeypatch):
+    """Replace the job by one that records the AdaptConfig the command built and stops (Ctrl-C: exit 130)."""
+    import vessel_studio.adaptation as adaptation
+
+    seen = []
+
+    def capture(project, cfg, **kw):
+        seen.append(cfg)
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(adaptation, "adapt", capture)
+    return seen
+
+
+def test_continuing_a_project_takes_its_recorded_configuration(folders, capsys, monkeypatch):
+    """QA, session 29: `adapt PROJECT --rounds 2` on a project started with `--preset tiny --seed 3` adapted the
+    new rounds with the cpu preset and seed 0 (the options' defaults), so "the same as one longer job" held only
+    when every option was typed again. Options not given now come from the project's latest round's record
+    (a guard re-run records a derived seed: the job's is taken from a round that was not re-run); options given
+    win; threads are this machine's, not the project's."""
+    from vessel_studio.adaptation import AdaptConfig
+    from vessel_studio.store import RoundRecord
+
+    tmp, src, tgt, seg, gen = folders
+    proj = Project.create(tmp / "proj", modality="octa")
+    first = AdaptConfig.preset("tiny", seed=3, t0=0.4, gen_finetune_steps=2, threads=1).resolve_auto("fundus", "octa")
+    for index, cfg, retries in ((0, first, 0.0), (1, first.replace(seed=123456), 1.0)):
+        (tmp / f"r{index}").mkdir()
+        proj.commit_round(tmp / f"r{index}", RoundRecord(index=index, folder="", config=cfg.to_dict(), seed=cfg.seed,
+                                                         metrics={"guard_retries": retries}))
+    seen = _capture_config(monkeypatch)
+    base = ["adapt", str(proj.folder), "--source-segmenter", str(seg), "--source-generator", str(gen), "--quiet"]
+
+    assert main([*base, "--rounds", "1"]) == 130
+    cfg = seen.pop()
+    assert (cfg.preset_name, cfg.seed, cfg.t0, cfg.gen_finetune_steps) == ("tiny", 3, 0.4, 2)
+    assert cfg.gen_steps == AdaptConfig.preset("tiny").gen_steps and cfg.rounds == 1 and cfg.threads is None
+    out = capsys.readouterr().out
+    assert "continuing with the project's configuration" in out and "preset tiny, seed 3" in out
+    assert main(base) == 130  # --rounds not given: the preset's, rounds to add
+    assert seen.pop().rounds == AdaptConfig.preset("tiny").rounds
+
+    # given options win; the recorded ones not given stay
+    assert main([*base, "--preset", "cpu", "--seed", "5", "--set", "gen_finetune_steps=7", "--threads", "2"]) == 130
+    cfg = seen.pop()
+    assert (cfg.preset_name, cfg.seed, cfg.gen_finetune_steps, cfg.threads) == ("cpu", 5, 7, 2)
+    assert cfg.gen_steps == AdaptConfig.preset("cpu").gen_steps and cfg.t0 == 0.4 and cfg.rounds == "auto"
+    assert main([*base, "--t0", "0.3", "--steps", "20", "--count", "6"]) == 130
+    cfg = seen.pop()
+    assert (cfg.preset_name, cfg.seed, cfg.t0, cfg.steps, cfg.n_synthetic) == ("tiny", 3, 0.3, 20, 6)
+
+
+def test_a_new_project_defaults_to_the_cpu_preset_and_seed_0(folders, capsys, monkeypatch):
+    """Without --preset and --seed a new project is adapted with the cpu preset and seed 0, as before."""
+    tmp, src, tgt, seg, gen = folders
+    seen = _capture_config(monkeypatch)
+    assert main(["adapt", str(tmp / "proj"), "--target", str(tgt.folder / "images"), "--modality", "octa",
+                 "--source-segmenter", str(seg), "--source-generator", str(gen), "--quiet"]) == 130
+    assert (seen[0].preset_name, seen[0].seed, seen[0].rounds) == ("cpu", 0, "auto")
+    assert "continuing with" not in capsys.readouterr().out

@@ -12,10 +12,13 @@ given), and the command stops with an error naming the folder when they do not (
 to procedural masks). A project whose rounds were adapted from procedural masks with the lab's own
 source models continues with those models (checked by their recorded hashes), unless
 ``--source-segmenter`` and ``--source-generator`` are both given; the command stops with an error naming
-the folder when they are gone or changed. Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``,
-power cut) resumes when the same command is run again. The source models are checked from their
-config.json before any work (``adaptation.source_models.check_source_models``: model folders of the
-right kind, a mask-conditioned generator for procedural masks, one modality); without
+the folder when they are gone or changed. The configuration follows the same rule: on a project with rounds,
+``--preset``, ``--seed``, ``--t0``, ``--steps``, ``--count`` and ``--set`` not given are the ones its latest round
+records (``_recorded_config``; a line says so), given ones win, and ``--rounds`` is the rounds to add (default:
+the preset's); a new project defaults to the ``cpu`` preset and seed 0. Ctrl-C cancels (the project stays as it
+was); a killed run (``kill -9``, power cut) resumes when the same command is run again. The source models
+are checked from their config.json before any work (``adaptation.source_models.check_source_models``: model
+folders of the right kind, a mask-conditioned generator for procedural masks, one modality); without
 ``--source-modality`` the source modality is the one the models record (else fundus).
 """
 
@@ -55,27 +58,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-modality", choices=["octa", "fundus"], default=None,
                    help="modality of the source images (default: the source models' (config.json), else fundus, "
                         "or the one the project records)")
-    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
+    # None: not given, so a project with rounds continues with the configuration they record (_recorded_config)
+    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None,
+                   help="default: cpu, or the one the project records")
     p.add_argument("--rounds", type=_rounds_arg, default=None, metavar="N|auto",
                    help="co-optimization rounds to add (default: the preset's; 'auto': by modality)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--t0", type=float, default=None, help="inversion depth as a fraction of T (default 0.3)")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps over the whole schedule (default 50)")
-    p.add_argument("--count", type=int, default=None, help="synthetic pairs per round")
+    p.add_argument("--seed", type=int, default=None, help="default: 0, or the one the project records")
+    p.add_argument("--t0", type=float, default=None,
+                   help="inversion depth as a fraction of T (default 0.3, or the one the project records)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="DDIM steps over the whole schedule (default 50, or the one the project records)")
+    p.add_argument("--count", type=int, default=None,
+                   help="synthetic pairs per round (default: the preset's, or the one the project records)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="any AdaptConfig field, e.g. --set gen_steps=300 cond_dropout=0.3")
+                   help="any AdaptConfig field, e.g. --set gen_steps=300 cond_dropout=0.3 (on a project with "
+                        "rounds, the ones its rounds record are kept unless set again)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _config(args: argparse.Namespace):
-    """The AdaptConfig of ``--preset`` with the options and ``--set KEY=VALUE`` overrides."""
+def _config(args: argparse.Namespace, recorded: dict | None = None):
+    """The AdaptConfig of ``--preset`` with the options and ``--set KEY=VALUE`` overrides. ``recorded``: the
+    project's (``_recorded_config``), whose preset and fields stand for the options not given (a new project:
+    the ``cpu`` preset, seed 0)."""
     import json
 
     from vessel_studio.adaptation import AdaptConfig
 
-    overrides = {"seed": args.seed}
+    recorded = recorded or {}
+    overrides = {**recorded.get("fields", {})}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
     for key, name in (("rounds", "rounds"), ("t0", "t0"), ("steps", "steps"), ("count", "n_synthetic"),
                       ("threads", "threads")):
         if getattr(args, key) is not None:
@@ -88,7 +102,56 @@ def _config(args: argparse.Namespace):
             overrides[k] = json.loads(v)
         except ValueError:
             overrides[k] = v
-    return AdaptConfig.preset(args.preset, **overrides)
+    return AdaptConfig.preset(args.preset or recorded.get("preset") or "cpu", **overrides)
+
+
+#: AdaptConfig fields a project's rounds record that are not carried into the rounds a run adds:
+#: ``rounds`` is how many this run adds (--rounds, else the preset's), ``threads`` how this machine runs them
+NOT_CARRIED = ("preset_name", "rounds", "threads")
+
+
+def _recorded_config(project) -> dict | None:
+    """The configuration the project's rounds were adapted with, for continuing it as one longer job would:
+    ``{"round", "preset", "fields"}``, the latest round's recorded AdaptConfig as its preset and the fields
+    that differ from that preset (what --seed, --t0, --steps, --count and --set gave; "auto" fields compared
+    resolved for the recorded source's modality, as the job records them). Before session 29 the options'
+    defaults (cpu, seed 0) were used: a project started with ``--preset tiny`` got cpu rounds. A round the
+    label-free guard re-ran records a derived seed, so the seed is the latest round's that was not re-run.
+    None for a project without rounds (or rounds that record no config)."""
+    import dataclasses
+
+    from vessel_studio.adaptation import AdaptConfig
+
+    rounds = [r for r in project.rounds if r.config.get("preset_name")]
+    if not rounds:
+        return None
+    config = dict(rounds[-1].config)
+    kept = next((r for r in reversed(rounds) if not r.metrics.get("guard_retries")), None)
+    if kept is not None and "seed" in kept.config:
+        config["seed"] = kept.config["seed"]
+    name = str(config["preset_name"])
+    source_modality = (project.source or {}).get("modality") or "fundus"
+    preset = AdaptConfig.preset(name).resolve_auto(source_modality, project.modality).to_dict()
+    names = {f.name for f in dataclasses.fields(AdaptConfig)} - set(NOT_CARRIED)  # a removed field is dropped
+    return {"round": rounds[-1].index, "preset": name,
+            "fields": {k: v for k, v in config.items() if k in names and v != preset[k]}}
+
+
+def _recorded_config_line(recorded: dict, args: argparse.Namespace) -> str | None:
+    """The line that says which of the configuration comes from the project's record (None: none of it)."""
+    given = set()
+    for key, name in (("preset", "preset_name"), ("seed", "seed"), ("t0", "t0"), ("steps", "steps"),
+                      ("count", "n_synthetic")):
+        if getattr(args, key) is not None:
+            given.add(name)
+    given |= {item.split("=", 1)[0] for item in args.set}
+    taken = [] if "preset_name" in given else [f"preset {recorded['preset']}"]
+    fields = {"seed": 0, **recorded["fields"]}  # the seed is named even when it is the default 0
+    taken += [f"{k} {v}" for k, v in fields.items() if k not in given]
+    if not taken:
+        return None
+    return (f"continuing with the project's configuration: {', '.join(taken)} (round {recorded['round']}'s "
+            "record; options given win)")
 
 
 def _recorded_source(project, args: argparse.Namespace):
@@ -152,7 +215,9 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.source_images) != bool(args.source_masks):
         raise ValueError("--source-images and --source-masks go together")
     # every argument is checked before the project is created or images are copied into it
-    cfg = _config(args)
+    project = Project.open(folder) if (folder / "project.json").exists() else None
+    settings = _recorded_config(project) if project is not None else None
+    cfg = _config(args, settings)
     for target in args.target:
         if not expand_image_paths([target]):
             raise ValueError(f"{target}: --target folder holds no image files")
@@ -167,7 +232,6 @@ def run(args: argparse.Namespace) -> int:
         source = SourceBundle(**models)
     created_here = False
     reused = None
-    project = Project.open(folder) if (folder / "project.json").exists() else None
     if project is not None:
         if args.modality and args.modality != project.modality:
             raise ValueError(f"{project.manifest_path}: project modality is {project.modality!r}, not {args.modality!r}")
@@ -208,6 +272,9 @@ def run(args: argparse.Namespace) -> int:
                        if recorded else "")
         print(f"no labelled source images given: using procedural vessel masks rendered by the source generator"
               f"{models_used}")
+    line = _recorded_config_line(settings, args) if settings is not None else None
+    if line:
+        print(line)
 
     from vessel_studio.gui.tasks import draft_ids  # Qt-free
 
