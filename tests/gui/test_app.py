@@ -664,7 +664,8 @@ def test_adaptation_run_says_busy_before_asking_about_edits(studio, qtbot, dialo
 def test_stop_after_this_round_keeps_the_round_and_ends_the_run(studio, source_bundle, qtbot, dialogs):
     """Session 28: Cancel was the only way to end a run early, and it removes every round the run finished
     (its messages said the project "keeps its last committed state"). "Stop after this round" lets the round
-    being run finish and keeps it; Run adaptation adds the rest later."""
+    being run finish and keeps it; Run adaptation later adds Rounds more rounds after it, with the configuration the
+    kept rounds record (session 29; the form stays as it was set for the run, Rounds too)."""
     from vessel_studio.events import Progress
     from vessel_studio.store import Project
 
@@ -688,6 +689,8 @@ def test_stop_after_this_round_keeps_the_round_and_ends_the_run(studio, source_b
     assert [r.index for r in Project.open(studio.project.folder).rounds] == [0, 1]  # round 1 finished and kept
     assert panel.stage.text().startswith("stopped after round 1 in ") and not panel.btn_stop.isEnabled()
     studio.runner.events.disconnect(stop_in_round_1)
+    assert "configuration: preset tiny, seed 0, stop_agreement 1.01 (round 1's record" in panel.recorded.text()
+    assert panel.preset.currentText() == "tiny" and panel.rounds.value() == 3
     panel.rounds.setValue(1)  # and the run goes on from there
     with qtbot.waitSignal(studio.runner.finished, timeout=TINY_JOB_TIMEOUT_MS) as blocker:
         assert panel.run()

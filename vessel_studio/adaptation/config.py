@@ -288,3 +288,33 @@ class AdaptConfig:
     def key(self) -> str:
         """A short hash of the config (for resume checks)."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+#: AdaptConfig fields a project's rounds record that are not carried into the rounds a run adds:
+#: ``rounds`` is how many this run adds (--rounds / the panel's Rounds, else the preset's), ``threads`` how
+#: this machine runs them
+NOT_CARRIED = ("preset_name", "rounds", "threads")
+
+
+def recorded_config(project) -> dict[str, Any] | None:
+    """The configuration the project's rounds were adapted with, for continuing it as one longer job would:
+    ``{"round", "preset", "fields"}``, the latest round's recorded AdaptConfig as its preset and the fields
+    that differ from that preset (what ``adapt``'s --seed, --t0, --steps, --count and --set gave; "auto"
+    fields compared resolved for the recorded source's modality, as the job records them). ``adapt PROJECT``
+    run again and the GUI's Adaptation panel both take it for what is not given (session 29: they used the
+    defaults, cpu and seed 0, so a project started with ``--preset tiny`` got cpu rounds; the panel, whatever
+    its form showed). A round the label-free guard re-ran records a derived seed, so the seed is the latest
+    round's that was not re-run. None for a project without rounds (or rounds that record no config)."""
+    rounds = [r for r in project.rounds if r.config.get("preset_name")]
+    if not rounds:
+        return None
+    config = dict(rounds[-1].config)
+    kept = next((r for r in reversed(rounds) if not r.metrics.get("guard_retries")), None)
+    if kept is not None and "seed" in kept.config:
+        config["seed"] = kept.config["seed"]
+    name = str(config["preset_name"])
+    source_modality = (project.source or {}).get("modality") or "fundus"
+    preset = AdaptConfig.preset(name).resolve_auto(source_modality, project.modality).to_dict()
+    names = {f.name for f in dataclasses.fields(AdaptConfig)} - set(NOT_CARRIED)  # a removed field is dropped
+    return {"round": rounds[-1].index, "preset": name,
+            "fields": {k: v for k, v in config.items() if k in names and v != preset[k]}}

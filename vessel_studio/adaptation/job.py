@@ -16,8 +16,9 @@ The job
 4. stops early when the label-free agreement between successive rounds' pseudo-labels reaches
    ``cfg.stop_agreement`` (``adaptation.selection``), or when ``stop_requested()`` (a person's "Stop
    after this round") is true once a round has been committed: the job then ends as a finished one
-   (its rounds kept, ``AdaptResult.stopped_early``), and running ``adapt`` again adds the rounds it
-   left out, the same as one longer job.
+   (its rounds kept, ``AdaptResult.stopped_early``), and running ``adapt`` again adds ``cfg.rounds``
+   rounds after the last one kept (not the rounds it left out: ``cfg.rounds`` set to their number
+   finishes it), the same as one longer job with the same config and seed (``config.recorded_config``).
 
 Cancel (the consumer closes the generator, or Ctrl-C raises KeyboardInterrupt inside it): rounds
 this call committed are rolled back and ``work/`` is removed, so the project is as it was before

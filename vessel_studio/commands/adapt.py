@@ -14,12 +14,13 @@ source models continues with those models (checked by their recorded hashes), un
 ``--source-segmenter`` and ``--source-generator`` are both given; the command stops with an error naming
 the folder when they are gone or changed. The configuration follows the same rule: on a project with rounds,
 ``--preset``, ``--seed``, ``--t0``, ``--steps``, ``--count`` and ``--set`` not given are the ones its latest round
-records (``_recorded_config``; a line says so), given ones win, and ``--rounds`` is the rounds to add (default:
-the preset's); a new project defaults to the ``cpu`` preset and seed 0. Ctrl-C cancels (the project stays as it
-was); a killed run (``kill -9``, power cut) resumes when the same command is run again. The source models
-are checked from their config.json before any work (``adaptation.source_models.check_source_models``: model
-folders of the right kind, a mask-conditioned generator for procedural masks, one modality); without
-``--source-modality`` the source modality is the one the models record (else fundus).
+records (``adaptation.config.recorded_config``, which the GUI's Adaptation panel follows too; a line says so),
+given ones win, and ``--rounds`` is the rounds to add (default: the preset's); a new project defaults to the
+``cpu`` preset and seed 0. Ctrl-C cancels (the project stays as it was); a killed run (``kill -9``, power cut)
+resumes when the same command is run again. The source models are checked from their config.json before any
+work (``adaptation.source_models.check_source_models``: model folders of the right kind, a mask-conditioned
+generator for procedural masks, one modality); without ``--source-modality`` the source modality is the one the
+models record (else fundus).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-modality", choices=["octa", "fundus"], default=None,
                    help="modality of the source images (default: the source models' (config.json), else fundus, "
                         "or the one the project records)")
-    # None: not given, so a project with rounds continues with the configuration they record (_recorded_config)
+    # None: not given, so a project with rounds continues with the configuration they record (recorded_config)
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None,
                    help="default: cpu, or the one the project records")
     p.add_argument("--rounds", type=_rounds_arg, default=None, metavar="N|auto",
@@ -80,8 +81,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace, recorded: dict | None = None):
     """The AdaptConfig of ``--preset`` with the options and ``--set KEY=VALUE`` overrides. ``recorded``: the
-    project's (``_recorded_config``), whose preset and fields stand for the options not given (a new project:
-    the ``cpu`` preset, seed 0)."""
+    project's (``adaptation.config.recorded_config``), whose preset and fields stand for the options not given (a
+    new project: the ``cpu`` preset, seed 0)."""
     import json
 
     from vessel_studio.adaptation import AdaptConfig
@@ -103,38 +104,6 @@ def _config(args: argparse.Namespace, recorded: dict | None = None):
         except ValueError:
             overrides[k] = v
     return AdaptConfig.preset(args.preset or recorded.get("preset") or "cpu", **overrides)
-
-
-#: AdaptConfig fields a project's rounds record that are not carried into the rounds a run adds:
-#: ``rounds`` is how many this run adds (--rounds, else the preset's), ``threads`` how this machine runs them
-NOT_CARRIED = ("preset_name", "rounds", "threads")
-
-
-def _recorded_config(project) -> dict | None:
-    """The configuration the project's rounds were adapted with, for continuing it as one longer job would:
-    ``{"round", "preset", "fields"}``, the latest round's recorded AdaptConfig as its preset and the fields
-    that differ from that preset (what --seed, --t0, --steps, --count and --set gave; "auto" fields compared
-    resolved for the recorded source's modality, as the job records them). Before session 29 the options'
-    defaults (cpu, seed 0) were used: a project started with ``--preset tiny`` got cpu rounds. A round the
-    label-free guard re-ran records a derived seed, so the seed is the latest round's that was not re-run.
-    None for a project without rounds (or rounds that record no config)."""
-    import dataclasses
-
-    from vessel_studio.adaptation import AdaptConfig
-
-    rounds = [r for r in project.rounds if r.config.get("preset_name")]
-    if not rounds:
-        return None
-    config = dict(rounds[-1].config)
-    kept = next((r for r in reversed(rounds) if not r.metrics.get("guard_retries")), None)
-    if kept is not None and "seed" in kept.config:
-        config["seed"] = kept.config["seed"]
-    name = str(config["preset_name"])
-    source_modality = (project.source or {}).get("modality") or "fundus"
-    preset = AdaptConfig.preset(name).resolve_auto(source_modality, project.modality).to_dict()
-    names = {f.name for f in dataclasses.fields(AdaptConfig)} - set(NOT_CARRIED)  # a removed field is dropped
-    return {"round": rounds[-1].index, "preset": name,
-            "fields": {k: v for k, v in config.items() if k in names and v != preset[k]}}
 
 
 def _recorded_config_line(recorded: dict, args: argparse.Namespace) -> str | None:
@@ -216,7 +185,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--source-images and --source-masks go together")
     # every argument is checked before the project is created or images are copied into it
     project = Project.open(folder) if (folder / "project.json").exists() else None
-    settings = _recorded_config(project) if project is not None else None
+    from vessel_studio.adaptation.config import recorded_config
+
+    settings = recorded_config(project) if project is not None else None
     cfg = _config(args, settings)
     for target in args.target:
         if not expand_image_paths([target]):

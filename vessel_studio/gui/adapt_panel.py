@@ -119,6 +119,9 @@ class AdaptPanel(QWidget):
         self._guard_stale = False
         #: further AdaptConfig fields (advanced settings, tests, benchmarks)
         self.overrides: dict = {}
+        #: the project's recorded configuration (``adaptation.config.recorded_config``; None: no round): the
+        #: rounds Run adaptation adds continue with it, as ``adapt PROJECT`` run again does
+        self._recorded: dict | None = None
 
         self.preset = QComboBox()
         self.preset.addItems(PRESETS)
@@ -144,6 +147,15 @@ class AdaptPanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Rounds", self.rounds)
         form.addRow("Synthetic pairs", self.count)
+        #: which configuration the new rounds continue with (the project's record; empty without rounds)
+        self.recorded = QLabel("")
+        self.recorded.setWordWrap(True)
+        self.recorded.setStyleSheet("color: gray")
+        self.recorded.setToolTip("the form is set from the project's latest round when the project is opened or "
+                                 "rolled back, so that the rounds added are the same as one longer run; what you "
+                                 "change in the form wins; the seed and the settings the form has no field for "
+                                 "(adapt --seed / --set) stay the project's. To start afresh: \"Keep rounds up "
+                                 "to\" → \"no round\", then Roll back")
         #: the lab's labelled source images (else the bundled generator's procedural vessel masks)
         self.source = SourceChooser(studio)
 
@@ -155,8 +167,9 @@ class AdaptPanel(QWidget):
         self.btn_stop = QPushButton("Stop after this round")
         self.btn_stop.setEnabled(False)
         self.btn_stop.setToolTip("let the round being run finish, keep it and every round before it, and end the "
-                                 "run there; Run adaptation adds the rounds left out later (the same rounds as "
-                                 "one longer run)")
+                                 "run there; Run adaptation later adds as many rounds as Rounds says after it (not "
+                                 "the rounds left out: set Rounds to their number to finish the run), the same "
+                                 "rounds as one longer run")
         #: "Stop after this round", asked by the job (adaptation.job.adapt's stop_requested) from its thread
         self._stop = threading.Event()
         buttons = QHBoxLayout()
@@ -228,6 +241,7 @@ class AdaptPanel(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.recorded)
         lay.addWidget(self.source)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
@@ -264,13 +278,19 @@ class AdaptPanel(QWidget):
     # --- parameters ------------------------------------------------------------------------
 
     def _apply_preset(self, name: str) -> None:
+        """The preset's values in the form, with the t0, steps and synthetic pairs the project's rounds record
+        where they differ from their preset (as ``adapt PROJECT --preset NAME`` keeps them): another preset
+        changes the sizes, not what the project was given on top of them. Rounds: the preset's."""
         d = preset_defaults(name)
-        self.t0.setValue(d["t0"])
-        self.steps.setValue(d["steps"])
+        fields = (self._recorded or {}).get("fields", {})
+        self.t0.setValue(fields.get("t0", d["t0"]))
+        self.steps.setValue(fields.get("steps", d["steps"]))
         self.rounds.setValue(-1 if d["rounds"] == "auto" else int(d["rounds"]))
-        self.count.setValue(d["count"])
+        self.count.setValue(fields.get("n_synthetic", d["count"]))
 
     def config(self):
+        """The AdaptConfig Run adaptation runs: the form's preset and values, over the project's recorded
+        fields the form has no widget for (the seed, ``--set`` fields), under ``overrides``."""
         from vessel_studio.adaptation.config import AdaptConfig
 
         values = {
@@ -279,9 +299,36 @@ class AdaptPanel(QWidget):
             "rounds": "auto" if self.rounds.value() < 0 else int(self.rounds.value()),
             "n_synthetic": int(self.count.value()),
         }
-        return AdaptConfig.preset(self.preset.currentText(), **{**values, **self.overrides})
+        recorded = (self._recorded or {}).get("fields", {})
+        return AdaptConfig.preset(self.preset.currentText(), **{**recorded, **values, **self.overrides})
+
+    def take_recorded_config(self, *, form: bool = True) -> None:
+        """Continue the project with the configuration its latest round records (``recorded_config``), as
+        ``adapt PROJECT`` run again does; a project without rounds gets the defaults, cpu and seed 0. Before
+        session 29 the panel ran whatever its form showed (cpu and seed 0 at start, the previous project's
+        values after opening another), so rounds added to a project started with ``--preset tiny --seed 3``
+        were not the same as one longer run. ``form``: set the Preset box and the spin boxes too (a project
+        opened, a roll back); after a run they already hold what its rounds record, and Rounds stays as set."""
+        from vessel_studio.adaptation.config import recorded_config
+
+        proj = self.studio.project
+        self._recorded = recorded_config(proj) if proj is not None else None
+        if form:
+            name = self._recorded["preset"] if self._recorded else "cpu"
+            self.preset.blockSignals(True)  # the same name emits nothing: _apply_preset is called once, here
+            self.preset.setCurrentText(name)
+            self.preset.blockSignals(False)
+            self._apply_preset(name)
+        rec = self._recorded
+        taken = [] if rec is None else [f"preset {rec['preset']}"] + [
+            f"{k} {v}" for k, v in {"seed": 0, **rec["fields"]}.items()]  # the seed is named when it is 0 too
+        self.recorded.setText("" if rec is None else
+                              f"New rounds continue with the project's configuration: {', '.join(taken)} "
+                              f"(round {rec['round']}'s record; what you change in the form wins)")
+        self.recorded.setVisible(rec is not None)
 
     def _project_changed(self) -> None:
+        self.take_recorded_config()
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
         if not self.restore_bar.active:  # how the last restore ended was this project's
             self.restore_bar.setVisible(False)
@@ -563,6 +610,7 @@ class AdaptPanel(QWidget):
             self.update_guard()
         if outcome.name != "Adaptation":
             return
+        self.take_recorded_config(form=False)  # the rounds it added record the form's values (and the seed)
         if outcome.status == "done":
             from vessel_studio.adaptation.job import STOPPED_BY_USER
 
@@ -571,7 +619,7 @@ class AdaptPanel(QWidget):
             result = outcome.result
             if getattr(result, "reason", None) == STOPPED_BY_USER and result.rounds:
                 self.stage.setText(f"stopped after round {result.rounds[-1].index} in {fmt_seconds(outcome.seconds)}: "
-                                   "its rounds are kept; Run adaptation adds more")
+                                   "its rounds are kept; Run adaptation adds Rounds more rounds after them")
             else:
                 self.stage.setText(f"done in {fmt_seconds(outcome.seconds)}")
         elif outcome.status == "cancelled":

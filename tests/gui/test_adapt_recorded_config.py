@@ -1,0 +1,86 @@
+"""The Adaptation panel continues a project with the configuration its rounds record, as ``adapt PROJECT``
+run again does (``adaptation.config.recorded_config``). Session 29: the panel built its AdaptConfig from its
+form only (the cpu preset at start, never reset when a project opened, no seed field: seed 0), so Run
+adaptation on a project started with ``--preset tiny --seed 3`` added cpu rounds with seed 0 and without the
+project's ``--set`` fields: not the same rounds as one longer job. No adaptation is run here: the rounds'
+records are written into the project."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _commit_rounds(proj, tmp_path, cfg, indices=(0, 1)):
+    from vessel_studio.store import RoundRecord
+
+    for index in indices:
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        proj.commit_round(src, RoundRecord(index=index, folder="", config=cfg.to_dict(), seed=cfg.seed,
+                                           metrics={"guard_retries": 0.0}))
+
+
+def test_opening_a_project_with_rounds_takes_their_configuration(studio, tmp_path, dialogs):
+    from vessel_studio.adaptation import AdaptConfig
+
+    panel = studio.panels["Adaptation"]
+    assert panel.config() == AdaptConfig.preset("cpu")
+    proj = studio.project
+    first = AdaptConfig.preset("tiny", seed=3, t0=0.4, n_synthetic=6, gen_finetune_steps=2,
+                               threads=1).resolve_auto("fundus", proj.modality)
+    _commit_rounds(proj, tmp_path, first)
+    assert studio.open_project(proj.folder)
+
+    assert panel.preset.currentText() == "tiny"
+    assert panel.t0.value() == pytest.approx(0.4) and panel.count.value() == 6
+    assert panel.steps.value() == AdaptConfig.preset("tiny").steps
+    cfg = panel.config()
+    assert (cfg.preset_name, cfg.seed, cfg.t0, cfg.n_synthetic, cfg.gen_finetune_steps) == ("tiny", 3, 0.4, 6, 2)
+    # Rounds is the rounds to add (the preset's), threads this machine's: neither is taken from the record
+    assert cfg.rounds == AdaptConfig.preset("tiny").rounds and cfg.threads is None
+    assert cfg.gen_steps == AdaptConfig.preset("tiny").gen_steps
+    text = panel.recorded.text()
+    assert panel.recorded.isVisibleTo(panel)
+    assert "continue with the project's configuration: preset tiny, seed 3" in text and "round 1's record" in text
+    assert "gen_finetune_steps 2" in text
+
+    # what the person changes in the form wins; the seed and the --set fields stay the project's
+    panel.steps.setValue(12)
+    panel.rounds.setValue(1)
+    cfg = panel.config()
+    assert (cfg.steps, cfg.rounds, cfg.seed, cfg.gen_finetune_steps) == (12, 1, 3, 2)
+    # another preset: its sizes, with what the project was given on top of its preset (as adapt --preset cpu)
+    panel.preset.setCurrentText("cpu")
+    cfg = panel.config()
+    assert (cfg.preset_name, cfg.gen_steps, cfg.steps, cfg.rounds) == ("cpu", 150, 50, "auto")
+    assert (cfg.seed, cfg.t0, cfg.n_synthetic, cfg.gen_finetune_steps) == (3, 0.4, 6, 2)
+    panel.overrides = {"seed": 7}  # advanced settings, tests, benchmarks: still over everything
+    assert panel.config().seed == 7
+    panel.overrides = {}
+
+    # a project without rounds: the defaults again, nothing of the previous project's
+    panel.preset.setCurrentText("tiny")
+    panel.steps.setValue(12)
+    assert studio.new_project(tmp_path / "fresh", "fundus")
+    assert panel.preset.currentText() == "cpu" and panel.config() == AdaptConfig.preset("cpu")
+    assert not panel.recorded.isVisibleTo(panel) and panel.recorded.text() == ""
+    assert not dialogs.errors
+
+
+def test_a_roll_back_follows_the_kept_rounds_record(studio, tmp_path, dialogs):
+    """Rolled back to "no round", the project is a new one: cpu and seed 0 (as ``adapt`` after
+    ``rounds --rollback -1``); opening a project of the same preset sets the form from its record too."""
+    from vessel_studio.adaptation import AdaptConfig
+
+    panel = studio.panels["Adaptation"]
+    proj = studio.project
+    _commit_rounds(proj, tmp_path, AdaptConfig.preset("tiny", seed=5).resolve_auto("fundus", proj.modality))
+    studio.project_changed.emit()
+    assert panel.config().seed == 5 and panel.preset.currentText() == "tiny"
+    panel.t0.setValue(0.6)  # the person's change, then the same preset's project opened again: the record's t0
+    assert studio.open_project(proj.folder)
+    assert panel.t0.value() == pytest.approx(0.3) and panel.config().seed == 5
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(-1))
+    assert panel.rollback() and not studio.project.rounds
+    assert panel.config() == AdaptConfig.preset("cpu") and not panel.recorded.isVisibleTo(panel)
+    assert not dialogs.errors
