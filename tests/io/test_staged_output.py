@@ -55,3 +55,23 @@ def test_without_the_lock_the_swaps_collide(tmp_path, monkeypatch):
     collided = any(_hammer(tmp_path / f"export{n}", 150) for n in range(5))
     if not collided:
         pytest.skip("no collision in 750 unlocked swaps on this machine (timing)")
+
+
+def test_a_working_folder_is_live_before_it_exists(tmp_path, monkeypatch):
+    """Session 29: a working folder was made, then counted live; another thread's start (``_sweep``) between
+    the two removed it as a leftover of this process, and the writer failed with FileNotFoundError (the test
+    above, one run in several under load). Here that other start runs at the very moment the folder is
+    counted live."""
+
+    out = tmp_path / "export"
+
+    class SweepWhenAdded(set):
+        def add(self, item):
+            if "partial" in item:
+                folders._sweep(out, "export")  # another writer starting now
+            super().add(item)
+
+    monkeypatch.setattr(folders, "_LIVE", SweepWhenAdded())
+    with folders.staged_output(out, tag="export", entries=ENTRIES) as tmp:
+        (tmp / "record.json").write_text("whole")
+    assert (out / "record.json").read_text() == "whole"

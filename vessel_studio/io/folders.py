@@ -211,27 +211,20 @@ def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
 
     out = Path(os.path.realpath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(out.parent):  # not between another export's two renames
-        recover_output(out, tag)
-        for p, _, pid in _leftovers(out, tag):
-            if _gone(p, pid):
-                shutil.rmtree(p, ignore_errors=True)
+    _sweep(out, tag)
     stamp = f"{os.getpid()}-{secrets.token_hex(4)}"
     inside = out.is_dir() and _inside(out)
     tmp = None
     if not inside:
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            tmp = out.parent / f".{out.name}.{tag}-partial-{stamp}"
-            tmp.mkdir()
+            tmp = _live_folder(out.parent / f".{out.name}.{tag}-partial-{stamp}")
         except OSError:
             if not out.is_dir():
                 raise
             inside = True  # a folder we may write into, in a parent we may not
     if inside:
-        tmp = out / f".{tag}-partial-{stamp}"
-        tmp.mkdir()
-    _LIVE.add(str(tmp))
+        tmp = _live_folder(out / f".{tag}-partial-{stamp}")
     try:
         yield tmp
         old = None
@@ -270,6 +263,30 @@ def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
         raise
     finally:
         _LIVE.discard(str(tmp))
+
+
+def _sweep(out: Path, tag: str) -> None:
+    """``staged_output``'s start: an earlier output a killed run left aside put back, and the leftovers of
+    runs that are gone removed; under the parent's lock (not between another export's two renames)."""
+    with _folder_lock(out.parent):
+        recover_output(out, tag)
+        for p, _, pid in _leftovers(out, tag):
+            if _gone(p, pid):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _live_folder(path: Path) -> Path:
+    """Make ``path``, a working folder of this process, counted live (``_LIVE``) before it exists: made first,
+    another thread's ``_sweep`` could see it between the two steps as a leftover of this process that is no
+    longer live, and delete it under the writer (session 29: one in ~300 swaps of two threads exporting into
+    one folder failed with FileNotFoundError)."""
+    _LIVE.add(str(path))
+    try:
+        path.mkdir()
+    except BaseException:
+        _LIVE.discard(str(path))
+        raise
+    return path
 
 
 def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
