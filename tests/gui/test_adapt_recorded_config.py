@@ -84,3 +84,28 @@ def test_a_roll_back_follows_the_kept_rounds_record(studio, tmp_path, dialogs):
     assert panel.rollback() and not studio.project.rounds
     assert panel.config() == AdaptConfig.preset("cpu") and not panel.recorded.isVisibleTo(panel)
     assert not dialogs.errors
+
+
+def test_recorded_values_the_form_rounds_are_kept_exactly(studio, tmp_path, dialogs):
+    """QA, session 29: a project adapted with ``adapt --t0 0.333 --steps 1500`` showed t0 0.33 and Steps 1000 in the
+    form (two decimals; at most 1000) and its line said "t0 0.333, steps 1500", but Run adaptation continued with
+    0.33 and 1000: not the project's configuration. A box left as the record set it gives the recorded value; a
+    value changed in the form still wins."""
+    from vessel_studio.adaptation import AdaptConfig
+
+    panel = studio.panels["Adaptation"]
+    proj = studio.project
+    _commit_rounds(proj, tmp_path, AdaptConfig.preset("tiny", seed=3, t0=0.333, steps=1500,
+                                                      n_synthetic=6).resolve_auto("fundus", proj.modality))
+    assert studio.open_project(proj.folder)
+    assert "steps 1500, t0 0.333" in panel.recorded.text()
+    cfg = panel.config()
+    assert (cfg.t0, cfg.steps, cfg.n_synthetic, cfg.seed) == (0.333, 1500, 6, 3)
+    panel.t0.setValue(0.4)
+    panel.steps.setValue(20)
+    cfg = panel.config()
+    assert (cfg.t0, cfg.steps, cfg.n_synthetic) == (0.4, 20, 6)
+    panel.preset.setCurrentText("cpu")  # another preset keeps the recorded values, exactly, as adapt --preset cpu
+    cfg = panel.config()
+    assert (cfg.preset_name, cfg.t0, cfg.steps) == ("cpu", 0.333, 1500)
+    assert not dialogs.errors

@@ -287,6 +287,10 @@ class AdaptPanel(QWidget):
         self.steps.setValue(fields.get("steps", d["steps"]))
         self.rounds.setValue(-1 if d["rounds"] == "auto" else int(d["rounds"]))
         self.count.setValue(fields.get("n_synthetic", d["count"]))
+        #: recorded values as the form shows them, and as recorded: a spin box rounds (t0 to 2 decimals) and
+        #: clamps (Steps to 1000), and an unchanged box must not change the project's value (session 29 QA)
+        self._shown = {k: (w.value(), fields[k]) for k, w in (("t0", self.t0), ("steps", self.steps),
+                                                             ("n_synthetic", self.count)) if k in fields}
 
     def config(self):
         """The AdaptConfig Run adaptation runs: the form's preset and values, over the project's recorded
@@ -299,6 +303,9 @@ class AdaptPanel(QWidget):
             "rounds": "auto" if self.rounds.value() < 0 else int(self.rounds.value()),
             "n_synthetic": int(self.count.value()),
         }
+        for k, (shown, exact) in getattr(self, "_shown", {}).items():
+            if values[k] == shown:  # not changed in the form: the recorded value, not its rounded display
+                values[k] = exact
         recorded = (self._recorded or {}).get("fields", {})
         return AdaptConfig.preset(self.preset.currentText(), **{**recorded, **values, **self.overrides})
 
