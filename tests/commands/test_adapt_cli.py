@@ -165,6 +165,9 @@ def test_adapt_checks_its_arguments_before_creating_the_project(tmp_path, capsys
     base = ["adapt", str(proj), "--modality", "octa", "--preset", "tiny", "--quiet"]
     for extra, words in ((["--target", str(tgt), "--set", "nonsense_key=3"], "nonsense_key"),
                          (["--target", str(tgt), "--set", "source_weight=banana"], "source_weight"),
+                         # QA, session 29: these two ended in a TypeError traceback
+                         (["--target", str(tgt), "--set", "preset_name=gpu"], "--preset"),
+                         (["--target", str(tgt), "--set", "source_weight=[0.5]"], "source_weight"),
                          (["--target", str(empty)], "holds no image files"),
                          (["--target", str(tmp_path / "missing")], "missing"),
                          (["--target", str(bad)], "b.png")):

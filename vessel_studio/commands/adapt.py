@@ -99,10 +99,14 @@ def _config(args: argparse.Namespace, recorded: dict | None = None):
         if "=" not in item:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE")
         k, v = item.split("=", 1)
+        if k == "preset_name":  # a TypeError traceback before (session 29 QA)
+            raise ValueError(f"--set {item!r}: the preset is chosen with --preset")
         try:
             overrides[k] = json.loads(v)
         except ValueError:
             overrides[k] = v
+        if isinstance(overrides[k], (list, dict)):  # no field takes one; its check raised a TypeError
+            raise ValueError(f"--set {item!r}: a number, true/false, null or a word, not a list or an object")
     return AdaptConfig.preset(args.preset or recorded.get("preset") or "cpu", **overrides)
 
 
