@@ -486,11 +486,15 @@ def test_guard_retries_rerun_a_flagged_round_with_another_seed(setup, monkeypatc
 
     monkeypatch.setattr(jobmod, "history_warnings", flag_first_round0_once)
     proj, bundle, _ = setup
-    cfg = TINY.replace(rounds=0, guard_retries=1)
+    cfg = TINY.replace(rounds=0, guard_retries=1, seed=3)
     _, events = collect(adapt(proj, cfg, source=bundle))
     r0 = Project.open(proj.folder).rounds[0]
     assert r0.seed == derive_seed(cfg.seed, "guard-retry", 0, 1) != cfg.seed
     assert r0.config["seed"] == r0.seed and r0.metrics["guard_retries"] == 1.0
+    # the job's seed beside it (session 29 QA: a project whose rounds were all re-run continued with the derived one)
+    from vessel_studio.adaptation.config import recorded_config
+
+    assert r0.job_seed == cfg.seed == recorded_config(Project.open(proj.folder))["fields"]["seed"]
     assert [e.value for e in events if isinstance(e, Metric) and e.stage == "guard"] == [1.0]
     assert "running it again with another seed" in (proj.folder / "log.jsonl").read_text()
 

@@ -243,7 +243,8 @@ def test_continuing_a_project_takes_its_recorded_configuration(folders, capsys, 
     """QA, session 29: `adapt PROJECT --rounds 2` on a project started with `--preset tiny --seed 3` adapted the
     new rounds with the cpu preset and seed 0 (the options' defaults), so "the same as one longer job" held only
     when every option was typed again. Options not given now come from the project's latest round's record
-    (a guard re-run records a derived seed: the job's is taken from a round that was not re-run); options given
+    (a guard re-run records a derived seed: for rounds recorded without job_seed, the job's is taken from a round
+    that was not re-run); options given
     win; threads are this machine's, not the project's."""
     from vessel_studio.adaptation import AdaptConfig
     from vessel_studio.store import RoundRecord

@@ -303,15 +303,18 @@ def recorded_config(project) -> dict[str, Any] | None:
     fields compared resolved for the recorded source's modality, as the job records them). ``adapt PROJECT``
     run again and the GUI's Adaptation panel both take it for what is not given (session 29: they used the
     defaults, cpu and seed 0, so a project started with ``--preset tiny`` got cpu rounds; the panel, whatever
-    its form showed). A round the label-free guard re-ran records a derived seed, so the seed is the latest
-    round's that was not re-run. None for a project without rounds (or rounds that record no config)."""
+    its form showed). A round the label-free guard re-ran records a derived seed and the job's as ``job_seed``
+    (rounds recorded before session 29's last change: the latest round's that was not re-run). None for a project without rounds (or rounds that record no config)."""
     rounds = [r for r in project.rounds if r.config.get("preset_name")]
     if not rounds:
         return None
     config = dict(rounds[-1].config)
-    kept = next((r for r in reversed(rounds) if not r.metrics.get("guard_retries")), None)
-    if kept is not None and "seed" in kept.config:
-        config["seed"] = kept.config["seed"]
+    if rounds[-1].job_seed is not None:  # re-run by the guard with a derived seed: the job's (session 29)
+        config["seed"] = rounds[-1].job_seed
+    else:  # rounds recorded before job_seed: the latest round's that the guard did not re-run
+        kept = next((r for r in reversed(rounds) if not r.metrics.get("guard_retries")), None)
+        if kept is not None and "seed" in kept.config:
+            config["seed"] = kept.config["seed"]
     name = str(config["preset_name"])
     source_modality = (project.source or {}).get("modality") or "fundus"
     preset = AdaptConfig.preset(name).resolve_auto(source_modality, project.modality).to_dict()

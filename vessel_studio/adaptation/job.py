@@ -297,7 +297,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
                 record = RoundRecord(
                     index=r, folder="", stage="lsm" if r == 0 else "co-opt", config=rcfg.to_dict(), seed=rcfg.seed,
                     models=out.models, metrics={**out.metrics, "guard_retries": float(attempt)},
-                    created=now_iso(), seconds=out.seconds,
+                    created=now_iso(), seconds=out.seconds, job_seed=cfg.seed if rcfg.seed != cfg.seed else None,
                 )
                 if project.source != source_id:  # written with the first commit (cancel leaves no trace)
                     project.set_source(source_id)

@@ -97,9 +97,14 @@ class RoundRecord:
     pruned: str | None = None  # when its probability maps were deleted to free disk (``store.prune``)
     #: the image ids whose maps that prune deleted (None: not pruned, or pruned before session 27)
     pruned_images: tuple[str, ...] | None = None
+    #: the job's seed where it is not the round's: a round the label-free guard ran again records the seed it
+    #: derived for that run (``seed``, ``config["seed"]``), and a project continued takes this one (session 29)
+    job_seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         extra = {} if self.pruned is None else {"pruned": self.pruned}
+        if self.job_seed is not None:
+            extra["job_seed"] = self.job_seed
         if self.pruned_images is not None:
             extra["pruned_images"] = list(self.pruned_images)
         return {
@@ -131,6 +136,7 @@ class RoundRecord:
             seconds=None if d.get("seconds") is None else float(d["seconds"]),
             pruned=d.get("pruned"),
             pruned_images=None if d.get("pruned_images") is None else tuple(d["pruned_images"]),
+            job_seed=None if d.get("job_seed") is None else int(d["job_seed"]),
         )
 
 
