@@ -176,3 +176,26 @@ def test_the_image_after_a_removed_one_is_the_review_queues_next(studio, dialogs
     _select(panel, {c})
     assert panel.remove_selected() is True
     assert studio.current_id == a and review.image_id == a  # the queue's next, not b
+
+
+def test_an_image_removed_by_another_program_gets_no_new_draft(studio, qtbot):
+    """Session 28 leftover: `vessel-studio images PROJECT --remove` from a terminal while the window showed that
+    image with unsaved edits; the window's autosave wrote its draft again, which came back with the image when
+    it was added again. Now the autosave writes none and says why (once)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    image_id = studio.current_id
+    review.mask_layer.paint((40, 40), 1)
+    review.mask_layer.paint((40, 48), 1)
+    messages = []
+    studio.status.connect(messages.append)
+    Project.open(studio.project.folder).remove_images([image_id])  # another program's Project
+    review.mask_layer.paint((60, 60), 1)
+    review.autosave()
+    review.mask_layer.paint((70, 70), 1)
+    review.autosave()
+    assert not tasks.draft_path(studio.project, image_id).exists()
+    assert [m for m in messages if "no longer in the project" in m] and len(messages) == 1

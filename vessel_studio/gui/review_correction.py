@@ -25,6 +25,7 @@ import numpy as np
 from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.review_pieces import PIECE
 from vessel_studio.gui.review_workers import SaveJob
+from vessel_studio.store.project import UnknownImageError
 
 
 def _digest(a: np.ndarray) -> str:
@@ -394,6 +395,12 @@ class CorrectionMixin:
             return
         try:
             tasks.write_draft(proj, self.image_id, data > 0)
+        except UnknownImageError:  # taken out of the project by another program (images --remove): say it once
+            if self._draft_digest != "gone":
+                self._draft_digest = "gone"
+                self.studio.status.emit("the image on screen is no longer in the project (removed by another "
+                                        "program?): its edits are not autosaved")
+            return
         except OSError as exc:  # a read-only or full disk: say it once, keep trying every tick
             if not self._autosave_failed:
                 self._autosave_failed = True
@@ -414,6 +421,9 @@ class CorrectionMixin:
                 continue
             try:
                 tasks.write_draft(proj, image_id, mask)
+            except UnknownImageError:  # taken out of the project by another program: nothing to keep them for
+                del self._kept_edits[image_id]
+                continue
             except (OSError, ValueError):
                 return  # the disk still refuses: try at the next tick
             del self._kept_edits[image_id]

@@ -465,6 +465,9 @@ def write_draft(project, image_id: str, mask: np.ndarray) -> Path:
     m = np.asarray(mask) > 0
     if m.ndim != 2:
         raise ValueError(f"{draft_path(project, image_id)}: a mask must be 2-D (H x W), got shape {m.shape}")
+    # an image taken out of the project meanwhile (``vessel-studio images --remove`` from another program): no
+    # draft, which would come back with the image if it were added again (UnknownImageError, a ValueError)
+    project.image(image_id)
     path = draft_path(project, image_id)
     with atomic_path(path) as tmp:
         Image.fromarray(m).save(tmp, format="PNG", compress_level=1)
