@@ -75,3 +75,19 @@ def benchmark_script():
         return mod
 
     return load
+
+
+@pytest.fixture
+def rename_image():
+    """``rename_image(project, image_id, name)``: give an image of the project another image's name in its
+    manifest (two images named alike, as ``a.png`` and ``a.tif`` added from two folders are)."""
+
+    def rename(project, image_id: str, name: str) -> None:
+        def edit(d):
+            for x in d["images"]:
+                if x["id"] == image_id:
+                    x["name"] = name
+
+        project._update(edit)
+
+    return rename

@@ -34,16 +34,10 @@ def test_list_then_remove_by_name_and_id(tmp_path, capsys):
     assert not tasks.draft_path(proj, b.id).exists() and not fov.exists() and not proj.correction_path(a.id).exists()
 
 
-def test_an_unknown_or_shared_name_removes_nothing(tmp_path, capsys):
+def test_an_unknown_or_shared_name_removes_nothing(tmp_path, capsys, rename_image):
     proj = _project(tmp_path)
     a, b, _c = proj.images
-
-    def rename(d):
-        for x in d["images"]:
-            if x["id"] == b.id:
-                x["name"] = a.name
-
-    proj._update(rename)
+    rename_image(proj, b.id, a.name)
     assert main(["images", str(proj.folder), "--remove", "nope"]) == 2
     assert "no image named 'nope'" in capsys.readouterr().err
     assert main(["images", str(proj.folder), "--remove", b.id, a.name]) == 2

@@ -106,7 +106,7 @@ def test_a_removed_images_unsaved_edits_are_not_asked_about_elsewhere(studio, di
     assert tasks.draft_ids(proj) == [] and not tasks.draft_path(proj, b).exists()
 
 
-def test_the_question_tells_images_of_one_name_apart(studio, dialogs, monkeypatch):
+def test_the_question_tells_images_of_one_name_apart(studio, dialogs, monkeypatch, rename_image):
     """Session 28 (the guide's helper): two images named alike (``a.png`` and ``a.tif``) were both asked
     about as "a"."""
     from vessel_studio.gui import dialogs as mod
@@ -114,13 +114,7 @@ def test_the_question_tells_images_of_one_name_apart(studio, dialogs, monkeypatc
     panel = studio.panels["Project"]
     proj = studio.project
     a, b, c = proj.images
-
-    def rename(d):
-        for x in d["images"]:
-            if x["id"] == b.id:
-                x["name"] = a.name
-
-    proj._update(rename)
+    rename_image(proj, b.id, a.name)
     studio.images_changed.emit()
     asked = []
     monkeypatch.setattr(mod, "confirm", lambda parent, title, text: asked.append(text) or False)

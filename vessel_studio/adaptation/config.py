@@ -321,3 +321,12 @@ def recorded_config(project) -> dict[str, Any] | None:
     names = {f.name for f in dataclasses.fields(AdaptConfig)} - set(NOT_CARRIED)  # a removed field is dropped
     return {"round": rounds[-1].index, "preset": name,
             "fields": {k: v for k, v in config.items() if k in names and v != preset[k]}}
+
+
+def recorded_config_items(recorded: dict[str, Any], given=frozenset()) -> list[str]:
+    """``recorded_config``'s preset and fields as a line names them ("preset tiny", "seed 3", "t0 0.4"), the seed
+    even when it is the default 0, less those in ``given`` (AdaptConfig field names an option set; the preset is
+    ``preset_name``): what the command's and the Adaptation panel's "continuing with the project's configuration"
+    say."""
+    taken = [] if "preset_name" in given else [f"preset {recorded['preset']}"]
+    return taken + [f"{k} {v}" for k, v in {"seed": 0, **recorded["fields"]}.items() if k not in given]

@@ -118,9 +118,9 @@ def _recorded_config_line(recorded: dict, args: argparse.Namespace) -> str | Non
         if getattr(args, key) is not None:
             given.add(name)
     given |= {item.split("=", 1)[0] for item in args.set}
-    taken = [] if "preset_name" in given else [f"preset {recorded['preset']}"]
-    fields = {"seed": 0, **recorded["fields"]}  # the seed is named even when it is the default 0
-    taken += [f"{k} {v}" for k, v in fields.items() if k not in given]
+    from vessel_studio.adaptation.config import recorded_config_items
+
+    taken = recorded_config_items(recorded, given)
     if not taken:
         return None
     return (f"continuing with the project's configuration: {', '.join(taken)} (round {recorded['round']}'s "

@@ -85,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
         fovs.append(p.fov)
         names.append(f.name)
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise ValueError((f"{len(problems)} of the {len(files)} images cannot be used: {shown}" if len(problems) > 1
-                          else problems[0]) + " (nothing was written)")
+        from vessel_studio.store.project import named_problems
+
+        raise ValueError((f"{len(problems)} of the {len(files)} images cannot be used: {named_problems(problems)}"
+                          if len(problems) > 1 else problems[0]) + " (nothing was written)")
     check_crop_fits(args.crop, xs, [str(f) for f in files], option="--crop", prep=seg.preprocessing, role="",
                     unchanged="nothing was written")
     bar = progress_bar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import sys
 import threading
 import time
@@ -303,7 +304,7 @@ class AdaptPanel(QWidget):
             "rounds": "auto" if self.rounds.value() < 0 else int(self.rounds.value()),
             "n_synthetic": int(self.count.value()),
         }
-        for k, (shown, exact) in getattr(self, "_shown", {}).items():
+        for k, (shown, exact) in self._shown.items():
             if values[k] == shown:  # not changed in the form: the recorded value, not its rounded display
                 values[k] = exact
         recorded = (self._recorded or {}).get("fields", {})
@@ -316,7 +317,7 @@ class AdaptPanel(QWidget):
         values after opening another), so rounds added to a project started with ``--preset tiny --seed 3``
         were not the same as one longer run. ``form``: set the Preset box and the spin boxes too (a project
         opened, a roll back); after a run they already hold what its rounds record, and Rounds stays as set."""
-        from vessel_studio.adaptation.config import recorded_config
+        from vessel_studio.adaptation.config import recorded_config, recorded_config_items
 
         proj = self.studio.project
         self._recorded = recorded_config(proj) if proj is not None else None
@@ -327,11 +328,10 @@ class AdaptPanel(QWidget):
             self.preset.blockSignals(False)
             self._apply_preset(name)
         rec = self._recorded
-        taken = [] if rec is None else [f"preset {rec['preset']}"] + [
-            f"{k} {v}" for k, v in {"seed": 0, **rec["fields"]}.items()]  # the seed is named when it is 0 too
         self.recorded.setText("" if rec is None else
-                              f"New rounds continue with the project's configuration: {', '.join(taken)} "
-                              f"(round {rec['round']}'s record; what you change in the form wins)")
+                              "New rounds continue with the project's configuration: "
+                              f"{', '.join(recorded_config_items(rec))} (round {rec['round']}'s record; what you "
+                              "change in the form wins)")
         self.recorded.setVisible(rec is not None)
 
     def _project_changed(self) -> None:
@@ -700,7 +700,7 @@ class AdaptPanel(QWidget):
         if not timed:
             return f"the run: rounds {first}-{last}, time left once a co-optimization round has been timed" \
                 if last > max(current, 1) else ""
-        per = timed[len(timed) // 2] if len(timed) % 2 else (timed[len(timed) // 2 - 1] + timed[len(timed) // 2]) / 2
+        per = statistics.median(timed)
         spent = now - self._round_t0.get(current, now)
         left = max(per - spent, 0.0) + per * max(last - current, 0)
         return f"the run: about {fmt_seconds(left)} left if every round to {last} runs"

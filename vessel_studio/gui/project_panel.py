@@ -27,6 +27,10 @@ IMAGE_FILTER = "Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp *.gif *.ppm *.pgm 
 STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● reviewed", "corrected": "✎ corrected"}
 
 
+#: the Remove from project… button's tool tip (when no job runs)
+REMOVE_TIP = ("take the selected images out of the project (an image added by mistake): their copies, saved corrections "
+              "and autosaved edits; the files they were added from are not touched (Delete key in the list)")
+
 class ProjectPanel(QWidget):
     """Shows the project of a :class:`~vessel_studio.gui.studio.Studio` and edits its image set."""
 
@@ -52,9 +56,7 @@ class ProjectPanel(QWidget):
         self.list.setToolTip("Target images of the project; drop image files or folders here to add them; "
                              "select several with Ctrl / Shift to remove them")
         self.btn_remove = QPushButton("Remove from project…")
-        self.btn_remove.setToolTip("take the selected images out of the project (an image added by mistake): "
-                                   "their copies, saved corrections and autosaved edits; the files they were "
-                                   "added from are not touched (Delete key in the list)")
+        self.btn_remove.setToolTip(REMOVE_TIP)
         self.counts = QLabel("")
         self.jobbar = JobBar(studio, ("Adding images",), runner=studio.io_runner)  # its progress and Cancel
 
@@ -122,11 +124,7 @@ class ProjectPanel(QWidget):
     def _update_remove(self, *_args) -> None:
         busy = self.studio.runner.running or self.studio.io_runner.running
         self.btn_remove.setEnabled(self.studio.project is not None and bool(self.list.selectedItems()) and not busy)
-        self.btn_remove.setToolTip(
-            "remove images once the running job has finished" if busy else
-            "take the selected images out of the project (an image added by mistake): their copies, saved "
-            "corrections and autosaved edits; the files they were added from are not touched (Delete key in "
-            "the list)")
+        self.btn_remove.setToolTip("remove images once the running job has finished" if busy else REMOVE_TIP)
 
     def remove_selected(self) -> bool:
         """Ask, then take the selected images out of the project (``Studio.remove_images``)."""
@@ -282,20 +280,19 @@ class ProjectPanel(QWidget):
     def _thumbs_done(self) -> None:
         self._thumb_worker = None
 
-    def _select_row(self, image_id: str) -> None:
+    def _select_row(self, image_id: str, *, force: bool = False) -> None:
         """Make the image's row the current one (the image shown elsewhere: Review's Next, a removal). Not
-        when it is already current: a click in the list selected it, and setCurrentRow's clear-and-select
-        undid a Ctrl-click's multi-selection (the clicked row then toggled off: nothing selected)."""
+        when it is already current, unless ``force``: a click in the list selected it, and setCurrentRow's
+        clear-and-select undid a Ctrl-click's multi-selection (the clicked row then toggled off: nothing
+        selected)."""
         for row in range(self.list.count()):
             if self.list.item(row).data(Qt.ItemDataRole.UserRole) == image_id:
-                if self.list.currentRow() == row:
-                    self._update_remove()
-                    return
-                self.list.blockSignals(True)  # and the selection just that row: not one Remove would act on unseen
-                self.list.setCurrentRow(row, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-                self.list.blockSignals(False)
-                self._update_remove()
-                return
+                if self.list.currentRow() != row or force:
+                    self.list.blockSignals(True)  # the selection just that row: not one Remove would act on unseen
+                    self.list.setCurrentRow(row, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                    self.list.blockSignals(False)
+                break
+        self._update_remove()
 
     def _item_changed(self, item, _previous) -> None:
         if item is None:
@@ -310,12 +307,6 @@ class ProjectPanel(QWidget):
     def _restore_row(self) -> None:
         """Make the row of the image on screen the current row and the whole selection."""
         try:
-            for row in range(self.list.count()):
-                if self.list.item(row).data(Qt.ItemDataRole.UserRole) == self.studio.current_id:
-                    self.list.blockSignals(True)
-                    self.list.setCurrentRow(row, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-                    self.list.blockSignals(False)
-                    break
-            self._update_remove()
+            self._select_row(self.studio.current_id or "", force=True)
         except RuntimeError:  # the panel was closed meanwhile
             pass

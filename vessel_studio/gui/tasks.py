@@ -8,7 +8,6 @@ segmenter's probabilities, a cache) and ``drafts/<id>.png`` (autosaved unsaved c
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 from pathlib import Path
@@ -75,15 +74,11 @@ def remove_images(project, image_ids: list[str]) -> list:
     # the unsaved edits first (session 28 QA: deleted after the store's removal, a kill inside it left them, and
     # the same file added again, its id back, showed them as its own): the removal was asked for, they go
     for image_id in image_ids:
-        with contextlib.suppress(FileNotFoundError):
-            draft_path(project, image_id).unlink()
+        draft_path(project, image_id).unlink(missing_ok=True)
     records = project.remove_images(image_ids)
     for rec in records:
         for path in (source_only_path(project, rec.id), gui_dir(project) / FOV_CACHE / f"{rec.id}.png"):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+            path.unlink(missing_ok=True)
     return records
 
 

@@ -56,11 +56,11 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
 
 
 # An output folder written whole or not at all (``staged_output``): the new contents are written into a
-# hidden folder beside ``out`` (``.OUT.TAG-partial-PID-XXXX``) and swapped in at the end, the earlier
-# contents moved aside (``.OUT.TAG-old-PID-XXXX``) and deleted once the new ones are in place. Where ``out``
+# hidden folder beside ``out`` (``.OUT.TAG-partial-PID-HEX8``) and swapped in at the end, the earlier
+# contents moved aside (``.OUT.TAG-old-PID-HEX8``) and deleted once the new ones are in place. Where ``out``
 # cannot be renamed (a mount point, the current directory, a folder held open), the new contents are
-# written into ``out/.TAG-partial-PID-XXXX`` instead and moved in, entry by entry, after the earlier
-# contents' ``entries`` are deleted.
+# written into ``out/.TAG-partial-PID-HEX8`` instead and moved in, entry by entry, after the earlier
+# contents' ``entries`` are deleted. (PID: the writing process's id; HEX8: 8 random hex digits.)
 
 #: this process's staging folders in use (another thread's export is not a killed one's leftover)
 _LIVE: set[str] = set()
@@ -216,7 +216,6 @@ def staged_output(out, *, tag: str, entries) -> Iterator[Path]:
     inside = out.is_dir() and _inside(out)
     tmp = None
     if not inside:
-        out.parent.mkdir(parents=True, exist_ok=True)
         try:
             tmp = _live_folder(out.parent / f".{out.name}.{tag}-partial-{stamp}")
         except OSError:

@@ -105,6 +105,14 @@ OWN_FOLDERS = ("images", "corrections", "rounds", "work", "gui")
 MAX_NAMED_PROBLEMS = 5
 
 
+def named_problems(problems) -> str:
+    """The first ``MAX_NAMED_PROBLEMS`` of ``problems`` (one per unreadable file), "; "-joined, and how many
+    more there are: the one-line error of a command or job that read every file before refusing them all."""
+    shown = "; ".join(str(p) for p in problems[:MAX_NAMED_PROBLEMS])
+    more = len(problems) - MAX_NAMED_PROBLEMS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
 class Project:
     """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
 
@@ -331,10 +339,8 @@ class Project:
         if len(problems) == 1:
             raise problems[0]
         if problems:
-            shown = "; ".join(str(e) for e in problems[:MAX_NAMED_PROBLEMS])
-            more = len(problems) - MAX_NAMED_PROBLEMS
             raise ValueError(f"{len(problems)} of the {len(files)} files cannot be added as images (nothing was "
-                             f"added): {shown}" + (f"; and {more} more" if more > 0 else ""))
+                             f"added): {named_problems(problems)}")
         records = []
         have = {r.file for r in self.images}
         try:
