@@ -117,6 +117,29 @@ def test_resume_equals_uninterrupted(synthetic_fundus, tmp_path):
         collect(train_segmenter(pairs, other, preprocessing=PREP, checkpoint_dir=ckpt))
 
 
+def test_a_steps_loss_is_reported_before_its_checkpoint_is_written(synthetic_fundus, tmp_path):
+    """A consumer that keeps the losses with the checkpoints (the adaptation's ``_StageLosses``) has every step's
+    loss once that step's checkpoint exists: the trainer wrote the checkpoint first, so a kill between the two
+    resumed after a step whose loss nobody had kept (session 30; the generator trainer already reported first)."""
+    import json
+
+    cfg = SegmenterTrainConfig.preset("tiny", steps=4, checkpoint_every=2)
+    ckpt = tmp_path / "ckpt"
+
+    def on_disk():
+        f = ckpt / "checkpoint.json"
+        return json.loads(f.read_text())["step"] if f.is_file() else 0
+
+    seen = []
+    for ev in train_segmenter(_pairs(synthetic_fundus), cfg, preprocessing=PREP, checkpoint_dir=ckpt):
+        if isinstance(ev, Metric) and ev.name == "loss":
+            assert on_disk() < ev.step, (ev.step, on_disk())  # its checkpoint not written yet
+            seen.append(ev.step)
+        elif isinstance(ev, Progress):
+            assert on_disk() == ev.step - ev.step % 2  # written once the loss was out
+    assert seen == [1, 2, 3, 4]
+
+
 def test_soft_labels_weights_and_init(synthetic_fundus):
     pairs = _pairs(synthetic_fundus)
     soft = TrainPair(pairs[0].x, pairs[0].label * 0.7, pairs[0].fov, weight=0.5)

@@ -174,10 +174,11 @@ class _StageLosses:
     the whole training (``generator_loss`` / ``segmenter_loss``) as an uninterrupted round does: a stage
     an earlier run finished is found done and not run (it reported no loss before: QA, session 29),
     and one resumed from its checkpoint runs only the steps after it. Keyed by step, so steps run
-    again after a kill replace their (equal) losses instead of being counted twice. (The segmenter
-    trainer saves its checkpoint before it reports that step's loss: a kill between the two leaves the
-    steps since the checkpoint before out of the resumed round's mean.) A work folder without the
-    file (older, or unreadable) resumes as before: no loss for a stage found done."""
+    again after a kill replace their (equal) losses instead of being counted twice. Both trainers report a
+    step's loss before they write its checkpoint (the segmenter trainer did it the other way round until
+    session 30: a kill between the two left the steps since the checkpoint before out of the resumed round's
+    mean). A work folder without the file (older, or unreadable) resumes as before: no loss for a stage found
+    done."""
 
     def __init__(self, path: Path, every: int = 1):
         import json

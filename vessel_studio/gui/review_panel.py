@@ -262,6 +262,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         studio.leave_hooks.append(self.confirm_leave)
         studio.close_hooks.append(self._closing)
         studio.flush_hooks.append(self._saver.flush)
+        studio.busy_checks.append(self._writing)
         studio.keep_checks.append(self.confirm_kept_edits)
         studio.forget_hooks.append(self.forget)
         # Page Down / Page Up and Alt+S: window-wide shortcuts, not napari key bindings (review_keys), which got
@@ -307,6 +308,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._detach()
         return super().event(ev)
 
+    def _writing(self) -> bool:
+        """``studio.busy_checks``: a save of a large mask is still being written (the studio's watcher of
+        changes made outside the window waits for it)."""
+        return self._saver.busy
+
     def _detach(self) -> None:
         """Unhook a closed panel from the studio: unsaved edits stay as a draft (a Review panel
         opened later restores them); no more loads, leave prompts or autosaves from this one."""
@@ -330,6 +336,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             studio.close_hooks.remove(self._closing)
         if self._saver.flush in studio.flush_hooks:
             studio.flush_hooks.remove(self._saver.flush)
+        if self._writing in studio.busy_checks:
+            studio.busy_checks.remove(self._writing)
         if self.confirm_kept_edits in studio.keep_checks:
             studio.keep_checks.remove(self.confirm_kept_edits)
         if self.forget in studio.forget_hooks:

@@ -10,12 +10,16 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from qtpy.QtCore import QEvent, QObject, Signal
+from qtpy.QtCore import QEvent, QObject, QTimer, Signal
 
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobs import JobOutcome, JobRunner, error_text, outcome_text
 
 _STUDIOS: "weakref.WeakKeyDictionary[Any, Studio]" = weakref.WeakKeyDictionary()
+
+#: how often (ms) the open project's manifest is looked at for changes made outside this window
+#: (``vessel-studio adapt`` / ``images --remove`` / ``rounds --rollback`` in a terminal, another window)
+WATCH_MS = 1000
 
 
 def _real_viewer(viewer):
@@ -68,6 +72,20 @@ class Studio(QObject):
         #: panel leaves it when its dock is closed
         self.panels: dict = {}
         self.docks: dict = {}
+        #: each returns True while this window has a write of the project in flight outside a job (the Review
+        #: panel's saves of large masks): the outside-change watcher waits for it to land
+        self.busy_checks: list[Callable[[], bool]] = []
+        # changes made outside this window (_look_outside): what the manifest said when this window last told
+        # its panels (every project_changed / images_changed), and a change seen once, acted on when seen again
+        self._known = None
+        self._pending = None
+        self._unreadable = None
+        self._idle_key = None  # the manifest file's (inode, mtime, size) when a look last found nothing new
+        self._watch = QTimer(self)
+        self._watch.setInterval(WATCH_MS)
+        self._watch.timeout.connect(self._look_outside)
+        self.project_changed.connect(self._remember)
+        self.images_changed.connect(self._remember)
         self._close_when_done = False
         self._closing_ok = False
         self._filtered = None
@@ -147,6 +165,117 @@ class Studio(QObject):
         if images:
             self.select_image(images[0].id)
 
+    # --- changes made outside this window -------------------------------------------------------
+
+    @staticmethod
+    def _summary(project) -> dict:
+        """What the panels show of the manifest: the images (name, state), the rounds (pruned or not) and
+        the source record. Raises OSError / ValueError when the manifest cannot be read."""
+        return {"images": {r.id: (r.name, r.state) for r in project.images},
+                "rounds": {r.index: r.pruned is not None for r in project.rounds},
+                "source": project.manifest().get("source")}
+
+    def _remember(self) -> None:
+        """Every ``project_changed`` / ``images_changed`` (this window's own changes, told to its panels):
+        remember what the manifest says now, so that the watcher reports only what others changed."""
+        proj = self.project
+        self._pending = None
+        self._idle_key = None
+        if proj is None:
+            self._known = None
+            self._watch.stop()
+            return
+        try:
+            self._known = (proj, self._summary(proj))
+        except (OSError, ValueError):
+            self._known = (proj, None)
+        if not self._watch.isActive():
+            self._watch.start()
+
+    def _look_outside(self) -> None:
+        """The timer (every ``WATCH_MS``): follow what another program or window changed in the open
+        project: images added or removed (``vessel-studio images``), states (corrections saved
+        elsewhere), rounds added, rolled back or pruned (``vessel-studio adapt`` / ``rounds``). Before,
+        the panels showed the project as this window last left it until it was opened again (rounds rolled
+        back were followed only when an image was stepped to). Not while this window's own job or writes
+        run (their changes reach the panels by their own signals); a change is acted on when two looks in a
+        row see it, so one this window made and is about to tell its panels is not taken for another's."""
+        proj = self.project
+        if self._viewer() is None:  # the window is gone (the studio outlived it): nothing to tell
+            self._watch.stop()
+            return
+        if proj is None or self._known is None or self._known[0] is not proj:
+            return
+        try:  # one stat a look while nothing changes: the manifest is read again only when its file changed
+            st = proj.manifest_path.stat()
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        if key is not None and key == self._idle_key:
+            return
+        if self.runner.running or self.io_runner.running or any(busy() for busy in list(self.busy_checks)):
+            self._pending = None
+            return
+        try:
+            now = self._summary(proj)
+        except (OSError, ValueError) as exc:
+            if self._unreadable != str(exc):  # said once, not every second
+                self._unreadable = str(exc)
+                self.status.emit(f"cannot read the project's manifest: {exc}")
+            return
+        self._unreadable = None
+        known = self._known[1]
+        if now == known:
+            self._pending = None
+            self._idle_key = key  # nothing to tell while the file stays as it is
+            return
+        if now != self._pending:
+            self._pending = now
+            return
+        self._outside_changed(known or {"images": {}, "rounds": {}, "source": None}, now)
+
+    def _outside_changed(self, known: dict, now: dict) -> None:
+        """Tell the panels of a change another program made (``_look_outside``), as this window's own
+        changes of the same kind do: rounds (or the source) changed: ``project_changed`` (as a roll back
+        here); images: ``images_changed``. Images taken out that this window holds are forgotten (their
+        files are gone: unsaved edits of them can no longer be kept in the project) and the image on
+        screen, if it went, is followed by the next one."""
+        before, after = known["images"], now["images"]
+        added = [after[i][0] for i in after if i not in before]
+        gone = {i for i in before if i not in after}
+        rounds_added = sorted(set(now["rounds"]) - set(known["rounds"]))
+        rounds_gone = sorted(set(known["rounds"]) - set(now["rounds"]))
+        # the states a new round sets (new -> predicted) go without saying
+        restated = [] if rounds_added else [after[i][0] for i in after if i in before and after[i][1] != before[i][1]]
+        pruned = sorted(i for i, p in now["rounds"].items() if p and known["rounds"].get(i) is False)
+        said = []
+        for what, items in (("round(s) added", rounds_added), ("round(s) rolled back", rounds_gone),
+                            ("round(s) pruned", pruned)):
+            if items:
+                said.append(f"{what}: {', '.join(map(str, items))}")
+        for what, names in (("image(s) added", added), ("image(s) taken out", [before[i][0] for i in gone]),
+                            ("state changed", restated)):
+            if names:
+                shown = ", ".join(sorted(names)[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                said.append(f"{what}: {shown}")
+        if now["source"] != known["source"] and not rounds_added and not rounds_gone:
+            said.append("source record changed")
+        following = None
+        if gone:
+            for hook in list(self.forget_hooks):
+                hook(gone)
+            if self.current_id in gone:  # the image after it (else before it) that stays, in the order stepped in
+                review = self.panels.get("Review")  # its queue ("most uncertain first"), else the project's order
+                queue = [i for i in (getattr(review, "order", None) or []) if i in before]
+                following = self._following(self.current_id, queue + [i for i in before if i not in queue], after)
+                self.current_id = None
+        if now["rounds"] != known["rounds"] or now["source"] != known["source"]:
+            self.project_changed.emit()
+        self.images_changed.emit()
+        self.status.emit("the project was changed outside this window: " + "; ".join(said or ["manifest rewritten"]))
+        if following is not None:
+            self.select_image(following)
+
     def add_images(self, paths: list[str | Path]) -> bool:
         """Copy images into the project in a worker thread (hashing, probing and copying a folder
         of scans takes seconds); ``images_changed`` and a status message follow when it is done,
@@ -217,15 +346,21 @@ class Studio(QObject):
             hook(gone)
         following = None
         if self.current_id in gone:  # the image after it (else before it) that stays
-            i = order.index(self.current_id)
-            rest = [x for x in order[i + 1:] + order[:i][::-1] if x not in gone]
-            following = rest[0] if rest else None
+            following = self._following(self.current_id, order, [x for x in order if x not in gone])
             self.current_id = None
         self.images_changed.emit()
         self.status.emit(f"removed {len(records)} image(s) from the project: {', '.join(r.name for r in records)}")
         if following is not None:
             self.select_image(following)
         return True
+
+    @staticmethod
+    def _following(image_id: str, order: list[str], staying) -> str | None:
+        """The image to show after ``image_id`` was taken out: the next one in ``order`` (else the one before
+        it) of those ``staying``."""
+        i = order.index(image_id)
+        rest = [x for x in order[i + 1:] + order[:i][::-1] if x in staying]
+        return rest[0] if rest else None
 
     def select_image(self, image_id: str) -> bool:
         if image_id == self.current_id:
@@ -364,10 +499,11 @@ class Studio(QObject):
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
         win = self._filtered() if self._filtered is not None else None
-        if win is not None and obj is win and event.type() == QEvent.Type.Close and not self._closing_ok:
-            if not self.confirm_close():
+        if win is not None and obj is win and event.type() == QEvent.Type.Close:
+            if not self._closing_ok and not self.confirm_close():
                 event.ignore()
                 return True
+            self._watch.stop()  # the window closes: nobody to tell of changes made outside it
         return False
 
     def confirm_close(self) -> bool:

@@ -312,10 +312,13 @@ def _steps(net, opt, cfg: SegmenterTrainConfig, batches, start: int, device, ckp
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         opt.step()
         done = step + 1
+        value = float(loss.detach())
+        # the step's loss before its checkpoint (as the generator trainer does): a consumer that keeps the losses
+        # with the checkpoints (adaptation.rounds._StageLosses) has them when the checkpoint exists; the other
+        # way round a kill between the two lost the losses of the steps since the checkpoint before
+        yield Metric(STAGE, "loss", value, step=done)
         if ckpt is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             save_checkpoint(ckpt, step=done, config=ckpt_config, modules={"net": net}, optimizer=opt)
-        value = float(loss.detach())
-        yield Metric(STAGE, "loss", value, step=done)
         yield Progress(STAGE, done, cfg.steps, message=f"loss {value:.3f}")
 
 

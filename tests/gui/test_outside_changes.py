@@ -1,0 +1,184 @@
+"""Changes another program makes to the open project (``vessel-studio images --remove`` / ``rounds --rollback`` /
+``adapt`` in a terminal, another window) reach the panels without reopening the project: the studio looks at the
+manifest every ``WATCH_MS`` and tells its panels as its own changes do (session 30; before, the panels showed the
+project as the window had last left it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import fake_probability
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def said(studio):
+    """The studio's status lines, and a fast watcher."""
+    lines: list[str] = []
+    studio.status.connect(lines.append)
+    studio._watch.setInterval(30)
+    return lines
+
+
+def _outside(lines):
+    return [s for s in lines if "outside this window" in s]
+
+
+def _rows(panel) -> list[str]:
+    return [panel.list.item(i).text().split("\n")[0] for i in range(panel.list.count())]
+
+
+def _commit_round(proj, tmp_path, index: int, prob_by_id: dict) -> None:
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    src = tmp_path / f"r{index}"
+    (src / "pseudo").mkdir(parents=True)
+    for image_id, p in prob_by_id.items():
+        write_prob(src / "pseudo" / f"{image_id}.tif", p)
+    proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
+
+
+def test_images_taken_out_elsewhere_leave_the_panels_and_the_next_image_is_shown(studio, said, qtbot):
+    from vessel_studio.store import Project
+
+    panel, review = studio.panels["Project"], studio.panels["Review"]
+    ids = [r.id for r in studio.project.images]
+    names = [r.name for r in studio.project.images]
+    assert review.image_id == ids[0] and _rows(panel) == names
+    Project.open(studio.project.folder).remove_images([ids[0]])  # another program: no signal
+    qtbot.waitUntil(lambda: _rows(panel) == names[1:], timeout=5000)
+    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=5000)
+    assert studio.current_id == ids[1]
+    assert _outside(said) == [f"the project was changed outside this window: image(s) taken out: {names[0]}"]
+
+
+def test_images_added_elsewhere_are_listed(studio, said, qtbot, tmp_path):
+    from vessel_studio.samples import write_sample_images
+    from vessel_studio.store import Project
+
+    panel = studio.panels["Project"]
+    before = _rows(panel)
+    extra = write_sample_images(tmp_path / "more", n=1, modality="fundus", seed=77, shape=(96, 96))
+    added = Project.open(studio.project.folder).add_images(extra.images)
+    qtbot.waitUntil(lambda: len(_rows(panel)) == len(before) + 1, timeout=5000)
+    assert _rows(panel) == before + [added[0].name]
+    assert _outside(said) == [f"the project was changed outside this window: image(s) added: {added[0].name}"]
+    assert studio.panels["Review"].image_id == studio.project.images[0].id  # the image on screen stays
+
+
+def test_rounds_rolled_back_elsewhere_are_followed_at_once(studio, said, qtbot, tmp_path):
+    """Review's Show falls back from a round rolled back and shows the latest round that stays; the
+    Adaptation panel's plot loses the round (both without stepping to another image)."""
+    from vessel_studio.store import Project
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    maps = {i: fake_probability(shape, 20 + i) for i in range(2)}
+    for i, p in maps.items():
+        _commit_round(proj, tmp_path, i, {image_id: p})
+    qtbot.waitUntil(lambda: "round(s) added: 0, 1" in " ".join(_outside(said)), timeout=5000)  # this test's own commits
+    review, adapt = studio.panels["Review"], studio.panels["Adaptation"]
+    qtbot.waitUntil(lambda: review.show_round.count() == 4, timeout=5000)  # latest, source-only, round 0, round 1
+    review.show_round.setCurrentText("round 1")
+    assert np.array_equal(studio.viewer.layers["probability"].data, maps[1])
+    said.clear()
+    Project.open(proj.folder).rollback(0)
+    qtbot.waitUntil(lambda: review.show_round.currentText() == "latest round", timeout=5000)
+    assert [review.show_round.itemText(i) for i in range(review.show_round.count())] == [
+        "latest round", "source-only", "round 0"]
+    assert np.array_equal(studio.viewer.layers["probability"].data, maps[0])
+    assert "round 1 was rolled back" in review.showing.text()
+    assert _outside(said) == ["the project was changed outside this window: round(s) rolled back: 1"]
+    assert sorted(adapt.plot.series.get("vessel_fraction", {})) == [0]
+    assert [adapt.keep_round.itemText(i) for i in range(adapt.keep_round.count())] == ["no round"]  # all but the last
+
+
+@pytest.mark.parametrize("in_worker", [False, True])
+def test_this_windows_own_saves_are_not_reported_as_outside(studio, said, qtbot, monkeypatch, in_worker):
+    """A correction saved here (its state written, then the panels told): no "changed outside this window"
+    line. A large mask's save is written by a worker (here a slow one: the state lands ~0.3 s before the
+    panels are told, ten looks of the watcher); the watcher waits for it (``busy_checks``)."""
+    import time
+
+    from vessel_studio.gui import tasks
+
+    if in_worker:
+        monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 0)
+        real = tasks.save_correction
+
+        def slow(*args, **kw):
+            real(*args, **kw)
+            time.sleep(0.3)  # the state is in the manifest, the panels not told yet
+
+        monkeypatch.setattr(tasks, "save_correction", slow)
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    review.viewer.layers["mask"].data[5:20, 5:20] = 1
+    review._edited()
+    assert review.save()
+    qtbot.waitUntil(lambda: studio.project.image(image_id).state == "corrected" and not review._saver.busy,
+                    timeout=5000)
+    qtbot.wait(300)
+    assert studio.panels["Project"].list.item(0).text().endswith("✎ corrected")
+    assert _outside(said) == []
+
+
+def test_a_change_is_acted_on_when_seen_twice(studio, said, qtbot):
+    """One look that sees a change only notes it (a change this window made and has not told its panels yet
+    looks the same); the next look, still seeing it, tells the panels. Waiting writes of this window hold it."""
+    from vessel_studio.store import Project
+
+    studio._watch.stop()
+    ids = [r.id for r in studio.project.images]
+    Project.open(studio.project.folder).set_state(ids[1], "reviewed")
+    studio._look_outside()
+    assert _outside(said) == []
+    writing = [True]
+    studio.busy_checks.append(lambda: writing[0])
+    studio._look_outside()
+    studio._look_outside()
+    assert _outside(said) == []
+    writing[0] = False
+    studio._look_outside()
+    assert _outside(said) == []
+    studio._look_outside()
+    name = studio.project.image(ids[1]).name
+    assert _outside(said) == [f"the project was changed outside this window: state changed: {name}"]
+    assert studio.panels["Project"].list.item(1).text().endswith("● reviewed")
+
+
+def test_an_unreadable_manifest_is_said_once(studio, said, qtbot):
+    import os
+
+    manifest = studio.project.manifest_path
+    text = manifest.read_text()
+    tmp = manifest.with_suffix(".tmp")
+    tmp.write_text("{ not json")
+    os.replace(tmp, manifest)
+    try:
+        qtbot.waitUntil(lambda: any("cannot read the project's manifest" in s for s in said), timeout=5000)
+        qtbot.wait(200)
+        assert sum("cannot read the project's manifest" in s for s in said) == 1
+        assert _outside(said) == []
+    finally:
+        tmp.write_text(text)
+        os.replace(tmp, manifest)
+
+
+def test_the_watcher_stops_with_the_window(studio, said, qtbot):
+    """A studio outlives its closed window (a panel or a test holds it): its watcher stopped then, or each look
+    told panels whose viewer was gone ("RuntimeError: the viewer of this Vessel Studio was closed", first seen
+    in the full test run)."""
+    from vessel_studio.store import Project
+
+    assert studio._watch.isActive()
+    folder = studio.project.folder
+    studio.viewer.close()
+    assert not studio._watch.isActive()
+    Project.open(folder).remove_images([Project.open(folder).images[0].id])
+    qtbot.wait(200)
+    assert _outside(said) == []
