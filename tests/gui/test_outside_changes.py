@@ -152,8 +152,14 @@ def test_a_change_is_acted_on_when_seen_twice(studio, said, qtbot):
 
 
 def test_an_unreadable_manifest_is_said_once(studio, said, qtbot):
+    """A manifest that cannot be read (another program wrote it badly): the watcher says so once; the Review
+    panel's timers (read-ahead, autosave of unsaved edits) say it or skip the tick. They raised into the Qt
+    event loop before (ValueError "corrupt project manifest", every 3 s for the autosave; found by this test)."""
     import os
 
+    review = studio.panels["Review"]
+    review.viewer.layers["mask"].data[5:20, 5:20] = 1
+    review._edited()
     manifest = studio.project.manifest_path
     text = manifest.read_text()
     tmp = manifest.with_suffix(".tmp")
@@ -164,6 +170,11 @@ def test_an_unreadable_manifest_is_said_once(studio, said, qtbot):
         qtbot.wait(200)
         assert sum("cannot read the project's manifest" in s for s in said) == 1
         assert _outside(said) == []
+        review._read_ahead()
+        review.autosave()
+        review.autosave()
+        assert sum(s.startswith("cannot autosave the unsaved edits") and "corrupt project manifest" in s
+                   for s in said) == 1
     finally:
         tmp.write_text(text)
         os.replace(tmp, manifest)

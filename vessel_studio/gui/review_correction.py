@@ -401,11 +401,12 @@ class CorrectionMixin:
                 self.studio.status.emit("the image on screen is no longer in the project (removed by another "
                                         "program?): its edits are not autosaved")
             return
-        except OSError as exc:  # a read-only or full disk: say it once, keep trying every tick
+        except (OSError, ValueError) as exc:  # a read-only or full disk, an unreadable manifest: say it once, keep trying
             if not self._autosave_failed:
                 self._autosave_failed = True
                 self.studio.status.emit(f"cannot autosave the unsaved edits ({exc}); save the correction "
-                                        "or free the disk, autosave keeps trying")
+                                        "or free the disk, autosave keeps trying" if isinstance(exc, OSError) else
+                                        f"cannot autosave the unsaved edits ({exc}); autosave keeps trying")
             return
         if self._autosave_failed:
             self._autosave_failed = False

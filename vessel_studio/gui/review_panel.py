@@ -748,7 +748,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         """Read the shown image's neighbours in the queue (next, then previous) in a worker thread;
         drop what was read for any other image (memory: a few arrays per image)."""
         proj, current = self.studio.project, self.image_id
-        ids = self.ids()
+        try:
+            ids = self.ids()
+        except (OSError, ValueError):  # the manifest unreadable meanwhile (the studio's watcher says so): no read-ahead
+            return
         if proj is None or current not in ids or len(ids) < 2:
             return
         i = ids.index(current)
