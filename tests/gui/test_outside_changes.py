@@ -193,3 +193,76 @@ def test_the_watcher_stops_with_the_window(studio, said, qtbot):
     Project.open(folder).remove_images([Project.open(folder).images[0].id])
     qtbot.wait(200)
     assert _outside(said) == []
+
+
+def _held(gate, result=1):
+    """A job of this window that waits for ``gate`` (an export, a segmentation: it leaves the rounds alone)."""
+    from vessel_studio.events import Artifact, Progress
+
+    def job():
+        yield Progress("x", 0, 1)
+        gate.wait(10)
+        yield Artifact("x", "held", "")
+        return result
+
+    return job
+
+
+@pytest.mark.parametrize("change", ["added", "rolled back"])
+@pytest.mark.parametrize("job", ["Export", "Adding images", "Adaptation refused"])
+def test_rounds_changed_elsewhere_during_this_windows_job_are_followed_when_it_ends(
+        studio, said, qtbot, tmp_path, change, job):
+    """The watcher waits while this window's own job runs; the job's end told the panels ``images_changed``
+    only, and the studio took the manifest as told: rounds a terminal's adapt added (or ``rounds --rollback``
+    took) during an export never reached the Adaptation panel's plot, and Review kept the map of the round
+    rolled back on screen as the "latest round", with no status line (found by QA session 30). Also when
+    Run adaptation was refused because the terminal's job holds the project, and after adding images."""
+    import threading
+
+    from vessel_studio.store import Project
+    from vessel_studio.store.project import ProjectBusyError
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    maps = {i: fake_probability(shape, 20 + i) for i in range(2)}
+    for i in ([0, 1] if change == "rolled back" else [0]):
+        _commit_round(proj, tmp_path, i, {image_id: maps[i]})
+    review, adapt = studio.panels["Review"], studio.panels["Adaptation"]
+    committed = [0, 1] if change == "rolled back" else [0]
+    qtbot.waitUntil(lambda: sorted(adapt.plot.series.get("vessel_fraction", {})) == committed, timeout=5000)
+    qtbot.waitUntil(lambda: studio.viewer.layers["probability"].data is not None and np.array_equal(
+        studio.viewer.layers["probability"].data, maps[max(committed)]), timeout=5000)
+    said.clear()
+    gate = threading.Event()
+    other = Project.open(proj.folder)
+
+    def elsewhere():  # another program, while this window's job runs
+        if change == "added":
+            _commit_round(other, tmp_path, 1, {image_id: maps[1]})
+        else:
+            other.rollback(0)
+
+    if job == "Adaptation refused":
+        def refused():
+            elsewhere()  # the terminal's job commits, then Run adaptation here is refused
+            raise ProjectBusyError(f"{proj.folder}: another job holds this project")
+        with qtbot.waitSignal(studio.runner.finished, timeout=10000):
+            assert studio.start_job("Adaptation", refused)
+    else:
+        runner = studio.io_runner if job == "Adding images" else studio.runner
+        finished = runner.finished
+        runner.start(job, _held(gate, [] if job == "Adding images" else 1))
+        qtbot.waitUntil(lambda: runner.running, timeout=5000)
+        elsewhere()
+        qtbot.wait(300)  # ten looks: the watcher waits for the job
+        assert _outside(said) == []
+        with qtbot.waitSignal(finished, timeout=10000):
+            gate.set()
+    expected = [0, 1] if change == "added" else [0]
+    qtbot.waitUntil(lambda: sorted(adapt.plot.series.get("vessel_fraction", {})) == expected, timeout=5000)
+    assert np.array_equal(studio.viewer.layers["probability"].data, maps[max(expected)])  # the latest round now
+    assert [review.show_round.itemText(i) for i in range(review.show_round.count())] == [
+        "latest round", "source-only"] + [f"round {i}" for i in expected]
+    qtbot.wait(300)
+    assert _outside(said) == [f"the project was changed outside this window: round(s) {change}: 1"]

@@ -234,6 +234,31 @@ class Studio(QObject):
             return
         self._outside_changed(known or {"images": {}, "rounds": {}, "source": None}, now)
 
+    def _rounds_changed_meanwhile(self, outcome: JobOutcome | None = None) -> tuple[dict, dict] | None:
+        """At the end of this window's job that leaves the rounds alone (an export, a segmentation, adding
+        images, an adaptation refused because another process holds the project): the rounds or source another
+        program changed while it ran (the watcher waits for this window's jobs), as ``(known, now)`` for
+        ``_outside_changed``; else None. The job's end tells the panels ``images_changed`` only, and the
+        studio then takes the manifest as told (``_remember``): before, those rounds never reached the
+        Adaptation panel's plot nor the map on screen (a round rolled back stayed shown as the latest)."""
+        from vessel_studio.gui import tasks
+        from vessel_studio.store.project import ProjectBusyError
+
+        proj = self.project
+        if outcome is not None and outcome.name in ("Adaptation", tasks.RESTORE_MAPS, tasks.FREE_DISK) and not (
+                outcome.status == "error" and isinstance(outcome.error, ProjectBusyError)):
+            return None  # it changed the rounds itself (its panel follows them), or may have
+        if proj is None or self._known is None or self._known[0] is not proj or self._known[1] is None:
+            return None
+        try:
+            now = self._summary(proj)
+        except (OSError, ValueError):
+            return None
+        known = self._known[1]
+        if now["rounds"] == known["rounds"] and now["source"] == known["source"]:
+            return None
+        return {**known, "images": now["images"]}, now  # the images: what the job itself did is told as before
+
     def _outside_changed(self, known: dict, now: dict) -> None:
         """Tell the panels of a change another program made (``_look_outside``), as this window's own
         changes of the same kind do: rounds (or the source) changed: ``project_changed`` (as a roll back
@@ -307,8 +332,12 @@ class Studio(QObject):
             self.status.emit(outcome_text(outcome))  # the Project panel's bar says the same
         else:
             records = outcome.result or []
-            self.images_changed.emit()
+            missed = self._rounds_changed_meanwhile()
+            if missed is None:
+                self.images_changed.emit()
             self.status.emit(f"added {len(records)} image(s)")
+            if missed is not None:
+                self._outside_changed(*missed)
             if records and self.current_id is None and self.project is not None:
                 self.select_image(records[0].id)
         self._close_if_done()
@@ -464,11 +493,14 @@ class Studio(QObject):
         return True
 
     def _job_finished(self, outcome: JobOutcome) -> None:
-        if self.project is not None:
+        missed = self._rounds_changed_meanwhile(outcome)
+        if self.project is not None and missed is None:
             self.images_changed.emit()
         if outcome.status == "error":
             dialogs.error(self._parent_widget(), f"{outcome.name} failed", error_text(outcome.error))
         self.status.emit(outcome_text(outcome))  # a cancel: what that job left behind
+        if missed is not None:  # after the job's own line: the status bar keeps the last one
+            self._outside_changed(*missed)
         self._close_if_done()
 
     def _close_if_done(self) -> None:
