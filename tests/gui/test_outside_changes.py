@@ -266,3 +266,33 @@ def test_rounds_changed_elsewhere_during_this_windows_job_are_followed_when_it_e
         "latest round", "source-only"] + [f"round {i}" for i in expected]
     qtbot.wait(300)
     assert _outside(said) == [f"the project was changed outside this window: round(s) {change}: 1"]
+
+
+@pytest.mark.parametrize("how", ["renamed", "corrupt"])
+def test_closing_with_unsaved_edits_after_the_project_folder_went_asks(studio, said, qtbot, dialogs, how):
+    """The project's folder renamed (or deleted, or its manifest made unreadable) by another program while the
+    window shows unsaved edits: closing asks save / discard / stay as always. Before, the question's image name
+    was read from the manifest: ValueError "no project manifest" raised out of the window's close filter (found
+    by QA session 30: under ``napari.run`` the process aborted, "QThread: Destroyed while thread ... running")."""
+    import os
+
+    review = studio.panels["Review"]
+    review.viewer.layers["mask"].data[5:20, 5:20] = 1
+    review._edited()
+    folder = studio.project.folder
+    manifest = studio.project.manifest_path
+    text = manifest.read_text()
+    if how == "renamed":
+        os.rename(folder, folder.with_name(folder.name + "-renamed"))
+    else:
+        manifest.write_text("{ not json")
+    try:
+        qtbot.waitUntil(lambda: any("cannot read the project's manifest" in s for s in said), timeout=5000)
+        dialogs.answers["save_discard_cancel"] = "cancel"
+        assert studio.confirm_close() is False  # stay: the edits are on screen still
+        assert dialogs.asked[-1] == "Unsaved correction" and review.dirty
+    finally:
+        if how == "renamed":
+            os.rename(folder.with_name(folder.name + "-renamed"), folder)
+        else:
+            manifest.write_text(text)

@@ -459,7 +459,7 @@ class CorrectionMixin:
         self._saver.flush()
         if not self.dirty:
             return True
-        name = self.studio.project.image(self.image_id).name
+        name = _name(self.studio.project, self.image_id)  # the manifest may be unreadable (folder renamed elsewhere)
         answer = dialogs.save_discard_cancel(self, "Unsaved correction", f"The mask of {name} has unsaved edits.")
         if answer == "save":
             return self.save(wait=True)
