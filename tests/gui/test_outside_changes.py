@@ -296,3 +296,24 @@ def test_closing_with_unsaved_edits_after_the_project_folder_went_asks(studio, s
             os.rename(folder.with_name(folder.name + "-renamed"), folder)
         else:
             manifest.write_text(text)
+
+
+def test_next_and_previous_with_an_unreadable_manifest_say_so(studio, said, qtbot):
+    """Next / Previous (and Page Down / Up) while another program has renamed the project's folder: the image on
+    screen stays and the status bar says the manifest cannot be read. Before, ValueError "no project manifest"
+    was raised into the Qt event loop at each press (the Project list's click said it in a dialog; found by QA
+    session 30)."""
+    import os
+
+    review = studio.panels["Review"]
+    shown = review.image_id
+    folder = studio.project.folder
+    os.rename(folder, folder.with_name(folder.name + "-renamed"))
+    try:
+        said.clear()
+        review.next()
+        review.previous()
+        assert review.image_id == shown and studio.current_id == shown
+        assert sum("cannot read the project's manifest" in s and "no project manifest" in s for s in said) >= 1
+    finally:
+        os.rename(folder.with_name(folder.name + "-renamed"), folder)

@@ -431,7 +431,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         return ids
 
     def _step(self, delta: int) -> None:
-        ids = self.ids()
+        try:
+            ids = self.ids()
+        except (OSError, ValueError) as exc:  # the folder renamed or the manifest broken by another program
+            self.studio.status.emit(f"cannot read the project's manifest: {exc}")
+            return
         if not ids:
             return
         current = self.studio.current_id  # the selected image, even one that could not be shown
