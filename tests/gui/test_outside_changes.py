@@ -317,3 +317,24 @@ def test_next_and_previous_with_an_unreadable_manifest_say_so(studio, said, qtbo
         assert sum("cannot read the project's manifest" in s and "no project manifest" in s for s in said) >= 1
     finally:
         os.rename(folder.with_name(folder.name + "-renamed"), folder)
+
+
+def test_a_manifest_readable_again_is_not_reported_as_everything_added(studio, said, qtbot, monkeypatch):
+    """The window told its panels while the manifest could not be read (the folder renamed during an export: the
+    job's end emits ``images_changed``); when the folder is back, the panels are told again and the status bar
+    says so. Before, the watcher compared with an empty project and said "the project was changed outside this
+    window: round(s) added: 0, 1, 2; image(s) added: <every image>" (found by QA session 30)."""
+    from vessel_studio.gui.studio import Studio
+
+    real = Studio._summary
+
+    def unreadable(project):
+        raise ValueError(f"{project.manifest_path}: no project manifest (not a Vessel Studio project folder)")
+
+    monkeypatch.setattr(Studio, "_summary", staticmethod(unreadable))
+    studio._remember()  # the panels told while the manifest could not be read
+    monkeypatch.setattr(Studio, "_summary", staticmethod(real))
+    said.clear()
+    qtbot.waitUntil(lambda: any("can be read again" in s for s in said), timeout=5000)
+    assert _outside(said) == []
+    assert studio._known[1] is not None

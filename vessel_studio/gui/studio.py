@@ -232,7 +232,13 @@ class Studio(QObject):
         if now != self._pending:
             self._pending = now
             return
-        self._outside_changed(known or {"images": {}, "rounds": {}, "source": None}, now)
+        if known is None:  # the manifest could not be read when the panels were last told (``_remember``): tell
+            # them again what it says now, without claiming that every image and round was added elsewhere
+            self.project_changed.emit()
+            self.images_changed.emit()
+            self.status.emit("the project's manifest can be read again: the panels show what it says now")
+            return
+        self._outside_changed(known, now)
 
     def _rounds_changed_meanwhile(self, outcome: JobOutcome | None = None) -> tuple[dict, dict] | None:
         """At the end of this window's job that leaves the rounds alone (an export, a segmentation, adding
