@@ -338,3 +338,42 @@ def test_a_manifest_readable_again_is_not_reported_as_everything_added(studio, s
     qtbot.waitUntil(lambda: any("can be read again" in s for s in said), timeout=5000)
     assert _outside(said) == []
     assert studio._known[1] is not None
+
+
+def test_a_correction_saved_elsewhere_of_the_image_on_screen_is_shown(studio, said, qtbot):
+    """Another window saves a correction of the image this window shows: without unsaved edits here, the mask on
+    screen becomes that correction (before, it kept the mask it had read, so "Accept as reviewed" here wrote the
+    older mask over the other window's correction: QA, session 30); with unsaved edits here, they stay and the
+    status bar says that saving them replaces the mask saved there."""
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    shape = review.viewer.layers["mask"].data.shape
+    theirs = np.zeros(shape, bool)
+    theirs[10:30, 40:60] = True
+    Project.open(studio.project.folder).save_correction(image_id, theirs)  # the other window's save
+    qtbot.waitUntil(lambda: np.array_equal(review.viewer.layers["mask"].data > 0, theirs), timeout=5000)
+    assert not review.dirty
+    # now with edits here: they stay
+    review.viewer.layers["mask"].data[60:70, 60:70] = 1
+    review._edited()
+    mine = review.viewer.layers["mask"].data.copy()
+    Project.open(studio.project.folder).remove_correction(image_id)
+    qtbot.waitUntil(lambda: any("your unsaved edits here stay" in s for s in said), timeout=5000)
+    assert np.array_equal(review.viewer.layers["mask"].data, mine) and review.dirty
+
+
+def test_an_image_added_elsewhere_is_shown_when_none_was(studio, said, qtbot, tmp_path):
+    """Every image taken out, then one added by another program: it is shown, as after an Add in this window
+    (before, it was listed and the viewer stayed empty: QA, session 30)."""
+    from vessel_studio.samples import write_sample_images
+    from vessel_studio.store import Project
+
+    other = Project.open(studio.project.folder)
+    other.remove_images([r.id for r in other.images])
+    qtbot.waitUntil(lambda: studio.current_id is None and studio.panels["Project"].list.count() == 0, timeout=5000)
+    extra = write_sample_images(tmp_path / "more", n=1, modality="fundus", seed=78, shape=(96, 96))
+    (added,) = other.add_images(extra.images)
+    qtbot.waitUntil(lambda: studio.panels["Review"].image_id == added.id, timeout=5000)
+    assert studio.current_id == added.id

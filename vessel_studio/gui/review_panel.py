@@ -45,7 +45,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin
+from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
@@ -307,6 +307,20 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._docked = False
                 self._detach()
         return super().event(ev)
+
+    def changed_elsewhere(self, image_id: str) -> None:
+        """The studio's watcher: another window or program changed the state of ``image_id``, the image on
+        screen (saved, accepted or discarded its correction). Its mask is read again, as on stepping back to
+        it; unsaved edits made here stay, and the status bar says that saving them replaces the mask saved
+        there. Before, the window kept the mask it had read, so "Accept as reviewed" here wrote that older mask
+        over the other window's correction (QA, session 30)."""
+        if image_id != self.image_id or self.studio.project is None:
+            return
+        if self.dirty:
+            self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
+                                    "your unsaved edits here stay, and saving them replaces the mask saved there")
+            return
+        self._reload_maps(keep_edits=True)
 
     def _writing(self) -> bool:
         """``studio.busy_checks``: a save of a large mask is still being written (the studio's watcher of

@@ -272,7 +272,8 @@ class Studio(QObject):
         files are gone: unsaved edits of them can no longer be kept in the project) and the image on
         screen, if it went, is followed by the next one."""
         before, after = known["images"], now["images"]
-        added = [after[i][0] for i in after if i not in before]
+        added_ids = [i for i in after if i not in before]  # in the project's order
+        added = [after[i][0] for i in added_ids]
         gone = {i for i in before if i not in after}
         rounds_added = sorted(set(now["rounds"]) - set(known["rounds"]))
         rounds_gone = sorted(set(known["rounds"]) - set(now["rounds"]))
@@ -300,12 +301,20 @@ class Studio(QObject):
                 queue = [i for i in (getattr(review, "order", None) or []) if i in before]
                 following = self._following(self.current_id, queue + [i for i in before if i not in queue], after)
                 self.current_id = None
-        if now["rounds"] != known["rounds"] or now["source"] != known["source"]:
-            self.project_changed.emit()
+        rounds_changed = now["rounds"] != known["rounds"] or now["source"] != known["source"]
+        if rounds_changed:
+            self.project_changed.emit()  # the Review panel reads the image on screen's maps and mask again
         self.images_changed.emit()
         self.status.emit("the project was changed outside this window: " + "; ".join(said or ["manifest rewritten"]))
+        on_screen = self.current_id
         if following is not None:
             self.select_image(following)
+        elif on_screen is None and added_ids:  # nothing shown (every image had gone): the first added, as an Add here
+            self.select_image(added_ids[0])
+        elif (not rounds_changed and on_screen in after and on_screen in before
+              and after[on_screen][1] != before[on_screen][1] and self.panels.get("Review") is not None):
+            # its correction saved, accepted or discarded elsewhere (another window): the mask on screen follows
+            self.panels["Review"].changed_elsewhere(on_screen)
 
     def add_images(self, paths: list[str | Path]) -> bool:
         """Copy images into the project in a worker thread (hashing, probing and copying a folder
