@@ -377,3 +377,47 @@ def test_an_image_added_elsewhere_is_shown_when_none_was(studio, said, qtbot, tm
     (added,) = other.add_images(extra.images)
     qtbot.waitUntil(lambda: studio.panels["Review"].image_id == added.id, timeout=5000)
     assert studio.current_id == added.id
+
+
+@pytest.mark.parametrize("job", ["Export", "Adding images"])
+def test_a_job_ending_after_the_project_folder_went_tells_no_panel(studio, said, qtbot, tmp_path, job):
+    """The project's folder renamed by another program while this window's job runs: the job's end told the panels,
+    and the Project list, Review's rounds, the source line and the Adaptation panel's rounds each raised reading the
+    manifest into the event loop (QA, session 30). Now the status bar says it cannot be read, and the panels are told
+    once the folder is back."""
+    import os
+    import threading
+
+    folder = studio.project.folder
+    moved = tmp_path / "moved"
+    gate = threading.Event()
+    runner = studio.io_runner if job == "Adding images" else studio.runner
+    runner.start(job, _held(gate, [] if job == "Adding images" else 1))
+    qtbot.waitUntil(lambda: runner.running, timeout=5000)
+    os.rename(folder, moved)
+    try:
+        with qtbot.waitSignal(runner.finished, timeout=10000):
+            gate.set()
+        qtbot.wait(100)
+        assert any(s.startswith("cannot read the project's manifest") or "; cannot read the project's manifest" in s
+                   for s in said), said
+    finally:
+        os.rename(moved, folder)
+    qtbot.waitUntil(lambda: any("can be read again" in s for s in said), timeout=5000)
+    assert _outside(said) == []
+
+
+def test_removing_images_after_the_project_folder_went_says_so(studio, said, qtbot, dialogs, tmp_path):
+    """"Remove from project…" after another program renamed the project's folder: an error dialog, no exception
+    (it raised before its error handling, reading the order of the images; QA, session 30)."""
+    import os
+
+    folder = studio.project.folder
+    image_id = studio.project.images[0].id
+    os.rename(folder, tmp_path / "moved")
+    try:
+        assert studio.remove_images([image_id]) is False
+        assert dialogs.errors and dialogs.errors[-1][0] == "Cannot remove images"
+    finally:
+        os.rename(tmp_path / "moved", folder)
+    qtbot.waitUntil(lambda: any("can be read again" in s for s in said), timeout=5000)

@@ -592,7 +592,10 @@ class AdaptPanel(QWidget):
         self.btn_run.setEnabled(self.studio.project is not None)
         self.btn_cancel.setEnabled(False)
         self.btn_stop.setEnabled(False)
-        self._fill_rollback(self.studio.project)
+        try:
+            self._fill_rollback(self.studio.project)
+        except (OSError, ValueError):  # the folder renamed or the manifest broken elsewhere: the studio says so, and
+            pass  # its watcher tells the panels once the manifest can be read again
         self.update_disk()
         if outcome.name == tasks.RESTORE_MAPS:
             pending, self._restoring = self._restoring, None

@@ -339,6 +339,22 @@ class Studio(QObject):
             e = prog[-1]
             self.status.emit(f"adding images: {e.message} ({e.step}/{e.total})")
 
+    def _unreadable_now(self) -> str | None:
+        """Why the open project's manifest cannot be read now (its folder renamed or deleted, the manifest
+        broken by another program), else None. Then the panels are not told (each raised reading it: the
+        Project list, Review's rounds, the source line, the Adaptation panel's rounds; QA, session 30) and the
+        studio takes the manifest as unread: the watcher tells them once it can be read again."""
+        proj = self.project
+        if proj is None:
+            return None
+        try:
+            proj.manifest()
+        except (OSError, ValueError) as exc:
+            self._known, self._pending, self._unreadable = (proj, None), None, str(exc)
+            return (f"cannot read the project's manifest: {exc} (the panels follow once it can be read "
+                    "again)")
+        return None
+
     def _images_added(self, outcome: JobOutcome) -> None:
         if outcome.status == "error":
             dialogs.error(self._parent_widget(), "Cannot add images", str(outcome.error))
@@ -347,13 +363,14 @@ class Studio(QObject):
             self.status.emit(outcome_text(outcome))  # the Project panel's bar says the same
         else:
             records = outcome.result or []
-            missed = self._rounds_changed_meanwhile()
-            if missed is None:
+            unreadable = self._unreadable_now()
+            missed = None if unreadable else self._rounds_changed_meanwhile()
+            if missed is None and not unreadable:
                 self.images_changed.emit()
-            self.status.emit(f"added {len(records)} image(s)")
+            self.status.emit(f"added {len(records)} image(s)" + (f"; {unreadable}" if unreadable else ""))
             if missed is not None:
                 self._outside_changed(*missed)
-            if records and self.current_id is None and self.project is not None:
+            if records and self.current_id is None and self.project is not None and not unreadable:
                 self.select_image(records[0].id)
         self._close_if_done()
 
@@ -377,13 +394,17 @@ class Studio(QObject):
             return False
         self.flush()  # a save still being written of one of them would fail after the removal
         review = self.panels.get("Review")
-        # the order the person steps in: the Review panel's queue ("most uncertain first"), else the project's
-        order = review.ids() if review is not None else [r.id for r in proj.images]
         try:
+            # the order the person steps in: the Review panel's queue ("most uncertain first"), else the project's
+            order = review.ids() if review is not None else [r.id for r in proj.images]
             records = tasks.remove_images(proj, image_ids)
         except (ValueError, OSError, KeyError, ProjectBusyError) as exc:
             dialogs.error(self._parent_widget(), "Cannot remove images", str(exc))
-            self.images_changed.emit()
+            unreadable = self._unreadable_now()
+            if unreadable:  # the folder renamed or the manifest broken elsewhere: the panels cannot read it either
+                self.status.emit(unreadable)
+            else:
+                self.images_changed.emit()
             return False
         gone = {r.id for r in records}
         for hook in list(self.forget_hooks):
@@ -420,7 +441,10 @@ class Studio(QObject):
         """The manifest's ``source`` record (``SourceBundle.identity()`` of the project's rounds)."""
         if self.project is None:
             return None
-        src = self.project.source
+        try:
+            src = self.project.source
+        except (OSError, ValueError):  # an unreadable manifest (the folder renamed elsewhere): nothing recorded to say
+            return None
         src = src() if callable(src) else src  # a property in the store (a method in early versions)
         return src or None
 
@@ -508,12 +532,15 @@ class Studio(QObject):
         return True
 
     def _job_finished(self, outcome: JobOutcome) -> None:
-        missed = self._rounds_changed_meanwhile(outcome)
-        if self.project is not None and missed is None:
+        unreadable = self._unreadable_now()
+        missed = None if unreadable else self._rounds_changed_meanwhile(outcome)
+        if self.project is not None and missed is None and not unreadable:
             self.images_changed.emit()
         if outcome.status == "error":
             dialogs.error(self._parent_widget(), f"{outcome.name} failed", error_text(outcome.error))
         self.status.emit(outcome_text(outcome))  # a cancel: what that job left behind
+        if unreadable:
+            self.status.emit(unreadable)
         if missed is not None:  # after the job's own line: the status bar keeps the last one
             self._outside_changed(*missed)
         self._close_if_done()
