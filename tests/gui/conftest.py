@@ -138,3 +138,17 @@ def tiny_config(**kw):
 def fake_probability(shape, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(0, 1, shape).astype(np.float32)
+
+
+def commit_rounds(proj, tmp_path, maps: dict[int, dict[str, np.ndarray]]) -> None:
+    """Commit rounds whose pseudo/ holds ``maps[index][image_id]`` (made in ``tmp_path / f"r{index}"``), each with
+    a vessel_fraction of 0.1."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    for index, by_id in maps.items():
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        for image_id, p in by_id.items():
+            write_prob(src / "pseudo" / f"{image_id}.tif", p)
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))

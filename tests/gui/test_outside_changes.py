@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import fake_probability
+from conftest import commit_rounds, fake_probability
 
 pytestmark = pytest.mark.gui
 
@@ -28,17 +28,6 @@ def _outside(lines):
 
 def _rows(panel) -> list[str]:
     return [panel.list.item(i).text().split("\n")[0] for i in range(panel.list.count())]
-
-
-def _commit_round(proj, tmp_path, index: int, prob_by_id: dict) -> None:
-    from vessel_studio.io.images import write_prob
-    from vessel_studio.store import RoundRecord
-
-    src = tmp_path / f"r{index}"
-    (src / "pseudo").mkdir(parents=True)
-    for image_id, p in prob_by_id.items():
-        write_prob(src / "pseudo" / f"{image_id}.tif", p)
-    proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
 
 
 def test_images_taken_out_elsewhere_leave_the_panels_and_the_next_image_is_shown(studio, said, qtbot):
@@ -79,7 +68,7 @@ def test_rounds_rolled_back_elsewhere_are_followed_at_once(studio, said, qtbot, 
     shape = proj.images[0].shape[:2]
     maps = {i: fake_probability(shape, 20 + i) for i in range(2)}
     for i, p in maps.items():
-        _commit_round(proj, tmp_path, i, {image_id: p})
+        commit_rounds(proj, tmp_path, {i: {image_id: p}})
     qtbot.waitUntil(lambda: "round(s) added: 0, 1" in " ".join(_outside(said)), timeout=5000)  # this test's own commits
     review, adapt = studio.panels["Review"], studio.panels["Adaptation"]
     qtbot.waitUntil(lambda: review.show_round.count() == 4, timeout=5000)  # latest, source-only, round 0, round 1
@@ -227,7 +216,7 @@ def test_rounds_changed_elsewhere_during_this_windows_job_are_followed_when_it_e
     shape = proj.images[0].shape[:2]
     maps = {i: fake_probability(shape, 20 + i) for i in range(2)}
     for i in ([0, 1] if change == "rolled back" else [0]):
-        _commit_round(proj, tmp_path, i, {image_id: maps[i]})
+        commit_rounds(proj, tmp_path, {i: {image_id: maps[i]}})
     review, adapt = studio.panels["Review"], studio.panels["Adaptation"]
     committed = [0, 1] if change == "rolled back" else [0]
     qtbot.waitUntil(lambda: sorted(adapt.plot.series.get("vessel_fraction", {})) == committed, timeout=5000)
@@ -239,7 +228,7 @@ def test_rounds_changed_elsewhere_during_this_windows_job_are_followed_when_it_e
 
     def elsewhere():  # another program, while this window's job runs
         if change == "added":
-            _commit_round(other, tmp_path, 1, {image_id: maps[1]})
+            commit_rounds(other, tmp_path, {1: {image_id: maps[1]}})
         else:
             other.rollback(0)
 

@@ -10,22 +10,9 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import fake_probability
+from conftest import commit_rounds, fake_probability
 
 pytestmark = pytest.mark.gui
-
-
-def _commit_rounds(proj, tmp_path, maps: dict[int, dict[str, np.ndarray]]) -> None:
-    """Commit rounds whose pseudo/ holds ``maps[index][image_id]``."""
-    from vessel_studio.io.images import write_prob
-    from vessel_studio.store import RoundRecord
-
-    for index, by_id in maps.items():
-        src = tmp_path / f"r{index}"
-        (src / "pseudo").mkdir(parents=True)
-        for image_id, p in by_id.items():
-            write_prob(src / "pseudo" / f"{image_id}.tif", p)
-        proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
 
 
 def _write_source_only(proj, image_id, p):
@@ -65,7 +52,7 @@ def three_rounds(studio, tmp_path):
     image_id = proj.images[0].id
     shape = proj.images[0].shape[:2]
     maps = {i: {image_id: fake_probability(shape, 10 + i)} for i in range(3)}
-    _commit_rounds(proj, tmp_path, maps)
+    commit_rounds(proj, tmp_path, maps)
     so = fake_probability(shape, 50)
     _write_source_only(proj, image_id, so)
     studio.project_changed.emit()
@@ -131,7 +118,7 @@ def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qt
     assert 0.5 < fov.mean() < 0.8
     # sure background outside the FOV (as a segmenter's map of the black border), undecided inside
     shown, before = (np.where(fov, fake_probability(fov.shape, seed), 0).astype(np.float32) for seed in (1, 2))
-    _commit_rounds(proj, tmp_path, {0: {image_id: before}, 1: {image_id: shown}})
+    commit_rounds(proj, tmp_path, {0: {image_id: before}, 1: {image_id: shown}})
     studio.project_changed.emit()
     studio.images_changed.emit()
     review = studio.panels["Review"]
@@ -232,7 +219,7 @@ def test_after_an_adaptation_the_review_shows_its_latest_round(studio, tmp_path,
         from vessel_studio.events import Progress
 
         yield Progress("round", 0, 1)
-        _commit_rounds(proj, tmp_path, {0: {image_id: new}})
+        commit_rounds(proj, tmp_path, {0: {image_id: new}})
         gate.set()
         return None
 
@@ -252,7 +239,7 @@ def test_after_an_adaptation_the_review_shows_its_latest_round(studio, tmp_path,
         from vessel_studio.events import Progress
 
         yield Progress("round", 0, 1)
-        _commit_rounds(proj, tmp_path, {1: {image_id: newer}})
+        commit_rounds(proj, tmp_path, {1: {image_id: newer}})
         return None
 
     with qtbot.waitSignal(studio.runner.finished, timeout=30000):
@@ -310,7 +297,7 @@ def test_another_project_opens_on_its_latest_round(studio, three_rounds, tmp_pat
     write_sample_project(tmp_path / "other", n=2, modality="fundus", shape=(64, 64), seed=3)
     other = Project.open(tmp_path / "other")
     rec = other.images[0]
-    _commit_rounds(other, tmp_path / "o", {0: {rec.id: fake_probability((64, 64), 7)},
+    commit_rounds(other, tmp_path / "o", {0: {rec.id: fake_probability((64, 64), 7)},
                                            1: {rec.id: fake_probability((64, 64), 8)}})
     assert studio.open_project(tmp_path / "other")
     assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
