@@ -1,0 +1,183 @@
+"""Changes made outside the window (a mixin of :class:`.studio.Studio`, session 30).
+
+Another program or window changes the open project (a terminal's ``vessel-studio adapt``, ``images --remove``,
+``rounds --rollback`` / ``--prune``): the studio stats the manifest every ``studio.WATCH_MS``, compares what its
+panels show of it (images, states, rounds, source record) with what it last told them, and on the second look
+that sees the same difference tells them as its own changes do (``project_changed`` / ``images_changed``), forgets
+images taken out and says what changed in the status bar. GUI thread only.
+"""
+
+from __future__ import annotations
+
+from vessel_studio.gui.jobs import JobOutcome
+
+
+class WatchMixin:
+    """Needs the studio's ``project``, ``current_id``, ``panels``, ``runner``, ``io_runner``, ``busy_checks``,
+    ``forget_hooks``, its signals, ``_viewer``, ``_watch`` (the timer), ``_known``, ``_pending``, ``_unreadable``,
+    ``_idle_key``, ``_following`` and ``select_image``."""
+
+    @staticmethod
+    def _summary(project) -> dict:
+        """What the panels show of the manifest: the images (name, state), the rounds (pruned or not) and
+        the source record. Raises OSError / ValueError when the manifest cannot be read."""
+        return {"images": {r.id: (r.name, r.state) for r in project.images},
+                "rounds": {r.index: r.pruned is not None for r in project.rounds},
+                "source": project.manifest().get("source")}
+
+    def _remember(self) -> None:
+        """Every ``project_changed`` / ``images_changed`` (this window's own changes, told to its panels):
+        remember what the manifest says now, so that the watcher reports only what others changed."""
+        proj = self.project
+        self._pending = None
+        self._idle_key = None
+        if proj is None:
+            self._known = None
+            self._watch.stop()
+            return
+        try:
+            self._known = (proj, self._summary(proj))
+        except (OSError, ValueError):
+            self._known = (proj, None)
+        if not self._watch.isActive():
+            self._watch.start()
+
+    def _look_outside(self) -> None:
+        """The timer (every ``WATCH_MS``): follow what another program or window changed in the open
+        project: images added or removed (``vessel-studio images``), states (corrections saved
+        elsewhere), rounds added, rolled back or pruned (``vessel-studio adapt`` / ``rounds``). Before,
+        the panels showed the project as this window last left it until it was opened again (rounds rolled
+        back were followed only when an image was stepped to). Not while this window's own job or writes
+        run (their changes reach the panels by their own signals); a change is acted on when two looks in a
+        row see it, so one this window made and is about to tell its panels is not taken for another's."""
+        proj = self.project
+        if self._viewer() is None:  # the window is gone (the studio outlived it): nothing to tell
+            self._watch.stop()
+            return
+        if proj is None or self._known is None or self._known[0] is not proj:
+            return
+        try:  # one stat a look while nothing changes: the manifest is read again only when its file changed
+            st = proj.manifest_path.stat()
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        if key is not None and key == self._idle_key:
+            return
+        if self.runner.running or self.io_runner.running or any(busy() for busy in list(self.busy_checks)):
+            self._pending = None
+            return
+        try:
+            now = self._summary(proj)
+        except (OSError, ValueError) as exc:
+            if self._unreadable != str(exc):  # said once, not every second
+                self._unreadable = str(exc)
+                self.status.emit(f"cannot read the project's manifest: {exc}")
+            return
+        self._unreadable = None
+        known = self._known[1]
+        if now == known:
+            self._pending = None
+            self._idle_key = key  # nothing to tell while the file stays as it is
+            return
+        if now != self._pending:
+            self._pending = now
+            return
+        if known is None:  # the manifest could not be read when the panels were last told (``_remember``): tell
+            # them again what it says now, without claiming that every image and round was added elsewhere
+            self.project_changed.emit()
+            self.images_changed.emit()
+            self.status.emit("the project's manifest can be read again: the panels show what it says now")
+            return
+        self._outside_changed(known, now)
+
+    def _rounds_changed_meanwhile(self, outcome: JobOutcome | None = None) -> tuple[dict, dict] | None:
+        """At the end of this window's job that leaves the rounds alone (an export, a segmentation, adding
+        images, an adaptation refused because another process holds the project): the rounds or source another
+        program changed while it ran (the watcher waits for this window's jobs), as ``(known, now)`` for
+        ``_outside_changed``; else None. The job's end tells the panels ``images_changed`` only, and the
+        studio then takes the manifest as told (``_remember``): before, those rounds never reached the
+        Adaptation panel's plot nor the map on screen (a round rolled back stayed shown as the latest)."""
+        from vessel_studio.gui import tasks
+        from vessel_studio.store.project import ProjectBusyError
+
+        proj = self.project
+        if outcome is not None and outcome.name in ("Adaptation", tasks.RESTORE_MAPS, tasks.FREE_DISK) and not (
+                outcome.status == "error" and isinstance(outcome.error, ProjectBusyError)):
+            return None  # it changed the rounds itself (its panel follows them), or may have
+        if proj is None or self._known is None or self._known[0] is not proj or self._known[1] is None:
+            return None
+        try:
+            now = self._summary(proj)
+        except (OSError, ValueError):
+            return None
+        known = self._known[1]
+        if now["rounds"] == known["rounds"] and now["source"] == known["source"]:
+            return None
+        return {**known, "images": now["images"]}, now  # the images: what the job itself did is told as before
+
+    def _outside_changed(self, known: dict, now: dict) -> None:
+        """Tell the panels of a change another program made (``_look_outside``), as this window's own
+        changes of the same kind do: rounds (or the source) changed: ``project_changed`` (as a roll back
+        here); images: ``images_changed``. Images taken out that this window holds are forgotten (their
+        files are gone: unsaved edits of them can no longer be kept in the project) and the image on
+        screen, if it went, is followed by the next one."""
+        before, after = known["images"], now["images"]
+        added_ids = [i for i in after if i not in before]  # in the project's order
+        added = [after[i][0] for i in added_ids]
+        gone = {i for i in before if i not in after}
+        rounds_added = sorted(set(now["rounds"]) - set(known["rounds"]))
+        rounds_gone = sorted(set(known["rounds"]) - set(now["rounds"]))
+        # the states a new round sets (new -> predicted) go without saying
+        restated = [] if rounds_added else [after[i][0] for i in after if i in before and after[i][1] != before[i][1]]
+        pruned = sorted(i for i, p in now["rounds"].items() if p and known["rounds"].get(i) is False)
+        said = []
+        for what, items in (("round(s) added", rounds_added), ("round(s) rolled back", rounds_gone),
+                            ("round(s) pruned", pruned)):
+            if items:
+                said.append(f"{what}: {', '.join(map(str, items))}")
+        for what, names in (("image(s) added", added), ("image(s) taken out", [before[i][0] for i in gone]),
+                            ("state changed", restated)):
+            if names:
+                shown = ", ".join(sorted(names)[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                said.append(f"{what}: {shown}")
+        if now["source"] != known["source"] and not rounds_added and not rounds_gone:
+            said.append("source record changed")
+        following = None
+        if gone:
+            for hook in list(self.forget_hooks):
+                hook(gone)
+            if self.current_id in gone:  # the image after it (else before it) that stays, in the order stepped in
+                review = self.panels.get("Review")  # its queue ("most uncertain first"), else the project's order
+                queue = [i for i in (getattr(review, "order", None) or []) if i in before]
+                following = self._following(self.current_id, queue + [i for i in before if i not in queue], after)
+                self.current_id = None
+        rounds_changed = now["rounds"] != known["rounds"] or now["source"] != known["source"]
+        if rounds_changed:
+            self.project_changed.emit()  # the Review panel reads the image on screen's maps and mask again
+        self.images_changed.emit()
+        self.status.emit("the project was changed outside this window: " + "; ".join(said or ["manifest rewritten"]))
+        on_screen = self.current_id
+        if following is not None:
+            self.select_image(following)
+        elif on_screen is None and added_ids:  # nothing shown (every image had gone): the first added, as an Add here
+            self.select_image(added_ids[0])
+        elif (not rounds_changed and on_screen in after and on_screen in before
+              and after[on_screen][1] != before[on_screen][1] and self.panels.get("Review") is not None):
+            # its correction saved, accepted or discarded elsewhere (another window): the mask on screen follows
+            self.panels["Review"].changed_elsewhere(on_screen)
+
+    def _unreadable_now(self) -> str | None:
+        """Why the open project's manifest cannot be read now (its folder renamed or deleted, the manifest
+        broken by another program), else None. Then the panels are not told (each raised reading it: the
+        Project list, Review's rounds, the source line, the Adaptation panel's rounds; QA, session 30) and the
+        studio takes the manifest as unread: the watcher tells them once it can be read again."""
+        proj = self.project
+        if proj is None:
+            return None
+        try:
+            proj.manifest()
+        except (OSError, ValueError) as exc:
+            self._known, self._pending, self._unreadable = (proj, None), None, str(exc)
+            return (f"cannot read the project's manifest: {exc} (the panels follow once it can be read "
+                    "again)")
+        return None
