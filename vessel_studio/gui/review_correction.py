@@ -404,9 +404,8 @@ class CorrectionMixin:
         except (OSError, ValueError) as exc:  # a read-only or full disk, an unreadable manifest: say it once, keep trying
             if not self._autosave_failed:
                 self._autosave_failed = True
-                self.studio.status.emit(f"cannot autosave the unsaved edits ({exc}); save the correction "
-                                        "or free the disk, autosave keeps trying" if isinstance(exc, OSError) else
-                                        f"cannot autosave the unsaved edits ({exc}); autosave keeps trying")
+                advice = "save the correction or free the disk, " if isinstance(exc, OSError) else ""
+                self.studio.status.emit(f"cannot autosave the unsaved edits ({exc}); {advice}autosave keeps trying")
             return
         if self._autosave_failed:
             self._autosave_failed = False

@@ -20,10 +20,14 @@ class WatchMixin:
     @staticmethod
     def _summary(project) -> dict:
         """What the panels show of the manifest: the images (name, state), the rounds (pruned or not) and
-        the source record. Raises OSError / ValueError when the manifest cannot be read."""
-        return {"images": {r.id: (r.name, r.state) for r in project.images},
-                "rounds": {r.index: r.pruned is not None for r in project.rounds},
-                "source": project.manifest().get("source")}
+        the source record. Raises OSError / ValueError when the manifest cannot be read. One read of it
+        (``project.images`` / ``rounds`` each copy the whole manifest), parsed as those properties parse it."""
+        from vessel_studio.store.manifest import ImageRecord, RoundRecord
+
+        d = project.manifest()
+        return {"images": {r.id: (r.name, r.state) for r in map(ImageRecord.from_dict, d["images"])},
+                "rounds": {r.index: r.pruned is not None for r in map(RoundRecord.from_dict, d["rounds"])},
+                "source": d.get("source")}
 
     def _remember(self) -> None:
         """Every ``project_changed`` / ``images_changed`` (this window's own changes, told to its panels):
@@ -127,8 +131,9 @@ class WatchMixin:
         gone = {i for i in before if i not in after}
         rounds_added = sorted(set(now["rounds"]) - set(known["rounds"]))
         rounds_gone = sorted(set(known["rounds"]) - set(now["rounds"]))
+        restated_ids = {i for i in after if i in before and after[i][1] != before[i][1]}
         # the states a new round sets (new -> predicted) go without saying
-        restated = [] if rounds_added else [after[i][0] for i in after if i in before and after[i][1] != before[i][1]]
+        restated = [] if rounds_added else [after[i][0] for i in restated_ids]
         pruned = sorted(i for i, p in now["rounds"].items() if p and known["rounds"].get(i) is False)
         said = []
         for what, items in (("round(s) added", rounds_added), ("round(s) rolled back", rounds_gone),
@@ -161,8 +166,7 @@ class WatchMixin:
             self.select_image(following)
         elif on_screen is None and added_ids:  # nothing shown (every image had gone): the first added, as an Add here
             self.select_image(added_ids[0])
-        elif (not rounds_changed and on_screen in after and on_screen in before
-              and after[on_screen][1] != before[on_screen][1] and self.panels.get("Review") is not None):
+        elif not rounds_changed and on_screen in restated_ids and self.panels.get("Review") is not None:
             # its correction saved, accepted or discarded elsewhere (another window): the mask on screen follows
             self.panels["Review"].changed_elsewhere(on_screen)
 
