@@ -11,7 +11,9 @@ has not ticked for 80 ms (``--stacks``), to see what the worker was doing meanwh
 
 Jobs (``--jobs``): ``add`` (Project panel: add 4 images, ``Studio.add_images``), ``segment``
 (Review panel: "Segment with bundled model", ``ReviewPanel.segment_missing``), ``adapt``
-(Adaptation panel: Run, ``AdaptPanel.run``), ``export`` (``ExportPanel.export_to``), ``order``
+(Adaptation panel: Run, ``AdaptPanel.run``), ``adapt-held`` (the same Run while a terminal's real
+``vessel-studio adapt --preset tiny`` process holds the project: started after the window settled, the
+click once it holds the job lock; the job is refused), ``export`` (``ExportPanel.export_to``), ``order``
 (Review panel: "most uncertain first"), ``open`` (not a job: ``Studio.open_project`` of the 4-image
 project from a window started without a project, which shows its first image at once).
 
@@ -25,7 +27,7 @@ Review panel's layers made when the first image is shown (``review_layers.ensure
 ``warm_up`` below run before the panels, as before the layers were made with the panel); the
 variants' trials are interleaved. Results and what they showed: ``benchmarks/results/gui/README.md``, "Job start".
 
-Images: the first 4 of ``/work/shared/data/DRIVE/training/images`` (read only; ``--data``), in a
+Images (``--count``, default 4): the first 4 of ``/work/shared/data/DRIVE/training/images`` (read only; ``--data``), in a
 fundus project; ``--images octa``: the first 4 of OCTA-500's ``OCTA500_3M_test_images`` (gray), in
 an OCT-A project.
 """
@@ -50,7 +52,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _gui  # noqa: E402  (benchmarks/_gui.py: the GUI scripts' event-loop helpers)
 
-JOBS = ("add", "segment", "adapt", "export", "order", "open")
+JOBS = ("add", "segment", "adapt", "adapt-held", "export", "order", "open")
 
 
 #: the images used (``--images``): folder under ``--data`` and the project's modality
@@ -89,7 +91,7 @@ def images(data: Path, n: int) -> list[Path]:
 
 
 def make_template(root: Path, data: Path, n: int) -> Path:
-    """A project with ``n`` of the ``--images`` added (made once, copied per trial)."""
+    """A project with ``n`` of the ``--images`` added (made once, copied per trial; ``--count``)."""
     from vessel_studio.events import run
     from vessel_studio.store import Project
 
@@ -103,7 +105,7 @@ def make_template(root: Path, data: Path, n: int) -> Path:
 
 def trial(job: str, template: Path, data: Path, *, window: float, settle: float, stacks: bool,
           worker_nice: int | None, import_engine: bool, skip_imports: tuple = (),
-          layers_on_demand: bool = False) -> dict:
+          layers_on_demand: bool = False, real_dialogs: bool = False) -> dict:
     import sys as _sys
     import threading
     import traceback
@@ -114,7 +116,8 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
 
     from vessel_studio.gui import dialogs, jobs
 
-    dialogs.error = lambda *a, **k: print("DIALOG", a[1:], file=_sys.stderr)
+    if not real_dialogs:
+        dialogs.error = lambda *a, **k: print("DIALOG", a[1:], file=_sys.stderr)
     dialogs.confirm = lambda *a, **k: True
     if worker_nice is not None:
         jobs.WORKER_NICE = worker_nice
@@ -201,10 +204,25 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
             gaps = np.diff(arr) - 0.010
             return [(round(float(arr[k] - t0), 3), round(float(g) * 1000, 1)) for k, g in enumerate(gaps) if g > 0.05]
 
+        terminal = None
+        if job == "adapt-held":  # a terminal's adaptation of the same folder, a real process
+            terminal = subprocess.Popen([_sys.executable, "-m", "vessel_studio", "adapt", str(proj_dir), "--preset", "tiny",
+                                         "--rounds", "3", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         timer.start()
+        if real_dialogs:  # an error dialog is shown as in the app (modal, its own event loop) and closed after 1 s
+            closer = QTimer()
+            closer.setInterval(1000)
+            closer.timeout.connect(lambda: (w := QApplication.activeModalWidget()) is not None and w.close())
+            closer.start()
         if stacks:
             threading.Thread(target=sampler, daemon=True, name="sampler").start()
         pump(settle)
+        if terminal is not None:
+            held_by = time.perf_counter() + 120
+            while not studio.project.job_running():
+                if terminal.poll() is not None or time.perf_counter() > held_by:
+                    raise RuntimeError(f"the terminal's adapt never held the project: {terminal.stderr.read()[-2000:]}")
+                pump(0.1)
         t_idle = time.perf_counter()
         pump(window)
         idle_ms, _ = worst(t_idle, time.perf_counter())
@@ -216,7 +234,7 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
         elif job == "segment":
             start = studio.panels["Review"].segment_missing
             runner = studio.runner
-        elif job == "adapt":
+        elif job in ("adapt", "adapt-held"):
             panel = studio.panels["Adaptation"]
             panel.preset.setCurrentText("cpu")
             panel.rounds.setValue(0)
@@ -263,6 +281,10 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
             # modules first imported after the start call, in the window (the job's own imports)
             "new_modules": len(new), "new_packages": new_top,
         }
+        if terminal is not None:
+            result["terminal_still_running"] = terminal.poll() is None
+            terminal.kill()
+            terminal.wait()
         studio._closing_ok = True
         viewer.close()
         return result
@@ -289,14 +311,18 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--images", choices=sorted(IMAGE_SETS), default="drive",
                     help="DRIVE training images in a fundus project, or OCTA-500 (gray) in an OCT-A project")
+    ap.add_argument("--count", type=int, default=4, help="images in the project")
     ap.add_argument("--stacks", action="store_true", help="sample all threads' stacks on GUI-thread lags > 80 ms")
     ap.add_argument("--worker-nice", type=int, default=None, help="override gui.jobs.WORKER_NICE (experiment)")
     ap.add_argument("--variants", default="after",
                     help="comma list of 'after' (make_viewer as it is: gui.app.import_engine before the window), "
                          "'before' (import_engine skipped: the first job imports the engine) and "
                          "'no-diffusers' (import_engine without diffusers, left to the first adaptation), "
+                         "'no-tifffile' (import_engine without tifffile, as before session 31), "
                          "'layers-on-demand' (the Review panel's layers made on the first image, after warm_up); "
                          "trials of the variants are interleaved")
+    ap.add_argument("--real-dialogs", action="store_true",
+                    help="error dialogs shown (modal, closed after 1 s) instead of printed")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--_trial", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_template", type=Path, default=None, help=argparse.SUPPRESS)
@@ -311,7 +337,7 @@ def main(argv=None) -> int:
         res = trial(args._trial, args._template, args.data, window=args.window, settle=args.settle,
                     stacks=args.stacks, worker_nice=args.worker_nice, import_engine=not args._no_import_engine,
                     skip_imports=tuple(m for m in args._skip_imports.split(",") if m),
-                    layers_on_demand=args._layers_on_demand)
+                    layers_on_demand=args._layers_on_demand, real_dialogs=args.real_dialogs)
         print("RESULT " + json.dumps(res))
         return 0
 
@@ -320,10 +346,10 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"unknown job(s) {bad}; choose from {JOBS}")
     variants = [v for v in args.variants.split(",") if v]
-    if not variants or set(variants) - {"before", "after", "no-diffusers", "layers-on-demand"}:
-        ap.error("--variants: from 'before', 'after', 'no-diffusers', 'layers-on-demand'")
+    if not variants or set(variants) - {"before", "after", "no-diffusers", "no-tifffile", "layers-on-demand"}:
+        ap.error("--variants: from 'before', 'after', 'no-diffusers', 'no-tifffile', 'layers-on-demand'")
     root = Path(tempfile.mkdtemp(prefix="vs-jobstart-tpl-"))
-    template = make_template(root, args.data, 4)
+    template = make_template(root, args.data, args.count)
     rows: list[dict] = []
     try:
         for k in range(args.trials):
@@ -334,10 +360,14 @@ def main(argv=None) -> int:
                            "--images", args.images]
                     if args.stacks:
                         cmd.append("--stacks")
+                    if args.real_dialogs:
+                        cmd.append("--real-dialogs")
                     if variant == "before":
                         cmd.append("--_no_import_engine")
                     elif variant == "no-diffusers":
                         cmd.append("--_skip_imports=diffusers")
+                    elif variant == "no-tifffile":
+                        cmd.append("--_skip_imports=tifffile")
                     elif variant == "layers-on-demand":
                         cmd.append("--_layers_on_demand")
                     if args.worker_nice is not None:
@@ -373,7 +403,8 @@ def main(argv=None) -> int:
                      "layers-on-demand": "the Review panel's layers made when the first image is shown "
                                          "(review_layers.ensure skipped; warm_up before the panels)",
                      "before": "import_engine skipped: the first job imports torch / diffusers / skimage",
-                     "no-diffusers": "import_engine without diffusers (imported by the first adaptation)"},
+                     "no-diffusers": "import_engine without diffusers (imported by the first adaptation)",
+                     "no-tifffile": "import_engine without tifffile (as before session 31: the first map read imports it)"},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "note": "shared 2-core machine, other sessions' work running; loadavg per trial"},
         "summary": summary,

@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.gui
 
 #: packages whose import in a worker thread was measured to stall the GUI thread
-HEAVY = ("torch", "torchgen", "diffusers", "skimage", "safetensors")
+HEAVY = ("torch", "torchgen", "diffusers", "skimage", "safetensors", "tifffile", "imagecodecs")
 
 
 def test_make_viewer_imports_the_engine_before_the_window(monkeypatch, dialogs, qtbot, make_napari_viewer):
@@ -48,7 +48,9 @@ def test_make_viewer_imports_the_engine_before_the_window(monkeypatch, dialogs, 
 def test_the_first_segmentation_imports_no_heavy_module_after_import_engine(tmp_path):
     """In a fresh process: ``import_engine`` then a source-only segmentation job (the Review
     panel's "Segment with bundled model", run here without a window) imports nothing of torch,
-    diffusers, skimage or safetensors that ``import_engine`` had not imported."""
+    diffusers, skimage, safetensors or tifffile that ``import_engine`` had not imported (tifffile: the
+    maps' reader, imported on the GUI thread by the Review panel's first map read, 0.26 s with
+    imagecodecs when a terminal's round 0 arrived; ``benchmarks/results/gui/job-start-held.json``)."""
     code = textwrap.dedent(f"""
         import sys
         from vessel_studio.gui.app import import_engine

@@ -60,6 +60,38 @@ def test_create_open_and_manifest_schema(tmp_path):
         Project.create(tmp_path / "q", modality="xray")
 
 
+def test_what_the_readers_hand_out_cannot_change_the_cached_manifest(tmp_path, images):
+    """``images`` and ``rounds`` are read from the cached manifest without copying all of it (session 31: the GUI
+    asks for them many times a refresh); changing what they, ``manifest``, ``source`` or ``preprocessing`` hand
+    out changes neither the next read nor the file."""
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="fundus")
+    proj.add_images(paths)
+    ids = [r.id for r in proj.images]
+    proj.commit_round(_fake_round(tmp_path, ids), RoundRecord(index=0, folder="", config={"channels": [8, 16]},
+                                                             models={"segmenter": "abc"}, metrics={"agreement": 0.5}))
+    proj.set_source({"kind": "procedural", "modality": "fundus", "segmenter": {"path": "s", "hash": "h"}})
+    before = (tmp_path / "p" / "project.json").read_text()
+    states = [r.state for r in proj.images]
+    rnd = proj.rounds[0]
+    rnd.config["channels"].append(32)
+    rnd.config["new"] = 1
+    rnd.models["generator"] = "x"
+    rnd.metrics["agreement"] = 0.9
+    proj.source["segmenter"]["hash"] = "changed"
+    proj.preprocessing["changed"] = True
+    proj.manifest()["rounds"][0]["metrics"]["agreement"] = 0.1
+    proj.manifest()["images"][0]["state"] = "reviewed"
+    again = proj.rounds[0]
+    assert again.config == {"channels": [8, 16]} and again.models == {"segmenter": "abc"}
+    assert again.metrics == {"agreement": 0.5}
+    assert proj.source["segmenter"]["hash"] == "h" and "changed" not in proj.preprocessing
+    assert [r.state for r in proj.images] == states and "reviewed" not in states
+    with pytest.raises(Exception):  # the image records are immutable
+        proj.images[0].state = "reviewed"
+    assert (tmp_path / "p" / "project.json").read_text() == before
+
+
 def test_add_images_copies_hashes_and_skips_duplicates(tmp_path, images):
     folder, paths = images
     proj = Project.create(tmp_path / "p", modality="octa")

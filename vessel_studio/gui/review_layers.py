@@ -146,7 +146,7 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
         data, visible = np.zeros(placeholder_shape, np.float32), False
     if name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False):
         layer = layers[name]
-        if not visible:  # a hidden layer is not sliced or drawn when its data changes
+        if not visible and layer.visible:  # a hidden layer is not sliced or drawn when its data changes
             layer.visible = False
         before = np.asarray(layer.data).dtype
         layer.data = data
@@ -157,7 +157,8 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
             # 0-255 of its 8-bit placeholder for a camera's 16-bit RGB TIFF, drawn all white
             layer.reset_contrast_limits_range()
             layer.reset_contrast_limits()
-        layer.visible = visible
+        if visible and not layer.visible:  # napari's setter slices a visible layer again, each time it is set
+            layer.visible = True
         return
     if name in layers:
         layers.remove(name)
