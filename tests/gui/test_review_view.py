@@ -679,3 +679,32 @@ def test_page_keys_step_in_a_floating_review_dock(studio, qtbot):
     qtbot.waitUntil(review.btn_next.hasFocus, timeout=2000)
     qtbot.keyClick(review.btn_next, Qt.Key.Key_PageDown)
     assert studio.current_id == ids[2] and window.isActiveWindow()
+
+
+def test_a_visible_maps_new_data_is_sliced_once(studio):
+    """``set_layer`` on a layer already shown sets its data only: napari's ``visible`` setter slices and redraws a
+    visible layer each time it is set, so every map shown was sliced twice (session 31: the watcher's acting look on
+    a round rolled back elsewhere 140 -> 86 ms with the manifest change, ``benchmarks/results/gui/watch-s31-ab.json``).
+    A hidden layer shown again is still sliced, and a layer hidden stays hidden."""
+    from vessel_studio.gui import review_layers
+
+    viewer = studio.viewer
+    shape = studio.panels["Review"].image.shape[:2]
+    review_layers.set_layer(viewer, "probability", np.zeros(shape, np.float32), "image", placeholder_shape=shape,
+                            contrast_limits=(0, 1))
+    layer = viewer.layers["probability"]
+    assert layer.visible
+    calls = []
+    real = layer.refresh
+    layer.refresh = lambda *a, **k: calls.append(k) or real(*a, **k)
+    review_layers.set_layer(viewer, "probability", np.full(shape, 0.5, np.float32), "image", placeholder_shape=shape,
+                            contrast_limits=(0, 1))
+    assert len(calls) == 1 and layer.visible
+    assert np.allclose(np.asarray(layer.data), 0.5)
+    review_layers.set_layer(viewer, "probability", np.zeros(shape, np.float32), "image", placeholder_shape=shape,
+                            visible=False)
+    assert not layer.visible
+    calls.clear()
+    review_layers.set_layer(viewer, "probability", np.ones(shape, np.float32), "image", placeholder_shape=shape,
+                            contrast_limits=(0, 1))
+    assert layer.visible and len(calls) >= 1  # shown again: sliced with its new data
