@@ -410,3 +410,59 @@ def test_removing_images_after_the_project_folder_went_says_so(studio, said, qtb
     finally:
         os.rename(tmp_path / "moved", folder)
     qtbot.waitUntil(lambda: any("can be read again" in s for s in said), timeout=5000)
+
+
+@pytest.mark.parametrize("answer", ["discard", "save"])
+def test_changes_made_elsewhere_wait_while_a_question_is_open(studio, said, qtbot, monkeypatch, answer, dialogs):
+    """A question's modal dialog runs an event loop of its own, in which the watcher's timer goes on firing. The
+    image on screen taken out elsewhere while "Unsaved correction" is open: nothing changes under the question;
+    its answer applies to the image it named (Save: the image is gone, and the error says so); the removal is
+    followed once it is answered. Before, the watcher
+    left the image at once and showed the next one, so "Discard" dropped the next image's autosaved draft and
+    "Save" saved the next image (found in session 31)."""
+    from qtpy.QtWidgets import QDialog
+
+    from vessel_studio.gui import dialogs as dialogs_mod
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    proj = studio.project
+    ids = [r.id for r in proj.images]
+    assert review.image_id == ids[0]
+    shape = review.viewer.layers["mask"].data.shape
+    theirs = np.zeros(shape, bool)
+    theirs[2:12, 2:12] = True
+    tasks.write_draft(proj, ids[1], theirs)  # the next image's autosaved edits
+    review.viewer.layers["mask"].data[40:50, 40:50] = 1
+    review._edited()
+    asked = []
+
+    def question(parent, title, text):  # a real modal dialog while another program takes the image out
+        asked.append(text)
+        box = QDialog(review)
+        box.setModal(True)
+        box.show()
+        try:
+            Project.open(proj.folder).remove_images([ids[0]])
+            qtbot.wait(400)  # a dozen looks of the 30 ms watcher
+            assert review.image_id == ids[0] and review.dirty  # nothing changed under the question
+        finally:
+            box.close()
+        return answer
+
+    monkeypatch.setattr(dialogs_mod, "save_discard_cancel", question)
+    review.next()
+    assert len(asked) == 1 and proj.images  # the question was asked, about the image on screen
+    assert tasks.draft_path(proj, ids[1]).is_file()  # the next image's draft stays
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(tasks.draft_path(proj, ids[1]))) > 0, theirs)
+    assert proj.correction_path(ids[1]).exists() is False  # nothing saved as the next image's correction
+    if answer == "save":  # of the image the question named, which another program took out meanwhile
+        assert [t for t, _ in dialogs.errors] == ["Cannot save the correction"]
+        assert f"has no image with id '{ids[0]}'" in dialogs.errors[0][1]
+    else:
+        assert dialogs.errors == []
+    qtbot.waitUntil(lambda: any("image(s) taken out" in s for s in _outside(said)), timeout=5000)
+    assert ids[0] not in [r.id for r in proj.images] and review.image_id in ids[1:]

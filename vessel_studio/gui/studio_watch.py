@@ -12,6 +12,17 @@ from __future__ import annotations
 from vessel_studio.gui.jobs import JobOutcome
 
 
+def _question_open() -> bool:
+    """A modal dialog is open: a question (save / discard / stay, a confirmation) or an error. Its event loop runs
+    the watcher's timer too, and the question's answer applies to what it named: nothing on screen may change
+    under it (before session 31, the image on screen taken out elsewhere while "Unsaved correction" was open was
+    left at once, and Discard or Save then acted on the next image: its autosaved draft was lost). The change is
+    followed once the dialog is closed."""
+    from qtpy.QtWidgets import QApplication
+
+    return QApplication.activeModalWidget() is not None
+
+
 class WatchMixin:
     """Needs the studio's ``project``, ``current_id``, ``panels``, ``runner``, ``io_runner``, ``busy_checks``,
     ``forget_hooks``, its signals, ``_viewer``, ``_watch`` (the timer), ``_known``, ``_pending``, ``_unreadable``,
@@ -21,7 +32,7 @@ class WatchMixin:
     def _summary(project) -> dict:
         """What the panels show of the manifest: the images (name, state), the rounds (pruned or not) and
         the source record. Raises OSError / ValueError when the manifest cannot be read. One read of it
-        (``project.images`` / ``rounds`` each copy the whole manifest), parsed as those properties parse it."""
+        (``project.manifest`` copies it once), parsed as ``project.images`` / ``rounds`` parse it."""
         from vessel_studio.store.manifest import ImageRecord, RoundRecord
 
         d = project.manifest()
@@ -67,7 +78,8 @@ class WatchMixin:
             key = None
         if key is not None and key == self._idle_key:
             return
-        if self.runner.running or self.io_runner.running or any(busy() for busy in list(self.busy_checks)):
+        if (self.runner.running or self.io_runner.running or any(busy() for busy in list(self.busy_checks))
+                or _question_open()):
             self._pending = None
             return
         try:
