@@ -50,6 +50,7 @@ from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import Measurer, ReadAhead, Saver, StatsReader
+from vessel_studio.gui.studio_watch import _question_open
 
 AHEAD_DELAY_MS = 250
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
@@ -483,7 +484,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self._update_edit_state()
         if outcome.name == "Review order" and outcome.status == "done":
             self.order = [i for i, _ in outcome.result]
-            if self._reordering:  # the maps changed under the queue: stay on the image on screen
+            # the maps changed under the queue: stay on the image on screen; so too while a question is open
+            # (its event loop delivers this end): its answer applies to the image on screen (before session 31,
+            # the queue's first image was shown inside "Unsaved correction", which asked again, and the first
+            # answer then discarded or saved that image's autosaved draft)
+            if self._reordering or _question_open():
                 self._show_title()
             elif self.order:
                 self.studio.select_image(self.order[0])

@@ -434,21 +434,34 @@ class Studio(WatchMixin, QObject):
                 return False
             if not self.can_leave():
                 return False
-            self._close_when_done = True
-            self.runner.cancel()
-            self.status.emit(f"cancelling {self.runner.name}; the window closes when it has stopped")
-            return False
-        if self.io_runner.running:  # adding images: cancel (adds nothing), close when it has stopped
+            if self._stop_jobs_then_close():
+                return False
+        elif self.io_runner.running:  # adding images: cancel (adds nothing), close when it has stopped
             if not self.can_leave():
                 return False
-            self._close_when_done = True
-            self.io_runner.cancel()
-            return False
-        if not self.can_leave():
+            if self._stop_jobs_then_close():
+                return False
+        elif not self.can_leave():
             return False
         for hook in list(self.close_hooks):
             hook()
         return True
+
+    def _stop_jobs_then_close(self) -> bool:
+        """After ``confirm_close``'s questions: cancel the job still running and close once it has stopped (True).
+        False when none runs any more: a job that ended while a question was open (its event loop delivers the
+        job's end) leaves nothing to wait for, and the window closes now (before session 31 it waited for that
+        end, which had come already: the window stayed open)."""
+        if self.runner.running:
+            self._close_when_done = True
+            self.runner.cancel()
+            self.status.emit(f"cancelling {self.runner.name}; the window closes when it has stopped")
+            return True
+        if self.io_runner.running:
+            self._close_when_done = True
+            self.io_runner.cancel()
+            return True
+        return False
 
     def _show_status(self, text: str) -> None:
         try:
