@@ -13,7 +13,7 @@ Jobs (``--jobs``): ``add`` (Project panel: add 4 images, ``Studio.add_images``),
 (Review panel: "Segment with bundled model", ``ReviewPanel.segment_missing``), ``adapt``
 (Adaptation panel: Run, ``AdaptPanel.run``), ``adapt-held`` (the same Run while a terminal's real
 ``vessel-studio adapt --preset tiny`` process holds the project: started after the window settled, the
-click once it holds the job lock; the job is refused), ``export`` (``ExportPanel.export_to``), ``order``
+click once it holds the job lock; the job is refused; ``--terminal-nice N`` starts it under ``nice -n N``), ``export`` (``ExportPanel.export_to``), ``order``
 (Review panel: "most uncertain first"), ``open`` (not a job: ``Studio.open_project`` of the 4-image
 project from a window started without a project, which shows its first image at once).
 
@@ -105,7 +105,7 @@ def make_template(root: Path, data: Path, n: int) -> Path:
 
 def trial(job: str, template: Path, data: Path, *, window: float, settle: float, stacks: bool,
           worker_nice: int | None, import_engine: bool, skip_imports: tuple = (),
-          layers_on_demand: bool = False, real_dialogs: bool = False) -> dict:
+          layers_on_demand: bool = False, real_dialogs: bool = False, terminal_nice: int = 0) -> dict:
     import sys as _sys
     import threading
     import traceback
@@ -206,8 +206,10 @@ def trial(job: str, template: Path, data: Path, *, window: float, settle: float,
 
         terminal = None
         if job == "adapt-held":  # a terminal's adaptation of the same folder, a real process
-            terminal = subprocess.Popen([_sys.executable, "-m", "vessel_studio", "adapt", str(proj_dir), "--preset", "tiny",
-                                         "--rounds", "3", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            nice = ["nice", "-n", str(terminal_nice)] if terminal_nice else []
+            terminal = subprocess.Popen(nice + [_sys.executable, "-m", "vessel_studio", "adapt", str(proj_dir), "--preset",
+                                                "tiny", "--rounds", "3", "--quiet"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         timer.start()
         if real_dialogs:  # an error dialog is shown as in the app (modal, its own event loop) and closed after 1 s
             closer = QTimer()
@@ -323,6 +325,8 @@ def main(argv=None) -> int:
                          "trials of the variants are interleaved")
     ap.add_argument("--real-dialogs", action="store_true",
                     help="error dialogs shown (modal, closed after 1 s) instead of printed")
+    ap.add_argument("--terminal-nice", type=int, default=0,
+                    help="adapt-held: start the terminal's adapt under `nice -n N` (0: as a user types it)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--_trial", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_template", type=Path, default=None, help=argparse.SUPPRESS)
@@ -337,7 +341,8 @@ def main(argv=None) -> int:
         res = trial(args._trial, args._template, args.data, window=args.window, settle=args.settle,
                     stacks=args.stacks, worker_nice=args.worker_nice, import_engine=not args._no_import_engine,
                     skip_imports=tuple(m for m in args._skip_imports.split(",") if m),
-                    layers_on_demand=args._layers_on_demand, real_dialogs=args.real_dialogs)
+                    layers_on_demand=args._layers_on_demand, real_dialogs=args.real_dialogs,
+                    terminal_nice=args.terminal_nice)
         print("RESULT " + json.dumps(res))
         return 0
 
@@ -362,6 +367,8 @@ def main(argv=None) -> int:
                         cmd.append("--stacks")
                     if args.real_dialogs:
                         cmd.append("--real-dialogs")
+                    if args.terminal_nice:
+                        cmd += ["--terminal-nice", str(args.terminal_nice)]
                     if variant == "before":
                         cmd.append("--_no_import_engine")
                     elif variant == "no-diffusers":

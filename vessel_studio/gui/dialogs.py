@@ -1,8 +1,18 @@
-"""Message boxes and file pickers in one place (tests replace these functions)."""
+"""Message boxes and file pickers in one place (tests replace these functions, all but ``question_open``)."""
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QFileDialog, QMessageBox, QWidget
+from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+
+
+def question_open() -> bool:
+    """A modal dialog is open: a question (save / discard / stay, a confirmation), an error or a picker. Its event
+    loop delivers timers and the ends of background jobs, and its answer applies to what it named, so what those
+    change on screen waits until it is closed (session 31): the studio's watcher of changes made elsewhere, and
+    the Review panel's "most uncertain first" order arriving. Before, the image on screen taken out elsewhere, or
+    the order's first image shown, while "Unsaved correction" was open made Discard or Save act on another image
+    (its autosaved draft lost)."""
+    return QApplication.activeModalWidget() is not None
 
 
 def error(parent: QWidget | None, title: str, text: str) -> None:

@@ -50,7 +50,6 @@ from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import Measurer, ReadAhead, Saver, StatsReader
-from vessel_studio.gui.studio_watch import _question_open
 
 AHEAD_DELAY_MS = 250
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
@@ -488,7 +487,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # (its event loop delivers this end): its answer applies to the image on screen (before session 31,
             # the queue's first image was shown inside "Unsaved correction", which asked again, and the first
             # answer then discarded or saved that image's autosaved draft)
-            if self._reordering or _question_open():
+            if self._reordering or dialogs.question_open():
                 self._show_title()
             elif self.order:
                 self.studio.select_image(self.order[0])

@@ -9,18 +9,8 @@ images taken out and says what changed in the status bar. GUI thread only.
 
 from __future__ import annotations
 
+from vessel_studio.gui.dialogs import question_open
 from vessel_studio.gui.jobs import JobOutcome
-
-
-def _question_open() -> bool:
-    """A modal dialog is open: a question (save / discard / stay, a confirmation) or an error. Its event loop runs
-    the watcher's timer too, and the question's answer applies to what it named: nothing on screen may change
-    under it (before session 31, the image on screen taken out elsewhere while "Unsaved correction" was open was
-    left at once, and Discard or Save then acted on the next image: its autosaved draft was lost). The change is
-    followed once the dialog is closed."""
-    from qtpy.QtWidgets import QApplication
-
-    return QApplication.activeModalWidget() is not None
 
 
 class WatchMixin:
@@ -79,7 +69,7 @@ class WatchMixin:
         if key is not None and key == self._idle_key:
             return
         if (self.runner.running or self.io_runner.running or any(busy() for busy in list(self.busy_checks))
-                or _question_open()):
+                or question_open()):  # its answer applies to what it named: nothing changes under it
             self._pending = None
             return
         try:
