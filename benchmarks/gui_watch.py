@@ -44,6 +44,27 @@ def _stats(ms: list[float]) -> dict:
     return {"median_ms": round(statistics.median(ms), 3), "max_ms": round(max(ms), 3), "n": len(ms)}
 
 
+def _enlarged(files: list[Path], folder: Path, scale: int) -> list[Path]:
+    """The images enlarged ``scale`` times (bilinear), as PNGs in ``folder``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in files:
+        img = Image.open(f)
+        big = img.resize((img.width * scale, img.height * scale), Image.BILINEAR)
+        path = folder / (Path(f).stem + ".png")
+        big.save(path)
+        out.append(path)
+    return out
+
+
+def _smooth_enlarged(small, shape):
+    from skimage.transform import resize
+
+    return resize(small, shape, order=1).astype("float32")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VESSEL_STUDIO_DATA", "../shared/data")))
@@ -52,6 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--idle-looks", type=int, default=300)
+    ap.add_argument("--scale", type=int, default=1,
+                    help="enlarge the images (and the maps) this many times, e.g. 13: 304 -> 3952 px, a 15.6-MP camera")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_API", "pyside6")
@@ -63,6 +86,9 @@ def main(argv=None) -> int:
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
     files, source = _images(args.data, args.work, args.images)
+    if args.scale > 1:
+        files = _enlarged(files, args.work / "large", args.scale)
+        source += f", enlarged {args.scale}x"
     proj = Project.create(args.work / "proj", modality="octa")
     proj.add_images(files)
     first = proj.images[0]
@@ -71,7 +97,9 @@ def main(argv=None) -> int:
     for k in range(needed):  # rounds with a map of the first image (the one on screen), to roll back later
         src = args.work / f"r{k}"
         (src / "pseudo").mkdir(parents=True)
-        write_prob(src / "pseudo" / f"{first.id}.tif", rng.random(first.shape[:2], dtype=np.float32))
+        small = rng.random((first.shape[0] // args.scale, first.shape[1] // args.scale), dtype=np.float32)
+        prob = small if args.scale == 1 else _smooth_enlarged(small, first.shape[:2])  # compresses as a map does
+        write_prob(src / "pseudo" / f"{first.id}.tif", prob)
         proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1}))
 
     import napari

@@ -9,6 +9,18 @@ from vessel_studio.gui import tasks
 from vessel_studio.events import collect
 
 
+def test_uncertainty_is_the_formula_bit_for_bit_and_leaves_its_input():
+    """Computed in place in one array since session 31 (faster at 15 MP): the values of 1 - |2p - 1| evaluated as
+    before, float32, for float32, float64 and 8-bit-like inputs; the input is not changed."""
+    rng = np.random.default_rng(3)
+    for p in (rng.random((37, 41), dtype=np.float32), rng.random((9, 7)), np.array([[0, 0.5, 1]], np.float32)):
+        before = p.copy()
+        got = tasks.uncertainty(p)
+        expected = (1.0 - np.abs(2.0 * np.asarray(p, np.float32) - 1.0)).astype(np.float32)
+        assert got.dtype == np.float32 and np.array_equal(got, expected)
+        assert np.array_equal(p, before) and got is not p
+
+
 def test_uncertainty_and_stats():
     p = np.array([[0.0, 0.5], [1.0, 0.75]], np.float32)
     assert np.allclose(tasks.uncertainty(p), [[0, 1], [0, 0.5]])
