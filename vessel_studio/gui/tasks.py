@@ -298,8 +298,9 @@ def review_stats(project, image_id: str, prob: np.ndarray, before, image: np.nda
 
 def uncertainty(prob: np.ndarray) -> np.ndarray:
     """1 − |2p − 1|: 1 where the model is undecided (p = 0.5), 0 where it is sure (float32; ``prob`` is left as it
-    is). In place in one new array: the same values as the expression's four temporaries, 2.5-3x faster (96 -> 32-39
-    ms at 15.6 MP, session 31; the Review panel computes it on the GUI thread for each map it shows)."""
+    is). In place in one new array: the same values as the expression's four temporaries, in about a third of the
+    time at 15.6 MP (session 31, ``benchmarks/uncertainty_speed.py``; the Review panel computes it on the GUI thread
+    for each map it shows)."""
     u = np.multiply(np.asarray(prob, np.float32), np.float32(2.0))
     u -= np.float32(1.0)
     np.abs(u, out=u)
