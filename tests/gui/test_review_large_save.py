@@ -395,3 +395,37 @@ def test_edits_kept_only_in_the_window_are_asked_about_and_become_a_draft_when_t
     review.previous()  # the image shows its edits, from the draft now
     assert review.image_id == image_id and np.array_equal(review.mask_layer.data > 0, edited)
     assert review.dirty
+
+
+def test_an_image_taken_out_elsewhere_while_its_large_save_is_written(studio, qtbot, large, monkeypatch, dialogs):
+    """Another program takes the image on screen out of the project while its large-mask save is being written (a
+    session-30 leftover, untested until session 31). The watcher waits for the save; the save then fails, and the
+    error names the file and says the project has no such image; the removal is followed next (the next image
+    shown, one status line); no other image gets a correction or a draft."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    review, proj = studio.panels["Review"], studio.project
+    lines: list[str] = []
+    studio.status.connect(lines.append)
+    studio._watch.setInterval(30)
+    ids = [r.id for r in proj.images]
+    image_id = review.image_id
+    assert image_id == ids[0]
+    _paint(review, (40, 40))
+    calls = []
+    gate = _gated_save(monkeypatch, calls)
+    assert review.save()  # returns at once: the worker waits on the gate
+    Project.open(proj.folder).remove_images([image_id])  # another program, while the save is held
+    qtbot.wait(400)  # a dozen looks of the 30 ms watcher: it waits for the save
+    assert review.image_id == image_id and not any("outside this window" in s for s in lines)
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(review), timeout=20000)
+    assert [t for t, _ in dialogs.errors] == ["Cannot save the correction"]
+    text = dialogs.errors[0][1]
+    assert f"corrections/{image_id}.png" in text and f"has no image with id '{image_id}'" in text
+    qtbot.waitUntil(lambda: any("image(s) taken out" in s for s in lines), timeout=5000)
+    qtbot.waitUntil(lambda: review.image_id in ids[1:], timeout=5000)
+    assert [r.id for r in proj.images] == ids[1:]
+    assert all(proj.correction(i) is None and not tasks.draft_path(proj, i).exists() for i in ids[1:])
+    assert not proj.correction_path(image_id).exists()
