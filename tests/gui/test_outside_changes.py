@@ -466,3 +466,31 @@ def test_changes_made_elsewhere_wait_while_a_question_is_open(studio, said, qtbo
         assert dialogs.errors == []
     qtbot.waitUntil(lambda: any("image(s) taken out" in s for s in _outside(said)), timeout=5000)
     assert ids[0] not in [r.id for r in proj.images] and review.image_id in ids[1:]
+
+
+def test_the_uncertainty_queue_stays_and_is_ordered_again_when_rounds_change_elsewhere(studio, said, qtbot, tmp_path):
+    """Reviewing in "most uncertain first" order while a terminal adds a round: the queue stays, is ordered again
+    from the new round's maps (as after this window's own adaptation) and the image on screen stays. Before
+    session 31 it went back to project order, and the place in the queue was lost."""
+    from vessel_studio.store import Project
+
+    proj, review = studio.project, studio.panels["Review"]
+    ids = [r.id for r in proj.images]
+    shape = proj.images[0].shape[:2]
+
+    def maps(order):  # constant maps: the first id the most uncertain (p = 0.5), the last the surest
+        return {i: np.full(shape, p, np.float32) for i, p in zip(order, (0.5, 0.9, 0.99))}
+
+    commit_rounds(proj, tmp_path / "a", {0: maps(ids)})
+    qtbot.waitUntil(lambda: "round(s) added: 0" in " ".join(_outside(said)), timeout=5000)
+    review.queue.setCurrentText("most uncertain first")
+    qtbot.waitUntil(lambda: review.order == ids and not studio.runner.running, timeout=10000)
+    review.next()
+    assert review.image_id == ids[1]
+    commit_rounds(Project.open(proj.folder), tmp_path / "b", {1: maps(ids[::-1])})  # another program's round
+    qtbot.waitUntil(lambda: "round(s) added: 1" in " ".join(_outside(said)), timeout=5000)
+    qtbot.waitUntil(lambda: review.order == ids[::-1] and not studio.runner.running, timeout=10000)
+    assert review.queue.currentText() == "most uncertain first"
+    assert review.image_id == ids[1] == studio.current_id  # the image on screen stays
+    review.next()
+    assert review.image_id == ids[0]  # the next in the new order

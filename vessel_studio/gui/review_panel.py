@@ -384,13 +384,20 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     # --- project / navigation ------------------------------------------------------------------
 
     def _project_changed(self) -> None:
-        self.order = None
+        proj = self.studio.project
+        # this project's rounds changed (a roll back here, rounds added or rolled back elsewhere): "most uncertain
+        # first" stays, ordered again from the new maps as after this window's own adaptation, on the image on
+        # screen (before session 31 it went back to project order, the place in the queue lost); another project:
+        # project order
+        reorder = proj is not None and proj is self._choices_for and self.order is not None \
+            and self.queue.currentIndex() == 1
+        if not reorder:
+            self.order = None
+            self.queue.blockSignals(True)
+            self.queue.setCurrentIndex(0)
+            self.queue.blockSignals(False)
         self._ahead.clear()
         self._loading = None
-        self.queue.blockSignals(True)
-        self.queue.setCurrentIndex(0)
-        self.queue.blockSignals(False)
-        proj = self.studio.project
         if proj is not self._choices_for:
             # another project (or the same folder opened again): its latest round, compared with nothing,
             # not the rounds chosen in the previous one
@@ -414,6 +421,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
             if self.image_id is None:  # fundus images are RGB, OCT-A gray: the image layer to match
                 review_layers.prepare_image(self.viewer, rgb=self.studio.project.modality == "fundus")
+        if reorder:
+            self._reorder_later()
 
     def forget(self, image_ids: set[str]) -> None:
         """``studio.forget_hooks``: these images were taken out of the project (their drafts with them):
