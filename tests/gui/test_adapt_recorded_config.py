@@ -109,3 +109,34 @@ def test_recorded_values_the_form_rounds_are_kept_exactly(studio, tmp_path, dial
     cfg = panel.config()
     assert (cfg.preset_name, cfg.t0, cfg.steps) == ("cpu", 0.333, 1500)
     assert not dialogs.errors
+
+
+def test_changes_in_the_form_stay_when_rounds_change_elsewhere(studio, tmp_path, dialogs, qtbot):
+    """The person changes the form (not yet run) while a terminal's ``adapt`` adds rounds to the project: the
+    changes stay, over the new rounds' record (the seed and the fields the form has no box for come from it).
+    Before session 31 each round added elsewhere set the form back to the record, and the changes were lost. An
+    unchanged form follows the new record, as before."""
+    from vessel_studio.adaptation import AdaptConfig
+    from vessel_studio.store import Project
+
+    panel = studio.panels["Adaptation"]
+    studio._watch.setInterval(30)
+    proj = studio.project
+    assert panel.preset.currentText() == "cpu"
+    panel.t0.setValue(0.6)
+    panel.steps.setValue(12)
+    cfg = AdaptConfig.preset("tiny", seed=5).resolve_auto("fundus", proj.modality)
+    _commit_rounds(Project.open(proj.folder), tmp_path / "a", cfg)  # another program
+    qtbot.waitUntil(lambda: panel.recorded.isVisibleTo(panel), timeout=5000)
+    assert panel.preset.currentText() == "cpu" and panel.t0.value() == pytest.approx(0.6) and panel.steps.value() == 12
+    got = panel.config()
+    assert got.seed == 5 and got.t0 == pytest.approx(0.6) and got.steps == 12
+    # the form set back to what it was filled with: unchanged, so the next record is followed
+    panel.preset.setCurrentText("tiny")
+    studio.open_project(proj.folder)  # another Project object: the form from the record
+    assert panel.preset.currentText() == "tiny" and panel.config().seed == 5
+    cfg2 = AdaptConfig.preset("cpu", seed=7).resolve_auto("fundus", proj.modality)
+    _commit_rounds(Project.open(proj.folder), tmp_path / "b", cfg2, indices=(2,))
+    qtbot.waitUntil(lambda: panel.preset.currentText() == "cpu", timeout=5000)
+    assert panel.config().seed == 7
+    assert not dialogs.errors

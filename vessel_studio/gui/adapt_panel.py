@@ -123,6 +123,9 @@ class AdaptPanel(QWidget):
         #: the project's recorded configuration (``adaptation.config.recorded_config``; None: no round): the
         #: rounds Run adaptation adds continue with it, as ``adapt PROJECT`` run again does
         self._recorded: dict | None = None
+        #: (project, the form's values) when the form was last filled from its record or run: a form that differs
+        #: holds the person's changes, which rounds changed elsewhere keep (``_project_changed``)
+        self._filled: tuple | None = None
 
         self.preset = QComboBox()
         self.preset.addItems(PRESETS)
@@ -327,6 +330,7 @@ class AdaptPanel(QWidget):
             self.preset.setCurrentText(name)
             self.preset.blockSignals(False)
             self._apply_preset(name)
+            self._filled = (proj, self._form_values())
         rec = self._recorded
         self.recorded.setText("" if rec is None else
                               "New rounds continue with the project's configuration: "
@@ -334,8 +338,17 @@ class AdaptPanel(QWidget):
                               "change in the form wins)")
         self.recorded.setVisible(rec is not None)
 
+    def _form_values(self) -> tuple:
+        return (self.preset.currentText(), self.t0.value(), self.steps.value(), self.rounds.value(), self.count.value())
+
     def _project_changed(self) -> None:
-        self.take_recorded_config()
+        # the same project's rounds changed (a terminal's adapt or roll back, a roll back here) while the form holds
+        # changes not yet run: they stay, over the new record (its label says so: "what you change in the form
+        # wins"); before session 31 every round a terminal added set the form back. An unchanged form, or another
+        # project: the form from the record, as before
+        proj, filled = self.studio.project, self._filled
+        edited = filled is not None and proj is not None and filled[0] is proj and self._form_values() != filled[1]
+        self.take_recorded_config(form=not edited)
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
         if not self.restore_bar.active:  # how the last restore ended was this project's
             self.restore_bar.setVisible(False)
@@ -621,6 +634,8 @@ class AdaptPanel(QWidget):
         if outcome.name != "Adaptation":
             return
         self.take_recorded_config(form=False)  # the rounds it added record the form's values (and the seed)
+        if outcome.status == "done":  # what it ran is the form's starting point from now on
+            self._filled = (self.studio.project, self._form_values())
         if outcome.status == "done":
             from vessel_studio.adaptation.job import STOPPED_BY_USER
 
