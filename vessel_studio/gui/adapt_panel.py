@@ -319,7 +319,8 @@ class AdaptPanel(QWidget):
         session 29 the panel ran whatever its form showed (cpu and seed 0 at start, the previous project's
         values after opening another), so rounds added to a project started with ``--preset tiny --seed 3``
         were not the same as one longer run. ``form``: set the Preset box and the spin boxes too (a project
-        opened, a roll back); after a run they already hold what its rounds record, and Rounds stays as set."""
+        opened, a roll back, rounds changed elsewhere, unless the form holds changes not yet run:
+        ``_project_changed``); after a run they already hold what its rounds record, and Rounds stays as set."""
         from vessel_studio.adaptation.config import recorded_config, recorded_config_items
 
         proj = self.studio.project
