@@ -635,11 +635,10 @@ class AdaptPanel(QWidget):
         if outcome.name != "Adaptation":
             return
         self.take_recorded_config(form=False)  # the rounds it added record the form's values (and the seed)
-        if outcome.status == "done":  # what it ran is the form's starting point from now on
-            self._filled = (self.studio.project, self._form_values())
         if outcome.status == "done":
             from vessel_studio.adaptation.job import STOPPED_BY_USER
 
+            self._filled = (self.studio.project, self._form_values())  # what it ran: the form's new starting point
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
             result = outcome.result

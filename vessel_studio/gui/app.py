@@ -108,7 +108,7 @@ ENGINE_IMPORTS = (
     ("vessel_studio.adaptation.job", ()),
     ("diffusers", ("UNet2DModel", "DDPMScheduler", "DDIMScheduler")),
     # the maps' reader: the Review panel reads a round's maps on the GUI thread, and the first read imported
-    # tifffile and imagecodecs there (0.26 s when a terminal's round 0 arrived, job-start-held.json)
+    # tifffile there (0.26-0.56 s when a terminal's round arrived: benchmarks/results/gui/job-start-held-ab.json)
     ("tifffile", ()),
 )
 
