@@ -152,3 +152,14 @@ def commit_rounds(proj, tmp_path, maps: dict[int, dict[str, np.ndarray]]) -> Non
         for image_id, p in by_id.items():
             write_prob(src / "pseudo" / f"{image_id}.tif", p)
         proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
+
+
+def open_modal(parent):
+    """A real modal dialog, shown: inside a patched question it makes ``QApplication.activeModalWidget()`` what it is
+    while a real question is open (its event loop delivering timers and jobs' ends); close it when done."""
+    from qtpy.QtWidgets import QDialog
+
+    box = QDialog(parent)
+    box.setModal(True)
+    box.show()
+    return box

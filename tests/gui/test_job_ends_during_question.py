@@ -10,16 +10,9 @@ import threading
 import numpy as np
 import pytest
 
+from conftest import open_modal
+
 pytestmark = pytest.mark.gui
-
-
-def _modal(parent):
-    from qtpy.QtWidgets import QDialog
-
-    box = QDialog(parent)
-    box.setModal(True)
-    box.show()
-    return box
 
 
 @pytest.mark.parametrize("answer", ["discard", "save"])
@@ -58,7 +51,7 @@ def test_queue_ordered_while_unsaved_correction_is_asked_does_not_step(studio, q
         asked.append(text)
         if len(asked) > 1:  # asked again inside the first question (before the fix)
             return answer
-        box = _modal(review)
+        box = open_modal(review)
         try:
             gate.set()
             qtbot.waitUntil(lambda: not studio.runner.running, timeout=10000)
@@ -96,7 +89,7 @@ def test_a_job_that_ends_while_closing_asks_lets_the_window_close(studio, qtbot,
 
     def answered(result):
         def question(parent, title, text):
-            box = _modal(parent)
+            box = open_modal(parent)
             try:
                 gate.set()
                 qtbot.waitUntil(lambda: not getattr(studio, runner).running, timeout=10000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import commit_rounds, fake_probability
+from conftest import commit_rounds, fake_probability, open_modal
 
 pytestmark = pytest.mark.gui
 
@@ -420,8 +420,6 @@ def test_changes_made_elsewhere_wait_while_a_question_is_open(studio, said, qtbo
     followed once it is answered. Before, the watcher
     left the image at once and showed the next one, so "Discard" dropped the next image's autosaved draft and
     "Save" saved the next image (found in session 31)."""
-    from qtpy.QtWidgets import QDialog
-
     from vessel_studio.gui import dialogs as dialogs_mod
     from vessel_studio.gui import tasks
     from vessel_studio.store import Project
@@ -440,9 +438,7 @@ def test_changes_made_elsewhere_wait_while_a_question_is_open(studio, said, qtbo
 
     def question(parent, title, text):  # a real modal dialog while another program takes the image out
         asked.append(text)
-        box = QDialog(review)
-        box.setModal(True)
-        box.show()
+        box = open_modal(review)
         try:
             Project.open(proj.folder).remove_images([ids[0]])
             qtbot.wait(400)  # a dozen looks of the 30 ms watcher

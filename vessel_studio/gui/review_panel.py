@@ -320,7 +320,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
                                     "your unsaved edits here stay, and saving them replaces the mask saved there")
             return
-        self._reload_maps(keep_edits=True)
+        self._reload_maps()  # no unsaved edits to keep (asked just above: at 15 MP the comparison is ~30 ms)
 
     def _writing(self) -> bool:
         """``studio.busy_checks``: a save of a large mask is still being written (the studio's watcher of
