@@ -26,7 +26,7 @@ def test_list_then_remove_by_name_and_id(tmp_path, capsys):
     assert f"{a.name}  {a.id}  corrected  40x32  (saved correction)" in out and "(unsaved edits)" in out
     fov = tasks.gui_dir(proj) / tasks.FOV_CACHE / f"{b.id}.png"
     assert tasks.cached_fov(proj, b.id) is not None and fov.is_file()
-    assert main(["images", str(proj.folder), "--remove", a.name, b.id]) == 0
+    assert main(["images", str(proj.folder), "--remove", a.name, b.id, "--force"]) == 0
     out = capsys.readouterr().out
     assert f"removed 2 image(s)" in out and f"their saved corrections deleted: {a.name}" in out
     fresh = Project.open(proj.folder)
@@ -130,3 +130,30 @@ def test_add_images_headless(tmp_path, capsys):
     assert main(["images", str(proj.folder), "--add", str(tmp_path / "bad.png")]) == 2
     assert "bad.png" in capsys.readouterr().err and len(Project.open(proj.folder).images) == 5
     assert main(["images", str(proj.folder), "--add", str(tmp_path), "--remove", "x"]) == 2
+
+
+def test_images_holding_a_persons_work_are_removed_only_with_force(tmp_path, capsys):
+    """A saved correction (a person's hand work, a trusted label) or unsaved edits a window autosaved are not
+    deleted by ``--remove`` alone: the command names them and changes nothing; ``--force`` deletes them with the
+    images and says so. The Project panel asks before the same removal; before session 32 this command
+    deleted that work at once and said so afterwards."""
+    proj = _project(tmp_path)
+    a, b, c = proj.images
+    proj.save_correction(a.id, np.ones((32, 40), bool))
+    tasks.write_draft(proj, b.id, np.ones((32, 40), bool))
+    manifest = proj.manifest_path.read_bytes()
+    for names in ([a.name], [b.id, c.name], [c.name, a.id, b.name]):
+        assert main(["images", str(proj.folder), "--remove", *names]) == 2
+        err = capsys.readouterr().err
+        assert "Nothing was removed" in err and "--force" in err
+    assert f"{a.name} ({a.id}: saved correction); {b.name} ({b.id}: unsaved edits)" in err
+    assert proj.manifest_path.read_bytes() == manifest
+    assert proj.correction_path(a.id).is_file() and tasks.draft_path(proj, b.id).is_file()
+    assert main(["images", str(proj.folder), "--remove", c.name]) == 0  # no one's work: no --force needed
+    assert main(["images", str(proj.folder), "--remove", a.name, b.name, "--force"]) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert out.endswith(f"their saved corrections deleted: {a.name}; their unsaved edits deleted: {b.name}")
+    assert Project.open(proj.folder).images == []
+    assert not proj.correction_path(a.id).exists() and not tasks.draft_path(proj, b.id).exists()
+    assert main(["images", str(proj.folder), "--force"]) == 2
+    assert "--force goes with --remove" in capsys.readouterr().err

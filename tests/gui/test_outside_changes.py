@@ -490,3 +490,33 @@ def test_the_uncertainty_queue_stays_and_is_ordered_again_when_rounds_change_els
     assert review.image_id == ids[1] == studio.current_id  # the image on screen stays
     review.next()
     assert review.image_id == ids[0]  # the next in the new order
+
+
+@pytest.mark.parametrize("edited", [True, False])
+def test_unsaved_edits_of_an_image_taken_out_elsewhere_are_said_lost(studio, said, qtbot, monkeypatch, edited):
+    """The image on screen, with edits not yet saved (nor autosaved: ``images --remove`` refuses an image with an
+    autosaved draft unless ``--force``), taken out by another program: its files are gone, so the edits go with it,
+    and the window says so in a dialog, not only in a status line (session 32; before, only the status line said
+    "image(s) taken out", and the edits were gone without a word). Without edits, no dialog."""
+    from vessel_studio.gui import dialogs as dialogs_mod
+    from vessel_studio.store import Project
+
+    infos = []
+    monkeypatch.setattr(dialogs_mod, "info", lambda parent, title, text: infos.append((title, text)))
+    review = studio.panels["Review"]
+    ids = [r.id for r in studio.project.images]
+    name = studio.project.images[0].name
+    assert review.image_id == ids[0]
+    if edited:
+        review.viewer.layers["mask"].data[40:50, 40:50] = 1
+        review._edited()
+        assert review.dirty
+    Project.open(studio.project.folder).remove_images([ids[0]])
+    qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=5000)
+    line = _outside(said)[-1]
+    if edited:
+        assert line.endswith(f"image(s) taken out: {name}; your unsaved edits of {name} went with the image(s)")
+        assert len(infos) == 1 and infos[0][0] == "Unsaved edits lost" and name in infos[0][1]
+    else:
+        assert line == f"the project was changed outside this window: image(s) taken out: {name}" and infos == []
+    assert not review.dirty

@@ -6,6 +6,10 @@ the project is skipped), and ``--remove`` takes images out of it
 source-only maps and FOV estimates; the files they were added from are not touched, the rounds keep
 their maps). IMAGE is an image's name or id; a name two images share must be given as an id. Every
 name is checked before anything is removed, and removing is refused while a job holds the project.
+An image that holds a person's work (a saved correction or accepted mask, or unsaved edits a window
+autosaved) is not removed without ``--force``: the command names them and changes nothing (the
+Project panel's "Remove from project…" asks; before session 32 this command deleted that work at
+once and said so afterwards).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="copy these image files, or the images of these folders, into the project")
     p.add_argument("--remove", nargs="+", default=[], metavar="IMAGE",
                    help="take these images out of the project (names or ids); their saved corrections go too")
+    p.add_argument("--force", action="store_true",
+                   help="with --remove: take out images that hold a person's work too (a saved correction or "
+                        "accepted mask, unsaved edits a window autosaved), deleting that work; without it such "
+                        "images are named and nothing is removed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     project = Project.open(args.project)
     if args.add and args.remove:
         raise ValueError("--add and --remove: one at a time (nothing was changed)")
+    if args.force and not args.remove:
+        raise ValueError("--force goes with --remove (nothing was changed)")
     if args.add:
         from vessel_studio.events import progress_bar, run as run_job
 
@@ -41,11 +51,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.remove:
         ids = tasks.find_images(project, args.remove)
-        corrected = set(project.correction_ids())
+        corrected, drafts = set(project.correction_ids()), set(tasks.draft_ids(project))
+        if not args.force:
+            _refuse_a_persons_work(project, ids, corrected, drafts)
         records = tasks.remove_images(project, ids)
         lost = [r.name for r in records if r.id in corrected]
+        unsaved = [r.name for r in records if r.id in drafts]
         print(f"removed {len(records)} image(s) from {project.folder}: {', '.join(r.name for r in records)}"
-              + (f"; their saved corrections deleted: {', '.join(lost)}" if lost else ""))
+              + (f"; their saved corrections deleted: {', '.join(lost)}" if lost else "")
+              + (f"; their unsaved edits deleted: {', '.join(unsaved)}" if unsaved else ""))
         return 0
     images = project.images
     corrected = set(project.correction_ids())
@@ -56,3 +70,22 @@ def run(args: argparse.Namespace) -> int:
         notes = [n for n, on in (("saved correction", rec.id in corrected), ("unsaved edits", rec.id in drafts)) if on]
         print(f"  {rec.name}  {rec.id}  {rec.state}  {size}" + (f"  ({', '.join(notes)})" if notes else ""))
     return 0
+
+
+def _refuse_a_persons_work(project, ids: list[str], corrected: set[str], drafts: set[str]) -> None:
+    """``--remove`` without ``--force``: a ValueError naming the images among ``ids`` that hold a person's
+    work (a saved correction or accepted mask; unsaved edits a window autosaved), before anything is removed.
+    A window's edits made in the last seconds, not yet autosaved, are not seen here (the window names them
+    lost when it sees the image go)."""
+    names = {rec.id: rec.name for rec in project.images}
+    held = []
+    for image_id in ids:
+        notes = [n for n, on in (("saved correction", image_id in corrected), ("unsaved edits", image_id in drafts))
+                 if on]
+        if notes:
+            held.append(f"{names[image_id]} ({image_id}: {' and '.join(notes)})")
+    if held:
+        raise ValueError(
+            f"{project.folder}: {len(held)} of the images to remove hold a person's work, deleted with them: "
+            + "; ".join(held) + ". Nothing was removed. To delete that work with the images, add --force (or "
+            "discard it in the window's Review panel first)")

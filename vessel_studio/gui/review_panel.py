@@ -424,6 +424,14 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if reorder:
             self._reorder_later()
 
+    def unsaved_among(self, image_ids: set[str]) -> list[str]:
+        """The images among ``image_ids`` whose edits in this window are not saved: the one on screen with
+        unsaved edits, and those whose edits neither their save nor a draft could keep (``_kept_edits``)."""
+        out = [i for i in image_ids if i in self._kept_edits]
+        if self.image_id in image_ids and self.image_id not in out and self.dirty:
+            out.append(self.image_id)
+        return out
+
     def forget(self, image_ids: set[str]) -> None:
         """``studio.forget_hooks``: these images were taken out of the project (their drafts with them):
         the one on screen goes, unsaved edits and all, without a draft; edits kept in the window and

@@ -9,6 +9,7 @@ images taken out and says what changed in the status bar. GUI thread only.
 
 from __future__ import annotations
 
+from vessel_studio.gui import dialogs
 from vessel_studio.gui.dialogs import question_open
 from vessel_studio.gui.jobs import JobOutcome
 
@@ -150,11 +151,16 @@ class WatchMixin:
         if now["source"] != known["source"] and not rounds_added and not rounds_gone:
             said.append("source record changed")
         following = None
+        review = self.panels.get("Review")
+        # edits of them this window had not saved: they go with the image (its files are gone), said aloud below
+        lost = [before[i][0] for i in review.unsaved_among(gone)] if gone and review is not None else []
+        if lost:
+            said.append(f"your unsaved edits of {', '.join(sorted(lost))} went with the image(s)")
         if gone:
             for hook in list(self.forget_hooks):
                 hook(gone)
             if self.current_id in gone:  # the image after it (else before it) that stays, in the order stepped in
-                review = self.panels.get("Review")  # its queue ("most uncertain first"), else the project's order
+                # its queue ("most uncertain first"), else the project's order
                 queue = [i for i in (getattr(review, "order", None) or []) if i in before]
                 following = self._following(self.current_id, queue + [i for i in before if i not in queue], after)
                 self.current_id = None
@@ -171,6 +177,12 @@ class WatchMixin:
         elif not rounds_changed and on_screen in restated_ids and self.panels.get("Review") is not None:
             # its correction saved, accepted or discarded elsewhere (another window): the mask on screen follows
             self.panels["Review"].changed_elsewhere(on_screen)
+        if lost:  # a person's work gone: not only a line in the status bar (asked last: its event loop runs)
+            dialogs.info(self._parent_widget(), "Unsaved edits lost",
+                         f"Another program or window took {', '.join(sorted(lost))} out of the project "
+                         "(`vessel-studio images --remove --force`, or Remove from project). The edits made here "
+                         "and not yet saved went with the image: its files are gone from the project, so they "
+                         "cannot be kept in it.")
 
     def _unreadable_now(self) -> str | None:
         """Why the open project's manifest cannot be read now (its folder renamed or deleted, the manifest
