@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--limit", type=int, default=None,
+                    help="only the first N images (DRIVE's, then CHASE_DB1's, then STARE's): the test's quick run")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"SKIPPED: no data at {args.data}")
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
     shutil.rmtree(args.work, ignore_errors=True)
     proj = Project.create(args.work / "proj", modality="fundus")
     files = [s.image for name in ("DRIVE", "CHASE_DB1", "STARE") for split in ("train", "test")
-             for s in _samples(dataset, args.data, name, split)]
+             for s in _samples(dataset, args.data, name, split)][:args.limit]
     proj.add_images(files)
     rng = np.random.default_rng(0)
     for rec in proj.images:
