@@ -1,0 +1,77 @@
+"""The Project panel's image list on a large project (session 32: a 1,000-image project stalled the window for
+seconds after opening, as each thumbnail scanned the whole list for its row)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from conftest import wait_for_workers
+
+pytestmark = pytest.mark.gui
+
+
+def test_a_thumbnail_or_a_selection_touches_only_its_own_row(studio, qtbot, monkeypatch):
+    """Each thumbnail arriving from the worker, and each image selected elsewhere (Review's Next), read every row of
+    the list to find its own: quadratic in the images on opening a project (1,000 OCT-A images: ~1M item reads,
+    stalls of seconds, `scratch` probe of session 32). Now each image's row is kept when the list is made."""
+    panel = studio.panels["Project"]
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 3, timeout=10000)
+    wait_for_workers(qtbot)
+    ids = [r.id for r in studio.project.images]
+    reads = []
+    real = panel.list.item
+    monkeypatch.setattr(panel.list, "item", lambda row: reads.append(row) or real(row))
+    panel._set_thumb(ids[2], np.full((48, 48, 3), 200, np.uint8))
+    studio.select_image(ids[1])
+    assert panel.list.currentRow() == 1 and not panel.list.item(2).icon().isNull()
+    assert reads == [2]  # only this test's own read above
+
+
+def test_images_listed_while_thumbnails_load_get_theirs(studio, qtbot, tmp_path, monkeypatch):
+    """Images added while the thumbnail worker still read the first ones were left without a thumbnail (the
+    worker running, no second one started, and none after it) until the list was made again for another reason."""
+    from vessel_studio.gui import project_panel
+    from vessel_studio.samples import write_sample_images
+
+    panel = studio.panels["Project"]
+    wait_for_workers(qtbot)
+    panel._thumbs.clear()
+    getattr(panel, "_thumbs_asked", set()).clear()  # (getattr: the test runs on the code before too)
+    real = project_panel.thumbnail
+
+    def slow(image, size):
+        time.sleep(0.3)
+        return real(image, size)
+
+    monkeypatch.setattr(project_panel, "thumbnail", slow)
+    panel.refresh()  # a worker for the three images, reading slowly
+    assert panel._thumb_worker is not None
+    more = write_sample_images(tmp_path / "more", n=2, modality="fundus", shape=(80, 80), seed=51)
+    assert studio.add_images(list(more.images))
+    qtbot.waitUntil(lambda: panel.list.count() == 5, timeout=10000)
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 5, timeout=10000)
+    assert all(not panel.list.item(r).icon().isNull() for r in range(5))
+
+
+def test_a_state_change_updates_the_rows_in_place_and_keeps_the_selection(studio, qtbot):
+    """A change of states only (a correction saved, a round added, the same change made elsewhere) updates the
+    rows' texts; the rows, their thumbnails and the images selected for Remove stay. Before, the whole list was
+    made again at each such change (~45 ms of the GUI thread at 1,000 images) and a selection of several images
+    fell back to the image on screen."""
+    panel = studio.panels["Project"]
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 3, timeout=10000)
+    wait_for_workers(qtbot)
+    ids = [r.id for r in studio.project.images]
+    rows = [panel.list.item(r) for r in range(3)]
+    for r in (0, 2):
+        rows[r].setSelected(True)
+    assert panel.selected_ids() == [ids[0], ids[2]]
+    studio.project.set_state(ids[1], "reviewed")
+    studio.images_changed.emit()
+    assert [panel.list.item(r) for r in range(3)] == rows  # the same rows
+    assert panel.list.item(1).text().endswith("● reviewed") and panel.selected_ids() == [ids[0], ids[2]]
+    assert all(not panel.list.item(r).icon().isNull() for r in range(3))
+    assert "1 reviewed" in panel.counts.text()
