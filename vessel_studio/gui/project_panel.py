@@ -151,8 +151,9 @@ class ProjectPanel(QWidget):
             count[r.name] = count.get(r.name, 0) + 1
         # a name two images share gets its id (images from two folders: "a.png" and "a.tif")
         names = {r.id: r.name if count[r.name] == 1 else f"{r.name} ({r.id})" for r in records}
-        corrected = [names[i] for i in proj.correction_ids() if i in ids]
-        drafts = [names[i] for i in tasks.draft_ids(proj) if i in ids]
+        chosen = set(ids)
+        corrected = [names[i] for i in proj.correction_ids() if i in chosen]
+        drafts = [names[i] for i in tasks.draft_ids(proj) if i in chosen]
         on_screen = self.studio.current_id in ids
         shown = ", ".join(names.get(i, i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         lost = []

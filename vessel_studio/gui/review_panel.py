@@ -456,9 +456,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if proj is None:
             return []
         ids = [r.id for r in (proj.images if records is None else records)]
-        if self.order:
-            known = [i for i in self.order if i in ids]
-            return known + [i for i in ids if i not in known]
+        if self.order:  # sets: the lists' own ``in`` made this quadratic (a 1,000-image queue, at each step)
+            present = set(ids)
+            known = [i for i in self.order if i in present]
+            queued = set(known)
+            return known + [i for i in ids if i not in queued]
         return ids
 
     def _step(self, delta: int) -> None:

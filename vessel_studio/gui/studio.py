@@ -245,7 +245,7 @@ class Studio(WatchMixin, QObject):
             hook(gone)
         following = None
         if self.current_id in gone:  # the image after it (else before it) that stays
-            following = self._following(self.current_id, order, [x for x in order if x not in gone])
+            following = self._following(self.current_id, order, {x for x in order if x not in gone})
             self.current_id = None
         self.images_changed.emit()
         self.status.emit(f"removed {len(records)} image(s) from the project: {', '.join(r.name for r in records)}")

@@ -162,7 +162,8 @@ class WatchMixin:
             if self.current_id in gone:  # the image after it (else before it) that stays, in the order stepped in
                 # its queue ("most uncertain first"), else the project's order
                 queue = [i for i in (getattr(review, "order", None) or []) if i in before]
-                following = self._following(self.current_id, queue + [i for i in before if i not in queue], after)
+                queued = set(queue)
+                following = self._following(self.current_id, queue + [i for i in before if i not in queued], after)
                 self.current_id = None
         rounds_changed = now["rounds"] != known["rounds"] or now["source"] != known["source"]
         if rounds_changed:
