@@ -178,3 +178,32 @@ def test_two_files_of_one_stem_are_an_error_naming_them(scored, capsys):
     Image.open(pred / "21_training.png").save(pred / "21_training.bmp")
     assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 2
     assert "--pred holds two files named '21_training'" in capsys.readouterr().err
+
+
+def test_an_empty_label_with_an_empty_prediction_is_warned_as_scored(scored, tmp_path, capsys):
+    """Session 32 QA: the warning said 'Dice 0' where the image was scored Dice 1 (label and prediction
+    both empty: metrics' convention), so the line contradicted the table above it."""
+    pred, gt, _, _ = scored
+    write_mask(gt / "21_manual1.png", np.zeros((20, 24), bool))
+    write_mask(pred / "21_training.png", np.zeros((20, 24), bool))
+    (pred / "21_training_prob.tif").unlink()
+    out = tmp_path / "s.json"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--json", str(out)]) == 0
+    rows = {r["name"]: r for r in json.loads(out.read_text())["per_image"]}
+    assert rows["21_training"]["dice"] == 1.0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {gt / '21_manual1.png'}: label has no vessel pixels; scored as it is "
+                        "(Dice 1 as the prediction is empty too, sensitivity and AUC n/a)"]
+
+
+def test_an_empty_fov_mask_is_an_error_naming_it(scored, tmp_path, capsys):
+    """Session 32 QA: an all-black FOV mask scored the image Dice 1.0 (no pixel counted: prediction and
+    label both empty inside it) into the mean, with a warning that said 'Dice 0'."""
+    pred, gt, fov, _ = scored
+    write_mask(fov / "22_training_mask.png", np.zeros((20, 24), bool))
+    out = tmp_path / "s.json"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vessel-studio evaluate: error: {fov / '22_training_mask.png'}: FOV mask is empty")
+    assert len(err.splitlines()) == 1
+    assert not out.exists()

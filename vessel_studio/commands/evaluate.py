@@ -10,6 +10,7 @@ dataset naming rules of ``vessel_studio.io.datasets`` (``21_test`` <-> ``21_manu
 JPEG-compressed mask, a probability image) is scored so too, with a one-line warning on stderr, and
 so is a predicted mask (read as a mask, not a float TIFF of probabilities) with more than two: a
 probability map saved as an 8-bit image would otherwise score nearly every pixel as vessel unnoticed.
+A FOV mask with no pixel > 0 is an error naming it (nothing would be scored; it counted Dice 1).
 """
 
 from __future__ import annotations
@@ -139,10 +140,10 @@ def run(args: argparse.Namespace) -> int:
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
         gt = _read_mask_warn(gt_p, None, "label", "a JPEG-compressed mask or a probability image?")
         fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
-        if not (gt if fov is None else gt & fov).any():  # a label drawn elsewhere, or a blank file
-            inside = "" if fov is None else f" inside its FOV mask {fov_p}"
-            print(f"warning: {gt_p}: label has no vessel pixels{inside}; scored as it is (Dice 0, "
-                  "sensitivity and AUC n/a)", file=sys.stderr)
+        if fov is not None and not fov.any():  # a blank file: every metric would count no pixel (Dice 1)
+            raise ValueError(f"{fov_p}: FOV mask is empty (no pixel > 0): no pixel of {gt_p} would be scored; "
+                             "give the image's FOV mask, or leave out --fov (nothing was scored)")
+        no_vessels = not (gt if fov is None else gt & fov).any()  # a label drawn elsewhere, or a blank file
         prob = None
         if prob_p is None and mask_p is not None:
             # a float TIFF without the _prob suffix (the GUI's export: probabilities/<name>.tif) is a
@@ -164,7 +165,12 @@ def run(args: argparse.Namespace) -> int:
             "a probability map saved as an 8-bit image? evaluate reads probabilities from float TIFFs in [0, 1]")
         if prob_p is None:
             prob, mask = mask, None
-        acc.add(stem, prob, gt, fov, mask=mask)
+        row = acc.add(stem, prob, gt, fov, mask=mask)
+        if no_vessels:  # said with the Dice it got: 1 where the prediction is empty too (metrics' convention)
+            inside = "" if fov is None else f" inside its FOV mask {fov_p}"
+            dice = "Dice 0" if row["dice"] == 0 else "Dice 1 as the prediction is empty too"
+            print(f"warning: {gt_p}: label has no vessel pixels{inside}; scored as it is ({dice}, "
+                  "sensitivity and AUC n/a)", file=sys.stderr)
     cols = ["name", *NAMES]
     print(" ".join(f"{c:>12}" for c in cols))
     for r in acc.per_image:
