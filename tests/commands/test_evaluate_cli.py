@@ -207,3 +207,17 @@ def test_an_empty_fov_mask_is_an_error_naming_it(scored, tmp_path, capsys):
     assert err.startswith(f"vessel-studio evaluate: error: {fov / '22_training_mask.png'}: FOV mask is empty")
     assert len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_json_under_a_file_is_named_before_scoring(scored, tmp_path, capsys):
+    """Session 32 QA: ``--json FILE/scores.json`` scored every image, then failed writing with a bare
+    '[Errno 17] File exists: FILE', which reads as if the JSON existed."""
+    pred, gt, fov, _ = scored
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--json", str(afile / "scores.json")]) == 2
+    out, err = capsys.readouterr()
+    assert err == (f"vessel-studio evaluate: error: {afile}: is a file, so {afile / 'scores.json'} cannot be "
+                   "created there (nothing was changed)\n")
+    assert "pooled" not in out  # nothing scored
+    assert afile.read_text() == "keep me"

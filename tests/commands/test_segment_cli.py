@@ -239,6 +239,24 @@ def test_segment_out_that_is_a_file_is_a_clear_error(tmp_path, folders, tiny_mod
     assert afile.read_text() == "keep me"
 
 
+def test_segment_out_under_a_file_is_named_before_the_model_loads(tmp_path, folders, tiny_model, capsys, monkeypatch):
+    """Session 32 QA: ``--out FILE/sub`` loaded the model and failed at mkdir with a bare
+    '[Errno 20] Not a directory: FILE/sub'; now the file is named before any work."""
+    imgs, _, _ = folders
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+
+    def no_load(*args, **kw):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Segmenter, "load", no_load)
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(afile / "sub"), str(imgs / "eye0.png")])
+    assert rc == 2
+    assert capsys.readouterr().err == (f"vessel-studio segment: error: {afile}: is a file, so {afile / 'sub'} "
+                                       "cannot be created there (nothing was changed)\n")
+    assert afile.read_text() == "keep me"
+
+
 def test_segment_threshold_must_be_a_probability(tmp_path, folders, tiny_model, capsys):
     imgs, _, _ = folders
     for bad in ("nan", "1.5", "-0.1", "inf", "high"):

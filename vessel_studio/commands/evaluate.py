@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
         if Path(args.json).is_dir():
             raise ValueError(f"{args.json}: --json is a folder; name the file to write")
-        check_writable(Path(args.json).parent, name="--json's folder")  # before scoring, not after
+        check_writable(Path(args.json), beside=True, name="--json")  # its folder, before scoring, not after
     rows = pair(Path(args.pred), Path(args.gt), Path(args.fov) if args.fov else None)
     acc = MetricAccumulator(threshold=args.threshold)
     for stem, mask_p, prob_p, gt_p, fov_p in rows:

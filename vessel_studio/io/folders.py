@@ -293,14 +293,18 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
     once and not after the training or segmentation it was to hold. The folder probed (a temporary file
     made and removed) is ``out`` itself, or with ``beside`` (a folder replaced atomically, built beside it)
     the folder that holds it; where that does not exist yet, its nearest existing parent, since the
-    missing folders are created in it. A ``ValueError`` names ``out`` and the folder that refused."""
+    missing folders are created in it. A ``ValueError`` names ``out`` and the folder that refused, or the
+    file found where that folder should be."""
     import tempfile
 
     out = Path(out)
     candidates = [*([] if beside else [out]), *out.parents]
     folder = next((p for p in candidates if p.exists()), Path("."))
-    if not folder.is_dir():
-        return out  # a file where a folder is needed: check_out_folder and the writers name it
+    if not folder.is_dir():  # a file where a folder is needed (session 32 QA: the writer failed with a bare
+        # "[Errno 17] File exists" naming the file, after the work: evaluate --json FILE/x.json, segment --out FILE/sub)
+        if folder == out:
+            raise ValueError(f"{out}: {name} is a file, not a folder; choose another {name} (nothing was changed)")
+        raise ValueError(f"{folder}: is a file, so {out} cannot be created there (nothing was changed)")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".vessel-studio-probe.", dir=folder)
     except OSError as exc:
