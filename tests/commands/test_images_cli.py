@@ -132,6 +132,22 @@ def test_add_images_headless(tmp_path, capsys):
     assert main(["images", str(proj.folder), "--add", str(tmp_path), "--remove", "x"]) == 2
 
 
+def test_adding_a_folder_without_images_is_an_error_naming_it(tmp_path, capsys):
+    """Session 32 QA: ``--add FOLDER`` of a folder with no image files (a wrong folder, notes only) said
+    'added 0 image(s) ... (an image already in it is skipped)' and exit 0, as if they were in already."""
+    from vessel_studio.samples import write_sample_images
+
+    proj = _project(tmp_path)
+    more = write_sample_images(tmp_path / "more", n=1, modality="fundus", seed=9, shape=(32, 40))
+    empty = tmp_path / "no images"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("scanner B")
+    assert main(["images", str(proj.folder), "--add", str(more.folder / "images"), str(empty)]) == 2
+    assert capsys.readouterr().err == (f"vessel-studio images: error: {empty}: folder holds no image files "
+                                       "(nothing was added)\n")
+    assert len(Project.open(proj.folder).images) == 3
+
+
 def test_images_holding_a_persons_work_are_removed_only_with_force(tmp_path, capsys):
     """A saved correction (a person's hand work, a trusted label) or unsaved edits a window autosaved are not
     deleted by ``--remove`` alone: the command names them and changes nothing; ``--force`` deletes them with the

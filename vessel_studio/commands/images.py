@@ -1,7 +1,8 @@
 """``vessel-studio images PROJECT [--add PATH ...] [--remove IMAGE ...]``: a project's images (name, id, state,
 size, saved correction, unsaved autosaved edits); ``--add`` copies image files or folders' images into it (as the
 Project panel's "Add folder…" / "Add images…": every unreadable file named, nothing added then; an image already in
-the project is skipped), and ``--remove`` takes images out of it
+the project is skipped; here a folder given with no image files is named too, and nothing is added), and ``--remove``
+takes images out of it
 (``gui.tasks.remove_images``: their copies in the project, saved corrections, autosaved edits,
 source-only maps and FOV estimates; the files they were added from are not touched, the rounds keep
 their maps). IMAGE is an image's name or id; a name two images share must be given as an id. Every
@@ -39,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if args.force and not args.remove:
         raise ValueError("--force goes with --remove (nothing was changed)")
     if args.add:
+        from pathlib import Path
+
         from vessel_studio.events import progress_bar, run as run_job
+        from vessel_studio.store.project import expand_image_paths
+
+        for path in args.add:  # as adapt --target: it said "added 0 image(s) ... (an image already in it is skipped)"
+            if Path(path).is_dir() and not expand_image_paths([path]):
+                raise ValueError(f"{path}: folder holds no image files (nothing was added)")
 
         on_event = progress_bar()
         try:
