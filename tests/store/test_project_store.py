@@ -267,6 +267,23 @@ def test_corrections_and_states(tmp_path, images):
         proj.set_state(rec.id, "done")
 
 
+def test_a_correction_of_another_size_put_there_by_hand_is_an_error_naming_it(tmp_path, images):
+    """Session 32 QA: a mask of another size copied into corrections/ (save_correction refuses one) was resized
+    onto its image by adapt and trained on, and the export failed with 'fov shape (40, 48) does not match mask
+    shape (10, 10)', naming no file."""
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    rec = proj.add_images(paths[:1])[0]
+    proj.save_correction(rec.id, np.ones((40, 48), bool))
+    _write_png(proj.correction_path(rec.id), np.full((10, 10), 255, np.uint8))
+    with pytest.raises(ValueError) as err:
+        proj.correction(rec.id)
+    assert str(err.value).startswith(f"{proj.correction_path(rec.id)}: corrected mask is 10x10 (rows x cols) but "
+                                     f"its image {rec.name} is 40x48")
+    with pytest.raises(ValueError, match="corrected mask is 10x10"):
+        proj.corrections()
+
+
 @pytest.mark.parametrize("step", ["save", "remove"])
 def test_a_correction_cut_between_file_and_state_is_settled_on_open(tmp_path, images, step):
     """save_correction renames the mask into corrections/, then marks the image; remove_correction

@@ -484,9 +484,17 @@ class Project:
 
         try:
             with Image.open(path) as im:
-                return np.asarray(im.convert("L")) > 0
+                mask = np.asarray(im.convert("L")) > 0
         except OSError as exc:
             raise ValueError(f"{path}: unreadable corrected mask ({exc})") from exc
+        # a mask put there by hand (save_correction checks the size): adaptation resized it onto the image and
+        # trained on it, the export failed naming no file (session 32 QA)
+        rec = next((r for r in self.images if r.id == image_id), None)
+        if rec is not None and rec.shape is not None and mask.shape != tuple(rec.shape[:2]):
+            raise ValueError(f"{path}: corrected mask is {mask.shape[0]}x{mask.shape[1]} (rows x cols) but its image "
+                             f"{rec.name} is {rec.shape[0]}x{rec.shape[1]}; save a mask of the image's size there, or "
+                             "delete the file")
+        return mask
 
     def corrections(self) -> dict[str, np.ndarray]:
         """The corrected masks that adaptation trusts: every saved correction of an image in state
