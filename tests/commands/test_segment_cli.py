@@ -257,6 +257,19 @@ def test_segment_out_under_a_file_is_named_before_the_model_loads(tmp_path, fold
     assert afile.read_text() == "keep me"
 
 
+def test_segment_names_an_empty_fov_mask(tmp_path, folders, tiny_model, capsys):
+    """Session 32 QA: an all-black FOV mask in --fov-dir failed its image with 'prepare: the FOV mask is
+    empty', naming no FOV file."""
+    imgs, _, fovs = folders
+    write_mask(fovs / "eye0_mask.png", np.zeros(read_image(imgs / "eye0.png")[0].shape[:2], bool))
+    out = tmp_path / "out"
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(out), "--fov-dir", str(fovs), str(imgs)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert f"error: {imgs / 'eye0.png'}: its FOV mask {fovs / 'eye0_mask.png'} is empty (no pixel > 0)\n" in err
+    assert sorted(p.name for p in out.iterdir()) == ["eye1.png"]
+
+
 def test_segment_threshold_must_be_a_probability(tmp_path, folders, tiny_model, capsys):
     imgs, _, _ = folders
     for bad in ("nan", "1.5", "-0.1", "inf", "high"):

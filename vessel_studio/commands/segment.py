@@ -148,7 +148,10 @@ def read_fov_for(image_path: Path, image, fov_files: dict[str, Path], fov_dir: s
     fp = find_fov(image_path.name[: -len(image_path.suffix)], fov_files)
     if fp is None:
         raise ValueError(f"{image_path}: no FOV mask for it in {fov_dir}")
-    return read_mask(fp, shape=image.shape)
+    fov = read_mask(fp, shape=image.shape)
+    if not fov.any():  # said by prepare as "the FOV mask is empty", naming no FOV file (session 32 QA)
+        raise ValueError(f"{image_path}: its FOV mask {fp} is empty (no pixel > 0)")
+    return fov
 
 
 def find_fov(stem: str, fov_files: dict[str, Path]) -> Path | None:
