@@ -39,6 +39,25 @@ def test_tiff_gray_and_rgb_dtypes_kept(tmp_path, dtype):
     np.testing.assert_array_equal(g, rgb[..., 1])
 
 
+def test_tiff_32_bit_signed_integers_are_read_at_16_bits(tmp_path):
+    """Session 32 QA: an int32 TIFF was read as int32, which preprocess.to_float scales by the dtype's range to
+    values near 0.5 that float32 cannot tell apart (an 8-bit scan as int32 became 2 levels; segment drew an empty
+    mask). Such pixels come back in the 16-bit type holding them; beyond 16 bits they are refused."""
+    from vessel_studio.preprocess import to_float
+
+    g = _rgb(dtype=np.uint8)[..., 1].astype(np.int64)
+    for values, dtype in ((g, np.uint16), (g - 100, np.int16), (g * 200, np.uint16)):
+        for stored in (np.int32, np.int64):
+            tifffile.imwrite(tmp_path / "s.tif", values.astype(stored))
+            a, meta = read_image(tmp_path / "s.tif")
+            assert a.dtype == dtype and meta.original_dtype == np.dtype(stored).name
+            np.testing.assert_array_equal(a, values)
+            assert np.unique(to_float(a)).size == np.unique(values).size  # every level kept
+    tifffile.imwrite(tmp_path / "wide.tif", (g * 1000 - 5).astype(np.int32))
+    with pytest.raises(ImageReadError, match=r"wide.tif: int32 pixels from -5 to \d+, beyond 16 bits"):
+        read_image(tmp_path / "wide.tif")
+
+
 def test_tiff_rgba_drops_alpha(tmp_path):
     rgba = np.concatenate([_rgb(), np.full((40, 50, 1), 128, np.uint8)], -1)
     tifffile.imwrite(tmp_path / "a.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])

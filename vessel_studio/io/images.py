@@ -1,7 +1,8 @@
 """Reading and writing the image files that fundus cameras, OCT-A devices and datasets produce.
 
 ``read_image(path) -> (array, ImageMeta)`` returns rows x columns: ``H x W`` gray or ``H x W x 3``
-RGB, with the dtype stored in the file (uint8, uint16, float32 ...). Alpha is dropped
+RGB, with the dtype stored in the file (uint8, uint16, float32 ...; 32- and 64-bit signed integers come back as
+uint16 or int16, the one that holds their values, and are refused beyond 16 bits). Alpha is dropped
 (RGBA -> RGB, gray+alpha -> gray), palette images become RGB (or gray when the palette is gray),
 CMYK/YCbCr become RGB, 1-bit images become uint8 0/255.
 
@@ -270,6 +271,18 @@ def _check_array(path: Path, arr: np.ndarray) -> np.ndarray:
         )
     if arr.dtype.kind == "c" or arr.dtype.kind not in "uif":
         raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")
+    if arr.dtype.kind == "i" and arr.dtype.itemsize >= 4:
+        # 32/64-bit signed integers: scaled by their dtype's range (preprocess.to_float) every value lands near
+        # 0.5, where float32 tells none of them apart (session 32 QA: an int32 scan segmented as an empty mask);
+        # read in the 16-bit type that holds them, as a Pillow mode "I" image is
+        lo, hi = int(arr.min()), int(arr.max())
+        if 0 <= lo and hi <= 65535:
+            arr = arr.astype(np.uint16)
+        elif -32768 <= lo and hi <= 32767:
+            arr = arr.astype(np.int16)
+        else:
+            raise ImageReadError(path, f"{arr.dtype} pixels from {lo} to {hi}, beyond 16 bits (integers are read "
+                                       "at up to 16 bits); save the image as 16-bit or float32")
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():
