@@ -257,6 +257,25 @@ def test_segment_out_under_a_file_is_named_before_the_model_loads(tmp_path, fold
     assert afile.read_text() == "keep me"
 
 
+def test_segment_out_that_is_a_dangling_link_is_named_before_the_model_loads(tmp_path, folders, tiny_model, capsys,
+                                                                            monkeypatch):
+    """Session 32 QA: ``--out LINK`` to a folder that no longer exists loaded the model and failed at mkdir with
+    a bare '[Errno 17] File exists: LINK'."""
+    imgs, _, _ = folders
+    link = tmp_path / "masks"
+    link.symlink_to(tmp_path / "gone")
+
+    def no_load(*args, **kw):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Segmenter, "load", no_load)
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(link), str(imgs / "eye0.png")])
+    assert rc == 2
+    assert capsys.readouterr().err == (f"vessel-studio segment: error: {link}: --out is a link to {tmp_path / 'gone'}, "
+                                       "which does not exist; choose another --out (nothing was changed)\n")
+    assert link.is_symlink() and not (tmp_path / "gone").exists()
+
+
 def test_segment_names_an_empty_fov_mask(tmp_path, folders, tiny_model, capsys):
     """Session 32 QA: an all-black FOV mask in --fov-dir failed its image with 'prepare: the FOV mask is
     empty', naming no FOV file."""

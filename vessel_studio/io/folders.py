@@ -298,6 +298,9 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
     import tempfile
 
     out = Path(out)
+    if not beside and out.is_symlink() and not out.exists():  # segment failed at mkdir: "[Errno 17] File exists"
+        raise ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose another "
+                         f"{name} (nothing was changed)")
     candidates = [*([] if beside else [out]), *out.parents]
     folder = next((p for p in candidates if p.exists()), Path("."))
     if not folder.is_dir():  # a file where a folder is needed (session 32 QA: the writer failed with a bare
