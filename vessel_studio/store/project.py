@@ -489,7 +489,7 @@ class Project:
             raise ValueError(f"{path}: unreadable corrected mask ({exc})") from exc
         # a mask put there by hand (save_correction checks the size): adaptation resized it onto the image and
         # trained on it, the export failed naming no file (session 32 QA)
-        rec = next((r for r in self.images if r.id == image_id), None)
+        rec = self._image_records()[1].get(image_id)
         if rec is not None and rec.shape is not None and mask.shape != tuple(rec.shape[:2]):
             raise ValueError(f"{path}: corrected mask is {mask.shape[0]}x{mask.shape[1]} (rows x cols) but its image "
                              f"{rec.name} is {rec.shape[0]}x{rec.shape[1]}; save a mask of the image's size there, or "
