@@ -219,7 +219,11 @@ def test_segment_into_the_input_folder_never_replaces_an_input(tmp_path, folders
     imgs, _, _ = folders
     before = (imgs / "eye0.png").read_bytes()
     rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs), str(imgs / "eye0.png")])
-    assert rc == 1
+    assert rc == 2  # refused before any work (session 32: a file no segment run wrote there)
+    assert "eye0.png" in capsys.readouterr().err
+    assert (imgs / "eye0.png").read_bytes() == before
+    rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs), "--overwrite", str(imgs / "eye0.png")])
+    assert rc == 1  # --overwrite: still never the input itself, skipped with an error
     assert "eye0.png" in capsys.readouterr().err
     assert (imgs / "eye0.png").read_bytes() == before
     # a TIFF input beside it: its mask <stem>.png is a new file and is written
@@ -286,7 +290,7 @@ def test_segment_names_an_empty_fov_mask(tmp_path, folders, tiny_model, capsys):
     assert rc == 1
     err = capsys.readouterr().err
     assert f"error: {imgs / 'eye0.png'}: its FOV mask {fovs / 'eye0_mask.png'} is empty (no pixel > 0)\n" in err
-    assert sorted(p.name for p in out.iterdir()) == ["eye1.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["eye1.png", "segment.json"]
 
 
 def test_segment_threshold_must_be_a_probability(tmp_path, folders, tiny_model, capsys):
@@ -346,3 +350,44 @@ def test_segment_errors_start_their_own_line_under_the_progress_bar(tmp_path, fo
     assert rc == 1 and "broken.png" in err
     lines = [line for line in re.split(r"[\r\n]", err) if "error:" in line]
     assert lines and all(line.startswith("error: ") for line in lines), lines
+
+
+def test_files_no_segment_run_wrote_are_replaced_only_with_overwrite(tmp_path, folders, tiny_model, capsys, monkeypatch):
+    """Session 32 QA: ``segment --out lab/labels lab/images`` replaced the lab's own label ``labels/eye1.png`` with
+    the prediction, exit 0. A file of an output's name that no segment run wrote into --out now stops the run
+    before the model loads, naming it; a run's own files (its record) are replaced by the next run; ``--overwrite``
+    replaces the others too."""
+    imgs, _, _ = folders
+    out = tmp_path / "lab-labels"
+    out.mkdir()
+    label = np.zeros(read_image(imgs / "eye1.png")[0].shape[:2], bool)
+    label[10:20, 10:20] = True
+    write_mask(out / "eye1.png", label)
+    write_mask(out / "other.png", label)  # a file of no output's name: stays, not asked about
+    before = (out / "eye1.png").read_bytes()
+    real_load = Segmenter.load
+
+    def no_load(*args, **kw):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Segmenter, "load", no_load)
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"vessel-studio segment: error: {out}: holds 1 file(s) that this run would replace and that no "
+                   "segment run wrote there: eye1.png (nothing was written). Choose another --out, or add --overwrite "
+                   "to replace them\n")
+    assert (out / "eye1.png").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["eye1.png",
+                                                                                                   "other.png"]
+    monkeypatch.setattr(Segmenter, "load", real_load)
+    fresh = tmp_path / "fresh"
+    for _ in range(2):  # its own files: the second run replaces them without asking
+        assert main(["segment", "--model", str(tiny_model), "--out", str(fresh), "--save-prob", str(imgs)]) == 0
+    assert json.loads((fresh / "segment.json").read_text())["files"] == [
+        "eye0.png", "eye0_prob.tif", "eye1.png", "eye1_prob.tif"]
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--overwrite", str(imgs)]) == 0
+    assert (out / "eye1.png").read_bytes() != before and (out / "other.png").is_file()
+    (out / "segment.json").write_text("{not json")
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs)]) == 2
+    assert "unreadable record of the files segment wrote here" in capsys.readouterr().err
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--overwrite", str(imgs)]) == 0
+    assert json.loads((out / "segment.json").read_text())["files"] == ["eye0.png", "eye1.png"]

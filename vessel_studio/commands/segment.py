@@ -9,6 +9,11 @@ pseudo-labels (collapse or flood), a warning naming the round goes to stderr and
 ``--modality`` prepares the images for their modality when it is not the model's (a fundus model
 on OCT-A images). ``--mirror`` averages the probabilities over the image and its flips (test-time mirroring, 4x the
 time; off by default, so that the masks equal the benchmark's).
+
+Files already in ``--out`` are replaced only when a segment run wrote them there: each run records the names it
+writes, with the model that made them, in ``OUT/segment.json`` (:data:`RECORD`), and a file of an output's name that no run
+recorded (a lab's own labels, ``eye1.png`` beside ``images/eye1.png``) stops the run before the model loads,
+naming it, unless ``--overwrite`` is given (session 32 QA: such a label was replaced by the prediction, exit 0).
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+#: the names of the files segment runs wrote into an --out folder: those may be replaced by the next run
+RECORD = "segment.json"
 
 
 def threshold_arg(text: str) -> float:
@@ -48,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action="store_true",
                    help="test-time mirroring: average the probabilities over the image and its flips "
                         "(4x the time; off by default, as in the benchmark)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files in --out of the outputs' names that no segment run wrote there (by default "
+                        "such files, e.g. a lab's own labels, stop the run before any work, named)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
     p.add_argument("--device", default=None,
                    help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one, else the CPU; "
@@ -106,6 +117,49 @@ def project_calibration(model: str | None, seg, *, mirror: bool | None = None):
         return pred.prob, pred.fov
 
     return fit_to_corrections(project, prob_of)
+
+
+def output_names(files: list[Path], *, save_prob: bool, calibrate: bool) -> list[str]:
+    """The names of the files a run on ``files`` writes into --out."""
+    names = []
+    for f in files:
+        stem = f.name[: -len(f.suffix)]
+        names += [f"{stem}.png", *([f"{stem}_prob.tif"] if save_prob else [])]
+    return names + (["calibration.json"] if calibrate else [])
+
+
+def recorded_outputs(out: Path, *, strict: bool = True) -> set[str]:
+    """The names that segment runs recorded writing into ``out`` (:data:`RECORD`); none when there is no record.
+    An unreadable record is an error naming it (it is what lets a run replace the files); not ``strict``
+    (``--overwrite``), it counts as none and is written again."""
+    import json
+
+    path = out / RECORD
+    if not path.is_file():
+        return set()
+    try:
+        files = json.loads(path.read_text())["files"]
+        if not isinstance(files, list) or not all(isinstance(n, str) for n in files):
+            raise ValueError("its 'files' is not a list of names")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if not strict:
+            return set()
+        raise ValueError(f"{path}: unreadable record of the files segment wrote here ({exc}); delete it, or give "
+                         "--overwrite (nothing was written)") from exc
+    return set(files)
+
+
+def refuse_others_files(out: Path, names: list[str], recorded: set[str]) -> None:
+    """A ValueError naming the files in ``out`` that a run writing ``names`` would replace and that no segment run
+    wrote there (a lab's own labels, a mask drawn by hand), before any work."""
+    if not out.is_dir():
+        return
+    others = [n for n in dict.fromkeys(names) if n not in recorded and (out / n).exists()]
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise ValueError(f"{out}: holds {len(others)} file(s) that this run would replace and that no segment run "
+                         f"wrote there: {shown} (nothing was written). Choose another --out, or add --overwrite to "
+                         "replace them")
 
 
 def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -189,6 +243,14 @@ def run(args: argparse.Namespace) -> int:
                              "images, and a later run on the folder would segment them too; choose another "
                              "--out (nothing was written)")
     check_writable(out)  # a read-only --out fails here, not once per image after segmenting it
+    files, failed = collect_inputs(args.inputs)
+    if not files:  # nothing to segment: no --out folder made (session 28 QA: an empty one was left)
+        raise ValueError("nothing to segment (nothing was written): "
+                         + "; ".join(f"{item}: {problem}" for item, problem in failed))
+    names = output_names(files, save_prob=args.save_prob, calibrate=args.calibrate)
+    written_before = recorded_outputs(out, strict=not args.overwrite)
+    if not args.overwrite:
+        refuse_others_files(out, names, written_before)
     torch.set_num_threads(max(1, args.threads))
     device = pick_device(args.device)  # before loading: a wrong --device is reported without any work done
     seg = Segmenter.load(resolve_segmenter_path(args.model, args.round), device=device).use_modality(args.modality)
@@ -202,17 +264,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"calibrated on {calibration.images} corrected image(s): threshold {calibration.threshold:.2f}, "
               f"thinning {calibration.thin} px; their mean Dice {calibration.dice_plain:.3f} -> "
               f"{calibration.dice_fitted:.3f}")
-    files, failed = collect_inputs(args.inputs)
-    if not files:  # nothing to segment: no --out folder made (session 28 QA: an empty one was left)
-        raise ValueError("nothing to segment (nothing was written): "
-                         + "; ".join(f"{item}: {problem}" for item, problem in failed))
     for item, problem in failed:
         print(f"error: {item}: {problem}", file=sys.stderr)
     fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
     out.mkdir(parents=True, exist_ok=True)
-    if calibration is not None:
-        from vessel_studio.io.atomic import write_json
+    from vessel_studio.io.atomic import write_json
 
+    recorded = []
+
+    def record() -> None:
+        """Before the first output is written (a run cut short leaves no file of its own that the next run would
+        refuse; a run whose every image failed leaves no record either)."""
+        if not recorded:
+            from vessel_studio import __version__
+
+            write_json(out / RECORD, {"written_by": "vessel-studio segment", "version": __version__,
+                                      "model": str(args.model) if args.model else "fundus-segmenter",
+                                      "round": args.round, "files": sorted(written_before | set(names))})
+            recorded.append(True)
+
+    if calibration is not None:
+        record()
         write_json(out / "calibration.json", {"model": str(args.model), "round": args.round, **calibration.to_dict()})
     seen: dict[str, Path] = {}
     inputs = {f.resolve() for f in files}
@@ -235,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
             image, _ = read_image(f)
             fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None
             pred = seg.predict(image, fov=fov, threshold=args.threshold, mirror=args.mirror)
+            record()
             write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov))
             if args.save_prob:
                 write_prob(out / f"{stem}_prob.tif", pred.prob)
