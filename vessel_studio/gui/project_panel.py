@@ -31,6 +31,7 @@ STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● r
 REMOVE_TIP = ("take the selected images out of the project (an image added by mistake): their copies, saved corrections "
               "and autosaved edits; the files they were added from are not touched (Delete key in the list)")
 
+
 def _row_text(rec) -> str:
     """An image's row in the list: its name, and its state under it."""
     return f"{rec.name}\n{STATE_MARK.get(rec.state, rec.state)}"
