@@ -32,6 +32,17 @@ def _digest(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a > 0).tobytes()).hexdigest()
 
 
+def file_key(path) -> tuple | None:
+    """``(inode, mtime_ns, size)`` of a file, None when there is none: another window's or program's write (an
+    atomic replace) changes it. Which draft or saved correction this window wrote or read (session 32: two windows
+    on one project share an image's draft and correction files)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def confirm_unsaved_drafts(parent, project, title: str, consequence: str) -> bool:
     """Images with autosaved edits that were never saved (drafts left by a crash or a closed Review
     panel, shown again only when their image is opened): name them, say ``consequence`` and ask
@@ -88,9 +99,10 @@ class CorrectionMixin:
 
     The panel provides ``studio`` (its ``runner``), ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
     spin box, the ``edit_state`` label and the ``btn_discard`` button, :class:`~.review_pieces.PiecesMixin`'s
-    ``_start_piece`` / ``_stop_piece``, the attributes ``_baseline``, ``_mask_origin``,
-    ``_draft_digest``, ``_autosave_failed`` and ``_saver`` (a :class:`~.review_workers.Saver` calling
-    :meth:`_save_landed`), and the methods ``_set_mask``, ``_reload_maps`` and ``_measure``.
+    ``_start_piece`` / ``_stop_piece``, the attributes ``_baseline``, ``_mask_origin``, ``_draft_digest``,
+    ``_draft_key``, ``_saved_key``, ``_shared_draft``, ``_autosave_failed`` and ``_saver`` (a
+    :class:`~.review_workers.Saver` calling :meth:`_save_landed`), and the methods ``_set_mask``, ``_reload_maps``
+    and ``_measure``.
     """
 
     @property
@@ -234,15 +246,26 @@ class CorrectionMixin:
         compare with now, and its draft goes (the draft is dropped only after the save landed)."""
         self._baseline = mask.copy()
         self._mask_origin = "corrected"
+        self._saved_key = file_key(proj.correction_path(self.image_id))  # another window's later save is followed
         self._draft_digest = None
         if self.dirty:  # edited while a save in the worker was being written: those edits are the draft
             self.autosave()
         else:
+            self._drop_own_draft(proj)
+        self._update_edit_state()
+
+    def _drop_own_draft(self, proj) -> None:
+        """Drop the draft of the image on screen when it is the one this window wrote or restored: a draft
+        another window wrote since (its unsaved edits of the same image) stays. Before (session 32 QA, two
+        windows), a window with no edits deleted the other window's draft at every autosave, and a Save or
+        Accept deleted it too: a crash of that window then lost its edits."""
+        path = tasks.draft_path(proj, self.image_id)
+        if self._draft_key is not None and file_key(path) == self._draft_key:
             try:
-                tasks.drop_draft(proj, self.image_id)
+                path.unlink()
             except OSError:  # the saved correction is newer; a draft left behind is named when shown
                 pass
-        self._update_edit_state()
+        self._draft_key = None
 
     def _save_landed(self, job: SaveJob) -> None:
         """A save from the worker (:class:`~.review_workers.Saver`, on the GUI thread, in order): the image
@@ -378,12 +401,10 @@ class CorrectionMixin:
         self._update_edit_state()
         if not self.dirty:
             # edits undone back to the saved state: their draft would bring them back when the image
-            # is opened again (and export would ask about it); not when the mask layer is gone
+            # is opened again (and export would ask about it); not when the mask layer is gone, nor another
+            # window's draft of the image
             if self.mask_layer is not None and self._baseline is not None:
-                try:
-                    tasks.drop_draft(proj, self.image_id)
-                except OSError:
-                    pass
+                self._drop_own_draft(proj)
                 self._draft_digest = None
                 if self._mask_origin == "draft":  # the mask is the saved state under the draft now
                     self._mask_origin = "corrected" if proj.correction_path(self.image_id).is_file() else "predicted"
@@ -391,8 +412,14 @@ class CorrectionMixin:
             return
         data = self.mask_layer.data
         digest = _digest(data)
-        if digest == self._draft_digest:
+        path = tasks.draft_path(proj, self.image_id)
+        key = file_key(path)
+        # written again when the edits changed, and when the draft is no longer the file this window wrote: another
+        # window's Save, Discard or Revert of the image deleted it, or its autosave replaced it with its own edits
+        # (before, these edits were then in no draft until they changed again: a crash lost them)
+        if digest == self._draft_digest and key == self._draft_key:
             return
+        replaced = self._draft_digest not in (None, "gone") and key is not None and key != self._draft_key
         try:
             tasks.write_draft(proj, self.image_id, data > 0)
         except UnknownImageError:  # taken out of the project by another program (images --remove): say it once
@@ -411,6 +438,12 @@ class CorrectionMixin:
             self._autosave_failed = False
             self.studio.status.emit("autosave works again")
         self._draft_digest = digest
+        self._draft_key = file_key(path)
+        if replaced and self._shared_draft != (proj, self.image_id):  # said once per image shown
+            self._shared_draft = (proj, self.image_id)
+            self.studio.status.emit(f"another window or program is editing {_name(proj, self.image_id)} too and "
+                                    "autosaves it to the same draft file (an image has one): after a crash only the "
+                                    "edits autosaved last come back; save yours to keep them")
 
     def _keep_edits_as_drafts(self) -> None:
         """Edits that neither their save nor a draft could keep (``_kept_edits``, a full or read-only disk):

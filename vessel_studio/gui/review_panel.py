@@ -45,7 +45,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name
+from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name, file_key
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
@@ -69,6 +69,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.prob: np.ndarray | None = None
         self._baseline: np.ndarray | None = None
         self._draft_digest: str | None = None
+        #: ``review_correction.file_key`` of the image on screen's draft as this window last wrote or restored it
+        #: (another window's draft of the image is neither dropped nor taken for this one's), and of its saved
+        #: correction as last read or saved here (another window's later save of it is followed: ``saved_elsewhere``)
+        self._draft_key: tuple | None = None
+        self._saved_key: tuple | None = None
+        self._shared_draft = None  # (project, image) whose draft another window also writes, said once
         self._mask_origin = "none"
         self._shown = None  # what Show drew for the image on screen: a round index, "source-only" or None
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
@@ -317,10 +323,27 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if image_id != self.image_id or self.studio.project is None:
             return
         if self.dirty:
+            self._saved_key = file_key(self.studio.project.correction_path(image_id))  # told once
             self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
                                     "your unsaved edits here stay, and saving them replaces the mask saved there")
             return
         self._reload_maps()  # no unsaved edits to keep (asked just above: at 15 MP the comparison is ~30 ms)
+
+    def saved_elsewhere(self) -> None:
+        """The studio's watcher, when the manifest changed but not the state of the image on screen: its saved
+        correction replaced by another window (a second Save there leaves the state "corrected", an Accept of a
+        reviewed image "reviewed") is followed as ``changed_elsewhere``. Before (session 32 QA, two windows), the
+        mask on screen stayed the first save's, and "Accept as reviewed" here wrote it over the second."""
+        proj = self.studio.project
+        if proj is None or self.image_id is None or self._saving():
+            return
+        if file_key(proj.correction_path(self.image_id)) == self._saved_key:
+            return
+        dirty = self.dirty
+        self.changed_elsewhere(self.image_id)  # with unsaved edits here it says that they stay
+        if not dirty:
+            self.studio.status.emit(f"the saved mask of {_name(proj, self.image_id)} was replaced in another window "
+                                    "or program: it is shown now")
 
     def _writing(self) -> bool:
         """``studio.busy_checks``: a save of a large mask is still being written (the studio's watcher of
@@ -758,6 +781,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._shown = self._resolve(shown, prob, rounds)
         compared = self._show_what(shown, which, other, rounds)
         if not keep:
+            # taken before the read (a file replaced meanwhile is taken for another's): which draft this window
+            # restored, which saved correction it shows
+            draft_key = file_key(tasks.draft_path(proj, image_id))
+            saved_key = file_key(proj.correction_path(image_id))
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
                 # no map for the round chosen in Show: no mask either (not another round's map under its name)
                 mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),
@@ -773,6 +800,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 return
             self._mask_origin = origin
             self._baseline = baseline
+            self._draft_key = draft_key if origin == "draft" else None
+            self._saved_key = saved_key
             self._set_mask(mask)
         self._show_stats(rounds, (compared, other))
         self._update_edit_state()

@@ -85,6 +85,7 @@ class WatchMixin:
         if now == known:
             self._pending = None
             self._idle_key = key  # nothing to tell while the file stays as it is
+            self._saved_elsewhere()  # the manifest was rewritten: perhaps by another window's second Save
             return
         if now != self._pending:
             self._pending = now
@@ -96,6 +97,14 @@ class WatchMixin:
             self.status.emit("the project's manifest can be read again: the panels show what it says now")
             return
         self._outside_changed(known, now)
+
+    def _saved_elsewhere(self) -> None:
+        """The saved correction of the image on screen replaced by another window while its state stayed (a second
+        Save there: "corrected" again): the Review panel follows it (``ReviewPanel.saved_elsewhere``); the
+        states the watcher compares did not say it (session 32 QA, two windows)."""
+        review = self.panels.get("Review")
+        if review is not None:
+            review.saved_elsewhere()
 
     def _rounds_changed_meanwhile(self, outcome: JobOutcome | None = None) -> tuple[dict, dict] | None:
         """At the end of this window's job that leaves the rounds alone (an export, a segmentation, adding
@@ -178,6 +187,8 @@ class WatchMixin:
         elif not rounds_changed and on_screen in restated_ids and self.panels.get("Review") is not None:
             # its correction saved, accepted or discarded elsewhere (another window): the mask on screen follows
             self.panels["Review"].changed_elsewhere(on_screen)
+        elif not rounds_changed:
+            self._saved_elsewhere()
         if lost:  # a person's work gone: not only a line in the status bar (asked last: its event loop runs)
             dialogs.info(self._parent_widget(), "Unsaved edits lost",
                          f"Another program or window took {', '.join(sorted(lost))} out of the project "

@@ -1,0 +1,126 @@
+"""Two windows (two people, two processes) on one project folder, editing the same image (session 32 QA).
+
+The other window is simulated as ``test_outside_changes`` does: a second ``Project.open(folder)`` and its files
+(its saves, its autosaved draft ``tasks.write_draft``). An image has one draft file, which both windows' autosaves
+write: found with two studio processes, a window with no edits of the image deleted the other window's draft at
+each autosave (every 3 s), a Save or Accept deleted it too, and the window whose draft had gone never wrote it
+again while its edits stayed unchanged (a crash then lost them); a second Save of a correction elsewhere (its state
+stays "corrected") did not reach this window, whose "Accept as reviewed" then wrote its older mask over it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def said(studio):
+    """The studio's status lines, and a fast watcher."""
+    lines: list[str] = []
+    studio.status.connect(lines.append)
+    studio._watch.setInterval(30)
+    return lines
+
+
+def _other(studio):
+    from vessel_studio.store import Project
+
+    return Project.open(studio.project.folder)
+
+
+def _draft(proj, image_id):
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import read_mask
+
+    path = tasks.draft_path(proj, image_id)
+    return read_mask(path) if path.is_file() else None
+
+
+def _edit(review, rows, cols):
+    review.viewer.layers["mask"].data[rows, cols] = 1
+    review._edited()
+    return review.viewer.layers["mask"].data > 0
+
+
+def test_a_window_without_edits_leaves_the_other_windows_draft(studio, qtbot):
+    """This window shows the image with no edits; the other window's autosave writes the image's draft: this
+    window's autosave leaves it (before, it deleted it every 3 s, so a crash of the other window lost its
+    edits); a Save here leaves it too (their edits are still unsaved)."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
+    theirs[60:80, 60:80] = True
+    tasks.write_draft(_other(studio), image_id, theirs)
+    review.autosave()
+    assert np.array_equal(_draft(studio.project, image_id), theirs)
+    assert review.save()
+    assert np.array_equal(_draft(studio.project, image_id), theirs)
+    assert review.mark_reviewed()
+    assert np.array_equal(_draft(studio.project, image_id), theirs)
+
+
+def test_edits_whose_draft_another_window_removed_or_replaced_are_autosaved_again(studio, said, qtbot):
+    """Edits here, autosaved; the other window's Save (or Discard, Revert) deletes the image's draft, or its
+    autosave replaces it with its own edits: the next autosave here writes these edits again, and says once that
+    another window edits the image too (before, the draft was written only when the edits here changed, so they
+    were in no draft and a crash lost them)."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    mine = _edit(review, slice(5, 20), slice(5, 20))
+    review.autosave()
+    assert np.array_equal(_draft(studio.project, image_id), mine)
+    other = _other(studio)
+    theirs = np.zeros(mine.shape, bool)
+    theirs[60:80, 60:80] = True
+    other.save_correction(image_id, theirs)  # the other window's Save: its draft (this one) goes
+    tasks.drop_draft(other, image_id)
+    review.autosave()
+    assert np.array_equal(_draft(studio.project, image_id), mine)
+    assert not any("editing" in s for s in said)  # deleted, not replaced: nothing to say
+    tasks.write_draft(other, image_id, theirs)  # the other window's autosave
+    review.autosave()
+    assert np.array_equal(_draft(studio.project, image_id), mine)
+    assert [s for s in said if "editing" in s] == [
+        f"another window or program is editing {studio.project.image(image_id).name} too and autosaves it to the "
+        "same draft file (an image has one): after a crash only the edits autosaved last come back; save "
+        "yours to keep them"]
+    tasks.write_draft(other, image_id, theirs)
+    review.autosave()
+    assert np.array_equal(_draft(studio.project, image_id), mine)
+    assert len([s for s in said if "editing" in s]) == 1  # said once per image
+
+
+def test_a_correction_saved_again_elsewhere_is_shown_and_not_replaced_by_accept(studio, said, qtbot):
+    """The other window saves the image's correction twice: its state stays "corrected", and before only the
+    first save reached this window, whose "Accept as reviewed" then wrote the first mask over the second."""
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    shape = studio.viewer.layers["mask"].data.shape
+    other = _other(studio)
+    first = np.zeros(shape, bool)
+    first[10:30, 40:60] = True
+    other.save_correction(image_id, first)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["mask"].data > 0, first), timeout=5000)
+    second = first.copy()
+    second[60:80, 60:80] = True
+    other.save_correction(image_id, second)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["mask"].data > 0, second), timeout=5000)
+    assert not review.dirty
+    name = studio.project.image(image_id).name
+    assert said[-1] == f"the saved mask of {name} was replaced in another window or program: it is shown now"
+    assert review.mark_reviewed()
+    assert np.array_equal(studio.project.correction(image_id), second)
+    # with edits here: they stay, and the status bar says that saving them replaces the mask saved there
+    mine = _edit(review, slice(0, 5), slice(0, 5))
+    third = second.copy()
+    third[85:90, 85:90] = True
+    other.save_correction(image_id, third)
+    other.set_state(image_id, "reviewed")  # its Accept: the state this window last saw
+    qtbot.waitUntil(lambda: any("your unsaved edits here stay" in s for s in said), timeout=5000)
+    assert np.array_equal(studio.viewer.layers["mask"].data > 0, mine) and review.dirty
