@@ -124,3 +124,27 @@ def test_a_correction_saved_again_elsewhere_is_shown_and_not_replaced_by_accept(
     other.set_state(image_id, "reviewed")  # its Accept: the state this window last saw
     qtbot.waitUntil(lambda: any("your unsaved edits here stay" in s for s in said), timeout=5000)
     assert np.array_equal(studio.viewer.layers["mask"].data > 0, mine) and review.dirty
+
+
+def test_discard_and_leave_do_not_call_the_other_windows_draft_this_ones(studio, dialogs, qtbot, monkeypatch):
+    """The other window's draft of the image on screen, this window with no edits: "Discard saved mask" asked
+    whether to drop "its unsaved edits" too (they were the other window's); and leaving the image with edits
+    here answered "discard" deleted the other window's draft (its edits) with this window's."""
+    from vessel_studio.gui import dialogs as mod
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    assert review.save()
+    theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
+    theirs[60:80, 60:80] = True
+    tasks.write_draft(_other(studio), image_id, theirs)
+    texts = []
+    monkeypatch.setattr(mod, "confirm", lambda parent, title, text: texts.append(text) or False)
+    assert not review.discard_saved()
+    assert "Its unsaved edits are dropped too" not in texts[0]
+    assert "another window or program autosaved" in texts[0]
+    _edit(review, slice(5, 20), slice(5, 20))  # edits here, not autosaved yet; then Next, answered "discard"
+    dialogs.answers["save_discard_cancel"] = "discard"
+    assert review.confirm_leave()
+    assert np.array_equal(_draft(studio.project, image_id), theirs)

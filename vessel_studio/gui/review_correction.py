@@ -365,8 +365,12 @@ class CorrectionMixin:
             return False
         image_id = self.image_id
         rec = proj.image(image_id)
-        unsaved = (" Its unsaved edits are dropped too." if self.dirty or tasks.draft_path(proj, image_id).is_file()
-                   else "")
+        draft = tasks.draft_path(proj, image_id)
+        theirs = draft.is_file() and file_key(draft) != self._draft_key  # not the draft this window wrote or restored
+        unsaved = " Its unsaved edits are dropped too." if self.dirty or (draft.is_file() and not theirs) else ""
+        if theirs:  # before (session 32 QA, two windows), another window's draft was called this one's unsaved edits
+            unsaved += (" The draft of it that another window or program autosaved since this window showed it is "
+                        "deleted too (a window still editing the image autosaves its edits again).")
         after = (f"The image goes back to its prediction (p ≥ {self.threshold.value():.2f})." if self.prob is not None
                  else "No prediction is shown for this image: its mask will be empty.")
         if not dialogs.confirm(
@@ -496,7 +500,7 @@ class CorrectionMixin:
         if answer == "save":
             return self.save(wait=True)
         if answer == "discard":
-            tasks.drop_draft(self.studio.project, self.image_id)
+            self._drop_own_draft(self.studio.project)  # another window's draft of the image (its edits) stays
             self._draft_digest = None
             self._set_mask(self._baseline)  # the edits are gone from the screen too
             self._update_edit_state()
