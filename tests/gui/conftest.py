@@ -119,6 +119,16 @@ def studio(make_napari_viewer, sample_project, dialogs, qtbot):
     gc.unfreeze()  # jobs gc.freeze() the heap; let napari's leak check collect this window
 
 
+@pytest.fixture
+def said(studio):
+    """The studio's status lines, and a fast watcher (every 30 ms): for the tests of changes made outside the
+    window (another program, another window)."""
+    lines: list[str] = []
+    studio.status.connect(lines.append)
+    studio._watch.setInterval(30)
+    return lines
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (lock files and the GUI's own folder excluded)."""
     out = {}

@@ -13,15 +13,6 @@ from conftest import commit_rounds, fake_probability, open_modal
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def said(studio):
-    """The studio's status lines, and a fast watcher."""
-    lines: list[str] = []
-    studio.status.connect(lines.append)
-    studio._watch.setInterval(30)
-    return lines
-
-
 def _outside(lines):
     return [s for s in lines if "outside this window" in s]
 

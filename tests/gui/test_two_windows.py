@@ -15,15 +15,6 @@ import pytest
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def said(studio):
-    """The studio's status lines, and a fast watcher."""
-    lines: list[str] = []
-    studio.status.connect(lines.append)
-    studio._watch.setInterval(30)
-    return lines
-
-
 def _other(studio):
     from vessel_studio.store import Project
 
