@@ -277,9 +277,10 @@ def run(args: argparse.Namespace) -> int:
         refuse; a run whose every image failed leaves no record either)."""
         if not recorded:
             from vessel_studio import __version__
+            from vessel_studio.resources import DEFAULT_SEGMENTER
 
             write_json(out / RECORD, {"written_by": "vessel-studio segment", "version": __version__,
-                                      "model": str(args.model) if args.model else "fundus-segmenter",
+                                      "model": str(args.model) if args.model else DEFAULT_SEGMENTER,
                                       "round": args.round, "files": sorted(written_before | set(names))})
             recorded.append(True)
 

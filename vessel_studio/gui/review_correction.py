@@ -32,17 +32,6 @@ def _digest(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a > 0).tobytes()).hexdigest()
 
 
-def file_key(path) -> tuple | None:
-    """``(inode, mtime_ns, size)`` of a file, None when there is none: another window's or program's write (an
-    atomic replace) changes it. Which draft or saved correction this window wrote or read (session 32: two windows
-    on one project share an image's draft and correction files)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 def confirm_unsaved_drafts(parent, project, title: str, consequence: str) -> bool:
     """Images with autosaved edits that were never saved (drafts left by a crash or a closed Review
     panel, shown again only when their image is opened): name them, say ``consequence`` and ask
@@ -246,7 +235,7 @@ class CorrectionMixin:
         compare with now, and its draft goes (the draft is dropped only after the save landed)."""
         self._baseline = mask.copy()
         self._mask_origin = "corrected"
-        self._saved_key = file_key(proj.correction_path(self.image_id))  # another window's later save is followed
+        self._saved_key = tasks.stat_key(proj.correction_path(self.image_id))  # another window's later save is followed
         self._draft_digest = None
         if self.dirty:  # edited while a save in the worker was being written: those edits are the draft
             self.autosave()
@@ -260,7 +249,7 @@ class CorrectionMixin:
         windows), a window with no edits deleted the other window's draft at every autosave, and a Save or
         Accept deleted it too: a crash of that window then lost its edits."""
         path = tasks.draft_path(proj, self.image_id)
-        if self._draft_key is not None and file_key(path) == self._draft_key:
+        if self._draft_key is not None and tasks.stat_key(path) == self._draft_key:
             try:
                 path.unlink()
             except OSError:  # the saved correction is newer; a draft left behind is named when shown
@@ -366,7 +355,8 @@ class CorrectionMixin:
         image_id = self.image_id
         rec = proj.image(image_id)
         draft = tasks.draft_path(proj, image_id)
-        theirs = draft.is_file() and file_key(draft) != self._draft_key  # not the draft this window wrote or restored
+        # not the draft this window wrote or restored
+        theirs = draft.is_file() and tasks.stat_key(draft) != self._draft_key
         unsaved = " Its unsaved edits are dropped too." if self.dirty or (draft.is_file() and not theirs) else ""
         if theirs:  # before (session 32 QA, two windows), another window's draft was called this one's unsaved edits
             unsaved += (" The draft of it that another window or program autosaved since this window showed it is "
@@ -417,7 +407,7 @@ class CorrectionMixin:
         data = self.mask_layer.data
         digest = _digest(data)
         path = tasks.draft_path(proj, self.image_id)
-        key = file_key(path)
+        key = tasks.stat_key(path)
         # written again when the edits changed, and when the draft is no longer the file this window wrote: another
         # window's Save, Discard or Revert of the image deleted it, or its autosave replaced it with its own edits
         # (before, these edits were then in no draft until they changed again: a crash lost them)
@@ -442,7 +432,7 @@ class CorrectionMixin:
             self._autosave_failed = False
             self.studio.status.emit("autosave works again")
         self._draft_digest = digest
-        self._draft_key = file_key(path)
+        self._draft_key = tasks.stat_key(path)
         if replaced and self._shared_draft != (proj, self.image_id):  # said once per image shown
             self._shared_draft = (proj, self.image_id)
             self.studio.status.emit(f"another window or program is editing {_name(proj, self.image_id)} too and "

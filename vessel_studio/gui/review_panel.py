@@ -45,7 +45,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name, file_key
+from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
@@ -69,7 +69,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.prob: np.ndarray | None = None
         self._baseline: np.ndarray | None = None
         self._draft_digest: str | None = None
-        #: ``review_correction.file_key`` of the image on screen's draft as this window last wrote or restored it
+        #: ``tasks.stat_key`` of the image on screen's draft as this window last wrote or restored it
         #: (another window's draft of the image is neither dropped nor taken for this one's), and of its saved
         #: correction as last read or saved here (another window's later save of it is followed: ``saved_elsewhere``)
         self._draft_key: tuple | None = None
@@ -314,20 +314,21 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._detach()
         return super().event(ev)
 
-    def changed_elsewhere(self, image_id: str) -> None:
+    def changed_elsewhere(self, image_id: str) -> bool:
         """The studio's watcher: another window or program changed the state of ``image_id``, the image on
         screen (saved, accepted or discarded its correction). Its mask is read again, as on stepping back to
         it; unsaved edits made here stay, and the status bar says that saving them replaces the mask saved
         there. Before, the window kept the mask it had read, so "Accept as reviewed" here wrote that older mask
-        over the other window's correction (QA, session 30)."""
+        over the other window's correction (QA, session 30). True when the mask was read again (no unsaved edits)."""
         if image_id != self.image_id or self.studio.project is None:
-            return
+            return False
         if self.dirty:
-            self._saved_key = file_key(self.studio.project.correction_path(image_id))  # told once
+            self._saved_key = tasks.stat_key(self.studio.project.correction_path(image_id))  # told once
             self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
                                     "your unsaved edits here stay, and saving them replaces the mask saved there")
-            return
+            return False
         self._reload_maps()  # no unsaved edits to keep (asked just above: at 15 MP the comparison is ~30 ms)
+        return True
 
     def saved_elsewhere(self) -> None:
         """The studio's watcher, when the manifest changed but not the state of the image on screen: its saved
@@ -337,11 +338,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         proj = self.studio.project
         if proj is None or self.image_id is None or self._saving():
             return
-        if file_key(proj.correction_path(self.image_id)) == self._saved_key:
+        if tasks.stat_key(proj.correction_path(self.image_id)) == self._saved_key:
             return
-        dirty = self.dirty
-        self.changed_elsewhere(self.image_id)  # with unsaved edits here it says that they stay
-        if not dirty:
+        # with unsaved edits here it says that they stay (the 15-MP unsaved-edits comparison asked there once)
+        if self.changed_elsewhere(self.image_id):
             self.studio.status.emit(f"the saved mask of {_name(proj, self.image_id)} was replaced in another window "
                                     "or program: it is shown now")
 
@@ -783,8 +783,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if not keep:
             # taken before the read (a file replaced meanwhile is taken for another's): which draft this window
             # restored, which saved correction it shows
-            draft_key = file_key(tasks.draft_path(proj, image_id))
-            saved_key = file_key(proj.correction_path(image_id))
+            draft_key = tasks.stat_key(tasks.draft_path(proj, image_id))
+            saved_key = tasks.stat_key(proj.correction_path(image_id))
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
                 # no map for the round chosen in Show: no mask either (not another round's map under its name)
                 mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),

@@ -10,7 +10,6 @@ images taken out and says what changed in the status bar. GUI thread only.
 from __future__ import annotations
 
 from vessel_studio.gui import dialogs
-from vessel_studio.gui.dialogs import question_open
 from vessel_studio.gui.jobs import JobOutcome
 
 
@@ -70,7 +69,7 @@ class WatchMixin:
         if key is not None and key == self._idle_key:
             return
         if (self.runner.running or self.io_runner.running or any(busy() for busy in list(self.busy_checks))
-                or question_open()):  # its answer applies to what it named: nothing changes under it
+                or dialogs.question_open()):  # its answer applies to what it named: nothing changes under it
             self._pending = None
             return
         try:
@@ -184,9 +183,9 @@ class WatchMixin:
             self.select_image(following)
         elif on_screen is None and added_ids:  # nothing shown (every image had gone): the first added, as an Add here
             self.select_image(added_ids[0])
-        elif not rounds_changed and on_screen in restated_ids and self.panels.get("Review") is not None:
+        elif not rounds_changed and on_screen in restated_ids and review is not None:
             # its correction saved, accepted or discarded elsewhere (another window): the mask on screen follows
-            self.panels["Review"].changed_elsewhere(on_screen)
+            review.changed_elsewhere(on_screen)
         elif not rounds_changed:
             self._saved_elsewhere()
         if lost:  # a person's work gone: not only a line in the status bar (asked last: its event loop runs)

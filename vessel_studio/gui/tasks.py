@@ -126,9 +126,10 @@ def probability(project, image_id: str, which: str | int | None = None, *,
     return project.prediction(image_id, round=int(which))
 
 
-def _stat_key(path: Path):
-    """What identifies a file's content for a cache: inode, size, mtime (None when absent). Every
-    write of the project and of this module replaces files (atomic rename: a new inode)."""
+def stat_key(path: Path):
+    """What identifies a file's content for a cache, or a file as a window wrote or read it (the Review panel's
+    draft and saved correction: another window's write of them changes it): inode, size, mtime (None when
+    absent). Every write of the project and of this module replaces files (atomic rename: a new inode)."""
     try:
         st = path.stat()
     except OSError:
@@ -147,13 +148,13 @@ def probability_key(project, image_id: str, which: str | int | None = None) -> t
         paths.append(project.prediction_path(image_id))
     elif which not in (None, SOURCE_ONLY):
         paths.append(project.prediction_path(image_id, round=int(which)))
-    return (str(project.folder), image_id, which, rounds, tuple(_stat_key(p) for p in paths))
+    return (str(project.folder), image_id, which, rounds, tuple(stat_key(p) for p in paths))
 
 
 def image_key(project, image_id: str) -> tuple:
     """A key that changes whenever ``project.read_image(image_id)`` could return other pixels."""
     rec = project.image(image_id)
-    return (str(project.folder), image_id, rec.file, rec.sha256, _stat_key(Path(project.folder) / rec.file))
+    return (str(project.folder), image_id, rec.file, rec.sha256, stat_key(Path(project.folder) / rec.file))
 
 
 def image_fov(project, image: np.ndarray) -> np.ndarray | None:
