@@ -178,3 +178,15 @@ def test_every_unreadable_image_is_named_at_once(tmp_path, images, capsys):
     err = capsys.readouterr().err
     assert "2 of the 4 images cannot be used" in err and "broken.png" in err and "empty.png" in err
     assert "nothing was written" in err and not out.exists()
+
+
+def test_a_blank_image_is_refused(tmp_path, images, capsys):
+    """Session 32 QA: renormalize on one all-black image wrote a model, its BatchNorm statistics those of a
+    constant, without a word. A blank image (one value everywhere) is now an error naming it."""
+    imgs, _ = images
+    blank = tmp_path / "blank"
+    write_image(blank / "black.png", np.zeros((96, 96, 3), np.uint8))
+    out = tmp_path / "x"
+    assert main(["renormalize", str(blank), "--model", str(_model(tmp_path)), "--out", str(out), "--batches", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "black.png" in err and "blank image" in err and "nothing was written" in err and not out.exists()
