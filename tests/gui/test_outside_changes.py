@@ -175,6 +175,30 @@ def test_the_watcher_stops_with_the_window(studio, said, qtbot):
     assert _outside(said) == []
 
 
+def test_closing_the_window_lets_its_workers_end(studio, qtbot, monkeypatch):
+    """A script that closes the window without running the event loop (``viewer.close()``, then exit) left the
+    panels' workers running into the interpreter's exit, which printed superqt's "Signal source has been
+    deleted" tracebacks (seen in session 32, reproduced in 33 with a closing script: 2 of 3 runs). Closing now
+    stops the thumbnail worker at its next image and waits for the workers still running."""
+    import time
+
+    from qtpy.QtCore import QThreadPool
+
+    from vessel_studio.gui import project_panel
+
+    real = project_panel.thumbnail
+    monkeypatch.setattr(project_panel, "thumbnail", lambda *a, **k: (time.sleep(0.2), real(*a, **k))[1])
+    panel = studio.panels["Project"]
+    qtbot.waitUntil(lambda: panel._thumb_worker is None, timeout=10000)
+    panel._load_thumbs([r.id for r in studio.project.images] * 20)  # 60 thumbnails: 12 s
+    pool = QThreadPool.globalInstance()
+    qtbot.waitUntil(lambda: pool.activeThreadCount() > 0, timeout=5000)
+    t = time.monotonic()
+    studio.viewer.close()
+    assert pool.activeThreadCount() == 0
+    assert time.monotonic() - t < 5  # stopped at its next image, not after the 60
+
+
 def _held(gate, result=1):
     """A job of this window that waits for ``gate`` (an export, a segmentation: it leaves the rounds alone)."""
     from vessel_studio.events import Artifact, Progress

@@ -324,6 +324,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             return False
         if self.dirty:
             self._saved_key = tasks.stat_key(self.studio.project.correction_path(image_id))  # told once
+            # the edits are now changes to what is saved there: undone, they are still unsaved (before session 33
+            # they were compared with the mask read before, and Accept then wrote it over the other's save unasked)
+            try:
+                self._baseline = self._baseline_for("draft", None)
+            except (OSError, ValueError):  # an unreadable mask saved there: named when the image is read again
+                pass
             self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
                                     "your unsaved edits here stay, and saving them replaces the mask saved there")
             return False
@@ -400,9 +406,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.deleteLater()
 
     def _closing(self) -> None:
-        """Close hook: the saves still being written land, unsaved edits go to their draft."""
+        """Close hook: the saves still being written land, unsaved edits go to their draft, and the reads still
+        running stop at their next file."""
         self._saver.flush()
         self.autosave()
+        self._ahead.clear()
 
     # --- project / navigation ------------------------------------------------------------------
 

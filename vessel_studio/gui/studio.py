@@ -412,7 +412,25 @@ class Studio(WatchMixin, QObject):
                 event.ignore()
                 return True
             self._watch.stop()  # the window closes: nobody to tell of changes made outside it
+            self._let_workers_end()
         return False
+
+    #: how long closing waits for the panels' workers (the longest is a vessel measure of a large image)
+    CLOSE_WAIT_MS = 10000
+
+    @classmethod
+    def _let_workers_end(cls) -> None:
+        """The window closes: its generator workers (thumbnails) stop at their next item, and the ones running
+        are waited for, as napari's ``aboutToQuit`` does when its event loop ends (the close hooks have
+        cancelled the Review panel's reads). A script that closes the window without running the event loop
+        (``viewer.close()``, then exit) left them running into the interpreter's exit, which printed "Signal
+        source has been deleted" tracebacks from superqt (seen in session 32, reproduced in 33)."""
+        from superqt.utils import WorkerBase
+
+        try:
+            WorkerBase.await_workers(msecs=cls.CLOSE_WAIT_MS)
+        except RuntimeError:  # one is still running: the window closes anyway (napari's own exit waits for it)
+            pass
 
     def confirm_close(self) -> bool:
         """Called when the window is about to close: True lets it close now.
