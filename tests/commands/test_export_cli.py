@@ -46,7 +46,7 @@ def test_exports_saved_corrections_else_predictions(project, tmp_path, capsys):
     assert [rows[n]["mask"] for n in _names(proj)] == ["corrected", "predicted", ""]
     said = capsys.readouterr().out
     assert "1 saved (corrected or accepted) mask(s)" in said
-    assert f"no mask for 1 never segmented: {c.name}" in said
+    assert f"no mask for 1 image(s) never segmented (or whose source-only map was deleted): {c.name}" in said
     # again into the same folder (an earlier export): written over
     proj.remove_correction(a.id)
     assert main(["export", str(proj.folder), "--out", str(out), "--masks", "tif", "--no-probs"]) == 0
@@ -162,3 +162,22 @@ def test_the_refusal_names_what_is_not_an_exports(project, tmp_path):
         (lab / f"scan{i}.png").write_bytes(b"x")
     with pytest.raises(ValueError, match=r"not an earlier export \(measures.csv, scan0.png, scan1.png and 2 more\)"):
         tasks.check_export(proj, lab)
+
+
+def test_an_image_without_a_map_in_the_latest_round_is_not_called_never_segmented(project, tmp_path, capsys):
+    """Session 32 CLI QA: an image whose map in the latest round had been deleted by hand (or one added after that
+    round) was named "never segmented". The message now says which map it lacks."""
+    from vessel_studio.store import RoundRecord
+
+    proj, probs, _ = project
+    a, b, c = proj.images
+    src = tmp_path / "r0"
+    (src / "pseudo").mkdir(parents=True)
+    for image_id, prob in probs.items():  # a and b: c has no map in the round
+        write_prob(src / "pseudo" / f"{image_id}.tif", prob)
+    proj.commit_round(src, RoundRecord(index=0, folder="", metrics={"vessel_fraction": 0.1}))
+    assert main(["export", str(proj.folder), "--out", str(tmp_path / "export")]) == 0
+    said = capsys.readouterr().out
+    assert "never segmented" not in said
+    assert (f"no mask for 1 image(s) with no map in round 0 (the latest) nor a source-only map: added after that "
+            f"round, or a map deleted: {c.name}") in said

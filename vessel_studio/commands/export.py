@@ -65,6 +65,18 @@ def run(args: argparse.Namespace) -> int:
     missing = [rec.name for rec in project.images  # no map that tasks.probability would read
                if rec.id not in corrected and not tasks.map_name(project, rec.id, args.round, rounds)]
     print(f"exported {len(project.images)} image(s) to {out}: {len(corrected)} saved (corrected or accepted) "
-          f"mask(s), the others predicted" + (f"; no mask for {len(missing)} never segmented: "
-                                               f"{', '.join(missing)}" if missing else ""))
+          f"mask(s), the others predicted" + (f"; {_no_mask(missing, args.round, rounds)}" if missing else ""))
     return 0
+
+
+def _no_mask(names: list[str], which: int | None, rounds: list) -> str:
+    """Why the images ``names`` got no mask: no map to draw it from. "Never segmented" only where no round exists
+    (before session 33 it said so of an image whose map in the latest round was deleted by hand)."""
+    if which is not None:
+        why = f"with no map in round {which}"
+    elif rounds:
+        why = (f"with no map in round {rounds[-1].index} (the latest) nor a source-only map: added after that round, "
+               "or a map deleted")
+    else:
+        why = "never segmented (or whose source-only map was deleted)"
+    return f"no mask for {len(names)} image(s) {why}: {', '.join(names)}"
