@@ -186,7 +186,9 @@ def test_a_blank_image_is_refused(tmp_path, images, capsys):
     imgs, _ = images
     blank = tmp_path / "blank"
     write_image(blank / "black.png", np.zeros((96, 96, 3), np.uint8))
+    write_image(blank / "grey.png", np.full((96, 96, 3), (90, 60, 30), np.uint8))  # one colour: blank too
     out = tmp_path / "x"
     assert main(["renormalize", str(blank), "--model", str(_model(tmp_path)), "--out", str(out), "--batches", "1"]) == 2
     err = capsys.readouterr().err
-    assert "black.png" in err and "blank image" in err and "nothing was written" in err and not out.exists()
+    assert "black.png" in err and "grey.png" in err and "[90, 60, 30]" in err and "blank image" in err
+    assert "nothing was written" in err and not out.exists()

@@ -75,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
     for f in tqdm(files, desc="read", unit="image", disable=len(files) < 2):
         try:
             image, _ = read_image(f)
-            if image.size and image.min() == image.max():  # its statistics would be a constant's (session 33)
-                raise ValueError(f"{f}: every pixel has the value {image.flat[0]}: a blank image has no statistics to "
-                                 "re-estimate from; leave it out")
+            pixels = image.reshape(image.shape[0] * image.shape[1], -1)
+            if len(pixels) and (pixels == pixels[0]).all():  # its statistics would be a constant's (session 33)
+                raise ValueError(f"{f}: every pixel has the value {pixels[0].tolist()}: a blank image has no "
+                                 "statistics to re-estimate from; leave it out")
             fov = (read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None
                    else estimate_fov(image, modality=seg.preprocessing.modality))
             p = prepare(image, fov=fov, prep=seg.preprocessing)
