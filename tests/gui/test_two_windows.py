@@ -141,12 +141,12 @@ def test_discard_and_leave_do_not_call_the_other_windows_draft_this_ones(studio,
     assert np.array_equal(_draft(studio.project, image_id), theirs)
 
 
-def test_edits_undone_after_a_save_elsewhere_are_still_unsaved_edits(studio, said, qtbot):
+def test_edits_undone_after_a_save_elsewhere_are_still_unsaved_edits(studio, said, dialogs, qtbot):
     """Edits here, then the other window saves a correction of the image: the edits stay. Undoing them here brings
     back the mask this window had read, which is no longer the one saved: it is an unsaved change (saving it
     replaces the other window's correction), and leaving asks. Before (suspected in session 32, confirmed in 33),
-    the edits were compared with the mask read before the other window's save, so undoing them said "no unsaved
-    edits" and "Accept as reviewed" wrote the older mask over the other window's correction without a word."""
+    the edits were compared with the mask read before the other window's save: undoing them said "no unsaved
+    edits" while the mask on screen was not the saved one, and leaving the image did not ask."""
     review = studio.panels["Review"]
     image_id = review.image_id
     before = studio.viewer.layers["mask"].data > 0
@@ -160,6 +160,8 @@ def test_edits_undone_after_a_save_elsewhere_are_still_unsaved_edits(studio, sai
     review._edited()
     assert review.dirty
     assert "unsaved edits" in review.edit_state.text()
+    dialogs.answers["save_discard_cancel"] = "cancel"
+    assert not review.confirm_leave() and dialogs.asked  # leaving asks
     layer.data = theirs.astype(layer.data.dtype)  # the mask saved there: nothing unsaved
     review._edited()
     assert not review.dirty

@@ -325,7 +325,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if self.dirty:
             self._saved_key = tasks.stat_key(self.studio.project.correction_path(image_id))  # told once
             # the edits are now changes to what is saved there: undone, they are still unsaved (before session 33
-            # they were compared with the mask read before, and Accept then wrote it over the other's save unasked)
+            # they were compared with the mask read before: undone, the line said "no unsaved edits" over a mask
+            # that was not the saved one, and leaving the image did not ask)
             try:
                 self._baseline = self._baseline_for("draft", None)
             except (OSError, ValueError):  # an unreadable mask saved there: named when the image is read again
