@@ -49,6 +49,14 @@ def test_dtype_ranges_converted_once():
     assert to_float(np.array([-32768, 32767], np.int16)).tolist() == [0.0, 1.0]
     assert to_float(np.array([0.25, 3.0], np.float64)).tolist() == [0.25, 3.0]  # floats as they are
     assert to_float(np.array([1], np.uint8)).dtype == np.float32
+    # 32/64-bit integers as the 16-bit type that holds their values (session 33 API QA: by their own dtype's
+    # range an 8-bit image as int64 became one float32 value)
+    for wide in (np.int32, np.int64, np.uint32, np.uint64):
+        levels = np.arange(256).astype(wide)
+        assert np.array_equal(to_float(levels), to_float(np.arange(256).astype(np.uint16))), wide
+    assert np.array_equal(to_float(np.array([-5, 7], np.int64)), to_float(np.array([-5, 7], np.int16)))
+    with pytest.raises(ValueError, match="uint32 pixels from 0 to 65536, beyond 16 bits"):
+        to_float(np.array([0, 65536], np.uint32))
 
 
 def test_gray_conversion():

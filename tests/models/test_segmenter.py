@@ -200,3 +200,21 @@ def test_mirrored_inference_averages_the_four_flips():
     out = seg.predict_prepared(x, fov)
     assert (out[~fov] == 0).all()
     np.testing.assert_array_equal(out[fov], mirrored[fov])
+
+
+def test_predict_of_a_wide_integer_image_equals_its_8_bit_original(synthetic_fundus):
+    """Session 33 API QA: ``predict(np.array(list_of_ints))`` (int64) or an int32 / uint32 array drew an empty
+    mask with the FOV the whole image: to_float scaled them by their dtype's range, where every value of an
+    8-bit image landed on one float32 number (the bundled model on DRIVE 01_test: Dice 0.0 against the uint8
+    image's mask). Now read as the 16-bit type that holds the values, as read_image reads such files."""
+    image, _, _ = synthetic_fundus
+    seg = _tiny_segmenter(Preprocessing.for_modality("fundus"))
+    ref = seg.predict(image)
+    for dtype in (np.int32, np.int64, np.uint32, np.uint64):
+        pred = seg.predict(image.astype(dtype))
+        assert np.array_equal(pred.fov, ref.fov), dtype  # the disc, not the whole image
+        np.testing.assert_allclose(pred.prob, ref.prob, atol=1e-4, err_msg=str(dtype))
+    pred = seg.predict(image.tolist())  # a list of Python ints is int64
+    np.testing.assert_allclose(pred.prob, ref.prob, atol=1e-4)
+    with pytest.raises(ValueError, match="int64 pixels from 0 to 70000, beyond 16 bits"):
+        seg.predict(np.full(image.shape, 70000, np.int64) * (image > 0))
