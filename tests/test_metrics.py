@@ -189,3 +189,25 @@ def test_a_probability_map_given_as_a_mask_is_refused():
     assert M.score(prob, gt)["dice"] == d  # probabilities go to score / the accumulator
     assert M.MetricAccumulator().add("x", prob, gt)["dice"] == d
     assert 0.0 <= M.auc(prob, gt) <= 1.0
+
+
+def test_accumulator_refuses_what_score_refuses():
+    """Session 33 API QA: ``score`` raises on a NaN in the probabilities, but ``MetricAccumulator.add`` counted
+    the NaN pixels as background and ranked them into the AUC (an all-NaN map: a row with AUC 0.5, averaged
+    into ``mean()`` and pooled); a probability map of another size than its truth, given with a separate
+    ``mask``, ended in a bare IndexError."""
+    rng = np.random.default_rng(0)
+    prob = rng.random((20, 20)).astype(np.float32)
+    gt = prob > 0.7
+    nan_prob = prob.copy()
+    nan_prob[3, 4] = np.nan
+    with pytest.raises(ValueError, match="prob contains NaN"):
+        M.score(nan_prob, gt)
+    acc = M.MetricAccumulator()
+    with pytest.raises(ValueError, match="prob contains NaN"):
+        acc.add("nan", nan_prob, gt)
+    with pytest.raises(ValueError, match=r"prob shape \(10, 20\) does not match gt shape \(20, 20\)"):
+        acc.add("small", prob[:10], gt, mask=gt)
+    assert len(acc) == 0 and not acc._neg  # nothing of the refused images was kept
+    acc.add("ok", prob, gt)
+    assert acc.mean()["auc"] == acc.pooled()["auc"] == 1.0

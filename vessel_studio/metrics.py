@@ -157,16 +157,21 @@ def _auc_split(neg: np.ndarray, pos: np.ndarray) -> float:
     return float((below + 0.5 * ties) / (n_pos * n_neg))
 
 
-def auc(prob, gt, *, fov=None) -> float:
-    """Area under the ROC curve of ``prob`` against ``gt`` inside ``fov`` (exact, ties averaged)."""
-    prob = np.asarray(prob)
+def _check_prob(prob: np.ndarray, g: np.ndarray) -> None:
+    """A probability map that ``auc`` can rank: 2-D, no NaN, the truth's shape."""
     if prob.ndim != 2:
         raise ValueError(f"prob must be a 2-D H×W array, got shape {prob.shape}")
     if np.issubdtype(prob.dtype, np.floating) and np.isnan(prob).any():
         raise ValueError("prob contains NaN")
-    g = _as_bool(gt, "gt")
     if prob.shape != g.shape:
         raise ValueError(f"prob shape {prob.shape} does not match gt shape {g.shape}")
+
+
+def auc(prob, gt, *, fov=None) -> float:
+    """Area under the ROC curve of ``prob`` against ``gt`` inside ``fov`` (exact, ties averaged)."""
+    prob = np.asarray(prob)
+    g = _as_bool(gt, "gt")
+    _check_prob(prob, g)
     f = np.ones_like(g) if fov is None else _as_bool(fov, "fov")
     return _auc_values(prob[f], g[f])
 
@@ -213,13 +218,15 @@ class MetricAccumulator:
     def add(self, name: str, prob, gt, fov=None, *, mask=None) -> dict:
         """Score one image. ``mask`` (optional) is the binary prediction to score when it was
         made separately (e.g. a written PNG); by default ``prob >= threshold``."""
+        prob_a = np.asarray(prob)
+        has_prob = prob_a.dtype != bool
+        if has_prob:  # as score() checks it (a NaN was counted as background and ranked into the AUC)
+            _check_prob(prob_a, _as_bool(gt, "gt"))
         mask = _binarise(prob, self.threshold) if mask is None else _as_mask(mask, "mask")
         tp, fp, fn, tn = confusion(mask, gt, fov=fov)
         sk = _skeleton_counts(mask, gt, fov)
-        prob_a = np.asarray(prob)
         g = _as_bool(gt, "gt")
         f = np.ones_like(g) if fov is None else _as_bool(fov, "fov")
-        has_prob = prob_a.dtype != bool
         if has_prob:  # the scores inside the FOV of the negatives and of the positives, split once
             inside, labels = prob_a[f], g[f]
             neg, pos = inside[~labels], inside[labels]
