@@ -296,6 +296,31 @@ def test_config_presets_roundtrip_and_validation():
         AdaptConfig.preset("tiny", nonsense=1)
 
 
+def test_config_refuses_counts_that_are_not_integers_and_rates_that_are_not_positive():
+    """Session 33 API QA: AdaptConfig.preset("tiny", gen_steps="10"), gen_steps=2.5 or seed=1.5 were accepted,
+    ran and were recorded in the manifest as given; seg_lr=-1 was accepted and the job failed in the segmenter's
+    optimiser after the generator's training and the synthesis had run; threads=-4 failed in torch. Each is a
+    ValueError naming the field now, when the config is made."""
+    import numpy as np
+
+    bad = {"gen_steps": "10", "seed": 1.5, "seg_finetune_steps": -3, "n_preview": -2, "threads": 0,
+           "procedural_images": 0, "min_rounds": -1}
+    for field, value in bad.items():
+        with pytest.raises(ValueError, match=rf"AdaptConfig: {field} must be an integer"):
+            AdaptConfig.preset("tiny", **{field: value})
+    for field in ("gen_lr", "seg_lr", "seg_finetune_lr"):
+        for value in (-1.0, 0, float("nan"), None):
+            with pytest.raises(ValueError, match=rf"AdaptConfig: {field} must be a positive number"):
+                AdaptConfig.preset("tiny", **{field: value})
+    for field in ("real_weight", "correction_weight"):
+        with pytest.raises(ValueError, match=rf"AdaptConfig: {field} must be a number >= 0"):
+            AdaptConfig.preset("tiny", **{field: -1})
+    # what is valid stays valid: NumPy integers, zero fine-tuning steps, no previews, threads left as set
+    cfg = AdaptConfig.preset("tiny", seed=np.int64(3), gen_finetune_steps=0, seg_finetune_steps=0, n_preview=0,
+                             threads=None, real_weight=0, seg_lr=1)
+    assert cfg.seed == 3 and AdaptConfig.from_dict(cfg.to_dict()) == cfg
+
+
 def test_label_free_signals():
     a = np.zeros((10, 10), np.float32)
     a[2:5, :] = 0.9

@@ -41,6 +41,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -222,10 +224,29 @@ class AdaptConfig:
             raise ValueError(f"AdaptConfig: synth_filter must be in [0, 1), got {self.synth_filter!r}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"AdaptConfig: cond_dropout must be in [0, 1], got {self.cond_dropout}")
-        for name in ("gen_steps", "gen_batch", "gen_crop", "n_synthetic", "steps", "seg_steps", "seg_batch",
-                     "seg_crop", "synth_batch"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"AdaptConfig: {name} must be >= 1, got {getattr(self, name)}")
+        # counts are integers (session 33 API QA: gen_steps="10" or seed=1.5 ran and were recorded as given)
+        for name, least in (("seed", None), ("gen_steps", 1), ("gen_finetune_steps", 0), ("gen_batch", 1),
+                            ("gen_crop", 1), ("n_synthetic", 1), ("steps", 1), ("synth_batch", 1),
+                            ("procedural_images", 1), ("procedural_size", 1), ("seg_steps", 1),
+                            ("seg_finetune_steps", 0), ("seg_batch", 1), ("seg_crop", 1), ("min_rounds", 0),
+                            ("n_preview", 0), ("threads", 1)):
+            value = getattr(self, name)
+            if name == "threads" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (least is not None
+                                                                                    and value < least):
+                need = "an integer" if least is None else f"an integer >= {least}"
+                raise ValueError(f"AdaptConfig: {name} must be {need}, got {value!r}")
+        # learning rates and loss weights: a negative one failed in the optimiser or trained backwards after
+        # the stages before it had run (seg_lr=-1: after the generator's training and the synthesis)
+        for name in ("gen_lr", "seg_lr", "seg_finetune_lr"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"AdaptConfig: {name} must be a positive number, got {value!r}")
+        for name in ("real_weight", "correction_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"AdaptConfig: {name} must be a number >= 0, got {value!r}")
         if self.rounds != "auto" and (isinstance(self.rounds, (str, bool, float)) or int(self.rounds) < 0):
             raise ValueError(f"AdaptConfig: rounds must be an integer >= 0 or 'auto', got {self.rounds!r}")
         if isinstance(self.guard_retries, bool) or int(self.guard_retries) != self.guard_retries \
