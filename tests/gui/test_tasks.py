@@ -72,6 +72,14 @@ def test_review_order_and_export_without_predictions(sample_project, tmp_path):
         collect(tasks.export(sample_project, tmp_path / "y", masks="jpeg"))
 
 
+def test_export_takes_a_project_folder_as_adapt_and_restore_round_do(sample_project, tmp_path):
+    """Session 33 API QA: ``vs.run(vs.export("my-project", "out"))`` raised AttributeError ('str' object has no
+    attribute 'own_folder'), where ``vs.adapt`` and ``vs.restore_round`` open a project given by its folder."""
+    for given, name in ((str(sample_project.folder), "a"), (sample_project.folder, "b")):
+        out, _ = collect(tasks.export(given, tmp_path / name))
+        assert len((out / "measures.csv").read_text().splitlines()) == 4
+
+
 def test_export_with_a_fitted_boundary_needs_a_corrected_prediction(sample_project, tmp_path):
     from vessel_studio.io.images import write_prob
 

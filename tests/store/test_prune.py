@@ -122,3 +122,14 @@ def test_a_bad_pruned_value_is_a_corrupt_manifest(tmp_path):
     proj.manifest_path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="'pruned' is not a time"):
         Project.open(proj.folder)
+
+
+def test_prune_takes_a_project_folder_as_adapt_and_restore_round_do(tmp_path):
+    """Session 33 API QA: ``vs.prune("my-project")`` raised AttributeError ('str' object has no attribute
+    'job_running'), where ``vs.adapt`` and ``vs.restore_round`` open a project given by its folder."""
+    proj, _ = _project(tmp_path, rounds=2)
+    for given in (str(proj.folder), proj.folder):
+        assert prune(given).kept == (1,)
+    assert [r.pruned is not None for r in Project.open(proj.folder).rounds] == [True, False]
+    with pytest.raises(ValueError, match="no round 5 to keep"):
+        prune(str(proj.folder), keep=[5])

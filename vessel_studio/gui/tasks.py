@@ -651,7 +651,8 @@ def export(
     warn_drafts: bool = True,
 ) -> Job[Path]:
     """Export per-image masks (corrected when there is one, else the probability ≥ 0.5) as PNG or
-    TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures. ``calibrate``:
+    TIFF, probability maps as float32 TIFF, and a CSV of per-image vessel measures. ``project``: a
+    ``Project`` or its folder. ``calibrate``:
     the predicted masks use the boundary fitted to the project's corrected masks instead of 0.5
     (``boundary_from_corrections``; written to ``calibration.json`` in the folder). Files are named
     after the image (``export_stems``: with its id when two images share a name). The folder and round
@@ -678,7 +679,10 @@ def export(
     from vessel_studio.io.atomic import write_json, write_text
     from vessel_studio.io.folders import staged_output
     from vessel_studio.io.images import write_image, write_mask, write_prob
+    from vessel_studio.store import Project
 
+    # a project's folder, as adapt and restore_round take it (session 33 API QA: an AttributeError)
+    project = project if isinstance(project, Project) else Project.open(project)
     if masks not in (None, "png", "tif"):
         raise ValueError(f"mask format must be 'png' or 'tif', got {masks!r}")
     folder = check_export(project, folder, round)

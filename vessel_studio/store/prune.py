@@ -80,12 +80,15 @@ def plan_prune(project, *, keep: Iterable[int] = ()) -> PrunePlan:
 
 
 def prune_job(project, *, keep: Iterable[int] = ()):
-    """Delete the maps of every round but the latest and ``keep`` (see the module); a generator of
+    """Delete the maps of every round but the latest and ``keep`` (see the module) of ``project`` (a
+    ``Project`` or its folder); a generator of
     ``Progress("prune", ...)`` events (one per round) that returns the :class:`PrunePlan` it carried
     out. Closing it before its first event changes nothing; after, the rounds are pruned and the
     folders not yet deleted go when the project is next opened."""
-    from vessel_studio.store.project import ProjectBusyError, now_iso
+    from vessel_studio.store.project import Project, ProjectBusyError, now_iso
 
+    # a project's folder, as adapt and restore_round take it (session 33 API QA: an AttributeError)
+    project = project if isinstance(project, Project) else Project.open(project)
     if project.job_running():
         raise ProjectBusyError(f"{project.folder}: {project.job_holder()} holds this project; prune its rounds after "
                                "it ends")
