@@ -179,6 +179,37 @@ def test_bad_input(synthetic_fundus):
         prepare(np.zeros((2, 3, 4, 5)), prep=NATIVE)
 
 
+def test_an_empty_image_and_a_fov_of_a_few_pixels_are_refused_before_any_resampling(monkeypatch):
+    """Session 33 API QA: ``Segmenter.predict(image, fov=mask)`` with a FOV mask of one pixel asked a fundus model
+    (FOV diameter 540 px) to enlarge a 64 x 64 image 540-fold, to 34560 x 34560: 19 GB and still resampling after
+    10 minutes. A 0 x 0 image raised a bare IndexError."""
+    import vessel_studio.preprocess as pre
+
+    def no_huge_resize(a, shape, *, order):
+        assert shape[0] * shape[1] <= 8192 * 8192, f"asked to resample to {shape}"
+        return resize(a, shape, order=order)
+
+    resize = pre._resize
+    monkeypatch.setattr(pre, "_resize", no_huge_resize)
+    img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    speck = np.zeros((64, 64), bool)
+    speck[10, 10] = True
+    fundus = Preprocessing.for_modality("fundus")
+    with pytest.raises(ValueError, match=r"FOV mask is 1 px across .* 64x64 image would be enlarged 540-fold to "
+                                         r"34560x34560 pixels"):
+        prepare(img, fov=speck, prep=fundus)
+    spaced = Preprocessing.for_modality("fundus", pixel_spacing_mm=0.001)
+    with pytest.raises(ValueError, match=r"pixel spacing is 1 mm and the model's 0.001 mm"):
+        prepare(img, fov=np.ones_like(speck), prep=spaced, spacing_mm=1.0)
+    # enlarging within the bound, and any image kept at its size, still work
+    small = prepare(img, fov=np.pad(np.ones((8, 8), bool), ((10, 46), (10, 46))), prep=fundus)
+    assert small.x.shape == (4320, 4320)
+    assert prepare(img, fov=speck, prep=NATIVE).x.shape == (64, 64)
+    for empty in (np.zeros((0, 0)), np.zeros((0, 5, 3))):
+        with pytest.raises(ValueError, match=r"prepare: the image is empty \(0x\d pixels\)"):
+            prepare(empty, prep=fundus)
+
+
 def test_constant_image_does_not_divide_by_zero():
     p = prepare(np.full((20, 20), 7, np.uint8), fov=np.ones((20, 20), bool), prep=Preprocessing.for_modality("octa"))
     assert np.isfinite(p.x).all() and np.all(p.x == 0)

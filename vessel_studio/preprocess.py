@@ -48,6 +48,11 @@ UNIT_SCALE = 3.0
 DEFAULT_FUNDUS_FOV_DIAMETER = 540.0
 #: Rescale factors within this fraction of 1 are not applied (scale stays 1.0).
 RESCALE_TOLERANCE = 0.02
+#: ``prepare`` refuses to ENLARGE an image beyond this many pixels (8192 x 8192): a FOV mask a few pixels
+#: across asks a fundus model (FOV diameter 540 px) for a ~100-fold enlargement (session 33 API QA: a 1-pixel
+#: FOV in a 64 x 64 image, a 34560 x 34560 image: 19 GB and still rescaling after 10 minutes). An image
+#: kept at its size or shrunk is never refused.
+MAX_ENLARGED_PIXELS = 8192 * 8192
 _STD_FLOOR = 1e-6
 
 
@@ -204,6 +209,8 @@ def prepare(
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ValueError("prepare: image contains NaN or infinite values")
     h, w = a.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"prepare: the image is empty ({h}x{w} pixels)")
     if fov is None:
         from vessel_studio.io.fov import estimate_fov
 
@@ -220,6 +227,17 @@ def prepare(
     if abs(scale - 1.0) <= RESCALE_TOLERANCE:
         scale = 1.0
     new_shape = (max(1, int(round(h * scale))), max(1, int(round(w * scale))))
+    if new_shape[0] * new_shape[1] > max(h * w, MAX_ENLARGED_PIXELS):
+        from vessel_studio.io.fov import fov_diameter
+
+        by_spacing = prep.pixel_spacing_mm is not None and spacing_mm is not None and spacing_mm > 0  # _scale_for
+        why = (f"its pixel spacing is {spacing_mm:g} mm and the model's {prep.pixel_spacing_mm:g} mm" if by_spacing
+               else f"its FOV mask is {fov_diameter(fov):.0f} px across and the model works at a FOV of "
+                    f"{prep.fov_diameter:g} px")
+        raise ValueError(f"prepare: {why}: the {h}x{w} image would be enlarged {scale:.3g}-fold to "
+                         f"{new_shape[0]}x{new_shape[1]} pixels (at most {MAX_ENLARGED_PIXELS:,} by enlarging); "
+                         + ("is the image's pixel spacing right?" if by_spacing
+                            else "is the FOV mask the image's field of view?"))
     if new_shape != (h, w):
         g = _resize(g, new_shape, order=1).astype(np.float32)
         fov_s = resize_mask(fov, new_shape)
