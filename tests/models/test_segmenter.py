@@ -218,3 +218,23 @@ def test_predict_of_a_wide_integer_image_equals_its_8_bit_original(synthetic_fun
     np.testing.assert_allclose(pred.prob, ref.prob, atol=1e-4)
     with pytest.raises(ValueError, match="int64 pixels from 0 to 70000, beyond 16 bits"):
         seg.predict(np.full(image.shape, 70000, np.int64) * (image > 0))
+
+
+def test_predict_refuses_a_threshold_outside_0_1_before_the_work(synthetic_fundus, monkeypatch):
+    """Session 33 API QA: ``predict(image, threshold=2)`` or ``threshold=float("nan")`` returned an empty mask
+    without a word (``Segmenter.load`` refuses such a threshold in a model's config)."""
+    image, _, fov = synthetic_fundus
+    seg = _tiny_segmenter()
+    ran = []
+    monkeypatch.setattr(seg, "predict_prepared", lambda *a, **k: ran.append(1))
+    for bad in (2, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"predict: threshold must be in \[0, 1\], got"):
+            seg.predict(image, fov=fov, threshold=bad)
+    seg.threshold = float("nan")
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\], got nan"):
+        seg.predict(image, fov=fov)
+    assert not ran  # refused before the network ran
+    monkeypatch.undo()
+    seg.threshold = 0.5
+    assert not seg.predict(image, fov=fov, threshold=1).mask.any()  # the ends of the range are valid
+    assert seg.predict(image, fov=fov, threshold=0).mask.sum() == fov.sum()

@@ -420,9 +420,13 @@ class Segmenter:
     def predict(self, image: np.ndarray, *, fov: np.ndarray | None = None,
                 threshold: float | None = None, mirror: bool | None = None) -> Prediction:
         """Segment a whole image (H×W gray or H×W×3 RGB, any dtype) at its original resolution.
-        ``mirror``: test-time mirroring (see :meth:`predict_prepared`; default ``self.mirror``)."""
+        ``threshold``: in [0, 1] (default ``self.threshold``). ``mirror``: test-time mirroring (see
+        :meth:`predict_prepared`; default ``self.mirror``)."""
         from vessel_studio.preprocess import prepare, restore
 
+        t = self.threshold if threshold is None else float(threshold)
+        if not 0.0 <= t <= 1.0:  # False for NaN too; checked before the work (an empty mask, silently)
+            raise ValueError(f"predict: threshold must be in [0, 1], got {threshold if threshold is not None else t}")
         prepared = prepare(image, fov=fov, prep=self.preprocessing)
         prob_p = self.predict_prepared(prepared.x, prepared.fov, mirror=mirror)
         prob = np.clip(np.asarray(restore(prob_p, prepared), np.float32), 0.0, 1.0)
@@ -434,7 +438,6 @@ class Segmenter:
         if fov_o.shape != (h, w):
             raise ValueError(f"FOV of shape {fov_o.shape} does not match the image {(h, w)}")
         prob = np.where(fov_o, prob, np.float32(0.0)).astype(np.float32)
-        t = self.threshold if threshold is None else float(threshold)
         return Prediction(prob=prob, mask=(prob >= t) & fov_o, fov=fov_o)
 
 
