@@ -375,6 +375,18 @@ def test_write_prob_float32_tiff(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["x_prob.tif"]
 
 
+def test_empty_masks_and_maps_are_refused_naming_the_file(tmp_path):
+    """Session 33 API QA: ``write_prob(path, np.zeros((0, 0)))`` wrote a file tifffile called a "nonconformant
+    TIFF" (with a UserWarning), and ``write_mask`` of a 0 x 0 array raised Pillow's "cannot write empty image",
+    which does not name the file."""
+    for empty in (np.zeros((0, 0)), np.zeros((0, 7)), np.zeros((5, 0), bool)):
+        with pytest.raises(ValueError, match=r"e.tif: a probability map must be 2-D \(H x W\) and not empty"):
+            write_prob(tmp_path / "e.tif", empty)
+        with pytest.raises(ValueError, match=r"e.png: a mask must be 2-D \(H x W\) and not empty"):
+            write_mask(tmp_path / "e.png", empty)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_prob_compressed_is_lossless_and_read_either_way(tmp_path):
     """``compress=True`` (the maps a project keeps): zlib, no predictor, the same float32 bits on
     reading, smaller for a vessel-like map (zeros outside a disc, smooth inside)."""

@@ -451,8 +451,8 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
 
     path = Path(path)
     m = np.asarray(mask)
-    if m.ndim != 2:
-        raise ValueError(f"{path}: a mask must be 2-D (H x W), got shape {m.shape}")
+    if m.ndim != 2 or not m.size:
+        raise ValueError(f"{path}: a mask must be 2-D (H x W) and not empty, got shape {m.shape}")
     if m.dtype.kind == "f" and not np.isfinite(m).all():
         raise ValueError(f"{path}: mask contains NaN or infinite values")
     out = (m > 0).astype(np.uint8) * np.uint8(255)  # as np.where(m > 0, 255, 0), without an int64 copy
@@ -481,8 +481,8 @@ def write_prob(path: str | os.PathLike, prob: np.ndarray, *, compress: bool = Fa
 
     path = Path(path)
     p = np.asarray(prob, dtype=np.float32)
-    if p.ndim != 2:
-        raise ValueError(f"{path}: a probability map must be 2-D (H x W), got shape {p.shape}")
+    if p.ndim != 2 or not p.size:  # tifffile wrote a 0 x 0 map as a "nonconformant TIFF" with a warning
+        raise ValueError(f"{path}: a probability map must be 2-D (H x W) and not empty, got shape {p.shape}")
     if not np.isfinite(p).all():
         raise ValueError(f"{path}: probability map contains NaN or infinite values")
     if p.size and (p.min() < -1e-6 or p.max() > 1 + 1e-6):
