@@ -130,3 +130,19 @@ def test_a_folder_refusing_new_files_is_named_with_the_file_being_written(tmp_pa
     assert err.value.errno == errno.EACCES and err.value.filename == str(target)
     assert str(err.value) == (f"[Errno 13] Permission denied; no new file can be made in its folder: '{target}'")
     assert ".tmp" not in str(err.value) and not target.exists()
+
+
+def test_a_file_where_the_folder_should_be_is_named_as_such(tmp_path):
+    """Session 33 API QA: ``write_mask("scan.png/mask.png", m)`` with ``scan.png`` a file raised mkdir's
+    "FileExistsError: [Errno 17] File exists: '.../scan.png'", as if the mask file existed; now a
+    NotADirectoryError (an OSError still) that names the file in the way and the file being written."""
+    import numpy as np
+
+    from vessel_studio.io import write_mask
+
+    (tmp_path / "scan.png").write_bytes(b"x")
+    for target in (tmp_path / "scan.png" / "mask.png", tmp_path / "scan.png" / "sub" / "mask.png"):
+        with pytest.raises(NotADirectoryError, match=r"scan.png is a file, not a folder") as err:
+            write_mask(target, np.ones((9, 9), bool))
+        assert err.value.filename == str(target)
+    assert (tmp_path / "scan.png").read_bytes() == b"x" and [p.name for p in tmp_path.iterdir()] == ["scan.png"]

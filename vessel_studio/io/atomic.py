@@ -8,6 +8,7 @@ rename it over the destination.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -48,7 +49,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # mkdir's own words: "File exists: 'PARENT'"
+        file = next((str(a) for a in (path.parent, *path.parent.parents) if a.is_file()), exc.filename)
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot write here: {file} is a file, not a folder",
+                                 str(path)) from exc
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     except OSError as exc:  # a read-only or full folder: name the file being written, not a temporary name
