@@ -267,6 +267,26 @@ def test_corrections_and_states(tmp_path, images):
         proj.set_state(rec.id, "done")
 
 
+def test_a_probability_map_or_nan_given_as_a_correction_is_refused(tmp_path, images):
+    """Session 33 API QA: ``project.save_correction(id, project.prediction(id))`` (the ``>= 0.5`` left out)
+    saved every pixel above 0 as vessel, a mask the next round trusts (correction_weight 3), and a NaN was
+    saved as background, without a word. Masks as 0/1 floats, bools and 0/255 integers are saved as before."""
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    rec = proj.add_images(paths[:1])[0]
+    prob = np.random.default_rng(0).random((40, 48)).astype(np.float32)
+    with pytest.raises(ValueError, match="holds values between 0 and 1, like a probability map"):
+        proj.save_correction(rec.id, prob)
+    nan = (prob >= 0.5).astype(np.float64)
+    nan[3, 3] = np.nan
+    with pytest.raises(ValueError, match="contains NaN or infinite values"):
+        proj.save_correction(rec.id, nan)
+    assert proj.correction(rec.id) is None and proj.image(rec.id).state == "new"
+    for mask in ((prob >= 0.5).astype(np.float32), prob >= 0.5, (prob >= 0.5).astype(np.uint8) * 255):
+        proj.save_correction(rec.id, mask)
+        np.testing.assert_array_equal(proj.correction(rec.id), prob >= 0.5)
+
+
 def test_a_correction_of_another_size_put_there_by_hand_is_an_error_naming_it(tmp_path, images):
     """Session 32 QA: a mask of another size copied into corrections/ (save_correction refuses one) was resized
     onto its image by adapt and trained on, and the export failed with 'fov shape (40, 48) does not match mask

@@ -456,7 +456,8 @@ class Project:
         return self.folder / "corrections" / f"{image_id}.png"
 
     def save_correction(self, image_id: str, mask: np.ndarray) -> Path:
-        """Save a corrected mask (atomically, PNG 0/255) and mark the image "corrected"."""
+        """Save a corrected mask (atomically, PNG 0/255: ``> 0`` is vessel) and mark the image "corrected". A float
+        mask holding values between 0 and 1 (a probability map) or NaN is a ValueError."""
         rec = self.image(image_id)
         mask = np.asarray(mask)
         if mask.ndim != 2:
@@ -466,6 +467,13 @@ class Project:
                 f"{self.correction_path(image_id)}: mask shape {mask.shape} does not match image {rec.name} "
                 f"{tuple(rec.shape[:2])}"
             )
+        if mask.dtype.kind == "f":  # saved as "> 0", a NaN as background and a probability map as all vessel
+            if not np.isfinite(mask).all():
+                raise ValueError(f"{self.correction_path(image_id)}: the mask of image {rec.name} contains NaN or "
+                                 "infinite values")
+            if np.any((mask > 0) & (mask < 1)):
+                raise ValueError(f"{self.correction_path(image_id)}: the mask of image {rec.name} holds values "
+                                 "between 0 and 1, like a probability map: give a mask (e.g. prediction >= 0.5)")
         from PIL import Image
 
         path = self.correction_path(image_id)
