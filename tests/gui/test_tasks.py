@@ -80,6 +80,26 @@ def test_export_takes_a_project_folder_as_adapt_and_restore_round_do(sample_proj
         assert len((out / "measures.csv").read_text().splitlines()) == 4
 
 
+def test_export_of_a_round_given_as_text_says_what_a_round_is(sample_project, tmp_path):
+    """Session 33 API QA: ``export(project, out, round="1")`` said "no round 1 (rounds: [0, 1])"."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    for k in range(2):
+        src = tmp_path / f"built-{k}"
+        (src / "pseudo").mkdir(parents=True)
+        for rec in sample_project.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full((96, 96), 0.7, np.float32))
+        sample_project.commit_round(src, RoundRecord(index=k, folder=""))
+    for bad in ("1", 1.0, True):
+        with pytest.raises(ValueError, match=r"round must be a round's number or 'source-only', got "
+                                             + repr(bad).replace(".", r"\.") + r" \(rounds: \[0, 1\]"):
+            collect(tasks.export(sample_project, tmp_path / "x", round=bad))
+    assert not (tmp_path / "x").exists()
+    out, _ = collect(tasks.export(sample_project, tmp_path / "y", round=1))
+    assert len(list((out / "masks").iterdir())) == 3
+
+
 def test_export_with_a_fitted_boundary_needs_a_corrected_prediction(sample_project, tmp_path):
     from vessel_studio.io.images import write_prob
 

@@ -616,6 +616,9 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
 
     if round is not None and round != SOURCE_ONLY:
         known = [r.index for r in project.rounds]
+        if isinstance(round, (str, bool, float)):  # round="1" said "no round 1 (rounds: [0, 1])" (session 33 API QA)
+            raise ValueError(f"{project.manifest_path}: round must be a round's number or {SOURCE_ONLY!r}, got "
+                             f"{round!r} (rounds: {known or 'none'}; nothing was written)")
         if round not in known:
             raise ValueError(f"{project.manifest_path}: no round {round} (rounds: {known or 'none'}; "
                              "nothing was written)")
