@@ -111,3 +111,28 @@ def test_a_project_folder_given_as_a_model_says_where_its_models_are(tmp_path):
     proj = Project.create(tmp_path / "proj", modality="fundus")
     with pytest.raises(mf.ModelFolderError, match=r"no config.json \(it is an adaptation project.*segmenter_path"):
         Segmenter.load(proj.folder)
+
+
+def test_saving_onto_a_folder_of_other_files_or_onto_a_file_is_refused(tmp_path):
+    """Session 33 API QA: ``Segmenter.load("fundus-segmenter").save("lab-images")`` replaced the folder of images
+    with the model (the images deleted), and ``.save("notes.py")`` replaced the file (moved to a hidden
+    ``.notes.py.old-PID`` that a later save deleted); the commands checked their --out themselves. Refused now,
+    naming what is there, before anything is written; an absent or empty folder and an earlier model folder of
+    model folder (its config broken or not) are written as before."""
+    net = _net()
+    images = tmp_path / "lab-images"
+    images.mkdir()
+    (images / "scan-01.png").write_bytes(b"png")
+    (tmp_path / "notes.py").write_text("x = 1\n")
+    with pytest.raises(ValueError, match=r"lab-images: the toy folder holds files that are not a toy model "
+                                         r"\(scan-01.png\).*nothing was changed"):
+        mf.save_model_folder(images, kind="toy", config={}, state_dict=net.state_dict())
+    with pytest.raises(ValueError, match=r"notes.py: the toy folder is a file, not a folder; choose another toy folder"):
+        mf.save_model_folder(tmp_path / "notes.py", kind="toy", config={}, state_dict=net.state_dict())
+    mf.save_model_folder(tmp_path / "m", kind="toy", config={"a": 1}, state_dict=net.state_dict())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab-images", "m", "notes.py"]
+    assert [p.name for p in images.iterdir()] == ["scan-01.png"] and (tmp_path / "notes.py").read_text() == "x = 1\n"
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "m", tmp_path / "empty"):  # an earlier model of the kind, an empty folder
+        mf.save_model_folder(folder, kind="toy", config={"a": 2}, state_dict=net.state_dict())
+        assert mf.load_model_folder(folder, kind="toy")[0]["a"] == 2

@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _bare(name: str) -> str:
+    """``name`` after "another": "the export folder" -> "export folder" ("--out" as it is)."""
+    return name[4:] if name.startswith("the ") else name
+
+
 def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: str = "--out",
                      output: str = "this command's output", foreign=None) -> Path:
     """``out`` checked before any work is done. It may be absent, an empty folder, or (with ``kind``) a
@@ -29,10 +34,10 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
     if not out.exists():
         if out.is_symlink():  # a link to nothing: writing into it fails with a bare "File exists"
             raise ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose "
-                             f"another {name} (nothing was changed)")
+                             f"another {_bare(name)} (nothing was changed)")
         return out
     if not out.is_dir():
-        raise ValueError(f"{out}: {name} is a file, not a folder; choose another {name} (nothing was changed)")
+        raise ValueError(f"{out}: {name} is a file, not a folder; choose another {_bare(name)} (nothing was changed)")
     if not any(out.iterdir()):
         return out
     if kind is not None:
@@ -300,13 +305,13 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
     out = Path(out)
     if not beside and out.is_symlink() and not out.exists():  # segment failed at mkdir: "[Errno 17] File exists"
         raise ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose another "
-                         f"{name} (nothing was changed)")
+                         f"{_bare(name)} (nothing was changed)")
     candidates = [*([] if beside else [out]), *out.parents]
     folder = next((p for p in candidates if p.exists()), Path("."))
     if not folder.is_dir():  # a file where a folder is needed (session 32 QA: the writer failed with a bare
         # "[Errno 17] File exists" naming the file, after the work: evaluate --json FILE/x.json, segment --out FILE/sub)
         if folder == out:
-            raise ValueError(f"{out}: {name} is a file, not a folder; choose another {name} (nothing was changed)")
+            raise ValueError(f"{out}: {name} is a file, not a folder; choose another {_bare(name)} (nothing was changed)")
         raise ValueError(f"{folder}: is a file, so {out} cannot be created there (nothing was changed)")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".vessel-studio-probe.", dir=folder)

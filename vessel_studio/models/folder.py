@@ -38,12 +38,21 @@ def save_model_folder(
     half: bool = False,
     card: str | None = None,
 ) -> Path:
-    """Write a complete model folder atomically (the old folder stays until the new is whole)."""
+    """Write a complete model folder atomically (the old folder stays until the new is whole). ``folder`` may
+    be absent, an empty folder or a model folder (``config.json``, ``model.safetensors``, ``README.md``), which
+    is replaced; a file or a folder holding anything else (a lab's images) is a ``ValueError`` naming it,
+    before anything is written (session 33 API
+    QA: ``Segmenter.save`` onto a folder of images replaced it, the images deleted, and onto a file replaced
+    it too; the commands checked ``--out`` themselves)."""
     import torch
     from safetensors.torch import save_file
 
     from vessel_studio.io.atomic import atomic_dir
+    from vessel_studio.io.folders import check_out_folder
 
+    model_files = {CONFIG_NAME, WEIGHTS_NAME, "README.md"}  # a model folder's, its config broken or another kind's
+    check_out_folder(folder, kind=kind, name=f"the {kind} folder",
+                     foreign=lambda f: [p.name for p in f.iterdir() if p.name not in model_files])
     tensors = {}
     for name, value in state_dict.items():
         t = value.detach().to("cpu").contiguous()
