@@ -152,6 +152,31 @@ def test_the_library_function_gives_the_commands_statistics(tmp_path, images, wi
     assert seg.training["batchnorm_statistics"]["image_count"] == 2
 
 
+def test_the_library_function_names_the_image_it_cannot_use(tmp_path, images):
+    """Session 33 API QA: ``vs.renormalize(seg, [path, ...])`` (paths, not arrays) said "estimate_fov: expected
+    H x W or H x W x 3, got shape ()", and an image with a NaN "prepare: image contains NaN or infinite values",
+    neither saying which image; the model is left as it was."""
+    import numpy as np
+
+    from vessel_studio.io.images import read_image
+    from vessel_studio.train.segmenter import renormalize
+
+    imgs, _ = images
+    seg = Segmenter.load(_model(tmp_path))
+    before = {k: v.clone() for k, v in seg.net.state_dict().items()}
+    for path in (imgs / "eye1.png", str(imgs / "eye1.png")):
+        with pytest.raises(ValueError, match=r"renormalize: image 1 is the path '.*eye1.png'; give the images as "
+                                             r"arrays, as read_image returns them"):
+            renormalize(seg, [read_image(imgs / "eye0.png")[0], path], crop=16, batch_size=2, batches=3)
+    bad = read_image(imgs / "eye1.png")[0].astype(np.float32)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"renormalize: image 1: .*NaN or infinite values \(nothing was changed\)"):
+        renormalize(seg, [read_image(imgs / "eye0.png")[0], bad], crop=16, batch_size=2, batches=3)
+    for k, v in seg.net.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert "batchnorm_statistics" not in (seg.training or {})
+
+
 def test_prepared_images_are_required_where_they_are_expected(tmp_path, images):
     """``reestimate_norm_statistics`` takes prepared float arrays: raw uint8 / RGB images (as
     ``read_image`` returns them) used to be taken as they were, statistics of 0..255 pixels."""

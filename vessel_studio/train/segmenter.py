@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -484,10 +485,16 @@ def renormalize(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int
         raise ValueError(f"renormalize: {len(images)} images but {len(fovs)} FOVs")
     prep = segmenter.preprocessing
     xs, prepared_fovs = [], []
-    for image, fov in zip(images, fovs):
+    for i, (image, fov) in enumerate(zip(images, fovs)):
+        if isinstance(image, (str, os.PathLike)):  # a path said "estimate_fov: ... got shape ()" (session 33 API QA)
+            raise ValueError(f"renormalize: image {i} is the path {str(image)!r}; give the images as arrays, as "
+                             "read_image returns them (vs.read_image(path)[0]) (nothing was changed)")
         image = np.asarray(image)
-        fov = estimate_fov(image, modality=prep.modality) if fov is None else np.asarray(fov, bool)
-        p = prepare(image, fov=fov, prep=prep)
+        try:
+            fov = estimate_fov(image, modality=prep.modality) if fov is None else np.asarray(fov, bool)
+            p = prepare(image, fov=fov, prep=prep)
+        except ValueError as exc:  # which of the images
+            raise ValueError(f"renormalize: image {i}: {exc} (nothing was changed)") from exc
         xs.append(p.x)
         prepared_fovs.append(p.fov)
     if xs:
