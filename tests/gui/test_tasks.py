@@ -233,3 +233,16 @@ def test_review_order_keeps_the_estimated_fovs(sample_project, monkeypatch):
     (cache / f"{rec.id}.png").write_bytes(b"not a png")
     assert np.array_equal(tasks.cached_fov(proj, rec.id), real(proj.read_image(rec.id), modality="fundus"))
     assert len(calls) == len(proj.images) + 1
+
+
+def test_remove_images_takes_a_generator_of_ids_or_one_id(sample_project):
+    """Session 33 API QA: ``tasks.remove_images(project, (r.id for r in ...))`` checked the ids with the generator
+    and handed the store what was left of it, nothing: no image was removed and [] returned, without a word; one
+    id as a string was taken character by character."""
+    from vessel_studio.store import Project
+
+    first, second, third = (r.id for r in sample_project.images)
+    removed = tasks.remove_images(sample_project, (i for i in (first, second)))
+    assert [r.id for r in removed] == [first, second]
+    assert [r.id for r in tasks.remove_images(sample_project, third)] == [third]
+    assert Project.open(sample_project.folder).images == []

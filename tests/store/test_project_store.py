@@ -696,6 +696,18 @@ def test_an_image_name_given_for_an_id_is_named_in_the_error(tmp_path):
         proj.image("nope")
 
 
+def test_remove_images_takes_one_id_as_add_images_takes_one_path(tmp_path, images):
+    """Session 33 API QA: ``project.remove_images(image.id)`` took the id's characters for ids ("no image with id
+    '8'")."""
+    _, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    recs = proj.add_images(paths)
+    assert [r.id for r in proj.remove_images(recs[0].id)] == [recs[0].id]
+    assert [r.id for r in Project.open(proj.folder).images] == [r.id for r in recs[1:]]
+    with pytest.raises(UnknownImageError, match=r"with id 'nope'"):
+        proj.remove_images("nope")
+
+
 def test_remove_images_takes_them_out_with_their_corrections_and_keeps_the_rounds(tmp_path, images):
     """Session 28: an image added by mistake could not be taken out (``remove_image`` left its saved
     correction, and nothing called it)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ def find_images(project, names: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def remove_images(project, image_ids: list[str]) -> list:
+def remove_images(project, image_ids: Iterable[str] | str) -> list:
     """Take images out of the project (``Project.remove_images``: their copies and saved corrections),
     and what the GUI keeps of them: autosaved edits, source-only maps, estimated FOVs. The files they
     were added from are not touched; the rounds keep their maps. Returns the removed records. The autosaved
@@ -66,6 +67,9 @@ def remove_images(project, image_ids: list[str]) -> list:
     removal then leaves none for the image added again)."""
     from vessel_studio.store.project import ProjectBusyError
 
+    # read once (a generator of ids was used up by the check below: nothing was removed, and [] returned), one id
+    # as it is (session 33 API QA)
+    image_ids = [image_ids] if isinstance(image_ids, str) else list(image_ids)
     for image_id in image_ids:
         project.image(image_id)  # an unknown id: nothing changed
     if project.job_running():
