@@ -113,25 +113,33 @@ class Prepared:
     prep: Preprocessing | None = None
 
 
+def narrow_wide_integers(a: np.ndarray) -> np.ndarray:
+    """32/64-bit integer pixels in the 16-bit type that holds their values (other arrays as they are): by their
+    own dtype's range every value of an 8-bit image lands within float32's rounding of one number (session 32 QA:
+    an int32 scan segmented as an empty mask; session 33: an int64 array). Values beyond 16 bits raise
+    ``ValueError``. ``to_float`` and ``vessel_studio.io.read_image`` both read such pixels through it."""
+    if a.dtype.kind not in "ui" or a.dtype.itemsize < 4 or not a.size:
+        return a
+    lo, hi = int(a.min()), int(a.max())
+    if 0 <= lo and hi <= 65535:
+        return a.astype(np.uint16)
+    if -32768 <= lo and hi <= 32767:
+        return a.astype(np.int16)
+    raise ValueError(f"{a.dtype} pixels from {lo} to {hi}, beyond 16 bits (integers are read at up to 16 bits)")
+
+
 def to_float(image: np.ndarray) -> np.ndarray:
     """float32 copy: integers by their dtype's range (uint8/255, uint16/65535), bool 0/1, floats as is.
 
     32/64-bit integers (``np.array`` of Python ints is int64) by the range of the 16-bit type that holds
-    their values, as :func:`vessel_studio.io.read_image` reads such files: by their own dtype's range every
-    value of an 8-bit image landed within float32's rounding of one number (a uint8 image as int64 was
-    segmented as an empty mask). Values beyond 16 bits raise ``ValueError``."""
+    their values (:func:`narrow_wide_integers`)."""
     a = np.asarray(image)
     if a.dtype == bool:
         return a.astype(np.float32)
-    if a.dtype.kind in "ui" and a.dtype.itemsize >= 4 and a.size:
-        lo, hi = int(a.min()), int(a.max())
-        if 0 <= lo and hi <= 65535:
-            a = a.astype(np.uint16)
-        elif -32768 <= lo and hi <= 32767:
-            a = a.astype(np.int16)
-        else:
-            raise ValueError(f"{a.dtype} pixels from {lo} to {hi}, beyond 16 bits (integers are read at up to "
-                             "16 bits); convert the image to 16-bit integers or to float32")
+    try:
+        a = narrow_wide_integers(a)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; convert the image to 16-bit integers or to float32") from None
     if a.dtype.kind in "ui":
         info = np.iinfo(a.dtype)
         if info.min == 0:

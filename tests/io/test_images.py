@@ -56,6 +56,13 @@ def test_tiff_32_bit_signed_integers_are_read_at_16_bits(tmp_path):
     tifffile.imwrite(tmp_path / "wide.tif", (g * 1000 - 5).astype(np.int32))
     with pytest.raises(ImageReadError, match=r"wide.tif: int32 pixels from -5 to \d+, beyond 16 bits"):
         read_image(tmp_path / "wide.tif")
+    # unsigned too (session 33): read as uint32 before, so a wide one failed later, in prepare, without the file
+    tifffile.imwrite(tmp_path / "u.tif", (g * 200).astype(np.uint32))
+    a, _ = read_image(tmp_path / "u.tif")
+    assert a.dtype == np.uint16 and np.array_equal(a, g * 200)
+    tifffile.imwrite(tmp_path / "uwide.tif", (g * 1000).astype(np.uint32))
+    with pytest.raises(ImageReadError, match=r"uwide.tif: uint32 pixels from \d+ to \d+, beyond 16 bits"):
+        read_image(tmp_path / "uwide.tif")
 
 
 def test_tiff_rgba_drops_alpha(tmp_path):

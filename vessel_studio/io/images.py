@@ -271,18 +271,15 @@ def _check_array(path: Path, arr: np.ndarray) -> np.ndarray:
         )
     if arr.dtype.kind == "c" or arr.dtype.kind not in "uif":
         raise ImageReadError(path, f"unsupported pixel type {arr.dtype}")
-    if arr.dtype.kind == "i" and arr.dtype.itemsize >= 4:
-        # 32/64-bit signed integers: scaled by their dtype's range (preprocess.to_float) every value lands near
-        # 0.5, where float32 tells none of them apart (session 32 QA: an int32 scan segmented as an empty mask);
-        # read in the 16-bit type that holds them, as a Pillow mode "I" image is
-        lo, hi = int(arr.min()), int(arr.max())
-        if 0 <= lo and hi <= 65535:
-            arr = arr.astype(np.uint16)
-        elif -32768 <= lo and hi <= 32767:
-            arr = arr.astype(np.int16)
-        else:
-            raise ImageReadError(path, f"{arr.dtype} pixels from {lo} to {hi}, beyond 16 bits (integers are read "
-                                       "at up to 16 bits); save the image as 16-bit or float32")
+    # 32/64-bit integers (a Pillow mode "I" image, an int32 TIFF) in the 16-bit type that holds them: by their
+    # dtype's range float32 tells none of their values apart (session 32 QA: an int32 scan segmented as an empty
+    # mask); unsigned ones too since session 33, as preprocess.to_float reads them
+    try:
+        from vessel_studio.preprocess import narrow_wide_integers
+
+        arr = narrow_wide_integers(arr)
+    except ValueError as exc:
+        raise ImageReadError(path, f"{exc}; save the image as 16-bit or float32") from None
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr)
         if bad.any():
