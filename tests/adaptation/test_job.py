@@ -930,3 +930,20 @@ def test_an_interrupt_in_the_consumer_of_events_run_cancels_the_job(setup):
     assert job.gi_frame is None  # closed, not paused
     assert json.loads((proj.folder / "project.json").read_text()) == before
     assert not (proj.folder / "work").exists() and not proj.job_running()
+
+
+def test_a_crop_the_models_cannot_take_is_refused_before_any_work(setup):
+    """Session 33: AdaptConfig takes any crop >= 1, and a seg_crop that is not a multiple of the source segmenter's
+    levels (33) failed in the segmenter's first step, after the target generator had trained and the synthesis had
+    run. It is now a ValueError naming the field, before the first stage; the project has no round."""
+    from vessel_studio.events import Progress
+
+    proj, bundle, _ = setup
+    events = []
+    with pytest.raises(ValueError, match=r"AdaptConfig: seg_crop must be a multiple of \d+ .*got 33"):
+        for ev in adapt(proj, TINY.replace(seg_crop=33), source=bundle):
+            events.append(ev)
+    assert {e.stage for e in events if isinstance(e, Progress)} <= {"load"}
+    assert Project.open(proj.folder).rounds == []
+    with pytest.raises(ValueError, match="unknown generator preset 'huge'"):
+        collect(adapt(proj, TINY.replace(target_init="scratch", gen_model="huge"), source=bundle))
