@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -625,3 +626,18 @@ def test_animated_gif_refused(tmp_path):
         read_image(tmp_path / "anim.gif")
     with pytest.raises(ImageReadError, match="anim.gif"):
         read_mask(tmp_path / "anim.gif")
+
+
+def test_a_mask_is_written_only_in_a_format_its_suffix_names(tmp_path):
+    """Session 33 API QA: write_mask wrote PNG bytes under any suffix it did not know (mask.npy, mask.dcm, no
+    suffix), files that read_mask could not read back; JPEG (lossy) was refused already. Now each is a ValueError
+    naming the file, and nothing is written; the formats it writes read back as written."""
+    m = np.zeros((12, 10), bool)
+    m[3:7, 2:5] = True
+    for name in ("mask.npy", "mask.dcm", "mask", "mask.jpg"):
+        with pytest.raises(ValueError, match=re.escape(str(tmp_path / name))):
+            write_mask(tmp_path / name, m)
+        assert not (tmp_path / name).exists()
+    for name in ("mask.png", "mask.tif", "mask.bmp", "mask.gif", "mask.pgm"):
+        write_mask(tmp_path / name, m)
+        assert np.array_equal(read_mask(tmp_path / name), m), name

@@ -443,7 +443,9 @@ def _read_dicom(path: Path):
 
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
-    """Write a 2-D mask as an 8-bit image, 0 / 255 (PNG unless the suffix says otherwise), atomically."""
+    """Write a 2-D mask as an 8-bit image, 0 / 255, atomically, in the format its suffix names: .png, .tif/.tiff,
+    .bmp, .gif or .ppm/.pgm/.pnm. Another suffix (none, .npy, .dcm, JPEG's) is a ``ValueError``: before session 33 it
+    got PNG bytes under that name, which ``read_mask`` could not read back (API QA)."""
     from PIL import Image
 
     path = Path(path)
@@ -453,9 +455,12 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     if m.dtype.kind == "f" and not np.isfinite(m).all():
         raise ValueError(f"{path}: mask contains NaN or infinite values")
     out = (m > 0).astype(np.uint8) * np.uint8(255)  # as np.where(m > 0, 255, 0), without an int64 copy
-    fmt = _pil_format(path, default="PNG")
+    fmt = _pil_format(path, default=None)
     if fmt == "JPEG":
         raise ValueError(f"{path}: masks cannot be written as JPEG (lossy); use .png or .tif")
+    if fmt is None:
+        raise ValueError(f"{path}: masks are written as PNG or TIFF (or BMP, GIF, PPM), named by the suffix; "
+                         f"{path.suffix or 'no suffix'} is none of them: use .png or .tif")
     with atomic_path(path) as tmp:
         Image.fromarray(out, mode="L").save(tmp, format=fmt)
     return path
