@@ -172,6 +172,11 @@ def test_the_library_function_names_the_image_it_cannot_use(tmp_path, images):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match=r"renormalize: image 1: .*NaN or infinite values \(nothing was changed\)"):
         renormalize(seg, [read_image(imgs / "eye0.png")[0], bad], crop=16, batch_size=2, batches=3)
+    # one image, not a list of them: its rows were taken for images (session 33)
+    one = read_image(imgs / "eye0.png")[0]
+    for image in (one, one[..., 1]):
+        with pytest.raises(ValueError, match=r"renormalize: images is one image of shape .*; give a list of images"):
+            renormalize(seg, image, crop=16, batch_size=2, batches=3)
     for k, v in seg.net.state_dict().items():
         assert torch.equal(v, before[k]), k
     assert "batchnorm_statistics" not in (seg.training or {})

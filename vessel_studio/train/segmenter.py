@@ -479,6 +479,10 @@ def renormalize(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int
     from vessel_studio.io.fov import estimate_fov
     from vessel_studio.preprocess import prepare
 
+    if isinstance(images, np.ndarray) and (images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (3, 4))):
+        # one image, not a list: its rows were taken for images (session 33 API QA); a stack N x H x W goes on
+        raise ValueError(f"renormalize: images is one image of shape {images.shape}; give a list of images ([image] "
+                         "for one) (nothing was changed)")
     images = list(images)
     fovs = [None] * len(images) if fovs is None else list(fovs)
     if len(fovs) != len(images):
