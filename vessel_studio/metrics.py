@@ -219,13 +219,13 @@ class MetricAccumulator:
         """Score one image. ``mask`` (optional) is the binary prediction to score when it was
         made separately (e.g. a written PNG); by default ``prob >= threshold``."""
         prob_a = np.asarray(prob)
+        g = _as_bool(gt, "gt")
         has_prob = prob_a.dtype != bool
         if has_prob:  # as score() checks it (a NaN was counted as background and ranked into the AUC)
-            _check_prob(prob_a, _as_bool(gt, "gt"))
+            _check_prob(prob_a, g)
         mask = _binarise(prob, self.threshold) if mask is None else _as_mask(mask, "mask")
         tp, fp, fn, tn = confusion(mask, gt, fov=fov)
         sk = _skeleton_counts(mask, gt, fov)
-        g = _as_bool(gt, "gt")
         f = np.ones_like(g) if fov is None else _as_bool(fov, "fov")
         if has_prob:  # the scores inside the FOV of the negatives and of the positives, split once
             inside, labels = prob_a[f], g[f]

@@ -189,8 +189,13 @@ def resize_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return m[rows[:, None], cols[None, :]]
 
 
+def _by_spacing(prep: Preprocessing, spacing_mm: float | None) -> bool:
+    """The image is scaled by its pixel spacing (else by its FOV's diameter)."""
+    return prep.pixel_spacing_mm is not None and spacing_mm is not None and spacing_mm > 0
+
+
 def _scale_for(fov: np.ndarray, prep: Preprocessing, spacing_mm: float | None) -> float:
-    if prep.pixel_spacing_mm is not None and spacing_mm is not None and spacing_mm > 0:
+    if _by_spacing(prep, spacing_mm):
         return float(spacing_mm) / float(prep.pixel_spacing_mm)
     if prep.fov_diameter is not None:
         from vessel_studio.io.fov import fov_diameter
@@ -238,7 +243,7 @@ def prepare(
     if new_shape[0] * new_shape[1] > max(h * w, MAX_ENLARGED_PIXELS):
         from vessel_studio.io.fov import fov_diameter
 
-        by_spacing = prep.pixel_spacing_mm is not None and spacing_mm is not None and spacing_mm > 0  # _scale_for
+        by_spacing = _by_spacing(prep, spacing_mm)
         why = (f"its pixel spacing is {spacing_mm:g} mm and the model's {prep.pixel_spacing_mm:g} mm" if by_spacing
                else f"its FOV mask is {fov_diameter(fov):.0f} px across and the model works at a FOV of "
                     f"{prep.fov_diameter:g} px")

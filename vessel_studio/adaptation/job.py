@@ -182,18 +182,15 @@ def _read_job(work: Path) -> dict[str, Any] | None:
 STOPPED_BY_USER = "stopped after this round on request"
 
 
-def _check_crops(cfg: AdaptConfig, seg, gen) -> None:
-    """The crops the models train on are multiples of their levels' strides, checked before any work: a seg_crop of
+def _check_seg_crop(cfg: AdaptConfig, seg) -> None:
+    """The segmenter's training crop is a multiple of its levels' strides, checked before any work: a seg_crop of
     33 (AdaptConfig takes any crop >= 1) failed in the segmenter's first step, after the target generator had
-    trained and the synthesis had run (session 33)."""
-    from vessel_studio.models.generator import GeneratorConfig
-
-    gen_model = gen.config if cfg.target_init == "source" else GeneratorConfig.preset(cfg.gen_model)
-    for name, crop, multiple, model in (("seg_crop", cfg.seg_crop, seg.config.multiple, "source segmenter"),
-                                        ("gen_crop", cfg.gen_crop, gen_model.multiple, "target generator")):
-        if int(crop) % multiple:
-            raise ValueError(f"AdaptConfig: {name} must be a multiple of {multiple} (the {model}'s levels), got {crop} "
-                             "(nothing was changed)")
+    trained and the synthesis had run (session 33). The generator's crop and model need no check here:
+    ``GeneratorTrainConfig`` and ``GeneratorConfig.preset`` refuse them as its first stage starts."""
+    multiple = seg.config.multiple
+    if int(cfg.seg_crop) % multiple:
+        raise ValueError(f"AdaptConfig: seg_crop must be a multiple of {multiple} (the source segmenter's levels), "
+                         f"got {cfg.seg_crop} (nothing was changed)")
 
 
 def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, *,
@@ -211,7 +208,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     from vessel_studio.preprocess import Preprocessing
 
     t_job = time.perf_counter()
-    project = project if isinstance(project, Project) else Project.open(project)
+    project = Project.given(project)
     cfg = cfg or AdaptConfig.preset("cpu")
     source = source or SourceBundle()
     cfg = cfg.resolve_auto(source.modality, project.modality)
@@ -260,7 +257,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         target_prep = target_preprocessing(project)
         source_seg = Segmenter.load(source.segmenter, device=device)
         source_gen = Generator.load(source.generator, device=device).use_channels_last(cfg.gen_channels_last)
-        _check_crops(cfg, source_seg, source_gen)
+        _check_seg_crop(cfg, source_seg)
         source_gen.unet.eval()
         if source_gen.preprocessing is None or not hasattr(source_gen.preprocessing, "modality"):
             source_gen.preprocessing = Preprocessing.for_modality(source.modality)

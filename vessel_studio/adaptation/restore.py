@@ -91,7 +91,7 @@ def restore_round_job(project, index: int, *, device=None) -> Job[RestoreResult]
     from vessel_studio.store.project import Project, ProjectBusyError, round_name
 
     t0 = time.perf_counter()
-    project = project if isinstance(project, Project) else Project.open(project)
+    project = Project.given(project)
     index = int(index)
     if project.job_running():
         raise ProjectBusyError(f"{project.folder}: {project.job_holder()} holds this project; restore round {index} "

@@ -422,9 +422,10 @@ class Studio(WatchMixin, QObject):
     def _let_workers_end(cls) -> None:
         """The window closes: every superqt worker of the process is asked to quit (generators, the thumbnails,
         stop at their next item) and the ones running are waited for, up to ``CLOSE_WAIT_MS``, as napari's
-        ``aboutToQuit`` does when its event loop ends (the close hooks have cancelled the Review panel's reads). A script that closes the window without running the event loop
-        (``viewer.close()``, then exit) left them running into the interpreter's exit, which printed "Signal
-        source has been deleted" tracebacks from superqt (seen in session 32, reproduced in 33)."""
+        ``aboutToQuit`` does when its event loop ends (the close hooks have cancelled the Review panel's reads). A
+        script that closes the window without running the event loop (``viewer.close()``, then exit) left them
+        running into the interpreter's exit, which printed "Signal source has been deleted" tracebacks from
+        superqt (seen in session 32, reproduced in 33)."""
         from superqt.utils import WorkerBase
 
         try:

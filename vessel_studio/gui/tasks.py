@@ -688,8 +688,7 @@ def export(
     from vessel_studio.io.images import write_image, write_mask, write_prob
     from vessel_studio.store import Project
 
-    # a project's folder, as adapt and restore_round take it (session 33 API QA: an AttributeError)
-    project = project if isinstance(project, Project) else Project.open(project)
+    project = Project.given(project)  # a folder too, as adapt takes it (session 33 API QA: an AttributeError)
     if masks not in (None, "png", "tif"):
         raise ValueError(f"mask format must be 'png' or 'tif', got {masks!r}")
     folder = check_export(project, folder, round)

@@ -18,6 +18,16 @@ def _bare(name: str) -> str:
     return name[4:] if name.startswith("the ") else name
 
 
+def _dangling_link(out: Path, name: str) -> ValueError:
+    """``out`` is a link to nothing: writing into it fails with a bare "File exists"."""
+    return ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose another "
+                      f"{_bare(name)} (nothing was changed)")
+
+
+def _a_file(out: Path, name: str) -> ValueError:
+    return ValueError(f"{out}: {name} is a file, not a folder; choose another {_bare(name)} (nothing was changed)")
+
+
 def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: str = "--out",
                      output: str = "this command's output", foreign=None) -> Path:
     """``out`` checked before any work is done. It may be absent, an empty folder, or (with ``kind``) a
@@ -32,12 +42,11 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
         if parent.exists() and not parent.is_dir():
             raise ValueError(f"{parent}: is a file, so {out} cannot be created there (nothing was changed)")
     if not out.exists():
-        if out.is_symlink():  # a link to nothing: writing into it fails with a bare "File exists"
-            raise ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose "
-                             f"another {_bare(name)} (nothing was changed)")
+        if out.is_symlink():
+            raise _dangling_link(out, name)
         return out
     if not out.is_dir():
-        raise ValueError(f"{out}: {name} is a file, not a folder; choose another {_bare(name)} (nothing was changed)")
+        raise _a_file(out, name)
     if not any(out.iterdir()):
         return out
     if kind is not None:
@@ -304,14 +313,13 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
 
     out = Path(out)
     if not beside and out.is_symlink() and not out.exists():  # segment failed at mkdir: "[Errno 17] File exists"
-        raise ValueError(f"{out}: {name} is a link to {os.readlink(out)}, which does not exist; choose another "
-                         f"{_bare(name)} (nothing was changed)")
+        raise _dangling_link(out, name)
     candidates = [*([] if beside else [out]), *out.parents]
     folder = next((p for p in candidates if p.exists()), Path("."))
     if not folder.is_dir():  # a file where a folder is needed (session 32 QA: the writer failed with a bare
         # "[Errno 17] File exists" naming the file, after the work: evaluate --json FILE/x.json, segment --out FILE/sub)
         if folder == out:
-            raise ValueError(f"{out}: {name} is a file, not a folder; choose another {_bare(name)} (nothing was changed)")
+            raise _a_file(out, name)
         raise ValueError(f"{folder}: is a file, so {out} cannot be created there (nothing was changed)")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".vessel-studio-probe.", dir=folder)

@@ -1,7 +1,7 @@
 """Reading and writing the image files that fundus cameras, OCT-A devices and datasets produce.
 
 ``read_image(path) -> (array, ImageMeta)`` returns rows x columns: ``H x W`` gray or ``H x W x 3``
-RGB, with the dtype stored in the file (uint8, uint16, float32 ...; 32- and 64-bit signed integers come back as
+RGB, with the dtype stored in the file (uint8, uint16, float32 ...; 32- and 64-bit integers come back as
 uint16 or int16, the one that holds their values, and are refused beyond 16 bits). Alpha is dropped
 (RGBA -> RGB, gray+alpha -> gray), palette images become RGB (or gray when the palette is gray),
 CMYK/YCbCr become RGB, 1-bit images become uint8 0/255.

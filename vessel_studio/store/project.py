@@ -172,6 +172,11 @@ class Project:
         return proj
 
     @classmethod
+    def given(cls, project: "Project | str | os.PathLike") -> "Project":
+        """``project`` as the library's jobs take it: a ``Project`` as it is, else its folder opened."""
+        return project if isinstance(project, cls) else cls.open(project)
+
+    @classmethod
     def open_or_create(cls, folder: str | os.PathLike, *, modality: str, name: str | None = None) -> "Project":
         if (Path(folder) / MANIFEST_NAME).exists():
             proj = cls.open(folder)

@@ -87,8 +87,7 @@ def prune_job(project, *, keep: Iterable[int] = ()):
     folders not yet deleted go when the project is next opened."""
     from vessel_studio.store.project import Project, ProjectBusyError, now_iso
 
-    # a project's folder, as adapt and restore_round take it (session 33 API QA: an AttributeError)
-    project = project if isinstance(project, Project) else Project.open(project)
+    project = Project.given(project)  # a folder too, as adapt takes it (session 33 API QA: an AttributeError)
     if project.job_running():
         raise ProjectBusyError(f"{project.folder}: {project.job_holder()} holds this project; prune its rounds after "
                                "it ends")
