@@ -222,3 +222,17 @@ def test_a_blank_image_is_refused(tmp_path, images, capsys):
     err = capsys.readouterr().err
     assert "black.png" in err and "grey.png" in err and "[90, 60, 30]" in err and "blank image" in err
     assert "nothing was written" in err and not out.exists()
+
+
+def test_the_library_function_refuses_a_blank_image_as_the_command_does(tmp_path, images):
+    """The command's blank-image check (session 33) is ``train.segmenter.refuse_blank``, which the library's
+    ``renormalize`` calls on each image too: a script's one blank image was re-estimated from without a word."""
+    from vessel_studio.io.images import read_image
+    from vessel_studio.train.segmenter import renormalize
+
+    imgs, _ = images
+    seg = Segmenter.load(_model(tmp_path))
+    blank = np.full((96, 96, 3), (90, 60, 30), np.uint8)
+    with pytest.raises(ValueError, match=r"renormalize: image 1: every pixel has the value \[90, 60, 30\]: a blank"):
+        renormalize(seg, [read_image(imgs / "eye0.png")[0], blank], crop=16, batch_size=2, batches=3)
+    assert "batchnorm_statistics" not in (seg.training or {})

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.models.segmenter import Segmenter
     from vessel_studio.preprocess import prepare
     from vessel_studio.resources import DEFAULT_SEGMENTER
-    from vessel_studio.train.segmenter import reestimate_norm_statistics_job
+    from vessel_studio.train.segmenter import reestimate_norm_statistics_job, refuse_blank
 
     torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
@@ -75,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for f in tqdm(files, desc="read", unit="image", disable=len(files) < 2):
         try:
             image, _ = read_image(f)
-            pixels = image.reshape(image.shape[0] * image.shape[1], -1)
-            if len(pixels) and (pixels == pixels[0]).all():  # its statistics would be a constant's (session 33)
-                raise ValueError(f"{f}: every pixel has the value {pixels[0].tolist()}: a blank image has no "
-                                 "statistics to re-estimate from; leave it out")
+            refuse_blank(image, f)
             fov = (read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None
                    else estimate_fov(image, modality=seg.preprocessing.modality))
             p = prepare(image, fov=fov, prep=seg.preprocessing)

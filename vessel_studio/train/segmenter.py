@@ -466,6 +466,18 @@ def evaluate(segmenter, samples, *, threshold: float | None = None, exclude=EXCL
     return acc
 
 
+def refuse_blank(image: np.ndarray, name) -> None:
+    """A ValueError naming ``name`` when every pixel of ``image`` equals the first (one colour for RGB): the
+    BatchNorm statistics re-estimated from it would be a constant's (session 33). ``renormalize`` and the
+    ``renormalize`` command both check each image with it."""
+    if image.ndim < 2:  # not an image: the shape checks after it name that
+        return
+    pixels = image.reshape(image.shape[0] * image.shape[1], -1)
+    if len(pixels) and (pixels == pixels[0]).all():
+        raise ValueError(f"{name}: every pixel has the value {pixels[0].tolist()}: a blank image has no statistics "
+                         "to re-estimate from; leave it out")
+
+
 def renormalize(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int = 8,
                 batches: int = NORM_BATCHES, seed: int = 0):
     """AdaBN from images as ``read_image`` returns them (H×W gray or H×W×3 RGB, any dtype): each is
@@ -494,6 +506,7 @@ def renormalize(segmenter, images, fovs=None, *, crop: int = 64, batch_size: int
             raise ValueError(f"renormalize: image {i} is the path {str(image)!r}; give the images as arrays, as "
                              "read_image returns them (vs.read_image(path)[0]) (nothing was changed)")
         image = np.asarray(image)
+        refuse_blank(image, f"renormalize: image {i}")
         try:
             fov = estimate_fov(image, modality=prep.modality) if fov is None else np.asarray(fov, bool)
             p = prepare(image, fov=fov, prep=prep)
