@@ -195,8 +195,42 @@ def test_closing_the_window_lets_its_workers_end(studio, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: pool.activeThreadCount() > 0, timeout=5000)
     t = time.monotonic()
     studio.viewer.close()
-    assert pool.activeThreadCount() == 0
+    assert studio.workers.running() == 0
     assert time.monotonic() - t < 5  # stopped at its next image, not after the 60
+    # the pool thread hands itself back just after the worker's last signal
+    qtbot.waitUntil(lambda: pool.activeThreadCount() == 0, timeout=1000)
+
+
+def test_closing_the_window_leaves_other_windows_workers_alone(studio, qtbot):
+    """Closing asked every superqt worker of the process to quit and waited for the whole thread pool (session
+    33): a worker of another viewer or plugin in the same process (a notebook holding two viewers) was stopped at
+    its next item, and the close waited for it. Now only this window's workers are."""
+    import threading
+    import time
+
+    from superqt.utils import create_worker
+
+    gate = threading.Event()
+    items = []
+
+    def other():  # another window's generator worker, running until told
+        while not gate.is_set():
+            time.sleep(0.01)
+            yield 1
+        return 0
+
+    worker = create_worker(other, _start_thread=False, _ignore_errors=True)
+    worker.yielded.connect(items.append)
+    worker.start()
+    try:
+        qtbot.waitUntil(lambda: len(items) > 2, timeout=5000)
+        studio.viewer.close()
+        assert not worker.abort_requested
+        n = len(items)
+        qtbot.waitUntil(lambda: len(items) > n, timeout=5000)  # it goes on
+    finally:
+        gate.set()
+        qtbot.waitUntil(lambda: not worker.is_running, timeout=5000)
 
 
 def _held(gate, result=1):

@@ -751,7 +751,7 @@ class AdaptPanel(QWidget):
         worker.returned.connect(self._got_device)
         worker.finished.connect(lambda: setattr(self, "_device_worker", None))
         self._device_worker = worker
-        worker.start()
+        self.studio.workers.start(worker)
 
     def _got_device(self, value) -> None:
         self._device, text = value

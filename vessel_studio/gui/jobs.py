@@ -23,7 +23,8 @@ from qtpy.QtCore import QObject, Signal
 
 from vessel_studio.events import Artifact, Job, Preview, Progress
 
-__all__ = ["JobOutcome", "JobRunner", "drive", "background_priority", "cancel_note", "error_text", "outcome_text"]
+__all__ = ["JobOutcome", "JobRunner", "Workers", "drive", "background_priority", "cancel_note", "error_text",
+           "outcome_text"]
 
 #: how much nicer than the GUI thread a worker thread runs (Linux: per-thread nice value)
 WORKER_NICE = 10
@@ -49,6 +50,14 @@ def background_priority() -> None:
         pass
 
 
+def start_worker(worker, workers: Workers | None) -> None:
+    """Start ``worker`` among ``workers`` (a window's :class:`Workers`), or on its own when that is None."""
+    if workers is None:
+        worker.start()
+    else:
+        workers.start(worker)
+
+
 def freeze_heap() -> None:
     """Move every object alive now out of the cyclic GC's reach (``gc.freeze``).
 
@@ -60,6 +69,53 @@ def freeze_heap() -> None:
     import gc
 
     gc.freeze()
+
+
+class Workers:
+    """The superqt workers one studio window started (its jobs, thumbnails, reads, measures, saves).
+
+    Closing the window asks these to quit and waits for the ones running (:meth:`end`). superqt's
+    ``WorkerBase.await_workers`` (napari's exit) asks every worker of the process and waits for the whole
+    thread pool: closing one window then stopped the workers of another viewer or of another plugin in the
+    same process (a notebook holding two viewers), and waited for them."""
+
+    def __init__(self):
+        #: started and not yet seen finished: worker -> (run began, run ended) events, set in the worker's thread
+        self._live: dict = {}
+
+    def start(self, worker) -> None:
+        """``worker.start()``, remembering it until it has finished."""
+        from qtpy.QtCore import Qt
+
+        began, ended = threading.Event(), threading.Event()
+        # direct: set in the worker's own thread as the run begins / ends, so that :meth:`end` sees them
+        # while it blocks the GUI thread (a queued signal would wait for the event loop)
+        worker.started.connect(began.set, Qt.ConnectionType.DirectConnection)
+        worker.finished.connect(ended.set, Qt.ConnectionType.DirectConnection)
+        worker.finished.connect(lambda w=worker: self._live.pop(w, None))
+        self._live[worker] = (began, ended)
+        worker.start()
+
+    def running(self) -> int:
+        """How many of them have begun and not ended."""
+        return sum(began.is_set() and not ended.is_set() for began, ended in self._live.values())
+
+    def end(self, msecs: int) -> bool:
+        """Ask each to quit (a generator stops at its next item), then wait up to ``msecs`` for the ones
+        running; True when none is left running. A worker whose run has not begun yet (started from a busy
+        event loop, it waits for a timer) is not waited for: it begins with quit asked (a generator yields
+        nothing then)."""
+        for worker in list(self._live):
+            try:
+                worker.quit()
+            except RuntimeError:  # its Qt object is gone: it has ended
+                self._live.pop(worker, None)
+        deadline = time.monotonic() + msecs / 1000
+        while self.running():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
 
 @dataclass
@@ -171,9 +227,11 @@ class JobRunner(QObject):
     events = Signal(list)
     finished = Signal(object)  # JobOutcome
 
-    def __init__(self, parent: QObject | None = None, *, interval: float = 0.2):
+    def __init__(self, parent: QObject | None = None, *, interval: float = 0.2, workers: Workers | None = None):
         super().__init__(parent)
         self.interval = interval
+        #: where its worker is started (its window's, waited for when the window closes); None: untracked
+        self.workers = workers
         self.worker = None
         self.name = ""
         self._cancel = threading.Event()
@@ -204,7 +262,7 @@ class JobRunner(QObject):
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
         self.worker = worker
-        worker.start()
+        start_worker(worker, self.workers)
         self.started.emit(name)
         return worker
 

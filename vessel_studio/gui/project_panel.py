@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.jobs import background_priority
+from vessel_studio.gui.jobs import background_priority, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
 
 IMAGE_FILTER = "Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp *.gif *.ppm *.pgm *.dcm)"
@@ -286,7 +286,7 @@ class ProjectPanel(QWidget):
         worker.yielded.connect(self._got_thumb)
         worker.finished.connect(self._thumbs_done)
         self._thumb_worker = worker
-        worker.start()
+        start_worker(worker, self.studio.workers)
 
     def _got_thumb(self, item) -> None:
         try:

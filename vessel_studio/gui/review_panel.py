@@ -79,19 +79,20 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._shown = None  # what Show drew for the image on screen: a round index, "source-only" or None
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._reordering = False  # the queue is being ordered again after new maps (stay on the image)
-        self._measurer = Measurer(self._show_measures, self._show_measures_error)
+        self._measurer = Measurer(self._show_measures, self._show_measures_error, workers=studio.workers)
         #: a large image's field of view and statistics (``tasks.is_large``), computed in a worker
-        self._stats_reader = StatsReader(self._show_large_stats, self._show_stats_error)
+        self._stats_reader = StatsReader(self._show_large_stats, self._show_stats_error,
+                                         workers=studio.workers)
         #: the maps read for the image on screen, ``which -> (key, prob, uncertainty or None)``: shown again
         #: (another Show / Compare with choice) without reading their files while the keys are unchanged
         self._maps: dict = {}
         #: neighbours in the queue read ahead; what arrives for another project or the image on screen is dropped
         self._ahead = ReadAhead(lambda proj, image_id: proj is self.studio.project and image_id != self.image_id,
-                                on_arrived=self._arrived, on_failed=self._load_failed)
+                                on_arrived=self._arrived, on_failed=self._load_failed, workers=studio.workers)
         #: the large image stepped to that is being read in the worker (nothing is on screen meanwhile)
         self._loading: str | None = None
         #: large corrected masks being written in a worker, in order (review_correction)
-        self._saver = Saver(self._save_landed)
+        self._saver = Saver(self._save_landed, workers=studio.workers)
         #: image id -> (project, mask) of a save that failed after its image was left and whose draft
         #: could not be written either: shown again as unsaved edits when the image is (review_correction)
         self._kept_edits: dict = {}

@@ -16,7 +16,7 @@ import threading
 from qtpy.QtCore import QObject, Signal
 
 from vessel_studio.gui import tasks
-from vessel_studio.gui.jobs import background_priority
+from vessel_studio.gui.jobs import background_priority, start_worker
 
 
 class _OnGuiThread(QObject):
@@ -60,8 +60,9 @@ class ReadAhead:
     ``on_failed(project, image_id, exc)``, on the GUI thread.
     """
 
-    def __init__(self, keep, on_arrived=None, on_failed=None):
+    def __init__(self, keep, on_arrived=None, on_failed=None, *, workers=None):
         self._keep = keep
+        self._workers = workers  # the window's (jobs.Workers), waited for when it closes
         self._on_arrived = on_arrived
         self._on_failed = on_failed
         self.cache: dict[str, dict] = {}  # image id -> what the worker read for it
@@ -171,7 +172,7 @@ class ReadAhead:
                                                                          self._errored(p, i, w, exc)))
         worker.finished.connect(lambda: self._done())
         self.worker = worker
-        worker.start()
+        start_worker(worker, self._workers)
 
     def _read_over(self) -> None:
         self.reading = None
@@ -216,7 +217,8 @@ class Measurer:
     ``on_result(image_id, measures)`` and ``on_error(exc)`` are called on the GUI thread.
     """
 
-    def __init__(self, on_result, on_error):
+    def __init__(self, on_result, on_error, *, workers=None):
+        self._workers = workers  # the window's (jobs.Workers), waited for when it closes
         self._on_result = on_result
         self._on_error = on_error
         self.worker = None
@@ -251,7 +253,7 @@ class Measurer:
         worker.errored.connect(lambda exc: self._errored(exc))
         worker.finished.connect(lambda: self._done())
         self.worker = worker
-        worker.start()
+        start_worker(worker, self._workers)
 
     def _done(self) -> None:
         try:
@@ -329,7 +331,8 @@ class Saver:
     that needs the files: another project, closing, an export or an adaptation, Revert, Discard,
     showing the image again)."""
 
-    def __init__(self, on_done):
+    def __init__(self, on_done, *, workers=None):
+        self._workers = workers  # the window's (jobs.Workers), waited for when it closes
         self._on_done = on_done
         self.queue: list[SaveJob] = []  # not started yet, in order
         self.running: SaveJob | None = None  # the job handed to the worker
@@ -363,7 +366,7 @@ class Saver:
         worker = create_worker(save, _start_thread=False, _ignore_errors=True)
         worker.finished.connect(lambda: self._finished())
         self.worker = worker
-        worker.start()
+        start_worker(worker, self._workers)
 
     def _finished(self) -> None:
         try:

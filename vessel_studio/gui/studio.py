@@ -13,7 +13,7 @@ from typing import Any, Callable
 from qtpy.QtCore import QEvent, QObject, QTimer, Signal
 
 from vessel_studio.gui import dialogs
-from vessel_studio.gui.jobs import JobOutcome, JobRunner, error_text, outcome_text
+from vessel_studio.gui.jobs import JobOutcome, JobRunner, Workers, error_text, outcome_text
 from vessel_studio.gui.studio_watch import WatchMixin
 
 _STUDIOS: "weakref.WeakKeyDictionary[Any, Studio]" = weakref.WeakKeyDictionary()
@@ -49,10 +49,12 @@ class Studio(WatchMixin, QObject):
         self._viewer = weakref.ref(viewer)
         self.project = None
         self.current_id: str | None = None
-        self.runner = JobRunner(self)
+        #: the background workers of this window's panels and runners, waited for when it closes
+        self.workers = Workers()
+        self.runner = JobRunner(self, workers=self.workers)
         self.runner.finished.connect(self._job_finished)
         #: short file jobs (adding images: hashing, probing, copying) beside the adaptation runner
-        self.io_runner = JobRunner(self)
+        self.io_runner = JobRunner(self, workers=self.workers)
         self.io_runner.events.connect(self._io_events)
         self.io_runner.finished.connect(self._images_added)
         #: hooks asked before the project or image changes / the window closes: each returns
@@ -418,20 +420,16 @@ class Studio(WatchMixin, QObject):
     #: how long closing waits for the panels' workers (the longest is a vessel measure of a large image)
     CLOSE_WAIT_MS = 10000
 
-    @classmethod
-    def _let_workers_end(cls) -> None:
-        """The window closes: every superqt worker of the process is asked to quit (generators, the thumbnails,
-        stop at their next item) and the ones running are waited for, up to ``CLOSE_WAIT_MS``, as napari's
-        ``aboutToQuit`` does when its event loop ends (the close hooks have cancelled the Review panel's reads). A
-        script that closes the window without running the event loop (``viewer.close()``, then exit) left them
-        running into the interpreter's exit, which printed "Signal source has been deleted" tracebacks from
-        superqt (seen in session 32, reproduced in 33)."""
-        from superqt.utils import WorkerBase
-
-        try:
-            WorkerBase.await_workers(msecs=cls.CLOSE_WAIT_MS)
-        except RuntimeError:  # one is still running: the window closes anyway (napari's own exit waits for it)
-            pass
+    def _let_workers_end(self) -> None:
+        """The window closes: the superqt workers this window started (:attr:`workers`) are asked to quit
+        (generators, the thumbnails, stop at their next item) and the ones running are waited for, up to
+        ``CLOSE_WAIT_MS``, as napari's ``aboutToQuit`` does for every worker when its event loop ends (the close
+        hooks have cancelled the Review panel's reads). A script that closes the window without running the
+        event loop (``viewer.close()``, then exit) left them running into the interpreter's exit, which printed
+        "Signal source has been deleted" tracebacks from superqt (seen in session 32, reproduced in 33). Other
+        windows' and plugins' workers are left alone (session 33 asked all of the process's to quit). One still
+        running after the wait: the window closes anyway (napari's own exit waits for it)."""
+        self.workers.end(self.CLOSE_WAIT_MS)
 
     def confirm_close(self) -> bool:
         """Called when the window is about to close: True lets it close now.
