@@ -270,6 +270,32 @@ def test_worker_error_shows_message_and_app_stays_usable(studio, qtbot, dialogs)
     assert blocker.args[0].status == "done" and blocker.args[0].result == 42
 
 
+@pytest.mark.parametrize("where", ["job", "factory"])
+def test_a_job_failing_with_a_runtime_error_ends_with_its_message(studio, qtbot, dialogs, where):
+    """superqt's generator worker takes a RuntimeError out of the generator it drives for its own object having
+    been deleted: it warned and ended without ``errored`` or ``finished``. A job failing with one (torch's "can't
+    allocate memory" on a lab's 8 GB machine, a CUDA error) left the runner running for good: no message, Run
+    disabled, Cancel doing nothing (found in session 34)."""
+    from vessel_studio.events import Progress
+
+    def broken():
+        yield Progress("x", 0, 1)
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+
+    def factory():
+        if where == "factory":
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+        return broken()
+
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        studio.start_job("Adaptation", factory)
+    outcome = blocker.args[0]
+    assert outcome.status == "error" and isinstance(outcome.error, RuntimeError)
+    assert dialogs.errors and "can't allocate memory" in dialogs.errors[-1][1]
+    assert not studio.runner.running
+    assert studio.panels["Adaptation"].btn_run.isEnabled()
+
+
 def test_close_during_job_asks_cancels_and_closes(studio, source_bundle, qtbot, dialogs):
     from vessel_studio.events import Progress
 

@@ -180,9 +180,13 @@ class _Batch:
 
 def drive(factory: Callable[[], Job], cancel: threading.Event, *, interval: float = 0.2, max_previews: int = 4):
     """Generator run by the worker: call ``factory()``, iterate the job, yield event batches
-    (lists) at most every ``interval`` s, and return ``("done", result)`` or ``("cancelled", None)``."""
+    (lists) at most every ``interval`` s, and return ``("done", result, n)``, ``("cancelled", None, n)`` or
+    ``("error", exception, n)`` (``n``: the job's events)."""
     background_priority()
-    job = factory()
+    try:
+        job = factory()
+    except Exception as exc:  # noqa: BLE001 - the job's error is its outcome (see below)
+        return ("error", exc, 0)
     progress: dict[Any, Progress] = {}
     other: list = []
     last = time.monotonic()
@@ -198,17 +202,25 @@ def drive(factory: Callable[[], Job], cancel: threading.Event, *, interval: floa
         return batch
 
     while True:
-        if cancel.is_set():
-            job.close()  # runs the job's cleanup here, in the worker thread
-            if progress or other:
-                yield flush()
-            return ("cancelled", None, n)
         try:
+            if cancel.is_set():
+                job.close()  # runs the job's cleanup here, in the worker thread
+                if progress or other:
+                    yield flush()
+                return ("cancelled", None, n)
             event = next(job)
         except StopIteration as stop:
             if progress or other:
                 yield flush()
             return ("done", stop.value, n)
+        except Exception as exc:  # noqa: BLE001
+            # returned, not raised: superqt's generator worker takes a RuntimeError out of the generator for its
+            # own object having been deleted, warns and ends without ``errored`` or ``finished``, so a job failing
+            # with one (torch's "can't allocate memory", a CUDA error) left the runner running for good, its
+            # panel's Cancel doing nothing (found in session 34)
+            if progress or other:
+                yield flush()
+            return ("error", exc, n)
         n += 1
         if isinstance(event, Progress):
             progress[(event.stage, event.round)] = event
@@ -284,7 +296,10 @@ class JobRunner(QObject):
 
     def _on_returned(self, value) -> None:
         status, result, n = value
-        self._outcome = JobOutcome(self.name, status, result, None, time.monotonic() - self._t0, n)
+        if status == "error":
+            self._outcome = JobOutcome(self.name, "error", None, result, time.monotonic() - self._t0, n)
+        else:
+            self._outcome = JobOutcome(self.name, status, result, None, time.monotonic() - self._t0, n)
 
     def _on_errored(self, exc: BaseException) -> None:
         self._outcome = JobOutcome(self.name, "error", None, exc, time.monotonic() - self._t0)
