@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _expand_home(args)
+    args._argv = list(argv)  # as given (a report records its command: benchmark)
     mod = _load(args._module)
     if mod is None:
         parser.error(f"subcommand {args.command!r} is not available in this build")

@@ -373,14 +373,159 @@ PART_FUNCS = {"source-only": part_source_only, "oracle": part_oracle, "frangi": 
 # --- driver and report ----------------------------------------------------------------------
 
 
+def check_spec(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str]) -> None:
+    """The options refused before any work (a ``ValueError`` naming the option): they failed when the part that
+    reads them started, after the parts before it had trained (a cpu run: an hour), or with a traceback, or were
+    silently read as the preset's (a step count of 0). ``spec.work`` is the work folder as given (not WORK/PAIR)."""
+    if spec.pair not in PAIRS:
+        raise ValueError(f"unknown pair {spec.pair!r} (choose from {', '.join(PAIRS)})")
+    if spec.preset not in BASELINE_STEPS:
+        raise ValueError(f"unknown preset {spec.preset!r} (choose from {', '.join(BASELINE_STEPS)})")
+    unknown = [p for p in parts if p not in PARTS and p != "source-generator"]
+    if unknown:
+        raise ValueError(f"--parts: unknown part(s) {', '.join(map(repr, unknown))} (choose from source-generator, "
+                         f"{', '.join(PARTS)})")
+    if not list(seeds):
+        raise ValueError("--seeds: give at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"--seeds: a seed must be an integer >= 0, got {s!r}")
+    twice = sorted({int(s) for s in seeds if list(seeds).count(s) > 1})
+    if twice:
+        raise ValueError(f"--seeds: seed {', '.join(map(str, twice))} given twice (a seed counts once in the report)")
+    for name in ("seg_steps", "source_generator_steps", "threads"):
+        value = getattr(spec, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
+    chosen = {"seed": ("the seed", "--seeds"), "threads": ("the thread count", "--threads"),
+              "preset_name": ("the preset", "--preset")}
+    for key, value in (spec.adapt_overrides or {}).items():
+        if key in chosen:
+            raise ValueError(f"--set {key}={value}: {chosen[key][0]} is chosen with {chosen[key][1]}")
+        if isinstance(value, (list, dict)):
+            raise ValueError(f"--set {key}={json.dumps(value)}: a number, true/false, null or a word, not a list or "
+                             "an object")
+    train = spec.source_generator == "train"
+    if spec.source_generator_steps is not None and not train:
+        raise ValueError(f"--source-generator-steps is for --source-generator train; the source generator "
+                         f"{spec.source_generator!r} is not trained here")
+    if "source-generator" in parts and not train:
+        raise ValueError(f"--parts source-generator trains the source generator of --source-generator train; "
+                         f"with --source-generator {spec.source_generator} there is nothing to train")
+    if spec.score_only:
+        return
+    if "adapted" in parts or "source-generator" in parts:
+        try:
+            for s in seeds:
+                _adapt_config(spec, s)  # --set's unknown keys and bad values
+        except TypeError as exc:
+            raise ValueError(f"--set: {exc}") from None
+    if "adapted" in parts and not train:
+        from vessel_studio.adaptation.source_models import read_source_model
+
+        model = read_source_model(spec.source_generator, "generator")
+        if model.modality not in (None, "fundus"):
+            raise ValueError(f"{model.folder}: --source-generator records the {model.modality} modality; the "
+                             f"source of {spec.pair} ({PAIRS[spec.pair]['source']}) is fundus")
+
+
+def _segmenter_settings(spec: BenchmarkSpec) -> dict:
+    return {"preset": spec.preset, "steps": int(spec.seg_steps or BASELINE_STEPS[spec.preset])}
+
+
+def part_settings(spec: BenchmarkSpec, seed: int, part: str) -> dict | None:
+    """What a part's cached result depends on besides the data (None: nothing but the data: ``frangi``).
+    Recorded in ``WORK/PAIR/seed-S/settings/PART.json`` when the part is first made; a later run whose
+    options change it is refused while the part's cache is there (:func:`check_cache_settings`)."""
+    if part in ("source-only", "oracle", "histmatch"):
+        return {"segmenter": _segmenter_settings(spec)}
+    if part == "adabn":  # the source-only segmenter, re-estimated on crops of the preset's size
+        return {"segmenter": _segmenter_settings(spec), "preset": spec.preset}
+    if part == "source-generator":
+        cfg = _adapt_config(spec, seed)
+        return {"preset": spec.preset, "steps": int(spec.source_generator_steps or cfg.gen_steps),
+                **{k: getattr(cfg, k) for k in ("gen_model", "gen_batch", "gen_crop", "gen_lr")}}
+    if part == "adapted":
+        from vessel_studio.resources import is_bundled
+
+        gen = spec.source_generator
+        if gen != "train" and not is_bundled(gen):
+            gen = str(Path(gen).resolve())
+        cfg = {k: v for k, v in _adapt_config(spec, seed).to_dict().items() if k != "threads"}  # as the job's key
+        return {"segmenter": _segmenter_settings(spec), "source_generator": gen, "adapt": cfg}
+    return None
+
+
+def _cache_paths(base: Path, part: str) -> list[Path]:
+    """What a part leaves in the seed's folder (a finished or killed run): its cache."""
+    if part in ("source-only", "oracle", "histmatch"):
+        return [base / part, base / f"{part}-ckpt", base / "scores" / f"{part}.json"]
+    if part == "source-generator":
+        return [base / "source-generator", base / "source-generator-ckpt"]
+    if part == "adapted":
+        return [base / "project", base / "adapt-result.json", *sorted((base / "scores").glob("adapted-round-*.json"))]
+    return [base / "scores" / f"{part}.json"]
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in _differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix[:-1]} {old!r} (cached) / {new!r} (now)"]
+
+
+def check_cache_settings(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str]) -> None:
+    """Refuse a run whose options differ from those the cached parts were made with (``part_settings``),
+    before any work, and record the settings of the parts not cached yet. A cached part was reused whatever the
+    options: a rerun with ``--seg-steps 50`` (or ``--set gen_steps=9``, another ``--preset``) in the same
+    ``--work`` reported the earlier models' scores under the new options. ``spec.work`` is WORK/PAIR. A cache
+    made before the settings were recorded is taken as it is (nothing says what made it)."""
+    needed = list(parts)
+    if ("adabn" in needed or "adapted" in needed) and "source-only" not in needed:
+        needed.append("source-only")  # both start from the source-only segmenter
+    if "adapted" in needed and spec.source_generator == "train" and "source-generator" not in needed:
+        needed.append("source-generator")
+    stale, record = [], []
+    for seed in seeds:
+        base = spec.work / f"seed-{seed}"
+        for part in needed:
+            want = part_settings(spec, seed, part)
+            if want is None:
+                continue
+            want = json.loads(json.dumps(want, default=str))
+            path = base / "settings" / f"{part}.json"
+            cached = [p for p in _cache_paths(base, part) if p.exists()]
+            have = json.loads(path.read_text()) if path.is_file() else None
+            if cached and have is not None and have != want:
+                diff = _differences(have, want)
+                shown = ", ".join(diff[:4]) + (f" and {len(diff) - 4} more" if len(diff) > 4 else "")
+                stale.append(f"{part} of seed {seed} ({shown}; cached in {base}: "
+                             f"{', '.join(p.relative_to(base).as_posix() for p in cached[:3])}"
+                             f"{' ...' if len(cached) > 3 else ''})")
+            elif not cached and have != want:
+                record.append((path, want))
+    if stale:
+        raise ValueError(f"{spec.work}: cached parts were made with other options: {'; '.join(stale)}. Give the "
+                         "options they were made with, another --work, or delete those folders to make them again "
+                         "(nothing was changed)")
+    if not spec.score_only:
+        for path, want in record:
+            _write_json(path, want)
+
+
 def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str] = PARTS) -> dict:
     import torch
 
+    check_spec(spec, seeds, parts)
+    spec.work = Path(spec.work) / spec.pair
+    check_cache_settings(spec, seeds, parts)
+    if spec.score_only and not any(
+            (spec.work / f"seed-{s}" / ("project/project.json" if p == "adapted" else f"scores/{p}.json")).is_file()
+            for s in seeds for p in parts):
+        raise ValueError(f"{spec.work}: nothing cached for seed(s) {', '.join(map(str, seeds))} (report only: "
+                         "give the --work and --seeds of the run)")
     if spec.threads:
         torch.set_num_threads(int(spec.threads))
-    if spec.pair not in PAIRS:
-        raise ValueError(f"unknown pair {spec.pair!r} (choose from {', '.join(PAIRS)})")
-    spec.work = Path(spec.work) / spec.pair
     log(f"{spec.pair}: reading the test split")
     tests = _test_set(spec)
     from vessel_studio.device import peak_memory_mb, pick_device, reset_peak_memory
@@ -578,6 +723,25 @@ def markdown(summary: dict) -> str:
     if summary["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def check_report_folder(out: Path, pair: str, preset: str) -> None:
+    """Refuse a report folder (``--out``) whose ``results.json`` is not a report of ``pair`` with ``preset``:
+    ``--out benchmarks/results/drive-stare`` on drive-chase, or with ``--preset tiny`` over the committed cpu
+    results, replaced those results without a word. The same pair and preset may be written again (a committed
+    report is updated by naming its folder)."""
+    path = Path(out) / "results.json"
+    if not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or (old.get("pair"), old.get("preset")) != (pair, preset):
+        what = (f"the report of {old.get('pair')} with the {old.get('preset')} preset"
+                if isinstance(old, dict) and old.get("pair") else "a results.json that is not a benchmark report")
+        raise ValueError(f"{path}: --out holds {what}, which this run ({pair}, preset {preset}) would replace; choose "
+                         "another --out, or delete that results.json to replace it (nothing was changed)")
 
 
 def write_report(summary: dict, out: Path, *, adapted_segmenter: Path | None = None) -> list[Path]:

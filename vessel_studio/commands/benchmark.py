@@ -3,7 +3,10 @@
 Runs source-only, oracle, Frangi + Otsu, histogram-matched source and the adapted model after
 each round, per seed, scores them on the target's test split and writes ``results.json`` and
 ``results.md`` (and, with ``--save-segmenter``, the first seed's adapted segmenter in half
-precision) into ``--out``. Parts are cached under ``--work`` so an interrupted run resumes.
+precision) into ``--out``. Parts are cached under ``--work`` so an interrupted run resumes; each
+part's options are recorded beside its cache (``settings/PART.json``) and a run with other options is
+refused while it is there. Bad options are refused before any work (``benchmark.check_spec``), and
+an ``--out`` holding the report of another pair or preset is left alone.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None,
                    help="results folder (default: WORK/PAIR/report, so that a run never overwrites the committed "
                         "results in benchmarks/results/PAIR: name that folder to write there)")
-    p.add_argument("--work", default="scratch/benchmark", help="cache of models and projects (not committed)")
+    p.add_argument("--work", default="scratch/benchmark",
+                   help="cache of models and projects (not committed); a part cached there with other options "
+                        "(preset, --seg-steps, --set, source generator) is refused, not reported under these")
     p.add_argument("--parts", nargs="+", default=None,
                    choices=["source-generator", "source-only", "oracle", "frangi", "histmatch", "adabn", "adapted"],
                    help="run only these parts (the report includes whatever is cached); 'source-generator' only "
@@ -53,16 +58,18 @@ def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from vessel_studio.adaptation.benchmark import (PARTS, BenchmarkSpec, peak_memory, run_benchmark, summarize,
-                                                    write_report)
+    from vessel_studio.adaptation.benchmark import (PARTS, BenchmarkSpec, check_report_folder, peak_memory,
+                                                    run_benchmark, summarize, write_report)
 
     data = Path(args.data or os.environ.get("VESSEL_STUDIO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
     if not data.is_dir():
         raise ValueError(f"{data}: datasets folder not found (pass --data)")
+    out = Path(args.out) if args.out else Path(args.work) / args.pair / "report"
     if args.out:
         from vessel_studio.io.folders import check_writable
 
         check_writable(args.out)  # the report is written at the end, hours later
+    check_report_folder(out, args.pair, args.preset)
     overrides = {}
     for item in args.set:
         if "=" not in item:
@@ -80,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
                                          or (p == "adapted" and (Path(args.work) / args.pair / f"seed-{s}" / "project" / "project.json").is_file())
                                          for s in args.seeds)]
     results = run_benchmark(spec, args.seeds, parts)
-    argv = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "benchmark" else [args.pair]
+    given = getattr(args, "_argv", None)  # cli.main's argv: benchmarks/adaptation.py's sys.argv has no "benchmark"
+    if given is not None and "benchmark" in given:
+        argv = list(given)[list(given).index("benchmark") + 1:]
+    else:
+        argv = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] == "benchmark" else [args.pair]
     shown, skip = [], False
     for a in argv:  # the notes are written into the report anyway
         if skip:
@@ -100,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
             timings.update({"source-generator": t["seconds"]} if name.startswith("source") else t)
     summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note, timings=timings,
                         memory=peak_memory(spec.work, args.seeds))
-    out = Path(args.out) if args.out else spec.work / "report"  # spec.work is WORK/PAIR by now
     seg = None
     if args.save_segmenter:
         first = results[str(args.seeds[0])].get("adapted")
