@@ -91,6 +91,17 @@ def test_resume_rejects_other_config(tmp_path):
         collect(train_generator(images, masks, cfg(steps=3, lr=1e-3), fovs=fovs, checkpoint_dir=tmp_path / "c"))
 
 
+def test_resume_refuses_fewer_steps_than_the_checkpoint(tmp_path):
+    """A checkpoint at step 6 resumed with steps=3 ran no step and returned the 6-step model recorded as a
+    3-step one (``steps_this_run`` -3; session 34, ``training/train_fundus_generator.py --steps`` rerun)."""
+    images, masks, fovs = data()
+    collect(train_generator(images, masks, cfg(), fovs=fovs, checkpoint_dir=tmp_path / "d"))
+    with pytest.raises(ValueError, match="checkpoint is at step 6, past the 3 steps asked for"):
+        collect(train_generator(images, masks, cfg(steps=3), fovs=fovs, checkpoint_dir=tmp_path / "d"))
+    gen, events = collect(train_generator(images, masks, cfg(steps=6), fovs=fovs, checkpoint_dir=tmp_path / "d"))
+    assert gen.training["steps_this_run"] == 0 and not [e for e in events if isinstance(e, Progress)]
+
+
 def test_fine_tune_from_init(tmp_path):
     images, masks, fovs = data()
     base, _ = collect(train_generator(images, None, cfg(steps=2), fovs=fovs))

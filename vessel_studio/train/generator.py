@@ -170,6 +170,9 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
             raise ValueError(f"{ckpt}: checkpoint was written with a different training config; "
                              "use another --checkpoint-dir or the same settings")
         start = int(meta["step"])
+        if start > cfg.steps:  # shortened below the checkpoint: the model would be trained past its steps
+            raise ValueError(f"{ckpt}: checkpoint is at step {start}, past the {cfg.steps} steps asked for; ask for "
+                             f"at least {start} steps, or use another --checkpoint-dir to start afresh")
         unet.to(device), ema.to(device)
 
     losses: list[float] = []
@@ -237,7 +240,8 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
 
 def _resume_key(d: Mapping[str, Any]) -> dict:
     """What must match to resume: everything except the step count, checkpoint interval and threads
-    (a run may be extended, shortened or finished at its last checkpoint)."""
+    (a run may be extended, shortened to a step count not below its checkpoint's, or finished at its last
+    checkpoint)."""
     return {k: v for k, v in d.items() if k not in ("steps", "checkpoint_every", "threads")}
 
 
