@@ -54,6 +54,12 @@ def main(argv=None) -> int:
     ap.add_argument("--full-precision", action="store_true", help="save float32 (default: float16)")
     ap.add_argument("--device", default=None)
     args = ap.parse_args(argv)
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
+
+    # before the data are read and the model trained (0 was read as "the preset's"; a file or a read-only
+    # place as --out failed at the end, after the training)
+    check_at_least(args, steps=1, batch_size=1, threads=1, checkpoint_every=1)
+    check_out_folder(args.out, kind="generator")
 
     import torch
 
@@ -108,5 +114,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli(argv=None) -> int:
+    """``main`` with bad input (a ValueError or a missing file, named) said in one line, as vessel-studio does."""
+    try:
+        return main(argv)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -42,6 +42,17 @@ def main(argv=None) -> int:
     ap.add_argument("--card", action="store_true", help="write the model card README.md from the scores")
     ap.add_argument("--train-command", default=None, help="(for the card, with --eval-only) how the model was trained")
     args = ap.parse_args(argv)
+    from vessel_studio.commands.checks import check_at_least, check_out_folder
+    from vessel_studio.io.folders import check_writable
+
+    # before the data are read and the model trained (--threads 0 was a RuntimeError; a file or a read-only
+    # place as --out or --scores failed after the training, or after the scoring)
+    check_at_least(args, steps=1, batch_size=1, crop=8, threads=1)
+    if not args.eval_only:
+        check_out_folder(args.out, kind="segmenter")
+    if Path(args.scores).is_dir():
+        raise ValueError(f"{args.scores}: --scores is a folder; name the JSON file to write")
+    check_writable(Path(args.scores), beside=True, name="--scores")
 
     import torch
 
@@ -227,5 +238,14 @@ def robustness(seg, data: Path) -> dict:
     return out
 
 
+def cli(argv=None) -> int:
+    """``main`` with bad input (a ValueError or a missing file, named) said in one line, as vessel-studio does."""
+    try:
+        return main(argv)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

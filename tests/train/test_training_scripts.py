@@ -1,0 +1,45 @@
+"""``training/train_fundus_generator.py`` and ``training/train_fundus_segmenter.py``: bad options said in one
+line naming the option, before any data are read or any step trained (session 34 QA: ``--steps 0`` was the
+preset's steps, ``--threads 0`` a RuntimeError traceback, and a file as ``--out`` failed after the training)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+TRAINING = Path(__file__).resolve().parents[2] / "training"
+
+
+def _run(monkeypatch, script: str, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", [str(TRAINING / script), *args])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(TRAINING / script), run_name="__main__")
+    return exc.value.code
+
+
+@pytest.mark.parametrize("script, extra, says", [
+    ("train_fundus_generator.py", ["--steps", "0"], "--steps must be >= 1, got 0"),
+    ("train_fundus_generator.py", ["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    ("train_fundus_generator.py", ["--out", "{file}"], "--out is a file, not a folder"),
+    ("train_fundus_segmenter.py", ["--threads", "0"], "--threads must be >= 1, got 0"),
+    ("train_fundus_segmenter.py", ["--steps", "0"], "--steps must be >= 1, got 0"),
+    ("train_fundus_segmenter.py", ["--out", "{file}"], "--out is a file, not a folder"),
+    ("train_fundus_segmenter.py", ["--scores", "{folder}"], "--scores is a folder"),
+])
+def test_bad_options_are_said_before_any_work(tmp_path, monkeypatch, capsys, script, extra, says):
+    (tmp_path / "a-file").write_text("not a model")
+    extra = [a.format(file=tmp_path / "a-file", folder=tmp_path) for a in extra]
+    defaults = {"--out": str(tmp_path / "model"), "--scores": str(tmp_path / "scores.json")}
+    for key, value in defaults.items():
+        if key not in extra and (key != "--scores" or "segmenter" in script):
+            extra += [key, value]
+    # the datasets are not there: reading them would be an error about --data, not about the option
+    code = _run(monkeypatch, script, "--data", str(tmp_path / "no-data"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+                *extra)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{script}: error: " in err and says in err and "Traceback" not in err
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "model").exists()
