@@ -280,6 +280,11 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
         if not (src_seg / "model.safetensors").is_file():
             part_source_only(spec, seed, tests[:1])  # trains (and caches) the source segmenter
         proj = Project.open_or_create(folder, modality=info["modality"], name=f"{spec.pair} seed {seed}")
+        done = finished_adaptation(proj)
+        if done is not None:  # the job finished, the process was stopped before it wrote adapt-result.json
+            log(f"{spec.pair} seed {seed}: the adaptation had finished ({done['recovered']})")
+            _write_json(base / "adapt-result.json", done)
+    if not (base / "adapt-result.json").is_file() and not spec.score_only:  # proj: opened above
         if not proj.images:
             proj.add_images([s.image for s in dataset(spec.data, info["target"], "train")])  # images only
         src = [(s.image, s.label, s.fov) for s in dataset(spec.data, info["source"], "train")]
@@ -315,6 +320,24 @@ def part_adapted(spec: BenchmarkSpec, seed: int, tests) -> dict:
                        "merge_chain": bool((r.config or {}).get("merge_chain", False))})
     return {"rounds": rounds, "config": cfg.to_dict(),
             "result": json.loads((base / "adapt-result.json").read_text()) if (base / "adapt-result.json").is_file() else None}
+
+
+def finished_adaptation(project) -> dict | None:
+    """``adapt-result.json``'s fields of the project's finished adaptation job, from its log, when the job ended
+    (rounds committed, no killed job's ``work/job.json`` to resume) but the benchmark did not record it (stopped
+    between the two): ``adapt`` called again added the preset's rounds after them (a tiny run with 2 rounds
+    reported round 4 as its last). None when there is a job to run or to resume."""
+    from vessel_studio.adaptation.job import JOB_FILE
+
+    if not project.rounds or (project.work_dir / JOB_FILE).is_file():
+        return None
+    ends = [e for e in project.read_log() if e.get("message") == "adaptation finished"]
+    if not ends:
+        return None
+    end = ends[-1]
+    return {"stopped_early": bool(end.get("stopped_early", False)), "reason": end.get("reason", ""),
+            "seconds": end.get("seconds"), "resumed": False,
+            "recovered": "from the project's log: the benchmark was stopped before it recorded the finished job"}
 
 
 def _pseudo_fragmentation(folder: Path) -> float:
