@@ -221,3 +221,20 @@ def test_json_under_a_file_is_named_before_scoring(scored, tmp_path, capsys):
                    "created there (nothing was changed)\n")
     assert "pooled" not in out  # nothing scored
     assert afile.read_text() == "keep me"
+
+
+def test_a_fov_mask_that_is_not_binary_is_scored_with_a_one_line_warning(scored, tmp_path, capsys):
+    """Session 34 QA: the images folder given as --fov (STARE test images/ for mask/) was scored with the
+    photos as FOV masks (every pixel > 0 inside) without a word, as labels and predicted masks with more than
+    two values are not. Binary FOV masks: no warning."""
+    from vessel_studio.io.images import write_image
+
+    pred, gt, fov, truth = scored
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    photo = (np.arange(20 * 24).reshape(20, 24) % 200 + 1).astype(np.uint8)
+    write_image(fov / "22_training_mask.png", photo)
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--fov", str(fov)]) == 0
+    warnings = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning")]
+    assert warnings == [f"warning: {fov / '22_training_mask.png'}: FOV mask has 200 distinct values, not 2 (the "
+                        "images folder given as --fov?); scored as FOV where > 0"]

@@ -9,7 +9,8 @@ dataset naming rules of ``vessel_studio.io.datasets`` (``21_test`` <-> ``21_manu
 (``read_mask``; a JPEG above half its range); a label with more than two distinct values (a
 JPEG-compressed mask, a probability image) is scored so too, with a one-line warning on stderr, and
 so is a predicted mask (read as a mask, not a float TIFF of probabilities) with more than two: a
-probability map saved as an 8-bit image would otherwise score nearly every pixel as vessel unnoticed.
+probability map saved as an 8-bit image would otherwise score nearly every pixel as vessel unnoticed;
+and so is a FOV mask with more than two (an images folder given as ``--fov``).
 A FOV mask with no pixel > 0 is an error naming it (nothing would be scored; it counted Dice 1).
 """
 
@@ -105,7 +106,7 @@ def _float_map(path: Path):
     return arr if arr.dtype.kind == "f" and arr.ndim == 2 else None
 
 
-def _read_mask_warn(path: Path, shape, what: str, hint: str):
+def _read_mask_warn(path: Path, shape, what: str, hint: str, counted: str = "vessel"):
     """``read_mask`` of ``path``, with one stderr line when the file holds more than two distinct
     values (``io.images.read_mask_values``, one read): it is still scored by ``read_mask``'s rule,
     which the line names."""
@@ -113,7 +114,7 @@ def _read_mask_warn(path: Path, shape, what: str, hint: str):
 
     mask, count, rule = read_mask_values(path, shape=shape)
     if count > 2:
-        print(f"warning: {path}: {what} has {count} distinct values, not 2 ({hint}); scored as vessel where {rule}",
+        print(f"warning: {path}: {what} has {count} distinct values, not 2 ({hint}); scored as {counted} where {rule}",
               file=sys.stderr)
     return mask
 
@@ -139,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     acc = MetricAccumulator(threshold=args.threshold)
     for stem, mask_p, prob_p, gt_p, fov_p in rows:
         gt = _read_mask_warn(gt_p, None, "label", "a JPEG-compressed mask or a probability image?")
-        fov = read_mask(fov_p, shape=gt.shape) if fov_p is not None else None
+        fov = None if fov_p is None else _read_mask_warn(  # a photo given as --fov would count as a mask silently
+            fov_p, gt.shape, "FOV mask", "the images folder given as --fov?", counted="FOV")
         if fov is not None and not fov.any():  # a blank file: every metric would count no pixel (Dice 1)
             raise ValueError(f"{fov_p}: FOV mask is empty (no pixel > 0): no pixel of {gt_p} would be scored; "
                              "give the image's FOV mask, or leave out --fov (nothing was scored)")
