@@ -129,7 +129,6 @@ def test_the_report_records_the_command_of_benchmarks_adaptation_py(tmp_path, mo
     import runpy
 
     def fake_run(spec, seeds, parts):
-        spec.work = Path(spec.work) / spec.pair
         return {str(s): {"frangi": dict(SCORES)} for s in seeds}
 
     monkeypatch.setattr(benchmark, "run_benchmark", fake_run)
@@ -145,3 +144,31 @@ def test_the_report_records_the_command_of_benchmarks_adaptation_py(tmp_path, mo
     command = json.loads((out / "results.json").read_text())["command"]
     assert command == (f"vessel-studio benchmark drive-stare --preset tiny --seeds 0 --data {tmp_path / 'data'} "
                        f"--work {tmp_path / 'work'} --out {out} --parts frangi")
+
+
+def test_scores_cached_on_other_test_images_are_refused(tmp_path, monkeypatch):
+    """A --work made with a 2-image device kit as --data, then run on the full datasets (or the other way
+    round), reported the cached scores of the other test images."""
+    tests = [(name, None, None, None) for name in ("im0162", "im0163", "im0235")]
+    monkeypatch.setattr(benchmark, "_test_set", lambda spec, split="test": tests)
+    monkeypatch.setitem(benchmark.PART_FUNCS, "frangi", lambda spec, seed, tests: dict(SCORES))
+    scores = tmp_path / "work" / "drive-stare" / "seed-0" / "scores"
+    scores.mkdir(parents=True)
+    cached = {"mean": SCORES["mean"], "per_image": [{"name": n, **SCORES["mean"]} for n in ("im0162", "im0163")]}
+    (scores / "frangi.json").write_text(json.dumps(cached))
+    spec = benchmark.BenchmarkSpec(pair="drive-stare", data=tmp_path / "full", work=tmp_path / "work", preset="tiny")
+    with pytest.raises(ValueError, match=r"frangi\.json: scored on 2 test image\(s\) \(im0162, im0163\), but the "
+                                         r"test split under .*full has 3"):
+        benchmark.run_benchmark(spec, [0], ["frangi"])
+    (scores / "adapted-round-0.json").write_text(json.dumps(cached))
+    (scores / "frangi.json").unlink()
+    spec = benchmark.BenchmarkSpec(pair="drive-stare", data=tmp_path / "full", work=tmp_path / "work", preset="tiny",
+                                   score_only=True)
+    (scores.parent / "project").mkdir()
+    (scores.parent / "project" / "project.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"adapted-round-0\.json: scored on 2"):
+        benchmark.run_benchmark(spec, [0], ["adapted"])
+    cached["per_image"].append({"name": "im0235", **SCORES["mean"]})
+    (scores / "frangi.json").write_text(json.dumps(cached))
+    spec.score_only = False  # the spec given is left as it was: WORK, not WORK/PAIR
+    assert benchmark.run_benchmark(spec, [0], ["frangi"])["0"]["frangi"]["per_image"] == cached["per_image"]

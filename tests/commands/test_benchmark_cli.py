@@ -73,4 +73,6 @@ def test_adabn_part_is_source_only_with_target_batchnorm_statistics(tmp_path, da
     (seed / "scores" / "adabn.json").unlink()
     again = run_benchmark(spec, [0], ["adabn"])
     assert again["0"]["adabn"]["mean"] == res["0"]["adabn"]["mean"]
+    # the same spec twice: the same WORK/PAIR (it nested WORK/PAIR/PAIR and trained a second source-only model)
+    assert not (tmp_path / "work" / "drive-octa500" / "drive-octa500").exists()
     assert hashlib.sha256(model.read_bytes()).hexdigest() == digest

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -536,11 +537,35 @@ def check_cache_settings(spec: BenchmarkSpec, seeds: Sequence[int], parts: Seque
             _write_json(path, want)
 
 
+def check_cached_test_names(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str], tests) -> None:
+    """Refuse cached scores made on other test images than those of ``--data``'s test split (another datasets
+    root in the same ``--work``: a 2-image device kit's scores were reported for the full test split, and the
+    other way round), before any work. ``spec.work`` is WORK/PAIR."""
+    want = sorted(str(t[0]) for t in tests)
+    for seed in seeds:
+        scores = spec.work / f"seed-{seed}" / "scores"
+        paths = [scores / f"{p}.json" for p in parts if p not in ("adapted", "source-generator")]
+        if "adapted" in parts:
+            paths += sorted(scores.glob("adapted-round-*.json"))
+        for path in paths:
+            if not path.is_file():
+                continue
+            have = sorted(str(r.get("name")) for r in json.loads(path.read_text()).get("per_image", []))
+            if have != want:
+                raise ValueError(f"{path}: scored on {len(have)} test image(s) ({', '.join(have[:3])}"
+                                 f"{', ...' if len(have) > 3 else ''}), but the test split under {spec.data} has "
+                                 f"{len(want)} ({', '.join(want[:3])}{', ...' if len(want) > 3 else ''}): the cache "
+                                 "was made with other data; give the --data it was made with, another --work, or "
+                                 "delete it to score again (nothing was changed)")
+
+
 def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str] = PARTS) -> dict:
     import torch
 
     check_spec(spec, seeds, parts)
-    spec.work = Path(spec.work) / spec.pair
+    # WORK/PAIR in a copy: the caller's spec is left as it was (a second call with it nested WORK/PAIR/PAIR
+    # and trained every part again there: test_benchmark_cli's rerun "from the cached source-only model")
+    spec = dataclasses.replace(spec, work=Path(spec.work) / spec.pair)
     check_cache_settings(spec, seeds, parts)
     if spec.score_only and not any(
             (spec.work / f"seed-{s}" / ("project/project.json" if p == "adapted" else f"scores/{p}.json")).is_file()
@@ -551,6 +576,7 @@ def run_benchmark(spec: BenchmarkSpec, seeds: Sequence[int], parts: Sequence[str
         torch.set_num_threads(int(spec.threads))
     log(f"{spec.pair}: reading the test split")
     tests = _test_set(spec)
+    check_cached_test_names(spec, seeds, parts, tests)
     from vessel_studio.device import peak_memory_mb, pick_device, reset_peak_memory
 
     device = pick_device()

@@ -103,19 +103,20 @@ def run(args: argparse.Namespace) -> int:
     command = "vessel-studio benchmark " + " ".join(shlex.quote(a) for a in shown)
     import json
 
+    work = Path(args.work) / args.pair  # run_benchmark's cache: WORK/PAIR
     timings = {}
-    first = spec.work / f"seed-{args.seeds[0]}"
+    first = work / f"seed-{args.seeds[0]}"
     for name in ("timings.json", "source-generator-timing.json"):
         if (first / name).is_file():
             t = json.loads((first / name).read_text())
             timings.update({"source-generator": t["seconds"]} if name.startswith("source") else t)
     summary = summarize(args.pair, results, command=command, spec=spec, notes=args.note, timings=timings,
-                        memory=peak_memory(spec.work, args.seeds))
+                        memory=peak_memory(work, args.seeds))
     seg = None
     if args.save_segmenter:
         first = results[str(args.seeds[0])].get("adapted")
         if first and first["rounds"]:
-            seg = spec.work / f"seed-{args.seeds[0]}" / "project" / "rounds" / f"round-{first['rounds'][-1]['round']:03d}" / "segmenter"
+            seg = work / f"seed-{args.seeds[0]}" / "project" / "rounds" / f"round-{first['rounds'][-1]['round']:03d}" / "segmenter"
     paths = write_report(summary, out, adapted_segmenter=seg)
     from vessel_studio.adaptation.benchmark import markdown
 
