@@ -181,3 +181,27 @@ def test_an_image_without_a_map_in_the_latest_round_is_not_called_never_segmente
     assert "never segmented" not in said
     assert (f"no mask for 1 image(s) with no map in round 0 (the latest) nor a source-only map: added after that "
             f"round, or a map deleted: {c.name}") in said
+
+
+def test_images_sharing_a_name_are_named_as_their_files(tmp_path, capsys):
+    """Session 34 guide QA: two images of one name (``eye.png`` from two folders), one with unsaved edits and no
+    map, the other exported: the lines named both "eye", so nobody could tell which had no mask. They name each
+    image as its files are (``eye-ID``, as the library's export and export.json do)."""
+    from vessel_studio.samples import write_sample_images
+
+    a = write_sample_images(tmp_path / "a", n=1, modality="fundus", seed=1, shape=(64, 64))
+    b = write_sample_images(tmp_path / "b", n=1, modality="fundus", seed=2, shape=(64, 64))
+    for src in (a, b):
+        src.images[0].rename(src.images[0].with_name("eye.png"))
+    proj = Project.create(tmp_path / "p", modality="fundus")
+    proj.add_images([a.images[0].with_name("eye.png"), b.images[0].with_name("eye.png")])
+    first, second = proj.images
+    assert first.name == second.name == "eye"
+    write_prob(tasks.source_only_path(proj, first.id), np.full((64, 64), 0.9, np.float32))
+    tasks.write_draft(proj, second.id, np.ones((64, 64), bool))
+    out = tmp_path / "export"
+    assert main(["export", str(proj.folder), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert (out / "masks" / f"eye-{first.id}.png").is_file()
+    assert f"no mask for 1 image(s) never segmented (or whose source-only map was deleted): eye-{second.id}" in said.out
+    assert f"are not exported (their saved correction or prediction is): eye-{second.id};" in said.err

@@ -49,9 +49,12 @@ def run(args: argparse.Namespace) -> int:
     masks = None if args.masks == "none" else args.masks
     if masks is None and args.no_probs and args.no_table:
         raise ValueError("--masks none --no-probs --no-table: nothing to export")
+    # each image named as its files are (``tasks.export_stems``: ``name-id`` where two images share a name), as the
+    # library's export and export.json name them; the bare name left a shared one ambiguous (session 34 QA)
+    stems = tasks.export_stems(project.images)
     drafts = tasks.draft_ids(project)
     if drafts:
-        names = ", ".join(project.image(i).name for i in drafts)
+        names = ", ".join(stems[i] for i in drafts)
         print(f"warning: unsaved edits of {len(drafts)} image(s) are not exported (their saved correction or "
               f"prediction is): {names}; open them in the Review panel and save their corrections",
               file=sys.stderr)
@@ -62,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         on_event.close()
     corrected, rounds = set(project.corrections()), project.rounds
-    missing = [rec.name for rec in project.images  # no map that tasks.probability would read
+    images = project.images
+    stems = tasks.export_stems(images)
+    missing = [stems[rec.id] for rec in images  # no map that tasks.probability would read
                if rec.id not in corrected and not tasks.map_name(project, rec.id, args.round, rounds)]
     print(f"exported {len(project.images)} image(s) to {out}: {len(corrected)} saved (corrected or accepted) "
           f"mask(s), the others predicted" + (f"; {_no_mask(missing, args.round, rounds)}" if missing else ""))
