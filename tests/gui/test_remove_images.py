@@ -193,3 +193,21 @@ def test_an_image_removed_by_another_program_gets_no_new_draft(studio, qtbot):
     review.autosave()
     assert not tasks.draft_path(studio.project, image_id).exists()
     assert [m for m in messages if "no longer in the project" in m] and len(messages) == 1
+
+
+def test_the_question_names_unsaved_edits_only_when_there_are_some(studio, dialogs, monkeypatch):
+    """Session 34 guide QA: the guide says the question names the image's unsaved edits "if it has them"; it
+    named "their unsaved edits" whenever the image on screen was among those removed, edits or not."""
+    from vessel_studio.gui import dialogs as mod
+
+    panel, review = studio.panels["Project"], studio.panels["Review"]
+    b = studio.project.images[1].id
+    studio.select_image(b)
+    asked = []
+    monkeypatch.setattr(mod, "confirm", lambda parent, title, text: asked.append(text) or False)
+    _select(panel, {b})
+    assert not review.dirty and panel.remove_selected() is False
+    assert "unsaved edits" not in asked[-1]
+    review.mask_layer.paint((40, 40), 1)  # edits on screen, not yet autosaved
+    assert review.dirty and panel.remove_selected() is False
+    assert "their unsaved edits" in asked[-1]

@@ -155,13 +155,16 @@ class ProjectPanel(QWidget):
         chosen = set(ids)
         corrected = [names[i] for i in proj.correction_ids() if i in chosen]
         drafts = [names[i] for i in tasks.draft_ids(proj) if i in chosen]
-        on_screen = self.studio.current_id in ids
+        # the image on screen has unsaved edits only when the Review panel holds some (session 34 guide QA: the
+        # question said "their unsaved edits" are deleted whenever the image on screen was among them, edits or not)
+        review = self.studio.panels.get("Review")
+        unsaved = review.unsaved_among(set(ids)) if review is not None else []
         shown = ", ".join(names.get(i, i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
         lost = []
         if corrected:
             lost.append(f"their saved corrections ({len(corrected)}: {', '.join(corrected[:5])}"
                         + ("…" if len(corrected) > 5 else "") + "), trusted labels")
-        if drafts or on_screen:
+        if drafts or unsaved:
             lost.append("their unsaved edits")
         if not dialogs.confirm(
                 self, "Remove from project",
