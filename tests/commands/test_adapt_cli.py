@@ -224,6 +224,34 @@ def test_unsaved_drafts_are_named_before_adapting(folders, capsys, monkeypatch):
     assert f"warning: unsaved edits of 1 image(s) are not used" in err and rec.name in err
 
 
+def test_unsaved_drafts_of_images_sharing_a_name_are_named_with_their_ids(folders, capsys, monkeypatch,
+                                                                          rename_image):
+    """Session 34 guide QA: of two images named alike (``eye.png`` and ``eye.tif`` from two folders), the warning
+    named the one with unsaved edits "eye", which did not say which; it now adds the id, as the Project panel
+    does."""
+    import numpy as np
+
+    import vessel_studio.adaptation as adaptation
+    from vessel_studio.events import Progress
+    from vessel_studio.gui import tasks
+
+    def quick(project, cfg, **kw):
+        yield Progress("load", 0, 1)
+        raise KeyboardInterrupt
+
+    tmp, src, tgt, seg, gen = folders
+    monkeypatch.setattr(adaptation, "adapt", quick)
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
+    proj = Project.open(tmp / "proj")
+    first, second = proj.images
+    rename_image(proj, second.id, first.name)
+    tasks.write_draft(proj, second.id, np.ones(second.shape[:2], bool))
+    capsys.readouterr()
+    assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
+    err = capsys.readouterr().err
+    assert f"are not used (the adaptation trusts saved corrections only): {first.name} ({second.id});" in err
+
+
 def _capture_config(monkeypatch):
     """Replace the job by one that records the AdaptConfig the command built and stops (Ctrl-C: exit 130)."""
     import vessel_studio.adaptation as adaptation

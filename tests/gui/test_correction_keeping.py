@@ -302,6 +302,23 @@ def test_export_names_the_unsaved_drafts_of_other_images(studio, qtbot, tmp_path
     assert "Unsaved edits not exported" not in dialogs.asked
 
 
+def test_the_unsaved_drafts_question_tells_images_of_one_name_apart(studio, tmp_path, monkeypatch, rename_image):
+    """Session 34 guide QA: of two images named alike (``a.png`` and ``a.tif``), the Export panel's question named
+    the one with autosaved edits by its bare name, which did not say which; it adds the id, as the Project
+    panel's question does."""
+    from vessel_studio.gui import dialogs as mod
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    a, b, c = proj.images
+    rename_image(proj, b.id, a.name)
+    tasks.write_draft(proj, b.id, np.zeros(b.shape[:2], bool))
+    asked = []
+    monkeypatch.setattr(mod, "confirm", lambda parent, title, text: asked.append(text) or False)
+    assert studio.panels["Export"].export_to(tmp_path / "out") is False
+    assert f"never saved: {a.name} ({b.id})." in asked[-1]
+
+
 def test_edits_undone_after_an_autosave_do_not_come_back(studio, make_napari_viewer):
     """Paint, autosave, undo back to the saved state: the next tick drops the draft, so opening the
     image again shows the saved state, not the undone edits as "unsaved"."""

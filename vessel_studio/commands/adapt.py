@@ -251,11 +251,11 @@ def run(args: argparse.Namespace) -> int:
     if line:
         print(line)
 
-    from vessel_studio.gui.tasks import draft_ids  # Qt-free
+    from vessel_studio.gui.tasks import draft_names  # Qt-free
 
-    drafts = draft_ids(project)
+    drafts = draft_names(project)
     if drafts:  # as the GUI's Run adaptation and the export command say (session 28: this command did not)
-        names = ", ".join(project.image(i).name for i in drafts)
+        names = ", ".join(drafts)
         print(f"warning: unsaved edits of {len(drafts)} image(s) are not used (the adaptation trusts saved "
               f"corrections only): {names}; open them in the Review panel and save their corrections",
               file=sys.stderr)

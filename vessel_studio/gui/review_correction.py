@@ -36,7 +36,7 @@ def confirm_unsaved_drafts(parent, project, title: str, consequence: str) -> boo
     """Images with autosaved edits that were never saved (drafts left by a crash or a closed Review
     panel, shown again only when their image is opened): name them, say ``consequence`` and ask
     whether to go on. True when there are none. Ask after the leave hooks (the image on screen)."""
-    names = [project.image(i).name for i in tasks.draft_ids(project)]
+    names = tasks.draft_names(project)  # with the id where two images share a name
     if not names:
         return True
     shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")

@@ -491,6 +491,18 @@ def draft_ids(project) -> list[str]:
     return [rec.id for rec in project.images if draft_path(project, rec.id).is_file()]
 
 
+def draft_names(project) -> list[str]:
+    """:func:`draft_ids` as a person reads them: each image's name, with its id where another image has the
+    same name (``eye (c052cc73ea54)``, as the Project panel's question names them). The bare name of two images
+    from two folders (``eye.png``, ``eye.tif``) did not say which one held the edits (session 34 guide QA)."""
+    from collections import Counter
+
+    images = project.images
+    count = Counter(rec.name for rec in images)
+    with_drafts = set(draft_ids(project))
+    return [rec.name if count[rec.name] == 1 else f"{rec.name} ({rec.id})" for rec in images if rec.id in with_drafts]
+
+
 MEASURE_FIELDS = (
     "density", "skeleton_length_px", "calibre_mean_px", "calibre_median_px", "tortuosity", "n_segments",
     "n_branch_points", "spacing_mm", "skeleton_length_mm", "length_density_per_mm", "calibre_mean_um",
