@@ -25,10 +25,10 @@ scoring and in the oracle's training, never inside the adaptation job.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import time
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
