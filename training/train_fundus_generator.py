@@ -114,14 +114,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def cli(argv=None) -> int:
-    """``main`` with bad input (a ValueError or a missing file, named) said in one line, as vessel-studio does."""
-    try:
-        return main(argv)
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
-        print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    sys.exit(cli())
+    from vessel_studio.commands.checks import run_script
+
+    sys.exit(run_script(main, __file__))

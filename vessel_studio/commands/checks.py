@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-
+import sys
 from pathlib import Path
+from typing import Callable
 
 from vessel_studio.io.folders import check_out_folder as _check_out_folder, check_writable
 
@@ -25,3 +26,13 @@ def check_at_least(args: argparse.Namespace, **least: int) -> None:
         value = getattr(args, name)
         if value is not None and value < low:
             raise ValueError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+
+
+def run_script(main: Callable[[list[str] | None], int], script: str, argv: list[str] | None = None) -> int:
+    """``main(argv)`` of a script of ``training/`` with bad input (a ``ValueError`` or a missing file, named) said
+    in one line, ``SCRIPT: error: ...``, and exit status 2, as ``vessel-studio`` says it (``cli.main``)."""
+    try:
+        return main(argv)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"{Path(script).name}: error: {exc}", file=sys.stderr)
+        return 2
