@@ -321,6 +321,24 @@ def test_config_refuses_counts_that_are_not_integers_and_rates_that_are_not_posi
     assert cfg.seed == 3 and AdaptConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_config_refuses_fractions_that_are_not_numbers():
+    """Session 34: ``--set t0=abc`` (or ``cond_dropout``) was a TypeError traceback out of the comparison, not the
+    one-line error the command gives for a ValueError; ``stop_agreement`` took anything: a word failed after round 1
+    had trained (the stopping rule compares with it), NaN never stopped, ``guard_retries="x"`` was int()'s message
+    naming no field."""
+    for field in ("t0", "cond_dropout", "synth_filter", "stop_agreement"):
+        for value in ("abc", float("nan"), None, True):
+            with pytest.raises(ValueError, match=rf"AdaptConfig: {field} must be a number, got"):
+                AdaptConfig.preset("tiny", **{field: value})
+    for value in (-0.5, float("inf")):
+        with pytest.raises(ValueError, match=r"AdaptConfig: stop_agreement must be a number >= 0"):
+            AdaptConfig.preset("tiny", stop_agreement=value)
+    with pytest.raises(ValueError, match=r"AdaptConfig: guard_retries must be an integer >= 0, got 'x'"):
+        AdaptConfig.preset("tiny", guard_retries="x")
+    # above 1 stays the way to turn early stopping off (the tests' 1.01)
+    assert AdaptConfig.preset("tiny", stop_agreement=1.01).stop_agreement == 1.01
+
+
 def test_label_free_signals():
     a = np.zeros((10, 10), np.float32)
     a[2:5, :] = 0.9

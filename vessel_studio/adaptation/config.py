@@ -194,6 +194,15 @@ class AdaptConfig:
     def __post_init__(self):
         if self.preset_name not in PRESET_NAMES:
             raise ValueError(f"AdaptConfig: unknown preset {self.preset_name!r} (choose from {', '.join(PRESET_NAMES)})")
+        # fractions are numbers (session 34: --set t0=abc was a TypeError traceback; stop_agreement took anything,
+        # a word failing after round 0 had trained, NaN never stopping)
+        for name in ("t0", "cond_dropout", "synth_filter", "stop_agreement"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+                raise ValueError(f"AdaptConfig: {name} must be a number, got {value!r}")
+        if not 0.0 <= self.stop_agreement < math.inf:
+            raise ValueError(f"AdaptConfig: stop_agreement must be a number >= 0 (above 1: never stop early), got "
+                             f"{self.stop_agreement!r}")
         if not 0.0 < self.t0 <= 1.0:
             raise ValueError(f"AdaptConfig: t0 must be in (0, 1], got {self.t0}")
         if self.synth_mode not in ("ddpm", "ddim"):
@@ -249,8 +258,8 @@ class AdaptConfig:
                 raise ValueError(f"AdaptConfig: {name} must be a number >= 0, got {value!r}")
         if self.rounds != "auto" and (isinstance(self.rounds, (str, bool, float)) or int(self.rounds) < 0):
             raise ValueError(f"AdaptConfig: rounds must be an integer >= 0 or 'auto', got {self.rounds!r}")
-        if isinstance(self.guard_retries, bool) or int(self.guard_retries) != self.guard_retries \
-                or self.guard_retries < 0:
+        if isinstance(self.guard_retries, bool) or not isinstance(self.guard_retries, numbers.Real) \
+                or int(self.guard_retries) != self.guard_retries or self.guard_retries < 0:
             raise ValueError(f"AdaptConfig: guard_retries must be an integer >= 0, got {self.guard_retries!r}")
 
     @classmethod
