@@ -172,3 +172,14 @@ def test_scores_cached_on_other_test_images_are_refused(tmp_path, monkeypatch):
     (scores / "frangi.json").write_text(json.dumps(cached))
     spec.score_only = False  # the spec given is left as it was: WORK, not WORK/PAIR
     assert benchmark.run_benchmark(spec, [0], ["frangi"])["0"]["frangi"]["per_image"] == cached["per_image"]
+
+
+def test_save_segmenter_without_an_adapted_round_says_so(tmp_path, monkeypatch, capsys):
+    """``--report-only --save-segmenter`` with no adapted part cached wrote the report without the segmenter and
+    said nothing (session 34 QA)."""
+    monkeypatch.setattr(benchmark, "run_benchmark", lambda spec, seeds, parts: {
+        str(s): {"frangi": dict(SCORES)} for s in seeds})
+    assert _main(tmp_path, "--seeds", "2", "--parts", "frangi", "--save-segmenter", "--out", str(tmp_path / "out")) == 0
+    err = capsys.readouterr().err
+    assert "--save-segmenter: seed 2 has no adapted round" in err
+    assert (tmp_path / "out" / "results.json").is_file() and not (tmp_path / "out" / "segmenter").exists()

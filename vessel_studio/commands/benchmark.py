@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
         first = results[str(args.seeds[0])].get("adapted")
         if first and first["rounds"]:
             seg = work / f"seed-{args.seeds[0]}" / "project" / "rounds" / f"round-{first['rounds'][-1]['round']:03d}" / "segmenter"
+        else:  # said: the report was written without it and nothing told (session 34 QA)
+            print(f"warning: --save-segmenter: seed {args.seeds[0]} has no adapted round in {work}; no segmenter "
+                  "saved with the report", file=sys.stderr)
     paths = write_report(summary, out, adapted_segmenter=seg)
     from vessel_studio.adaptation.benchmark import markdown
 
