@@ -7,7 +7,9 @@ uint16 or int16, the one that holds their values, and are refused beyond 16 bits
 CMYK/YCbCr become RGB, 1-bit images become uint8 0/255.
 
 Formats: TIFF (tifffile), PNG, JPEG, BMP, PPM/PGM/PNM, GIF (Pillow), DICOM (pydicom; ``.dcm``,
-``.dicom``, or any file without an extension that carries the ``DICM`` preamble).
+``.dicom``, or any file without an extension that carries the ``DICM`` preamble). A file whose content is
+another of these formats than its extension says (PNG bytes named ``.tif``, a TIFF named ``.png``) is read as
+what it holds (and a JPEG label so named is binarised as a JPEG).
 
 Multi-page TIFF, the documented choice:
 
@@ -151,13 +153,13 @@ def read_mask_values(path: str | os.PathLike, *,
         count = int(np.unique(arr.reshape(-1, arr.shape[-1]), axis=0).shape[0])
     else:
         count = int(np.unique(arr).size)
-    rule = "> half its range" if path.suffix.lower() in _JPEG_EXT else "> 0"
+    rule = "> half its range" if _is_jpeg(path) else "> 0"
     return _binarize(path, arr, shape), count, rule
 
 
 def _binarize(path: Path, arr: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
     """A mask file's array as read_mask returns it (bool H x W, checked against ``shape``)."""
-    if path.suffix.lower() in _JPEG_EXT:
+    if _is_jpeg(path):
         mask = arr > (np.iinfo(arr.dtype).max // 2 if arr.dtype.kind in "ui" else 0.5)
     else:
         mask = arr > 0
@@ -200,7 +202,7 @@ def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # every decoder has its own exception zoo; name the file
-        kind = fmt.upper() if fmt != "pil" else (path.suffix[1:].upper() or "image")
+        kind = fmt.upper() if fmt != "pil" else (path.suffix[1:].upper() if path.suffix.lower() in PIL_EXT else "image")
         raise ImageReadError(path, f"cannot read as {kind} (truncated or corrupt?): {type(exc).__name__}: {exc}") from exc
     if palette_index:
         arr = _alpha_drawn(arr)
@@ -243,14 +245,44 @@ def _check_file(path: Path) -> str:
         raise ImageReadError(path, f"cannot open ({exc.strerror or exc})") from exc
     if size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
-    if ext in TIFF_EXT:
-        return "tiff"
-    if ext in PIL_EXT:
-        return "pil"
-    if ext in DICOM_EXT or (ext == "" and head[128:132] == b"DICM"):
+    by_ext = "tiff" if ext in TIFF_EXT else "pil" if ext in PIL_EXT else "dicom" if ext in DICOM_EXT else None
+    if by_ext is not None:
+        # a file renamed by hand or by a tool (PNG bytes named .tif, a TIFF named .png) is read as what it holds:
+        # before session 34 the PNG named .tif was "cannot read as TIFF (truncated or corrupt?)" and a float TIFF
+        # named .png "cannot identify image file", while a JPEG named .png was read (Pillow looks at the content)
+        held = _content_format(head)
+        return held if held is not None and held != by_ext else by_ext
+    if ext == "" and head[128:132] == b"DICM":
         return "dicom"
     known = ", ".join(sorted(IMAGE_EXTENSIONS))
     raise ImageReadError(path, f"unknown image extension {ext or '(none)'!r}; readable: {known}")
+
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
+_PIL_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
+
+
+def _content_format(head: bytes) -> str | None:
+    """"tiff", "pil" or "dicom" by a file's first 132 bytes, None when they name none of them (then the
+    extension decides). DICOM first: its 128-byte preamble may hold a TIFF header (dual-format files)."""
+    if head[128:132] == b"DICM":
+        return "dicom"
+    if head[:4] in _TIFF_MAGIC:
+        return "tiff"
+    if any(head.startswith(m) for m in _PIL_MAGIC):
+        return "pil"
+    return None
+
+
+def _is_jpeg(path: Path) -> bool:
+    """A JPEG by its extension or by its content (JPEG bytes under another image extension)."""
+    if path.suffix.lower() in _JPEG_EXT:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(3) == b"\xff\xd8\xff"
+    except OSError:
+        return False
 
 
 def _check_array(path: Path, arr: np.ndarray) -> np.ndarray:
