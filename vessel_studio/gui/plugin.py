@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".dcm")
+from vessel_studio.store.project import IMAGE_SUFFIXES  # every extension read_image reads
 
 
 # --- widgets: each finds (or makes) the viewer's shared Studio --------------------------------

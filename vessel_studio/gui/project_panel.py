@@ -22,8 +22,9 @@ from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
+from vessel_studio.store.project import IMAGE_SUFFIXES
 
-IMAGE_FILTER = "Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp *.gif *.ppm *.pgm *.dcm)"
+IMAGE_FILTER = "Images (" + " ".join("*" + s for s in IMAGE_SUFFIXES) + ")"
 STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● reviewed", "corrected": "✎ corrected"}
 
 
@@ -192,8 +193,6 @@ class ProjectPanel(QWidget):
         added. Dropped files that are not images by their name (a file manager's "select all" takes
         ``Thumbs.db``, ``.DS_Store``, notes) are left out and named in the status line, where "Add
         images…" would refuse the whole add for them (folders are filtered the same way already)."""
-        from vessel_studio.store.project import IMAGE_SUFFIXES
-
         if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
             return self.studio.open_project(paths[0])
         keep, skipped = [], []

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from vessel_studio.io.atomic import atomic_path, link_or_copy, write_json
+from vessel_studio.io.images import IMAGE_EXTENSIONS
 from vessel_studio.store.manifest import (
     MANIFEST_NAME,
     MODALITIES,
@@ -53,7 +54,9 @@ from vessel_studio.store.manifest import (
     validate_manifest,
 )
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".dcm")
+#: the extensions a folder's image files are taken by: every one read_image reads (before session 34 a shorter
+#: list, so that adding a folder silently left out its .pnm, .jpe, .pbm, .dicom and .dic images, which segment took)
+IMAGE_SUFFIXES = tuple(sorted(IMAGE_EXTENSIONS))
 ROUND_RE = re.compile(r"^round-(\d{3,})$")
 #: the name add_images gives a copy: images/<first 12 hex digits of its sha256><suffix, lower case>
 COPY_RE = re.compile(r"^([0-9a-f]{12})(\.[^.]*)?$")

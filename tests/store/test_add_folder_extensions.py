@@ -1,0 +1,34 @@
+"""Adding a folder takes every image file read_image reads (session 34 formats QA: `images --add DIR` and
+`adapt --target DIR` silently left out a folder's .pnm / .jpe / .pbm / .dicom / .dic images, which `segment DIR`
+segmented and which `images --add FILE` added one by one)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vessel_studio.io.images import IMAGE_EXTENSIONS
+from vessel_studio.store import Project
+from vessel_studio.store.project import IMAGE_SUFFIXES, expand_image_paths
+
+
+def test_folder_add_takes_every_readable_extension(tmp_path):
+    src = tmp_path / "scans"
+    src.mkdir()
+    rng = np.random.default_rng(1)
+    for i, (name, fmt) in enumerate([("a.pnm", "PPM"), ("b.jpe", "JPEG"), ("c.png", "PNG"), ("d.JPE", "JPEG")]):
+        Image.fromarray(rng.integers(0, 256, (24, 20 + i, 3), dtype=np.uint8)).save(src / name, format=fmt)
+    assert [p.name for p in expand_image_paths([src])] == ["a.pnm", "b.jpe", "c.png", "d.JPE"]
+    proj = Project.create(tmp_path / "proj", modality="fundus")
+    added = proj.add_images([src])
+    assert sorted(r.name for r in added) == ["a", "b", "c", "d"]
+
+
+def test_one_list_of_extensions():
+    assert set(IMAGE_SUFFIXES) == set(IMAGE_EXTENSIONS)
+    yaml = (Path(__file__).resolve().parents[2] / "vessel_studio" / "gui" / "napari.yaml").read_text()
+    patterns = re.search(r"filename_patterns: \[(.*?)\]", yaml).group(1)
+    assert {p.strip().strip('"')[1:] for p in patterns.split(",")} == set(IMAGE_EXTENSIONS)
