@@ -217,8 +217,14 @@ def prepare(
     ``spacing_mm``: the image's pixel spacing when known (used only if ``prep.pixel_spacing_mm``).
     """
     a = np.asarray(image)
-    if a.ndim not in (2, 3):
-        raise ValueError(f"prepare: expected an H x W or H x W x 3 image, got shape {a.shape}")
+    if a.ndim == 3 and a.shape[-1] == 1:  # H x W x 1 gray: what to_gray takes; the FOV estimate refused it
+        a = a[..., 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))):
+        # a channels-first array (3 x H x W) was taken for a 3-row image: "FOV mask is (H, W) but the image is
+        # (3, H)" with a FOV given, an estimate_fov error without (session 34 formats QA)
+        first = (" (channels first? np.moveaxis(image, 0, -1) puts them last)"
+                 if a.ndim == 3 and a.shape[0] in (1, 3, 4) else "")
+        raise ValueError(f"prepare: expected an H x W or H x W x 3 image, got shape {a.shape}{first}")
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ValueError("prepare: image contains NaN or infinite values")
     h, w = a.shape[:2]

@@ -33,8 +33,12 @@ def estimate_fov(image: np.ndarray, *, modality: str = "fundus") -> np.ndarray:
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[-1] == 4:
         a = a[..., :3]
+    if a.ndim == 3 and a.shape[-1] == 1:  # H x W x 1 gray
+        a = a[..., 0]
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] == 3)):
-        raise ValueError(f"estimate_fov: expected H x W or H x W x 3, got shape {a.shape}")
+        first = (" (channels first? np.moveaxis(image, 0, -1) puts them last)"
+                 if a.ndim == 3 and a.shape[0] in (1, 3, 4) else "")
+        raise ValueError(f"estimate_fov: expected H x W or H x W x 3, got shape {a.shape}{first}")
     h, w = a.shape[:2]
     if modality not in MODALITIES:
         raise ValueError(f"estimate_fov: unknown modality {modality!r}; expected one of {MODALITIES}")
