@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from vessel_studio.io.images import read_image, write_mask, write_prob
+    from vessel_studio.io.images import orientation_note, read_image, write_mask, write_prob
     from vessel_studio.device import pick_device
     from vessel_studio.models.segmenter import Segmenter
 
@@ -305,7 +305,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         seen[stem] = f  # after the clash: a skipped image's name does not skip another's
         try:
-            image, _ = read_image(f)
+            image, meta = read_image(f)
+            note = orientation_note(meta)
+            if note is not None:
+                tqdm.write(f"warning: {note}", file=sys.stderr)
             fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None
             pred = seg.predict(image, fov=fov, threshold=args.threshold, mirror=args.mirror)
             record()

@@ -24,7 +24,7 @@ Multi-page TIFF, the documented choice:
 The same rule holds for DICOM (``NumberOfFrames > 1`` is refused) and animated GIFs.
 
 Not done: EXIF orientation tags of JPEGs are not applied (labels are drawn on the stored
-pixel grid); 16-bit-per-channel RGB PNGs are read at 8 bits (Pillow's limit; 16-bit colour
+pixel grid; ``ImageMeta.orientation`` holds the tag and ``vessel-studio segment`` says when an image has one); 16-bit-per-channel RGB PNGs are read at 8 bits (Pillow's limit; 16-bit colour
 TIFF and 16-bit gray PNG keep their 16 bits).
 
 Pixel spacing (mm per pixel, ``(row, column)``) is read from DICOM ``PixelSpacing`` /
@@ -71,6 +71,7 @@ __all__ = [
     "read_prob",
     "write_image",
     "is_image_file",
+    "orientation_note",
 ]
 
 #: Smallest accepted side in pixels: anything smaller cannot hold a retinal image.
@@ -104,6 +105,9 @@ class ImageMeta:
     original_shape: tuple[int, ...]
     pixel_spacing_mm: tuple[float, float] | None = None
     page_count: int = 1
+    #: the file's EXIF / TIFF orientation tag (1-8; 1: as stored), **not applied** (see the module docstring):
+    #: a viewer that applies it shows the image rotated or mirrored from the array; :func:`orientation_note`
+    orientation: int = 1
 
     def to_dict(self) -> dict:
         return {
@@ -112,6 +116,7 @@ class ImageMeta:
             "original_shape": list(self.original_shape),
             "pixel_spacing_mm": None if self.pixel_spacing_mm is None else list(self.pixel_spacing_mm),
             "page_count": self.page_count,
+            "orientation": self.orientation,
         }
 
 
@@ -207,8 +212,47 @@ def _read(path: Path, *, palette_index: bool) -> tuple[np.ndarray, ImageMeta]:
     if palette_index:
         arr = _alpha_drawn(arr)
     arr = _check_array(path, arr)
-    meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages)
+    orientation = 1 if palette_index else _orientation_tag(path, fmt)
+    meta = ImageMeta(path, str(np.dtype(orig[1])), tuple(int(s) for s in orig[0]), spacing, pages, orientation)
     return arr, meta
+
+
+_ORIENTATION = {2: "mirrored left-right", 3: "rotated 180°", 4: "mirrored top-bottom", 5: "mirrored and rotated 90°",
+                6: "rotated 90° clockwise", 7: "mirrored and rotated 90°", 8: "rotated 90° counter-clockwise"}
+
+
+def _orientation_tag(path: Path, fmt: str) -> int:
+    """The EXIF (JPEG, PNG, WebP) or TIFF Orientation tag, 1 when absent or unreadable (never an error: the
+    pixels were read)."""
+    try:
+        if fmt == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                tag = tif.pages[0].tags.get("Orientation")
+                value = int(tag.value) if tag is not None else 1
+        elif fmt == "pil":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                value = int(im.getexif().get(0x0112, 1) or 1)
+        else:
+            return 1
+    except Exception:  # noqa: BLE001 - a malformed EXIF block: the pixels were read, say nothing
+        return 1
+    return value if value in _ORIENTATION else 1
+
+
+def orientation_note(meta: ImageMeta) -> str | None:
+    """A line for an image whose orientation tag a viewer would apply (None for one shown as stored): its
+    mask is on the stored pixel grid, so beside the image in such a viewer it looks turned."""
+    what = _ORIENTATION.get(int(meta.orientation or 1))
+    if what is None:
+        return None
+    h, w = meta.original_shape[:2]
+    return (f"{meta.path}: its orientation tag says to show it {what}; Vessel Studio does not apply it, so its mask "
+            f"is on the stored pixel grid ({h}x{w}, rows x cols) and a viewer that applies the tag shows the image "
+            "turned from its mask")
 
 
 def _alpha_drawn(arr) -> np.ndarray:
