@@ -475,7 +475,10 @@ def _read_pil(path: Path, *, palette_index: bool):
         elif mode == "1":
             arr = np.asarray(im).astype(np.uint8) * 255
             return arr, spacing, 1, (arr.shape, np.dtype(bool))
-        arr = _png_colour_16(path, im, tiles)
+        try:
+            arr = _png_colour_16(path, im, tiles)
+        except Exception:  # noqa: BLE001 - Pillow's internals differ (plain tile tuples before 11): 8 bits, as before
+            arr = None
         if arr is not None:
             return arr, spacing, 1, (arr.shape, np.dtype(np.uint16))
         arr = np.asarray(im)
