@@ -495,3 +495,91 @@ def test_discard_saved_mask_waits_for_a_running_export(studio, qtbot, dialogs):
     assert review.btn_discard.isEnabled() and review.btn_discard.toolTip() == tip
     assert review.save() and "export" not in statuses[-1]
     assert review.discard_saved() and not proj.correction_path(image_id).exists()
+
+
+def test_mask_from_names_the_threshold_the_mask_was_drawn_at(studio):
+    """Session 34 QA: the Mask threshold moved during unsaved edits keeps the mask (as the guide says), but
+    "mask from" named the new threshold; with the edits undone, the line said p ≥ 0.30 over a p ≥ 0.50 mask, and
+    Accept saved that p ≥ 0.50 mask. The line names the threshold the mask was drawn at, and that Revert edits
+    draws it at the threshold chosen."""
+    from vessel_studio.io.images import read_mask
+
+    review, viewer = _review_with_predictions(studio)
+    layer, image_id = review.mask_layer, review.image_id
+    _edit(layer)
+    review.threshold.setValue(0.3)
+    assert np.array_equal(review._baseline, review.prob >= 0.5)  # the edits kept the p >= 0.50 mask
+    text = review.edit_state.text()
+    assert "unsaved" in text and "prediction (p ≥ 0.50)" in text and "p ≥ 0.30" in text and "Revert edits" in text
+    layer.undo()  # napari's Ctrl+Z: no unsaved edits, the mask is p >= 0.50 still
+    review.autosave()
+    assert not review.dirty and np.array_equal(layer.data > 0, review.prob >= 0.5)
+    assert "mask from: prediction (p ≥ 0.50)" in review.edit_state.text()
+    assert review.revert()  # nothing unsaved: no question; drawn at the threshold chosen
+    assert np.array_equal(layer.data > 0, review.prob >= 0.3)
+    assert review.edit_state.text() == "mask from: prediction (p ≥ 0.30)"
+    assert review.mark_reviewed()
+    assert np.array_equal(read_mask(studio.project.correction_path(image_id)) > 0, review.prob >= 0.3)
+
+
+def test_mask_from_names_the_map_the_mask_was_drawn_from(studio, tmp_path):
+    """Show changed during unsaved edits: the edits stay on the mask drawn from the earlier map, and the line
+    says which map that was (it said "prediction" as if it were the map now shown)."""
+    from conftest import commit_rounds
+
+    from vessel_studio.gui import tasks
+
+    review, viewer = _review_with_predictions(studio)
+    proj, image_id = studio.project, review.image_id
+    commit_rounds(proj, tmp_path, {0: {r.id: np.full(r.shape[:2], 0.9, np.float32) for r in proj.images}})
+    review.show_round.setCurrentText("source-only")
+    assert review.edit_state.text() == "mask from: prediction (p ≥ 0.50)"
+    _edit(review.mask_layer)
+    review.show_round.setCurrentText("round 0")
+    assert review.dirty and review._shown == 0
+    text = review.edit_state.text()
+    assert "the source-only prediction (p ≥ 0.50)" in text and "Revert edits" in text
+    review.mask_layer.undo()
+    review.autosave()
+    assert np.array_equal(review.mask_layer.data > 0, review._maps[tasks.SOURCE_ONLY][1] >= 0.5)
+    assert "the source-only prediction (p ≥ 0.50)" in review.edit_state.text()
+    assert review.revert()
+    assert review.mask_layer.data.all() and review.edit_state.text() == "mask from: prediction (p ≥ 0.50)"
+
+
+def test_revert_of_an_image_without_a_prediction_says_its_mask_goes_empty(studio, monkeypatch):
+    """Session 34 QA: Revert edits on a mask painted from scratch asked to "go back to its prediction"; there
+    was none, and the mask went empty."""
+    from vessel_studio.gui import dialogs
+
+    review = studio.panels["Review"]
+    assert review.prob is None
+    review.mask_layer.paint((40, 40), 1)
+    asked = []
+    monkeypatch.setattr(dialogs, "confirm", lambda parent, title, text: asked.append(text) or True)
+    assert review.revert()
+    assert "prediction" not in asked[0].replace("no prediction", "") and "empty" in asked[0]
+    assert not (review.mask_layer.data > 0).any()
+
+
+def test_queue_ordered_with_unsaved_edits_answered_stay_gives_the_image_its_new_place(studio, dialogs, qtbot):
+    """Session 34 QA: "most uncertain first" chosen with unsaved edits, the question to show the first image
+    answered Cancel: the image stays, and the title gives its place in that queue (it kept the project order's)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    proj = studio.project
+    review = studio.panels["Review"]
+    for i, rec in enumerate(proj.images):  # the first image the surest, the last the least sure
+        p = np.clip(0.5 + (np.random.default_rng(i).uniform(0, 1, rec.shape[:2]) - 0.5) * (4 - i), 0, 1)
+        write_prob(tasks.source_only_path(proj, rec.id), p.astype(np.float32))
+    review._reload_maps()
+    first = proj.images[0].id
+    assert review.image_id == first and "(1/3)" in review.title.text()
+    _edit(review.mask_layer)
+    dialogs.answers["save_discard_cancel"] = "cancel"
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        review.queue.setCurrentText("most uncertain first")
+    qtbot.waitUntil(lambda: "Unsaved correction" in dialogs.asked, timeout=5000)
+    assert review.order[-1] == first and review.image_id == first and review.dirty
+    assert "(3/3)" in review.title.text()

@@ -163,12 +163,30 @@ class CorrectionMixin:
         self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file()
                                     and busy is None)
         origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
-                  "predicted": f"prediction (p ≥ {self.threshold.value():.2f})", "none": "empty"}.get(self._mask_origin, self._mask_origin)
+                  "predicted": self._predicted_text(), "none": "empty"}.get(self._mask_origin, self._mask_origin)
         if self._saving():
             prefix = "saving… — "
         else:
             prefix = "● unsaved edits — " if self.dirty else ""
         self.edit_state.setText(prefix + f"mask from: {origin}")
+
+    def _predicted_text(self) -> str:
+        """"mask from" of a mask drawn from a prediction: the threshold (and map) it was drawn with, which
+        are not the ones chosen now once the Mask threshold or Show changed during unsaved edits (they keep
+        the mask; before session 34 the line named the new threshold, and a mask accepted after the edits were
+        undone was p ≥ 0.50 under a line that said p ≥ 0.30)."""
+        made = self._mask_threshold
+        chosen = self.threshold.value()
+        if made is None:
+            made = chosen
+        text = f"prediction (p ≥ {made:.2f})"
+        other_map = self._mask_map is not None and self._shown is not None and self._mask_map != self._shown
+        if other_map:
+            text = f"{self._map_name(self._mask_map)} (p ≥ {made:.2f})"
+        if other_map or round(made, 2) != round(chosen, 2):
+            text += (f"; Revert edits draws it from the map shown at the Mask threshold (p ≥ {chosen:.2f})"
+                     if self.prob is not None else "")
+        return text
 
     # --- the starting mask ---------------------------------------------------------------------
 
@@ -181,6 +199,7 @@ class CorrectionMixin:
             return
         mask = self.prob >= self.threshold.value()
         self._baseline = mask.copy()
+        self._mask_threshold, self._mask_map = self.threshold.value(), self._shown
         self._set_mask(mask)
         self._update_edit_state()
 
@@ -326,11 +345,15 @@ class CorrectionMixin:
         if proj is None or self.image_id is None:
             return False
         self._saver.flush()  # back to the saved correction: the one being written
+        if proj.correction_path(self.image_id).is_file():
+            back = "go back to its saved correction"
+        elif self.prob is not None:  # the map shown, at the Mask threshold (_reload_maps)
+            back = f"go back to its prediction (p ≥ {self.threshold.value():.2f})"
+        else:  # before (session 34 QA) "go back to its prediction" where there was none: the mask went empty
+            back = "leave its mask empty (no prediction is shown for this image)"
         if self.dirty and not dialogs.confirm(
                 self, "Revert edits",
-                f"Drop the unsaved edits of {proj.image(self.image_id).name} and go back to its "
-                f"{'saved correction' if proj.correction_path(self.image_id).is_file() else 'prediction'}? "
-                "This cannot be undone."):
+                f"Drop the unsaved edits of {proj.image(self.image_id).name} and {back}? This cannot be undone."):
             return False
         tasks.drop_draft(proj, self.image_id)
         self._draft_digest = None

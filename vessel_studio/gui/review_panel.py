@@ -76,6 +76,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._saved_key: tuple | None = None
         self._shared_draft = None  # (project, image) whose draft another window also writes, said once
         self._mask_origin = "none"
+        #: the Mask threshold and the map (``_shown``) the mask on screen was drawn from, when its origin is a
+        #: prediction ("mask from" names them: unsaved edits keep the mask when either is changed)
+        self._mask_threshold: float | None = None
+        self._mask_map = None
         self._shown = None  # what Show drew for the image on screen: a round index, "source-only" or None
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._reordering = False  # the queue is being ordered again after new maps (stay on the image)
@@ -543,6 +547,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._show_title()
             elif self.order:
                 self.studio.select_image(self.order[0])
+                # answered "stay" (Cancel) to unsaved edits: the image stays, its place is now in this queue's
+                # order (before, session 34 QA, the title kept its place in the project order)
+                self._show_title()
             self._reordering = False
         elif outcome.name == "Review order":  # cancelled or failed: the queue is the project order
             self._reordering = False
@@ -810,6 +817,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 return
             self._mask_origin = origin
             self._baseline = baseline
+            self._mask_threshold, self._mask_map = self.threshold.value(), self._shown
             self._draft_key = draft_key if origin == "draft" else None
             self._saved_key = saved_key
             self._set_mask(mask)
