@@ -384,6 +384,7 @@ def test_a_restored_draft_undone_to_the_saved_mask_says_so(studio, make_napari_v
 
     review = studio.panels["Review"]
     image_id = studio.current_id
+    review.mask_layer.paint((5, 5), 1)  # no prediction: an empty mask is not saved
     assert review.save()
     spot, value = _edit(review.mask_layer)
     review.autosave()
@@ -583,3 +584,34 @@ def test_queue_ordered_with_unsaved_edits_answered_stay_gives_the_image_its_new_
     qtbot.waitUntil(lambda: "Unsaved correction" in dialogs.asked, timeout=5000)
     assert review.order[-1] == first and review.image_id == first and review.dirty
     assert "(3/3)" in review.title.text()
+
+
+def test_save_without_a_mask_is_refused(studio, dialogs, tmp_path):
+    """Session 34 QA: Save correction (Alt+S) on an image not yet segmented, nothing painted, wrote an empty mask
+    as its correction ("corrected", a trusted label the next round trains on as "no vessels"); Accept refused the
+    same. Both refuse, and say why: no prediction yet, or (another map exists) none of the round chosen in Show."""
+    from conftest import commit_rounds
+
+    review = studio.panels["Review"]
+    proj, image_id = studio.project, review.image_id
+    assert review._mask_origin == "none"
+    assert review.save() is False
+    assert dialogs.errors[-1][0] == "Nothing to save" and "no predicted mask yet" in dialogs.errors[-1][1]
+    assert proj.correction(image_id) is None and image_id not in proj.corrections()
+    assert proj.image(image_id).state == "new"
+    # a round without this image's map chosen in Show, the image segmented: Save and Accept name Show
+    others = [r for r in proj.images if r.id != image_id]
+    commit_rounds(proj, tmp_path, {0: {r.id: np.full(r.shape[:2], 0.9, np.float32) for r in others}})
+    _review_with_predictions(studio)
+    review.show_round.setCurrentText("round 0")
+    assert review.prob is None and review._mask_origin == "none"
+    assert review.mark_reviewed() is False and review.save() is False
+    assert [e[0] for e in dialogs.errors[-2:]] == ["Nothing to accept", "Nothing to save"]
+    assert all("Show" in e[1] for e in dialogs.errors[-2:])
+    assert proj.correction(image_id) is None
+    # painted from scratch: saved
+    review.mask_layer.paint((40, 40), 1)
+    assert review.save() and proj.image(image_id).state == "corrected"
+    # a saved mask erased to nothing is a person's choice: saved
+    review.mask_layer.data = np.zeros_like(review.mask_layer.data)
+    assert review.save() and not proj.correction(image_id).any()

@@ -48,6 +48,7 @@ def test_a_window_without_edits_leaves_the_other_windows_draft(studio, qtbot):
     tasks.write_draft(_other(studio), image_id, theirs)
     review.autosave()
     assert np.array_equal(_draft(studio.project, image_id), theirs)
+    studio.viewer.layers["mask"].paint((5, 5), 1)  # no prediction: an empty mask is not saved
     assert review.save()
     assert np.array_equal(_draft(studio.project, image_id), theirs)
     assert review.mark_reviewed()
@@ -126,6 +127,7 @@ def test_discard_and_leave_do_not_call_the_other_windows_draft_this_ones(studio,
 
     review = studio.panels["Review"]
     image_id = review.image_id
+    studio.viewer.layers["mask"].paint((90, 90), 1)  # no prediction: an empty mask is not saved
     assert review.save()
     theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
     theirs[60:80, 60:80] = True

@@ -230,9 +230,31 @@ class CorrectionMixin:
         landed). Either way its outcome is taken in :meth:`_save_landed`."""
         return self._save(reviewed=False, wait=wait)
 
+    def _nothing_to_save(self, title: str) -> bool:
+        """No mask to make a trusted label of: no prediction drew it (origin "none") and nothing is painted.
+        Says why in an error dialog titled ``title``; True then. Before (session 34 QA) only Accept refused it:
+        Save correction (Alt+S) on an image not yet segmented wrote an empty mask, state "corrected", which the
+        next adaptation round trained on as "no vessels here"."""
+        layer = self.mask_layer
+        if self._mask_origin != "none" or (layer.data > 0).any():
+            return False
+        proj = self.studio.project
+        try:  # a map of another round, or the source-only one (only their files are looked at)
+            has_map = tasks.source_only_path(proj, self.image_id).is_file() or any(
+                proj.prediction_path(self.image_id, r.index).is_file() for r in proj.rounds)
+        except (ValueError, OSError):
+            has_map = False
+        why = ("The round chosen in Show has no map of this image: choose another map in Show"
+               if has_map else "This image has no predicted mask yet: segment it (or run an adaptation) first")
+        dialogs.error(self, title, f"{why}, or paint its vessels and save the correction. An empty mask is not "
+                                   "saved: the next adaptation round would train on it as an image without vessels.")
+        return True
+
     def _save(self, *, reviewed: bool, wait: bool = False) -> bool:
         proj, layer = self.studio.project, self.mask_layer
         if proj is None or layer is None or self.image_id is None:
+            return False
+        if self._nothing_to_save("Nothing to accept" if reviewed else "Nothing to save"):
             return False
         mask = layer.data > 0
         job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
@@ -331,12 +353,7 @@ class CorrectionMixin:
         proj, layer = self.studio.project, self.mask_layer
         if proj is None or layer is None or self.image_id is None:
             return False
-        if self._mask_origin == "none" and not (layer.data > 0).any():
-            dialogs.error(self, "Nothing to accept",
-                          "This image has no predicted mask yet: segment it (or run an adaptation) first, "
-                          "or paint its vessels and save the correction.")
-            return False
-        return self._save(reviewed=True)
+        return self._save(reviewed=True)  # refused when there is nothing to accept (_nothing_to_save)
 
     def revert(self) -> bool:
         """Drop the unsaved edits (and their draft): the image shows its saved correction, else its
