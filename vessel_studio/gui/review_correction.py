@@ -184,8 +184,7 @@ class CorrectionMixin:
         if other_map:
             text = f"{self._map_name(self._mask_map)} (p ≥ {made:.2f})"
         if other_map or round(made, 2) != round(chosen, 2):
-            text += (f"; Revert edits draws it from the map shown at the Mask threshold (p ≥ {chosen:.2f})"
-                     if self.prob is not None else "")
+            text += f"; Revert edits redraws it at p ≥ {chosen:.2f} from the map shown" if self.prob is not None else ""
         return text
 
     # --- the starting mask ---------------------------------------------------------------------

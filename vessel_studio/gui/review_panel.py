@@ -188,6 +188,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.btn_discard.setToolTip(DISCARD_TIP)  # disabled while an adaptation or an export runs (DISCARD_WAITS_FOR)
         self.btn_discard.setEnabled(False)
         self.edit_state = QLabel("")
+        self.edit_state.setWordWrap(True)  # "mask from" may name a map, a threshold and what Revert edits does
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
         self.stats.setTextFormat(Qt.TextFormat.RichText)
