@@ -708,3 +708,19 @@ def test_a_visible_maps_new_data_is_sliced_once(studio):
     review_layers.set_layer(viewer, "probability", np.ones(shape, np.float32), "image", placeholder_shape=shape,
                             contrast_limits=(0, 1))
     assert layer.visible and len(calls) >= 1  # shown again: sliced with its new data
+
+
+def test_a_stroke_of_another_label_is_drawn_as_the_vessel_it_is_saved_as(studio):
+    """Session 34 QA: napari's "=" key (increment label) in paint mode made the brush paint label 2, which the
+    mask's colours left transparent: a stroke nobody saw, saved as vessel (the saved mask is ``data > 0``).
+    Every non-zero label is drawn in the mask's colour; the background stays transparent."""
+    review, viewer = studio.panels["Review"], studio.viewer
+    layer = viewer.layers["mask"]
+    colours = np.asarray(layer.colormap.map(np.array([0, 1, 2, 7, 255], np.uint8)))
+    assert colours[0, 3] == 0
+    assert all(np.allclose(c, colours[1]) for c in colours[2:]), colours
+    layer.selected_label = 2  # what "=" does
+    layer.brush_size = 1
+    layer.paint((40, 40), layer.selected_label)
+    assert np.allclose(layer.get_color(int(layer.data[40, 40])), layer.get_color(1))
+    assert review.save() and studio.project.correction(review.image_id)[40, 40]

@@ -64,10 +64,13 @@ EMPTY = {"image": (1, 1, 3), "compare": (1, 1), "probability": (1, 1), "uncertai
 
 
 def mask_colormap():
-    """The mask layer's colours: vessel (1) in :data:`MASK_COLOR`, everything else transparent."""
+    """The mask layer's colours: background (0) transparent, every other label in :data:`MASK_COLOR`. The
+    panel paints label 1, but napari's own keys change the label painted (``=`` / ``-``, ``M``): a stroke of
+    label 2 was transparent, invisible on screen yet saved as vessel (a saved mask is ``data > 0``; session 34
+    QA), so any label the layer holds is drawn as the vessel it is saved as."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    return DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: MASK_COLOR})
+    return DirectLabelColormap(color_dict={None: MASK_COLOR, 0: "transparent", 1: MASK_COLOR})
 
 
 def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
