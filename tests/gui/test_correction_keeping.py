@@ -615,3 +615,25 @@ def test_save_without_a_mask_is_refused(studio, dialogs, tmp_path):
     # a saved mask erased to nothing is a person's choice: saved
     review.mask_layer.data = np.zeros_like(review.mask_layer.data)
     assert review.save() and not proj.correction(image_id).any()
+
+
+def test_save_of_an_empty_mask_painted_before_the_prediction_came_says_revert(studio, dialogs):
+    """Painted on an image not yet segmented, a segmentation finishing meanwhile (the edits stay), the strokes
+    undone: the mask is empty and not drawn from the prediction now shown. Save is refused, and the reason names
+    Revert edits (not "no predicted mask yet", nor Show); Revert draws the mask from the prediction."""
+    from test_review_export import _write_source_only
+
+    review = studio.panels["Review"]
+    proj, image_id = studio.project, review.image_id
+    assert review.prob is None and review._mask_origin == "none"
+    review.mask_layer.paint((40, 40), 1)
+    _write_source_only(proj)
+    review._reload_maps(keep_edits=True)  # what the end of a segmentation does
+    assert review.prob is not None and review._mask_origin == "none" and review.dirty
+    review.mask_layer.undo()
+    assert review.save() is False
+    assert dialogs.errors[-1][0] == "Nothing to save" and "Revert edits" in dialogs.errors[-1][1]
+    assert "no predicted mask yet" not in dialogs.errors[-1][1] and "Show" not in dialogs.errors[-1][1]
+    assert proj.correction(image_id) is None
+    assert review.revert() and review._mask_origin == "predicted"
+    assert review.save() and np.array_equal(proj.correction(image_id), review.prob >= 0.5)

@@ -243,8 +243,13 @@ class CorrectionMixin:
                 proj.prediction_path(self.image_id, r.index).is_file() for r in proj.rounds)
         except (ValueError, OSError):
             has_map = False
-        why = ("The round chosen in Show has no map of this image: choose another map in Show"
-               if has_map else "This image has no predicted mask yet: segment it (or run an adaptation) first")
+        if self.prob is not None:  # painted before its prediction came (a segmentation kept the edits), undone
+            why = "The mask on screen is empty, shown before this image had a prediction: Revert edits draws it " \
+                  "from the prediction shown"
+        elif has_map:
+            why = "The round chosen in Show has no map of this image: choose another map in Show"
+        else:
+            why = "This image has no predicted mask yet: segment it (or run an adaptation) first"
         dialogs.error(self, title, f"{why}, or paint its vessels and save the correction. An empty mask is not "
                                    "saved: the next adaptation round would train on it as an image without vessels.")
         return True
