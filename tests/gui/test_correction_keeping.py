@@ -637,3 +637,19 @@ def test_save_of_an_empty_mask_painted_before_the_prediction_came_says_revert(st
     assert proj.correction(image_id) is None
     assert review.revert() and review._mask_origin == "predicted"
     assert review.save() and np.array_equal(proj.correction(image_id), review.prob >= 0.5)
+
+
+def test_the_threshold_draws_an_empty_mask_shown_before_the_prediction_came(studio):
+    """The same empty mask (painted before the prediction came, undone): no saved mask, no unsaved edits, so the
+    Mask threshold draws it from the prediction, as the guide says; it stayed empty ("mask from: empty")."""
+    from test_review_export import _write_source_only
+
+    review = studio.panels["Review"]
+    review.mask_layer.paint((40, 40), 1)
+    _write_source_only(studio.project)
+    review._reload_maps(keep_edits=True)
+    review.mask_layer.undo()
+    assert not review.dirty and review._mask_origin == "none"
+    review.threshold.setValue(0.4)
+    assert np.array_equal(review.mask_layer.data > 0, review.prob >= 0.4) and not review.dirty
+    assert review.edit_state.text() == "mask from: prediction (p ≥ 0.40)"

@@ -192,11 +192,14 @@ class CorrectionMixin:
     def _threshold_changed(self, _value: float) -> None:
         """Re-threshold the starting mask of an image shown straight from its prediction; a saved
         correction, a restored draft or unsaved edits are left as they are."""
-        if (self.image_id is None or self.prob is None or self._mask_origin != "predicted" or self.dirty
-                or self._saving()):  # a mask being saved (accepted) stays as it is
+        # "none": an empty mask shown before the image had a prediction (a segmentation kept edits since undone);
+        # the threshold draws it from the prediction now, as for any image with no saved mask and no edits
+        if (self.image_id is None or self.prob is None or self._mask_origin not in ("predicted", "none")
+                or self.dirty or self._saving()):  # a mask being saved (accepted) stays as it is
             self._update_edit_state()
             return
         mask = self.prob >= self.threshold.value()
+        self._mask_origin = "predicted"
         self._baseline = mask.copy()
         self._mask_threshold, self._mask_map = self.threshold.value(), self._shown
         self._set_mask(mask)
