@@ -172,9 +172,9 @@ def test_overlay_controls_compare_grid_contour(studio):
     review.compare.setCurrentText("source-only")
     assert viewer.layers["compare"].visible
     review.side_by_side.setChecked(True)
-    assert viewer.grid.enabled
+    assert viewer.canvas.grid.enabled
     review.side_by_side.setChecked(False)
-    assert not viewer.grid.enabled
+    assert not viewer.canvas.grid.enabled
     review.contour.setChecked(True)
     assert viewer.layers["mask"].contour > 0
     review.opacity.setValue(30)

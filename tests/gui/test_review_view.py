@@ -724,3 +724,17 @@ def test_a_stroke_of_another_label_is_drawn_as_the_vessel_it_is_saved_as(studio)
     layer.paint((40, 40), layer.selected_label)
     assert np.allclose(layer.get_color(int(layer.data[40, 40])), layer.get_color(1))
     assert review.save() and studio.project.correction(review.image_id)[40, 40]
+
+
+def test_side_by_side_without_napari_deprecation_warnings(studio):
+    """Session 34 QA: each toggle of "Side by side (grid)" warned "viewer.grid is a deprecated attribute since
+    0.9.0" on stderr (napari 0.9 moved it to viewer.canvas.grid)."""
+    import warnings
+
+    review = studio.panels["Review"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        review.side_by_side.setChecked(True)
+        assert studio.viewer.canvas.grid.enabled
+        review.side_by_side.setChecked(False)
+    assert not studio.viewer.canvas.grid.enabled

@@ -853,8 +853,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     # --- overlays ------------------------------------------------------------------------------
 
     def _grid(self, on: bool) -> None:
-        self.viewer.grid.enabled = bool(on)
-        self.viewer.grid.stride = 1
+        # napari 0.9 moved the grid to viewer.canvas.grid (viewer.grid warns a DeprecationWarning at each toggle)
+        canvas = getattr(self.viewer, "canvas", None)
+        grid = getattr(canvas, "grid", None) or self.viewer.grid
+        grid.enabled = bool(on)
+        grid.stride = 1
         self.viewer.reset_view()
 
     def _contour(self, on: bool) -> None:
