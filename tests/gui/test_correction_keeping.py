@@ -653,3 +653,23 @@ def test_the_threshold_draws_an_empty_mask_shown_before_the_prediction_came(stud
     review.threshold.setValue(0.4)
     assert np.array_equal(review.mask_layer.data > 0, review.prob >= 0.4) and not review.dirty
     assert review.edit_state.text() == "mask from: prediction (p ≥ 0.40)"
+
+
+def test_a_restored_draft_of_an_image_without_a_prediction_undone_is_empty(studio, dialogs):
+    """Session 34 QA: a draft painted on an image with no prediction, restored and its strokes erased by hand: the
+    line said "mask from: prediction (p ≥ 0.50)" (there was none) and Save wrote the empty mask as a correction."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    proj, image_id = studio.project, review.image_id
+    drawn = np.zeros(review.mask_layer.data.shape, bool)
+    drawn[40:43, 40:43] = True
+    tasks.write_draft(proj, image_id, drawn)
+    review._reload_maps()  # the image opened again
+    assert review._mask_origin == "draft" and review.dirty and review.prob is None
+    review.mask_layer.data = np.zeros_like(review.mask_layer.data)  # the eraser over the strokes
+    review.autosave()
+    assert not review.dirty and not tasks.draft_path(proj, image_id).exists()
+    assert review.edit_state.text() == "mask from: empty"
+    assert review.save() is False and dialogs.errors[-1][0] == "Nothing to save"
+    assert proj.correction(image_id) is None

@@ -448,7 +448,12 @@ class CorrectionMixin:
                 self._drop_own_draft(proj)
                 self._draft_digest = None
                 if self._mask_origin == "draft":  # the mask is the saved state under the draft now
-                    self._mask_origin = "corrected" if proj.correction_path(self.image_id).is_file() else "predicted"
+                    # no saved mask and no prediction shown: the empty mask it was painted on (before session 34,
+                    # "prediction (p ≥ 0.50)" with no prediction, and Save then wrote the empty mask)
+                    if proj.correction_path(self.image_id).is_file():
+                        self._mask_origin = "corrected"
+                    else:
+                        self._mask_origin = "predicted" if self.prob is not None else "none"
                     self._update_edit_state()
             return
         data = self.mask_layer.data
