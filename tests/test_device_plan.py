@@ -39,7 +39,9 @@ def test_the_plan_is_the_preregistered_candidate_and_the_benchmark_accepts_it():
     cmd.add_arguments(p)
     args = p.parse_args(["drive-octa500", "--preset", "gpu", "--seeds", *plan["seeds"].split(),
                          "--parts", *plan["parts"].split(), *shlex.split(plan["extra"])])
-    overrides = dict((k, cmd._value(v)) for k, v in (item.split("=", 1) for item in args.set))
+    from vessel_studio.commands.checks import parse_set
+
+    overrides = parse_set(args.set)  # as the command reads --set
     cfg = AdaptConfig.preset("gpu", **overrides).resolve_auto("fundus", "octa")
     assert (cfg.gen_steps, cfg.gen_finetune_steps, cfg.n_synthetic, cfg.seg_steps, cfg.seg_finetune_steps) \
         == (400, 50, 128, 1000, 200)

@@ -68,6 +68,11 @@ SAME_MODALITY_ROUNDS = 5
 CROSS_MODALITY_ROUNDS = 8
 
 
+def _real(value) -> bool:
+    """A real number, not a bool (True is an int to Python, never a rate or a fraction here)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real)
+
+
 @dataclass(frozen=True)
 class AdaptConfig:
     preset_name: str = "cpu"
@@ -195,10 +200,10 @@ class AdaptConfig:
         if self.preset_name not in PRESET_NAMES:
             raise ValueError(f"AdaptConfig: unknown preset {self.preset_name!r} (choose from {', '.join(PRESET_NAMES)})")
         # fractions are numbers (session 34: --set t0=abc was a TypeError traceback; stop_agreement took anything,
-        # a word failing after round 0 had trained, NaN never stopping)
+        # a word failing after round 1 had trained, NaN never stopping)
         for name in ("t0", "cond_dropout", "synth_filter", "stop_agreement"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+            if not _real(value) or math.isnan(value):
                 raise ValueError(f"AdaptConfig: {name} must be a number, got {value!r}")
         if not 0.0 <= self.stop_agreement < math.inf:
             raise ValueError(f"AdaptConfig: stop_agreement must be a number >= 0 (above 1: never stop early), got "
@@ -250,16 +255,15 @@ class AdaptConfig:
         # the stages before it had run (seg_lr=-1: after the generator's training and the synthesis)
         for name in ("gen_lr", "seg_lr", "seg_finetune_lr"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            if not _real(value) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"AdaptConfig: {name} must be a positive number, got {value!r}")
         for name in ("real_weight", "correction_weight"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+            if not _real(value) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"AdaptConfig: {name} must be a number >= 0, got {value!r}")
         if self.rounds != "auto" and (isinstance(self.rounds, (str, bool, float)) or int(self.rounds) < 0):
             raise ValueError(f"AdaptConfig: rounds must be an integer >= 0 or 'auto', got {self.rounds!r}")
-        if isinstance(self.guard_retries, bool) or not isinstance(self.guard_retries, numbers.Real) \
-                or int(self.guard_retries) != self.guard_retries or self.guard_retries < 0:
+        if not _real(self.guard_retries) or int(self.guard_retries) != self.guard_retries or self.guard_retries < 0:
             raise ValueError(f"AdaptConfig: guard_retries must be an integer >= 0, got {self.guard_retries!r}")
 
     @classmethod

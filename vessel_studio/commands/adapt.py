@@ -83,9 +83,8 @@ def _config(args: argparse.Namespace, recorded: dict | None = None):
     """The AdaptConfig of ``--preset`` with the options and ``--set KEY=VALUE`` overrides. ``recorded``: the
     project's (``adaptation.config.recorded_config``), whose preset and fields stand for the options not given (a
     new project: the ``cpu`` preset, seed 0)."""
-    import json
-
     from vessel_studio.adaptation import AdaptConfig
+    from vessel_studio.commands.checks import parse_set
 
     recorded = recorded or {}
     overrides = {**recorded.get("fields", {})}
@@ -95,18 +94,8 @@ def _config(args: argparse.Namespace, recorded: dict | None = None):
                       ("threads", "threads")):
         if getattr(args, key) is not None:
             overrides[name] = getattr(args, key)
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        if k == "preset_name":  # a TypeError traceback before (session 29 QA)
-            raise ValueError(f"--set {item!r}: the preset is chosen with --preset")
-        try:
-            overrides[k] = json.loads(v)
-        except ValueError:
-            overrides[k] = v
-        if isinstance(overrides[k], (list, dict)):  # no field takes one; its check raised a TypeError
-            raise ValueError(f"--set {item!r}: a number, true/false, null or a word, not a list or an object")
+    # preset_name: a TypeError traceback before (session 29 QA)
+    overrides.update(parse_set(args.set, chosen_elsewhere={"preset_name": "the preset is chosen with --preset"}))
     return AdaptConfig.preset(args.preset or recorded.get("preset") or "cpu", **overrides)
 
 

@@ -16,15 +16,6 @@ import shlex
 import sys
 
 
-def _value(text: str):
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("pair", choices=["drive-octa500", "drive-chase", "drive-stare"], help="source -> target pair")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
@@ -70,12 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
         check_writable(args.out)  # the report is written at the end, hours later
     check_report_folder(out, args.pair, args.preset)
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        k, v = item.split("=", 1)
-        overrides[k] = _value(v)
+    from vessel_studio.commands.checks import parse_set
+
+    overrides = parse_set(args.set)  # seed, threads and preset_name: check_spec says which option chooses them
     spec = BenchmarkSpec(pair=args.pair, data=data, work=Path(args.work), preset=args.preset,
                          seg_steps=args.seg_steps, adapt_overrides=overrides,
                          source_generator=args.source_generator,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -26,6 +27,26 @@ def check_at_least(args: argparse.Namespace, **least: int) -> None:
         value = getattr(args, name)
         if value is not None and value < low:
             raise ValueError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+
+
+def parse_set(items: list[str], *, chosen_elsewhere: dict[str, str] | None = None) -> dict:
+    """``--set KEY=VALUE ...`` as overrides: each value read as JSON (a number, true/false, null), else taken as the
+    word it is. A list or an object is refused (no field takes one; its check raised a TypeError), and so is a key
+    of ``chosen_elsewhere``, with its reason (the preset is chosen with ``--preset``)."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        key, text = item.split("=", 1)
+        if key in (chosen_elsewhere or {}):
+            raise ValueError(f"--set {item!r}: {chosen_elsewhere[key]}")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+        if isinstance(out[key], (list, dict)):
+            raise ValueError(f"--set {item!r}: a number, true/false, null or a word, not a list or an object")
+    return out
 
 
 def run_script(main: Callable[[list[str] | None], int], script: str, argv: list[str] | None = None) -> int:

@@ -147,12 +147,7 @@ class ProjectPanel(QWidget):
             return False
         if self.studio.runner.running or self.studio.io_runner.running:
             return self.studio.remove_images(ids)  # says why not
-        records = proj.images
-        count = {}
-        for r in records:
-            count[r.name] = count.get(r.name, 0) + 1
-        # a name two images share gets its id (images from two folders: "a.png" and "a.tif")
-        names = {r.id: r.name if count[r.name] == 1 else f"{r.name} ({r.id})" for r in records}
+        names = tasks.display_names(proj.images)  # a name two images share gets its id
         chosen = set(ids)
         corrected = [names[i] for i in proj.correction_ids() if i in chosen]
         drafts = [names[i] for i in tasks.draft_ids(proj) if i in chosen]

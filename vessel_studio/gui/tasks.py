@@ -491,16 +491,22 @@ def draft_ids(project) -> list[str]:
     return [rec.id for rec in project.images if draft_path(project, rec.id).is_file()]
 
 
-def draft_names(project) -> list[str]:
-    """:func:`draft_ids` as a person reads them: each image's name, with its id where another image has the
-    same name (``eye (c052cc73ea54)``, as the Project panel's question names them). The bare name of two images
-    from two folders (``eye.png``, ``eye.tif``) did not say which one held the edits (session 34 guide QA)."""
+def display_names(images) -> dict[str, str]:
+    """Image id -> the name a person reads: the image's name, with its id where another image has the same name
+    (images from two folders, ``eye.png`` and ``eye.tif``: ``eye (c052cc73ea54)``)."""
     from collections import Counter
 
-    images = project.images
+    images = list(images)
     count = Counter(rec.name for rec in images)
-    with_drafts = set(draft_ids(project))
-    return [rec.name if count[rec.name] == 1 else f"{rec.name} ({rec.id})" for rec in images if rec.id in with_drafts]
+    return {rec.id: rec.name if count[rec.name] == 1 else f"{rec.name} ({rec.id})" for rec in images}
+
+
+def draft_names(project) -> list[str]:
+    """:func:`draft_ids` as a person reads them (:func:`display_names`, as the Project panel's question names
+    them). The bare name of two images from two folders did not say which one held the edits (session 34 guide
+    QA)."""
+    names = display_names(project.images)
+    return [names[i] for i in draft_ids(project)]
 
 
 MEASURE_FIELDS = (

@@ -144,7 +144,7 @@ def read_mask(path: str | os.PathLike, *, shape: tuple[int, ...] | None = None) 
     """
     path = Path(path)
     arr, _ = _read(path, palette_index=True)
-    return _binarize(path, arr, shape)
+    return _binarize(path, arr, shape, jpeg=_is_jpeg(path))
 
 
 def read_mask_values(path: str | os.PathLike, *,
@@ -159,13 +159,15 @@ def read_mask_values(path: str | os.PathLike, *,
         count = int(np.unique(arr.reshape(-1, arr.shape[-1]), axis=0).shape[0])
     else:
         count = int(np.unique(arr).size)
-    rule = "> half its range" if _is_jpeg(path) else "> 0"
-    return _binarize(path, arr, shape), count, rule
+    jpeg = _is_jpeg(path)  # looked at once (a JPEG under another extension: its first bytes)
+    rule = "> half its range" if jpeg else "> 0"
+    return _binarize(path, arr, shape, jpeg=jpeg), count, rule
 
 
-def _binarize(path: Path, arr: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
-    """A mask file's array as read_mask returns it (bool H x W, checked against ``shape``)."""
-    if _is_jpeg(path):
+def _binarize(path: Path, arr: np.ndarray, shape: tuple[int, ...] | None, *, jpeg: bool) -> np.ndarray:
+    """A mask file's array as read_mask returns it (bool H x W, checked against ``shape``); ``jpeg``: the file is
+    a JPEG (:func:`_is_jpeg`), binarised at half its range."""
+    if jpeg:
         mask = arr > (np.iinfo(arr.dtype).max // 2 if arr.dtype.kind in "ui" else 0.5)
     else:
         mask = arr > 0
