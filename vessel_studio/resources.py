@@ -12,11 +12,18 @@ DEFAULT_GENERATOR = "fundus-generator"
 
 
 def resources_dir() -> Path:
-    """``$VESSEL_STUDIO_RESOURCES`` or the repository's ``resources/`` (editable install)."""
+    """``$VESSEL_STUDIO_RESOURCES``; else the package's ``_resources/``, where a wheel or ``pip install .``
+    puts the repository's ``resources/`` (setup.py); else the repository's ``resources/`` beside the package
+    (a source checkout or an editable install, which has no ``_resources/``). The packaged folder comes
+    first: beside an installed package, ``site-packages/resources`` would be anything of that name."""
     env = os.environ.get("VESSEL_STUDIO_RESOURCES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "resources"
+    package = Path(__file__).resolve().parent
+    packaged = package / "_resources"
+    if packaged.is_dir():
+        return packaged
+    return package.parent / "resources"
 
 
 def models_dir() -> Path:
