@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 
@@ -17,8 +19,26 @@ def run(args: argparse.Namespace) -> int:
             f"{project}: not a Vessel Studio project (no project.json); "
             "make a sample one with `vessel-studio sample-data DIR`"
         )
+    problem = no_display()
+    if problem:
+        raise SystemExit(f"vessel-studio gui: error: {problem}")
     try:
         from vessel_studio.gui.app import launch
     except ImportError as exc:  # the GUI extra is not installed
         raise SystemExit(f"vessel-studio gui: the desktop app needs napari and Qt: pip install 'vessel-studio[gui]' ({exc})")
     return launch(project)
+
+
+def no_display() -> str | None:
+    """Why the window cannot open here, or None. On Linux (and other X11 / Wayland systems) with neither
+    ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set and no ``QT_QPA_PLATFORM`` chosen, Qt aborts the process when the
+    window is made ("could not connect to display", then SIGABRT, after 6 s of imports in session 35): a machine
+    without a screen, or an ssh session without X forwarding. Said before napari and Qt are imported. A display
+    that is set but unreachable is left to Qt."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set). On a machine without a "
+            "screen, run it on a virtual one: xvfb-run -a vessel-studio gui [PROJECT] (Debian's xvfb package); "
+            "over ssh, connect with ssh -X. The other commands need no display (vessel-studio --help).")
