@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What Qt's libraries and its X11 platform plugin link to that xvfb does not pull in (Qt 6.5 and newer need
+# libxcb-cursor0); without one, Qt cannot load the "xcb" platform plugin and aborts (tests/test_setup_script.py)
 need_apt=()
-for pkg in xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 xauth; do
+for pkg in xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 xauth \
+    libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-shape0 libfontconfig1 libglib2.0-0 libdbus-1-3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
