@@ -49,3 +49,18 @@ def test_no_display_from_the_shell(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
     assert "vessel-studio gui: error: no display" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_without_the_gui_extra_a_message_not_a_traceback(monkeypatch):
+    """A library-only install (no napari): the install command to run, before the display is looked at;
+    before session 35, ``launch`` raised ModuleNotFoundError: No module named 'napari'."""
+    monkeypatch.setitem(sys.modules, "napari", None)  # `import napari` raises ModuleNotFoundError
+    monkeypatch.setenv("DISPLAY", ":1")
+    for argv in ([], ["gui"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert "napari is not installed: pip install 'vessel-studio[gui]'" in str(exc.value.code)
+    monkeypatch.delenv("DISPLAY")  # nor does it tell a machine without the extra to find a display
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["gui"])
+    assert "vessel-studio[gui]" in str(exc.value.code) and "xvfb-run" not in str(exc.value.code)

@@ -19,14 +19,39 @@ def run(args: argparse.Namespace) -> int:
             f"{project}: not a Vessel Studio project (no project.json); "
             "make a sample one with `vessel-studio sample-data DIR`"
         )
+    missing = missing_gui_packages()
+    if missing:  # the GUI extra is not installed (a library-only `pip install .`)
+        raise SystemExit(f"vessel-studio gui: error: the desktop app needs napari and Qt, and {', '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not installed: pip install 'vessel-studio[gui]' "
+                         "(from a checkout: pip install '.[gui]')")
     problem = no_display()
     if problem:
         raise SystemExit(f"vessel-studio gui: error: {problem}")
-    try:
-        from vessel_studio.gui.app import launch
-    except ImportError as exc:  # the GUI extra is not installed
-        raise SystemExit(f"vessel-studio gui: the desktop app needs napari and Qt: pip install 'vessel-studio[gui]' ({exc})")
+    from vessel_studio.gui.app import launch
+
     return launch(project)
+
+
+#: what the window imports first (the gui extra; qtpy finds the Qt binding)
+GUI_PACKAGES = ("napari", "qtpy", "superqt", "magicgui")
+
+
+def missing_gui_packages() -> list[str]:
+    """The packages of the gui extra that cannot be imported, found without importing them (napari takes
+    seconds). Before session 35 the command's check caught an ImportError of ``vessel_studio.gui.app``,
+    which imports nothing of napari at its top, so without the extra ``launch`` ended in a traceback
+    ("ModuleNotFoundError: No module named 'napari'")."""
+    import importlib.util
+
+    missing = []
+    for name in GUI_PACKAGES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # ValueError: in sys.modules as None (a blocked import)
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 def no_display() -> str | None:
