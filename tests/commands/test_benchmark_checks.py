@@ -183,3 +183,23 @@ def test_save_segmenter_without_an_adapted_round_says_so(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "--save-segmenter: seed 2 has no adapted round" in err
     assert (tmp_path / "out" / "results.json").is_file() and not (tmp_path / "out" / "segmenter").exists()
+
+
+def test_no_datasets_folder_says_how_to_give_one(tmp_path, monkeypatch, capsys):
+    """The default datasets folder is a checkout's (../shared/data): from an installed package it names a
+    folder beside its Python (/…/lib/python3.11/shared/data, seen from a wheel); the message says it is the
+    default and how to give one. Before session 35: "(pass --data)" only."""
+    import vessel_studio.commands.benchmark as command
+    from vessel_studio.cli import main
+
+    monkeypatch.delenv("VESSEL_STUDIO_DATA", raising=False)
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    monkeypatch.setattr(command, "__file__", str(site / "vessel_studio" / "commands" / "benchmark.py"))
+    assert main(["benchmark", "drive-stare", "--preset", "tiny", "--work", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'lib' / 'python3.11' / 'shared' / 'data'}: datasets folder not found (the default" in err
+    assert "pass --data DIR or set VESSEL_STUDIO_DATA" in err
+    monkeypatch.setenv("VESSEL_STUDIO_DATA", str(tmp_path / "nowhere"))
+    assert main(["benchmark", "drive-stare", "--preset", "tiny", "--work", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nowhere'}: datasets folder not found; pass --data DIR" in err

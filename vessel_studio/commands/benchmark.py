@@ -52,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.adaptation.benchmark import (PARTS, BenchmarkSpec, check_report_folder, peak_memory,
                                                     run_benchmark, summarize, write_report)
 
-    data = Path(args.data or os.environ.get("VESSEL_STUDIO_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    if not data.is_dir():
-        raise ValueError(f"{data}: datasets folder not found (pass --data)")
+    given = args.data or os.environ.get("VESSEL_STUDIO_DATA")
+    data = Path(given or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    if not data.is_dir():  # the default is a checkout's: an installed package's names a folder in its Python
+        default = "" if given else " (the default, ../shared/data beside a checkout of the repository)"
+        raise ValueError(f"{data}: datasets folder not found{default}; pass --data DIR or set VESSEL_STUDIO_DATA")
     out = Path(args.out) if args.out else Path(args.work) / args.pair / "report"
     if args.out:
         from vessel_studio.io.folders import check_writable
