@@ -25,8 +25,10 @@ The same rule holds for DICOM (``NumberOfFrames > 1`` is refused) and animated G
 
 Not done: EXIF orientation tags of JPEGs are not applied (labels are drawn on the stored
 pixel grid; ``ImageMeta.orientation`` holds the tag and ``vessel-studio segment`` says when an image has one). 16-bit
-RGB and RGBA PNGs keep their 16 bits (since session 34; read at 8 bits before, Pillow's limit), as 16-bit colour TIFF and
-16-bit gray PNG do; interlaced ones and 16-bit gray+alpha PNGs are still read at 8 bits.
+RGB, RGBA and gray+alpha PNGs, interlaced or not, keep their 16 bits, as 16-bit colour TIFF and 16-bit gray PNG do
+(Pillow has no mode for them and decodes the high byte of each sample; its decoder runs a second time on the same
+data for the low bytes: since session 34 for non-interlaced RGB(A), session 35 for the others; should Pillow's
+internals differ, they are read at 8 bits as before).
 
 Pixel spacing (mm per pixel, ``(row, column)``) is read from DICOM ``PixelSpacing`` /
 ``ImagerPixelSpacing``, from TIFF ``X/YResolution`` when the unit is inch or centimetre, and from
@@ -479,7 +481,7 @@ def _read_pil(path: Path, *, palette_index: bool):
             return arr, spacing, 1, (arr.shape, np.dtype(bool))
         try:
             arr = _png_colour_16(path, im, tiles)
-        except Exception:  # noqa: BLE001 - Pillow's internals differ (plain tile tuples before 11): 8 bits, as before
+        except Exception:  # noqa: BLE001 - Pillow's internals differ: 8 bits, as before
             arr = None
         if arr is not None:
             return arr, spacing, 1, (arr.shape, np.dtype(np.uint16))
@@ -495,27 +497,38 @@ _PNG16_LOW = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
 
 
 def _png_colour_16(path: Path, im, tiles) -> np.ndarray | None:
-    """A 16-bit-per-channel RGB(A) PNG at its 16 bits, or None for any other file. Pillow has no mode for it and
-    decoded the high byte of each sample: a camera's 12-bit values (0-4095) came back as 0-15 and segmented far
-    worse (session 34 formats QA: Dice 0.74 against the same pixels as an 8-bit PNG). Its own decoder runs again on
-    the same data taking the low bytes; non-interlaced files only (an interlaced one stays at 8 bits)."""
-    if getattr(im, "format", None) != "PNG" or len(tiles) != 1 or not isinstance(tiles[0].args, str):
+    """A 16-bit-per-channel RGB(A) or gray+alpha PNG at its 16 bits (H x W x 3, x 4, or x 2 for gray+alpha), or None
+    for any other file. Pillow has no mode for them and decoded the high byte of each sample: a camera's 12-bit values
+    (0-4095) came back as 0-15 and segmented far worse (session 34 formats QA: Dice 0.74 against the same pixels as an
+    8-bit PNG). Its own decoder (which undoes the filters and the Adam7 interlacing) runs again on the same data:
+    taking the low bytes of RGB(A) samples, or a gray+alpha pixel's 4 bytes as the 4 channels of an RGBA pixel (its
+    two high bytes checked against the first decoding). Interlaced files too since session 35."""
+    if getattr(im, "format", None) != "PNG" or len(tiles) != 1:
         return None
-    low_mode = _PNG16_LOW.get(tiles[0].args)
-    if low_mode is None or getattr(im, "info", {}).get("interlace"):
+    tile = tiles[0]
+    raw = tile[3]  # (decoder, box, offset, args): a NamedTuple since Pillow 11, a plain tuple before
+    if not isinstance(raw, str) or (raw not in _PNG16_LOW and raw != "LA;16B"):
         return None
     from PIL import Image
 
     high = np.asarray(im)
+    again_raw = _PNG16_LOW.get(raw, "RGBA")  # LA;16B: Pillow's mode is RGBA (L, L, L, A), 4 bytes a pixel like LA16
     with Image.open(path) as again:
-        if list(again.tile) != tiles:
+        if list(again.tile) != tiles or again.mode != im.mode:
             return None
-        again.tile = [tiles[0]._replace(args=low_mode)]
+        again.tile = [(tile[0], tile[1], tile[2], again_raw) if not hasattr(tile, "_replace")
+                      else tile._replace(args=again_raw)]
         again.load()
-        low = np.asarray(again)
-    if low.shape != high.shape:
+        second = np.asarray(again)
+    if second.shape != high.shape:
         return None
-    return (high.astype(np.uint16) << 8) | low.astype(np.uint16)
+    if raw == "LA;16B":  # second: (gray high, gray low, alpha high, alpha low) bytes
+        if high.ndim != 3 or high.shape[-1] != 4 or not (np.array_equal(second[..., 0], high[..., 0])
+                                                         and np.array_equal(second[..., 2], high[..., 3])):
+            return None
+        pairs = second.astype(np.uint16)
+        return np.stack([(pairs[..., 0] << 8) | pairs[..., 1], (pairs[..., 2] << 8) | pairs[..., 3]], axis=-1)
+    return (high.astype(np.uint16) << 8) | second.astype(np.uint16)
 
 
 def _read_dicom(path: Path):
