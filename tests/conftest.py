@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,63 @@ def rename_image():
         project._update(edit)
 
     return rename
+
+
+# ---- 16-bit PNGs written by hand (Pillow writes none in colour, nor gray+alpha, nor interlaced): tests/io/test_png16_colour.py
+# and tests/adaptation/test_png16_project.py
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+#: Adam7's passes: (first row, first column, row step, column step)
+_ADAM7 = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1))
+
+
+def _filtered(a: np.ndarray, bpp: int, *, every_filter: bool) -> bytes:
+    """Rows of ``a`` (H x W x C uint16) as PNG scanlines: alternately unfiltered and Sub-filtered (Sub is the filter
+    whose byte distance depends on the pixel size), or with ``every_filter`` the five filters in turn (None, Sub, Up,
+    Average, Paeth), as an encoder chooses per row."""
+    rows, prior = [], None
+    for i in range(a.shape[0]):
+        raw = np.frombuffer(np.ascontiguousarray(a[i]).astype(">u2").tobytes(), np.uint8).astype(np.int32)
+        up = np.zeros_like(raw) if prior is None else prior
+        left = np.concatenate([np.zeros(bpp, np.int32), raw[:-bpp]])
+        up_left = np.concatenate([np.zeros(bpp, np.int32), up[:-bpp]])
+        kind = i % 5 if every_filter else i % 2
+        if kind == 0:
+            f = raw
+        elif kind == 1:
+            f = raw - left
+        elif kind == 2:
+            f = raw - up
+        elif kind == 3:
+            f = raw - (left + up) // 2
+        else:
+            guess = left + up - up_left
+            da, db, dc = abs(guess - left), abs(guess - up), abs(guess - up_left)
+            f = raw - np.where((da <= db) & (da <= dc), left, np.where(db <= dc, up, up_left))
+        rows.append(bytes([kind]) + (f % 256).astype(np.uint8).tobytes())
+        prior = raw
+    return b"".join(rows)
+
+
+def png16(path, a: np.ndarray, colour_type: int, *, interlaced: bool = False) -> None:
+    """``a`` (H x W x C uint16) as a 16-bit PNG (colour type 2: RGB, 6: RGBA, 4: gray+alpha), interlaced (Adam7, every
+    filter used) or not."""
+    h, w, c = a.shape
+    bpp = 2 * c
+    if interlaced:
+        data = b"".join(_filtered(a[r::dr, c0::dc], bpp, every_filter=True)
+                        for r, c0, dr, dc in _ADAM7 if a[r::dr, c0::dc].size)
+    else:
+        data = _filtered(a, bpp, every_filter=False)
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, int(interlaced))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(data))
+                     + _chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def write_png16():
+    """:func:`png16`: ``write_png16(path, a, colour_type, interlaced=False)``."""
+    return png16
