@@ -75,3 +75,62 @@ def test_a_state_change_updates_the_rows_in_place_and_keeps_the_selection(studio
     assert panel.list.item(1).text().endswith("● reviewed") and panel.selected_ids() == [ids[0], ids[2]]
     assert all(not panel.list.item(r).icon().isNull() for r in range(3))
     assert "1 reviewed" in panel.counts.text()
+
+
+def test_a_thumbnail_failing_with_a_runtime_error_leaves_the_others_and_the_close(studio, qtbot, monkeypatch):
+    """A thumbnail whose reading raised a RuntimeError (torch's or a decoder's "can't allocate memory") ended the
+    thumbnail worker without ``finished``: superqt's generator worker takes a RuntimeError for its own deletion, warns
+    and stops. The images after it got no thumbnail, the panel made none again (its worker never done) and closing the
+    window waited its whole 10 s for the worker (session 34 leftover). Now that image's row shows a warning sign and
+    the error, the others get theirs, and the close does not wait."""
+    from vessel_studio.gui import project_panel
+
+    panel = studio.panels["Project"]
+    wait_for_workers(qtbot)
+    panel._thumbs.clear()
+    getattr(panel, "_thumbs_asked", set()).clear()
+    ids = [r.id for r in studio.project.images]
+    real, calls = project_panel.thumbnail, []
+
+    def reader(image, size):
+        calls.append(size)
+        if len(calls) == 1:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+        return real(image, size)
+
+    monkeypatch.setattr(project_panel, "thumbnail", reader)
+    panel.refresh()  # the three images' thumbnails again, the first one failing
+    qtbot.waitUntil(lambda: panel._thumb_worker is None, timeout=10000)
+    assert set(panel._thumbs) == set(ids[1:]) and len(calls) == 3
+    row = panel._items[ids[0]]
+    assert not row.icon().isNull() and "RuntimeError: DefaultCPUAllocator" in row.toolTip()
+    assert all(not panel._items[i].icon().isNull() and not panel._items[i].toolTip() for i in ids[1:])
+    t = time.monotonic()
+    studio.viewer.close()
+    assert studio.workers.running() == 0 and time.monotonic() - t < 5
+
+
+def test_a_generator_worker_raising_a_runtime_error_ends_with_errored_and_finished(qtbot):
+    """Any generator worker a window starts (``jobs.start_worker`` / ``Workers.start``): a RuntimeError out of its
+    generator reaches ``errored`` (as a ``GeneratorRuntimeError``: superqt would swallow a RuntimeError) and
+    ``finished`` follows, so :meth:`Workers.end` does not wait for it (it waited the full timeout)."""
+    from superqt.utils import create_worker
+
+    from vessel_studio.gui import jobs
+
+    def gen():
+        yield 1
+        raise RuntimeError("CUDA error: an illegal memory access")
+
+    for workers in (jobs.Workers(), None):
+        worker = create_worker(gen, _start_thread=False, _ignore_errors=True)
+        errors, finished = [], []
+        worker.errored.connect(errors.append)
+        worker.finished.connect(lambda f=finished: f.append(1))
+        jobs.start_worker(worker, workers)
+        qtbot.waitUntil(lambda f=finished: bool(f), timeout=5000)
+        assert len(errors) == 1 and "RuntimeError: CUDA error" in str(errors[0])
+        assert isinstance(errors[0].original, RuntimeError)
+        if workers is not None:
+            t = time.monotonic()
+            assert workers.end(10000) and time.monotonic() - t < 1

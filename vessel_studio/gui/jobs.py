@@ -23,8 +23,8 @@ from qtpy.QtCore import QObject, Signal
 
 from vessel_studio.events import Artifact, Job, Preview, Progress
 
-__all__ = ["JobOutcome", "JobRunner", "Workers", "drive", "background_priority", "cancel_note", "error_text",
-           "outcome_text"]
+__all__ = ["GeneratorRuntimeError", "JobOutcome", "JobRunner", "Workers", "drive", "background_priority", "cancel_note",
+           "error_text", "outcome_text", "runtime_errors_reported", "start_worker"]
 
 #: how much nicer than the GUI thread a worker thread runs (Linux: per-thread nice value)
 WORKER_NICE = 10
@@ -51,11 +51,64 @@ def background_priority() -> None:
 
 
 def start_worker(worker, workers: Workers | None) -> None:
-    """Start ``worker`` among ``workers`` (a window's :class:`Workers`), or on its own when that is None."""
+    """Start ``worker`` among ``workers`` (a window's :class:`Workers`), or on its own when that is None; a generator
+    worker's RuntimeError ends it with ``errored`` and ``finished`` (:func:`runtime_errors_reported`)."""
     if workers is None:
+        runtime_errors_reported(worker)
         worker.start()
     else:
         workers.start(worker)
+
+
+class GeneratorRuntimeError(Exception):
+    """A RuntimeError raised by a generator worker's generator, as :func:`runtime_errors_reported` re-raises it (not a
+    RuntimeError: superqt would swallow it). ``original``: that RuntimeError (also ``__cause__``)."""
+
+    def __init__(self, original: RuntimeError):
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.original = original
+
+
+def runtime_errors_reported(worker) -> None:
+    """Make a superqt generator worker end as any failed worker does when its generator raises a RuntimeError.
+
+    superqt's ``GeneratorWorker`` takes a RuntimeError out of the generator for its own Qt object having been deleted:
+    it warns ("RuntimeError in aborted thread") and ends without ``errored`` or ``finished``. A window then counted it
+    as running for good (:meth:`Workers.end` waited its whole 10 s at close; the Project panel, its thumbnail worker
+    never done, made no thumbnails again). Its generator is wrapped so that such an error leaves it as a
+    :class:`GeneratorRuntimeError`: ``errored``, then ``finished``. Any other worker is left as it is; idempotent."""
+    gen = getattr(worker, "_gen", None)
+    if gen is None or getattr(gen, "_vessel_studio_wrapped", False) or not hasattr(gen, "send"):
+        return
+
+    class _Wrapped:
+        """The generator, its RuntimeError re-raised as GeneratorRuntimeError (``send`` / ``close`` / ``throw``
+        passed on: superqt uses ``send``)."""
+
+        _vessel_studio_wrapped = True
+
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return self.send(None)
+
+        def send(self, value):
+            try:
+                return self._inner.send(value)
+            except RuntimeError as exc:
+                raise GeneratorRuntimeError(exc) from exc
+
+        def throw(self, *args):
+            return self._inner.throw(*args)
+
+        def close(self):
+            return self._inner.close()
+
+    worker._gen = _Wrapped(gen)
 
 
 def freeze_heap() -> None:
@@ -87,6 +140,7 @@ class Workers:
         """``worker.start()``, remembering it until it has finished."""
         from qtpy.QtCore import Qt
 
+        runtime_errors_reported(worker)
         began, ended = threading.Event(), threading.Event()
         # direct: set in the worker's own thread as the run begins / ends, so that :meth:`end` sees them
         # while it blocks the GUI thread (a queued signal would wait for the event loop)

@@ -14,13 +14,14 @@ from qtpy.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.jobs import background_priority, start_worker
+from vessel_studio.gui.jobs import background_priority, error_text, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
 
@@ -51,6 +52,7 @@ class ProjectPanel(QWidget):
         #: thread after opening it, stalls of up to seconds; session 32)
         self._items: dict[str, QListWidgetItem] = {}
         self._thumbs_asked: set[str] = set()  # the ids a thumbnail worker was given (read or not)
+        self._thumb_errors: dict[str, str] = {}  # the ids whose thumbnail could not be made: the error
         self._thumb_worker = None
 
         self.title = QLabel("No project open")
@@ -244,6 +246,8 @@ class ProjectPanel(QWidget):
                 pix = self._thumbs.get(rec.id)
                 if pix is not None:
                     item.setIcon(QIcon(pix))
+                elif rec.id in self._thumb_errors:
+                    self._show_thumb_failed(item, self._thumb_errors[rec.id])
                 self.list.addItem(item)
                 self._items[rec.id] = item
         self.counts.setText(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no images yet: add some")
@@ -272,9 +276,14 @@ class ProjectPanel(QWidget):
             background_priority()
             for image_id in ids:
                 try:
-                    yield image_id, thumbnail(proj.read_image(image_id), 48)
-                except (ValueError, OSError, KeyError):
+                    item = image_id, thumbnail(proj.read_image(image_id), 48)
+                except KeyError:  # taken out of the project meanwhile
                     continue
+                except Exception as exc:  # noqa: BLE001 - an unreadable image: its row says so, the others go on
+                    # (a RuntimeError, a reader's "can't allocate memory", ended the worker: superqt swallows it and
+                    # the panel waited for the worker for good, making no thumbnail again; session 34 leftover)
+                    item = image_id, error_text(exc)
+                yield item
             # not None: PySide6 (6.12, Python 3.11) loses a reference to None when a queued signal
             # carries it, and enough of those crash the interpreter ("deallocating None")
             return len(ids)
@@ -287,16 +296,33 @@ class ProjectPanel(QWidget):
 
     def _got_thumb(self, item) -> None:
         try:
-            self._set_thumb(*item)
+            if isinstance(item[1], str):
+                self._thumb_failed(*item)
+            else:
+                self._set_thumb(*item)
         except RuntimeError:  # the panel was closed while the worker read images
             pass
 
     def _set_thumb(self, image_id, thumb) -> None:
         pix = array_to_pixmap(np.asarray(thumb))
         self._thumbs[image_id] = pix
+        failed = self._thumb_errors.pop(image_id, None)
         item = self._items.get(image_id)
         if item is not None:
             item.setIcon(QIcon(pix))
+            if failed is not None:
+                item.setToolTip("")
+
+    def _thumb_failed(self, image_id, error: str) -> None:
+        """An image whose thumbnail could not be made: a warning sign in its row, the error in the row's tool tip."""
+        self._thumb_errors[image_id] = error
+        item = self._items.get(image_id)
+        if item is not None:
+            self._show_thumb_failed(item, error)
+
+    def _show_thumb_failed(self, item, error: str) -> None:
+        item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+        item.setToolTip(f"no thumbnail: {error}")
 
     def _thumbs_done(self) -> None:
         self._thumb_worker = None
