@@ -58,3 +58,67 @@ def test_segment_says_an_image_has_an_orientation_tag(tmp_path, capsys):
     assert f"warning: {rot}: its orientation tag says to show it rotated 90° counter-clockwise" in err
     assert str(plain) not in err
     assert Image.open(tmp_path / "out" / "rot.png").size == (64, 48)  # the stored grid still
+
+
+def _tagged_folder(tmp_path, n_tagged: int, n_plain: int = 1, seed: int = 1):
+    """A folder of ``n_tagged`` photographs whose orientation tag turns them (JPEG EXIF, and one TIFF), and
+    ``n_plain`` without one."""
+    folder = tmp_path / "scans"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for k in range(n_tagged - 1):
+        im = Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+        exif = im.getexif()
+        exif[0x0112] = 6 if k % 2 else 8
+        im.save(folder / f"t{k}.jpg", quality=95, exif=exif.tobytes())
+    tifffile.imwrite(folder / "scan.tif", rng.integers(0, 4096, (40, 50), dtype=np.uint16),
+                     extratags=[(274, "H", 1, 3, True)])
+    for k in range(n_plain):
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(folder / f"p{k}.jpg", quality=95)
+    return folder
+
+
+def test_adding_images_names_those_with_an_orientation_tag(tmp_path):
+    """Adding images to a project said nothing of their orientation tags (session 34 leftover: only `segment`
+    did); the add's records carry one line naming them (files with tag 1, or none, are not named), once per add."""
+    from vessel_studio.store import Project
+
+    folder = _tagged_folder(tmp_path, 3)
+    proj = Project.create(tmp_path / "proj", modality="fundus")
+    added = proj.add_images([folder])
+    assert len(added) == 4
+    note = added.orientation_note
+    assert note.startswith("3 images carry an orientation tag (not applied; masks are on the stored grid")
+    assert note.endswith(": scan.tif, t0.jpg, t1.jpg") and "p0.jpg" not in note
+    log = [e for e in proj.read_log() if e["message"] == "images added"][-1]
+    assert sorted(log["orientation_tagged"]) == sorted(r.id for r in added if r.name != "p0")
+    assert proj.add_images([folder]).orientation_note is None  # nothing new: nothing said again
+    many = _tagged_folder(tmp_path / "many", 8, n_plain=0, seed=2)
+    note = proj.add_images([many]).orientation_note
+    assert note.startswith("8 images carry") and note.endswith(", t3.jpg and 3 more")
+    one = proj.add_images([_photo(tmp_path / "one.jpg", 2)]).orientation_note
+    assert one.startswith("1 image carries an orientation tag") and one.endswith(": one.jpg")
+
+
+def test_images_add_and_adapt_target_say_the_orientation_tags(tmp_path, capsys, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from vessel_studio.cli import main
+    from vessel_studio.store import Project
+
+    folder = _tagged_folder(tmp_path, 2)
+    Project.create(tmp_path / "proj", modality="fundus")
+    assert main(["images", str(tmp_path / "proj"), "--add", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 images carry an orientation tag (not applied; masks are on the stored grid" in err
+    assert err.rstrip().endswith(": scan.tif, t0.jpg")
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "adaptation"))
+    from _adapt_fixtures import record_adapt_sources
+
+    seen = record_adapt_sources(monkeypatch)
+    assert main(["adapt", str(tmp_path / "new"), "--target", str(folder), "--modality", "fundus", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert len(seen) == 1 and "3 new target image(s)" in out
+    assert "warning: 2 images carry an orientation tag" in err and err.count("orientation tag") == 1

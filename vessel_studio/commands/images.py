@@ -16,6 +16,7 @@ once and said so afterwards).
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
             on_event.close()
         print(f"added {len(added)} image(s) to {project.folder} (an image already in it is skipped); "
               f"{len(project.images)} in the project")
+        if getattr(added, "orientation_note", None):
+            print(f"warning: {added.orientation_note}", file=sys.stderr)
         return 0
     if args.remove:
         ids = tasks.find_images(project, args.remove)

@@ -203,7 +203,9 @@ class Studio(WatchMixin, QObject):
             missed = None if unreadable else self._rounds_changed_meanwhile()
             if missed is None and not unreadable:
                 self.images_changed.emit()
-            self.status.emit(f"added {len(records)} image(s)" + (f"; {unreadable}" if unreadable else ""))
+            note = getattr(records, "orientation_note", None)  # Project.add_images_job's: files with an orientation tag
+            self.status.emit(f"added {len(records)} image(s)" + (f"; {unreadable}" if unreadable else "")
+                             + (f"; {note}" if note else ""))
             if missed is not None:
                 self._outside_changed(*missed)
             if records and self.current_id is None and self.project is not None and not unreadable:

@@ -24,7 +24,8 @@ Multi-page TIFF, the documented choice:
 The same rule holds for DICOM (``NumberOfFrames > 1`` is refused) and animated GIFs.
 
 Not done: EXIF orientation tags of JPEGs are not applied (labels are drawn on the stored
-pixel grid; ``ImageMeta.orientation`` holds the tag and ``vessel-studio segment`` says when an image has one). 16-bit
+pixel grid; ``ImageMeta.orientation`` holds the tag; ``vessel-studio segment`` says when an image has one, and adding
+images to a project names those that do: :func:`orientation_summary`). 16-bit
 RGB, RGBA and gray+alpha PNGs, interlaced or not, keep their 16 bits, as 16-bit colour TIFF and 16-bit gray PNG do
 (Pillow has no mode for them and decodes the high byte of each sample; its decoder runs a second time on the same
 data for the low bytes: since session 34 for non-interlaced RGB(A), session 35 for the others; should Pillow's
@@ -75,6 +76,8 @@ __all__ = [
     "write_image",
     "is_image_file",
     "orientation_note",
+    "orientation_summary",
+    "orientation_tagged",
 ]
 
 #: Smallest accepted side in pixels: anything smaller cannot hold a retinal image.
@@ -248,12 +251,35 @@ def _orientation_tag(path: Path, fmt: str) -> int:
     return value if value in _ORIENTATION else 1
 
 
+def orientation_tagged(meta: ImageMeta) -> bool:
+    """True for an image whose orientation tag a viewer would apply (shown turned or mirrored from its array):
+    the one rule of :func:`orientation_note` (one image, ``segment``) and :func:`orientation_summary` (an add)."""
+    return int(meta.orientation or 1) in _ORIENTATION
+
+
+#: how many files :func:`orientation_summary` names (it counts them all)
+MAX_NAMED_ORIENTED = 5
+
+
+def orientation_summary(paths) -> str | None:
+    """One line for the files of one add of images (``Project.add_images``: ``images --add``, ``adapt --target``, the
+    window's Add images…) that carry an orientation tag (:func:`orientation_tagged`); None for none. Named up to
+    ``MAX_NAMED_ORIENTED``, then how many more."""
+    names = [Path(p).name for p in paths]
+    if not names:
+        return None
+    n, more = len(names), len(names) - MAX_NAMED_ORIENTED
+    shown = ", ".join(names[:MAX_NAMED_ORIENTED]) + (f" and {more} more" if more > 0 else "")
+    return (f"{n} image{'s carry' if n > 1 else ' carries'} an orientation tag (not applied; masks are on the stored "
+            f"grid, so a viewer that applies the tag shows the image turned from its mask): {shown}")
+
+
 def orientation_note(meta: ImageMeta) -> str | None:
     """A line for an image whose orientation tag a viewer would apply (None for one shown as stored): its
     mask is on the stored pixel grid, so beside the image in such a viewer it looks turned."""
-    what = _ORIENTATION.get(int(meta.orientation or 1))
-    if what is None:
+    if not orientation_tagged(meta):
         return None
+    what = _ORIENTATION[int(meta.orientation)]
     h, w = meta.original_shape[:2]
     return (f"{meta.path}: its orientation tag says to show it {what}; Vessel Studio does not apply it, so its mask "
             f"is on the stored pixel grid ({h}x{w}, rows x cols) and a viewer that applies the tag shows the image "

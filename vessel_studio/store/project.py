@@ -116,6 +116,15 @@ def named_problems(problems) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
+class AddedImages(list):
+    """The records one :meth:`Project.add_images` added (a list of :class:`ImageRecord`), and ``orientation_note``:
+    one line naming those whose files carry an EXIF / TIFF orientation tag (``io.images.orientation_summary``; the
+    tag is not applied, their masks are on the stored pixel grid), None when none does. ``images --add``, ``adapt
+    --target`` and the window's Add images… say it (session 35: only ``segment`` did)."""
+
+    orientation_note: str | None = None
+
+
 class Project:
     """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
 
@@ -326,8 +335,10 @@ class Project:
         top = p.relative_to(home).parts[0]
         return top if top in OWN_FOLDERS else None
 
-    def add_images(self, paths: Iterable[str | os.PathLike]) -> list[ImageRecord]:
-        """Copy images (files, or folders of images) into the project; return the new records.
+    def add_images(self, paths: Iterable[str | os.PathLike]) -> AddedImages:
+        """Copy images (files, or folders of images) into the project; return the new records (a list whose
+        ``orientation_note`` names the ones whose files carry an EXIF / TIFF orientation tag, not applied: their masks
+        are on the stored pixel grid; None when none does).
 
         Each image is read once (files that are not readable images raise one ValueError naming
         each, up to ``MAX_NAMED_PROBLEMS``, after all were read and before anything is written). Images whose content hash is already in the project,
@@ -353,13 +364,16 @@ class Project:
         todo: list[tuple[Path, str, tuple[int, ...], tuple[float, float] | None]] = []
         seen: set[str] = set()
         problems: list[ValueError] = []  # every unreadable file named at once, not one per try
+        oriented: list[Path] = []  # the new ones that carry an orientation tag (not applied)
         for i, f in enumerate(files):
             try:
                 digest = sha256_file(f)
                 if digest not in existing and digest not in seen:
-                    shape, spacing = _probe_image(f)
+                    shape, spacing, tagged = _probe_image(f)
                     seen.add(digest)
                     todo.append((f, digest, shape, spacing))
+                    if tagged:
+                        oriented.append(f)
             except ValueError as exc:
                 problems.append(exc)
             except OSError as exc:  # a file the hash cannot open (permissions)
@@ -370,7 +384,10 @@ class Project:
         if problems:
             raise ValueError(f"{len(problems)} of the {len(files)} files cannot be added as images (nothing was "
                              f"added): {named_problems(problems)}")
-        records = []
+        from vessel_studio.io.images import orientation_summary
+
+        records = AddedImages()
+        records.orientation_note = orientation_summary(oriented)
         have = {r.file for r in self.images}
         try:
             for i, (f, digest, shape, spacing) in enumerate(todo):
@@ -408,7 +425,10 @@ class Project:
                     d["images"].append(r.to_dict())
 
             self._update(fn)
-            self.log("images added", count=len(records), ids=[r.id for r in records])
+            tagged = {str(f) for f in oriented}
+            self.log("images added", count=len(records), ids=[r.id for r in records],
+                     **({"orientation_tagged": [r.id for r, (f, *_rest) in zip(records, todo) if str(f) in tagged]}
+                        if tagged else {}))
         return records
 
     def remove_image(self, image_id: str) -> None:
@@ -966,16 +986,18 @@ def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | None]:
-    """Shape and pixel spacing (mm) of an image; a ValueError naming the file if unreadable."""
+def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | None, bool]:
+    """Shape and pixel spacing (mm) of an image, and whether it carries an orientation tag
+    (``io.images.orientation_tagged``); a ValueError naming the file if unreadable."""
     try:
-        from vessel_studio.io.images import read_image
+        from vessel_studio.io.images import orientation_tagged, read_image
     except ImportError:
         read_image = None
     if read_image is not None:
         arr, meta = read_image(path)
         spacing = getattr(meta, "pixel_spacing_mm", None)
-        return tuple(int(s) for s in arr.shape), (tuple(float(s) for s in spacing) if spacing else None)
+        return (tuple(int(s) for s in arr.shape), (tuple(float(s) for s in spacing) if spacing else None),
+                orientation_tagged(meta))
     from PIL import Image
 
     try:
@@ -983,7 +1005,7 @@ def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | Non
             arr = np.asarray(im)
     except OSError as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from exc
-    return tuple(int(s) for s in arr.shape), None
+    return tuple(int(s) for s in arr.shape), None, False
 
 
 def _copy_checked(src: Path, dest: Path, sha256: str) -> None:
