@@ -68,7 +68,8 @@ def test_the_message_names_what_prune_would_free(tmp_path, monkeypatch):
     keep = [] if pick is None else [pick]  # None: every round flagged by the guard, or no fragmentation
     freed = plan_prune(proj, keep=keep).bytes  # what `rounds --prune` deletes: not the hint's round
     assert freed > 0  # at least one of rounds 0 and 1 is neither the latest nor the hint
-    with pytest.raises(disk.InsufficientDiskError, match=rf"--prune` would free {freed / 1e9:.1f} GB"):
+    need = disk.round_need(proj, [], TINY, 2)
+    with pytest.raises(disk.InsufficientDiskError, match=rf"--prune` would free {disk.amounts(need, 0, freed)[2]} "):
         disk.check_disk(proj, [], TINY, 3, 2, free=0)
     disk.check_disk(proj, [], TINY, 3, 2, free=10**12)  # enough: no error
     from vessel_studio.store import prune
@@ -92,3 +93,29 @@ def test_the_cli_says_it_in_one_line(tmp_path, monkeypatch, capsys):
     assert main(["rounds", str(proj.folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vessel-studio rounds: error: [Errno 28] No space left on device") and len(err.splitlines()) == 1
+
+
+def test_the_message_never_says_a_round_needs_what_is_free():
+    """Session 35 QA (a 140 MB disk): "round 2 needs about 0.1 GB of disk ... and 0.1 GB is free" (both "{:.1f} GB",
+    91 MB needed, 84 MB free), and "0.0 GB is free" on a 20 MB disk. Under 1 GB the amounts are MB,
+    given with decimals enough to tell the need from the free space."""
+    assert disk.amounts(91_000_000, 84_000_000, 1_000_000) == ["91 MB", "84 MB", "1 MB"]
+    assert disk.amounts(67_300_001, 20_900_000) == ["67 MB", "21 MB"]
+    assert disk.amounts(3_240_000_000, 3_210_000_000, 500_000_000) == ["3.24 GB", "3.21 GB", "0.50 GB"]
+    assert disk.amounts(3_201_000_000, 3_199_000_000) == ["3.201 GB", "3.199 GB"]
+    assert disk.amounts(1_500_000_000, 900_000_000) == ["1.5 GB", "0.9 GB"]
+
+
+def test_too_little_disk_names_amounts_that_differ(tmp_path):
+    proj, _, _ = make_setup(tmp_path)
+
+    class T:
+        shape = (100, 100)
+
+    cfg = TINY.resolve_auto("fundus", "fundus")
+    need = disk.round_need(proj, [T()], cfg, None)  # ~67 MB: the margin and a small map
+    with pytest.raises(disk.InsufficientDiskError) as err:
+        disk.check_disk(proj, [T()], cfg, 0, None, free=need - 2_000_000)
+    msg = str(err.value)
+    assert f"needs about {need / 1e6:.0f} MB of disk" in msg
+    assert f"and {(need - 2_000_000) / 1e6:.0f} MB is free" in msg, msg

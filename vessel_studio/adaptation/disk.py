@@ -60,6 +60,18 @@ def round_need(project, targets, cfg, previous: int | None) -> int:
     return int(pixels * 4 * maps_per_round(cfg) / COMPRESSION) + MARGIN_BYTES
 
 
+def amounts(need: int, free: int, *others: int) -> list[str]:
+    """``need``, ``free`` and ``others`` (bytes) as the message says them, in one unit (GB from 1 GB, else MB),
+    with as many decimals as it takes for ``need`` and ``free`` to differ. Before session 35 both were
+    "{:.1f} GB": a 140 MB disk said "round 2 needs about 0.1 GB of disk ... and 0.1 GB is free", a 20 MB one
+    "0.0 GB is free"."""
+    scale, unit, places = (1e9, "GB", (1, 2, 3)) if max(need, free) >= 1e9 else (1e6, "MB", (0, 1, 2, 3))
+    for d in places:
+        if f"{need / scale:,.{d}f}" != f"{free / scale:,.{d}f}":
+            break
+    return [f"{x / scale:,.{d}f} {unit}" for x in (need, free, *others)]
+
+
 def check_disk(project, targets, cfg, index: int, previous: int | None, *, free: int | None = None) -> None:
     """Raise :class:`InsufficientDiskError` when the project's file system has less free space than
     round ``index`` needs (:func:`round_need`)."""
@@ -72,11 +84,12 @@ def check_disk(project, targets, cfg, index: int, previous: int | None, *, free:
     from vessel_studio.adaptation.selection import prune_keep
 
     freeable = plan_prune(project, keep=prune_keep(project.rounds)).bytes  # what `rounds --prune` frees
-    hint = (f"`vessel-studio rounds {project.folder} --prune` would free {freeable / 1e9:.1f} GB (the maps of "
+    need_text, free_text, freeable_text = amounts(need, free, freeable)
+    hint = (f"`vessel-studio rounds {project.folder} --prune` would free {freeable_text} (the maps of "
             "the rounds before the latest but the label-free hint's)" if freeable
             else "free some space on that disk")
     raise InsufficientDiskError(
         errno.ENOSPC,
-        f"{project.folder}: round {index} needs about {need / 1e9:.1f} GB of disk ({len(targets)} images' "
-        f"probability maps, models) and {free / 1e9:.1f} GB is free; {hint}, then run the adaptation again "
+        f"{project.folder}: round {index} needs about {need_text} of disk ({len(targets)} images' "
+        f"probability maps, models) and {free_text} is free; {hint}, then run the adaptation again "
         "(it goes on from round " + str(index) + ")")
