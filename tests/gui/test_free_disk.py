@@ -251,3 +251,27 @@ def test_make_maps_again_restores_a_pruned_round_without_rolling_back(studio, ro
                                         "round 2"]
     adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2"))
     assert not adapt.btn_restore.isEnabled()
+
+
+def test_the_round_chosen_to_keep_stays_chosen_after_a_job(studio, rounds_with_models, qtbot, dialogs):
+    """Session 35 QA: every job's end refilled "Keep rounds up to" and set it back to the latest-but-one, so
+    "Make maps again" of round 0, cancelled, then clicked again made round 2's maps (the window showed round 2
+    chosen), and Roll back the same way rolled back to round 2. The person's choice stays while it is offered;
+    a roll back done starts the choices again from the latest-but-one."""
+    from vessel_studio.store import Project
+
+    adapt = studio.panels["Adaptation"]
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000):
+        assert adapt.restore_maps() is True
+        adapt.restore_bar.cancel()  # cancelled, or done before the cancel reached it: round 0 either way
+    assert adapt.keep_round.currentData() == 0 and adapt.keep_round.currentText().startswith("round 0")
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 1"))
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000):
+        assert adapt.free_disk() is True  # another job's end keeps it too
+    assert adapt.keep_round.currentData() == 1
+    assert adapt.rollback() is True  # round 1's maps made again first (the free disk pruned them), then rolled back
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=60000)
+    assert [r.index for r in Project.open(studio.project.folder).rounds] == [0, 1], dialogs.asked
+    assert adapt.keep_round.currentData() == 0  # the latest-but-one of what is left
+    assert not dialogs.errors

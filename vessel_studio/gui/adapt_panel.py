@@ -234,6 +234,9 @@ class AdaptPanel(QWidget):
         self.restore_bar.setVisible(False)
         #: (project, round, then roll back to it) of the restore running
         self._restoring: tuple | None = None
+        #: (project, round) the person chose in "Keep rounds up to": kept while that round is offered (a job's
+        #: end, a restore cancelled, rounds added) rather than set back to the latest-but-one (session 35 QA)
+        self._keep_choice: tuple | None = None
         rollback_row = QHBoxLayout()
         rollback_row.addWidget(QLabel("Keep rounds up to"))
         rollback_row.addWidget(self.keep_round, 1)
@@ -271,6 +274,7 @@ class AdaptPanel(QWidget):
         self.btn_prune.clicked.connect(self.free_disk)
         self.btn_restore.clicked.connect(self.restore_maps)
         self.keep_round.currentIndexChanged.connect(self._update_restore)
+        self.keep_round.currentIndexChanged.connect(self._keep_chosen)  # not while refilled (signals blocked)
         studio.runner.started.connect(self._started)
         studio.runner.events.connect(self.on_events)
         studio.runner.finished.connect(self._finished)
@@ -397,7 +401,12 @@ class AdaptPanel(QWidget):
             for i in indices[:-1]:
                 # a pruned round has no maps to go on from (Project.rollback refuses it): they are made again first
                 self.keep_round.addItem(f"round {i}" if i in whole else f"round {i} (maps deleted: made again first)", i)
-            self.keep_round.setCurrentIndex(self.keep_round.count() - 1)
+            # the person's choice stays while it is offered: refilled after every job (a cancelled "Make maps
+            # again" of round 1 included), it went back to the latest-but-one, and the next click made round 2's
+            # maps again or rolled back to round 2 (session 35 QA); else the latest-but-one, as before
+            chosen = self._keep_choice
+            found = self.keep_round.findData(chosen[1]) if chosen is not None and chosen[0] is proj else -1
+            self.keep_round.setCurrentIndex(found if found >= 0 else self.keep_round.count() - 1)
         self.keep_round.blockSignals(False)
         can = bool(indices) and not self.studio.runner.running
         self.keep_round.setEnabled(can)
@@ -415,6 +424,9 @@ class AdaptPanel(QWidget):
             return None
         rec = next((r for r in proj.rounds if r.index == index), None)
         return index if rec is not None and rec.pruned is not None else None
+
+    def _keep_chosen(self, *_args) -> None:
+        self._keep_choice = (self.studio.project, self.keep_round.currentData())
 
     def _update_restore(self, *_args) -> None:
         self.btn_restore.setEnabled(self._chosen_pruned() is not None and not self.studio.runner.running)
@@ -486,6 +498,7 @@ class AdaptPanel(QWidget):
         except (ProjectBusyError, OSError) as exc:
             dialogs.error(self, "Roll back failed", str(exc))
             return False
+        self._keep_choice = None  # done: the choices start again from the latest-but-one
         self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}")
         self.studio.project_changed.emit()
         self.studio.images_changed.emit()
