@@ -304,3 +304,36 @@ def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, sou
     assert Preprocessing.from_dict(a.preprocessing).fov_diameter == 56
     for i in (0, 1, 2):
         _assert_same_round(a, b, i)
+
+
+def test_interrupted_job_says_what_would_resume(tmp_path):
+    """``interrupted_job``: what the Adaptation panel offers to resume (session 35), and ``would_resume`` agrees with
+    what ``adapt`` then does; no job after a finished or cancelled one, or once the round it started from is gone."""
+    from vessel_studio.adaptation.job import JOB_FILE, _job_key, interrupted_job, would_resume
+    from vessel_studio.io.atomic import write_json
+
+    proj, bundle, _ = make_setup(tmp_path)
+    assert interrupted_job(proj) is None
+    _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path)
+    p = Project.open(proj.folder)
+    job = interrupted_job(p)
+    assert job is not None and (job.base_round, job.round, job.last) == (None, 0, 2)
+    assert job.record == {"round": 0, "preset": "tiny", "fields": {"stop_agreement": 1.01}}
+    ident = bundle.identity()
+    assert would_resume(job, p, CFG.replace(threads=4), ident, bundle.modality)
+    assert not would_resume(job, p, CFG.replace(rounds=1), ident, bundle.modality)
+    res, _ = collect(adapt(p, CFG, source=bundle))
+    assert res.resumed and interrupted_job(p) is None  # finished: its work is removed
+    # a job that started after round 0, which was then rolled back: adapt starts afresh, nothing to offer
+    cfg = CFG.replace(rounds=1).resolve_auto(bundle.modality, p.modality)
+    key = _job_key(cfg, ident, [r.id for r in p.images])
+    write_json(p.work_dir / JOB_FILE, {"key": key, "base_round": 2, "config": cfg.to_dict()})
+    assert interrupted_job(p) is None  # failed before its first round began: nothing to go on from
+    (p.work_dir / "round-003").mkdir()
+    job = interrupted_job(p)
+    assert job is not None and (job.base_round, job.round, job.last) == (2, 3, 3)
+    p.rollback(1)
+    assert interrupted_job(p) is None
+    # killed after committing its last round, before removing its work: nothing left to resume
+    write_json(p.work_dir / JOB_FILE, {"key": key, "base_round": 0, "config": cfg.to_dict()})
+    assert interrupted_job(p) is None

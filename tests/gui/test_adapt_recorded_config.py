@@ -140,3 +140,87 @@ def test_changes_in_the_form_stay_when_rounds_change_elsewhere(studio, tmp_path,
     qtbot.waitUntil(lambda: panel.preset.currentText() == "cpu", timeout=5000)
     assert panel.config().seed == 7
     assert not dialogs.errors
+
+
+def _interrupt(folder, cfg, bundle, tmp_path, stage="segmenter"):
+    """What a killed adaptation leaves (``work/`` with its ``job.json`` and finished steps): the job run to
+    ``stage`` of round 0, its work folder kept aside while it is closed (a close cancels: it removes ``work/``),
+    then put back."""
+    import shutil
+
+    from vessel_studio.adaptation import adapt
+    from vessel_studio.events import Progress
+    from vessel_studio.store import Project
+
+    proj = Project.open(folder)
+    job = adapt(proj, cfg, source=bundle)
+    for ev in job:
+        if isinstance(ev, Progress) and ev.stage == stage:
+            break
+    shutil.copytree(proj.work_dir, tmp_path / "work-left")
+    job.close()
+    shutil.copytree(tmp_path / "work-left", proj.work_dir)
+
+
+def test_an_interrupted_adaptation_is_offered_and_resumed(studio, source_bundle, tmp_path, qtbot, dialogs):
+    """Session 35 QA: after the window (or a terminal's adapt) was killed mid-run, the window opened again said
+    nothing of it: the form showed the defaults (cpu) or the latest round's record, and Run adaptation discarded the
+    run's work (``adapt`` resumes only with the same settings, source and images). The panel now fills the form with
+    the interrupted run's settings and says so; Run adaptation resumes it, and other settings are asked about."""
+    import json
+
+    from conftest import tiny_config, wait_for_workers
+
+    from vessel_studio.store import Project
+
+    panel = studio.panels["Adaptation"]
+    proj = studio.project
+    studio.source_bundle = source_bundle
+    cfg = tiny_config(rounds=1, seed=4)
+    _interrupt(proj.folder, cfg, source_bundle, tmp_path)
+    assert (proj.work_dir / "job.json").is_file()
+    assert studio.open_project(proj.folder)  # the window opened again
+    studio.source_bundle = source_bundle  # the source the run had (the project records it from its first round)
+    text = panel.recorded.text()
+    assert "interrupted in round 0" in text and "preset tiny, seed 4" in text and "Rounds 1" in text, text
+    assert panel.preset.currentText() == "tiny" and panel.rounds.value() == 1
+    assert panel.config().seed == 4 and panel.config().stop_agreement == cfg.stop_agreement
+
+    panel.rounds.setValue(2)  # other settings: asked before its work is discarded; No changes nothing
+    dialogs.answers["confirm"] = False
+    assert panel.run() is False and dialogs.asked[-1] == "Interrupted adaptation"
+    assert (studio.project.work_dir / "job.json").is_file() and not studio.runner.running
+
+    panel.rounds.setValue(1)
+    dialogs.answers["confirm"] = True
+    asked = len(dialogs.asked)
+    with qtbot.waitSignal(studio.runner.finished, timeout=120000) as done:
+        assert panel.run() is True
+    outcome = done.args[0]
+    assert outcome.status == "done", outcome.error
+    assert outcome.result.resumed and dialogs.asked[asked:] == []
+    assert [r.index for r in Project.open(proj.folder).rounds] == [0, 1]
+    messages = [json.loads(line)["message"] for line in (proj.folder / "log.jsonl").read_text().splitlines()]
+    assert "adaptation resumed" in messages
+    assert "resumed" in panel.stage.text()
+    assert "interrupted" not in panel.recorded.text()  # done: nothing left to resume
+    wait_for_workers(qtbot)
+
+
+def test_run_is_refused_at_once_while_another_job_holds_the_project(studio, dialogs):
+    """Session 35 QA (a terminal's ``adapt`` running beside the window): Run adaptation started a job that loaded
+    torch and the models for seconds and then failed with "Adaptation failed: ProjectBusyError …", the panel's line
+    replaced by "failed: …". Now it is a "Busy" message naming the holder, and nothing starts."""
+    from vessel_studio.store import Project
+
+    panel = studio.panels["Adaptation"]
+    other = Project.open(studio.project.folder)  # another job's hold on the project (as another process's)
+    other.acquire_job_lock()
+    try:
+        assert panel.run() is False
+        assert not studio.runner.running
+        title, text = dialogs.errors[-1]
+        assert title == "Busy" and "holds this project" in text and "Nothing was started" in text
+        assert panel.stage.text() == "idle"
+    finally:
+        other.release_job_lock()

@@ -349,11 +349,17 @@ def recorded_config(project) -> dict[str, Any] | None:
         kept = next((r for r in reversed(rounds) if not r.metrics.get("guard_retries")), None)
         if kept is not None and "seed" in kept.config:
             config["seed"] = kept.config["seed"]
-    name = str(config["preset_name"])
     source_modality = (project.source or {}).get("modality") or "fundus"
-    preset = AdaptConfig.preset(name).resolve_auto(source_modality, project.modality).to_dict()
+    return config_record(config, rounds[-1].index, source_modality, project.modality)
+
+
+def config_record(config: dict[str, Any], index: int, source_modality: str, modality: str) -> dict[str, Any]:
+    """A recorded AdaptConfig (``to_dict()``, "auto" fields resolved) as ``recorded_config`` gives it: ``{"round",
+    "preset", "fields"}``, its preset and the fields that differ from that preset's for these modalities."""
+    name = str(config["preset_name"])
+    preset = AdaptConfig.preset(name).resolve_auto(source_modality, modality).to_dict()
     names = {f.name for f in dataclasses.fields(AdaptConfig)} - set(NOT_CARRIED)  # a removed field is dropped
-    return {"round": rounds[-1].index, "preset": name,
+    return {"round": index, "preset": name,
             "fields": {k: v for k, v in config.items() if k in names and v != preset[k]}}
 
 

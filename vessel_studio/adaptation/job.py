@@ -178,6 +178,66 @@ def _read_job(work: Path) -> dict[str, Any] | None:
         return None
 
 
+@dataclass
+class InterruptedJob:
+    """An adaptation that was killed or failed before its end (its ``work/job.json`` is left): ``adapt`` with the
+    same configuration, source and images resumes it from its last completed step (``interrupted_job``)."""
+
+    #: its configuration (``AdaptConfig.to_dict()``, "auto" fields resolved), as ``work/job.json`` records it
+    config: dict[str, Any]
+    #: the project's latest round when it started (None: it started round 0)
+    base_round: int | None
+    #: the first of its rounds not committed: the round it was in
+    round: int
+    #: its last round (the rounds it was to make end there)
+    last: int
+    #: what ``would_resume`` compares
+    key: str
+    #: its configuration as ``config.recorded_config`` gives a round's: ``{"round", "preset", "fields"}``
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def interrupted_job(project: Project) -> InterruptedJob | None:
+    """The project's adaptation that was killed or failed and would be resumed, else None: none left a
+    ``work/job.json``, a job holds the project now (it is running, not interrupted), a roll back removed the round it
+    started from (``adapt`` starts afresh then), it had committed all its rounds (killed while cleaning up), or it
+    had begun no round (it failed loading its source models or images: there is nothing to go on from)."""
+    if project.job_running():
+        return None
+    job = _read_job(project.work_dir)
+    if not isinstance(job, dict) or not isinstance(job.get("config"), dict) or not job.get("key"):
+        return None
+    committed = {r.index for r in project.rounds}
+    base = job.get("base_round")
+    if base is not None and base not in committed:
+        return None
+    try:
+        rounds = int(job["config"]["rounds"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    first, last = (0, rounds) if base is None else (base + 1, base + rounds)
+    left = [r for r in range(first, last + 1) if r not in committed]
+    if not left or not any(project.work_dir.glob("round-*")):  # no step finished (it failed loading): nothing kept
+        return None
+    from vessel_studio.adaptation.config import config_record
+
+    source_modality = (job.get("source") or {}).get("modality") or "fundus"
+    try:
+        record = config_record(job["config"], left[0], source_modality, project.modality)
+    except (KeyError, TypeError, ValueError):  # a preset name this version does not know
+        return None
+    return InterruptedJob(config=dict(job["config"]), base_round=base, round=left[0], last=last, key=str(job["key"]),
+                          record=record)
+
+
+def would_resume(job: InterruptedJob, project: Project, cfg: AdaptConfig, source_id: dict, source_modality: str) -> bool:
+    """Whether ``adapt(project, cfg, source=...)`` would resume ``job`` (the same key: configuration but threads,
+    source models and images, the project's images) rather than discard its work and start afresh. ``source_id``:
+    the source's ``SourceBundle.identity()``."""
+    resolved = cfg.resolve_auto(source_modality, project.modality)
+    return _job_key(resolved, source_id, [r.id for r in project.images]) == job.key
+
+
 #: ``AdaptResult.reason`` when ``stop_requested`` ended the job
 STOPPED_BY_USER = "stopped after this round on request"
 

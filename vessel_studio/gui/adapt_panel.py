@@ -123,6 +123,9 @@ class AdaptPanel(QWidget):
         #: the project's recorded configuration (``adaptation.config.recorded_config``; None: no round): the
         #: rounds Run adaptation adds continue with it, as ``adapt PROJECT`` run again does
         self._recorded: dict | None = None
+        #: the project's adaptation that was killed or failed (``adaptation.job.interrupted_job``; None: none): the
+        #: form is filled from its settings, with which Run adaptation resumes it
+        self._interrupted = None
         #: (project, the form's values) when the form was last filled from its record or run: a form that differs
         #: holds the person's changes, which rounds changed elsewhere keep (``_project_changed``)
         self._filled: tuple | None = None
@@ -328,20 +331,46 @@ class AdaptPanel(QWidget):
         from vessel_studio.adaptation.config import recorded_config, recorded_config_items
 
         proj = self.studio.project
-        self._recorded = recorded_config(proj) if proj is not None else None
+        self._interrupted = self._find_interrupted(proj)
+        job = self._interrupted
+        # an interrupted run's settings, with which it resumes (session 35 QA: the window said nothing of it, its
+        # form showed the latest round's record or the defaults, and Run adaptation discarded the run's work)
+        self._recorded = job.record if job is not None else recorded_config(proj) if proj is not None else None
         if form:
             name = self._recorded["preset"] if self._recorded else "cpu"
             self.preset.blockSignals(True)  # the same name emits nothing: _apply_preset is called once, here
             self.preset.setCurrentText(name)
             self.preset.blockSignals(False)
             self._apply_preset(name)
+            if job is not None:  # its rounds, counted from the round it started after
+                self.rounds.setValue(int(job.config["rounds"]))
             self._filled = (proj, self._form_values())
         rec = self._recorded
-        self.recorded.setText("" if rec is None else
-                              "New rounds continue with the project's configuration: "
-                              f"{', '.join(recorded_config_items(rec))} (round {rec['round']}'s record; what you "
-                              "change in the form wins)")
+        if job is not None:
+            runs = f"round {job.round}" if job.round == job.last else f"rounds {job.round}–{job.last}"
+            self.recorded.setText(
+                f"An adaptation of this project was interrupted in round {job.round} (the process ended, or it "
+                f"failed). Run adaptation with its settings ({', '.join(recorded_config_items(rec))}, Rounds "
+                f"{job.config['rounds']}) and the same source goes on from its last finished step and makes "
+                f"{runs}; other settings or another source start afresh and discard its work (you are asked first).")
+        else:
+            self.recorded.setText("" if rec is None else
+                                  "New rounds continue with the project's configuration: "
+                                  f"{', '.join(recorded_config_items(rec))} (round {rec['round']}'s record; what "
+                                  "you change in the form wins)")
         self.recorded.setVisible(rec is not None)
+
+    @staticmethod
+    def _find_interrupted(proj):
+        """``adaptation.job.interrupted_job`` of the project (None: none, no project, or it cannot be read)."""
+        if proj is None:
+            return None
+        from vessel_studio.adaptation.job import interrupted_job
+
+        try:
+            return interrupted_job(proj)
+        except (OSError, ValueError):  # the folder renamed or the manifest broken elsewhere: the studio says so
+            return None
 
     def _form_values(self) -> tuple:
         return (self.preset.currentText(), self.t0.value(), self.steps.value(), self.rounds.value(), self.count.value())
@@ -549,6 +578,8 @@ class AdaptPanel(QWidget):
         if self.studio.runner.running:  # before asking about unsaved edits: nothing would start now
             dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
             return False
+        if self._held_elsewhere(proj):
+            return False
         if not self.studio.can_leave():  # unsaved corrections would not reach the next round
             return False
         if not confirm_unsaved_drafts(self, proj, "Unsaved edits not used",  # other images' drafts: neither
@@ -562,17 +593,67 @@ class AdaptPanel(QWidget):
         conflict = self.studio.source_conflict()  # rounds of another source: say what running does
         if conflict is not None and not dialogs.confirm(self, "Different source", f"{conflict}\n\nRun anyway?"):
             return False
+        go_on, resumed = self._confirm_discarding(proj, cfg)
+        if not go_on:
+            return False
         self._stop.clear()
         try:  # the rounds this run is to make, for the run's time left (the job resolves "auto" the same way)
             rounds = int(cfg.resolve_auto(self.studio.source_bundle.modality, proj.modality).rounds)
             base = proj.latest_round.index if proj.latest_round is not None else None
             self._plan = (0, rounds) if base is None else (base + 1, base + rounds)
+            if resumed is not None:  # its rounds are counted from the round it started after
+                self._plan = (resumed.round, resumed.last)
         except (TypeError, ValueError, AttributeError):
             self._plan = None
         factory = self.studio.adapt_factory(cfg, stop_requested=self._stop.is_set)
         self.plot.clear()
         self._project_changed_plot_only()
         return self.studio.start_job("Adaptation", factory)
+
+    def _held_elsewhere(self, proj) -> bool:
+        """Another process's job holds the project (a terminal's ``adapt``, another window): say so now. Before
+        session 35 Run adaptation started, asked about unsaved edits, loaded torch and the models for seconds, and
+        then failed ("Adaptation failed", the panel's line "failed: …")."""
+        try:
+            held = proj.job_running()
+            holder = proj.job_holder() if held else ""
+        except OSError:  # the job's lock cannot be read (a read-only or vanished folder): the job says what is wrong
+            return False
+        if held:
+            dialogs.error(self, "Busy", f"{proj.folder}: {holder} holds this project; run the adaptation after it "
+                                        "ends (or stop it there). Nothing was started.")
+        return held
+
+    def _confirm_discarding(self, proj, cfg):
+        """An interrupted run (``adaptation.job.interrupted_job``) that this one would not resume (other settings,
+        another source, images added or removed: ``would_resume``): ask before its work is discarded. Returns
+        (go on, the interrupted run this one resumes or None)."""
+        from vessel_studio.adaptation.job import SourceBundle, would_resume
+
+        job = self._find_interrupted(proj)  # now: a terminal's run may have been killed since the form was filled
+        identity = self.studio.source_identity()
+        if job is None or identity is None:  # no source identity: its models are missing, the job says so
+            return True, None
+        bundle = self.studio.source_bundle or SourceBundle()
+        try:
+            if would_resume(job, proj, cfg, identity, bundle.modality):
+                return True, job
+        except (ValueError, TypeError):
+            return True, None
+        latest = proj.latest_round
+        start = "round 0" if latest is None else f"round {latest.index + 1}, after the project's latest round"
+        return dialogs.confirm(
+            self, "Interrupted adaptation",
+            f"An adaptation of this project was interrupted in round {job.round}. With the settings now in the form "
+            f"(or another source, or images added or removed since) it is not resumed: its work in {proj.work_dir} "
+            f"is discarded and a new run starts at {start}. To resume it instead, answer No and set the form to "
+            f"its settings ({self._interrupted_settings(job)}) with the same source.\n\nStart afresh?"), None
+
+    @staticmethod
+    def _interrupted_settings(job) -> str:
+        from vessel_studio.adaptation.config import recorded_config_items
+
+        return f"{', '.join(recorded_config_items(job.record))}, Rounds {job.config['rounds']}"
 
     def _project_changed_plot_only(self) -> None:
         proj = self.studio.project
@@ -659,7 +740,9 @@ class AdaptPanel(QWidget):
                 self.stage.setText(f"stopped after round {result.rounds[-1].index} in {fmt_seconds(outcome.seconds)}: "
                                    "its rounds are kept; Run adaptation adds Rounds more rounds after them")
             else:
-                self.stage.setText(f"done in {fmt_seconds(outcome.seconds)}")
+                self.stage.setText(f"done in {fmt_seconds(outcome.seconds)}" + (
+                    ": resumed the interrupted run from its last finished step" if getattr(result, "resumed", False)
+                    else ""))
         elif outcome.status == "cancelled":
             self.progress.setValue(0)
             self.stage.setText("cancelled: the project is as it was before the job")
