@@ -314,6 +314,11 @@ def test_close_during_job_asks_cancels_and_closes(studio, source_bundle, qtbot, 
     with qtbot.waitSignal(studio.runner.finished, timeout=TINY_JOB_TIMEOUT_MS) as blocker:
         studio.viewer.window._qt_window.close()  # the window's close button
         assert "A job is running" in dialogs.asked
+        # session 35 QA: the panel went on showing the stage, Cancel and "Stop after this round" enabled
+        assert panel.stage.text().startswith("cancelling…"), panel.stage.text()
+        assert not panel.btn_cancel.isEnabled() and not panel.btn_stop.isEnabled()
+        qtbot.wait(300)  # the job's last events reach the panel: it still says so (unless it stopped and closed)
+        assert not studio.runner.running or panel.stage.text().startswith("cancelling…")
     assert blocker.args[0].status == "cancelled"
     assert tree_digest(proj.folder) == before
     assert not hasattr(studio.viewer.window, "_qt_window")  # the window closed after the job stopped

@@ -279,6 +279,7 @@ class AdaptPanel(QWidget):
         self.keep_round.currentIndexChanged.connect(self._update_restore)
         self.keep_round.currentIndexChanged.connect(self._keep_chosen)  # not while refilled (signals blocked)
         studio.runner.started.connect(self._started)
+        studio.runner.cancel_asked.connect(self._cancel_asked)
         studio.runner.events.connect(self.on_events)
         studio.runner.finished.connect(self._finished)
         studio.project_changed.connect(self._project_changed)
@@ -665,11 +666,17 @@ class AdaptPanel(QWidget):
 
     def cancel(self) -> None:
         if self.studio.runner.running and self.studio.runner.name == "Adaptation":
-            self.studio.runner.cancel()
-            self.stage.setText("cancelling… (stops at the next step; the rounds this run finished are removed, "
-                               "the project goes back to how it was before it)")
-            self.btn_cancel.setEnabled(False)
-            self.btn_stop.setEnabled(False)
+            self.studio.runner.cancel()  # the display: _cancel_asked
+
+    def _cancel_asked(self, name: str) -> None:
+        """Cancel asked for, here or by closing the window during the run (session 35 QA: then the panel went on
+        showing the stage, with Cancel and "Stop after this round" enabled, until the run had stopped)."""
+        if name != "Adaptation":
+            return
+        self.stage.setText("cancelling… (stops at the next step; the rounds this run finished are removed, "
+                           "the project goes back to how it was before it)")
+        self.btn_cancel.setEnabled(False)
+        self.btn_stop.setEnabled(False)
 
     def stop_after_round(self) -> None:
         """End the running adaptation once the round being run is committed, keeping it (the job's
@@ -788,7 +795,8 @@ class AdaptPanel(QWidget):
         rnd = f" · round {ev.round}" if ev.round is not None else ""
         msg = f" · {ev.message}" if ev.message else ""
         stopping = " · stopping after this round" if self._stop.is_set() else ""
-        self.stage.setText(f"{ev.stage}{rnd} · {ev.step}/{ev.total}{msg}{stopping}")
+        if not self.studio.runner.cancelling:  # keep "cancelling…" until it has stopped (the job's last events)
+            self.stage.setText(f"{ev.stage}{rnd} · {ev.step}/{ev.total}{msg}{stopping}")
         if ev.round is not None and ev.round not in self._round_t0:
             self._round_t0[ev.round] = now
         done = ev.step - s_start

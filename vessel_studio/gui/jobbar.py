@@ -38,6 +38,7 @@ class JobBar(QWidget):
         lay.addWidget(self.label)
         self.btn_cancel.clicked.connect(self.cancel)
         self.runner.started.connect(self._started)
+        self.runner.cancel_asked.connect(self._cancel_asked)
         self.runner.events.connect(self._events)
         self.runner.finished.connect(self._finished)
 
@@ -48,9 +49,13 @@ class JobBar(QWidget):
 
     def cancel(self) -> None:
         if self.active:
-            self.runner.cancel()
+            self.runner.cancel()  # the display: _cancel_asked
+
+    def _cancel_asked(self, name: str) -> None:
+        """Cancel asked for here or elsewhere (closing the window during the job)."""
+        if name in self.names:
             self.btn_cancel.setEnabled(False)
-            self.label.setText(f"cancelling {self.runner.name}… (stops at its next step)")
+            self.label.setText(f"cancelling {name}… (stops at its next step)")
 
     def _started(self, name: str) -> None:
         if name not in self.names:

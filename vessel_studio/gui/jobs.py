@@ -292,6 +292,9 @@ class JobRunner(QObject):
     started = Signal(str)
     events = Signal(list)
     finished = Signal(object)  # JobOutcome
+    #: the running job's name, once, when Cancel is asked for (by its panel, or by closing the window): the panels
+    #: say "cancelling…" and turn their Cancel off whoever asked
+    cancel_asked = Signal(str)
 
     def __init__(self, parent: QObject | None = None, *, interval: float = 0.2, workers: Workers | None = None):
         super().__init__(parent)
@@ -334,7 +337,10 @@ class JobRunner(QObject):
 
     def cancel(self) -> None:
         """Ask the job to stop at its next event; ``finished`` follows with status "cancelled"."""
+        first = self.running and not self._cancel.is_set()
         self._cancel.set()
+        if first:
+            self.cancel_asked.emit(self.name)
 
     @property
     def cancelling(self) -> bool:
