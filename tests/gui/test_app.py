@@ -780,6 +780,27 @@ def test_the_runs_time_left_comes_from_its_timed_rounds(studio, monkeypatch):
     assert text.startswith("this stage: about ")
 
 
+def test_the_runs_time_left_is_planned_with_the_bundled_source(studio, monkeypatch, dialogs):
+    """Session 35 QA: with the source box left empty (the bundled models, ``studio.source_bundle`` None) the panel's
+    plan of the run's rounds failed (None has no modality, caught), so the run's time left never showed: an OCT-A
+    project's 2-minute run and a sample project's 3-round run showed "this stage" only. The test above sets the plan
+    by hand."""
+    from vessel_studio.events import Progress
+
+    panel = studio.panels["Adaptation"]
+    assert studio.source_bundle is None
+    panel.preset.setCurrentText("tiny")
+    panel.rounds.setValue(2)
+    started = []
+    monkeypatch.setattr(studio, "start_job", lambda name, factory: started.append(name) or True)
+    assert panel.run() is True and started == ["Adaptation"]
+    assert panel._plan == (0, 2)
+    monkeypatch.setattr(studio.runner, "name", "Adaptation")
+    panel._started("Adaptation")
+    panel.on_events([Progress("segmenter", 1, 10, round=0)])
+    assert "the run: rounds 0-2, time left once a co-optimization round has been timed" in panel.eta.text()
+
+
 def test_the_unsaved_edits_line_follows_napari_undo_at_once(studio, qtbot):
     """napari's own Ctrl+Z / Ctrl+Shift+Z on the mask layer (``layer.undo()`` / ``redo()``, not the panel's
     buttons) emit no paint event: the "unsaved edits" line stayed until the next autosave, up to 3 s later

@@ -599,7 +599,12 @@ class AdaptPanel(QWidget):
             return False
         self._stop.clear()
         try:  # the rounds this run is to make, for the run's time left (the job resolves "auto" the same way)
-            rounds = int(cfg.resolve_auto(self.studio.source_bundle.modality, proj.modality).rounds)
+            from vessel_studio.adaptation.job import SourceBundle
+
+            # the default source is None: its modality was an AttributeError, so with the bundled models (the box
+            # left empty, as most labs run it) the run's time left was never shown (session 35 QA)
+            source = self.studio.source_bundle or SourceBundle()
+            rounds = int(cfg.resolve_auto(source.modality, proj.modality).rounds)
             base = proj.latest_round.index if proj.latest_round is not None else None
             self._plan = (0, rounds) if base is None else (base + 1, base + rounds)
             if resumed is not None:  # its rounds are counted from the round it started after
