@@ -7,6 +7,7 @@ records are written into the project."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 
@@ -224,3 +225,44 @@ def test_run_is_refused_at_once_while_another_job_holds_the_project(studio, dial
         assert panel.stage.text() == "idle"
     finally:
         other.release_job_lock()
+
+
+def test_roll_back_free_disk_and_make_maps_again_say_busy_before_asking(studio, tmp_path, dialogs):
+    """Session 35 QA: with another process's job holding the project, Roll back asked "Delete rounds … ?" and then
+    failed, Free disk… asked and then failed as a job ("Free disk failed", the panel's line "Free disk: error"), and
+    Make maps again the same: they say who holds the project first, and ask nothing."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import Project, RoundRecord, prune
+
+    panel = studio.panels["Adaptation"]
+    proj = studio.project
+    for k in range(4):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "segmenter").mkdir()
+        for rec in proj.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3 + 0.1 * k, np.float32))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
+                                                                          "fragmentation": (5.0, 9.0, 7.0, 6.0)[k]}))
+    prune(proj, keep=[0, 2])  # round 1's maps deleted: Make maps again is offered for it; round 2's could be freed
+    studio.project_changed.emit()
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
+    assert panel.btn_restore.isEnabled()
+    other = Project.open(proj.folder)
+    other.acquire_job_lock()
+    try:
+        assert panel.restore_maps() is False
+        assert panel.rollback() is False
+        panel.keep_round.setCurrentIndex(panel.keep_round.findData(0))
+        assert panel.rollback() is False
+        assert panel.btn_prune.isEnabled()  # round 2's maps
+        prune_before = [r.pruned is not None for r in Project.open(proj.folder).rounds]
+        assert panel.free_disk() is False
+    finally:
+        other.release_job_lock()
+    assert dialogs.asked == [] and not studio.runner.running
+    assert [title for title, _ in dialogs.errors] == ["Make maps again", "Roll back failed", "Roll back failed",
+                                                      "Free disk"]
+    assert all("holds this project" in text for _, text in dialogs.errors)
+    assert [r.index for r in Project.open(proj.folder).rounds] == [0, 1, 2, 3]
+    assert [r.pruned is not None for r in Project.open(proj.folder).rounds] == prune_before

@@ -468,6 +468,8 @@ class AdaptPanel(QWidget):
         proj = self.studio.project
         if proj is None or self.keep_round.count() == 0 or self.studio.runner.running:
             return False
+        if self._held_elsewhere(proj, "Roll back failed", "roll back after it ends (or stop it)"):
+            return False
         keep = int(self.keep_round.currentData())
         drop = [r.index for r in proj.rounds if r.index > keep]
         if not drop:
@@ -496,6 +498,8 @@ class AdaptPanel(QWidget):
         without rolling back: Review offers the round again and ``export --round`` takes it."""
         proj, keep = self.studio.project, self._chosen_pruned()
         if proj is None or keep is None or self.studio.runner.running:
+            return False
+        if self._held_elsewhere(proj, "Make maps again", f"restore round {keep} after it ends (or stop it)"):
             return False
         return self._start_restore(
             proj, keep, "Make maps again",
@@ -542,6 +546,8 @@ class AdaptPanel(QWidget):
 
         proj = self.studio.project
         if proj is None or self.studio.runner.running:
+            return False
+        if self._held_elsewhere(proj, "Free disk", "prune its rounds after it ends (or stop it)"):
             return False
         keep = prune_keep(proj.rounds)
         hint = keep[0] if keep else None
@@ -616,18 +622,19 @@ class AdaptPanel(QWidget):
         self._project_changed_plot_only()
         return self.studio.start_job("Adaptation", factory)
 
-    def _held_elsewhere(self, proj) -> bool:
-        """Another process's job holds the project (a terminal's ``adapt``, another window): say so now. Before
-        session 35 Run adaptation started, asked about unsaved edits, loaded torch and the models for seconds, and
-        then failed ("Adaptation failed", the panel's line "failed: …")."""
+    def _held_elsewhere(self, proj, title: str = "Busy",
+                        then: str = "run the adaptation after it ends (or stop it there). Nothing was started.") -> bool:
+        """Another process's job holds the project (a terminal's ``adapt``, another window): say so now (``title``,
+        the holder and ``then``). Before session 35 Run adaptation started, asked about unsaved edits, loaded torch
+        and the models for seconds, and then failed ("Adaptation failed", the panel's line "failed: …"); Roll back,
+        Free disk… and Make maps again asked their question first and then failed."""
         try:
             held = proj.job_running()
             holder = proj.job_holder() if held else ""
         except OSError:  # the job's lock cannot be read (a read-only or vanished folder): the job says what is wrong
             return False
         if held:
-            dialogs.error(self, "Busy", f"{proj.folder}: {holder} holds this project; run the adaptation after it "
-                                        "ends (or stop it there). Nothing was started.")
+            dialogs.error(self, title, f"{proj.folder}: {holder} holds this project; {then}")
         return held
 
     def _confirm_discarding(self, proj, cfg):
