@@ -199,21 +199,25 @@ def test_ctrl_c_says_what_the_cancel_kept(folders, capsys, monkeypatch):
     assert len(Project.open(tmp / "proj").images) == 2
 
 
+def _interrupted_at_load(project, cfg, **kw):
+    """An ``adapt`` that stops at its first event as Ctrl+C would (the command then exits 130): what the command
+    says before adapting, without the adaptation."""
+    from vessel_studio.events import Progress
+
+    yield Progress("load", 0, 1)
+    raise KeyboardInterrupt
+
+
 def test_unsaved_drafts_are_named_before_adapting(folders, capsys, monkeypatch):
     """Session 28: the GUI's Run adaptation and the export command name images whose autosaved edits were never
     saved (the adaptation trusts saved corrections only); the adapt command said nothing."""
     import numpy as np
 
     import vessel_studio.adaptation as adaptation
-    from vessel_studio.events import Progress
     from vessel_studio.gui import tasks
 
-    def quick(project, cfg, **kw):
-        yield Progress("load", 0, 1)
-        raise KeyboardInterrupt
-
     tmp, src, tgt, seg, gen = folders
-    monkeypatch.setattr(adaptation, "adapt", quick)
+    monkeypatch.setattr(adaptation, "adapt", _interrupted_at_load)
     assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
     assert "unsaved edits" not in capsys.readouterr().err
     proj = Project.open(tmp / "proj")
@@ -232,15 +236,10 @@ def test_unsaved_drafts_of_images_sharing_a_name_are_named_with_their_ids(folder
     import numpy as np
 
     import vessel_studio.adaptation as adaptation
-    from vessel_studio.events import Progress
     from vessel_studio.gui import tasks
 
-    def quick(project, cfg, **kw):
-        yield Progress("load", 0, 1)
-        raise KeyboardInterrupt
-
     tmp, src, tgt, seg, gen = folders
-    monkeypatch.setattr(adaptation, "adapt", quick)
+    monkeypatch.setattr(adaptation, "adapt", _interrupted_at_load)
     assert main(_args(tmp, src, tgt, seg, gen, "--rounds", "1")) == 130
     proj = Project.open(tmp / "proj")
     first, second = proj.images

@@ -351,8 +351,8 @@ class AdaptPanel(QWidget):
             runs = f"round {job.round}" if job.round == job.last else f"rounds {job.round}–{job.last}"
             self.recorded.setText(
                 f"An adaptation of this project was interrupted in round {job.round} (the process ended, or it "
-                f"failed). Run adaptation with its settings ({', '.join(recorded_config_items(rec))}, Rounds "
-                f"{job.config['rounds']}) and the same source goes on from its last finished step and makes "
+                f"failed). Run adaptation with its settings ({self._interrupted_settings(job)}) and the same source "
+                f"goes on from its last finished step and makes "
                 f"{runs}; other settings or another source start afresh and discard its work (you are asked first).")
         else:
             self.recorded.setText("" if rec is None else
@@ -600,16 +600,16 @@ class AdaptPanel(QWidget):
         conflict = self.studio.source_conflict()  # rounds of another source: say what running does
         if conflict is not None and not dialogs.confirm(self, "Different source", f"{conflict}\n\nRun anyway?"):
             return False
-        go_on, resumed = self._confirm_discarding(proj, cfg)
+        from vessel_studio.adaptation.job import SourceBundle
+
+        # the default source is None (the bundled models: the box left empty, as most labs run it); its modality was
+        # an AttributeError below, so the run's time left was never shown then (session 35 QA)
+        source = self.studio.source_bundle or SourceBundle()
+        go_on, resumed = self._confirm_discarding(proj, cfg, source)
         if not go_on:
             return False
         self._stop.clear()
         try:  # the rounds this run is to make, for the run's time left (the job resolves "auto" the same way)
-            from vessel_studio.adaptation.job import SourceBundle
-
-            # the default source is None: its modality was an AttributeError, so with the bundled models (the box
-            # left empty, as most labs run it) the run's time left was never shown (session 35 QA)
-            source = self.studio.source_bundle or SourceBundle()
             rounds = int(cfg.resolve_auto(source.modality, proj.modality).rounds)
             base = proj.latest_round.index if proj.latest_round is not None else None
             self._plan = (0, rounds) if base is None else (base + 1, base + rounds)
@@ -637,19 +637,18 @@ class AdaptPanel(QWidget):
             dialogs.error(self, title, f"{proj.folder}: {holder} holds this project; {then}")
         return held
 
-    def _confirm_discarding(self, proj, cfg):
-        """An interrupted run (``adaptation.job.interrupted_job``) that this one would not resume (other settings,
-        another source, images added or removed: ``would_resume``): ask before its work is discarded. Returns
-        (go on, the interrupted run this one resumes or None)."""
-        from vessel_studio.adaptation.job import SourceBundle, would_resume
+    def _confirm_discarding(self, proj, cfg, source):
+        """An interrupted run (``adaptation.job.interrupted_job``) that this one, from ``source`` (a SourceBundle),
+        would not resume (other settings, another source, images added or removed: ``would_resume``): ask before its
+        work is discarded. Returns (go on, the interrupted run this one resumes or None)."""
+        from vessel_studio.adaptation.job import would_resume
 
         job = self._find_interrupted(proj)  # now: a terminal's run may have been killed since the form was filled
         identity = self.studio.source_identity()
         if job is None or identity is None:  # no source identity: its models are missing, the job says so
             return True, None
-        bundle = self.studio.source_bundle or SourceBundle()
         try:
-            if would_resume(job, proj, cfg, identity, bundle.modality):
+            if would_resume(job, proj, cfg, identity, source.modality):
                 return True, job
         except (ValueError, TypeError):
             return True, None
