@@ -95,3 +95,31 @@ def test_a_workers_end_still_waits_for_a_running_one(qapp):
     assert workers.end(5000)
     assert time.monotonic() - t > 0.05
     assert workers.running() == 0
+
+
+def test_a_job_start_does_not_freeze_garbage():
+    """``freeze_heap`` (each job's start) collects what is garbage before freezing: a frozen object is never
+    collected, so garbage in a reference cycle at that moment stayed for good (session 36: 17,370 such objects
+    after 20 "most uncertain first" jobs in the real window, 3,727 with the collection)."""
+    import gc
+    import weakref
+
+    from vessel_studio.gui.jobs import freeze_heap
+
+    class Node:
+        pass
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # no automatic collection between the cycle's making and the freeze
+    try:
+        node = Node()
+        node.me = node  # a reference cycle: only the cyclic collector frees it
+        ref = weakref.ref(node)
+        del node
+        assert ref() is not None
+        freeze_heap()
+        assert ref() is None, "a cycle that was garbage when the job started was frozen"
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()

@@ -118,9 +118,15 @@ def freeze_heap() -> None:
     job's allocations walks all of them while holding the GIL (measured: 0.75 s stalls of the
     event loop). Frozen objects are never collected, so call this after the window is built and
     when a job starts, not in a loop.
+
+    Garbage in reference cycles is collected first: frozen, it would stay for good (session 36: 17,370 such
+    objects after 20 jobs in the real window, 3,727 with the collection; those left were alive when frozen). The
+    collection walks only what is not frozen yet, the objects made since the last freeze, not napari's whole
+    graph (about 1 ms a job start there).
     """
     import gc
 
+    gc.collect()
     gc.freeze()
 
 
