@@ -1,4 +1,4 @@
-"""Train the bundled mask-conditioned fundus generator (``resources/models/fundus-generator``).
+"""Train the mask-conditioned fundus generator that is bundled as ``resources/models/fundus-generator``.
 
 Data: the TRAINING splits of DRIVE, CHASE_DB1 and STARE (manual masks of the first observer),
 prepared with ``Preprocessing.for_modality("fundus")`` (green channel, inverted so vessels are
@@ -6,9 +6,12 @@ bright, FOV rescaled to 540 px, standardised inside the FOV) and mapped to [-1, 
 ``to_unit``; crops are centred inside the FOV. No test image is read.
 
     nice -n 5 python training/train_fundus_generator.py --preset cpu --threads 1 \
-        --checkpoint-dir scratch/fundus-generator-ckpt --out resources/models/fundus-generator
+        --checkpoint-dir scratch/fundus-generator-ckpt --out scratch/fundus-generator
 
-Resumable: rerun the same command after an interruption. Prints progress every 25 steps.
+``--out`` defaults to ``scratch/fundus-generator``; the bundled folder (``resources/models/fundus-generator``,
+the model the app uses) is written only with ``--out`` naming it and ``--replace-bundled``. The model folder
+is written atomically (a temporary folder beside it, then renamed). Resumable: rerun the same command after an
+interruption. Prints progress every 25 steps.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def load_training_data(data: Path, names: list[str], prep):
     return images, masks, fovs, used
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--datasets", nargs="+", default=["DRIVE", "CHASE_DB1", "STARE"])
@@ -50,15 +53,23 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint-every", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoint-dir", type=Path, default=REPO / "scratch" / "fundus-generator-ckpt")
-    ap.add_argument("--out", type=Path, default=REPO / "resources" / "models" / "fundus-generator")
+    ap.add_argument("--out", type=Path, default=REPO / "scratch" / "fundus-generator",
+                    help="model folder to write (default: scratch/fundus-generator)")
+    ap.add_argument("--replace-bundled", action="store_true",
+                    help="allow --out to be the bundled resources/models/fundus-generator (the app's default model)")
     ap.add_argument("--full-precision", action="store_true", help="save float32 (default: float16)")
     ap.add_argument("--device", default=None)
-    args = ap.parse_args(argv)
-    from vessel_studio.commands.checks import check_at_least, check_out_folder
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from vessel_studio.commands.checks import check_at_least, check_not_bundled, check_out_folder
 
     # before the data are read and the model trained (0 was read as "the preset's"; a file or a read-only
     # place as --out failed at the end, after the training)
     check_at_least(args, steps=1, batch_size=1, threads=1, checkpoint_every=1)
+    check_not_bundled(args.out, repo=REPO, replace_bundled=args.replace_bundled)
     check_out_folder(args.out, kind="generator")
 
     import torch

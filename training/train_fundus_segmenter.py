@@ -1,13 +1,17 @@
-"""Train the bundled fundus segmenter (resources/models/fundus-segmenter) and score it.
+"""Train the fundus segmenter that is bundled as resources/models/fundus-segmenter, and score it.
 
 Trains one residual U-Net on the TRAINING splits of DRIVE, CHASE_DB1 and STARE together (all
 rescaled to a common FOV diameter of 540 px: fundus preprocessing = green channel, inverted,
 standardised inside the FOV), for a fixed number of steps (no checkpoint is chosen on any
 label), saves it in half precision, then scores it on the TEST splits inside the FOV.
 
-    python training/train_fundus_segmenter.py --data ../shared/data --out resources/models/fundus-segmenter
+    python training/train_fundus_segmenter.py --data ../shared/data --out scratch/fundus-segmenter
 
-``--eval-only`` re-scores an existing model folder; scores go to ``--scores`` (JSON).
+``--out`` defaults to ``scratch/fundus-segmenter``; the bundled folder (``resources/models/fundus-segmenter``, the
+model the app uses) is written (a training, or ``--card``) only with ``--out`` naming it and ``--replace-bundled``.
+The model folder is written atomically (a temporary folder beside it, then renamed).
+``--eval-only`` re-scores an existing model folder (``--out``; scoring the bundled one needs no flag); scores go
+to ``--scores`` (JSON).
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("DRIVE", "CHASE_DB1", "STARE")
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-    ap.add_argument("--out", default=str(REPO / "resources" / "models" / "fundus-segmenter"))
+    ap.add_argument("--out", default=str(REPO / "scratch" / "fundus-segmenter"),
+                    help="model folder to write, or with --eval-only to score (default: scratch/fundus-segmenter)")
+    ap.add_argument("--replace-bundled", action="store_true",
+                    help="allow writing into the bundled resources/models/fundus-segmenter (a training, or --card)")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--crop", type=int, default=96)
@@ -41,13 +48,19 @@ def main(argv=None) -> int:
                     help="inference arithmetic for scoring (auto: bf16 on CPUs with native bf16, as segment does)")
     ap.add_argument("--card", action="store_true", help="write the model card README.md from the scores")
     ap.add_argument("--train-command", default=None, help="(for the card, with --eval-only) how the model was trained")
-    args = ap.parse_args(argv)
-    from vessel_studio.commands.checks import check_at_least, check_out_folder
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from vessel_studio.commands.checks import check_at_least, check_not_bundled, check_out_folder
     from vessel_studio.io.folders import check_writable
 
     # before the data are read and the model trained (--threads 0 was a RuntimeError; a file or a read-only
     # place as --out or --scores failed after the training, or after the scoring)
     check_at_least(args, steps=1, batch_size=1, crop=8, threads=1)
+    if not args.eval_only or args.card:  # training writes the model folder; --card its README.md
+        check_not_bundled(args.out, repo=REPO, replace_bundled=args.replace_bundled)
     if not args.eval_only:
         check_out_folder(args.out, kind="segmenter")
     if Path(args.scores).is_dir():

@@ -43,3 +43,48 @@ def test_bad_options_are_said_before_any_work(tmp_path, monkeypatch, capsys, scr
     err = capsys.readouterr().err
     assert f"{script}: error: " in err and says in err and "Traceback" not in err
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "model").exists()
+
+
+BUNDLED = TRAINING.parent / "resources" / "models"
+SCRIPTS = {"train_fundus_generator.py": "fundus-generator", "train_fundus_segmenter.py": "fundus-segmenter"}
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_out_defaults_to_a_scratch_folder_not_the_bundled_model(script):
+    """Before session 36 ``--out`` defaulted to ``resources/models/NAME``: a run to try something replaced the
+    model the app uses."""
+    parser = runpy.run_path(str(TRAINING / script), run_name="training_script")["parser"]
+    out = Path(parser().parse_args([]).out).resolve()
+    assert out == (TRAINING.parent / "scratch" / SCRIPTS[script]).resolve()
+    assert BUNDLED.resolve() not in out.parents
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("train_fundus_generator.py", []),
+    ("train_fundus_segmenter.py", []),
+    ("train_fundus_segmenter.py", ["--eval-only", "--card"]),  # --card writes the bundled model's README.md
+])
+def test_the_bundled_folder_is_written_only_with_replace_bundled(tmp_path, monkeypatch, capsys, script, extra):
+    bundled = BUNDLED / SCRIPTS[script]
+    before = _snapshot(bundled)
+    args = ["--data", str(tmp_path / "no-data"), "--checkpoint-dir", str(tmp_path / "ckpt"), *extra]
+    if "segmenter" in script:
+        args += ["--scores", str(tmp_path / "scores.json")]
+    monkeypatch.chdir(TRAINING.parent)  # however it is spelt: absolute, relative, with a trailing slash
+    for out in (str(bundled), f"resources/models/{SCRIPTS[script]}/", f"training/../resources/models/{SCRIPTS[script]}"):
+        assert _run(monkeypatch, script, *args, "--out", out) == 2
+        err = capsys.readouterr().err
+        assert f"{script}: error: " in err and ": --out is a bundled model folder" in err and SCRIPTS[script] in err
+        assert "add --replace-bundled" in err and "Traceback" not in err
+    assert _snapshot(bundled) == before and not (tmp_path / "ckpt").exists()
+    # the flag lets it past that check, to the next one (here the missing --data, so nothing is written)
+    if "--eval-only" in extra:  # scoring the bundled model writes nothing into it: no flag needed
+        args.remove("--card")
+    assert _run(monkeypatch, script, *args, "--out", str(bundled), *([] if extra else ["--replace-bundled"])) == 2
+    err = capsys.readouterr().err
+    assert "--out is a bundled model folder" not in err and "no-data" in err
+    assert _snapshot(bundled) == before

@@ -20,6 +20,22 @@ def check_out_folder(out, **kw) -> Path:
     return path
 
 
+def check_not_bundled(out, *, repo: Path, replace_bundled: bool, option: str = "--out") -> None:
+    """A script of ``training/`` writes into a shipped model folder (``resources/models/NAME`` of the checkout
+    ``repo``, or of ``resources.models_dir()``) only when ``--replace-bundled`` is given: before session 36 their
+    ``--out`` defaulted to the bundled folder, so a run to try something replaced the model the app uses. A
+    ``ValueError`` naming the folder otherwise, before any work."""
+    from vessel_studio.resources import models_dir
+
+    if replace_bundled:
+        return
+    parent = Path(out).resolve().parent
+    bundled = {(Path(repo) / "resources" / "models").resolve(), models_dir().resolve()}
+    if parent in bundled:
+        raise ValueError(f"{out}: {option} is a bundled model folder, the model the app uses by default; to replace "
+                         "it, add --replace-bundled; else choose another folder (nothing was changed)")
+
+
 def check_at_least(args: argparse.Namespace, **least: int) -> None:
     """``--name`` options given (not None) must be at least ``least[name]``; a ``ValueError`` names
     the first that is not (0 is a value to refuse, never read as "the preset's")."""
