@@ -313,3 +313,36 @@ def test_a_new_project_defaults_to_the_cpu_preset_and_seed_0(folders, capsys, mo
                  "--source-segmenter", str(seg), "--source-generator", str(gen), "--quiet"]) == 130
     assert (seen[0].preset_name, seen[0].seed, seen[0].rounds) == ("cpu", 0, "auto")
     assert "continuing with" not in capsys.readouterr().out
+
+
+def test_a_folder_that_is_not_a_project_is_refused_not_made_one(folders, capsys, monkeypatch):
+    """Session 36: ``adapt FOLDER`` on a folder of images (no project.json) made the project inside it, among the
+    images; now one line names the folder and says how to make a project, and the folder is left as it was. A new
+    folder, an empty one, or one a killed creation left with its empty subfolders still becomes the project."""
+    tmp, src, tgt, seg, gen = folders
+    _capture_config(monkeypatch)  # no adaptation is run (before the fix: the project made, then a cpu run)
+    models = ["--source-segmenter", str(seg), "--source-generator", str(gen)]
+    images = tgt.folder / "images"
+    before = sorted(p.name for p in images.iterdir())
+    assert main(["adapt", str(images), "--target", str(images), "--modality", "octa", *models, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"vessel-studio adapt: error: {images}: not a Vessel Studio project (no project.json), and not empty" in err
+    assert f"vessel-studio adapt NEW_FOLDER --modality octa --target {images}" in err
+    assert sorted(p.name for p in images.iterdir()) == before
+    # without --modality (it is asked for a new project only after this) and on a file: the folder is named too
+    assert main(["adapt", str(tgt.folder), *models, "--quiet"]) == 2
+    assert f"{tgt.folder}: not a Vessel Studio project" in capsys.readouterr().err
+    assert not (tgt.folder / "project.json").exists()
+    a_file = tmp / "notes.txt"
+    a_file.write_text("x")
+    assert main(["adapt", str(a_file), "--target", str(images), "--modality", "octa", *models, "--quiet"]) == 2
+    assert f"{a_file}: is a file, not a Vessel Studio project folder" in capsys.readouterr().err
+
+    empty, half = tmp / "empty", tmp / "half-made"
+    empty.mkdir()
+    for sub in ("images", "rounds", "corrections"):
+        (half / sub).mkdir(parents=True)
+    for folder in (tmp / "new", empty, half):
+        assert main(["adapt", str(folder), "--target", str(images), "--modality", "octa", *models, "--quiet"]) == 130
+        assert len(Project.open(folder).images) == len(before)

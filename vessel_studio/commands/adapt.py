@@ -1,6 +1,8 @@
 """``vessel-studio adapt PROJECT --target DIR``: create or continue an adaptation project.
 
-Adds the images of ``--target`` to the project (duplicates by content are skipped), then runs
+A new project is made in a new or empty folder; a folder that holds other files and no project.json (a
+folder of images given as PROJECT) is refused, naming it. Adds the images of ``--target`` to the project
+(duplicates by content are skipped), then runs
 the adaptation job (round 0 = latent similarity mining when the project has no round yet,
 then ``--rounds`` co-optimization rounds) with tqdm progress bars. Source: the bundled fundus
 models, or ``--source-segmenter`` / ``--source-generator``; labelled source images with
@@ -44,7 +46,8 @@ def _rounds_arg(text: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("project", help="project folder (created when it does not exist)")
+    p.add_argument("project", help="project folder (created when it does not exist or is empty; a folder "
+                                   "holding other files is refused)")
     p.add_argument("--target", action="append", default=[], metavar="DIR",
                    help="folder (or file) of unlabelled target images to add; repeatable")
     p.add_argument("--modality", choices=["octa", "fundus"], default=None,
@@ -163,6 +166,30 @@ def _recorded_models(reused, args: argparse.Namespace) -> list[str]:
     return out
 
 
+#: what ``Project.create`` makes before it writes project.json (a creation killed in between leaves them, empty)
+_CREATED_FIRST = ("images", "rounds", "corrections")
+
+
+def _check_new_project_folder(folder: Path, args: argparse.Namespace) -> None:
+    """A project is made in a new folder or an empty one (or one a killed creation left with only its empty
+    subfolders). Before session 36 ``adapt FOLDER`` on a folder of images (or anything else that is not a project)
+    made the project inside it, among the lab's files; a ``ValueError`` naming the folder now, before any work."""
+    if not folder.exists():  # new (a link to nothing: Project.create's mkdir says "File exists", naming it)
+        return
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: is a file, not a Vessel Studio project folder (nothing was changed)")
+    entries = sorted(p.name for p in folder.iterdir())
+    if all(name in _CREATED_FIRST and (folder / name).is_dir() and not any((folder / name).iterdir())
+           for name in entries):
+        return
+    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+    modality = args.modality or "octa|fundus"
+    raise ValueError(
+        f"{folder}: not a Vessel Studio project (no project.json), and not empty (it holds {shown}); a new project "
+        f"is made in a new or empty folder, e.g. vessel-studio adapt NEW_FOLDER --modality {modality} --target "
+        f"{folder} (nothing was changed)")
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     import shutil
@@ -178,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--source-images and --source-masks go together")
     # every argument is checked before the project is created or images are copied into it
     project = Project.open(folder) if (folder / "project.json").exists() else None
+    if project is None:
+        _check_new_project_folder(folder, args)
     from vessel_studio.adaptation.config import recorded_config
 
     settings = recorded_config(project) if project is not None else None
