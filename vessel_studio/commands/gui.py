@@ -58,12 +58,72 @@ def no_display() -> str | None:
     """Why the window cannot open here, or None. On Linux (and other X11 / Wayland systems) with neither
     ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set and no ``QT_QPA_PLATFORM`` chosen, Qt aborts the process when the
     window is made ("could not connect to display", then SIGABRT, after 6 s of imports in session 35): a machine
-    without a screen, or an ssh session without X forwarding. Said before napari and Qt are imported. A display
-    that is set but unreachable is left to Qt."""
-    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+    without a screen, or an ssh session without X forwarding. It aborts the same way when ``DISPLAY`` is set but
+    no X server can be connected to there (none running, or the connection refused: no X authority cookie), so an
+    X display Qt would use (``DISPLAY`` without ``WAYLAND_DISPLAY``, or ``QT_QPA_PLATFORM=xcb``) is connected to
+    first (``x_display_problem``; before session 36 it was left to Qt). Said before napari and Qt are imported.
+    A Wayland display, or another platform chosen, is left to Qt."""
+    if sys.platform in ("win32", "darwin"):
         return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):  # offscreen, wayland, vnc, ...: not an X display
         return None
-    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set). On a machine without a "
-            "screen, run it on a virtual one: xvfb-run -a vessel-studio gui [PROJECT] (Debian's xvfb package); "
-            "over ssh, connect with ssh -X. The other commands need no display (vessel-studio --help).")
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if display:
+        return x_display_problem(display)
+    if platform:
+        return (f"no display to open the window on (QT_QPA_PLATFORM={platform} asks for an X display and DISPLAY is "
+                f"not set). {_ELSEWHERE}")
+    return f"no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set). {_ELSEWHERE}"
+
+
+_ELSEWHERE = ("On a machine without a screen, run it on a virtual one: xvfb-run -a vessel-studio gui [PROJECT] "
+              "(Debian's xvfb package); over ssh, connect with ssh -X. The other commands need no display "
+              "(vessel-studio --help).")
+
+
+def x_display_problem(display: str) -> str | None:
+    """None when an X server at ``display`` accepts a connection (opened and closed again through libxcb, the
+    library Qt's X platform uses, by ctypes: no Qt, a few milliseconds), else the one-line reason. None too when
+    libxcb cannot be loaded (then Qt's X platform cannot work either, and says so itself)."""
+    lib = _libxcb()
+    if lib is None:
+        return None
+    conn = lib.xcb_connect(display.encode(), None)
+    try:
+        error = lib.xcb_connection_has_error(conn)
+    finally:
+        lib.xcb_disconnect(conn)  # an error connection too (libxcb ignores its static error connections)
+    if not error:
+        return None
+    if error == 5:  # XCB_CONN_CLOSED_PARSE_ERR
+        why = "not a display name (:0, localhost:10.0, ...). Set DISPLAY to one that runs"
+    else:  # XCB_CONN_ERROR: no server at that socket or port, or it refused the connection; others unlikely
+        why = ("no X server answers there, or it refused the connection (no permission to use it, e.g. no X "
+               f"authority cookie){'' if error == 1 else f' (xcb error {error})'}. Start an X server there, or set "
+               "DISPLAY to one that runs")
+    return f"cannot connect to the display DISPLAY={display}: {why}. {_ELSEWHERE}"
+
+
+def _libxcb():
+    """libxcb through ctypes, its three functions typed; None when it cannot be loaded."""
+    import ctypes
+    import ctypes.util
+
+    for name in ("libxcb.so.1", ctypes.util.find_library("xcb")):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        lib.xcb_connect.restype = ctypes.c_void_p
+        lib.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+        lib.xcb_connection_has_error.restype = ctypes.c_int
+        lib.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+        lib.xcb_disconnect.restype = None
+        lib.xcb_disconnect.argtypes = [ctypes.c_void_p]
+        return lib
+    return None
