@@ -86,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
 def _refuse_a_persons_work(project, ids: list[str], corrected: set[str], drafts: set[str]) -> None:
     """``--remove`` without ``--force``: a ValueError naming the images among ``ids`` that hold a person's
     work (a saved correction or accepted mask; unsaved edits a window autosaved), before anything is removed.
-    A window's edits made in the last seconds, not yet autosaved, are not seen here (the window names them
-    lost when it sees the image go)."""
+    A window autosaves an image's first edit at once (since session 36; before, up to 3 s later, and this check
+    missed an image whose edits were all younger), later ones every 3 s, so an image being edited has a draft; what
+    is still not seen: an edit made between this check and the removal, and edits a window could keep in no draft
+    (a full disk: the window names them lost when it sees the image go)."""
     names = {rec.id: rec.name for rec in project.images}
     held = []
     for image_id in ids:

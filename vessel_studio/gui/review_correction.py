@@ -137,6 +137,29 @@ class CorrectionMixin:
             self._edit_state_timer.start()
             return
         self._update_edit_state()
+        if self._draft_digest is None:
+            # the first edit since the image was shown (or saved, reverted, its draft dropped) is autosaved as soon as
+            # the event loop is back, not at the timer's next tick up to 3 s later: ``vessel-studio images --remove``
+            # in a terminal refuses an image whose draft it sees, and before session 36 it removed one whose edits
+            # were younger, the edits with it. Not from here: napari emits the paint event of a single dab before it
+            # changes the data
+            self._autosave_first_edit_soon()
+
+    def _autosave_first_edit_soon(self) -> None:
+        timer = getattr(self, "_first_edit_timer", None)
+        if timer is None:  # made here, at the first edit: the panel's __init__ makes the other timers
+            from qtpy.QtCore import QTimer
+
+            timer = self._first_edit_timer = QTimer(self)
+            timer.setSingleShot(True)
+            timer.setInterval(0)
+            timer.timeout.connect(self._autosave_first_edit)
+        timer.start()
+
+    def _autosave_first_edit(self) -> None:
+        """The draft of the first edit (``_edited``): written when no draft of this window's holds the edits yet."""
+        if self._draft_digest is None and self.dirty:
+            self.autosave()
 
     def _running_job(self) -> str | None:
         """The studio's running job ("Adaptation", "Export", ...), or None. An adaptation's rounds train on
