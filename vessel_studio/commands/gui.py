@@ -112,7 +112,8 @@ def _libxcb():
     import ctypes
     import ctypes.util
 
-    for name in ("libxcb.so.1", ctypes.util.find_library("xcb")):
+    for find in (lambda: "libxcb.so.1", lambda: ctypes.util.find_library("xcb")):  # the second runs ldconfig
+        name = find()
         if not name:
             continue
         try:
