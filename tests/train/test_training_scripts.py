@@ -75,7 +75,8 @@ def test_the_bundled_folder_is_written_only_with_replace_bundled(tmp_path, monke
     if "segmenter" in script:
         args += ["--scores", str(tmp_path / "scores.json")]
     monkeypatch.chdir(TRAINING.parent)  # however it is spelt: absolute, relative, with a trailing slash
-    for out in (str(bundled), f"resources/models/{SCRIPTS[script]}/", f"training/../resources/models/{SCRIPTS[script]}"):
+    name = SCRIPTS[script]
+    for out in (str(bundled), f"resources/models/{name}/", f"training/../resources/models/{name}"):
         assert _run(monkeypatch, script, *args, "--out", out) == 2
         err = capsys.readouterr().err
         assert f"{script}: error: " in err and ": --out is a bundled model folder" in err and SCRIPTS[script] in err
