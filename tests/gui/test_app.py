@@ -519,6 +519,18 @@ def test_another_project_is_not_opened_while_a_job_runs(studio, tmp_path, qtbot,
     assert studio.project.folder == tmp_path / "other"
 
 
+
+def test_new_project_in_a_folder_of_images_is_refused(studio, dialogs, tmp_path):
+    """"New project" asks for an empty folder; one holding the lab's images is refused with a message naming it,
+    and the open project stays (session 36: the project was made among the images)."""
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "01.png").write_bytes(b"x")
+    folder = studio.project.folder
+    assert studio.new_project(scans, "fundus") is False
+    assert dialogs.errors[-1][0] == "Cannot create project" and "scans: not empty" in dialogs.errors[-1][1]
+    assert [p.name for p in scans.iterdir()] == ["01.png"] and studio.project.folder == folder
+
 def test_discarded_edits_leave_the_screen(studio, dialogs):
     """"Discard" (asked before a job, an export or closing) puts the mask back as it was saved; the
     discarded strokes are not left on the Labels layer to be saved later by mistake."""

@@ -60,6 +60,29 @@ def test_create_open_and_manifest_schema(tmp_path):
         Project.create(tmp_path / "q", modality="xray")
 
 
+
+def test_a_project_is_made_only_in_a_new_or_empty_folder(tmp_path):
+    """A folder holding other files (a folder of images chosen as the new project's) is refused, naming it and
+    what it holds, and left as it was (session 36: the project was made inside it, among the lab's files). A folder
+    a killed creation left with its empty subfolders still takes one."""
+    lab = tmp_path / "scans"
+    lab.mkdir()
+    for name in ("a.png", "b.png", "c.png", "d.png"):
+        (lab / name).write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"scans: not empty \(it holds a\.png, b\.png, c\.png and 1 more\)"):
+        Project.create(lab, modality="fundus")
+    assert sorted(p.name for p in lab.iterdir()) == ["a.png", "b.png", "c.png", "d.png"]
+    (tmp_path / "empty").mkdir()
+    Project.create(tmp_path / "empty", modality="fundus")
+    killed = tmp_path / "killed"
+    for sub in ("images", "rounds", "corrections"):
+        (killed / sub).mkdir(parents=True)
+    Project.create(killed, modality="octa")
+    (tmp_path / "kept" / "images").mkdir(parents=True)
+    (tmp_path / "kept" / "images" / "scan.png").write_bytes(b"x")
+    with pytest.raises(ValueError, match="it holds images"):
+        Project.create(tmp_path / "kept", modality="octa")
+
 def test_what_the_readers_hand_out_cannot_change_the_cached_manifest(tmp_path, images):
     """``images`` and ``rounds`` are read from the cached manifest without copying all of it (session 31: the GUI
     asks for them many times a refresh); changing what they, ``manifest``, ``source`` or ``preprocessing`` hand

@@ -166,28 +166,25 @@ def _recorded_models(reused, args: argparse.Namespace) -> list[str]:
     return out
 
 
-#: what ``Project.create`` makes before it writes project.json (a creation killed in between leaves them, empty)
-_CREATED_FIRST = ("images", "rounds", "corrections")
-
-
 def _check_new_project_folder(folder: Path, args: argparse.Namespace) -> None:
     """A project is made in a new folder or an empty one (or one a killed creation left with only its empty
     subfolders). Before session 36 ``adapt FOLDER`` on a folder of images (or anything else that is not a project)
-    made the project inside it, among the lab's files; a ``ValueError`` naming the folder now, before any work."""
+    made the project inside it, among the lab's files; a ``ValueError`` naming the folder now, before any work
+    (``Project.create`` refuses it too; this says how to make one from the command line)."""
+    from vessel_studio.store.project import files_in_the_way, shown_names
+
     if not folder.exists():  # new (a link to nothing: Project.create's mkdir says "File exists", naming it)
         return
     if not folder.is_dir():
         raise ValueError(f"{folder}: is a file, not a Vessel Studio project folder (nothing was changed)")
-    entries = sorted(p.name for p in folder.iterdir())
-    if all(name in _CREATED_FIRST and (folder / name).is_dir() and not any((folder / name).iterdir())
-           for name in entries):
+    entries = files_in_the_way(folder)
+    if not entries:
         return
-    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     modality = args.modality or "octa|fundus"
     raise ValueError(
-        f"{folder}: not a Vessel Studio project (no project.json), and not empty (it holds {shown}); a new project "
-        f"is made in a new or empty folder, e.g. vessel-studio adapt NEW_FOLDER --modality {modality} --target "
-        f"{folder} (nothing was changed)")
+        f"{folder}: not a Vessel Studio project (no project.json), and not empty (it holds {shown_names(entries)}); "
+        f"a new project is made in a new or empty folder, e.g. vessel-studio adapt NEW_FOLDER --modality {modality} "
+        f"--target {folder} (nothing was changed)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -82,6 +82,25 @@ def round_name(index: int) -> str:
     return f"round-{int(index):03d}"
 
 
+#: the folders ``Project.create`` makes before it writes the manifest (a creation killed in between leaves them, empty)
+CREATED_FIRST = ("images", "rounds", "corrections")
+
+
+def files_in_the_way(folder: Path) -> list[str]:
+    """The names in ``folder`` (not a project) that stop a new project being made there, sorted: anything but the
+    empty subfolders a killed ``Project.create`` leaves. [] for a new or empty folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if not (p.name in CREATED_FIRST and p.is_dir() and not p.is_symlink() and not any(p.iterdir())))
+
+
+def shown_names(names: list[str], first: int = 3) -> str:
+    """``a, b, c and 4 more``."""
+    return ", ".join(names[:first]) + (f" and {len(names) - first} more" if len(names) > first else "")
+
+
 class ProjectBusyError(ValueError):
     """Another adaptation job holds this project's job lock."""
 
@@ -150,7 +169,9 @@ class Project:
         name: str | None = None,
         preprocessing: dict[str, Any] | None = None,
     ) -> "Project":
-        """Make a new empty project; the folder may exist but must not hold a project."""
+        """Make a new empty project in a new or empty folder. A folder holding other files (a folder of images
+        chosen by mistake) is a ValueError naming it: before session 36 the project was made inside it, among the
+        lab's files (the window's "New project" asked for an empty folder without checking)."""
         folder = Path(folder)
         if modality not in MODALITIES:
             raise ValueError(f"{folder}: unknown modality {modality!r} (choose from {', '.join(MODALITIES)})")
@@ -159,9 +180,13 @@ class Project:
             raise ValueError(f"{manifest}: a project already exists here (use Project.open)")
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"{folder}: exists and is not a folder")
+        in_the_way = files_in_the_way(folder)
+        if in_the_way:
+            raise ValueError(f"{folder}: not empty (it holds {shown_names(in_the_way)}) and not a Vessel Studio "
+                             "project; a new project is made in a new or empty folder (nothing was changed)")
         if preprocessing is None:
             preprocessing = _default_preprocessing(modality)
-        for sub in ("images", "rounds", "corrections"):
+        for sub in CREATED_FIRST:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         data = new_manifest(
             name=name or folder.resolve().name, modality=modality, preprocessing=preprocessing, created=now_iso()
