@@ -204,7 +204,71 @@ def _add_mask(viewer, data: np.ndarray, *, opacity: float, contour: bool, **kw):
     layer = viewer.add_labels(data, name="mask", opacity=opacity, **kw)
     layer.colormap = mask_colormap()
     layer.contour = 2 if contour else 0
+    keep_strokes_in_own_cell(viewer, layer)
     return layer
+
+
+def grid_of(viewer):
+    """The viewer's grid model (napari 0.9 moved it to ``viewer.canvas.grid``; ``viewer.grid`` warns)."""
+    canvas = getattr(viewer, "canvas", None)
+    return getattr(canvas, "grid", None) or viewer.grid
+
+
+def in_own_cell(viewer, layer, event) -> bool:
+    """Whether a mouse ``event`` (napari's, with the grid cell it was pressed in: ``viewbox``) is over ``layer``'s
+    own cell of "Side by side (grid)"; always True with the grid off."""
+    grid = grid_of(viewer)
+    cell = getattr(event, "viewbox", None)
+    if not grid.enabled or cell is None or layer not in viewer.layers:
+        return True
+    return tuple(cell) == tuple(grid.position(viewer.layers.index(layer), viewer.layers))
+
+
+def keep_strokes_in_own_cell(viewer, layer) -> None:
+    """Make the mask layer's brush, eraser, fill (every mode's press-and-drag action but pan/zoom) act only on a
+    press in the layer's own grid cell. napari hands a press in any cell of the grid to the active layer, at the
+    world position under the cursor in that cell: with "Side by side" on, a stroke over the image's cell painted
+    the mask there, out of sight in the mask's cell (session 36). A press elsewhere calls the layer's
+    ``_stroke_outside`` (a weak reference set by :func:`on_stroke_outside`), and its mode's action is not run.
+    Done once per layer: its modes' actions are replaced on the layer itself (napari's ``_drag_modes``, which its
+    ``mode`` setter swaps in and out of ``mouse_drag_callbacks``)."""
+    import weakref
+
+    from napari.layers.base import no_op
+
+    if getattr(layer, "_vs_own_cell", False):
+        return
+    viewer_ref = weakref.ref(viewer)
+
+    def guarded(action):
+        def in_cell_only(lyr, event):
+            viewer = viewer_ref()
+            if viewer is not None and not in_own_cell(viewer, lyr, event):
+                told = getattr(lyr, "_stroke_outside", None)
+                told = told() if told is not None else None
+                if told is not None:
+                    told()
+                return None
+            return action(lyr, event)
+
+        in_cell_only.__name__ = getattr(action, "__name__", "action")
+        return in_cell_only
+
+    modes = {mode: action if action is no_op else guarded(action) for mode, action in layer._drag_modes.items()}
+    current = layer._drag_modes[layer._mode]
+    layer._drag_modes = modes  # the layer's own, over the class's
+    callbacks = layer.mouse_drag_callbacks
+    if current in callbacks:
+        callbacks[callbacks.index(current)] = modes[layer._mode]
+    layer._vs_own_cell = True
+
+
+def on_stroke_outside(layer, method) -> None:
+    """Call the bound ``method`` (weakly referenced: a closed panel is not kept) when a press of the mask layer's
+    tools is outside its grid cell (:func:`keep_strokes_in_own_cell`)."""
+    import weakref
+
+    layer._stroke_outside = weakref.WeakMethod(method) if method is not None else None
 
 
 def order(viewer) -> None:

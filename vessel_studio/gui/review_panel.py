@@ -853,9 +853,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     # --- overlays ------------------------------------------------------------------------------
 
     def _grid(self, on: bool) -> None:
-        # napari 0.9 moved the grid to viewer.canvas.grid (viewer.grid warns a DeprecationWarning at each toggle)
-        canvas = getattr(self.viewer, "canvas", None)
-        grid = getattr(canvas, "grid", None) or self.viewer.grid
+        # napari 0.9 moved the grid to viewer.canvas.grid (viewer.grid warns a DeprecationWarning at each toggle);
+        # the mask's tools act in its own cell only (review_layers.keep_strokes_in_own_cell)
+        grid = review_layers.grid_of(self.viewer)
         grid.enabled = bool(on)
         grid.stride = 1
         self.viewer.reset_view()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from vessel_studio import measures
+from vessel_studio.gui import review_layers
 
 #: the Review panel's ``_mode`` name of "Erase piece"
 PIECE = "piece"
@@ -110,6 +111,9 @@ class PiecesMixin:
         layer = self.mask_layer
         if self._piece_click not in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.append(self._piece_click)
+        if layer is not None:  # the brush and the other tools act in the mask's own grid cell only
+            review_layers.keep_strokes_in_own_cell(self.viewer, layer)
+            review_layers.on_stroke_outside(layer, self._stroke_outside)
         if layer is None or layer is self._hooked_mask:
             return
         self._unhook_mask_events()
@@ -135,9 +139,17 @@ class PiecesMixin:
         except (ValueError, RuntimeError, AttributeError):
             pass
         layer = self.mask_layer
+        if layer is not None:
+            review_layers.on_stroke_outside(layer, None)
         if self._piece_on and layer is not None and layer.mode == "pan_zoom":
             layer.cursor = "standard"
         self._piece_on = False
+
+    def _stroke_outside(self) -> None:
+        """A press of the mask's tools (or of Erase piece) over another cell of "Side by side (grid)": nothing
+        is edited (``review_layers.keep_strokes_in_own_cell``); say where they act."""
+        self.studio.status.emit("Side by side: the mask is edited in its own cell only (the one showing the blue "
+                                "mask); the stroke over another cell changed nothing")
 
     def _piece_click(self, viewer, event):
         """A press on the canvas (napari calls the viewer's callbacks before the active layer's): in the
@@ -148,6 +160,7 @@ class PiecesMixin:
         if (not self._piece_on or event.type != "mouse_press" or getattr(event, "button", 1) != 1
                 or layer is None or self.image_id is None or layer.mode != "pan_zoom"):
             return
+        outside = not review_layers.in_own_cell(viewer, layer, event)  # "Side by side": over another cell
         press = np.asarray(event.pos, float)
         point = np.asarray(layer.world_to_data(event.position))[-2:]
         image_id = self.image_id
@@ -160,7 +173,9 @@ class PiecesMixin:
                 or self.mask_layer is not layer):
             return
         # a click that erases nothing says why (session 27 QA: it was silent, the button still pressed)
-        if not layer.visible:
+        if outside:  # it erased the piece under the cursor in that cell, out of sight in the mask's (session 36)
+            self._stroke_outside()
+        elif not layer.visible:
             self.studio.status.emit("Erase piece: the mask is hidden; show it to erase its pieces")
         elif viewer.layers.selection.active is not layer:
             self.studio.status.emit("Erase piece: another layer is selected; select the mask layer (or click "
