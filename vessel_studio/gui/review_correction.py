@@ -286,6 +286,8 @@ class CorrectionMixin:
             return False
         if self._nothing_to_save("Nothing to accept" if reviewed else "Nothing to save"):
             return False
+        if not reviewed and self._still_reviewed(proj):
+            return True
         mask = layer.data > 0
         job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
         if tasks.pixels(mask.shape) <= tasks.SAVE_IN_WORKER_PIXELS:
@@ -299,6 +301,30 @@ class CorrectionMixin:
         if wait:
             self._saver.flush()
             return job.error is None and job.state_error is None
+        return True
+
+    def _still_reviewed(self, proj) -> bool:
+        """Save correction with no edits of a mask accepted as reviewed: nothing is written and the image stays
+        "reviewed" (the status bar says so); True then. Before (session 36), the Save wrote the same mask again and
+        made the image "corrected": the Project panel, ``vessel-studio images`` and the export record then claimed
+        a hand correction of a mask accepted unedited. Only when the mask on screen is the saved one as this window
+        read or saved it (no save of it in flight, none by another window since)."""
+        image_id = self.image_id
+        if self.dirty or self._saving() or self._saved_key is None:
+            return False
+        path = proj.correction_path(image_id)
+        try:
+            if tasks.stat_key(path) != self._saved_key or proj.image(image_id).state != "reviewed":
+                return False
+        except (KeyError, ValueError, OSError):  # the save below says what is wrong
+            return False
+        if self._mask_origin == "draft":  # a restored draft the same as the saved mask: it goes, as a Save drops it
+            self._drop_own_draft(proj)
+            self._draft_digest = None
+            self._mask_origin = "corrected"
+            self._update_edit_state()
+        self.studio.status.emit(f"no edits to save: the mask of {_name(proj, image_id)} stays accepted as reviewed "
+                                "(edit it, then Save correction, to make it \"corrected\")")
         return True
 
     def _saved_on_screen(self, proj, mask: np.ndarray) -> None:

@@ -1,0 +1,60 @@
+"""Save correction with no edits of a mask accepted as reviewed (session 36): the image stays "reviewed".
+
+Before, the Save wrote the same mask again and set the state "corrected": the Project panel, ``vessel-studio
+images`` and the export record then said a person had corrected a mask they had accepted unedited."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def test_save_without_edits_keeps_a_reviewed_mask_reviewed(studio, said, qtbot):
+    from vessel_studio.gui import tasks
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    layer = review.mask_layer
+    layer.paint((40, 40), 1)  # no prediction in the sample project: a mask must hold something to be accepted
+    assert review.mark_reviewed() and proj.image(image_id).state == "reviewed"
+    saved = tasks.stat_key(proj.correction_path(image_id))
+    accepted = proj.correction(image_id)
+
+    assert review.save()  # no edits: nothing to write, the state stays
+    assert proj.image(image_id).state == "reviewed"
+    assert tasks.stat_key(proj.correction_path(image_id)) == saved
+    assert said[-1] == (f"no edits to save: the mask of {proj.image(image_id).name} stays accepted as reviewed "
+                        "(edit it, then Save correction, to make it \"corrected\")")
+    assert "reviewed" in review.title.text()
+
+    layer.paint((10, 10), 1)  # an edit undone: still no edits
+    review.undo()
+    assert not review.dirty and review.save() and proj.image(image_id).state == "reviewed"
+
+    layer.paint((10, 10), 1)  # an edit: Save makes it a correction
+    assert review.save()
+    assert proj.image(image_id).state == "corrected"
+    assert np.array_equal(proj.correction(image_id), accepted | (layer.data > 0))
+    assert said[-1].startswith("saved the corrected mask of")
+
+
+def test_save_without_edits_after_another_window_saved_writes_this_mask(studio, said, qtbot):
+    """The saved mask replaced elsewhere and marked reviewed there, unseen here yet: this window's Save writes the
+    mask on screen (it is not the saved one), "corrected"."""
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    review.mask_layer.paint((40, 40), 1)
+    assert review.mark_reviewed()
+    studio._watch.stop()  # this window has not looked at the project since
+    from vessel_studio.store import Project
+
+    other = Project.open(proj.folder)
+    theirs = np.zeros(review.mask_layer.data.shape, bool)
+    theirs[60:70, 60:70] = True
+    other.save_correction(image_id, theirs)
+    other.set_state(image_id, "reviewed")
+    assert review.save()
+    assert proj.image(image_id).state == "corrected"
+    assert np.array_equal(proj.correction(image_id), review.mask_layer.data > 0)
