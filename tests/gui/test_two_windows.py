@@ -1,11 +1,12 @@
 """Two windows (two people, two processes) on one project folder, editing the same image (session 32 QA).
 
 The other window is simulated as ``test_outside_changes`` does: a second ``Project.open(folder)`` and its files
-(its saves, its autosaved draft ``tasks.write_draft``). An image has one draft file, which both windows' autosaves
-write: found with two studio processes, a window with no edits of the image deleted the other window's draft at
-each autosave (every 3 s), a Save or Accept deleted it too, and the window whose draft had gone never wrote it
+(its saves, its autosaved draft ``tasks.write_draft``). An image has one draft file: found with two studio processes,
+a window with no edits of the image deleted the other window's draft at each autosave (every 3 s), a Save or Accept
+deleted it too, and the window whose draft had gone never wrote it
 again while its edits stayed unchanged (a crash then lost them); a second Save of a correction elsewhere (its state
-stays "corrected") did not reach this window, whose "Accept as reviewed" then wrote its older mask over it."""
+stays "corrected") did not reach this window, whose "Accept as reviewed" then wrote its older mask over it. Session 36:
+the draft file is kept for the window whose edits it holds; the other window's edits are not autosaved over it."""
 
 from __future__ import annotations
 
@@ -55,11 +56,10 @@ def test_a_window_without_edits_leaves_the_other_windows_draft(studio, qtbot):
     assert np.array_equal(_draft(studio.project, image_id), theirs)
 
 
-def test_edits_whose_draft_another_window_removed_or_replaced_are_autosaved_again(studio, said, qtbot):
-    """Edits here, autosaved; the other window's Save (or Discard, Revert) deletes the image's draft, or its
-    autosave replaces it with its own edits: the next autosave here writes these edits again, and says once that
-    another window edits the image too (before, the draft was written only when the edits here changed, so they
-    were in no draft and a crash lost them)."""
+def test_edits_whose_draft_another_window_removed_are_autosaved_again(studio, said, qtbot):
+    """Edits here, autosaved; the other window's Save (or Discard, Revert) deletes the image's draft: the next
+    autosave here writes these edits again (before session 32, the draft was written only when the edits here
+    changed, so they were in no draft and a crash lost them)."""
     from vessel_studio.gui import tasks
 
     review = studio.panels["Review"]
@@ -74,18 +74,43 @@ def test_edits_whose_draft_another_window_removed_or_replaced_are_autosaved_agai
     tasks.drop_draft(other, image_id)
     review.autosave()
     assert np.array_equal(_draft(studio.project, image_id), mine)
-    assert not any("editing" in s for s in said)  # deleted, not replaced: nothing to say
+    assert not any("autosaved unsaved edits" in s for s in said)  # deleted, not theirs: nothing to say
+
+
+def test_a_window_does_not_autosave_over_the_other_windows_draft(studio, said, qtbot):
+    """Session 36: two windows with unsaved edits of one image wrote them over each other's in its one draft file
+    every 3 s (each wrote its own again once the other's had replaced it): a crash of either window lost its edits
+    to the other's, and a window opened later restored whichever had been written last. The draft is kept for the
+    window that wrote it first: here, the edits are not autosaved while it is there (the edit line and the
+    status bar say so), and once their Save has deleted it these edits are written."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    other = _other(studio)
+    theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
+    theirs[60:80, 60:80] = True
     tasks.write_draft(other, image_id, theirs)  # the other window's autosave
+    mine = _edit(review, slice(5, 20), slice(5, 20))
+    for _ in range(2):
+        review.autosave()
+        assert np.array_equal(_draft(studio.project, image_id), theirs)
+    assert "not autosaved" in review.edit_state.text()
+    name = studio.project.image(image_id).name
+    assert [s for s in said if "autosaved unsaved edits" in s] == [
+        f"another window or program has autosaved unsaved edits of {name} (an image has one draft file): they are "
+        "kept, and your edits here are not autosaved while they are there; save yours to keep them"]
+    # a window opened later (after a crash of this one) restores the other window's edits, not a mix
+    mask, origin = tasks.current_mask(Project.open(studio.project.folder), image_id)
+    assert origin == "draft" and np.array_equal(mask, theirs)
+
+    other.save_correction(image_id, theirs)  # their Save deletes their draft: these edits are autosaved now
+    tasks.drop_draft(other, image_id)
     review.autosave()
     assert np.array_equal(_draft(studio.project, image_id), mine)
-    assert [s for s in said if "editing" in s] == [
-        f"another window or program is editing {studio.project.image(image_id).name} too and autosaves it to the "
-        "same draft file (an image has one): after a crash only the edits autosaved last come back; save "
-        "yours to keep them"]
-    tasks.write_draft(other, image_id, theirs)
-    review.autosave()
-    assert np.array_equal(_draft(studio.project, image_id), mine)
-    assert len([s for s in said if "editing" in s]) == 1  # said once per image
+    assert "not autosaved" not in review.edit_state.text() and review.dirty
+    assert len([s for s in said if "autosaved unsaved edits" in s]) == 1  # said once per image
 
 
 def test_a_correction_saved_again_elsewhere_is_shown_and_not_replaced_by_accept(studio, said, qtbot):

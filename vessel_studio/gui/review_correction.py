@@ -190,7 +190,10 @@ class CorrectionMixin:
         if self._saving():
             prefix = "saving… — "
         else:
-            prefix = "● unsaved edits — " if self.dirty else ""
+            dirty = self.dirty  # (~30 ms at 15 megapixels)
+            prefix = "● unsaved edits — " if dirty else ""
+            if dirty and proj is not None and self._draft_is_theirs(proj):  # not written over theirs (autosave)
+                prefix = "● unsaved edits, not autosaved: another window's autosaved edits of this image are kept — "
         self.edit_state.setText(prefix + f"mask from: {origin}")
 
     def _predicted_text(self) -> str:
@@ -509,12 +512,19 @@ class CorrectionMixin:
         digest = _digest(data)
         path = tasks.draft_path(proj, self.image_id)
         key = tasks.stat_key(path)
-        # written again when the edits changed, and when the draft is no longer the file this window wrote: another
-        # window's Save, Discard or Revert of the image deleted it, or its autosave replaced it with its own edits
-        # (before, these edits were then in no draft until they changed again: a crash lost them)
+        # written when the edits changed, and again when another window's Save, Discard or Revert of the image
+        # deleted this window's draft (before session 32 these edits were then in no draft: a crash lost them)
         if digest == self._draft_digest and key == self._draft_key:
             return
-        replaced = self._draft_digest not in (None, "gone") and key is not None and key != self._draft_key
+        if key is not None and key != self._draft_key:
+            # a draft this window did not write or restore: another window's or program's unsaved edits of the image
+            # (an image has one draft file). It is kept: these edits are not autosaved while it is there, and the
+            # edit line and the status bar (once per image) say so. Before (session 36), each window wrote its
+            # edits over the other's every 3 s: a crash of either lost its edits to the other's, and a window opened
+            # later restored whichever had written last. Once it is gone (their Save, Discard or Revert) these
+            # edits are written at the next tick, as when this window's own draft was deleted elsewhere.
+            self._draft_theirs_said(proj)
+            return
         try:
             tasks.write_draft(proj, self.image_id, data > 0)
         except UnknownImageError:  # taken out of the project by another program (images --remove): say it once
@@ -534,11 +544,21 @@ class CorrectionMixin:
             self.studio.status.emit("autosave works again")
         self._draft_digest = digest
         self._draft_key = tasks.stat_key(path)
-        if replaced and self._shared_draft != (proj, self.image_id):  # said once per image shown
-            self._shared_draft = (proj, self.image_id)
-            self.studio.status.emit(f"another window or program is editing {_name(proj, self.image_id)} too and "
-                                    "autosaves it to the same draft file (an image has one): after a crash only the "
-                                    "edits autosaved last come back; save yours to keep them")
+
+    def _draft_is_theirs(self, proj) -> bool:
+        """The image on screen has a draft that this window did not write or restore (another window's)."""
+        key = tasks.stat_key(tasks.draft_path(proj, self.image_id))
+        return key is not None and key != self._draft_key
+
+    def _draft_theirs_said(self, proj) -> None:
+        """Say once per image shown that its draft is another window's and these edits are not autosaved (the edit
+        line says it while it lasts: ``_update_edit_state``, called at each autosave)."""
+        if self._shared_draft == (proj, self.image_id):
+            return
+        self._shared_draft = (proj, self.image_id)
+        self.studio.status.emit(f"another window or program has autosaved unsaved edits of "
+                                f"{_name(proj, self.image_id)} (an image has one draft file): they are kept, and "
+                                "your edits here are not autosaved while they are there; save yours to keep them")
 
     def _keep_edits_as_drafts(self) -> None:
         """Edits that neither their save nor a draft could keep (``_kept_edits``, a full or read-only disk):

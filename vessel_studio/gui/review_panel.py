@@ -74,7 +74,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         #: correction as last read or saved here (another window's later save of it is followed: ``saved_elsewhere``)
         self._draft_key: tuple | None = None
         self._saved_key: tuple | None = None
-        self._shared_draft = None  # (project, image) whose draft another window also writes, said once
+        self._shared_draft = None  # (project, image) whose draft is another window's (not written over), said once
         self._mask_origin = "none"
         #: the Mask threshold and the map (``_shown``) the mask on screen was drawn from, when its origin is a
         #: prediction ("mask from" names them: unsaved edits keep the mask when either is changed)
