@@ -18,8 +18,8 @@ def _cell_of(viewer, name):
     return viewer.canvas.grid.position(viewer.layers.index(viewer.layers[name]), viewer.layers)
 
 
-def _stroke(viewer, qtbot, cell, points):
-    """A left-button press over the image's pixel ``points[0]`` (row, col) in the grid cell ``cell`` (row, col),
+def _stroke(viewer, qtbot, cell, points, button=1):
+    """A press (``button`` 1 left, 2 right) over the image's pixel ``points[0]`` (row, col) in the grid cell ``cell`` (row, col),
     moves through the other points there, and a release at the last (``cell`` is ignored with the grid off)."""
     from qtpy.QtCore import QEvent, QPointF, Qt
     from qtpy.QtGui import QMouseEvent
@@ -32,7 +32,8 @@ def _stroke(viewer, qtbot, cell, points):
         view = vispy.grid_views[cells.index(cell)]
     else:
         view = vispy.view
-    left, none, mods = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    left = Qt.MouseButton.LeftButton if button == 1 else Qt.MouseButton.RightButton
+    none, mods = Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
 
     def at(point):
         xy = (view.transform * view.scene.transform).map([point[1], point[0], 0, 1])
@@ -72,6 +73,9 @@ def test_side_by_side_the_mask_is_edited_in_its_own_cell_only(studio, qtbot):
     _stroke(viewer, qtbot, mask_cell, line)  # in the mask's cell the brush paints where it is
     assert (layer.data[20, 20:41] > 0).all() and review.dirty
     painted = layer.data.copy()
+    ring = [(70, 20), (70, 40), (90, 40), (90, 20), (70, 20)]  # napari's right-button encircle-and-fill stroke
+    _stroke(viewer, qtbot, image_cell, ring, button=2)
+    assert np.array_equal(layer.data, painted)
 
     review.btn_erase.click()
     _stroke(viewer, qtbot, image_cell, line)

@@ -224,43 +224,41 @@ def in_own_cell(viewer, layer, event) -> bool:
     return tuple(cell) == tuple(grid.position(viewer.layers.index(layer), viewer.layers))
 
 
+class _OwnCellCallbacks(list):
+    """A layer's ``mouse_drag_callbacks`` of which napari runs none for a press outside the layer's grid cell.
+
+    napari runs a press's callbacks by iterating this list (``napari.utils.interactions.mouse_press_callbacks``, the
+    only place that iterates it), just after setting ``viewer.cursor.viewbox`` to the cell pressed in; a drag's
+    moves and its release go to the generators the press started. Its other uses (``append``, ``remove``, ``in``:
+    napari's mode setter, the brush-stroke and polygon overlays adding theirs) are a list's."""
+
+    def __init__(self, items, viewer, layer):
+        import weakref
+
+        super().__init__(items)
+        self._viewer, self._layer = weakref.ref(viewer), weakref.ref(layer)
+
+    def __iter__(self):
+        viewer, layer = self._viewer(), self._layer()
+        if viewer is None or layer is None or in_own_cell(viewer, layer, viewer.cursor):
+            return super().__iter__()
+        if layer.mode != "pan_zoom":  # a tool's stroke, not a drag that pans (the camera's, run anyway)
+            told = getattr(layer, "_stroke_outside", None)
+            told = told() if told is not None else None
+            if told is not None:
+                told()
+        return iter(())
+
+
 def keep_strokes_in_own_cell(viewer, layer) -> None:
-    """Make the mask layer's brush, eraser, fill (every mode's press-and-drag action but pan/zoom) act only on a
-    press in the layer's own grid cell. napari hands a press in any cell of the grid to the active layer, at the
-    world position under the cursor in that cell: with "Side by side" on, a stroke over the image's cell painted
-    the mask there, out of sight in the mask's cell (session 36). A press elsewhere calls the layer's
-    ``_stroke_outside`` (a weak reference set by :func:`on_stroke_outside`), and its mode's action is not run.
-    Done once per layer: its modes' actions are replaced on the layer itself (napari's ``_drag_modes``, which its
-    ``mode`` setter swaps in and out of ``mouse_drag_callbacks``)."""
-    import weakref
-
-    from napari.layers.base import no_op
-
-    if getattr(layer, "_vs_own_cell", False):
-        return
-    viewer_ref = weakref.ref(viewer)
-
-    def guarded(action):
-        def in_cell_only(lyr, event):
-            viewer = viewer_ref()
-            if viewer is not None and not in_own_cell(viewer, lyr, event):
-                told = getattr(lyr, "_stroke_outside", None)
-                told = told() if told is not None else None
-                if told is not None:
-                    told()
-                return None
-            return action(lyr, event)
-
-        in_cell_only.__name__ = getattr(action, "__name__", "action")
-        return in_cell_only
-
-    modes = {mode: action if action is no_op else guarded(action) for mode, action in layer._drag_modes.items()}
-    current = layer._drag_modes[layer._mode]
-    layer._drag_modes = modes  # the layer's own, over the class's
-    callbacks = layer.mouse_drag_callbacks
-    if current in callbacks:
-        callbacks[callbacks.index(current)] = modes[layer._mode]
-    layer._vs_own_cell = True
+    """Make every press-and-drag action of the mask layer (napari's brush, eraser, fill, its right-button
+    encircle-and-fill stroke, polygon, pick) act only on a press in the layer's own grid cell. napari hands a press
+    in any cell of the grid to the active layer, at the world position under the cursor in that cell: with "Side by
+    side" on, a stroke over the image's cell painted the mask there, out of sight in the mask's cell (session 36).
+    A tool's press elsewhere calls the layer's ``_stroke_outside`` (a weak reference set by
+    :func:`on_stroke_outside`) and runs nothing. Done once per layer (:class:`_OwnCellCallbacks`)."""
+    if not isinstance(layer.mouse_drag_callbacks, _OwnCellCallbacks):
+        layer.mouse_drag_callbacks = _OwnCellCallbacks(layer.mouse_drag_callbacks, viewer, layer)
 
 
 def on_stroke_outside(layer, method) -> None:
