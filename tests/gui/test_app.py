@@ -405,6 +405,7 @@ def test_draft_restored_when_image_reopened(studio, make_napari_viewer):
     image_id = studio.current_id
     review.mask_layer.paint((50, 50), 1)
     review.autosave()  # e.g. the app crashed after the autosave
+    review._release_draft_hold()  # a crash ends its process, which releases its hold of the draft (session 36)
     viewer2 = make_napari_viewer()
     st2 = attach(viewer2, project=studio.project.folder)
     assert st2.current_id == image_id

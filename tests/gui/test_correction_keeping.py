@@ -36,6 +36,7 @@ def test_edits_after_a_save_come_back_when_the_project_is_opened_again(studio, m
     assert review.dirty
     review.autosave()  # then the app crashed (or the Review dock was closed)
     assert tasks.draft_path(studio.project, image_id).is_file()
+    review._release_draft_hold()  # a crash ends its process, which releases its hold of the draft (session 36)
 
     viewer2 = make_napari_viewer()
     st2 = attach(viewer2, project=studio.project.folder)
@@ -388,6 +389,7 @@ def test_a_restored_draft_undone_to_the_saved_mask_says_so(studio, make_napari_v
     assert review.save()
     spot, value = _edit(review.mask_layer)
     review.autosave()
+    review._release_draft_hold()  # as a crash ends its process (session 36)
     viewer2 = make_napari_viewer()
     st2 = attach(viewer2, project=studio.project.folder)
     rev2 = st2.panels["Review"]

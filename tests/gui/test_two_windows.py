@@ -74,7 +74,7 @@ def test_edits_whose_draft_another_window_removed_are_autosaved_again(studio, sa
     tasks.drop_draft(other, image_id)
     review.autosave()
     assert np.array_equal(_draft(studio.project, image_id), mine)
-    assert not any("autosaved unsaved edits" in s for s in said)  # deleted, not theirs: nothing to say
+    assert not any("in its autosaved draft" in s for s in said)  # deleted, not theirs: nothing to say
 
 
 def test_a_window_does_not_autosave_over_the_other_windows_draft(studio, said, qtbot):
@@ -98,9 +98,9 @@ def test_a_window_does_not_autosave_over_the_other_windows_draft(studio, said, q
         assert np.array_equal(_draft(studio.project, image_id), theirs)
     assert "not autosaved" in review.edit_state.text()
     name = studio.project.image(image_id).name
-    assert [s for s in said if "autosaved unsaved edits" in s] == [
-        f"another window or program has autosaved unsaved edits of {name} (an image has one draft file): they are "
-        "kept, and your edits here are not autosaved while they are there; save yours to keep them"]
+    assert [s for s in said if "in its autosaved draft" in s] == [
+        f"another window or program has unsaved edits of {name} in its autosaved draft (an image has one): they are "
+        "kept and not shown here, and edits here are not autosaved while that draft is there; save them to keep them"]
     # a window opened later (after a crash of this one) restores the other window's edits, not a mix
     mask, origin = tasks.current_mask(Project.open(studio.project.folder), image_id)
     assert origin == "draft" and np.array_equal(mask, theirs)
@@ -110,7 +110,43 @@ def test_a_window_does_not_autosave_over_the_other_windows_draft(studio, said, q
     review.autosave()
     assert np.array_equal(_draft(studio.project, image_id), mine)
     assert "not autosaved" not in review.edit_state.text() and review.dirty
-    assert len([s for s in said if "autosaved unsaved edits" in s]) == 1  # said once per image
+    assert len([s for s in said if "in its autosaved draft" in s]) == 1  # said once per image
+
+
+def test_a_window_opening_the_image_does_not_take_the_live_draft_of_another_for_its_own(studio, said, qtbot):
+    """Session 36, two studio processes: the second window to open an image that the first had unsaved, autosaved
+    edits of restored the first's draft as its own (as a crash's leftover), and autosaved it with its own edits
+    over it: the draft, and a window opened later, held the two windows' edits mixed. The first window holds its
+    draft (``tasks.hold_draft``: a lock a crash releases): the second shows the saved mask or the prediction, says
+    so, and does not autosave over the draft; a draft whose window has ended is restored, as after a crash."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    other = _other(studio)
+    theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
+    theirs[60:80, 60:80] = True
+    hold = tasks.hold_draft(other, image_id)  # the other window's autosave: it holds the draft while it runs
+    tasks.write_draft(other, image_id, theirs)
+    try:
+        review.load(image_id)  # this window opens the image (again)
+        assert review._mask_origin != "draft" and not (review.mask_layer.data > 0).any()
+        assert [s for s in said if "in its autosaved draft" in s]
+        mine = _edit(review, slice(5, 20), slice(5, 20))
+        review.autosave()
+        assert np.array_equal(_draft(studio.project, image_id), theirs)
+        assert "not autosaved" in review.edit_state.text()
+    finally:
+        tasks.release_draft(hold)  # the other window ends (a crash: its draft stays)
+    review.autosave()  # not held any more, but not this window's draft: still kept
+    assert np.array_equal(_draft(studio.project, image_id), theirs) and review.dirty
+    layer = review.mask_layer
+    layer.data = np.zeros_like(layer.data)  # these edits undone; the image opened again: the draft left by the
+    review._edited()  # window that ended is restored, as after a crash, and held by this window now
+    review.load(image_id)
+    assert review._mask_origin == "draft" and np.array_equal(review.mask_layer.data > 0, theirs)
+    assert tasks.draft_held(_other(studio), image_id)
+    assert not np.array_equal(mine, theirs)
 
 
 def test_a_correction_saved_again_elsewhere_is_shown_and_not_replaced_by_accept(studio, said, qtbot):

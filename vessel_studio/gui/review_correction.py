@@ -89,7 +89,7 @@ class CorrectionMixin:
     The panel provides ``studio`` (its ``runner``), ``viewer``, ``image_id``, ``image``, ``prob``, the ``threshold``
     spin box, the ``edit_state`` label and the ``btn_discard`` button, :class:`~.review_pieces.PiecesMixin`'s
     ``_start_piece`` / ``_stop_piece``, the attributes ``_baseline``, ``_mask_origin``, ``_draft_digest``,
-    ``_draft_key``, ``_saved_key``, ``_shared_draft``, ``_autosave_failed`` and ``_saver`` (a
+    ``_draft_key``, ``_saved_key``, ``_shared_draft``, ``_draft_hold``, ``_autosave_failed`` and ``_saver`` (a
     :class:`~.review_workers.Saver` calling :meth:`_save_landed`), and the methods ``_set_mask``, ``_reload_maps``
     and ``_measure``.
     """
@@ -355,6 +355,37 @@ class CorrectionMixin:
             except OSError:  # the saved correction is newer; a draft left behind is named when shown
                 pass
         self._draft_key = None
+        self._release_draft_hold()
+
+    # --- the draft hold (tasks.hold_draft): one window's unsaved edits are an image's draft ---------------
+
+    def _holds_draft(self, proj, image_id) -> bool:
+        hold = self._draft_hold
+        return hold is not None and hold[0] is proj and hold[1] == image_id
+
+    def _take_draft_hold(self, proj) -> bool:
+        """True when this window holds the draft of the image on screen (taken now if need be); False when
+        another window holds it (its unsaved edits of the image are the draft)."""
+        if self._holds_draft(proj, self.image_id):
+            return True
+        self._release_draft_hold()
+        try:
+            fd = tasks.hold_draft(proj, self.image_id)
+        except OSError:  # no lock file (a read-only folder): the draft's write says what is wrong
+            return True
+        if fd is None:
+            return False
+        self._draft_hold = (proj, self.image_id, fd)
+        return True
+
+    def _release_draft_hold(self) -> None:
+        hold, self._draft_hold = self._draft_hold, None
+        if hold is not None:
+            tasks.release_draft(hold[2])
+
+    def _draft_held_elsewhere(self, proj, image_id) -> bool:
+        """Another window (a live process) holds the image's draft: its unsaved edits."""
+        return not self._holds_draft(proj, image_id) and tasks.draft_held(proj, image_id)
 
     def _save_landed(self, job: SaveJob) -> None:
         """A save from the worker (:class:`~.review_workers.Saver`, on the GUI thread, in order): the image
@@ -525,6 +556,9 @@ class CorrectionMixin:
             # edits are written at the next tick, as when this window's own draft was deleted elsewhere.
             self._draft_theirs_said(proj)
             return
+        if not self._take_draft_hold(proj):  # another window holds it, its draft just deleted (its Save landing)
+            self._draft_theirs_said(proj)
+            return
         try:
             tasks.write_draft(proj, self.image_id, data > 0)
         except UnknownImageError:  # taken out of the project by another program (images --remove): say it once
@@ -556,9 +590,9 @@ class CorrectionMixin:
         if self._shared_draft == (proj, self.image_id):
             return
         self._shared_draft = (proj, self.image_id)
-        self.studio.status.emit(f"another window or program has autosaved unsaved edits of "
-                                f"{_name(proj, self.image_id)} (an image has one draft file): they are kept, and "
-                                "your edits here are not autosaved while they are there; save yours to keep them")
+        self.studio.status.emit(f"another window or program has unsaved edits of {_name(proj, self.image_id)} in "
+                                "its autosaved draft (an image has one): they are kept and not shown here, and "
+                                "edits here are not autosaved while that draft is there; save them to keep them")
 
     def _keep_edits_as_drafts(self) -> None:
         """Edits that neither their save nor a draft could keep (``_kept_edits``, a full or read-only disk):

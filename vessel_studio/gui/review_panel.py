@@ -75,6 +75,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._draft_key: tuple | None = None
         self._saved_key: tuple | None = None
         self._shared_draft = None  # (project, image) whose draft is another window's (not written over), said once
+        #: (project, image id, fd) of the draft hold this window has (``tasks.hold_draft``): its unsaved edits of the
+        #: image on screen are that image's draft, which another window neither restores nor autosaves over
+        self._draft_hold = None
         self._mask_origin = "none"
         #: the Mask threshold and the map (``_shown``) the mask on screen was drawn from, when its origin is a
         #: prediction ("mask from" names them: unsaved edits keep the mask when either is changed)
@@ -402,6 +405,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         except (KeyError, RuntimeError, ValueError, AttributeError):
             pass
         self._unhook_pieces()
+        self._release_draft_hold()  # its draft stays, for a Review panel opened later to restore as its own
         if self._keys is not None:  # its shortcuts belong to the main window, which stays
             self._keys.close()
             self._keys = None
@@ -602,6 +606,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     # --- loading -------------------------------------------------------------------------------
 
     def _clear(self) -> None:
+        self._release_draft_hold()
         self.image_id = None
         self.image = self.prob = self._baseline = self._shown = self._fov = None
         self._maps = {}
@@ -803,10 +808,13 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # restored, which saved correction it shows
             draft_key = tasks.stat_key(tasks.draft_path(proj, image_id))
             saved_key = tasks.stat_key(proj.correction_path(image_id))
+            # another window's live unsaved edits of the image (it holds its draft): not restored as this one's
+            # (session 36: they were, and autosaved here mixed with this window's edits over theirs)
+            elsewhere = draft_key is not None and self._draft_held_elsewhere(proj, image_id)
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
                 # no map for the round chosen in Show: no mask either (not another round's map under its name)
                 mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),
-                                                  look_up=False)
+                                                  look_up=False, draft=not elsewhere)
                 if mask is None:
                     mask = np.zeros(self.image.shape[:2], bool)
                 baseline = self._baseline_for(origin, mask)
@@ -821,7 +829,13 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self._mask_threshold, self._mask_map = self.threshold.value(), self._shown
             self._draft_key = draft_key if origin == "draft" else None
             self._saved_key = saved_key
+            if origin == "draft":  # restored (left by a window that ended, or by this one): this window's now
+                self._take_draft_hold(proj)
+            else:  # held only while this window's draft is the image's (an image left, a draft reverted or gone)
+                self._release_draft_hold()
             self._set_mask(mask)
+            if elsewhere:
+                self._draft_theirs_said(proj)
         self._show_stats(rounds, (compared, other))
         self._update_edit_state()
 

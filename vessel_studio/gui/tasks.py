@@ -38,6 +38,69 @@ def draft_path(project, image_id: str) -> Path:
     return gui_dir(project) / "drafts" / f"{image_id}.png"
 
 
+def draft_lock_path(project, image_id: str) -> Path:
+    return gui_dir(project) / "drafts" / f"{image_id}.lock"
+
+
+def hold_draft(project, image_id: str) -> int | None:
+    """Take the hold of the image's draft for this window: an exclusive ``flock`` of ``drafts/ID.lock``, kept (the
+    file descriptor returned) while the window's unsaved edits of the image are its draft; ``release_draft`` ends
+    it, and so does the end of the process (a crash too). None when another window or process holds it. An image
+    has one draft file: a window that finds it held neither restores it as its own nor autosaves over it (session
+    36: two windows wrote their edits over each other's, and the second to open the image restored the first's
+    live edits and autosaved them mixed with its own). Raises OSError when the lock file cannot be made."""
+    import fcntl
+    import os
+
+    path = draft_lock_path(project, image_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_draft(fd: int | None) -> None:
+    """End a hold taken by :func:`hold_draft` (None: nothing)."""
+    import contextlib
+    import fcntl
+    import os
+
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def draft_held(project, image_id: str) -> bool:
+    """Whether a window (a live process, or another hold of this one) holds the image's draft (:func:`hold_draft`)."""
+    import fcntl
+    import os
+
+    path = draft_lock_path(project, image_id)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no lock file: never held
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # (closing releases the probe's shared lock)
+    return False
+
+
 def find_images(project, names: list[str]) -> list[str]:
     """The ids of the images named by ``names`` (each an image id or name, as ``vessel-studio images``
     lists them); a name no image has, or one that two images share, is a ValueError saying which."""
@@ -79,6 +142,7 @@ def remove_images(project, image_ids: Iterable[str] | str) -> list:
     # the same file added again, its id back, showed them as its own): the removal was asked for, they go
     for image_id in image_ids:
         draft_path(project, image_id).unlink(missing_ok=True)
+        draft_lock_path(project, image_id).unlink(missing_ok=True)
     records = project.remove_images(image_ids)
     for rec in records:
         for path in (source_only_path(project, rec.id), gui_dir(project) / FOV_CACHE / f"{rec.id}.png"):
@@ -436,18 +500,18 @@ def segment_source_only(project, image_ids: list[str], *, model: str = "fundus-s
 
 
 def current_mask(project, image_id: str, prob: np.ndarray | None = None,
-                 threshold: float = 0.5, *, look_up: bool = True) -> tuple[np.ndarray | None, str]:
+                 threshold: float = 0.5, *, look_up: bool = True, draft: bool = True) -> tuple[np.ndarray | None, str]:
     """The mask to edit and where it came from: draft > corrected > ``prob`` ≥ ``threshold`` (the
     map on screen; when ``prob`` is None and ``look_up``: the latest round's, else the source-only
     one; ``look_up=False``: None is the map on screen, no map, and the mask is none).
 
     A draft comes first: it holds edits made after the last save (saving drops it), so for an image
     with a saved correction it is the newer of the two (edits after a save, then a crash or a closed
-    Review panel)."""
+    Review panel). ``draft=False``: the draft is passed over (another window's live edits: ``draft_held``)."""
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"mask threshold must be in (0, 1), got {threshold}")
     d = draft_path(project, image_id)
-    if d.is_file():
+    if draft and d.is_file():
         from vessel_studio.io.images import read_mask
 
         return read_mask(d), "draft"
