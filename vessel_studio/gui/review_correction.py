@@ -539,24 +539,27 @@ class CorrectionMixin:
                         self._mask_origin = "predicted" if self.prob is not None else "none"
                     self._update_edit_state()
             return
-        data = self.mask_layer.data
-        digest = _digest(data)
         path = tasks.draft_path(proj, self.image_id)
         key = tasks.stat_key(path)
-        # written when the edits changed, and again when another window's Save, Discard or Revert of the image
-        # deleted this window's draft (before session 32 these edits were then in no draft: a crash lost them)
-        if digest == self._draft_digest and key == self._draft_key:
-            return
         if key is not None and key != self._draft_key:
             # a draft this window did not write or restore: another window's or program's unsaved edits of the image
             # (an image has one draft file). It is kept: these edits are not autosaved while it is there, and the
             # edit line and the status bar (once per image) say so. Before (session 36), each window wrote its
             # edits over the other's every 3 s: a crash of either lost its edits to the other's, and a window opened
             # later restored whichever had written last. Once it is gone (their Save, Discard or Revert) these
-            # edits are written at the next tick, as when this window's own draft was deleted elsewhere.
+            # edits are written at the next tick, as when this window's own draft was deleted elsewhere. Not None:
+            # no first-edit autosave at each edit meanwhile (``_edited``), the timer's ticks look again
+            self._draft_digest = "theirs"
             self._draft_theirs_said(proj)
             return
+        data = self.mask_layer.data
+        digest = _digest(data)
+        # written when the edits changed, and again when another window's Save, Discard or Revert of the image
+        # deleted this window's draft (before session 32 these edits were then in no draft: a crash lost them)
+        if digest == self._draft_digest and key == self._draft_key:
+            return
         if not self._take_draft_hold(proj):  # another window holds it, its draft just deleted (its Save landing)
+            self._draft_digest = "theirs"
             self._draft_theirs_said(proj)
             return
         try:

@@ -53,7 +53,9 @@ def hold_draft(project, image_id: str) -> int | None:
     import os
 
     path = draft_lock_path(project, image_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # not parents=True: a project folder renamed or deleted by another program is not made again (FileNotFoundError)
+    path.parent.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
