@@ -228,3 +228,35 @@ def test_edits_undone_after_a_save_elsewhere_are_still_unsaved_edits(studio, sai
     layer.data = theirs.astype(layer.data.dtype)  # the mask saved there: nothing unsaved
     review._edited()
     assert not review.dirty
+
+
+def test_revert_here_leaves_the_draft_another_window_holds(studio, said, dialogs, qtbot):
+    """Session 36 QA: the other window has unsaved edits of the image, autosaved as its draft, which it holds
+    (``tasks.hold_draft``); "Revert edits" here deleted that draft, with no question when this window had no edits
+    (that window wrote it again up to 3 s later; meanwhile its crash, or ``images --remove``, lost its edits). Revert
+    drops this window's edits only."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    image_id = review.image_id
+    other = _other(studio)
+    theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
+    theirs[60:80, 60:80] = True
+    hold = tasks.hold_draft(other, image_id)
+    tasks.write_draft(other, image_id, theirs)
+    try:
+        assert review.revert()  # no edits here: nothing is asked
+        assert np.array_equal(_draft(studio.project, image_id), theirs)
+        _edit(review, slice(5, 20), slice(5, 20))  # edits here (not autosaved over theirs), then reverted
+        review.autosave()
+        assert review.revert() and dialogs.asked == ["Revert edits"]
+        assert np.array_equal(_draft(studio.project, image_id), theirs)
+        assert not review.dirty and not (review.mask_layer.data > 0).any()
+    finally:
+        tasks.release_draft(hold)
+    # the other window ended (a crash): its draft is restored here, and Revert drops it as this window's own
+    review.load(image_id)
+    assert review._mask_origin == "draft"
+    assert review.revert()
+    assert _draft(studio.project, image_id) is None

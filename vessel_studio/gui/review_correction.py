@@ -462,7 +462,11 @@ class CorrectionMixin:
                 self, "Revert edits",
                 f"Drop the unsaved edits of {proj.image(self.image_id).name} and {back}? This cannot be undone."):
             return False
-        tasks.drop_draft(proj, self.image_id)
+        # not a draft another window holds (its live unsaved edits: ``tasks.hold_draft``). Before (session 36 QA),
+        # a Revert here deleted it, without a question when this window had no edits: that window wrote it again
+        # up to 3 s later, and meanwhile a crash of it, or ``images --remove`` in a terminal, lost its edits
+        if not self._draft_held_elsewhere(proj, self.image_id):
+            tasks.drop_draft(proj, self.image_id)
         self._draft_digest = None
         self._reload_maps()
         return True
