@@ -62,3 +62,37 @@ def test_showing_an_image_with_a_draft_does_not_write_it_again(studio, qtbot):
     assert tasks.stat_key(draft) == key
     review.mask_layer.paint((40, 40), 1)
     qtbot.waitUntil(lambda: tasks.stat_key(draft) != key, timeout=1000)
+
+
+def test_a_failing_autosave_is_not_tried_again_at_every_edit(studio, said, qtbot, monkeypatch):
+    """Session 36 QA: the draft cannot be written (a full disk, a read-only project folder): the first-edit autosave
+    found no draft of the edits at each edit and tried again at every paint event (each mouse move of a stroke),
+    ~90 ms each at 15 megapixels. It tries once; the 3 s timer retries, and once a draft is written again the
+    first edit after a save is autosaved at once as before."""
+    import errno
+
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    real, tries = tasks.write_draft, []
+
+    def full_disk(project, iid, mask):
+        tries.append(iid)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tasks, "write_draft", full_disk)
+    for k in range(5):  # a stroke: the event loop runs between its paint events
+        review.mask_layer.paint((40, 40 + 6 * k), 1)
+        qtbot.wait(20)
+    assert len(tries) == 1 and [s for s in said if "cannot autosave" in s]
+    review.autosave()  # the 3 s tick retries
+    assert len(tries) == 2
+    monkeypatch.setattr(tasks, "write_draft", real)  # the disk has room again
+    review.autosave()
+    assert tasks.draft_path(proj, image_id).is_file() and said[-1] == "autosave works again"
+    assert review.save()
+    review._saver.flush()
+    review.mask_layer.paint((80, 80), 1)
+    qtbot.waitUntil(tasks.draft_path(proj, image_id).is_file, timeout=1000)

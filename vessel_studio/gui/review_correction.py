@@ -157,8 +157,11 @@ class CorrectionMixin:
         timer.start()
 
     def _autosave_first_edit(self) -> None:
-        """The draft of the first edit (``_edited``): written when no draft of this window's holds the edits yet."""
-        if self._draft_digest is None and self.dirty:
+        """The draft of the first edit (``_edited``): written when no draft of this window's holds the edits yet.
+        Not while the autosave fails (a full disk, a read-only project folder): the 3 s timer retries. Before (session
+        36 QA), no draft being written, every edit (each mouse move of a stroke) tried again: ~90 ms each at 15
+        megapixels, a stroke at a crawl."""
+        if self._draft_digest is None and not self._autosave_failed and self.dirty:
             self.autosave()
 
     def _running_job(self) -> str | None:
