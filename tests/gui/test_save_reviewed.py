@@ -58,3 +58,32 @@ def test_save_without_edits_after_another_window_saved_writes_this_mask(studio, 
     assert review.save()
     assert proj.image(image_id).state == "corrected"
     assert np.array_equal(proj.correction(image_id), review.mask_layer.data > 0)
+
+
+def test_save_pressed_while_the_accept_is_still_being_written_keeps_it_reviewed(studio, said, qtbot, monkeypatch):
+    """Session 36 QA: a large mask's Accept is written in the worker; a Save correction pressed before it landed,
+    with no edits between, wrote the same mask again and made the image "corrected" (15 megapixels, in the real
+    window: Accept, then Save at once). It stays "reviewed"; an edit between is saved as a correction."""
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 0)  # every save in the worker, as a large mask's
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    layer = review.mask_layer
+    layer.paint((40, 40), 1)
+    assert review.mark_reviewed()
+    assert review._saver.in_flight(proj, image_id) is not None or proj.image(image_id).state == "reviewed"
+    assert review.save()  # no edits since the Accept
+    review._saver.flush()
+    qtbot.wait(50)
+    assert proj.image(image_id).state == "reviewed"
+    assert np.array_equal(proj.correction(image_id), layer.data > 0)
+
+    layer.paint((10, 10), 1)
+    assert review.mark_reviewed()
+    layer.paint((20, 20), 1)  # an edit after the Accept, before it landed: Save makes it a correction
+    assert review.save()
+    review._saver.flush()
+    qtbot.wait(50)
+    assert proj.image(image_id).state == "corrected"
+    assert np.array_equal(proj.correction(image_id), layer.data > 0)

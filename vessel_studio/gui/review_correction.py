@@ -316,7 +316,16 @@ class CorrectionMixin:
         a hand correction of a mask accepted unedited. Only when the mask on screen is the saved one as this window
         read or saved it (no save of it in flight, none by another window since)."""
         image_id = self.image_id
-        if self.dirty or self._saving() or self._saved_key is None:
+        job = self._saver.in_flight(proj, image_id)
+        if job is not None:
+            # an Accept of this very mask still being written (a large mask, in the worker): it lands as "reviewed".
+            # Before (session 36 QA), a Save pressed before it landed wrote the same mask again as "corrected"
+            if not (job.reviewed and np.array_equal(self.mask_layer.data > 0, job.mask)):
+                return False
+            self.studio.status.emit(f"no edits to save: the mask of {_name(proj, image_id)} is being accepted as "
+                                    "reviewed and stays so (edit it, then Save correction, to make it \"corrected\")")
+            return True
+        if self.dirty or self._saved_key is None:
             return False
         path = proj.correction_path(image_id)
         try:
