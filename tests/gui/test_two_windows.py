@@ -260,3 +260,44 @@ def test_revert_here_leaves_the_draft_another_window_holds(studio, said, dialogs
     assert review._mask_origin == "draft"
     assert review.revert()
     assert _draft(studio.project, image_id) is None
+
+
+def test_a_save_landing_after_the_image_was_left_keeps_the_draft_another_window_holds(studio, said, dialogs, qtbot,
+                                                                                       monkeypatch):
+    """Session 36 QA: a large mask's Save is written in the worker and this window moves on to another image before
+    it lands; meanwhile the other window opens the image and edits it (it holds the draft, its unsaved edits). The
+    save landing here deleted that draft (it was meant for this window's own, of the edits saved)."""
+    import threading
+
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 0)  # every save in the worker, as a large mask's
+    gate, real = threading.Event(), tasks.save_correction
+
+    def slow_save(*a, **kw):  # the worker's write, held until the other window has edited
+        gate.wait(10)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(tasks, "save_correction", slow_save)
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    nxt = [r.id for r in proj.images if r.id != image_id][0]
+    _edit(review, slice(5, 20), slice(5, 20))
+    assert review.save()  # in the worker, held
+    studio.select_image(nxt)  # left at once: the save lands in the background
+    qtbot.waitUntil(lambda: review.image_id == nxt, timeout=5000)
+    other = _other(studio)
+    theirs = np.zeros(studio.viewer.layers["mask"].data.shape, bool)
+    theirs[60:80, 60:80] = True
+    hold = tasks.hold_draft(other, image_id)  # the other window opened the image and edited it
+    try:
+        tasks.write_draft(other, image_id, theirs)
+        gate.set()
+        review._saver.flush()
+        qtbot.wait(50)
+        assert proj.image(image_id).state == "corrected"
+        assert np.array_equal(_draft(studio.project, image_id), theirs)
+    finally:
+        gate.set()
+        tasks.release_draft(hold)

@@ -429,7 +429,9 @@ class CorrectionMixin:
             return
         if here and later is None:
             self._saved_on_screen(proj, job.mask)
-        elif not here and later is None:
+        elif not here and later is None and not tasks.draft_held(proj, job.image_id):
+            # the draft of the edits just saved; not one another window holds (it opened the image meanwhile and
+            # its unsaved edits are the draft: before, session 36 QA, this deleted them until its next autosave)
             try:
                 tasks.drop_draft(proj, job.image_id)
             except OSError:
