@@ -96,3 +96,31 @@ def test_a_failing_autosave_is_not_tried_again_at_every_edit(studio, said, qtbot
     review._saver.flush()
     review.mask_layer.paint((80, 80), 1)
     qtbot.waitUntil(tasks.draft_path(proj, image_id).is_file, timeout=1000)
+
+
+def test_an_edit_undone_then_the_image_left_leaves_no_draft(studio, dialogs, qtbot):
+    """Session 36 QA: an edit (its draft written at once), undone with napari's Ctrl+Z, then Next before the 3 s
+    autosave tick: the draft of the undone edit stayed, so the image opened again showed it as "unsaved edits"
+    (restored draft), ``images --remove`` refused the image and export asked about it; and the next image's first
+    edit was not autosaved at once (the left image's draft digest was kept)."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, first = studio.project, review.image_id
+    second = [r.id for r in proj.images if r.id != first][0]
+    layer = review.mask_layer
+    layer.paint((40, 40), 1)
+    qtbot.waitUntil(tasks.draft_path(proj, first).is_file, timeout=1000)
+    layer.undo()  # napari's Ctrl+Z
+    qtbot.wait(20)
+    assert not review.dirty
+    studio.select_image(second)
+    qtbot.waitUntil(lambda: review.image_id == second, timeout=5000)
+    assert not dialogs.asked and not tasks.draft_path(proj, first).exists()
+    review.mask_layer.paint((40, 40), 1)
+    qtbot.waitUntil(tasks.draft_path(proj, second).is_file, timeout=1000)
+    dialogs.answers["save_discard_cancel"] = "discard"
+    studio.select_image(first)
+    qtbot.waitUntil(lambda: review.image_id == first, timeout=5000)
+    assert review._mask_origin != "draft" and not review.dirty

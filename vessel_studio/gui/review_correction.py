@@ -542,20 +542,7 @@ class CorrectionMixin:
             return
         self._update_edit_state()
         if not self.dirty:
-            # edits undone back to the saved state: their draft would bring them back when the image
-            # is opened again (and export would ask about it); not when the mask layer is gone, nor another
-            # window's draft of the image
-            if self.mask_layer is not None and self._baseline is not None:
-                self._drop_own_draft(proj)
-                self._draft_digest = None
-                if self._mask_origin == "draft":  # the mask is the saved state under the draft now
-                    # no saved mask and no prediction shown: the empty mask it was painted on (before session 34,
-                    # "prediction (p ≥ 0.50)" with no prediction, and Save then wrote the empty mask)
-                    if proj.correction_path(self.image_id).is_file():
-                        self._mask_origin = "corrected"
-                    else:
-                        self._mask_origin = "predicted" if self.prob is not None else "none"
-                    self._update_edit_state()
+            self._drop_undone_draft(proj)
             return
         path = tasks.draft_path(proj, self.image_id)
         key = tasks.stat_key(path)
@@ -599,6 +586,22 @@ class CorrectionMixin:
             self.studio.status.emit("autosave works again")
         self._draft_digest = digest
         self._draft_key = tasks.stat_key(path)
+
+    def _drop_undone_draft(self, proj) -> None:
+        """No unsaved edits (edits undone back to the saved state): their draft would bring them back when the
+        image is opened again (and export would ask about it); it goes. Not when the mask layer is gone, nor another
+        window's draft of the image. At the autosave's tick, and when the image is left (``confirm_leave``)."""
+        if self.mask_layer is not None and self._baseline is not None:
+            self._drop_own_draft(proj)
+            self._draft_digest = None
+            if self._mask_origin == "draft":  # the mask is the saved state under the draft now
+                # no saved mask and no prediction shown: the empty mask it was painted on (before session 34,
+                # "prediction (p ≥ 0.50)" with no prediction, and Save then wrote the empty mask)
+                if proj.correction_path(self.image_id).is_file():
+                    self._mask_origin = "corrected"
+                else:
+                    self._mask_origin = "predicted" if self.prob is not None else "none"
+                self._update_edit_state()
 
     def _draft_is_theirs(self, proj) -> bool:
         """The image on screen has a draft that this window did not write or restore (another window's)."""
@@ -660,6 +663,11 @@ class CorrectionMixin:
             return True
         self._saver.flush()
         if not self.dirty:
+            # edits undone since the first edit's draft was written at once, the image left before the autosave's
+            # next tick: the draft goes now. Before (session 36 QA), it stayed: the image opened again showed the
+            # undone edits as "unsaved edits", and the next image's first edit was not autosaved at once
+            if self.studio.project is not None and self.image_id is not None:
+                self._drop_undone_draft(self.studio.project)
             return True
         name = _name(self.studio.project, self.image_id)  # the manifest may be unreadable (folder renamed elsewhere)
         answer = dialogs.save_discard_cancel(self, "Unsaved correction", f"The mask of {name} has unsaved edits.")
