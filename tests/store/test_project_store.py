@@ -77,6 +77,8 @@ def test_a_project_is_made_only_in_a_new_or_empty_folder(tmp_path):
     killed = tmp_path / "killed"
     for sub in ("images", "rounds", "corrections"):
         (killed / sub).mkdir(parents=True)
+    (killed / ".project.k2j4x9.tmp.json").write_text("{")  # killed while the manifest was written
+    (killed / ".DS_Store").write_bytes(b"x")
     Project.create(killed, modality="octa")
     (tmp_path / "kept" / "images").mkdir(parents=True)
     (tmp_path / "kept" / "images" / "scan.png").write_bytes(b"x")

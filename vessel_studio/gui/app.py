@@ -146,7 +146,7 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
     # the Review panel makes its five layers (hidden) when it is built, which pays napari's
     # first-layer costs before the first image
     studio = attach(viewer, project=project)
-    freeze_heap()  # keep full GC passes off napari's object graph (event-loop stalls)
+    freeze_heap(collect=False)  # keep full GC passes off napari's object graph (event-loop stalls)
     return viewer, studio
 
 

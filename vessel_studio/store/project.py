@@ -86,14 +86,25 @@ def round_name(index: int) -> str:
 CREATED_FIRST = ("images", "rounds", "corrections")
 
 
+#: files a desktop leaves in any folder it shows (macOS Finder, Windows Explorer): not the lab's files
+DESKTOP_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
 def files_in_the_way(folder: Path) -> list[str]:
     """The names in ``folder`` (not a project) that stop a new project being made there, sorted: anything but the
-    empty subfolders a killed ``Project.create`` leaves. [] for a new or empty folder."""
+    empty subfolders a killed ``Project.create`` leaves, the manifest's temporary file a creation killed while
+    writing it leaves, and a desktop's :data:`DESKTOP_FILES`. [] for a new or empty folder."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir()
-                  if not (p.name in CREATED_FIRST and p.is_dir() and not p.is_symlink() and not any(p.iterdir())))
+
+    def left_by_create(p: Path) -> bool:
+        if p.name in CREATED_FIRST:
+            return p.is_dir() and not p.is_symlink() and not any(p.iterdir())
+        stem, suffix = Path(MANIFEST_NAME).stem, Path(MANIFEST_NAME).suffix  # io.atomic's temporary file's name
+        return p.name.startswith(f".{stem}.") and p.name.endswith(f".tmp{suffix}") and p.is_file()
+
+    return sorted(p.name for p in folder.iterdir() if not (left_by_create(p) or p.name in DESKTOP_FILES))
 
 
 def shown_names(names: list[str], first: int = 3) -> str:
