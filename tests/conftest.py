@@ -27,11 +27,23 @@ def data_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _torch_threads():
+    """Seed torch; under pytest-xdist (``-n 2``) start each test with one torch thread, and give every test back
+    the count it started with. torch takes one thread per core (2 here); with the other worker busy on the other
+    core its 2-thread ops wait on a thread that is not running (the killed-and-resumed 2-thread adaptation of
+    tests/adaptation/test_resume.py took 69 s where its 1-thread siblings took 13-17 s), and a job run in a test
+    (``adapt`` sets ``cfg.threads`` and keeps it) left its count to the tests after it in that worker."""
     try:
         import torch
     except ImportError:  # pragma: no cover
+        yield
         return
     torch.manual_seed(0)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
+    n = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 @pytest.fixture
