@@ -62,7 +62,9 @@ def _run_and_kill(proj: Path, bundle: SourceBundle, kill_at: tuple[str, int, int
     script.write_text(CHILD.format(here=str(HERE), cfg=__import__("json").dumps(cfg.to_dict()),
                                    bundle=_bundle_json(bundle), proj=str(proj)))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            # PASSIVE: a 2-thread child's threads sleep rather than spin while they wait (as
+                            # vessel-studio segment's do): beside two busy pytest workers the spinning made it slow
+                            text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
     seen = []
     deadline = time.time() + 240
     try:
@@ -183,8 +185,9 @@ def test_work_of_a_killed_job_whose_base_round_was_rolled_back_is_discarded(tmp_
 
 def test_a_different_thread_count_still_resumes(tmp_path):
     """The thread count is not part of the job: a job killed at one count resumes at another. Killed at 2
-    threads (in its own process, a few seconds), resumed at 1 in this one: resumed here at 2 torch threads
-    beside the other pytest worker (-n 2) it took 69 s, where this file's 1-thread tests took 13-17 s."""
+    threads (in its own process, its threads waiting passively), resumed at 1 in this one. Its 2-thread part
+    is what made it slow beside the other pytest worker (-n 2): 69 s resumed at 2 threads in this process, 67 s
+    killed at 2 with spinning threads, where this file's 1-thread tests took 13-17 s."""
     proj, bundle, _ = make_setup(tmp_path)
     _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path, cfg=CFG.replace(threads=2))
     from vessel_studio.adaptation.job import _read_job
