@@ -17,29 +17,6 @@ pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
 
-_GUI_TESTS_RUN = [0]
-
-
-@pytest.fixture(autouse=True)
-def _frozen_heap():
-    """Test speed only: the objects alive when a GUI test starts (the modules imported, the session's
-    fixtures) are frozen (``gc.freeze``) for the test, and unfrozen after it, so that the full collections
-    in a GUI test (napari runs one whenever layers are removed, a window closed included) walk less:
-    ~500 000 objects were tracked, 0.27-0.36 s a full collection; tests/gui/test_review_view.py's full
-    collections took 15.3 s of its 80 s, 11.3 s of 69 s with this (``-p no:xdist``, one run each). Only
-    garbage made before the test is affected (not collected while frozen): every 20th GUI test collects
-    it after unfreezing. Yields the freeze count, which the ``studio`` fixture compares to undo only a
-    job's own ``gc.freeze`` (jobs.freeze_heap)."""
-    import gc
-
-    gc.freeze()
-    yield gc.get_freeze_count()
-    gc.unfreeze()
-    _GUI_TESTS_RUN[0] += 1
-    if _GUI_TESTS_RUN[0] % 20 == 0:
-        gc.collect()
-
-
 @pytest.fixture
 def dialogs(monkeypatch):
     """Record every dialog; answers are set per test through ``dialogs.answers``."""
@@ -126,7 +103,7 @@ def wait_for_workers(qtbot, timeout_s: float = 30.0) -> None:
 
 
 @pytest.fixture
-def studio(make_napari_viewer, sample_project, dialogs, qtbot, _frozen_heap):
+def studio(make_napari_viewer, sample_project, dialogs, qtbot):
     """A napari viewer with the Vessel Studio panels docked and the sample project open."""
     from vessel_studio.gui.app import attach
 
@@ -139,8 +116,7 @@ def studio(make_napari_viewer, sample_project, dialogs, qtbot, _frozen_heap):
     wait_for_workers(qtbot)
     import gc
 
-    if gc.get_freeze_count() != _frozen_heap:  # a job gc.freeze()d the heap, this window with it:
-        gc.unfreeze()  # let napari's leak check collect this window
+    gc.unfreeze()  # jobs gc.freeze() the heap; let napari's leak check collect this window
 
 
 @pytest.fixture
