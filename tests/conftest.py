@@ -28,10 +28,11 @@ def data_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _torch_threads():
     """Seed torch; under pytest-xdist (``-n 2``) start each test with one torch thread, and give every test back
-    the count it started with. torch takes one thread per core (2 here); with the other worker busy on the other
-    core its 2-thread ops wait on a thread that is not running (the killed-and-resumed 2-thread adaptation of
-    tests/adaptation/test_resume.py took 69 s where its 1-thread siblings took 13-17 s), and a job run in a test
-    (``adapt`` sets ``cfg.threads`` and keeps it) left its count to the tests after it in that worker."""
+    the count it started with. torch takes one thread per core (2 here), and with the other worker busy on the other
+    core its 2-thread ops can wait on a thread that is not running; a job run in a test (``adapt`` sets
+    ``cfg.threads`` and keeps it) left its count to the tests after it in that worker. Session 36, one pair of
+    full runs at similar load: the non-GUI tests' summed time 0.73 of before (the machine's load moved whole runs
+    far more: 465-1212 s)."""
     try:
         import torch
     except ImportError:  # pragma: no cover

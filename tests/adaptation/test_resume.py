@@ -185,9 +185,8 @@ def test_work_of_a_killed_job_whose_base_round_was_rolled_back_is_discarded(tmp_
 
 def test_a_different_thread_count_still_resumes(tmp_path):
     """The thread count is not part of the job: a job killed at one count resumes at another. Killed at 2
-    threads (in its own process, its threads waiting passively), resumed at 1 in this one. Its 2-thread part
-    is what made it slow beside the other pytest worker (-n 2): 69 s resumed at 2 threads in this process, 67 s
-    killed at 2 with spinning threads, where this file's 1-thread tests took 13-17 s."""
+    threads (in its own process, its threads waiting passively), resumed at 1 in this one: its 2-thread part runs
+    in a process of its own, not in the pytest worker beside the other one (-n 2)."""
     proj, bundle, _ = make_setup(tmp_path)
     _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path, cfg=CFG.replace(threads=2))
     from vessel_studio.adaptation.job import _read_job
