@@ -63,6 +63,9 @@ def main(argv=None) -> int:
         check_not_bundled(args.out, repo=REPO, replace_bundled=args.replace_bundled)
     if not args.eval_only:
         check_out_folder(args.out, kind="segmenter")
+    # --scores is a file: inside a bundled model folder it would add to it, or replace one of its files
+    check_not_bundled(Path(args.scores).parent, repo=REPO, replace_bundled=args.replace_bundled,
+                      option="--scores's folder")
     if Path(args.scores).is_dir():
         raise ValueError(f"{args.scores}: --scores is a folder; name the JSON file to write")
     check_writable(Path(args.scores), beside=True, name="--scores")

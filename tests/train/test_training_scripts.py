@@ -89,3 +89,16 @@ def test_the_bundled_folder_is_written_only_with_replace_bundled(tmp_path, monke
     err = capsys.readouterr().err
     assert "--out is a bundled model folder" not in err and "no-data" in err
     assert _snapshot(bundled) == before
+
+
+def test_scores_are_not_written_into_a_bundled_model_folder(tmp_path, monkeypatch, capsys):
+    """``--scores`` is a file: inside a bundled model folder it added a file to the shipped model, or replaced one of
+    its files (``model.safetensors``); refused like ``--out`` (session 36 QA)."""
+    bundled = BUNDLED / "fundus-segmenter"
+    before = _snapshot(bundled)
+    for scores in ("scores.json", "model.safetensors"):
+        assert _run(monkeypatch, "train_fundus_segmenter.py", "--data", str(tmp_path / "no-data"), "--eval-only",
+                    "--out", str(bundled), "--scores", str(bundled / scores)) == 2
+        err = capsys.readouterr().err
+        assert ": --scores's folder is a bundled model folder" in err and "Traceback" not in err
+    assert _snapshot(bundled) == before
