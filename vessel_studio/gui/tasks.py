@@ -43,64 +43,35 @@ def draft_lock_path(project, image_id: str) -> Path:
 
 
 def hold_draft(project, image_id: str) -> int | None:
-    """Take the hold of the image's draft for this window: an exclusive ``flock`` of ``drafts/ID.lock``, kept (the
-    file descriptor returned) while the window's unsaved edits of the image are its draft; ``release_draft`` ends
-    it, and so does the end of the process (a crash too). None when another window or process holds it. An image
-    has one draft file: a window that finds it held neither restores it as its own nor autosaves over it (session
-    36: two windows wrote their edits over each other's, and the second to open the image restored the first's
-    live edits and autosaved them mixed with its own). Raises OSError when the lock file cannot be made."""
-    import fcntl
-    import os
+    """Take the hold of the image's draft for this window: the lock of ``drafts/ID.lock`` (``io.locks.try_lock``),
+    kept (the file descriptor returned) while the window's unsaved edits of the image are its draft;
+    ``release_draft`` ends it, and so does the end of the process (a crash too). None when another window or process
+    holds it. An image has one draft file: a window that finds it held neither restores it as its own nor autosaves
+    over it (session 36: two windows wrote their edits over each other's, and the second to open the image restored
+    the first's live edits and autosaved them mixed with its own). Raises OSError when the lock file cannot be
+    made."""
+    from vessel_studio.io.locks import try_lock
 
     path = draft_lock_path(project, image_id)
     # not parents=True: a project folder renamed or deleted by another program is not made again (FileNotFoundError)
     path.parent.parent.mkdir(exist_ok=True)
     path.parent.mkdir(exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
+    return try_lock(path)
 
 
 def release_draft(fd: int | None) -> None:
     """End a hold taken by :func:`hold_draft` (None: nothing)."""
-    import contextlib
-    import fcntl
-    import os
+    from vessel_studio.io.locks import unlock
 
-    if fd is None:
-        return
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    with contextlib.suppress(OSError):
-        os.close(fd)
+    if fd is not None:
+        unlock(fd)
 
 
 def draft_held(project, image_id: str) -> bool:
     """Whether a window (a live process, or another hold of this one) holds the image's draft (:func:`hold_draft`)."""
-    import fcntl
-    import os
+    from vessel_studio.io.locks import is_locked
 
-    path = draft_lock_path(project, image_id)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # no lock file: never held
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # (closing releases the probe's shared lock)
-    return False
+    return is_locked(draft_lock_path(project, image_id))
 
 
 def find_images(project, names: list[str]) -> list[str]:

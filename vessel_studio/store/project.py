@@ -43,6 +43,7 @@ import numpy as np
 
 from vessel_studio.io.atomic import atomic_path, link_or_copy, write_json
 from vessel_studio.io.images import IMAGE_EXTENSIONS
+from vessel_studio.io.locks import is_locked, unlock
 from vessel_studio.store.manifest import (
     MANIFEST_NAME,
     MODALITIES,
@@ -766,8 +767,7 @@ class Project:
         if self._job_fd is not None:
             with contextlib.suppress(OSError):  # no holder named once it is free
                 os.ftruncate(self._job_fd, 0)
-            fcntl.flock(self._job_fd, fcntl.LOCK_UN)
-            os.close(self._job_fd)
+            unlock(self._job_fd)
             self._job_fd = None
 
     def job_holder(self) -> str:
@@ -790,21 +790,7 @@ class Project:
 
     def job_running(self) -> bool:
         """True when some job (in this or another process) holds the job lock."""
-        if self._job_fd is not None:
-            return True
-        path = self.work_dir / ".job.lock"
-        if not path.exists():
-            return False
-        fd = os.open(path, os.O_RDONLY)  # flock needs no write access: a read-only project opens
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
+        return self._job_fd is not None or is_locked(self.work_dir / ".job.lock")
 
     def clean_stale(self) -> list[Path]:
         """Remove temp files/folders of killed writers and round folders the manifest does not name.
