@@ -97,9 +97,14 @@ def wait_for_workers(qtbot, timeout_s: float = 30.0) -> None:
     from qtpy.QtCore import QThreadPool
 
     pool, end = QThreadPool.globalInstance(), time.monotonic() + timeout_s
-    while pool.activeThreadCount() and time.monotonic() < end:
-        qtbot.wait(20)
-    qtbot.wait(0)  # deliver their last queued signals while the panels exist
+    while True:
+        while pool.activeThreadCount() and time.monotonic() < end:
+            qtbot.wait(20)
+        qtbot.wait(0)  # deliver their last queued signals while the panels exist
+        # ... which may start another worker (the thumbnail worker's ``finished`` starts one for images listed
+        # meanwhile): until the pool stays idle across a delivery
+        if not pool.activeThreadCount() or time.monotonic() >= end:
+            break
 
 
 @pytest.fixture

@@ -13,6 +13,15 @@ from conftest import wait_for_workers
 pytestmark = pytest.mark.gui
 
 
+def thumbnails_made(panel, qtbot) -> None:
+    """Wait until the window's own thumbnail worker has made the three thumbnails and its ``finished`` has reached the
+    panel. Waiting for the thread pool alone was not enough: its queued thumbnails and ``finished`` could arrive after
+    a test had cleared the thumbnails, and the panel then read again only those still missing, some with the real
+    reader (CI, stop 39: 2 reads where the test expected 3)."""
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 3 and panel._thumb_worker is None, timeout=10000)
+    wait_for_workers(qtbot)
+
+
 def test_a_thumbnail_or_a_selection_touches_only_its_own_row(studio, qtbot, monkeypatch):
     """Each thumbnail arriving from the worker, and each image selected elsewhere (Review's Next), read every row of
     the list to find its own: quadratic in the images on opening a project (1,000 OCT-A images: ~1M item reads,
@@ -37,7 +46,7 @@ def test_images_listed_while_thumbnails_load_get_theirs(studio, qtbot, tmp_path,
     from vessel_studio.samples import write_sample_images
 
     panel = studio.panels["Project"]
-    wait_for_workers(qtbot)
+    thumbnails_made(panel, qtbot)
     panel._thumbs.clear()
     getattr(panel, "_thumbs_asked", set()).clear()  # (getattr: the test runs on the code before too)
     real = project_panel.thumbnail
@@ -86,7 +95,7 @@ def test_a_thumbnail_failing_with_a_runtime_error_leaves_the_others_and_the_clos
     from vessel_studio.gui import project_panel
 
     panel = studio.panels["Project"]
-    wait_for_workers(qtbot)
+    thumbnails_made(panel, qtbot)
     panel._thumbs.clear()
     getattr(panel, "_thumbs_asked", set()).clear()
     ids = [r.id for r in studio.project.images]
