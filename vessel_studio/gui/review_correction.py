@@ -505,8 +505,15 @@ class CorrectionMixin:
         draft = tasks.draft_path(proj, image_id)
         # not the draft this window wrote or restored
         theirs = draft.is_file() and tasks.stat_key(draft) != self._draft_key
+        # another window holds it: its live unsaved edits of the image, which stay (session 37: before, Discard
+        # deleted them; that window wrote them again at its next autosave, but a crash of it meanwhile, or
+        # ``images --remove``, lost them)
+        held = self._draft_held_elsewhere(proj, image_id)
         unsaved = " Its unsaved edits are dropped too." if self.dirty or (draft.is_file() and not theirs) else ""
-        if theirs:  # before (session 32 QA, two windows), another window's draft was called this one's unsaved edits
+        if held:
+            unsaved += (" Another window has unsaved edits of this image (its autosaved draft): they are kept, and "
+                        "saving them there saves a mask of it again.")
+        elif theirs:  # before (session 32 QA, two windows), another window's draft was called this one's unsaved edits
             unsaved += (" The draft of it that another window or program autosaved since this window showed it is "
                         "deleted too (a window still editing the image autosaves its edits again).")
         after = (f"The image goes back to its prediction (p ≥ {self.threshold.value():.2f})." if self.prob is not None
@@ -517,7 +524,10 @@ class CorrectionMixin:
                 f"the next adaptation round trains on it. {after}{unsaved} This cannot be undone."):
             return False
         try:
-            tasks.drop_draft(proj, image_id)  # first: a draft left behind would bring the mask back
+            if held:  # another window's live edits: kept (this window's own draft, if any, is not the draft then)
+                self._drop_own_draft(proj)
+            else:
+                tasks.drop_draft(proj, image_id)  # first: a draft left behind would bring the mask back
             proj.remove_correction(image_id)  # state: "predicted" after a round, else "new"
             if proj.image(image_id).state == "new" and tasks.probability(proj, image_id) is not None:
                 proj.set_state(image_id, "predicted")  # a source-only prediction, as segmenting sets it
