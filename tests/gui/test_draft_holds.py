@@ -73,3 +73,118 @@ def test_discard_saved_mask_keeps_the_draft_another_window_holds(studio, said, d
     qtbot.wait(100)
     assert review.discard_saved()
     assert _draft(studio.project, image_id) is None
+
+
+def test_a_save_failing_after_the_image_was_left_does_not_write_over_the_draft_another_window_holds(
+        studio, said, dialogs, qtbot, monkeypatch):
+    """Session 36 left it: a large mask's Save is written in the worker and this window moves on to another image;
+    meanwhile the other window opens the image and edits it (it holds the draft: its unsaved edits). The save fails
+    (a full disk): its edits were written as the image's draft with no hold taken, over the other window's. They
+    are kept in this window instead, and written as the draft once that window's is gone."""
+    import errno
+    import threading
+
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 0)  # every save in the worker, as a large mask's
+    gate = threading.Event()
+
+    def failing_save(*a, **kw):  # the worker's write, held until the other window has edited, then refused
+        gate.wait(10)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tasks, "save_correction", failing_save)
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    nxt = [r.id for r in proj.images if r.id != image_id][0]
+    mine = _edit(review, slice(5, 20), slice(5, 20))
+    assert review.save()  # in the worker, held
+    studio.select_image(nxt)  # left at once: the save lands in the background
+    qtbot.waitUntil(lambda: review.image_id == nxt, timeout=5000)
+    other = _other(studio)
+    theirs = _square(mine.shape)
+    hold = tasks.hold_draft(other, image_id)  # the other window showed the image (no draft of it: the prediction)
+    try:
+        assert hold is not None
+        tasks.write_draft(other, image_id, theirs)  # and edited it
+        gate.set()
+        review._saver.flush()
+        qtbot.wait(50)
+        assert [t for t, _ in dialogs.errors] == ["Cannot save the correction"]
+        assert "Another window has unsaved edits of it" in dialogs.errors[0][1]
+        assert np.array_equal(_draft(proj, image_id), theirs)
+        assert review.unsaved_among({image_id}) == [image_id]  # kept in this window
+        review.autosave()  # the tick tries again: still theirs
+        assert np.array_equal(_draft(proj, image_id), theirs)
+        tasks.drop_draft(other, image_id)  # their Save: their draft goes
+    finally:
+        gate.set()
+        tasks.release_draft(hold)
+    review.autosave()
+    assert np.array_equal(_draft(proj, image_id), mine) and review.unsaved_among({image_id}) == []
+    assert not tasks.draft_held(other, image_id)  # left for the window that shows the image next
+
+
+def test_edits_are_autosaved_once_the_window_holding_the_draft_has_ended(studio, said, dialogs, qtbot):
+    """Session 36 left it: the other window held the image's draft (its unsaved edits) while this window had edits
+    of the image (not autosaved, as it must be); that window then crashed. This window stayed "not autosaved" for
+    as long as it was open (the draft was never deleted, the hold never tried again): a crash of it lost its
+    edits. Now the next autosave takes the free hold; the ended window's draft is not written over but set aside
+    (the status bar names the file), and once this window's edits are saved it is the image's draft again, which
+    showing the image restores (as it would have after that crash)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import read_mask
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    other = _other(studio)
+    theirs = _square(studio.viewer.layers["mask"].data.shape)
+    hold = tasks.hold_draft(other, image_id)
+    try:
+        tasks.write_draft(other, image_id, theirs)
+        mine = _edit(review, slice(5, 20), slice(5, 20))
+        review.autosave()
+        assert np.array_equal(_draft(proj, image_id), theirs) and "not autosaved" in review.edit_state.text()
+    finally:
+        tasks.release_draft(hold)  # that window crashed
+    review.autosave()
+    assert np.array_equal(_draft(proj, image_id), mine)
+    assert "not autosaved" not in review.edit_state.text() and "unsaved edits" in review.edit_state.text()
+    assert tasks.draft_held(other, image_id)  # this window's now
+    aside = tasks.ended_draft_paths(proj, image_id)
+    assert len(aside) == 1 and np.array_equal(read_mask(aside[0]), theirs)
+    assert any("has ended without saving them" in s and str(aside[0]) in s for s in said)
+    more = _edit(review, slice(30, 40), slice(30, 40))  # later edits go to the draft as usual
+    review.autosave()
+    assert np.array_equal(_draft(proj, image_id), more)
+
+    assert review.save()  # this window's draft goes; the ended window's is the draft again
+    assert np.array_equal(proj.correction(image_id), more)
+    assert np.array_equal(_draft(proj, image_id), theirs) and not tasks.ended_draft_paths(proj, image_id)
+    assert not tasks.draft_held(other, image_id)
+    assert any("are the image's autosaved draft again" in s for s in said)
+    review.load(image_id)  # shown again: restored, as after the crash
+    assert review._mask_origin == "draft" and np.array_equal(review.mask_layer.data > 0, theirs)
+
+
+def test_drafts_set_aside_are_put_back_only_where_there_is_no_draft_and_go_with_their_image(sample_project):
+    from vessel_studio.gui import tasks
+
+    proj = sample_project
+    image_id = proj.images[0].id
+    a, b = _square((96, 96)), _square((96, 96), at=10)
+    tasks.write_draft(proj, image_id, a)
+    aside = tasks.set_draft_aside(proj, image_id)
+    assert not tasks.draft_path(proj, image_id).exists() and tasks.ended_draft_paths(proj, image_id) == [aside]
+    assert image_id not in tasks.draft_ids(proj)  # not an image's draft while set aside
+    tasks.write_draft(proj, image_id, b)
+    assert tasks.put_back_draft(proj, image_id) is None  # a draft there: it stays
+    assert np.array_equal(_draft(proj, image_id), b)
+    tasks.drop_draft(proj, image_id)
+    assert tasks.put_back_draft(proj, image_id) == tasks.draft_path(proj, image_id)
+    assert np.array_equal(_draft(proj, image_id), a) and tasks.ended_draft_paths(proj, image_id) == []
+    tasks.set_draft_aside(proj, image_id)
+    tasks.remove_images(proj, [image_id])
+    assert tasks.ended_draft_paths(proj, image_id) == []

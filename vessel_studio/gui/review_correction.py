@@ -296,6 +296,7 @@ class CorrectionMixin:
             return True
         mask = layer.data > 0
         job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
+        job.draft_key = self._draft_key
         if tasks.pixels(mask.shape) <= tasks.SAVE_IN_WORKER_PIXELS:
             # a small mask (20 ms): written here, so the file is there when the call returns; it lands
             # through the same _save_landed as a worker's save (one set of states, messages and errors)
@@ -361,13 +362,17 @@ class CorrectionMixin:
         windows), a window with no edits deleted the other window's draft at every autosave, and a Save or
         Accept deleted it too: a crash of that window then lost its edits."""
         path = tasks.draft_path(proj, self.image_id)
+        dropped = False
         if self._draft_key is not None and tasks.stat_key(path) == self._draft_key:
             try:
                 path.unlink()
+                dropped = True
             except OSError:  # the saved correction is newer; a draft left behind is named when shown
                 pass
         self._draft_key = None
         self._release_draft_hold()
+        if dropped:
+            self._put_back_ended_draft(proj, self.image_id)
 
     # --- the draft hold (tasks.hold_draft): one window's unsaved edits are an image's draft ---------------
 
@@ -414,10 +419,18 @@ class CorrectionMixin:
             kept = "Its edits stay on screen, unsaved."
             if not here and later is None:  # the image was left while it was written: keep them as its draft
                 try:
-                    tasks.write_draft(proj, job.image_id, job.mask)
-                    kept = "Its edits were kept as an autosaved draft: open the image again to save them."
+                    if self._write_left_draft(proj, job.image_id, job.mask, job.draft_key):
+                        kept = "Its edits were kept as an autosaved draft: open the image again to save them."
+                    else:  # another window's live edits are the draft: not written over
+                        self._kept_edits[job.image_id] = (proj, job.mask)
+                        self._kept_draft_keys[job.image_id] = job.draft_key
+                        kept = ("Another window has unsaved edits of it, autosaved as its draft (not written over): "
+                                "these edits are kept in this window (autosave writes them as the draft once that "
+                                "window's is gone; leaving the project or closing asks first); open the image "
+                                "again to save them.")
                 except (OSError, ValueError) as exc:
                     self._kept_edits[job.image_id] = (proj, job.mask)
+                    self._kept_draft_keys[job.image_id] = job.draft_key
                     kept = (f"Its edits could not be kept as a draft either ({exc}): they are kept in this window "
                             "(autosave tries the draft again; leaving the project or closing asks first); open the "
                             "image again to save them.")
@@ -436,6 +449,8 @@ class CorrectionMixin:
                 tasks.drop_draft(proj, job.image_id)
             except OSError:
                 pass
+            else:
+                self._put_back_ended_draft(proj, job.image_id)
         self.studio.images_changed.emit()
         if job.state_error is not None:
             dialogs.error(self, "Cannot mark the image reviewed", str(job.state_error))
@@ -476,11 +491,12 @@ class CorrectionMixin:
                 self, "Revert edits",
                 f"Drop the unsaved edits of {proj.image(self.image_id).name} and {back}? This cannot be undone."):
             return False
-        # not a draft another window holds (its live unsaved edits: ``tasks.hold_draft``). Before (session 36 QA),
-        # a Revert here deleted it, without a question when this window had no edits: that window wrote it again
-        # up to 3 s later, and meanwhile a crash of it, or ``images --remove`` in a terminal, lost its edits
-        if not self._draft_held_elsewhere(proj, self.image_id):
-            tasks.drop_draft(proj, self.image_id)
+        # only this window's draft: not one another window holds (its live unsaved edits: ``tasks.hold_draft``;
+        # before, session 36 QA, a Revert here deleted it, without a question when this window had no edits: that
+        # window wrote it again up to 3 s later, and meanwhile a crash of it, or ``images --remove`` in a terminal,
+        # lost its edits), nor one a window that ended left since this window showed the image (not shown here: the
+        # next showing of the image restores it, session 37)
+        self._drop_own_draft(proj)
         self._draft_digest = None
         self._reload_maps()
         return True
@@ -503,8 +519,9 @@ class CorrectionMixin:
         image_id = self.image_id
         rec = proj.image(image_id)
         draft = tasks.draft_path(proj, image_id)
-        # not the draft this window wrote or restored
-        theirs = draft.is_file() and tasks.stat_key(draft) != self._draft_key
+        # not the draft this window wrote or restored; or drafts of windows that ended, set aside (set_draft_aside)
+        aside = tasks.ended_draft_paths(proj, image_id)
+        theirs = (draft.is_file() and tasks.stat_key(draft) != self._draft_key) or bool(aside)
         # another window holds it: its live unsaved edits of the image, which stay (session 37: before, Discard
         # deleted them; that window wrote them again at its next autosave, but a crash of it meanwhile, or
         # ``images --remove``, lost them)
@@ -528,6 +545,8 @@ class CorrectionMixin:
                 self._drop_own_draft(proj)
             else:
                 tasks.drop_draft(proj, image_id)  # first: a draft left behind would bring the mask back
+                for path in aside:
+                    path.unlink(missing_ok=True)
             proj.remove_correction(image_id)  # state: "predicted" after a round, else "new"
             if proj.image(image_id).state == "new" and tasks.probability(proj, image_id) is not None:
                 proj.set_state(image_id, "predicted")  # a source-only prediction, as segmenting sets it
@@ -556,6 +575,9 @@ class CorrectionMixin:
             return
         path = tasks.draft_path(proj, self.image_id)
         key = tasks.stat_key(path)
+        taken_over = key is not None and key != self._draft_key and self._take_over_ended_draft(proj)
+        if taken_over:
+            key = None  # the draft of a window that ended is set aside: these edits are written below
         if key is not None and key != self._draft_key:
             # a draft this window did not write or restore: another window's or program's unsaved edits of the image
             # (an image has one draft file). It is kept: these edits are not autosaved while it is there, and the
@@ -596,6 +618,76 @@ class CorrectionMixin:
             self.studio.status.emit("autosave works again")
         self._draft_digest = digest
         self._draft_key = tasks.stat_key(path)
+        job = self._saver.in_flight(proj, self.image_id)
+        if job is not None:  # a save of the image in flight: the draft it writes over if it fails after a leave
+            job.draft_key = self._draft_key
+        if taken_over:  # the line said "not autosaved" (at the top of this autosave)
+            self._update_edit_state()
+
+    def _take_over_ended_draft(self, proj) -> bool:
+        """The draft of the image on screen is not this window's (``autosave``), and these edits are unsaved: when
+        no window holds it (its window ended, a crash or a close, with its edits unsaved), take its hold and set it
+        aside (``tasks.set_draft_aside``), so that these edits are autosaved from now on; the status bar says where
+        its edits are. They are not written over (the edits of a window that crashed, which a window opened later
+        would have restored) and come back as the image's draft once this window's is gone (its Save, Revert:
+        ``tasks.put_back_draft``): the image shown again offers them, as it would have. True when taken over;
+        False while a window holds it (its live edits), or when it cannot be moved. Before (session 37), these
+        edits stayed "not autosaved" for as long as the window was open."""
+        image_id = self.image_id
+        if self._holds_draft(proj, image_id):  # held here and written by another program (no hold): set aside too
+            fd = None
+        else:
+            try:
+                fd = tasks.hold_draft(proj, image_id)
+            except OSError:  # no lock file (a read-only folder): the draft stays as it is
+                return False
+            if fd is None:  # a live window holds it
+                return False
+        try:
+            aside = tasks.set_draft_aside(proj, image_id)
+        except OSError:
+            tasks.release_draft(fd)
+            return False
+        if fd is not None:
+            self._release_draft_hold()
+            self._draft_hold = (proj, image_id, fd)
+        self._draft_key = None
+        self._shared_draft = None
+        self.studio.status.emit(
+            f"the window that had unsaved edits of {_name(proj, image_id)} in its autosaved draft has ended without "
+            f"saving them (closed or crashed): its draft is kept aside ({aside}) and is the image's draft again once "
+            "the edits here are saved or reverted; the edits here are autosaved now")
+        return True
+
+    def _put_back_ended_draft(self, proj, image_id) -> None:
+        """This window's draft of the image is gone (saved, reverted, undone): a draft set aside from a window that
+        ended (``_take_over_ended_draft``) is the image's draft again, which showing the image restores."""
+        try:
+            back = tasks.put_back_draft(proj, image_id)
+        except OSError:
+            return
+        if back is not None:
+            self.studio.status.emit(f"the unsaved edits of {_name(proj, image_id)} that a window left when it ended "
+                                    "are the image's autosaved draft again: showing the image again restores them")
+
+    def _write_left_draft(self, proj, image_id, mask, own_key) -> bool:
+        """Write ``mask`` as the draft of an image not on screen (a save that failed after the image was left),
+        with the draft's hold taken for the write and released after (the draft is then one no window holds, as a
+        closed panel leaves: the window that shows the image next restores it). Not over a draft another window
+        holds (its live unsaved edits): False then; a draft that is not ``own_key`` (this window's, as it left the
+        image) and that no window holds is set aside, not written over (``tasks.set_draft_aside``). Before (session
+        37) the draft was written with no hold, over whatever draft the image had. Raises what the write raises."""
+        fd = tasks.hold_draft(proj, image_id)
+        if fd is None:
+            return False
+        try:
+            key = tasks.stat_key(tasks.draft_path(proj, image_id))
+            if key is not None and key != own_key:
+                tasks.set_draft_aside(proj, image_id)
+            tasks.write_draft(proj, image_id, mask)
+        finally:
+            tasks.release_draft(fd)
+        return True
 
     def _drop_undone_draft(self, proj) -> None:
         """No unsaved edits (edits undone back to the saved state): their draft would bring them back when the
@@ -636,13 +728,16 @@ class CorrectionMixin:
             if p is not proj:
                 continue
             try:
-                tasks.write_draft(proj, image_id, mask)
+                if not self._write_left_draft(proj, image_id, mask, self._kept_draft_keys.get(image_id)):
+                    continue  # another window's live edits are its draft: at a later tick
             except UnknownImageError:  # taken out of the project by another program: nothing to keep them for
                 del self._kept_edits[image_id]
+                self._kept_draft_keys.pop(image_id, None)
                 continue
             except (OSError, ValueError):
                 return  # the disk still refuses: try at the next tick
             del self._kept_edits[image_id]
+            self._kept_draft_keys.pop(image_id, None)
             self.studio.status.emit(f"the unsaved edits of {_name(proj, image_id)} are kept as an autosaved draft now")
 
     def confirm_kept_edits(self) -> bool:
@@ -656,8 +751,8 @@ class CorrectionMixin:
         names = ", ".join(_name(proj, i) for i in held)
         return dialogs.confirm(
             self, "Edits kept only in this window",
-            f"The edits of {names} could not be saved, nor kept as an autosaved draft (the disk refused both; "
-            "autosave keeps trying). They exist only in this window: closing it or opening another project "
+            f"The edits of {names} could not be saved, nor kept as an autosaved draft (the disk refused both, or "
+            "another window's unsaved edits are the image's draft; autosave keeps trying). They exist only in this window: closing it or opening another project "
             "loses them, and an export or an adaptation does not see them. Go on anyway? (No: open those "
             "images and save them once the disk has room.)")
 

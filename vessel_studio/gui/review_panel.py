@@ -103,6 +103,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         #: image id -> (project, mask) of a save that failed after its image was left and whose draft
         #: could not be written either: shown again as unsaved edits when the image is (review_correction)
         self._kept_edits: dict = {}
+        #: image id -> the stat key of its draft as this window left it (``_kept_edits``; the draft it may replace)
+        self._kept_draft_keys: dict = {}
         self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
         self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
@@ -480,6 +482,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         reads ahead of them go too."""
         for image_id in image_ids:
             self._kept_edits.pop(image_id, None)
+            self._kept_draft_keys.pop(image_id, None)
             self._ahead.cache.pop(image_id, None)
         if self.image_id in image_ids or self._loading in image_ids:  # on screen, or being read to be
             self._loading = None
@@ -819,6 +822,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                     mask = np.zeros(self.image.shape[:2], bool)
                 baseline = self._baseline_for(origin, mask)
                 kept = self._kept_edits.pop(image_id, None)
+                self._kept_draft_keys.pop(image_id, None)
                 if kept is not None and kept[0] is proj and np.shape(kept[1]) == np.shape(mask):
                     mask = kept[1]  # a save that failed after the image was left: its edits, unsaved
             except ValueError as exc:

@@ -296,6 +296,10 @@ class SaveJob:
 
     def __init__(self, project, image_id: str, mask, *, reviewed: bool = False):
         self.project, self.image_id, self.mask, self.reviewed = project, image_id, mask, reviewed
+        #: ``tasks.stat_key`` of the image's draft as the panel last wrote or restored it (None: none of its own):
+        #: a save failing after the image was left writes its mask over that draft only, not over one that
+        #: another window left since (set aside then; the panel keeps it up to date while the save is in flight)
+        self.draft_key = None
         self.error: BaseException | None = None
         self.state_error: BaseException | None = None
         self.done = threading.Event()

@@ -115,6 +115,8 @@ def remove_images(project, image_ids: Iterable[str] | str) -> list:
     # the same file added again, its id back, showed them as its own): the removal was asked for, they go
     for image_id in image_ids:
         draft_path(project, image_id).unlink(missing_ok=True)
+        for path in ended_draft_paths(project, image_id):  # drafts of windows that ended, set aside
+            path.unlink(missing_ok=True)
         draft_lock_path(project, image_id).unlink(missing_ok=True)
     records = project.remove_images(image_ids)
     for rec in records:
@@ -520,6 +522,46 @@ def write_draft(project, image_id: str, mask: np.ndarray) -> Path:
 
 def drop_draft(project, image_id: str) -> None:
     draft_path(project, image_id).unlink(missing_ok=True)
+
+
+def ended_draft_paths(project, image_id: str) -> list[Path]:
+    """The image's drafts set aside (:func:`set_draft_aside`: ``drafts/ID.ended-NS.png``), oldest first."""
+    folder = draft_path(project, image_id).parent
+    return sorted(folder.glob(f"{image_id}.ended-*.png")) if folder.is_dir() else []
+
+
+def set_draft_aside(project, image_id: str) -> Path:
+    """Move the image's draft aside (``drafts/ID.ended-NS.png``): one that no window holds (``draft_held``: its
+    window ended, a crash or a close with its edits unsaved) where a window with unsaved edits of the image is to
+    autosave them (session 37: before, that window's edits stayed "not autosaved" until it was closed, since the
+    draft was never deleted and there is one per image). It is not read nor exported: :func:`put_back_draft` makes it
+    the image's draft again once that window's own draft is gone (saved, reverted), so that opening the image
+    offers it as it offered it before. Call with the draft's hold taken (``hold_draft``). Returns the new path."""
+    import os
+    import time
+
+    src = draft_path(project, image_id)
+    dst = src.with_name(f"{image_id}.ended-{time.time_ns()}.png")
+    os.replace(src, dst)  # one folder: a rename
+    return dst
+
+
+def put_back_draft(project, image_id: str) -> Path | None:
+    """The newest draft set aside (:func:`set_draft_aside`) is the image's draft again, where the image has none
+    now; no window holds it, so the next window to show the image restores it (as the draft a crash left). Returns
+    its path, or None (nothing set aside, or a draft there: left as it is). Raises OSError."""
+    import os
+
+    aside = ended_draft_paths(project, image_id)
+    if not aside:
+        return None
+    path = draft_path(project, image_id)
+    try:
+        os.link(aside[-1], path)  # made only where there is none: a draft another window wrote meanwhile stays
+    except FileExistsError:
+        return None
+    aside[-1].unlink(missing_ok=True)
+    return path
 
 
 def draft_ids(project) -> list[str]:
