@@ -124,3 +124,29 @@ def test_an_edit_undone_then_the_image_left_leaves_no_draft(studio, dialogs, qtb
     studio.select_image(first)
     qtbot.waitUntil(lambda: review.image_id == first, timeout=5000)
     assert review._mask_origin != "draft" and not review.dirty
+
+
+def test_a_redo_after_the_undone_edits_draft_was_dropped_is_autosaved_at_once(studio, qtbot):
+    """Session 36 left it: an edit (its draft written at once), undone with napari's Ctrl+Z; the autosave's tick
+    dropped the draft of the undone edit; then napari's Ctrl+Shift+Z brought the edit back, but it was autosaved only
+    at the next tick, up to 3 s later (napari's Undo / Redo emit no paint event, only ``set_data``)."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    layer = review.mask_layer
+    layer.paint((40, 40), 1)
+    qtbot.waitUntil(tasks.draft_path(proj, image_id).is_file, timeout=1000)
+    layer.undo()  # napari's Ctrl+Z
+    qtbot.wait(20)
+    assert not review.dirty
+    review.autosave()  # the tick: the undone edit's draft goes
+    assert not tasks.draft_path(proj, image_id).exists()
+    layer.redo()  # napari's Ctrl+Shift+Z
+    qtbot.waitUntil(tasks.draft_path(proj, image_id).is_file, timeout=1000)
+    assert review.dirty
+    layer.undo()  # and back: a restored-draft-free image is not written again by the undo
+    qtbot.wait(50)
+    review.autosave()
+    assert not tasks.draft_path(proj, image_id).exists()

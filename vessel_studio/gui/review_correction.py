@@ -135,6 +135,11 @@ class CorrectionMixin:
             # napari's Undo / Redo of the mask layer (Ctrl+Z), or a new mask being shown: the "unsaved edits"
             # line follows once the event loop is back (a load sets the data before the state it is compared to)
             self._edit_state_timer.start()
+            if self._draft_digest is None and not self._setting_mask:
+                # napari's Redo (or Undo) with no draft of these edits (dropped once they were undone): autosaved at
+                # once, as a first edit (before, session 37, at the next 3 s tick). Not a mask being shown
+                # (``_set_mask``): a restored draft is not written again until it is edited
+                self._autosave_first_edit_soon()
             return
         self._update_edit_state()
         if self._draft_digest is None:

@@ -105,6 +105,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._kept_edits: dict = {}
         #: image id -> the stat key of its draft as this window left it (``_kept_edits``; the draft it may replace)
         self._kept_draft_keys: dict = {}
+        self._setting_mask = False  # _set_mask is showing a mask (its set_data event is no edit)
         self._docked = False  # napari has put the panel in a dock (its removal detaches the panel)
         self._autosave_failed = False  # told the user once; the timer keeps trying quietly
         self.segmenter_model = "fundus-segmenter"
@@ -848,8 +849,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible, **kw)
 
     def _set_mask(self, mask: np.ndarray) -> None:
-        review_layers.set_mask(self.viewer, mask, opacity=self.opacity.value() / 100,
-                               contour=self.contour.isChecked(), on_paint=self._edited)
+        self._setting_mask = True  # its set_data event is no edit to autosave (``_edited``)
+        try:
+            review_layers.set_mask(self.viewer, mask, opacity=self.opacity.value() / 100,
+                                   contour=self.contour.isChecked(), on_paint=self._edited)
+        finally:
+            self._setting_mask = False
         self._hook_mask()  # a new mask layer (another number of dimensions) is followed too
 
     # --- reading ahead -------------------------------------------------------------------------
