@@ -87,3 +87,39 @@ def test_save_pressed_while_the_accept_is_still_being_written_keeps_it_reviewed(
     qtbot.wait(50)
     assert proj.image(image_id).state == "corrected"
     assert np.array_equal(proj.correction(image_id), layer.data > 0)
+
+
+def test_save_of_an_unedited_prediction_marks_it_reviewed_as_accept_does(studio, said, qtbot):
+    """Session 36 left it: Save correction of a prediction shown with no edits wrote it as a correction, state
+    "corrected": the Project panel, ``vessel-studio images`` and the export record then said a person had corrected
+    a mask they had taken unedited. It is what "Accept as reviewed" does: the same mask is saved, state "reviewed"
+    (the status bar says why); with an edit, Save makes it "corrected" as before."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.io.images import write_prob
+
+    review, proj = studio.panels["Review"], studio.project
+    image_id = review.image_id
+    p = np.zeros(proj.image(image_id).shape[:2], np.float32)
+    p[30:50, 10:80] = 0.9
+    write_prob(tasks.source_only_path(proj, image_id), p)
+    review.load(image_id)
+    assert review._mask_origin == "predicted" and not review.dirty
+    assert review.save()
+    assert proj.image(image_id).state == "reviewed"
+    assert np.array_equal(proj.correction(image_id), p >= review.threshold.value())
+    assert said[-1].startswith(f"no edits: the prediction of {proj.image(image_id).name} was saved as it is")
+
+    other = [r.id for r in proj.images if r.id != image_id][0]  # an edit undone is no edit either
+    write_prob(tasks.source_only_path(proj, other), p)
+    review.load(other)
+    review.mask_layer.paint((5, 5), 1)
+    review.undo()
+    assert review.save() and proj.image(other).state == "reviewed"
+    review.load(other)  # a saved correction now: an edit, then Save, is a correction
+    review.mask_layer.paint((5, 5), 1)
+    assert review.save() and proj.image(other).state == "corrected"
+    third = [r.id for r in proj.images if r.id not in (image_id, other)][0]
+    write_prob(tasks.source_only_path(proj, third), p)
+    review.load(third)
+    review.mask_layer.paint((5, 5), 1)  # an edited prediction: "corrected"
+    assert review.save() and proj.image(third).state == "corrected"

@@ -299,9 +299,14 @@ class CorrectionMixin:
             return False
         if not reviewed and self._still_reviewed(proj):
             return True
+        # Save correction of a prediction with no edits: what Accept as reviewed does, the same mask saved and the
+        # image "reviewed" (session 37: before, "corrected", and the Project panel, ``vessel-studio images`` and the
+        # export record said a person had corrected a mask taken as it was predicted)
+        unedited = not reviewed and self._unedited_prediction(proj)
         mask = layer.data > 0
-        job = SaveJob(proj, self.image_id, mask, reviewed=reviewed)
+        job = SaveJob(proj, self.image_id, mask, reviewed=reviewed or unedited)
         job.draft_key = self._draft_key
+        job.unedited = unedited
         if tasks.pixels(mask.shape) <= tasks.SAVE_IN_WORKER_PIXELS:
             # a small mask (20 ms): written here, so the file is there when the call returns; it lands
             # through the same _save_landed as a worker's save (one set of states, messages and errors)
@@ -314,6 +319,18 @@ class CorrectionMixin:
             self._saver.flush()
             return job.error is None and job.state_error is None
         return True
+
+    def _unedited_prediction(self, proj) -> bool:
+        """The mask on screen is the image's prediction (at the threshold it was drawn with) with no edits: shown
+        from the prediction, or a restored draft that is the same as the prediction under it (no saved mask)."""
+        if self._mask_origin not in ("predicted", "draft") or self.dirty:
+            return False
+        if self._mask_origin == "predicted":
+            return True
+        try:
+            return self.prob is not None and not proj.correction_path(self.image_id).is_file()
+        except (ValueError, OSError):
+            return False
 
     def _still_reviewed(self, proj) -> bool:
         """Save correction with no edits of a mask accepted as reviewed: nothing is written and the image stays
@@ -460,6 +477,10 @@ class CorrectionMixin:
         if job.state_error is not None:
             dialogs.error(self, "Cannot mark the image reviewed", str(job.state_error))
             self.studio.status.emit(f"saved the corrected mask of {name}" + saved_note(self._running_job()))
+        elif job.unedited:
+            self.studio.status.emit(f"no edits: the prediction of {name} was saved as it is and marked reviewed, as "
+                                    "Accept as reviewed does (edit it, then Save correction, to make it "
+                                    "\"corrected\")" + saved_note(self._running_job()))
         elif job.reviewed:
             self.studio.status.emit(f"accepted the mask of {name} as reviewed" + saved_note(self._running_job()))
         else:

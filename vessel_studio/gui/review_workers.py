@@ -300,6 +300,8 @@ class SaveJob:
         #: a save failing after the image was left writes its mask over that draft only, not over one that
         #: another window left since (set aside then; the panel keeps it up to date while the save is in flight)
         self.draft_key = None
+        #: a Save correction of a prediction with no edits, saved as Accept as reviewed saves it (``reviewed``)
+        self.unedited = False
         self.error: BaseException | None = None
         self.state_error: BaseException | None = None
         self.done = threading.Event()
