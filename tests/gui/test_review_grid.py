@@ -94,3 +94,50 @@ def test_side_by_side_the_mask_is_edited_in_its_own_cell_only(studio, qtbot):
     qtbot.wait(50)
     _stroke(viewer, qtbot, (0, 0), [(60, 20), (60, 30)])
     assert (layer.data[60, 20:31] > 0).all()
+
+
+def _double_click(viewer, qtbot, cell, point):
+    """A left double-click over the image's pixel ``point`` in the grid cell ``cell``, as Qt delivers one: press,
+    release, double-click, release."""
+    from qtpy.QtCore import QEvent, QPointF, Qt
+    from qtpy.QtGui import QMouseEvent
+    from qtpy.QtWidgets import QApplication
+
+    vispy = viewer.window._qt_viewer.canvas
+    widget = vispy._scene_canvas.native
+    cells = [c for c, _ in viewer.canvas.grid.iter_viewboxes(viewer.layers)]
+    view = vispy.grid_views[cells.index(cell)]
+    xy = (view.transform * view.scene.transform).map([point[1], point[0], 0, 1])
+    pos = QPointF(float(xy[0] / xy[3]), float(xy[1] / xy[3]))
+    left, none, mods = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    for kind, changed, held in ((QEvent.Type.MouseButtonPress, left, left), (QEvent.Type.MouseButtonRelease, left, none),
+                                (QEvent.Type.MouseButtonDblClick, left, left),
+                                (QEvent.Type.MouseButtonRelease, left, none)):
+        QApplication.sendEvent(widget, QMouseEvent(kind, pos, widget.mapToGlobal(pos), changed, held, mods))
+    qtbot.wait(10)
+
+
+def test_side_by_side_a_polygon_is_finished_in_the_masks_own_cell_only(studio, qtbot):
+    """Session 36 left it: napari's polygon tool adds a vertex at each click (a press: kept to the mask's cell) and
+    finishes the polygon, painting it, at a double-click, whose callbacks were run in any cell: a double-click over
+    the image's cell painted the mask (out of sight). It does nothing there now; in the mask's cell it finishes it."""
+    review, viewer = studio.panels["Review"], studio.viewer
+    said = []
+    studio.status.connect(said.append)
+    layer = review.mask_layer
+    window = viewer.window._qt_window
+    window.show()
+    window.resize(1900, 1500)
+    review.side_by_side.setChecked(True)
+    qtbot.wait(100)
+    image_cell, mask_cell = _cell_of(viewer, "image"), _cell_of(viewer, "mask")
+    layer.mode = "polygon"
+    before = layer.data.copy()
+    for point in ((20, 20), (20, 60), (60, 60)):
+        _stroke(viewer, qtbot, mask_cell, [point])
+    said.clear()
+    _double_click(viewer, qtbot, image_cell, (60, 20))
+    assert np.array_equal(layer.data, before) and not review.dirty
+    assert said and said[-1].startswith("Side by side: the mask is edited in its own cell only")
+    _double_click(viewer, qtbot, mask_cell, (60, 20))
+    assert (layer.data[40, 30:50] > 0).all() and review.dirty

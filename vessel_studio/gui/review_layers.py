@@ -225,12 +225,14 @@ def in_own_cell(viewer, layer, event) -> bool:
 
 
 class _OwnCellCallbacks(list):
-    """A layer's ``mouse_drag_callbacks`` of which napari runs none for a press outside the layer's grid cell.
+    """A layer's ``mouse_drag_callbacks`` (or ``mouse_double_click_callbacks``) of which napari runs none for a press
+    (a double-click) outside the layer's grid cell.
 
     napari runs a press's callbacks by iterating this list (``napari.utils.interactions.mouse_press_callbacks``, the
-    only place that iterates it), just after setting ``viewer.cursor.viewbox`` to the cell pressed in; a drag's
-    moves and its release go to the generators the press started. Its other uses (``append``, ``remove``, ``in``:
-    napari's mode setter, the brush-stroke and polygon overlays adding theirs) are a list's."""
+    only place that iterates it; ``mouse_double_click_callbacks`` for a double-click), just after setting
+    ``viewer.cursor.viewbox`` to the cell pressed in; a drag's moves and its release go to the generators the press
+    started. Its other uses (``append``, ``remove``, ``in``: napari's mode setter, the brush-stroke and polygon
+    overlays adding theirs) are a list's."""
 
     def __init__(self, items, viewer, layer):
         import weakref
@@ -256,9 +258,13 @@ def keep_strokes_in_own_cell(viewer, layer) -> None:
     in any cell of the grid to the active layer, at the world position under the cursor in that cell: with "Side by
     side" on, a stroke over the image's cell painted the mask there, out of sight in the mask's cell (session 36).
     A tool's press elsewhere calls the layer's ``_stroke_outside`` (a weak reference set by
-    :func:`on_stroke_outside`) and runs nothing. Done once per layer (:class:`_OwnCellCallbacks`)."""
+    :func:`on_stroke_outside`) and runs nothing. So does a double-click there, which finishes napari's polygon and
+    paints it (session 37: a polygon whose vertices were clicked in the mask's cell was finished, and painted, by a
+    double-click over another cell). Done once per layer (:class:`_OwnCellCallbacks`)."""
     if not isinstance(layer.mouse_drag_callbacks, _OwnCellCallbacks):
         layer.mouse_drag_callbacks = _OwnCellCallbacks(layer.mouse_drag_callbacks, viewer, layer)
+    if not isinstance(layer.mouse_double_click_callbacks, _OwnCellCallbacks):
+        layer.mouse_double_click_callbacks = _OwnCellCallbacks(layer.mouse_double_click_callbacks, viewer, layer)
 
 
 def on_stroke_outside(layer, method) -> None:
