@@ -188,3 +188,30 @@ def test_drafts_set_aside_are_put_back_only_where_there_is_no_draft_and_go_with_
     tasks.set_draft_aside(proj, image_id)
     tasks.remove_images(proj, [image_id])
     assert tasks.ended_draft_paths(proj, image_id) == []
+
+
+def test_revert_after_taking_over_goes_back_to_the_saved_state_and_keeps_the_ended_windows_draft(studio, said,
+                                                                                                  dialogs, qtbot):
+    """The take-over above, then Revert edits here: the mask goes back to what Revert said (the saved mask, else the
+    prediction: here an empty mask), not to the ended window's edits; those are the image's draft again (before
+    session 37 Revert deleted a draft no window held, unseen here), which the next showing of the image restores."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    other = _other(studio)
+    theirs = _square(studio.viewer.layers["mask"].data.shape)
+    hold = tasks.hold_draft(other, image_id)
+    tasks.write_draft(other, image_id, theirs)
+    _edit(review, slice(5, 20), slice(5, 20))
+    tasks.release_draft(hold)  # that window crashed
+    review.autosave()
+    assert tasks.ended_draft_paths(proj, image_id)
+    assert review.revert() and dialogs.asked == ["Revert edits"]
+    assert not (review.mask_layer.data > 0).any() and not review.dirty and review._mask_origin != "draft"
+    assert np.array_equal(_draft(proj, image_id), theirs) and not tasks.ended_draft_paths(proj, image_id)
+    review.autosave()  # no edits: left as it is
+    assert np.array_equal(_draft(proj, image_id), theirs)
+    review.load(image_id)
+    assert review._mask_origin == "draft" and np.array_equal(review.mask_layer.data > 0, theirs)

@@ -524,7 +524,7 @@ class CorrectionMixin:
         # next showing of the image restores it, session 37)
         self._drop_own_draft(proj)
         self._draft_digest = None
-        self._reload_maps()
+        self._reload_maps(restore_draft=False)  # what it said it goes back to, not a draft another window left
         return True
 
     def discard_saved(self) -> bool:

@@ -755,7 +755,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         return (self._key(tasks.probability_key, proj, image_id, which),
                 tasks.probability(proj, image_id, which, rounds=rounds))
 
-    def _reload_maps(self, keep_edits: bool = False, ahead: dict | None = None) -> None:
+    def _reload_maps(self, keep_edits: bool = False, ahead: dict | None = None, *, restore_draft: bool = True) -> None:
+        """``restore_draft=False``: the image's draft is not shown either (Revert edits: the saved correction or the
+        prediction, as it says; a draft left by a window that ended stays for the next showing of the image)."""
         proj = self.studio.project
         if proj is None or self.image_id is None:
             return
@@ -818,7 +820,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
                 # no map for the round chosen in Show: no mask either (not another round's map under its name)
                 mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),
-                                                  look_up=False, draft=not elsewhere)
+                                                  look_up=False, draft=restore_draft and not elsewhere)
                 if mask is None:
                     mask = np.zeros(self.image.shape[:2], bool)
                 baseline = self._baseline_for(origin, mask)
