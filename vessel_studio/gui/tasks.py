@@ -560,6 +560,11 @@ def put_back_draft(project, image_id: str) -> Path | None:
         os.link(aside[-1], path)  # made only where there is none: a draft another window wrote meanwhile stays
     except FileExistsError:
         return None
+    except OSError:  # no hard links here (a FAT or network drive): a rename, where there is still none
+        if path.exists():
+            return None
+        os.replace(aside[-1], path)
+        return path
     aside[-1].unlink(missing_ok=True)
     return path
 
