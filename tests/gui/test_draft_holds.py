@@ -215,3 +215,40 @@ def test_revert_after_taking_over_goes_back_to_the_saved_state_and_keeps_the_end
     assert np.array_equal(_draft(proj, image_id), theirs)
     review.load(image_id)
     assert review._mask_origin == "draft" and np.array_equal(review.mask_layer.data > 0, theirs)
+
+
+def test_a_take_over_whose_autosave_fails_puts_the_ended_windows_draft_back_on_revert(studio, said, dialogs, qtbot,
+                                                                                       monkeypatch):
+    """QA session 37: the take-over set the ended window's draft aside, then this window's draft could not be written
+    (a full disk). The ended window's draft was put back only when this window's own draft was deleted: with none
+    written, Revert (or Save, or leaving the image with its edits discarded) left it aside for good (``ID.ended-….png``):
+    the image had no draft, the next showing of it did not restore those edits, and ``images``, export and
+    adaptation did not name them. Now it is the image's draft again once this window's edits are saved or reverted,
+    whether or not their draft was ever written."""
+    import errno
+
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    other = _other(studio)
+    theirs = _square(studio.viewer.layers["mask"].data.shape)
+    hold = tasks.hold_draft(other, image_id)
+    tasks.write_draft(other, image_id, theirs)
+    _edit(review, slice(5, 20), slice(5, 20))
+    tasks.release_draft(hold)  # that window crashed
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tasks, "write_draft", full)
+    review.autosave()  # taken over (set aside), this window's draft refused
+    assert tasks.ended_draft_paths(proj, image_id) and _draft(proj, image_id) is None
+    assert any("cannot autosave" in s for s in said)
+    assert review.revert()
+    assert np.array_equal(_draft(proj, image_id), theirs) and not tasks.ended_draft_paths(proj, image_id)
+    assert image_id in tasks.draft_ids(proj)
+    monkeypatch.undo()
+    review.load(image_id)
+    assert review._mask_origin == "draft" and np.array_equal(review.mask_layer.data > 0, theirs)

@@ -385,6 +385,9 @@ class CorrectionMixin:
         Accept deleted it too: a crash of that window then lost its edits."""
         path = tasks.draft_path(proj, self.image_id)
         dropped = False
+        # held with no draft there: a take-over whose own draft could not be written (a full disk) has nothing of
+        # its own to drop, and the draft it set aside goes back all the same (QA session 37: it stayed aside for good)
+        held_none = self._holds_draft(proj, self.image_id) and tasks.stat_key(path) is None
         if self._draft_key is not None and tasks.stat_key(path) == self._draft_key:
             try:
                 path.unlink()
@@ -393,7 +396,7 @@ class CorrectionMixin:
                 pass
         self._draft_key = None
         self._release_draft_hold()
-        if dropped:
+        if dropped or held_none:
             self._put_back_ended_draft(proj, self.image_id)
 
     # --- the draft hold (tasks.hold_draft): one window's unsaved edits are an image's draft ---------------
