@@ -252,3 +252,65 @@ def test_a_take_over_whose_autosave_fails_puts_the_ended_windows_draft_back_on_r
     monkeypatch.undo()
     review.load(image_id)
     assert review._mask_origin == "draft" and np.array_equal(review.mask_layer.data > 0, theirs)
+
+
+def test_a_save_landing_after_the_image_was_left_keeps_the_draft_a_window_that_ended_left_meanwhile(
+        studio, said, dialogs, qtbot, monkeypatch):
+    """QA session 37: a large mask's Save is written in the worker and this window moves on; meanwhile another window
+    opens the image, edits it (its draft) and crashes. The save landing deleted the image's draft as the draft of the
+    edits it saved (no window held it): the crashed window's edits were lost. Only this window's own draft
+    (``SaveJob.draft_key``) goes; that one stays for the next showing of the image to restore."""
+    import threading
+
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 0)  # every save in the worker, as a large mask's
+    gate = threading.Event()
+    real_save = tasks.save_correction
+
+    def held_save(*a, **kw):  # the worker's write, held until the other window has edited and crashed
+        gate.wait(10)
+        return real_save(*a, **kw)
+
+    monkeypatch.setattr(tasks, "save_correction", held_save)
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    nxt = [r.id for r in proj.images if r.id != image_id][0]
+    mine = _edit(review, slice(5, 20), slice(5, 20))
+    qtbot.wait(10)  # the first edit's draft, autosaved at once
+    assert review._draft_key is not None
+    assert review.save()  # in the worker, held
+    studio.select_image(nxt)  # left at once: the save lands in the background
+    qtbot.waitUntil(lambda: review.image_id == nxt, timeout=5000)
+    other = _other(studio)
+    theirs = _square(mine.shape)
+    hold = tasks.hold_draft(other, image_id)  # the other window shows the image (this window's draft: restored)
+    try:
+        tasks.write_draft(other, image_id, theirs)  # and edits it
+    finally:
+        tasks.release_draft(hold)  # that window crashed
+    gate.set()
+    review._saver.flush()
+    qtbot.wait(50)
+    assert not dialogs.errors and np.array_equal(proj.correction(image_id), mine)
+    assert np.array_equal(_draft(proj, image_id), theirs)  # not deleted with the saved edits' draft
+
+
+def test_a_save_landing_after_the_image_was_left_drops_its_own_draft(studio, said, dialogs, qtbot, monkeypatch):
+    """As before: the draft of the edits just saved in the background goes when their save lands."""
+    from vessel_studio.gui import tasks
+
+    monkeypatch.setattr(tasks, "SAVE_IN_WORKER_PIXELS", 0)
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    nxt = [r.id for r in proj.images if r.id != image_id][0]
+    mine = _edit(review, slice(5, 20), slice(5, 20))
+    qtbot.wait(10)
+    assert _draft(proj, image_id) is not None
+    assert review.save()
+    studio.select_image(nxt)
+    review._saver.flush()
+    qtbot.wait(50)
+    assert np.array_equal(proj.correction(image_id), mine) and _draft(proj, image_id) is None

@@ -469,12 +469,16 @@ class CorrectionMixin:
             self._saved_on_screen(proj, job.mask)
         elif not here and later is None and not tasks.draft_held(proj, job.image_id):
             # the draft of the edits just saved; not one another window holds (it opened the image meanwhile and
-            # its unsaved edits are the draft: before, session 36 QA, this deleted them until its next autosave)
+            # its unsaved edits are the draft: before, session 36 QA, this deleted them until its next autosave), nor
+            # one a window that ended left since (it restored this window's draft, edited it and crashed: QA session
+            # 37, its edits went): only this window's own (``SaveJob.draft_key``)
+            path = tasks.draft_path(proj, job.image_id)
             try:
-                tasks.drop_draft(proj, job.image_id)
+                if job.draft_key is not None and tasks.stat_key(path) == job.draft_key:
+                    path.unlink()
             except OSError:
                 pass
-            else:
+            if tasks.stat_key(path) is None:
                 self._put_back_ended_draft(proj, job.image_id)
         self.studio.images_changed.emit()
         if job.state_error is not None:
