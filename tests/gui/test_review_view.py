@@ -134,10 +134,19 @@ def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qt
         assert value == pytest.approx(want[key], abs=6e-4), key
     for key in ("vessel_fraction", "mean_uncertainty", "undecided_fraction"):
         assert abs(want[key] - whole[key]) > 0.05, key  # the whole frame's would show
-    # the measures use the panel's FOV: not estimated again per measurement
+    # the measures use the panel's FOV: not estimated again per measurement. Only estimates of the image on screen
+    # count: the read-ahead (its timer started by the load above) estimates its neighbours' in its worker meanwhile
+    # (this test failed on that now and then, session 37)
     calls = []
     real = fov_module.estimate_fov
-    monkeypatch.setattr(fov_module, "estimate_fov", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    on_screen = proj.read_image(image_id)
+
+    def counted(image, *a, **kw):
+        if np.array_equal(np.asarray(image), on_screen):
+            calls.append(1)
+        return real(image, *a, **kw)
+
+    monkeypatch.setattr(fov_module, "estimate_fov", counted)
     assert np.array_equal(review._fov, fov)
     review.measures.setText("")
     review._measure()
@@ -148,6 +157,7 @@ def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qt
     qtbot.waitUntil(lambda: all(i in review._ahead.cache for i in ids[1:]) and review._ahead.worker is None,
                     timeout=20000)
     calls.clear()
+    on_screen = proj.read_image(ids[1])
     review.next()
     assert review.image_id == ids[1] and calls == []
     assert np.array_equal(review._fov, real(proj.read_image(ids[1]), modality="fundus"))
