@@ -45,14 +45,59 @@ def dialogs(monkeypatch):
     return rec
 
 
-@pytest.fixture
-def sample_project(tmp_path):
-    """A fundus project of three 96×96 procedural images (and their true masks beside it)."""
+@pytest.fixture(autouse=True)
+def _frozen_heap():
+    """Keep what was alive before the test (modules, torch, napari's classes: most of the heap) out of the cyclic
+    GC's walks, as the app does after its window build (``jobs.freeze_heap``): napari's ``Viewer.close`` runs a full
+    ``gc.collect()`` (``_clean_and_update_scenegraph``) and the window's build triggers more, each of which walked the
+    whole heap, ~0.2-0.5 s apiece on the 2-core machine (session 37: 24 full collections, 4.75 s, in 10 ``studio``
+    tests). Garbage is collected before the freeze; a test's own objects (its window) are made after it and stay
+    collectable, so napari's leak check sees them as before. Frozen again only after something unfroze the heap (the
+    ``studio`` fixture does when a job froze it, a few tests do themselves)."""
+    import gc
+
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
+    yield
+
+
+@pytest.fixture(scope="session")
+def _sample_project_template(tmp_path_factory):
+    """The ``sample_project`` folder, written once per test process (0.15-0.3 s a test when each wrote its own)."""
     from vessel_studio.samples import write_sample_project
+
+    folder = tmp_path_factory.mktemp("sample-template") / "proj"
+    write_sample_project(folder, n=3, modality="fundus", shape=(96, 96), seed=5)
+    return folder
+
+
+@pytest.fixture
+def sample_project(tmp_path, _sample_project_template):
+    """A fundus project of three 96×96 procedural images (and their true masks beside it): a copy of one written by
+    ``write_sample_project(tmp_path / "proj", n=3, modality="fundus", shape=(96, 96), seed=5)``, with the images'
+    ``origin`` in ``project.json`` naming the copy's own ``samples/images`` as a project written there would. What
+    differs from one written here: its ``created`` and log times are the template's, and its files keep the
+    template's modification times."""
+    import shutil
+
     from vessel_studio.store import Project
 
-    write_sample_project(tmp_path / "proj", n=3, modality="fundus", shape=(96, 96), seed=5)
-    return Project.open(tmp_path / "proj")
+    dest = tmp_path / "proj"
+    shutil.copytree(_sample_project_template, dest)
+    manifest = dest / "project.json"
+    text = manifest.read_text(encoding="utf-8")
+    old, new = (json_str(str(p) + "/samples/") for p in (_sample_project_template, dest))
+    assert old in text  # the origins, as write_sample_project records them
+    manifest.write_text(text.replace(old, new), encoding="utf-8")
+    return Project.open(dest)
+
+
+def json_str(s: str) -> str:
+    """``s`` as it is written inside a JSON string (without the quotes)."""
+    import json
+
+    return json.dumps(s)[1:-1]
 
 
 @pytest.fixture(scope="session")
@@ -108,10 +153,20 @@ def wait_for_workers(qtbot, timeout_s: float = 30.0) -> None:
 
 
 @pytest.fixture
-def studio(make_napari_viewer, sample_project, dialogs, qtbot):
+def studio(make_napari_viewer, sample_project, dialogs, qtbot, monkeypatch):
     """A napari viewer with the Vessel Studio panels docked and the sample project open."""
+    import gc
+
+    from vessel_studio.gui import jobs
     from vessel_studio.gui.app import attach
 
+    froze = []  # a job's start froze the heap (jobs.freeze_heap), this window with it
+
+    def freeze_heap(*, collect: bool = True, real=jobs.freeze_heap) -> None:
+        froze.append(True)
+        real(collect=collect)
+
+    monkeypatch.setattr(jobs, "freeze_heap", freeze_heap)
     viewer = make_napari_viewer(title="Vessel Studio")
     st = attach(viewer, project=sample_project.folder)
     yield st
@@ -119,9 +174,8 @@ def studio(make_napari_viewer, sample_project, dialogs, qtbot):
         st.runner.cancel()
         qtbot.waitUntil(lambda: not st.runner.running, timeout=60000)
     wait_for_workers(qtbot)
-    import gc
-
-    gc.unfreeze()  # jobs gc.freeze() the heap; let napari's leak check collect this window
+    if froze:
+        gc.unfreeze()  # let napari's leak check collect this window (_frozen_heap freezes again before the next test)
 
 
 @pytest.fixture
