@@ -128,13 +128,31 @@ def clear(viewer) -> None:
         if name not in layers:
             continue
         layer = layers[name]
-        layer.visible = False
         rgb = name == "image" and layer.rgb
-        layer.data = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
+        empty = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
+        if _is_cleared(layer, empty):
+            # as this would leave it (the panel's build, a project opened in a window showing none): setting its data
+            # again cost ~10 ms a layer of napari's events, twice per window build
+            continue
+        layer.visible = False
+        layer.data = empty
         if name == "mask":
             layer.metadata[EMPTY_KEY] = True
             layer._undo_history.clear()
             layer._redo_history.clear()
+
+
+def _is_cleared(layer, empty: np.ndarray) -> bool:
+    """Whether ``layer`` is as :func:`clear` leaves it: hidden, holding ``empty`` (the mask also marked empty, with
+    no undo or redo history)."""
+    data = layer.data
+    if layer.visible or not isinstance(data, np.ndarray) or data.shape != empty.shape or data.dtype != empty.dtype:
+        return False
+    if data.any():
+        return False
+    if layer.metadata.get(EMPTY_KEY) is not True and hasattr(layer, "_undo_history"):  # the mask (a Labels layer)
+        return False
+    return not (getattr(layer, "_undo_history", None) or getattr(layer, "_redo_history", None))
 
 
 def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible: bool = True, **kw):
