@@ -189,10 +189,14 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
     return layer
 
 
-def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_paint) -> None:
+def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_paint,
+             data: np.ndarray | None = None) -> None:
     """Show ``mask`` in the ``mask`` Labels layer with an empty undo history; a new layer gets
-    ``opacity``, ``contour`` and ``on_paint`` connected to its edits (:func:`_follow_edits`)."""
-    data = (np.asarray(mask) > 0).astype(np.uint8)
+    ``opacity``, ``contour`` and ``on_paint`` connected to its edits (:func:`_follow_edits`). ``data``: ``mask``
+    as the layer holds it (uint8 0 / 1), made in a worker and held by nothing else (the layer's edits change it in
+    place), else made here."""
+    if data is None or data.dtype != np.uint8 or data.shape != np.shape(mask):
+        data = (np.asarray(mask) > 0).astype(np.uint8)
     brush = max(3, int(round(min(data.shape) / 150)))  # a new layer, or one shown at another size
     layers = viewer.layers
     if "mask" in layers and layers["mask"].data.ndim == data.ndim:

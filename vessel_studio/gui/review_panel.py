@@ -49,7 +49,7 @@ from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, 
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
-from vessel_studio.gui.review_workers import Measurer, ReadAhead, Saver, StatsReader
+from vessel_studio.gui.review_workers import MapsReader, Measurer, ReadAhead, Saver, StatsReader
 
 AHEAD_DELAY_MS = 250
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
@@ -98,6 +98,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                                 on_arrived=self._arrived, on_failed=self._load_failed, workers=studio.workers)
         #: the large image stepped to that is being read in the worker (nothing is on screen meanwhile)
         self._loading: str | None = None
+        #: the image on screen's maps (and mask) read again in a worker when the project's rounds changed
+        #: (``_reload_maps_later``); ``_maps_wanted``: ``(project, image id, serial)`` of the read whose maps are to
+        #: be shown, None when none is (any other reload of the maps, another image, no image)
+        self._maps_reader = MapsReader(self._maps_arrived, self._maps_failed, workers=studio.workers)
+        self._maps_serial = 0
+        self._maps_wanted = None
         #: large corrected masks being written in a worker, in order (review_correction)
         self._saver = Saver(self._save_landed, workers=studio.workers)
         #: image id -> (project, mask) of a save that failed after its image was left and whose draft
@@ -378,6 +384,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._ahead_timer.stop()
         self._ahead.clear()
         self._loading = None
+        self._maps_wanted = None
+        self._maps_reader.drop_pending()
         studio = self.studio
         for signal, slot in ((studio.image_selected, self.load), (studio.project_changed, self._project_changed),
                              (studio.images_changed, self._images_changed), (studio.runner.started, self._job_started),
@@ -425,6 +433,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._saver.flush()
         self.autosave()
         self._ahead.clear()
+        self._maps_wanted = None
+        self._maps_reader.drop_pending()
 
     # --- project / navigation ------------------------------------------------------------------
 
@@ -459,8 +469,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if self.studio.project is None or self.studio.current_id is None:
             # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
-        elif self.image_id == self.studio.current_id:  # this project's rounds changed (roll back)
-            self._reload_maps(keep_edits=True)
+        elif self.image_id == self.studio.current_id:  # this project's rounds changed (roll back, a terminal's round)
+            self._reload_maps_later()
         if self.studio.project is not None:
             # the bundled model is a fundus model: re-normalise by default on another modality
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
@@ -611,6 +621,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
 
     def _clear(self) -> None:
         self._release_draft_hold()
+        self._maps_wanted = None
         self.image_id = None
         self.image = self.prob = self._baseline = self._shown = self._fov = None
         self._maps = {}
@@ -755,9 +766,62 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         return (self._key(tasks.probability_key, proj, image_id, which),
                 tasks.probability(proj, image_id, which, rounds=rounds))
 
+    def _reload_maps_later(self) -> None:
+        """The project's rounds changed (a terminal's ``adapt`` added one, a roll back here or elsewhere) under the
+        image on screen: its maps and mask are read again in a worker (``MapsReader``), and shown by
+        ``_maps_arrived`` (``_reload_maps`` with what was read) if they are still wanted then. Until then the maps
+        of the rounds before stay on screen. Before session 37 they were read on the GUI thread, which stalled the
+        window 0.2-0.36 s for each round a terminal's job added (both cores busy)."""
+        proj, image_id = self.studio.project, self.image_id
+        if proj is None or image_id is None:
+            return
+        self._maps_serial += 1
+        self._maps_wanted = (proj, image_id, self._maps_serial)
+        self._maps_reader.request(proj, image_id, self._which_maps(), self.threshold.value(), self._fov,
+                                  self._maps_serial)
+
+    def _maps_arrived(self, image_id: str, got: dict) -> None:
+        """What ``_reload_maps_later`` read: shown if it is the latest read asked for and nothing else reloaded the
+        maps since (another image, a Show / Compare choice, a job's end: each reads what it needs itself).
+        Read for other maps than those chosen now, or from files replaced meanwhile, its maps are not used
+        (``_reload_maps`` compares their keys and reads afresh); a read that failed is done again here, which
+        names what is wrong."""
+        wanted = self._maps_wanted
+        if wanted is None or wanted[2] != got.get("serial"):
+            return  # superseded: a newer read is on its way, or the maps were reloaded since
+        self._maps_wanted = None
+        proj = self.studio.project
+        if proj is not wanted[0] or self.image_id != wanted[1] or image_id != wanted[1]:
+            return
+        self._reload_maps(keep_edits=True, ahead=None if "error" in got else got)
+
+    def _maps_failed(self, exc) -> None:
+        """The worker itself failed (its read's errors come back as ``got["error"]``): read on the GUI thread."""
+        wanted, self._maps_wanted = self._maps_wanted, None
+        if wanted is not None and wanted[0] is self.studio.project and wanted[1] == self.image_id:
+            self._reload_maps(keep_edits=True)
+
+    def _premade_mask(self, ahead: dict | None, draft_key, saved_key, elsewhere: bool):
+        """The mask ``tasks.read_maps_for_review`` drew in the worker, ``(mask, origin, baseline, layer data)``, when
+        it is the one ``tasks.current_mask`` would give now: the same draft and saved correction (keys), threshold
+        and map on screen (``self.prob``); a draft not to be shown (held by another window, or Revert edits) is read
+        here."""
+        pre = ahead.get("mask") if ahead is not None else None
+        if pre is None:
+            return None
+        d_key, s_key, threshold, prob, mask, origin, baseline, data = pre
+        if (d_key, s_key, threshold) != (draft_key, saved_key, self.threshold.value()):
+            return None
+        if origin == "draft" and elsewhere:
+            return None
+        if origin != "corrected" and prob is not self.prob:  # drawn from another map (a draft's baseline too)
+            return None
+        return mask, origin, baseline, data
+
     def _reload_maps(self, keep_edits: bool = False, ahead: dict | None = None, *, restore_draft: bool = True) -> None:
         """``restore_draft=False``: the image's draft is not shown either (Revert edits: the saved correction or the
         prediction, as it says; a draft left by a window that ended stays for the next showing of the image)."""
+        self._maps_wanted = None  # what this reads supersedes a read of the maps in flight
         proj = self.studio.project
         if proj is None or self.image_id is None:
             return
@@ -817,17 +881,22 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # another window's live unsaved edits of the image (it holds its draft): not restored as this one's
             # (session 36: they were, and autosaved here mixed with this window's edits over theirs)
             elsewhere = draft_key is not None and self._draft_held_elsewhere(proj, image_id)
+            premade = self._premade_mask(ahead, draft_key, saved_key, elsewhere or not restore_draft)
+            data = None
             try:  # an unreadable saved correction or draft: say so, show no other image's mask
-                # no map for the round chosen in Show: no mask either (not another round's map under its name)
-                mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),
-                                                  look_up=False, draft=restore_draft and not elsewhere)
-                if mask is None:
-                    mask = np.zeros(self.image.shape[:2], bool)
-                baseline = self._baseline_for(origin, mask)
+                if premade is not None:  # drawn in the worker (the rounds changed: _reload_maps_later)
+                    mask, origin, baseline, data = premade
+                else:
+                    # no map for the round chosen in Show: no mask either (not another round's map under its name)
+                    mask, origin = tasks.current_mask(proj, image_id, prob, threshold=self.threshold.value(),
+                                                      look_up=False, draft=restore_draft and not elsewhere)
+                    if mask is None:
+                        mask = np.zeros(self.image.shape[:2], bool)
+                    baseline = self._baseline_for(origin, mask)
                 kept = self._kept_edits.pop(image_id, None)
                 self._kept_draft_keys.pop(image_id, None)
                 if kept is not None and kept[0] is proj and np.shape(kept[1]) == np.shape(mask):
-                    mask = kept[1]  # a save that failed after the image was left: its edits, unsaved
+                    mask, data = kept[1], None  # a save that failed after the image was left: its edits, unsaved
             except ValueError as exc:
                 self._unreadable_mask(exc)
                 return
@@ -840,21 +909,21 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._take_draft_hold(proj)
             else:  # held only while this window's draft is the image's (an image left, a draft reverted or gone)
                 self._release_draft_hold()
-            self._set_mask(mask)
+            self._set_mask(mask, data)
             if elsewhere:
                 self._draft_theirs_said(proj)
-        self._show_stats(rounds, (compared, other))
+        self._show_stats(rounds, (compared, other), premade=ahead.get("stats") if ahead is not None else None)
         self._update_edit_state()
 
     def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):
         shape = None if self.image is None else self.image.shape[:2]
         return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible, **kw)
 
-    def _set_mask(self, mask: np.ndarray) -> None:
+    def _set_mask(self, mask: np.ndarray, data: np.ndarray | None = None) -> None:
         self._setting_mask = True  # its set_data event is no edit to autosave (``_edited``)
         try:
             review_layers.set_mask(self.viewer, mask, opacity=self.opacity.value() / 100,
-                                   contour=self.contour.isChecked(), on_paint=self._edited)
+                                   contour=self.contour.isChecked(), on_paint=self._edited, data=data)
         finally:
             self._setting_mask = False
         self._hook_mask()  # a new mask layer (another number of dimensions) is followed too

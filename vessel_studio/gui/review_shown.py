@@ -97,13 +97,7 @@ class ShownMixin:
     def _resolve(self, shown, prob, rounds: list):
         """What Show's ``shown`` drew (``prob``): a round index, SOURCE_ONLY, or None (no map);
         ``rounds``: the project's round records, read once for the image shown."""
-        if prob is None:
-            return None
-        if shown is not None:
-            return shown
-        if rounds and self.studio.project.prediction_path(self.image_id, rounds[-1].index).is_file():
-            return rounds[-1].index
-        return tasks.SOURCE_ONLY  # probability(): the latest round has no map for this image
+        return tasks.shown_map(self.studio.project, self.image_id, shown, prob, rounds)
 
     @staticmethod
     def _map_name(which) -> str:
@@ -150,17 +144,13 @@ class ShownMixin:
     def _previous(self, rounds: list):
         """The map before the one shown, for "agreement with": the round before a round (the latest earlier
         one that kept its maps; the source-only prediction before the first round); None for the source-only prediction, which has none."""
-        got = self._shown
-        if got is None or got == tasks.SOURCE_ONLY:
-            return None
-        rounds = [r.index for r in rounds if r.pruned is None]  # a pruned round has no maps: the one before it
-        earlier = [i for i in rounds if i < got]
-        return earlier[-1] if earlier else tasks.SOURCE_ONLY
+        return tasks.map_before(self._shown, rounds)
 
-    def _show_stats(self, rounds: list, compared=(None, None)) -> None:
+    def _show_stats(self, rounds: list, compared=(None, None), premade=None) -> None:
         """The label-free statistics of the map shown, with its agreement with the map before it
         (``compared``: (what the compared map is, as :meth:`_resolve`, and the map): that one when it
-        is the map before, not read again)."""
+        is the map before, not read again; ``premade``: ``tasks.read_maps_for_review``'s ``"stats"``, computed in
+        its worker, used when they are of the map shown, the same map before and field of view)."""
         if self.prob is None:
             self.stats.setText("no prediction shown")
         elif tasks.is_large(self.image):
@@ -174,6 +164,10 @@ class ShownMixin:
         else:
             proj = self.studio.project
             before = self._previous(rounds)
+            if premade is not None and premade[0] is self.prob and premade[1] == before and premade[2] is self._fov:
+                self._set_stats_text(premade[3], before)
+                self._measure()
+                return
             try:
                 if before is None:
                     prev = None

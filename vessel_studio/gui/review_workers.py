@@ -217,6 +217,9 @@ class Measurer:
     ``on_result(image_id, measures)`` and ``on_error(exc)`` are called on the GUI thread.
     """
 
+    #: the worker thread runs below the GUI thread's priority (``background_priority``)
+    background = True
+
     def __init__(self, on_result, on_error, *, workers=None):
         self._workers = workers  # the window's (jobs.Workers), waited for when it closes
         self._on_result = on_result
@@ -245,7 +248,8 @@ class Measurer:
         image_id = args[1]
 
         def measure():
-            background_priority()
+            if self.background:
+                background_priority()
             return self._task(*args)
 
         worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
@@ -419,3 +423,22 @@ class Saver:
                 self._complete(job)
         finally:
             self._flushing = False
+
+
+class MapsReader(Measurer):
+    """The maps (and the mask drawn from them) of the image on screen read again when the project's rounds changed
+    (``tasks.read_maps_for_review``) in a worker thread, of the latest request only, as :class:`Measurer` (session
+    37: a terminal's ``adapt`` adding a round stalled the window while the GUI thread read them). Not below the GUI
+    thread's priority: the person waits for the new round's map (a pool thread lowered before by another worker
+    stays lower). ``on_result(image_id, got)`` gets the dict read, with ``serial`` (the request's) and, when the read
+    failed, ``error`` (the panel then reads on the GUI thread, which names what is wrong)."""
+
+    background = False
+
+    @staticmethod
+    def _task(proj, image_id, which, threshold, fov, serial):
+        try:
+            got = tasks.read_maps_for_review(proj, image_id, which, threshold=threshold, fov=fov)
+        except Exception as exc:  # noqa: BLE001 - the panel's own read says what is wrong
+            return {"image_id": image_id, "serial": serial, "error": exc}
+        return {**got, "serial": serial}

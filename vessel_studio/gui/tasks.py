@@ -243,7 +243,8 @@ class ReadCancelled(Exception):
     """A read for the Review panel stopped early: the image is no longer wanted (``read_for_review``)."""
 
 
-def read_for_review(project, image_id: str, which: list, *, fov: bool = True, cancelled=None) -> dict:
+def read_for_review(project, image_id: str, which: list, *, fov: bool = True, image: bool = True,
+                    cancelled=None) -> dict:
     """Read ahead what the Review panel shows for an image (run in a worker thread): the image (and
     its field of view, ``image_fov``) and the probability maps ``which`` (as ``probability``) with the
     uncertainty of the first one, each with the key it was read under (taken before reading: a file
@@ -252,16 +253,19 @@ def read_for_review(project, image_id: str, which: list, *, fov: bool = True, ca
     the image is shown: the image the user waits for is on screen sooner). A map that cannot be read is left out of ``maps`` and its key and ``ValueError``
     (naming the file) kept in ``map_errors``; an image that cannot be read raises. ``cancelled()``, when
     given, is asked between the reads (a 15-megapixel image or map takes ~0.1 s; a read cannot stop
-    halfway): once it says True, :class:`ReadCancelled` is raised."""
+    halfway): once it says True, :class:`ReadCancelled` is raised. ``image=False``: the maps only (no ``image``,
+    ``image_key`` nor ``fov``: the image on screen, whose rounds changed, ``read_maps_for_review``)."""
 
     def check() -> None:
         if cancelled is not None and cancelled():
             raise ReadCancelled(image_id)
 
-    out = {"image_id": image_id, "image_key": image_key(project, image_id), "maps": {}, "map_errors": {}}
-    check()
-    out["image"] = project.read_image(image_id)
-    if fov:
+    out = {"image_id": image_id, "maps": {}, "map_errors": {}}
+    if image:
+        out["image_key"] = image_key(project, image_id)
+        check()
+        out["image"] = project.read_image(image_id)
+    if image and fov:
         check()
         out["fov"] = image_fov(project, out["image"])
     for i, w in enumerate(which):
@@ -275,6 +279,72 @@ def read_for_review(project, image_id: str, which: list, *, fov: bool = True, ca
         check()
         unc = uncertainty(prob) if (i == 0 and prob is not None) else None
         out["maps"][w] = (key, prob, unc)
+    return out
+
+
+def shown_map(project, image_id: str, which, prob, rounds: list):
+    """What Show's choice ``which`` drew (``prob``, as ``probability`` read it): a round index, SOURCE_ONLY, or None
+    (no map); ``rounds``: the project's round records."""
+    if prob is None:
+        return None
+    if which is not None:
+        return which
+    if rounds and project.prediction_path(image_id, rounds[-1].index).is_file():
+        return rounds[-1].index
+    return SOURCE_ONLY  # probability(): the latest round has no map for this image
+
+
+def map_before(shown, rounds: list):
+    """The map before ``shown`` (``shown_map``), for "agreement with": the round before a round (the latest earlier
+    one that kept its maps; the source-only prediction before the first round); None for the source-only
+    prediction, which has none."""
+    if shown is None or shown == SOURCE_ONLY:
+        return None
+    kept = [r.index for r in rounds if r.pruned is None]  # a pruned round has no maps: the one before it
+    earlier = [i for i in kept if i < shown]
+    return earlier[-1] if earlier else SOURCE_ONLY
+
+
+def read_maps_for_review(project, image_id: str, which: list, *, threshold: float, fov=None) -> dict:
+    """What the Review panel shows again of the image on screen when the project's rounds changed (a terminal's
+    ``adapt`` added one, a roll back), read in a worker thread (session 37: on the GUI thread this froze the window
+    for each round a terminal added): ``read_for_review``'s maps (``which``, the uncertainty of the first), and the
+    mask the panel would take for it, ``"mask"``: ``(draft_key, saved_key, threshold, prob, mask, origin,
+    baseline, layer_data)``, as ``current_mask(..., prob, threshold, look_up=False)`` gives it from the first map
+    (``prob``, the array the panel must show for it to apply), with what counts as no unsaved edits (``baseline``,
+    as ``CorrectionMixin._baseline_for``) and the mask layer's data (``layer_data``, uint8 0/1, held by nothing
+    else). The keys are taken before the reads: the panel uses the mask only when the draft and the saved
+    correction are unchanged (``stat_key``). A mask that cannot be read is left out (the panel reads it again and
+    names the file). For an image that is not large (``is_large``: its statistics are the panel's ``StatsReader``'s),
+    ``"stats"``: ``(prob, before, fov, label_free_stats(prob, fov, map before))``, as the panel's ``_show_stats``
+    computes them (``before``: ``map_before``; ``fov``: the image's field of view as the panel holds it)."""
+    out = read_for_review(project, image_id, which, image=False)
+    got = out["maps"].get(which[0]) if which else None
+    prob = got[1] if got is not None else None
+    if prob is not None and pixels(np.shape(prob)[:2]) <= LARGE_IMAGE_PIXELS:
+        rounds = project.rounds
+        before = map_before(shown_map(project, image_id, which[0], prob, rounds), rounds)
+        try:
+            prev = None if before is None else (
+                out["maps"][before][1] if before in out["maps"] else probability(project, image_id, before))
+        except ValueError:  # an unreadable earlier map: the statistics of the shown one still stand
+            prev = None
+        out["stats"] = (prob, before, fov, label_free_stats(prob, fov, prev))
+    draft_key, saved_key = stat_key(draft_path(project, image_id)), stat_key(project.correction_path(image_id))
+    try:
+        mask, origin = current_mask(project, image_id, prob, threshold=threshold, look_up=False)
+        if mask is None:
+            return out  # no map for the round chosen: the panel makes its empty mask (the image's shape)
+        mask = mask if mask.dtype == bool else np.asarray(mask) > 0
+        if origin != "draft":
+            baseline = mask
+        else:
+            baseline = project.correction(image_id)
+            if baseline is None:
+                baseline = prob >= threshold if prob is not None else np.zeros(mask.shape, bool)
+    except (ValueError, OSError):
+        return out
+    out["mask"] = (draft_key, saved_key, threshold, prob, mask, origin, baseline, mask.astype(np.uint8))
     return out
 
 
