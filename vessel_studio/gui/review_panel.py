@@ -469,8 +469,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if self.studio.project is None or self.studio.current_id is None:
             # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
-        elif self.image_id == self.studio.current_id:  # this project's rounds changed (roll back, a terminal's round)
-            self._reload_maps_later()
+        elif self.image_id == self.studio.current_id:  # this project's rounds changed (roll back)
+            if getattr(self.studio, "outside_change", False):  # by another program (a terminal's adapt): a worker
+                self._reload_maps_later()
+            else:
+                self._reload_maps(keep_edits=True)
         if self.studio.project is not None:
             # the bundled model is a fundus model: re-normalise by default on another modality
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
@@ -767,11 +770,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 tasks.probability(proj, image_id, which, rounds=rounds))
 
     def _reload_maps_later(self) -> None:
-        """The project's rounds changed (a terminal's ``adapt`` added one, a roll back here or elsewhere) under the
-        image on screen: its maps and mask are read again in a worker (``MapsReader``), and shown by
-        ``_maps_arrived`` (``_reload_maps`` with what was read) if they are still wanted then. Until then the maps
-        of the rounds before stay on screen. Before session 37 they were read on the GUI thread, which stalled the
-        window 0.2-0.36 s for each round a terminal's job added (both cores busy)."""
+        """Another program changed the project's rounds (a terminal's ``adapt`` added one, ``rounds --rollback``) under
+        the image on screen (``studio.outside_change``): its maps and mask are read again in a worker (``MapsReader``),
+        and shown by ``_maps_arrived`` (``_reload_maps`` with what was read) if they are still wanted then. Until then
+        the maps of the rounds before stay on screen. Before session 37 they were read on the GUI thread, which
+        stalled the window for each round a terminal's job added. This window's own changes (a roll back here) are
+        still followed at once, on the GUI thread."""
         proj, image_id = self.studio.project, self.image_id
         if proj is None or image_id is None:
             return

@@ -84,6 +84,8 @@ class Studio(WatchMixin, QObject):
         self._pending = None
         self._unreadable = None
         self._idle_key = None  # the manifest file's (inode, mtime, size) when a look last found nothing new
+        #: True while the panels are told of a change another program made (``_tell_outside``)
+        self.outside_change = False
         self._watch = QTimer(self)
         self._watch.setInterval(WATCH_MS)
         self._watch.timeout.connect(self._look_outside)

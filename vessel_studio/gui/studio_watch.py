@@ -91,11 +91,21 @@ class WatchMixin:
             return
         if known is None:  # the manifest could not be read when the panels were last told (``_remember``): tell
             # them again what it says now, without claiming that every image and round was added elsewhere
-            self.project_changed.emit()
+            self._tell_outside(self.project_changed)
             self.images_changed.emit()
             self.status.emit("the project's manifest can be read again: the panels show what it says now")
             return
         self._outside_changed(known, now)
+
+    def _tell_outside(self, signal) -> None:
+        """Emit ``signal`` for a change another program made, with ``outside_change`` True meanwhile: a panel may then
+        read what changed in a worker (the Review panel, a round a terminal's ``adapt`` added: session 37, it stalled
+        the window while the GUI thread read it), where this window's own changes are followed at once."""
+        self.outside_change = True
+        try:
+            signal.emit()
+        finally:
+            self.outside_change = False
 
     def _saved_elsewhere(self) -> None:
         """The saved correction of the image on screen replaced by another window while its state stayed (a second
@@ -175,7 +185,8 @@ class WatchMixin:
                 self.current_id = None
         rounds_changed = now["rounds"] != known["rounds"] or now["source"] != known["source"]
         if rounds_changed:
-            self.project_changed.emit()  # the Review panel reads the image on screen's maps and mask again
+            # the Review panel reads the image on screen's maps and mask again, in a worker (``outside_change``)
+            self._tell_outside(self.project_changed)
         self.images_changed.emit()
         self.status.emit("the project was changed outside this window: " + "; ".join(said or ["manifest rewritten"]))
         on_screen = self.current_id
