@@ -314,3 +314,33 @@ def test_a_save_landing_after_the_image_was_left_drops_its_own_draft(studio, sai
     review._saver.flush()
     qtbot.wait(50)
     assert np.array_equal(proj.correction(image_id), mine) and _draft(proj, image_id) is None
+
+
+def test_a_restored_draft_older_than_the_saved_correction_says_so(studio, qtbot):
+    """QA, session 37: a draft a window left when it ended (or put back after a take-over) and a correction saved
+    since by another window: showing the image restores the draft, whose edits were made on an earlier mask, and
+    saving it replaces the newer correction; nothing said so. The "mask from" line says it now; a draft newer than the
+    saved correction (the usual case: unsaved edits of it) does not."""
+    import os
+
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    proj = studio.project
+    image_id = review.image_id
+    shape = review.image.shape[:2]
+    other = _other(studio)
+    tasks.write_draft(other, image_id, _square(shape, at=10))  # a window that ended left it...
+    draft = tasks.draft_path(other, image_id)
+    st = draft.stat()
+    os.utime(draft, ns=(st.st_atime_ns, st.st_mtime_ns - 60 * 10**9))  # ... a minute before
+    other.save_correction(image_id, _square(shape, at=40))  # another window saved the image since
+    review.load(image_id)
+    assert review._mask_origin == "draft"
+    assert "older than the saved correction" in review.edit_state.text()
+    # a draft newer than the saved correction: unsaved edits of it, said as before
+    tasks.write_draft(other, image_id, _square(shape, at=20))
+    review.load(image_id)
+    assert review._mask_origin == "draft"
+    text = review.edit_state.text()
+    assert "restored autosaved draft (not saved)" in text and "older" not in text

@@ -193,7 +193,10 @@ class CorrectionMixin:
         proj = self.studio.project
         self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file()
                                     and busy is None)
-        origin = {"corrected": "saved correction", "draft": "restored autosaved draft (not saved)",
+        draft = ("restored autosaved draft (not saved), older than the saved correction: edits of an earlier mask, "
+                 "saving them replaces it" if self._draft_older
+                 else "restored autosaved draft (not saved)")
+        origin = {"corrected": "saved correction", "draft": draft,
                   "predicted": self._predicted_text(), "none": "empty"}.get(self._mask_origin, self._mask_origin)
         if self._saving():
             prefix = "saving… — "

@@ -79,6 +79,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         #: image on screen are that image's draft, which another window neither restores nor autosaves over
         self._draft_hold = None
         self._mask_origin = "none"
+        self._draft_older = False  # the restored draft is older than the saved correction (``_reload_maps``)
         #: the Mask threshold and the map (``_shown``) the mask on screen was drawn from, when its origin is a
         #: prediction ("mask from" names them: unsaved edits keep the mask when either is changed)
         self._mask_threshold: float | None = None
@@ -905,6 +906,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._unreadable_mask(exc)
                 return
             self._mask_origin = origin
+            # a restored draft older than the saved correction: edits made on an earlier mask (a window that ended
+            # left them, and another saved the image since), which saving puts in place of that correction (QA,
+            # session 37: nothing said so)
+            self._draft_older = (origin == "draft" and draft_key is not None and saved_key is not None
+                                 and draft_key[2] < saved_key[2])
             self._baseline = baseline
             self._mask_threshold, self._mask_map = self.threshold.value(), self._shown
             self._draft_key = draft_key if origin == "draft" else None
