@@ -12,24 +12,24 @@ import pytest
 pytestmark = pytest.mark.gui
 
 
-def _other(studio):
-    from vessel_studio.store import Project
-
-    return Project.open(studio.project.folder)
+from test_two_windows import _draft, _edit, _other  # the other window, simulated as there
 
 
-def _draft(proj, image_id):
+def _ended_with_edits_here(studio):
+    """The other window held the image's draft (its edits) and ended (a crash) while this window had edits of the
+    image too (autosave ticks stopped: the test calls it). Returns the project, the image id and that draft's mask."""
     from vessel_studio.gui import tasks
-    from vessel_studio.io.images import read_mask
 
-    path = tasks.draft_path(proj, image_id)
-    return read_mask(path) if path.is_file() else None
-
-
-def _edit(review, rows, cols):
-    review.viewer.layers["mask"].data[rows, cols] = 1
-    review._edited()
-    return review.viewer.layers["mask"].data > 0
+    review = studio.panels["Review"]
+    review._autosave.stop()
+    proj, image_id = studio.project, review.image_id
+    other = _other(studio)
+    theirs = _square(studio.viewer.layers["mask"].data.shape)
+    hold = tasks.hold_draft(other, image_id)
+    tasks.write_draft(other, image_id, theirs)
+    _edit(review, slice(5, 20), slice(5, 20))
+    tasks.release_draft(hold)  # that window crashed
+    return proj, image_id, theirs
 
 
 def _square(shape, at=60, size=20):
@@ -198,14 +198,7 @@ def test_revert_after_taking_over_goes_back_to_the_saved_state_and_keeps_the_end
     from vessel_studio.gui import tasks
 
     review = studio.panels["Review"]
-    review._autosave.stop()
-    proj, image_id = studio.project, review.image_id
-    other = _other(studio)
-    theirs = _square(studio.viewer.layers["mask"].data.shape)
-    hold = tasks.hold_draft(other, image_id)
-    tasks.write_draft(other, image_id, theirs)
-    _edit(review, slice(5, 20), slice(5, 20))
-    tasks.release_draft(hold)  # that window crashed
+    proj, image_id, theirs = _ended_with_edits_here(studio)
     review.autosave()
     assert tasks.ended_draft_paths(proj, image_id)
     assert review.revert() and dialogs.asked == ["Revert edits"]
@@ -230,14 +223,7 @@ def test_a_take_over_whose_autosave_fails_puts_the_ended_windows_draft_back_on_r
     from vessel_studio.gui import tasks
 
     review = studio.panels["Review"]
-    review._autosave.stop()
-    proj, image_id = studio.project, review.image_id
-    other = _other(studio)
-    theirs = _square(studio.viewer.layers["mask"].data.shape)
-    hold = tasks.hold_draft(other, image_id)
-    tasks.write_draft(other, image_id, theirs)
-    _edit(review, slice(5, 20), slice(5, 20))
-    tasks.release_draft(hold)  # that window crashed
+    proj, image_id, theirs = _ended_with_edits_here(studio)
 
     def full(*a, **kw):
         raise OSError(errno.ENOSPC, "No space left on device")
