@@ -243,15 +243,10 @@ class CorrectionMixin:
         self._update_edit_state()
 
     def _baseline_for(self, origin: str, mask: np.ndarray) -> np.ndarray:
-        """What counts as "no unsaved edits": for a restored draft, the saved state under it."""
-        proj = self.studio.project
-        if origin != "draft":
-            return np.asarray(mask) > 0
-        saved = proj.correction(self.image_id)
-        if saved is None:
-            p = self.prob
-            saved = p >= self.threshold.value() if p is not None else np.zeros(self.image.shape[:2], bool)
-        return saved
+        """What counts as "no unsaved edits": for a restored draft, the saved state under it
+        (``tasks.mask_baseline``)."""
+        return tasks.mask_baseline(self.studio.project, self.image_id, origin, mask, self.prob, self.threshold.value(),
+                                   self.image.shape[:2])
 
     def _unreadable_mask(self, exc: Exception) -> None:
         """The image's saved correction or draft cannot be read: name the file and show no mask
@@ -390,8 +385,9 @@ class CorrectionMixin:
         dropped = False
         # held with no draft there: a take-over whose own draft could not be written (a full disk) has nothing of
         # its own to drop, and the draft it set aside goes back all the same (QA session 37: it stayed aside for good)
-        held_none = self._holds_draft(proj, self.image_id) and tasks.stat_key(path) is None
-        if self._draft_key is not None and tasks.stat_key(path) == self._draft_key:
+        key = tasks.stat_key(path)
+        held_none = key is None and self._holds_draft(proj, self.image_id)
+        if self._draft_key is not None and key == self._draft_key:
             try:
                 path.unlink()
                 dropped = True

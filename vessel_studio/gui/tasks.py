@@ -305,6 +305,18 @@ def map_before(shown, rounds: list):
     return earlier[-1] if earlier else SOURCE_ONLY
 
 
+def mask_baseline(project, image_id: str, origin: str, mask, prob, threshold: float, shape) -> np.ndarray:
+    """What counts as "no unsaved edits" of a mask shown from ``origin`` (``current_mask``'s): the mask itself, or for
+    a restored draft the saved state under it (the saved correction, else ``prob`` at ``threshold``, else an empty
+    mask of ``shape``)."""
+    if origin != "draft":
+        return np.asarray(mask) > 0
+    saved = project.correction(image_id)
+    if saved is None:
+        saved = prob >= threshold if prob is not None else np.zeros(shape, bool)
+    return saved
+
+
 def read_maps_for_review(project, image_id: str, which: list, *, threshold: float, fov=None) -> dict:
     """What the Review panel shows again of the image on screen when the project's rounds changed (a terminal's
     ``adapt`` added one, a roll back), read in a worker thread (session 37: on the GUI thread this froze the window
@@ -312,7 +324,7 @@ def read_maps_for_review(project, image_id: str, which: list, *, threshold: floa
     mask the panel would take for it, ``"mask"``: ``(draft_key, saved_key, threshold, prob, mask, origin,
     baseline, layer_data)``, as ``current_mask(..., prob, threshold, look_up=False)`` gives it from the first map
     (``prob``, the array the panel must show for it to apply), with what counts as no unsaved edits (``baseline``,
-    as ``CorrectionMixin._baseline_for``) and the mask layer's data (``layer_data``, uint8 0/1, held by nothing
+    ``mask_baseline``) and the mask layer's data (``layer_data``, uint8 0/1, held by nothing
     else). The keys are taken before the reads: the panel uses the mask only when the draft and the saved
     correction are unchanged (``stat_key``). A mask that cannot be read is left out (the panel reads it again and
     names the file). For an image that is not large (``is_large``: its statistics are the panel's ``StatsReader``'s),
@@ -336,12 +348,7 @@ def read_maps_for_review(project, image_id: str, which: list, *, threshold: floa
         if mask is None:
             return out  # no map for the round chosen: the panel makes its empty mask (the image's shape)
         mask = mask if mask.dtype == bool else np.asarray(mask) > 0
-        if origin != "draft":
-            baseline = mask
-        else:
-            baseline = project.correction(image_id)
-            if baseline is None:
-                baseline = prob >= threshold if prob is not None else np.zeros(mask.shape, bool)
+        baseline = mask_baseline(project, image_id, origin, mask, prob, threshold, mask.shape)
     except (ValueError, OSError):
         return out
     out["mask"] = (draft_key, saved_key, threshold, prob, mask, origin, baseline, mask.astype(np.uint8))
