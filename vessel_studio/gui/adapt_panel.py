@@ -283,6 +283,7 @@ class AdaptPanel(QWidget):
         studio.runner.events.connect(self.on_events)
         studio.runner.finished.connect(self._finished)
         studio.project_changed.connect(self._project_changed)
+        studio.outside_job_changed.connect(self._outside_job_changed)
         self.preset.setCurrentText("cpu")
         self._apply_preset("cpu")
         self._project_changed()
@@ -372,6 +373,17 @@ class AdaptPanel(QWidget):
             return interrupted_job(proj)
         except (OSError, ValueError):  # the folder renamed or the manifest broken elsewhere: the studio says so
             return None
+
+    def _outside_job_changed(self) -> None:
+        """Another process's job took or released the project (``Studio.outside_job``). A terminal's ``adapt``
+        killed mid-round (``kill -9``, a crash) changes no file the window's watcher compares: before session 38 the
+        panel went on saying "New rounds continue with …" and offered its run for resuming only once the project
+        was opened again; and once that run is resumed elsewhere it is no longer interrupted. The "interrupted"
+        line and the form follow now, as when the project is opened."""
+        if self.studio.runner.running or self.studio.project is None:
+            return
+        if self._find_interrupted(self.studio.project) != self._interrupted:
+            self._project_changed()
 
     def _form_values(self) -> tuple:
         return (self.preset.currentText(), self.t0.value(), self.steps.value(), self.rounds.value(), self.count.value())

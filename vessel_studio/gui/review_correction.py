@@ -54,6 +54,12 @@ DISCARD_BUSY_TIP = ("An adaptation is running: its round in progress already tra
 DISCARD_EXPORT_TIP = ("An export is running: it may already have written this saved mask into the export folder, so "
                       "discarding it now would leave that file behind. Discard it once the export has finished (or "
                       "cancel it), then export again.")
+#: Discard saved mask while another process's job holds the project (``Studio.outside_job``, session 38: the button
+#: waited for this window's own adaptation only, and a terminal's round in progress kept a mask discarded meanwhile)
+DISCARD_ELSEWHERE_TIP = ("{holder} holds this project: an adaptation running there (a terminal's vessel-studio adapt, "
+                         "another window) trains its round in progress on this saved mask, so discarding it now "
+                         "would only reach its later rounds. Discard it once that job has ended (or stop it there), "
+                         "then run the adaptation again.")
 #: the job during which Discard saved mask waits, and why
 DISCARD_WAITS_FOR = {"Adaptation": DISCARD_BUSY_TIP, "Export": DISCARD_EXPORT_TIP}
 
@@ -176,12 +182,38 @@ class CorrectionMixin:
         runner = self.studio.runner
         return runner.name if runner.running else None
 
+    def _saved_note(self) -> str:
+        """``saved_note`` of this window's job; with none, what another process's job holding the project (a
+        terminal's adapt) does with the mask just saved."""
+        job = self._running_job()
+        holder = self.studio.outside_job if job is None else None
+        if holder:
+            return (f"; {holder} holds the project: an adaptation running there trusts it from its next round (the "
+                    "round in progress read the saved masks when it started)")
+        return saved_note(job)
+
+    def _discard_waits(self, *, look: bool = False) -> str | None:
+        """Why Discard saved mask waits now (its tooltip), else None: this window's adaptation or export
+        (``DISCARD_WAITS_FOR``), or another process's job holding the project, as the studio's watcher last saw it
+        (``look``: probe the lock now, at a click)."""
+        busy = DISCARD_WAITS_FOR.get(self._running_job())
+        if busy is not None:
+            return busy
+        holder = self.studio.outside_job
+        proj = self.studio.project
+        if look and proj is not None:
+            try:
+                holder = proj.job_elsewhere()
+            except OSError:
+                holder = None
+        return DISCARD_ELSEWHERE_TIP.format(holder=holder) if holder else None
+
     def _saving(self) -> bool:
         """A save of the image on screen is still being written (a large mask, in the worker)."""
         return self.image_id is not None and self._saver.in_flight(self.studio.project, self.image_id) is not None
 
     def _update_edit_state(self) -> None:
-        busy = DISCARD_WAITS_FOR.get(self._running_job())
+        busy = self._discard_waits()
         # Discard is the undo of a trusted label: a round already training on it, or an export that may
         # have written it, would keep it (half applied); it waits for them, as Run and Roll back wait
         # for a running job
@@ -482,15 +514,15 @@ class CorrectionMixin:
         self.studio.images_changed.emit()
         if job.state_error is not None:
             dialogs.error(self, "Cannot mark the image reviewed", str(job.state_error))
-            self.studio.status.emit(f"saved the corrected mask of {name}" + saved_note(self._running_job()))
+            self.studio.status.emit(f"saved the corrected mask of {name}" + self._saved_note())
         elif job.unedited:
             self.studio.status.emit(f"no edits: the prediction of {name} was saved as it is and marked reviewed, as "
                                     "Accept as reviewed does (edit it, then Save correction, to make it "
-                                    "\"corrected\")" + saved_note(self._running_job()))
+                                    "\"corrected\")" + self._saved_note())
         elif job.reviewed:
-            self.studio.status.emit(f"accepted the mask of {name} as reviewed" + saved_note(self._running_job()))
+            self.studio.status.emit(f"accepted the mask of {name} as reviewed" + self._saved_note())
         else:
-            self.studio.status.emit(f"saved the corrected mask of {name}" + saved_note(self._running_job()))
+            self.studio.status.emit(f"saved the corrected mask of {name}" + self._saved_note())
         if here:
             self._measure()
 
@@ -541,7 +573,7 @@ class CorrectionMixin:
         proj = self.studio.project
         if proj is None or self.image_id is None:
             return False
-        busy = DISCARD_WAITS_FOR.get(self._running_job())
+        busy = self._discard_waits(look=True)
         if busy is not None:  # the button is disabled then (see its tooltip)
             dialogs.error(self, "Busy", busy)
             return False

@@ -284,6 +284,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         studio.images_changed.connect(self._images_changed)
         studio.runner.started.connect(self._job_started)
         studio.runner.finished.connect(self._job_finished)
+        studio.outside_job_changed.connect(self._update_edit_state)  # Discard saved mask waits for it too
         studio.leave_hooks.append(self.confirm_leave)
         studio.close_hooks.append(self._closing)
         studio.flush_hooks.append(self._saver.flush)
@@ -390,7 +391,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         studio = self.studio
         for signal, slot in ((studio.image_selected, self.load), (studio.project_changed, self._project_changed),
                              (studio.images_changed, self._images_changed), (studio.runner.started, self._job_started),
-                             (studio.runner.finished, self._job_finished)):
+                             (studio.runner.finished, self._job_finished),
+                             (studio.outside_job_changed, self._update_edit_state)):
             try:
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):

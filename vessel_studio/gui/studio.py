@@ -42,6 +42,8 @@ class Studio(WatchMixin, QObject):
     image_selected = Signal(str)  # id of the image now shown for review
     status = Signal(str)  # one-line messages for the status bar
     source_changed = Signal()  # the source bundle the next adaptation starts from was changed
+    #: another process's job took or released the open project (``outside_job``: a terminal's ``adapt``)
+    outside_job_changed = Signal()
 
     def __init__(self, viewer):
         super().__init__()
@@ -86,6 +88,9 @@ class Studio(WatchMixin, QObject):
         self._idle_key = None  # the manifest file's (inode, mtime, size) when a look last found nothing new
         #: True while the panels are told of a change another program made (``_tell_outside``)
         self.outside_change = False
+        #: the job of another process holding the open project (``Project.job_elsewhere``: a terminal's
+        #: ``vessel-studio adapt``, another window's adaptation), as the watcher last saw it each second; else None
+        self.outside_job: str | None = None
         self._watch = QTimer(self)
         self._watch.setInterval(WATCH_MS)
         self._watch.timeout.connect(self._look_outside)

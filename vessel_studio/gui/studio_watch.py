@@ -4,7 +4,8 @@ Another program or window changes the open project (a terminal's ``vessel-studio
 ``rounds --rollback`` / ``--prune``): the studio stats the manifest every ``studio.WATCH_MS``, compares what its
 panels show of it (images, states, rounds, source record) with what it last told them, and on the second look
 that sees the same difference tells them as its own changes do (``project_changed`` / ``images_changed``), forgets
-images taken out and says what changed in the status bar. GUI thread only.
+images taken out and says what changed in the status bar. Each look also probes the project's job lock: a job
+of another process holding it (``outside_job``, session 38) is told by ``outside_job_changed``. GUI thread only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class WatchMixin:
         if proj is None:
             self._known = None
             self._watch.stop()
+            self._set_outside_job(None)
             return
         try:
             self._known = (proj, self._summary(proj))
@@ -61,7 +63,9 @@ class WatchMixin:
             return
         if proj is None or self._known is None or self._known[0] is not proj:
             return
-        try:  # one stat a look while nothing changes: the manifest is read again only when its file changed
+        self._look_job(proj)
+        try:  # one stat (and the lock probe above) a look while nothing changes: the manifest is read again only
+            # when its file changed
             st = proj.manifest_path.stat()
             key = (st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError:
@@ -96,6 +100,23 @@ class WatchMixin:
             self.status.emit("the project's manifest can be read again: the panels show what it says now")
             return
         self._outside_changed(known, now)
+
+    def _look_job(self, proj) -> None:
+        """Each look: whether another process's job holds the project (a lock probe, no read while it stays as it
+        was). Its start and end change no file the watcher compares (a ``kill -9`` changes nothing at all): before
+        session 38 the window did not know of a terminal's job until a round of it arrived, so Discard saved mask
+        stayed enabled during its round (which trains on the mask) and a job killed mid-round was not offered for
+        resuming until the project was opened again."""
+        try:
+            holder = proj.job_elsewhere()
+        except OSError:
+            holder = None
+        self._set_outside_job(holder)
+
+    def _set_outside_job(self, holder: str | None) -> None:
+        if holder != self.outside_job:
+            self.outside_job = holder
+            self.outside_job_changed.emit()
 
     def _tell_outside(self, signal) -> None:
         """Emit ``signal`` for a change another program made, with ``outside_change`` True meanwhile: a panel may then

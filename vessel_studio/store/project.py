@@ -785,8 +785,16 @@ class Project:
         if holder is None:
             return "another job"
         if holder.get("pid") == os.getpid():
-            return "a job of this process"
+            return _THIS_PROCESS
         return f"{holder.get('job') or 'a job'} (process {holder.get('pid')}, since {holder.get('since', '?')})"
+
+    def job_elsewhere(self) -> str | None:
+        """``job_holder()`` when a job of another process holds the project (a terminal's ``vessel-studio adapt``,
+        another window's adaptation), else None: none holds it, or one of this process does."""
+        if not self.job_running():
+            return None
+        holder = self.job_holder()
+        return None if holder == _THIS_PROCESS else holder
 
     def job_running(self) -> bool:
         """True when some job (in this or another process) holds the job lock."""
@@ -957,6 +965,10 @@ class Project:
 def _copied(value: Any) -> Any:
     """A deep copy of JSON data (the manifest or a part of it)."""
     return json.loads(json.dumps(value))
+
+
+#: how ``Project.job_holder`` names a job of this process
+_THIS_PROCESS = "a job of this process"
 
 
 def _lock_holder(fd: int) -> dict[str, Any] | None:
