@@ -965,3 +965,37 @@ def test_a_crop_the_models_cannot_take_is_refused_before_any_work(setup):
     assert Project.open(proj.folder).rounds == []
     with pytest.raises(ValueError, match="unknown generator preset 'huge'"):
         collect(adapt(proj, TINY.replace(target_init="scratch", gen_model="huge"), source=bundle))
+
+
+def test_an_image_added_while_a_job_runs_is_for_the_next_run(setup, tmp_path):
+    """Session 38 QA (``images --add`` in a second terminal while ``vessel-studio adapt`` ran): the job took its
+    images for its key (what a resume compares) once it held the project, and read them again for its targets after
+    loading the source models, so an image added in between was adapted to though the key did not name it; one
+    added later and corrected in the window was counted as a corrected mask the round "trained on" (the record's
+    ``corrected_images``, ``vessel-studio rounds``, the log) though no round had it. The run adapts to the images it
+    started with; one added meanwhile stays "new" (or "corrected") for the next run."""
+    from vessel_studio.samples import write_sample_images
+
+    proj, bundle, _ = setup
+    before = [r.id for r in proj.images]
+    job = adapt(proj, TINY.replace(rounds=1), source=bundle)
+    for ev in job:
+        if isinstance(ev, Progress) and ev.stage == "load" and ev.step == 1:  # the key taken, the models loaded
+            break
+    extra = write_sample_images(tmp_path / "extra", n=1, modality="octa", seed=33, shape=(64, 64))
+    other = Project.open(proj.folder)  # another terminal's ``images --add``, a window's Save
+    (new,) = other.add_images([extra.folder / "images"])
+    mask = np.zeros(new.shape[:2], bool)
+    mask[30:33, :] = True
+    other.save_correction(new.id, mask)
+    result, _ = collect(job)
+    again = Project.open(proj.folder)
+    assert [r.index for r in result.rounds] == [0, 1]
+    assert all(r.metrics["corrected_images"] == 0 for r in again.rounds)
+    assert again.image(new.id).state == "corrected" and again.prediction(new.id) is None
+    assert all(again.image(i).state == "predicted" and again.prediction(i) is not None for i in before)
+    log = [json.loads(line) for line in (proj.folder / "log.jsonl").read_text().splitlines()]
+    assert not any(e["message"] == "round trained on corrected masks" for e in log)
+    # the next run adapts to it (its correction trusted)
+    result, _ = collect(adapt(proj, TINY.replace(rounds=1), source=bundle))
+    assert all(r.metrics["corrected_images"] == 1 for r in result.rounds)

@@ -77,11 +77,11 @@ class AdaptResult:
 # --- loading --------------------------------------------------------------------------------
 
 
-def load_targets(project: Project, prep) -> list[TargetImage]:
-    """The project's target images, prepared with the target modality's preprocessing. One image is
-    read at a time and only its prepared arrays and packed FOV are kept (``targets.TargetImage``): a
-    15-megapixel image costs ~3 MB here instead of ~60 MB."""
-    out = [load_target(project, rec, prep) for rec in project.images]
+def load_targets(project: Project, prep, records=None) -> list[TargetImage]:
+    """The project's target images (``records``: those of them, default all), prepared with the target modality's
+    preprocessing. One image is read at a time and only its prepared arrays and packed FOV are kept
+    (``targets.TargetImage``): a 15-megapixel image costs ~3 MB here instead of ~60 MB."""
+    out = [load_target(project, rec, prep) for rec in (project.images if records is None else records)]
     if not out:
         raise ValueError(f"{project.manifest_path}: the project has no target images; add some first")
     return out
@@ -291,7 +291,12 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     try:
         yield Progress("load", 0, 3, "source models", round=None)
         source_id = source.identity()
-        image_ids = [r.id for r in project.images]
+        # the images this run adapts to, read once: the job key's and the targets' (session 38 QA: the targets
+        # were read again after the source models loaded, so an image added meanwhile, by ``images --add`` in
+        # another terminal or the window's Add, was in the rounds but not in the key). One added later is for the
+        # next run (removing one waits for the job lock)
+        records = project.images
+        image_ids = [r.id for r in records]
         key = _job_key(cfg, source_id, image_ids)
         job = _read_job(work)
         # a killed job resumes only while the round it started from is still committed: a rollback
@@ -329,7 +334,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
             src = SourceCrops([], [], [], procedural=True)
             render = procedural_renderer(source_gen, cfg)
         yield Progress("load", 2, 3, "target images", round=None)
-        targets = load_targets(project, target_prep)
+        targets = load_targets(project, target_prep, records)
         yield Progress("load", 3, 3, "ready", round=None)
 
         stopped, reason = False, ""
@@ -435,9 +440,11 @@ def _model_scale_corrections(project: Project, targets) -> dict[str, np.ndarray]
     shapes = {t.id: t.prepared.x.shape for t in targets}
     out = {}
     for image_id in project.correction_ids():
+        if image_id not in shapes:  # an image added while the job runs, corrected: not this run's (nor counted)
+            continue
         m = project.correction(image_id)
         if m is not None:
-            out[image_id] = resize_mask(m, shapes[image_id]) if image_id in shapes else m
+            out[image_id] = resize_mask(m, shapes[image_id])
     return out
 
 
