@@ -273,6 +273,9 @@ class CorrectionMixin:
         self._mask_threshold, self._mask_map = self.threshold.value(), self._shown
         self._set_mask(mask)
         self._update_edit_state()
+        # the vessel measures are the mask on screen's (before session 38 they stayed the mask's drawn at the
+        # threshold before: QA, STARE im0162 at p >= 0.3 said the density of p >= 0.5)
+        self._measure()
 
     def _baseline_for(self, origin: str, mask: np.ndarray) -> np.ndarray:
         """What counts as "no unsaved edits": for a restored draft, the saved state under it
