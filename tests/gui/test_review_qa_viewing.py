@@ -48,3 +48,36 @@ def test_vessel_measures_follow_the_mask_the_threshold_draws(studio, qtbot):
     want = tasks.measure_image(proj, image_id, mask, fov=fov)["density"]
     assert want > 0.1 + before
     qtbot.waitUntil(lambda: density_shown() == pytest.approx(want), timeout=20000)
+
+
+def _center_and_extent(viewer):
+    """The camera's centre (rows, cols) and the world extent of the image layer, as (2, 2) (min row/col, max)."""
+    cam = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    extent = np.asarray(viewer.layers["image"]._extent_data_augmented)[:, -2:]
+    return np.asarray(cam.center)[-2:], extent
+
+
+@pytest.mark.parametrize("wide_first", [False, True])
+def test_stepping_to_an_image_of_another_size_fits_it_in_view(studio, tmp_path, qtbot, wide_first):
+    """Stepping between images of different sizes (an OCT-A project's 304x304 scans and a 200x250 one; fundus images of
+    two cameras) fits the image stepped to in the canvas. Before (QA, session 38), napari's cached extent of the layer
+    list was still the previous image's when the view was reset: a smaller image was drawn off-centre in the corner
+    of the previous one's frame, a larger one cut off."""
+    import imageio.v3 as iio
+
+    proj = studio.project
+    small = proj.images[0]
+    other = tmp_path / "other.png"
+    iio.imwrite(other, (np.random.default_rng(3).uniform(0, 255, (60, 170, 3))).astype(np.uint8))
+    proj.add_images([other])
+    studio.images_changed.emit()
+    review = studio.panels["Review"]
+    ids = review.ids()
+    wide = next(i for i in ids if proj.image(i).shape[:2] == (60, 170))
+    order = [wide, small.id] if wide_first else [small.id, wide]
+    for image_id in order:
+        studio.select_image(image_id)
+        qtbot.wait(50)
+        assert review.image_id == image_id
+        center, extent = _center_and_extent(studio.viewer)
+        assert center == pytest.approx(extent.mean(axis=0), abs=1e-3), (image_id, center, extent)

@@ -171,6 +171,7 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
             layer.visible = False
         before = np.asarray(layer.data).dtype
         layer.data = data
+        _extent_follows(layer)
         if "contrast_limits" in kw:
             layer.contrast_limits = kw["contrast_limits"]
         elif not layer.rgb or before != np.uint8 or np.asarray(data).dtype != np.uint8:
@@ -206,6 +207,7 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
         if layer.data.shape != data.shape:
             layer.brush_size = brush
         layer.data = data
+        _extent_follows(layer)
         layer._undo_history.clear()
         layer._redo_history.clear()
         if layer.metadata.pop(EMPTY_KEY, False):  # hidden by clear (a user's hiding is kept)
@@ -218,6 +220,20 @@ def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_pain
         _follow_edits(layer, on_paint)
     layer.selected_label = 1
     order(viewer)
+
+
+def _extent_follows(layer) -> None:
+    """Make a hidden layer's extent that of the data just set. napari refreshes only a visible layer when its data is
+    set: a hidden one (the compared map with "none", the uncertainty map unticked, a map the image has none of) kept
+    the extent of the image it was last shown with, and the viewer's extent, the union of its layers', with it. Each
+    step to an image of another size was then fitted to both images' frame (QA, session 38: an OCT-A project's
+    200x250 scan after its 304x304 ones was drawn off-centre in the corner of a 304x304 frame; a larger image was
+    cut off). A visible layer's extent is already its data's."""
+    if layer.visible:
+        return
+    clear = getattr(layer, "_clear_extent", None)  # napari's own refresh does this for a visible layer
+    if clear is not None:
+        clear()
 
 
 def _add_mask(viewer, data: np.ndarray, *, opacity: float, contour: bool, **kw):
