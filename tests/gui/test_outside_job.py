@@ -94,3 +94,98 @@ def test_a_terminal_job_killed_mid_round_is_offered_for_resuming(studio, source_
         studio._look_outside()
         assert "interrupted" not in panel.recorded.text()
     assert not dialogs.errors
+
+
+def _four_rounds_one_pruned(proj, tmp_path):
+    """Rounds 0-3, round 1's maps pruned (Make maps again is offered for it) and round 2's still to be freed."""
+    import numpy as np
+
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord, prune
+
+    for k in range(4):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "segmenter").mkdir()
+        for rec in proj.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3 + 0.1 * k, np.float32))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
+                                                                          "fragmentation": (5.0, 9.0, 7.0, 6.0)[k]}))
+    prune(proj, keep=[0, 2])
+
+
+def test_adaptation_buttons_are_disabled_while_another_process_job_holds_the_project(studio, tmp_path, dialogs,
+                                                                                     qtbot):
+    """Session 38 QA: with a terminal's ``adapt`` running, Run adaptation, Roll back, Free disk… and Make maps again
+    stayed enabled, and each click was refused at once ("Busy"). They are disabled from the watcher's next look, their
+    tooltips naming the job, as while this window's own job runs; a round the job adds meanwhile, or the end of a job
+    of this window, does not enable them; they come back, with their own tooltips, once the job has ended (here: a
+    ``kill -9``). A click before the watcher has looked is still refused at once."""
+    import threading
+
+    panel = studio.panels["Adaptation"]
+    proj = studio.project
+    _four_rounds_one_pruned(proj, tmp_path)
+    studio.project_changed.emit()
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
+    buttons = (panel.btn_run, panel.btn_rollback, panel.btn_prune, panel.btn_restore)
+    assert all(b.isEnabled() for b in buttons)
+    tips = [b.toolTip() for b in buttons]
+    with _held_by_another_process(proj.folder) as proc:
+        assert panel.run() is False  # at once, before the watcher has looked
+        title, text = dialogs.errors[-1]
+        assert title == "Busy" and f"process {proc.pid}" in text and not studio.runner.running
+        studio._look_outside()
+        assert not any(b.isEnabled() for b in buttons)
+        assert all(f"process {proc.pid}" in b.toolTip() and "holds this project" in b.toolTip() for b in buttons)
+        assert panel.keep_round.isEnabled()  # a choice only
+        studio.project_changed.emit()  # e.g. a round the terminal's job added
+        assert not any(b.isEnabled() for b in buttons)
+        gate = threading.Event()
+
+        def job():  # a job of this window that needs no lock (a segmentation, an export)
+            yield from ()
+            gate.wait(20)
+            return 0
+
+        assert studio.start_job("Segmentation", job)
+        qtbot.waitUntil(lambda: studio.runner.running, timeout=5000)
+        with qtbot.waitSignal(studio.runner.finished, timeout=20000):
+            gate.set()
+        assert not any(b.isEnabled() for b in buttons)
+        proc.kill()
+        proc.wait()
+        studio._look_outside()
+    assert studio.outside_job is None
+    assert all(b.isEnabled() for b in buttons) and [b.toolTip() for b in buttons] == tips
+
+
+def test_remove_is_disabled_while_another_process_job_holds_the_project(studio, dialogs):
+    """Session 38 QA: with a terminal's ``adapt`` running, "Remove from project…" stayed enabled, asked its question
+    and then failed ("Cannot remove images"). It is disabled from the watcher's next look (its tooltip naming the
+    job), a click (the Delete key of the list too) says "Busy" before asking, and it comes back once the job has
+    ended. What works during that job stays enabled: adding images (the job adapts to the images it started with),
+    segmenting with the bundled model, exporting."""
+    from test_remove_images import _select
+
+    panel = studio.panels["Project"]
+    proj = studio.project
+    _select(panel, {proj.images[0].id})
+    assert panel.btn_remove.isEnabled()
+    tip = panel.btn_remove.toolTip()
+    with _held_by_another_process(proj.folder) as proc:
+        assert panel.remove_selected() is False  # at once, before the watcher has looked
+        title, text = dialogs.errors[-1]
+        assert title == "Busy" and f"process {proc.pid}" in text and dialogs.asked == []
+        studio._look_outside()
+        assert not panel.btn_remove.isEnabled() and f"process {proc.pid}" in panel.btn_remove.toolTip()
+        _select(panel, {proj.images[1].id})
+        assert not panel.btn_remove.isEnabled()
+        assert panel.btn_folder.isEnabled() and panel.btn_files.isEnabled()
+        assert studio.panels["Review"].btn_segment.isEnabled() and studio.panels["Export"].btn.isEnabled()
+        proc.kill()
+        proc.wait()
+        studio._look_outside()
+    assert panel.btn_remove.isEnabled() and panel.btn_remove.toolTip() == tip
+    assert len(proj.images) == 3 and dialogs.asked == []
+    assert panel.remove_selected() is True and len(proj.images) == 2

@@ -35,6 +35,11 @@ COLORS = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26", "#636363"]
 #: label-free round signals worth plotting (all in [0, 1]); other per-round numbers (losses,
 #: timings, counts) are shown as text
 PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
+#: the tooltip of Run adaptation, Roll back, Free disk… and Make maps again while another process's job holds the
+#: project (``Studio.outside_job``, a terminal's ``adapt``): they are disabled then, as while this window's own job
+#: runs (session 38: they stayed enabled and a click was refused at once, "Busy")
+HELD_ELSEWHERE_TIP = ("{holder} holds this project (a terminal's vessel-studio adapt, another window): {then} once "
+                      "that job has ended (or stop it there)")
 
 
 def preset_defaults(name: str) -> dict:
@@ -233,6 +238,14 @@ class AdaptPanel(QWidget):
                                     "--restore N`)")
         self.btn_restore.setEnabled(False)
         #: a pruned round's maps made again (a job: progress and Cancel here), alone or before a roll back
+        #: the buttons that start a job needing the project's job lock: their own tooltips, and what to do once
+        #: another process's job holding the project has ended (``HELD_ELSEWHERE_TIP``)
+        self._lock_tips = {self.btn_run: (self.btn_run.toolTip(), "run the adaptation"),
+                           self.btn_rollback: (self.btn_rollback.toolTip(), "roll back"),
+                           self.btn_prune: (self.btn_prune.toolTip(), "free disk"),
+                           self.btn_restore: (self.btn_restore.toolTip(), "make the round's maps again")}
+        #: what "Keep rounds up to" offers: a roll back, and maps Free disk… would delete (``_fill_rollback``)
+        self._offered = (False, False)
         self.restore_bar = JobBar(studio, (tasks.RESTORE_MAPS,))
         self.restore_bar.setVisible(False)
         #: (project, round, then roll back to it) of the restore running
@@ -287,6 +300,7 @@ class AdaptPanel(QWidget):
         self.preset.setCurrentText("cpu")
         self._apply_preset("cpu")
         self._project_changed()
+        self._show_outside_job()
 
     # --- parameters ------------------------------------------------------------------------
 
@@ -379,11 +393,36 @@ class AdaptPanel(QWidget):
         killed mid-round (``kill -9``, a crash) changes no file the window's watcher compares: before session 38 the
         panel went on saying "New rounds continue with …" and offered its run for resuming only once the project
         was opened again; and once that run is resumed elsewhere it is no longer interrupted. The "interrupted"
-        line and the form follow now, as when the project is opened."""
+        line and the form follow now, as when the project is opened. The buttons that need the project's job lock
+        are disabled while that job holds it (``_show_outside_job``)."""
+        self._show_outside_job()
         if self.studio.runner.running or self.studio.project is None:
             return
         if self._find_interrupted(self.studio.project) != self._interrupted:
             self._project_changed()
+
+    def _free(self) -> bool:
+        """No job holds the project: neither this window's (``runner``) nor another process's (``outside_job``, as
+        the studio's watcher last saw it)."""
+        return not self.studio.runner.running and not self.studio.outside_job
+
+    def _show_outside_job(self) -> None:
+        """Run adaptation, Roll back, Free disk… and Make maps again while another process's job holds the project
+        (a terminal's ``adapt``): disabled, their tooltips naming the job, as while this window's own job runs; as
+        before once it has ended (a ``kill -9`` included). Before session 38 they stayed enabled, and a click was
+        refused at once ("Busy", ``_held_elsewhere``: it still is, the watcher looks once a second)."""
+        holder = self.studio.outside_job
+        for btn, (tip, then) in self._lock_tips.items():
+            btn.setToolTip(HELD_ELSEWHERE_TIP.format(holder=holder, then=then) if holder else tip)
+        if self.studio.runner.running:  # this window's job: they wait for its end (_finished)
+            return
+        self.btn_run.setEnabled(self.studio.project is not None and not holder)
+        self.btn_rollback.setEnabled(self._offered[0] and not holder)
+        self.btn_prune.setEnabled(self._offered[1] and not holder)
+        try:
+            self._update_restore()
+        except (OSError, ValueError):  # the manifest cannot be read (the folder renamed): the studio says so
+            self.btn_restore.setEnabled(False)
 
     def _form_values(self) -> tuple:
         return (self.preset.currentText(), self.t0.value(), self.steps.value(), self.rounds.value(), self.count.value())
@@ -396,7 +435,7 @@ class AdaptPanel(QWidget):
         proj, filled = self.studio.project, self._filled
         edited = filled is not None and proj is not None and filled[0] is proj and self._form_values() != filled[1]
         self.take_recorded_config(form=not edited)
-        self.btn_run.setEnabled(self.studio.project is not None and not self.studio.runner.running)
+        self.btn_run.setEnabled(self.studio.project is not None and self._free())
         if not self.restore_bar.active:  # how the last restore ended was this project's
             self.restore_bar.setVisible(False)
         self.plot.clear()
@@ -451,11 +490,12 @@ class AdaptPanel(QWidget):
             self.keep_round.setCurrentIndex(found if found >= 0 else self.keep_round.count() - 1)
         self.keep_round.blockSignals(False)
         can = bool(indices) and not self.studio.runner.running
-        self.keep_round.setEnabled(can)
-        self.btn_rollback.setEnabled(can)
+        self.keep_round.setEnabled(can)  # a choice only: it stays while another process's job holds the project
         keep = prune_keep(proj.rounds) if indices else []
         spare = [i for i in whole[:-1] if i not in keep]  # what "Free disk…" would prune (store.prune.plan_prune)
-        self.btn_prune.setEnabled(bool(spare) and not self.studio.runner.running)
+        self._offered = (bool(indices), bool(spare))
+        self.btn_rollback.setEnabled(bool(indices) and self._free())
+        self.btn_prune.setEnabled(bool(spare) and self._free())
         self._update_restore()
 
     def _chosen_pruned(self) -> int | None:
@@ -471,7 +511,7 @@ class AdaptPanel(QWidget):
         self._keep_choice = (self.studio.project, self.keep_round.currentData())
 
     def _update_restore(self, *_args) -> None:
-        self.btn_restore.setEnabled(self._chosen_pruned() is not None and not self.studio.runner.running)
+        self.btn_restore.setEnabled(self._chosen_pruned() is not None and self._free())
 
     def rollback(self) -> bool:
         """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``). A round whose
@@ -727,7 +767,7 @@ class AdaptPanel(QWidget):
         self._probe_device()
 
     def _finished(self, outcome) -> None:
-        self.btn_run.setEnabled(self.studio.project is not None)
+        self.btn_run.setEnabled(self.studio.project is not None and not self.studio.outside_job)
         self.btn_cancel.setEnabled(False)
         self.btn_stop.setEnabled(False)
         try:

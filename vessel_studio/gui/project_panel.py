@@ -32,6 +32,11 @@ STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● r
 #: the Remove from project… button's tool tip (when no job runs)
 REMOVE_TIP = ("take the selected images out of the project (an image added by mistake): their copies, saved corrections "
               "and autosaved edits; the files they were added from are not touched (Delete key in the list)")
+#: "Remove from project…" while another process's job holds the project (``Studio.outside_job``: a terminal's
+#: ``adapt``, which reads the images): disabled with this tooltip, as while this window's own job runs (session 38:
+#: it stayed enabled, asked its question and then failed, "Cannot remove images")
+REMOVE_HELD_TIP = ("{holder} holds this project (a terminal's vessel-studio adapt, another window): remove images once "
+                   "that job has ended (or stop it there)")
 
 
 def _row_text(rec) -> str:
@@ -102,6 +107,7 @@ class ProjectPanel(QWidget):
         studio.runner.finished.connect(self._update_remove)
         studio.io_runner.started.connect(self._update_remove)
         studio.io_runner.finished.connect(self._update_remove)
+        studio.outside_job_changed.connect(self._update_remove)
         studio.project_changed.connect(self.refresh)
         studio.images_changed.connect(self.refresh)
         studio.image_selected.connect(self._select_row)
@@ -137,8 +143,26 @@ class ProjectPanel(QWidget):
 
     def _update_remove(self, *_args) -> None:
         busy = self.studio.runner.running or self.studio.io_runner.running
-        self.btn_remove.setEnabled(self.studio.project is not None and bool(self.list.selectedItems()) and not busy)
-        self.btn_remove.setToolTip("remove images once the running job has finished" if busy else REMOVE_TIP)
+        holder = self.studio.outside_job  # another process's job, as the studio's watcher last saw it
+        self.btn_remove.setEnabled(self.studio.project is not None and bool(self.list.selectedItems()) and not busy
+                                   and not holder)
+        self.btn_remove.setToolTip("remove images once the running job has finished" if busy else
+                                   REMOVE_HELD_TIP.format(holder=holder) if holder else REMOVE_TIP)
+
+    def _held_elsewhere(self, proj) -> bool:
+        """Another job holds the project (a terminal's ``adapt``, which reads the images): say so now, before the
+        question (before session 38 the question was asked and the removal then failed, "Cannot remove images").
+        Asked at the click: the watcher that disables the button looks once a second, and the Delete key of the
+        list removes with the button disabled."""
+        try:
+            held = proj.job_running()
+            holder = proj.job_holder() if held else ""
+        except OSError:  # the lock cannot be read (the folder renamed): the removal says what is wrong
+            return False
+        if held:
+            dialogs.error(self, "Busy", f"{proj.folder}: {holder} holds this project; remove images after it ends "
+                                        "(or stop it there). Nothing was removed.")
+        return held
 
     def remove_selected(self) -> bool:
         """Ask, then take the selected images out of the project (``Studio.remove_images``)."""
@@ -149,6 +173,8 @@ class ProjectPanel(QWidget):
             return False
         if self.studio.runner.running or self.studio.io_runner.running:
             return self.studio.remove_images(ids)  # says why not
+        if self._held_elsewhere(proj):
+            return False
         names = tasks.display_names(proj.images)  # a name two images share gets its id
         chosen = set(ids)
         corrected = [names[i] for i in proj.correction_ids() if i in chosen]
