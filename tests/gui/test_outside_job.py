@@ -189,3 +189,22 @@ def test_remove_is_disabled_while_another_process_job_holds_the_project(studio, 
     assert panel.btn_remove.isEnabled() and panel.btn_remove.toolTip() == tip
     assert len(proj.images) == 3 and dialogs.asked == []
     assert panel.remove_selected() is True and len(proj.images) == 2
+
+
+def test_a_project_opened_while_another_process_job_holds_it_disables_the_buttons_at_once(studio, sample_project,
+                                                                                          tmp_path, dialogs):
+    """Session 38: the buttons followed the job lock of the project open before until the watcher's next look (up
+    to a second) after another project was opened: opened while a terminal's ``adapt`` held it, Run adaptation
+    was enabled. Opening it probes the lock at once; opening one no job holds enables them again at once."""
+    import shutil
+
+    panel, first = studio.panels["Adaptation"], studio.project.folder
+    other = tmp_path / "other"
+    shutil.copytree(first, other)
+    assert panel.btn_run.isEnabled()
+    with _held_by_another_process(other) as proc:
+        assert studio.open_project(other)
+        assert studio.outside_job is not None and f"process {proc.pid}" in studio.outside_job
+        assert not panel.btn_run.isEnabled() and f"process {proc.pid}" in panel.btn_run.toolTip()
+        assert studio.open_project(first)
+        assert studio.outside_job is None and panel.btn_run.isEnabled()

@@ -171,6 +171,9 @@ class Studio(WatchMixin, QObject):
         self.current_id = None
         self.project_changed.emit()
         self.images_changed.emit()
+        # whether another process's job holds this project (a terminal's adapt), now: the watcher's next look is up
+        # to a second away, and till then the panels followed the project open before (session 38)
+        self._look_job(project)
         images = project.images
         if images:
             self.select_image(images[0].id)
