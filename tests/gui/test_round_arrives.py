@@ -171,3 +171,150 @@ def test_a_read_arriving_after_another_image_was_shown_is_dropped(studio, said, 
     qtbot.wait(50)
     assert review.image_id == ids[1]
     assert np.array_equal(studio.viewer.layers["probability"].data, maps[1])
+
+
+def _counting(layer, counts: dict, name: str) -> None:
+    """Count the data and contrast-limits sets of ``layer`` (napari's events) into ``counts[name]``."""
+    counts[name] = {"data": 0, "contrast_limits": 0}
+    layer.events.data.connect(lambda _e: counts[name].__setitem__("data", counts[name]["data"] + 1))
+    layer.events.contrast_limits.connect(
+        lambda _e: counts[name].__setitem__("contrast_limits", counts[name]["contrast_limits"] + 1))
+
+
+def test_a_round_arriving_sets_no_hidden_layer_nor_unchanged_contrast_limits(studio, said, qtbot, tmp_path):
+    """Session 38: showing a round another program added drew the hidden compared map's placeholder (zeros again), the
+    hidden uncertainty layer and contrast limits equal to the layer's again, each a few ms of the GUI thread's napari
+    events at OCT-A's 304 px. Now only the probability layer's data and the mask change."""
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    proj = studio.project
+    image_id = review.image_id
+    shape = proj.images[0].shape[:2]
+    maps = {i: fake_probability(shape, 80 + i) for i in range(2)}
+    other = Project.open(proj.folder)
+    commit_rounds(other, tmp_path, {0: {image_id: maps[0]}})
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, maps[0]), timeout=5000)
+    wait_for_workers(qtbot)
+    layers = studio.viewer.layers
+    assert not layers["compare"].visible and not layers["uncertainty"].visible
+    counts: dict = {}
+    for name in ("compare", "probability", "uncertainty"):
+        _counting(layers[name], counts, name)
+    commit_rounds(other, tmp_path, {1: {image_id: maps[1]}})
+    qtbot.waitUntil(lambda: np.array_equal(layers["probability"].data, maps[1]), timeout=5000)
+    wait_for_workers(qtbot)
+    assert counts == {"compare": {"data": 0, "contrast_limits": 0}, "probability": {"data": 1, "contrast_limits": 0},
+                      "uncertainty": {"data": 0, "contrast_limits": 0}}
+    assert tuple(layers["probability"].contrast_limits) == (0, 1)
+
+
+@pytest.mark.parametrize("how", ["checkbox", "layer list eye"])
+def test_uncertainty_shown_after_a_round_arrived_is_the_new_rounds(studio, said, qtbot, tmp_path, how):
+    """The hidden uncertainty layer is filled when it is shown (Uncertainty map ticked, or napari's eye in the layer
+    list): with the uncertainty of the map on screen, the round that arrived while it was hidden."""
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    proj = studio.project
+    image_id = review.image_id
+    shape = proj.images[0].shape[:2]
+    maps = {i: fake_probability(shape, 90 + i) for i in range(2)}
+    other = Project.open(proj.folder)
+    layer = studio.viewer.layers["uncertainty"]
+    for i in range(2):
+        commit_rounds(other, tmp_path, {i: {image_id: maps[i]}})
+        qtbot.waitUntil(lambda i=i: np.array_equal(studio.viewer.layers["probability"].data, maps[i]), timeout=5000)
+    assert not layer.visible
+    if how == "checkbox":
+        review.show_unc.setChecked(True)
+    else:
+        layer.visible = True
+    assert layer.visible
+    assert np.allclose(layer.data, 1 - np.abs(2 * maps[1] - 1))
+    assert tuple(layer.contrast_limits) == (0, 1)
+    wait_for_workers(qtbot)
+
+
+def test_a_correction_saved_in_another_window_is_read_off_the_gui_thread(studio, said, qtbot, tmp_path,
+                                                                        reads_on_gui_thread):
+    """Session 38: another window's save of the image on screen was followed on the GUI thread (its mask read, the
+    statistics computed, every layer set again). Now the mask is read in the worker, and the maps on screen, whose
+    files did not change, are neither read again nor set in their layers again."""
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    layers = studio.viewer.layers
+    shape = layers["mask"].data.shape
+    p = fake_probability(shape, 100)
+    other = Project.open(studio.project.folder)  # the other window (its project had an adaptation round)
+    commit_rounds(other, tmp_path, {0: {image_id: p}})
+    qtbot.waitUntil(lambda: np.array_equal(layers["probability"].data, p), timeout=5000)
+    wait_for_workers(qtbot)
+    prob_before = layers["probability"].data
+    counts: dict = {}
+    for name in ("compare", "probability", "uncertainty"):
+        _counting(layers[name], counts, name)
+    reads_on_gui_thread.clear()
+    theirs = np.zeros(shape, bool)
+    theirs[10:30, 40:60] = True
+    other.save_correction(image_id, theirs)  # the other window's save
+    qtbot.waitUntil(lambda: np.array_equal(layers["mask"].data > 0, theirs), timeout=5000)
+    wait_for_workers(qtbot)
+    assert reads_on_gui_thread == []
+    assert layers["probability"].data is prob_before
+    assert all(c == {"data": 0, "contrast_limits": 0} for c in counts.values()), counts
+    assert review._mask_origin == "corrected" and not review.dirty
+    assert "vessel fraction" in review.stats.text()
+
+
+def test_edits_made_here_while_another_windows_correction_is_read_stay(studio, said, qtbot, gated_reads):
+    """Edits made here after another window saved the image, while its correction is read in the worker: they stay
+    (as edits made before the save is noticed do), the status bar says so, and they count as changes to the mask saved
+    there (undone to it: nothing unsaved)."""
+    from vessel_studio.store import Project
+
+    gate, asked = gated_reads
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    layer = studio.viewer.layers["mask"]
+    theirs = np.zeros(layer.data.shape, bool)
+    theirs[10:30, 40:60] = True
+    Project.open(studio.project.folder).save_correction(image_id, theirs)
+    qtbot.waitUntil(lambda: asked == [image_id], timeout=5000)
+    layer.data[60:70, 60:70] = 1  # an edit while the read is held
+    review._edited()
+    mine = layer.data.copy()
+    gate.set()
+    qtbot.waitUntil(lambda: any("your unsaved edits here stay" in s for s in said), timeout=5000)
+    wait_for_workers(qtbot)
+    assert np.array_equal(layer.data, mine) and review.dirty
+    layer.data = theirs.astype(layer.data.dtype)
+    review._edited()
+    assert not review.dirty
+
+
+def test_a_second_save_elsewhere_during_the_read_of_the_first_wins(studio, said, qtbot, gated_reads):
+    from vessel_studio.store import Project
+
+    gate, asked = gated_reads
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    layer = studio.viewer.layers["mask"]
+    other = Project.open(studio.project.folder)
+    first = np.zeros(layer.data.shape, bool)
+    first[10:30, 40:60] = True
+    other.save_correction(image_id, first)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)
+    serial = review._maps_wanted[2]
+    second = first.copy()
+    second[60:80, 60:80] = True
+    other.save_correction(image_id, second)  # the state stays "corrected": saved_elsewhere
+    qtbot.waitUntil(lambda: review._maps_wanted is not None and review._maps_wanted[2] > serial, timeout=5000)
+    gate.set()
+    qtbot.waitUntil(lambda: np.array_equal(layer.data > 0, second), timeout=5000)
+    wait_for_workers(qtbot)
+    assert np.array_equal(layer.data > 0, second) and not review.dirty
+    name = studio.project.image(image_id).name
+    assert said[-1] == f"the saved mask of {name} was replaced in another window or program: it is shown now"

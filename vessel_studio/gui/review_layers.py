@@ -95,6 +95,9 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
             viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
                              contrast_limits=(0, 1), **maps[name])
     _follow_edits(layers["mask"], on_paint)
+    for name in ("compare", "probability", "uncertainty"):  # data left out while hidden, put in when shown by napari's eye
+        layers[name].events.visible.disconnect(_on_visible)
+        layers[name].events.visible.connect(_on_visible)
     order(viewer)
 
 
@@ -130,12 +133,15 @@ def clear(viewer) -> None:
         layer = layers[name]
         rgb = name == "image" and layer.rgb
         empty = np.zeros(EMPTY[name] if rgb else (1, 1), np.uint8 if name in ("image", "mask") else np.float32)
+        layer.metadata.pop(PENDING_KEY, None)  # the next image's is set, not a data left out for this one
         if _is_cleared(layer, empty):
             # as this would leave it (the panel's build, a project opened in a window showing none): setting its data
             # again cost ~10 ms a layer of napari's events, twice per window build
             continue
         layer.visible = False
         layer.data = empty
+        layer.metadata.pop(PLACEHOLDER_KEY, None)
+        layer.metadata.pop(PENDING_KEY, None)
         if name == "mask":
             layer.metadata[EMPTY_KEY] = True
             layer._undo_history.clear()
@@ -155,14 +161,35 @@ def _is_cleared(layer, empty: np.ndarray) -> bool:
     return not (getattr(layer, "_undo_history", None) or getattr(layer, "_redo_history", None))
 
 
-def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible: bool = True, **kw):
+#: an image layer's metadata key: the placeholder array :func:`set_layer` left in it (hidden zeros of an image's shape),
+#: so that the next placeholder of that shape is not set again (~4 ms of napari's events a layer at 304 px)
+PLACEHOLDER_KEY = "vessel_studio_placeholder"
+#: an image layer's metadata key: the data :func:`set_layer` was asked to show in the layer while it was hidden and
+#: left out (``defer``), put in when the layer is made visible (:func:`show`, or napari's own eye in the layer list)
+PENDING_KEY = "vessel_studio_pending"
+
+
+def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible: bool = True, defer: bool = False,
+              **kw):
     """Show ``data`` in the image layer ``name`` (``kw``: napari's ``add_image`` options); ``None``
-    leaves a hidden placeholder of ``placeholder_shape`` (nothing when that is ``None`` too)."""
+    leaves a hidden placeholder of ``placeholder_shape`` (nothing when that is ``None`` too).
+
+    What would change nothing is not done, each costing the GUI thread napari's events (session 38: ~4-11 ms a layer
+    at 304 px, ``benchmarks/results/gui/README.md``): the array the layer already holds (the same object) is not set
+    again, nor a placeholder where the hidden layer holds one of that shape, nor contrast limits equal to the
+    layer's. ``defer`` (a hidden layer with fixed ``contrast_limits``, the uncertainty): when the layer already holds
+    data of this shape and dtype, ``data`` is kept
+    aside (:data:`PENDING_KEY`) and put in when the layer is made visible (:func:`show`, or napari's eye: the
+    handler :func:`ensure` connects), not now."""
     layers = viewer.layers
-    if data is None:
+    placeholder = data is None
+    if placeholder:
         # keep a hidden placeholder: adding a layer later (when a job finishes) costs the GUI
         # thread far more than updating one
         if placeholder_shape is None:
+            return
+        if name in layers and _holds_placeholder(layers[name], placeholder_shape):
+            layers[name].metadata.pop(PENDING_KEY, None)
             return
         data, visible = np.zeros(placeholder_shape, np.float32), False
     if name in layers and (layers[name].rgb if kind == "image" else False) == kw.get("rgb", False):
@@ -170,11 +197,22 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
         if not visible and layer.visible:  # a hidden layer is not sliced or drawn when its data changes
             layer.visible = False
         before = np.asarray(layer.data).dtype
-        layer.data = data
-        _extent_follows(layer)
+        layer.metadata.pop(PENDING_KEY, None)
+        same = layer.data is data  # the map on screen shown again (a correction changed elsewhere): not set again
+        if not same and defer and not visible and "contrast_limits" in kw and _same_shape(layer.data, data):
+            layer.metadata[PENDING_KEY] = data  # filled in when shown (_fill_pending); its limits are set below
+            same = True
+        if not same:
+            layer.data = data
+            _extent_follows(layer)
+            if placeholder:
+                layer.metadata[PLACEHOLDER_KEY] = data
+            else:
+                layer.metadata.pop(PLACEHOLDER_KEY, None)
         if "contrast_limits" in kw:
-            layer.contrast_limits = kw["contrast_limits"]
-        elif not layer.rgb or before != np.uint8 or np.asarray(data).dtype != np.uint8:
+            if tuple(layer.contrast_limits) != tuple(kw["contrast_limits"]):  # the setter redraws the thumbnail
+                layer.contrast_limits = kw["contrast_limits"]
+        elif not same and (not layer.rgb or before != np.uint8 or np.asarray(data).dtype != np.uint8):
             # another image may have another dtype / range (8- and 16-bit scans); an RGB layer kept the
             # 0-255 of its 8-bit placeholder for a camera's 16-bit RGB TIFF, drawn all white
             layer.reset_contrast_limits_range()
@@ -186,8 +224,52 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
         layers.remove(name)
     kw = {k: v for k, v in kw.items() if v is not None}
     layer = viewer.add_image(data, name=name, visible=visible, **kw)
+    if placeholder:
+        layer.metadata[PLACEHOLDER_KEY] = data
     order(viewer)
     return layer
+
+
+def _holds_placeholder(layer, shape) -> bool:
+    """Whether the hidden ``layer`` holds the placeholder :func:`set_layer` left in it, of ``shape``."""
+    data = layer.data
+    return (not layer.visible and layer.metadata.get(PLACEHOLDER_KEY) is data and isinstance(data, np.ndarray)
+            and data.shape == tuple(shape))
+
+
+def _same_shape(held, data) -> bool:
+    return (isinstance(held, np.ndarray) and isinstance(data, np.ndarray) and held.shape == data.shape
+            and held.dtype == data.dtype)
+
+
+def pending(layer):
+    """The data :func:`set_layer` left out of the hidden ``layer`` (``defer``), or None."""
+    return layer.metadata.get(PENDING_KEY)
+
+
+def show(viewer, name: str, on: bool) -> None:
+    """Make the layer ``name`` visible or not; made visible, it gets the data left out of it while hidden first (not
+    sliced and drawn twice)."""
+    if name not in viewer.layers:
+        return
+    layer = viewer.layers[name]
+    if on:
+        _fill_pending(layer)
+    layer.visible = bool(on)
+
+
+def _fill_pending(layer) -> None:
+    data = layer.metadata.pop(PENDING_KEY, None)
+    if data is not None:
+        layer.data = data
+        layer.metadata.pop(PLACEHOLDER_KEY, None)
+
+
+def _on_visible(event) -> None:
+    """A layer made visible by napari's own eye in the layer list: the data left out of it while hidden is put in."""
+    layer = event.source
+    if layer.visible and PENDING_KEY in layer.metadata:
+        _fill_pending(layer)
 
 
 def set_mask(viewer, mask: np.ndarray, *, opacity: float, contour: bool, on_paint,

@@ -100,7 +100,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         #: the large image stepped to that is being read in the worker (nothing is on screen meanwhile)
         self._loading: str | None = None
         #: the image on screen's maps (and mask) read again in a worker when the project's rounds changed
-        #: (``_reload_maps_later``); ``_maps_wanted``: ``(project, image id, serial)`` of the read whose maps are to
+        #: (``_reload_maps_later``); ``_maps_wanted``: ``(project, image id, serial, elsewhere)`` of the read whose maps are to
         #: be shown, None when none is (any other reload of the maps, another image, no image)
         self._maps_reader = MapsReader(self._maps_arrived, self._maps_failed, workers=studio.workers)
         self._maps_serial = 0
@@ -334,28 +334,37 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self._detach()
         return super().event(ev)
 
-    def changed_elsewhere(self, image_id: str) -> bool:
+    def changed_elsewhere(self, image_id: str, then: str | None = None) -> bool:
         """The studio's watcher: another window or program changed the state of ``image_id``, the image on
         screen (saved, accepted or discarded its correction). Its mask is read again, as on stepping back to
         it; unsaved edits made here stay, and the status bar says that saving them replaces the mask saved
         there. Before, the window kept the mask it had read, so "Accept as reviewed" here wrote that older mask
-        over the other window's correction (QA, session 30). True when the mask was read again (no unsaved edits)."""
+        over the other window's correction (QA, session 30). True when the mask is read again (no unsaved edits): in
+        a worker since session 38, shown by ``_maps_arrived``, which says ``then`` in the status bar; edits made
+        here before it arrives stay, as above."""
         if image_id != self.image_id or self.studio.project is None:
             return False
         if self.dirty:
-            self._saved_key = tasks.stat_key(self.studio.project.correction_path(image_id))  # told once
-            # the edits are now changes to what is saved there: undone, they are still unsaved (before session 33
-            # they were compared with the mask read before: undone, the line said "no unsaved edits" over a mask
-            # that was not the saved one, and leaving the image did not ask)
-            try:
-                self._baseline = self._baseline_for("draft", None)
-            except (OSError, ValueError):  # an unreadable mask saved there: named when the image is read again
-                pass
-            self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
-                                    "your unsaved edits here stay, and saving them replaces the mask saved there")
+            self._edits_stay_elsewhere(image_id)
             return False
-        self._reload_maps()  # no unsaved edits to keep (asked just above: at 15 MP the comparison is ~30 ms)
+        # no unsaved edits to keep (asked just above: at 15 MP the comparison is ~30 ms): the mask (and the statistics)
+        # read in a worker, as for a round another program added; the maps on screen are not read again (session 38:
+        # the GUI thread read the mask and drew the layers again). ``then``: said once it is shown
+        self._reload_maps_later(elsewhere=then or "")
         return True
+
+    def _edits_stay_elsewhere(self, image_id: str) -> None:
+        """``changed_elsewhere`` with unsaved edits here: they stay, now changes to what is saved there."""
+        self._saved_key = tasks.stat_key(self.studio.project.correction_path(image_id))  # told once
+        # the edits are now changes to what is saved there: undone, they are still unsaved (before session 33
+        # they were compared with the mask read before: undone, the line said "no unsaved edits" over a mask
+        # that was not the saved one, and leaving the image did not ask)
+        try:
+            self._baseline = self._baseline_for("draft", None)
+        except (OSError, ValueError):  # an unreadable mask saved there: named when the image is read again
+            pass
+        self.studio.status.emit(f"{_name(self.studio.project, image_id)} was changed in another window or program: "
+                                "your unsaved edits here stay, and saving them replaces the mask saved there")
 
     def saved_elsewhere(self) -> None:
         """The studio's watcher, when the manifest changed but not the state of the image on screen: its saved
@@ -368,9 +377,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if tasks.stat_key(proj.correction_path(self.image_id)) == self._saved_key:
             return
         # with unsaved edits here it says that they stay (the 15-MP unsaved-edits comparison asked there once)
-        if self.changed_elsewhere(self.image_id):
-            self.studio.status.emit(f"the saved mask of {_name(proj, self.image_id)} was replaced in another window "
-                                    "or program: it is shown now")
+        self.changed_elsewhere(self.image_id, then=f"the saved mask of {_name(proj, self.image_id)} was replaced in "
+                               "another window or program: it is shown now")
 
     def _writing(self) -> bool:
         """``studio.busy_checks``: a save of a large mask is still being written (the studio's watcher of
@@ -772,20 +780,22 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         return (self._key(tasks.probability_key, proj, image_id, which),
                 tasks.probability(proj, image_id, which, rounds=rounds))
 
-    def _reload_maps_later(self) -> None:
+    def _reload_maps_later(self, elsewhere: str | None = None) -> None:
         """Another program changed the project's rounds (a terminal's ``adapt`` added one, ``rounds --rollback``) under
         the image on screen (``studio.outside_change``): its maps and mask are read again in a worker (``MapsReader``),
         and shown by ``_maps_arrived`` (``_reload_maps`` with what was read) if they are still wanted then. Until then
         the maps of the rounds before stay on screen. Before session 37 they were read on the GUI thread, which
         stalled the window for each round a terminal's job added. This window's own changes (a roll back here) are
-        still followed at once, on the GUI thread."""
+        still followed at once, on the GUI thread. ``elsewhere``: another window changed the image's saved
+        correction (``changed_elsewhere``; the status line to say once it is shown, or ""): edits made here meanwhile
+        stay, as that says. The maps the panel holds are not read again while their files are unchanged."""
         proj, image_id = self.studio.project, self.image_id
         if proj is None or image_id is None:
             return
         self._maps_serial += 1
-        self._maps_wanted = (proj, image_id, self._maps_serial)
+        self._maps_wanted = (proj, image_id, self._maps_serial, elsewhere)
         self._maps_reader.request(proj, image_id, self._which_maps(), self.threshold.value(), self._fov,
-                                  self._maps_serial)
+                                  self._maps_serial, dict(self._maps))
 
     def _maps_arrived(self, image_id: str, got: dict) -> None:
         """What ``_reload_maps_later`` read: shown if it is the latest read asked for and nothing else reloaded the
@@ -800,13 +810,24 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         proj = self.studio.project
         if proj is not wanted[0] or self.image_id != wanted[1] or image_id != wanted[1]:
             return
-        self._reload_maps(keep_edits=True, ahead=None if "error" in got else got)
+        self._follow_read(wanted, None if "error" in got else got)
 
     def _maps_failed(self, exc) -> None:
         """The worker itself failed (its read's errors come back as ``got["error"]``): read on the GUI thread."""
         wanted, self._maps_wanted = self._maps_wanted, None
         if wanted is not None and wanted[0] is self.studio.project and wanted[1] == self.image_id:
-            self._reload_maps(keep_edits=True)
+            self._follow_read(wanted, None)
+
+    def _follow_read(self, wanted: tuple, got: dict | None) -> None:
+        """Show what ``_reload_maps_later`` read (``got``; None: read here). For a correction changed in another
+        window (``elsewhere``) with edits made here since it was asked for: they stay (``changed_elsewhere``)."""
+        elsewhere = wanted[3]
+        if elsewhere is not None and self.dirty:
+            self._edits_stay_elsewhere(wanted[1])
+            return
+        self._reload_maps(keep_edits=True, ahead=got)
+        if elsewhere:
+            self.studio.status.emit(elsewhere)
 
     def _premade_mask(self, ahead: dict | None, draft_key, saved_key, elsewhere: bool):
         """The mask ``tasks.read_maps_for_review`` drew in the worker, ``(mask, origin, baseline, layer data)``, when
@@ -876,8 +897,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 break
             kept.setdefault(w, got)
         self._maps = kept
+        # hidden (Uncertainty map unticked): put in the layer when it is shown (session 38: 6-8 ms of each map shown)
         self._set_layer("uncertainty", unc, "image", colormap=review_layers.UNCERTAINTY_COLORMAP, opacity=op, blending="additive",
-                        contrast_limits=(0, 1), visible=self.show_unc.isChecked())
+                        contrast_limits=(0, 1), visible=self.show_unc.isChecked(), defer=True)
         self._shown = self._resolve(shown, prob, rounds)
         compared = self._show_what(shown, which, other, rounds)
         if not keep:
@@ -927,9 +949,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._show_stats(rounds, (compared, other), premade=ahead.get("stats") if ahead is not None else None)
         self._update_edit_state()
 
-    def _set_layer(self, name: str, data, kind: str, visible: bool = True, **kw):
+    def _set_layer(self, name: str, data, kind: str, visible: bool = True, defer: bool = False, **kw):
         shape = None if self.image is None else self.image.shape[:2]
-        return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible, **kw)
+        return review_layers.set_layer(self.viewer, name, data, kind, placeholder_shape=shape, visible=visible,
+                                       defer=defer, **kw)
 
     def _set_mask(self, mask: np.ndarray, data: np.ndarray | None = None) -> None:
         self._setting_mask = True  # its set_data event is no edit to autosave (``_edited``)
@@ -976,8 +999,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self.viewer.layers[name].opacity = value / 100
 
     def _unc_visible(self, on: bool) -> None:
-        if "uncertainty" in self.viewer.layers:
-            self.viewer.layers["uncertainty"].visible = bool(on)
+        # the uncertainty of the map on screen, left out of the hidden layer (``review_layers.set_layer``'s defer)
+        review_layers.show(self.viewer, "uncertainty", on)
 
     # --- segmentation --------------------------------------------------------------------------
 

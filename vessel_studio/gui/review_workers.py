@@ -431,14 +431,16 @@ class MapsReader(Measurer):
     37: a terminal's ``adapt`` adding a round stalled the window while the GUI thread read them). Not below the GUI
     thread's priority: the person waits for the new round's map (a pool thread lowered before by another worker
     stays lower). ``on_result(image_id, got)`` gets the dict read, with ``serial`` (the request's) and, when the read
-    failed, ``error`` (the panel then reads on the GUI thread, which names what is wrong)."""
+    failed, ``error`` (the panel then reads on the GUI thread, which names what is wrong). The same for the image's
+    mask when another window saved, accepted or discarded its correction (session 38: read on the GUI thread
+    before); ``known``: the maps the panel holds, not read again while their files are unchanged."""
 
     background = False
 
     @staticmethod
-    def _task(proj, image_id, which, threshold, fov, serial):
+    def _task(proj, image_id, which, threshold, fov, serial, known=None):
         try:
-            got = tasks.read_maps_for_review(proj, image_id, which, threshold=threshold, fov=fov)
+            got = tasks.read_maps_for_review(proj, image_id, which, threshold=threshold, fov=fov, known=known)
         except Exception as exc:  # noqa: BLE001 - the panel's own read says what is wrong
             return {"image_id": image_id, "serial": serial, "error": exc}
         return {**got, "serial": serial}

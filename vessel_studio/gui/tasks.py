@@ -244,7 +244,7 @@ class ReadCancelled(Exception):
 
 
 def read_for_review(project, image_id: str, which: list, *, fov: bool = True, image: bool = True,
-                    cancelled=None) -> dict:
+                    cancelled=None, known: dict | None = None) -> dict:
     """Read ahead what the Review panel shows for an image (run in a worker thread): the image (and
     its field of view, ``image_fov``) and the probability maps ``which`` (as ``probability``) with the
     uncertainty of the first one, each with the key it was read under (taken before reading: a file
@@ -254,7 +254,9 @@ def read_for_review(project, image_id: str, which: list, *, fov: bool = True, im
     (naming the file) kept in ``map_errors``; an image that cannot be read raises. ``cancelled()``, when
     given, is asked between the reads (a 15-megapixel image or map takes ~0.1 s; a read cannot stop
     halfway): once it says True, :class:`ReadCancelled` is raised. ``image=False``: the maps only (no ``image``,
-    ``image_key`` nor ``fov``: the image on screen, whose rounds changed, ``read_maps_for_review``)."""
+    ``image_key`` nor ``fov``: the image on screen, whose rounds changed, ``read_maps_for_review``). ``known``: maps
+    already read, ``which -> (key, prob, uncertainty or None)`` (the Review panel's ``_maps``): one whose key is
+    still the file's is not read again, and the panel gets the very array it shows (not set in its layer again)."""
 
     def check() -> None:
         if cancelled is not None and cancelled():
@@ -271,14 +273,20 @@ def read_for_review(project, image_id: str, which: list, *, fov: bool = True, im
     for i, w in enumerate(which):
         check()
         key = probability_key(project, image_id, w)
-        try:
-            prob = probability(project, image_id, w)
-        except ValueError as exc:  # an unreadable map: the image is still shown, the panel names the file
-            out["map_errors"][w] = (key, exc)
-            continue
+        held = (known or {}).get(w)
+        if held is not None and held[0] is not None and held[0] == key and held[1] is not None:
+            prob, unc = held[1], held[2]
+        else:
+            try:
+                prob = probability(project, image_id, w)
+            except ValueError as exc:  # an unreadable map: the image is still shown, the panel names the file
+                out["map_errors"][w] = (key, exc)
+                continue
+            unc = None
         check()
-        unc = uncertainty(prob) if (i == 0 and prob is not None) else None
-        out["maps"][w] = (key, prob, unc)
+        if i == 0 and prob is not None and unc is None:
+            unc = uncertainty(prob)
+        out["maps"][w] = (key, prob, unc if i == 0 else None)
     return out
 
 
@@ -317,7 +325,8 @@ def mask_baseline(project, image_id: str, origin: str, mask, prob, threshold: fl
     return saved
 
 
-def read_maps_for_review(project, image_id: str, which: list, *, threshold: float, fov=None) -> dict:
+def read_maps_for_review(project, image_id: str, which: list, *, threshold: float, fov=None,
+                         known: dict | None = None) -> dict:
     """What the Review panel shows again of the image on screen when the project's rounds changed (a terminal's
     ``adapt`` added one, a roll back), read in a worker thread (session 37: on the GUI thread this froze the window
     for each round a terminal added): ``read_for_review``'s maps (``which``, the uncertainty of the first), and the
@@ -329,8 +338,9 @@ def read_maps_for_review(project, image_id: str, which: list, *, threshold: floa
     correction are unchanged (``stat_key``). A mask that cannot be read is left out (the panel reads it again and
     names the file). For an image that is not large (``is_large``: its statistics are the panel's ``StatsReader``'s),
     ``"stats"``: ``(prob, before, fov, label_free_stats(prob, fov, map before))``, as the panel's ``_show_stats``
-    computes them (``before``: ``map_before``; ``fov``: the image's field of view as the panel holds it)."""
-    out = read_for_review(project, image_id, which, image=False)
+    computes them (``before``: ``map_before``; ``fov``: the image's field of view as the panel holds it). ``known``:
+    ``read_for_review``'s (the maps the panel holds: a correction saved elsewhere leaves them as they were)."""
+    out = read_for_review(project, image_id, which, image=False, known=known)
     got = out["maps"].get(which[0]) if which else None
     prob = got[1] if got is not None else None
     if prob is not None and pixels(np.shape(prob)[:2]) <= LARGE_IMAGE_PIXELS:
