@@ -11,6 +11,10 @@ the watcher's acting call (``_outside_changed``) alone, how long after that call
 new map, and whether it then shows the new round's map (it must). ``--burn N`` keeps N busy processes running
 meanwhile, as a terminal's job keeps the CPUs busy.
 ``--profile`` prints the GUI thread's costliest functions (cProfile, from each commit to the end of its window).
+``--correction`` (session 38): instead of rounds, another window (another ``Project`` on the folder) saves a correction
+of the image on screen, ``--repeats`` times (two masks in turn); the acting call is then the Review panel's
+``changed_elsewhere`` (the watcher's path for a correction changed elsewhere), and "shown" is the mask layer holding the
+mask saved there.
 
     PYTHONPATH=<tree> xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_round_arrives.py \\
         --work scratch/s37/arrive --repeats 7 --burn 2 --out ...
@@ -74,6 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=float, default=2.0, help="seconds measured after the panels were told")
     ap.add_argument("--burn", type=int, default=0, help="busy processes kept running while rounds arrive")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--correction", action="store_true",
+                    help="another window saves corrections of the image on screen (no rounds added)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -119,7 +125,11 @@ def main(argv=None) -> int:
     hb.start()
 
     acted: list[tuple[float, float]] = []
-    real = studio_watch.WatchMixin._outside_changed
+    if args.correction:  # the watcher's path for a correction saved elsewhere (a state change, or a second save)
+        owner, name, layer_name = type(review), "changed_elsewhere", "mask"
+    else:
+        owner, name, layer_name = studio_watch.WatchMixin, "_outside_changed", "probability"
+    real = getattr(owner, name)
 
     def timed(self, *a, **k):
         t = time.perf_counter()
@@ -128,9 +138,13 @@ def main(argv=None) -> int:
         finally:
             acted.append((t, time.perf_counter()))
 
-    studio_watch.WatchMixin._outside_changed = timed
-    set_at: list[float] = []  # when the probability layer's data was last set (the new map shown)
-    review.viewer.layers["probability"].events.data.connect(lambda _e: set_at.append(time.perf_counter()))
+    setattr(owner, name, timed)
+    set_at: list[float] = []  # when the probability (mask) layer's data was last set (the new map / mask shown)
+    review.viewer.layers[layer_name].events.data.connect(lambda _e: set_at.append(time.perf_counter()))
+    masks = []
+    if args.correction:
+        base = np.asarray(review.prob)
+        masks = [base >= 0.5, base >= 0.6]
     other = Project.open(args.work / "proj")
     prof = cProfile.Profile() if args.profile else None
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burn)]
@@ -145,7 +159,10 @@ def main(argv=None) -> int:
             pump(app, 0.5)
             n_acted = len(acted)
             t0 = time.perf_counter()
-            _write_round(other, k, args.work)  # in this thread: the loop waits, as it would not for a terminal
+            if args.correction:
+                other.save_correction(review.image_id, masks[k % 2])  # another window's Save
+            else:
+                _write_round(other, k, args.work)  # in this thread: the loop waits, as it would not for a terminal
             t_commit = time.perf_counter()
             if prof is not None:
                 prof.enable()
@@ -160,8 +177,10 @@ def main(argv=None) -> int:
                 prof.disable()
             arr = np.array([t for t in ticks if t >= t_commit])
             gaps = np.diff(arr) - 0.010
-            shown = review.viewer.layers["probability"].data
-            want = other.prediction(review.image_id)
+            if args.correction:
+                shown, want = review.viewer.layers["mask"].data > 0, masks[k % 2]
+            else:
+                shown, want = review.viewer.layers["probability"].data, other.prediction(review.image_id)
             told = acted[-1][0]
             shown_at = [t for t in set_at if t >= told]
             rows.append({"round": k, "write_s": round(t_commit - t0, 3),
@@ -178,6 +197,7 @@ def main(argv=None) -> int:
     import vessel_studio
 
     report = {"code": str(Path(vessel_studio.__file__).parents[1]), "count": args.count, "scale": args.scale,
+              "case": "correction" if args.correction else "round",
               "shape": list(review.image.shape), "burn": args.burn,
               "idle_max_stall_ms": round(idle_max, 1), "rounds": rows,
               "median_max_stall_ms": round(statistics.median(r["max_stall_ms"] for r in rows), 1),
