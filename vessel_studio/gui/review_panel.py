@@ -792,6 +792,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         proj, image_id = self.studio.project, self.image_id
         if proj is None or image_id is None:
             return
+        pending = self._maps_wanted
+        if elsewhere is None and pending is not None and pending[:2] == (proj, image_id) and pending[3] is not None:
+            elsewhere = pending[3]  # a round added during the read of a correction saved elsewhere: this read has both
         self._maps_serial += 1
         self._maps_wanted = (proj, image_id, self._maps_serial, elsewhere)
         self._maps_reader.request(proj, image_id, self._which_maps(), self.threshold.value(), self._fov,
@@ -822,11 +825,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         """Show what ``_reload_maps_later`` read (``got``; None: read here). For a correction changed in another
         window (``elsewhere``) with edits made here since it was asked for: they stay (``changed_elsewhere``)."""
         elsewhere = wanted[3]
-        if elsewhere is not None and self.dirty:
+        edits = elsewhere is not None and self.dirty
+        self._reload_maps(keep_edits=True, ahead=got)  # edits here stay (the maps on screen are not set again)
+        if edits:
             self._edits_stay_elsewhere(wanted[1])
-            return
-        self._reload_maps(keep_edits=True, ahead=got)
-        if elsewhere:
+        elif elsewhere:
             self.studio.status.emit(elsewhere)
 
     def _premade_mask(self, ahead: dict | None, draft_key, saved_key, elsewhere: bool):
