@@ -318,3 +318,38 @@ def test_a_second_save_elsewhere_during_the_read_of_the_first_wins(studio, said,
     assert np.array_equal(layer.data > 0, second) and not review.dirty
     name = studio.project.image(image_id).name
     assert said[-1] == f"the saved mask of {name} was replaced in another window or program: it is shown now"
+
+
+def test_a_round_added_during_the_read_of_a_correction_saved_elsewhere_keeps_edits_made_meanwhile(
+        studio, said, qtbot, tmp_path, gated_reads):
+    """Another window saves the image's correction, then a terminal's adapt adds a round while the correction's read
+    is held, and edits are made here meanwhile: the round's read (which supersedes the first) shows the new map, keeps
+    the edits and counts them as changes to the mask saved there, as the correction's read would have. (Passes on the
+    code before e217559 too: the watcher's next look also follows the saved correction, ``saved_elsewhere``.)"""
+    from vessel_studio.store import Project
+
+    gate, asked = gated_reads
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    layers = studio.viewer.layers
+    layer = layers["mask"]
+    shape = layer.data.shape
+    other = Project.open(studio.project.folder)
+    theirs = np.zeros(shape, bool)
+    theirs[10:30, 40:60] = True
+    other.save_correction(image_id, theirs)
+    qtbot.waitUntil(lambda: asked == [image_id], timeout=5000)
+    layer.data[60:70, 60:70] = 1
+    review._edited()
+    mine = layer.data.copy()
+    p = fake_probability(shape, 110)
+    commit_rounds(other, tmp_path, {0: {image_id: p}})
+    qtbot.waitUntil(lambda: "round(s) added: 0" in " ".join(_outside(said)), timeout=5000)
+    gate.set()
+    qtbot.waitUntil(lambda: np.array_equal(layers["probability"].data, p), timeout=5000)
+    wait_for_workers(qtbot)
+    assert np.array_equal(layer.data, mine) and review.dirty
+    assert any("your unsaved edits here stay" in s for s in said)
+    layer.data = theirs.astype(layer.data.dtype)
+    review._edited()
+    assert not review.dirty
