@@ -7,7 +7,6 @@ records are written into the project."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 
@@ -231,20 +230,13 @@ def test_roll_back_free_disk_and_make_maps_again_say_busy_before_asking(studio, 
     """Session 35 QA: with another process's job holding the project, Roll back asked "Delete rounds … ?" and then
     failed, Free disk… asked and then failed as a job ("Free disk failed", the panel's line "Free disk: error"), and
     Make maps again the same: they say who holds the project first, and ask nothing."""
-    from vessel_studio.io.images import write_prob
-    from vessel_studio.store import Project, RoundRecord, prune
+    from test_outside_job import _four_rounds_one_pruned
+
+    from vessel_studio.store import Project
 
     panel = studio.panels["Adaptation"]
     proj = studio.project
-    for k in range(4):
-        src = tmp_path / f"r{k}"
-        (src / "pseudo").mkdir(parents=True)
-        (src / "segmenter").mkdir()
-        for rec in proj.images:
-            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3 + 0.1 * k, np.float32))
-        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
-                                                                          "fragmentation": (5.0, 9.0, 7.0, 6.0)[k]}))
-    prune(proj, keep=[0, 2])  # round 1's maps deleted: Make maps again is offered for it; round 2's could be freed
+    _four_rounds_one_pruned(proj, tmp_path)  # Make maps again is offered for round 1; round 2's maps could be freed
     studio.project_changed.emit()
     panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
     assert panel.btn_restore.isEnabled()
