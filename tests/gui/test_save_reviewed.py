@@ -40,9 +40,11 @@ def test_save_without_edits_keeps_a_reviewed_mask_reviewed(studio, said, qtbot):
     assert said[-1].startswith("saved the corrected mask of")
 
 
-def test_save_without_edits_after_another_window_saved_writes_this_mask(studio, said, qtbot):
-    """The saved mask replaced elsewhere and marked reviewed there, unseen here yet: this window's Save writes the
-    mask on screen (it is not the saved one), "corrected"."""
+def test_save_without_edits_after_another_window_saved_shows_theirs_and_writes_nothing(studio, said, qtbot):
+    """The saved mask replaced elsewhere and marked reviewed there, unseen here yet: this window's Save has no edits
+    to save, and the mask on screen is not the saved one. Before session 38 it wrote the mask on screen over the other
+    window's, "corrected" (their work gone without a word); now nothing is written, the state stays theirs, and
+    their mask is read and shown, the status bar saying so."""
     review, proj = studio.panels["Review"], studio.project
     image_id = review.image_id
     review.mask_layer.paint((40, 40), 1)
@@ -55,9 +57,39 @@ def test_save_without_edits_after_another_window_saved_writes_this_mask(studio, 
     theirs[60:70, 60:70] = True
     other.save_correction(image_id, theirs)
     other.set_state(image_id, "reviewed")
-    assert review.save()
-    assert proj.image(image_id).state == "corrected"
-    assert np.array_equal(proj.correction(image_id), review.mask_layer.data > 0)
+    assert review.save() is False
+    assert "nothing saved" in said[-1] and "changed in another window" in said[-1]
+    assert proj.image(image_id).state == "reviewed"
+    assert np.array_equal(proj.correction(image_id), theirs)
+    qtbot.waitUntil(lambda: np.array_equal(review.mask_layer.data > 0, theirs), timeout=10000)
+    assert "is shown now: nothing was saved here" in said[-1] and not review.dirty
+    assert review.save()  # now the saved mask is the one shown: nothing to write, it stays reviewed
+    assert proj.image(image_id).state == "reviewed" and np.array_equal(proj.correction(image_id), theirs)
+
+
+def test_accept_of_the_prediction_after_another_window_saved_a_correction_writes_nothing(studio, said, qtbot):
+    """Session 38: another window saved a hand correction of the image on screen, and within the ~2 s before this
+    window's watcher follows it, "Accept as reviewed" here (no edits: the prediction on screen) wrote the prediction
+    over that correction, "reviewed". Now nothing is written and the correction is shown. Edits made here are
+    still saved over it (``test_two_windows``: the status bar says so once the change is seen)."""
+    from test_review_export import _review_with_predictions
+
+    from vessel_studio.store import Project
+
+    review, _viewer = _review_with_predictions(studio)
+    proj, image_id = studio.project, review.image_id
+    studio._watch.stop()
+    assert not review.dirty and not proj.correction_path(image_id).exists()
+    theirs = np.zeros(review.mask_layer.data.shape, bool)
+    theirs[10:20, :] = True
+    other = Project.open(proj.folder)
+    other.save_correction(image_id, theirs)
+    assert review.mark_reviewed() is False
+    assert proj.image(image_id).state == "corrected" and np.array_equal(proj.correction(image_id), theirs)
+    qtbot.waitUntil(lambda: np.array_equal(review.mask_layer.data > 0, theirs), timeout=10000)
+    review.mask_layer.paint((5, 5), 1)  # edits made here on their mask: saved over it, as before
+    assert review.dirty and review.save()
+    assert proj.correction(image_id)[5, 5]
 
 
 def test_save_pressed_while_the_accept_is_still_being_written_keeps_it_reviewed(studio, said, qtbot, monkeypatch):

@@ -330,6 +330,8 @@ class CorrectionMixin:
             return False
         if self._nothing_to_save("Nothing to accept" if reviewed else "Nothing to save"):
             return False
+        if self._saved_since_shown(proj):
+            return False
         if not reviewed and self._still_reviewed(proj):
             return True
         # Save correction of a prediction with no edits: what Accept as reviewed does, the same mask saved and the
@@ -351,6 +353,29 @@ class CorrectionMixin:
         if wait:
             self._saver.flush()
             return job.error is None and job.state_error is None
+        return True
+
+    def _saved_since_shown(self, proj) -> bool:
+        """No unsaved edits here, and the image's saved correction is no longer the one this window read with the mask
+        on screen: another window or program saved, accepted or discarded it since (the watcher follows such a change
+        at its second look, up to ~2 s later, and the mask is then read in a worker). Save / Accept now would write a
+        mask nobody edited here over that correction (session 38: "Accept as reviewed" in that interval replaced
+        another window's fresh correction with the prediction on screen, without a word). Nothing is written; the
+        saved mask is read again and shown, and the status bar says so; True then. With unsaved edits here, a save
+        replaces the mask saved there, as the status bar says once the change is seen (``changed_elsewhere``)."""
+        if self.dirty or self._saver.in_flight(proj, self.image_id) is not None:  # this window's own write in flight
+            return False
+        try:
+            now = tasks.stat_key(proj.correction_path(self.image_id))
+        except (ValueError, OSError):  # the save says what is wrong
+            return False
+        if now == self._saved_key:
+            return False
+        name = _name(proj, self.image_id)
+        self.studio.status.emit(f"nothing saved: the saved mask of {name} was changed in another window or program "
+                                "since it was shown here; reading it again")
+        self.changed_elsewhere(self.image_id, then=f"the saved mask of {name}, changed in another window or program, "
+                               "is shown now: nothing was saved here")
         return True
 
     def _unedited_prediction(self, proj) -> bool:
