@@ -408,9 +408,9 @@ class CorrectionMixin:
             return True
         if self.dirty or self._saved_key is None:
             return False
-        path = proj.correction_path(image_id)
+        # the saved mask is the one this window read or saved: ``_save`` asked ``_saved_since_shown`` first
         try:
-            if tasks.stat_key(path) != self._saved_key or proj.image(image_id).state != "reviewed":
+            if proj.image(image_id).state != "reviewed":
                 return False
         except (KeyError, ValueError, OSError):  # the save below says what is wrong
             return False

@@ -141,7 +141,6 @@ def clear(viewer) -> None:
         layer.visible = False
         layer.data = empty
         layer.metadata.pop(PLACEHOLDER_KEY, None)
-        layer.metadata.pop(PENDING_KEY, None)
         if name == "mask":
             layer.metadata[EMPTY_KEY] = True
             layer._undo_history.clear()
