@@ -18,6 +18,17 @@ def _outside(lines):
     return [s for s in lines if "outside this window" in s]
 
 
+def _maps_and_another_project(studio, seed):
+    """The Review panel, the project, two maps of its first image's shape (seeds ``seed`` and ``seed + 1``) and another
+    ``Project`` on its folder (a terminal's adapt, another window)."""
+    from vessel_studio.store import Project
+
+    proj = studio.project
+    shape = proj.images[0].shape[:2]
+    maps = {i: fake_probability(shape, seed + i) for i in range(2)}
+    return studio.panels["Review"], proj, maps, Project.open(proj.folder)
+
+
 @pytest.fixture
 def reads_on_gui_thread(monkeypatch):
     """The reads and computations of maps and masks made on the GUI thread (the project's maps and saved
@@ -47,14 +58,8 @@ def reads_on_gui_thread(monkeypatch):
 
 def test_a_round_added_elsewhere_is_read_off_the_gui_thread_and_shown(studio, said, qtbot, tmp_path,
                                                                      reads_on_gui_thread):
-    from vessel_studio.store import Project
-
-    review = studio.panels["Review"]
-    proj = studio.project
+    review, proj, maps, other = _maps_and_another_project(studio, 40)
     image_id = review.image_id
-    shape = proj.images[0].shape[:2]
-    maps = {i: fake_probability(shape, 40 + i) for i in range(2)}
-    other = Project.open(proj.folder)  # a terminal's adapt
     commit_rounds(other, tmp_path, {0: {image_id: maps[0]}})
     qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, maps[0]), timeout=5000)
     wait_for_workers(qtbot)
@@ -116,15 +121,10 @@ def test_a_newer_round_arriving_during_the_read_wins(studio, said, qtbot, tmp_pa
     """Rounds 0 and 1 arrive one after the other while the read for round 0 is still running: round 0's maps, read
     before round 1 was told, are not shown over round 1's (the read asked for round 1 shows it)."""
     from vessel_studio.gui import review_panel
-    from vessel_studio.store import Project
 
     gate, asked = gated_reads
-    review = studio.panels["Review"]
-    proj = studio.project
+    review, proj, maps, other = _maps_and_another_project(studio, 60)
     image_id = review.image_id
-    shape = proj.images[0].shape[:2]
-    maps = {i: fake_probability(shape, 60 + i) for i in range(2)}
-    other = Project.open(proj.folder)
     applied = []
     real_reload = review_panel.ReviewPanel._reload_maps
 
@@ -151,15 +151,9 @@ def test_a_newer_round_arriving_during_the_read_wins(studio, said, qtbot, tmp_pa
 
 
 def test_a_read_arriving_after_another_image_was_shown_is_dropped(studio, said, qtbot, tmp_path, gated_reads):
-    from vessel_studio.store import Project
-
     gate, asked = gated_reads
-    review = studio.panels["Review"]
-    proj = studio.project
+    review, proj, maps, other = _maps_and_another_project(studio, 70)
     ids = [r.id for r in proj.images]
-    shape = proj.images[0].shape[:2]
-    maps = {i: fake_probability(shape, 70 + i) for i in range(2)}
-    other = Project.open(proj.folder)
     assert review.image_id == ids[0]
     commit_rounds(other, tmp_path, {0: {ids[0]: maps[0], ids[1]: maps[1]}})
     qtbot.waitUntil(lambda: asked == [ids[0]], timeout=5000)
@@ -185,14 +179,8 @@ def test_a_round_arriving_sets_no_hidden_layer_nor_unchanged_contrast_limits(stu
     """Session 38: showing a round another program added drew the hidden compared map's placeholder (zeros again), the
     hidden uncertainty layer and contrast limits equal to the layer's again, each a few ms of the GUI thread's napari
     events at OCT-A's 304 px. Now only the probability layer's data and the mask change."""
-    from vessel_studio.store import Project
-
-    review = studio.panels["Review"]
-    proj = studio.project
+    review, proj, maps, other = _maps_and_another_project(studio, 80)
     image_id = review.image_id
-    shape = proj.images[0].shape[:2]
-    maps = {i: fake_probability(shape, 80 + i) for i in range(2)}
-    other = Project.open(proj.folder)
     commit_rounds(other, tmp_path, {0: {image_id: maps[0]}})
     qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, maps[0]), timeout=5000)
     wait_for_workers(qtbot)
@@ -213,14 +201,8 @@ def test_a_round_arriving_sets_no_hidden_layer_nor_unchanged_contrast_limits(stu
 def test_uncertainty_shown_after_a_round_arrived_is_the_new_rounds(studio, said, qtbot, tmp_path, how):
     """The hidden uncertainty layer is filled when it is shown (Uncertainty map ticked, or napari's eye in the layer
     list): with the uncertainty of the map on screen, the round that arrived while it was hidden."""
-    from vessel_studio.store import Project
-
-    review = studio.panels["Review"]
-    proj = studio.project
+    review, proj, maps, other = _maps_and_another_project(studio, 90)
     image_id = review.image_id
-    shape = proj.images[0].shape[:2]
-    maps = {i: fake_probability(shape, 90 + i) for i in range(2)}
-    other = Project.open(proj.folder)
     layer = studio.viewer.layers["uncertainty"]
     for i in range(2):
         commit_rounds(other, tmp_path, {i: {image_id: maps[i]}})
