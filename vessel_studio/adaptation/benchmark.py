@@ -35,6 +35,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from vessel_studio.wording import shown_names
+
 PAIRS: dict[str, dict[str, str]] = {
     "drive-octa500": {"source": "DRIVE", "target": "OCTA-500", "modality": "octa"},
     "drive-chase": {"source": "DRIVE", "target": "CHASE_DB1", "modality": "fundus"},
@@ -522,8 +524,7 @@ def check_cache_settings(spec: BenchmarkSpec, seeds: Sequence[int], parts: Seque
             have = json.loads(path.read_text()) if path.is_file() else None
             if cached and have is not None and have != want:
                 diff = _differences(have, want)
-                shown = ", ".join(diff[:4]) + (f" and {len(diff) - 4} more" if len(diff) > 4 else "")
-                stale.append(f"{part} of seed {seed} ({shown}; cached in {base}: "
+                stale.append(f"{part} of seed {seed} ({shown_names(diff, 4)}; cached in {base}: "
                              f"{', '.join(p.relative_to(base).as_posix() for p in cached[:3])}"
                              f"{' ...' if len(cached) > 3 else ''})")
             elif not cached and have != want:

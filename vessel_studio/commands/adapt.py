@@ -171,7 +171,8 @@ def _check_new_project_folder(folder: Path, args: argparse.Namespace) -> None:
     subfolders). Before session 36 ``adapt FOLDER`` on a folder of images (or anything else that is not a project)
     made the project inside it, among the lab's files; a ``ValueError`` naming the folder now, before any work
     (``Project.create`` refuses it too; this says how to make one from the command line)."""
-    from vessel_studio.store.project import files_in_the_way, shown_names
+    from vessel_studio.store.project import files_in_the_way
+    from vessel_studio.wording import shown_names
 
     if not folder.exists():  # new (a link to nothing: Project.create's mkdir says "File exists", naming it)
         return

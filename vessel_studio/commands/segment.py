@@ -22,6 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from vessel_studio.wording import shown_names
+
 #: the names of the files segment runs wrote into an --out folder: those may be replaced by the next run
 RECORD = "segment.json"
 
@@ -156,9 +158,8 @@ def refuse_others_files(out: Path, names: list[str], recorded: set[str]) -> None
         return
     others = [n for n in dict.fromkeys(names) if n not in recorded and (out / n).exists()]
     if others:
-        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise ValueError(f"{out}: holds {len(others)} file(s) that this run would replace and that no segment run "
-                         f"wrote there: {shown} (nothing was written). Choose another --out, or add --overwrite to "
+                         f"wrote there: {shown_names(others, 5)} (nothing was written). Choose another --out, or add --overwrite to "
                          "replace them")
 
 

@@ -24,6 +24,7 @@ from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, error_text, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
+from vessel_studio.wording import shown_names
 
 IMAGE_FILTER = "Images (" + " ".join("*" + s for s in IMAGE_SUFFIXES) + ")"
 STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● reviewed", "corrected": "✎ corrected"}
@@ -183,7 +184,7 @@ class ProjectPanel(QWidget):
         # question said "their unsaved edits" are deleted whenever the image on screen was among them, edits or not)
         review = self.studio.panels.get("Review")
         unsaved = review.unsaved_among(set(ids)) if review is not None else []
-        shown = ", ".join(names.get(i, i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        shown = shown_names([names.get(i, i) for i in ids], 5)
         lost = []
         if corrected:
             lost.append(f"their saved corrections ({len(corrected)}: {', '.join(corrected[:5])}"
@@ -223,8 +224,8 @@ class ProjectPanel(QWidget):
             junk = p.is_file() and (p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."))
             (skipped if junk else keep).append(p)
         if skipped:
-            names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-            self.studio.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: {names}")
+            self.studio.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: "
+                                    f"{shown_names([p.name for p in skipped], 5)}")
         return bool(keep) and self.studio.add_images(keep)
 
     # --- display ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.review_pieces import PIECE
 from vessel_studio.gui.review_workers import SaveJob
 from vessel_studio.store.project import UnknownImageError
+from vessel_studio.wording import shown_names
 
 
 def _digest(a: np.ndarray) -> str:
@@ -39,7 +40,7 @@ def confirm_unsaved_drafts(parent, project, title: str, consequence: str) -> boo
     names = tasks.draft_names(project)  # with the id where two images share a name
     if not names:
         return True
-    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    shown = shown_names(names, 8)
     return dialogs.confirm(
         parent, title,
         f"{len(names)} image(s) have autosaved edits that were never saved: {shown}. {consequence} To include "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobs import JobOutcome
+from vessel_studio.wording import shown_names
 
 
 class WatchMixin:
@@ -185,8 +186,7 @@ class WatchMixin:
         for what, names in (("image(s) added", added), ("image(s) taken out", [before[i][0] for i in gone]),
                             ("state changed", restated)):
             if names:
-                shown = ", ".join(sorted(names)[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-                said.append(f"{what}: {shown}")
+                said.append(f"{what}: {shown_names(sorted(names), 5)}")
         if now["source"] != known["source"] and not rounds_added and not rounds_gone:
             said.append("source record changed")
         following = None

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from vessel_studio.wording import shown_names
+
 
 def _bare(name: str) -> str:
     """``name`` after "another": "the export folder" -> "export folder" ("--out" as it is)."""
@@ -64,7 +66,7 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
         return out
     what = f"a {kind} model" if kind is not None else output
     if found:
-        what += f" ({', '.join(found[:3])}" + (f" and {len(found) - 3} more)" if len(found) > 3 else ")")
+        what += f" ({shown_names(found)})"
     raise ValueError(f"{out}: {name} holds files that are not {what}; they could be replaced, so choose an empty "
                      "or new folder (nothing was changed)")
 

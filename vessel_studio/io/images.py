@@ -61,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from vessel_studio.io.atomic import atomic_path
+from vessel_studio.wording import shown_names
 
 __all__ = [
     "ImageMeta",
@@ -268,8 +269,7 @@ def orientation_summary(paths) -> str | None:
     names = [Path(p).name for p in paths]
     if not names:
         return None
-    n, more = len(names), len(names) - MAX_NAMED_ORIENTED
-    shown = ", ".join(names[:MAX_NAMED_ORIENTED]) + (f" and {more} more" if more > 0 else "")
+    n, shown = len(names), shown_names(names, MAX_NAMED_ORIENTED)
     return (f"{n} image{'s carry' if n > 1 else ' carries'} an orientation tag (not applied; masks are on the stored "
             f"grid, so a viewer that applies the tag shows the image turned from its mask): {shown}")
 

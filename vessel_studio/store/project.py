@@ -54,6 +54,7 @@ from vessel_studio.store.manifest import (
     new_manifest,
     validate_manifest,
 )
+from vessel_studio.wording import shown_names
 
 #: the extensions a folder's image files are taken by: every one read_image reads (before session 34 a shorter
 #: list, so that adding a folder silently left out its .pnm, .jpe, .pbm, .dicom and .dic images, which segment took)
@@ -106,11 +107,6 @@ def files_in_the_way(folder: Path) -> list[str]:
         return p.name.startswith(f".{stem}.") and p.name.endswith(f".tmp{suffix}") and p.is_file()
 
     return sorted(p.name for p in folder.iterdir() if not (left_by_create(p) or p.name in DESKTOP_FILES))
-
-
-def shown_names(names: list[str], first: int = 3) -> str:
-    """``a, b, c and 4 more``."""
-    return ", ".join(names[:first]) + (f" and {len(names) - first} more" if len(names) > first else "")
 
 
 class ProjectBusyError(ValueError):
