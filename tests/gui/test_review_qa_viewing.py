@@ -81,3 +81,57 @@ def test_stepping_to_an_image_of_another_size_fits_it_in_view(studio, tmp_path, 
         assert review.image_id == image_id
         center, extent = _center_and_extent(studio.viewer)
         assert center == pytest.approx(extent.mean(axis=0), abs=1e-3), (image_id, center, extent)
+
+
+def _zoom_into(viewer, factor: float = 4.0):
+    """Zoom the camera ``factor`` times into a corner of the image (as a reviewer zooms into the optic disc)."""
+    cam = viewer.camera
+    cam.zoom = cam.zoom * factor
+    cam.center = (20.0, 70.0)
+    return cam.zoom, np.asarray(cam.center)[-2:].copy()
+
+
+def test_stepping_to_an_image_of_the_same_size_keeps_the_zoom(studio, tmp_path, qtbot):
+    """Page Down / Page Up (and the image list) to an image of the same size keep the zoom and pan, as napari's slider
+    through a stack or ImageJ's stack stepping do: before (session 39), every step reset the view to fit the image,
+    and a reviewer zoomed into a region lost it at each image. An image of another size is fitted, as is the first
+    image of a project opened (napari's home button fits at any time)."""
+    import imageio.v3 as iio
+
+    from vessel_studio.samples import write_sample_project
+
+    viewer = studio.viewer
+    review = studio.panels["Review"]
+    ids = review.ids()
+    assert review.image_id == ids[0]
+    fitted = viewer.camera.zoom
+    zoom, center = _zoom_into(viewer)
+    for step in (review.next, review.next, review.previous):
+        step()
+        qtbot.wait(20)
+        assert viewer.camera.zoom == pytest.approx(zoom)
+        assert np.asarray(viewer.camera.center)[-2:] == pytest.approx(center)
+    studio.select_image(ids[0])  # the image list
+    assert review.image_id == ids[0]
+    assert viewer.camera.zoom == pytest.approx(zoom)
+    # another size: fitted
+    other = tmp_path / "other.png"
+    iio.imwrite(other, (np.random.default_rng(3).uniform(0, 255, (60, 170, 3))).astype(np.uint8))
+    studio.project.add_images([other])
+    studio.images_changed.emit()
+    wide = next(i for i in review.ids() if studio.project.image(i).shape[:2] == (60, 170))
+    studio.select_image(wide)
+    assert review.image_id == wide
+    center_now, extent = _center_and_extent(viewer)
+    assert center_now == pytest.approx(extent.mean(axis=0), abs=1e-3)
+    assert viewer.camera.zoom != pytest.approx(zoom)
+    # another project whose images are of the size of the one zoomed into: its first image is fitted
+    studio.select_image(ids[0])
+    zoom, _ = _zoom_into(viewer)
+    folder = tmp_path / "second"
+    write_sample_project(folder, n=2, modality="fundus", shape=(96, 96), seed=8)
+    assert studio.open_project(folder)
+    assert review.image_id == studio.project.images[0].id
+    assert viewer.camera.zoom == pytest.approx(fitted)
+    center_now, extent = _center_and_extent(viewer)
+    assert center_now == pytest.approx(extent.mean(axis=0), abs=1e-3)

@@ -99,6 +99,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                                 on_arrived=self._arrived, on_failed=self._load_failed, workers=studio.workers)
         #: the large image stepped to that is being read in the worker (nothing is on screen meanwhile)
         self._loading: str | None = None
+        #: the (rows, cols) of the image the view was last fitted to (``_show``): an image of the same size keeps the
+        #: zoom and pan; None: the next image shown is fitted (none shown yet, another project)
+        self._view_shape: tuple | None = None
         #: the image on screen's maps (and mask) read again in a worker when the project's rounds changed
         #: (``_reload_maps_later``); ``_maps_wanted``: ``(project, image id, serial, elsewhere)`` of the read whose maps are to
         #: be shown, None when none is (any other reload of the maps, another image, no image)
@@ -469,6 +472,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # not the rounds chosen in the previous one
             self._choices_for = proj
             self._note = ""
+            self._view_shape = None  # its first image is fitted in view
             for combo in (self.show_round, self.compare):
                 combo.blockSignals(True)
                 combo.setCurrentIndex(0)
@@ -728,7 +732,13 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._set_layer("image", image, "image", rgb=rgb, colormap=None if rgb else "gray")
         self._reload_maps(ahead=ahead)
         self._show_title(records)
-        self.viewer.reset_view()
+        if image.shape[:2] != self._view_shape:
+            # fitted in view when its size differs from the image shown before (the first image of a project too);
+            # an image of the same size keeps the zoom and pan, as napari's slider through a stack or ImageJ's stack
+            # stepping do: a reviewer zoomed into the optic disc or a crossing steps through the images there.
+            # napari's "home" button (reset view) fits it again
+            self._view_shape = image.shape[:2]
+            self.viewer.reset_view()
         self._ahead_timer.start()  # restarted by every load: stepping fast reads nothing ahead
 
     def _title_text(self, rec, records: list, state: str | None = None) -> str:
