@@ -135,3 +135,130 @@ def test_stepping_to_an_image_of_the_same_size_keeps_the_zoom(studio, tmp_path, 
     assert viewer.camera.zoom == pytest.approx(fitted)
     center_now, extent = _center_and_extent(viewer)
     assert center_now == pytest.approx(extent.mean(axis=0), abs=1e-3)
+
+
+def _measured_density(review):
+    """The vessel density the panel shows, or None while none (or only "measuring…") is shown."""
+    m = getattr(review, "last_measures", None)
+    text = review.measures.text()
+    return None if m is None or "tortuosity" not in text or "updating" in text else m["density"]
+
+
+def _panel_with_prediction(studio, qtbot):
+    from vessel_studio.gui import tasks
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    prob = fake_probability(proj.images[0].shape[:2], 7)
+    _write_source_only(proj, image_id, prob)
+    review = studio.panels["Review"]
+    review._reload_maps()
+    want = tasks.measure_image(proj, image_id, prob >= 0.5, fov=review._fov)["density"]
+    qtbot.waitUntil(lambda: _measured_density(review) == pytest.approx(want), timeout=20000)
+    return review, prob
+
+
+def test_vessel_measures_follow_unsaved_edits(studio, qtbot):
+    """The vessel measures follow the mask's unsaved edits, once the editing pauses (~0.5 s after the last paint, erase
+    or Undo), computed in the worker, and say that they are of the unsaved mask. Before (session 39) they were
+    measured again only at Save: a corrector painting in a missed vessel saw the measures of the mask before it."""
+    from vessel_studio.gui import tasks
+
+    review, prob = _panel_with_prediction(studio, qtbot)
+    proj, image_id, fov = studio.project, review.image_id, review._fov
+    assert "unsaved" not in review.measures.text()
+    layer = review.mask_layer
+    layer.brush_size = 9
+    for c in range(10, 90, 4):  # a stroke across the image: many paint events, one measure after it
+        layer.paint((48, c), 1)
+    edited = layer.data > 0
+    assert review.dirty
+    want = tasks.measure_image(proj, image_id, edited, fov=fov)["density"]
+    assert want != pytest.approx(_measured_density(review) or 0)
+    qtbot.waitUntil(lambda: _measured_density(review) == pytest.approx(want), timeout=20000)
+    assert "of the unsaved mask" in review.measures.text()
+    review.undo()  # the panel's Undo (napari's Ctrl+Z too: the layer's set_data event)
+    while review.dirty:
+        review.undo()
+    want = tasks.measure_image(proj, image_id, prob >= 0.5, fov=fov)["density"]
+    qtbot.waitUntil(lambda: _measured_density(review) == pytest.approx(want), timeout=20000)
+    assert "unsaved" not in review.measures.text()  # back to the mask drawn from the prediction
+    layer.paint((20, 20), 1)  # napari's Ctrl+Z: no panel call, the layer's set_data event
+    layer.undo()
+    qtbot.wait(800)
+    assert "unsaved" not in review.measures.text() and _measured_density(review) == pytest.approx(want)
+
+
+def test_an_older_masks_measures_arriving_after_an_edit_are_dropped(studio, qtbot, monkeypatch):
+    """A measure of the mask still running when the mask is edited again is not shown when it ends (it is of a mask
+    no longer on screen); the edited mask's measures are. Before (session 39) the worker's result was shown whatever
+    was asked since."""
+    import threading
+
+    from vessel_studio.gui import tasks
+
+    review, _ = _panel_with_prediction(studio, qtbot)
+    layer = review.mask_layer
+    gate, calls, real = threading.Event(), [], tasks.measure_image
+
+    def gated(proj, image_id, mask, image=None, *, fov=None):
+        calls.append(mask.copy())
+        if len(calls) == 1:
+            gate.wait(20)
+        return real(proj, image_id, mask, image, fov=fov)
+
+    monkeypatch.setattr(tasks, "measure_image", gated)
+    shown = []
+    on_result = review._measurer._on_result
+    review._measurer._on_result = lambda image_id, m: (shown.append(m["density"]), on_result(image_id, m))
+    layer.brush_size = 9
+    layer.paint((30, 30), 1)  # first edit: measured after the pause, held at the gate
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=10000)
+    first = calls[0]
+    layer.paint((70, 70), 1)  # a second edit while the first edit's mask is being measured
+    second = layer.data > 0
+    gate.set()
+    qtbot.waitUntil(lambda: len(calls) == 2 and review._measurer.worker is None, timeout=20000)
+    qtbot.wait(50)
+    assert np.array_equal(calls[1], second)
+    want = real(studio.project, review.image_id, second, fov=review._fov)["density"]
+    stale = real(studio.project, review.image_id, first, fov=review._fov)["density"]
+    assert stale != pytest.approx(want)
+    assert shown == [pytest.approx(want)]  # the first edit's never shown
+    assert _measured_density(review) == pytest.approx(want) and "of the unsaved mask" in review.measures.text()
+
+
+def test_uncertainty_ticked_for_an_image_with_no_map_shows_nothing(studio, qtbot):
+    """**Uncertainty map** ticked for an image with no prediction: the layer stays hidden and the line under Show says
+    that there is no uncertainty map for this image. Before (session 39) the tick showed the layer's placeholder of
+    zeros: listed as shown, a black cell in "Side by side", as if the image had a map that was sure everywhere. An
+    image with a map shows its map, ticked before or after."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    viewer = studio.viewer
+    ids = review.ids()
+    assert review.image_id == ids[0] and review.prob is None  # the sample project has no prediction yet
+    layer = viewer.layers["uncertainty"]
+    review.show_unc.setChecked(True)
+    assert not layer.visible
+    assert "No uncertainty map for this image" in review.showing.text()
+    assert review.showing.text().startswith("No prediction for this image yet")
+    review.side_by_side.setChecked(True)  # the grid: no black cell of it
+    assert not layer.visible
+    review.side_by_side.setChecked(False)
+    # a map for the next image: stepping to it shows its uncertainty, ticked before
+    prob = fake_probability(studio.project.images[1].shape[:2], 4)
+    _write_source_only(studio.project, ids[1], prob)
+    review.next()
+    assert review.image_id == ids[1] and review.prob is not None
+    assert layer.visible and np.allclose(layer.data, tasks.uncertainty(prob))
+    assert "uncertainty" not in review.showing.text().lower()
+    review.previous()  # none again: hidden, said
+    assert review.image_id == ids[0]
+    assert not layer.visible and "No uncertainty map for this image" in review.showing.text()
+    review.show_unc.setChecked(False)
+    assert "uncertainty" not in review.showing.text().lower()
+    review.next()
+    review.show_unc.setChecked(True)  # ticked on an image with a map
+    assert layer.visible and np.allclose(layer.data, tasks.uncertainty(prob))

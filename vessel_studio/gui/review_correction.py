@@ -138,6 +138,9 @@ class CorrectionMixin:
             self._edited()
 
     def _edited(self, event=None) -> None:
+        if not self._setting_mask:  # an edit, not a mask being shown: its vessel measures once the editing pauses
+            self._measure_timer.start()  # restarted by each paint event (a QTimer's start: microseconds)
+            self._measurer.drop_pending()  # a measure of the mask before this edit, still running, is not shown
         if getattr(event, "type", None) == "set_data":
             # napari's Undo / Redo of the mask layer (Ctrl+Z), or a new mask being shown: the "unsaved edits"
             # line follows once the event loop is back (a load sets the data before the state it is compared to)

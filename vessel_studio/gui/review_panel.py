@@ -52,6 +52,9 @@ from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import MapsReader, Measurer, ReadAhead, Saver, StatsReader
 
 AHEAD_DELAY_MS = 250
+#: the vessel measures of an edited mask are computed again this long after the last edit (a stroke's paint events,
+#: Undo / Redo, Erase piece, Remove specks: ``_measure_edits``)
+MEASURE_EDITS_MS = 500
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
 MAPS_KEPT = 3
 
@@ -88,6 +91,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.order: list[str] | None = None  # review queue (ids by uncertainty) when computed
         self._reordering = False  # the queue is being ordered again after new maps (stay on the image)
         self._measurer = Measurer(self._show_measures, self._show_measures_error, workers=studio.workers)
+        self._measured = None  # (image id, the table of measures shown for it), kept while new ones are computed
         #: a large image's field of view and statistics (``tasks.is_large``), computed in a worker
         self._stats_reader = StatsReader(self._show_large_stats, self._show_stats_error,
                                          workers=studio.workers)
@@ -314,6 +318,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._ahead_timer.setSingleShot(True)
         self._ahead_timer.setInterval(AHEAD_DELAY_MS)
         self._ahead_timer.timeout.connect(self._read_ahead)
+        #: the vessel measures follow the mask's edits once the editing pauses (not at each paint event of a stroke)
+        self._measure_timer = QTimer(self)
+        self._measure_timer.setSingleShot(True)
+        self._measure_timer.setInterval(MEASURE_EDITS_MS)
+        self._measure_timer.timeout.connect(self._measure_edits)
         # the five layers now, hidden: adding them when the first image is shown froze the window
         # ~0.6 s (opening a project, the end of the first "Adding images")
         review_layers.ensure(self.viewer, opacity=self.opacity.value() / 100, contour=self.contour.isChecked(),
@@ -423,6 +432,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if studio.panels.get("Review") is self:  # the studio's Review panel no longer (removing images asks it)
             del studio.panels["Review"]
         self._edit_state_timer.stop()
+        self._measure_timer.stop()
         try:  # the layers stay (a Review panel opened later reuses them): not their paint hooks
             events = self.viewer.layers["mask"].events
             events.paint.disconnect(self._edited)
@@ -639,12 +649,16 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
 
     def _clear(self) -> None:
         self._release_draft_hold()
+        self._measure_timer.stop()
+        self._measurer.drop_pending()  # an earlier image's measures are not shown
+        self._measured = None
         self._maps_wanted = None
         self.image_id = None
         self.image = self.prob = self._baseline = self._shown = self._fov = None
         self._maps = {}
         review_layers.clear(self.viewer)  # hidden and emptied, kept for the next image
         self.title.setText("No image")
+        self._showing_text = ""
         self.showing.setText("")
         self.stats.setText("")
         self.measures.setText("")
@@ -723,6 +737,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self._saver.flush()
         self.image_id, self.image = image_id, image
         self._maps = {}
+        self._measure_timer.stop()  # the image left's edits: its measures are not wanted (this one's follow)
         if ahead is not None and "fov" in ahead:
             self._fov = ahead["fov"]
         else:  # a large image's is estimated in a worker with its statistics (_show_stats)
@@ -1012,8 +1027,12 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 self.viewer.layers[name].opacity = value / 100
 
     def _unc_visible(self, on: bool) -> None:
-        # the uncertainty of the map on screen, left out of the hidden layer (``review_layers.set_layer``'s defer)
-        review_layers.show(self.viewer, "uncertainty", on)
+        # the uncertainty of the map on screen, left out of the hidden layer (``review_layers.set_layer``'s defer).
+        # An image with no prediction has no uncertainty map: the layer (a placeholder of zeros) stays hidden and the
+        # line under Show says so. Before (session 39) ticking it showed the placeholder: a black cell in "Side by side",
+        # and an "uncertainty" layer listed as shown, as if the map were there and certain everywhere
+        review_layers.show(self.viewer, "uncertainty", on and self.prob is not None)
+        self._say_showing()
 
     # --- segmentation --------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@ back, here or outside the window; a newly opened project starts at "latest round
 finished adaptation shows its latest round); the line under them (``showing``) says which map is
 on screen, which round "latest round" is, and what is missing. The label-free statistics (with
 the shown map's agreement with the one before it) are computed inside the image's field of view,
-as the vessel measures, which are computed in a worker (:class:`.review_workers.Measurer`). GUI
-thread only.
+as the vessel measures, which are computed in a worker (:class:`.review_workers.Measurer`), again once the
+editing of the mask pauses (of the unsaved mask, as they then say). GUI thread only.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ NONE = "none"
 
 class ShownMixin:
     """Needs the panel's ``studio``, ``viewer``, ``show_round``, ``compare``, ``showing``, ``stats``,
-    ``measures``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_measurer``,
-    ``_stats_reader`` and ``_reload_maps``."""
+    ``measures``, ``show_unc``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_baseline``,
+    ``_measurer``, ``_measure_timer`` (the measures of edits, once the editing pauses), ``_stats_reader`` and
+    ``_reload_maps``."""
 
     def _fill_round_choices(self) -> list[str]:
         """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
@@ -138,8 +139,18 @@ class ShownMixin:
                 text += f" Compared with {name}" + (": the same map." if cgot == got else ".")
         if self._note:
             text += f" ({self._note}.)"
-        self.showing.setText(text)
+        self._showing_text = text
+        self._say_showing()
         return cgot
+
+    def _say_showing(self) -> None:
+        """The line of what is shown (``_show_what``'s), and with **Uncertainty map** ticked for an image with no
+        prediction, that there is no uncertainty map for it either (the layer stays hidden: ``_unc_visible``)."""
+        text = getattr(self, "_showing_text", "")
+        if self.image_id is not None and self.prob is None and self.show_unc.isChecked():
+            text += (" No uncertainty map for this image: it is drawn from the prediction shown, and there is none to "
+                     "draw it from.")
+        self.showing.setText(text)
 
     def _previous(self, rounds: list):
         """The map before the one shown, for "agreement with": the round before a round (the latest earlier
@@ -208,17 +219,38 @@ class ShownMixin:
 
     def _measure(self) -> None:
         """Vessel measures of the current mask, computed in a worker thread: one at a time, and only
-        the latest image's (stepping through images must not queue a GIL-heavy measure per image)."""
+        the latest image's (stepping through images must not queue a GIL-heavy measure per image), of the latest
+        mask asked for (an older mask's, ending after a newer edit, is dropped: ``Measurer.drop_stale``). The
+        measures shown stay, marked "updating…", until the new ones arrive."""
+        self._measure_timer.stop()  # a measure of the edits still due is this one
         if "mask" not in self.viewer.layers or self.image_id is None:
             return
         proj, image_id, image = self.studio.project, self.image_id, self.image
-        mask = self.viewer.layers["mask"].data > 0
+        mask = self.viewer.layers["mask"].data > 0  # a copy: the layer's edits change its data in place
         if not mask.any():
             self._measurer.drop_pending()
+            self._measured = None
             self.measures.setText("empty mask")
             return
-        self.measures.setText("measuring…")
-        self._measurer.request(proj, image_id, mask, image, self._fov)
+        shown = getattr(self, "_measured", None)
+        if shown is not None and shown[0] == image_id:  # the mask's measures before its edits: kept until then
+            self.measures.setText("<i>updating…</i>" + shown[1])
+        else:
+            self.measures.setText("measuring…")
+        # the saved state (or the prediction) the mask is compared with for "unsaved edits", in the worker
+        self._measurer.request(proj, image_id, mask, image, self._fov, self._baseline)
+
+    def _measure_edits(self) -> None:
+        """The mask was edited (a stroke, Undo / Redo, Erase piece, Remove specks) and the editing paused for
+        ``MEASURE_EDITS_MS``: its measures again, in the worker. Not while a mouse button is held (a stroke paused
+        mid-way, the brush held still): asked again after the next pause."""
+        from qtpy.QtCore import Qt
+        from qtpy.QtWidgets import QApplication
+
+        if QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+            self._measure_timer.start()
+            return
+        self._measure()
 
     def _show_measures(self, image_id: str, m: dict) -> None:
         if image_id != self.image_id:
@@ -241,7 +273,11 @@ class ShownMixin:
             ("segments / branch points", f"{m['n_segments']} / {m['n_branch_points']}"),
         ]
         self.last_measures = m
-        self.measures.setText("<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>")
+        table = "<table>" + "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows) + "</table>"
+        self._measured = (image_id, table)
+        # of the mask on screen, which is not the one saved (or the prediction) while it has unsaved edits
+        note = "<i>of the unsaved mask (your edits, not saved yet)</i>" if m.get("unsaved_edits") else ""
+        self.measures.setText(note + table)
 
     def _show_measures_error(self, exc) -> None:
         self.measures.setText(f"measures failed: {exc}")

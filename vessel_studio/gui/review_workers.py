@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 from qtpy.QtCore import QObject, Signal
 
 from vessel_studio.gui import tasks
@@ -214,11 +215,21 @@ class Measurer:
     """Vessel measures of a mask (``tasks.measure_image``) in a worker thread: one at a time, and of
     the latest request only (stepping through images must not queue a GIL-heavy measure per image).
 
-    ``on_result(image_id, measures)`` and ``on_error(exc)`` are called on the GUI thread.
+    ``on_result(image_id, measures)`` and ``on_error(exc)`` are called on the GUI thread. ``measures`` has
+    ``unsaved_edits``: whether the mask measured differs from the ``baseline`` it was asked with (the saved state;
+    compared in the worker: ~30 ms of the GUI thread at 15 megapixels).
+
+    Stale results are dropped (:attr:`drop_stale`): what a worker returns after a later request (or
+    :meth:`drop_pending`) is not handed on. The measures follow the mask's unsaved edits (the panel asks again after
+    each pause in the editing), so a measure of an older mask may end after a newer mask was asked for: before
+    (session 39) it was shown until the newer one's came, and an older mask's measures could land over
+    "empty mask" for good.
     """
 
     #: the worker thread runs below the GUI thread's priority (``background_priority``)
     background = True
+    #: the results of any request but the latest are dropped (the subclasses' panels check theirs themselves)
+    drop_stale = True
 
     def __init__(self, on_result, on_error, *, workers=None):
         self._workers = workers  # the window's (jobs.Workers), waited for when it closes
@@ -226,26 +237,34 @@ class Measurer:
         self._on_error = on_error
         self.worker = None
         self.next = None  # the arguments of `_task` to run once the running one ends
+        #: the serial number of the latest request (or drop): only its result is handed on (``drop_stale``)
+        self.serial = 0
+        self._next_serial = 0
 
     def request(self, *args) -> None:
         """Measure ``_task(*args)`` (project, image id, ...) once the running one ends; an earlier
-        pending request is dropped."""
-        self.next = args
+        pending request is dropped, and so is the running one's result (``drop_stale``)."""
+        self.serial += 1
+        self.next, self._next_serial = args, self.serial
         if self.worker is None:
             self._start()
 
     def drop_pending(self) -> None:
+        """Nothing more to hand on: the pending request is dropped, and the running one's result (``drop_stale``)."""
+        self.serial += 1
         self.next = None
 
     @staticmethod
-    def _task(proj, image_id, mask, image, fov=None):
-        return tasks.measure_image(proj, image_id, mask, image, fov=fov)
+    def _task(proj, image_id, mask, image, fov=None, baseline=None):
+        m = tasks.measure_image(proj, image_id, mask, image, fov=fov)
+        m["unsaved_edits"] = baseline is not None and not np.array_equal(mask, baseline)
+        return m
 
     def _start(self) -> None:
         from superqt.utils import create_worker
 
         args, self.next = self.next, None
-        image_id = args[1]
+        image_id, serial = args[1], self._next_serial
 
         def measure():
             if self.background:
@@ -253,8 +272,8 @@ class Measurer:
             return self._task(*args)
 
         worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda m, i=image_id: self._returned(i, m))
-        worker.errored.connect(lambda exc: self._errored(exc))
+        worker.returned.connect(lambda m, i=image_id, n=serial: self._returned(i, m, n))
+        worker.errored.connect(lambda exc, n=serial: self._errored(exc, n))
         worker.finished.connect(lambda: self._done())
         self.worker = worker
         start_worker(worker, self._workers)
@@ -267,13 +286,20 @@ class Measurer:
         except RuntimeError:  # the panel was closed while the worker measured
             pass
 
-    def _returned(self, image_id: str, m: dict) -> None:
+    def _stale(self, serial: int) -> bool:
+        return self.drop_stale and serial != self.serial
+
+    def _returned(self, image_id: str, m: dict, serial: int = 0) -> None:
+        if self._stale(serial):  # asked again since (a newer mask), or dropped
+            return
         try:
             self._on_result(image_id, m)
         except RuntimeError:  # the panel was closed while the worker measured
             pass
 
-    def _errored(self, exc) -> None:
+    def _errored(self, exc, serial: int = 0) -> None:
+        if self._stale(serial):
+            return
         try:
             self._on_error(exc)
         except RuntimeError:
@@ -286,6 +312,8 @@ class StatsReader(Measurer):
 
     ``on_result(image_id, got)`` gets ``tasks.review_stats``' dict (``prob`` is the map it was asked
     for: the panel drops it when another map is on screen by then)."""
+
+    drop_stale = False
 
     @staticmethod
     def _task(proj, image_id, prob, before, image, fov=None):
@@ -436,6 +464,7 @@ class MapsReader(Measurer):
     before); ``known``: the maps the panel holds, not read again while their files are unchanged."""
 
     background = False
+    drop_stale = False  # the panel compares the request's ``serial`` itself
 
     @staticmethod
     def _task(proj, image_id, which, threshold, fov, serial, known=None):
