@@ -83,9 +83,13 @@ def test_stepping_to_an_image_of_another_size_fits_it_in_view(studio, tmp_path, 
         assert center == pytest.approx(extent.mean(axis=0), abs=1e-3), (image_id, center, extent)
 
 
+def _camera(viewer):
+    return viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari 0.9 moved it
+
+
 def _zoom_into(viewer, factor: float = 4.0):
     """Zoom the camera ``factor`` times into a corner of the image (as a reviewer zooms into the optic disc)."""
-    cam = viewer.camera
+    cam = _camera(viewer)
     cam.zoom = cam.zoom * factor
     cam.center = (20.0, 70.0)
     return cam.zoom, np.asarray(cam.center)[-2:].copy()
@@ -104,16 +108,16 @@ def test_stepping_to_an_image_of_the_same_size_keeps_the_zoom(studio, tmp_path, 
     review = studio.panels["Review"]
     ids = review.ids()
     assert review.image_id == ids[0]
-    fitted = viewer.camera.zoom
+    fitted = _camera(viewer).zoom
     zoom, center = _zoom_into(viewer)
     for step in (review.next, review.next, review.previous):
         step()
         qtbot.wait(20)
-        assert viewer.camera.zoom == pytest.approx(zoom)
-        assert np.asarray(viewer.camera.center)[-2:] == pytest.approx(center)
+        assert _camera(viewer).zoom == pytest.approx(zoom)
+        assert np.asarray(_camera(viewer).center)[-2:] == pytest.approx(center)
     studio.select_image(ids[0])  # the image list
     assert review.image_id == ids[0]
-    assert viewer.camera.zoom == pytest.approx(zoom)
+    assert _camera(viewer).zoom == pytest.approx(zoom)
     # another size: fitted
     other = tmp_path / "other.png"
     iio.imwrite(other, (np.random.default_rng(3).uniform(0, 255, (60, 170, 3))).astype(np.uint8))
@@ -124,7 +128,7 @@ def test_stepping_to_an_image_of_the_same_size_keeps_the_zoom(studio, tmp_path, 
     assert review.image_id == wide
     center_now, extent = _center_and_extent(viewer)
     assert center_now == pytest.approx(extent.mean(axis=0), abs=1e-3)
-    assert viewer.camera.zoom != pytest.approx(zoom)
+    assert _camera(viewer).zoom != pytest.approx(zoom)
     # another project whose images are of the size of the one zoomed into: its first image is fitted
     studio.select_image(ids[0])
     zoom, _ = _zoom_into(viewer)
@@ -132,7 +136,7 @@ def test_stepping_to_an_image_of_the_same_size_keeps_the_zoom(studio, tmp_path, 
     write_sample_project(folder, n=2, modality="fundus", shape=(96, 96), seed=8)
     assert studio.open_project(folder)
     assert review.image_id == studio.project.images[0].id
-    assert viewer.camera.zoom == pytest.approx(fitted)
+    assert _camera(viewer).zoom == pytest.approx(fitted)
     center_now, extent = _center_and_extent(viewer)
     assert center_now == pytest.approx(extent.mean(axis=0), abs=1e-3)
 
@@ -187,6 +191,29 @@ def test_vessel_measures_follow_unsaved_edits(studio, qtbot):
     layer.undo()
     qtbot.wait(800)
     assert "unsaved" not in review.measures.text() and _measured_density(review) == pytest.approx(want)
+
+
+def test_vessel_measures_follow_remove_specks(studio, qtbot):
+    """Remove specks (one undoable step, the layer's paint event inside ``block_history``) is an edit the measures
+    follow too, as Erase piece (the same erase)."""
+    from vessel_studio.gui import tasks
+
+    review, _ = _panel_with_prediction(studio, qtbot)
+    proj, image_id, fov = studio.project, review.image_id, review._fov
+    from scipy import ndimage
+
+    before = review.last_measures
+    labels, n = ndimage.label(review.mask_layer.data > 0, structure=np.ones((3, 3)))  # 8-connected, as Remove specks
+    sizes = np.bincount(labels.ravel())[1:]
+    assert n > 1
+    review.speck_size.setValue(int(sizes.max()))  # every piece but the largest
+    removed, _ = review.remove_specks()
+    assert removed == n - 1
+    left = review.mask_layer.data > 0
+    assert left.any()
+    want = tasks.measure_image(proj, image_id, left, fov=fov)["density"]
+    assert want != pytest.approx(before["density"])
+    qtbot.waitUntil(lambda: _measured_density(review) == pytest.approx(want), timeout=20000)
 
 
 def test_an_older_masks_measures_arriving_after_an_edit_are_dropped(studio, qtbot, monkeypatch):
