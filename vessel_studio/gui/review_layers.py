@@ -333,6 +333,12 @@ def grid_of(viewer):
     return getattr(canvas, "grid", None) or viewer.grid
 
 
+def camera_of(viewer):
+    """The viewer's camera (napari 0.9 moved it to ``viewer.scene.camera``; ``viewer.camera`` warns)."""
+    scene = getattr(viewer, "scene", None)
+    return getattr(scene, "camera", None) or viewer.camera
+
+
 def in_own_cell(viewer, layer, event) -> bool:
     """Whether a mouse ``event`` (napari's, with the grid cell it was pressed in: ``viewbox``) is over ``layer``'s
     own cell of "Side by side (grid)"; always True with the grid off."""

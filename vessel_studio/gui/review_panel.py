@@ -26,8 +26,10 @@ edit always goes to the image on screen. Layers are only touched on the GUI thre
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
-from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtCore import QEvent, QObject, Qt, QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -57,6 +59,49 @@ AHEAD_DELAY_MS = 250
 MEASURE_EDITS_MS = 500
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
 MAPS_KEPT = 3
+
+
+class KeepFitted(QObject):
+    """Fits the image on screen again when the canvas changes size, unless the view was zoomed or panned since
+    the panel fitted it (``ReviewPanel.refit_if_untouched``). Session 39 QA: the docks, sized once the window is
+    shown (``app._dock_sizer_class``), left the first image of ``vessel-studio gui PROJECT`` fitted to the canvas
+    as it was before (752 px wide, then 91 px in a 1089 px window): zoomed in ~7 times, a crop of it on screen,
+    until the next step. Holds the panel weakly (napari's leak check)."""
+
+    def __init__(self, panel, canvas):
+        super().__init__(canvas)
+        self._panel = weakref.ref(panel)
+        self._canvas = canvas
+        self._timer = QTimer(self)  # after napari has taken the canvas's new size (in the canvas's resizeEvent)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._refit)
+        canvas.installEventFilter(self)
+
+    @classmethod
+    def attach(cls, panel):
+        try:
+            canvas = panel.viewer.window._qt_viewer.canvas._scene_canvas.native
+        except AttributeError:  # a viewer without a Qt window, or another napari's layout
+            return None
+        return cls(panel, canvas)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Resize:
+            self._timer.start()
+        return False
+
+    def _refit(self) -> None:
+        panel = self._panel()
+        if panel is not None:
+            panel.refit_if_untouched()
+
+    def close(self) -> None:
+        self._timer.stop()
+        try:
+            self._canvas.removeEventFilter(self)
+        except RuntimeError:  # the canvas has gone with the window
+            pass
 
 
 class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
@@ -304,6 +349,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._keys = StepKeys.attach(self.viewer, self.next, self.previous, lambda: self.save())
         if self._keys is None:  # a viewer without a Qt window: its key map
             self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
+        #: the view the last fit left (``fit_view``): the canvas resized while the view is still that one (the
+        #: docks sized when the window is first shown, the window resized) fits the image again
+        self._fitted_view = None
+        self._keep_fitted = KeepFitted.attach(self)
         self._autosave = QTimer(self)
         self._autosave.setInterval(autosave_ms)
         self._autosave.timeout.connect(self.autosave)
@@ -336,6 +385,24 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     @property
     def viewer(self):
         return self.studio.viewer
+
+    def fit_view(self) -> None:
+        """The image on screen whole, fitted in view (zoom and pan reset); the view it gives is remembered."""
+        self.viewer.reset_view()
+        self._fitted_view = self._view_now()
+
+    def _view_now(self) -> tuple:
+        camera = review_layers.camera_of(self.viewer)
+        return tuple(float(c) for c in camera.center), float(camera.zoom)
+
+    def refit_if_untouched(self) -> None:
+        """The canvas changed size (``KeepFitted``): fit the image again, unless the view was zoomed or panned
+        since it was fitted (the user's view stays)."""
+        if self.image_id is None or self._fitted_view is None:
+            return
+        (center, zoom), (center_now, zoom_now) = self._fitted_view, self._view_now()
+        if len(center) == len(center_now) and np.allclose(center, center_now) and np.isclose(zoom, zoom_now, rtol=1e-6):
+            self.fit_view()
 
     def event(self, ev) -> bool:
         if ev.type() == QEvent.Type.ParentChange:
@@ -440,6 +507,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         except (KeyError, RuntimeError, ValueError, AttributeError):
             pass
         self._unhook_pieces()
+        if self._keep_fitted is not None:
+            self._keep_fitted.close()
+            self._keep_fitted = None
         self._release_draft_hold()  # its draft stays, for a Review panel opened later to restore as its own
         if self._keys is not None:  # its shortcuts belong to the main window, which stays
             self._keys.close()
@@ -753,7 +823,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # stepping do: a reviewer zoomed into the optic disc or a crossing steps through the images there.
             # napari's "home" button (reset view) fits it again
             self._view_shape = image.shape[:2]
-            self.viewer.reset_view()
+            self.fit_view()
         self._ahead_timer.start()  # restarted by every load: stepping fast reads nothing ahead
 
     def _title_text(self, rec, records: list, state: str | None = None) -> str:
@@ -1015,7 +1085,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         grid = review_layers.grid_of(self.viewer)
         grid.enabled = bool(on)
         grid.stride = 1
-        self.viewer.reset_view()
+        self.fit_view()
 
     def _contour(self, on: bool) -> None:
         if "mask" in self.viewer.layers:
