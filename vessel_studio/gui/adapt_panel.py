@@ -194,6 +194,11 @@ class AdaptPanel(QWidget):
         self.progress.setValue(0)
         self.stage = QLabel("idle")
         self.eta = QLabel("")
+        # the run's status lines wrap (as the guard's and the hint's do): unwrapped, the longest ones ("this stage:
+        # about 18 s left · the run: rounds 0-2, time left once …") made the panel wider than its dock, which then
+        # scrolled sideways during the run and after it (session 39 QA)
+        for label in (self.stage, self.eta):
+            label.setWordWrap(True)
         self.loss = QLabel("")
         self.loss.setStyleSheet("color: gray")
         self.previews = [QLabel() for _ in range(4)]
@@ -205,6 +210,7 @@ class AdaptPanel(QWidget):
             prev_row.addWidget(lab)
         self.preview_caption = QLabel("")
         self.preview_caption.setStyleSheet("color: gray")
+        self.preview_caption.setWordWrap(True)
         self.plot = MetricPlot()
         #: the label-free guard's warnings for the project's rounds (selection.round_warnings)
         self.guard = QLabel("")
@@ -212,10 +218,12 @@ class AdaptPanel(QWidget):
         self.guard.setStyleSheet("color: #f0a030")
         self.device = QLabel("device: …")
         self.device.setStyleSheet("color: gray")
+        self.device.setWordWrap(True)
         #: free space on the project's drive (a round of a 15-MP project takes ~71 MB per image; adapt
         #: checks it before each round, adaptation.disk; "Free disk…" deletes maps nobody needs)
         self.disk = QLabel("")
         self.disk.setStyleSheet("color: gray")
+        self.disk.setWordWrap(True)
         # roll back: keep rounds 0..N of the project (Project.rollback), e.g. after a flagged round
         self.keep_round = QComboBox()
         self.keep_round.setToolTip("the last round to keep; the rounds after it are deleted")
