@@ -135,6 +135,30 @@ def import_engine() -> list[str]:
     return missing
 
 
+#: the window's size at launch where the screen has room (the size the docs' screenshots are taken at). napari's first
+#: size is about two thirds of the screen: 1089 x 712 on a 1600 x 1000 screen, which left the image a strip 91 px
+#: wide between the panels and the Project panel's image list no row in view (session 39 QA)
+LAUNCH_SIZE = (1500, 950)
+
+
+def grow_window(window, available=None) -> None:
+    """Make ``window`` at least ``LAUNCH_SIZE``, or the screen's available size (``available``, a QRect; default:
+    its screen's) where that is smaller; never smaller than it is, and moved onto the screen if it grew off it."""
+    if available is None:
+        screen = window.screen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+    width = max(window.width(), min(LAUNCH_SIZE[0], available.width()))
+    height = max(window.height(), min(LAUNCH_SIZE[1], available.height()))
+    if (width, height) == (window.width(), window.height()):
+        return
+    window.resize(width, height)
+    frame = window.frameGeometry()
+    if frame.right() > available.right() or frame.bottom() > available.bottom():
+        window.move(available.topLeft())
+
+
 def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
     """A napari Viewer titled Vessel Studio with the panels docked (the event loop is not run)."""
     import napari
@@ -143,6 +167,8 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
 
     import_engine()  # before the window exists: in the first job it would stall the event loop
     viewer = napari.Viewer(title=TITLE, show=show)
+    if show:  # before the docks are sized (attach): the canvas gets what the window gained
+        grow_window(viewer.window._qt_window)
     # the Review panel makes its five layers (hidden) when it is built, which pays napari's
     # first-layer costs before the first image
     studio = attach(viewer, project=project)
