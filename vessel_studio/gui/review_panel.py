@@ -66,30 +66,30 @@ class KeepFitted(QObject):
     the panel fitted it (``ReviewPanel.refit_if_untouched``). Session 39 QA: the docks, sized once the window is
     shown (``app._dock_sizer_class``), left the first image of ``vessel-studio gui PROJECT`` fitted to the canvas
     as it was before (752 px wide, then 91 px in a 1089 px window): zoomed in ~7 times, a crop of it on screen,
-    until the next step. Holds the panel weakly (napari's leak check)."""
+    until the next step. Listens to the canvas's resize events only (vispy's), and holds the panel weakly
+    (napari's leak check)."""
 
-    def __init__(self, panel, canvas):
-        super().__init__(canvas)
+    def __init__(self, panel, scene_canvas):
+        super().__init__(scene_canvas.native)
         self._panel = weakref.ref(panel)
-        self._canvas = canvas
-        self._timer = QTimer(self)  # after napari has taken the canvas's new size (in the canvas's resizeEvent)
+        self._resize = scene_canvas.events.resize
+        self._timer = QTimer(self)  # after napari has taken the canvas's new size (it listens to the same event)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._refit)
-        canvas.installEventFilter(self)
+        self._resize.connect(self._resized)
 
     @classmethod
     def attach(cls, panel):
         try:
-            canvas = panel.viewer.window._qt_viewer.canvas._scene_canvas.native
+            scene_canvas = panel.viewer.window._qt_viewer.canvas._scene_canvas
+            scene_canvas.events.resize  # noqa: B018 (another napari's layout: no such event)
         except AttributeError:  # a viewer without a Qt window, or another napari's layout
             return None
-        return cls(panel, canvas)
+        return cls(panel, scene_canvas)
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-        if event.type() == QEvent.Type.Resize:
-            self._timer.start()
-        return False
+    def _resized(self, _event=None) -> None:
+        self._timer.start()
 
     def _refit(self) -> None:
         panel = self._panel()
@@ -97,10 +97,13 @@ class KeepFitted(QObject):
             panel.refit_if_untouched()
 
     def close(self) -> None:
-        self._timer.stop()
         try:
-            self._canvas.removeEventFilter(self)
-        except RuntimeError:  # the canvas has gone with the window
+            self._timer.stop()
+        except RuntimeError:  # deleted with the canvas (the window closed)
+            pass
+        try:
+            self._resize.disconnect(self._resized)
+        except (RuntimeError, ValueError, TypeError):
             pass
 
 
