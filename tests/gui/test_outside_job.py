@@ -208,3 +208,43 @@ def test_a_project_opened_while_another_process_job_holds_it_disables_the_button
         assert not panel.btn_run.isEnabled() and f"process {proc.pid}" in panel.btn_run.toolTip()
         assert studio.open_project(first)
         assert studio.outside_job is None and panel.btn_run.isEnabled()
+
+
+def test_the_held_buttons_tooltips_name_the_terminal_job_once(studio, dialogs):
+    """Session 39 QA (fundus, a real terminal's ``adapt``): the tooltips of the six buttons disabled while another
+    process's job holds the project named that job twice, "vessel-studio adapt (process …, since …) holds this project
+    (a terminal's vessel-studio adapt, another window): run the adaptation once that job has ended …" (Discard saved
+    mask: "… holds this project: an adaptation running there (a terminal's vessel-studio adapt, another window) …").
+    Each names it once, as the job lock does, then says what to do."""
+    review, _viewer = _review_with_predictions(studio)
+    assert review.save()
+    proj = studio.project
+    adapt, project = studio.panels["Adaptation"], studio.panels["Project"]
+    buttons = {"Run adaptation": adapt.btn_run, "Roll back": adapt.btn_rollback, "Free disk…": adapt.btn_prune,
+               "Make maps again": adapt.btn_restore, "Remove from project…": project.btn_remove,
+               "Discard saved mask": review.btn_discard}
+    # a process that names itself as the terminal's does (``_job_name``: "vessel-studio adapt")
+    hold = ("import sys\nfolder = sys.argv[1]\nsys.argv = ['vessel-studio', 'adapt', folder]\n"
+            + _HOLD.replace("sys.argv[1]", "folder"))
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(proj.folder)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        studio._look_outside()
+        holder = studio.outside_job
+        assert holder.startswith(f"vessel-studio adapt (process {proc.pid}, since "), holder
+        for name, btn in buttons.items():
+            tip = btn.toolTip()
+            assert not btn.isEnabled(), name
+            assert tip.startswith(f"{holder} holds this project: "), (name, tip)
+            assert tip.count("vessel-studio adapt") == 1 and tip.count("holds this project") == 1, (name, tip)
+            assert "a terminal's" not in tip and "another window" not in tip, (name, tip)
+        assert buttons["Run adaptation"].toolTip().endswith(": run the adaptation once it has ended (or stop it "
+                                                            "there)")
+        assert "round in progress trains on this saved mask" in buttons["Discard saved mask"].toolTip()
+    finally:
+        proc.kill()
+        proc.wait()
+    studio._look_outside()
+    assert studio.outside_job is None and "holds this project" not in adapt.btn_run.toolTip()
+    assert not dialogs.errors

@@ -38,8 +38,9 @@ PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
 #: the tooltip of Run adaptation, Roll back, Free disk… and Make maps again while another process's job holds the
 #: project (``Studio.outside_job``, a terminal's ``adapt``): they are disabled then, as while this window's own job
 #: runs (session 38: they stayed enabled and a click was refused at once, "Busy")
-HELD_ELSEWHERE_TIP = ("{holder} holds this project (a terminal's vessel-studio adapt, another window): {then} once "
-                      "that job has ended (or stop it there)")
+#: (session 39: it named the job twice, "vessel-studio adapt (…) holds this project (a terminal's vessel-studio adapt,
+#: another window)"; it names it once, as ``job_holder`` does)
+HELD_ELSEWHERE_TIP = "{holder} holds this project: {then} once it has ended (or stop it there)"
 
 
 def preset_defaults(name: str) -> dict:

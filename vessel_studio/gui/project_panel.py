@@ -36,8 +36,9 @@ REMOVE_TIP = ("take the selected images out of the project (an image added by mi
 #: "Remove from project…" while another process's job holds the project (``Studio.outside_job``: a terminal's
 #: ``adapt``, which reads the images): disabled with this tooltip, as while this window's own job runs (session 38:
 #: it stayed enabled, asked its question and then failed, "Cannot remove images")
-REMOVE_HELD_TIP = ("{holder} holds this project (a terminal's vessel-studio adapt, another window): remove images once "
-                   "that job has ended (or stop it there)")
+#: (session 39: the tooltip named the job twice, "vessel-studio adapt (…) holds this project (a terminal's vessel-studio
+#: adapt, another window)"; it names it once, as ``job_holder`` does)
+REMOVE_HELD_TIP = "{holder} holds this project: remove images once it has ended (or stop it there)"
 
 
 def _row_text(rec) -> str:

@@ -57,10 +57,11 @@ DISCARD_EXPORT_TIP = ("An export is running: it may already have written this sa
                       "cancel it), then export again.")
 #: Discard saved mask while another process's job holds the project (``Studio.outside_job``, session 38: the button
 #: waited for this window's own adaptation only, and a terminal's round in progress kept a mask discarded meanwhile)
-DISCARD_ELSEWHERE_TIP = ("{holder} holds this project: an adaptation running there (a terminal's vessel-studio adapt, "
-                         "another window) trains its round in progress on this saved mask, so discarding it now "
-                         "would only reach its later rounds. Discard it once that job has ended (or stop it there), "
-                         "then run the adaptation again.")
+#: (session 39: it named the job twice, "vessel-studio adapt (…) holds this project: an adaptation running there (a
+#: terminal's vessel-studio adapt, another window) …"; it names it once)
+DISCARD_ELSEWHERE_TIP = ("{holder} holds this project: its adaptation's round in progress trains on this saved mask, so "
+                         "discarding it now would reach only the later rounds. Discard it once that job has ended (or "
+                         "stop it there), then run the adaptation again.")
 #: the job during which Discard saved mask waits, and why
 DISCARD_WAITS_FOR = {"Adaptation": DISCARD_BUSY_TIP, "Export": DISCARD_EXPORT_TIP}
 
