@@ -236,7 +236,7 @@ def test_the_held_buttons_tooltips_name_the_terminal_job_once(studio, dialogs):
         for name, btn in buttons.items():
             tip = btn.toolTip()
             assert not btn.isEnabled(), name
-            assert tip.startswith(f"{holder} holds this project: "), (name, tip)
+            assert tip.startswith(f"{holder} holds this project"), (name, tip)
             assert tip.count("vessel-studio adapt") == 1 and tip.count("holds this project") == 1, (name, tip)
             assert "a terminal's" not in tip and "another window" not in tip, (name, tip)
         assert buttons["Run adaptation"].toolTip().endswith(": run the adaptation once it has ended (or stop it "

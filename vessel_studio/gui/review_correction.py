@@ -59,9 +59,10 @@ DISCARD_EXPORT_TIP = ("An export is running: it may already have written this sa
 #: waited for this window's own adaptation only, and a terminal's round in progress kept a mask discarded meanwhile)
 #: (session 39: it named the job twice, "vessel-studio adapt (…) holds this project: an adaptation running there (a
 #: terminal's vessel-studio adapt, another window) …"; it names it once)
-DISCARD_ELSEWHERE_TIP = ("{holder} holds this project: its adaptation's round in progress trains on this saved mask, so "
-                         "discarding it now would reach only the later rounds. Discard it once that job has ended (or "
-                         "stop it there), then run the adaptation again.")
+#: (the holder may be a terminal's ``rounds --restore`` too, which trains nothing: hence "if it is adapting")
+DISCARD_ELSEWHERE_TIP = ("{holder} holds this project. If it is adapting, its round in progress trains on this saved mask "
+                         "and discarding it now would reach only the later rounds: discard it once that job has ended "
+                         "(or stop it there), then run the adaptation again.")
 #: the job during which Discard saved mask waits, and why
 DISCARD_WAITS_FOR = {"Adaptation": DISCARD_BUSY_TIP, "Export": DISCARD_EXPORT_TIP}
 
