@@ -344,3 +344,22 @@ def test_interrupted_job_says_what_would_resume(tmp_path):
     # killed after committing its last round, before removing its work: nothing left to resume
     write_json(p.work_dir / JOB_FILE, {"key": key, "base_round": 0, "config": cfg.to_dict()})
     assert interrupted_job(p) is None
+
+
+def test_rounds_in_progress_reads_the_running_jobs_record(tmp_path):
+    """Session 39: (round in progress, last round) of the adaptation ``work/job.json`` records, for the window's note
+    on a mask saved while another process's ``adapt`` holds the project; None without a record or with "auto"
+    rounds."""
+    import json
+
+    from vessel_studio.adaptation.job import rounds_in_progress
+    from vessel_studio.store import Project
+
+    proj = Project.create(tmp_path / "p", modality="fundus")
+    assert rounds_in_progress(proj) is None
+    proj.work_dir.mkdir(exist_ok=True)
+    for config, want in (({"rounds": 2}, (0, 2)), ({"rounds": 0}, (0, 0)), ({"rounds": "auto"}, None), ({}, None)):
+        (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": None, "config": config}))
+        assert rounds_in_progress(proj) == want, config
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": 4, "config": {"rounds": 3}}))
+    assert rounds_in_progress(proj) == (5, 7)  # base round 4 no longer committed: the record's arithmetic still

@@ -248,3 +248,29 @@ def test_the_held_buttons_tooltips_name_the_terminal_job_once(studio, dialogs):
     studio._look_outside()
     assert studio.outside_job is None and "holds this project" not in adapt.btn_run.toolTip()
     assert not dialogs.errors
+
+
+@pytest.mark.parametrize("rounds, note", [(1, "is in its last round"), (2, "trusts it from its next round")])
+def test_a_mask_saved_in_the_terminal_jobs_last_round_is_not_said_to_be_trained_on(studio, rounds, note):
+    """Session 39 QA (fundus, a terminal's ``adapt --rounds 1``): a correction saved while the terminal's job ran its
+    last round was said to be trusted "from its next round"; the job had none, and ``vessel-studio rounds`` listed no
+    round trained on it. The status line says that run does not train on it (run the adaptation again); in an earlier
+    round, as before, from its next round."""
+    import json
+
+    review, _viewer = _review_with_predictions(studio)
+    proj = studio.project
+    latest = proj.latest_round
+    base = latest.index if latest is not None else None  # None: the run makes round 0, then ``rounds`` more
+    config = {"rounds": rounds if base is not None else rounds - 1}
+    proj.work_dir.mkdir(exist_ok=True)
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": base, "config": config}))
+    statuses = []
+    studio.status.connect(statuses.append)
+    with _held_by_another_process(proj.folder):
+        studio._look_outside()
+        _edit(review.mask_layer)
+        assert review.save()
+    assert note in statuses[-1], statuses[-1]
+    if rounds == 1:
+        assert "next round" not in statuses[-1] and "run the adaptation again" in statuses[-1]

@@ -230,6 +230,25 @@ def interrupted_job(project: Project) -> InterruptedJob | None:
                           record=record)
 
 
+def rounds_in_progress(project: Project) -> tuple[int, int] | None:
+    """(the round in progress, the last round) of the adaptation that ``work/job.json`` records (its base round and
+    rounds) given the rounds committed, else None: no record, "auto" rounds, or all its rounds committed. Asked while
+    a job holds the project (a terminal's ``adapt``): a mask saved now reaches that run's rounds after the one in
+    progress, which read the saved masks when it started, so none of them when that round is its last."""
+    job = _read_job(project.work_dir)
+    if not isinstance(job, dict) or not isinstance(job.get("config"), dict):
+        return None
+    base = job.get("base_round")
+    try:
+        rounds = int(job["config"]["rounds"])
+        first, last = (0, rounds) if base is None else (int(base) + 1, int(base) + rounds)
+    except (KeyError, TypeError, ValueError):
+        return None
+    committed = {r.index for r in project.rounds}
+    left = [r for r in range(first, last + 1) if r not in committed]
+    return (left[0], last) if left else None
+
+
 def would_resume(job: InterruptedJob, project: Project, cfg: AdaptConfig, source_id: dict, source_modality: str) -> bool:
     """Whether ``adapt(project, cfg, source=...)`` would resume ``job`` (the same key: configuration but threads,
     source models and images, the project's images) rather than discard its work and start afresh. ``source_id``:

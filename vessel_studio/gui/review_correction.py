@@ -194,9 +194,25 @@ class CorrectionMixin:
         job = self._running_job()
         holder = self.studio.outside_job if job is None else None
         if holder:
+            if self._outside_in_last_round():
+                return (f"; {holder} holds the project: the adaptation running there is in its last round, which read "
+                        "the saved masks when it started, so that run does not train on this mask: run the adaptation "
+                        "again once it has ended")
             return (f"; {holder} holds the project: an adaptation running there trusts it from its next round (the "
                     "round in progress read the saved masks when it started)")
         return saved_note(job)
+
+    def _outside_in_last_round(self) -> bool:
+        """Whether the adaptation of another process holding the project is in its last round (``work/job.json``,
+        ``rounds_in_progress``). Session 39 QA: a mask saved then was said to be trusted "from its next round", and
+        no round of that run trained on it (``vessel-studio rounds`` did not list it)."""
+        from vessel_studio.adaptation.job import rounds_in_progress
+
+        try:
+            now = rounds_in_progress(self.studio.project)
+        except (OSError, ValueError):
+            return False
+        return now is not None and now[0] >= now[1]
 
     def _discard_waits(self, *, look: bool = False) -> str | None:
         """Why Discard saved mask waits now (its tooltip), else None: this window's adaptation or export
