@@ -363,3 +363,8 @@ def test_rounds_in_progress_reads_the_running_jobs_record(tmp_path):
         assert rounds_in_progress(proj) == want, config
     (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": 4, "config": {"rounds": 3}}))
     assert rounds_in_progress(proj) == (5, 7)  # base round 4 no longer committed: the record's arithmetic still
+    from vessel_studio.adaptation.job import round_started
+
+    assert not round_started(proj, 5)
+    (proj.work_dir / "round-005-retry-1").mkdir()
+    assert round_started(proj, 5) and not round_started(proj, 6)

@@ -265,6 +265,7 @@ def test_a_mask_saved_in_the_terminal_jobs_last_round_is_not_said_to_be_trained_
     config = {"rounds": rounds if base is not None else rounds - 1}
     proj.work_dir.mkdir(exist_ok=True)
     (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": base, "config": config}))
+    (proj.work_dir / f"round-{0 if base is None else base + 1:03d}").mkdir()  # the round in progress has begun
     statuses = []
     studio.status.connect(statuses.append)
     with _held_by_another_process(proj.folder):
@@ -274,3 +275,22 @@ def test_a_mask_saved_in_the_terminal_jobs_last_round_is_not_said_to_be_trained_
     assert note in statuses[-1], statuses[-1]
     if rounds == 1:
         assert "next round" not in statuses[-1] and "run the adaptation again" in statuses[-1]
+
+
+def test_a_mask_saved_before_the_terminal_jobs_last_round_began_is_not_said_to_be_left_out(studio):
+    """The round in progress is the run's last but has not begun (its work folder is not there: the previous round's
+    maps are being read or computed, minutes at a run's start on a large project): it reads the saved masks when it
+    begins, so the mask saved now is not said to be left out of that run."""
+    import json
+
+    review, _viewer = _review_with_predictions(studio)
+    proj = studio.project
+    proj.work_dir.mkdir(exist_ok=True)
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": None, "config": {"rounds": 0}}))
+    statuses = []
+    studio.status.connect(statuses.append)
+    with _held_by_another_process(proj.folder):
+        studio._look_outside()
+        _edit(review.mask_layer)
+        assert review.save()
+    assert "last round" not in statuses[-1] and "holds the project" in statuses[-1], statuses[-1]

@@ -234,7 +234,8 @@ def rounds_in_progress(project: Project) -> tuple[int, int] | None:
     """(the round in progress, the last round) of the adaptation that ``work/job.json`` records (its base round and
     rounds) given the rounds committed, else None: no record, "auto" rounds, or all its rounds committed. Asked while
     a job holds the project (a terminal's ``adapt``): a mask saved now reaches that run's rounds after the one in
-    progress, which read the saved masks when it started, so none of them when that round is its last."""
+    progress once that round has read the saved masks (its work folder, ``round_started``), so none of them when
+    that round is its last."""
     job = _read_job(project.work_dir)
     if not isinstance(job, dict) or not isinstance(job.get("config"), dict):
         return None
@@ -247,6 +248,15 @@ def rounds_in_progress(project: Project) -> tuple[int, int] | None:
     committed = {r.index for r in project.rounds}
     left = [r for r in range(first, last + 1) if r not in committed]
     return (left[0], last) if left else None
+
+
+def round_started(project: Project, index: int) -> bool:
+    """Whether round ``index`` of the adaptation holding the project has begun (its work folder is there): it read
+    the saved masks just before (``adapt`` builds its ``RoundContext``, then ``run_round`` makes the folder). Before
+    that (the previous round's maps being read or computed, at a run's start minutes on a large project) a mask saved
+    now is read by it. A resumed round's folder is there from the killed run before it reads them again."""
+    work = project.work_dir
+    return (work / f"round-{index:03d}").is_dir() or any(work.glob(f"round-{index:03d}-retry-*"))
 
 
 def would_resume(job: InterruptedJob, project: Project, cfg: AdaptConfig, source_id: dict, source_modality: str) -> bool:

@@ -206,13 +206,14 @@ class CorrectionMixin:
         """Whether the adaptation of another process holding the project is in its last round (``work/job.json``,
         ``rounds_in_progress``). Session 39 QA: a mask saved then was said to be trusted "from its next round", and
         no round of that run trained on it (``vessel-studio rounds`` did not list it)."""
-        from vessel_studio.adaptation.job import rounds_in_progress
+        from vessel_studio.adaptation.job import round_started, rounds_in_progress
 
+        proj = self.studio.project
         try:
-            now = rounds_in_progress(self.studio.project)
+            now = rounds_in_progress(proj)
+            return now is not None and now[0] >= now[1] and round_started(proj, now[0])
         except (OSError, ValueError):
             return False
-        return now is not None and now[0] >= now[1]
 
     def _discard_waits(self, *, look: bool = False) -> str | None:
         """Why Discard saved mask waits now (its tooltip), else None: this window's adaptation or export
