@@ -675,3 +675,33 @@ def test_a_restored_draft_of_an_image_without_a_prediction_undone_is_empty(studi
     assert review.edit_state.text() == "mask from: empty"
     assert review.save() is False and dialogs.errors[-1][0] == "Nothing to save"
     assert proj.correction(image_id) is None
+
+
+def test_a_mask_saved_in_this_windows_adaptations_last_round_is_not_said_to_be_trained_on(studio, qtbot):
+    """Session 39 QA: as for a terminal's ``adapt`` (test_outside_job), a mask saved while this window's adaptation
+    ran its last round (begun: its work folder there) was said to be trusted "from its next round"; it had none."""
+    import json
+    import threading
+
+    from vessel_studio.events import Progress
+
+    review, _viewer = _review_with_predictions(studio)
+    proj = studio.project
+    proj.work_dir.mkdir(exist_ok=True)
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": None, "config": {"rounds": 0}}))
+    (proj.work_dir / "round-000").mkdir()
+    statuses = []
+    studio.status.connect(statuses.append)
+    gate = threading.Event()
+
+    def job():
+        while not gate.is_set():
+            yield Progress("round", 0, 1)
+            gate.wait(0.02)
+        return None
+
+    assert studio.start_job("Adaptation", job)
+    _edit(review.mask_layer)
+    assert review.save() and "is in its last round" in statuses[-1] and "next round" not in statuses[-1]
+    with qtbot.waitSignal(studio.runner.finished, timeout=30000):
+        gate.set()

@@ -193,6 +193,9 @@ class CorrectionMixin:
         terminal's adapt) does with the mask just saved."""
         job = self._running_job()
         holder = self.studio.outside_job if job is None else None
+        if job == "Adaptation" and self._outside_in_last_round():  # this window's, as a terminal's below
+            return ("; the running adaptation is in its last round, which read the saved masks when it started, so it "
+                    "does not train on this mask: run the adaptation again once it has finished")
         if holder:
             if self._outside_in_last_round():
                 return (f"; {holder} holds the project: the adaptation running there is in its last round, which read "
@@ -203,9 +206,10 @@ class CorrectionMixin:
         return saved_note(job)
 
     def _outside_in_last_round(self) -> bool:
-        """Whether the adaptation of another process holding the project is in its last round (``work/job.json``,
-        ``rounds_in_progress``). Session 39 QA: a mask saved then was said to be trusted "from its next round", and
-        no round of that run trained on it (``vessel-studio rounds`` did not list it)."""
+        """Whether the adaptation holding the project (another process's, or this window's) has begun its last round
+        (``work/job.json``, ``rounds_in_progress``, ``round_started``). Session 39 QA: a mask saved then was said to
+        be trusted "from its next round", and no round of that run trained on it (``vessel-studio rounds`` did not
+        list it)."""
         from vessel_studio.adaptation.job import round_started, rounds_in_progress
 
         proj = self.studio.project
