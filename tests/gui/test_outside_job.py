@@ -294,3 +294,41 @@ def test_a_mask_saved_before_the_terminal_jobs_last_round_began_is_not_said_to_b
         _edit(review.mask_layer)
         assert review.save()
     assert "last round" not in statuses[-1] and "holds the project" in statuses[-1], statuses[-1]
+
+
+def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_be_resumed(studio, tmp_path,
+                                                                                         monkeypatch):
+    """Session 39 QA (fundus): a terminal's ``adapt`` killed (``kill -9``) in round 9, having gone on from round 7, is
+    offered for resuming; Roll back to round 4 asked "Delete rounds 5, 6, 7, 8 …?" only, and afterwards the offer was
+    gone (the round it went on from was deleted). The question says so; a roll back that keeps that round does not."""
+    import json
+
+    import numpy as np
+
+    from conftest import tiny_config
+
+    from vessel_studio.gui import dialogs as dialogs_mod
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    panel, proj = studio.panels["Adaptation"], studio.project
+    for k in range(4):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "segmenter").mkdir()
+        for rec in proj.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3, np.float32))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1}))
+    proj.work_dir.mkdir(exist_ok=True)  # what the killed run left: it went on from round 2, was killed in round 4
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": 2,
+                                                         "config": tiny_config(rounds=2).to_dict()}))
+    (proj.work_dir / "round-004").mkdir()
+    studio.project_changed.emit()
+    assert "interrupted in round 4" in panel.recorded.text()
+    asked = []
+    monkeypatch.setattr(dialogs_mod, "confirm", lambda parent, title, text: asked.append(text) or False)
+    for keep, said in ((2, False), (1, True)):
+        panel.keep_round.setCurrentIndex(panel.keep_round.findData(keep))
+        assert panel.rollback() is False  # answered No
+        assert ("can no longer be resumed" in asked[-1]) is said, asked[-1]
+    assert [r.index for r in proj.rounds] == [0, 1, 2, 3]

@@ -541,9 +541,20 @@ class AdaptPanel(QWidget):
             return self._restore_then_rollback(proj, keep, what)
         if not dialogs.confirm(self, "Roll back",
                                f"Delete {what} of this project (models, pseudo-labels, samples)? "
-                               "Corrected masks are kept. This cannot be undone."):
+                               "Corrected masks are kept. This cannot be undone." + self._gives_up_note(proj, keep)):
             return False
         return self._rollback_now(proj, keep)
+
+    def _gives_up_note(self, proj, keep: int) -> str:
+        """What a roll back keeping rounds up to ``keep`` does to an interrupted adaptation (a terminal's ``adapt``
+        killed, ``kill -9``): one that went on from a later round can no longer be resumed (``interrupted_job``: the
+        round it started from is gone; the next run starts afresh and deletes its finished steps). Session 39 QA:
+        the question did not say so, and the "interrupted" line just went away after the roll back."""
+        job = self._find_interrupted(proj)
+        if job is None or job.base_round is None or keep >= job.base_round:
+            return ""
+        return (f" The adaptation interrupted in round {job.round} went on from round {job.base_round}: it can no "
+                "longer be resumed after this (the next run starts afresh).")
 
     def _restore_then_rollback(self, proj, keep: int, what: str) -> bool:
         return self._start_restore(
