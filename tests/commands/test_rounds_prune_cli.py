@@ -97,3 +97,32 @@ def test_restore_is_checked_with_the_other_arguments_and_kept_by_prune(project, 
     out = capsys.readouterr().out
     assert made == [2] and _pruned(project) == [0]  # restored, and not pruned again
     assert "prune: nothing to delete" in out
+
+
+def test_rollback_says_it_gives_up_an_interrupted_run_and_deletes_its_work(project, capsys):
+    """Session 39 QA: ``rounds --rollback N`` below the round a killed ``adapt`` went on from said only "removed
+    round(s) [...]": that run could no longer be resumed (the window's Roll back says so) and its work stayed in
+    ``PROJECT/work/`` until the next run. One line says so, and the work is deleted."""
+    import json
+    import os
+
+    from vessel_studio.adaptation.config import AdaptConfig
+
+    work = project.work_dir
+    work.mkdir(exist_ok=True)
+    config = AdaptConfig.preset("tiny").replace(rounds=2).to_dict()
+    (work / "job.json").write_text(json.dumps({"key": "k", "base_round": 2, "config": config}))
+    (work / "round-004").mkdir()  # went on from round 2, committed round 3, killed in round 4
+    (work / "round-004" / "checkpoint.pt").write_bytes(os.urandom(150_000))
+    assert main(["rounds", str(project.folder), "--rollback", "2"]) == 0  # keeps round 2: still resumable
+    out = capsys.readouterr().out
+    assert "removed round(s) [3]" in out and "resumed" not in out and (work / "job.json").is_file()
+    assert main(["rounds", str(project.folder), "--rollback", "1"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("rollback:"))
+    assert line.startswith("rollback: the adaptation interrupted in round 3 went on from round 2: it can no longer "
+                           "be resumed (the next run starts afresh); its work in "), line
+    import re
+
+    assert re.search(r"/work was deleted \(1[5-9]\d\.\d kB freed\)$", line), line  # 150 kB and its blocks
+    assert sorted(p.name for p in work.iterdir()) == [".job.lock"]

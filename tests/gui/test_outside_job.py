@@ -332,3 +332,49 @@ def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_b
         assert panel.rollback() is False  # answered No
         assert ("can no longer be resumed" in asked[-1]) is said, asked[-1]
     assert [r.index for r in proj.rounds] == [0, 1, 2, 3]
+
+
+def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_line_follows(studio, tmp_path,
+                                                                                          monkeypatch):
+    """Session 39 QA (6 CHASE_DB1 images): after that roll back the killed run's work (68 MB) stayed in ``work/``
+    until the next run, which deletes it at its start. It is deleted with the rounds: the question says how much, the
+    status line says it was deleted, and the free-disk line is read again after it."""
+    import json
+    import os
+
+    import numpy as np
+
+    from conftest import tiny_config
+
+    from vessel_studio.gui import dialogs as dialogs_mod
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    panel, proj = studio.panels["Adaptation"], studio.project
+    for k in range(4):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "segmenter").mkdir()
+        for rec in proj.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3, np.float32))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1}))
+    work = proj.work_dir
+    work.mkdir(exist_ok=True)
+    (work / "job.json").write_text(json.dumps({"key": "k", "base_round": 2, "config": tiny_config(rounds=2).to_dict()}))
+    (work / "round-004").mkdir()
+    (work / "round-004" / "checkpoint.pt").write_bytes(os.urandom(3_000_000))
+    studio.project_changed.emit()
+    asked, statuses, disk_read = [], [], []
+    monkeypatch.setattr(dialogs_mod, "confirm", lambda parent, title, text: asked.append(text) or True)
+    studio.status.connect(statuses.append)
+    read = panel.update_disk
+    monkeypatch.setattr(panel, "update_disk", lambda: disk_read.append((work / "round-004").exists()) or read())
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
+    assert panel.rollback() is True
+    assert f"its finished steps in {work} (3 MB) are deleted too" in asked[-1], asked[-1]
+    assert [r.index for r in proj.rounds] == [0, 1]
+    assert sorted(p.name for p in work.iterdir()) == [".job.lock"]
+    assert statuses[-1] == ("rolled back: removed round(s) 2, 3; the interrupted adaptation can no longer be resumed: "
+                            "its work was deleted (3 MB freed)"), statuses[-1]
+    assert disk_read and disk_read[-1] is False  # the free-disk line read after the deletion
+    assert "interrupted" not in panel.recorded.text()

@@ -24,8 +24,8 @@ Cancel (the consumer closes the generator, or Ctrl-C raises KeyboardInterrupt in
 this call committed are rolled back and ``work/`` is removed, so the project is as it was before
 the call. A crash or ``kill -9`` leaves ``work/``: calling ``adapt`` again with the same config,
 seed, source and images resumes from the last completed training step (the trainers' checkpoints)
-or stage, unless a rollback removed the round it started from. Any other call discards a stale
-``work/`` and starts afresh.
+or stage, unless a rollback removed the round it started from: that roll back deletes the work then
+(``Project.discard_given_up_work``). Any other call discards a stale ``work/`` and starts afresh.
 """
 
 from __future__ import annotations
@@ -56,9 +56,7 @@ from vessel_studio.adaptation.rounds import (
 from vessel_studio.adaptation.selection import history_warnings, round_rows, should_stop
 from vessel_studio.adaptation.source import SourceBundle, images_hash  # noqa: F401 (re-exported)
 from vessel_studio.store import Project, RoundRecord
-from vessel_studio.store.project import now_iso
-
-JOB_FILE = "job.json"
+from vessel_studio.store.project import JOB_FILE, now_iso  # noqa: F401 (JOB_FILE re-exported)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``vessel-studio rounds PROJECT [--restore N] [--rollback N] [--prune [--keep N ...] [--dry-run]]``: a project's
 rounds with their label-free signals and the label-free guard's warnings
 (``adaptation.selection.round_warnings``); with ``--rollback N`` the rounds after N are removed
-(``-1``: all) by ``Project.rollback``; with ``--prune`` the probability maps of every round but the
+(``-1``: all) by ``Project.rollback``, and a line says when that gives up an interrupted adaptation (a killed
+``adapt`` that went on from a round removed: it can no longer be resumed, and its work is deleted); with ``--prune`` the probability maps of every round but the
 latest, the label-free hint's round and ``--keep`` are deleted to free disk (``store.prune``); with
 ``--restore N`` a pruned round's maps are made again from its kept segmenters (``adaptation.restore``),
 before any ``--rollback``, so that ``--restore N --rollback N`` rolls back to it in one call (a
@@ -17,7 +18,8 @@ import argparse
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="an adaptation project folder")
     p.add_argument("--rollback", type=int, default=None, metavar="N",
-                   help="keep rounds 0..N and remove the later ones (-1 removes every round)")
+                   help="keep rounds 0..N and remove the later ones (-1 removes every round); an interrupted "
+                        "adaptation that went on from a round removed can no longer be resumed: its work is deleted")
     p.add_argument("--prune", action="store_true",
                    help="free disk: delete the probability maps of every round but the latest, the label-free "
                         "hint's round and those named by --keep (their records and models stay; a pruned round "
@@ -48,8 +50,13 @@ def run(args: argparse.Namespace) -> int:
                              f"round restored (nothing was changed)")
         _restore(project, args.restore)
     if args.rollback is not None:
+        from vessel_studio.adaptation.job import interrupted_job
+
+        job = interrupted_job(project)  # before: the roll back may make it unresumable
         removed = project.rollback(args.rollback)
         print(f"removed round(s) {removed}" if removed else "nothing to remove")
+        if removed.gave_up is not None:
+            print(_gave_up_line(project, job, removed))
     if args.prune:
         _prune(project, args)
     rows = round_rows(project.rounds)
@@ -76,6 +83,19 @@ def run(args: argparse.Namespace) -> int:
     if not flagged:
         print("label-free guard: no round flagged")
     return 0
+
+
+def _gave_up_line(project, job, removed) -> str:
+    """What the roll back did to an interrupted adaptation (``Project.given_up_job``): the round it went on from is
+    gone, so it can no longer be resumed, and its work was deleted (``Project.discard_given_up_work``), as the
+    Adaptation panel's Roll back says in its question."""
+    base = removed.gave_up.get("base_round")
+    which = f"interrupted in round {job.round} " if job is not None and job.base_round == base else "interrupted "
+    work = project.work_dir
+    done = (f"its work in {work} was deleted ({_size(removed.work_freed)} freed)"
+            if not (work / "job.json").exists() else f"its work stays in {work} until the next run starts afresh")
+    return (f"rollback: the adaptation {which}went on from round {base}: it can no longer be resumed (the next run "
+            f"starts afresh); {done}")
 
 
 def _prune(project, args: argparse.Namespace) -> None:

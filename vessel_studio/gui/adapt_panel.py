@@ -548,13 +548,19 @@ class AdaptPanel(QWidget):
     def _gives_up_note(self, proj, keep: int) -> str:
         """What a roll back keeping rounds up to ``keep`` does to an interrupted adaptation (a terminal's ``adapt``
         killed, ``kill -9``): one that went on from a later round can no longer be resumed (``interrupted_job``: the
-        round it started from is gone; the next run starts afresh and deletes its finished steps). Session 39 QA:
-        the question did not say so, and the "interrupted" line just went away after the roll back."""
+        round it started from is gone; the next run starts afresh), and its finished steps in ``work/`` are deleted with
+        the rounds (``Project.discard_given_up_work``). Session 39 QA: the question did not say so, and the
+        "interrupted" line just went away after the roll back."""
         job = self._find_interrupted(proj)
         if job is None or job.base_round is None or keep >= job.base_round:
             return ""
+        try:
+            size = f" ({proj.work_size() / 1e6:,.0f} MB)"
+        except OSError:
+            size = ""
         return (f" The adaptation interrupted in round {job.round} went on from round {job.base_round}: it can no "
-                "longer be resumed after this (the next run starts afresh).")
+                f"longer be resumed after this (the next run starts afresh), and its finished steps in {proj.work_dir}"
+                f"{size} are deleted too.")
 
     def _restore_then_rollback(self, proj, keep: int, what: str) -> bool:
         return self._start_restore(
@@ -605,7 +611,13 @@ class AdaptPanel(QWidget):
             dialogs.error(self, "Roll back failed", str(exc))
             return False
         self._keep_choice = None  # done: the choices start again from the latest-but-one
-        self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}")
+        gave_up = ""
+        if getattr(removed, "gave_up", None) is not None:  # an interrupted run's work (``Project.given_up_job``)
+            gave_up = ("; the interrupted adaptation can no longer be resumed: " +
+                       (f"its work was deleted ({removed.work_freed / 1e6:,.0f} MB freed)"
+                        if not (proj.work_dir / "job.json").exists() else
+                        f"its work stays in {proj.work_dir} until the next run starts afresh"))
+        self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}{gave_up}")
         self.studio.project_changed.emit()
         self.studio.images_changed.emit()
         return True

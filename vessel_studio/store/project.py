@@ -65,6 +65,9 @@ COPY_RE = re.compile(r"^([0-9a-f]{12})(\.[^.]*)?$")
 #: temp files / folders younger than this may belong to a live writer in another process (a GUI
 #: saving a correction while ``segment --model PROJECT`` opens the project): clean_stale keeps them
 STALE_TEMP_S = 600.0
+#: the adaptation job's record in ``work/`` (``adaptation.job``): its key, the round it went on from
+#: (``base_round``) and its config; what a killed job is resumed from, with the work folders beside it
+JOB_FILE = "job.json"
 _THREAD_LOCK = threading.RLock()
 
 
@@ -691,6 +694,13 @@ class Project:
         The manifest is edited first, the folders deleted after. When no round remains,
         images in state "predicted" go back to "new"; so do those that only the removed rounds
         predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were).
+
+        An interrupted adaptation (a killed ``adapt``, ``adaptation.job.interrupted_job``) that went on from a round
+        removed here can no longer be resumed (the next ``adapt`` starts afresh): its work in ``work/`` is deleted
+        after the rounds (:meth:`discard_given_up_work`; kept while a job holds the project). The list returned is a
+        :class:`RolledBack`: its ``gave_up`` is that run's ``work/job.json`` record (None: no run given up) and
+        ``work_freed`` the bytes deleted; ``vessel-studio rounds --rollback`` and the Adaptation panel's Roll back
+        say so.
         """
         if self._job_fd is None and self.job_running():
             raise ProjectBusyError(f"{self.folder}: {self.job_holder()} holds this project; roll back after it ends "
@@ -716,15 +726,77 @@ class Project:
                     x["state"] = "new"
 
         self._update(fn)
-        indices = []
+        indices = RolledBack()
         for rel in removed:
             m = ROUND_RE.match(Path(rel).name)
             if m:
                 indices.append(int(m.group(1)))
             shutil.rmtree(self.folder / rel, ignore_errors=True)
         if indices:
-            self.log("rolled back", to_round=int(round), removed=indices)
+            self.log("rolled back", to_round=int(round), removed=list(indices))
+        if self._job_fd is None:  # else: the job holding the project rolls back its own rounds (a cancel)
+            indices.gave_up = self.given_up_job()
+            indices.work_freed = self.discard_given_up_work()
         return indices
+
+    def given_up_job(self) -> dict[str, Any] | None:
+        """The record (``work/job.json``) of an interrupted adaptation that can no longer be resumed: the round it went
+        on from (``base_round``) is no longer committed (a roll back removed it), so ``adapt`` would start afresh and
+        delete its work. None: no such record, or a run that started round 0 (it stays resumable), or one that can
+        still be resumed. Whether a job holds the project now is not asked (``discard_given_up_work`` does)."""
+        try:
+            job = json.loads((self.work_dir / JOB_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(job, dict) or job.get("base_round") is None:
+            return None
+        try:
+            base = int(job["base_round"])
+        except (TypeError, ValueError):
+            return None
+        return None if base in {r.index for r in self.rounds} else job
+
+    def work_size(self) -> int:
+        """The bytes that deleting ``work/`` (but its lock file) would free: files with no other link."""
+        return _bytes_freed(self.work_dir, skip={".job.lock"}) if self.work_dir.is_dir() else 0
+
+    def discard_given_up_work(self) -> int:
+        """Delete what an interrupted adaptation that can no longer be resumed (``given_up_job``) left in ``work/``: its
+        finished steps (checkpoints, model-scale maps; 68 MB for 6 CHASE_DB1 images, session 39) stayed until the next
+        run, which deletes them at its start anyway. Returns the bytes freed (files with no other link, e.g. none
+        hard-linked into a kept round); 0 when nothing was deleted.
+
+        Under the project's job lock, taken without waiting: while any job holds the project ``work/`` is that job's
+        and nothing is deleted (the record is read again once the lock is held: a run may have started and ended
+        meanwhile). ``job.json`` is deleted last, so a kill in the middle leaves a record that still says the work is
+        given up, and ``clean_stale`` (at the next ``Project.open``) finishes it; every reader treats the partial
+        work as not resumable, as the whole of it was."""
+        if self._job_fd is not None or self.given_up_job() is None:
+            return 0
+        try:
+            self.acquire_job_lock()
+        except (ProjectBusyError, OSError):
+            return 0
+        try:
+            if self.given_up_job() is None:
+                return 0
+            work = self.work_dir
+            freed = self.work_size()
+            for p in list(work.iterdir()):
+                if p.name in (".job.lock", JOB_FILE):
+                    continue
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+            with contextlib.suppress(OSError):
+                (work / JOB_FILE).unlink()
+            self.log("work of an interrupted adaptation deleted: a roll back removed the round it went on from",
+                     freed_bytes=freed)
+            return freed
+        finally:
+            self.release_job_lock()
 
     # --- job lock, work folder, cleanup --------------------------------------------------
 
@@ -801,7 +873,8 @@ class Project:
 
         Skipped while a job holds the job lock (its temp folders are live). Temp files / folders
         modified less than ``STALE_TEMP_S`` ago are kept (another process may be writing them; every
-        reader ignores them). ``work/`` is kept: it is what a killed job resumes from.
+        reader ignores them). ``work/`` is kept: it is what a killed job resumes from; but not once a roll back made it
+        unresumable (``discard_given_up_work``: that roll back was killed before it had deleted it).
         """
         if self.job_running():
             return []
@@ -827,6 +900,8 @@ class Project:
         from vessel_studio.store.prune import remove_leftovers
 
         removed.extend(remove_leftovers(self))  # maps of pruned rounds a killed prune left
+        if self.discard_given_up_work():  # a roll back killed before it had deleted them
+            removed.append(self.work_dir)
         self._settle_corrections()
         return removed
 
@@ -974,6 +1049,32 @@ def _lock_holder(fd: int) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+class RolledBack(list):
+    """What ``Project.rollback`` returns: the removed round indices (a list, as before), and what became of an
+    interrupted adaptation's work (``Project.given_up_job``): ``gave_up``, its ``work/job.json`` record when the roll
+    back made it unresumable, else None; ``work_freed``, the bytes its deleted work held (0: none deleted)."""
+
+    gave_up: dict[str, Any] | None = None
+    work_freed: int = 0
+
+
+def _bytes_freed(folder: Path, skip=frozenset()) -> int:
+    """Allocated bytes that deleting ``folder`` (but the names in ``skip`` directly in it) frees: each inode once,
+    and only those with no link outside it (a file hard-linked into a kept round frees nothing)."""
+    seen: dict[tuple[int, int], list] = {}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if root == str(folder) and name in skip:
+                continue
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            entry = seen.setdefault((st.st_dev, st.st_ino), [0, st.st_nlink, st.st_blocks * 512])
+            entry[0] += 1
+    return sum(size for links, nlink, size in seen.values() if links >= nlink)
 
 
 def _job_name() -> str:
