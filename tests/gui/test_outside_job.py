@@ -41,7 +41,8 @@ def test_discard_saved_mask_waits_for_another_process_job(studio, dialogs):
     running, a mask saved before its round began was discarded at once: the round in progress kept training on it
     (and its record counts it) while the later rounds did not, half applied, as the GUIDE says it must not be. The
     click is refused at once ("Busy", the holder named), the button is disabled from the watcher's next look (its
-    tooltip says why), a save says the running adaptation trusts the mask from its next round, and all is as before
+    tooltip says why), a save says the running adaptation trusts the mask in the rounds it starts from now on (it
+    left no record of its rounds to say more: ``_adaptation_note``), and all is as before
     once that job has ended (here: killed)."""
     review, _viewer = _review_with_predictions(studio)
     proj, image_id = studio.project, review.image_id
@@ -58,7 +59,8 @@ def test_discard_saved_mask_waits_for_another_process_job(studio, dialogs):
         assert studio.outside_job is not None and f"process {proc.pid}" in studio.outside_job
         assert not review.btn_discard.isEnabled() and f"process {proc.pid}" in review.btn_discard.toolTip()
         _edit(review.mask_layer)
-        assert review.save() and "trusts it from its next round" in statuses[-1]
+        # no work/job.json to read which round it is in (a holder that wrote none): only what is true of any run
+        assert review.save() and "trusts it in the rounds it starts from now on" in statuses[-1]
         assert not review.btn_discard.isEnabled()
         proc.kill()
         proc.wait()
@@ -275,6 +277,47 @@ def test_a_mask_saved_in_the_terminal_jobs_last_round_is_not_said_to_be_trained_
     assert note in statuses[-1], statuses[-1]
     if rounds == 1:
         assert "next round" not in statuses[-1] and "run the adaptation again" in statuses[-1]
+
+
+@pytest.mark.parametrize("rounds, retries, folders, note", [
+    # its last round, a re-run by the label-free guard left (guard_retries): that re-run reads the saved masks again
+    (1, 1, ["round-{r}"], "in its last round, which read the saved masks when it started: it trains on this mask only "
+                          "if the label-free guard runs that round again"),
+    (1, 1, ["round-{r}", "round-{r}-retry-1"], "so that run does not train on this mask"),  # the last attempt
+    # not its last round, but the stopping rule (stop_agreement 0.97) may end the run after it
+    (2, 0, ["round-{r}"], "trusts it from its next round if it goes on to one (the label-free stopping rule may end "
+                          "it after the round in progress"),
+])
+def test_the_saved_note_says_what_a_guard_re_run_or_the_stopping_rule_may_do(studio, rounds, retries, folders, note):
+    """Session 39: the last-round note said "does not train on this mask" though a re-run of that round by the
+    label-free guard reads the saved masks again (adaptation.job: each attempt reads them), and "from its next round"
+    showed where the stopping rule may end the run after the round in progress (as with rounds="auto", whose runs
+    the rule usually ends early). Each note now says what cannot be known."""
+    import json
+
+    from conftest import tiny_config
+
+    from vessel_studio.store import RoundRecord
+
+    review, _viewer = _review_with_predictions(studio)
+    proj = studio.project
+    assert proj.latest_round is None
+    config = tiny_config(rounds=rounds, guard_retries=retries, stop_agreement=0.97).to_dict()
+    proj.work_dir.mkdir(exist_ok=True)  # a run making round 0, then ``rounds`` more: round 0 committed, in round 1
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": None, "config": config}))
+    (proj.work_dir / "round-000" / "segmenter").mkdir(parents=True)
+    proj.commit_round(proj.work_dir / "round-000", RoundRecord(index=0, folder=""))
+    for name in folders:
+        (proj.work_dir / name.format(r="001")).mkdir()
+    statuses = []
+    studio.status.connect(statuses.append)
+    with _held_by_another_process(proj.folder):
+        studio._look_outside()
+        _edit(review.mask_layer)
+        assert review.save()
+    assert note in statuses[-1], statuses[-1]
+    if retries and len(folders) == 1:
+        assert "does not train" not in statuses[-1]
 
 
 def test_a_mask_saved_before_the_terminal_jobs_last_round_began_is_not_said_to_be_left_out(studio):

@@ -257,6 +257,61 @@ def round_started(project: Project, index: int) -> bool:
     return (work / f"round-{index:03d}").is_dir() or any(work.glob(f"round-{index:03d}-retry-*"))
 
 
+@dataclass(frozen=True)
+class SavedMaskReach:
+    """Which rounds of the adaptation holding the project (``work/job.json``) read a mask saved now
+    (``saved_mask_reach``). Each round, and each re-run of a round by the label-free guard (``cfg.guard_retries``),
+    reads the saved masks when it starts (``adapt`` builds its ``RoundContext`` before the attempt's work folder)."""
+
+    #: the round in progress and the run's last round (``rounds_in_progress``)
+    round: int
+    last: int
+    #: the round in progress has begun (its work folder, ``round_started``): it read the saved masks before now
+    started: bool
+    #: the label-free guard may run the round in progress again, which reads the saved masks again: the attempt
+    #: running is not its last (``guard_retries`` of the run's config); whether it will cannot be known now
+    retry_left: bool
+    #: the label-free stopping rule (``selection.should_stop``: ``stop_agreement`` <= 1 and ``min_rounds`` done) may
+    #: end the run after the round in progress, before its last; whether it will cannot be known now
+    may_stop: bool
+
+    @property
+    def in_last_round(self) -> bool:
+        return self.round >= self.last
+
+
+def saved_mask_reach(project: Project, *, stop_requested: bool = False) -> SavedMaskReach | None:
+    """What the adaptation holding ``project`` (a terminal's ``adapt``, a window's) does with a mask saved now, from
+    its ``work/job.json`` and work folders; None when that cannot be read (no record yet, or one this version cannot
+    read). ``stop_requested``: "Stop after this round" was asked of it (``adapt``'s ``stop_requested``): the round in
+    progress is its last. Session 39: the Review panel's note said a mask saved in the last round is not trained on,
+    though a re-run of that round by the label-free guard reads it, and "from its next round" though the stopping rule
+    may end the run after the round in progress."""
+    now = rounds_in_progress(project)
+    job = _read_job(project.work_dir)
+    if now is None or not isinstance(job, dict):
+        return None
+    r, last = now
+    cfg = job["config"]
+    try:
+        retries = int(cfg.get("guard_retries", 0) or 0)
+        stop_agreement = float(cfg.get("stop_agreement", 0.97))
+        min_rounds = int(cfg.get("min_rounds", 1))
+        base = job.get("base_round")
+        start = 0 if base is None else int(base)
+    except (TypeError, ValueError):
+        return None
+    work = project.work_dir
+    attempts = [int(p.name.rsplit("-", 1)[1]) for p in work.glob(f"round-{r:03d}-retry-*")
+                if p.name.rsplit("-", 1)[1].isdigit()]
+    attempt = max(attempts, default=0)
+    started = round_started(project, r)
+    if stop_requested:
+        last = min(last, r)
+    may_stop = r < last and stop_agreement <= 1.0 and r - start >= max(1, min_rounds)
+    return SavedMaskReach(round=r, last=last, started=started, retry_left=attempt < retries, may_stop=may_stop)
+
+
 def would_resume(job: InterruptedJob, project: Project, cfg: AdaptConfig, source_id: dict, source_modality: str) -> bool:
     """Whether ``adapt(project, cfg, source=...)`` would resume ``job`` (the same key: configuration but threads,
     source models and images, the project's images) rather than discard its work and start afresh. ``source_id``:

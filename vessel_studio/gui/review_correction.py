@@ -190,34 +190,54 @@ class CorrectionMixin:
 
     def _saved_note(self) -> str:
         """``saved_note`` of this window's job; with none, what another process's job holding the project (a
-        terminal's adapt) does with the mask just saved."""
+        terminal's adapt) does with the mask just saved: from its ``work/`` (``_adaptation_note``)."""
         job = self._running_job()
         holder = self.studio.outside_job if job is None else None
-        if job == "Adaptation" and self._outside_in_last_round():  # this window's, as a terminal's below
-            return ("; the running adaptation is in its last round, which read the saved masks when it started, so it "
-                    "does not train on this mask: run the adaptation again once it has finished")
+        if job == "Adaptation":  # this window's, as a terminal's below
+            return self._adaptation_note("; the running adaptation", "finished")
         if holder:
-            if self._outside_in_last_round():
-                return (f"; {holder} holds the project: the adaptation running there is in its last round, which read "
-                        "the saved masks when it started, so that run does not train on this mask: run the adaptation "
-                        "again once it has ended")
-            return (f"; {holder} holds the project: an adaptation running there trusts it from its next round (the "
-                    "round in progress read the saved masks when it started)")
+            return self._adaptation_note(f"; {holder} holds the project: the adaptation running there", "ended")
         return saved_note(job)
 
-    def _outside_in_last_round(self) -> bool:
-        """Whether the adaptation holding the project (another process's, or this window's) has begun its last round
-        (``work/job.json``, ``rounds_in_progress``, ``round_started``). Session 39 QA: a mask saved then was said to
-        be trusted "from its next round", and no round of that run trained on it (``vessel-studio rounds`` did not
-        list it)."""
-        from vessel_studio.adaptation.job import round_started, rounds_in_progress
+    def _adaptation_note(self, who: str, ended: str) -> str:
+        """What the adaptation holding the project (``who``: this window's, or another process's) does with a mask
+        saved now (``adaptation.job.saved_mask_reach``, from its ``work/job.json`` and work folders). Each of its
+        rounds, and each re-run of a round by the label-free guard, reads the saved masks when it starts. Session 39
+        QA: a mask saved in the last round was said to be trusted "from its next round", and no round of that run
+        trained on it; then the last-round note said "does not train on this mask" though a guard re-run of that
+        round would, and "from its next round" showed where the stopping rule may end the run first. Where the run's
+        record cannot be read, the note says only what is true of any run."""
+        reach = self._saved_mask_reach()
+        started = "which read the saved masks when it started"
+        if reach is None:
+            return f"{who} trusts it in the rounds it starts from now on (the round in progress read the saved masks " \
+                   "when it started)"
+        if not reach.started:  # it reads them when it begins: it trains on this mask
+            return f"{who} trusts it from the round about to begin (round {reach.round})"
+        again = f"run the adaptation again once it has {ended}"
+        if reach.in_last_round:
+            if reach.retry_left:
+                return (f"{who} is in its last round, {started}: it trains on this mask only if the label-free guard "
+                        f"runs that round again (the re-run reads them again); else {again}")
+            who_not = "it" if ended == "finished" else "that run"
+            return f"{who} is in its last round, {started}, so {who_not} does not train on this mask: {again}"
+        if reach.may_stop:
+            return (f"{who} trusts it from its next round if it goes on to one (the label-free stopping rule may end "
+                    f"it after the round in progress, {started}; if it does, {again})")
+        return f"{who} trusts it from its next round (the round in progress read the saved masks when it started)"
 
-        proj = self.studio.project
+    def _saved_mask_reach(self):
+        """``adaptation.job.saved_mask_reach`` of the project (None: unknown); "Stop after this round" asked of this
+        window's adaptation makes the round in progress its last."""
+        from vessel_studio.adaptation.job import saved_mask_reach
+
+        panel = getattr(self.studio, "panels", {}).get("Adaptation")
+        stop = getattr(panel, "_stop", None)
+        stopping = self._running_job() == "Adaptation" and stop is not None and stop.is_set()
         try:
-            now = rounds_in_progress(proj)
-            return now is not None and now[0] >= now[1] and round_started(proj, now[0])
-        except (OSError, ValueError):
-            return False
+            return saved_mask_reach(self.studio.project, stop_requested=stopping)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def _discard_waits(self, *, look: bool = False) -> str | None:
         """Why Discard saved mask waits now (its tooltip), else None: this window's adaptation or export
