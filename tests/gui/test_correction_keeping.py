@@ -408,9 +408,6 @@ def test_discard_saved_mask_waits_for_a_running_adaptation(studio, qtbot, dialog
     Run and Roll back wait for a running job) and the call is refused; another job (a segmentation)
     does not disable it. Saving or accepting a mask then says that the adaptation trusts it in the rounds it
     starts from now on (from its next round where its ``work/job.json`` says it has one: test_outside_job)."""
-    import threading
-
-    from vessel_studio.events import Progress
     from vessel_studio.gui import review_correction
 
     review, _viewer = _review_with_predictions(studio)
@@ -421,16 +418,7 @@ def test_discard_saved_mask_waits_for_a_running_adaptation(studio, qtbot, dialog
     studio.status.connect(statuses.append)
 
     def held(name):
-        gate = threading.Event()
-
-        def job():
-            while not gate.is_set():
-                yield Progress("round", 0, 1)
-                gate.wait(0.02)
-            return None
-
-        assert studio.start_job(name, job)
-        return gate
+        return _held(studio, name)
 
     gate = held("Segmentation")
     assert review.btn_discard.isEnabled()
@@ -464,9 +452,6 @@ def test_discard_saved_mask_waits_for_a_running_export(studio, qtbot, dialogs):
     not), half applied. The button is disabled while an export runs (its tooltip says why) and the
     call is refused; a save or an accept goes through and says that the running export may already
     have written the image's previous mask."""
-    import threading
-
-    from vessel_studio.events import Progress
     from vessel_studio.gui import review_correction
 
     review, _viewer = _review_with_predictions(studio)
@@ -475,15 +460,7 @@ def test_discard_saved_mask_waits_for_a_running_export(studio, qtbot, dialogs):
     tip = review.btn_discard.toolTip()
     statuses = []
     studio.status.connect(statuses.append)
-    gate = threading.Event()
-
-    def job():
-        while not gate.is_set():
-            yield Progress("export", 0, 1)
-            gate.wait(0.02)
-        return None
-
-    assert studio.start_job("Export", job)
+    gate = _held(studio, "Export", "export")
     assert not review.btn_discard.isEnabled()
     assert review.btn_discard.toolTip() == review_correction.DISCARD_EXPORT_TIP != tip
     assert "export is running" in review.btn_discard.toolTip()
@@ -682,9 +659,6 @@ def test_a_mask_saved_in_this_windows_adaptations_last_round_is_not_said_to_be_t
     """Session 39 QA: as for a terminal's ``adapt`` (test_outside_job), a mask saved while this window's adaptation
     ran its last round (begun: its work folder there) was said to be trusted "from its next round"; it had none."""
     import json
-    import threading
-
-    from vessel_studio.events import Progress
 
     review, _viewer = _review_with_predictions(studio)
     proj = studio.project
@@ -693,16 +667,26 @@ def test_a_mask_saved_in_this_windows_adaptations_last_round_is_not_said_to_be_t
     (proj.work_dir / "round-000").mkdir()
     statuses = []
     studio.status.connect(statuses.append)
-    gate = threading.Event()
-
-    def job():
-        while not gate.is_set():
-            yield Progress("round", 0, 1)
-            gate.wait(0.02)
-        return None
-
-    assert studio.start_job("Adaptation", job)
+    gate = _held(studio, "Adaptation")
     _edit(review.mask_layer)
     assert review.save() and "is in its last round" in statuses[-1] and "next round" not in statuses[-1]
     with qtbot.waitSignal(studio.runner.finished, timeout=30000):
         gate.set()
+
+
+def _held(studio, name: str, stage: str = "round"):
+    """A job named ``name`` started in the studio, emitting ``stage`` progress until the gate returned is set."""
+    import threading
+
+    from vessel_studio.events import Progress
+
+    gate = threading.Event()
+
+    def job():
+        while not gate.is_set():
+            yield Progress(stage, 0, 1)
+            gate.wait(0.02)
+        return None
+
+    assert studio.start_job(name, job)
+    return gate

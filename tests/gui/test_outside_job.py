@@ -344,29 +344,10 @@ def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_b
     """Session 39 QA (fundus): a terminal's ``adapt`` killed (``kill -9``) in round 9, having gone on from round 7, is
     offered for resuming; Roll back to round 4 asked "Delete rounds 5, 6, 7, 8 …?" only, and afterwards the offer was
     gone (the round it went on from was deleted). The question says so; a roll back that keeps that round does not."""
-    import json
-
-    import numpy as np
-
-    from conftest import tiny_config
-
     from vessel_studio.gui import dialogs as dialogs_mod
-    from vessel_studio.io.images import write_prob
-    from vessel_studio.store import RoundRecord
 
     panel, proj = studio.panels["Adaptation"], studio.project
-    for k in range(4):
-        src = tmp_path / f"r{k}"
-        (src / "pseudo").mkdir(parents=True)
-        (src / "segmenter").mkdir()
-        for rec in proj.images:
-            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3, np.float32))
-        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1}))
-    proj.work_dir.mkdir(exist_ok=True)  # what the killed run left: it went on from round 2, was killed in round 4
-    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": 2,
-                                                         "config": tiny_config(rounds=2).to_dict()}))
-    (proj.work_dir / "round-004").mkdir()
-    studio.project_changed.emit()
+    _killed_after_four_rounds(studio, tmp_path)
     assert "interrupted in round 4" in panel.recorded.text()
     asked = []
     monkeypatch.setattr(dialogs_mod, "confirm", lambda parent, title, text: asked.append(text) or False)
@@ -382,31 +363,13 @@ def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_li
     """Session 39 QA (6 CHASE_DB1 images): after that roll back the killed run's work (68 MB) stayed in ``work/``
     until the next run, which deletes it at its start. It is deleted with the rounds: the question says how much, the
     status line says it was deleted, and the free-disk line is read again after it."""
-    import json
     import os
 
-    import numpy as np
-
-    from conftest import tiny_config
-
     from vessel_studio.gui import dialogs as dialogs_mod
-    from vessel_studio.io.images import write_prob
-    from vessel_studio.store import RoundRecord
 
     panel, proj = studio.panels["Adaptation"], studio.project
-    for k in range(4):
-        src = tmp_path / f"r{k}"
-        (src / "pseudo").mkdir(parents=True)
-        (src / "segmenter").mkdir()
-        for rec in proj.images:
-            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3, np.float32))
-        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1}))
-    work = proj.work_dir
-    work.mkdir(exist_ok=True)
-    (work / "job.json").write_text(json.dumps({"key": "k", "base_round": 2, "config": tiny_config(rounds=2).to_dict()}))
-    (work / "round-004").mkdir()
+    work = _killed_after_four_rounds(studio, tmp_path)
     (work / "round-004" / "checkpoint.pt").write_bytes(os.urandom(3_000_000))
-    studio.project_changed.emit()
     asked, statuses, disk_read = [], [], []
     monkeypatch.setattr(dialogs_mod, "confirm", lambda parent, title, text: asked.append(text) or True)
     studio.status.connect(statuses.append)
@@ -421,3 +384,31 @@ def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_li
                             "its work was deleted (3 MB freed)"), statuses[-1]
     assert disk_read and disk_read[-1] is False  # the free-disk line read after the deletion
     assert "interrupted" not in panel.recorded.text()
+
+
+def _killed_after_four_rounds(studio, tmp_path):
+    """Rounds 0-3 committed (a map of 0.3 per image, an empty segmenter folder), and what a run killed in round 4 left
+    in ``work/``, having gone on from round 2 (its ``job.json`` and ``round-004``); the panels told. Returns ``work/``."""
+    import json
+
+    import numpy as np
+
+    from conftest import tiny_config
+
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    proj = studio.project
+    for k in range(4):
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        (src / "segmenter").mkdir()
+        for rec in proj.images:
+            write_prob(src / "pseudo" / f"{rec.id}.tif", np.full(rec.shape[:2], 0.3, np.float32))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1}))
+    work = proj.work_dir
+    work.mkdir(exist_ok=True)
+    (work / "job.json").write_text(json.dumps({"key": "k", "base_round": 2, "config": tiny_config(rounds=2).to_dict()}))
+    (work / "round-004").mkdir()
+    studio.project_changed.emit()
+    return work
