@@ -268,12 +268,7 @@ def test_a_mask_saved_in_the_terminal_jobs_last_round_is_not_said_to_be_trained_
     proj.work_dir.mkdir(exist_ok=True)
     (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": base, "config": config}))
     (proj.work_dir / f"round-{0 if base is None else base + 1:03d}").mkdir()  # the round in progress has begun
-    statuses = []
-    studio.status.connect(statuses.append)
-    with _held_by_another_process(proj.folder):
-        studio._look_outside()
-        _edit(review.mask_layer)
-        assert review.save()
+    statuses = _saved_while_held(studio, review)
     assert note in statuses[-1], statuses[-1]
     if rounds == 1:
         assert "next round" not in statuses[-1] and "run the adaptation again" in statuses[-1]
@@ -309,12 +304,7 @@ def test_the_saved_note_says_what_a_guard_re_run_or_the_stopping_rule_may_do(stu
     proj.commit_round(proj.work_dir / "round-000", RoundRecord(index=0, folder=""))
     for name in folders:
         (proj.work_dir / name.format(r="001")).mkdir()
-    statuses = []
-    studio.status.connect(statuses.append)
-    with _held_by_another_process(proj.folder):
-        studio._look_outside()
-        _edit(review.mask_layer)
-        assert review.save()
+    statuses = _saved_while_held(studio, review)
     assert note in statuses[-1], statuses[-1]
     if retries and len(folders) == 1:
         assert "does not train" not in statuses[-1]
@@ -330,12 +320,7 @@ def test_a_mask_saved_before_the_terminal_jobs_last_round_began_is_not_said_to_b
     proj = studio.project
     proj.work_dir.mkdir(exist_ok=True)
     (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": None, "config": {"rounds": 0}}))
-    statuses = []
-    studio.status.connect(statuses.append)
-    with _held_by_another_process(proj.folder):
-        studio._look_outside()
-        _edit(review.mask_layer)
-        assert review.save()
+    statuses = _saved_while_held(studio, review)
     assert "last round" not in statuses[-1] and "holds the project" in statuses[-1], statuses[-1]
 
 
@@ -412,3 +397,15 @@ def _killed_after_four_rounds(studio, tmp_path):
     (work / "round-004").mkdir()
     studio.project_changed.emit()
     return work
+
+
+def _saved_while_held(studio, review) -> list[str]:
+    """An edit of the image on screen saved while another process holds the project's job lock (the window has
+    looked): the status lines said meanwhile."""
+    statuses = []
+    studio.status.connect(statuses.append)
+    with _held_by_another_process(studio.project.folder):
+        studio._look_outside()
+        _edit(review.mask_layer)
+        assert review.save()
+    return statuses
