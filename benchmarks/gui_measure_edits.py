@@ -87,6 +87,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pauses", default="0.6,0.7,0.8,0.9,1.0", help="seconds between strokes, in turn")
     ap.add_argument("--work", type=Path, default=REPO / "scratch" / "gui-measure-edits")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--worker-nice", choices=("background", "same"), default="background",
+                    help="the measure worker's priority: below the GUI thread's (the panel's), or the same (a check)")
     args = ap.parse_args(argv)
     pauses = [float(p) for p in args.pauses.split(",")]
 
@@ -117,6 +119,8 @@ def main(argv=None) -> int:
             measures.append((t0, time.perf_counter() - t0))
 
     review_workers.Measurer._task = staticmethod(timed_task)
+    if args.worker_nice == "same":
+        review_workers.Measurer.background = False
     gui_part: list[tuple[float, float]] = []
     measure = review_panel.ReviewPanel._measure
 
