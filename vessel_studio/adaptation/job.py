@@ -228,13 +228,14 @@ def interrupted_job(project: Project) -> InterruptedJob | None:
                           record=record)
 
 
-def rounds_in_progress(project: Project) -> tuple[int, int] | None:
+def rounds_in_progress(project: Project, job: dict | None = None) -> tuple[int, int] | None:
     """(the round in progress, the last round) of the adaptation that ``work/job.json`` records (its base round and
     rounds) given the rounds committed, else None: no record, "auto" rounds, or all its rounds committed. Asked while
     a job holds the project (a terminal's ``adapt``): a mask saved now reaches that run's rounds after the one in
     progress once that round has read the saved masks (its work folder, ``round_started``), so none of them when
-    that round is its last."""
-    job = _read_job(project.work_dir)
+    that round is its last. ``job``: that record as already read (else it is read here)."""
+    if job is None:
+        job = _read_job(project.work_dir)
     if not isinstance(job, dict) or not isinstance(job.get("config"), dict):
         return None
     base = job.get("base_round")
@@ -287,9 +288,9 @@ def saved_mask_reach(project: Project, *, stop_requested: bool = False) -> Saved
     progress is its last. Session 39: the Review panel's note said a mask saved in the last round is not trained on,
     though a re-run of that round by the label-free guard reads it, and "from its next round" though the stopping rule
     may end the run after the round in progress."""
-    now = rounds_in_progress(project)
-    job = _read_job(project.work_dir)
-    if now is None or not isinstance(job, dict):
+    job = _read_job(project.work_dir)  # read once: the round in progress and the config are of the same record
+    now = rounds_in_progress(project, job)
+    if now is None:
         return None
     r, last = now
     cfg = job["config"]

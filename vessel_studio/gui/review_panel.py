@@ -140,6 +140,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._reordering = False  # the queue is being ordered again after new maps (stay on the image)
         self._measurer = Measurer(self._show_measures, self._show_measures_error, workers=studio.workers)
         self._measured = None  # (image id, the table of measures shown for it), kept while new ones are computed
+        self._showing_text = ""  # the line of what is shown (``_show_what``), before ``_say_showing``'s addition
         #: a large image's field of view and statistics (``tasks.is_large``), computed in a worker
         self._stats_reader = StatsReader(self._show_large_stats, self._show_stats_error,
                                          workers=studio.workers)

@@ -20,8 +20,8 @@ NONE = "none"
 class ShownMixin:
     """Needs the panel's ``studio``, ``viewer``, ``show_round``, ``compare``, ``showing``, ``stats``,
     ``measures``, ``show_unc``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_baseline``,
-    ``_measurer``, ``_measure_timer`` (the measures of edits, once the editing pauses), ``_stats_reader`` and
-    ``_reload_maps``."""
+    ``_measurer``, ``_measured``, ``_showing_text``, ``_measure_timer`` (the measures of edits, once the editing
+    pauses), ``_stats_reader`` and ``_reload_maps``."""
 
     def _fill_round_choices(self) -> list[str]:
         """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
@@ -146,7 +146,7 @@ class ShownMixin:
     def _say_showing(self) -> None:
         """The line of what is shown (``_show_what``'s), and with **Uncertainty map** ticked for an image with no
         prediction, that there is no uncertainty map for it either (the layer stays hidden: ``_unc_visible``)."""
-        text = getattr(self, "_showing_text", "")
+        text = self._showing_text
         if self.image_id is not None and self.prob is None and self.show_unc.isChecked():
             text += (" No uncertainty map for this image: it is drawn from the prediction shown, and there is none to "
                      "draw it from.")
@@ -232,7 +232,7 @@ class ShownMixin:
             self._measured = None
             self.measures.setText("empty mask")
             return
-        shown = getattr(self, "_measured", None)
+        shown = self._measured
         if shown is not None and shown[0] == image_id:  # the mask's measures before its edits: kept until then
             self.measures.setText("<i>updating…</i>" + shown[1])
         else:
