@@ -289,3 +289,35 @@ def test_uncertainty_ticked_for_an_image_with_no_map_shows_nothing(studio, qtbot
     review.next()
     review.show_unc.setChecked(True)  # ticked on an image with a map
     assert layer.visible and np.allclose(layer.data, tasks.uncertainty(prob))
+
+
+def test_napari_eye_on_a_map_the_image_does_not_have_shows_nothing(studio, qtbot):
+    """napari's eye (the layer list) clicked on the uncertainty, probability or compared layer of an image with no
+    prediction: the layer is hidden again and the status line says there is no such map. Before (session 39's
+    leftover) the placeholder's zeros were shown, a black cell in "Side by side". The eye on an image with a map
+    shows the map."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    viewer = studio.viewer
+    said: list[str] = []
+    studio.status.connect(said.append)
+    ids = review.ids()
+    assert review.image_id == ids[0] and review.prob is None
+    review.side_by_side.setChecked(True)
+    for name, what in (("uncertainty", "uncertainty map"), ("probability", "prediction"),
+                       ("compare", "compared map")):
+        viewer.layers[name].visible = True  # what the eye's click does
+        assert not viewer.layers[name].visible
+        assert said and said[-1].endswith(f"has no {what} to show")
+    review.side_by_side.setChecked(False)
+    prob = fake_probability(studio.project.images[1].shape[:2], 4)
+    _write_source_only(studio.project, ids[1], prob)
+    review.next()
+    assert review.image_id == ids[1] and review.prob is not None
+    n = len(said)
+    layer = viewer.layers["uncertainty"]
+    assert not layer.visible
+    layer.visible = True  # its map, put aside while hidden, is filled in
+    assert layer.visible and np.allclose(layer.data, tasks.uncertainty(prob))
+    assert not any("to show" in line for line in said[n:])

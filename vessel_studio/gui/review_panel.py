@@ -380,6 +380,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         # ~0.6 s (opening a project, the end of the first "Adding images")
         review_layers.ensure(self.viewer, opacity=self.opacity.value() / 100, contour=self.contour.isChecked(),
                              on_paint=self._edited)
+        for name in ("compare", "probability", "uncertainty"):  # napari's eye on a map the image does not have
+            self.viewer.layers[name].events.visible.connect(self._eye_on_no_map)
         self._hook_mask()  # Erase piece: the viewer's clicks, the mask layer's mode
         self._project_changed()
         if studio.project is not None and studio.current_id is not None:
@@ -1107,6 +1109,20 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         # and an "uncertainty" layer listed as shown, as if the map were there and certain everywhere
         review_layers.show(self.viewer, "uncertainty", on and self.prob is not None)
         self._say_showing()
+
+    def _eye_on_no_map(self, event) -> None:
+        """napari's eye in the layer list clicked on a map layer that holds only its placeholder (the image on screen
+        has no such map: no prediction yet, no compared map): the layer is hidden again and the status line says
+        why. Before (session 39's leftover) the placeholder's zeros were shown: a black cell in "Side by side", and
+        the layer listed as shown as if the map were there and zero everywhere. Session 40."""
+        layer = event.source
+        meta = layer.metadata
+        if not layer.visible or review_layers.PLACEHOLDER_KEY not in meta or review_layers.PENDING_KEY in meta:
+            return  # a map put aside while hidden is filled in (``review_layers._on_visible``), not refused
+        layer.visible = False
+        if self.image_id is not None:
+            what = {"compare": "compared map", "probability": "prediction"}.get(layer.name, "uncertainty map")
+            self.studio.status.emit(f"{_name(self.studio.project, self.image_id)} has no {what} to show")
 
     # --- segmentation --------------------------------------------------------------------------
 
