@@ -366,7 +366,7 @@ def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_li
     assert [r.index for r in proj.rounds] == [0, 1]
     assert sorted(p.name for p in work.iterdir()) == [".job.lock"]
     assert statuses[-1] == ("rolled back: removed round(s) 2, 3; the interrupted adaptation can no longer be resumed: "
-                            "its work was deleted (3 MB freed)"), statuses[-1]
+                            f"its work in {work} was deleted (3.0 MB freed)"), statuses[-1]
     assert disk_read and disk_read[-1] is False  # the free-disk line read after the deletion
     assert "interrupted" not in panel.recorded.text()
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from vessel_studio.wording import byte_size, given_up_work
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("project", help="an adaptation project folder")
@@ -91,9 +93,7 @@ def _gave_up_line(project, job, removed) -> str:
     Adaptation panel's Roll back says in its question."""
     base = removed.gave_up.get("base_round")
     which = f"interrupted in round {job.round} " if job is not None and job.base_round == base else "interrupted "
-    work = project.work_dir
-    done = (f"its work in {work} was deleted ({_size(removed.work_freed)} freed)"
-            if not (work / "job.json").exists() else f"its work stays in {work} until the next run starts afresh")
+    done = given_up_work(project.work_dir, deleted=removed.work_deleted, freed=removed.work_freed)
     return (f"rollback: the adaptation {which}went on from round {base}: it can no longer be resumed (the next run "
             f"starts afresh); {done}")
 
@@ -111,7 +111,7 @@ def _prune(project, args: argparse.Namespace) -> None:
         print("prune: nothing to delete" + (f" (kept whole: round(s) {', '.join(map(str, plan.kept))})"
                                             if plan.kept else ""))
         return
-    what = (f"the probability maps of round(s) {', '.join(map(str, plan.rounds))} ({_size(plan.bytes)}); "
+    what = (f"the probability maps of round(s) {', '.join(map(str, plan.rounds))} ({byte_size(plan.bytes)}); "
             f"kept whole: round(s) {', '.join(map(str, plan.kept))}"
             + (f" (round {hint}: the label-free hint)" if hint is not None else ""))
     if args.dry_run:
@@ -141,9 +141,3 @@ def _restore(project, index: int) -> None:
           f"{len(result.images)} image(s), {result.seconds:.1f} s)")
 
 
-def _size(n: int) -> str:
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} bytes"

@@ -29,6 +29,7 @@ from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
 from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 from vessel_studio.gui.source_panel import SourceChooser
+from vessel_studio.wording import given_up_work
 
 PRESETS = ("tiny", "cpu", "gpu")
 COLORS = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#de2d26", "#636363"]
@@ -614,9 +615,7 @@ class AdaptPanel(QWidget):
         gave_up = ""
         if getattr(removed, "gave_up", None) is not None:  # an interrupted run's work (``Project.given_up_job``)
             gave_up = ("; the interrupted adaptation can no longer be resumed: " +
-                       (f"its work was deleted ({removed.work_freed / 1e6:,.0f} MB freed)"
-                        if not (proj.work_dir / "job.json").exists() else
-                        f"its work stays in {proj.work_dir} until the next run starts afresh"))
+                       given_up_work(proj.work_dir, deleted=removed.work_deleted, freed=removed.work_freed))
         self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}{gave_up}")
         self.studio.project_changed.emit()
         self.studio.images_changed.emit()

@@ -737,6 +737,8 @@ class Project:
         if self._job_fd is None:  # else: the job holding the project rolls back its own rounds (a cancel)
             indices.gave_up = self.given_up_job()
             indices.work_freed = self.discard_given_up_work()
+            # deleted: its record too (kept while a job held the project, or when the lock could not be taken)
+            indices.work_deleted = indices.gave_up is not None and not (self.work_dir / JOB_FILE).exists()
         return indices
 
     def given_up_job(self) -> dict[str, Any] | None:
@@ -1054,10 +1056,12 @@ def _lock_holder(fd: int) -> dict[str, Any] | None:
 class RolledBack(list):
     """What ``Project.rollback`` returns: the removed round indices (a list, as before), and what became of an
     interrupted adaptation's work (``Project.given_up_job``): ``gave_up``, its ``work/job.json`` record when the roll
-    back made it unresumable, else None; ``work_freed``, the bytes its deleted work held (0: none deleted)."""
+    back made it unresumable, else None; ``work_freed``, the bytes its deleted work held (0: none deleted);
+    ``work_deleted``, whether that work was deleted (it stays while a job holds the project)."""
 
     gave_up: dict[str, Any] | None = None
     work_freed: int = 0
+    work_deleted: bool = False
 
 
 def _bytes_freed(folder: Path, skip=frozenset()) -> int:
