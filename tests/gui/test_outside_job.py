@@ -16,16 +16,18 @@ pytestmark = pytest.mark.gui
 
 _HOLD = ("import sys\n"
          "from vessel_studio.store import Project\n"
-         "Project.open(sys.argv[1]).acquire_job_lock()\n"
+         "Project.open(sys.argv[1]).acquire_job_lock(*sys.argv[2:])\n"
          "print('held', flush=True)\n"
          "sys.stdin.read()\n")
 
 
 @contextlib.contextmanager
-def _held_by_another_process(folder):
-    """Another process holding the project's job lock, as a terminal's ``adapt`` does while it runs; killed
-    (``kill -9``) when the block ends, if the block did not."""
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(folder)], stdin=subprocess.PIPE,
+def _held_by_another_process(folder, task=None):
+    """Another process holding the project's job lock, as a terminal's ``adapt`` does while it runs (``task``: what it
+    took the lock for, ``Project.acquire_job_lock``'s; None: not said, as before session 40); killed (``kill -9``)
+    when the block ends, if the block did not."""
+    args = [] if task is None else [task]
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(folder), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "held"
@@ -324,6 +326,26 @@ def test_a_mask_saved_before_the_terminal_jobs_last_round_began_is_not_said_to_b
     assert "last round" not in statuses[-1] and "holds the project" in statuses[-1], statuses[-1]
 
 
+@pytest.mark.parametrize("task", ["restore", "adapt"])
+def test_a_mask_saved_while_another_process_restores_maps_is_not_said_to_be_trained_on(studio, task):
+    """Session 39's leftover: a terminal's ``rounds --restore`` (or another window's Make maps again) holding the
+    project, with an interrupted run's ``work/job.json`` left from before: a save said "the adaptation running there"
+    trusts the mask, read from that stale record. The holder's lock file now says what it was taken for
+    (``Project.job_task``): only an adaptation's gets the adaptation's note."""
+    import json
+
+    review, _viewer = _review_with_predictions(studio)
+    proj = studio.project
+    proj.work_dir.mkdir(exist_ok=True)
+    (proj.work_dir / "job.json").write_text(json.dumps({"key": "k", "base_round": None, "config": {"rounds": 2}}))
+    statuses = _saved_while_held(studio, review, task)
+    assert statuses, "nothing said at the save"
+    if task == "adapt":
+        assert "the adaptation running there" in statuses[-1], statuses[-1]
+    else:
+        assert "adaptation" not in statuses[-1] and "trusts" not in statuses[-1], statuses[-1]
+
+
 def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_be_resumed(studio, tmp_path,
                                                                                          monkeypatch):
     """Session 39 QA (fundus): a terminal's ``adapt`` killed (``kill -9``) in round 9, having gone on from round 7, is
@@ -399,12 +421,12 @@ def _killed_after_four_rounds(studio, tmp_path):
     return work
 
 
-def _saved_while_held(studio, review) -> list[str]:
-    """An edit of the image on screen saved while another process holds the project's job lock (the window has
-    looked): the status lines said meanwhile."""
+def _saved_while_held(studio, review, task=None) -> list[str]:
+    """An edit of the image on screen saved while another process holds the project's job lock (for ``task``; the
+    window has looked): the status lines said meanwhile."""
     statuses = []
     studio.status.connect(statuses.append)
-    with _held_by_another_process(studio.project.folder):
+    with _held_by_another_process(studio.project.folder, task):
         studio._look_outside()
         _edit(review.mask_layer)
         assert review.save()

@@ -124,3 +124,20 @@ def test_the_job_rolling_back_its_own_rounds_keeps_its_work(project):
     finally:
         project.release_job_lock()
     assert removed == [2, 3] and removed.work_freed == 0 and "job.json" in _left(work)
+
+
+def test_the_lock_file_says_what_the_job_holding_it_was_taken_for(project):
+    """``Project.job_task``: what another process's job took the project's lock for (the window's save note reads it);
+    None when nothing holds it or the holder did not say."""
+    assert project.job_task() is None
+    code = ("import sys, time\nfrom vessel_studio.store import Project\n"
+            "p = Project(sys.argv[1]); p.acquire_job_lock(*sys.argv[2:]); print('held', flush=True); time.sleep(60)\n")
+    for args, want in ((["restore"], "restore"), ([], None)):
+        holder = subprocess.Popen([sys.executable, "-c", code, str(project.folder), *args], stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            assert project.job_running() and project.job_task() == want
+        finally:
+            holder.kill()
+            holder.wait()

@@ -365,7 +365,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
 
-    project.acquire_job_lock()
+    project.acquire_job_lock("adapt")
     rounds_before = [r.index for r in project.rounds]
     source_before = project.source
     committed: list[RoundRecord] = []

@@ -103,7 +103,7 @@ def restore_round_job(project, index: int, *, device=None) -> Job[RestoreResult]
     device = pick_device(device) if not hasattr(device, "type") else device
     threads = rec.config.get("threads")
     old_threads = torch.get_num_threads()
-    project.acquire_job_lock()
+    project.acquire_job_lock("restore")
     tmp = project.folder / "rounds" / f".{round_name(index)}.tmp-restore-{os.getpid()}"
     try:
         if threads:

@@ -195,9 +195,18 @@ class CorrectionMixin:
         holder = self.studio.outside_job if job is None else None
         if job == "Adaptation":  # this window's, as a terminal's below
             return self._adaptation_note("; the running adaptation", "finished")
-        if holder:
+        if holder and self._holder_adapts():
             return self._adaptation_note(f"; {holder} holds the project: the adaptation running there", "ended")
         return saved_note(job)
+
+    def _holder_adapts(self) -> bool:
+        """Whether the job of another process holding the project is an adaptation: its lock file says what it
+        was taken for (``Project.job_task``); a lock that does not say (an older version's) is taken for one."""
+        try:
+            task = self.studio.project.job_task()
+        except (OSError, AttributeError):
+            return True
+        return task in (None, "adapt")
 
     def _adaptation_note(self, who: str, ended: str) -> str:
         """What the adaptation holding the project (``who``: this window's, or another process's) does with a mask

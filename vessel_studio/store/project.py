@@ -486,7 +486,7 @@ class Project:
         records = [self.image(i) for i in ids]  # an unknown id: nothing changed
         if not records:
             return []
-        self.acquire_job_lock()  # no adaptation, restore or prune reads them meanwhile
+        self.acquire_job_lock("remove images")  # no adaptation, restore or prune reads them meanwhile
         try:
             gone = set(ids)
 
@@ -776,7 +776,7 @@ class Project:
         if self._job_fd is not None or self.given_up_job() is None:
             return 0
         try:
-            self.acquire_job_lock()
+            self.acquire_job_lock("discard work")
         except (ProjectBusyError, OSError):
             return 0
         try:
@@ -806,10 +806,11 @@ class Project:
     def work_dir(self) -> Path:
         return self.folder / "work"
 
-    def acquire_job_lock(self) -> None:
+    def acquire_job_lock(self, task: str | None = None) -> None:
         """Take the exclusive job lock (non-blocking); ProjectBusyError if another job holds it, this
         ``Project`` object's own included (two ``adapt`` generators of one object would share the
-        work folder, and the first to end would release the other's lock)."""
+        work folder, and the first to end would release the other's lock). ``task``: what the lock is taken for
+        (``"adapt"``, ``"restore"``, ...), written beside the holder's process for :meth:`job_task`."""
         if self._job_fd is not None:
             raise ProjectBusyError(f"{self.folder}: another adaptation job of this Project object holds the "
                                    f"project; {UNFINISHED_JOB_HINT}")
@@ -831,7 +832,10 @@ class Project:
         self._job_fd = fd
         with contextlib.suppress(OSError):  # who holds it, for the message another process gets (best effort)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "job": _job_name(), "since": now_iso()}).encode(), 0)
+            held = {"pid": os.getpid(), "job": _job_name(), "since": now_iso()}
+            if task is not None:
+                held["task"] = task
+            os.pwrite(fd, json.dumps(held).encode(), 0)
 
     def release_job_lock(self) -> None:
         if self._job_fd is not None:
@@ -857,6 +861,22 @@ class Project:
         if holder.get("pid") == os.getpid():
             return _THIS_PROCESS
         return f"{holder.get('job') or 'a job'} (process {holder.get('pid')}, since {holder.get('since', '?')})"
+
+    def job_task(self) -> str | None:
+        """What the job holding the project took its lock for (``acquire_job_lock``'s ``task``: ``"adapt"`` for an
+        adaptation, ``"restore"`` for making a round's maps again, ...), None when its lock file does not say (a lock
+        taken before session 40, or none held). Session 39 QA: a mask saved while a restore held the project was
+        said to be trusted by "the adaptation running there", read from an interrupted run's stale record."""
+        try:
+            fd = os.open(self.work_dir / ".job.lock", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            holder = _lock_holder(fd)
+        finally:
+            os.close(fd)
+        task = holder.get("task") if holder is not None else None
+        return task if isinstance(task, str) else None
 
     def job_elsewhere(self) -> str | None:
         """``job_holder()`` when a job of another process holds the project (a terminal's ``vessel-studio adapt``,
