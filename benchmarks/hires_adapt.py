@@ -42,6 +42,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from hires_cli import timed, write_report  # noqa: E402
 
+from vessel_studio.adaptation.disk import disk_used  # noqa: E402  (allocated blocks, each inode once)
+
 
 def du(path: Path) -> int:
     """Bytes of the files under ``path`` (apparent size)."""
@@ -50,22 +52,6 @@ def du(path: Path) -> int:
 
 def mb(n: int) -> float:
     return round(n / 2**20, 1)
-
-
-def disk_used(path: Path) -> int:
-    """Bytes of disk the files under ``path`` take: allocated blocks, each inode once (hard links
-    counted once, unlike :func:`du`); files removed while it walks are skipped."""
-    seen, total = set(), 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(root, name))
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-    return total
 
 
 def timed_with_disk(cmd: list[str], log: Path, folder: Path, every: float) -> dict:
