@@ -55,3 +55,59 @@ def test_the_studio_window_opens_at_the_launch_size_on_a_large_screen(dialogs, q
         studio._closing_ok = True
         viewer.close()
         gc.unfreeze()
+
+
+def _rows_in_view(panel) -> int:
+    """The image list's rows wholly in view in the Project panel's dock, without scrolling the panel."""
+    from qtpy.QtCore import QPoint
+
+    scroll = panel.parent()
+    while scroll is not None and not hasattr(scroll, "viewport"):
+        scroll = scroll.parent()
+    viewport = scroll.viewport()
+    rows = 0
+    for i in range(panel.list.count()):
+        rect = panel.list.visualItemRect(panel.list.item(i))
+        top = panel.list.viewport().mapTo(viewport, QPoint(0, rect.top())).y()
+        bottom = panel.list.viewport().mapTo(viewport, QPoint(0, rect.bottom())).y()
+        if rect.top() >= 0 and rect.bottom() < panel.list.viewport().height() and top >= 0 \
+                and bottom < viewport.height():
+            rows += 1
+    return rows
+
+
+def _shown_at(studio, qtbot, size):
+    """The window shown at ``size``, its docks sized as when it is first shown (``app.DockSizer``)."""
+    from vessel_studio.gui import app
+
+    window = studio.viewer.window._qt_window
+    window.show()
+    window.resize(*size)
+    qtbot.wait(50)
+    app._size_docks_when_shown(studio, window)
+    qtbot.wait(100)
+    return window
+
+
+def test_a_laptop_screen_tabs_the_layer_list_beside_the_project_panel(studio, qtbot):
+    """Session 40 QA: on a 1366 x 768 screen the Project dock got 145 px under napari's layer controls (the labels
+    layer's, 356 px) and layer list (183 px), and 97 px on 1280 x 720: the image list had no row in view (the panel
+    scrolled to it). There napari's layer list is now a tab beside Project and Adaptation, and the list shows rows."""
+    from vessel_studio.gui.app import SHORT_PROJECT_DOCK
+
+    window = _shown_at(studio, qtbot, (1366, 768))
+    layers, project = studio.viewer.window._qt_viewer.dockLayerList, studio.docks["Project"]
+    qtbot.waitUntil(lambda: layers in window.tabifiedDockWidgets(project), timeout=3000)
+    qtbot.wait(50)
+    assert project.height() >= SHORT_PROJECT_DOCK and not project.visibleRegion().isEmpty()
+    assert _rows_in_view(studio.panels["Project"]) >= 2
+    assert {studio.docks["Adaptation"], layers} <= set(window.tabifiedDockWidgets(project))
+
+
+def test_the_launch_size_keeps_the_layer_list_above_the_project_panel(studio, qtbot):
+    """At the launch size (1500 x 950) the layer list stays where napari puts it, the Project dock under it."""
+    window = _shown_at(studio, qtbot, (1500, 950))
+    qtbot.wait(100)
+    layers, project = studio.viewer.window._qt_viewer.dockLayerList, studio.docks["Project"]
+    assert layers not in window.tabifiedDockWidgets(project) and not layers.visibleRegion().isEmpty()
+    assert _rows_in_view(studio.panels["Project"]) >= 1

@@ -48,6 +48,14 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     return studio
 
 
+#: the least height of the Project dock under napari's layer controls and layer list, below which the layer list is
+#: tabbed with the Project and Adaptation docks (``DockSizer``). Session 40 QA, ``vessel-studio gui PROJECT`` with
+#: napari's labels controls (356 px) and layer list (183 px) above it: the Project dock got 145 px on a 1366 x 768
+#: screen and 97 px on 1280 x 720, its image list out of view (the panel scrolled); 327 px at the 1500 x 950 launch
+#: size, two rows of the list in view, where the layout stays as it was
+SHORT_PROJECT_DOCK = 250
+
+
 def _dock_sizer_class():
     import weakref
 
@@ -56,8 +64,10 @@ def _dock_sizer_class():
     class DockSizer(QObject):
         """Sizes the panels' docks when the window is first shown (now, when it is already): as wide as the
         panels, and the Project panel with most of the left column's height under napari's layer controls
-        and layer list. In scroll areas (``qtutil.PanelScroll``) the docks would keep their narrow minimum
-        and napari's left docks most of the height. Holds the studio weakly (napari's leak check)."""
+        and layer list (on a short screen, where that leaves the Project dock under ``SHORT_PROJECT_DOCK``, the
+        layer list is a tab beside Project and Adaptation instead). In scroll areas (``qtutil.PanelScroll``) the
+        docks would keep their narrow minimum and napari's left docks most of the height. Holds the studio weakly
+        (napari's leak check)."""
 
         def __init__(self, studio, window):
             super().__init__(window)
@@ -85,6 +95,26 @@ def _dock_sizer_class():
                 win.resizeDocks([controls, layers, docks["Project"]],
                                 [controls.minimumHeight(), layers.minimumHeight(), 10000], Qt.Orientation.Vertical)
             except (AttributeError, RuntimeError, KeyError):  # another napari layout, or a closed window
+                return
+            QTimer.singleShot(0, self.tab_layers_if_short)  # once the docks have their new sizes
+
+        def tab_layers_if_short(self) -> None:
+            """On a short screen, where the Project dock got less than ``SHORT_PROJECT_DOCK`` under napari's layer
+            docks, napari's layer list becomes a tab beside Project and Adaptation, and the Project dock gets its
+            height (the Review panel shows and hides its layers itself; the layer list is one tab away)."""
+            studio = self._studio()
+            try:
+                docks, win = studio.docks, studio.viewer.window._qt_window
+                qt_viewer = studio.viewer.window._qt_viewer
+                controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
+                project = docks["Project"]
+                if (project.height() >= SHORT_PROJECT_DOCK or not layers.isVisible() or layers.isFloating()
+                        or win.dockWidgetArea(layers) != win.dockWidgetArea(project)):
+                    return
+                win.tabifyDockWidget(project, layers)
+                project.raise_()
+                win.resizeDocks([controls, project], [controls.minimumHeight(), 10000], Qt.Orientation.Vertical)
+            except (AttributeError, RuntimeError, KeyError):
                 pass
 
     return DockSizer
