@@ -206,3 +206,32 @@ def test_the_window_fits_a_laptop_screen(studio, dialogs, qtbot):
         _active_window(studio, qtbot, size=(1280, 720))
     qtbot.keyClick(_canvas(studio), Qt.Key.Key_PageDown)
     assert dialogs.asked == ["Unsaved correction"] and studio.current_id != first
+
+
+def test_napari_tool_keys_work_with_the_focus_in_the_image_list(studio, dialogs, qtbot):
+    """Session 40 QA: after a click on an image's row the focus stays in the Project panel's list, which took the
+    letters and digits for its type-ahead search: napari's P / E (paint, erase) did nothing there, as from the
+    panels' buttons they do, and "s" twice moved the list to the next image named "sample-…" and showed it. The
+    list's own keys (arrows, Delete) stay."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    panel, review = studio.panels["Project"], studio.panels["Review"]
+    ids = [r.id for r in studio.project.images]
+    _active_window(studio, qtbot)
+    _click_row(qtbot, panel, 0)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.list, timeout=2000)
+    assert studio.current_id == ids[0]
+    mask = review.mask_layer
+    studio.viewer.layers.selection.active = mask
+    mask.mode = "pan_zoom"
+    qtbot.keyClick(panel.list, Qt.Key.Key_P)
+    assert mask.mode == "paint"
+    qtbot.keyClick(panel.list, Qt.Key.Key_E)
+    assert mask.mode == "erase"
+    for _ in range(2):  # the images' names start with "s"
+        qtbot.keyClick(panel.list, Qt.Key.Key_S)
+        qtbot.wait(20)
+    assert studio.current_id == ids[0] and panel.list.currentRow() == 0 and dialogs.asked == []
+    qtbot.keyClick(panel.list, Qt.Key.Key_Down)  # the list's own keys
+    qtbot.waitUntil(lambda: studio.current_id == ids[1], timeout=3000)

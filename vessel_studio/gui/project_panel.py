@@ -41,6 +41,24 @@ REMOVE_TIP = ("take the selected images out of the project (an image added by mi
 REMOVE_HELD_TIP = "{holder} holds this project: remove images once it has ended (or stop it there)"
 
 
+class ImageList(QListWidget):
+    """The image list. A letter or digit typed in it goes on to napari's keys, as from the panels' buttons (P / 2
+    paint, E / 1 erase, F / 4 fill, V shows or hides the selected layer ...), instead of the list's type-ahead
+    search. Session 40 QA: after a click on an image's row (the focus stays in the list) the keys a person
+    correcting the mask presses did nothing, or moved the list to the next image whose name starts with the key
+    ("s" twice in images named "sample-…") and showed that image. The arrow keys, Home / End, Page keys (the
+    window's image steps) and Delete stay the list's."""
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        text = event.text()
+        plain = not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                         | Qt.KeyboardModifier.MetaModifier)
+        if plain and text and text.isprintable() and not text.isspace():
+            event.ignore()  # to the dock, which hands it to napari's key bindings
+            return
+        super().keyPressEvent(event)
+
+
 def _row_text(rec) -> str:
     """An image's row in the list: its name, and its state under it."""
     return f"{rec.name}\n{STATE_MARK.get(rec.state, rec.state)}"
@@ -71,7 +89,7 @@ class ProjectPanel(QWidget):
         self.btn_open = QPushButton("Open project…")
         self.btn_folder = QPushButton("Add folder…")
         self.btn_files = QPushButton("Add images…")
-        self.list = QListWidget()
+        self.list = ImageList()
         self.list.setIconSize(QSize(48, 48))
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setToolTip("Target images of the project; drop image files or folders here to add them; "
