@@ -17,6 +17,9 @@ pytestmark = pytest.mark.gui
     ((1089, 712), (1600, 1000), (1500, 950)),  # napari's first size on a 1600 x 1000 screen
     ((910, 512), (1366, 740), (1366, 740)),  # a laptop's screen, less its panel: as much as it has
     ((1800, 1000), (1920, 1050), (1800, 1000)),  # a window already larger (napari's saved size) stays
+    # napari's saved size from a larger screen (session 40 QA: the left dock's tabs below the screen's edge)
+    ((1500, 950), (1366, 740), (1366, 740)),
+    ((1700, 900), (1280, 1000), (1280, 950)),
 ])
 def test_grow_window(qtbot, start, screen, expected):
     from qtpy.QtCore import QRect

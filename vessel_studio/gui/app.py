@@ -173,14 +173,20 @@ LAUNCH_SIZE = (1500, 950)
 
 def grow_window(window, available=None) -> None:
     """Make ``window`` at least ``LAUNCH_SIZE``, or the screen's available size (``available``, a QRect; default:
-    its screen's) where that is smaller; never smaller than it is, and moved onto the screen if it grew off it."""
+    its screen's) where that is smaller; never smaller than it is unless it is larger than that size, and moved
+    onto the screen if it grew off it.
+
+    Larger than the screen: napari restores the size its window had when it was last closed (its settings, shared
+    by every napari of the environment), on this screen or a larger one. Session 40 QA: closed at 1500 x 950, it
+    opened at 1500 x 950 on a 1366 x 768 screen, the left dock's tabs (Project, Adaptation) and the status bar below
+    the screen's edge (where no window manager fits it in)."""
     if available is None:
         screen = window.screen()
         if screen is None:
             return
         available = screen.availableGeometry()
-    width = max(window.width(), min(LAUNCH_SIZE[0], available.width()))
-    height = max(window.height(), min(LAUNCH_SIZE[1], available.height()))
+    width = min(max(window.width(), LAUNCH_SIZE[0]), available.width())
+    height = min(max(window.height(), LAUNCH_SIZE[1]), available.height())
     if (width, height) == (window.width(), window.height()):
         return
     window.resize(width, height)
