@@ -126,6 +126,37 @@ def test_alt_s_saves_the_correction_wherever_the_focus_is(studio, dialogs, qtbot
     assert any(a.shortcut().toString() == "Alt+S" for a in actions)
 
 
+def test_alt_a_accepts_the_mask_as_reviewed_wherever_the_focus_is(studio, dialogs, qtbot):
+    """Session 40 QA: a person stepping through the masks with Page Down had no key for "Accept as reviewed" (Tab
+    from the canvas goes to napari's status bar, not into the panels). Alt+A is a window shortcut, as Alt+S."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    review, proj = studio.panels["Review"], studio.panels["Review"].studio.project
+    window = _active_window(studio, qtbot)
+    modals = _Modals()
+    try:
+        for widget in (_canvas(studio), review.btn_next, review.threshold, studio.panels["Project"].list):
+            image_id = studio.current_id
+            review.mask_layer.paint((30, 30), 1)
+            if not window.isActiveWindow():
+                _active_window(studio, qtbot)
+            widget.setFocus()
+            qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)
+            qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
+            qtbot.wait(50)
+            assert modals.seen == [] and dialogs.errors == [], type(widget).__name__
+            saved = proj.correction(image_id)
+            assert saved is not None and saved[30, 30] and not review.dirty, type(widget).__name__
+            assert proj.image(image_id).state == "reviewed", type(widget).__name__
+            proj.remove_correction(image_id)
+            review._reload_maps()
+    finally:
+        modals.stop()
+    studio.docks["Review"].destroyOnClose()  # a closed Review panel lets go of the key
+    assert review._keys is None
+
+
 def _menu_action(window, text):
     """The action of ``window``'s menus (submenus too) named ``text``."""
     def walk(actions):

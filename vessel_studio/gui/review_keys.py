@@ -15,6 +15,9 @@ never ran in the window, whose File menu has "Save Screenshot..." on Alt+S (a wi
 before any key binding): wherever the focus was (the canvas just painted on, a button), the key opened
 napari's screenshot file dialog. The menu entry stays, without its key, while the Review panel has the
 window (given back when the panel is closed).
+
+Alt+A (Accept as reviewed) is one too (session 40 QA: a person stepping through the masks with Page Down had no key
+to accept one, and Tab from the canvas goes to napari's status bar, not into the panels); no napari menu has it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def takes_text(widget) -> bool:
 
 #: Save correction
 SAVE_KEY = "Alt+S"
+#: Accept as reviewed
+ACCEPT_KEY = "Alt+A"
 
 
 def take_from_menus(window, key: QKeySequence) -> list[tuple[QAction, list]]:
@@ -66,7 +71,7 @@ class StepKeys(QObject):
     while the focus takes text. A child of ``window``: it goes with the window (and Qt then
     disconnects it from the application's focus changes); :meth:`close` stops it before."""
 
-    def __init__(self, window, next, previous, save=None):
+    def __init__(self, window, next, previous, save=None, accept=None):
         super().__init__(window)
         self.shortcuts = []
         for key, slot in ((Qt.Key.Key_PageDown, next), (Qt.Key.Key_PageUp, previous)):
@@ -74,27 +79,30 @@ class StepKeys(QObject):
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(slot)
             self.shortcuts.append(shortcut)
-        #: Alt+S: ``save``, on in text inputs too (it types nothing there)
-        self.save_shortcut = None
-        #: the window's menu actions whose Alt+S was taken, with their shortcuts (given back by ``close``)
+        #: Alt+S: ``save``, Alt+A: ``accept``, on in text inputs too (they type nothing there)
+        self.save_shortcut = self.accept_shortcut = None
+        #: the window's menu actions whose Alt+S (Alt+A) was taken, with their shortcuts (given back by ``close``)
         self._taken: list[tuple[QAction, list]] = []
-        if save is not None:
-            key = QKeySequence(SAVE_KEY)
-            self._taken = take_from_menus(window, key)
-            self.save_shortcut = QShortcut(key, window)
-            self.save_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            self.save_shortcut.activated.connect(save)
+        for name, text, slot in (("save_shortcut", SAVE_KEY, save), ("accept_shortcut", ACCEPT_KEY, accept)):
+            if slot is None:
+                continue
+            key = QKeySequence(text)
+            self._taken += take_from_menus(window, key)
+            shortcut = QShortcut(key, window)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            setattr(self, name, shortcut)
         QApplication.instance().focusChanged.connect(self._focus_changed)
         self._focus_changed(None, QApplication.focusWidget())
 
     @classmethod
-    def attach(cls, viewer, next, previous, save=None) -> "StepKeys | None":
+    def attach(cls, viewer, next, previous, save=None, accept=None) -> "StepKeys | None":
         """The keys in ``viewer``'s main window; None without one (a viewer made without a Qt window)."""
         try:
             window = viewer.window._qt_window
         except (AttributeError, RuntimeError):
             return None
-        return cls(window, next, previous, save)
+        return cls(window, next, previous, save, accept)
 
     def _focus_changed(self, _old, new) -> None:
         on = not takes_text(new)
@@ -110,9 +118,10 @@ class StepKeys(QObject):
             QApplication.instance().focusChanged.disconnect(self._focus_changed)
         except (RuntimeError, TypeError):
             pass
-        if self.save_shortcut is not None:
-            self.shortcuts.append(self.save_shortcut)
-            self.save_shortcut = None
+        for shortcut in (self.save_shortcut, self.accept_shortcut):
+            if shortcut is not None:
+                self.shortcuts.append(shortcut)
+        self.save_shortcut = self.accept_shortcut = None
         for action, keys in self._taken:  # napari's menu entries get their Alt+S back
             try:
                 if action.shortcut().isEmpty():

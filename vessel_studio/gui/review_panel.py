@@ -251,7 +251,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.btn_save.setToolTip("Write the corrected mask into the project (Alt+S)")
         self.btn_reviewed = QPushButton("Accept as reviewed")
         self.btn_reviewed.setToolTip("Keep the mask on screen (with any edits) as this image's mask: export writes it "
-                                     "and the next adaptation round trusts it, as a saved correction")
+                                     "and the next adaptation round trusts it, as a saved correction (Alt+A)")
         self.btn_revert = QPushButton("Revert edits")
         self.btn_discard = QPushButton("Discard saved mask")
         self.btn_discard.setToolTip(DISCARD_TIP)  # disabled while an adaptation or an export runs (DISCARD_WAITS_FOR)
@@ -350,7 +350,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         # Page Down / Page Up and Alt+S: window-wide shortcuts, not napari key bindings (review_keys), which got
         # the keys a text field left unused (a dock passes them on to the viewer's key map), and Alt+S never:
         # napari's File menu has it ("Save Screenshot...")
-        self._keys = StepKeys.attach(self.viewer, self.next, self.previous, lambda: self.save())
+        self._keys = StepKeys.attach(self.viewer, self.next, self.previous, lambda: self.save(),
+                                     lambda: self.mark_reviewed())
         if self._keys is None:  # a viewer without a Qt window: its key map
             self.viewer.bind_key("Alt-S", lambda _v: self.save(), overwrite=True)
         #: the view the last fit left (``fit_view``): the canvas resized while the view is still that one (the
