@@ -266,3 +266,32 @@ def test_napari_tool_keys_work_with_the_focus_in_the_image_list(studio, dialogs,
     assert studio.current_id == ids[0] and panel.list.currentRow() == 0 and dialogs.asked == []
     qtbot.keyClick(panel.list, Qt.Key.Key_Down)  # the list's own keys
     qtbot.waitUntil(lambda: studio.current_id == ids[1], timeout=3000)
+
+
+def test_napari_tool_keys_work_with_the_focus_in_a_drop_down_list(studio, dialogs, qtbot):
+    """Session 40 QA: after Show was chosen with the mouse the focus stays in it, and the drop-down list took the
+    letters to choose an item: E (eraser) did nothing and S showed the source-only map; M in Queue ordered the queue
+    by uncertainty. They go on to napari's keys now; the arrow keys still choose."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    review = studio.panels["Review"]
+    mask = review.mask_layer
+    _active_window(studio, qtbot)
+    studio.viewer.layers.selection.active = mask
+    mask.mode = "pan_zoom"
+    for combo, key in ((review.show_round, Qt.Key.Key_S), (review.queue, Qt.Key.Key_M)):
+        combo.setFocus()
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=2000)
+        before = combo.currentText()
+        qtbot.keyClick(combo, key)
+        qtbot.wait(20)
+        assert combo.currentText() == before and not studio.runner.running
+    qtbot.keyClick(review.queue, Qt.Key.Key_E)
+    assert mask.mode == "erase"
+    qtbot.keyClick(review.queue, Qt.Key.Key_P)
+    assert mask.mode == "paint"
+    review.show_round.setFocus()
+    count = review.show_round.count()
+    qtbot.keyClick(review.show_round, Qt.Key.Key_Down)  # the arrows still choose
+    assert count < 2 or review.show_round.currentIndex() == 1

@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, error_text, start_worker
-from vessel_studio.gui.qtutil import array_to_pixmap, thumbnail
+from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
 from vessel_studio.wording import shown_names
 
@@ -50,10 +50,7 @@ class ImageList(QListWidget):
     window's image steps) and Delete stay the list's."""
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        text = event.text()
-        plain = not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-                                         | Qt.KeyboardModifier.MetaModifier)
-        if plain and text and text.isprintable() and not text.isspace():
+        if napari_key(event):
             event.ignore()  # to the dock, which hands it to napari's key bindings
             return
         super().keyPressEvent(event)

@@ -56,18 +56,41 @@ except ImportError:  # pragma: no cover - Qt without widgets
     QScrollArea = None
 
 
+def napari_key(event) -> bool:
+    """A key napari's bindings take (P / E / F the mask's paint, erase, fill, V show or hide ...): a letter, digit or
+    sign typed without Ctrl, Alt or Meta. The image list and the drop-down lists pass them on to napari (through
+    the dock, which hands the keys it gets to the viewer) instead of searching their items with them."""
+    text = event.text()
+    held = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                                | Qt.KeyboardModifier.MetaModifier)
+    return bool(text) and not held and text.isprintable() and not text.isspace()
+
+
 if QScrollArea is not None:
 
     class _WheelToScroll(QObject):
         """A wheel over a drop-down list, spin box or slider that does not have the focus scrolls the panel
         (a person scrolling down the panel set the mask threshold, the queue, Show on the way); clicked
-        (focused), the widget takes the wheel as before."""
+        (focused), the widget takes the wheel as before.
+
+        A letter or digit typed in a drop-down list (not an editable one) goes on to napari's keys (``napari_key``)
+        instead of choosing the item it starts: session 40 QA, after Show was chosen with the mouse (the focus stays
+        in it), E for the eraser did nothing and S showed the source-only map; M in Queue ordered the queue by
+        uncertainty. The arrow keys still choose."""
 
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-            if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
-                from qtpy.QtWidgets import QApplication
+            from qtpy.QtWidgets import QApplication
 
+            if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
                 QApplication.sendEvent(self.parent().verticalScrollBar(), event)  # the PanelScroll
+                return True
+            if (event.type() == QEvent.Type.KeyPress and isinstance(obj, QComboBox) and not obj.isEditable()
+                    and napari_key(event) and obj.parentWidget() is not None):
+                from qtpy.QtGui import QKeyEvent
+
+                # to the combo's parent: an event nobody takes goes up to the dock, as one the combo ignored would
+                QApplication.sendEvent(obj.parentWidget(), QKeyEvent(
+                    event.type(), event.key(), event.modifiers(), event.text(), event.isAutoRepeat(), event.count()))
                 return True
             return False
 
