@@ -39,6 +39,12 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
         pass
     studio.panels.update(panels)
     studio.docks.update(docks)
+    try:  # files dropped on the image go to the project, not to napari's readers as layers over the Review panel's
+        from vessel_studio.gui.drops import route_canvas_drops
+
+        route_canvas_drops(studio, viewer.window._qt_viewer)
+    except (AttributeError, RuntimeError):  # another napari layout
+        pass
     try:
         _size_docks_when_shown(studio, viewer.window._qt_window)
     except (AttributeError, RuntimeError):

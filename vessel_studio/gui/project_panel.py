@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from qtpy.QtCore import QItemSelectionModel, QSize, Qt, QTimer
 from qtpy.QtGui import QIcon, QKeySequence, QShortcut
@@ -21,6 +19,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobbar import JobBar
+from vessel_studio.gui.drops import local_paths
 from vessel_studio.gui.jobs import background_priority, error_text, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
@@ -218,31 +217,22 @@ class ProjectPanel(QWidget):
         return self.studio.remove_images(ids)
 
     def dragEnterEvent(self, event):  # noqa: N802
-        if event.mimeData().hasUrls():
+        if local_paths(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event):  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths = local_paths(event.mimeData())
         if not paths:
             return
-        self.dropped(paths)
         event.acceptProposedAction()
+        # after the drop has returned: its questions and dialogs (another project's "Unsaved correction", "Cannot add
+        # images") would otherwise open inside the drop, with the file manager the files came from still waiting on it
+        QTimer.singleShot(0, lambda: self.dropped(paths))
 
     def dropped(self, paths: list[str]) -> bool:
-        """Files or folders dropped on the panel: a project folder alone is opened; else the images are
-        added. Dropped files that are not images by their name (a file manager's "select all" takes
-        ``Thumbs.db``, ``.DS_Store``, notes) are left out and named in the status line, where "Add
-        images…" would refuse the whole add for them (folders are filtered the same way already)."""
-        if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
-            return self.studio.open_project(paths[0])
-        keep, skipped = [], []
-        for p in map(Path, paths):
-            junk = p.is_file() and (p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."))
-            (skipped if junk else keep).append(p)
-        if skipped:
-            self.studio.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: "
-                                    f"{shown_names([p.name for p in skipped], 5)}")
-        return bool(keep) and self.studio.add_images(keep)
+        """Files or folders dropped on the panel (``Studio.dropped``: a project folder alone is opened, else the
+        images are added, files that are not images left out and named)."""
+        return self.studio.dropped(paths)
 
     # --- display ---------------------------------------------------------------------------
 

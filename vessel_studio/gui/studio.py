@@ -193,6 +193,26 @@ class Studio(WatchMixin, QObject):
         self.io_runner.start("Adding images", lambda: project.add_images_job(files))
         return True
 
+    def dropped(self, paths: list[str | Path]) -> bool:
+        """Files or folders dropped on the window (the Project panel's image list, the image: ``gui.drops``): a
+        project folder alone is opened; else the images are added to the open project (``add_images``). Dropped
+        files that are not images by their name (a file manager's "select all" takes ``Thumbs.db``, ``.DS_Store``,
+        notes) are left out and named in the status line, where "Add images…" would refuse the whole add for them
+        (folders are filtered the same way already)."""
+        from vessel_studio.store.project import IMAGE_SUFFIXES
+        from vessel_studio.wording import shown_names
+
+        if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
+            return self.open_project(paths[0])
+        keep, skipped = [], []
+        for p in map(Path, paths):
+            junk = p.is_file() and (p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."))
+            (skipped if junk else keep).append(p)
+        if skipped:
+            self.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: "
+                             f"{shown_names([p.name for p in skipped], 5)}")
+        return bool(keep) and self.add_images(keep)
+
     def _io_events(self, batch: list) -> None:
         from vessel_studio.events import Progress
 
