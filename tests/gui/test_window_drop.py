@@ -179,3 +179,24 @@ def test_a_web_address_dropped_on_the_image_is_napari_s(studio, napari_open, qtb
     QApplication.sendEvent(qt_viewer, QDropEvent(QPoint(5, 5).toPointF(), *args))
     assert napari_open == [["https://example.org/scan.png"]]
     assert not studio.io_runner.running and np.all([r.state for r in studio.project.images])
+
+
+def test_gray_scans_added_to_a_fundus_project_ask_to_check_its_modality(studio, said, qtbot, monkeypatch, tmp_path):
+    """The sample project is a fundus one; OCT-A scans (gray) dropped on it: the status line and a message say that a
+    fundus project takes them as photographs (``Project.add_images``' ``modality_note``)."""
+    from PIL import Image
+
+    from vessel_studio.gui import dialogs as dialogs_module
+
+    told = []
+    monkeypatch.setattr(dialogs_module, "info", lambda parent, title, text: told.append((title, text)))
+    folder = tmp_path / "octa"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (48, 48), dtype=np.uint8)).save(folder / f"{i}.png")
+    with qtbot.waitSignal(studio.io_runner.finished, timeout=30000):
+        assert studio.panels["Project"].dropped([str(folder)])
+    ((title, text),) = told
+    assert title == "Check the project's modality"
+    assert text.startswith("all 2 images are gray (one channel), as OCT-A scans are, but this is a fundus project")
+    assert any(s.startswith("added 2 image(s); all 2 images are gray") for s in said)

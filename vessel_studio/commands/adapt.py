@@ -255,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(added)} new target image(s); {len(project.images)} in the project")
         if getattr(added, "orientation_note", None):
             print(f"warning: {added.orientation_note}", file=sys.stderr)
+        if getattr(added, "modality_note", None):
+            print(f"warning: {added.modality_note}", file=sys.stderr)
     if reused is not None and reused.images:
         fovs = f", FOV masks {reused.fovs_folder}" if reused.fovs_folder is not None else ""
         print(f"no labelled source images given: using the {len(reused.images)} labelled source image(s) this "

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
               f"{len(project.images)} in the project")
         if getattr(added, "orientation_note", None):
             print(f"warning: {added.orientation_note}", file=sys.stderr)
+        if getattr(added, "modality_note", None):
+            print(f"warning: {added.modality_note}", file=sys.stderr)
         return 0
     if args.remove:
         ids = tasks.find_images(project, args.remove)

@@ -234,8 +234,11 @@ class Studio(WatchMixin, QObject):
             if missed is None and not unreadable:
                 self.images_changed.emit()
             note = getattr(records, "orientation_note", None)  # Project.add_images_job's: files with an orientation tag
+            kind = getattr(records, "modality_note", None)  # gray scans added to a fundus project
             self.status.emit(f"added {len(records)} image(s)" + (f"; {unreadable}" if unreadable else "")
-                             + (f"; {note}" if note else ""))
+                             + (f"; {note}" if note else "") + (f"; {kind}" if kind else ""))
+            if kind:  # the wrong modality spoils every mask and round: not a status line that the next one replaces
+                dialogs.info(self._parent_widget(), "Check the project's modality", f"{kind}.")
             if missed is not None:
                 self._outside_changed(*missed)
             if records and self.current_id is None and self.project is not None and not unreadable:

@@ -153,6 +153,25 @@ class AddedImages(list):
     --target`` and the window's Add images… say it (session 35: only ``segment`` did)."""
 
     orientation_note: str | None = None
+    #: one line when the images added look like another modality than the project's (:func:`modality_note`), else None
+    modality_note: str | None = None
+
+
+def modality_note(modality: str, shapes) -> str | None:
+    """A line for an add of images (their array ``shapes``) to a project of ``modality`` when they look like the other
+    modality, else None. Only the case the window's "New project…" dialog leads to is said: a fundus project (the
+    dialog's first choice) given gray, one-channel images only, as OCT-A en-face scans are. A fundus project prepares
+    them as photographs (vessels dark on a bright, round field of view) and does not re-normalise by default: the
+    bundled model drew almost nothing on OCTA-500 scans so (session 40 QA: 8 test scans, mean Dice 0.002 with
+    ``segment --modality fundus``, 0.130 with ``--modality octa``). Red-free fundus photographs are gray too, hence a
+    note, not a refusal; the modality of a project cannot be changed, so the note says to make a new one."""
+    shapes = [tuple(s) for s in shapes]
+    if modality != "fundus" or not shapes or any(len(s) != 2 for s in shapes):
+        return None
+    n = len(shapes)
+    return (f"{'all ' if n > 1 else ''}{n} image{'s are' if n > 1 else ' is'} gray (one channel), as OCT-A scans are, "
+            "but this is a fundus project, which takes vessels as dark on a bright photograph: if they are OCT-A "
+            "scans, make a new project of modality octa for them")
 
 
 class Project:
@@ -424,6 +443,7 @@ class Project:
 
         records = AddedImages()
         records.orientation_note = orientation_summary(oriented)
+        records.modality_note = modality_note(self.modality, [shape for _f, _d, shape, _s in todo])
         have = {r.file for r in self.images}
         try:
             for i, (f, digest, shape, spacing) in enumerate(todo):
