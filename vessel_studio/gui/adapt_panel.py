@@ -607,7 +607,7 @@ class AdaptPanel(QWidget):
         from vessel_studio.store.project import ProjectBusyError
 
         try:
-            removed = proj.rollback(keep)
+            removed = proj.rollback(keep, predicted_elsewhere=tasks.source_only_ids(proj))
         except (ProjectBusyError, OSError) as exc:
             dialogs.error(self, "Roll back failed", str(exc))
             return False

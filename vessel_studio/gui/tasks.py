@@ -34,6 +34,16 @@ def source_only_path(project, image_id: str) -> Path:
     return gui_dir(project) / SOURCE_ONLY / f"{image_id}.tif"
 
 
+def source_only_ids(project) -> set[str]:
+    """The ids of the project's images that have a source-only map ("Segment with bundled model"): they keep the
+    state "predicted" when the rounds are rolled back (``Project.rollback``'s ``predicted_elsewhere``)."""
+    folder = gui_dir(project) / SOURCE_ONLY
+    if not folder.is_dir():
+        return set()
+    ids = {r.id for r in project.images}
+    return {p.stem for p in folder.glob("*.tif") if p.stem in ids}
+
+
 def draft_path(project, image_id: str) -> Path:
     return gui_dir(project) / "drafts" / f"{image_id}.png"
 

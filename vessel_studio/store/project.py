@@ -708,12 +708,15 @@ class Project:
         self.log("round committed", round=rec.index, stage=rec.stage, metrics=rec.metrics)
         return rec
 
-    def rollback(self, round: int) -> list[int]:
+    def rollback(self, round: int, *, predicted_elsewhere: Iterable[str] = ()) -> list[int]:
         """Keep rounds with index <= ``round`` (``-1`` removes all); return the removed indices.
 
         The manifest is edited first, the folders deleted after. When no round remains,
         images in state "predicted" go back to "new"; so do those that only the removed rounds
-        predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were).
+        predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were), except the ids in
+        ``predicted_elsewhere``: images with a prediction outside the rounds (the window's source-only maps,
+        ``gui.tasks.source_only_ids``), which stay "predicted" (session 40 QA: rolled back to no round, the images
+        the bundled model had segmented were listed "new" while Review and export still used their maps).
 
         An interrupted adaptation (a killed ``adapt``, ``adaptation.job.interrupted_job``) that went on from a round
         removed here can no longer be resumed (the next ``adapt`` starts afresh): its work in ``work/`` is deleted
@@ -734,6 +737,7 @@ class Project:
                 f"them ({', '.join(map(str, whole)) if whole else 'none but the latest'}) or -1 (every round), "
                 f"or make its maps again first: vessel-studio rounds {self.folder} --restore {target.index}")
         removed: list[str] = []
+        elsewhere = set(predicted_elsewhere)
 
         def fn(d):
             keep = [x for x in d["rounds"] if int(x["index"]) <= int(round)]
@@ -742,7 +746,8 @@ class Project:
             kept = {p.stem for x in keep for p in (self.folder / x["folder"] / "pseudo").glob("*.tif")}
             dropped = {p.stem for rel in removed for p in (self.folder / rel / "pseudo").glob("*.tif")}
             for x in d["images"]:
-                if x["state"] == "predicted" and (not keep or (x["id"] in dropped and x["id"] not in kept)):
+                if x["state"] == "predicted" and (not keep or (x["id"] in dropped and x["id"] not in kept)) \
+                        and x["id"] not in elsewhere:
                     x["state"] = "new"
 
         self._update(fn)
