@@ -200,3 +200,16 @@ def test_gray_scans_added_to_a_fundus_project_ask_to_check_its_modality(studio, 
     assert title == "Check the project's modality"
     assert text.startswith("all 2 images are gray (one channel), as OCT-A scans are, but this is a fundus project")
     assert any(s.startswith("added 2 image(s); all 2 images are gray") for s in said)
+
+
+def test_a_dropped_folder_of_subfolders_is_named(studio, dialogs, qtbot, tmp_path, scans):
+    """A scanner's export folder of one subfolder per patient, dropped: "Cannot add images" names it (the window
+    said "added 0 image(s)" before session 40)."""
+    (tmp_path / "export" / "patient-1").mkdir(parents=True)
+    shutil.copy(scans[0], tmp_path / "export" / "patient-1")
+    before = len(studio.project.images)
+    with qtbot.waitSignal(studio.io_runner.finished, timeout=30000):
+        assert studio.panels["Project"].dropped([str(tmp_path / "export")])
+    ((title, text),) = dialogs.errors
+    assert title == "Cannot add images" and text.startswith(f"{tmp_path / 'export'}: folder holds no image files")
+    assert len(studio.project.images) == before

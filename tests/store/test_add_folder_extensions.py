@@ -32,3 +32,18 @@ def test_one_list_of_extensions():
     yaml = (Path(__file__).resolve().parents[2] / "vessel_studio" / "gui" / "napari.yaml").read_text()
     patterns = re.search(r"filename_patterns: \[(.*?)\]", yaml).group(1)
     assert {p.strip().strip('"')[1:] for p in patterns.split(",")} == set(IMAGE_EXTENSIONS)
+
+
+def test_a_folder_without_images_at_its_top_level_is_named(tmp_path):
+    """A scanner's export folder of one subfolder per patient: the window's Add folder… (or a drop) said "added 0
+    image(s)" (session 40 QA); the add now fails naming the folder, and nothing is added (the scan beside it neither)."""
+    import pytest
+
+    (tmp_path / "export" / "patient-1").mkdir(parents=True)
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "export" / "patient-1" / "scan.png")
+    Image.fromarray(np.ones((40, 40), np.uint8)).save(tmp_path / "scan.png")
+    proj = Project.create(tmp_path / "p", modality="octa")
+    with pytest.raises(ValueError, match=r"export: folder holds no image files at its top level \(subfolders are not "
+                                         r"searched; nothing was added\)"):
+        proj.add_images([tmp_path / "scan.png", tmp_path / "export"])
+    assert proj.images == []

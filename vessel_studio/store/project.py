@@ -409,6 +409,12 @@ class Project:
         file read, then one per file copied); closing it before the end adds nothing."""
         from vessel_studio.events import Progress
 
+        paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+        for p in paths:  # a folder with none: named, rather than "added 0 image(s)" (session 40 QA: the window said only
+            # that for a scanner's export folder of one subfolder per patient, dropped or chosen with Add folder…)
+            if p.is_dir() and not expand_image_paths([p]):
+                raise ValueError(f"{p}: folder holds no image files at its top level (subfolders are not searched; "
+                                 "nothing was added)")
         files = expand_image_paths(paths)
         inside = [f for f in files if self.own_folder(f) is not None]
         if inside:  # its copies, corrections (masks), maps: "Add folder…" on corrections/ took masks for scans
