@@ -18,8 +18,8 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.gui import dialogs
-from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.drops import local_paths
+from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, error_text, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
