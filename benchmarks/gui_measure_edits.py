@@ -23,6 +23,15 @@ thread's part of starting a measure (``ReviewPanel._measure``: the mask's copy, 
 copy alone in the idle window (``mask_copy_ms_idle``) are timed too, and each measure in the worker (start, end).
 Results of session 39: ``benchmarks/results/gui/measure-edits/``.
 
+Session 40: each stroke is pressed and released through napari's own calls of the viewer's mouse callbacks
+(``mouse_press_callbacks`` before the first move, ``mouse_release_callbacks`` after the release), as a press on the
+canvas runs them (the Review panel stops a running measure at the press since session 40; older code has no such
+callback, and the calls do nothing there). Also recorded: each measure's outcome (``measures_outcome``: returned,
+or the exception's name: ``MeasureCancelled`` for one stopped), the panel's count of measures stopped, for each
+"on" block the time from its last stroke's release to the last measures shown (``final_measures_after_s``) and
+whether those equal a fresh measure of the mask on screen (``final_equal_fresh``), and which ``vessel_studio``
+ran (``vessel_studio``: compare trees with ``PYTHONPATH``).
+
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_measure_edits.py \
         --files scratch/hires-data/jpeg --out benchmarks/results/gui/measure-edits/run1.json
 """
@@ -109,14 +118,20 @@ def main(argv=None) -> int:
 
     # the worker's measures (start, seconds) and the GUI thread's part of starting one
     measures: list[tuple[float, float]] = []
+    outcomes: list[str] = []
     task = review_workers.Measurer._task
 
     def timed_task(*a, **k):
         t0 = time.perf_counter()
+        outcome = "returned"
         try:
             return task(*a, **k)
+        except BaseException as exc:
+            outcome = type(exc).__name__
+            raise
         finally:
             measures.append((t0, time.perf_counter() - t0))
+            outcomes.append(outcome)
 
     review_workers.Measurer._task = staticmethod(timed_task)
     if args.worker_nice == "same":
@@ -133,6 +148,15 @@ def main(argv=None) -> int:
             gui_part.append((t0, (time.perf_counter() - t0) * 1000))
 
     review_panel.ReviewPanel._measure = timed_measure
+    shown_at: list[float] = []  # when measures were shown (``_show_measures``)
+    show = review_panel.ReviewPanel._show_measures
+
+    @functools.wraps(show)
+    def timed_show(self, image_id, m):
+        shown_at.append(time.perf_counter())
+        return show(self, image_id, m)
+
+    review_panel.ReviewPanel._show_measures = timed_show
 
     from vessel_studio.gui.app import make_viewer
 
@@ -172,6 +196,7 @@ def main(argv=None) -> int:
                    + " ".join(sys.argv[1:] if argv is None else argv),
         "image": studio.current_id, "shape": [h, w], "brush_size": int(layer.brush_size),
         "measure_edits_ms_on": on_ms, "python": platform.python_version(),
+        "vessel_studio": str(Path(sys.modules["vessel_studio"].__file__).parent),
         "load_avg_start": os.getloadavg(),
     }
     # the GUI thread's copy of the mask alone (as ``_measure`` does), idle window
@@ -185,6 +210,19 @@ def main(argv=None) -> int:
 
     layer.mode = "paint"
     layer.selected_label = 1
+    viewer.layers.selection.active = layer
+    from types import SimpleNamespace
+
+    from napari.utils._proxies import ReadOnlyWrapper
+    from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
+
+    def mouse(kind, yx):
+        return ReadOnlyWrapper(SimpleNamespace(type=kind, button=1, buttons=[1] if kind != "mouse_release" else [],
+                                               pos=np.zeros(2), position=tuple(yx), modifiers=(),
+                                               is_dragging=kind == "mouse_move", handled=False, dims_displayed=[0, 1],
+                                               view_direction=None, viewbox=None), exceptions=("handled",))
+
+    finals: list[dict] = []
     rng = np.random.default_rng(0)
     strokes: list[dict] = []
     t_ref = time.perf_counter()
@@ -200,6 +238,7 @@ def main(argv=None) -> int:
             busy_at_start = review._measurer.worker is not None
             t_start = time.perf_counter()
             draw_ms, latency_ms = [], []
+            mouse_press_callbacks(viewer, mouse("mouse_press", (y0, x0)))  # the viewer's, then napari's brush
             cm = layer.block_history()
             cm.__enter__()
             last, j, prev_end = None, 0, None
@@ -224,7 +263,9 @@ def main(argv=None) -> int:
                 app.processEvents()
             t0 = time.perf_counter()
             cm.__exit__(None, None, None)  # the release: the edit committed, its paint event (``_edited``)
+            mouse_release_callbacks(viewer, mouse("mouse_release", c))
             release_ms = (time.perf_counter() - t0) * 1000
+            t_release = time.perf_counter()
             pump(pauses[n % len(pauses)])
             n += 1
             t_end = time.perf_counter()
@@ -242,8 +283,24 @@ def main(argv=None) -> int:
                   f"brush interval max {max(interval_ms):.1f}, draws {len(draw_ms)}, "
                   f"measure {running}", flush=True)
         settle()  # the block's last measure ends before the next block
+        if mode == "on":  # the measures shown after the block's last stroke: when, and of the mask on screen?
+            from vessel_studio.gui import tasks
+
+            after = [t for t in shown_at if t > t_release]
+            fresh = tasks.measure_image(studio.project, review.image_id, layer.data > 0, fov=review._fov)
+            shown = review.last_measures or {}
+            same = all(shown.get(k) == v or (v != v and shown.get(k) != shown.get(k)) for k, v in fresh.items())
+            finals.append({"block": b, "final_measures_after_s": round(after[-1] - t_release, 3) if after else None,
+                           "shown_after_last_release": len(after), "final_equal_fresh": bool(same)})
+            print("final measures:", finals[-1], flush=True)
+            pump(1.0)  # the fresh measure's stall (GUI thread) is over before the next block's first stroke
     report["load_avg_end"] = os.getloadavg()
     report["measures_s"] = [round(d, 2) for _, d in measures]
+    report["measures_outcome"] = outcomes
+    report["measures_stopped"] = getattr(review._measurer, "stopped", None)
+    report["final_measures"] = finals
+    report["final_measures_after_s"] = [f["final_measures_after_s"] for f in finals]
+    report["final_equal_fresh"] = all(f["final_equal_fresh"] for f in finals)
     report["measures_start_end_s"] = [(round(t0 - t_ref, 3), round(t0 + d - t_ref, 3)) for t0, d in measures]
     report["measure_gui_part_ms"] = [round(d, 1) for _, d in gui_part]
     report["measure_gui_part_at_s"] = [round(t0 - t_ref, 3) for t0, _ in gui_part]
