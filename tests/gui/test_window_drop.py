@@ -213,3 +213,17 @@ def test_a_dropped_folder_of_subfolders_is_named(studio, dialogs, qtbot, tmp_pat
     ((title, text),) = dialogs.errors
     assert title == "Cannot add images" and text.startswith(f"{tmp_path / 'export'}: folder holds no image files")
     assert len(studio.project.images) == before
+
+
+def test_a_project_folder_dropped_with_other_files_is_named(studio, dialogs, qtbot, tmp_path, scans):
+    """A project folder dropped together with scans: it is named as a project folder to drop alone, and nothing is
+    added (before, the add failed saying the folder "holds no image files", which did not say why)."""
+    from vessel_studio.samples import write_sample_project
+
+    write_sample_project(tmp_path / "other", n=1, modality="fundus", shape=(32, 32), seed=0)
+    before, folder = len(studio.project.images), studio.project.folder
+    assert studio.panels["Project"].dropped([str(tmp_path / "other"), str(scans[0])]) is False
+    ((title, text),) = dialogs.errors
+    assert title == "Cannot add images" and text.startswith(f"{tmp_path / 'other'}: a project folder")
+    assert "drop it alone to open it" in text
+    assert len(studio.project.images) == before and studio.project.folder == folder and not studio.io_runner.running

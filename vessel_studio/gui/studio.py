@@ -204,6 +204,12 @@ class Studio(WatchMixin, QObject):
 
         if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
             return self.open_project(paths[0])
+        projects = [Path(p) for p in paths if (Path(p) / "project.json").is_file()]
+        if projects:  # dropped with other files: its top level holds no images ("folder holds no image files")
+            dialogs.error(self._parent_widget(), "Cannot add images",
+                          f"{shown_names([str(p) for p in projects], 2)}: a project folder, dropped with other files "
+                          "or folders: drop it alone to open it (nothing was added)")
+            return False
         keep, skipped = [], []
         for p in map(Path, paths):
             junk = p.is_file() and (p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."))
