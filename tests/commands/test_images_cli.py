@@ -65,7 +65,7 @@ def test_a_project_on_a_read_only_file_system_is_one_line(tmp_path, capsys, monk
 
     proj = _project(tmp_path)
 
-    def read_only(self):
+    def read_only(self, *_task):
         path = self.work_dir / ".job.lock"
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
