@@ -53,6 +53,18 @@ def test_progress_bar_draws_without_error(capsys):
     assert "4/4" in capsys.readouterr().err
 
 
+def test_progress_bar_says_when_the_guard_runs_a_round_again(capsys):
+    """Session 40 QA: ``adapt`` with guard_retries ran a flagged round again with only a "retry=1" postfix on its bars
+    (which then started over); the terminal now says what happens on a line of its own."""
+    cb = events.progress_bar()
+    cb(events.Progress("segmenter", 6, 6, round=0))
+    cb(events.Metric("guard", "retry", 1.0, round=0))
+    cb.close()
+    out = capsys.readouterr()
+    assert ("round 0 was flagged by the label-free guard (collapse or flood of its pseudo-labels): running it again "
+            "with another seed (re-run 1)") in out.out + out.err
+
+
 @pytest.mark.parametrize("error", [RuntimeError("a bug in the callback"), KeyboardInterrupt()])
 def test_run_closes_the_job_when_the_consumer_raises(error):
     """An exception in ``on_event`` (or Ctrl-C while it draws) cancels the job at once, as a

@@ -114,6 +114,11 @@ def progress_bar(desc: str | None = None):
             if event.message:
                 bar.set_postfix_str(event.message, refresh=False)
             bar.refresh()
+        elif isinstance(event, Metric) and event.stage == "guard" and event.name == "retry":
+            # a round the label-free guard flagged runs again (adaptation.job, cfg.guard_retries): its bars start
+            # over, so say why on a line of its own (session 40 QA: only a "retry=1" postfix said it)
+            tqdm.write(f"round {event.round} was flagged by the label-free guard (collapse or flood of its "
+                       f"pseudo-labels): running it again with another seed (re-run {int(event.value)})")
         elif isinstance(event, Metric):
             for bar in bars.values():
                 bar.set_postfix({event.name: f"{event.value:.4g}"}, refresh=False)

@@ -437,6 +437,67 @@ def test_adaptation_panel_shows_the_label_free_guard(studio, tmp_path):
     assert panel.guard.text() == ""
 
 
+def test_a_flagged_round_says_what_to_do_and_is_marked_in_keep_rounds_up_to(studio, tmp_path):
+    """Session 40 QA (a real tiny run whose round 0 collapsed): the panel's warning said what the guard saw, not what to
+    do (that was only in its tooltip), and "Keep rounds up to" offered the flagged round as any other."""
+    from vessel_studio.store import RoundRecord
+
+    panel = studio.panels["Adaptation"]
+    proj = studio.project
+    for index, vf in ((0, 0.09), (1, 0.01), (2, 0.08)):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        metrics = {"vessel_fraction": vf, "agreement": 0.5, **({"source_vessel_fraction": 0.10} if index == 0 else {})}
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
+    studio.project_changed.emit()
+    assert "rolled back" in panel.guard.text() and "Review" in panel.guard.text()
+    items = [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())]
+    assert items == ["no round", "round 0", "round 1 (flagged by the guard)"]
+
+
+def test_a_guard_re_run_shows_in_the_stage_line(studio, monkeypatch):
+    """Session 40 QA (a real tiny run, guard_retries=1, round 0 collapsed): while the guard ran round 0 again the
+    panel said only "guard: retry 1" in its loss line, and the stage line began round 0 again as if nothing had
+    happened. Now the stage line says it is a re-run, until the next round."""
+    from vessel_studio.events import Metric, Progress
+
+    panel = studio.panels["Adaptation"]
+    monkeypatch.setattr(studio.runner, "name", "Adaptation")
+    panel._started("Adaptation")
+    panel.on_events([Progress("segmenter", 1, 6, round=0)])
+    assert "re-run" not in panel.stage.text()
+    panel.on_events([Metric("guard", "retry", 1.0, round=0)])
+    assert "running it again with another seed" in panel.loss.text()
+    panel.on_events([Progress("target-generator", 1, 6, round=0)])
+    assert "round 0 (re-run 1: flagged by the guard)" in panel.stage.text()
+    panel.on_events([Progress("target-generator", 1, 4, round=1)])
+    assert "re-run" not in panel.stage.text()
+
+
+def test_a_round_flagged_as_it_is_committed_is_said_in_the_status_bar(studio, monkeypatch, tmp_path):
+    """Session 40 QA: a round flagged live showed its orange warning only far down the Adaptation panel, under the
+    fold of a 1000-px-high window; the status bar said nothing. Now the commit of a flagged round says so there; a
+    round the guard does not flag says nothing."""
+    from vessel_studio.events import Artifact
+    from vessel_studio.store import RoundRecord
+
+    panel = studio.panels["Adaptation"]
+    said = []
+    studio.status.connect(said.append)
+    monkeypatch.setattr(studio.runner, "name", "Adaptation")
+    panel._started("Adaptation")
+    proj = studio.project
+    for index, vf in ((0, 0.09), (1, 0.01)):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        metrics = {"vessel_fraction": vf, **({"source_vessel_fraction": 0.10} if index == 0 else {})}
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
+        panel.on_events([Artifact("commit", "segmenter", "x", round=index)])
+    flagged = [s for s in said if "flagged by the label-free guard" in s]
+    assert flagged == ["round 1 was flagged by the label-free guard (collapse of its pseudo-labels): "
+                       "see the Adaptation panel's warning"], said
+
+
 def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
     """The panel lists the rounds that can be kept, asks, removes the later rounds (folders and
     manifest) and keeps corrections; a 'no' removes nothing."""

@@ -125,6 +125,11 @@ class AdaptPanel(QWidget):
         self._device = None
         self._device_worker = None
         self._guard_stale = False
+        #: round -> the label-free guard's re-run of it in progress (the job's Metric("guard", "retry")): the stage
+        #: line says so (session 40 QA: only "guard: retry 1" showed, in the loss line, and the stage line began the
+        #: same round again as if nothing had happened)
+        self._rerun: dict[int, int] = {}
+        self.flagged: dict[int, list[str]] = {}
         #: further AdaptConfig fields (advanced settings, tests, benchmarks)
         self.overrides: dict = {}
         #: the project's recorded configuration (``adaptation.config.recorded_config``; None: no round): the
@@ -469,7 +474,13 @@ class AdaptPanel(QWidget):
 
         proj = self.studio.project
         rows = round_rows(proj.rounds) if proj is not None else []
-        lines = [f"⚠ round {k}: {w}" for k, ws in sorted(history_warnings(rows).items()) for w in ws]
+        warnings = history_warnings(rows)
+        #: the rounds the guard flags, with their warnings (the status line of a round flagged as it is committed)
+        self.flagged = {k: ws for k, ws in warnings.items() if ws}
+        lines = [f"⚠ round {k}: {w}" for k, ws in sorted(warnings.items()) for w in ws]
+        if lines:  # what to do, in the panel and not only in the tooltip (session 40 QA)
+            lines.append("A flagged round is best looked at in Review (Show: that round) and rolled back (Keep "
+                         "rounds up to a round before it) or run again with other settings.")
         self.guard.setText("\n".join(lines))
         self.guard.setToolTip("label-free checks of each round's pseudo-labels; a flagged round is best rolled "
                               "back or re-run with other settings" if lines else "")
@@ -480,7 +491,10 @@ class AdaptPanel(QWidget):
         the label-free selection hint."""
         from vessel_studio.adaptation.selection import prune_keep, review_hint, round_rows
 
+        from vessel_studio.adaptation.selection import history_warnings
+
         indices = [r.index for r in proj.rounds] if proj is not None else []
+        flagged = {k for k, ws in history_warnings(round_rows(proj.rounds)).items() if ws} if indices else set()
         whole = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []
         hint = review_hint(round_rows(proj.rounds)) if indices else None
         self.selection_hint.setText(
@@ -491,7 +505,10 @@ class AdaptPanel(QWidget):
             self.keep_round.addItem("no round", -1)
             for i in indices[:-1]:
                 # a pruned round has no maps to go on from (Project.rollback refuses it): they are made again first
-                self.keep_round.addItem(f"round {i}" if i in whole else f"round {i} (maps deleted: made again first)", i)
+                # a round the guard flagged says so, as the warning above does (session 40 QA)
+                mark = " (flagged by the guard)" if i in flagged else ""
+                self.keep_round.addItem(f"round {i}{mark}" if i in whole
+                                        else f"round {i}{mark} (maps deleted: made again first)", i)
             # the person's choice stays while it is offered: refilled after every job (a cancelled "Make maps
             # again" of round 1 included), it went back to the latest-but-one, and the next click made round 2's
             # maps again or rolled back to round 2 (session 35 QA); else the latest-but-one, as before
@@ -791,6 +808,7 @@ class AdaptPanel(QWidget):
         self._stage_t0.clear()
         self._round_t0.clear()
         self._round_s.clear()
+        self._rerun.clear()
         self.btn_cancel.setEnabled(True)
         self.btn_stop.setEnabled(True)
         self.stage.setText(f"{name}: starting…")
@@ -858,9 +876,14 @@ class AdaptPanel(QWidget):
     def on_events(self, batch: list) -> None:
         if self.studio.runner.name != "Adaptation":
             return
+        committed: set[int] = set()
         for ev in batch:
             if isinstance(ev, Progress):
                 self._progress(ev)
+            elif isinstance(ev, Metric) and ev.stage == "guard" and ev.name == "retry" and ev.round is not None:
+                self._rerun[ev.round] = int(ev.value)
+                self.loss.setText(f"round {ev.round} flagged by the guard: running it again with another seed "
+                                  f"(re-run {int(ev.value)})")
             elif isinstance(ev, Metric):
                 if not (ev.round is not None and ev.step is None and self.plot.add(ev.name, ev.round, ev.value)):
                     self.loss.setText(f"{ev.stage}: {ev.name} {ev.value:.4g}")
@@ -868,11 +891,19 @@ class AdaptPanel(QWidget):
                 self._preview(ev)
             elif isinstance(ev, Artifact) and ev.stage == "commit":  # a round committed (rounds.artifacts_of)
                 self._guard_stale = True
+                if ev.round is not None:
+                    committed.add(ev.round)
                 if ev.round in self._round_t0 and ev.round not in self._round_s:
                     self._round_s[ev.round] = time.monotonic() - self._round_t0[ev.round]
         if self._guard_stale:
             self._guard_stale = False
             self.update_guard()
+            # a round flagged as it is committed: the status bar says so (session 40 QA: the orange lines are far
+            # down the panel, under the fold of a 1000-px-high window, and nothing else said it during the run)
+            for r in sorted(committed & set(self.flagged)):
+                kinds = " and ".join(dict.fromkeys(w.split(":")[0] for w in self.flagged[r]))
+                self.studio.status.emit(f"round {r} was flagged by the label-free guard ({kinds} of its "
+                                        "pseudo-labels): see the Adaptation panel's warning")
             # the Review panel's Show / Compare and the Project panel's states and round count follow each round
             # as it is committed (session 28: they waited for the job's end; the kinds checked here never came)
             self.studio.images_changed.emit()
@@ -887,6 +918,8 @@ class AdaptPanel(QWidget):
         self.progress.setRange(0, max(int(ev.total), 1))
         self.progress.setValue(min(int(ev.step), int(ev.total)))
         rnd = f" · round {ev.round}" if ev.round is not None else ""
+        if ev.round in self._rerun:
+            rnd += f" (re-run {self._rerun[ev.round]}: flagged by the guard)"
         msg = f" · {ev.message}" if ev.message else ""
         stopping = " · stopping after this round" if self._stop.is_set() else ""
         if not self.studio.runner.cancelling:  # keep "cancelling…" until it has stopped (the job's last events)
