@@ -489,9 +489,7 @@ class AdaptPanel(QWidget):
     def _fill_rollback(self, proj) -> None:
         """Rollback choices: every committed round but the last ("no round" removes them all), and
         the label-free selection hint."""
-        from vessel_studio.adaptation.selection import prune_keep, review_hint, round_rows
-
-        from vessel_studio.adaptation.selection import history_warnings
+        from vessel_studio.adaptation.selection import history_warnings, prune_keep, review_hint, round_rows
 
         indices = [r.index for r in proj.rounds] if proj is not None else []
         flagged = {k for k, ws in history_warnings(round_rows(proj.rounds)).items() if ws} if indices else set()
