@@ -137,3 +137,24 @@ def test_adaptation_records_the_source_masks_vessel_share(tmp_path):
     src = load_sources(bundle.images, prep)
     want = np.mean([(m >= 0.5)[f.astype(bool)].mean() for m, f in zip(src.masks, src.fovs)])
     assert 0.0 < got < 1.0 and got == pytest.approx(want, abs=1e-6)
+
+
+def test_shown_warnings_also_check_the_maps_a_round_delivers():
+    """Session 40 QA: a tiny run's round delivered maps (the merge with the source segmenter, what Review, export and
+    segment use) marking 0.0 % of the FOV while its chain's pseudo-labels marked 5 %: the guard said nothing.
+    ``shown_warnings`` (the panel, ``rounds``, export) checks them with the same bounds and names them; the job's
+    re-runs and the benchmark's round choice keep ``history_warnings`` (the chain's) alone."""
+    from vessel_studio.adaptation.selection import DELIVERED, shown_warnings
+
+    hist = [{"round": 0, "vessel_fraction": 0.05, "source_vessel_fraction": 0.126, "delivered_vessel_fraction": 0.09},
+            {"round": 1, "vessel_fraction": 0.05, "delivered_vessel_fraction": 0.0},
+            {"round": 2, "vessel_fraction": 0.01, "delivered_vessel_fraction": 0.6},
+            {"round": 3, "vessel_fraction": 0.08}]  # no merge delivered (across modalities): the chain alone
+    assert history_warnings(hist) == {0: [], 1: [], 2: [history_warnings(hist)[2][0]], 3: []}
+    shown = shown_warnings(hist)
+    assert shown[0] == [] and shown[3] == []
+    (one,) = shown[1]
+    assert one.startswith(f"collapse: {DELIVERED} mark 0.0% of the FOV")
+    chain, *delivered = shown[2]
+    assert chain.startswith("collapse: the pseudo-labels mark 1.0%")
+    assert [w.split(":")[0] for w in delivered] == ["flood"] and DELIVERED in delivered[0]

@@ -437,6 +437,28 @@ def test_adaptation_panel_shows_the_label_free_guard(studio, tmp_path):
     assert panel.guard.text() == ""
 
 
+def test_the_panel_warns_of_a_round_whose_delivered_maps_collapsed(studio, tmp_path):
+    """Session 40 QA: the maps a round delivers (the merge with the source segmenter, shown in Review and exported)
+    marking nothing while its chain's pseudo-labels look healthy: the panel says so, naming the delivered maps, and
+    Keep rounds up to marks the round."""
+    from vessel_studio.store import RoundRecord
+
+    panel, proj = studio.panels["Adaptation"], studio.project
+    for index, dvf in ((0, 0.08), (1, 0.0), (2, 0.07)):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        metrics = {"vessel_fraction": 0.09, "agreement": 0.5, "delivered_vessel_fraction": dvf}
+        if index == 0:
+            metrics["source_vessel_fraction"] = 0.10
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
+    studio.project_changed.emit()
+    text = panel.guard.text()
+    assert "round 1: collapse: the delivered maps (what Review, export and segment use) mark 0.0%" in text, text
+    assert "round 0" not in text and "round 2" not in text
+    items = [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())]
+    assert "round 1 (flagged by the guard)" in items and "round 0" in items
+
+
 def test_a_flagged_round_says_what_to_do_and_is_marked_in_keep_rounds_up_to(studio, tmp_path):
     """Session 40 QA (a real tiny run whose round 0 collapsed): the panel's warning said what the guard saw, not what to
     do (that was only in its tooltip), and "Keep rounds up to" offered the flagged round as any other."""
@@ -494,7 +516,7 @@ def test_a_round_flagged_as_it_is_committed_is_said_in_the_status_bar(studio, mo
         proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics))
         panel.on_events([Artifact("commit", "segmenter", "x", round=index)])
     flagged = [s for s in said if "flagged by the label-free guard" in s]
-    assert flagged == ["round 1 was flagged by the label-free guard (collapse of its pseudo-labels): "
+    assert flagged == ["round 1 was flagged by the label-free guard (collapse): "
                        "see the Adaptation panel's warning"], said
 
 

@@ -225,7 +225,7 @@ FLOOD_RATIO = 4.0
 
 
 def round_warnings(signals: Mapping[str, float], *, reference: float | None = None,
-                   source_masks: float | None = None) -> list[str]:
+                   source_masks: float | None = None, maps: str = "the pseudo-labels") -> list[str]:
     """Label-free warnings for one round's signals (``round_signals`` output or a round's metrics).
 
     ``reference`` is the source segmenter's mean vessel fraction on the same target images (round
@@ -234,7 +234,8 @@ def round_warnings(signals: Mapping[str, float], *, reference: float | None = No
     flood ratio is taken against the larger of the two, so that a source segmenter that misses
     most of the target's vessels (the bundled fundus model marks 1.4 % of OCT-A fields of view)
     does not make every plausible round a "flood" (``benchmarks/results/gui/lab-run-drive-octa500.md``).
-    The collapse bound stays relative to the source segmenter alone.
+    The collapse bound stays relative to the source segmenter alone. ``maps``: the maps ``vessel_fraction`` is of, as
+    the warnings name them.
     """
     out: list[str] = []
     vf = signals.get("vessel_fraction")
@@ -243,18 +244,18 @@ def round_warnings(signals: Mapping[str, float], *, reference: float | None = No
     ref = _positive(reference)
     prior = _positive(source_masks)
     if ref is not None and vf <= COLLAPSE_RATIO * ref:
-        out.append(f"collapse: the pseudo-labels mark {vf:.1%} of the FOV as vessel, at most "
+        out.append(f"collapse: {maps} mark {vf:.1%} of the FOV as vessel, at most "
                    f"{COLLAPSE_RATIO:.0%} of what the source segmenter marks ({ref:.1%})")
     elif ref is None and vf < COLLAPSE_FRACTION:
-        out.append(f"collapse: the pseudo-labels mark {vf:.2%} of the FOV as vessel")
+        out.append(f"collapse: {maps} mark {vf:.2%} of the FOV as vessel")
     flood_ref = max(x for x in (ref, prior, 0.0) if x is not None)
     if vf > FLOOD_FRACTION:
-        out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel (more than {FLOOD_FRACTION:.0%})")
+        out.append(f"flood: {maps} mark {vf:.1%} of the FOV as vessel (more than {FLOOD_FRACTION:.0%})")
     elif flood_ref > 0 and vf > FLOOD_RATIO * flood_ref:
         what = (f"what the source segmenter marks ({ref:.1%})" if prior is None or (ref is not None and ref >= prior)
                 else f"the vessel share of the source masks ({prior:.1%}; the source segmenter marks "
                      + (f"{ref:.1%})" if ref is not None else "nothing recorded)"))
-        out.append(f"flood: the pseudo-labels mark {vf:.1%} of the FOV as vessel, more than {FLOOD_RATIO:g}x {what}")
+        out.append(f"flood: {maps} mark {vf:.1%} of the FOV as vessel, more than {FLOOD_RATIO:g}x {what}")
     return out
 
 
@@ -285,3 +286,29 @@ def history_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[s
     ref, prior = first("source_vessel_fraction"), first("source_mask_fraction")
     return {int(h.get("round", i)): round_warnings(h, reference=ref, source_masks=prior)
             for i, h in enumerate(history)}
+
+
+#: how :func:`shown_warnings` names a round's delivered maps
+DELIVERED = "the delivered maps (what Review, export and segment use)"
+
+
+def shown_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str]]:
+    """The guard's warnings as a person is shown them (the Adaptation panel, ``vessel-studio rounds``, ``export.json``):
+    :func:`history_warnings` of the chain's pseudo-labels, and the same bounds on the maps a round delivers
+    (``delivered_vessel_fraction``: the merge with the source segmenter, ``AdaptConfig.source_weight``), which
+    Review, export and ``segment`` use. Session 40 QA: a tiny run's round delivered maps marking nothing (0.0 % of
+    the FOV) while its chain's pseudo-labels marked 5 %, and the guard said nothing. The job's re-runs
+    (``guard_retries``) and the benchmark's label-free round choice still read :func:`history_warnings` alone."""
+    def first(key):
+        return next((float(h[key]) for h in history if h.get(key) is not None), None)
+
+    ref, prior = first("source_vessel_fraction"), first("source_mask_fraction")
+    out = history_warnings(history)
+    for i, h in enumerate(history):
+        dvf = h.get("delivered_vessel_fraction")
+        if dvf is None:
+            continue
+        index = int(h.get("round", i))
+        out[index] = out.get(index, []) + round_warnings({"vessel_fraction": float(dvf)}, reference=ref,
+                                                         source_masks=prior, maps=DELIVERED)
+    return out

@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vessel_studio.adaptation.selection import history_warnings, review_hint, review_pick, round_rows, select_round, summarize
+    from vessel_studio.adaptation.selection import (review_hint, review_pick, round_rows, select_round, shown_warnings,
+                                                  summarize)
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if review_pick(rows)[0] != pick and review_hint(rows) is not None:  # the pick is flagged by the guard
         print(f"for review: {review_hint(rows)}")
     flagged = 0
-    for index, flags in sorted(history_warnings(rows).items()):
+    for index, flags in sorted(shown_warnings(rows).items()):
         for flag in flags:
             flagged += 1
             print(f"warning: round {index}: {flag}")

@@ -470,11 +470,11 @@ class AdaptPanel(QWidget):
 
     def update_guard(self) -> None:
         """Show the label-free guard's warnings for the project's committed rounds."""
-        from vessel_studio.adaptation.selection import history_warnings, round_rows
+        from vessel_studio.adaptation.selection import round_rows, shown_warnings
 
         proj = self.studio.project
         rows = round_rows(proj.rounds) if proj is not None else []
-        warnings = history_warnings(rows)
+        warnings = shown_warnings(rows)
         #: the rounds the guard flags, with their warnings (the status line of a round flagged as it is committed)
         self.flagged = {k: ws for k, ws in warnings.items() if ws}
         lines = [f"⚠ round {k}: {w}" for k, ws in sorted(warnings.items()) for w in ws]
@@ -489,10 +489,10 @@ class AdaptPanel(QWidget):
     def _fill_rollback(self, proj) -> None:
         """Rollback choices: every committed round but the last ("no round" removes them all), and
         the label-free selection hint."""
-        from vessel_studio.adaptation.selection import history_warnings, prune_keep, review_hint, round_rows
+        from vessel_studio.adaptation.selection import prune_keep, review_hint, round_rows, shown_warnings
 
         indices = [r.index for r in proj.rounds] if proj is not None else []
-        flagged = {k for k, ws in history_warnings(round_rows(proj.rounds)).items() if ws} if indices else set()
+        flagged = {k for k, ws in shown_warnings(round_rows(proj.rounds)).items() if ws} if indices else set()
         whole = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []
         hint = review_hint(round_rows(proj.rounds)) if indices else None
         self.selection_hint.setText(
@@ -900,8 +900,8 @@ class AdaptPanel(QWidget):
             # down the panel, under the fold of a 1000-px-high window, and nothing else said it during the run)
             for r in sorted(committed & set(self.flagged)):
                 kinds = " and ".join(dict.fromkeys(w.split(":")[0] for w in self.flagged[r]))
-                self.studio.status.emit(f"round {r} was flagged by the label-free guard ({kinds} of its "
-                                        "pseudo-labels): see the Adaptation panel's warning")
+                self.studio.status.emit(f"round {r} was flagged by the label-free guard ({kinds}): see the "
+                                        "Adaptation panel's warning")
             # the Review panel's Show / Compare and the Project panel's states and round count follow each round
             # as it is committed (session 28: they waited for the job's end; the kinds checked here never came)
             self.studio.images_changed.emit()

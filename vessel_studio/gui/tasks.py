@@ -975,10 +975,10 @@ def export_record(project, which, calibration, rounds, maps: dict[str, str], dra
     from collections import Counter
 
     import vessel_studio
-    from vessel_studio.adaptation.selection import history_warnings, review_hint, round_rows
+    from vessel_studio.adaptation.selection import review_hint, round_rows, shown_warnings
     from vessel_studio.store.project import now_iso
 
-    warnings = history_warnings(round_rows(rounds))
+    warnings = shown_warnings(round_rows(rounds))
     used = sorted({int(m.split()[1]) for m in maps.values() if m.startswith("round ")})
     by_index = {r.index: r for r in rounds}
     so = source_only_record(project)
