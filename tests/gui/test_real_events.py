@@ -105,11 +105,7 @@ def test_alt_s_saves_the_correction_wherever_the_focus_is(studio, dialogs, qtbot
             image_id = studio.current_id
             review.mask_layer.paint((30, 30), 1)
             assert review.dirty
-            if not window.isActiveWindow():
-                _active_window(studio, qtbot)
-            widget.setFocus()
-            qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)
-            qtbot.keyClick(widget, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+            _alt_key_in(studio, qtbot, window, widget, Qt.Key.Key_S)
             qtbot.wait(150)
             assert modals.seen == [], type(widget).__name__
             saved = proj.correction(image_id)
@@ -126,6 +122,18 @@ def test_alt_s_saves_the_correction_wherever_the_focus_is(studio, dialogs, qtbot
     assert any(a.shortcut().toString() == "Alt+S" for a in actions)
 
 
+def _alt_key_in(studio, qtbot, window, widget, key) -> None:
+    """Alt+``key`` pressed with the focus in ``widget`` of the active ``window``."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    if not window.isActiveWindow():
+        _active_window(studio, qtbot)
+    widget.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)
+    qtbot.keyClick(widget, key, Qt.KeyboardModifier.AltModifier)
+
+
 def test_alt_a_accepts_the_mask_as_reviewed_wherever_the_focus_is(studio, dialogs, qtbot):
     """Session 40 QA: a person stepping through the masks with Page Down had no key for "Accept as reviewed" (Tab
     from the canvas goes to napari's status bar, not into the panels). Alt+A is a window shortcut, as Alt+S."""
@@ -139,11 +147,7 @@ def test_alt_a_accepts_the_mask_as_reviewed_wherever_the_focus_is(studio, dialog
         for widget in (_canvas(studio), review.btn_next, review.threshold, studio.panels["Project"].list):
             image_id = studio.current_id
             review.mask_layer.paint((30, 30), 1)
-            if not window.isActiveWindow():
-                _active_window(studio, qtbot)
-            widget.setFocus()
-            qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)
-            qtbot.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.AltModifier)
+            _alt_key_in(studio, qtbot, window, widget, Qt.Key.Key_A)
             qtbot.wait(50)
             assert modals.seen == [] and dialogs.errors == [], type(widget).__name__
             saved = proj.correction(image_id)
