@@ -94,7 +94,6 @@ def test_alt_s_saves_the_correction_wherever_the_focus_is(studio, dialogs, qtbot
     person has it) the key opened napari's screenshot file dialog wherever the focus was (the canvas just
     painted on, a button) and saved nothing. The tests had called ``save()``."""
     from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QApplication
 
     review, proj = studio.panels["Review"], studio.project
     window = _active_window(studio, qtbot)
@@ -138,7 +137,6 @@ def test_alt_a_accepts_the_mask_as_reviewed_wherever_the_focus_is(studio, dialog
     """Session 40 QA: a person stepping through the masks with Page Down had no key for "Accept as reviewed" (Tab
     from the canvas goes to napari's status bar, not into the panels). Alt+A is a window shortcut, as Alt+S."""
     from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QApplication
 
     review, proj = studio.panels["Review"], studio.panels["Review"].studio.project
     window = _active_window(studio, qtbot)
