@@ -28,6 +28,13 @@ def _target(window, pos):
     return w if w is not None and w.acceptDrops() else None
 
 
+def _drop_point(widget):
+    """Where a person drops on ``widget``: the middle of its part in view (a list taller than its panel's scroll area
+    is partly hidden; the middle of the whole of it may lie under another dock)."""
+    shown = widget.visibleRegion().boundingRect()
+    return (shown if not shown.isEmpty() else widget.rect()).center()
+
+
 def drop_on(widget, paths) -> bool:
     """Drop ``paths`` (local files / folders) at the middle of ``widget``, as Qt delivers it to
     the widget's window; True when the drop was taken."""
@@ -38,7 +45,7 @@ def drop_on(widget, paths) -> bool:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     window = widget.window()
-    at = widget.mapToGlobal(widget.rect().center())
+    at = widget.mapToGlobal(_drop_point(widget))
     target = _target(window, window.mapFromGlobal(at))
     if target is None:
         return False
@@ -102,9 +109,9 @@ def _shown(studio, qtbot, widget):
     # on the list right after another project was opened found no widget taking it)
     window = widget.window()
 
-    def reaches():
-        target = _target(window, window.mapFromGlobal(widget.mapToGlobal(widget.rect().center())))
-        return target is not None and (target is widget or target.isAncestorOf(widget))
+    def reaches():  # the window itself (napari's main window takes drops) is not ``widget``'s
+        target = _target(window, window.mapFromGlobal(widget.mapToGlobal(_drop_point(widget))))
+        return target is not None and not target.isWindow() and (target is widget or target.isAncestorOf(widget))
 
     qtbot.waitUntil(reaches, timeout=5000)
 
