@@ -141,7 +141,7 @@ def test_adaptation_records_the_source_masks_vessel_share(tmp_path):
 
 def test_shown_warnings_also_check_the_maps_a_round_delivers():
     """Session 40 QA: a tiny run's round delivered maps (the merge with the source segmenter, what Review, export and
-    segment use) marking 0.0 % of the FOV while its chain's pseudo-labels marked 5 %: the guard said nothing.
+    segment use) marking no pixel while its chain's maps marked about 5 % of each image: the guard said nothing.
     ``shown_warnings`` (the panel, ``rounds``, export) checks them with the same bounds and names them; the job's
     re-runs and the benchmark's round choice keep ``history_warnings`` (the chain's) alone."""
     from vessel_studio.adaptation.selection import DELIVERED, shown_warnings

@@ -296,9 +296,10 @@ def shown_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str
     """The guard's warnings as a person is shown them (the Adaptation panel, ``vessel-studio rounds``, ``export.json``):
     :func:`history_warnings` of the chain's pseudo-labels, and the same bounds on the maps a round delivers
     (``delivered_vessel_fraction``: the merge with the source segmenter, ``AdaptConfig.source_weight``), which
-    Review, export and ``segment`` use. Session 40 QA: a tiny run's round delivered maps marking nothing (0.0 % of
-    the FOV) while its chain's pseudo-labels marked 5 %, and the guard said nothing. The job's re-runs
-    (``guard_retries``) and the benchmark's label-free round choice still read :func:`history_warnings` alone."""
+    Review, export and ``segment`` use. Session 40 QA: a tiny run's round delivered maps marking nothing (no pixel
+    at p >= 0.5 in either image) while its chain's maps marked about 5 % of each image, and the guard said nothing.
+    The job's re-runs (``guard_retries``) and the benchmark's label-free round choice still read
+    :func:`history_warnings` alone."""
     def first(key):
         return next((float(h[key]) for h in history if h.get(key) is not None), None)
 
