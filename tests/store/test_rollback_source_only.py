@@ -38,7 +38,7 @@ def _project_with_a_round(tmp_path):
 
 def test_a_rollback_to_no_round_keeps_source_only_images_predicted(tmp_path):
     proj, ids = _project_with_a_round(tmp_path)
-    proj.rollback(-1, predicted_elsewhere=tasks.source_only_ids(proj))
+    proj.rollback(-1)
     assert {r.id: r.state for r in proj.images} == {ids[0]: "predicted", ids[1]: "predicted", ids[2]: "new"}
 
 

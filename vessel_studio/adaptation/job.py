@@ -507,10 +507,8 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
 
 def _undo(project: Project, rounds_before: list[int], committed: list[RoundRecord], source_before) -> None:
     if committed:
-        from vessel_studio.gui.tasks import source_only_ids  # Qt-free
-
-        # the images the bundled model segmented before the job stay "predicted", as they were
-        project.rollback(max(rounds_before) if rounds_before else -1, predicted_elsewhere=source_only_ids(project))
+        # the images the bundled model segmented before the job stay "predicted", as they were (Project.rollback)
+        project.rollback(max(rounds_before) if rounds_before else -1)
         if project.source != source_before:
             project.set_source(source_before)
         project.log("adaptation cancelled", rolled_back=[r.index for r in committed])

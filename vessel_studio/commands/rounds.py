@@ -56,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
         from vessel_studio.adaptation.job import interrupted_job
 
         job = interrupted_job(project)  # before: the roll back may make it unresumable
-        from vessel_studio.gui.tasks import source_only_ids
-
-        removed = project.rollback(args.rollback, predicted_elsewhere=source_only_ids(project))
+        removed = project.rollback(args.rollback)
         print(f"removed round(s) {removed}" if removed else "nothing to remove")
         if removed.gave_up is not None:
             print(_gave_up_line(project, job, removed))

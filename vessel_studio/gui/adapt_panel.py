@@ -622,7 +622,7 @@ class AdaptPanel(QWidget):
         from vessel_studio.store.project import ProjectBusyError
 
         try:
-            removed = proj.rollback(keep, predicted_elsewhere=tasks.source_only_ids(proj))
+            removed = proj.rollback(keep)
         except (ProjectBusyError, OSError) as exc:
             dialogs.error(self, "Roll back failed", str(exc))
             return False

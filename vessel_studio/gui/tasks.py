@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vessel_studio.events import Artifact, Job, Progress
+from vessel_studio.store.project import SOURCE_ONLY_MAPS
 from vessel_studio.train.segmenter import NORM_BATCHES
 
 SOURCE_ONLY = "source-only"
@@ -31,17 +32,8 @@ def gui_dir(project) -> Path:
 
 
 def source_only_path(project, image_id: str) -> Path:
-    return gui_dir(project) / SOURCE_ONLY / f"{image_id}.tif"
-
-
-def source_only_ids(project) -> set[str]:
-    """The ids of the project's images that have a source-only map ("Segment with bundled model"): they keep the
-    state "predicted" when the rounds are rolled back (``Project.rollback``'s ``predicted_elsewhere``)."""
-    folder = gui_dir(project) / SOURCE_ONLY
-    if not folder.is_dir():
-        return set()
-    ids = {r.id for r in project.images}
-    return {p.stem for p in folder.glob("*.tif") if p.stem in ids}
+    """Where an image's source-only map is (``store.project.SOURCE_ONLY_MAPS``: ``Project.rollback`` reads it too)."""
+    return Path(project.folder) / SOURCE_ONLY_MAPS / f"{image_id}.tif"
 
 
 def draft_path(project, image_id: str) -> Path:
@@ -144,7 +136,7 @@ def _read_tif(path: Path) -> np.ndarray | None:
 
 
 def source_only_record_path(project) -> Path:
-    return gui_dir(project) / SOURCE_ONLY / "record.json"
+    return Path(project.folder) / SOURCE_ONLY_MAPS / "record.json"
 
 
 def source_only_record(project) -> dict:

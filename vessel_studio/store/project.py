@@ -134,6 +134,10 @@ class UnknownImageError(KeyError, ValueError):
 #: export goes into them (``Project.own_folder``)
 OWN_FOLDERS = ("images", "corrections", "rounds", "work", "gui")
 
+#: the source-only maps ("Segment with bundled model": ``gui.tasks.source_only_path``), one ``<image id>.tif`` each:
+#: predictions outside the rounds, which keep their images "predicted" through a roll back (``Project.rollback``)
+SOURCE_ONLY_MAPS = Path("gui") / "source-only"
+
 #: how many unreadable files ``add_images`` names in its error (it counts them all)
 MAX_NAMED_PROBLEMS = 5
 
@@ -714,15 +718,15 @@ class Project:
         self.log("round committed", round=rec.index, stage=rec.stage, metrics=rec.metrics)
         return rec
 
-    def rollback(self, round: int, *, predicted_elsewhere: Iterable[str] = ()) -> list[int]:
+    def rollback(self, round: int) -> list[int]:
         """Keep rounds with index <= ``round`` (``-1`` removes all); return the removed indices.
 
         The manifest is edited first, the folders deleted after. When no round remains,
         images in state "predicted" go back to "new"; so do those that only the removed rounds
-        predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were), except the ids in
-        ``predicted_elsewhere``: images with a prediction outside the rounds (the window's source-only maps,
-        ``gui.tasks.source_only_ids``), which stay "predicted" (session 40 QA: rolled back to no round, the images
-        the bundled model had segmented were listed "new" while Review and export still used their maps).
+        predicted (what :meth:`commit_round` marked; a cancelled job leaves the states as they were), except the images
+        with a prediction outside the rounds (:meth:`source_only_ids`), which stay "predicted" (session 40 QA: rolled
+        back to no round, the images the bundled model had segmented were listed "new" while Review and export still
+        used their maps).
 
         An interrupted adaptation (a killed ``adapt``, ``adaptation.job.interrupted_job``) that went on from a round
         removed here can no longer be resumed (the next ``adapt`` starts afresh): its work in ``work/`` is deleted
@@ -743,7 +747,7 @@ class Project:
                 f"them ({', '.join(map(str, whole)) if whole else 'none but the latest'}) or -1 (every round), "
                 f"or make its maps again first: vessel-studio rounds {self.folder} --restore {target.index}")
         removed: list[str] = []
-        elsewhere = set(predicted_elsewhere)
+        elsewhere = self.source_only_ids()
 
         def fn(d):
             keep = [x for x in d["rounds"] if int(x["index"]) <= int(round)]
@@ -771,6 +775,15 @@ class Project:
             # deleted: its record too (kept while a job held the project, or when the lock could not be taken)
             indices.work_deleted = indices.gave_up is not None and not (self.work_dir / JOB_FILE).exists()
         return indices
+
+    def source_only_ids(self) -> set[str]:
+        """The ids of the images that have a source-only map (:data:`SOURCE_ONLY_MAPS`, written by the window's
+        "Segment with bundled model")."""
+        folder = self.folder / SOURCE_ONLY_MAPS
+        if not folder.is_dir():
+            return set()
+        ids = {r.id for r in self.images}
+        return {p.stem for p in folder.glob("*.tif") if p.stem in ids}
 
     def given_up_job(self) -> dict[str, Any] | None:
         """The record (``work/job.json``) of an interrupted adaptation that can no longer be resumed: the round it went
