@@ -280,12 +280,17 @@ def history_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[s
     references taken from the first round that recorded them (``source_vessel_fraction``,
     ``source_mask_fraction``: round 0; rounds recorded before session 23 have no
     ``source_mask_fraction`` and keep the flood ratio against the source segmenter alone)."""
+    ref, prior = _references(history)
+    return {int(h.get("round", i)): round_warnings(h, reference=ref, source_masks=prior)
+            for i, h in enumerate(history)}
+
+
+def _references(history: Sequence[Mapping[str, float]]) -> tuple[float | None, float | None]:
+    """The guard's references: the first recorded ``source_vessel_fraction`` and ``source_mask_fraction``."""
     def first(key):
         return next((float(h[key]) for h in history if h.get(key) is not None), None)
 
-    ref, prior = first("source_vessel_fraction"), first("source_mask_fraction")
-    return {int(h.get("round", i)): round_warnings(h, reference=ref, source_masks=prior)
-            for i, h in enumerate(history)}
+    return first("source_vessel_fraction"), first("source_mask_fraction")
 
 
 #: how :func:`shown_warnings` names a round's delivered maps
@@ -300,10 +305,7 @@ def shown_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str
     at p >= 0.5 in either image) while its chain's maps marked about 5 % of each image, and the guard said nothing.
     The job's re-runs (``guard_retries``) and the benchmark's label-free round choice still read
     :func:`history_warnings` alone."""
-    def first(key):
-        return next((float(h[key]) for h in history if h.get(key) is not None), None)
-
-    ref, prior = first("source_vessel_fraction"), first("source_mask_fraction")
+    ref, prior = _references(history)
     out = history_warnings(history)
     for i, h in enumerate(history):
         dvf = h.get("delivered_vessel_fraction")

@@ -892,14 +892,7 @@ class Project:
         """The job holding the project, as messages name it: "vessel-studio adapt (process PID, since TIME)"
         from what ``acquire_job_lock`` wrote into the lock file, "a job of this process", else "another job". Ask
         it while ``job_running()``: a killed holder's file still names it (a released lock's is emptied)."""
-        try:
-            fd = os.open(self.work_dir / ".job.lock", os.O_RDONLY)
-        except OSError:
-            return "another job"
-        try:
-            holder = _lock_holder(fd)
-        finally:
-            os.close(fd)
+        holder = self._lock_record()
         if holder is None:
             return "another job"
         if holder.get("pid") == os.getpid():
@@ -911,16 +904,20 @@ class Project:
         adaptation, ``"restore"`` for making a round's maps again, ...), None when its lock file does not say (a lock
         taken before session 40, or none held). Session 39 QA: a mask saved while a restore held the project was
         said to be trusted by "the adaptation running there", read from an interrupted run's stale record."""
+        holder = self._lock_record()
+        task = holder.get("task") if holder is not None else None
+        return task if isinstance(task, str) else None
+
+    def _lock_record(self) -> dict[str, Any] | None:
+        """What the job holding the lock wrote into its file (``acquire_job_lock``), None: no file or nothing read."""
         try:
             fd = os.open(self.work_dir / ".job.lock", os.O_RDONLY)
         except OSError:
             return None
         try:
-            holder = _lock_holder(fd)
+            return _lock_holder(fd)
         finally:
             os.close(fd)
-        task = holder.get("task") if holder is not None else None
-        return task if isinstance(task, str) else None
 
     def job_elsewhere(self) -> str | None:
         """``job_holder()`` when a job of another process holds the project (a terminal's ``vessel-studio adapt``,
