@@ -47,3 +47,26 @@ def test_a_folder_without_images_at_its_top_level_is_named(tmp_path):
                                          r"searched; nothing was added\)"):
         proj.add_images([tmp_path / "scan.png", tmp_path / "export"])
     assert proj.images == []
+
+
+def test_each_folder_given_is_listed_once(tmp_path, monkeypatch):
+    """Session 40 listed each folder twice (once to check it holds images, once for the add): a folder of thousands of
+    scans on a network share was read twice. The same folder given twice is listed once too (its images added once)."""
+    import os
+
+    listings = []
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        listings.append(os.path.basename(self))
+        return real_iterdir(self)
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((24, 24), 10 * i + ord(name), np.uint8)).save(tmp_path / name / f"{i}.png")
+    proj = Project.create(tmp_path / "proj", modality="octa")
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    added = proj.add_images([tmp_path / "a", tmp_path / "b", tmp_path / "a"])
+    assert sorted(listings) == ["a", "b"]
+    assert len(added) == 4

@@ -414,12 +414,20 @@ class Project:
         from vessel_studio.events import Progress
 
         paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
-        for p in paths:  # a folder with none: named, rather than "added 0 image(s)" (session 40 QA: the window said only
-            # that for a scanner's export folder of one subfolder per patient, dropped or chosen with Add folder…)
-            if p.is_dir() and not expand_image_paths([p]):
+        # each folder listed once (session 40 listed each twice: once for the check below, again for the add; a folder
+        # of thousands of scans on a network share was read twice, and a scan written into it in between was added
+        # without having been checked)
+        listed: dict[Path, list[Path]] = {}
+        for p in paths:
+            if p not in listed and p.is_dir():
+                listed[p] = expand_image_paths([p])
+        for p, found in listed.items():  # a folder with none: named, rather than "added 0 image(s)" (session 40 QA:
+            # the window said only that for a scanner's export folder of one subfolder per patient, dropped or chosen
+            # with Add folder…)
+            if not found:
                 raise ValueError(f"{p}: folder holds no image files at its top level (subfolders are not searched; "
                                  "nothing was added)")
-        files = expand_image_paths(paths)
+        files = [f for p in paths for f in (listed[p] if p in listed else expand_image_paths([p]))]
         inside = [f for f in files if self.own_folder(f) is not None]
         if inside:  # its copies, corrections (masks), maps: "Add folder…" on corrections/ took masks for scans
             raise ValueError(f"{inside[0]}: a file of the project itself (in its {self.own_folder(inside[0])}/ "
