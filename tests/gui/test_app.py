@@ -46,7 +46,8 @@ def test_thumbnails_arrive_from_worker(studio, qtbot):
 
 def test_add_images_by_folder_and_by_drop(studio, tmp_path, qtbot):
     from qtpy.QtCore import QMimeData, QPoint, Qt, QUrl
-    from qtpy.QtGui import QDropEvent
+    from qtpy.QtGui import QDragEnterEvent, QDropEvent
+    from qtpy.QtWidgets import QApplication
 
     from vessel_studio.samples import write_sample_images
 
@@ -60,8 +61,11 @@ def test_add_images_by_folder_and_by_drop(studio, tmp_path, qtbot):
     extra = write_sample_images(tmp_path / "extra", n=1, modality="fundus", shape=(80, 80), seed=99)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(extra.images[0]))])
-    ev = QDropEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    panel.dropEvent(ev)
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(panel, QDragEnterEvent(QPoint(5, 5), *args))  # as Qt delivers it (gui.drops' filter)
+    ev = QDropEvent(QPoint(5, 5).toPointF(), *args)
+    QApplication.sendEvent(panel, ev)
+    assert ev.isAccepted()
     qtbot.waitUntil(lambda: panel.list.count() == 7, timeout=10000)
     assert len(studio.project.images) == 7
 

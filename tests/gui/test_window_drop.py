@@ -88,9 +88,9 @@ def _canvas(studio):
     return studio.viewer.window._qt_viewer.canvas.native
 
 
-def _shown(studio, qtbot, widget):
+def _shown(studio, qtbot, widget, least: int = 50):
     """The window shown at the size the app opens it (``app.LAUNCH_SIZE``), ``widget`` in view (the Project panel
-    scrolled to it), laid out."""
+    scrolled to it), laid out; ``widget`` at least ``least`` pixels wide and high."""
     from qtpy.QtWidgets import QScrollArea
 
     from vessel_studio.gui.app import LAUNCH_SIZE
@@ -98,7 +98,7 @@ def _shown(studio, qtbot, widget):
     window = studio.viewer.window._qt_window
     window.resize(*LAUNCH_SIZE)
     window.show()
-    qtbot.waitUntil(lambda: widget.isVisible() and widget.width() > 50 and widget.height() > 50, timeout=5000)
+    qtbot.waitUntil(lambda: widget.isVisible() and widget.width() > least and widget.height() > least, timeout=5000)
     parent = widget.parentWidget()
     while parent is not None and not isinstance(parent, QScrollArea):
         parent = parent.parentWidget()
@@ -243,3 +243,187 @@ def test_a_project_folder_dropped_with_other_files_is_named(studio, dialogs, qtb
     assert title == "Cannot add images" and text.startswith(f"{tmp_path / 'other'}: a project folder")
     assert "drop it alone to open it" in text
     assert len(studio.project.images) == before and studio.project.folder == folder and not studio.io_runner.running
+
+
+# --- session 41: the other panels, the drag's status line, napari's File > Open ----------------------------------
+
+
+def _scrolled_to(studio, qtbot, name, widget):
+    """``widget`` of the panel ``name`` in view: its dock raised (Adaptation is tabbed under Project, Export under
+    Review), the panel scrolled to it."""
+    studio.docks[name].raise_()
+    _shown(studio, qtbot, widget, least=10)
+
+
+def drag_over(studio, widget, paths):
+    """Drag ``paths`` over the middle of ``widget`` and away again without a drop (as Qt delivers it: an enter and a
+    move to the widget taking drops there, then a leave); the status line while over it, and whether it took them."""
+    from qtpy.QtCore import QMimeData, Qt, QUrl
+    from qtpy.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent
+    from qtpy.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    window = widget.window()
+    at = widget.mapToGlobal(_drop_point(widget))
+    target = _target(window, window.mapFromGlobal(at))
+    local = target.mapFromGlobal(at)
+    actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction | Qt.DropAction.LinkAction
+    args = (mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(local, actions, *args)
+    QApplication.sendEvent(target, enter)
+    move = QDragMoveEvent(local, actions, *args)
+    move.setAccepted(enter.isAccepted())
+    QApplication.sendEvent(target, move)
+    line = studio.viewer.status
+    QApplication.sendEvent(target, QDragLeaveEvent())
+    return line, enter.isAccepted() and move.isAccepted()
+
+
+def test_scans_dropped_on_the_review_or_the_adaptation_panel_are_added(studio, napari_open, qtbot, scans):
+    """Session 40 QA: a drop on the Review, Adaptation or Export panel was refused (the "no" cursor: only the Project
+    panel and the image took drops). The Review panel and the Adaptation panel (outside its "Labelled source images"
+    box) take them as the image list does."""
+    before = len(studio.project.images)
+    for (name, widget), scan in zip((("Review", studio.panels["Review"]),
+                                     ("Adaptation", studio.panels["Adaptation"].btn_run)), scans):
+        _scrolled_to(studio, qtbot, name, widget)
+        with qtbot.waitSignal(studio.io_runner.finished, timeout=30000) as done:
+            assert drop_on(widget, [scan]), name
+        assert done.args[0].status == "done", done.args[0].error
+    assert len(studio.project.images) == before + 2 and napari_open == []
+    assert [layer.name for layer in studio.viewer.layers] == ["image", "compare", "probability", "uncertainty", "mask"]
+
+
+def test_a_drop_on_the_source_box_or_the_export_panel_is_refused_saying_where_to_drop(studio, napari_open, qtbot,
+                                                                                    scans):
+    """A folder dropped on the Adaptation panel's "Labelled source images" box may be meant as the source images, and
+    one dropped on the Export panel as the export folder: added to the project as target scans they would be a bad
+    surprise. They are refused, and the status line says where target scans go and how those are chosen."""
+    before = len(studio.project.images)
+    folder = scans[0].parent
+    for name, widget, start in (
+            ("Adaptation", studio.panels["Adaptation"].source, "the labelled source images are chosen with Choose "
+                                                               "images… here: drop target scans on the image, "),
+            ("Export", studio.panels["Export"], "the Export panel takes no dropped files (Export… chooses the folder): "
+                                                "drop target scans on the image, ")):
+        _scrolled_to(studio, qtbot, name, widget)
+        studio.viewer.status = "Ready"
+        line, taken = drag_over(studio, widget, [folder])
+        assert line.startswith(start) and not taken, name
+        assert studio.viewer.status == "Ready"
+        assert not drop_on(widget, [folder]), name
+    qtbot.wait(50)
+    assert not studio.io_runner.running and len(studio.project.images) == before and napari_open == []
+
+
+def test_the_drag_line_goes_when_the_drag_leaves_without_a_drop(studio, napari_open, qtbot, scans):
+    """Session 40 QA: the status line said while files were dragged over the image ("drop image files or folders to
+    add them …") stayed after the drag left the window without a drop; what was there before comes back."""
+    line = "drop image files or folders to add them to the project, or a project folder to open it"
+    for name, widget in (("Review", _canvas(studio)), ("Project", studio.panels["Project"].list.viewport()),
+                         ("Review", studio.panels["Review"])):
+        _scrolled_to(studio, qtbot, name, widget)
+        studio.viewer.status = "added 3 image(s)"
+        assert drag_over(studio, widget, scans[:1]) == (line, True)
+        assert studio.viewer.status == "added 3 image(s)"
+    assert napari_open == [] and not studio.io_runner.running
+
+
+@pytest.fixture
+def file_menu(studio, monkeypatch):
+    """napari's File menu of the studio's window: ``file_menu("Open File(s)...", [paths])`` chooses ``paths`` in its
+    file dialog (``Open Folder...``: one folder) and runs the menu's action, as a person does."""
+    from qtpy.QtWidgets import QFileDialog
+
+    import napari._qt.qt_viewer as napari_qt_viewer
+
+    monkeypatch.setattr(napari_qt_viewer, "update_open_history", lambda *a, **k: None)  # napari's settings
+    chosen: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (list(chosen), "")))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: chosen[0]))
+
+    def run(title, paths):
+        chosen[:] = [str(p) for p in paths]
+        (action,) = [a for a in studio.viewer.window.file_menu.actions() if a.text().replace("&", "") == title]
+        action.trigger()
+
+    return run
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """The studio's "Add to the project?" question (``dialogs.add_or_open``): its texts; the answer set in
+    ``asked.answer``."""
+    from vessel_studio.gui import dialogs as dialogs_module
+
+    class Asked(list):
+        answer = "add"
+
+    rec = Asked()
+
+    def add_or_open(parent, title, text):
+        rec.append(text)
+        return rec.answer
+
+    monkeypatch.setattr(dialogs_module, "add_or_open", add_or_open)
+    return rec
+
+
+def test_scans_opened_with_napari_s_file_menu_are_offered_to_the_project(studio, napari_open, asked, file_menu,
+                                                                          qtbot, scans, tmp_path):
+    """Session 41 QA: napari's own File > Open File(s)… and Open Folder… in the studio's window sent the scans to
+    napari's readers ("Choose reader", then layers over the Review panel's image and mask, the mask no longer the
+    selected layer), as drops on the image did before session 40. With a project open they are offered to it now:
+    "Add to project" adds them as Add images… does, "Open as layers" lets napari open them, Cancel does neither.
+    Run through the menu's own actions: a napari whose File > Open no longer goes through ``QtViewer._qt_open`` (the
+    private method ``gui.drops.route_file_opens`` wraps) fails here."""
+    assert getattr(studio.viewer.window._qt_viewer._qt_open, "vessel_studio", False)
+    layers = [layer.name for layer in studio.viewer.layers]
+    before = len(studio.project.images)
+    with qtbot.waitSignal(studio.io_runner.finished, timeout=30000) as done:
+        file_menu("Open File(s)...", scans[:2])
+    assert done.args[0].status == "done", done.args[0].error
+    assert napari_open == [] and len(studio.project.images) == before + 2
+    assert asked[0].startswith(f"napari's File menu opens 2 image file(s): {scans[0].name}, {scans[1].name}. Add them "
+                               f"to the project {studio.project.name}")
+    assert [layer.name for layer in studio.viewer.layers] == layers
+    assert studio.viewer.layers.selection.active.name == "mask"
+    # a folder of scans
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(scans[2], folder)
+    with qtbot.waitSignal(studio.io_runner.finished, timeout=30000):
+        file_menu("Open Folder...", [folder])
+    assert len(studio.project.images) == before + 3 and asked[1].startswith(
+        f"napari's File menu opens the images of {folder}.")
+    # Open as layers: napari's, as before; Cancel: nothing
+    asked.answer = "open"
+    file_menu("Open Files as Stack...", scans[:1])
+    assert napari_open == [[str(scans[0])]]
+    asked.answer = "cancel"
+    file_menu("Open File(s)...", scans[1:2])
+    assert napari_open == [[str(scans[0])]] and len(asked) == 4
+    qtbot.wait(50)
+    assert not studio.io_runner.running and len(studio.project.images) == before + 3
+
+
+def test_napari_s_file_menu_keeps_other_files_and_a_window_without_project(studio, napari_open, asked, file_menu,
+                                                                          qtbot, scans, tmp_path):
+    """What is not a scan (a ``.npy``, a folder without images) goes to napari's readers as before, unasked, and so do
+    scans when no project is open; a project folder chosen with Open Folder… is opened, as dropped."""
+    from vessel_studio.samples import write_sample_project
+
+    npy = tmp_path / "points.npy"
+    np.save(npy, np.zeros((4, 4)))
+    file_menu("Open File(s)...", [npy])
+    file_menu("Open File(s)...", [scans[0], npy])
+    (tmp_path / "empty").mkdir()
+    file_menu("Open Folder...", [tmp_path / "empty"])
+    assert napari_open == [[str(npy)], [str(scans[0]), str(npy)], [str(tmp_path / "empty")]] and asked == []
+    write_sample_project(tmp_path / "other", n=1, modality="octa", shape=(32, 32), seed=0)
+    file_menu("Open Folder...", [tmp_path / "other"])
+    assert studio.project.folder.name == "other" and len(napari_open) == 3 and asked == []
+    studio.project = None  # as in a window opened without a project
+    file_menu("Open File(s)...", scans[:1])
+    assert napari_open[-1] == [str(scans[0])] and asked == []

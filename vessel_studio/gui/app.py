@@ -39,11 +39,18 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
         pass
     studio.panels.update(panels)
     studio.docks.update(docks)
-    try:  # files dropped on the image go to the project, not to napari's readers as layers over the Review panel's
-        from vessel_studio.gui.drops import route_canvas_drops
+    # files dropped on the image or on the Project, Review or Adaptation panel go to the project, not to napari's
+    # readers as layers over the Review panel's; the Adaptation panel's source box and the Export panel refuse them,
+    # saying where to drop; napari's File > Open… offers images to the project first (``gui.drops``)
+    from vessel_studio.gui.drops import EXPORT_LINE, SOURCE_LINE, route_drops, route_file_opens
 
-        route_canvas_drops(studio, viewer.window._qt_viewer)
-    except (AttributeError, RuntimeError):  # another napari layout
+    refused = {"Adaptation": ((panels["Adaptation"].source,), SOURCE_LINE), "Export": ((docks["Export"],), EXPORT_LINE)}
+    for name, dock in docks.items():
+        route_drops(studio, dock, *refused.get(name, ()))
+    try:
+        route_drops(studio, viewer.window._qt_viewer)
+        route_file_opens(studio, viewer.window._qt_viewer)
+    except (AttributeError, RuntimeError):  # another napari layout (tests/gui/test_window_drop.py fails then)
         pass
     try:
         _size_docks_when_shown(studio, viewer.window._qt_window)

@@ -37,6 +37,17 @@ def save_discard_cancel(parent: QWidget | None, title: str, text: str) -> str:
     return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
 
 
+def add_or_open(parent: QWidget | None, title: str, text: str) -> str:
+    """"add" (to the project), "open" (as napari layers) or "cancel"."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
+    add = box.addButton("Add to project", QMessageBox.ButtonRole.AcceptRole)
+    layers = box.addButton("Open as layers", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(add)
+    box.exec()
+    return {add: "add", layers: "open"}.get(box.clickedButton(), "cancel")
+
+
 def pick_folder(parent: QWidget | None, title: str) -> str | None:
     path = QFileDialog.getExistingDirectory(parent, title)
     return path or None

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.gui import dialogs
-from vessel_studio.gui.drops import local_paths
+from vessel_studio.gui.drops import route_drops
 from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, error_text, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, thumbnail
@@ -66,7 +66,8 @@ class ProjectPanel(QWidget):
     def __init__(self, studio, parent=None):
         super().__init__(parent)
         self.studio = studio
-        self.setAcceptDrops(True)
+        # files dropped on it (its image list) go to the studio (``Studio.dropped``), once the drop has returned
+        route_drops(studio, self)
         self._thumbs: dict[str, object] = {}
         #: each image's row in the list (refresh makes them): a thumbnail or a selection finds its row at once;
         #: scanning the list for each thumbnail was quadratic (a 1,000-image project: ~1M item reads on the GUI
@@ -215,19 +216,6 @@ class ProjectPanel(QWidget):
                 "This cannot be undone."):
             return False
         return self.studio.remove_images(ids)
-
-    def dragEnterEvent(self, event):  # noqa: N802
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event):  # noqa: N802
-        paths = local_paths(event.mimeData())
-        if not paths:
-            return
-        event.acceptProposedAction()
-        # after the drop has returned: its questions and dialogs (another project's "Unsaved correction", "Cannot add
-        # images") would otherwise open inside the drop, with the file manager the files came from still waiting on it
-        QTimer.singleShot(0, lambda: self.dropped(paths))
 
     def dropped(self, paths: list[str]) -> bool:
         """Files or folders dropped on the panel (``Studio.dropped``: a project folder alone is opened, else the

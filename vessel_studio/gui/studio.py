@@ -194,7 +194,7 @@ class Studio(WatchMixin, QObject):
         return True
 
     def dropped(self, paths: list[str | Path]) -> bool:
-        """Files or folders dropped on the window (the Project panel's image list, the image: ``gui.drops``): a
+        """Files or folders dropped on the window (the Project, Review or Adaptation panel, the image: ``gui.drops``): a
         project folder alone is opened; else the images are added to the open project (``add_images``). Dropped
         files that are not images by their name (a file manager's "select all" takes ``Thumbs.db``, ``.DS_Store``,
         notes) are left out and named in the status line, where "Add images…" would refuse the whole add for them
@@ -218,6 +218,51 @@ class Studio(WatchMixin, QObject):
             self.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: "
                              f"{shown_names([p.name for p in skipped], 5)}")
         return bool(keep) and self.add_images(keep)
+
+    def opened(self, paths: list[str | Path]) -> bool:
+        """Files or a folder chosen with napari's own File > Open File(s)…, Open Files as Stack… or Open Folder… in
+        this window (``gui.drops.route_file_opens``); True when the studio took them, False to let napari open them
+        as layers. A project folder alone is opened. With a project open, images (files named as images, or folders
+        holding some at their top level) are offered to it: "Add to project" adds them as Add images… does, "Open as
+        layers" lets napari open them (over the Review panel's layers, as before), Cancel does neither. Anything else
+        (a web address, a ``.npy``, a folder without images), or no project open: napari's (session 41 QA: napari
+        asked "Choose reader", then stacked layers over the Review panel's and took the active layer from the
+        mask)."""
+        from vessel_studio.store.project import IMAGE_SUFFIXES
+        from vessel_studio.wording import shown_names
+
+        if not paths or any("://" in str(p) for p in paths):
+            return False
+        given = [Path(p) for p in paths]
+        if len(given) == 1 and (given[0] / "project.json").is_file():
+            self.open_project(given[0])
+            return True
+        if self.project is None:
+            return False
+
+        def image(p: Path) -> bool:
+            return p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+
+        def has_images(folder: Path) -> bool:
+            try:
+                return any(x.is_file() and image(x) for x in folder.iterdir())
+            except OSError:
+                return False
+
+        if not all((p.is_file() and image(p)) or (p.is_dir() and has_images(p)) for p in given):
+            return False
+        folders = [p for p in given if p.is_dir()]
+        what = (f"the images of {shown_names([str(p) for p in folders], 2)}" if folders and len(folders) == len(given)
+                else f"{len(given)} image file(s): {shown_names([p.name for p in given], 5)}" if not folders
+                else f"{shown_names([p.name for p in given], 5)}")
+        answer = dialogs.add_or_open(
+            self._parent_widget(), "Add to the project?",
+            f"napari's File menu opens {what}. Add them to the project {self.project.name} (as the Project panel's "
+            "Add images… does), or open them as napari layers over the Review panel's image and mask (the mask then "
+            "stops being the selected layer: select it again to paint)?")
+        if answer == "add":
+            self.add_images(given)
+        return answer != "open"
 
     def _io_events(self, batch: list) -> None:
         from vessel_studio.events import Progress
