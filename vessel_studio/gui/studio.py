@@ -285,7 +285,7 @@ class Studio(WatchMixin, QObject):
             if missed is None and not unreadable:
                 self.images_changed.emit()
             note = getattr(records, "orientation_note", None)  # Project.add_images_job's: files with an orientation tag
-            kind = getattr(records, "modality_note", None)  # gray scans added to a fundus project
+            kind = getattr(records, "modality_note", None)  # gray scans in a fundus project, photographs in an octa one
             self.status.emit(f"added {len(records)} image(s)" + (f"; {unreadable}" if unreadable else "")
                              + (f"; {note}" if note else "") + (f"; {kind}" if kind else ""))
             if kind:  # the wrong modality spoils every mask and round: not a status line that the next one replaces

@@ -161,21 +161,44 @@ class AddedImages(list):
     modality_note: str | None = None
 
 
-def modality_note(modality: str, shapes) -> str | None:
-    """A line for an add of images (their array ``shapes``) to a project of ``modality`` when they look like the other
-    modality, else None. Only the case the window's "New project…" dialog leads to is said: a fundus project (the
-    dialog's first choice) given gray, one-channel images only, as OCT-A en-face scans are. A fundus project prepares
-    them as photographs (vessels dark on a bright, round field of view) and does not re-normalise by default: the
-    bundled model drew almost nothing on OCTA-500 scans so (session 40 QA: 8 test scans, mean Dice 0.002 with
-    ``segment --modality fundus``, 0.130 with ``--modality octa``). Red-free fundus photographs are gray too, hence a
-    note, not a refusal; the modality of a project cannot be changed, so the note says to make a new one."""
+def modality_note(modality: str, shapes, colour=None) -> str | None:
+    """A line for an add of images (their array ``shapes``; ``colour``: for each, whether its red, green and blue
+    differ, :func:`_probe_image`) to a project of ``modality`` when all of them look like the other modality, else
+    None.
+
+    A fundus project (the "New project…" dialog's first choice) given gray, one-channel images only, as OCT-A en-face
+    scans are: it prepares them as photographs (vessels dark on a bright, round field of view) and does not
+    re-normalise by default; the bundled model drew almost nothing on OCTA-500 scans so (session 40 QA: 8 test scans,
+    mean Dice 0.002 with ``segment --modality fundus``, 0.130 with ``--modality octa``). Red-free fundus photographs
+    are gray too, hence a note, not a refusal.
+
+    An OCT-A project given colour images only, as fundus photographs are (session 41 QA: a DRIVE folder added to an
+    OCT-A project in the window, without a word): it takes vessels as bright on a dark scan; the bundled model on
+    DRIVE's 20 test photographs scored a mean Dice of 0.813 with ``segment --modality fundus`` and 0.057 with
+    ``--modality octa``. A gray scan saved as RGB (three equal channels) is not colour.
+
+    The modality of a project cannot be changed, so the note says to make a new one."""
     shapes = [tuple(s) for s in shapes]
-    if modality != "fundus" or not shapes or any(len(s) != 2 for s in shapes):
+    if not shapes:
         return None
     n = len(shapes)
-    return (f"{'all ' if n > 1 else ''}{n} image{'s are' if n > 1 else ' is'} gray (one channel), as OCT-A scans are, "
-            "but this is a fundus project, which takes vessels as dark on a bright photograph: if they are OCT-A "
-            "scans, make a new project of modality octa for them")
+    if modality == "fundus" and all(len(s) == 2 for s in shapes):
+        return (f"{'all ' if n > 1 else ''}{n} image{'s are' if n > 1 else ' is'} gray (one channel), as OCT-A scans "
+                "are, but this is a fundus project, which takes vessels as dark on a bright photograph: if they are "
+                "OCT-A scans, make a new project of modality octa for them")
+    if modality == "octa" and colour is not None and len(colour) == n and all(colour):
+        return (f"{'all ' if n > 1 else ''}{n} image{'s are' if n > 1 else ' is'} in colour, as fundus photographs "
+                "are, but this is an OCT-A project, which takes vessels as bright on a dark scan: if they are fundus "
+                "photographs, make a new project of modality fundus for them")
+    return None
+
+
+def _colour(arr: np.ndarray) -> bool:
+    """Whether an image array is in colour: three or four channels whose first three are not all equal (a gray scan
+    saved as RGB is not)."""
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+        return False
+    return bool(np.any(arr[..., 0] != arr[..., 1]) or np.any(arr[..., 1] != arr[..., 2]))
 
 
 class Project:
@@ -438,13 +461,15 @@ class Project:
         seen: set[str] = set()
         problems: list[ValueError] = []  # every unreadable file named at once, not one per try
         oriented: list[Path] = []  # the new ones that carry an orientation tag (not applied)
+        colours: list[bool] = []  # for each of todo: whether it is in colour (``modality_note``)
         for i, f in enumerate(files):
             try:
                 digest = sha256_file(f)
                 if digest not in existing and digest not in seen:
-                    shape, spacing, tagged = _probe_image(f)
+                    shape, spacing, tagged, colour = _probe_image(f)
                     seen.add(digest)
                     todo.append((f, digest, shape, spacing))
+                    colours.append(colour)
                     if tagged:
                         oriented.append(f)
             except ValueError as exc:
@@ -461,7 +486,7 @@ class Project:
 
         records = AddedImages()
         records.orientation_note = orientation_summary(oriented)
-        records.modality_note = modality_note(self.modality, [shape for _f, _d, shape, _s in todo])
+        records.modality_note = modality_note(self.modality, [shape for _f, _d, shape, _s in todo], colours)
         have = {r.file for r in self.images}
         try:
             for i, (f, digest, shape, spacing) in enumerate(todo):
@@ -1190,9 +1215,10 @@ def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | None, bool]:
-    """Shape and pixel spacing (mm) of an image, and whether it carries an orientation tag
-    (``io.images.orientation_tagged``); a ValueError naming the file if unreadable."""
+def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | None, bool, bool]:
+    """Shape and pixel spacing (mm) of an image, whether it carries an orientation tag
+    (``io.images.orientation_tagged``) and whether it is in colour (:func:`_colour`); a ValueError naming the file if
+    unreadable."""
     try:
         from vessel_studio.io.images import orientation_tagged, read_image
     except ImportError:
@@ -1201,7 +1227,7 @@ def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | Non
         arr, meta = read_image(path)
         spacing = getattr(meta, "pixel_spacing_mm", None)
         return (tuple(int(s) for s in arr.shape), (tuple(float(s) for s in spacing) if spacing else None),
-                orientation_tagged(meta))
+                orientation_tagged(meta), _colour(arr))
     from PIL import Image
 
     try:
@@ -1209,7 +1235,7 @@ def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | Non
             arr = np.asarray(im)
     except OSError as exc:
         raise ValueError(f"{path}: not a readable image ({exc})") from exc
-    return tuple(int(s) for s in arr.shape), None, False
+    return tuple(int(s) for s in arr.shape), None, False, _colour(arr)
 
 
 def _copy_checked(src: Path, dest: Path, sha256: str) -> None:
