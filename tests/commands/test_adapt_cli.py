@@ -138,6 +138,30 @@ def test_rounds_command_lists_flags_and_rolls_back(tmp_path, capsys):
     assert "no round 5 (rounds: [0])" in capsys.readouterr().err
 
 
+def test_rounds_command_says_which_rounds_the_guard_ran_again(tmp_path, capsys):
+    """Session 41: a round the label-free guard ran again (``guard_retries``) records it (``metrics["guard_retries"]``,
+    the seed of the run kept, the job's as ``job_seed``), and ``rounds`` printed none of it; a round not re-run (0) or
+    recorded without the count says nothing."""
+    from vessel_studio.store import RoundRecord
+
+    proj = Project.create(tmp_path / "p", modality="octa")
+    for index, record in ((0, {"metrics": {"guard_retries": 2.0}, "seed": 11, "job_seed": 3}),
+                          (1, {"metrics": {"guard_retries": 0.0}, "seed": 3}), (2, {"metrics": {}}),
+                          (3, {"metrics": {"guard_retries": 1.0}, "seed": 12})):
+        src = tmp_path / f"r{index}"
+        (src / "pseudo").mkdir(parents=True)
+        metrics = {"vessel_fraction": 0.09, **({"source_vessel_fraction": 0.10} if index == 0 else {}),
+                   **record.pop("metrics")}
+        proj.commit_round(src, RoundRecord(index=index, folder="", metrics=metrics, **record))
+    assert main(["rounds", str(proj.folder)]) == 0
+    out = capsys.readouterr().out
+    assert "label-free guard: no round flagged\n" in out
+    assert out.endswith("round 0: its first 2 runs were flagged by the label-free guard, which ran it again 2 times "
+                        "with other seeds (re-run 2 kept, seed 11; the job's seed 3)\n"
+                        "round 3: its first run was flagged by the label-free guard, which ran it again with another "
+                        "seed (re-run 1 kept, seed 12)\n"), out
+
+
 def test_adapt_rounds_argument():
     from vessel_studio.commands.adapt import _rounds_arg
 

@@ -211,9 +211,14 @@ def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialog
     assert "probability" in viewer.layers and "uncertainty" in viewer.layers
     p = viewer.layers["probability"].data
     assert p.shape == (96, 96) and 0 <= p.min() <= p.max() <= 1
-    assert "round 1" in [studio.panels["Review"].compare.itemText(i) for i in range(studio.panels["Review"].compare.count())]
+    # a round the label-free guard flags is listed "round 1 (flagged by the guard)" (session 41): this tiny run's
+    # rounds on synthetic images may be
+    from vessel_studio.gui.review_shown import round_of
+
+    compare = studio.panels["Review"].compare
+    assert 1 in [round_of(compare.itemText(i)) for i in range(compare.count())]
     # session 28: round 0 was listed (and the project counted it) only after the whole job had ended
-    assert any("round 0" in items and "1 round(s)" in title for items, title in seen_mid_run), seen_mid_run[-3:]
+    assert any(0 in map(round_of, items) and "1 round(s)" in title for items, title in seen_mid_run), seen_mid_run[-3:]
     assert not dialogs.errors
 
 

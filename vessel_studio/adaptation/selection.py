@@ -315,3 +315,40 @@ def shown_warnings(history: Sequence[Mapping[str, float]]) -> dict[int, list[str
         out[index] = out.get(index, []) + round_warnings({"vessel_fraction": float(dvf)}, reference=ref,
                                                          source_masks=prior, maps=DELIVERED)
     return out
+
+
+#: how the window marks a round the guard flags: "Keep rounds up to" and Review's Show / Compare with ("round 3 (flagged
+#: by the guard)")
+FLAGGED_MARK = " (flagged by the guard)"
+
+
+def flagged_rounds(rounds) -> dict[int, list[str]]:
+    """The committed rounds (``store.RoundRecord``s) that :func:`shown_warnings` flags, with their warnings."""
+    return {k: ws for k, ws in shown_warnings(round_rows(rounds)).items() if ws}
+
+
+def flag_kinds(warnings: Sequence[str]) -> str:
+    """What a round's warnings are of, once each: "collapse", "collapse and flood"."""
+    return " and ".join(dict.fromkeys(w.split(":")[0] for w in warnings))
+
+
+def guard_reruns(rounds) -> list[str]:
+    """What the round records say of the guard's re-runs (``AdaptConfig.guard_retries``), one line per round run
+    again: how many times (``metrics["guard_retries"]``), and the seed of the run kept (``seed``) with the job's
+    (``job_seed``, recorded since session 29). Re-runs stop at the first run the guard does not flag, so the run kept is
+    the last; a round still flagged then is kept with its warning (:func:`flagged_rounds`). What the runs before it
+    were flagged for is not in the record (the project's ``log.jsonl`` has it: "round flagged by the label-free
+    guard; running it again with another seed"). ``vessel-studio rounds`` and the Adaptation panel print these."""
+    out = []
+    for r in rounds:
+        n = (r.metrics or {}).get("guard_retries")
+        if not isinstance(n, (int, float)) or not n >= 1:  # not run again (0.0), not recorded, NaN
+            continue
+        n = int(n)
+        runs = ("its first run was" if n == 1 else f"its first {n} runs were") + " flagged by the label-free guard"
+        again = "with another seed" if n == 1 else f"{n} times with other seeds"
+        seeds = "" if r.seed is None else f", seed {r.seed}"
+        if seeds and r.job_seed is not None:
+            seeds += f"; the job's seed {r.job_seed}"
+        out.append(f"round {r.index}: {runs}, which ran it again {again} (re-run {n} kept{seeds})")
+    return out

@@ -35,8 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vessel_studio.adaptation.selection import (review_hint, review_pick, round_rows, select_round, shown_warnings,
-                                                  summarize)
+    from vessel_studio.adaptation.selection import (guard_reruns, review_hint, review_pick, round_rows, select_round,
+                                                  shown_warnings, summarize)
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             print(_gave_up_line(project, job, removed))
     if args.prune:
         _prune(project, args)
-    rows = round_rows(project.rounds)
+    records = project.rounds
+    rows = round_rows(records)
     if not rows:
         print("no rounds yet")
         return 0
@@ -85,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: round {index}: {flag}")
     if not flagged:
         print("label-free guard: no round flagged")
+    # the rounds the guard ran again (guard_retries): recorded, and not printed before session 41
+    for line in guard_reruns(records):
+        print(line)
     return 0
 
 

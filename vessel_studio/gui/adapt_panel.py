@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from vessel_studio.adaptation.config import CROSS_MODALITY_ROUNDS, SAME_MODALITY_ROUNDS
+from vessel_studio.adaptation.selection import FLAGGED_MARK, flag_kinds, flagged_rounds, guard_reruns
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.jobbar import JobBar
@@ -469,32 +470,36 @@ class AdaptPanel(QWidget):
         self.disk.setText("" if free is None else f"disk: {free / 1e9:,.1f} GB free on the project's drive")
 
     def update_guard(self) -> None:
-        """Show the label-free guard's warnings for the project's committed rounds."""
-        from vessel_studio.adaptation.selection import round_rows, shown_warnings
-
+        """Show the label-free guard's warnings for the project's committed rounds, and the rounds it ran again."""
         proj = self.studio.project
-        rows = round_rows(proj.rounds) if proj is not None else []
-        warnings = shown_warnings(rows)
+        records = proj.rounds if proj is not None else []  # read once (each read copies the manifest's rounds)
         #: the rounds the guard flags, with their warnings (the status line of a round flagged as it is committed)
-        self.flagged = {k: ws for k, ws in warnings.items() if ws}
-        lines = [f"⚠ round {k}: {w}" for k, ws in sorted(warnings.items()) for w in ws]
-        if lines:  # what to do, in the panel and not only in the tooltip (session 40 QA)
+        self.flagged = flagged_rounds(records)
+        lines = [f"⚠ round {k}: {w}" for k, ws in sorted(self.flagged.items()) for w in ws]
+        # a round the guard ran again (guard_retries) was said only during the run, in the stage line (session 41): its
+        # record says so, as `vessel-studio rounds` prints it
+        lines += guard_reruns(records)
+        if self.flagged:  # what to do, in the panel and not only in the tooltip (session 40 QA)
             lines.append("A flagged round is best looked at in Review (Show: that round) and rolled back (Keep "
                          "rounds up to a round before it) or run again with other settings.")
         self.guard.setText("\n".join(lines))
         self.guard.setToolTip("label-free checks of each round's pseudo-labels; a flagged round is best rolled "
                               "back or re-run with other settings" if lines else "")
-        self._fill_rollback(proj)
+        self._fill_rollback(proj, records, self.flagged)
 
-    def _fill_rollback(self, proj) -> None:
+    def _fill_rollback(self, proj, records: list | None = None, flagged: dict | None = None) -> None:
         """Rollback choices: every committed round but the last ("no round" removes them all), and
-        the label-free selection hint."""
-        from vessel_studio.adaptation.selection import prune_keep, review_hint, round_rows, shown_warnings
+        the label-free selection hint. ``records``: the project's rounds, ``flagged``: the guard's flags of them,
+        when already read (``update_guard``; before session 41 the guard's warnings were computed twice)."""
+        from vessel_studio.adaptation.selection import prune_keep, review_hint, round_rows
 
-        indices = [r.index for r in proj.rounds] if proj is not None else []
-        flagged = {k for k, ws in shown_warnings(round_rows(proj.rounds)).items() if ws} if indices else set()
-        whole = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []
-        hint = review_hint(round_rows(proj.rounds)) if indices else None
+        if records is None:
+            records = proj.rounds if proj is not None else []
+        indices = [r.index for r in records]
+        if flagged is None:
+            flagged = flagged_rounds(records) if indices else {}
+        whole = [r.index for r in records if r.pruned is None]
+        hint = review_hint(round_rows(records)) if indices else None
         self.selection_hint.setText(
             "" if hint is None else f"{hint} (label-free hint; compare the rounds in Review)")
         self.keep_round.blockSignals(True)
@@ -504,7 +509,7 @@ class AdaptPanel(QWidget):
             for i in indices[:-1]:
                 # a pruned round has no maps to go on from (Project.rollback refuses it): they are made again first
                 # a round the guard flagged says so, as the warning above does (session 40 QA)
-                mark = " (flagged by the guard)" if i in flagged else ""
+                mark = FLAGGED_MARK if i in flagged else ""
                 self.keep_round.addItem(f"round {i}{mark}" if i in whole
                                         else f"round {i}{mark} (maps deleted: made again first)", i)
             # the person's choice stays while it is offered: refilled after every job (a cancelled "Make maps
@@ -516,7 +521,7 @@ class AdaptPanel(QWidget):
         self.keep_round.blockSignals(False)
         can = bool(indices) and not self.studio.runner.running
         self.keep_round.setEnabled(can)  # a choice only: it stays while another process's job holds the project
-        keep = prune_keep(proj.rounds) if indices else []
+        keep = prune_keep(records) if indices else []
         spare = [i for i in whole[:-1] if i not in keep]  # what "Free disk…" would prune (store.prune.plan_prune)
         self._offered = (bool(indices), bool(spare))
         self.btn_rollback.setEnabled(bool(indices) and self._free())
@@ -899,7 +904,7 @@ class AdaptPanel(QWidget):
             # a round flagged as it is committed: the status bar says so (session 40 QA: the orange lines are far
             # down the panel, under the fold of a 1000-px-high window, and nothing else said it during the run)
             for r in sorted(committed & set(self.flagged)):
-                kinds = " and ".join(dict.fromkeys(w.split(":")[0] for w in self.flagged[r]))
+                kinds = flag_kinds(self.flagged[r])
                 self.studio.status.emit(f"round {r} was flagged by the label-free guard ({kinds}): see the "
                                         "Adaptation panel's warning")
             # the Review panel's Show / Compare and the Project panel's states and round count follow each round

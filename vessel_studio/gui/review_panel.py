@@ -186,12 +186,14 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.compare = QComboBox()
         for combo in (self.show_round, self.compare):  # session 28: where a pruned round went
             combo.setToolTip("the source-only maps and the project's rounds; a round whose maps \"Free disk…\" "
-                             "deleted is not listed until the Adaptation panel's \"Make maps again\" makes them")
+                             "deleted is not listed until the Adaptation panel's \"Make maps again\" makes them; a "
+                             "round the label-free guard flags is marked \"(flagged by the guard)\"")
         #: what "Show" and "Compare with" draw for the image on screen ("latest round" names its round)
         self.showing = QLabel("")
         self.showing.setWordWrap(True)
         self._note = ""  # a chosen round that a roll back removed, said once beside what is shown
         self._choices_for = None  # the project whose rounds the Show / Compare choices list
+        self._flagged: dict[int, list[str]] = {}  # the rounds the label-free guard flags, as those choices mark them
         self.side_by_side = QCheckBox("Side by side (grid)")
         self.contour = QCheckBox("Mask as contour")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -567,7 +569,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self._fill_round_choices()
         else:  # this project's rounds changed (roll back): say which chosen round is gone
             self._note = ""
-            self._note_gone(self._fill_round_choices(), proj.rounds if proj is not None else [])
+            rounds = proj.rounds if proj is not None else []
+            self._note_gone(self._fill_round_choices(rounds), rounds)
         if self.studio.project is None or self.studio.current_id is None:
             # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
@@ -608,7 +611,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     def _images_changed(self) -> None:
         proj = self.studio.project
         # a round committed or pruned (the Adaptation panel's Free disk…): say why a chosen one went
-        self._note_gone(self._fill_round_choices(), proj.rounds if proj is not None else [])
+        rounds = proj.rounds if proj is not None else []
+        self._note_gone(self._fill_round_choices(rounds), rounds)
         self._show_title()  # the state (predicted, corrected, ...) may have changed
 
     def ids(self, records: list | None = None) -> list[str]:

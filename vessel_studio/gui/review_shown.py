@@ -11,46 +11,86 @@ editing of the mask pauses (of the unsaved mask, as they then say). GUI thread o
 
 from __future__ import annotations
 
+import re
+
+from vessel_studio.adaptation.selection import FLAGGED_MARK, flag_kinds, flagged_rounds
 from vessel_studio.gui import tasks
 
 LATEST = "latest round"
 NONE = "none"
+
+#: a round's item in Show / Compare with: "round 3", or "round 3 (flagged by the guard)" (session 41)
+_ROUND_ITEM = re.compile(r"round (\d+)(?= |$)")
+
+
+def round_of(text: str) -> int | None:
+    """The round a Show / Compare with item names ("round 3", "round 3 (flagged by the guard)"), else None."""
+    m = _ROUND_ITEM.match(text)
+    return int(m.group(1)) if m else None
+
+
+def round_item(index: int, flagged) -> str:
+    """A round's item in Show / Compare with: marked when the label-free guard flags it (``flagged``: the rounds it
+    flags), as "Keep rounds up to" marks it."""
+    return f"round {index}" + (FLAGGED_MARK if index in flagged else "")
 
 
 class ShownMixin:
     """Needs the panel's ``studio``, ``viewer``, ``show_round``, ``compare``, ``showing``, ``stats``,
     ``measures``, ``show_unc``, ``image_id``, ``image``, ``_fov``, ``prob``, ``_shown``, ``_note``, ``_baseline``,
     ``_measurer``, ``_measured``, ``_showing_text``, ``_measure_timer`` (the measures of edits, once the editing
-    pauses), ``_stats_reader`` and ``_reload_maps``."""
+    pauses), ``_stats_reader``, ``_reload_maps`` and ``_flagged`` (the rounds the guard flags, with their warnings,
+    as the choices list them)."""
 
-    def _fill_round_choices(self) -> list[str]:
-        """List the project's rounds in Show and Compare with; a chosen round that is gone falls back
-        to the first choice (latest round / none). Returns the chosen rounds that are gone."""
+    def _fill_round_choices(self, rounds: list | None = None) -> list[str]:
+        """List the project's rounds (``rounds``: its records, when already read) in Show and Compare with, a
+        round the label-free guard flags marked "(flagged by the guard)" with its warnings as the item's tooltip
+        (session 41: a person reviewing a flagged round's masks was not told); a chosen round that is gone falls back
+        to the first choice (latest round / none), a chosen round whose mark changed stays chosen. Returns the
+        chosen rounds that are gone ("round N")."""
+        from qtpy.QtCore import Qt
+
         proj = self.studio.project
-        rounds = [r.index for r in proj.rounds if r.pruned is None] if proj is not None else []  # pruned: no maps
+        if rounds is None:
+            rounds = proj.rounds if proj is not None else []
+        whole = [r.index for r in rounds if r.pruned is None]  # pruned: no maps
+        self._flagged = flagged_rounds(rounds)
         gone = []
         for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
             current = combo.currentText()
+            chosen = round_of(current)
             combo.blockSignals(True)
             combo.clear()
-            items = [first] + ([LATEST] if first == NONE and rounds else []) + [tasks.SOURCE_ONLY]
-            items += [f"round {i}" for i in rounds]
+            items = [first] + ([LATEST] if first == NONE and whole else []) + [tasks.SOURCE_ONLY]
+            start = len(items)
+            items += [round_item(i, self._flagged) for i in whole]
             combo.addItems(items)
-            if current in items:
+            for k, i in enumerate(whole):
+                if i in self._flagged:
+                    tip = "\n".join(["flagged by the label-free guard (the Adaptation panel's warning):",
+                                     *self._flagged[i]])
+                    combo.setItemData(start + k, tip, Qt.ItemDataRole.ToolTipRole)
+            if chosen is not None:  # the same round, whatever its mark now
+                if chosen in whole:
+                    combo.setCurrentIndex(start + whole.index(chosen))
+                else:
+                    gone.append(f"round {chosen}")
+            elif current in items:
                 combo.setCurrentText(current)
-            elif current.startswith("round "):
-                gone.append(current)
             combo.blockSignals(False)
         return gone
 
     def _sync_round_choices(self, rounds: list) -> None:
         """List the rounds the project has now (``rounds``, its records): rounds rolled back (or added)
         outside this window, by ``vessel-studio rounds --rollback`` or another window, left a chosen
-        round that no longer exists (or was pruned: its maps deleted), and every image stepped to said "Cannot read predictions" in a dialog."""
+        round that no longer exists (or was pruned: its maps deleted), and every image stepped to said "Cannot read predictions" in a dialog.
+        The guard's marks follow the records too (a round rolled back and run again outside may be flagged now, or no
+        longer); ``_flagged`` is theirs after this."""
         listed = [t for t in (self.show_round.itemText(i) for i in range(self.show_round.count()))
-                  if t.startswith("round ")]
-        if listed != [f"round {r.index}" for r in rounds if r.pruned is None]:
-            self._note_gone(self._fill_round_choices(), rounds)
+                  if round_of(t) is not None]
+        flagged = flagged_rounds(rounds)
+        if listed != [round_item(r.index, flagged) for r in rounds if r.pruned is None] or flagged != self._flagged:
+            self._note_gone(self._fill_round_choices(rounds), rounds)
 
     def _note_gone(self, gone: list[str], rounds: list) -> None:
         """Say once beside what is shown why a chosen round (``gone``, from ``_fill_round_choices``) is no
@@ -85,9 +125,8 @@ class ShownMixin:
             return None
         if text == tasks.SOURCE_ONLY:
             return tasks.SOURCE_ONLY
-        if text.startswith("round "):
-            return int(text.split()[1])
-        return NONE
+        index = round_of(text)
+        return NONE if index is None else index
 
     def _which_maps(self) -> list:
         """The probability maps shown: the one on screen, then the compared one (if any)."""
@@ -105,7 +144,8 @@ class ShownMixin:
         return "the source-only prediction" if which == tasks.SOURCE_ONLY else f"round {which}"
 
     def _show_what(self, shown, compared, other, rounds: list):
-        """Say which map is on screen (the round "latest round" is) and whether the compared one exists;
+        """Say which map is on screen (the round "latest round" is), whether the label-free guard flagged its round
+        (``_flagged``: ``_sync_round_choices`` took it from the same ``rounds``) and whether the compared one exists;
         return what the compared map is (as :meth:`_resolve`; None: nothing compared)."""
         records, rounds = rounds, [r.index for r in rounds]
         got = self._shown
@@ -123,6 +163,10 @@ class ShownMixin:
             elif rounds and got == rounds[-1]:
                 text += ", the latest round"
             text += "."
+            if got in self._flagged:  # "latest round" included: the person reviewing its masks is told (session 41)
+                text += (f' <span style="color: #f0a030">⚠ The label-free guard flagged round {got} '
+                         f"({flag_kinds(self._flagged[got])}): see "
+                         "the Adaptation panel's warning.</span>")
         cgot = None
         if compared != NONE:
             cgot = self._resolve(compared, other, records)
@@ -132,7 +176,7 @@ class ShownMixin:
                            f"no prediction from round {compared}")
                 text += f" Nothing to compare with: {missing} for this image."
             else:
-                name = self._map_name(cgot)
+                name = self._map_name(cgot) + (FLAGGED_MARK if cgot in self._flagged else "")
                 if compared is None and cgot == tasks.SOURCE_ONLY and rounds:
                     name += f" (round {rounds[-1]}, the latest, has none for this image)"
                 # e.g. no round yet: "latest round" is the source-only map, compared with itself
