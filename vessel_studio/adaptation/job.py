@@ -53,7 +53,7 @@ from vessel_studio.adaptation.rounds import (
     derive_seed,
     run_round,
 )
-from vessel_studio.adaptation.selection import history_warnings, round_rows, should_stop
+from vessel_studio.adaptation.selection import history_warnings, round_rows, should_stop, shown_warnings
 from vessel_studio.adaptation.source import SourceBundle, images_hash  # noqa: F401 (re-exported)
 from vessel_studio.store import Project, RoundRecord
 from vessel_studio.store.project import JOB_FILE, now_iso  # noqa: F401 (JOB_FILE re-exported)
@@ -68,7 +68,8 @@ class AdaptResult:
     segmenter: Path | None  # the adapted segmenter (latest round)
     seconds: float
     resumed: bool = False
-    #: label-free guard (``selection.round_warnings``) per round index of the project; empty = none
+    #: the label-free guard's warnings per flagged round of the project, as shown everywhere
+    #: (``selection.shown_warnings``: the pseudo-labels', and the delivered maps' where a merge is delivered)
     warnings: dict[int, list[str]] = field(default_factory=dict)
 
 
@@ -484,7 +485,9 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
             project=project.folder, rounds=committed, stopped_early=stopped, reason=reason,
             segmenter=project.segmenter_path(latest.index) if latest else None,
             seconds=time.perf_counter() - t_job, resumed=resumed,
-            warnings={k: v for k, v in history_warnings(round_rows(project.rounds)).items() if v},
+            # as `vessel-studio rounds`, the window and export.json show them (the delivered maps too: session 41,
+            # `adapt`'s closing lines left out a round whose delivered maps marked nothing, which `rounds` flagged)
+            warnings={k: v for k, v in shown_warnings(round_rows(project.rounds)).items() if v},
         )
         project.log("adaptation finished", rounds=[x.index for x in committed], stopped_early=stopped,
                     reason=reason, seconds=round(result.seconds, 1))
