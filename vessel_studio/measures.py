@@ -1,14 +1,41 @@
 """Vessel measures that retina labs report, from a binary vessel mask.
 
-- **density**: vessel pixels / field-of-view pixels (unitless);
-- **skeleton length** and **length density** (skeleton length per FOV area);
-- **calibre**: twice the Euclidean distance to the background, read on the skeleton (the local
-  vessel diameter), as mean and median over skeleton pixels;
-- **tortuosity**: arc length / chord length of each unbranched skeleton segment (branch points
-  removed), averaged with arc-length weights over segments at least ``min_segment`` px long.
+Every measure is of the mask inside the field of view (``fov``; the whole image without one): the
+mask is cut to the FOV first, and outside the image and the FOV counts as background. The skeleton
+is ``skimage.morphology.skeletonize`` of that mask (8-connected, one pixel wide).
 
-With ``spacing_mm`` (row, col mm per pixel, or one number) lengths come in mm and calibres in µm.
-No Qt, no torch.
+- **density**: vessel pixels / FOV pixels (unitless, 0-1).
+- **skeleton length** (``skeleton_length_px``, ``_mm``): the skeleton's length by Vossepoel &
+  Smeulders' (1982) estimator for 8-connected chains, ``0.980·n_e + 1.406·n_o − 0.091·n_c`` px (n_e
+  links between 4-neighbours, n_o diagonal links (none where a 4-connected corner already joins the
+  two pixels), n_c corners: pixels with two links that are not opposite); :func:`skeleton_length`.
+  Within about 2 % of a straight line's length at any angle (counting 1 / √2 per step overstated
+  it by up to 8 %, at 22.5°). The skeleton stops short of a vessel's free end by about half
+  its width, so a vessel's length is short by about its width.
+- **length density** (``length_density_per_px``, ``_per_mm``): skeleton length / FOV area, in
+  px / px² (1/px) or mm / mm² (1/mm).
+- **calibre** (``calibre_mean_px``, ``calibre_median_px``, ``_um``): the local vessel diameter at
+  each skeleton pixel, averaged (mean, median) over the skeleton pixels (so weighted by length):
+  ``d + min(d', d)``, ``d`` the Euclidean distance from the skeleton pixel's centre to the nearest
+  background pixel's centre and ``d'`` the largest such distance among its 8 neighbours off the
+  skeleton (:func:`local_calibre`). A vessel ``w`` px wide along the rows or the columns gives
+  ``w`` (1 for a one-pixel vessel); over angles 0-45° and widths 1-15 px the median's error is
+  within ±0.35 px on average. Until session 41 it was ``2·d``: ``w + 1`` for odd widths (2 px for a
+  one-pixel vessel), ``w`` for even ones.
+- **tortuosity**: arc length / chord length of each unbranched skeleton segment (the skeleton
+  with its branch points and their 8 neighbours removed; segments with two ends, loops left out),
+  averaged with arc-length weights over segments at least ``min_segment`` (10) px of arc long; the
+  arc joins every 4th pixel of the segment's chain with straight lines; NaN without such a segment.
+- **segments** (``n_segments``): the open segments above (of any length, with a chord > 0);
+  **branch points** (``n_branch_points``): the 8-connected clusters of skeleton pixels with 3 or
+  more skeleton neighbours (a junction, or a short spur the skeleton grew at a vessel's rough edge).
+
+With ``spacing_mm`` (one number, or (row, col) mm per pixel) lengths also come in mm and calibres in
+µm. Pixels taller than wide (anisotropic) are measured in their own directions: a row step of the
+skeleton counts the row spacing, a column step the column spacing, a diagonal step
+``√(row² + col²)`` (each with the estimator's coefficient, a corner the mean spacing), and the
+calibres in µm come from distances measured in mm (``distance_transform_edt``'s ``sampling``), not
+from the px values. ``spacing_mm`` is the mean of the two, for reference. No Qt, no torch.
 """
 
 from __future__ import annotations
@@ -19,12 +46,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 __all__ = ["VesselMeasures", "measure_vessels", "vessel_density", "skeleton_segments", "skeleton_length",
+           "skeleton_link_counts", "local_calibre",
            "MIN_OBJECT", "speck_size", "small_pieces", "remove_small_pieces", "piece_at"]
 
 
 @dataclass(frozen=True)
 class VesselMeasures:
-    """Per-image measures; ``*_mm`` / ``*_um`` fields are None without a pixel spacing."""
+    """Per-image measures (defined in the module doc); ``*_mm`` / ``*_um`` fields are None without a
+    pixel spacing; ``spacing_mm`` is the mean of the row and column spacing (``spacing_row_mm``,
+    ``spacing_col_mm``), which the lengths and calibres in mm / µm use each in its own direction."""
 
     density: float
     skeleton_length_px: float
@@ -39,6 +69,8 @@ class VesselMeasures:
     length_density_per_mm: float | None = None
     calibre_mean_um: float | None = None
     calibre_median_um: float | None = None
+    spacing_row_mm: float | None = None
+    spacing_col_mm: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,13 +83,14 @@ def _as_mask(mask: np.ndarray, what: str = "mask") -> np.ndarray:
     return mask > 0 if mask.dtype != bool else mask
 
 
-def _spacing(spacing_mm) -> float | None:
+def _spacing(spacing_mm) -> tuple[float, float] | None:
+    """``(row_mm, col_mm)`` per pixel from one number or two (row, col), or None."""
     if spacing_mm is None:
         return None
     vals = np.atleast_1d(np.asarray(spacing_mm, dtype=float))
     if vals.size not in (1, 2) or not np.all(np.isfinite(vals)) or np.any(vals <= 0):
         raise ValueError(f"spacing_mm must be one or two positive numbers, got {spacing_mm!r}")
-    return float(vals.mean())
+    return (float(vals[0]), float(vals[-1]))
 
 
 def vessel_density(mask: np.ndarray, *, fov: np.ndarray | None = None) -> float:
@@ -199,25 +232,91 @@ def skeleton_segments(skeleton: np.ndarray) -> tuple[list[tuple[float, float]], 
     return out, int(n_branch)
 
 
-def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``out[y, x] = a[y + dy, x + dx]`` (False outside)."""
-    h, w = a.shape
-    out = np.zeros_like(a)
-    out[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)] = a[
-        max(dy, 0) : h - max(-dy, 0), max(dx, 0) : w - max(-dx, 0)
-    ]
-    return out
+#: Vossepoel & Smeulders (1982)'s length estimator of an 8-connected chain: ``A·n_e + B·n_o + C·n_c`` px,
+#: n_e the 4-neighbour links, n_o the diagonal links, n_c the corners (where the chain changes direction)
+VS_EVEN, VS_ODD, VS_CORNER = 0.980, 1.406, -0.091
 
 
-def skeleton_length(skeleton: np.ndarray) -> float:
-    """Length of a one-pixel-wide skeleton in px: each 4-neighbour link counts 1, each diagonal
-    link √2 unless a 4-connected corner already joins the two pixels."""
+def _links(sk: np.ndarray):
+    """The links of a one-pixel-wide skeleton, as ``(dy, dx, bool array of the pixels with a link to
+    (y + dy, x + dx))`` for the 8 directions: each 4-neighbour pair is linked, a diagonal pair only
+    where no 4-connected corner already joins the two pixels."""
+    h, w = sk.shape
+    pad = np.zeros((h + 2, w + 2), bool)
+    pad[1:-1, 1:-1] = sk
+
+    def at(dy, dx):
+        return pad[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        yield dy, dx, sk & at(dy, dx)
+    for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+        yield dy, dx, sk & at(dy, dx) & ~at(dy, 0) & ~at(0, dx)
+
+
+def skeleton_link_counts(skeleton: np.ndarray) -> tuple[int, int, int, int, int]:
+    """``(n_rows, n_cols, n_diag, n_corners, n_pixels)`` of a one-pixel-wide skeleton: its links
+    between vertical neighbours (a row step), horizontal neighbours (a column step) and diagonal
+    neighbours (diagonal links only where no 4-connected corner joins the pair; :func:`_links`), and its
+    corners: pixels with exactly two links that are not opposite (the chain turns there)."""
     sk = _as_mask(skeleton, "skeleton")
-    length = float((sk & _shift(sk, 1, 0)).sum() + (sk & _shift(sk, 0, 1)).sum())
-    for dx in (1, -1):
-        diag = sk & _shift(sk, 1, dx) & ~_shift(sk, 1, 0) & ~_shift(sk, 0, dx)
-        length += math.sqrt(2) * float(diag.sum())
-    return length
+    if not sk.any():
+        return 0, 0, 0, 0, 0
+    ys, xs = np.nonzero(sk)  # the skeleton's bounding box: a vessel mask's skeleton is a few % of it
+    sk = sk[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    links = {(dy, dx): a for dy, dx, a in _links(sk)}
+    n_rows = int(links[(1, 0)].sum())
+    n_cols = int(links[(0, 1)].sum())
+    n_diag = int(links[(1, 1)].sum() + links[(1, -1)].sum())
+    deg = np.zeros(sk.shape, np.uint8)
+    straight = np.zeros(sk.shape, bool)
+    for (dy, dx), a in links.items():
+        deg += a
+        if (dy, dx) in ((1, 0), (0, 1), (1, 1), (1, -1)):
+            straight |= a & links[(-dy, -dx)]
+    n_corners = int((sk & (deg == 2) & ~straight).sum())
+    return n_rows, n_cols, n_diag, n_corners, int(sk.sum())
+
+
+def skeleton_length(skeleton: np.ndarray, spacing=None) -> float:
+    """Length of a one-pixel-wide skeleton, by Vossepoel & Smeulders' estimator
+    ``0.980·n_e + 1.406·n_o − 0.091·n_c`` (n_e 4-neighbour links, n_o diagonal links, n_c corners:
+    :func:`skeleton_link_counts`), in px, or in the units of ``spacing`` ((row, col) per pixel): then a
+    row step counts ``0.980·row``, a column step ``0.980·col``, a diagonal ``1.406·√(row²+col²)/√2``, a
+    corner ``−0.091·(row+col)/2``. The plain 1 / √2 per step overstates a vessel's length by up to 8 %
+    at 22.5° (a straight line's digital chain zig-zags); this estimator is within ~2 % at every angle."""
+    n_rows, n_cols, n_diag, n_corners, _ = skeleton_link_counts(skeleton)
+    sy, sx = (1.0, 1.0) if spacing is None else (float(spacing[0]), float(spacing[1]))
+    return (VS_EVEN * (n_rows * sy + n_cols * sx) + VS_ODD * n_diag * math.hypot(sy, sx) / math.sqrt(2)
+            + VS_CORNER * n_corners * (sy + sx) / 2)
+
+
+def local_calibre(mask: np.ndarray, skeleton: np.ndarray, sampling=None) -> np.ndarray:
+    """The vessel's local diameter at each skeleton pixel (in the skeleton's ``np.nonzero`` order):
+    ``d + min(d', d)``, ``d`` the Euclidean distance from the pixel to the nearest background pixel
+    (outside the image counts as background) and ``d'`` the largest such distance among its 8
+    neighbours that are not on the skeleton (0 when they are all background). A straight vessel ``w``
+    pixels wide along the rows or columns gives exactly ``w`` (1 for a one-pixel vessel): its centre
+    line lies on the skeleton pixel (odd ``w``, ``d = (w+1)/2``, ``d' = d − 1``) or between it and
+    its neighbour (even ``w``, ``d' = d = w/2``). ``2·d`` is ``w + 1`` for odd widths. ``sampling``:
+    (row, col) size of a pixel, for distances in those units (anisotropic pixels)."""
+    from scipy.ndimage import distance_transform_edt, maximum_filter
+
+    mask = _as_mask(mask)
+    sk = _as_mask(skeleton, "skeleton") & mask
+    if not sk.any():
+        return np.zeros(0)
+    ys, xs = np.nonzero(sk)
+    h, w = mask.shape
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    pad = np.zeros((h + 2, w + 2), bool)
+    pad[1:-1, 1:-1] = mask
+    edt = distance_transform_edt(pad, sampling=sampling)[1:-1, 1:-1]
+    d = edt[ys, xs]
+    off = np.where(sk, 0.0, edt)
+    part = maximum_filter(off[max(y0 - 1, 0) : y1 + 1, max(x0 - 1, 0) : x1 + 1], size=3, mode="constant")
+    part = part[ys - max(y0 - 1, 0), xs - max(x0 - 1, 0)]
+    return d + np.minimum(part, d)
 
 
 def measure_vessels(
@@ -228,7 +327,6 @@ def measure_vessels(
     min_segment: float = 10.0,
 ) -> VesselMeasures:
     """Density, skeleton length, calibre and tortuosity of a vessel mask (see the module doc)."""
-    from scipy.ndimage import distance_transform_edt
     from skimage.morphology import skeletonize
 
     mask = _as_mask(mask)
@@ -243,13 +341,21 @@ def measure_vessels(
     area = float(fov.sum()) if fov is not None else float(mask.size)
     segments, n_branch = skeleton_segments(sk)
     length = skeleton_length(sk)
-    if sk.any():
-        diam = 2.0 * distance_transform_edt(mask)[sk]
-        cal_mean, cal_med = float(diam.mean()), float(np.median(diam))
-    else:
-        cal_mean = cal_med = 0.0
+    diam = local_calibre(mask, sk)
+    cal_mean, cal_med = (float(diam.mean()), float(np.median(diam))) if diam.size else (0.0, 0.0)
     long = [(a, c) for a, c in segments if a >= min_segment]
     tort = float(sum(a * (a / c) for a, c in long) / sum(a for a, _ in long)) if long else float("nan")
+    length_mm = cal_mean_um = cal_med_um = None
+    if sp is not None:
+        if math.isclose(sp[0], sp[1], rel_tol=1e-6):
+            length_mm, cal_mean_um, cal_med_um = length * sp[0], cal_mean * sp[0] * 1000.0, cal_med * sp[0] * 1000.0
+        else:  # anisotropic pixels: each step its own length, distances in mm
+            length_mm = skeleton_length(sk, sp)
+            diam_mm = local_calibre(mask, sk, sampling=sp)
+            if diam_mm.size:
+                cal_mean_um, cal_med_um = float(diam_mm.mean()) * 1000.0, float(np.median(diam_mm)) * 1000.0
+            else:
+                cal_mean_um = cal_med_um = 0.0
     return VesselMeasures(
         density=density,
         skeleton_length_px=length,
@@ -259,9 +365,11 @@ def measure_vessels(
         tortuosity=tort,
         n_segments=len(segments),
         n_branch_points=n_branch,
-        spacing_mm=sp,
-        skeleton_length_mm=None if sp is None else length * sp,
-        length_density_per_mm=None if sp is None or not area else (length * sp) / (area * sp * sp),
-        calibre_mean_um=None if sp is None else cal_mean * sp * 1000.0,
-        calibre_median_um=None if sp is None else cal_med * sp * 1000.0,
+        spacing_mm=None if sp is None else (sp[0] + sp[1]) / 2,
+        skeleton_length_mm=length_mm,
+        length_density_per_mm=None if sp is None or not area else length_mm / (area * sp[0] * sp[1]),
+        calibre_mean_um=cal_mean_um,
+        calibre_median_um=cal_med_um,
+        spacing_row_mm=None if sp is None else sp[0],
+        spacing_col_mm=None if sp is None else sp[1],
     )

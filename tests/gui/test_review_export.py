@@ -229,6 +229,7 @@ def test_measures_shown_in_physical_units_when_spacing_known(studio, qtbot, tmp_
     review._measure()
     qtbot.waitUntil(lambda: "tortuosity" in review.measures.text(), timeout=10000)
     assert "px" in review.measures.text()
+    assert "length density" in review.measures.text()  # in px too (only in mm/mm² before session 41)
     assert review.last_measures["tortuosity"] == pytest.approx(1.0, abs=0.05)
     # an image with a known pixel spacing (TIFF resolution) reports µm
     import tifffile
@@ -249,6 +250,21 @@ def test_measures_shown_in_physical_units_when_spacing_known(studio, qtbot, tmp_
     review._measure()
     qtbot.waitUntil(lambda: "µm" in review.measures.text(), timeout=10000)
     assert review.last_measures["calibre_mean_um"] == pytest.approx(review.last_measures["calibre_mean_px"] * 100)
+
+
+def test_title_line_says_both_spacings_of_anisotropic_pixels():
+    """The title line said the row spacing only ("20.0 µm/px" for pixels 20 µm tall and 10 µm wide)."""
+    from types import SimpleNamespace
+
+    from vessel_studio.gui.review_panel import ReviewPanel
+
+    panel = SimpleNamespace(ids=lambda records: [r.id for r in records])
+    rec = SimpleNamespace(id="a", name="scan", state="new", spacing=(0.02, 0.01))
+    assert ReviewPanel._title_text(panel, rec, [rec]).endswith("10.0 × 20.0 µm/px (width × height)")
+    rec.spacing = (0.01, 0.01)
+    assert ReviewPanel._title_text(panel, rec, [rec]).endswith(", 10.0 µm/px")
+    rec.spacing = None
+    assert ReviewPanel._title_text(panel, rec, [rec]).endswith("pixel spacing unknown")
 
 
 def test_stepping_through_images_measures_only_the_latest(studio, qtbot, monkeypatch):

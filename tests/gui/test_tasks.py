@@ -246,3 +246,25 @@ def test_remove_images_takes_a_generator_of_ids_or_one_id(sample_project):
     assert [r.id for r in removed] == [first, second]
     assert [r.id for r in tasks.remove_images(sample_project, third)] == [third]
     assert Project.open(sample_project.folder).images == []
+
+
+def test_measures_of_anisotropic_pixels_and_the_csv_columns(sample_project, tmp_path):
+    """Pixels 20 µm tall and 10 µm wide (a TIFF with different X / Y resolution): the measures used the
+    mean spacing, 15 µm, for both directions; measures.csv now also has the row and column spacing and
+    the length density in px (session 41 QA), after the earlier columns."""
+    import csv
+    from types import SimpleNamespace
+
+    rec = SimpleNamespace(spacing=(0.02, 0.01))
+    fake = SimpleNamespace(image=lambda image_id: rec, modality="fundus")
+    mask = np.zeros((300, 100), bool)
+    mask[50:251, 48:53] = True  # 5 px wide: 50 µm; 200 row steps: 4 mm
+    m = tasks.measure_image(fake, "x", mask, fov=np.ones_like(mask))
+    assert m["calibre_median_um"] == pytest.approx(50.0)
+    assert m["skeleton_length_mm"] == pytest.approx(m["skeleton_length_px"] * 0.02, rel=0.01)
+    assert (m["spacing_row_mm"], m["spacing_col_mm"]) == (0.02, 0.01)
+    out, _ = collect(tasks.export(sample_project, tmp_path / "x"))
+    with (out / "measures.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header == ["image", "id", "state", "mask", "map", *tasks.MEASURE_FIELDS]
+    assert header[-3:] == ["length_density_per_px", "spacing_row_mm", "spacing_col_mm"]

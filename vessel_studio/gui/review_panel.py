@@ -840,7 +840,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
     def _title_text(self, rec, records: list, state: str | None = None) -> str:
         ids = self.ids(records)
         pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
-        spacing = f", {rec.spacing[0] * 1000:.1f} µm/px" if rec.spacing else ", pixel spacing unknown"
+        spacing = ", pixel spacing unknown"
+        if rec.spacing:  # (row, col) mm; a pixel taller than wide (or wider) says both
+            row_um, col_um = (float(v) * 1000 for v in (rec.spacing[0], rec.spacing[-1]))
+            spacing = (f", {row_um:.1f} µm/px" if f"{row_um:.1f}" == f"{col_um:.1f}"
+                       else f", {col_um:.1f} × {row_um:.1f} µm/px (width × height)")
         return f"<b>{rec.name}</b> ({pos}) — {state or rec.state}{spacing}"
 
     def _show_title(self, records: list | None = None) -> None:

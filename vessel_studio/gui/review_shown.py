@@ -310,6 +310,7 @@ class ShownMixin:
         else:
             rows += [
                 ("skeleton length", f"{m['skeleton_length_px']:.0f} px"),
+                ("length density", f"{m['length_density_per_px']:.4f} px/px²"),
                 ("calibre mean / median", f"{m['calibre_mean_px']:.1f} / {m['calibre_median_px']:.1f} px"),
             ]
         rows += [

@@ -686,6 +686,10 @@ MEASURE_FIELDS = (
     "density", "skeleton_length_px", "calibre_mean_px", "calibre_median_px", "tortuosity", "n_segments",
     "n_branch_points", "spacing_mm", "skeleton_length_mm", "length_density_per_mm", "calibre_mean_um",
     "calibre_median_um",
+    # session 41 (appended, so that earlier columns keep their places): the length density in px (skeleton px
+    # per FOV px), and the row / column spacing (``spacing_mm`` is their mean; anisotropic pixels' lengths and
+    # calibres use each in its own direction)
+    "length_density_per_px", "spacing_row_mm", "spacing_col_mm",
 )
 
 
