@@ -35,45 +35,59 @@ CORE = [
 FORBIDDEN = ("qtpy", "PySide6", "PyQt5", "PyQt6", "napari", "magicgui", "superqt", "vispy")
 
 SCRIPT = """
-import importlib, json, sys
-mods = json.loads(sys.argv[1])
-missing = []
-for m in mods:
-    try:
-        importlib.import_module(m)
-    except ModuleNotFoundError as exc:
-        if exc.name == m:  # a module of the contract not written yet
-            missing.append(m)
-        else:
-            raise
+import importlib, json, os, sys
+
+
+def load(mods):
+    missing = []
+    for m in mods:
+        try:
+            importlib.import_module(m)
+        except ModuleNotFoundError as exc:
+            if exc.name == m:  # a module of the contract not written yet
+                missing.append(m)
+            else:
+                raise
+    return missing
+
+
+missing = load(json.loads(sys.argv[1]))
 # exercise a little of the core too (lazy imports inside functions)
 from vessel_studio.samples import synthetic_octa
 from vessel_studio.measures import measure_vessels
 g, m = synthetic_octa((64, 64), seed=0)
 measure_vessels(m)
-loaded = sorted({k.split('.')[0] for k in sys.modules})
-print(json.dumps({"loaded": loaded, "missing": missing}))
+core = {"loaded": sorted({k.split('.')[0] for k in sys.modules}), "missing": missing}
+# then, in the same process, the GUI's (the second test: this probe does see Qt when something imports it)
+os.environ["QT_API"] = "pyside6"
+load(json.loads(sys.argv[2]))
+print(json.dumps({"core": core, "with_gui": sorted({k.split('.')[0] for k in sys.modules})}))
 """
 
 
-def test_core_imports_no_gui_toolkit():
+@pytest.fixture(scope="module")
+def probe():
+    """One process (one interpreter and torch start-up, not two): the top-level modules loaded after importing
+    the core, and after importing the GUI's ``vessel_studio.gui.jobs`` too, in the same process."""
+    import importlib.util
+
+    gui = ["vessel_studio.gui.jobs"] if importlib.util.find_spec("qtpy") else []  # without Qt: the core half only
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(CORE)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", SCRIPT, json.dumps(CORE), json.dumps(gui)],
+        capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_core_imports_no_gui_toolkit(probe):
+    result = probe["core"]
     bad = [m for m in result["loaded"] if m in FORBIDDEN]
     assert not bad, f"importing the core loaded {bad}"
     assert "vessel_studio" in result["loaded"]
 
 
-def test_the_check_can_fail():
+def test_the_check_can_fail(probe):
     """The same probe sees Qt when the GUI is imported (so the test above is not vacuous)."""
     pytest.importorskip("qtpy")
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(CORE + ["vessel_studio.gui.jobs"])],
-        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "QT_API": "pyside6"},
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    loaded = json.loads(out.stdout.strip().splitlines()[-1])["loaded"]
-    assert "qtpy" in loaded
+    assert "qtpy" in probe["with_gui"]

@@ -3,6 +3,7 @@ uninterrupted run with the same seed ends (weights and pseudo-labels bit for bit
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -85,6 +86,50 @@ def _run_and_kill(proj: Path, bundle: SourceBundle, kill_at: tuple[str, int, int
     return seen
 
 
+class _Shared:
+    """One set-up for the module (the tiny source models and images, and a target project that no test changes):
+    each test works on its own copy of the project. The uninterrupted run of a config and the project of a child
+    killed at a point are made once, by the first test that asks, and copied for each test that asks (a copy of a
+    killed project is the folder that child left: its ``work/`` and its dead lock). All use the one source bundle,
+    whose paths are part of a job's key."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        proj, self.bundle, _ = make_setup(root / "setup")
+        self.fresh = proj.folder
+        self._made: dict = {}
+
+    def project(self, dest: Path, made: Path | None = None) -> Project:
+        shutil.copytree(made or self.fresh, dest)
+        return Project.open(dest)
+
+    def uninterrupted(self, cfg: AdaptConfig) -> Path:
+        key = ("uninterrupted", json.dumps(cfg.to_dict(), sort_keys=True))
+        if key not in self._made:
+            folder = self.root / f"uninterrupted-{len(self._made)}"
+            reference, _ = collect(adapt(self.project(folder), cfg, source=self.bundle))
+            assert [r.index for r in reference.rounds] == [0, 1, 2]
+            self._made[key] = folder
+        return self._made[key]
+
+    def killed(self, kill_at: tuple[str, int, int], dest: Path, cfg: AdaptConfig = CFG) -> Project:
+        key = ("killed", kill_at, json.dumps(cfg.to_dict(), sort_keys=True))
+        if key not in self._made:
+            folder = self.root / f"killed-{len(self._made)}"
+            shutil.copytree(self.fresh, folder)
+            (child := self.root / f"{folder.name}-child").mkdir()
+            seen = _run_and_kill(folder, self.bundle, kill_at, child, cfg)
+            assert any(s.startswith(f"{kill_at[0]} {kill_at[1]}") for s in seen)
+            self._made[key] = folder
+        shutil.copytree(self._made[key], dest)
+        return Project.open(dest)  # cleans the killed job's temp folders (in this copy)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> _Shared:
+    return _Shared(tmp_path_factory.mktemp("resume-shared"))
+
+
 def _tensors(folder: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
@@ -108,22 +153,17 @@ def _assert_same_round(a: Project, b: Project, index: int) -> None:
 
 @pytest.mark.parametrize("kill_at,source_weight", [(("segmenter", 1, 2), 0.0), (("target-generator", 2, 2), 0.0),
                                                    (("deliver", 1, 2), 0.5)])
-def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, kill_at, source_weight):
-    """(the last case: killed while the round builds the segmenter it delivers, with its maps)"""
+def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, shared, kill_at, source_weight):
+    """(the last case: killed while the round builds the segmenter it delivers, with its maps; the uninterrupted
+    run of a config is made once for the cases that share it)"""
     import torch
 
     torch.set_num_threads(1)
     cfg = CFG.replace(source_weight=source_weight)
-    proj, bundle, _ = make_setup(tmp_path)
-    twin = tmp_path / "twin"
-    shutil.copytree(proj.folder, twin)
+    bundle = shared.bundle
+    twin = shared.uninterrupted(cfg)  # the same project adapted without a kill (read only)
 
-    reference, _ = collect(adapt(Project.open(twin), cfg, source=bundle))
-    assert [r.index for r in reference.rounds] == [0, 1, 2]
-
-    seen = _run_and_kill(proj.folder, bundle, kill_at, tmp_path, cfg)
-    assert any(s.startswith(f"{kill_at[0]} {kill_at[1]}") for s in seen)
-    killed = Project.open(proj.folder)  # cleans the killed job's temp folders
+    killed = shared.killed(kill_at, tmp_path / "proj", cfg)  # the folder a child killed at kill_at left
     assert (killed.folder / "work" / "job.json").is_file()
     assert max(r.index for r in killed.rounds) == kill_at[1] - 1  # earlier rounds committed
     work_round = killed.folder / "work" / f"round-{kill_at[1]:03d}"
@@ -143,7 +183,7 @@ def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, kill_at, sour
     if kill_at[0] != "deliver":
         assert steps[0].step > 1, "the interrupted training did not resume from its checkpoint"
 
-    final, ref = Project.open(proj.folder), Project.open(twin)
+    final, ref = Project.open(killed.folder), Project.open(twin)
     assert [r.index for r in final.rounds] == [0, 1, 2]
     for i in (0, 1, 2):
         _assert_same_round(final, ref, i)
@@ -158,22 +198,21 @@ def test_kill_mid_round_then_resume_equals_uninterrupted(tmp_path, kill_at, sour
     assert not (final.folder / "work" / "job.json").exists()
 
 
-def test_a_different_config_discards_stale_work(tmp_path):
-    proj, bundle, _ = make_setup(tmp_path)
-    _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path)
-    p = Project.open(proj.folder)
+def test_a_different_config_discards_stale_work(tmp_path, shared):
+    bundle = shared.bundle
+    p = shared.killed(("segmenter", 0, 2), tmp_path / "proj")
     assert (p.folder / "work" / "round-000").is_dir()
     res, _ = collect(adapt(p, CFG.replace(seed=7, rounds=0), source=bundle))
     assert not res.resumed and [r.index for r in res.rounds] == [0]
 
 
-def test_work_of_a_killed_job_whose_base_round_was_rolled_back_is_discarded(tmp_path):
+def test_work_of_a_killed_job_whose_base_round_was_rolled_back_is_discarded(tmp_path, shared):
     """A job killed while adding rounds to round N, then ``rounds --rollback`` below N: the same
     command again must start afresh from the rounds that remain, not fail on round N forever."""
     from vessel_studio.adaptation.job import JOB_FILE, _job_key
     from vessel_studio.io.atomic import write_json
 
-    proj, bundle, _ = make_setup(tmp_path)
+    proj, bundle = shared.project(tmp_path / "proj"), shared.bundle
     cfg = CFG.replace(rounds=0)
     resolved = cfg.resolve_auto(bundle.modality, proj.modality)
     key = _job_key(resolved, bundle.identity(), [r.id for r in proj.images])
@@ -183,12 +222,11 @@ def test_work_of_a_killed_job_whose_base_round_was_rolled_back_is_discarded(tmp_
     assert not res.resumed and [r.index for r in res.rounds] == [0]
 
 
-def test_a_different_thread_count_still_resumes(tmp_path):
+def test_a_different_thread_count_still_resumes(tmp_path, shared):
     """The thread count is not part of the job: a job killed at one count resumes at another. Killed at 2
     threads (in its own process, its threads waiting passively), resumed at 1 in this one: its 2-thread part runs
     in a process of its own, not in the pytest worker beside the other one (-n 2)."""
-    proj, bundle, _ = make_setup(tmp_path)
-    _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path, cfg=CFG.replace(threads=2))
+    proj, bundle = shared.killed(("segmenter", 0, 2), tmp_path / "proj", cfg=CFG.replace(threads=2)), shared.bundle
     from vessel_studio.adaptation.job import _read_job
 
     assert _read_job(proj.work_dir)["config"]["threads"] == 2  # the killed run's job.json
@@ -196,14 +234,13 @@ def test_a_different_thread_count_still_resumes(tmp_path):
     assert CFG.threads == 1 and res.resumed and [r.index for r in res.rounds] == [0, 1, 2]
 
 
-def test_a_resumed_round_reports_the_stage_times_of_the_run_that_was_killed(tmp_path):
+def test_a_resumed_round_reports_the_stage_times_of_the_run_that_was_killed(tmp_path, shared):
     """Killed in round 1's segmenter: the generator and synthesis that run finished keep their seconds
     (stage-seconds.json in the round's work folder), so the committed round does not report the
     near-zero time the resumed run took to find them done."""
     import json
 
-    proj, bundle, _ = make_setup(tmp_path)
-    _run_and_kill(proj.folder, bundle, ("segmenter", 1, 2), tmp_path)
+    proj, bundle = shared.killed(("segmenter", 1, 2), tmp_path / "proj"), shared.bundle
     saved = json.loads((proj.folder / "work" / "round-001" / "stage-seconds.json").read_text())
     assert set(saved) == {"generator", "synthesize"} and saved["generator"] > 0 and saved["synthesize"] > 0
     res, _ = collect(adapt(Project.open(proj.folder), CFG, source=bundle))
@@ -232,11 +269,10 @@ def test_stage_clock_keeps_the_finished_runs_time_and_never_adds_a_rerun(tmp_pat
         assert _StageClock(tmp_path).before == {}
 
 
-def test_a_work_folder_without_saved_losses_still_resumes(tmp_path):
+def test_a_work_folder_without_saved_losses_still_resumes(tmp_path, shared):
     """Work folders from before the losses were saved beside their stages resume as they did: no
     generator loss for a generator found done, the segmenter's of the steps run since its checkpoint."""
-    proj, bundle, _ = make_setup(tmp_path)
-    _run_and_kill(proj.folder, bundle, ("segmenter", 1, 2), tmp_path)
+    proj, bundle = shared.killed(("segmenter", 1, 2), tmp_path / "proj"), shared.bundle
     work = proj.folder / "work" / "round-001"
     assert (work / "generator-losses.json").is_file() and (work / "segmenter-losses.json").is_file()
     for name in ("generator-losses.json", "segmenter-losses.json"):
@@ -313,16 +349,15 @@ def test_adding_rounds_to_a_finished_project_equals_one_longer_job(tmp_path, sou
         _assert_same_round(a, b, i)
 
 
-def test_interrupted_job_says_what_would_resume(tmp_path):
+def test_interrupted_job_says_what_would_resume(tmp_path, shared):
     """``interrupted_job``: what the Adaptation panel offers to resume (session 35), and ``would_resume`` agrees with
     what ``adapt`` then does; no job after a finished or cancelled one, or once the round it started from is gone."""
     from vessel_studio.adaptation.job import JOB_FILE, _job_key, interrupted_job, would_resume
     from vessel_studio.io.atomic import write_json
 
-    proj, bundle, _ = make_setup(tmp_path)
-    assert interrupted_job(proj) is None
-    _run_and_kill(proj.folder, bundle, ("segmenter", 0, 2), tmp_path)
-    p = Project.open(proj.folder)
+    bundle = shared.bundle
+    assert interrupted_job(shared.project(tmp_path / "before")) is None
+    p = shared.killed(("segmenter", 0, 2), tmp_path / "proj")
     job = interrupted_job(p)
     assert job is not None and (job.base_round, job.round, job.last) == (None, 0, 2)
     assert job.record == {"round": 0, "preset": "tiny", "fields": {"stop_agreement": 1.01}}
