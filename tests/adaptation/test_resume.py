@@ -26,6 +26,9 @@ ensure_synthesis()
 
 HERE = Path(__file__).resolve().parent
 CFG = AdaptConfig.preset("tiny", stop_agreement=1.01, threads=1, rounds=2)
+#: CFG with its "auto" source weight written as what it is across modalities (this set-up adapts fundus -> OCT-A):
+#: the config of the first kill case below, so that the other tests killed in round 1's segmenter share its kill
+CFG_W0 = CFG.replace(source_weight=0.0)
 
 CHILD = textwrap.dedent(
     """
@@ -240,10 +243,11 @@ def test_a_resumed_round_reports_the_stage_times_of_the_run_that_was_killed(tmp_
     near-zero time the resumed run took to find them done."""
     import json
 
-    proj, bundle = shared.killed(("segmenter", 1, 2), tmp_path / "proj"), shared.bundle
+    proj, bundle = shared.killed(("segmenter", 1, 2), tmp_path / "proj", CFG_W0), shared.bundle
+    assert CFG_W0.resolve_auto(bundle.modality, proj.modality) == CFG.resolve_auto(bundle.modality, proj.modality)
     saved = json.loads((proj.folder / "work" / "round-001" / "stage-seconds.json").read_text())
     assert set(saved) == {"generator", "synthesize"} and saved["generator"] > 0 and saved["synthesize"] > 0
-    res, _ = collect(adapt(Project.open(proj.folder), CFG, source=bundle))
+    res, _ = collect(adapt(Project.open(proj.folder), CFG_W0, source=bundle))
     assert res.resumed
     metrics = {r.index: r.metrics for r in Project.open(proj.folder).rounds}[1]
     # found done in the resumed run: the killed run's time, not the resumed run's nor their sum
@@ -272,12 +276,12 @@ def test_stage_clock_keeps_the_finished_runs_time_and_never_adds_a_rerun(tmp_pat
 def test_a_work_folder_without_saved_losses_still_resumes(tmp_path, shared):
     """Work folders from before the losses were saved beside their stages resume as they did: no
     generator loss for a generator found done, the segmenter's of the steps run since its checkpoint."""
-    proj, bundle = shared.killed(("segmenter", 1, 2), tmp_path / "proj"), shared.bundle
+    proj, bundle = shared.killed(("segmenter", 1, 2), tmp_path / "proj", CFG_W0), shared.bundle
     work = proj.folder / "work" / "round-001"
     assert (work / "generator-losses.json").is_file() and (work / "segmenter-losses.json").is_file()
     for name in ("generator-losses.json", "segmenter-losses.json"):
         (work / name).unlink()
-    res, _ = collect(adapt(Project.open(proj.folder), CFG, source=bundle))
+    res, _ = collect(adapt(Project.open(proj.folder), CFG_W0, source=bundle))
     assert res.resumed and [r.index for r in res.rounds] == [1, 2]
     metrics = {r.index: r.metrics for r in Project.open(proj.folder).rounds}
     assert "generator_loss" not in metrics[1] and "segmenter_loss" in metrics[1]
