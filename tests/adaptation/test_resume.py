@@ -102,8 +102,8 @@ class _Shared:
         self.fresh = proj.folder
         self._made: dict = {}
 
-    def project(self, dest: Path, made: Path | None = None) -> Project:
-        shutil.copytree(made or self.fresh, dest)
+    def project(self, dest: Path) -> Project:
+        shutil.copytree(self.fresh, dest)
         return Project.open(dest)
 
     def uninterrupted(self, cfg: AdaptConfig) -> Path:
