@@ -250,7 +250,16 @@ def test_a_project_folder_dropped_with_other_files_is_named(studio, dialogs, qtb
 
 def _scrolled_to(studio, qtbot, name, widget):
     """``widget`` of the panel ``name`` in view: its dock raised (Adaptation is tabbed under Project, Export under
-    Review), the panel scrolled to it."""
+    Review), the panel scrolled to it. The dock is raised once the window has been shown and its docks sized
+    (``app._size_docks_when_shown``): raised before the window's first show, the Adaptation tab was not the one shown
+    when the test ran alone (its dock laid out off the window), while in the full run it was."""
+    from vessel_studio.gui.app import LAUNCH_SIZE
+
+    window = studio.viewer.window._qt_window
+    window.resize(*LAUNCH_SIZE)
+    window.show()
+    qtbot.waitUntil(window.isVisible, timeout=5000)
+    qtbot.wait(50)  # the dock sizing the first show starts (two zero timers)
     studio.docks[name].raise_()
     _shown(studio, qtbot, widget, least=10)
 
