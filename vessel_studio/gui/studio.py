@@ -199,7 +199,7 @@ class Studio(WatchMixin, QObject):
         files that are not images by their name (a file manager's "select all" takes ``Thumbs.db``, ``.DS_Store``,
         notes) are left out and named in the status line, where "Add images…" would refuse the whole add for them
         (folders are filtered the same way already)."""
-        from vessel_studio.store.project import IMAGE_SUFFIXES
+        from vessel_studio.store.project import is_image_name
         from vessel_studio.wording import shown_names
 
         if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
@@ -212,7 +212,7 @@ class Studio(WatchMixin, QObject):
             return False
         keep, skipped = [], []
         for p in map(Path, paths):
-            junk = p.is_file() and (p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."))
+            junk = p.is_file() and not is_image_name(p)
             (skipped if junk else keep).append(p)
         if skipped:
             self.status.emit(f"left out {len(skipped)} dropped file(s) that are not images: "
@@ -228,7 +228,7 @@ class Studio(WatchMixin, QObject):
         (a web address, a ``.npy``, a folder without images), or no project open: napari's (session 41 QA: napari
         asked "Choose reader", then stacked layers over the Review panel's and took the active layer from the
         mask)."""
-        from vessel_studio.store.project import IMAGE_SUFFIXES
+        from vessel_studio.store.project import is_image_name
         from vessel_studio.wording import shown_names
 
         if not paths or any("://" in str(p) for p in paths):
@@ -240,16 +240,13 @@ class Studio(WatchMixin, QObject):
         if self.project is None:
             return False
 
-        def image(p: Path) -> bool:
-            return p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-
         def has_images(folder: Path) -> bool:
             try:
-                return any(x.is_file() and image(x) for x in folder.iterdir())
+                return any(x.is_file() and is_image_name(x) for x in folder.iterdir())
             except OSError:
                 return False
 
-        if not all((p.is_file() and image(p)) or (p.is_dir() and has_images(p)) for p in given):
+        if not all((p.is_file() and is_image_name(p)) or (p.is_dir() and has_images(p)) for p in given):
             return False
         folders = [p for p in given if p.is_dir()]
         what = (f"the images of {shown_names([str(p) for p in folders], 2)}" if folders and len(folders) == len(given)

@@ -1193,6 +1193,14 @@ def _default_preprocessing(modality: str) -> dict[str, Any]:
     return Preprocessing.for_modality(modality).to_dict()
 
 
+def is_image_name(path: str | os.PathLike) -> bool:
+    """Whether a file is taken as an image by its name: an extension ``read_image`` reads
+    (:data:`IMAGE_SUFFIXES`), not a hidden file (``.DS_Store``, ``._scan.png`` of a Mac's copy). One rule for the
+    folders :func:`expand_image_paths` lists and for what the window's drops and File > Open take."""
+    p = Path(path)
+    return p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+
+
 def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """The image files a project would take from ``paths`` (files, or folders' image files by suffix).
 
@@ -1205,8 +1213,7 @@ def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
         p = Path(p)
         if p.is_dir():
             files.extend(
-                sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() in IMAGE_SUFFIXES
-                       and not x.name.startswith("."))
+                sorted(x for x in p.iterdir() if x.is_file() and is_image_name(x))
             )
         elif p.is_file():
             files.append(p)
