@@ -163,6 +163,22 @@ def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qt
     assert np.array_equal(review._fov, real(proj.read_image(ids[1]), modality="fundus"))
 
 
+def test_measures_without_a_segment_show_no_nan(studio):
+    """A mask with no skeleton segment of 10 px or more (an empty mask, one painted pixel) has no tortuosity
+    (NaN in measures.csv, as the GUIDE says): the panel said "tortuosity (arc/chord) nan" (session 41 QA)."""
+    from vessel_studio.measures import measure_vessels
+
+    review = studio.panels["Review"]
+    assert review.image_id is not None
+    for mask in (np.zeros((40, 40), bool), np.pad(np.ones((1, 1), bool), 20)):
+        m = measure_vessels(mask).to_dict()
+        assert np.isnan(m["tortuosity"])
+        review._show_measures(review.image_id, m)
+        text = review.measures.text()
+        assert "tortuosity" in text and "nan" not in text.lower() and "inf" not in text.lower()
+        assert "no segment of 10 px or more" in text
+
+
 def test_the_panel_names_the_round_it_shows(studio, three_rounds, tmp_path):
     """"latest round" says which round it is, and says so when it falls back to the source-only map
     (an image added after the adaptation); the compared map is named too."""

@@ -11,6 +11,7 @@ editing of the mask pauses (of the unsaved mask, as they then say). GUI thread o
 
 from __future__ import annotations
 
+import math
 import re
 
 from vessel_studio.adaptation.selection import FLAGGED_MARK, flag_kinds, flagged_rounds
@@ -314,7 +315,9 @@ class ShownMixin:
                 ("calibre mean / median", f"{m['calibre_mean_px']:.1f} / {m['calibre_median_px']:.1f} px"),
             ]
         rows += [
-            ("tortuosity (arc/chord)", f"{m['tortuosity']:.3f}"),
+            # NaN without a skeleton segment of 10 px or more (an empty mask, a few painted pixels): not "nan"
+            ("tortuosity (arc/chord)", f"{m['tortuosity']:.3f}" if math.isfinite(m["tortuosity"])
+             else "– (no segment of 10 px or more)"),
             ("segments / branch points", f"{m['n_segments']} / {m['n_branch_points']}"),
         ]
         self.last_measures = m
