@@ -164,19 +164,36 @@ def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qt
 
 
 def test_measures_without_a_segment_show_no_nan(studio):
-    """A mask with no skeleton segment of 10 px or more (an empty mask, one painted pixel) has no tortuosity
+    """A mask with no skeleton segment of 10 px or more (one painted pixel, a short stroke) has no tortuosity
     (NaN in measures.csv, as the GUIDE says): the panel said "tortuosity (arc/chord) nan" (session 41 QA)."""
     from vessel_studio.measures import measure_vessels
 
     review = studio.panels["Review"]
     assert review.image_id is not None
-    for mask in (np.zeros((40, 40), bool), np.pad(np.ones((1, 1), bool), 20)):
+    for mask in (np.pad(np.ones((1, 1), bool), 20), np.pad(np.ones((3, 5), bool), 20)):
         m = measure_vessels(mask).to_dict()
         assert np.isnan(m["tortuosity"])
         review._show_measures(review.image_id, m)
         text = review.measures.text()
         assert "tortuosity" in text and "nan" not in text.lower() and "inf" not in text.lower()
         assert "no segment of 10 px or more" in text
+
+
+def test_a_mask_wholly_outside_the_field_of_view_is_said_so(studio):
+    """A mask painted only outside the field of view (along a fundus image's edge) is cut away before measuring: the
+    panel showed a calibre of "0.0 / 0.0 px", a density of 0.000 and 0 segments as if such a vessel had been measured
+    (session 41 QA); it says that no vessel lies inside the field of view."""
+    from vessel_studio.measures import measure_vessels
+
+    review = studio.panels["Review"]
+    mask = np.zeros((40, 40), bool)
+    mask[:, :4] = True
+    fov = np.zeros((40, 40), bool)
+    fov[10:30, 10:30] = True
+    m = measure_vessels(mask, fov=fov).to_dict()
+    review._show_measures(review.image_id, m)
+    text = review.measures.text()
+    assert "no vessel inside the field of view" in text and "calibre" not in text
 
 
 def test_the_panel_names_the_round_it_shows(studio, three_rounds, tmp_path):

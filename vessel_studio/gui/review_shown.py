@@ -300,6 +300,12 @@ class ShownMixin:
     def _show_measures(self, image_id: str, m: dict) -> None:
         if image_id != self.image_id:
             return
+        if not m["density"]:  # the mask lies outside the FOV only (an image's edge): cut away, nothing measured
+            self.last_measures = m
+            self._measured = None
+            self.measures.setText("no vessel inside the field of view: the measures cover the field of view only, and "
+                                  "this mask lies outside it")
+            return
         um = m.get("calibre_mean_um") is not None
         rows = [("vessel density", f"{m['density']:.3f}")]
         if um:
