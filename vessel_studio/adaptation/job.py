@@ -53,7 +53,7 @@ from vessel_studio.adaptation.rounds import (
     derive_seed,
     run_round,
 )
-from vessel_studio.adaptation.selection import history_warnings, round_rows, should_stop, shown_warnings
+from vessel_studio.adaptation.selection import flagged_rounds, history_warnings, round_rows, should_stop
 from vessel_studio.adaptation.source import SourceBundle, images_hash  # noqa: F401 (re-exported)
 from vessel_studio.store import Project, RoundRecord
 from vessel_studio.store.project import JOB_FILE, now_iso  # noqa: F401 (JOB_FILE re-exported)
@@ -487,7 +487,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
             seconds=time.perf_counter() - t_job, resumed=resumed,
             # as `vessel-studio rounds`, the window and export.json show them (the delivered maps too: session 41,
             # `adapt`'s closing lines left out a round whose delivered maps marked nothing, which `rounds` flagged)
-            warnings={k: v for k, v in shown_warnings(round_rows(project.rounds)).items() if v},
+            warnings=flagged_rounds(project.rounds),
         )
         project.log("adaptation finished", rounds=[x.index for x in committed], stopped_early=stopped,
                     reason=reason, seconds=round(result.seconds, 1))

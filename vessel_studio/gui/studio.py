@@ -36,6 +36,13 @@ def get_studio(viewer) -> "Studio":
     return studio
 
 
+def _is_project(path: str | Path) -> bool:
+    """Whether ``path`` is a project folder (holds its manifest): dropped or chosen alone, it is opened."""
+    from vessel_studio.store.manifest import MANIFEST_NAME
+
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
 class Studio(WatchMixin, QObject):
     project_changed = Signal()  # a project was opened / created / closed
     images_changed = Signal()  # images added, states changed, a round was committed
@@ -202,9 +209,9 @@ class Studio(WatchMixin, QObject):
         from vessel_studio.store.project import is_image_name
         from vessel_studio.wording import shown_names
 
-        if len(paths) == 1 and (Path(paths[0]) / "project.json").is_file():
+        if len(paths) == 1 and _is_project(paths[0]):
             return self.open_project(paths[0])
-        projects = [Path(p) for p in paths if (Path(p) / "project.json").is_file()]
+        projects = [Path(p) for p in paths if _is_project(p)]
         if projects:  # dropped with other files: its top level holds no images ("folder holds no image files")
             dialogs.error(self._parent_widget(), "Cannot add images",
                           f"{shown_names([str(p) for p in projects], 2)}: a project folder, dropped with other files "
@@ -234,7 +241,7 @@ class Studio(WatchMixin, QObject):
         if not paths or any("://" in str(p) for p in paths):
             return False
         given = [Path(p) for p in paths]
-        if len(given) == 1 and (given[0] / "project.json").is_file():
+        if len(given) == 1 and _is_project(given[0]):
             self.open_project(given[0])
             return True
         if self.project is None:
