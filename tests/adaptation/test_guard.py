@@ -191,3 +191,19 @@ def test_shown_warnings_also_check_the_maps_a_round_delivers():
     chain, *delivered = shown[2]
     assert chain.startswith("collapse: the pseudo-labels mark 1.0%")
     assert [w.split(":")[0] for w in delivered] == ["flood"] and DELIVERED in delivered[0]
+
+
+def test_the_rounds_table_says_why_a_signal_is_missing_instead_of_printing_nan():
+    """Session 42: pseudo-labels without a vessel pixel have no fragmentation (nan), which the table of
+    ``vessel-studio rounds`` / ``adapt`` printed as "nan"; it shows "–" and a line under the table says why. A
+    signal not recorded stays blank and adds no line."""
+    from vessel_studio.adaptation.selection import summarize
+
+    table = summarize([{"round": 0, "agreement": 0.5, "fragmentation": float("nan")},
+                       {"round": 1, "agreement": 0.6, "fragmentation": 3.0}])
+    assert "nan" not in table.lower()
+    lines = table.splitlines()
+    assert lines[2].split("|")[6].strip() == "–" and lines[3].split("|")[6].strip() == "3.0000"
+    assert "no vessel pixel" in table
+    plain = summarize([{"round": 0, "agreement": 0.5}])
+    assert "–" not in plain and plain.count("\n") == 3

@@ -202,13 +202,29 @@ def should_stop(history: Sequence[Mapping[str, float]], *, stop_agreement: float
 def summarize(rounds: Iterable[Mapping[str, float]], keys=("agreement", "confidence", "entropy",
                                                              "vessel_fraction", "fragmentation",
                                                              "generator_loss", "segmenter_loss")) -> str:
-    """A small Markdown table of label-free signals per round."""
+    """A small Markdown table of label-free signals per round. A signal not recorded is left blank; one that is
+    not defined for the round (``fragmentation`` of pseudo-labels without a vessel pixel: nothing to count
+    components along) shows "–", and a line under the table says so (it printed "nan" before session 42)."""
     rows = list(rounds)
     head = "| round | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys) + "\n"
     body = ""
+    undefined: set[str] = set()
+
+    def cell(key: str, v) -> str:
+        if v is None:
+            return ""
+        if not np.isfinite(float(v)):
+            undefined.add(key)
+            return "–"
+        return f"{float(v):.4f}"
+
     for i, r in enumerate(rows):
-        vals = [("" if r.get(k) is None else f"{float(r[k]):.4f}") for k in keys]
-        body += f"| {r.get('round', i)} | " + " | ".join(vals) + " |\n"
+        body += f"| {r.get('round', i)} | " + " | ".join(cell(k, r.get(k)) for k in keys) + " |\n"
+    if undefined:
+        why = {"fragmentation": "fragmentation: the round's pseudo-labels mark no vessel pixel, so there is no skeleton "
+                                "to count components along"}
+        body += "\n–: not defined for that round (" + "; ".join(
+            why.get(k, f"{k}: not a finite number") for k in keys if k in undefined) + ")\n"
     return head + body
 
 
