@@ -147,6 +147,15 @@ def test_outside_the_image_is_background():
 def test_empty_and_bad_input():
     r = measure_vessels(np.zeros((32, 32), bool))
     assert r.density == 0 and r.skeleton_length_px == 0 and math.isnan(r.tortuosity)
+    # no skeleton, no calibre: NaN (0.0 until session 42, written into measures.csv as a calibre), in px and µm,
+    # for isotropic and anisotropic pixels, and for a mask wholly outside the FOV
+    assert math.isnan(r.calibre_mean_px) and math.isnan(r.calibre_median_px)
+    for spacing in (0.01, (0.02, 0.01)):
+        r = measure_vessels(np.zeros((32, 32), bool), spacing_mm=spacing)
+        assert math.isnan(r.calibre_mean_um) and math.isnan(r.calibre_median_um)
+    outside, fov = np.zeros((32, 32), bool), np.zeros((32, 32), bool)
+    outside[:, :4], fov[8:24, 8:24] = True, True
+    assert math.isnan(measure_vessels(outside, fov=fov, spacing_mm=0.01).calibre_mean_um)
     with pytest.raises(ValueError):
         measure_vessels(np.zeros((3, 3, 3)))
     with pytest.raises(ValueError):

@@ -25,7 +25,8 @@ at a flat end where the image's or the FOV's edge cuts a vessel).
   skeleton (:func:`local_calibre`). A vessel ``w`` px wide along the rows or the columns gives
   ``w`` (1 for a one-pixel vessel); over angles 0-45°, for each width 1-15 px, the median's error
   averages within ±0.3 px (the mean's within ±0.4 px; single errors up to 1 px). Until session 41 it was ``2·d``: ``w + 1`` for odd widths (2 px for a
-  one-pixel vessel), ``w`` for even ones.
+  one-pixel vessel), ``w`` for even ones. NaN without a skeleton pixel (an empty mask, or one wholly outside the
+  FOV); until session 42 that was 0.0, which ``measures.csv`` wrote as a calibre.
 - **tortuosity**: arc length / chord length of each unbranched skeleton segment (the skeleton
   with its branch points and their 8 neighbours removed; segments with two ends, loops left out),
   averaged with arc-length weights over segments at least ``min_segment`` (10) px of arc long; the
@@ -407,7 +408,8 @@ def measure_vessels(
     segments, n_branch = skeleton_segments(sk)
     length = skeleton_length(sk)
     diam = local_calibre(mask, sk, edt=edt)
-    cal_mean, cal_med = (float(diam.mean()), float(np.median(diam))) if diam.size else (0.0, 0.0)
+    nan = float("nan")  # no skeleton pixel: no calibre (not 0.0, which read as a measured calibre in measures.csv)
+    cal_mean, cal_med = (float(diam.mean()), float(np.median(diam))) if diam.size else (nan, nan)
     long = [(a, c) for a, c in segments if a >= min_segment]
     tort = float(sum(a * (a / c) for a, c in long) / sum(a for a, _ in long)) if long else float("nan")
     length_mm = cal_mean_um = cal_med_um = None
@@ -420,7 +422,7 @@ def measure_vessels(
             if diam_mm.size:
                 cal_mean_um, cal_med_um = float(diam_mm.mean()) * 1000.0, float(np.median(diam_mm)) * 1000.0
             else:
-                cal_mean_um = cal_med_um = 0.0
+                cal_mean_um = cal_med_um = nan
     return VesselMeasures(
         density=density,
         skeleton_length_px=length,
