@@ -114,3 +114,32 @@ def test_the_launch_size_keeps_the_layer_list_above_the_project_panel(studio, qt
     layers, project = studio.viewer.window._qt_viewer.dockLayerList, studio.docks["Project"]
     assert layers not in window.tabifiedDockWidgets(project) and not layers.visibleRegion().isEmpty()
     assert _rows_in_view(studio.panels["Project"]) >= 1
+
+
+def test_the_docks_take_the_panels_width_when_the_window_opens(dialogs, qtbot, monkeypatch, make_napari_viewer):
+    """Session 42 (laptop screens, ``vessel-studio gui PROJECT`` on a 1280 x 720 screen): ``make_viewer`` shows the
+    window before the panels are docked, and the docks were sized at once, before the window had laid them out: the
+    sizes were lost, each dock 486 px wide where its panels need 461 and 465 (their width and the scroll bar's), and
+    the image got 282 px of the 1280 (328 px now). On a 1280 x 720 screen (the test's X screen is smaller)."""
+    import gc
+
+    import napari
+    from qtpy.QtCore import QRect
+    from qtpy.QtGui import QScreen
+
+    from vessel_studio.gui import app
+
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, 1280, 720))
+    monkeypatch.setattr(app, "import_engine", lambda: [])
+    monkeypatch.setattr(napari, "Viewer", make_napari_viewer)
+    viewer, studio = app.make_viewer(show=True)
+    try:
+        qtbot.wait(300)
+        panels, docks = studio.panels, studio.docks
+        widths = {a: max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
+                  for a, b in (("Project", "Adaptation"), ("Review", "Export"))}
+        assert {a: docks[a].width() for a in widths} == widths
+    finally:
+        studio._closing_ok = True
+        viewer.close()
+        gc.unfreeze()

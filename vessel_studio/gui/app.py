@@ -75,7 +75,9 @@ def _dock_sizer_class():
     from qtpy.QtCore import QEvent, QObject, Qt, QTimer
 
     class DockSizer(QObject):
-        """Sizes the panels' docks when the window is first shown (now, when it is already): as wide as the
+        """Sizes the panels' docks when the window is first shown (when it already is, as ``make_viewer`` shows it
+        before the panels are docked: at the event loop's next turn, once the window has laid the new docks out; sized
+        at once, the sizes were lost and each dock was 486 px wide, its panels' 461 or 465: session 42): as wide as the
         panels, and the Project panel with most of the left column's height under napari's layer controls
         and layer list (on a short screen, where that leaves the Project dock under ``SHORT_PROJECT_DOCK``, the
         layer list is a tab beside Project and Adaptation instead). In scroll areas (``qtutil.PanelScroll``) the
@@ -86,7 +88,7 @@ def _dock_sizer_class():
             super().__init__(window)
             self._studio = weakref.ref(studio)
             if window.isVisible():
-                self.size()
+                QTimer.singleShot(0, self.size)
             else:
                 window.installEventFilter(self)
 
