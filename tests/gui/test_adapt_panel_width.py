@@ -20,6 +20,8 @@ LONG = {
     "preview_caption": "synthesize: round 12 synthetic 1 (round 12) · a caption as long as a stage's name allows it",
     "device": "device: CPU (2 threads) · process peak memory 1972 MB · a longer device name than this machine's",
     "disk": "disk: 80.6 GB free on the project's drive · and a longer line than that, as on a disk of another name",
+    # the guard's re-run line (session 42): 527 px, the panel's widest row 462 px
+    "loss": "round 12 flagged by the guard: running it again with another seed (re-run 2)",
 }
 
 

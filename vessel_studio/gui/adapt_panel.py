@@ -209,6 +209,9 @@ class AdaptPanel(QWidget):
             label.setWordWrap(True)
         self.loss = QLabel("")
         self.loss.setStyleSheet("color: gray")
+        # and so does the loss line: the guard's re-run line ("round 12 flagged by the guard: running it again with
+        # another seed (re-run 2)") made the panel 527 px wide, 65 px wider than it is (session 42, laptop screens)
+        self.loss.setWordWrap(True)
         self.previews = [QLabel() for _ in range(4)]
         prev_row = QHBoxLayout()
         for lab in self.previews:
