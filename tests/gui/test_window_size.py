@@ -152,3 +152,41 @@ def test_the_docks_take_the_panels_width_when_the_window_opens(dialogs, qtbot, m
         studio._closing_ok = True
         viewer.close()
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("name", [
+    "OCTA500_3M_train_10001_en_face_projection_ILM_OPL_maximum",  # wraps after an underscore
+    "IMG2024031512345678901234567890123456789012345678901234567890",  # one run: wraps within it
+])
+def test_a_long_image_name_wraps_in_the_review_title(studio, name):
+    """Session 42 (laptop screens): the Review panel's title ("NAME (1/3) — predicted, pixel spacing unknown")
+    wraps, but not within a word: a 60-character image name made the panel 532 px wide where its rows need 441, and
+    its dock (465 px) scrolled sideways, the buttons cut at the right. The name wraps now (``qtutil.breakable``);
+    a short one is shown as it was."""
+    import dataclasses
+
+    review = studio.panels["Review"]
+    records = studio.project.images
+    before = review.minimumSizeHint().width()
+    review.title.setText(review._title_text(dataclasses.replace(records[0], name=name), records))
+    review.layout().activate()
+    assert review.minimumSizeHint().width() <= before
+    assert review._title_text(records[0], records).startswith(f"<b>{records[0].name}</b> (1/3)")
+    from vessel_studio.gui.qtutil import breakable
+
+    assert breakable(name) != name and breakable(name).replace("\u200b", "") == name  # zero-width spaces only
+
+
+def test_a_long_project_name_wraps_in_the_project_title(studio, monkeypatch):
+    """The Project panel's title (the project's name, and its folder under it) wraps the same way (session 42): a
+    62-character name made the panel wider than the left docks' column."""
+    from vessel_studio.store import Project
+
+    panel = studio.panels["Project"]
+    name = "octa_study_2024_scanner_B_vs_A_comparison_with_the_lab_labels"
+    monkeypatch.setattr(Project, "name", property(lambda self: name))
+    panel.refresh()
+    panel.layout().activate()
+    # the Adaptation panel, its tab beside it, sets the column's width (before: 510 px, the column's 462)
+    assert panel.minimumSizeHint().width() <= studio.panels["Adaptation"].minimumSizeHint().width()
+    assert panel.title.text().replace("\u200b", "").startswith(f"<b>{name}</b> — fundus")

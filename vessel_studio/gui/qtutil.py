@@ -44,6 +44,32 @@ def fmt_seconds(s: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
+#: where a long name may wrap in a word-wrapped label: after these characters, and within a run of more characters
+#: than ``BREAK_RUN`` without a space or one of them
+_BREAK_AFTER = "_."
+BREAK_RUN = 16
+
+
+def breakable(name: str) -> str:
+    """``name`` with zero-width spaces where a word-wrapped label may wrap it: after each ``_`` and ``.`` and every
+    ``BREAK_RUN`` characters of a longer run without one, a space, ``-`` or ``/`` (where Qt wraps by itself).
+    Unchanged on screen while it fits its line, and unchanged when short; for labels only, not for text that is
+    copied. Session 42, laptop
+    screens: a 60-character image name in the Review panel's title made the panel 532 px wide where its rows need
+    441, the dock scrolling sideways (a word-wrapped label is never narrower than its longest word)."""
+    import re
+
+    if len(name) <= 2 * BREAK_RUN:  # fits any panel's line (32 bold characters: about 250 px)
+        return name
+
+    def split(match) -> str:
+        run = match.group(0)
+        return "\u200b".join(run[i:i + BREAK_RUN] for i in range(0, len(run), BREAK_RUN))
+
+    name = "".join(c + "\u200b" if c in _BREAK_AFTER else c for c in name)
+    return re.sub(r"[^\s\-/\u200b]{%d,}" % (BREAK_RUN + 1), split, name)
+
+
 def scrolled(panel):
     """``panel`` in a :class:`PanelScroll` (the Vessel Studio window docks its panels so)."""
     return PanelScroll(panel)
