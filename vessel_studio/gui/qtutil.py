@@ -54,12 +54,12 @@ def breakable(name: str) -> str:
     """``name`` with zero-width spaces where a word-wrapped label may wrap it: after each ``_`` and ``.`` and every
     ``BREAK_RUN`` characters of a longer run without one, a space, ``-`` or ``/`` (where Qt wraps by itself).
     Unchanged on screen while it fits its line, and unchanged when short; for labels only, not for text that is
-    copied. Session 42, laptop
-    screens: a 60-character image name in the Review panel's title made the panel 532 px wide where its rows need
-    441, the dock scrolling sideways (a word-wrapped label is never narrower than its longest word)."""
+    copied. Session 42, laptop screens: a 60-character image name in the Review panel's title made the panel 532 px
+    wide where its rows need 441, the dock scrolling sideways (a word-wrapped label is never narrower than its
+    longest word)."""
     import re
 
-    if len(name) <= 2 * BREAK_RUN:  # fits any panel's line (32 bold characters: about 250 px)
+    if len(name) <= 2 * BREAK_RUN:  # fits (a 40-character name left the Review panel's width as it was)
         return name
 
     def split(match) -> str:
