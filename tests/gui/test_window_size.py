@@ -190,3 +190,27 @@ def test_a_long_project_name_wraps_in_the_project_title(studio, monkeypatch):
     # the Adaptation panel, its tab beside it, sets the column's width (before: 510 px, the column's 462)
     assert panel.minimumSizeHint().width() <= studio.panels["Adaptation"].minimumSizeHint().width()
     assert panel.title.text().replace("\u200b", "").startswith(f"<b>{name}</b> — fundus")
+
+
+def test_names_with_markup_characters_show_as_they_are_in_the_titles(studio, monkeypatch):
+    """Session 42: the Review and Project titles are rich text, and the names went in unescaped: an image named
+    "a<b>c.png" showed "ac" in bold, "&lt;x&gt;" in a name showed "<x>". They show as the files are named now."""
+    import dataclasses
+
+    from qtpy.QtGui import QTextDocument
+
+    from vessel_studio.store import Project
+
+    def shown(html: str) -> str:
+        doc = QTextDocument()
+        doc.setHtml(html)
+        return doc.toPlainText().replace("\u200b", "")
+
+    review = studio.panels["Review"]
+    records = studio.project.images
+    for name in ("a<b>c", "Smith &amp; Jones &lt;x&gt;", "R&D_2024"):
+        assert shown(review._title_text(dataclasses.replace(records[0], name=name), records)).startswith(f"{name} (1/3)")
+    panel = studio.panels["Project"]
+    monkeypatch.setattr(Project, "name", property(lambda self: "lab <A> & B"))
+    panel.refresh()
+    assert shown(panel.title.text()).startswith("lab <A> & B — fundus")

@@ -21,7 +21,7 @@ from vessel_studio.gui import dialogs
 from vessel_studio.gui.drops import route_drops
 from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, error_text, start_worker
-from vessel_studio.gui.qtutil import array_to_pixmap, breakable, napari_key, thumbnail
+from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, rich_name, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
 from vessel_studio.wording import shown_names
 
@@ -241,9 +241,9 @@ class ProjectPanel(QWidget):
             return
         images = proj.images
         rounds = proj.rounds
-        self.title.setText(  # a long name may wrap (``qtutil.breakable``): it made the panel wider than its dock
-            f"<b>{breakable(proj.name)}</b> — {proj.modality}, {len(images)} images, "
-            f"{len(rounds)} round(s)<br><small>{breakable(str(proj.folder))}</small>"
+        self.title.setText(  # a long name may wrap (``qtutil.rich_name``: breakable, escaped): it made the panel wider than its dock
+            f"<b>{rich_name(proj.name)}</b> — {proj.modality}, {len(images)} images, "
+            f"{len(rounds)} round(s)<br><small>{rich_name(str(proj.folder))}</small>"
         )
         self._refresh_source()
         counts: dict[str, int] = {}

@@ -70,6 +70,15 @@ def breakable(name: str) -> str:
     return re.sub(r"[^\s\-/\u200b]{%d,}" % (BREAK_RUN + 1), split, name)
 
 
+def rich_name(name: str) -> str:
+    """``name`` (an image's or project's name, a folder) for a rich-text label: :func:`breakable`, then escaped, so
+    that ``&``, ``<`` and ``>`` in a file name show as themselves (session 42: "a<b>c.png" showed "ac.png" in bold,
+    "&lt;x&gt;" in a name showed "<x>")."""
+    import html
+
+    return html.escape(breakable(name), quote=False)
+
+
 def scrolled(panel):
     """``panel`` in a :class:`PanelScroll` (the Vessel Studio window docks its panels so)."""
     return PanelScroll(panel)

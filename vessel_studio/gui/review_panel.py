@@ -47,7 +47,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.qtutil import breakable
+from vessel_studio.gui.qtutil import rich_name
 from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name
 from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
@@ -846,8 +846,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             row_um, col_um = (float(v) * 1000 for v in (rec.spacing[0], rec.spacing[-1]))
             spacing = (f", {row_um:.1f} µm/px" if f"{row_um:.1f}" == f"{col_um:.1f}"
                        else f", {col_um:.1f} × {row_um:.1f} µm/px (width × height)")
-        # the name may wrap (``qtutil.breakable``): a long one made the panel wider than its dock
-        return f"<b>{breakable(rec.name)}</b> ({pos}) — {state or rec.state}{spacing}"
+        # the name may wrap (``qtutil.rich_name``: breakable, escaped): a long one made the panel wider than its dock
+        return f"<b>{rich_name(rec.name)}</b> ({pos}) — {state or rec.state}{spacing}"
 
     def _show_title(self, records: list | None = None) -> None:
         """The image's name, place in the queue, state and pixel spacing; ``records``: the project's
