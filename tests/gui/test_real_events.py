@@ -206,6 +206,8 @@ def test_the_window_fits_a_laptop_screen(studio, dialogs, qtbot):
     qtbot.wait(20)
     assert reachable(adapt, adapt.btn_prune) and reachable(adapt, adapt.disk)
     studio.docks["Project"].raise_()
+    studio.docks["Review"].raise_()  # a tab of the one column on a 1280 x 720 screen (app.NARROW_CANVAS_SHARE)
+    qtbot.wait(20)
     assert reachable(review, review.btn_save)
     review.mask_layer.paint((30, 30), 1)
     qtbot.mouseClick(review.btn_save, Qt.MouseButton.LeftButton)

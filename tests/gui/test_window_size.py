@@ -114,13 +114,65 @@ def test_the_launch_size_keeps_the_layer_list_above_the_project_panel(studio, qt
     layers, project = studio.viewer.window._qt_viewer.dockLayerList, studio.docks["Project"]
     assert layers not in window.tabifiedDockWidgets(project) and not layers.visibleRegion().isEmpty()
     assert _rows_in_view(studio.panels["Project"]) >= 1
+    # and the two columns: Review and Export on the right (the docs' screenshots), not tabs beside Project
+    review = studio.docks["Review"]
+    assert window.dockWidgetArea(review) != window.dockWidgetArea(project)
+    assert review not in window.tabifiedDockWidgets(project) and not review.visibleRegion().isEmpty()
 
 
-def test_the_docks_take_the_panels_width_when_the_window_opens(dialogs, qtbot, monkeypatch, make_napari_viewer):
+def _canvas_width(studio) -> int:
+    return studio.viewer.window._qt_viewer.canvas._scene_canvas.native.width()
+
+
+def _tab_bar(window, dock):
+    """The tab bar of ``dock``'s tabs in ``window``."""
+    from qtpy.QtWidgets import QTabBar
+
+    for bar in window.findChildren(QTabBar):
+        if bar.isVisible() and dock.windowTitle() in [bar.tabText(i) for i in range(bar.count())]:
+            return bar
+    return None
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768), (1440, 900)])
+def test_a_narrow_screen_docks_the_panels_in_one_column_of_tabs(studio, qtbot, size):
+    """Session 42 (laptop screens): beside the two dock columns (461 and 465 px) the image got 328 px of a 1280 x 720
+    screen, 414 px of 1366 x 768 and 488 px of 1440 x 900. There the panels and napari's layer docks are now tabs of
+    one column (``app.NARROW_CANVAS_SHARE``), the image most of the width (798, 884, 958 px), each panel the column's
+    height, every tab's title in full."""
+    window = _shown_at(studio, qtbot, size)
+    docks, qt_viewer = studio.docks, studio.viewer.window._qt_viewer
+    project = docks["Project"]
+    column = {docks["Adaptation"], docks["Review"], docks["Export"], qt_viewer.dockLayerList,
+              qt_viewer.dockLayerControls}
+    try:  # on a loaded machine the timers run late
+        qtbot.waitUntil(lambda: column <= set(window.tabifiedDockWidgets(project)), timeout=3000)
+    except qtbot.TimeoutError:
+        pass
+    qtbot.wait(50)
+    assert _canvas_width(studio) >= 0.55 * window.width()  # before: 328 of 1280 (25.6 %), 414 of 1366 (30.3 %)
+    assert column <= set(window.tabifiedDockWidgets(project))
+    bar = _tab_bar(window, project)
+    assert bar is not None
+    assert {bar.tabText(i) for i in range(bar.count())} == {
+        "Project", "Adaptation", "Review", "Export", "layer list", "layer controls"}
+    assert bar.sizeHint().width() <= bar.width()  # every title in full, no scroll buttons
+    assert not project.visibleRegion().isEmpty()  # the Project tab is raised
+    for dock in (docks["Review"], docks["Export"], docks["Adaptation"], qt_viewer.dockLayerControls, project):
+        dock.raise_()  # the person clicks its tab
+        qtbot.waitUntil(lambda d=dock: not d.visibleRegion().isEmpty(), timeout=3000)
+        assert dock.height() >= 0.8 * window.height()  # before, Review under the layer controls: 289 of 720
+
+
+@pytest.mark.parametrize("screen", [(1280, 720), (1600, 1000)])
+def test_the_docks_take_the_panels_width_when_the_window_opens(dialogs, qtbot, monkeypatch, make_napari_viewer,
+                                                               screen):
     """Session 42 (laptop screens, ``vessel-studio gui PROJECT`` on a 1280 x 720 screen): ``make_viewer`` shows the
     window before the panels are docked, and the docks were sized at once, before the window had laid them out: the
     sizes were lost, each dock 486 px wide where its panels need 461 and 465 (their width and the scroll bar's), and
-    the image got 282 px of the 1280 (328 px now). On a 1280 x 720 screen (the test's X screen is smaller)."""
+    the image got 282 px of the 1280 (328 px then; 798 px in one column of tabs, ``app.NARROW_CANVAS_SHARE``). On a
+    1280 x 720 screen (the test's X screen is smaller): one column, as wide as the widest panel; on a 1600 x 1000
+    screen (the window 1500 x 950): two columns, each as wide as its panels."""
     import gc
     import operator
 
@@ -130,17 +182,20 @@ def test_the_docks_take_the_panels_width_when_the_window_opens(dialogs, qtbot, m
 
     from vessel_studio.gui import app
 
-    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, 1280, 720))
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, *screen))
     monkeypatch.setattr(app, "import_engine", lambda: [])
     monkeypatch.setattr(napari, "Viewer", make_napari_viewer)
     viewer, studio = app.make_viewer(show=True)
     try:
         panels, docks = studio.panels, studio.docks
+        narrow = screen[0] < 1500
 
         def widths():  # the docks' and what ``DockSizer.size`` gives them (the panels' width, the scroll bar's)
-            return ({a: docks[a].width() for a in ("Project", "Review")},
-                    {a: max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
-                     for a, b in (("Project", "Adaptation"), ("Review", "Export"))})
+            wanted = {a: max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
+                      for a, b in (("Project", "Adaptation"), ("Review", "Export"))}
+            if narrow:  # one column (the Review tab is not raised: its dock is not laid out)
+                return {"column": docks["Project"].width()}, {"column": max(wanted.values())}
+            return {a: docks[a].width() for a in ("Project", "Review")}, wanted
 
         try:  # on a loaded machine the timers run late
             qtbot.waitUntil(lambda: operator.eq(*widths()), timeout=3000)
@@ -148,6 +203,10 @@ def test_the_docks_take_the_panels_width_when_the_window_opens(dialogs, qtbot, m
             pass
         shown, wanted = widths()
         assert shown == wanted  # before: {'Project': 486, 'Review': 486} for {'Project': 461, 'Review': 465}
+        window = viewer.window._qt_window
+        in_one_column = docks["Review"] in window.tabifiedDockWidgets(docks["Project"])
+        assert in_one_column == narrow
+        assert _canvas_width(studio) >= (0.55 if narrow else 0.35) * window.width()  # before, 1280 x 720: 328 px
     finally:
         studio._closing_ok = True
         viewer.close()

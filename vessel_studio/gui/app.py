@@ -68,6 +68,14 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
 #: size, two rows of the list in view, where the layout stays as it was
 SHORT_PROJECT_DOCK = 250
 
+#: the least share of the window's width the image gets beside the two dock columns (napari's layer docks with Project
+#: and Adaptation; Review with Export), below which the panels and napari's layer docks are tabs of one column
+#: (``DockSizer.one_column``).
+#: Session 42, ``vessel-studio gui PROJECT`` with the columns 461 and 465 px wide: the image got 328 px of a 1280 x 720
+#: screen (25.6 %), 414 px of 1366 x 768 (30.3 %) and 488 px of 1440 x 900 (33.9 %); 548 px (36.5 %) at the
+#: 1500 x 950 launch size (a larger screen's; the docs' screenshots), where the layout stays as it was
+NARROW_CANVAS_SHARE = 0.35
+
 
 def _dock_sizer_class():
     import weakref
@@ -80,7 +88,8 @@ def _dock_sizer_class():
         at once, the sizes were lost and each dock was 486 px wide, its panels' 461 or 465: session 42): as wide as the
         panels, and the Project panel with most of the left column's height under napari's layer controls
         and layer list (on a short screen, where that leaves the Project dock under ``SHORT_PROJECT_DOCK``, the
-        layer list is a tab beside Project and Adaptation instead). In scroll areas (``qtutil.PanelScroll``) the
+        layer list is a tab beside Project and Adaptation instead; on a narrow screen, one column of tabs:
+        ``NARROW_CANVAS_SHARE``). In scroll areas (``qtutil.PanelScroll``) the
         docks would keep their narrow minimum and napari's left docks most of the height. Holds the studio weakly
         (napari's leak check)."""
 
@@ -105,13 +114,36 @@ def _dock_sizer_class():
                 win, qt_viewer = studio.viewer.window._qt_window, studio.viewer.window._qt_viewer
                 widths = [max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
                           for a, b in (("Project", "Adaptation"), ("Review", "Export"))]
-                win.resizeDocks([docks["Project"], docks["Review"]], widths, Qt.Orientation.Horizontal)
+                # the image's width once the columns have their panels' width (the window is laid out)
+                canvas = win.centralWidget().width() + docks["Project"].width() + docks["Review"].width() - sum(widths)
+                if (canvas < NARROW_CANVAS_SHARE * win.width()
+                        or docks["Review"] in win.tabifiedDockWidgets(docks["Project"])):  # sized again
+                    self.one_column(win, qt_viewer, docks, max(widths))
+                else:
+                    win.resizeDocks([docks["Project"], docks["Review"]], widths, Qt.Orientation.Horizontal)
                 controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
                 win.resizeDocks([controls, layers, docks["Project"]],
                                 [controls.minimumHeight(), layers.minimumHeight(), 10000], Qt.Orientation.Vertical)
             except (AttributeError, RuntimeError, KeyError):  # another napari layout, or a closed window
                 return
             QTimer.singleShot(0, self.tab_layers_if_short)  # once the docks have their new sizes
+
+        @staticmethod
+        def one_column(win, qt_viewer, docks, width) -> None:
+            """On a narrow screen, where two columns would leave the image under ``NARROW_CANVAS_SHARE`` of the
+            window's width: one column of tabs, Project, Adaptation, Review, Export, napari's layer list and layer
+            controls, in the left dock area. The image gets the right column's width, and each panel the column's
+            height (under napari's layer controls, 356 px for a labels layer, the Review panel got 289 px of a
+            1280 x 720 screen and scrolled to its Paint and Save buttons). The Project tab is raised."""
+            project = docks["Project"]
+            areas = (win.dockWidgetArea(project), win.dockWidgetArea(docks["Review"]))
+            for dock in (docks["Review"], docks["Export"], qt_viewer.dockLayerList, qt_viewer.dockLayerControls):
+                if (dock.isFloating() or not dock.isVisible() or dock in win.tabifiedDockWidgets(project)
+                        or win.dockWidgetArea(dock) not in areas):
+                    continue  # closed, floated or moved elsewhere (napari's saved layout): left as it is
+                win.tabifyDockWidget(project, dock)
+            project.raise_()
+            win.resizeDocks([project], [width], Qt.Orientation.Horizontal)
 
         def tab_layers_if_short(self) -> None:
             """On a short screen, where the Project dock got less than ``SHORT_PROJECT_DOCK`` under napari's layer
@@ -124,6 +156,7 @@ def _dock_sizer_class():
                 controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
                 project = docks["Project"]
                 if (project.height() >= SHORT_PROJECT_DOCK or not layers.isVisible() or layers.isFloating()
+                        or layers in win.tabifiedDockWidgets(project)
                         or win.dockWidgetArea(layers) != win.dockWidgetArea(project)):
                     return
                 win.tabifyDockWidget(project, layers)
