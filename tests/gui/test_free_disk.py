@@ -275,3 +275,26 @@ def test_the_round_chosen_to_keep_stays_chosen_after_a_job(studio, rounds_with_m
     assert [r.index for r in Project.open(studio.project.folder).rounds] == [0, 1], dialogs.asked
     assert adapt.keep_round.currentData() == 0  # the latest-but-one of what is left
     assert not dialogs.errors
+
+
+def test_the_question_names_the_latest_round_once_when_it_is_the_hint(studio, tmp_path, qtbot, dialogs, monkeypatch):
+    """Session 42 QA (an OCT-A `tiny` trial, whose last round was the least fragmented): the question said "Kept
+    whole: round(s) 2 (the latest and round 2, the label-free hint)". It says the latest is also the hint."""
+    from vessel_studio.gui import dialogs as mod
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import RoundRecord
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    for k, frag in enumerate((9.0, 8.0, 2.0)):  # round 2, the latest, is the label-free hint
+        src = tmp_path / f"r{k}"
+        (src / "pseudo").mkdir(parents=True)
+        write_prob(src / "pseudo" / f"{image_id}.tif", fake_probability(proj.images[0].shape[:2], 30 + k))
+        proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
+                                                                          "fragmentation": frag}))
+    studio.project_changed.emit()
+    questions = []
+    monkeypatch.setattr(mod, "confirm", lambda parent, title, text: questions.append(text) or False)
+    assert studio.panels["Adaptation"].free_disk() is False  # asked, answered no
+    assert "Kept whole: round(s) 2 (the latest, also the label-free hint). " in questions[0]
+    assert "and round 2" not in questions[0]

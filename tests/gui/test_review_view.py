@@ -163,6 +163,30 @@ def test_label_free_statistics_are_inside_the_field_of_view(studio, tmp_path, qt
     assert np.array_equal(review._fov, real(proj.read_image(ids[1]), modality="fundus"))
 
 
+def test_the_statistics_heading_says_an_octa_scan_is_used_whole(studio, tmp_path, dialogs):
+    """Session 42 QA: on an OCT-A project the heading read "Label-free statistics (inside the field of view)", though
+    an OCT-A scan has no field of view and the statistics cover the whole scan (``estimate_fov``). It says so; a fundus
+    project's heading names the field of view, again after the OCT-A one."""
+    from qtpy.QtWidgets import QLabel
+
+    from vessel_studio.samples import write_sample_project
+
+    review = studio.panels["Review"]
+
+    def heading():
+        (label,) = [w for w in review.findChildren(QLabel) if w.text().startswith("<b>Label-free statistics</b>")]
+        return label.text()
+
+    assert heading() == "<b>Label-free statistics</b> (inside the field of view)"
+    write_sample_project(tmp_path / "octa", n=1, modality="octa", shape=(32, 32), seed=0)
+    fundus = studio.project.folder
+    assert studio.open_project(tmp_path / "octa")
+    assert heading() == "<b>Label-free statistics</b> (the whole scan: an OCT-A scan has no field of view)"
+    assert studio.open_project(fundus)
+    assert heading() == "<b>Label-free statistics</b> (inside the field of view)"
+    assert not dialogs.errors
+
+
 def test_measures_without_a_segment_show_no_nan(studio):
     """A mask with no skeleton segment of 10 px or more (one painted pixel, a short stroke) has no tortuosity
     (NaN in measures.csv, as the GUIDE says): the panel said "tortuosity (arc/chord) nan" (session 41 QA)."""

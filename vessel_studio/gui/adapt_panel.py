@@ -667,10 +667,14 @@ class AdaptPanel(QWidget):
             return False
         rounds = ", ".join(map(str, plan.rounds))
         kept = ", ".join(map(str, plan.kept))
+        latest = max(r.index for r in proj.rounds)
+        # the hint's round may be the latest (session 42 QA, an OCT-A trial: "round(s) 2 (the latest and round 2,
+        # the label-free hint)")
+        why = ("the latest" if hint is None else "the latest, also the label-free hint" if hint == latest
+               else f"the latest and round {hint}, the label-free hint")
         if not dialogs.confirm(self, "Free disk",
                                f"Delete the probability maps of round(s) {rounds} ({plan.bytes / 1e6:,.0f} MB)?\n\n"
-                               f"Kept whole: round(s) {kept} (the latest"
-                               + (f" and round {hint}, the label-free hint" if hint is not None else "") + "). "
+                               f"Kept whole: round(s) {kept} ({why}). "
                                "The deleted rounds keep their records and models, but can no longer be shown "
                                "in Review or exported until their maps are made again from their models (\"Make "
                                "maps again\"; Roll back to such a round does it first; about the time segmenting "

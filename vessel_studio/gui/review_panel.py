@@ -60,6 +60,10 @@ AHEAD_DELAY_MS = 250
 MEASURE_EDITS_MS = 500
 #: probability maps of the image on screen kept for another Show / Compare with choice (``_maps``)
 MAPS_KEPT = 3
+#: the heading of the label-free statistics by the project's modality: what they are computed over (an OCT-A scan is
+#: used whole: ``io.fov.estimate_fov``)
+STATS_HEADING = {"fundus": "<b>Label-free statistics</b> (inside the field of view)",
+                 "octa": "<b>Label-free statistics</b> (the whole scan: an OCT-A scan has no field of view)"}
 
 
 class KeepFitted(QObject):
@@ -261,6 +265,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.btn_discard.setEnabled(False)
         self.edit_state = QLabel("")
         self.edit_state.setWordWrap(True)  # "mask from" may name a map, a threshold and what Revert edits does
+        #: "(inside the field of view)", or for an OCT-A project the whole scan, which is what the statistics cover
+        #: there (session 42 QA: an OCT-A scan has no field of view, and the heading named one; ``_project_changed``)
+        self.stats_heading = QLabel(STATS_HEADING["fundus"])
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
         self.stats.setTextFormat(Qt.TextFormat.RichText)
@@ -308,7 +315,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         lay.addWidget(QLabel("<b>Correction</b>"))
         lay.addLayout(edit)
         lay.addWidget(self.edit_state)
-        lay.addWidget(QLabel("<b>Label-free statistics</b> (inside the field of view)"))
+        lay.addWidget(self.stats_heading)
         lay.addWidget(self.stats)
         lay.addWidget(QLabel("<b>Vessel measures</b>"))
         lay.addWidget(self.measures)
@@ -581,6 +588,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             else:
                 self._reload_maps(keep_edits=True)
         if self.studio.project is not None:
+            self.stats_heading.setText(STATS_HEADING.get(self.studio.project.modality, STATS_HEADING["fundus"]))
             # the bundled model is a fundus model: re-normalise by default on another modality
             self.renormalize.setChecked(self.studio.project.modality != "fundus")
             if self.image_id is None:  # fundus images are RGB, OCT-A gray: the image layer to match
