@@ -885,6 +885,42 @@ def test_the_runs_time_left_comes_from_its_timed_rounds(studio, monkeypatch):
     assert text.startswith("this stage: about ")
 
 
+def test_the_runs_time_left_ends_with_the_round_stopped_after(studio, monkeypatch):
+    """Session 42 QA (an OCT-A trial of 3 rounds stopped in round 0): after "Stop after this round" the line went on
+    planning the rounds the stop leaves out ("the run: rounds 0-3, time left once a co-optimization round has been
+    timed"; once rounds were timed, "... left if every round to 4 runs"). The run ends with the round in progress."""
+    from vessel_studio.events import Artifact, Progress
+    from vessel_studio.gui import adapt_panel
+
+    panel = studio.panels["Adaptation"]
+    clock = [1000.0]
+    monkeypatch.setattr(adapt_panel.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(studio.runner, "name", "Adaptation")
+    panel._started("Adaptation")
+    panel._plan = (0, 4)
+
+    def feed(*events):
+        panel.on_events(list(events))
+        return panel.eta.text()
+
+    panel._stop.set()  # "Stop after this round" in round 0: no round to time, and none after it
+    assert feed(Progress("segmenter", 1, 10, round=0)).startswith("this stage: ")
+    assert "the run" not in panel.eta.text()
+    panel._stop.clear()  # (a run not stopped) round 0 and round 1 finish: 100 s a co-optimization round
+    feed(Progress("segmenter", 2, 10, round=0))
+    clock[0] += 300
+    feed(Artifact("commit", "segmenter", "x", round=0), Progress("target-generator", 1, 10, round=1))
+    clock[0] += 100
+    feed(Artifact("commit", "segmenter", "x", round=1), Progress("target-generator", 1, 10, round=2))
+    clock[0] += 40
+    assert feed(Progress("target-generator", 2, 10, round=2)).endswith(
+        "the run: about " + adapt_panel.fmt_seconds(260) + " left if every round to 4 runs")
+    panel._stop.set()  # stopped in round 2: its rest only
+    assert feed(Progress("target-generator", 3, 10, round=2)).endswith(
+        "the run: about " + adapt_panel.fmt_seconds(60) + " left (it stops after round 2)")
+    panel._stop.clear()
+
+
 def test_the_runs_time_left_is_planned_with_the_bundled_source(studio, monkeypatch, dialogs):
     """Session 35 QA: with the source box left empty (the bundled models, ``studio.source_bundle`` None) the panel's
     plan of the run's rounds failed (None has no modality, caught), so the run's time left never showed: an OCT-A

@@ -949,10 +949,16 @@ class AdaptPanel(QWidget):
         """The run's time left, from the co-optimization rounds it has finished (round 0, latent similarity
         mining, takes longer and is not one of them): the current round's rest and the rounds after it, each
         as long as the median finished one, if every planned round runs (the label-free stopping rule may end
-        the run sooner). "" before a round is planned or timed."""
+        the run sooner); after "Stop after this round", the round in progress only. "" before a round is planned
+        or timed."""
         if self._plan is None or current is None:
             return ""
         first, last = self._plan
+        # "Stop after this round": the run ends with the round in progress (session 42 QA: the line went on planning
+        # the rounds the stop leaves out, "the run: rounds 0-3, time left once …" while stopping after round 0)
+        stopping = self._stop.is_set()
+        if stopping:
+            last = min(last, current)
         if current >= last and current in self._round_s:
             return ""
         timed = sorted(v for k, v in self._round_s.items() if k >= 1)
@@ -962,6 +968,8 @@ class AdaptPanel(QWidget):
         per = statistics.median(timed)
         spent = now - self._round_t0.get(current, now)
         left = max(per - spent, 0.0) + per * max(last - current, 0)
+        if stopping:
+            return f"the run: about {fmt_seconds(left)} left (it stops after round {current})"
         return f"the run: about {fmt_seconds(left)} left if every round to {last} runs"
 
     def _preview(self, ev: Preview) -> None:
