@@ -298,3 +298,18 @@ def test_the_question_names_the_latest_round_once_when_it_is_the_hint(studio, tm
     assert studio.panels["Adaptation"].free_disk() is False  # asked, answered no
     assert "Kept whole: round(s) 2 (the latest, also the label-free hint). " in questions[0]
     assert "and round 2" not in questions[0]
+
+
+def test_the_roll_back_question_names_one_round_in_the_singular(studio, rounds_with_models, dialogs, monkeypatch):
+    """Session 42 QA (an OCT-A trial rolled back to its pruned round 1): "then round 2 of this project are deleted"."""
+    from vessel_studio.gui import dialogs as mod
+
+    adapt = studio.panels["Adaptation"]
+    questions = []
+    monkeypatch.setattr(mod, "confirm", lambda parent, title, text: questions.append(text) or False)
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2 (maps deleted: made again first)"))
+    assert adapt.rollback() is False
+    assert "then round 3 of this project is deleted (models, pseudo-labels, samples)." in questions[-1]
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
+    assert adapt.rollback() is False
+    assert "then rounds 1, 2, 3 of this project are deleted (models, pseudo-labels, samples)." in questions[-1]

@@ -591,7 +591,8 @@ class AdaptPanel(QWidget):
             proj, keep, "Roll back",
             lambda n: f"Round {keep}'s probability maps were deleted to free disk. They are made again from its "
                       f"models first ({n} image(s): about the time segmenting them takes; Cancel stops it and "
-                      f"changes nothing), then {what} of this project are deleted (models, pseudo-labels, samples). "
+                      f"changes nothing), then {what} of this project {'are' if what.startswith('rounds') else 'is'} "
+                      "deleted (models, pseudo-labels, samples). "
                       "Corrected masks are kept. The deletion cannot be undone.",
             then_rollback=True)
 
