@@ -158,3 +158,34 @@ def test_project_source_line_and_a_changed_source(studio, labelled, pick, dialog
     assert panel.source.choose_masks()
     assert studio.source_conflict() is None and panel.source.warning.text() == ""
     assert not dialogs.errors
+
+
+def test_fov_masks_chosen_as_the_vessel_masks_are_questioned(studio, labelled, pick, dialogs, monkeypatch):
+    """Session 42 QA (DRIVE as the source of an OCT-A project): DRIVE's ``mask/`` folder (its FOV masks) chosen with
+    "Choose masks…" paired without a word, and the box does not name the masks' folder: the adaptation would train on
+    FOV discs as vessels. A message asks; the choice stays (the person decides). Vessel masks and FOV masks in their
+    places bring none; FOV masks given the vessel masks' folder are questioned too."""
+    from vessel_studio.gui import dialogs as mod
+
+    told = []
+    monkeypatch.setattr(mod, "info", lambda parent, title, text: told.append((title, text)))
+    chooser = studio.panels["Adaptation"].source
+    pick.extend([labelled.folder / "images", labelled.folder / "labels", labelled.folder / "fov"])
+    assert chooser.choose_images() and chooser.choose_masks() and chooser.choose_fovs()
+    assert told == [] and not dialogs.errors  # the right folders
+
+    pick.extend([labelled.folder / "images", labelled.folder / "fov"])  # the FOV masks as the vessel masks
+    assert chooser.choose_images() and chooser.choose_masks()
+    assert studio.source_bundle.masks_folder == labelled.folder / "fov"  # used as chosen
+    (title, text), = told
+    assert title == "Check the source masks"
+    first = studio.source_bundle.images[0][1]
+    assert text.startswith(f"{first}: ") and "of the image is marked as vessel" in text
+    assert "is this folder the FOV masks?" in text and text.endswith("(Choose masks…, FOV masks…).")
+
+    told.clear()
+    pick.extend([labelled.folder / "images", labelled.folder / "labels", labelled.folder / "labels"])
+    assert chooser.choose_images() and chooser.choose_masks() and told == []
+    assert chooser.choose_fovs()  # the vessel masks as the FOV masks
+    (title, text), = told
+    assert title == "Check the source masks" and "is this folder the vessel masks?" in text
