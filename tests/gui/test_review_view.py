@@ -178,10 +178,12 @@ def test_the_statistics_heading_says_an_octa_scan_is_used_whole(studio, tmp_path
         return label.text()
 
     assert heading() == "<b>Label-free statistics</b> (inside the field of view)"
+    narrowest = review.minimumSizeHint().width()
     write_sample_project(tmp_path / "octa", n=1, modality="octa", shape=(32, 32), seed=0)
     fundus = studio.project.folder
     assert studio.open_project(tmp_path / "octa")
-    assert heading() == "<b>Label-free statistics</b> (the whole scan: an OCT-A scan has no field of view)"
+    assert heading() == "<b>Label-free statistics</b> (the whole scan: OCT-A has no field of view)"
+    assert review.minimumSizeHint().width() <= narrowest  # wrapped: it did not widen the panel past its dock
     assert studio.open_project(fundus)
     assert heading() == "<b>Label-free statistics</b> (inside the field of view)"
     assert not dialogs.errors

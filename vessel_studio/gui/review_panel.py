@@ -63,7 +63,7 @@ MAPS_KEPT = 3
 #: the heading of the label-free statistics by the project's modality: what they are computed over (an OCT-A scan is
 #: used whole: ``io.fov.estimate_fov``)
 STATS_HEADING = {"fundus": "<b>Label-free statistics</b> (inside the field of view)",
-                 "octa": "<b>Label-free statistics</b> (the whole scan: an OCT-A scan has no field of view)"}
+                 "octa": "<b>Label-free statistics</b> (the whole scan: OCT-A has no field of view)"}
 
 
 class KeepFitted(QObject):
@@ -268,6 +268,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         #: "(inside the field of view)", or for an OCT-A project the whole scan, which is what the statistics cover
         #: there (session 42 QA: an OCT-A scan has no field of view, and the heading named one; ``_project_changed``)
         self.stats_heading = QLabel(STATS_HEADING["fundus"])
+        self.stats_heading.setWordWrap(True)  # OCT-A's longer heading in one line widened the panel past its dock
         self.stats = QLabel("")
         self.stats.setWordWrap(True)
         self.stats.setTextFormat(Qt.TextFormat.RichText)
