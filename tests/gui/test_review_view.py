@@ -189,6 +189,28 @@ def test_the_statistics_heading_says_an_octa_scan_is_used_whole(studio, tmp_path
     assert not dialogs.errors
 
 
+def test_segmenting_says_where_its_maps_are_when_a_round_is_on_screen(studio, three_rounds, tiny_models, qtbot):
+    """Session 42 QA (Mirror tried on an adapted OCT-A project): "Segment with bundled model" made source-only maps,
+    and the screen, on the latest round, did not change; the line said only "Segmentation finished in 5 s". It says
+    which round is on screen and where the new maps are; with the source-only prediction on screen, nothing more."""
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    review.segmenter_model = str(tiny_models[0])
+    review.renormalize.setChecked(False)
+    assert review.show_round.currentText() == "latest round" and review._shown == 2
+    with qtbot.waitSignal(studio.runner.finished, timeout=120000) as done:
+        assert review.segment_missing()  # the two images without a map
+    assert done.args[0].status == "done"
+    assert review.jobbar.label.text() == (f"Segmentation finished in {done.args[0].seconds:.0f} s: it made source-only "
+                                          "predictions; round 2 is on screen (Show: source-only to see them)")
+    review.show_round.setCurrentText(tasks.SOURCE_ONLY)
+    qtbot.waitUntil(lambda: review._shown == tasks.SOURCE_ONLY, timeout=10000)
+    with qtbot.waitSignal(studio.runner.finished, timeout=120000) as done:
+        assert review.segment_missing()  # every image has a map: the one on screen again
+    assert review.jobbar.label.text() == f"Segmentation finished in {done.args[0].seconds:.0f} s"
+
+
 def test_measures_without_a_segment_show_no_nan(studio):
     """A mask with no skeleton segment of 10 px or more (one painted pixel, a short stroke) has no tortuosity
     (NaN in measures.csv, as the GUIDE says): the panel said "tortuosity (arc/chord) nan" (session 41 QA)."""

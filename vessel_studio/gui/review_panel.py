@@ -47,6 +47,7 @@ from qtpy.QtWidgets import (
 
 from vessel_studio.gui import dialogs, review_layers, tasks
 from vessel_studio.gui.jobbar import JobBar
+from vessel_studio.gui.jobs import outcome_text
 from vessel_studio.gui.qtutil import rich_name
 from vessel_studio.gui.review_correction import DISCARD_TIP, DISCARD_WAITS_FOR, CorrectionMixin, _name
 from vessel_studio.gui.review_keys import StepKeys
@@ -697,8 +698,14 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self.queue.setCurrentIndex(0)
             self.queue.blockSignals(False)
         elif outcome.name == "Segmentation" and outcome.status in ("done", "cancelled"):
+            shown = self._shown  # a round's map on screen stays (segmenting makes source-only maps only)
             self._reload_maps(keep_edits=True)  # a cancelled one keeps the maps it wrote
             self._reorder_later()
+            if outcome.status == "done" and shown not in (None, tasks.SOURCE_ONLY):
+                # session 42 QA (Mirror tried on an adapted OCT-A project): the job remade the source-only map of the
+                # image on screen and the screen did not change, round 3 staying there, without a word why
+                self.jobbar.label.setText(f"{outcome_text(outcome)}: it made source-only predictions; round {shown} "
+                                          "is on screen (Show: source-only to see them)")
         elif outcome.name == "Adaptation" and outcome.status == "done":
             self._show_latest()
             self._reload_maps(keep_edits=True)
