@@ -87,3 +87,20 @@ def test_a_procedural_project_continues_procedural(setup, capsys):
     (source,) = seen
     assert source.images == [] and source.segmenter == "fundus-segmenter"
     assert "using procedural vessel masks" in capsys.readouterr().out
+
+
+def test_fov_masks_given_as_the_vessel_masks_are_named(setup, capsys):
+    """Session 42 QA: DRIVE's FOV masks (``mask/``) given as ``--source-masks`` paired without a word; the adaptation
+    would train on FOV discs as vessels. A warning names the first pair's mask (the source is used as given)."""
+    tmp, src, proj, bundle, seen = setup
+    assert main(["adapt", str(proj.folder), "--source-images", str(src.folder / "images"),
+                 "--source-masks", str(src.folder / "fov"), "--rounds", "1", "--quiet"]) == 0
+    (source,) = seen
+    err = capsys.readouterr().err
+    first = source.images[0][1]
+    assert f"warning: {first}: " in err and "of the image is marked as vessel" in err
+    assert "is this folder the FOV masks?" in err
+    assert main(["adapt", str(proj.folder), "--source-images", str(src.folder / "images"),
+                 "--source-masks", str(src.folder / "labels"), "--source-fovs", str(src.folder / "fov"),
+                 "--rounds", "1", "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err  # the right folders

@@ -219,6 +219,10 @@ def run(args: argparse.Namespace) -> int:
               "modality": args.source_modality or "fundus"}
     if args.source_images:
         source = SourceBundle.from_folders(args.source_images, args.source_masks, fovs=args.source_fovs, **models)
+        from vessel_studio.adaptation.source import masks_mixed_up
+
+        for line in masks_mixed_up(source):  # FOV masks given as the vessel masks, or the other way round
+            print(f"warning: {line}", file=sys.stderr)
     else:
         source = SourceBundle(**models)
     created_here = False

@@ -179,12 +179,12 @@ class SourceChooser(QGroupBox):
         self.studio.source_bundle = bundle  # refreshes through source_changed
         fov_text = "" if fovs is None else f" (FOV masks {fovs})"
         self.studio.status.emit(f"adaptation source: {len(bundle.images)} labelled images from {images}{fov_text}")
-        from vessel_studio.gui.source_text import masks_mixed_up
+        from vessel_studio.adaptation.source import masks_mixed_up
 
         mixed = masks_mixed_up(bundle)
-        if mixed is not None:  # used as chosen: the person decides
+        if mixed:  # used as chosen: the person decides
             dialogs.info(self, "Check the source masks",
-                         f"{mixed}\n\nIf so, choose the folders again (Choose masks…, FOV masks…).")
+                         "\n\n".join(mixed) + "\n\nIf so, choose the folders again (Choose masks…, FOV masks…).")
         return True
 
     # --- the source models ---------------------------------------------------------------------
