@@ -133,7 +133,7 @@ def test_rolling_back_to_a_pruned_round_makes_its_maps_again_first(studio, round
     dialogs.answers["confirm"] = True
     with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
         assert adapt.rollback() is True
-    assert done.args[0].name == "Restore maps" and done.args[0].status == "done", done.args[0].error
+    assert done.args[0].name == "Make maps again" and done.args[0].status == "done", done.args[0].error
     assert dialogs.asked[-1] == "Roll back"
     fresh = Project.open(proj.folder)
     assert [r.index for r in fresh.rounds] == [0, 1, 2] and fresh.get_round(2).pruned is None
@@ -238,7 +238,7 @@ def test_make_maps_again_restores_a_pruned_round_without_rolling_back(studio, ro
     dialogs.answers["confirm"] = True
     with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
         assert adapt.restore_maps() is True
-    assert done.args[0].name == "Restore maps" and done.args[0].status == "done", done.args[0].error
+    assert done.args[0].name == "Make maps again" and done.args[0].status == "done", done.args[0].error
     assert dialogs.asked[-1] == "Make maps again" and not dialogs.errors
     fresh = Project.open(proj.folder)
     assert [r.index for r in fresh.rounds] == [0, 1, 2, 3]  # nothing rolled back

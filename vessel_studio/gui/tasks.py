@@ -22,9 +22,10 @@ from vessel_studio.train.segmenter import NORM_BATCHES
 SOURCE_ONLY = "source-only"
 #: the job name of the Adaptation panel's "Free disk…" (``store.prune``), which the Review panel follows
 FREE_DISK = "Free disk"
-#: the job name of the Adaptation panel's roll back to a pruned round, which makes its maps again first
-#: (``adaptation.restore``); the Review panel follows it too
-RESTORE_MAPS = "Restore maps"
+#: the job name of the Adaptation panel's "Make maps again" and of its roll back to a pruned round, which makes its maps
+#: again first (``adaptation.restore``); the Review panel follows it too. The status line and the "Busy" box say it:
+#: "Restore maps" until session 42, a name no button has (the OCT-A QA helper)
+RESTORE_MAPS = "Make maps again"
 
 
 def gui_dir(project) -> Path:
