@@ -192,16 +192,22 @@ def test_the_statistics_heading_says_an_octa_scan_is_used_whole(studio, tmp_path
 def test_segmenting_says_where_its_maps_are_when_a_round_is_on_screen(studio, three_rounds, tiny_models, qtbot):
     """Session 42 QA (Mirror tried on an adapted OCT-A project): "Segment with bundled model" made source-only maps,
     and the screen, on the latest round, did not change; the line said only "Segmentation finished in 5 s". It says
-    which round is on screen and where the new maps are; with the source-only prediction on screen, nothing more."""
+    which round is on screen and where the new maps are; with the source-only prediction on screen, nothing more. The
+    panels' progress bars show no "0%" before a job of theirs has run, and "100%" after the segmentation."""
     from vessel_studio.gui import tasks
 
     review = studio.panels["Review"]
+    # session 42 QA: every idle bar read "0%" (a job stuck at its start?); no text until a job of the bar has run
+    bars = [review.jobbar.progress, studio.panels["Adaptation"].progress, studio.panels["Adaptation"].restore_bar.progress,
+            studio.panels["Project"].jobbar.progress, studio.panels["Export"].jobbar.progress]
+    assert not any(bar.isTextVisible() for bar in bars)
     review.segmenter_model = str(tiny_models[0])
     review.renormalize.setChecked(False)
     assert review.show_round.currentText() == "latest round" and review._shown == 2
     with qtbot.waitSignal(studio.runner.finished, timeout=120000) as done:
         assert review.segment_missing()  # the two images without a map
     assert done.args[0].status == "done"
+    assert review.jobbar.progress.isTextVisible() and review.jobbar.progress.text() == "100%"
     assert review.jobbar.label.text() == (f"Segmentation finished in {done.args[0].seconds:.0f} s: it made source-only "
                                           "predictions; round 2 is on screen (Show: source-only to see them)")
     review.show_round.setCurrentText(tasks.SOURCE_ONLY)

@@ -200,6 +200,7 @@ class AdaptPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # no "0%" while idle (as ``JobBar``): shown from the run's start
         self.stage = QLabel("idle")
         self.eta = QLabel("")
         # the run's status lines wrap (as the guard's and the hint's do): unwrapped, the longest ones ("this stage:
@@ -822,6 +823,7 @@ class AdaptPanel(QWidget):
         self._rerun.clear()
         self.btn_cancel.setEnabled(True)
         self.btn_stop.setEnabled(True)
+        self.progress.setTextVisible(True)
         self.stage.setText(f"{name}: starting…")
         self.eta.setText("")
         self._probe_device()
@@ -875,8 +877,10 @@ class AdaptPanel(QWidget):
                     else ""))
         elif outcome.status == "cancelled":
             self.progress.setValue(0)
+            self.progress.setTextVisible(False)  # "cancelled: …" says it
             self.stage.setText("cancelled: the project is as it was before the job")
         else:
+            self.progress.setTextVisible(False)
             self.stage.setText(f"failed: {outcome.error}")
         self.eta.setText("")
         self.update_guard()

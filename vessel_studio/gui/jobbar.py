@@ -23,6 +23,9 @@ class JobBar(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        # no "0%" while no job of this bar has run (session 42 OCT-A QA: idle bars read as a job stuck at 0), nor after
+        # one cancelled or failed (the label says how it ended); shown from a job's start, and "100%" once done
+        self.progress.setTextVisible(False)
         self.btn_cancel = QPushButton("Cancel")
         self.btn_cancel.setEnabled(False)
         self.btn_cancel.setToolTip("Stop the job at its next step")
@@ -62,6 +65,7 @@ class JobBar(QWidget):
             return
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setTextVisible(True)
         self.btn_cancel.setEnabled(True)
         self.label.setText(f"{name}: starting…")
 
@@ -84,4 +88,5 @@ class JobBar(QWidget):
         self.btn_cancel.setEnabled(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if outcome.status == "done" else 0)
+        self.progress.setTextVisible(outcome.status == "done")
         self.label.setText(outcome_text(outcome))
