@@ -128,6 +128,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--no-speck-check", action="store_true")
+    ap.add_argument("--settle", type=float, default=1.0,
+                    help="seconds of event processing after the window opens and after each image is shown (a fifth "
+                         "of it after each timed call's undo); the test runs it with less (tests/gui/"
+                         "test_correction_tools_benchmark.py)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"SKIPPED: no data at {args.data}")
@@ -138,7 +142,7 @@ def main(argv=None) -> int:
     from vessel_studio.models.segmenter import Segmenter
 
     seg = Segmenter.load("fundus-segmenter")
-    report: dict = {"repeats": args.repeats}
+    report: dict = {"repeats": args.repeats, "settle_s": args.settle}
     if not args.no_speck_check:
         t = time.perf_counter()
         report["speck_check"] = speck_check(seg, args.data)
@@ -158,14 +162,14 @@ def main(argv=None) -> int:
     viewer.window._qt_window.resize(1400, 900)
     app = QApplication.instance()
     review = studio.panels["Review"]
-    _gui.pump(app, 1.0)
+    _gui.pump(app, args.settle)
     images = []
     for rec in proj.images:
         studio.select_image(rec.id)
         end = time.perf_counter() + 120
         while review.image_id != rec.id and time.perf_counter() < end:
             _gui.pump(app, 0.05)
-        _gui.pump(app, 1.0)
+        _gui.pump(app, args.settle)
         layer = review.mask_layer
         mask = layer.data > 0
         lab, n = label(mask, structure=measures.EIGHT)
@@ -208,7 +212,7 @@ def main(argv=None) -> int:
                 else:
                     measures.piece_at(layer.data, points[key])
                 core.append(_ms(t))
-                _gui.pump(app, 0.2)
+                _gui.pump(app, args.settle / 5)
             row[key] = {"call_ms": _median(calls), "events_ms": _median(events), "undo_ms": _median(undos),
                         "core_ms": _median(core), "calls_ms": [round(x, 1) for x in calls],
                         "removed": list(removed) if isinstance(removed, tuple) else removed}
