@@ -62,6 +62,24 @@ def _frozen_heap():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _napari_settings_unsaved():
+    """napari's settings stay in memory: napari wrote its settings file (the user's, ~/.config/napari/<venv>/
+    settings.yaml) at every dock added and at ``make_napari_viewer``'s ``settings.reset()``, ~10 writes a ``studio``
+    test (19 in two), and both workers of ``-n 2`` (and any other test run of the same environment) wrote the same
+    file. What a test sees is unchanged: the file is read once per process, and ``make_napari_viewer`` resets the
+    settings to napari's defaults in memory before each test. No test of this project reads that file and the app does
+    not write it itself. Time saved: too small to measure against the machine's load (two side-by-side runs of 16
+    ``studio`` tests: setup 51.0 s with the writes, 50.2 s without)."""
+    from napari.settings import get_settings
+
+    settings = get_settings()
+    saved = settings._save_on_change
+    settings._save_on_change = False
+    yield
+    settings._save_on_change = saved
+
+
 @pytest.fixture(scope="session")
 def _sample_project_template(tmp_path_factory):
     """The ``sample_project`` folder, written once per test process (0.15-0.3 s a test when each wrote its own)."""
