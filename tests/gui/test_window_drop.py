@@ -98,7 +98,7 @@ def _shown(studio, qtbot, widget, least: int = 50):
     window = studio.viewer.window._qt_window
     window.resize(*LAUNCH_SIZE)
     window.show()
-    qtbot.waitUntil(lambda: widget.isVisible() and widget.width() > least and widget.height() > least, timeout=5000)
+    qtbot.waitUntil(lambda: widget.isVisible() and widget.width() > least and widget.height() > least, timeout=15000)
     parent = widget.parentWidget()
     while parent is not None and not isinstance(parent, QScrollArea):
         parent = parent.parentWidget()
@@ -113,7 +113,7 @@ def _shown(studio, qtbot, widget, least: int = 50):
         target = _target(window, window.mapFromGlobal(widget.mapToGlobal(_drop_point(widget))))
         return target is not None and not target.isWindow() and (target is widget or target.isAncestorOf(widget))
 
-    qtbot.waitUntil(reaches, timeout=5000)
+    qtbot.waitUntil(reaches, timeout=15000)
 
 
 def test_scans_dropped_on_the_image_are_added_to_the_project_not_opened_as_layers(studio, said, napari_open,
@@ -163,12 +163,12 @@ def test_a_project_folder_dropped_on_the_image_or_the_list_is_opened(studio, nap
     write_sample_project(tmp_path / "other", n=1, modality="octa", shape=(32, 32), seed=0)
     first = studio.project.folder
     assert drop_on(_canvas(studio), [tmp_path / "other"])
-    qtbot.waitUntil(lambda: studio.project.folder.name == "other", timeout=5000)
+    qtbot.waitUntil(lambda: studio.project.folder.name == "other", timeout=15000)
     assert napari_open == [] and [layer.name for layer in studio.viewer.layers] == [
         "image", "compare", "probability", "uncertainty", "mask"]
     _shown(studio, qtbot, studio.panels["Project"].list)
     assert drop_on(studio.panels["Project"].list.viewport(), [first])
-    qtbot.waitUntil(lambda: studio.project.folder == first, timeout=5000)
+    qtbot.waitUntil(lambda: studio.project.folder == first, timeout=15000)
 
 
 def test_scans_dropped_on_the_image_list_are_added(studio, napari_open, qtbot, scans):
@@ -262,7 +262,7 @@ def _scrolled_to(studio, qtbot, name, widget):
     window = studio.viewer.window._qt_window
     window.resize(*LAUNCH_SIZE)
     window.show()
-    qtbot.waitUntil(window.isVisible, timeout=5000)
+    qtbot.waitUntil(window.isVisible, timeout=15000)
     scroll = widget.parentWidget()
     while scroll is not None and not isinstance(scroll, QScrollArea):
         scroll = scroll.parentWidget()
