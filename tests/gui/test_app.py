@@ -855,11 +855,10 @@ def test_cancel_says_the_runs_rounds_are_removed(studio, source_bundle, qtbot, d
     assert not panel.btn_stop.isEnabled()
 
 
-def test_the_runs_time_left_comes_from_its_timed_rounds(studio, monkeypatch):
-    """Session 28: the panel said only the stage's time left; a 5-round CPU run takes about half an hour to
-    hours. The run's time left: the median finished co-optimization round for the current one's rest and each
-    round after it (events fed to the panel as the runner delivers them; the clock is the test's)."""
-    from vessel_studio.events import Artifact, Progress
+@pytest.fixture
+def timed_panel(studio, monkeypatch):
+    """The Adaptation panel as during a run of rounds 0-4, the test's clock (``clock[0]``) for its time, and
+    ``feed(*events)``: events given to the panel as the runner delivers them, the time-left line it then shows."""
     from vessel_studio.gui import adapt_panel
 
     panel = studio.panels["Adaptation"]
@@ -872,6 +871,18 @@ def test_the_runs_time_left_comes_from_its_timed_rounds(studio, monkeypatch):
     def feed(*events):
         panel.on_events(list(events))
         return panel.eta.text()
+
+    return panel, clock, feed
+
+
+def test_the_runs_time_left_comes_from_its_timed_rounds(timed_panel):
+    """Session 28: the panel said only the stage's time left; a 5-round CPU run takes about half an hour to
+    hours. The run's time left: the median finished co-optimization round for the current one's rest and each
+    round after it (events fed to the panel as the runner delivers them; the clock is the test's)."""
+    from vessel_studio.events import Artifact, Progress
+    from vessel_studio.gui import adapt_panel
+
+    panel, clock, feed = timed_panel
 
     assert "time left once a co-optimization round has been timed" in feed(Progress("segmenter", 1, 10, round=0))
     clock[0] += 300  # round 0: 300 s
@@ -885,23 +896,14 @@ def test_the_runs_time_left_comes_from_its_timed_rounds(studio, monkeypatch):
     assert text.startswith("this stage: about ")
 
 
-def test_the_runs_time_left_ends_with_the_round_stopped_after(studio, monkeypatch):
+def test_the_runs_time_left_ends_with_the_round_stopped_after(timed_panel):
     """Session 42 QA (an OCT-A trial of 3 rounds stopped in round 0): after "Stop after this round" the line went on
     planning the rounds the stop leaves out ("the run: rounds 0-3, time left once a co-optimization round has been
     timed"; once rounds were timed, "... left if every round to 4 runs"). The run ends with the round in progress."""
     from vessel_studio.events import Artifact, Progress
     from vessel_studio.gui import adapt_panel
 
-    panel = studio.panels["Adaptation"]
-    clock = [1000.0]
-    monkeypatch.setattr(adapt_panel.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(studio.runner, "name", "Adaptation")
-    panel._started("Adaptation")
-    panel._plan = (0, 4)
-
-    def feed(*events):
-        panel.on_events(list(events))
-        return panel.eta.text()
+    panel, clock, feed = timed_panel
 
     panel._stop.set()  # "Stop after this round" in round 0: no round to time, and none after it
     assert feed(Progress("segmenter", 1, 10, round=0)).startswith("this stage: ")
