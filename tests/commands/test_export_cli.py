@@ -205,3 +205,27 @@ def test_images_sharing_a_name_are_named_as_their_files(tmp_path, capsys):
     assert (out / "masks" / f"eye-{first.id}.png").is_file()
     assert f"no mask for 1 image(s) never segmented (or whose source-only map was deleted): eye-{second.id}" in said.out
     assert f"are not exported (their saved correction or prediction is): eye-{second.id};" in said.err
+
+
+def test_exported_files_record_the_scans_pixel_spacing(project, tmp_path):
+    """Session 42 (OCT-A QA): the pixel spacing of a scan was in ``measures.csv`` only; the exported masks (PNG's
+    pHYs, TIFF's resolution) and probability maps (TIFF resolution) had none, so a mask opened in Fiji, or read back
+    by Vessel Studio, had no scale. They record it now, pixels taller than wide too; a scan without one, none."""
+    from vessel_studio.io.images import read_image
+
+    proj, _, _ = project
+    a, b, c = proj.images
+
+    def fn(d):  # as the reader records a calibrated TIFF's spacing (row_mm, col_mm) when the image is added
+        for x in d["images"]:
+            if x["id"] == a.id:
+                x["spacing"] = [0.02, 0.01]
+
+    proj._update(fn)
+    for fmt in ("png", "tif"):
+        out = tmp_path / f"export-{fmt}"
+        assert main(["export", str(proj.folder), "--out", str(out), "--masks", fmt]) == 0
+        assert read_image(out / "masks" / f"{a.name}.{fmt}")[1].pixel_spacing_mm == pytest.approx((0.02, 0.01))
+        assert read_image(out / "probabilities" / f"{a.name}.tif")[1].pixel_spacing_mm == pytest.approx((0.02, 0.01))
+        assert read_image(out / "masks" / f"{b.name}.{fmt}")[1].pixel_spacing_mm is None
+        assert read_image(out / "probabilities" / f"{b.name}.tif")[1].pixel_spacing_mm is None

@@ -391,3 +391,22 @@ def test_files_no_segment_run_wrote_are_replaced_only_with_overwrite(tmp_path, f
     assert "unreadable record of the files segment wrote here" in capsys.readouterr().err
     assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--overwrite", str(imgs)]) == 0
     assert json.loads((out / "segment.json").read_text())["files"] == ["eye0.png", "eye1.png"]
+
+
+def test_segment_records_the_scans_pixel_spacing_in_its_outputs(tmp_path, folders, tiny_model):
+    """Session 42: a scan's pixel spacing (here a TIFF's resolution) is recorded in the mask and the map ``segment``
+    writes (they had none); a scan without one gives files without one."""
+    imgs, _, _ = folders
+    import tifffile
+
+    image, _ = read_image(imgs / "eye0.png")
+    (tmp_path / "scan").mkdir()  # 1000 / 1.2 px per cm: 0.012 mm per pixel
+    tifffile.imwrite(tmp_path / "scan" / "cal.tif", image, photometric="rgb", resolution=(1000 / 1.2, 1000 / 1.2),
+                     resolutionunit="CENTIMETER")
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--save-prob",
+                 str(tmp_path / "scan" / "cal.tif"), str(imgs / "eye1.png")]) == 0
+    assert read_image(out / "cal.png")[1].pixel_spacing_mm == pytest.approx((0.012, 0.012), rel=1e-5)
+    assert read_image(out / "cal_prob.tif")[1].pixel_spacing_mm == pytest.approx((0.012, 0.012))
+    assert read_image(out / "eye1.png")[1].pixel_spacing_mm is None
+    assert read_image(out / "eye1_prob.tif")[1].pixel_spacing_mm is None

@@ -137,6 +137,35 @@ def test_tiff_resolution_to_pixel_spacing(tmp_path):
     assert read_image(tmp_path / "none.tif")[1].pixel_spacing_mm is None
 
 
+def test_written_files_record_the_pixel_spacing_and_png_bmp_spacing_is_read(tmp_path):
+    """Session 42: masks, maps and images written with ``spacing_mm`` record it (PNG pHYs and BMP in pixels per
+    metre, TIFF in pixels per cm) and ``read_image`` reads it back from each (it read PNG and BMP as having none);
+    PNGs saying a print resolution (72 / 96 dpi) still have none, and a file written without one has none."""
+    from PIL import Image
+
+    from vessel_studio.io.images import write_image, write_mask, write_prob
+
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 5:20] = True
+    for spacing, want in (((0.02, 0.01), (0.02, 0.01)), (3 / 304, (3 / 304, 3 / 304))):
+        for ext in ("png", "tif", "bmp"):
+            write_mask(tmp_path / f"m.{ext}", mask, spacing_mm=spacing)
+            assert read_image(tmp_path / f"m.{ext}")[1].pixel_spacing_mm == pytest.approx(want, rel=1e-5), ext
+        write_prob(tmp_path / "p.tif", mask.astype(np.float32), spacing_mm=spacing)
+        write_prob(tmp_path / "pz.tif", mask.astype(np.float32), spacing_mm=spacing, compress=True)
+        write_image(tmp_path / "i.tif", mask.astype(np.uint16) * 999, spacing_mm=spacing)
+        write_image(tmp_path / "i.png", _rgb(), spacing_mm=spacing)
+        for name in ("p.tif", "pz.tif", "i.tif", "i.png"):
+            assert read_image(tmp_path / name)[1].pixel_spacing_mm == pytest.approx(want, rel=1e-5), name
+    write_mask(tmp_path / "none.png", mask)
+    assert read_image(tmp_path / "none.png")[1].pixel_spacing_mm is None
+    for dpi in (72, 96):
+        Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "print.png", dpi=(dpi, dpi))
+        assert read_image(tmp_path / "print.png")[1].pixel_spacing_mm is None
+    with pytest.raises(ValueError, match="pixel spacing"):
+        write_mask(tmp_path / "bad.png", mask, spacing_mm=(0.0, 0.01))
+
+
 def test_tiff_nan_refused(tmp_path):
     a = np.random.default_rng(0).random((32, 32)).astype(np.float32)
     a[3, 4] = np.nan

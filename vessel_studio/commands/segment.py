@@ -313,9 +313,11 @@ def run(args: argparse.Namespace) -> int:
             fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None
             pred = seg.predict(image, fov=fov, threshold=args.threshold, mirror=args.mirror)
             record()
-            write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov))
+            spacing = meta.pixel_spacing_mm  # the scan's, recorded in its mask and map (session 42)
+            write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov),
+                       spacing_mm=spacing)
             if args.save_prob:
-                write_prob(out / f"{stem}_prob.tif", pred.prob)
+                write_prob(out / f"{stem}_prob.tif", pred.prob, spacing_mm=spacing)
             ok += 1
         except (ValueError, OSError) as exc:
             msg = str(exc)

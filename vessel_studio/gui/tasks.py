@@ -916,14 +916,16 @@ def export(
                     mask, origin = calibration.apply(prob), "predicted (boundary fitted)"
             if mask is not None and masks:
                 name = f"masks/{stems[rec.id]}.{masks}"
+                # the scan's pixel spacing, when known, is recorded in the files (session 42: it was in measures.csv
+                # only; a mask opened in Fiji had no scale)
                 if masks == "png":
-                    write_mask(work / name, mask)
+                    write_mask(work / name, mask, spacing_mm=rec.spacing)
                 else:
-                    write_image(work / name, (np.asarray(mask) > 0).astype(np.uint8) * 255)
+                    write_image(work / name, (np.asarray(mask) > 0).astype(np.uint8) * 255, spacing_mm=rec.spacing)
                 yield Artifact("export", "mask", str(folder / name))
             if prob is not None and probs:
                 name = f"probabilities/{stems[rec.id]}.tif"
-                write_prob(work / name, prob)
+                write_prob(work / name, prob, spacing_mm=rec.spacing)
                 yield Artifact("export", "probability", str(folder / name))
             if table:
                 row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else "",

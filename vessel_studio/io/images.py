@@ -32,8 +32,9 @@ data for the low bytes: since session 34 for non-interlaced RGB(A), session 35 f
 internals differ, they are read at 8 bits as before).
 
 Pixel spacing (mm per pixel, ``(row, column)``) is read from DICOM ``PixelSpacing`` /
-``ImagerPixelSpacing``, from TIFF ``X/YResolution`` when the unit is inch or centimetre, and from
-ImageJ metadata in micrometres or millimetres. Resolutions that are evidently print defaults
+``ImagerPixelSpacing``, from TIFF ``X/YResolution`` when the unit is inch or centimetre, from
+ImageJ metadata in micrometres or millimetres, and (since session 42) from a PNG's ``pHYs`` chunk in
+pixels per metre or a BMP's pixels per metre (what the writers below record). Resolutions that are evidently print defaults
 (72, 96, 150, 300 ... dpi, or anything coarser than 0.1 mm per pixel) are ignored: they describe
 paper, not the retina.
 
@@ -465,6 +466,38 @@ def _tiff_spacing(page, tif) -> tuple[float, float] | None:
     return None
 
 
+def _pil_spacing(im) -> tuple[float, float] | None:
+    """``(row_mm, col_mm)`` from the resolution Pillow reads of a PNG (``pHYs`` in pixels per metre) or a BMP (pixels
+    per metre), as ``info["dpi"]``; None without one, for a print default (72, 96, 300 ... dpi) or anything coarser than
+    0.1 mm per pixel. A PNG's ``pHYs`` without a unit (an aspect ratio only) gives no ``dpi``."""
+    dpi = im.info.get("dpi") if im.format in ("PNG", "BMP") else None
+    try:
+        xdpi, ydpi = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None
+    if xdpi <= 0 or ydpi <= 0 or (round(xdpi) in _PRINT_DPI and round(ydpi) in _PRINT_DPI):
+        return None
+    return _plausible((25.4 / ydpi, 25.4 / xdpi))
+
+
+def _dpi(spacing_mm) -> tuple[float, float] | None:
+    """Pillow's ``dpi`` (x, y) for ``spacing_mm`` ((row_mm, col_mm), or one number), or None."""
+    if spacing_mm is None:
+        return None
+    row, col = (float(spacing_mm), float(spacing_mm)) if np.ndim(spacing_mm) == 0 else (float(v) for v in spacing_mm)
+    if not (row > 0 and col > 0 and np.isfinite(row) and np.isfinite(col)):
+        raise ValueError(f"pixel spacing must be positive mm per pixel, got {spacing_mm!r}")
+    return (25.4 / col, 25.4 / row)
+
+
+def _tiff_resolution(spacing_mm) -> dict:
+    """tifffile's ``resolution`` / ``resolutionunit`` (pixels per centimetre) for ``spacing_mm``; {} without one."""
+    dpi = _dpi(spacing_mm)
+    if dpi is None:
+        return {}
+    return {"resolution": (dpi[0] / 2.54, dpi[1] / 2.54), "resolutionunit": "CENTIMETER"}
+
+
 def _plausible(spacing: tuple[float, float]) -> tuple[float, float] | None:
     """Spacings coarser than 0.1 mm/pixel are print metadata, not retinal sampling."""
     if all(0 < s <= 0.1 for s in spacing):
@@ -487,7 +520,7 @@ def _read_pil(path: Path, *, palette_index: bool):
         im.load()
         mode = im.mode
         orig_size = (im.size[1], im.size[0])
-        spacing = None
+        spacing = _pil_spacing(im)
         if mode == "P" and palette_index:
             arr = np.asarray(im)
             return arr, spacing, 1, (arr.shape, arr.dtype)
@@ -596,10 +629,12 @@ def _read_dicom(path: Path):
 # ----------------------------------------------------------------------------------- writing
 
 
-def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
+def write_mask(path: str | os.PathLike, mask: np.ndarray, *, spacing_mm=None) -> Path:
     """Write a 2-D mask as an 8-bit image, 0 / 255, atomically, in the format its suffix names: .png, .tif/.tiff,
     .bmp, .gif or .ppm/.pgm/.pnm. Another suffix (none, .npy, .dcm, JPEG's) is a ``ValueError``: before session 33 it
-    got PNG bytes under that name, which ``read_mask`` could not read back (API QA)."""
+    got PNG bytes under that name, which ``read_mask`` could not read back (API QA). ``spacing_mm`` ((row_mm, col_mm)
+    or one number): recorded as the file's resolution (PNG ``pHYs``, TIFF and BMP resolution; GIF and PPM have none),
+    as :func:`read_image` and ImageJ / Fiji read it."""
     from PIL import Image
 
     path = Path(path)
@@ -615,8 +650,10 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     if fmt is None:
         raise ValueError(f"{path}: masks are written as PNG or TIFF (or BMP, GIF, PPM), named by the suffix; "
                          f"{path.suffix or 'no suffix'} is none of them: use .png or .tif")
+    dpi = _dpi(spacing_mm)
+    kw = {"dpi": dpi} if dpi is not None and fmt in ("PNG", "TIFF", "BMP") else {}
     with atomic_path(path) as tmp:
-        Image.fromarray(out, mode="L").save(tmp, format=fmt)
+        Image.fromarray(out, mode="L").save(tmp, format=fmt, **kw)
     return path
 
 
@@ -625,14 +662,14 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
 PROB_ZLIB_LEVEL = 1
 
 
-def write_prob(path: str | os.PathLike, prob: np.ndarray, *, compress: bool = False) -> Path:
+def write_prob(path: str | os.PathLike, prob: np.ndarray, *, compress: bool = False, spacing_mm=None) -> Path:
     """Write a 2-D probability map in [0, 1] as a float32 TIFF, atomically.
 
     ``compress``: lossless zlib (TIFF "Adobe Deflate", no predictor: tifffile writes and reads it
     without imagecodecs), ~1.7x smaller for a vessel map and the same values bit for bit on reading
     (:func:`read_prob`, ``tifffile.imread``); used for the maps a project keeps (adaptation rounds,
     the GUI's source-only maps). Files for people (``segment --save-prob``, the export) stay
-    uncompressed unless asked for."""
+    uncompressed unless asked for. ``spacing_mm``: recorded as the TIFF's resolution (pixels per cm)."""
     import tifffile
 
     path = Path(path)
@@ -648,7 +685,7 @@ def write_prob(path: str | os.PathLike, prob: np.ndarray, *, compress: bool = Fa
     with atomic_path(path) as tmp:
         kw = {"compression": "zlib", "compressionargs": {"level": PROB_ZLIB_LEVEL},
               "maxworkers": _prob_workers()} if compress else {}
-        tifffile.imwrite(tmp, np.clip(p, 0.0, 1.0), photometric="minisblack", **kw)
+        tifffile.imwrite(tmp, np.clip(p, 0.0, 1.0), photometric="minisblack", **kw, **_tiff_resolution(spacing_mm))
     return path
 
 
@@ -670,11 +707,12 @@ def _prob_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
+def write_image(path: str | os.PathLike, array: np.ndarray, *, spacing_mm=None) -> Path:
     """Write an ``H x W`` or ``H x W x 3/4`` array atomically; format by suffix.
 
     TIFF keeps any dtype (uint8/16, float32 ...). PNG takes uint8 or uint16 gray and uint8 RGB(A);
-    JPEG/BMP/PPM/GIF take uint8. Other dtypes for those formats raise ``ValueError``.
+    JPEG/BMP/PPM/GIF take uint8. Other dtypes for those formats raise ``ValueError``. ``spacing_mm``: recorded as the
+    file's resolution where the format has one (TIFF, PNG, BMP, JPEG), as in :func:`write_mask`.
     """
     from PIL import Image
 
@@ -692,7 +730,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
 
         with atomic_path(path) as tmp:
             photometric = "rgb" if a.ndim == 3 else "minisblack"
-            tifffile.imwrite(tmp, a, photometric=photometric)
+            tifffile.imwrite(tmp, a, photometric=photometric, **_tiff_resolution(spacing_mm))
         return path
     fmt = _pil_format(path, default=None)
     if fmt is None:
@@ -705,8 +743,9 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
             img = img.convert("RGB")
     else:
         raise ValueError(f"{path}: cannot store {a.dtype} with {a.ndim} dims as {fmt}; use .tif for this dtype")
+    dpi = _dpi(spacing_mm)
     with atomic_path(path) as tmp:
-        img.save(tmp, format=fmt)
+        img.save(tmp, format=fmt, **({"dpi": dpi} if dpi is not None and fmt in ("PNG", "BMP", "JPEG") else {}))
     return path
 
 
