@@ -273,3 +273,50 @@ def test_names_with_markup_characters_show_as_they_are_in_the_titles(studio, mon
     monkeypatch.setattr(Project, "name", property(lambda self: "lab <A> & B"))
     panel.refresh()
     assert shown(panel.title.text()).startswith("lab <A> & B — fundus")
+
+
+def _double_click(widget, pos) -> None:
+    """A double-click as a mouse makes it: press, release, then the double-click's press and its release."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+    QTest.mouseDClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_a_double_click_or_enter_on_an_image_row_raises_the_review_tab(studio, qtbot):
+    """Session 42 QA on 1280 x 720 (one column of tabs): choosing an image in the Project panel's list showed it, while
+    the Review panel (Paint, Save) stayed a tab behind Project among six at the column's foot. A double-click or Enter
+    on a row now raises the Review tab; a single click (a person browsing the list) leaves the list in view, and a
+    closed Review panel stays closed."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    window = _shown_at(studio, qtbot, (1280, 720))
+    docks = studio.docks
+    project, review = docks["Project"], docks["Review"]
+    qtbot.waitUntil(lambda: review in window.tabifiedDockWidgets(project), timeout=3000)
+    qtbot.waitUntil(lambda: not project.visibleRegion().isEmpty(), timeout=3000)
+    listw = studio.panels["Project"].list
+    assert listw.count() >= 2
+    viewport = listw.viewport()
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=listw.visualItemRect(listw.item(1)).center())
+    qtbot.wait(200)
+    assert studio.current_id == listw.item(1).data(Qt.ItemDataRole.UserRole)
+    assert not project.visibleRegion().isEmpty() and review.visibleRegion().isEmpty()  # still browsing
+    _double_click(viewport, listw.visualItemRect(listw.item(0)).center())
+    qtbot.waitUntil(lambda: not review.visibleRegion().isEmpty(), timeout=3000)  # before: Project stayed in front
+    assert studio.current_id == listw.item(0).data(Qt.ItemDataRole.UserRole)
+    project.raise_()
+    qtbot.waitUntil(lambda: not project.visibleRegion().isEmpty(), timeout=3000)
+    listw.setFocus()
+    listw.setCurrentRow(1)
+    QTest.keyClick(listw, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not review.visibleRegion().isEmpty(), timeout=3000)
+    assert studio.current_id == listw.item(1).data(Qt.ItemDataRole.UserRole)
+    project.raise_()
+    review.close()
+    qtbot.wait(50)
+    _double_click(viewport, listw.visualItemRect(listw.item(0)).center())
+    qtbot.wait(200)
+    assert review.isHidden()
