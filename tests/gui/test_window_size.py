@@ -320,3 +320,33 @@ def test_a_double_click_or_enter_on_an_image_row_raises_the_review_tab(studio, q
     _double_click(viewport, listw.visualItemRect(listw.item(0)).center())
     qtbot.wait(200)
     assert review.isHidden()
+
+
+def test_the_busy_box_names_the_panel_of_the_running_job(studio, qtbot, tmp_path, dialogs):
+    """Session 42 QA on 1280 x 720 (one column of tabs): a segmentation started in the Review tab, then Export… in the
+    Export tab said "Segmentation is still running." without a word of where its progress and Cancel are, the Review
+    tab behind the one in front. The "Busy" box names that panel (the Adaptation panel for a run)."""
+    import threading
+
+    from vessel_studio.events import Progress
+
+    _shown_at(studio, qtbot, (1280, 720))
+    gate = threading.Event()
+
+    def job():
+        while not gate.wait(0.02):
+            yield Progress("x", 0, 1)
+        return 1
+
+    try:
+        for name, panel in (("Segmentation", "Review"), ("Adaptation", "Adaptation")):
+            assert studio.start_job(name, job)
+            studio.docks["Export"].raise_()
+            assert studio.panels["Export"].export_to(tmp_path / "out") is False
+            assert dialogs.errors[-1] == (
+                "Busy", f"{name} is still running (its progress and Cancel are in the {panel} panel).")
+            gate.set()
+            qtbot.waitUntil(lambda: not studio.runner.running, timeout=10000)
+            gate.clear()
+    finally:
+        gate.set()

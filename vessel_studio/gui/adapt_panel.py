@@ -695,7 +695,7 @@ class AdaptPanel(QWidget):
             dialogs.error(self, "No images", "Add the new scanner's images to the project first.")
             return False
         if self.studio.runner.running:  # before asking about unsaved edits: nothing would start now
-            dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
+            dialogs.error(self, "Busy", self.studio.busy_text())
             return False
         if self._held_elsewhere(proj):
             return False

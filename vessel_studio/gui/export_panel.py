@@ -57,7 +57,7 @@ class ExportPanel(QWidget):
             dialogs.error(self, "No project", "Open a project first.")
             return False
         if self.studio.runner.running:  # before asking about unsaved edits: nothing would be exported now
-            dialogs.error(self, "Busy", f"{self.studio.runner.name} is still running.")
+            dialogs.error(self, "Busy", self.studio.busy_text())
             return False
         return True
 

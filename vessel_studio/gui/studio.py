@@ -449,9 +449,33 @@ class Studio(WatchMixin, QObject):
 
         return factory
 
+    def job_panel(self, name: str, runner=None) -> str | None:
+        """The panel that shows the job ``name``'s progress and Cancel (the Adaptation panel its runs, a ``JobBar``
+        the others'); None when no panel does."""
+        from vessel_studio.gui.jobbar import JobBar
+
+        runner = self.runner if runner is None else runner
+        if name == "Adaptation" and runner is self.runner and "Adaptation" in self.panels:
+            return "Adaptation"
+        for panel_name, panel in self.panels.items():
+            try:
+                bars = panel.findChildren(JobBar)
+            except RuntimeError:  # a closed panel
+                continue
+            if any(name in bar.names and bar.runner is runner for bar in bars):
+                return panel_name
+        return None
+
+    def busy_text(self) -> str:
+        """The "Busy" dialog's line: the job still running, and the panel of its progress and Cancel. Session 42 QA:
+        in one column of tabs (a laptop's screen) that panel is often a tab behind the one in front."""
+        name = self.runner.name
+        panel = self.job_panel(name)
+        return f"{name} is still running" + (f" (its progress and Cancel are in the {panel} panel)." if panel else ".")
+
     def start_job(self, name: str, factory) -> bool:
         if self.runner.running:
-            dialogs.error(self._parent_widget(), "Busy", f"{self.runner.name} is still running.")
+            dialogs.error(self._parent_widget(), "Busy", self.busy_text())
             return False
         self.flush()  # a job may read the saved masks (export, adaptation): those being written land first
         self.runner.start(name, factory)
