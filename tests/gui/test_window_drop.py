@@ -320,6 +320,27 @@ def test_scans_dropped_on_the_review_or_the_adaptation_panel_are_added(studio, n
     assert [layer.name for layer in studio.viewer.layers] == ["image", "compare", "probability", "uncertainty", "mask"]
 
 
+def test_scans_dropped_on_napari_s_layer_list_or_layer_controls_are_added(studio, napari_open, qtbot, scans):
+    """Session 42: napari's layer list and layer controls refused dropped files without a word (the "no" cursor); on
+    a narrow screen they are tabs beside the panels (one column). They take them as the panels do."""
+    qt_viewer = studio.viewer.window._qt_viewer
+    before = len(studio.project.images)
+    from vessel_studio.gui.app import LAUNCH_SIZE
+
+    window = studio.viewer.window._qt_window
+    window.resize(*LAUNCH_SIZE)
+    window.show()
+    # the rows of the layer list (its viewport: Qt 6 delivers a drag there, the list taking drags itself), and the
+    # layer controls (a drag there reaches their dock)
+    for widget, scan in zip((qt_viewer.layers.viewport(), qt_viewer.dockLayerControls.widget()), scans):
+        qtbot.waitUntil(lambda w=widget: w.isVisible() and not w.visibleRegion().isEmpty(), timeout=15000)
+        with qtbot.waitSignal(studio.io_runner.finished, timeout=30000) as done:
+            assert drop_on(widget, [scan]), widget
+        assert done.args[0].status == "done", done.args[0].error
+    assert len(studio.project.images) == before + 2 and napari_open == []
+    assert [layer.name for layer in studio.viewer.layers] == ["image", "compare", "probability", "uncertainty", "mask"]
+
+
 def test_a_drop_on_the_source_box_or_the_export_panel_is_refused_saying_where_to_drop(studio, napari_open, qtbot,
                                                                                     scans):
     """A folder dropped on the Adaptation panel's "Labelled source images" box may be meant as the source images, and

@@ -48,8 +48,15 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     for name, dock in docks.items():
         route_drops(studio, dock, *refused.get(name, ()))
     try:
-        route_drops(studio, viewer.window._qt_viewer)
-        route_file_opens(studio, viewer.window._qt_viewer)
+        qt_viewer = viewer.window._qt_viewer
+        route_drops(studio, qt_viewer)
+        # napari's layer list and layer controls too: they refused files without a word (the "no" cursor), and are
+        # tabs beside the panels in one column on a narrow screen (session 42). Dragging layers within the list
+        # carries no files, so it stays napari's (``drops.local_paths``)
+        for dock in (qt_viewer.dockLayerList, qt_viewer.dockLayerControls):
+            route_drops(studio, dock)
+        route_drops(studio, qt_viewer.layers.viewport())  # the list's rows take drags themselves (Qt 6 finds them)
+        route_file_opens(studio, qt_viewer)
     except (AttributeError, RuntimeError):  # another napari layout (tests/gui/test_window_drop.py fails then)
         pass
     try:

@@ -1,7 +1,7 @@
 """Files and folders brought into the Vessel Studio window: dropped on it, or chosen with napari's own File > Open….
 
-Dropped on the Project panel (its image list), on the image (napari's canvas) or on the Review panel, they go to the
-open project (``Studio.dropped``: a project folder alone is opened, else the images are added, with the Project
+Dropped on the Project panel (its image list), on the image (napari's canvas), on the Review panel or on napari's layer
+list and layer controls (session 42), they go to the open project (``Studio.dropped``: a project folder alone is opened, else the images are added, with the Project
 panel's progress and Cancel). The Adaptation panel's "Labelled source images" box and the Export panel refuse them,
 saying in the status line where to drop (a folder dropped there may be meant as the source images or the export
 folder: added as target images it would be a bad surprise); the rest of the Adaptation panel takes them. While files
