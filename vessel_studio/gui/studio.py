@@ -449,13 +449,13 @@ class Studio(WatchMixin, QObject):
 
         return factory
 
-    def job_panel(self, name: str, runner=None) -> str | None:
-        """The panel that shows the job ``name``'s progress and Cancel (the Adaptation panel its runs, a ``JobBar``
-        the others'); None when no panel does."""
+    def job_panel(self, name: str) -> str | None:
+        """The panel that shows the progress and Cancel of the job ``name`` on the studio's runner (the Adaptation
+        panel its runs, a ``JobBar`` the others'); None when no panel does."""
         from vessel_studio.gui.jobbar import JobBar
 
-        runner = self.runner if runner is None else runner
-        if name == "Adaptation" and runner is self.runner and "Adaptation" in self.panels:
+        runner = self.runner
+        if name == "Adaptation" and "Adaptation" in self.panels:
             return "Adaptation"
         for panel_name, panel in self.panels.items():
             try:

@@ -490,6 +490,13 @@ def _dpi(spacing_mm) -> tuple[float, float] | None:
     return (25.4 / col, 25.4 / row)
 
 
+def _pil_resolution(spacing_mm, fmt: str) -> dict:
+    """Pillow's ``save`` keywords recording ``spacing_mm`` in a file of format ``fmt`` ({} without a spacing, or for a
+    format without a resolution: GIF, PPM)."""
+    dpi = _dpi(spacing_mm)
+    return {"dpi": dpi} if dpi is not None and fmt in ("PNG", "TIFF", "BMP", "JPEG") else {}
+
+
 def _tiff_resolution(spacing_mm) -> dict:
     """tifffile's ``resolution`` / ``resolutionunit`` (pixels per centimetre) for ``spacing_mm``; {} without one."""
     dpi = _dpi(spacing_mm)
@@ -650,8 +657,7 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray, *, spacing_mm=None) ->
     if fmt is None:
         raise ValueError(f"{path}: masks are written as PNG or TIFF (or BMP, GIF, PPM), named by the suffix; "
                          f"{path.suffix or 'no suffix'} is none of them: use .png or .tif")
-    dpi = _dpi(spacing_mm)
-    kw = {"dpi": dpi} if dpi is not None and fmt in ("PNG", "TIFF", "BMP") else {}
+    kw = _pil_resolution(spacing_mm, fmt)
     with atomic_path(path) as tmp:
         Image.fromarray(out, mode="L").save(tmp, format=fmt, **kw)
     return path
@@ -743,9 +749,9 @@ def write_image(path: str | os.PathLike, array: np.ndarray, *, spacing_mm=None) 
             img = img.convert("RGB")
     else:
         raise ValueError(f"{path}: cannot store {a.dtype} with {a.ndim} dims as {fmt}; use .tif for this dtype")
-    dpi = _dpi(spacing_mm)
+    kw = _pil_resolution(spacing_mm, fmt)
     with atomic_path(path) as tmp:
-        img.save(tmp, format=fmt, **({"dpi": dpi} if dpi is not None and fmt in ("PNG", "BMP", "JPEG") else {}))
+        img.save(tmp, format=fmt, **kw)
     return path
 
 
