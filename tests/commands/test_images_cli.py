@@ -143,8 +143,35 @@ def test_adding_a_folder_without_images_is_an_error_naming_it(tmp_path, capsys):
     empty.mkdir()
     (empty / "notes.txt").write_text("scanner B")
     assert main(["images", str(proj.folder), "--add", str(more.folder / "images"), str(empty)]) == 2
-    assert capsys.readouterr().err == (f"vessel-studio images: error: {empty}: folder holds no image files "
-                                       "(nothing was added)\n")
+    assert capsys.readouterr().err == (f"vessel-studio images: error: {empty}: folder holds no image files at its "
+                                       "top level (subfolders are not searched; nothing was added)\n")
+
+
+def test_adding_a_folder_of_patient_folders_names_those_holding_images(tmp_path, capsys):
+    """A scanner's export of one subfolder per patient: ``--add EXPORT`` said only "folder holds no image files" (the
+    window said that subfolders are not searched); both now name the subfolders that hold images (session 43)."""
+    from vessel_studio.samples import write_sample_images
+
+    proj = _project(tmp_path)
+    export = tmp_path / "export"
+    for name in ("p2", "p1"):
+        write_sample_images(export / name, n=1, modality="fundus", seed=9, shape=(32, 40))
+    (export / "p0-notes").mkdir()
+    assert main(["images", str(proj.folder), "--add", str(export)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{export}: folder holds no image files at its top level (subfolders are not searched; 0 of its"
+            not in err)
+    # write_sample_images puts the images in p1/images: one level down is all that is looked at
+    assert err == (f"vessel-studio images: error: {export}: folder holds no image files at its top level (subfolders "
+                   "are not searched; nothing was added)\n")
+    for name in ("p2", "p1"):
+        for f in (export / name / "images").iterdir():
+            f.rename(export / name / f.name)
+    assert main(["images", str(proj.folder), "--add", str(export)]) == 2
+    assert capsys.readouterr().err == (
+        f"vessel-studio images: error: {export}: folder holds no image files at its top level (subfolders are not "
+        "searched; 2 of its subfolders hold images, e.g. p1/: give those folders instead; nothing was added)\n")
+    assert len(Project.open(proj.folder).images) == 3
     assert len(Project.open(proj.folder).images) == 3
 
 

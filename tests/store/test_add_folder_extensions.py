@@ -43,8 +43,11 @@ def test_a_folder_without_images_at_its_top_level_is_named(tmp_path):
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "export" / "patient-1" / "scan.png")
     Image.fromarray(np.ones((40, 40), np.uint8)).save(tmp_path / "scan.png")
     proj = Project.create(tmp_path / "p", modality="octa")
+    (tmp_path / "export" / "notes").mkdir()  # a subfolder without images is not named
+    # session 43: the subfolders holding images are named (the folder to give instead)
     with pytest.raises(ValueError, match=r"export: folder holds no image files at its top level \(subfolders are not "
-                                         r"searched; nothing was added\)"):
+                                         r"searched; 1 of its subfolders hold images, e.g. patient-1/: give those "
+                                         r"folders instead; nothing was added\)"):
         proj.add_images([tmp_path / "scan.png", tmp_path / "export"])
     assert proj.images == []
 

@@ -211,7 +211,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = _config(args, settings)
     for target in args.target:
         if not expand_image_paths([target]):
-            raise ValueError(f"{target}: --target folder holds no image files")
+            from vessel_studio.store.project import no_images_message
+
+            raise ValueError(no_images_message(target, None, what="--target folder"))
     from vessel_studio.adaptation.source_models import check_source_models
 
     models = {"segmenter": args.source_segmenter or "fundus-segmenter",

@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from vessel_studio.events import progress_bar, run as run_job
-        from vessel_studio.store.project import expand_image_paths
+        from vessel_studio.store.project import expand_image_paths, no_images_message
 
         for path in args.add:  # as adapt --target: it said "added 0 image(s) ... (an image already in it is skipped)"
             if Path(path).is_dir() and not expand_image_paths([path]):
-                raise ValueError(f"{path}: folder holds no image files (nothing was added)")
+                raise ValueError(no_images_message(path))
 
         on_event = progress_bar()
         try:

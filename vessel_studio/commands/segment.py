@@ -167,6 +167,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
     """Files to segment (folders expanded, sorted) and ``(input, problem)`` for inputs that are not."""
     from vessel_studio.io.datasets import list_images
     from vessel_studio.io.images import IMAGE_EXTENSIONS
+    from vessel_studio.store.project import no_images_reason
 
     files: list[Path] = []
     bad: list[tuple[str, str]] = []
@@ -175,7 +176,7 @@ def collect_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]
         if p.is_dir():
             found = list_images(p)
             if not found:
-                bad.append((item, "folder holds no image files"))
+                bad.append((item, no_images_reason(p, None)))
             files += found
         elif p.is_file():
             if p.suffix.lower() not in IMAGE_EXTENSIONS:

@@ -305,7 +305,8 @@ class Segmenter:
         #: of 4 was 1.4-1.8x slower and took about 260 MB more (benchmarks/results/mirror-tta/
         #: mirror_speed.md); on an H200 it took 0.49x the time of four passes (11 vs 23 ms for a
         #: 565 x 584 image) at 307 instead of 83 MB of CUDA memory
-        #: (benchmarks/results/drive-octa500/gpu/mirror-cuda/). The maps are the same either way.
+        #: (benchmarks/results/drive-octa500/gpu/mirror-cuda/). The maps are the same either way on the CPU; on
+        #: CUDA they differed by up to 2.49e-03 in probability there (the batched kernels' arithmetic).
         self.mirror_batch: bool | None = None
 
     # -- construction ---------------------------------------------------------------------------

@@ -448,8 +448,7 @@ class Project:
             # the window said only that for a scanner's export folder of one subfolder per patient, dropped or chosen
             # with Add folder…)
             if not found:
-                raise ValueError(f"{p}: folder holds no image files at its top level (subfolders are not searched; "
-                                 "nothing was added)")
+                raise ValueError(no_images_message(p))
         files = [f for p in paths for f in (listed[p] if p in listed else expand_image_paths([p]))]
         inside = [f for f in files if self.own_folder(f) is not None]
         if inside:  # its copies, corrections (masks), maps: "Add folder…" on corrections/ took masks for scans
@@ -1220,6 +1219,43 @@ def expand_image_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise ValueError(f"{p}: no such image file or folder")
     return files
+
+
+#: at most this many subfolders are looked into by :func:`no_images_message` (a folder of thousands of patients' folders
+#: is not walked to word an error)
+SUBFOLDERS_LOOKED_AT = 200
+
+
+def no_images_message(folder: str | os.PathLike, then: str | None = "nothing was added", what: str = "folder") -> str:
+    """The error for a folder without image files at its top level: "FOLDER: " and :func:`no_images_reason`."""
+    return f"{folder}: {no_images_reason(folder, then, what)}"
+
+
+def no_images_reason(folder: str | os.PathLike, then: str | None = "nothing was added", what: str = "folder") -> str:
+    """Why a folder gave no images: "WHAT holds no image files at its top level (subfolders are not searched; ...;
+    THEN)", naming its subfolders that hold images, if any (a scanner's
+    export of one subfolder per patient: session 43's docs audit found ``images --add``, ``adapt --target`` and
+    ``segment`` saying only "folder holds no image files" for such a folder, the window saying more). One level down,
+    at most ``SUBFOLDERS_LOOKED_AT`` subfolders."""
+    folder = Path(folder)
+    try:
+        subs = sorted(x for x in folder.iterdir() if x.is_dir() and not x.name.startswith("."))
+    except OSError:
+        subs = []
+    with_images = []
+    for sub in subs[:SUBFOLDERS_LOOKED_AT]:
+        try:
+            if any(x.is_file() and is_image_name(x) for x in sub.iterdir()):
+                with_images.append(sub)
+        except OSError:
+            continue
+    found = ""
+    if with_images:
+        more = "+" if len(subs) > SUBFOLDERS_LOOKED_AT else ""
+        found = (f"; {len(with_images)}{more} of its subfolders hold images, e.g. {with_images[0].name}/: give those "
+                 "folders instead")
+    tail = f"; {then}" if then else ""
+    return f"{what} holds no image files at its top level (subfolders are not searched{found}{tail})"
 
 
 def _probe_image(path: Path) -> tuple[tuple[int, ...], tuple[float, float] | None, bool, bool]:
