@@ -15,6 +15,11 @@ def check_out_folder(out, **kw) -> Path:
     """The commands' ``--out`` check (``io.folders.check_out_folder``) for a folder written atomically
     beside itself (a model, a translation), with the folder that holds it probed for writing
     (``check_writable``): a read-only place fails before the training, not after it."""
+    if kw.get("kind") is not None and "of_kind" not in kw:  # a model folder of that kind may be replaced
+        from vessel_studio.models.folder import is_model_folder
+
+        kind = kw["kind"]
+        kw["of_kind"] = lambda folder: is_model_folder(folder, kind)
     path = _check_out_folder(out, **kw)
     check_writable(path, beside=True, name=kw.get("name", "--out"))
     return path

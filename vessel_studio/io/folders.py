@@ -30,10 +30,12 @@ def _a_file(out: Path, name: str) -> ValueError:
     return ValueError(f"{out}: {name} is a file, not a folder; choose another {_bare(name)} (nothing was changed)")
 
 
-def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: str = "--out",
+def check_out_folder(out, *, kind: str | None = None, of_kind=None, replaceable=None, name: str = "--out",
                      output: str = "this command's output", foreign=None) -> Path:
     """``out`` checked before any work is done. It may be absent, an empty folder, or (with ``kind``) a
-    complete model folder of that kind, which the new model replaces atomically at the end;
+    complete model folder of that kind (``of_kind(folder) -> bool`` says which is: ``models.folder.is_model_folder``,
+    passed in by the caller, as ``io`` imports nothing of ``models``), which the new model replaces atomically at the
+    end;
     ``replaceable(folder) -> bool`` admits other folders that may be replaced (the writer's own earlier
     ``output``); or ``foreign(folder) -> list of names``: the entries that are not ``output``'s, a folder
     with none being admitted and the first three named in the error otherwise. A file, or a folder
@@ -51,14 +53,8 @@ def check_out_folder(out, *, kind: str | None = None, replaceable=None, name: st
         raise _a_file(out, name)
     if not any(out.iterdir()):
         return out
-    if kind is not None:
-        from vessel_studio.models.folder import ModelFolderError, read_config
-
-        try:
-            read_config(out, kind=kind)
-            return out
-        except ModelFolderError:
-            pass
+    if of_kind is not None and of_kind(out):
+        return out
     if replaceable is not None and replaceable(out):
         return out
     found = sorted(foreign(out)) if foreign is not None else []

@@ -51,7 +51,7 @@ def save_model_folder(
     from vessel_studio.io.folders import check_out_folder
 
     model_files = {CONFIG_NAME, WEIGHTS_NAME, "README.md"}  # a model folder's, its config broken or another kind's
-    check_out_folder(folder, kind=kind, name=f"the {kind} folder",
+    check_out_folder(folder, kind=kind, of_kind=lambda f: is_model_folder(f, kind), name=f"the {kind} folder",
                      foreign=lambda f: [p.name for p in f.iterdir() if p.name not in model_files])
     tensors = {}
     for name, value in state_dict.items():
@@ -222,6 +222,15 @@ def load_checkpoint(folder: str | Path, *, modules: Mapping[str, Any], optimizer
             state.setdefault(int(pid), {})[key] = v
         optimizer.load_state_dict({"state": state, "param_groups": opt["param_groups"]})
     return meta
+
+
+def is_model_folder(folder: str | Path, kind: str) -> bool:
+    """Whether ``folder`` holds a model folder of ``kind`` whose ``config.json`` reads (:func:`read_config`)."""
+    try:
+        read_config(folder, kind=kind)
+        return True
+    except ModelFolderError:
+        return False
 
 
 def hash_folder(folder: str | Path) -> str:
