@@ -143,3 +143,58 @@ def test_a_generator_worker_raising_a_runtime_error_ends_with_errored_and_finish
         if workers is not None:
             t = time.monotonic()
             assert workers.end(10000) and time.monotonic() - t < 1
+
+
+@pytest.mark.parametrize("ratio", [2.0, 1.5])
+def test_thumbnails_are_made_at_the_screens_device_pixels(studio, qtbot, monkeypatch, ratio):
+    """Session 43 (high-resolution screens): on a 3840 x 2160 screen scaled to 200 % (``QT_SCALE_FACTOR=2``) the
+    image list's 48 px thumbnails were made of 48 px (``thumbnail(image, 48)``, device pixel ratio 1), each of their
+    pixels drawn as 2 x 2 beside sharp text. Now they are made at the list's device pixel ratio (96 px at 200 %, 72 px
+    at 150 %) and shown at 48 logical px. The ratio is the screen's (the test's X screen is not scaled: the list's is
+    given)."""
+    from vessel_studio.gui import project_panel
+
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    panel._thumbs.clear()
+    getattr(panel, "_thumbs_asked", set()).clear()
+    sizes = []
+    real = project_panel.thumbnail
+    monkeypatch.setattr(project_panel, "thumbnail", lambda image, size: sizes.append(size) or real(image, size))
+    monkeypatch.setattr(panel.list, "devicePixelRatioF", lambda: ratio)
+    panel.refresh()  # the three images' thumbnails again
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 3 and panel._thumb_worker is None, timeout=10000)
+    wait_for_workers(qtbot)
+    assert sizes == [round(48 * ratio)] * 3  # before: [48, 48, 48]
+    for image_id, pix in panel._thumbs.items():  # the sample images are 96 x 96
+        assert pix.devicePixelRatio() == ratio  # before: 1.0
+        assert (pix.width(), pix.height()) == (round(48 * ratio),) * 2  # before: 48 x 48
+        assert pix.deviceIndependentSize().width() == pytest.approx(48)  # the row's icon as large as it was
+        icon = panel._items[image_id].icon()
+        drawn = icon.pixmap(panel.list.iconSize(), ratio)  # what the row draws at that ratio: no pixel doubled
+        assert (drawn.width(), drawn.height()) == (round(48 * ratio),) * 2
+
+
+def test_thumbnails_stay_48_px_on_an_unscaled_screen(studio, qtbot):
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    for pix in panel._thumbs.values():
+        assert (pix.width(), pix.height(), pix.devicePixelRatio()) == (48, 48, 1.0)
+
+
+@pytest.mark.parametrize("shape, size, expected", [
+    ((96, 96, 3), 72, (72, 72)),  # before: 48 x 48 (every 2nd pixel)
+    ((60, 60), 48, (48, 48)),  # before: 30 x 30
+    ((960, 999, 3), 96, (92, 96)),  # CHASE_DB1's size; before: 88 x 91
+    ((605, 700, 3), 72, (63, 72)),  # STARE's; before: 61 x 70
+    ((40, 30), 48, (40, 30)),  # a smaller image: its own size
+])
+def test_a_thumbnail_has_the_longest_side_asked_for(shape, size, expected):
+    """``qtutil.thumbnail`` took every n-th pixel, n rounded up: a side of ``size`` only where the image's was a
+    multiple of it, down to about half of it otherwise (the image list's thumbnails are made at 72 and 96 px on
+    screens scaled to 150 and 200 %, ``ProjectPanel.thumb_ratio``)."""
+    from vessel_studio.gui.qtutil import thumbnail
+
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    thumb = thumbnail(image, size)
+    assert thumb.shape[:2] == expected and thumb.dtype == np.uint8

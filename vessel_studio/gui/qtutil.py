@@ -7,16 +7,30 @@ from qtpy.QtGui import QImage, QPixmap
 
 
 def thumbnail(image: np.ndarray, size: int = 64) -> np.ndarray:
-    """A uint8 thumbnail (longest side ``size``) of a gray or RGB image of any dtype."""
+    """A uint8 thumbnail (longest side ``size``; a smaller image's own) of a gray or RGB image of any dtype.
+
+    Every ``step``-th pixel down to no less than ``size`` (fast on a camera's 15 megapixels), then averaged down to
+    ``size`` (Pillow's box filter). Before session 43 the step alone made it, rounded up: a side of ``size`` only
+    where the image's was a multiple of it, else down to half of it (96 px at 72 gave 48; ``ProjectPanel`` makes
+    thumbnails of 72 px on a screen scaled to 150 %)."""
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[2] > 3:
         a = a[..., :3]
-    step = max(1, int(np.ceil(max(a.shape[:2]) / size)))
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    step = max(1, max(a.shape[:2]) // size)
     a = a[::step, ::step]
     if a.dtype != np.uint8:
         a = a.astype(np.float32)
         lo, hi = np.percentile(a, (0.5, 99.5))
         a = np.clip((a - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
+    h, w = a.shape[:2]
+    if max(h, w) > size:
+        from PIL import Image
+
+        f = size / max(h, w)
+        shape = (max(1, round(w * f)), max(1, round(h * f)))
+        a = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize(shape, Image.Resampling.BOX))
     return np.ascontiguousarray(a)
 
 
