@@ -198,3 +198,45 @@ def test_a_thumbnail_has_the_longest_side_asked_for(shape, size, expected):
     image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     thumb = thumbnail(image, size)
     assert thumb.shape[:2] == expected and thumb.dtype == np.uint8
+
+
+def test_thumbnails_are_made_again_on_a_screen_of_another_scale(studio, qtbot, monkeypatch):
+    """A window moved from a monitor at 100 % to a laptop's screen at 200 % (``QT_SCREEN_SCALE_FACTORS``, or Wayland's
+    per-screen scales) kept the thumbnails made for the first, each pixel drawn as 2 x 2 (session 43: reproduced under
+    Xvfb with two RandR monitors, ``scratch`` of the helper). Qt then sends the widgets ``DevicePixelRatioChange``; the
+    thumbnails are made again at the new ratio (the ratio is given here: the test's X screen is not scaled)."""
+    from qtpy.QtCore import QEvent
+    from qtpy.QtWidgets import QApplication
+
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    assert {pix.devicePixelRatio() for pix in panel._thumbs.values()} == {1.0}
+    monkeypatch.setattr(panel.list, "devicePixelRatioF", lambda: 2.0)
+    QApplication.sendEvent(panel, QEvent(QEvent.Type.DevicePixelRatioChange))
+    qtbot.waitUntil(lambda: {pix.devicePixelRatio() for pix in panel._thumbs.values()} == {2.0}, timeout=10000)
+    qtbot.waitUntil(lambda: panel._thumb_worker is None, timeout=10000)
+    wait_for_workers(qtbot)
+    assert len(panel._thumbs) == 3 and all(pix.width() == 96 for pix in panel._thumbs.values())
+    assert all(panel._items[i].icon().pixmap(panel.list.iconSize(), 2.0).width() == 96 for i in panel._thumbs)
+
+
+def test_a_scale_change_while_thumbnails_load_makes_them_again_once_the_worker_has_finished(studio, qtbot,
+                                                                                            monkeypatch):
+    from qtpy.QtCore import QEvent
+    from qtpy.QtWidgets import QApplication
+
+    from vessel_studio.gui import project_panel
+
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    panel._thumbs.clear()
+    panel._thumbs_asked.clear()
+    real = project_panel.thumbnail
+    monkeypatch.setattr(project_panel, "thumbnail", lambda image, size: (time.sleep(0.3), real(image, size))[1])
+    panel.refresh()  # a worker for the three images at 100 %, reading slowly
+    assert panel._thumb_worker is not None
+    monkeypatch.setattr(panel.list, "devicePixelRatioF", lambda: 2.0)
+    QApplication.sendEvent(panel, QEvent(QEvent.Type.DevicePixelRatioChange))
+    qtbot.waitUntil(lambda: len(panel._thumbs) == 3 and panel._thumb_worker is None
+                    and {pix.devicePixelRatio() for pix in panel._thumbs.values()} == {2.0}, timeout=15000)
+    wait_for_workers(qtbot)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtCore import QItemSelectionModel, QSize, Qt, QTimer
+from qtpy.QtCore import QEvent, QItemSelectionModel, QSize, Qt, QTimer
 from qtpy.QtGui import QIcon, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -360,11 +360,32 @@ class ProjectPanel(QWidget):
         item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
         item.setToolTip(f"no thumbnail: {error}")
 
+    def _stale_thumbs(self) -> list[str]:
+        """The images whose thumbnail was made for another screen's scale than the list's now."""
+        ratio = self.thumb_ratio()
+        return [i for i, pix in self._thumbs.items() if i in self._items and pix.devicePixelRatio() != ratio]
+
+    def event(self, ev) -> bool:
+        if ev.type() == QEvent.Type.DevicePixelRatioChange:
+            self._scale_changed()
+        return super().event(ev)
+
+    def _scale_changed(self) -> None:
+        """The window went to a screen of another scale (a laptop's screen at 200 % and a monitor at 100 %): the
+        thumbnails are made again at its device pixels; each row keeps its thumbnail until the new one comes. While
+        a worker runs, once it has finished (``_thumbs_done``)."""
+        if self.studio.project is None or self._thumb_worker is not None:
+            return
+        stale = self._stale_thumbs()
+        if stale:
+            self._load_thumbs(stale)
+
     def _thumbs_done(self) -> None:
         self._thumb_worker = None
         # images listed while that worker ran (added meanwhile) were not in its list: theirs now (not again the
-        # ones it could not read)
+        # ones it could not read); and those made for another screen's scale than the list's now (``_scale_changed``)
         missing = [i for i in self._items if i not in self._thumbs and i not in self._thumbs_asked]
+        missing += self._stale_thumbs()
         if missing and self.studio.project is not None:
             try:
                 self._load_thumbs(missing)
