@@ -194,7 +194,7 @@ def test_adapt_checks_its_arguments_before_creating_the_project(tmp_path, capsys
                          (["--target", str(tgt), "--set", "source_weight=[0.5]"], "source_weight"),
                          (["--target", str(empty)], f"{empty}: --target folder holds no image files at its top "
                                                     "level (subfolders are not searched)"),
-                         (["--target", str(tmp_path)], "subfolders hold images, e.g. bad/: give those folders"),
+                         (["--target", str(tmp_path)], "subfolders hold images: bad/, tgt/; give those folders"),
                          (["--target", str(tmp_path / "missing")], "missing"),
                          (["--target", str(bad)], "b.png")):
         assert main([*base, *extra]) == 2

@@ -170,7 +170,7 @@ def test_adding_a_folder_of_patient_folders_names_those_holding_images(tmp_path,
     assert main(["images", str(proj.folder), "--add", str(export)]) == 2
     assert capsys.readouterr().err == (
         f"vessel-studio images: error: {export}: folder holds no image files at its top level (subfolders are not "
-        "searched; 2 of its subfolders hold images, e.g. p1/: give those folders instead; nothing was added)\n")
+        "searched; 2 of its subfolders hold images: p1/, p2/; give those folders instead; nothing was added)\n")
     assert len(Project.open(proj.folder).images) == 3
     assert len(Project.open(proj.folder).images) == 3
 

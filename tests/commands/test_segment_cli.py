@@ -340,7 +340,7 @@ def test_nothing_to_segment_is_one_error_and_makes_no_folder(tmp_path, tiny_mode
     write_image(empty / "patient-1" / "scan.png", np.zeros((32, 32), np.uint8))
     assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(empty)]) == 2
     assert ("folder holds no image files at its top level (subfolders are not searched; 1 of its subfolders hold "
-            "images, e.g. patient-1/: give those folders instead)") in capsys.readouterr().err
+            "images: patient-1/; give those folders instead)") in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -46,7 +46,7 @@ def test_a_folder_without_images_at_its_top_level_is_named(tmp_path):
     (tmp_path / "export" / "notes").mkdir()  # a subfolder without images is not named
     # session 43: the subfolders holding images are named (the folder to give instead)
     with pytest.raises(ValueError, match=r"export: folder holds no image files at its top level \(subfolders are not "
-                                         r"searched; 1 of its subfolders hold images, e.g. patient-1/: give those "
+                                         r"searched; 1 of its subfolders hold images: patient-1/; give those "
                                          r"folders instead; nothing was added\)"):
         proj.add_images([tmp_path / "scan.png", tmp_path / "export"])
     assert proj.images == []

@@ -1252,8 +1252,8 @@ def no_images_reason(folder: str | os.PathLike, then: str | None = "nothing was 
     found = ""
     if with_images:
         more = "+" if len(subs) > SUBFOLDERS_LOOKED_AT else ""
-        found = (f"; {len(with_images)}{more} of its subfolders hold images, e.g. {with_images[0].name}/: give those "
-                 "folders instead")
+        found = (f"; {len(with_images)}{more} of its subfolders hold images: "
+                 f"{shown_names([f'{x.name}/' for x in with_images])}; give those folders instead")
     tail = f"; {then}" if then else ""
     return f"{what} holds no image files at its top level (subfolders are not searched{found}{tail})"
 
