@@ -82,6 +82,10 @@ def test_resume_equals_uninterrupted(tmp_path):
     a, b = _weights(full), _weights(resumed)
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    # the model's record of its training loss is the whole training's, not only the steps run after the
+    # checkpoint (session 43's kill fuzz: a round's committed generator/config.json said otherwise after a kill)
+    assert resumed.training["final_loss_mean_last_100"] == full.training["final_loss_mean_last_100"]
+    assert resumed.training["steps_this_run"] == 3
 
 
 def test_resume_rejects_other_config(tmp_path):

@@ -27,6 +27,9 @@ from vessel_studio.events import Artifact, Job, Metric, Progress
 from vessel_studio.models.generator import Generator, GeneratorConfig, mask_channel
 
 STAGE = "train-generator"
+#: the losses of the last steps that a checkpoint keeps and ``final_loss_mean_last_100`` averages: a resumed
+#: training records the mean over the same steps as an uninterrupted one
+LOSSES_KEPT = 100
 
 
 @dataclass(frozen=True)
@@ -174,8 +177,13 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
             raise ValueError(f"{ckpt}: checkpoint is at step {start}, past the {cfg.steps} steps asked for; ask for "
                              f"at least {start} steps, or use another --checkpoint-dir to start afresh")
         unet.to(device), ema.to(device)
+        # the losses of the steps before the checkpoint (``final_loss_mean_last_100``), as it kept them; none from a
+        # checkpoint written before they were kept
+        kept = (meta.get("extra") or {}).get("losses")
+        losses = [float(v) for v in kept] if isinstance(kept, list) else []
+    else:
+        losses = []
 
-    losses: list[float] = []
     t_start = time.perf_counter()
     unet.train()
     for step in range(start, cfg.steps):
@@ -216,7 +224,7 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
         yield Metric(STAGE, "loss", value, step=done, round=round)
         if ckpt is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             save_checkpoint(ckpt, step=done, config=cfg.to_dict(), modules={"unet": unet, "ema": ema},
-                            optimizer=opt, extra={"seed": cfg.seed})
+                            optimizer=opt, extra={"seed": cfg.seed, "losses": losses[-LOSSES_KEPT:]})
             yield Artifact(STAGE, "checkpoint", str(ckpt), round=round)
 
     seconds = time.perf_counter() - t_start
@@ -231,7 +239,7 @@ def train_generator(images, masks=None, cfg: GeneratorTrainConfig | None = None,
         "steps_this_run": trained,
         "seconds_this_run": float(f"{seconds:.1f}"),
         "seconds_per_step": float(f"{seconds / trained:.4f}") if trained else None,
-        "final_loss_mean_last_100": float(np.mean(losses[-100:])) if losses else None,
+        "final_loss_mean_last_100": float(np.mean(losses[-LOSSES_KEPT:])) if losses else None,
         "device": str(device),
         **dict(description or {}),
     }
