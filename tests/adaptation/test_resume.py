@@ -407,3 +407,73 @@ def test_rounds_in_progress_reads_the_running_jobs_record(tmp_path):
     assert not round_started(proj, 5)
     (proj.work_dir / "round-005-retry-1").mkdir()
     assert round_started(proj, 5) and not round_started(proj, 6)
+
+
+def test_temp_files_of_writes_a_kill_cut_are_not_committed(tmp_path, shared):
+    """Session 43's kill fuzz: ``kill -9`` inside a map's atomic write (``io.atomic.atomic_path``) leaves its temporary
+    file (``.ID.XXXX.tmp.tif``, partly written) in the round's ``work/`` folder; the resumed job copied the whole folder
+    into the committed round, so ``rounds/round-000/pseudo/`` kept a stray (possibly truncated) TIFF for good, which
+    ``pseudo/*.tif`` readers take for a map (the benchmark's fragmentation, a prune's ``pruned_images``). The job
+    that resumes holds the project's job lock, so every temporary file or folder in ``work/`` is a dead writer's:
+    removed before it goes on."""
+    import tempfile
+
+    proj, bundle = shared.killed(("segmenter", 0, 2), tmp_path / "proj"), shared.bundle
+    work = proj.folder / "work" / "round-000"
+    image_id = proj.images[0].id
+    planted = []
+    for sub, suffix in (("pseudo", ".tif"), ("pseudo-model", ".npy")):  # as atomic_path names its temporary file
+        (work / sub).mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{image_id}.", suffix=f".tmp{suffix}", dir=work / sub)
+        os.write(fd, b"II*\x00half a TIFF")
+        os.close(fd)
+        planted.append(Path(name))
+    ckpt_tmp = Path(tempfile.mkdtemp(prefix=".segmenter-ckpt.", suffix=".tmp", dir=work))  # atomic_dir's
+    res, _ = collect(adapt(Project.open(proj.folder), CFG, source=bundle))
+    assert res.resumed and [r.index for r in res.rounds] == [0, 1, 2]
+    stray = [p.relative_to(proj.folder) for p in (proj.folder / "rounds").rglob("*") if ".tmp" in p.name]
+    assert stray == []
+    assert not any(p.exists() for p in planted) and not ckpt_tmp.exists()
+    final = Project.open(proj.folder)
+    assert sorted(p.name for p in (final.round_dir(0) / "pseudo").iterdir()) == sorted(
+        f"{r.id}.tif" for r in final.images)
+
+
+def test_a_kill_while_a_finished_job_removes_its_work_leaves_its_record_last(tmp_path, shared, monkeypatch):
+    """Session 43's kill fuzz: the job's last step removes ``work/`` entry by entry, in the order the file system lists
+    them; killed after ``job.json`` went and before the round folders did, the rest stayed in ``work/`` for good: no
+    record names it, so neither ``Project.open`` nor the Adaptation panel saw it (only the next ``adapt`` removed it).
+    ``job.json`` goes last now: a kill there leaves the record, and the same command again finds every round committed
+    and ends the job (committing nothing, removing the rest)."""
+    from vessel_studio.adaptation import job as job_module
+    from vessel_studio.adaptation.job import JOB_FILE, interrupted_job
+    from vessel_studio.events import Metric
+
+    proj, bundle = shared.project(tmp_path / "proj"), shared.bundle
+    cfg = CFG.replace(rounds=0)
+    run = adapt(proj, cfg, source=bundle)
+    for ev in run:  # the job's last event: it removes its work folder next
+        if isinstance(ev, Metric) and (ev.stage, ev.name) == ("adapt", "seconds"):
+            break
+    work = proj.work_dir
+    assert (work / JOB_FILE).is_file() and (work / "round-000").is_dir()
+    listed, seen = Path.iterdir, []
+
+    def job_file_first(self):  # as a file system may list them
+        return iter(sorted(listed(self), key=lambda p: p.name != JOB_FILE) if self == work else listed(self))
+
+    def killed(path, *args, **kwargs):  # kill -9 while the first folder is removed
+        seen.append((work / JOB_FILE).is_file())
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "iterdir", job_file_first)
+        m.setattr(job_module.shutil, "rmtree", killed)
+        with pytest.raises(SystemExit):
+            next(run)
+    assert seen == [True] and (work / JOB_FILE).is_file()  # the record is there while anything else is
+    p = Project.open(proj.folder)
+    assert [r.index for r in p.rounds] == [0] and interrupted_job(p) is None  # nothing left to resume
+    res, _ = collect(adapt(p, cfg, source=bundle))  # the same command again
+    assert res.resumed and res.rounds == [] and [r.index for r in Project.open(proj.folder).rounds] == [0]
+    assert sorted(x.name for x in work.iterdir()) == [".job.lock"]

@@ -30,6 +30,7 @@ or stage, unless a rollback removed the round it started from: that roll back de
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -397,6 +398,7 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
             write_json(work / JOB_FILE, job)
         else:
             project.log("adaptation resumed", key=key)
+            _remove_dead_writes(work)
         base = job["base_round"]
         first = 0 if base is None else base + 1
         last = (cfg.rounds if base is None else base + cfg.rounds)
@@ -492,8 +494,10 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         project.log("adaptation finished", rounds=[x.index for x in committed], stopped_early=stopped,
                     reason=reason, seconds=round(result.seconds, 1))
         yield Metric("adapt", "seconds", float(result.seconds))
-        # success: the work folder is no longer needed
-        for p in list(work.iterdir()):
+        # success: the work folder is no longer needed. Its record (job.json) goes last: killed in between, the record
+        # names what is left, and the same command again ends the job (every round committed) and removes it; before
+        # session 43, in the file system's order, the rest could stay with no record naming it
+        for p in sorted(work.iterdir(), key=lambda p: p.name == JOB_FILE):
             if p.name != ".job.lock":
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
         return result
@@ -506,6 +510,27 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
         project.release_job_lock()
         if cancelled:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_dead_writes(work: Path) -> list[Path]:
+    """Remove the temporary files and folders that writes cut by a kill left in a job's ``work/``
+    (``io.atomic.atomic_path``'s ``.NAME.XXXX.tmp.EXT``, ``atomic_dir``'s ``.NAME.XXXX.tmp``): called by the job that
+    resumes it, which holds the project's job lock, so no live writer has any there. Before session 43 a map's
+    temporary file left in ``pseudo/`` was copied into the committed round with the maps. A checkpoint moved aside
+    (``.NAME.old-PID``) is kept: ``recover_dir`` puts it back. Returns the paths removed."""
+    removed = []
+    for root, dirs, files in os.walk(work):
+        for name in [*files, *dirs]:
+            if name.startswith(".") and ".tmp" in name and ".old-" not in name:
+                path = Path(root) / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                removed.append(path)
+        dirs[:] = [d for d in dirs if not (d.startswith(".") and ".tmp" in d)]
+    return removed
 
 
 def _undo(project: Project, rounds_before: list[int], committed: list[RoundRecord], source_before) -> None:
