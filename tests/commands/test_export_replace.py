@@ -282,3 +282,45 @@ def test_a_read_only_export_folder_is_refused_before_the_work(proj, tmp_path, mo
     assert main(["export", str(proj.folder), "--out", str(out)]) == 2
     assert f"{out}: --out cannot be written" in capsys.readouterr().err
     assert read == [] and tree(out) == before and hidden(tmp_path) == []
+
+
+KILLED_PROBING = """
+import os, signal, sys
+from vessel_studio.gui import tasks
+from vessel_studio.io import folders
+from vessel_studio.store import Project
+
+real = os.unlink
+def unlink(path, *args, **kwargs):  # kill -9 after the folder's write probe was made, before it is removed
+    if ".vessel-studio-probe." in str(path):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(path, *args, **kwargs)
+folders.os.unlink = unlink
+for _ in tasks.export(Project.open(sys.argv[1]), sys.argv[2]):
+    pass
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
+def test_a_write_probe_a_killed_export_left_goes_with_the_next_one(proj, tmp_path):
+    """Session 43's kill fuzz: ``export`` (and every command's ``--out``) probes the folder it writes in first
+    (``io.folders.check_writable``: a temporary file made and removed); killed in between, the empty hidden
+    ``.vessel-studio-probe.XXXX`` stayed beside the lab's export for good. The next probe of that folder removes
+    those a killed one left (old enough not to be another process's live probe, as the other leftovers)."""
+    import time
+
+    from vessel_studio.io.atomic import STALE_DIR_S
+
+    out = tmp_path / "export"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_PROBING), str(proj.folder), str(out)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    left = [n for n in hidden(tmp_path) if n.startswith(".vessel-studio-probe.")]
+    assert len(left) == 1 and not out.exists()
+    old = time.time() - STALE_DIR_S - 1
+    os.utime(tmp_path / left[0], (old, old))
+    fresh = tmp_path / ".vessel-studio-probe.live1234"  # another process's probe, made a moment ago: kept
+    fresh.touch()
+    vs.run(vs.export(proj, out))
+    assert hidden(tmp_path) == [fresh.name] and (out / "export.json").is_file()

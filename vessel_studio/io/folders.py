@@ -327,4 +327,19 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
                          "you can write to (nothing was changed)") from exc
     os.close(fd)
     os.unlink(tmp)
+    _remove_killed_probes(folder)
     return out
+
+
+def _remove_killed_probes(folder: Path) -> None:
+    """Remove the write probes (``check_writable``'s ``.vessel-studio-probe.XXXX``) that a process killed between
+    making and removing one left in ``folder`` (found by session 43's kill fuzz: an empty hidden file stayed beside
+    the lab's export for good); only those older than ``STALE_DIR_S``, as the other leftovers: a younger one may be
+    another process's probe of this moment. Best effort."""
+    from vessel_studio.io.atomic import STALE_DIR_S
+
+    now = time.time()
+    for p in folder.glob(".vessel-studio-probe.*"):
+        with contextlib.suppress(OSError):
+            if p.is_file() and not p.is_symlink() and now - p.lstat().st_mtime >= STALE_DIR_S:
+                p.unlink()
