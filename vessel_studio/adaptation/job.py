@@ -514,14 +514,16 @@ def adapt(project: Project | str | os.PathLike, cfg: AdaptConfig | None = None, 
 
 def _remove_dead_writes(work: Path) -> list[Path]:
     """Remove the temporary files and folders that writes cut by a kill left in a job's ``work/``
-    (``io.atomic.atomic_path``'s ``.NAME.XXXX.tmp.EXT``, ``atomic_dir``'s ``.NAME.XXXX.tmp``): called by the job that
+    (``io.atomic.is_temporary_name``: ``atomic_path``'s and ``atomic_dir``'s): called by the job that
     resumes it, which holds the project's job lock, so no live writer has any there. Before session 43 a map's
     temporary file left in ``pseudo/`` was copied into the committed round with the maps. A checkpoint moved aside
     (``.NAME.old-PID``) is kept: ``recover_dir`` puts it back. Returns the paths removed."""
+    from vessel_studio.io.atomic import is_temporary_name
+
     removed = []
     for root, dirs, files in os.walk(work):
         for name in [*files, *dirs]:
-            if name.startswith(".") and ".tmp" in name and ".old-" not in name:
+            if is_temporary_name(name) and ".old-" not in name:
                 path = Path(root) / name
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
@@ -529,7 +531,7 @@ def _remove_dead_writes(work: Path) -> list[Path]:
                     with contextlib.suppress(OSError):
                         path.unlink()
                 removed.append(path)
-        dirs[:] = [d for d in dirs if not (d.startswith(".") and ".tmp" in d)]
+        dirs[:] = [d for d in dirs if not is_temporary_name(d)]
     return removed
 
 

@@ -160,6 +160,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 STALE_DIR_S = 600.0
 
 
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is a temporary file or folder of an unfinished write: :func:`atomic_path`'s
+    ``.STEM.<random>.tmp.EXT``, :func:`atomic_dir`'s ``.NAME.<random>.tmp``, a round's ``.round-NNN.tmp-PID``
+    (``Project.commit_round``). Not a folder moved aside (``.NAME.old-PID``), which :func:`recover_dir` may put back."""
+    return name.startswith(".") and ".tmp" in name
+
+
 def recover_dir(path: str | os.PathLike) -> Path:
     """Repair what a killed :func:`atomic_dir` left beside ``path``; return ``path``.
 

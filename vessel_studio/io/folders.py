@@ -300,6 +300,10 @@ def _live_folder(path: Path) -> Path:
     return path
 
 
+#: the name of ``check_writable``'s probe file begins with this
+PROBE_PREFIX = ".vessel-studio-probe."
+
+
 def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
     """``out`` checked to be writable before any work is done, so that a read-only place fails at
     once and not after the training or segmentation it was to hold. The folder probed (a temporary file
@@ -320,7 +324,7 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
             raise _a_file(out, name)
         raise ValueError(f"{folder}: is a file, so {out} cannot be created there (nothing was changed)")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".vessel-studio-probe.", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=folder)
     except OSError as exc:
         where = "" if folder == out else f" (it would be written in {folder})"
         raise ValueError(f"{out}: {name} cannot be written{where}: {exc.strerror or exc}; choose a folder "
@@ -332,14 +336,14 @@ def check_writable(out, *, beside: bool = False, name: str = "--out") -> Path:
 
 
 def _remove_killed_probes(folder: Path) -> None:
-    """Remove the write probes (``check_writable``'s ``.vessel-studio-probe.XXXX``) that a process killed between
+    """Remove the write probes (``check_writable``'s, ``PROBE_PREFIX`` and random letters) that a process killed between
     making and removing one left in ``folder`` (found by session 43's kill fuzz: an empty hidden file stayed beside
     the lab's export for good); only those older than ``STALE_DIR_S``, as the other leftovers: a younger one may be
     another process's probe of this moment. Best effort."""
     from vessel_studio.io.atomic import STALE_DIR_S
 
     now = time.time()
-    for p in folder.glob(".vessel-studio-probe.*"):
+    for p in folder.glob(PROBE_PREFIX + "*"):
         with contextlib.suppress(OSError):
             if p.is_file() and not p.is_symlink() and now - p.lstat().st_mtime >= STALE_DIR_S:
                 p.unlink()

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from vessel_studio.io.atomic import atomic_path, link_or_copy, write_json
+from vessel_studio.io.atomic import atomic_path, is_temporary_name, link_or_copy, write_json
 from vessel_studio.io.images import IMAGE_EXTENSIONS
 from vessel_studio.io.locks import is_locked, unlock
 from vessel_studio.store.manifest import (
@@ -980,7 +980,7 @@ class Project:
             if not sub.is_dir():
                 continue
             for p in sub.iterdir():
-                stale = p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name) and _older(p, now)
+                stale = (is_temporary_name(p.name) or (p.name.startswith(".") and ".old-" in p.name)) and _older(p, now)
                 if sub.name == "rounds" and ROUND_RE.match(p.name) and f"rounds/{p.name}" not in named:
                     stale = True
                 if stale:
