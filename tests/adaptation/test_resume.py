@@ -411,7 +411,7 @@ def test_rounds_in_progress_reads_the_running_jobs_record(tmp_path):
 
 def test_temp_files_of_writes_a_kill_cut_are_not_committed(tmp_path, shared):
     """Session 43's kill fuzz: ``kill -9`` inside a map's atomic write (``io.atomic.atomic_path``) leaves its temporary
-    file (``.ID.XXXX.tmp.tif``, partly written) in the round's ``work/`` folder; the resumed job copied the whole folder
+    file (``.ID.<random>.tmp.tif``, partly written) in the round's ``work/`` folder; the resumed job copied the whole folder
     into the committed round, so ``rounds/round-000/pseudo/`` kept a stray (possibly truncated) TIFF for good, which
     ``pseudo/*.tif`` readers take for a map (the benchmark's fragmentation, a prune's ``pruned_images``). The job
     that resumes holds the project's job lock, so every temporary file or folder in ``work/`` is a dead writer's:

@@ -305,7 +305,7 @@ for _ in tasks.export(Project.open(sys.argv[1]), sys.argv[2]):
 def test_a_write_probe_a_killed_export_left_goes_with_the_next_one(proj, tmp_path):
     """Session 43's kill fuzz: ``export`` (and every command's ``--out``) probes the folder it writes in first
     (``io.folders.check_writable``: a temporary file made and removed); killed in between, the empty hidden
-    ``.vessel-studio-probe.XXXX`` stayed beside the lab's export for good. The next probe of that folder removes
+    ``.vessel-studio-probe.<random>`` stayed beside the lab's export for good. The next probe of that folder removes
     those a killed one left (old enough not to be another process's live probe, as the other leftovers)."""
     import time
 
