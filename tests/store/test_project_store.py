@@ -891,3 +891,42 @@ def test_roll_back_prune_and_restore_name_the_job_holding_the_project(tmp_path, 
     assert not proj.job_running()
     proj.rollback(0)  # free once that process is gone
     assert [r.index for r in proj.rounds] == [0]
+
+
+def test_a_killed_writers_temp_file_inside_a_committed_round_goes_on_open(tmp_path, images):
+    """Before session 43 a resumed job could commit a map's temporary file that a kill cut
+    (``rounds/round-000/pseudo/.ID.<random>.tmp.tif``): ``pseudo/*.tif`` readers took it for a map (a prune
+    listed it among the images to make maps for again). Opening such an older project removes it once old,
+    as the temporary files at the project's top levels are; the committed maps stay."""
+    folder, _ = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images([folder])]
+    proj.commit_round(_fake_round(tmp_path, ids), RoundRecord(index=0, folder=""))
+    pseudo = proj.folder / "rounds" / "round-000" / "pseudo"
+    stray = pseudo / f".{ids[0]}.k2x9q1ab.tmp.tif"
+    stray.write_bytes(b"II*\x00half")  # cut in the middle of its write
+    stray_dir = proj.folder / "rounds" / "round-000" / ".segmenter.q8w7e6r5.tmp"
+    stray_dir.mkdir()
+    Project.open(proj.folder)
+    assert stray.is_file() and stray_dir.is_dir()  # young: another process's live write, maybe
+    old = time.time() - STALE_TEMP_S - 1
+    for p in (stray, stray_dir):
+        os.utime(p, (old, old))
+    Project.open(proj.folder)
+    assert not stray.exists() and not stray_dir.exists()
+    assert sorted(p.name for p in pseudo.iterdir()) == sorted(f"{i}.tif" for i in ids)
+    assert (proj.folder / "rounds" / "round-000" / "segmenter" / "config.json").is_file()
+
+
+def test_a_prune_does_not_list_a_temp_file_as_an_image_with_a_map(tmp_path, images):
+    from vessel_studio.store.prune import prune
+
+    folder, _ = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    ids = [r.id for r in proj.add_images([folder])]
+    for k in (0, 1):
+        proj.commit_round(_fake_round(tmp_path, ids, name=str(k)), RoundRecord(index=k, folder=""))
+    (proj.folder / "rounds" / "round-000" / "pseudo" / f".{ids[0]}.k2x9q1ab.tmp.tif").write_bytes(b"II*\x00")
+    prune(proj, keep=[1])
+    x = json.loads(proj.manifest_path.read_text())["rounds"][0]
+    assert x["pruned_images"] == sorted(ids)

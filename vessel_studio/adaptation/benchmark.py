@@ -350,7 +350,10 @@ def _pseudo_fragmentation(folder: Path) -> float:
 
     from vessel_studio.adaptation.selection import fragmentation
 
-    return fragmentation([np.asarray(tifffile.imread(p), np.float32) for p in sorted(Path(folder).glob("*.tif"))])
+    from vessel_studio.io.atomic import is_temporary_name
+
+    return fragmentation([np.asarray(tifffile.imread(p), np.float32) for p in sorted(Path(folder).glob("*.tif"))
+                          if not is_temporary_name(p.name)])
 
 
 def train_source_generator(spec: BenchmarkSpec, seed: int, cfg) -> Path:

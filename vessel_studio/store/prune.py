@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterable
 
 from vessel_studio.events import Progress
+from vessel_studio.io.atomic import is_temporary_name
 
 MAP_FOLDERS = ("pseudo", "pseudo-chain")
 
@@ -103,7 +104,8 @@ def prune_job(project, *, keep: Iterable[int] = ()):
             if int(x["index"]) in todo and not x.get("pruned"):
                 x["pruned"] = when
                 # which images had maps: what ``adaptation.restore`` makes again (images added later had none)
-                x["pruned_images"] = sorted(p.stem for p in (project.folder / x["folder"] / "pseudo").glob("*.tif"))
+                x["pruned_images"] = sorted(p.stem for p in (project.folder / x["folder"] / "pseudo").glob("*.tif")
+                                            if not is_temporary_name(p.name))
 
     project._update(fn)
     project.log("pruned probability maps", rounds=list(plan.rounds), kept=list(plan.kept), bytes=plan.bytes)
