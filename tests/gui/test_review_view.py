@@ -835,3 +835,21 @@ def test_side_by_side_without_napari_deprecation_warnings(studio):
         assert studio.viewer.canvas.grid.enabled
         review.side_by_side.setChecked(False)
     assert not studio.viewer.canvas.grid.enabled
+
+
+def test_a_job_bars_closing_line_does_not_depend_on_the_order_of_the_finished_slots(studio, qtbot):
+    """The Review panel's line after a segmentation (above) was written by the panel's own ``finished`` slot over the
+    job bar's, right only while the bar's slot ran first (it was connected first). A bar asks its panel for the line
+    (``JobBar(ended=...)``): a slot connected before the bar's cannot leave the plain line there."""
+    from qtpy.QtWidgets import QWidget
+
+    from vessel_studio.gui.jobbar import JobBar
+    from vessel_studio.gui.jobs import JobOutcome
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    bar = JobBar(studio, ("Segmentation",), parent, ended=lambda o: f"{o.name}: said by its panel")
+    plain = JobBar(studio, ("Segmentation",), parent)
+    studio.runner.finished.emit(JobOutcome(name="Segmentation", status="done", seconds=3.0))
+    assert bar.label.text() == "Segmentation: said by its panel"
+    assert plain.label.text() == "Segmentation finished in 3 s"

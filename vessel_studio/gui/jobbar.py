@@ -3,7 +3,9 @@
 The Adaptation panel has its own, fuller display; a :class:`JobBar` shows only the jobs named in
 ``names``, so each job's progress stays where it was started and ends with how the job ended.
 ``runner`` is the studio's runner the jobs run on (default ``studio.runner``; adding images runs on
-``studio.io_runner``).
+``studio.io_runner``). ``ended``: the line a job of the bar ends with, given its outcome (None: the usual
+"… finished in N s"), for a panel that says more; it is asked by the bar's own slot, so the line does not
+depend on the order in which the runner's ``finished`` slots run.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from vessel_studio.gui.jobs import outcome_text
 
 
 class JobBar(QWidget):
-    def __init__(self, studio, names: tuple[str, ...], parent=None, *, runner=None):
+    def __init__(self, studio, names: tuple[str, ...], parent=None, *, runner=None, ended=None):
         super().__init__(parent)
+        self.ended = ended
         self.studio = studio
         self.runner = runner if runner is not None else studio.runner
         self.names = tuple(names)
@@ -89,4 +92,5 @@ class JobBar(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if outcome.status == "done" else 0)
         self.progress.setTextVisible(outcome.status == "done")
-        self.label.setText(outcome_text(outcome))
+        said = self.ended(outcome) if self.ended is not None else None
+        self.label.setText(said or outcome_text(outcome))

@@ -238,7 +238,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             "An adaptation does better than this on both targets that moved.")
 
         #: progress and Cancel of the jobs started here (segmentation, the uncertainty queue's order)
-        self.jobbar = JobBar(studio, ("Segmentation", "Review order"))
+        self.jobbar = JobBar(studio, ("Segmentation", "Review order"), ended=self._job_line)
 
         self.btn_paint = QPushButton("Paint")
         self.btn_erase = QPushButton("Erase")
@@ -673,6 +673,16 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         if name in DISCARD_WAITS_FOR:  # Discard saved mask waits for it
             self._update_edit_state()
 
+    def _job_line(self, outcome) -> str | None:
+        """The job bar's line at a job's end (``JobBar(ended=...)``); None: the usual one."""
+        shown = self._shown
+        if outcome.name == "Segmentation" and outcome.status == "done" and shown not in (None, tasks.SOURCE_ONLY):
+            # session 42 QA (Mirror tried on an adapted OCT-A project): the job remade the source-only map of the
+            # image on screen and the screen did not change, round 3 staying there, without a word why
+            return (f"{outcome_text(outcome)}: it made source-only predictions; round {shown} is on screen "
+                    "(Show: source-only to see them)")
+        return None
+
     def _job_finished(self, outcome) -> None:
         if outcome.name in DISCARD_WAITS_FOR:  # Discard saved mask again (before the reload, which may fail)
             self._update_edit_state()
@@ -698,14 +708,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             self.queue.setCurrentIndex(0)
             self.queue.blockSignals(False)
         elif outcome.name == "Segmentation" and outcome.status in ("done", "cancelled"):
-            shown = self._shown  # a round's map on screen stays (segmenting makes source-only maps only)
-            self._reload_maps(keep_edits=True)  # a cancelled one keeps the maps it wrote
-            self._reorder_later()
-            if outcome.status == "done" and shown not in (None, tasks.SOURCE_ONLY):
-                # session 42 QA (Mirror tried on an adapted OCT-A project): the job remade the source-only map of the
-                # image on screen and the screen did not change, round 3 staying there, without a word why
-                self.jobbar.label.setText(f"{outcome_text(outcome)}: it made source-only predictions; round {shown} "
-                                          "is on screen (Show: source-only to see them)")
+            self._reload_maps(keep_edits=True)  # a cancelled one keeps the maps it wrote (a round's map on screen
+            self._reorder_later()  # stays: segmenting makes source-only maps only; the job bar's line says so)
         elif outcome.name == "Adaptation" and outcome.status == "done":
             self._show_latest()
             self._reload_maps(keep_edits=True)
