@@ -203,9 +203,8 @@ def skeleton_segments(skeleton: np.ndarray) -> tuple[list[tuple[float, float]], 
             continue
         members = {(int(y), int(x)) for y, x in pts}
 
-        def nbrs(p):  # the pixel's links (no diagonal where a 4-connected corner joins the two)
-            return [((p[0] + dy, p[1] + dx), d) for dy, dx, d in _OFFSETS if (p[0] + dy, p[1] + dx) in members
-                    and not (dy and dx and ((p[0] + dy, p[1]) in members or (p[0], p[1] + dx) in members))]
+        def nbrs(p):  # the pixel's links within the segment
+            return _linked(members.__contains__, *p)
 
         ends = [p for p in members if len(nbrs(p)) == 1]
         if len(ends) != 2:
@@ -254,6 +253,13 @@ def _links(sk: np.ndarray):
         yield dy, dx, sk & at(dy, dx)
     for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
         yield dy, dx, sk & at(dy, dx) & ~at(dy, 0) & ~at(0, dx)
+
+
+def _linked(on, y: int, x: int) -> list[tuple[tuple[int, int], float]]:
+    """:func:`_links` for one pixel: the pixels linked to ``(y, x)`` with the step's length (1 or √2), in the
+    skeleton whose pixels ``on((yy, xx))`` tells (a whole skeleton, or one segment's pixels)."""
+    return [((y + dy, x + dx), d) for dy, dx, d in _OFFSETS if on((y + dy, x + dx))
+            and not (dy and dx and (on((y + dy, x)) or on((y, x + dx))))]
 
 
 def _degree(sk: np.ndarray) -> np.ndarray:
@@ -328,22 +334,14 @@ def prune_spurs(skeleton: np.ndarray, edt: np.ndarray, *, passes: int = 3) -> np
             break
         cap = math.sqrt(2) * float(edt.max()) + 1
 
-        def linked(y, x):
-            out = []
-            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
-                yy, xx = y + dy, x + dx
-                if not (0 <= yy < h and 0 <= xx < w) or not sk[yy, xx]:
-                    continue
-                if dy and dx and (sk[y + dy, x] or sk[y, x + dx]):
-                    continue  # a 4-connected corner joins them: no diagonal link
-                out.append((yy, xx))
-            return out
+        def on(q):
+            return 0 <= q[0] < h and 0 <= q[1] < w and bool(sk[q])
 
         remove = []
         for y, x in ends:
             path, prev, cur = [(int(y), int(x))], None, (int(y), int(x))
             while len(path) <= cap:
-                nxt = [q for q in linked(*cur) if q != prev]
+                nxt = [q for q, _ in _linked(on, *cur) if q != prev]
                 if len(nxt) != 1:
                     break
                 prev, cur = cur, nxt[0]
