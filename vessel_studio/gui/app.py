@@ -84,56 +84,301 @@ SHORT_PROJECT_DOCK = 250
 NARROW_CANVAS_SHARE = 0.35
 
 
+#: the layouts ``DockSizer`` chooses among: two dock columns; two columns with napari's layer list a tab beside
+#: Project and Adaptation (a short window: ``SHORT_PROJECT_DOCK``); one column of tabs (a narrow window:
+#: ``NARROW_CANVAS_SHARE``)
+TWO_COLUMNS, TWO_COLUMNS_SHORT, ONE_COLUMN = "two columns", "two columns, layer list a tab", "one column"
+
+#: when the window's size changes, the margin the window must pass the threshold by before the layout goes back:
+#: two columns again once they would leave the image this many px more than ``NARROW_CANVAS_SHARE`` of the width
+#: (about 1490 px wide, against under about 1465 px for one column), the layer list above Project again once the
+#: Project dock would get this many px more than ``SHORT_PROJECT_DOCK``. A window dragged to about the threshold does
+#: not flip from one layout to the other at each pixel; the 1500 x 950 launch size is two columns either way
+RELAYOUT_MARGIN_PX = 24
+
+#: how long the window's size (or screen) must stay as it is before the layout is chosen again, ms: a window being
+#: resized by its edge (the window manager's drag, which Qt does not see as mouse buttons held) is laid out once, when
+#: it stops, not at each step
+RELAYOUT_DELAY_MS = 500
+
+_SIZER_NAME = "VesselStudioDockSizer"
+_DOCK_SIZER = None
+
+
 def _dock_sizer_class():
+    global _DOCK_SIZER
+    if _DOCK_SIZER is None:
+        _DOCK_SIZER = _make_dock_sizer_class()
+    return _DOCK_SIZER
+
+
+def _make_dock_sizer_class():
     import weakref
 
     from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+    from qtpy.QtWidgets import QApplication, QStyle
 
     class DockSizer(QObject):
-        """Sizes the panels' docks when the window is first shown (when it already is, as ``make_viewer`` shows it
+        """Lays the panels' docks out when the window is first shown (when it already is, as ``make_viewer`` shows it
         before the panels are docked: at the event loop's next turn, once the window has laid the new docks out; sized
         at once, the sizes were lost and each dock was 486 px wide, its panels' 461 or 465: session 42): as wide as the
         panels, and the Project panel with most of the left column's height under napari's layer controls
         and layer list (on a short screen, where that leaves the Project dock under ``SHORT_PROJECT_DOCK``, the
         layer list is a tab beside Project and Adaptation instead; on a narrow screen, one column of tabs:
         ``NARROW_CANVAS_SHARE``). In scroll areas (``qtutil.PanelScroll``) the
-        docks would keep their narrow minimum and napari's left docks most of the height. Holds the studio weakly
+        docks would keep their narrow minimum and napari's left docks most of the height.
+
+        And again when the window's size or screen changes (session 44: resized from 1500 x 950 to 1280 x 720, the
+        two columns stayed and left the image 328 px, 25.6 % of the width; a window laid out in one column on a
+        laptop's screen stayed so, maximised on a 1600 x 1000 monitor): once the size has stayed put for
+        ``RELAYOUT_DELAY_MS``, with no mouse button held (a dock's splitter being dragged) and no dialog open, the
+        layout is chosen as at the first show, with a margin (``RELAYOUT_MARGIN_PX``) to go back. Only the docks
+        move: the panels, their edits and a running job are not touched; the panel in front (the one the person
+        last used) stays in front. Not once the person has moved a dock themselves (dragged it to another place,
+        floated it: ``user_arranged``): their arrangement stays, whatever the size. Holds the studio weakly
         (napari's leak check)."""
 
         def __init__(self, studio, window):
             super().__init__(window)
+            self.setObjectName(_SIZER_NAME)
             self._studio = weakref.ref(studio)
+            #: the layout set last (``TWO_COLUMNS``, ``TWO_COLUMNS_SHORT``, ``ONE_COLUMN``); None before the first show
+            self.layout = None
+            #: a dock was moved or floated by the person (not by this): the layout is left to them from then on
+            self.user_arranged = False
+            self._arranging = False
+            self._watching = False
+            self._screen_changed = False
+            self._front = None  # the dock the person used last (its tab raised, or its panel given the keyboard focus)
+            self._later = QTimer(self)
+            self._later.setSingleShot(True)
+            self._later.setInterval(RELAYOUT_DELAY_MS)
+            self._later.timeout.connect(self.relayout)
+            window.installEventFilter(self)
             if window.isVisible():
                 QTimer.singleShot(0, self.size)
-            else:
-                window.installEventFilter(self)
 
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-            if event.type() == QEvent.Type.Show:
-                obj.removeEventFilter(self)
+            kind = event.type()
+            if kind == QEvent.Type.Show and self.layout is None:
                 QTimer.singleShot(0, self.size)  # once the shown window is laid out
+            elif kind == QEvent.Type.Resize and self._watching:
+                self._later.start()  # again at each step of a resize: once it stops
             return False
 
-        def size(self) -> None:
+        def _parts(self):
             studio = self._studio()
+            win, qt_viewer = studio.viewer.window._qt_window, studio.viewer.window._qt_viewer
+            return studio.docks, studio.panels, win, qt_viewer
+
+        @staticmethod
+        def _widths(panels) -> list[int]:
+            """The two columns' widths: each its panels' (and the scroll bar's)."""
+            return [max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
+                    for a, b in (("Project", "Adaptation"), ("Review", "Export"))]
+
+        def size(self) -> None:
             try:
-                docks, panels = studio.docks, studio.panels
-                win, qt_viewer = studio.viewer.window._qt_window, studio.viewer.window._qt_viewer
-                widths = [max(panels[a].sizeHint().width(), panels[b].sizeHint().width()) + 24
-                          for a, b in (("Project", "Adaptation"), ("Review", "Export"))]
+                docks, panels, win, qt_viewer = self._parts()
+                widths = self._widths(panels)
                 # the image's width once the columns have their panels' width (the window is laid out)
                 canvas = win.centralWidget().width() + docks["Project"].width() + docks["Review"].width() - sum(widths)
                 if (canvas < NARROW_CANVAS_SHARE * win.width()
                         or docks["Review"] in win.tabifiedDockWidgets(docks["Project"])):  # sized again
+                    self._arranging = True
                     self.one_column(win, qt_viewer, docks, max(widths))
+                    self.layout = ONE_COLUMN
                 else:
+                    self._arranging = True
                     win.resizeDocks([docks["Project"], docks["Review"]], widths, Qt.Orientation.Horizontal)
+                    self.layout = TWO_COLUMNS
                 controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
                 win.resizeDocks([controls, layers, docks["Project"]],
                                 [controls.minimumHeight(), layers.minimumHeight(), 10000], Qt.Orientation.Vertical)
-            except (AttributeError, RuntimeError, KeyError):  # another napari layout, or a closed window
+            except (AttributeError, RuntimeError, KeyError, TypeError):  # another napari layout, or a closed window
                 return
+            finally:
+                self._arranging = False
+            self._watch(win, qt_viewer, docks)
             QTimer.singleShot(0, self.tab_layers_if_short)  # once the docks have their new sizes
+
+        # --- following the window's size and screen, and the person's own arrangement ---------------------------
+
+        def _watch(self, win, qt_viewer, docks) -> None:
+            """From the first layout on: the docks' moves (the person's, ``user_arranged``), the dock the person
+            uses (the tab they raise, the keyboard focus), the window's screen."""
+            if self._watching:
+                return
+            self._watching = True
+            for dock in self._all_docks(qt_viewer, docks):
+                dock.topLevelChanged.connect(self._moved)
+                dock.dockLocationChanged.connect(self._moved)
+                dock.visibilityChanged.connect(self._tab_raised)
+            QApplication.instance().focusChanged.connect(self._focus_changed)
+            handle = win.windowHandle()
+            if handle is not None:
+                handle.screenChanged.connect(self._screen_change)
+
+        @staticmethod
+        def _all_docks(qt_viewer, docks) -> list:
+            return [docks["Project"], docks["Adaptation"], docks["Review"], docks["Export"],
+                    qt_viewer.dockLayerList, qt_viewer.dockLayerControls]
+
+        def _moved(self, *_args) -> None:
+            """A dock moved to another area or tab, or floated (a drag floats it until it is dropped): by the
+            person, unless this is arranging them."""
+            if not self._arranging:
+                self.user_arranged = True
+                self._later.stop()
+
+        def _tab_raised(self, shown: bool) -> None:
+            """A tab brought to the front by the person (a click on its title): the panel they use."""
+            try:
+                dock, win = self.sender(), self._parts()[2]
+                if (shown and dock is not None and not self._arranging and win.isVisible() and not win.isMinimized()
+                        and win.tabifiedDockWidgets(dock)):
+                    self._front = dock
+            except (AttributeError, RuntimeError, KeyError):  # a closed window
+                pass
+
+        def _focus_changed(self, _old, new) -> None:
+            try:
+                docks, _panels, _win, qt_viewer = self._parts()
+                for dock in self._all_docks(qt_viewer, docks):
+                    if new is not None and dock.isAncestorOf(new):
+                        self._front = dock
+                        return
+            except (AttributeError, RuntimeError, KeyError):  # a closed window
+                pass
+
+        def _screen_change(self, *_args) -> None:
+            self._screen_changed = True
+            self._later.start()
+
+        def relayout(self) -> None:
+            """The layout chosen again for the window's size (``wanted``), when it has changed; later while a mouse
+            button is held (a splitter or a dock being dragged), a dialog or menu is open. On another screen first
+            made to fit it where it is larger (not maximised: the window manager sizes that)."""
+            if self.user_arranged or self.layout is None:
+                return
+            app = QApplication.instance()
+            if (app.mouseButtons() != Qt.MouseButton.NoButton or app.activeModalWidget() is not None
+                    or app.activePopupWidget() is not None):
+                self._later.start()  # after the drag, the dialog, the menu
+                return
+            try:
+                docks, panels, win, qt_viewer = self._parts()
+                if win.isMinimized() or not win.isVisible():
+                    return
+                if self._screen_changed:
+                    self._screen_changed = False
+                    if self._fit_screen(win):
+                        self._later.start()  # laid out once this resize has settled
+                        return
+                wanted = self.wanted()
+                if wanted != self.layout:
+                    self.arrange(wanted)
+            except (AttributeError, RuntimeError, KeyError, TypeError):  # another napari layout, or a closed window
+                pass
+
+        @staticmethod
+        def _fit_screen(win) -> bool:
+            """A window (not maximised: the window manager sizes that) larger than its new screen's available area
+            made to fit it, as ``grow_window`` does at launch; True when it was resized."""
+            screen = win.screen()
+            if win.isMaximized() or win.isFullScreen() or screen is None:
+                return False
+            available, frame = screen.availableGeometry(), win.frameGeometry()
+            extra_w, extra_h = frame.width() - win.width(), frame.height() - win.height()  # the title bar, borders
+            width = min(win.width(), available.width() - extra_w)
+            height = min(win.height(), available.height() - extra_h)
+            if (width, height) == (win.width(), win.height()):
+                return False
+            win.resize(width, height)
+            win.move(available.topLeft())
+            return True
+
+        def wanted(self):
+            """The layout for the window's size now: one column where two would leave the image under
+            ``NARROW_CANVAS_SHARE`` of the window's width; else two, napari's layer list a tab where the Project dock
+            would get under ``SHORT_PROJECT_DOCK`` under it. ``RELAYOUT_MARGIN_PX`` more to go back from one column
+            or from the layer list's tab."""
+            docks, panels, win, qt_viewer = self._parts()
+            project, review = docks["Project"], docks["Review"]
+            controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
+            widths = self._widths(panels)
+            separator = win.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent, None, win)
+            central = win.centralWidget()
+            if self.layout == ONE_COLUMN:  # the image beside two columns: the one column's width, less theirs
+                canvas = central.width() + project.width() - sum(widths) - separator
+                margin = RELAYOUT_MARGIN_PX
+            else:
+                canvas = central.width() + project.width() + review.width() - sum(widths)
+                margin = 0
+            if canvas < NARROW_CANVAS_SHARE * win.width() + margin:
+                return ONE_COLUMN
+            # the Project dock's height under napari's layer controls and layer list (at their least, as ``size``
+            # gives them): the left column's (the image's) less theirs
+            room = central.height() - _least_height(controls) - _least_height(layers) - 2 * separator
+            margin = RELAYOUT_MARGIN_PX if self.layout == TWO_COLUMNS_SHORT else 0
+            if room < SHORT_PROJECT_DOCK + margin and layers.toggleViewAction().isChecked() and not layers.isFloating():
+                return TWO_COLUMNS_SHORT
+            return TWO_COLUMNS
+
+        def arrange(self, layout) -> None:
+            """Put the docks in ``layout``, sized as at the first show; the panel in front before (or the one the
+            person last used) in front after. Docks the person closed or floated are left as they are."""
+            docks, panels, win, qt_viewer = self._parts()
+            project, adaptation, review, export = (docks[n] for n in ("Project", "Adaptation", "Review", "Export"))
+            controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
+            every = self._all_docks(qt_viewer, docks)
+            front = [d for d in every if not d.isHidden() and not d.visibleRegion().isEmpty()]
+            # docks the person closed (hidden, not a tab behind another: those are hidden by the layout) stay closed
+            closed = {d for d in every if not d.toggleViewAction().isChecked() or d.isFloating()}
+            widths = self._widths(panels)
+
+            def raise_in(group, default) -> None:
+                """In front in ``group`` (tabs): the dock the person used last, else the one in front before, else
+                ``default``."""
+                used = [self._front] if self._front in group else []
+                for dock in used + [d for d in front if d in group] + [default]:
+                    if dock not in closed:
+                        dock.raise_()
+                        return
+
+            left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+            self._arranging = True
+            try:
+                if layout == ONE_COLUMN:
+                    for dock in (adaptation, review, export, layers, controls):
+                        if dock not in closed and dock not in win.tabifiedDockWidgets(project):
+                            win.tabifyDockWidget(project, dock)
+                    raise_in(every, project)
+                    win.resizeDocks([project], [max(widths)], Qt.Orientation.Horizontal)
+                else:
+                    for dock in (controls, layers, project):
+                        if dock not in closed:
+                            win.addDockWidget(left, dock, Qt.Orientation.Vertical)
+                    tabs = [adaptation] + ([layers] if layout == TWO_COLUMNS_SHORT else [])
+                    for dock in tabs:
+                        if dock not in closed:
+                            win.tabifyDockWidget(project, dock)
+                    if review not in closed:
+                        win.addDockWidget(right, review, Qt.Orientation.Vertical)
+                        if export not in closed:
+                            win.tabifyDockWidget(review, export)
+                    elif export not in closed:
+                        win.addDockWidget(right, export, Qt.Orientation.Vertical)
+                    raise_in(tabs + [project], project)
+                    raise_in([review, export], review)
+                    win.resizeDocks([project, review], widths, Qt.Orientation.Horizontal)
+                    column = [controls] + ([] if layout == TWO_COLUMNS_SHORT else [layers]) + [project]
+                    column = [d for d in column if d not in closed]
+                    win.resizeDocks(column, [_least_height(d) for d in column[:-1]] + [10000],
+                                    Qt.Orientation.Vertical)
+            finally:
+                self._arranging = False
+            self.layout = layout
 
         @staticmethod
         def one_column(win, qt_viewer, docks, width) -> None:
@@ -156,27 +401,42 @@ def _dock_sizer_class():
             """On a short screen, where the Project dock got less than ``SHORT_PROJECT_DOCK`` under napari's layer
             docks, napari's layer list becomes a tab beside Project and Adaptation, and the Project dock gets its
             height (the Review panel shows and hides its layers itself; the layer list is one tab away)."""
-            studio = self._studio()
             try:
-                docks, win = studio.docks, studio.viewer.window._qt_window
-                qt_viewer = studio.viewer.window._qt_viewer
+                docks, _panels, win, qt_viewer = self._parts()
                 controls, layers = qt_viewer.dockLayerControls, qt_viewer.dockLayerList
                 project = docks["Project"]
                 if (project.height() >= SHORT_PROJECT_DOCK or not layers.isVisible() or layers.isFloating()
                         or layers in win.tabifiedDockWidgets(project)
                         or win.dockWidgetArea(layers) != win.dockWidgetArea(project)):
                     return
+                self._arranging = True
                 win.tabifyDockWidget(project, layers)
                 project.raise_()
                 win.resizeDocks([controls, project], [controls.minimumHeight(), 10000], Qt.Orientation.Vertical)
+                if self.layout == TWO_COLUMNS:
+                    self.layout = TWO_COLUMNS_SHORT
             except (AttributeError, RuntimeError, KeyError):
                 pass
+            finally:
+                self._arranging = False
 
     return DockSizer
 
 
+def _least_height(dock) -> int:
+    """The height a dock gets at least (its minimum, or what its contents need)."""
+    return max(dock.minimumHeight(), dock.minimumSizeHint().height())
+
+
 def _size_docks_when_shown(studio, window) -> None:
-    _dock_sizer_class()(studio, window)
+    """The window's ``DockSizer`` (one a window): made, or told to lay the docks out again at the next turn."""
+    from qtpy.QtCore import QObject, QTimer
+
+    sizer = window.findChild(QObject, _SIZER_NAME)
+    if sizer is None:
+        _dock_sizer_class()(studio, window)
+    elif window.isVisible():
+        QTimer.singleShot(0, sizer.size)
 
 
 #: what the first jobs import (module, names to load from it): torch and safetensors (segmentation,
