@@ -7,7 +7,8 @@ import sys
 import threading
 import time
 
-from qtpy.QtCore import QPointF, QRectF, Qt
+import numpy as np
+from qtpy.QtCore import QEvent, QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen
 from qtpy.QtWidgets import (
     QComboBox,
@@ -27,7 +28,7 @@ from vessel_studio.adaptation.selection import FLAGGED_MARK, flag_kinds, flagged
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.qtutil import array_to_pixmap, fmt_seconds
+from vessel_studio.gui.qtutil import fitted_pixmap, fmt_seconds
 from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 from vessel_studio.gui.source_panel import SourceChooser
 from vessel_studio.wording import given_up_work
@@ -43,6 +44,9 @@ PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
 #: (session 39: it named the job twice, "vessel-studio adapt (…) holds this project (a terminal's vessel-studio adapt,
 #: another window)"; it names it once, as ``job_holder`` does)
 HELD_ELSEWHERE_TIP = "{holder} holds this project: {then} once it has ended (or stop it there)"
+#: the live previews' boxes, logical px a side; the previews are fitted to them with their aspect kept, at the
+#: screen's device pixels (``AdaptPanel.preview_ratio``, ``qtutil.fitted_pixmap``)
+PREVIEW_SIDE = 72
 
 
 def preset_defaults(name: str) -> dict:
@@ -214,10 +218,12 @@ class AdaptPanel(QWidget):
         # another seed (re-run 2)") made the panel 527 px wide, 65 px wider than it is (session 42, laptop screens)
         self.loss.setWordWrap(True)
         self.previews = [QLabel() for _ in range(4)]
+        #: the previews' images, newest first (drawn again for a screen of another scale: ``_show_previews``)
+        self._preview_images: list[np.ndarray] = []
         prev_row = QHBoxLayout()
         for lab in self.previews:
-            lab.setFixedSize(72, 72)
-            lab.setScaledContents(True)
+            lab.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
+            lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             lab.setStyleSheet("background: #1b1d22; border: 1px solid #444")
             prev_row.addWidget(lab)
         self.preview_caption = QLabel("")
@@ -978,12 +984,26 @@ class AdaptPanel(QWidget):
         return f"the run: about {fmt_seconds(left)} left if every round to {last} runs"
 
     def _preview(self, ev: Preview) -> None:
-        pix = array_to_pixmap(ev.image)
-        for a, b in zip(self.previews[::-1], self.previews[-2::-1]):
-            a.setPixmap(b.pixmap() if b.pixmap() is not None else pix)
-        self.previews[0].setPixmap(pix)
+        self._preview_images = [np.asarray(ev.image)] + self._preview_images[:len(self.previews) - 1]
+        self._show_previews()
         rnd = f" (round {ev.round})" if ev.round is not None else ""
         self.preview_caption.setText(f"{ev.stage}: {ev.caption}{rnd}")
+
+    def preview_ratio(self) -> float:
+        """The device pixels per logical pixel the previews are made at: their screen's (2 at 200 %), at least 1."""
+        return max(1.0, float(self.previews[0].devicePixelRatioF()))
+
+    def _show_previews(self) -> None:
+        """The previews, newest first, each fitted to its box with its aspect kept, at the screen's device pixels
+        (``qtutil.fitted_pixmap``)."""
+        ratio = self.preview_ratio()
+        for label, image in zip(self.previews, self._preview_images):
+            label.setPixmap(fitted_pixmap(image, PREVIEW_SIDE, ratio))
+
+    def event(self, ev) -> bool:
+        if ev.type() == QEvent.Type.DevicePixelRatioChange and self._preview_images:
+            self._show_previews()  # the window went to a screen of another scale
+        return super().event(ev)
 
     # --- device ----------------------------------------------------------------------------
 

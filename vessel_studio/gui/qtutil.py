@@ -47,6 +47,24 @@ def array_to_pixmap(a: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(img.copy())
 
 
+def fitted_pixmap(image: np.ndarray, side: int, ratio: float = 1.0) -> QPixmap:
+    """``image`` as a pixmap that fits a box ``side`` logical px square, its aspect kept, made at ``ratio`` device
+    pixels per logical pixel (the screen's: 2 at 200 %): averaged down to the box's device pixels
+    (:func:`thumbnail`), or smoothly up where it has fewer. Session 44: the Adaptation panel's previews (the
+    synthetic image beside its mask, 128 x 63 px) were stretched square into 72 x 72 px boxes (``setScaledContents``),
+    the pair squeezed to half its width, and at 200 % each drawn from fewer pixels than the box's 144."""
+    from qtpy.QtCore import Qt
+
+    ratio = max(1.0, float(ratio))
+    box = max(1, round(side * ratio))
+    a = thumbnail(np.asarray(image), box)
+    pix = array_to_pixmap(a)
+    if max(a.shape[:2]) < box:
+        pix = pix.scaled(box, box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    pix.setDevicePixelRatio(ratio)
+    return pix
+
+
 def fmt_seconds(s: float | None) -> str:
     if s is None or not np.isfinite(s):
         return "–"
