@@ -284,7 +284,8 @@ def _make_dock_sizer_class():
         @staticmethod
         def _fit_screen(win) -> bool:
             """A window (not maximised: the window manager sizes that) larger than its new screen's available area
-            made to fit it, as ``grow_window`` does at launch; True when it was resized."""
+            made to fit it, as ``grow_window`` does at launch, and moved onto it where it overflows; True when it was
+            resized."""
             screen = win.screen()
             if win.isMaximized() or win.isFullScreen() or screen is None:
                 return False
@@ -295,7 +296,13 @@ def _make_dock_sizer_class():
             if (width, height) == (win.width(), win.height()):
                 return False
             win.resize(width, height)
-            win.move(available.topLeft())
+            # moved only as far as it takes to be on the screen (a window manager may ignore it during a drag)
+            right, bottom = frame.left() + width + extra_w - 1, frame.top() + height + extra_h - 1
+            x = frame.left() - max(0, right - available.right())
+            y = frame.top() - max(0, bottom - available.bottom())
+            x, y = max(x, available.left()), max(y, available.top())
+            if (x, y) != (frame.left(), frame.top()):
+                win.move(x, y)
             return True
 
         def wanted(self):
