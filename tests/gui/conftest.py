@@ -241,6 +241,19 @@ def commit_rounds(proj, tmp_path, maps: dict[int, dict[str, np.ndarray]]) -> Non
         proj.commit_round(src, RoundRecord(index=index, folder="", metrics={"vessel_fraction": 0.1}))
 
 
+def shown_at(studio, qtbot, size):
+    """The window shown at ``size``, its docks laid out as at its first show (``app.DockSizer``)."""
+    from vessel_studio.gui import app
+
+    window = studio.viewer.window._qt_window
+    window.show()
+    window.resize(*size)
+    qtbot.wait(50)
+    app._size_docks_when_shown(studio, window)
+    qtbot.wait(100)
+    return window
+
+
 def open_modal(parent):
     """A real modal dialog, shown: inside a patched question it makes ``QApplication.activeModalWidget()`` what it is
     while a real question is open (its event loop delivering timers and jobs' ends); close it when done."""

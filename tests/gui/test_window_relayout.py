@@ -13,20 +13,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import shown_at
+
 pytestmark = pytest.mark.gui
-
-
-def _shown_at(studio, qtbot, size):
-    """The window shown at ``size``, its docks laid out as at its first show."""
-    from vessel_studio.gui import app
-
-    window = studio.viewer.window._qt_window
-    window.show()
-    window.resize(*size)
-    qtbot.wait(50)
-    app._size_docks_when_shown(studio, window)
-    qtbot.wait(100)
-    return window
 
 
 def _sizer(window):
@@ -61,7 +50,7 @@ def test_a_window_made_narrow_gets_one_column_and_two_again_when_wide(studio, qt
     the Project dock 97 px high; back at 1500 x 950, the Project dock 138 px (327 at the first show)."""
     from vessel_studio.gui.app import NARROW_CANVAS_SHARE, SHORT_PROJECT_DOCK
 
-    window = _shown_at(studio, qtbot, (1500, 950))
+    window = shown_at(studio, qtbot, (1500, 950))
     assert not _one_column(studio)
     project, review = studio.docks["Project"], studio.docks["Review"]
     window.resize(1280, 720)
@@ -82,7 +71,7 @@ def test_a_short_window_tabs_the_layer_list_and_a_tall_one_puts_it_back(studio, 
     145 px under it before); tall again (1600 x 1000): above Project again."""
     from vessel_studio.gui.app import SHORT_PROJECT_DOCK
 
-    window = _shown_at(studio, qtbot, (1600, 1000))
+    window = shown_at(studio, qtbot, (1600, 1000))
     project, layers = studio.docks["Project"], studio.viewer.window._qt_viewer.dockLayerList
     assert layers not in window.tabifiedDockWidgets(project)
     window.resize(1600, 768)
@@ -101,7 +90,7 @@ def test_the_layout_waits_for_the_resize_to_stop_and_goes_back_only_past_a_margi
     just over 35 %), and is two again at 1500."""
     from vessel_studio.gui import app
 
-    window = _shown_at(studio, qtbot, (1500, 950))
+    window = shown_at(studio, qtbot, (1500, 950))
     later = _sizer(window)._later
     assert later.interval() == app.RELAYOUT_DELAY_MS
     later.setInterval(1500)  # the same with room for a loaded machine's slow steps
@@ -131,7 +120,7 @@ def test_not_while_a_mouse_button_is_held_or_a_dialog_is_open(studio, qtbot, mon
 
     from vessel_studio.gui import app
 
-    window = _shown_at(studio, qtbot, (1500, 950))
+    window = shown_at(studio, qtbot, (1500, 950))
     held = [Qt.MouseButton.LeftButton]
     monkeypatch.setattr(QApplication, "mouseButtons", staticmethod(lambda: held[0]))
     window.resize(1280, 720)
@@ -159,7 +148,7 @@ def test_the_panel_in_use_stays_in_front_and_edits_and_a_job_go_on(studio, qtbot
 
     from vessel_studio.events import Progress
 
-    window = _shown_at(studio, qtbot, (1280, 720))
+    window = shown_at(studio, qtbot, (1280, 720))
     _settled(qtbot, studio, True)
     docks = studio.docks
     review = studio.panels["Review"]
@@ -197,7 +186,7 @@ def test_docks_the_person_moved_stay_where_they_put_them(studio, qtbot):
 
     from vessel_studio.gui import app
 
-    window = _shown_at(studio, qtbot, (1500, 950))
+    window = shown_at(studio, qtbot, (1500, 950))
     export = studio.docks["Export"]
     export.setFloating(True)  # what a drag of its title does first
     qtbot.wait(50)
@@ -219,7 +208,7 @@ def test_the_layout_follows_a_move_to_a_smaller_screen(studio, qtbot, monkeypatc
     from qtpy.QtCore import QRect
     from qtpy.QtGui import QScreen
 
-    window = _shown_at(studio, qtbot, (1500, 950))
+    window = shown_at(studio, qtbot, (1500, 950))
     assert not _one_column(studio)
     monkeypatch.setattr(QScreen, "availableGeometry", lambda self: QRect(0, 0, 1280, 720))
     handle = window.windowHandle()

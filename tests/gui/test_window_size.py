@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import shown_at
+
 pytestmark = pytest.mark.gui
 
 
@@ -79,26 +81,13 @@ def _rows_in_view(panel) -> int:
     return rows
 
 
-def _shown_at(studio, qtbot, size):
-    """The window shown at ``size``, its docks sized as when it is first shown (``app.DockSizer``)."""
-    from vessel_studio.gui import app
-
-    window = studio.viewer.window._qt_window
-    window.show()
-    window.resize(*size)
-    qtbot.wait(50)
-    app._size_docks_when_shown(studio, window)
-    qtbot.wait(100)
-    return window
-
-
 def test_a_laptop_screen_tabs_the_layer_list_beside_the_project_panel(studio, qtbot):
     """Session 40 QA: on a 1366 x 768 screen the Project dock got 145 px under napari's layer controls (the labels
     layer's, 356 px) and layer list (183 px), and 97 px on 1280 x 720: the image list had no row in view (the panel
     scrolled to it). There napari's layer list is now a tab beside Project and Adaptation, and the list shows rows."""
     from vessel_studio.gui.app import SHORT_PROJECT_DOCK
 
-    window = _shown_at(studio, qtbot, (1366, 768))
+    window = shown_at(studio, qtbot, (1366, 768))
     layers, project = studio.viewer.window._qt_viewer.dockLayerList, studio.docks["Project"]
     qtbot.waitUntil(lambda: layers in window.tabifiedDockWidgets(project), timeout=3000)
     qtbot.wait(50)
@@ -109,7 +98,7 @@ def test_a_laptop_screen_tabs_the_layer_list_beside_the_project_panel(studio, qt
 
 def test_the_launch_size_keeps_the_layer_list_above_the_project_panel(studio, qtbot):
     """At the launch size (1500 x 950) the layer list stays where napari puts it, the Project dock under it."""
-    window = _shown_at(studio, qtbot, (1500, 950))
+    window = shown_at(studio, qtbot, (1500, 950))
     qtbot.wait(100)
     layers, project = studio.viewer.window._qt_viewer.dockLayerList, studio.docks["Project"]
     assert layers not in window.tabifiedDockWidgets(project) and not layers.visibleRegion().isEmpty()
@@ -140,7 +129,7 @@ def test_a_narrow_screen_docks_the_panels_in_one_column_of_tabs(studio, qtbot, s
     screen, 414 px of 1366 x 768 and 488 px of 1440 x 900. There the panels and napari's layer docks are now tabs of
     one column (``app.NARROW_CANVAS_SHARE``), the image most of the width (798, 884, 958 px), each panel the column's
     height, every tab's title in full."""
-    window = _shown_at(studio, qtbot, size)
+    window = shown_at(studio, qtbot, size)
     docks, qt_viewer = studio.docks, studio.viewer.window._qt_viewer
     project = docks["Project"]
     column = {docks["Adaptation"], docks["Review"], docks["Export"], qt_viewer.dockLayerList,
@@ -292,7 +281,7 @@ def test_a_double_click_or_enter_on_an_image_row_raises_the_review_tab(studio, q
     from qtpy.QtCore import Qt
     from qtpy.QtTest import QTest
 
-    window = _shown_at(studio, qtbot, (1280, 720))
+    window = shown_at(studio, qtbot, (1280, 720))
     docks = studio.docks
     project, review = docks["Project"], docks["Review"]
     qtbot.waitUntil(lambda: review in window.tabifiedDockWidgets(project), timeout=3000)
@@ -330,7 +319,7 @@ def test_the_busy_box_names_the_panel_of_the_running_job(studio, qtbot, tmp_path
 
     from vessel_studio.events import Progress
 
-    _shown_at(studio, qtbot, (1280, 720))
+    shown_at(studio, qtbot, (1280, 720))
     gate = threading.Event()
 
     def job():
