@@ -263,3 +263,17 @@ def open_modal(parent):
     box.setModal(True)
     box.show()
     return box
+
+
+def paired(qtbot, chooser, choose) -> bool:
+    """``choose()`` (the "Labelled source images" box's Choose masks… or FOV masks…) and, when it started a pairing,
+    the wait for its result: the folders are paired in a worker (session 44). True when the choice was taken (the
+    paired folders in use, or FOV masks kept for images still waiting for their masks); False when nothing was
+    chosen or the pairing was refused (its error dialog) or dropped."""
+    started, before = chooser._pairings, chooser.studio.source_bundle
+    if not choose():
+        return False
+    if chooser._pairings == started:  # nothing to pair yet (FOV masks for images waiting for their masks)
+        return True
+    qtbot.waitUntil(lambda: not chooser.pairing, timeout=30000)
+    return chooser.studio.source_bundle is not before

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import paired
 
 pytestmark = pytest.mark.gui
 
@@ -54,7 +55,7 @@ def pick(monkeypatch):
     return answers
 
 
-def test_choosing_the_labs_models_and_fov_masks(studio, labelled, lab_models, pick, dialogs, tmp_path):
+def test_choosing_the_labs_models_and_fov_masks(studio, labelled, lab_models, pick, dialogs, tmp_path, qtbot):
     chooser = studio.panels["Adaptation"].source
     assert chooser.models_label.text() == "Source models: bundled fundus-segmenter, bundled fundus-generator (fundus)"
     assert not chooser.btn_bundled.isEnabled() and not chooser.btn_fovs.isEnabled()
@@ -76,9 +77,9 @@ def test_choosing_the_labs_models_and_fov_masks(studio, labelled, lab_models, pi
     # labelled images with their FOV masks, chosen before the masks: the models stay
     pick.extend([labelled.folder / "images", labelled.folder / "fov", labelled.folder / "labels"])
     assert chooser.choose_images() and chooser.btn_fovs.isEnabled()
-    assert chooser.choose_fovs() and studio.source_bundle is bundle  # waits for the masks
+    assert paired(qtbot, chooser, chooser.choose_fovs) and studio.source_bundle is bundle  # waits for the masks
     assert f"(FOV masks {labelled.folder / 'fov'})" in chooser.label.text()
-    assert chooser.choose_masks()
+    assert paired(qtbot, chooser, chooser.choose_masks)
     bundle = studio.source_bundle
     assert [e[2] for e in bundle.images] == labelled.fovs and bundle.fovs_folder == labelled.folder / "fov"
     assert (bundle.segmenter, bundle.generator) == (str(lab_models["seg"]), str(lab_models["gen"]))
@@ -94,7 +95,7 @@ def test_choosing_the_labs_models_and_fov_masks(studio, labelled, lab_models, pi
     shutil.copytree(labelled.folder / "fov", partial)
     (partial / "sample-01.png").unlink()
     pick.append(partial)
-    assert chooser.choose_fovs() is False
+    assert paired(qtbot, chooser, chooser.choose_fovs) is False
     title, text = dialogs.errors.pop()
     assert title == "Cannot use these source images" and "sample-01" in text and str(partial) in text
     assert studio.source_bundle is bundle
@@ -107,7 +108,7 @@ def test_choosing_the_labs_models_and_fov_masks(studio, labelled, lab_models, pi
     assert studio.source_bundle is None and not chooser.btn_bundled.isEnabled()
 
 
-def test_wrong_models_are_an_error_and_the_previous_choice_stays(studio, labelled, lab_models, pick, dialogs):
+def test_wrong_models_are_an_error_and_the_previous_choice_stays(studio, labelled, lab_models, pick, dialogs, qtbot):
     chooser = studio.panels["Adaptation"].source
     pick.append(lab_models["gen"])
     assert chooser.choose_generator()
@@ -134,7 +135,7 @@ def test_wrong_models_are_an_error_and_the_previous_choice_stays(studio, labelle
     # with labelled source images a generator without masks only inverts them: accepted ...
     pick.extend([labelled.folder / "images", labelled.folder / "labels", lab_models["plain"]])
     chooser.choose_images()
-    assert chooser.choose_masks() and chooser.choose_generator()
+    assert paired(qtbot, chooser, chooser.choose_masks) and chooser.choose_generator()
     labelled_bundle = studio.source_bundle
     assert labelled_bundle.generator == str(lab_models["plain"])
     # ... and back to procedural masks is refused while it is the generator
@@ -180,15 +181,15 @@ def _recorded_then_reopened(studio, chosen, tmp_path):
     return studio.source_bundle
 
 
-def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_models, pick, dialogs, tmp_path):
+def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_models, pick, dialogs, tmp_path, qtbot):
     chooser = studio.panels["Adaptation"].source
     pick.extend([lab_models["seg"], lab_models["gen"], labelled.folder / "images", labelled.folder / "fov",
                  labelled.folder / "labels"])
     chooser.choose_segmenter()
     chooser.choose_generator()
     chooser.choose_images()
-    chooser.choose_fovs()
-    assert chooser.choose_masks()
+    paired(qtbot, chooser, chooser.choose_fovs)
+    assert paired(qtbot, chooser, chooser.choose_masks)
     chosen = studio.source_bundle
     restored = _recorded_then_reopened(studio, chosen, tmp_path)
     assert restored is not None and restored.identity() == chosen.identity()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import paired
 
 pytestmark = pytest.mark.gui
 
@@ -75,7 +76,7 @@ def test_moved_source_folders_are_named_and_procedural_is_kept(studio, labelled,
     assert "sample-01.png has no label" in chooser.label.text()
 
 
-def test_a_manifest_without_source_folders_opens(studio, labelled, dialogs, tmp_path, monkeypatch):
+def test_a_manifest_without_source_folders_opens(studio, labelled, dialogs, tmp_path, monkeypatch, qtbot):
     """A project adapted before the folders were recorded: it opens, the box says why nothing was
     restored, and the source in use stays (here: procedural)."""
     from vessel_studio.adaptation import SourceBundle
@@ -94,5 +95,5 @@ def test_a_manifest_without_source_folders_opens(studio, labelled, dialogs, tmp_
     answers = [labelled.folder / "images", labelled.folder / "labels"]
     monkeypatch.setattr(mod, "pick_folder", lambda parent, title: str(answers.pop(0)))
     chooser.choose_images()
-    assert chooser.choose_masks()
+    assert paired(qtbot, chooser, chooser.choose_masks)
     assert studio.source_conflict() is None and "not restored" not in chooser.label.text()

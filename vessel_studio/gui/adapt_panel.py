@@ -703,6 +703,10 @@ class AdaptPanel(QWidget):
         if self.studio.runner.running:  # before asking about unsaved edits: nothing would start now
             dialogs.error(self, "Busy", self.studio.busy_text())
             return False
+        if self.source.pairing:  # the labelled source images chosen are still being paired (in a worker)
+            dialogs.error(self, "Busy", "The labelled source images are still being paired: run once the "
+                          "\"Labelled source images\" box says which images it uses.")
+            return False
         if self._held_elsewhere(proj):
             return False
         if not self.studio.can_leave():  # unsaved corrections would not reach the next round
