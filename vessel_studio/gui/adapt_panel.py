@@ -648,8 +648,7 @@ class AdaptPanel(QWidget):
             gave_up = ("; the interrupted adaptation can no longer be resumed: " +
                        given_up_work(proj.work_dir, deleted=removed.work_deleted, freed=removed.work_freed))
         self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}{gave_up}")
-        self.studio.project_changed.emit()
-        self.studio.images_changed.emit()
+        self.studio.rounds_changed_here()  # project_changed, images_changed: the image's maps read in a worker
         return True
 
     def free_disk(self) -> bool:

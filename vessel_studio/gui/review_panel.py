@@ -585,7 +585,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # no project, or another one (its first image, if any, is selected next): drop the old image
             self._clear()
         elif self.image_id == self.studio.current_id:  # this project's rounds changed (roll back)
-            if getattr(self.studio, "outside_change", False):  # by another program (a terminal's adapt): a worker
+            # by another program (a terminal's adapt), or by this window's roll back (``Studio.rounds_changed_here``):
+            # a worker
+            if getattr(self.studio, "outside_change", False):
                 self._reload_maps_later()
             else:
                 self._reload_maps(keep_edits=True)
@@ -917,8 +919,9 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         the image on screen (``studio.outside_change``): its maps and mask are read again in a worker (``MapsReader``),
         and shown by ``_maps_arrived`` (``_reload_maps`` with what was read) if they are still wanted then. Until then
         the maps of the rounds before stay on screen. Before session 37 they were read on the GUI thread, which
-        stalled the window for each round a terminal's job added. This window's own changes (a roll back here) are
-        still followed at once, on the GUI thread. ``elsewhere``: another window changed the image's saved
+        stalled the window for each round a terminal's job added; a roll back here too until session 44 (1.3 s of the
+        GUI thread at 15 megapixels: the map read, its uncertainty, the mask drawn). ``elsewhere``: another window
+        changed the image's saved
         correction (``changed_elsewhere``; the status line to say once it is shown, or ""): edits made here meanwhile
         stay, as that says. The maps the panel holds are not read again while their files are unchanged."""
         proj, image_id = self.studio.project, self.image_id

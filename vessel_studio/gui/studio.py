@@ -93,7 +93,8 @@ class Studio(WatchMixin, QObject):
         self._pending = None
         self._unreadable = None
         self._idle_key = None  # the manifest file's (inode, mtime, size) when a look last found nothing new
-        #: True while the panels are told of a change another program made (``_tell_outside``)
+        #: True while the panels are told of a change another program made (``_tell_outside``), or of this window's
+        #: roll back (``rounds_changed_here``): a panel may read what changed in a worker
         self.outside_change = False
         #: the job of another process holding the open project (``Project.job_elsewhere``: a terminal's
         #: ``vessel-studio adapt``, another window's adaptation), as the watcher last saw it each second; else None

@@ -122,12 +122,21 @@ class WatchMixin:
     def _tell_outside(self, signal) -> None:
         """Emit ``signal`` for a change another program made, with ``outside_change`` True meanwhile: a panel may then
         read what changed in a worker (the Review panel, a round a terminal's ``adapt`` added: session 37, it stalled
-        the window while the GUI thread read it), where this window's own changes are followed at once."""
+        the window while the GUI thread read it), where this window's own changes are followed at once (but its roll
+        back: :meth:`rounds_changed_here`)."""
         self.outside_change = True
         try:
             signal.emit()
         finally:
             self.outside_change = False
+
+    def rounds_changed_here(self) -> None:
+        """This window changed the open project's rounds (its Roll back): the panels are told (``project_changed``, then
+        ``images_changed``) with ``outside_change`` True, as of a change another program made, so that the Review panel
+        reads the image on screen's maps and mask again in a worker (session 44: at 15 megapixels a roll back froze the
+        window for 1.3 s while the GUI thread read them)."""
+        self._tell_outside(self.project_changed)
+        self.images_changed.emit()
 
     def _saved_elsewhere(self) -> None:
         """The saved correction of the image on screen replaced by another window while its state stayed (a second
