@@ -396,7 +396,6 @@ def test_a_rolled_back_round_on_screen_is_named(studio, three_rounds, dialogs, q
     assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
     qtbot.waitUntil(lambda: np.array_equal(viewer.layers["probability"].data, maps[0]), timeout=30000)
     assert on_gui_thread == []
-    monkeypatch.undo()
     text = review.showing.text()
     assert text.startswith("Showing round 0, the latest round.")
     assert "round 2 was rolled back" in text and "round 1 was rolled back" in text

@@ -719,9 +719,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         elif outcome.name == "Adaptation":
             self._fill_round_choices()
         elif outcome.name in (tasks.FREE_DISK, tasks.RESTORE_MAPS) and self.studio.project is not None:
-            # a round shown may be pruned; a restored one is offered again
+            # a round shown may be pruned; a restored one is offered again. The maps in a worker (session 44: on the
+            # GUI thread, 1.3 s of it at 15 megapixels, the map read again even when the one shown was kept)
             self._sync_round_choices(self.studio.project.rounds)
-            self._reload_maps(keep_edits=True)
+            self._reload_maps_later()
 
     def _known_fovs(self) -> dict:
         """The fields of view already estimated (the image on screen, the neighbours read ahead), for
@@ -916,14 +917,15 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
 
     def _reload_maps_later(self, elsewhere: str | None = None) -> None:
         """Another program changed the project's rounds (a terminal's ``adapt`` added one, ``rounds --rollback``) under
-        the image on screen (``studio.outside_change``): its maps and mask are read again in a worker (``MapsReader``),
+        the image on screen (``studio.outside_change``), or this window's roll back, "Free disk…" or "Make maps again"
+        did: its maps and mask are read again in a worker (``MapsReader``),
         and shown by ``_maps_arrived`` (``_reload_maps`` with what was read) if they are still wanted then. Until then
         the maps of the rounds before stay on screen. Before session 37 they were read on the GUI thread, which
         stalled the window for each round a terminal's job added; a roll back here too until session 44 (1.3 s of the
         GUI thread at 15 megapixels: the map read, its uncertainty, the mask drawn). ``elsewhere``: another window
-        changed the image's saved
-        correction (``changed_elsewhere``; the status line to say once it is shown, or ""): edits made here meanwhile
-        stay, as that says. The maps the panel holds are not read again while their files are unchanged."""
+        changed the image's saved correction (``changed_elsewhere``; the status line to say once it is shown, or ""):
+        edits made here meanwhile stay, as that says. The maps the panel holds are not read again while their files
+        are unchanged."""
         proj, image_id = self.studio.project, self.image_id
         if proj is None or image_id is None:
             return
