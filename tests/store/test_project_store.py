@@ -511,6 +511,56 @@ def test_copies_left_by_a_killed_add_are_removed_on_open(tmp_path, images):
     assert len(reopened.add_images([folder])) == 3  # added again in full
 
 
+@pytest.mark.parametrize("kill", ["after the store's removal", None])
+def test_maps_of_images_whose_removal_was_killed_are_removed_on_open(tmp_path, images, kill):
+    """gui.tasks.remove_images deletes an image's source-only map and FOV estimate after the store's removal: a kill
+    -9 in between left them for good (session 44's kill fuzz of ``images --remove``), and the image added again had
+    a source-only map it was never segmented for. Opening the project removes them once older than STALE_TEMP_S;
+    adding the image again before that deletes its source-only map (as its correction)."""
+    import subprocess
+    import sys
+
+    from vessel_studio.gui import tasks
+
+    folder, paths = images
+    proj = Project.create(tmp_path / "p", modality="octa")
+    a, b, c = (r.id for r in proj.add_images(paths))
+    made = []
+    for i in (a, b, c):
+        for path in (tasks.source_only_path(proj, i), tasks.gui_dir(proj) / tasks.FOV_CACHE / f"{i}.png"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(i.encode())
+            made.append(path)
+    code = ("import os, signal, sys\n"
+            "from vessel_studio.gui import tasks\n"
+            "from vessel_studio.store import Project\n"
+            "removal = Project.remove_images\n"
+            "def killed(self, ids):\n"
+            "    removal(self, ids)\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "Project.remove_images = killed\n"
+            "tasks.remove_images(Project.open(sys.argv[1]), sys.argv[2:])\n")
+    if kill:
+        r = subprocess.run([sys.executable, "-c", code, str(proj.folder), a, b], capture_output=True, text=True)
+        assert r.returncode == -9, r.stderr
+    else:  # a removal that was not killed leaves the same
+        tasks.remove_images(proj, [a, b])
+    assert [r.id for r in Project.open(proj.folder).images] == [c]
+    old = time.time() - STALE_TEMP_S - 1
+    for p in made:
+        if p.exists():
+            os.utime(p, (old, old))
+    Project.open(proj.folder)
+    assert sorted(p.name for p in made if p.exists()) == [f"{c}.png", f"{c}.tif"]  # the image kept keeps its maps
+    # young maps (a removal in another process may be deleting them) wait; the image added again loses its old map
+    for p in made[:2]:
+        p.write_bytes(b"left")
+    Project.open(proj.folder)
+    assert all(p.exists() for p in made[:2])
+    assert [r.id for r in proj.add_images([paths[0]])] == [a] and not tasks.source_only_path(proj, a).exists()
+    assert a not in proj.source_only_ids()
+
+
 def test_only_the_projects_own_unnamed_copies_are_removed(tmp_path, images):
     """Never anything but a copy add_images would have written: a name of 12 hex digits (+ the lower-case
     suffix) that is the start of the file's own sha256, unnamed by the manifest and old."""

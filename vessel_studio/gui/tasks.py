@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from vessel_studio.events import Artifact, Job, Progress
-from vessel_studio.store.project import SOURCE_ONLY_MAPS
+from vessel_studio.store.project import FOV_ESTIMATES, SOURCE_ONLY_MAPS
 from vessel_studio.train.segmenter import NORM_BATCHES
 
 SOURCE_ONLY = "source-only"
@@ -216,7 +216,7 @@ def image_fov(project, image: np.ndarray) -> np.ndarray | None:
 
 #: estimated FOVs kept per image (an image's content never changes under its id); the folder's suffix
 #: changes when ``estimate_fov`` does, so older estimates are not read
-FOV_CACHE = "fov-1"
+FOV_CACHE = FOV_ESTIMATES.name  # gui/fov-1
 
 
 def cached_fov(project, image_id: str) -> np.ndarray | None:

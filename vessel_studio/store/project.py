@@ -20,8 +20,9 @@ full before the manifest names it; rollback edits the manifest first and deletes
 temporary folders left by a killed job are removed when the project is opened (unless a job
 holds the project's job lock; not before ``STALE_TEMP_S``, they may be another process's live
 writes), and so are image copies a killed ``add_images`` left unnamed (it names its copies at its
-end). Manifest edits take a file lock (``.lock``) and re-read the
-manifest, so a GUI saving a correction and a job committing a round do not overwrite each other.
+end), and the saved corrections, source-only maps and FOV estimates of images a killed removal
+left unnamed. Manifest edits take a file lock (``.lock``) and re-read the manifest, so a GUI saving
+a correction and a job committing a round do not overwrite each other.
 """
 
 from __future__ import annotations
@@ -137,6 +138,9 @@ OWN_FOLDERS = ("images", "corrections", "rounds", "work", "gui")
 #: the source-only maps ("Segment with bundled model": ``gui.tasks.source_only_path``), one ``<image id>.tif`` each:
 #: predictions outside the rounds, which keep their images "predicted" through a roll back (``Project.rollback``)
 SOURCE_ONLY_MAPS = Path("gui") / "source-only"
+
+#: the window's FOV estimates, one ``<image id>.png`` each (``gui.tasks.cached_fov``)
+FOV_ESTIMATES = Path("gui") / "fov-1"
 
 #: how many unreadable files ``add_images`` names in its error (it counts them all)
 MAX_NAMED_PROBLEMS = 5
@@ -517,9 +521,11 @@ class Project:
                     if not (self.folder / r.file).is_file():  # an add longer than STALE_TEMP_S: another
                         _copy_checked(sources[r.id], self.folder / r.file, r.sha256)  # process's open removed it
                     # a new image has no saved correction: one here is a removal killed after its manifest edit
-                    # (session 28 QA: the image added again was "corrected" by the correction said deleted)
-                    with contextlib.suppress(FileNotFoundError):
-                        self.correction_path(r.id).unlink()
+                    # (session 28 QA: the image added again was "corrected" by the correction said deleted); nor a
+                    # source-only map (the window's removal deletes it last, after the manifest edit)
+                    for left in (self.correction_path(r.id), self.folder / SOURCE_ONLY_MAPS / f"{r.id}.tif"):
+                        with contextlib.suppress(FileNotFoundError):
+                            left.unlink()
                     d["images"].append(r.to_dict())
 
             self._update(fn)
@@ -993,6 +999,7 @@ class Project:
         removed.extend(self._remove_temps_in_rounds(now))
         removed.extend(self._remove_orphan_copies(now))
         removed.extend(self._remove_orphan_corrections(now))
+        removed.extend(self._remove_orphan_maps(now))
         from vessel_studio.store.prune import remove_leftovers
 
         removed.extend(remove_leftovers(self))  # maps of pruned rounds a killed prune left
@@ -1097,6 +1104,19 @@ class Project:
                  and p.is_file() and not p.is_symlink() and _older(p, now)]
         return self._remove_unnamed(found, lambda d: {x["id"] for x in d["images"]}, lambda p: p.stem,
                                     "corrections of removed images deleted")
+
+    def _remove_orphan_maps(self, now: float) -> list[Path]:
+        """Source-only maps (:data:`SOURCE_ONLY_MAPS`) and FOV estimates (:data:`FOV_ESTIMATES`) of images the
+        manifest no longer names, older than ``STALE_TEMP_S``: ``gui.tasks.remove_images`` deletes them after the
+        store's removal, and a kill in between left them for good (session 44's kill fuzz of ``images --remove``: the
+        image added again found a source-only map, which Review shows, that no segmenting since had made)."""
+        ids = {r.id for r in self.images}
+        found = [p for sub, ext in ((SOURCE_ONLY_MAPS, ".tif"), (FOV_ESTIMATES, ".png"))
+                 if (self.folder / sub).is_dir() for p in (self.folder / sub).glob(f"*{ext}")
+                 if COPY_RE.match(p.stem) and p.stem not in ids and p.is_file() and not p.is_symlink()
+                 and _older(p, now)]
+        return self._remove_unnamed(found, lambda d: {x["id"] for x in d["images"]}, lambda p: p.stem,
+                                    "maps of removed images deleted")
 
     def _remove_unnamed(self, found: list[Path], named: Callable[[dict], set], key: Callable[[Path], str],
                         message: str) -> list[Path]:
