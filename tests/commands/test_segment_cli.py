@@ -416,3 +416,44 @@ def test_segment_records_the_scans_pixel_spacing_in_its_outputs(tmp_path, folder
     assert read_image(out / "cal_prob.tif")[1].pixel_spacing_mm == pytest.approx((0.012, 0.012))
     assert read_image(out / "eye1.png")[1].pixel_spacing_mm is None
     assert read_image(out / "eye1_prob.tif")[1].pixel_spacing_mm is None
+
+
+def test_a_segment_killed_mid_write_leaves_no_temporary_file_for_good(tmp_path, folders, tiny_model):
+    """A ``kill -9`` of ``segment`` between writing an output's temporary file and renaming it left
+    ``.eye0_prob.<random>.tmp.tif`` in --out for good (session 44's kill fuzz): the run after removes the
+    temporaries of the files it writes once older than ``STALE_DIR_S`` (a younger one may be another run's live
+    write), and nothing else."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from vessel_studio.io.atomic import STALE_DIR_S
+
+    imgs, _, _ = folders
+    out = tmp_path / "out"
+    code = ("import os, signal, sys\n"
+            "import vessel_studio.io.atomic as atomic\n"
+            "replace = os.replace\n"
+            "def killed(src, dst):\n"
+            "    if str(dst).endswith('eye0_prob.tif'):\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n"
+            "    replace(src, dst)\n"
+            "atomic.os = type(sys)('os'); atomic.os.__dict__.update(os.__dict__); atomic.os.replace = killed\n"
+            "from vessel_studio.cli import main\n"
+            "main(sys.argv[1:])\n")
+    args = ["segment", "--model", str(tiny_model), "--out", str(out), "--save-prob", "--threads", "1", str(imgs)]
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr[-2000:]
+    left = [p for p in out.iterdir() if p.name.startswith(".")]
+    assert [p.name.split(".")[1] for p in left] == ["eye0_prob"] and (out / "eye0.png").is_file()
+    other = out / ".notes.abcdefgh.tmp.png"  # not a temporary of a file segment writes: left alone
+    other.write_bytes(b"x")
+    assert main(args) == 0
+    assert left[0].exists()  # young: may be another run's live write
+    old = time.time() - STALE_DIR_S - 1
+    for p in (*left, other):
+        os.utime(p, (old, old))
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".notes.abcdefgh.tmp.png", "eye0.png", "eye0_prob.tif",
+                                                     "eye1.png", "eye1_prob.tif", "segment.json"]

@@ -270,7 +270,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {item}: {problem}", file=sys.stderr)
     fov_files = fov_files_in(args.fov_dir) if args.fov_dir is not None else {}
     out.mkdir(parents=True, exist_ok=True)
-    from vessel_studio.io.atomic import write_json
+    from vessel_studio.io.atomic import remove_stale_temporaries, write_json
+
+    remove_stale_temporaries([out / n for n in [RECORD, *names]])  # of an earlier run killed mid-write
 
     recorded = []
 

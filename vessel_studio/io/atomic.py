@@ -194,6 +194,27 @@ def recover_dir(path: str | os.PathLike) -> Path:
     return path
 
 
+def remove_stale_temporaries(paths) -> list[Path]:
+    """Remove the temporary files that :func:`atomic_path` writes of ``paths`` and a killed process left beside them
+    (``.STEM.<8 random characters>.tmp.EXT``), only those older than ``STALE_DIR_S`` (a younger one may be another
+    process's live write); return the removed. For a command writing into a folder of the person's (``segment
+    --out``: before session 44 a run killed mid-write left ``.eye1.<random>.tmp.png`` there for good). Best effort."""
+    import re
+    import time
+
+    now = time.time()
+    removed: list[Path] = []
+    for path in map(Path, paths):
+        pattern = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}\.tmp{re.escape(path.suffix)}")
+        for p in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}"):
+            with contextlib.suppress(OSError):
+                if pattern.fullmatch(p.name) and p.is_file() and not p.is_symlink() \
+                        and now - p.lstat().st_mtime >= STALE_DIR_S:
+                    p.unlink()
+                    removed.append(p)
+    return removed
+
+
 def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     """Hard-link ``src`` at ``dst`` (no second copy of the data on disk), or copy it (``shutil.copy2``)
     where the file system cannot link (another device, FAT / exFAT, some network shares). For
