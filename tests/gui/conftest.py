@@ -277,3 +277,24 @@ def paired(qtbot, chooser, choose) -> bool:
         return True
     qtbot.waitUntil(lambda: not chooser.pairing, timeout=30000)
     return chooser.studio.source_bundle is not before
+
+
+def calls_on_gui_thread(monkeypatch, *targets) -> list[str]:
+    """Patch each ``(owner, name)`` of ``targets`` (a module or a class, and its function's name) so that each call
+    made on the GUI (main) thread is recorded by ``"Owner.name"`` in the list returned; the calls go on to the real
+    function. For the tests that check a read happens in a worker, not on the GUI thread."""
+    import functools
+    import threading
+
+    called: list[str] = []
+    for owner, name in targets:
+        real = getattr(owner, name)
+        label = f"{owner.__name__.rsplit('.', 1)[-1]}.{name}"  # "tasks.current_mask", "ReviewPanel._read_map"
+
+        def spy(*args, _real=real, _label=label, **kw):
+            if threading.current_thread() is threading.main_thread():
+                called.append(_label)
+            return _real(*args, **kw)
+
+        monkeypatch.setattr(owner, name, functools.wraps(real)(spy))
+    return called

@@ -4,7 +4,7 @@ shows after it: pruned rounds leave Show / Compare with and the rollback choices
 import numpy as np
 import pytest
 
-from conftest import fake_probability
+from conftest import calls_on_gui_thread, fake_probability
 
 pytestmark = pytest.mark.gui
 
@@ -39,30 +39,11 @@ def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, fou
     """The Review panel follows: the round on screen, pruned, falls back to the latest, whose map and mask are read
     and drawn in a worker (session 44: on the GUI thread at the job's end; at 15 megapixels a map read is 0.76 s of
     it, the mask drawn from it ~0.1 s)."""
-    import threading
-
     from vessel_studio.gui import review_panel as review_mod
     from vessel_studio.gui import tasks
     from vessel_studio.store import Project
 
     adapt, review = studio.panels["Adaptation"], studio.panels["Review"]
-    on_gui_thread = []
-    real_read, real_review_read = review_mod.ReviewPanel._read_map, tasks.read_maps_for_review
-    real_mask = tasks.current_mask
-
-    def read_map(self, *args, **kw):
-        on_gui_thread.append("ReviewPanel._read_map")
-        return real_read(self, *args, **kw)
-
-    def read_maps_for_review(*args, **kw):
-        if threading.current_thread() is threading.main_thread():
-            on_gui_thread.append("read_maps_for_review")
-        return real_review_read(*args, **kw)
-
-    def current_mask(*args, **kw):
-        if threading.current_thread() is threading.main_thread():
-            on_gui_thread.append("current_mask")
-        return real_mask(*args, **kw)
     proj = studio.project
     assert adapt.btn_prune.isEnabled()
     review.show_round.setCurrentText("round 2")  # a round about to be pruned is on screen
@@ -73,9 +54,8 @@ def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, fou
     assert all(r.pruned is None for r in Project.open(proj.folder).rounds)
 
     dialogs.answers["confirm"] = True
-    monkeypatch.setattr(review_mod.ReviewPanel, "_read_map", read_map)
-    monkeypatch.setattr(tasks, "read_maps_for_review", read_maps_for_review)
-    monkeypatch.setattr(tasks, "current_mask", current_mask)
+    on_gui_thread = calls_on_gui_thread(monkeypatch, (review_mod.ReviewPanel, "_read_map"),
+                                        (tasks, "read_maps_for_review"), (tasks, "current_mask"))
     assert adapt.free_disk() is True
     qtbot.waitUntil(lambda: not studio.runner.running, timeout=20000)
     latest = proj.prediction(four_rounds, round=3)

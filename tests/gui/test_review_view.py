@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import commit_rounds, fake_probability
+from conftest import calls_on_gui_thread, commit_rounds, fake_probability
 
 pytestmark = pytest.mark.gui
 
@@ -367,8 +367,6 @@ def test_a_rolled_back_round_on_screen_is_named(studio, three_rounds, dialogs, q
     round, none) and the panel says which chosen rounds were rolled back, until another choice. The maps of the
     image on screen are read again in a worker (session 44: on the GUI thread, 1.3 s of it at 15 megapixels), not
     on the GUI thread."""
-    import threading
-
     from vessel_studio.gui import review_panel as review_mod
     from vessel_studio.gui import tasks
 
@@ -378,20 +376,9 @@ def test_a_rolled_back_round_on_screen_is_named(studio, three_rounds, dialogs, q
     review.compare.setCurrentText("round 1")
     panel = studio.panels["Adaptation"]
     panel.keep_round.setCurrentText("round 0")
-    on_gui_thread = []
-    real_read, real_review_read = review_mod.ReviewPanel._read_map, tasks.read_maps_for_review
 
-    def read_map(self, *args, **kw):
-        on_gui_thread.append("ReviewPanel._read_map")
-        return real_read(self, *args, **kw)
-
-    def read_maps_for_review(*args, **kw):
-        if threading.current_thread() is threading.main_thread():
-            on_gui_thread.append("read_maps_for_review")
-        return real_review_read(*args, **kw)
-
-    monkeypatch.setattr(review_mod.ReviewPanel, "_read_map", read_map)
-    monkeypatch.setattr(tasks, "read_maps_for_review", read_maps_for_review)
+    on_gui_thread = calls_on_gui_thread(monkeypatch, (review_mod.ReviewPanel, "_read_map"),
+                                        (tasks, "read_maps_for_review"))
     assert panel.rollback()
     assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
     qtbot.waitUntil(lambda: np.array_equal(viewer.layers["probability"].data, maps[0]), timeout=30000)
