@@ -11,7 +11,9 @@ that holds the GIL, napari's and Qt's drawing, gets few samples, shown as the Py
 The projects (made once in ``--work``, reused after): ``big``, ``--images`` OCTA-500 scans and their rotations /
 mirrors (``gui_many_images.py``'s project) with three rounds of maps (one map hard-linked for every image); ``octa``,
 the 140 OCTA-500 training scans with one round. ``add/``: 200 more rotations to add; ``src1000/``: 1,000 labelled
-source pairs (the OCTA-500 scans and labels under 1,000 names, symbolic links). ``--hires DIR``: ``hires``, the
+source pairs (the OCTA-500 scans and labels under 1,000 names, symbolic links); ``adapted``, 10 OCTA-500 scans with one
+round whose manifest records ``src1000/`` as the source its rounds were adapted from (opening it pairs those folders
+again: ``SourceChooser.restore_recorded``). ``--hires DIR``: ``hires``, the
 15-MP images of DIR (``hires_data.py``'s ``png/``) with three rounds. The window opens on ``octa``; the actions
 then open ``big``, use it and go back, then the same for ``hires``. Each repeat starts with three whole rounds in
 both (``reset_rounds``). The actions' names are those of ``--only`` / ``--skip``.
@@ -135,6 +137,16 @@ def make_work(data: Path, work: Path, n: int) -> None:
             img, lab = pairs[i % len(pairs)]
             os.symlink(Path(img).resolve(), work / "src1000" / "images" / f"s{i:04d}.png")
             os.symlink(Path(lab).resolve(), work / "src1000" / "masks" / f"s{i:04d}.png")
+    if not (work / "adapted" / "project.json").is_file():
+        from vessel_studio.adaptation.job import SourceBundle
+        from vessel_studio.io.datasets import dataset
+
+        shutil.rmtree(work / "adapted", ignore_errors=True)
+        proj = Project.create(work / "adapted", modality="octa")
+        proj.add_images([s.image for s in dataset(data, "OCTA-500", "train")][:10])
+        commit_linked(proj.folder, 0, work)
+        # its rounds "adapted" from src1000/ with the bundled models: the manifest records those folders
+        proj.set_source(SourceBundle.from_folders(work / "src1000" / "images", work / "src1000" / "masks").identity())
 
 
 class Sampler:
@@ -320,6 +332,17 @@ def main(argv=None) -> int:
         source._pair(work / "src1000" / "images", work / "src1000" / "masks")
         settle()
 
+    def open_adapted():
+        studio.open_project(work / "adapted")
+        settle(until=lambda: not getattr(source, "restoring", False)
+               and len(project_panel._thumbs) >= len(studio.project.images))
+        if studio.source_bundle is None or len(studio.source_bundle.images) != 1000:
+            said.append(f"error: the source of {work / 'adapted'} was not restored: {source.label.text()}")
+
+    def leave_adapted():
+        studio.source_bundle = None  # the next repeat restores it again
+        open_octa()
+
     def commit_outside():
         n = len(studio.project.rounds)
         index = max(r.index for r in studio.project.rounds) + 1 if n else 0
@@ -359,7 +382,9 @@ def main(argv=None) -> int:
                ("source: 1,000 pairs", source_1000), ("Adaptation refresh (project_changed)", adapt_refresh),
                ("round committed outside (watcher)", commit_outside), ("Roll back one round", rollback),
                ("round committed outside again", commit_outside), ("Free disk…", free_disk),
-               ("Export (masks, table)", export_all), ("switch to the 140-image project", open_octa)]
+               ("Export (masks, table)", export_all), ("switch to the 140-image project", open_octa),
+               ("open a project adapted from 1,000 pairs", open_adapted),
+               ("leave it (source cleared)", leave_adapted)]
     if args.hires:
         actions += [("open the 15-MP project", open_hires), ("15-MP: step 5 images", step),
                     ("15-MP: Adaptation refresh", adapt_refresh), ("15-MP: round committed outside", commit_outside),

@@ -298,3 +298,9 @@ def calls_on_gui_thread(monkeypatch, *targets) -> list[str]:
 
         monkeypatch.setattr(owner, name, functools.wraps(real)(spy))
     return called
+
+
+def wait_restored(qtbot, chooser) -> None:
+    """Wait for the "Labelled source images" box's restore of the open project's recorded source: the recorded folders
+    are paired again (and the models' hashes checked) in a worker (session 45)."""
+    qtbot.waitUntil(lambda: not chooser.restoring, timeout=30000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import paired
+from conftest import paired, wait_restored
 
 pytestmark = pytest.mark.gui
 
@@ -168,9 +168,9 @@ def test_modality_follows_the_models_and_a_mismatch_is_an_error(studio, lab_mode
     assert chooser.use_bundled_models() and studio.source_bundle is None
 
 
-def _recorded_then_reopened(studio, chosen, tmp_path):
+def _recorded_then_reopened(studio, chosen, tmp_path, qtbot):
     """What adapt records for the ``chosen`` bundle, with a (fake) round 0; the project opened again
-    with no source in use, as after a restart; the source bundle the studio restored."""
+    with no source in use, as after a restart; the source bundle the studio restored (in a worker: waited for)."""
     from vessel_studio.store import RoundRecord
 
     (tmp_path / "r0" / "pseudo").mkdir(parents=True)
@@ -178,6 +178,7 @@ def _recorded_then_reopened(studio, chosen, tmp_path):
     studio.project.set_source(chosen.identity())
     studio.source_bundle = None  # as after a restart
     assert studio.open_project(studio.project.folder)
+    wait_restored(qtbot, studio.panels["Adaptation"].source)
     return studio.source_bundle
 
 
@@ -191,7 +192,7 @@ def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_
     paired(qtbot, chooser, chooser.choose_fovs)
     assert paired(qtbot, chooser, chooser.choose_masks)
     chosen = studio.source_bundle
-    restored = _recorded_then_reopened(studio, chosen, tmp_path)
+    restored = _recorded_then_reopened(studio, chosen, tmp_path, qtbot)
     assert restored is not None and restored.identity() == chosen.identity()
     assert (restored.segmenter, restored.generator) == (str(lab_models["seg"]), str(lab_models["gen"]))
     assert restored.fovs_folder == labelled.folder / "fov" and [e[2] for e in restored.images] == labelled.fovs
@@ -205,18 +206,19 @@ def test_reopening_restores_the_labs_models_and_fov_masks(studio, labelled, lab_
     (lab_models["gen"] / "config.json").write_text((lab_models["gen"] / "config.json").read_text() + "\n")
     studio.source_bundle = None
     assert studio.open_project(studio.project.folder)
+    wait_restored(qtbot, chooser)
     assert studio.source_bundle is None and not dialogs.errors
     assert f"not restored: {lab_models['gen']}: the source generator of this project's rounds is gone or changed" \
         in chooser.label.text()
 
 
-def test_reopening_restores_the_labs_models_of_procedural_masks(studio, lab_models, pick, dialogs, tmp_path):
+def test_reopening_restores_the_labs_models_of_procedural_masks(studio, lab_models, pick, dialogs, tmp_path, qtbot):
     chooser = studio.panels["Adaptation"].source
     pick.extend([lab_models["octa_seg"], lab_models["octa_gen"]])
     chooser.choose_segmenter()
     assert chooser.choose_generator()
     chosen = studio.source_bundle
-    restored = _recorded_then_reopened(studio, chosen, tmp_path)
+    restored = _recorded_then_reopened(studio, chosen, tmp_path, qtbot)
     assert restored is not None and not restored.images and restored.identity() == chosen.identity()
     assert (restored.segmenter, restored.generator, restored.modality) == (
         str(lab_models["octa_seg"]), str(lab_models["octa_gen"]), "octa")
@@ -229,4 +231,5 @@ def test_reopening_restores_the_labs_models_of_procedural_masks(studio, lab_mode
 
     studio.project.set_source(SourceBundle().identity())
     assert studio.open_project(studio.project.folder)
+    wait_restored(qtbot, chooser)
     assert studio.source_bundle is restored and "not restored" not in chooser.label.text()

@@ -706,6 +706,10 @@ class AdaptPanel(QWidget):
             dialogs.error(self, "Busy", "The labelled source images are still being paired: run once the "
                           "\"Labelled source images\" box says which images it uses.")
             return False
+        if self.source.restoring:  # the source of the project's rounds is still being restored (in a worker)
+            dialogs.error(self, "Busy", "The source of this project's rounds is still being restored: run once the "
+                          "\"Labelled source images\" box says which source it uses.")
+            return False
         if self._held_elsewhere(proj):
             return False
         if not self.studio.can_leave():  # unsaved corrections would not reach the next round

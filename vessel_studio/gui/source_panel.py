@@ -12,7 +12,10 @@ When a project opens whose rounds were adapted from labelled source images, the 
 manifest records are paired again (``SourceBundle.from_record``: file names and the models'
 hashes) and, when they pair the same images, become the studio's source ("restored from the
 project"); when they do not, the box says which folder and what is wrong and the source stays as
-it was (no dialog).
+it was (no dialog). That runs in a worker thread too: on the GUI thread it froze the window for
+0.67 s when the project was adapted from 1,000 pairs (session 45, benchmarks/gui_stalls.py). While
+it runs the box says "Restoring …" and Run waits for it ("Busy"); its result is dropped when
+another project was opened, a source set or other images chosen meanwhile.
 
 The FOV masks folder ("FOV masks…", optional) is paired with the images as ``adapt --source-fovs``
 is. The source models ("Segmenter…", "Generator…", "Bundled") are checked from their config.json
@@ -128,6 +131,7 @@ class SourceChooser(QGroupBox):
             return False
         self.pending_images, self.pending_fovs = Path(folder), None
         self._pairing = None  # the folders being paired, if any, are not the ones chosen now
+        self._drop_restore(f"source images {folder} chosen")
         self.refresh()
         return True
 
@@ -179,6 +183,7 @@ class SourceChooser(QGroupBox):
             self.studio.status.emit(f"adaptation source changed while {self._pairing[1]} was being paired: "
                                     "those images are not used")
             self._pairing = None
+        self._drop_restore("adaptation source changed")
         self.refresh()
 
     def _pair(self, images: Path, masks: Path, fovs: Path | None = None) -> bool:
@@ -277,6 +282,7 @@ class SourceChooser(QGroupBox):
                                     mismatch_error=waiting is not None)
         except ModalityMismatchError:
             self.pending_model = (role, folder, read_source_model(folder, role).modality)
+            self._drop_restore(f"source {role} {folder} chosen")
             self.refresh()
             self.studio.status.emit(f"source {role} {folder} is for {self.pending_model[2]} images: now choose the "
                                     f"{other} of that modality")
@@ -367,35 +373,100 @@ class SourceChooser(QGroupBox):
             self.restore_recorded()
         self.refresh()
 
+    #: the restore running in its worker: (its number, the project, the record); None when none runs or its result is
+    #: no longer wanted (another project opened, or a source set or other images chosen, since it began)
+    _restoring: tuple | None = None
+    _restorings = 0
+
+    @property
+    def restoring(self) -> bool:
+        """Whether the open project's recorded source is being paired again (in a worker) for the box."""
+        return self._restoring is not None
+
+    def _drop_restore(self, why: str) -> None:
+        """A restore running is no longer wanted (``why``: what overtook it): its result will be dropped."""
+        if self._restoring is not None:
+            self.studio.status.emit(f"{why} while the source of this project's rounds was being restored: it is "
+                                    "not restored")
+            self._restoring = None
+
     def restore_recorded(self) -> bool:
         """When the open project's rounds were adapted from labelled source images, or from procedural
         masks with the lab's own source models, that are not the source in use: pair the recorded
-        folders again (check the models' hashes) and use them if they are as recorded; else say why
-        in ``not_restored`` (shown in the box) and keep the source in use."""
-        from vessel_studio.adaptation.job import SourceBundle
+        folders again (check the models' hashes) in a worker thread, and use them if they are as
+        recorded (:meth:`_restored`); else say why in ``not_restored`` (shown in the box) and keep the
+        source in use. True: the restore was started."""
+        from superqt.utils import create_worker
+
+        from vessel_studio.gui.jobs import start_worker
         from vessel_studio.gui.source_text import is_labelled, same_source
 
+        self._restoring = None  # one begun for a project before is not wanted now
         proj, record = self.studio.project, self.studio.recorded_source()
         if proj is None or not proj.rounds or not record:
             return False
-        if not is_labelled(record) and self._bundled_procedural(record):
-            return False  # the default source: nothing of the lab's to restore
-        identity = self.studio.source_identity()
+        identity = self.studio.source_identity()  # cached per bundle (the box's refresh needs it anyway)
         if identity is not None and same_source(record, identity):
             return False  # already in use (chosen by hand, or restored when the project was opened before)
-        try:
-            bundle = SourceBundle.from_record(record)
-        except (ValueError, OSError) as exc:
-            self.not_restored = str(exc)
-            return False
-        self.images_dir, self.masks_dir, self.pending_images = bundle.images_folder, bundle.masks_folder, None
-        self.fovs_dir, self.pending_fovs, self.pending_model = bundle.fovs_folder, None, None
-        self.restored, self._restored_from = bundle, proj.folder
-        self.studio.source_bundle = bundle  # refreshes through source_changed
-        what = (f"{len(bundle.images)} labelled images from {bundle.images_folder}" if bundle.images
-                else f"procedural vessel masks with {self._describe(bundle)}")
-        self.studio.status.emit(f"adaptation source restored from the project: {what}")
+        labelled = is_labelled(record)
+        self._restorings += 1
+        key = (self._restorings, proj, record)
+        self._restoring = key
+        bundled_procedural = self._bundled_procedural
+
+        def work():
+            from vessel_studio.adaptation.job import SourceBundle
+            from vessel_studio.gui.jobs import background_priority
+
+            background_priority()
+            if not labelled and bundled_procedural(record):
+                return ("default",)  # the default source: nothing of the lab's to restore
+            try:
+                bundle = SourceBundle.from_record(record)
+            except (ValueError, OSError) as exc:
+                return ("error", exc)
+            try:  # the studio's identity of it, made here: the box's refresh would hash the models again
+                ident = bundle.identity()
+            except (ValueError, OSError):
+                ident = None
+            return ("restored", bundle, ident)
+
+        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
+        # the slots hold the box and the restore's key, not the worker (jobs.Workers.start)
+        worker.returned.connect(lambda value, key=key: self._restored(key, value))
+        worker.errored.connect(lambda exc, key=key: self._restored(key, ("error", exc)))
+        self.refresh()  # "Restoring …"
+        start_worker(worker, self.studio.workers)
         return True
+
+    def _restored(self, key: tuple, value: tuple) -> None:
+        """A restore's result, on the GUI thread: dropped when it is not the one wanted now (another project
+        opened, or a source set or other images chosen, meanwhile); else the reason it was not restored in the box,
+        or the bundle used ("restored from the project") with its status line."""
+        try:
+            if key != self._restoring:
+                return
+            self._restoring = None
+            _n, proj, _record = key
+            if value[0] == "default":
+                self.refresh()
+                return
+            if value[0] == "error":
+                self.not_restored = str(value[1])
+                self.refresh()
+                return
+            _status, bundle, ident = value
+            self.images_dir, self.masks_dir, self.pending_images = bundle.images_folder, bundle.masks_folder, None
+            self.fovs_dir, self.pending_fovs, self.pending_model = bundle.fovs_folder, None, None
+            self.restored, self._restored_from = bundle, proj.folder
+            if ident is not None:
+                self.studio.prime_source_identity(bundle, ident)
+            self.studio.source_bundle = bundle  # refreshes through source_changed
+            what = (f"{len(bundle.images)} labelled images from {bundle.images_folder}" if bundle.images
+                    else f"procedural vessel masks with {self._describe(bundle)}")
+            self.studio.status.emit(f"adaptation source restored from the project: {what}")
+        except RuntimeError:  # the box was closed while its worker paired the folders
+            pass
 
     @staticmethod
     def _bundled_procedural(record) -> bool:
@@ -408,6 +479,17 @@ class SourceChooser(QGroupBox):
         except (OSError, ValueError):
             return False
         return same_source(record, bundled)
+
+    @staticmethod
+    def _restoring_text(record) -> str:
+        """The box's line while the project's recorded source is restored (:meth:`restore_recorded`)."""
+        from vessel_studio.gui.source_text import describe_record
+
+        folders = record.get("folders") if isinstance(record.get("folders"), dict) else {}
+        if folders.get("images") and folders.get("masks"):
+            return (f"Restoring the source of this project's rounds: pairing {folders['images']} with "
+                    f"{folders['masks']} again…")
+        return f"Restoring the source of this project's rounds ({describe_record(record)})…"
 
     def _job_finished(self, _outcome) -> None:
         self.refresh()  # rounds committed: the warning about a changed source follows
@@ -436,6 +518,8 @@ class SourceChooser(QGroupBox):
             article = "an" if modality[:1] in "aeiou" else "a"
             text += (f"\n{role.capitalize()} {folder} is for {modality} images, the {other} in use is not: now choose "
                      f"{article} {modality} {other} ({other.capitalize()}…); until then the models in use stay.")
+        if self._restoring is not None:
+            text += "\n" + self._restoring_text(self._restoring[2])
         if self._pairing is not None:
             _n, images, masks, fovs = self._pairing
             text += f"\nPairing {images} with {masks}{'' if fovs is None else f' (FOV masks {fovs})'}…"

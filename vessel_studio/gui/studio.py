@@ -399,6 +399,11 @@ class Studio(WatchMixin, QObject):
         self._identity = (bundle, ident)
         return ident
 
+    def prime_source_identity(self, bundle, identity: dict) -> None:
+        """``bundle``'s ``identity()``, made elsewhere (a worker: it hashes the models' weights), as
+        :meth:`source_identity`'s cached one once ``bundle`` is the chosen source."""
+        self._identity = (bundle, identity)
+
     def source_conflict(self) -> str | None:
         """When the project already has rounds adapted from another source than the chosen one:
         what running the adaptation now does (``adaptation.job.adapt``: it neither refuses nor starts
