@@ -9,14 +9,16 @@ during each of its three longest stalls over 100 ms are printed (where the GUI t
 that holds the GIL, napari's and Qt's drawing, gets few samples, shown as the Python frame that called it, or none).
 
 The projects (made once in ``--work``, reused after): ``big``, ``--images`` OCTA-500 scans and their rotations /
-mirrors (``gui_many_images.py``'s project) with three rounds of maps (one map hard-linked for every image); ``octa``,
-the 140 OCTA-500 training scans with one round. ``add/``: 200 more rotations to add; ``src1000/``: 1,000 labelled
-source pairs (the OCTA-500 scans and labels under 1,000 names, symbolic links); ``adapted``, 10 OCTA-500 scans with one
-round whose manifest records ``src1000/`` as the source its rounds were adapted from (opening it pairs those folders
-again: ``SourceChooser.restore_recorded``). ``--hires DIR``: ``hires``, the
-15-MP images of DIR (``hires_data.py``'s ``png/``) with three rounds. The window opens on ``octa``; the actions
-then open ``big``, use it and go back, then the same for ``hires``. Each repeat starts with three whole rounds in
-both (``reset_rounds``). The actions' names are those of ``--only`` / ``--skip``.
+mirrors (``gui_many_images.py``'s project) with three rounds of maps (one map hard-linked for every image);
+``octa``, the 140 OCTA-500 training scans with one round. ``add/``: 200 more rotations to add; ``src1000/``: 1,000
+labelled source pairs (the OCTA-500 scans and labels under 1,000 names, symbolic links); ``adapted``, 10 OCTA-500
+scans with one round whose manifest records ``src1000/`` as the source its rounds were adapted from (opening it
+pairs those folders again: ``SourceChooser.restore_recorded``; opened again from ``octa`` with that source in use,
+nothing is restored: the same opening without it). ``--hires DIR``: ``hires``, the 15-MP images of DIR
+(``hires_data.py``'s ``png/``) with three rounds. The window opens on ``octa``; the actions then open ``big``, use
+it and go back; open ``adapted``, go back, open it again, and go back with the source cleared; then the same as for
+``big`` for ``hires``. Each repeat starts with three whole rounds in both (``reset_rounds``). The actions' names are
+those of ``--only`` / ``--skip``.
 
     python benchmarks/hires_data.py --out scratch/hires-data --chase 3 --drive 2 --tiff 0
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_stalls.py --work scratch/stalls \
@@ -339,6 +341,12 @@ def main(argv=None) -> int:
         if studio.source_bundle is None or len(studio.source_bundle.images) != 1000:
             said.append(f"error: the source of {work / 'adapted'} was not restored: {source.label.text()}")
 
+    def reopen_adapted():  # the same opening without the restore: the recorded source is the one in use
+        studio.open_project(work / "adapted")
+        settle(until=lambda: len(project_panel._thumbs) >= len(studio.project.images))
+        if studio.source_bundle is None or source.label.text().count("Restoring"):
+            said.append(f"error: {work / 'adapted'} opened again without its source in use")
+
     def leave_adapted():
         studio.source_bundle = None  # the next repeat restores it again
         open_octa()
@@ -384,6 +392,8 @@ def main(argv=None) -> int:
                ("round committed outside again", commit_outside), ("Free disk…", free_disk),
                ("Export (masks, table)", export_all), ("switch to the 140-image project", open_octa),
                ("open a project adapted from 1,000 pairs", open_adapted),
+               ("switch to the 140-image project (the source kept)", open_octa),
+               ("open it again (its source in use: nothing restored)", reopen_adapted),
                ("leave it (source cleared)", leave_adapted)]
     if args.hires:
         actions += [("open the 15-MP project", open_hires), ("15-MP: step 5 images", step),
