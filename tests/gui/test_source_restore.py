@@ -149,6 +149,9 @@ def test_the_restore_runs_in_a_worker_and_run_waits_for_it(studio, labelled, dia
     assert chooser.restoring and studio.source_bundle is None
     assert (f"Restoring the source of this project's rounds: pairing {labelled.folder / 'images'} with "
             f"{labelled.folder / 'labels'} again…") in chooser.label.text()
+    # not said to differ from the rounds' source while that source is being restored (it differs only for the moment)
+    assert studio.source_conflict().startswith("This project's round 0 was adapted from 3 labelled fundus images")
+    assert chooser.warning.text() == "" and not chooser.warning.isVisibleTo(chooser)
     assert panel.run() is False and dialogs.errors == [("Busy", dialogs.errors[0][1])]
     assert "still being restored" in dialogs.errors[0][1] and not studio.runner.running
     held.go.set()

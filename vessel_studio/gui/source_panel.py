@@ -535,7 +535,9 @@ class SourceChooser(QGroupBox):
         self.btn_bundled.setEnabled(self.pending_model is not None or (
             bundle is not None and not self._is_default(dataclasses.replace(bundle, images=[]))))
         self.btn_clear.setEnabled(labelled or self.pending_images is not None)
-        conflict = self.studio.source_conflict()
+        # not while the rounds' source is being restored: it differs only until the restore ends (then said, if it
+        # could not be restored)
+        conflict = None if self._restoring is not None else self.studio.source_conflict()
         self.warning.setText("" if conflict is None else
                              "⚠ differs from the source of this project's rounds: Run adds rounds on top of them "
                              "(it asks first)")

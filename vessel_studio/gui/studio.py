@@ -417,8 +417,8 @@ class Studio(WatchMixin, QObject):
             return None
         indices = [r.index for r in proj.rounds]
         last = max(indices)
-        span = f"round {last}" if len(indices) == 1 else f"rounds {min(indices)}–{last}"
-        return (f"This project's {span} were adapted from {describe_record(record)}. Running now with "
+        span = f"round {last} was" if len(indices) == 1 else f"rounds {min(indices)}–{last} were"
+        return (f"This project's {span} adapted from {describe_record(record)}. Running now with "
                 f"{describe_bundle(self.source_bundle)} does not start afresh: it adds rounds from {last + 1} on, "
                 f"which continue from round {last}'s models but make their training pairs from the new source, "
                 "and the project then records only the new source, so its rounds mix two sources. To adapt "
