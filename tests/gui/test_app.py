@@ -640,9 +640,9 @@ def test_discarded_edits_leave_the_screen(studio, dialogs):
     assert studio.project.correction(studio.current_id) is None
 
 
-def test_rollback_shows_the_kept_rounds_maps(studio, tmp_path, dialogs):
+def test_rollback_shows_the_kept_rounds_maps(studio, tmp_path, dialogs, qtbot):
     """After a roll back, Review shows the latest kept round's probability map and mask, not the
-    deleted round's."""
+    deleted round's (read in a worker since session 44: waited for)."""
     from vessel_studio.io.images import write_prob
     from vessel_studio.store import RoundRecord
 
@@ -658,7 +658,7 @@ def test_rollback_shows_the_kept_rounds_maps(studio, tmp_path, dialogs):
     assert viewer.layers["probability"].data.mean() == pytest.approx(0.9)
     assert viewer.layers["mask"].data.all()
     assert studio.panels["Adaptation"].rollback()
-    assert viewer.layers["probability"].data.mean() == pytest.approx(0.2)
+    qtbot.waitUntil(lambda: viewer.layers["probability"].data.mean() == pytest.approx(0.2), timeout=30000)
     assert not viewer.layers["mask"].data.any()
     assert review.show_round.currentText() == "latest round"
 
