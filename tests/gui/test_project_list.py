@@ -240,3 +240,107 @@ def test_a_scale_change_while_thumbnails_load_makes_them_again_once_the_worker_h
     qtbot.waitUntil(lambda: len(panel._thumbs) == 3 and panel._thumb_worker is None
                     and {pix.devicePixelRatio() for pix in panel._thumbs.values()} == {2.0}, timeout=15000)
     wait_for_workers(qtbot)
+
+
+def test_thumbnails_reach_the_list_in_a_few_batches_not_one_by_one(studio, qtbot, monkeypatch):
+    """Session 45: each thumbnail handed from the worker was set in the list on its own turn of the event loop, and
+    each such turn repainted the whole window (~60 ms a frame with napari's canvas drawn in software): opening a
+    1,000-image project took ~49 s until its last thumbnail, with ~166 stalls over 100 ms (medians of 6,
+    ``benchmarks/gui_stalls.py``). Now they come in batches (``THUMB_BATCH_S``): 30 thumbnails made 20 ms apart
+    reach the list in a few turns, all of them set, the rows selected meanwhile still selected. A turn is counted
+    where the list's model reports a change and no earlier change of the same turn was seen (a 0 ms timer ends a
+    turn): each such turn asks for one repaint."""
+    from qtpy.QtCore import QTimer
+    from qtpy.QtGui import QIcon
+
+    from vessel_studio.gui import project_panel
+
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    ids = [r.id for r in studio.project.images]
+    for image_id in ids:
+        panel._items[image_id].setIcon(QIcon())  # so that each row's thumbnail is seen set again
+    panel._thumbs.clear()
+    panel._thumbs_asked.clear()
+    for r in (0, 2):
+        panel.list.item(r).setSelected(True)
+    real = project_panel.thumbnail
+    monkeypatch.setattr(project_panel, "thumbnail", lambda image, size: (time.sleep(0.02), real(image, size))[1])
+    turns, open_turn = [], []
+
+    def changed(*_args):
+        if not open_turn:
+            open_turn.append(1)
+            turns.append(time.monotonic())
+            QTimer.singleShot(0, open_turn.clear)
+
+    panel.list.model().dataChanged.connect(changed)
+    panel._load_thumbs(ids * 10)  # 30 thumbnails, 20 ms or more apart
+    qtbot.waitUntil(lambda: panel._thumb_worker is None, timeout=15000)
+    wait_for_workers(qtbot)
+    panel.list.model().dataChanged.disconnect(changed)
+    assert 1 <= len(turns) <= 10  # before: one a thumbnail (~30)
+    assert set(panel._thumbs) == set(ids)
+    assert all(not panel._items[i].icon().isNull() for i in ids)
+    assert panel.selected_ids() == [ids[0], ids[2]]
+
+
+def test_thumbnails_of_a_project_left_meanwhile_are_dropped_and_the_next_ones_come_at_once(studio, qtbot, tmp_path,
+                                                                                         monkeypatch):
+    """Opening another project while the thumbnails of the first were still being made: the first's worker read on
+    through all of its images (1,000 of them: ~49 s) before the new project's thumbnails were begun, and its
+    thumbnails were still taken in. Now it stops at its next batch, what it still hands over is dropped, and the new
+    project's thumbnails are made at once."""
+    from vessel_studio.gui import project_panel
+    from vessel_studio.samples import write_sample_project
+
+    write_sample_project(tmp_path / "other", n=2, modality="fundus", shape=(80, 80), seed=61)
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    old = [r.id for r in studio.project.images]
+    panel._thumbs.clear()
+    panel._thumbs_asked.clear()
+    real = project_panel.thumbnail
+    monkeypatch.setattr(project_panel, "thumbnail", lambda image, size: (time.sleep(0.1), real(image, size))[1])
+    panel._load_thumbs(old * 20)  # 60 slow thumbnails: 6 s
+    qtbot.wait(150)  # the worker under way
+    assert studio.open_project(tmp_path / "other") is not False
+    shown = set(panel._thumbs) & set(old)  # those handed over before (in the list until it was made again)
+    new = [r.id for r in studio.project.images]
+    assert len(new) == 2 and not set(new) & set(old)
+    qtbot.waitUntil(lambda: set(panel._thumbs) >= set(new), timeout=3000)  # before: after the 60 old ones
+    wait_for_workers(qtbot)
+    assert set(panel._thumbs) & set(old) == shown  # before: the old project's taken in after it was left
+    assert panel._thumb_worker is None and all(not panel._items[i].icon().isNull() for i in new)
+
+
+def test_a_thumbnail_of_an_image_removed_meanwhile_is_dropped(studio, qtbot, monkeypatch):
+    """An image taken out of the project while its thumbnail was being made: the thumbnail was kept by the panel (for
+    the window's life); it is dropped, and the other images get theirs."""
+    import threading
+
+    from vessel_studio.gui import project_panel
+
+    panel = studio.panels["Project"]
+    thumbnails_made(panel, qtbot)
+    ids = [r.id for r in studio.project.images]
+    panel._thumbs.clear()
+    panel._thumbs_asked.clear()
+    gate, begun = threading.Event(), threading.Event()
+    real = project_panel.thumbnail
+
+    def held(image, size):  # the first image's thumbnail waits until that image has been removed
+        begun.set()
+        gate.wait(10)
+        return real(image, size)
+
+    monkeypatch.setattr(project_panel, "thumbnail", held)
+    panel.refresh()  # a worker for the three images
+    qtbot.waitUntil(begun.is_set, timeout=5000)
+    assert studio.remove_images([ids[0]])
+    assert ids[0] not in panel._items
+    gate.set()
+    qtbot.waitUntil(lambda: panel._thumb_worker is None, timeout=10000)
+    wait_for_workers(qtbot)
+    assert set(panel._thumbs) == set(ids[1:])  # before: the removed image's kept too
+    assert all(not panel._items[i].icon().isNull() for i in ids[1:])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 import numpy as np
 from qtpy.QtCore import QEvent, QItemSelectionModel, QSize, Qt, QTimer
 from qtpy.QtGui import QIcon, QKeySequence, QShortcut
@@ -30,6 +33,12 @@ IMAGE_FILTER = "Images (" + " ".join("*" + s for s in IMAGE_SUFFIXES) + ")"
 #: thumb_ratio``): made at 48 px, a screen scaled to 200 % drew each pixel of them as 2 x 2 (session 43, 3840 x 2160
 #: at ``QT_SCALE_FACTOR=2``: blocky thumbnails beside sharp text)
 THUMB_SIDE = 48
+#: the thumbnail worker hands its thumbnails to the list in batches, at most one every THUMB_BATCH_S (and one at its
+#: end). Handed one by one, each thumbnail repainted the whole window, ~60 ms a frame with napari's canvas drawn in
+#: software: opening a 1,000-image project took 49 s until its last thumbnail, with 166 stalls over 100 ms; 6.7 s
+#: and 1 in batches (medians of 6, session 45, ``benchmarks/gui_stalls.py --only "open 1000-image project"``,
+#: benchmarks/results/gui/README.md)
+THUMB_BATCH_S = 0.2
 STATE_MARK = {"new": "○ new", "predicted": "◐ predicted", "reviewed": "● reviewed", "corrected": "✎ corrected"}
 
 
@@ -80,6 +89,10 @@ class ProjectPanel(QWidget):
         self._thumbs_asked: set[str] = set()  # the ids a thumbnail worker was given (read or not)
         self._thumb_errors: dict[str, str] = {}  # the ids whose thumbnail could not be made: the error
         self._thumb_worker = None
+        self._thumb_folder = None  # the folder of the project the running thumbnail worker reads
+        #: the thumbnail worker's run now: a batch or the end of an earlier run (another project's, one stopped) is
+        #: dropped
+        self._thumb_run = 0
 
         self.title = QLabel("No project open")
         self.title.setWordWrap(True)
@@ -237,6 +250,7 @@ class ProjectPanel(QWidget):
         self.btn_files.setEnabled(enabled)
         self.list.blockSignals(True)
         if proj is None:
+            self._stop_thumbs()
             self.list.clear()
             self._items = {}
             self.title.setText("No project open: create one or open a project folder.")
@@ -245,6 +259,8 @@ class ProjectPanel(QWidget):
             self.list.blockSignals(False)
             self._update_remove()
             return
+        if self._thumb_folder is not None and self._thumb_folder != proj.folder:
+            self._stop_thumbs()  # another project opened: its thumbnails are not this one's
         images = proj.images
         rounds = proj.rounds
         self.title.setText(  # a long name may wrap (``qtutil.rich_name``: breakable, escaped): it made the panel wider than its dock
@@ -291,44 +307,76 @@ class ProjectPanel(QWidget):
         self.source.setText("" if self.studio.project is None else f"Source: {self.studio.source_description()}")
 
     def _load_thumbs(self, ids: list[str]) -> None:
-        """Make thumbnails in a worker thread (reading images is I/O and decoding)."""
+        """Make thumbnails in a worker thread (reading images is I/O and decoding); they come in batches
+        (``THUMB_BATCH_S``). A worker reading another project (one closed meanwhile) is stopped first."""
         from superqt.utils import create_worker
 
-        if self._thumb_worker is not None:
-            return
         proj = self.studio.project
+        if self._thumb_worker is not None:
+            if self._thumb_folder == proj.folder:
+                return  # ``_thumbs_done`` asks for the images listed meanwhile
+            self._stop_thumbs()
+        self._thumb_run += 1
+        run = self._thumb_run
         self._thumbs_asked.update(ids)
         ratio = self.thumb_ratio()
         side = round(THUMB_SIDE * ratio)
 
         def work():
             background_priority()
+            batch, handed = [], time.monotonic()
             for image_id in ids:
                 try:
-                    item = image_id, thumbnail(proj.read_image(image_id), side), ratio
+                    batch.append((image_id, thumbnail(proj.read_image(image_id), side), ratio))
                 except KeyError:  # taken out of the project meanwhile
-                    continue
+                    pass
                 except Exception as exc:  # noqa: BLE001 - an unreadable image: its row says so, the others go on
                     # (a RuntimeError, a reader's "can't allocate memory", ended the worker: superqt swallows it and
                     # the panel waited for the worker for good, making no thumbnail again; session 34 leftover)
-                    item = image_id, error_text(exc)
-                yield item
+                    batch.append((image_id, error_text(exc)))
+                if batch and time.monotonic() - handed >= THUMB_BATCH_S:
+                    yield run, batch  # (a quit asked stops the worker here)
+                    batch, handed = [], time.monotonic()
+            if batch:
+                yield run, batch
             # not None: PySide6 (6.12, Python 3.11) loses a reference to None when a queued signal
             # carries it, and enough of those crash the interpreter ("deallocating None")
             return len(ids)
 
         worker = create_worker(work, _start_thread=False, _ignore_errors=True)
-        worker.yielded.connect(self._got_thumb)
-        worker.finished.connect(self._thumbs_done)
-        self._thumb_worker = worker
+        worker.yielded.connect(self._got_thumbs)
+        worker.finished.connect(functools.partial(self._thumbs_done, run))
+        self._thumb_worker, self._thumb_folder = worker, proj.folder
         start_worker(worker, self.studio.workers)
 
-    def _got_thumb(self, item) -> None:
+    def _stop_thumbs(self) -> None:
+        """The project changed or closed: the thumbnail worker stops at its next batch, and what it still hands
+        over is dropped (``_thumb_run``). Its images not made yet are asked again when listed again."""
+        if self._thumb_worker is None:
+            return
         try:
-            if isinstance(item[1], str):
-                self._thumb_failed(*item)
-            else:
-                self._set_thumb(*item)
+            self._thumb_worker.quit()
+        except RuntimeError:  # its Qt object is gone: it has ended
+            pass
+        self._thumb_worker = self._thumb_folder = None
+        self._thumb_run += 1
+        self._thumbs_asked.clear()
+
+    def _got_thumbs(self, handed) -> None:
+        """A batch of thumbnails (``(id, array, ratio)``) and errors (``(id, text)``) from the worker, set in one go:
+        one repaint of the window for the batch. Those of an earlier run, or of an image no longer listed (removed
+        meanwhile), are dropped."""
+        run, batch = handed
+        if run != self._thumb_run:
+            return
+        try:
+            for item in batch:
+                if item[0] not in self._items:  # taken out of the list meanwhile: made again if it comes back
+                    self._thumbs_asked.discard(item[0])
+                elif isinstance(item[1], str):
+                    self._thumb_failed(*item)
+                else:
+                    self._set_thumb(*item)
         except RuntimeError:  # the panel was closed while the worker read images
             pass
 
@@ -380,17 +428,19 @@ class ProjectPanel(QWidget):
         if stale:
             self._load_thumbs(stale)
 
-    def _thumbs_done(self) -> None:
-        self._thumb_worker = None
+    def _thumbs_done(self, run: int | None = None) -> None:
+        if run is not None and run != self._thumb_run:
+            return  # an earlier worker (stopped: the project changed); the one running now is still running
+        self._thumb_worker = self._thumb_folder = None
         # images listed while that worker ran (added meanwhile) were not in its list: theirs now (not again the
         # ones it could not read); and those made for another screen's scale than the list's now (``_scale_changed``)
-        missing = [i for i in self._items if i not in self._thumbs and i not in self._thumbs_asked]
-        missing += self._stale_thumbs()
-        if missing and self.studio.project is not None:
-            try:
+        try:
+            missing = [i for i in self._items if i not in self._thumbs and i not in self._thumbs_asked]
+            missing += self._stale_thumbs()
+            if missing and self.studio.project is not None:
                 self._load_thumbs(missing)
-            except RuntimeError:  # the panel was closed while the worker read images
-                pass
+        except RuntimeError:  # the panel was closed while the worker read images (connected to the worker's end
+            pass  # through a partial, this is called after the panel has gone, as a bound method was not)
 
     def _select_row(self, image_id: str, *, force: bool = False) -> None:
         """Make the image's row the current one (the image shown elsewhere: Review's Next, a removal). Not
