@@ -67,7 +67,7 @@ def test_opening_a_project_with_rounds_takes_their_configuration(studio, tmp_pat
     assert not dialogs.errors
 
 
-def test_a_roll_back_follows_the_kept_rounds_record(studio, tmp_path, dialogs):
+def test_a_roll_back_follows_the_kept_rounds_record(studio, tmp_path, dialogs, qtbot):
     """Rolled back to "no round", the project is a new one: cpu and seed 0 (as ``adapt`` after
     ``rounds --rollback -1``); opening a project of the same preset sets the form from its record too."""
     from vessel_studio.adaptation import AdaptConfig
@@ -81,7 +81,9 @@ def test_a_roll_back_follows_the_kept_rounds_record(studio, tmp_path, dialogs):
     assert studio.open_project(proj.folder)
     assert panel.t0.value() == pytest.approx(0.3) and panel.config().seed == 5
     panel.keep_round.setCurrentIndex(panel.keep_round.findData(-1))
-    assert panel.rollback() and not studio.project.rounds
+    assert panel.rollback()
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
+    assert not studio.project.rounds
     assert panel.config() == AdaptConfig.preset("cpu") and not panel.recorded.isVisibleTo(panel)
     assert not dialogs.errors
 

@@ -529,7 +529,7 @@ def test_a_round_flagged_as_it_is_committed_is_said_in_the_status_bar(studio, mo
                        "see the Adaptation panel's warning"], said
 
 
-def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
+def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs, qtbot):
     """The panel lists the rounds that can be kept, asks, removes the later rounds (folders and
     manifest) and keeps corrections; a 'no' removes nothing."""
     from vessel_studio.store import Project, RoundRecord
@@ -559,6 +559,7 @@ def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs):
 
     dialogs.answers["confirm"] = True
     assert panel.rollback() is True
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
     assert dialogs.asked[-1] == "Roll back"
     reopened = Project.open(proj.folder)
     assert [r.index for r in reopened.rounds] == [0]

@@ -145,6 +145,7 @@ def test_rolling_back_to_a_pruned_round_makes_its_maps_again_first(studio, round
     with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
         assert adapt.rollback() is True
     assert done.args[0].name == "Make maps again" and done.args[0].status == "done", done.args[0].error
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=60000)  # the roll back, a job after it
     assert dialogs.asked[-1] == "Roll back"
     fresh = Project.open(proj.folder)
     assert [r.index for r in fresh.rounds] == [0, 1, 2] and fresh.get_round(2).pruned is None

@@ -366,7 +366,7 @@ def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_b
 
 
 def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_line_follows(studio, tmp_path,
-                                                                                          monkeypatch):
+                                                                                          monkeypatch, qtbot):
     """Session 39 QA (6 CHASE_DB1 images): after that roll back the killed run's work (68 MB) stayed in ``work/``
     until the next run, which deletes it at its start. It is deleted with the rounds: the question says how much, the
     status line says it was deleted, and the free-disk line is read again after it."""
@@ -384,6 +384,7 @@ def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_li
     monkeypatch.setattr(panel, "update_disk", lambda: disk_read.append((work / "round-004").exists()) or read())
     panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
     assert panel.rollback() is True
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
     assert f"its finished steps in {work} (3 MB) are deleted too" in asked[-1], asked[-1]
     assert [r.index for r in proj.rounds] == [0, 1]
     assert sorted(p.name for p in work.iterdir()) == [".job.lock"]

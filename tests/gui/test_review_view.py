@@ -380,6 +380,7 @@ def test_a_rolled_back_round_on_screen_is_named(studio, three_rounds, dialogs, q
     on_gui_thread = calls_on_gui_thread(monkeypatch, (review_mod.ReviewPanel, "_read_map"),
                                         (tasks, "read_maps_for_review"))
     assert panel.rollback()
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
     assert review.show_round.currentText() == "latest round" and review.compare.currentText() == "none"
     qtbot.waitUntil(lambda: np.array_equal(viewer.layers["probability"].data, maps[0]), timeout=30000)
     assert on_gui_thread == []
@@ -389,6 +390,57 @@ def test_a_rolled_back_round_on_screen_is_named(studio, three_rounds, dialogs, q
     assert _agreement_row(review)[0] == "source-only"
     review.compare.setCurrentText("source-only")
     assert "rolled back" not in review.showing.text()
+
+
+def test_roll_back_runs_in_the_job_runner_and_the_window_follows_its_end(studio, three_rounds, dialogs, qtbot,
+                                                                          monkeypatch):
+    """Session 45: Roll back ran ``Project.rollback`` on the GUI thread (the manifest checked and written, the rounds'
+    folders deleted: the window froze 214 ms on a 1,000-image project, benchmarks/gui_stalls.py). It runs in the job
+    runner: meanwhile the panel's other buttons are disabled and no Cancel is offered (a roll back cannot stop
+    halfway); at its end the status line, the round choices and the Review panel follow as before."""
+    from vessel_studio.store import Project
+
+    image_id, maps = three_rounds
+    review, viewer = studio.panels["Review"], studio.viewer
+    panel = studio.panels["Adaptation"]
+    review.show_round.setCurrentText("round 2")
+    panel.keep_round.setCurrentText("round 0")
+    entered, gate = threading.Event(), threading.Event()
+    real = Project.rollback
+
+    def held(self, *args, **kw):  # held in a worker until the window has been looked at; never on the GUI thread
+        if threading.current_thread() is not threading.main_thread():
+            entered.set()
+            assert gate.wait(20)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Project, "rollback", held)
+    on_gui_thread = calls_on_gui_thread(monkeypatch, (Project, "rollback"))
+    statuses = []
+    studio.status.connect(statuses.append)
+    try:
+        assert panel.rollback() is True
+        assert on_gui_thread == []
+        qtbot.waitUntil(entered.is_set, timeout=20000)
+        assert studio.runner.running and studio.runner.name == "Roll back"
+        assert not any(b.isEnabled() for b in (panel.btn_run, panel.btn_rollback, panel.btn_prune, panel.btn_restore))
+        assert panel.restore_bar.isVisibleTo(panel) and not panel.restore_bar.btn_cancel.isEnabled()
+        assert "cannot be stopped halfway" in panel.restore_bar.btn_cancel.toolTip()
+        assert [r.index for r in Project.open(studio.project.folder).rounds] == [0, 1, 2]
+        assert studio.start_job("Export", lambda: iter(())) is False  # another job: "Busy", naming where it shows
+        assert dialogs.errors == [("Busy", "Roll back is still running (its progress is in the Adaptation panel).")]
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
+    assert on_gui_thread == []
+    assert [r.index for r in studio.project.rounds] == [0]
+    assert statuses[-1] == "rolled back: removed round(s) 1, 2", statuses
+    assert [panel.keep_round.itemText(i) for i in range(panel.keep_round.count())] == ["no round"]
+    assert panel.btn_rollback.isEnabled() and panel.btn_run.isEnabled()
+    assert review.show_round.currentText() == "latest round"
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers["probability"].data, maps[0]), timeout=30000)
+    assert "round 2 was rolled back" in review.showing.text()
+    assert len(dialogs.errors) == 1
 
 
 def test_another_project_opens_on_its_latest_round(studio, three_rounds, tmp_path, dialogs):

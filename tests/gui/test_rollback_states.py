@@ -10,7 +10,7 @@ import tifffile
 pytestmark = pytest.mark.gui
 
 
-def test_roll_back_to_no_round_keeps_segmented_images_predicted(studio, tmp_path):
+def test_roll_back_to_no_round_keeps_segmented_images_predicted(studio, tmp_path, qtbot):
     from vessel_studio.gui import tasks
     from vessel_studio.store import RoundRecord
 
@@ -30,6 +30,7 @@ def test_roll_back_to_no_round_keeps_segmented_images_predicted(studio, tmp_path
     proj.commit_round(src, RoundRecord(index=0, folder=""))
     studio.images_changed.emit()
     assert studio.panels["Adaptation"]._rollback_now(proj, -1)
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
     states = {r.id: r.state for r in studio.project.images}
     assert states[ids[0]] == "predicted" and all(states[i] == "new" for i in ids[1:])
     assert "◐ predicted" in studio.panels["Project"].list.item(0).text()

@@ -44,6 +44,9 @@ PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
 #: (session 39: it named the job twice, "vessel-studio adapt (…) holds this project (a terminal's vessel-studio adapt,
 #: another window)"; it names it once, as ``job_holder`` does)
 HELD_ELSEWHERE_TIP = "{holder} holds this project: {then} once it has ended (or stop it there)"
+#: the Cancel's tooltip during a roll back (``tasks.rollback_job``), which cannot be stopped halfway
+ROLL_BACK_NO_CANCEL_TIP = ("a roll back cannot be stopped halfway: the project's record is written first, then the "
+                           "rounds' folders are deleted")
 #: the live previews' boxes, logical px a side; the previews are fitted to them with their aspect kept, at the
 #: screen's device pixels (``AdaptPanel.preview_ratio``, ``qtutil.fitted_pixmap``)
 PREVIEW_SIDE = 72
@@ -263,7 +266,8 @@ class AdaptPanel(QWidget):
                                     "(about the time segmenting the images takes; `vessel-studio rounds PROJECT "
                                     "--restore N`)")
         self.btn_restore.setEnabled(False)
-        #: a pruned round's maps made again (a job: progress and Cancel here), alone or before a roll back
+        #: a pruned round's maps made again (a job: progress and Cancel here), alone or before a roll back; and the roll
+        #: back itself (a job since session 45: its progress here, no Cancel: it cannot stop halfway)
         #: the buttons that start a job needing the project's job lock: their own tooltips, and what to do once
         #: another process's job holding the project has ended (``HELD_ELSEWHERE_TIP``)
         self._lock_tips = {self.btn_run: (self.btn_run.toolTip(), "run the adaptation"),
@@ -272,10 +276,13 @@ class AdaptPanel(QWidget):
                            self.btn_restore: (self.btn_restore.toolTip(), "make the round's maps again")}
         #: what "Keep rounds up to" offers: a roll back, and maps Free disk… would delete (``_fill_rollback``)
         self._offered = (False, False)
-        self.restore_bar = JobBar(studio, (tasks.RESTORE_MAPS,))
+        self.restore_bar = JobBar(studio, (tasks.RESTORE_MAPS, tasks.ROLL_BACK),
+                                  no_cancel={tasks.ROLL_BACK: ROLL_BACK_NO_CANCEL_TIP})
         self.restore_bar.setVisible(False)
         #: (project, round, then roll back to it) of the restore running
         self._restoring: tuple | None = None
+        #: (project, its round indices before) of the roll back running in the runner (``_rollback_now``)
+        self._rolling_back: tuple | None = None
         #: (project, round) the person chose in "Keep rounds up to": kept while that round is offered (a job's
         #: end, a restore cancelled, rounds added) rather than set back to the latest-but-one (session 35 QA)
         self._keep_choice: tuple | None = None
@@ -554,9 +561,9 @@ class AdaptPanel(QWidget):
         self.btn_restore.setEnabled(self._chosen_pruned() is not None and self._free())
 
     def rollback(self) -> bool:
-        """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``). A round whose
-        maps were pruned gets them made again first, in the job runner (``adaptation.restore``), and the
-        rounds after it are deleted when that has finished."""
+        """Ask, then keep the project's rounds up to the chosen one (``Project.rollback``) in the job runner
+        (``_rollback_now``); True: started. A round whose maps were pruned gets them made again first, in the job
+        runner (``adaptation.restore``), and the rounds after it are deleted when that has finished."""
         proj = self.studio.project
         if proj is None or self.keep_round.count() == 0 or self.studio.runner.running:
             return False
@@ -635,21 +642,44 @@ class AdaptPanel(QWidget):
         return started
 
     def _rollback_now(self, proj, keep: int) -> bool:
-        from vessel_studio.store.project import ProjectBusyError
+        """Start the roll back to ``keep`` in the job runner (``tasks.rollback_job``); True: started. Before session 45
+        ``Project.rollback`` ran here, on the GUI thread: the manifest checked and written and the rounds' folders
+        deleted (thousands of map files) froze the window (0.2 s on a 1,000-image project, longer on a network drive
+        or with 15-MP maps). Now the window stays live, the other buttons are disabled as for any job, and what
+        followed the roll back follows the job's end (``_rolled_back``)."""
+        before = [r.index for r in proj.rounds]  # read before the job writes the manifest
+        started = self.studio.start_job(tasks.ROLL_BACK, lambda: tasks.rollback_job(proj, keep))
+        if started:
+            self._rolling_back = (proj, before)
+            self.restore_bar.setVisible(True)
+        return started
 
-        try:
-            removed = proj.rollback(keep)
-        except (ProjectBusyError, OSError) as exc:
-            dialogs.error(self, "Roll back failed", str(exc))
-            return False
-        self._keep_choice = None  # done: the choices start again from the latest-but-one
-        gave_up = ""
-        if getattr(removed, "gave_up", None) is not None:  # an interrupted run's work (``Project.given_up_job``)
-            gave_up = ("; the interrupted adaptation can no longer be resumed: " +
-                       given_up_work(proj.work_dir, deleted=removed.work_deleted, freed=removed.work_freed))
-        self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}{gave_up}")
+    def _rolled_back(self, outcome) -> None:
+        """The roll back job's end (``_rollback_now``), on the GUI thread: the status line "rolled back: removed
+        round(s) …" (with what became of an interrupted adaptation's work), the choices from the latest-but-one again,
+        and the panels told (``Studio.rounds_changed_here``: the Review panel's round choices, the fallback of a
+        rolled-back round on screen, its maps read again in a worker). A roll back that failed or was closed before it
+        began (the window closed) tells the panels only if the rounds changed all the same; the studio says the
+        error."""
+        pending, self._rolling_back = self._rolling_back, None
+        proj, before = pending if pending is not None else (None, None)
+        if proj is None or proj is not self.studio.project:
+            return
+        removed = outcome.result
+        if outcome.status == "done" and removed is not None:
+            self._keep_choice = None  # done: the choices start again from the latest-but-one
+            gave_up = ""
+            if getattr(removed, "gave_up", None) is not None:  # an interrupted run's work (``Project.given_up_job``)
+                gave_up = ("; the interrupted adaptation can no longer be resumed: " +
+                           given_up_work(proj.work_dir, deleted=removed.work_deleted, freed=removed.work_freed))
+            self.studio.status.emit(f"rolled back: removed round(s) {', '.join(map(str, removed))}{gave_up}")
+        else:
+            try:
+                if [r.index for r in proj.rounds] == before:
+                    return
+            except (OSError, ValueError):  # the manifest unreadable: the studio says so, its watcher tells the panels
+                return
         self.studio.rounds_changed_here()  # project_changed, images_changed: the image's maps read in a worker
-        return True
 
     def free_disk(self) -> bool:
         """Ask, then delete the maps of the rounds nobody needs (``store.prune``: all but the latest and
@@ -850,6 +880,8 @@ class AdaptPanel(QWidget):
         except (OSError, ValueError):  # the folder renamed or the manifest broken elsewhere: the studio says so, and
             pass  # its watcher tells the panels once the manifest can be read again
         self.update_disk()
+        if outcome.name == tasks.ROLL_BACK:
+            self._rolled_back(outcome)
         if outcome.name == tasks.RESTORE_MAPS:
             pending, self._restoring = self._restoring, None
             proj, keep, then_rollback = pending if pending is not None else (None, "?", False)
@@ -858,7 +890,7 @@ class AdaptPanel(QWidget):
                                    if outcome.status == "done" else
                                    f"Make maps again: round {keep}: {outcome.status}; nothing was changed")
             elif outcome.status == "done" and proj is self.studio.project and not outcome.cancel_asked:
-                self._rollback_now(proj, keep)  # on the GUI thread, as any roll back (Review reads the rounds)
+                self._rollback_now(proj, keep)  # a second job, started now (the runner is free at its end)
             elif outcome.status == "done":  # Cancel (or closing the window) came during its last step
                 self.stage.setText(f"Roll back: round {keep}'s maps were made again, "
                                    "the roll back was cancelled; nothing was deleted")

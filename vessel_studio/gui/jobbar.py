@@ -5,7 +5,9 @@ The Adaptation panel has its own, fuller display; a :class:`JobBar` shows only t
 ``runner`` is the studio's runner the jobs run on (default ``studio.runner``; adding images runs on
 ``studio.io_runner``). ``ended``: the line a job of the bar ends with, given its outcome (None: the usual
 "… finished in N s"), for a panel that says more; it is asked by the bar's own slot, so the line does not
-depend on the order in which the runner's ``finished`` slots run.
+depend on the order in which the runner's ``finished`` slots run. ``no_cancel``: job name -> why it cannot be
+stopped (the Cancel's tooltip while it runs, Cancel disabled): the Adaptation panel's roll back, which cannot stop
+halfway through its deletions.
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from vessel_studio.events import Progress
 from vessel_studio.gui.jobs import outcome_text
 
 
+CANCEL_TIP = "Stop the job at its next step"
+
+
 class JobBar(QWidget):
-    def __init__(self, studio, names: tuple[str, ...], parent=None, *, runner=None, ended=None):
+    def __init__(self, studio, names: tuple[str, ...], parent=None, *, runner=None, ended=None,
+                 no_cancel: dict[str, str] | None = None):
         super().__init__(parent)
         self.ended = ended
+        self.no_cancel = dict(no_cancel or {})
         self.studio = studio
         self.runner = runner if runner is not None else studio.runner
         self.names = tuple(names)
@@ -31,7 +38,7 @@ class JobBar(QWidget):
         self.progress.setTextVisible(False)
         self.btn_cancel = QPushButton("Cancel")
         self.btn_cancel.setEnabled(False)
-        self.btn_cancel.setToolTip("Stop the job at its next step")
+        self.btn_cancel.setToolTip(CANCEL_TIP)
         self.label = QLabel("")
         self.label.setWordWrap(True)
         self.label.setStyleSheet("color: gray")
@@ -69,7 +76,8 @@ class JobBar(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
-        self.btn_cancel.setEnabled(True)
+        self.btn_cancel.setEnabled(name not in self.no_cancel)
+        self.btn_cancel.setToolTip(self.no_cancel.get(name, CANCEL_TIP))
         self.label.setText(f"{name}: starting…")
 
     def _events(self, batch: list) -> None:
@@ -89,6 +97,7 @@ class JobBar(QWidget):
         if outcome.name not in self.names:
             return
         self.btn_cancel.setEnabled(False)
+        self.btn_cancel.setToolTip(CANCEL_TIP)
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if outcome.status == "done" else 0)
         self.progress.setTextVisible(outcome.status == "done")

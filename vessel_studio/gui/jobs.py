@@ -220,6 +220,8 @@ def cancel_note(outcome: JobOutcome) -> str:
         return "nothing was exported, the folder is as it was"
     if outcome.name == "Review order":  # reads only
         return "the review queue stays in project order"
+    if outcome.name == "Roll back":  # tasks.rollback_job: closed before its roll back began (which cannot stop)
+        return "nothing was deleted"
     if outcome.name == "Adding images":  # Project.add_images_job names its copies at its end; a close removes them
         return "no image was added, the project is as it was"
     return ""

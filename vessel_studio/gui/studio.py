@@ -475,9 +475,13 @@ class Studio(WatchMixin, QObject):
     def busy_text(self) -> str:
         """The "Busy" dialog's line: the job still running, and the panel of its progress and Cancel. Session 42 QA:
         in one column of tabs (a laptop's screen) that panel is often a tab behind the one in front."""
+        from vessel_studio.gui import tasks
+
         name = self.runner.name
         panel = self.job_panel(name)
-        return f"{name} is still running" + (f" (its progress and Cancel are in the {panel} panel)." if panel else ".")
+        # a roll back has no Cancel: it cannot stop halfway
+        what = "its progress is" if name == tasks.ROLL_BACK else "its progress and Cancel are"
+        return f"{name} is still running" + (f" ({what} in the {panel} panel)." if panel else ".")
 
     def start_job(self, name: str, factory) -> bool:
         if self.runner.running:
@@ -488,9 +492,14 @@ class Studio(WatchMixin, QObject):
         return True
 
     def _job_finished(self, outcome: JobOutcome) -> None:
+        from vessel_studio.gui import tasks
+
         unreadable = self._unreadable_now()
         missed = None if unreadable else self._rounds_changed_meanwhile(outcome)
-        if self.project is not None and missed is None and not unreadable:
+        # a roll back's end: its panel tells the panels (``rounds_changed_here``, after its own line), as a roll back
+        # on the GUI thread did before session 45; told here first, the Review panel's note of a rolled-back round on
+        # screen was set and then cleared by that
+        if self.project is not None and missed is None and not unreadable and outcome.name != tasks.ROLL_BACK:
             self.images_changed.emit()
         if outcome.status == "error":
             dialogs.error(self._parent_widget(), f"{outcome.name} failed", error_text(outcome.error))
@@ -558,6 +567,8 @@ class Studio(WatchMixin, QObject):
         project); unsaved corrections: the leave hooks ask to save, discard or stay.
         """
         if self.runner.running:
+            from vessel_studio.gui import tasks
+
             if self._close_when_done:
                 return False
             if not dialogs.confirm(
@@ -566,7 +577,9 @@ class Studio(WatchMixin, QObject):
                 f"{self.runner.name} is still running. Cancel it and close?"
                 + (" The rounds it has finished are removed: the project goes back to how it was before it "
                    "(Cancel here, then the Adaptation panel's \"Stop after this round\", keeps them)."
-                   if self.runner.name == "Adaptation" else ""),
+                   if self.runner.name == "Adaptation" else
+                   " A roll back cannot be stopped halfway: the window closes once it has finished."
+                   if self.runner.name == tasks.ROLL_BACK else ""),
             ):
                 return False
             if not self.can_leave():

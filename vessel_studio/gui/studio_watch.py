@@ -157,7 +157,8 @@ class WatchMixin:
         from vessel_studio.store.project import ProjectBusyError
 
         proj = self.project
-        if outcome is not None and outcome.name in ("Adaptation", tasks.RESTORE_MAPS, tasks.FREE_DISK) and not (
+        if outcome is not None and outcome.name in ("Adaptation", tasks.RESTORE_MAPS, tasks.FREE_DISK,
+                                                    tasks.ROLL_BACK) and not (
                 outcome.status == "error" and isinstance(outcome.error, ProjectBusyError)):
             return None  # it changed the rounds itself (its panel follows them), or may have
         if proj is None or self._known is None or self._known[0] is not proj or self._known[1] is None:

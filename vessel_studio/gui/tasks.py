@@ -26,6 +26,10 @@ FREE_DISK = "Free disk"
 #: again first (``adaptation.restore``); the Review panel follows it too. The status line and the "Busy" box say it:
 #: "Restore maps" until session 42, a name no button has (the OCT-A QA helper)
 RESTORE_MAPS = "Make maps again"
+#: the job name of the Adaptation panel's Roll back (``rollback_job``): ``Project.rollback`` in the runner (session 45:
+#: on the GUI thread it froze the window for 0.2 s on a 1,000-image project, longer on a network drive or with 15-MP
+#: maps); the Review panel follows it through the panel's ``Studio.rounds_changed_here`` at its end
+ROLL_BACK = "Roll back"
 
 
 def gui_dir(project) -> Path:
@@ -75,6 +79,19 @@ def draft_held(project, image_id: str) -> bool:
     from vessel_studio.io.locks import is_locked
 
     return is_locked(draft_lock_path(project, image_id))
+
+
+def rollback_job(project, keep: int) -> Job:
+    """``project.rollback(keep)`` (keep the rounds up to ``keep``, -1: none) as a job of the window's runner; returns
+    what it returns (``store.project.RolledBack``). One ``Progress`` before it: closed there (the window closed
+    meanwhile), nothing is changed. None after it: a roll back cannot be stopped halfway, and need not be:
+    ``Project.rollback`` writes the manifest first and deletes the rounds' folders after, so a kill or an error between
+    the two leaves folders that no reader uses, which ``Project.clean_stale`` deletes when the project is next opened. A
+    cancel asked during it ends the job "done" (``JobOutcome.cancel_asked``), the rounds rolled back."""
+    drop = [r.index for r in project.rounds if r.index > int(keep)]
+    yield Progress("roll back", 0, 1, f"deleting round(s) {', '.join(map(str, drop))} (a roll back cannot be "
+                   "stopped halfway)")
+    return project.rollback(keep)
 
 
 def find_images(project, names: list[str]) -> list[str]:
