@@ -205,6 +205,16 @@ def _colour(arr: np.ndarray) -> bool:
     return bool(np.any(arr[..., 0] != arr[..., 1]) or np.any(arr[..., 1] != arr[..., 2]))
 
 
+def _delete(p: Path, is_dir: bool) -> None:
+    """Remove ``p``, a folder's whole tree when ``is_dir`` (the caller decides how links count), else the file; best
+    effort: gone already, or a read-only project, it stays."""
+    if is_dir:
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
 class Project:
     """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
 
@@ -869,11 +879,7 @@ class Project:
             for p in list(work.iterdir()):
                 if p.name in (".job.lock", JOB_FILE):
                     continue
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    with contextlib.suppress(OSError):
-                        p.unlink()
+                _delete(p, p.is_dir() and not p.is_symlink())
             with contextlib.suppress(OSError):
                 (work / JOB_FILE).unlink()
             self.log("work of an interrupted adaptation deleted: a roll back removed the round it went on from",
@@ -990,11 +996,7 @@ class Project:
                 if sub.name == "rounds" and ROUND_RE.match(p.name) and f"rounds/{p.name}" not in named:
                     stale = True
                 if stale:
-                    if p.is_dir():
-                        shutil.rmtree(p, ignore_errors=True)
-                    else:
-                        with contextlib.suppress(OSError):  # gone, or a read-only project: best effort
-                            p.unlink()
+                    _delete(p, p.is_dir())
                     removed.append(p)
         removed.extend(self._remove_temps_in_rounds(now))
         removed.extend(self._remove_orphan_copies(now))
@@ -1024,11 +1026,7 @@ class Project:
                 if is_temporary_name(e.name):
                     p = Path(e.path)
                     if _older(p, now):
-                        if e.is_dir(follow_symlinks=False):
-                            shutil.rmtree(p, ignore_errors=True)
-                        else:
-                            with contextlib.suppress(OSError):  # gone, or a read-only project: best effort
-                                p.unlink()
+                        _delete(p, e.is_dir(follow_symlinks=False))
                         removed.append(p)
                 elif e.is_dir(follow_symlinks=False):
                     todo.append(Path(e.path))
