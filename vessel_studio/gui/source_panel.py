@@ -190,10 +190,6 @@ class SourceChooser(QGroupBox):
         """``SourceBundle.from_folders(images, masks, fovs=fovs)`` with the bundle's models, and
         ``masks_mixed_up`` of it, in a worker thread (:meth:`_paired` takes the result on the GUI thread: on success
         the studio adapts from it). True: the pairing was started."""
-        from superqt.utils import create_worker
-
-        from vessel_studio.gui.jobs import start_worker
-
         current = self.studio.source_bundle
         models = {} if current is None else {
             "segmenter": current.segmenter, "generator": current.generator, "modality": current.modality}
@@ -213,13 +209,23 @@ class SourceChooser(QGroupBox):
                 return "error", exc
             return "paired", bundle, masks_mixed_up(bundle)
 
-        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
-        # the slots hold the box and the pairing's key, not the worker (jobs.Workers.start)
-        worker.returned.connect(lambda value, key=key: self._paired(key, value))
-        worker.errored.connect(lambda exc, key=key: self._paired(key, ("error", exc)))
-        self.refresh()  # "pairing …"
-        start_worker(worker, self.studio.workers)
+        self._in_worker(work, key, self._paired)  # the box says "pairing …"
         return True
+
+    def _in_worker(self, work, key: tuple, done) -> None:
+        """Run ``work()`` in a worker thread; its value, or ``("error", exc)`` when it raised, goes to ``done(key,
+        value)`` on the GUI thread (``_paired``, ``_restored``: they drop a result whose ``key`` is no longer the one
+        wanted). The box is refreshed first, to say what runs."""
+        from superqt.utils import create_worker
+
+        from vessel_studio.gui.jobs import start_worker
+
+        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
+        # the slots hold the box and the key, not the worker (jobs.Workers.start)
+        worker.returned.connect(lambda value, key=key: done(key, value))
+        worker.errored.connect(lambda exc, key=key: done(key, ("error", exc)))
+        self.refresh()
+        start_worker(worker, self.studio.workers)
 
     def _paired(self, key: tuple, value: tuple) -> None:
         """A pairing's result, on the GUI thread: dropped when it is not the one wanted now (the source changed, or
@@ -396,9 +402,6 @@ class SourceChooser(QGroupBox):
         folders again (check the models' hashes) in a worker thread, and use them if they are as
         recorded (:meth:`_restored`); else say why in ``not_restored`` (shown in the box) and keep the
         source in use. True: the restore was started."""
-        from superqt.utils import create_worker
-
-        from vessel_studio.gui.jobs import start_worker
         from vessel_studio.gui.source_text import is_labelled, same_source
 
         self._restoring = None  # one begun for a project before is not wanted now
@@ -431,12 +434,7 @@ class SourceChooser(QGroupBox):
                 ident = None
             return ("restored", bundle, ident)
 
-        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
-        # the slots hold the box and the restore's key, not the worker (jobs.Workers.start)
-        worker.returned.connect(lambda value, key=key: self._restored(key, value))
-        worker.errored.connect(lambda exc, key=key: self._restored(key, ("error", exc)))
-        self.refresh()  # "Restoring …"
-        start_worker(worker, self.studio.workers)
+        self._in_worker(work, key, self._restored)  # the box says "Restoring …"
         return True
 
     def _restored(self, key: tuple, value: tuple) -> None:
