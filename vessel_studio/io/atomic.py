@@ -198,18 +198,29 @@ def remove_stale_temporaries(paths) -> list[Path]:
     """Remove the temporary files that :func:`atomic_path` writes of ``paths`` and a killed process left beside them
     (``.STEM.<8 random characters>.tmp.EXT``), only those older than ``STALE_DIR_S`` (a younger one may be another
     process's live write); return the removed. For a command writing into a folder of the person's (``segment
-    --out``: before session 44 a run killed mid-write left ``.eye1.<random>.tmp.png`` there for good). Best effort."""
+    --out``: before session 44 a run killed mid-write left ``.eye1.<random>.tmp.png`` there for good). Best effort.
+    Each folder is listed once (a glob per path listed it once per path: 3.8 s for 2,000 outputs, session 45)."""
     import re
     import time
 
     now = time.time()
     removed: list[Path] = []
+    wanted: dict[Path, set[str]] = {}
     for path in map(Path, paths):
-        pattern = re.compile(rf"\.{re.escape(path.stem)}\.[a-z0-9_]{{8}}\.tmp{re.escape(path.suffix)}")
-        for p in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}"):
+        wanted.setdefault(path.parent, set()).add(path.name)
+    temporary = re.compile(r"\.(?P<stem>.+)\.[a-z0-9_]{8}\.tmp(?P<suffix>.*)")
+    for parent, names in wanted.items():
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            continue
+        for e in entries:
+            m = temporary.fullmatch(e.name)
+            if m is None or m["stem"] + m["suffix"] not in names:
+                continue
+            p = Path(e.path)
             with contextlib.suppress(OSError):
-                if pattern.fullmatch(p.name) and p.is_file() and not p.is_symlink() \
-                        and now - p.lstat().st_mtime >= STALE_DIR_S:
+                if e.is_file(follow_symlinks=False) and now - p.lstat().st_mtime >= STALE_DIR_S:
                     p.unlink()
                     removed.append(p)
     return removed
