@@ -17,6 +17,18 @@ pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by ``-m``
+def pytest_collection_modifyitems(config, items):
+    """Mark ``window`` every test of the ``studio`` fixture (the whole window: a napari viewer with the four panels and
+    the Review panel's five layers, ~1.6 s to build and 0.5 s to close a test on the 2-core machine; session 46, 366
+    tests, 941 of the 1,427 s the default run's tests took in all) but the ``window_smoke`` ones. The default run leaves
+    ``window`` out (``pyproject.toml``), so that it takes a few minutes; ``-m window`` runs them (CI does, after the
+    default run); ``-m 'not slow and not gpu'`` runs both."""
+    for item in items:
+        if "studio" in getattr(item, "fixturenames", ()) and item.get_closest_marker("window_smoke") is None:
+            item.add_marker(pytest.mark.window)
+
+
 @pytest.fixture
 def dialogs(monkeypatch):
     """Record every dialog; answers are set per test through ``dialogs.answers``."""

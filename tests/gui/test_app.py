@@ -23,6 +23,7 @@ def _wait_idle(qtbot, studio, timeout=60000):
             pass
 
 
+@pytest.mark.window_smoke
 def test_window_has_title_docks_and_first_image(studio, sample_project):
     viewer = studio.viewer
     assert viewer.title == "Vessel Studio"
@@ -44,6 +45,7 @@ def test_thumbnails_arrive_from_worker(studio, qtbot):
     assert not panel.list.item(0).icon().isNull()
 
 
+@pytest.mark.window_smoke
 def test_add_images_by_folder_and_by_drop(studio, tmp_path, qtbot):
     from qtpy.QtCore import QMimeData, QPoint, Qt, QUrl
     from qtpy.QtGui import QDragEnterEvent, QDropEvent
@@ -70,6 +72,7 @@ def test_add_images_by_folder_and_by_drop(studio, tmp_path, qtbot):
     assert len(studio.project.images) == 7
 
 
+@pytest.mark.window_smoke
 def test_bad_image_shows_error_and_adds_nothing(studio, tmp_path, dialogs, qtbot):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")
@@ -166,6 +169,7 @@ def test_adding_images_has_progress_and_cancel_in_the_project_panel(studio, tmp_
     assert not dialogs.errors
 
 
+@pytest.mark.window_smoke
 def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialogs):
     studio.source_bundle = source_bundle
     panel = studio.panels["Adaptation"]
@@ -222,6 +226,7 @@ def test_tiny_adaptation_through_the_worker(studio, source_bundle, qtbot, dialog
     assert not dialogs.errors
 
 
+@pytest.mark.window_smoke
 def test_cancel_midway_leaves_project_unchanged(studio, source_bundle, qtbot, dialogs):
     from vessel_studio.events import Progress
     from vessel_studio.store import Project
@@ -256,6 +261,7 @@ def test_cancel_midway_leaves_project_unchanged(studio, source_bundle, qtbot, di
     assert not dialogs.errors
 
 
+@pytest.mark.window_smoke
 def test_worker_error_shows_message_and_app_stays_usable(studio, qtbot, dialogs):
     from vessel_studio.events import Progress
 
@@ -305,6 +311,7 @@ def test_a_job_failing_with_a_runtime_error_ends_with_its_message(studio, qtbot,
     assert studio.panels["Adaptation"].btn_run.isEnabled()
 
 
+@pytest.mark.window_smoke
 def test_close_during_job_asks_cancels_and_closes(studio, source_bundle, qtbot, dialogs):
     from vessel_studio.events import Progress
 
@@ -333,6 +340,7 @@ def test_close_during_job_asks_cancels_and_closes(studio, source_bundle, qtbot, 
     assert not hasattr(studio.viewer.window, "_qt_window")  # the window closed after the job stopped
 
 
+@pytest.mark.window_smoke
 def test_paint_save_reopen_undo(studio, qtbot, make_napari_viewer, dialogs):
     from vessel_studio.gui import tasks
     from vessel_studio.gui.app import attach
@@ -382,6 +390,7 @@ def test_paint_save_reopen_undo(studio, qtbot, make_napari_viewer, dialogs):
     assert lay2.data[40, 40]
 
 
+@pytest.mark.window_smoke
 def test_unsaved_edits_prompt_on_image_change(studio, dialogs, qtbot):
     from vessel_studio.gui import tasks
 
@@ -529,6 +538,7 @@ def test_a_round_flagged_as_it_is_committed_is_said_in_the_status_bar(studio, mo
                        "see the Adaptation panel's warning"], said
 
 
+@pytest.mark.window_smoke
 def test_rollback_from_the_adaptation_panel(studio, tmp_path, dialogs, qtbot):
     """The panel lists the rounds that can be kept, asks, removes the later rounds (folders and
     manifest) and keeps corrections; a 'no' removes nothing."""

@@ -20,6 +20,7 @@ def _edit(layer, spot=(40, 40)):
     return spot, value
 
 
+@pytest.mark.window_smoke
 def test_edits_after_a_save_come_back_when_the_project_is_opened_again(studio, make_napari_viewer):
     """Save, edit on, autosave, the app dies: the reopened image shows the later edits (its draft),
     not the older saved correction, and says they are not saved."""

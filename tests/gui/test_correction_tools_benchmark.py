@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.window]  # the whole window, in the benchmark's own process (~22 s)
 
 
 def test_correction_tools_report(tmp_path, data_dir):

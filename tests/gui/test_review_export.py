@@ -28,6 +28,7 @@ def _write_source_only(proj, seed0=0):
     return probs
 
 
+@pytest.mark.window_smoke
 def test_segment_with_bundled_model_in_worker(studio, tiny_models, qtbot, dialogs):
     from vessel_studio.gui import tasks
 
@@ -127,6 +128,7 @@ def test_segment_task_uses_the_project_modality(tmp_path, tiny_models):
         assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
 
 
+@pytest.mark.window_smoke
 def test_review_queue_by_uncertainty_and_keyboard_navigation(studio, qtbot):
     from vessel_studio.gui import tasks
 
@@ -168,6 +170,7 @@ def _review_with_predictions(studio):
     return review, studio.viewer
 
 
+@pytest.mark.window_smoke
 def test_overlay_controls_compare_grid_contour(studio):
     review, viewer = _review_with_predictions(studio)
     review.compare.setCurrentText("source-only")
@@ -297,6 +300,7 @@ def test_stepping_through_images_measures_only_the_latest(studio, qtbot, monkeyp
     assert review.image_id == ids[2] and review._measurer.worker is None
 
 
+@pytest.mark.window_smoke
 def test_export_masks_probabilities_and_csv(studio, qtbot, tmp_path):
     proj = studio.project
     _write_source_only(proj)
