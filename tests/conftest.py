@@ -17,6 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("VESSEL_STUDIO_DATA", REPO.parent / "shared" / "data"))
 
 
+def pytest_report_header(config):
+    """Say at the top of a run that leaves the ``window`` tests out (the default run) how to run them: a plain
+    ``pytest tests/gui/test_app.py`` ran only that file's ``window_smoke`` tests, the others "deselected"."""
+    if "not window" in (config.getoption("markexpr", "") or ""):
+        return "tests of the whole window (marker 'window') are left out of this run: add -m window to run them"
+    return None
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``../shared/data`` (or $VESSEL_STUDIO_DATA); tests using it skip when it is absent."""
