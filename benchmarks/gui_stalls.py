@@ -17,8 +17,12 @@ pairs those folders again: ``SourceChooser.restore_recorded``; opened again from
 nothing is restored: the same opening without it). ``--hires DIR``: ``hires``, the 15-MP images of DIR
 (``hires_data.py``'s ``png/``) with three rounds. The window opens on ``octa``; the actions then open ``big``, use
 it and go back; open ``adapted``, go back, open it again, and go back with the source cleared; then the same as for
-``big`` for ``hires``. Each repeat starts with three whole rounds in both (``reset_rounds``). The actions' names are
-those of ``--only`` / ``--skip``.
+``big`` for ``hires``. Each repeat starts with three whole rounds in both (``reset_rounds``; ``--rounds N``: N, e.g. 9,
+a cross-modality run's round 0 and 8 rounds). The actions' names are those of ``--only`` / ``--skip``. "Roll back
+below an interrupted run's start" (session 46) leaves in ``big``'s ``work/`` what an adaptation killed in its round
+after the latest left, having gone on from the latest round (a ``job.json`` and small files named as the model-scale
+maps of every image in a few rounds' folders: ``leave_interrupted_work``), then rolls back as "Roll back one round"
+does: the question says how much of ``work/`` the roll back deletes, and the roll back deletes it.
 
     python benchmarks/hires_data.py --out scratch/hires-data --chase 3 --drive 2 --tiff 0
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_stalls.py --work scratch/stalls \
@@ -43,6 +47,9 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROUNDS = 3
+#: the rounds' folders the interrupted run's ``work/`` holds ("Roll back below an interrupted run's start"): each the
+#: model-scale maps of every image, the last one its full-resolution maps too (small files: a walk costs per file)
+INTERRUPTED_ROUNDS = 4
 
 
 def _octa(data: Path) -> list[tuple[Path, Path]]:
@@ -88,18 +95,48 @@ def commit_linked(folder: Path, index: int, scratch: Path) -> None:
     shutil.rmtree(src)
 
 
-def reset_rounds(folder: Path, work: Path) -> None:
-    """The project at ``folder`` back to ``ROUNDS`` whole rounds (a roll back to no round, then the rounds committed
+def reset_rounds(folder: Path, work: Path, rounds: int = ROUNDS) -> None:
+    """The project at ``folder`` back to ``rounds`` whole rounds (a roll back to no round, then the rounds committed
     again): each repeat starts alike (an earlier one pruned and rolled back rounds)."""
     from vessel_studio.store import Project
 
     proj = Project.open(folder)
-    if len(proj.rounds) == ROUNDS and all(r.pruned is None for r in proj.rounds):
+    if len(proj.rounds) == rounds and all(r.pruned is None for r in proj.rounds):
         return
     if proj.rounds:
         proj.rollback(-1)
-    for i in range(ROUNDS):
+    for i in range(rounds):
         commit_linked(folder, i, work)
+
+
+def leave_interrupted_work(folder: Path) -> int:
+    """What an adaptation killed in its ``INTERRUPTED_ROUNDS``-th round left in ``work/``, having gone on from the
+    project's latest round (``interrupted_job`` offers it for resuming; a roll back below that round gives it up and
+    deletes it): its ``job.json``, and small files named as its maps: each round's ``pseudo-model/`` of every image,
+    the last round's ``pseudo/`` too, and 16 synthesis chunks. Returns the number of files."""
+    from vessel_studio.adaptation.config import AdaptConfig
+    from vessel_studio.store import Project
+
+    proj = Project.open(folder)
+    base = proj.rounds[-1].index
+    work = proj.work_dir
+    shutil.rmtree(work, ignore_errors=True)
+    ids, n = [r.id for r in proj.images], 0
+    for k in range(INTERRUPTED_ROUNDS):
+        last = k == INTERRUPTED_ROUNDS - 1
+        for sub, ext in (("pseudo-model", ".npy"),) + ((("pseudo", ".tif"),) if last else ()):
+            d = work / f"round-{base + 1 + k:03d}" / sub
+            d.mkdir(parents=True)
+            for i in ids:
+                (d / f"{i}{ext}").write_bytes(bytes(4096))
+                n += 1
+    synth = work / f"round-{base + INTERRUPTED_ROUNDS:03d}" / "synth"
+    synth.mkdir()
+    for k in range(16):
+        (synth / f"images-{k:04d}.npy").write_bytes(bytes(4096))
+    config = AdaptConfig.preset("tiny", rounds=INTERRUPTED_ROUNDS + 1).to_dict()
+    (work / "job.json").write_text(json.dumps({"key": "k", "base_round": base, "config": config}))
+    return n + 17
 
 
 def make_hires(images: Path, work: Path) -> None:
@@ -112,7 +149,7 @@ def make_hires(images: Path, work: Path) -> None:
         proj.add_images(sorted(p for p in images.iterdir() if p.suffix.lower() in (".png", ".jpg", ".tif")))
 
 
-def make_work(data: Path, work: Path, n: int) -> None:
+def make_work(data: Path, work: Path, n: int, rounds: int = ROUNDS) -> None:
     from vessel_studio.store import Project
 
     pairs = _octa(data)
@@ -121,7 +158,7 @@ def make_work(data: Path, work: Path, n: int) -> None:
         files = _rotations(pairs, work / "imgs", n, range(5))
         proj = Project.create(work / "big", modality="octa")
         proj.add_images(files)
-        for i in range(ROUNDS):
+        for i in range(rounds):
             commit_linked(proj.folder, i, work)
     if not (work / "octa" / "project.json").is_file():
         from vessel_studio.io.datasets import dataset
@@ -238,6 +275,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VESSEL_STUDIO_DATA", "../shared/data")))
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=ROUNDS, help="the whole rounds 'big' and 'hires' start each repeat "
+                    "with (default 3; 9: a cross-modality run's round 0 and 8 rounds)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", default="", help="action names separated by ';', run in the script's order (default: "
                     "all; name the projects' opening too)")
@@ -253,12 +292,12 @@ def main(argv=None) -> int:
         return 0
     work = args.work.resolve()
     t = time.perf_counter()
-    make_work(args.data, work, args.images)
+    make_work(args.data, work, args.images, args.rounds)
     if args.hires:
         make_hires(args.hires, work)
     for name in ("big", "hires"):
         if (work / name / "project.json").is_file():
-            reset_rounds(work / name, work)
+            reset_rounds(work / name, work, args.rounds)
     print(f"work folder ready in {time.perf_counter() - t:.1f} s", flush=True)
 
     from qtpy.QtCore import QThreadPool
@@ -384,6 +423,11 @@ def main(argv=None) -> int:
         adapt.rollback()
         settle()
 
+    def rollback_interrupted():  # the question's size of work/ (``AdaptPanel._gives_up_note``), then the roll back
+        rollback()
+        if (studio.project.work_dir / "job.json").exists():
+            said.append(f"error: the interrupted run's work in {studio.project.work_dir} was not deleted")
+
     def adapt_refresh():
         studio.project_changed.emit()
         settle()
@@ -408,7 +452,8 @@ def main(argv=None) -> int:
                ("remove 200 images", remove200), ("source: DRIVE training", source_drive),
                ("source: 1,000 pairs", source_1000), ("Adaptation refresh (project_changed)", adapt_refresh),
                ("round committed outside (watcher)", commit_outside), ("Roll back one round", rollback),
-               ("round committed outside again", commit_outside), ("Free disk…", free_disk),
+               ("round committed outside again", commit_outside),
+               ("Roll back below an interrupted run's start", rollback_interrupted), ("Free disk…", free_disk),
                ("Export (masks, table)", export_all), ("switch to the 140-image project", open_octa),
                ("open a project adapted from 1,000 pairs", open_adapted),
                ("switch to the 140-image project (the source kept)", open_octa),
@@ -419,6 +464,8 @@ def main(argv=None) -> int:
                     ("15-MP: Adaptation refresh", adapt_refresh), ("15-MP: round committed outside", commit_outside),
                     ("15-MP: Roll back one round", rollback), ("15-MP: Free disk…", free_disk),
                     ("15-MP: switch to the 140-image project", open_octa)]
+    #: made before the action, outside its timing
+    setups = {"Roll back below an interrupted run's start": lambda: leave_interrupted_work(studio.project.folder)}
     only = {s.strip() for s in args.only.split(";") if s.strip()}
     skip = {s.strip() for s in args.skip.split(";") if s.strip()}
     results: dict[str, list[dict]] = {}
@@ -430,6 +477,8 @@ def main(argv=None) -> int:
                 continue
             if name in skip:
                 continue
+            if name in setups:
+                setups[name]()
             pump(0.3)
             probe.reset()
             t0 = time.perf_counter()
@@ -451,7 +500,7 @@ def main(argv=None) -> int:
                         print(f"  {n} samples: {stack}", flush=True)
         for name in ("big", "hires"):  # the next repeat starts as this one did (the window is on ``octa``)
             if (work / name / "project.json").is_file():
-                reset_rounds(work / name, work)
+                reset_rounds(work / name, work, args.rounds)
     summary = {name: {"max_ms_median": statistics.median(r["max_ms"] for r in rs),
                       "max_ms_runs": [r["max_ms"] for r in rs],
                       "over_100ms_median": statistics.median(r["over_100ms"] for r in rs),
