@@ -1,6 +1,8 @@
 """The Adaptation panel's "Free disk…" (``store.prune`` in the job runner) and what the Review panel
 shows after it: pruned rounds leave Show / Compare with and the rollback choices."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -50,14 +52,16 @@ def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, fou
     assert review.show_round.currentText() == "round 2"
 
     dialogs.answers["confirm"] = False
-    assert adapt.free_disk() is False
+    assert adapt.free_disk() is True  # the maps' sizes added up in a worker, then the question
+    qtbot.waitUntil(lambda: dialogs.asked == ["Free disk"], timeout=20000)
+    assert not studio.runner.running and adapt._measuring is None
     assert all(r.pruned is None for r in Project.open(proj.folder).rounds)
 
     dialogs.answers["confirm"] = True
     on_gui_thread = calls_on_gui_thread(monkeypatch, (review_mod.ReviewPanel, "_read_map"),
                                         (tasks, "read_maps_for_review"), (tasks, "current_mask"))
-    assert adapt.free_disk() is True
-    qtbot.waitUntil(lambda: not studio.runner.running, timeout=20000)
+    with qtbot.waitSignal(studio.runner.finished, timeout=20000):
+        assert adapt.free_disk() is True
     latest = proj.prediction(four_rounds, round=3)
     qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, latest), timeout=30000)
     assert on_gui_thread == []
@@ -77,6 +81,85 @@ def test_free_disk_prunes_all_but_latest_and_hint_and_review_follows(studio, fou
     assert _items(adapt.keep_round) == ["no round", "round 0 (maps deleted: made again first)", "round 1",
                                         "round 2 (maps deleted: made again first)"]
     assert not adapt.btn_prune.isEnabled()
+
+
+def _held_in_workers(monkeypatch, module, name):
+    """``module.name`` made to wait, in a worker thread only, until the event returned (``gate``) is set; ``entered``
+    is set when a worker has called it."""
+    import threading
+
+    entered, gate = threading.Event(), threading.Event()
+    real = getattr(module, name)
+
+    def held(*args, **kw):
+        if threading.current_thread() is not threading.main_thread():
+            entered.set()
+            assert gate.wait(20)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, name, held)
+    return entered, gate
+
+
+def test_free_disk_adds_up_the_maps_in_a_worker_then_asks(studio, four_rounds, qtbot, dialogs, monkeypatch):
+    """Session 46: "Free disk…" added up the maps of the rounds it would delete (``plan_prune``: every map file
+    stat-ed) on the GUI thread before its question: 0.14 s for the 7,560 maps of a 945-image project's 8 rounds (median
+    of 15), more with each image and round. A worker adds them up now; the stage line says so meanwhile, a second
+    click does nothing more, and the question follows."""
+    from vessel_studio.store import Project
+
+    prune_mod = importlib.import_module("vessel_studio.store.prune")  # the package names its function prune
+
+    adapt, proj = studio.panels["Adaptation"], studio.project
+    entered, gate = _held_in_workers(monkeypatch, prune_mod, "folder_bytes")
+    on_gui_thread = calls_on_gui_thread(monkeypatch, (prune_mod, "folder_bytes"))
+    assert adapt.free_disk() is True
+    qtbot.waitUntil(entered.is_set, timeout=20000)
+    assert adapt.stage.text() == "Free disk: adding up the maps of round(s) 0, 2…"
+    assert dialogs.asked == [] and not studio.runner.running
+    assert adapt.free_disk() is False and adapt.rollback() is False  # while it adds up: nothing more
+    gate.set()
+    qtbot.waitUntil(lambda: dialogs.asked == ["Free disk"], timeout=20000)
+    qtbot.waitUntil(lambda: not studio.runner.running, timeout=20000)
+    assert on_gui_thread == []
+    assert [r.index for r in Project.open(proj.folder).rounds if r.pruned is not None] == [0, 2]
+    assert "freed" in adapt.stage.text() and not dialogs.errors
+
+
+@pytest.mark.parametrize("meanwhile", ["a job", "a roll back elsewhere"])
+def test_free_disks_question_is_not_asked_once_the_project_changed_meanwhile(studio, four_rounds, qtbot, dialogs,
+                                                                            monkeypatch, meanwhile):
+    """Session 46: while the maps are added up in the worker, a job began (this window's: the runner's Busy rule) or
+    another program rolled the project back: the sizes are dropped when they come, nothing is asked or deleted, and
+    the stage line says why."""
+    from vessel_studio.events import Progress
+    from vessel_studio.store import Project
+
+    prune_mod = importlib.import_module("vessel_studio.store.prune")  # the package names its function prune
+
+    adapt, proj = studio.panels["Adaptation"], studio.project
+    entered, gate = _held_in_workers(monkeypatch, prune_mod, "folder_bytes")
+    assert adapt.free_disk() is True
+    qtbot.waitUntil(entered.is_set, timeout=20000)
+    if meanwhile == "a job":
+        def job():
+            yield Progress("test", 1, 1)
+
+        with qtbot.waitSignal(studio.runner.finished, timeout=20000):
+            assert studio.start_job("Test job", job)
+        why = "Test job began meanwhile"
+    else:
+        Project.open(proj.folder).rollback(2)  # another program
+        studio._tell_outside(studio.project_changed)  # as the watcher tells it
+        why = "the project's rounds changed meanwhile"
+    gate.set()
+    qtbot.waitUntil(lambda: not studio.workers.running(), timeout=20000)
+    qtbot.wait(50)  # the worker's value delivered
+    assert dialogs.asked == [] and not studio.runner.running
+    assert all(r.pruned is None for r in Project.open(proj.folder).rounds)
+    assert adapt.stage.text() == f"Free disk: nothing was asked or deleted: {why} (click Free disk again)"
+    assert adapt.free_disk() is True  # asked again: measured afresh
+    qtbot.waitUntil(lambda: dialogs.asked == ["Free disk"], timeout=20000)
 
 
 def test_free_disk_is_off_while_a_job_runs_and_with_nothing_to_free(studio, qtbot, dialogs, tmp_path):
@@ -280,7 +363,7 @@ def test_the_round_chosen_to_keep_stays_chosen_after_a_job(studio, rounds_with_m
     assert adapt.keep_round.currentData() == 0 and adapt.keep_round.currentText().startswith("round 0")
     adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 1"))
     with qtbot.waitSignal(studio.runner.finished, timeout=60000):
-        assert adapt.free_disk() is True  # another job's end keeps it too
+        assert adapt.free_disk() is True  # another job's end keeps it too (its question once its sizes are added up)
     assert adapt.keep_round.currentData() == 1
     assert adapt.rollback() is True  # round 1's maps made again first (the free disk pruned them), then rolled back
     qtbot.waitUntil(lambda: not studio.runner.running, timeout=60000)
@@ -307,7 +390,8 @@ def test_the_question_names_the_latest_round_once_when_it_is_the_hint(studio, tm
     studio.project_changed.emit()
     questions = []
     monkeypatch.setattr(mod, "confirm", lambda parent, title, text: questions.append(text) or False)
-    assert studio.panels["Adaptation"].free_disk() is False  # asked, answered no
+    assert studio.panels["Adaptation"].free_disk() is True  # asked once the sizes are added up, answered no
+    qtbot.waitUntil(lambda: bool(questions), timeout=20000)
     assert "Kept whole: round(s) 2 (the latest, also the label-free hint). " in questions[0]
     assert "and round 2" not in questions[0]
 

@@ -347,7 +347,7 @@ def test_a_mask_saved_while_another_process_restores_maps_is_not_said_to_be_trai
 
 
 def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_be_resumed(studio, tmp_path,
-                                                                                         monkeypatch):
+                                                                                         monkeypatch, qtbot):
     """Session 39 QA (fundus): a terminal's ``adapt`` killed (``kill -9``) in round 9, having gone on from round 7, is
     offered for resuming; Roll back to round 4 asked "Delete rounds 5, 6, 7, 8 …?" only, and afterwards the offer was
     gone (the round it went on from was deleted). The question says so; a roll back that keeps that round does not."""
@@ -358,11 +358,43 @@ def test_rolling_back_below_a_killed_terminal_runs_start_says_it_can_no_longer_b
     assert "interrupted in round 4" in panel.recorded.text()
     asked = []
     monkeypatch.setattr(dialogs_mod, "confirm", lambda parent, title, text: asked.append(text) or False)
-    for keep, said in ((2, False), (1, True)):
-        panel.keep_round.setCurrentIndex(panel.keep_round.findData(keep))
-        assert panel.rollback() is False  # answered No
-        assert ("can no longer be resumed" in asked[-1]) is said, asked[-1]
-    assert [r.index for r in proj.rounds] == [0, 1, 2, 3]
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(2))
+    assert panel.rollback() is False  # answered No
+    assert "can no longer be resumed" not in asked[-1], asked[-1]
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
+    assert panel.rollback() is True  # asked once its work's size is added up (in a worker), answered No
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=20000)
+    assert "can no longer be resumed" in asked[-1], asked[-1]
+    assert [r.index for r in proj.rounds] == [0, 1, 2, 3] and not studio.runner.running
+
+
+def test_the_interrupted_runs_work_is_added_up_in_a_worker_for_the_roll_back_question(studio, tmp_path, monkeypatch,
+                                                                                       qtbot):
+    """Session 46: the question's size of the interrupted run's ``work/`` (``Project.work_size``: a walk of every file
+    it holds, model-scale maps of every image for each of its rounds) was added up on the GUI thread before the
+    question. A worker adds it up now; the stage line says so meanwhile, then the question names it."""
+    import os
+
+    from conftest import calls_on_gui_thread
+
+    from vessel_studio.gui import dialogs as dialogs_mod
+    from vessel_studio.store.project import Project
+
+    panel, proj = studio.panels["Adaptation"], studio.project
+    work = _killed_after_four_rounds(studio, tmp_path)
+    (work / "round-004" / "checkpoint.pt").write_bytes(os.urandom(2_000_000))
+    on_gui_thread = calls_on_gui_thread(monkeypatch, (Project, "work_size"))
+    asked = []
+    monkeypatch.setattr(dialogs_mod, "confirm", lambda parent, title, text: asked.append(text) or False)
+    before = panel.stage.text()
+    panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
+    assert panel.rollback() is True
+    assert panel.stage.text() == f"Roll back: adding up the interrupted adaptation's work in {work}…"
+    qtbot.waitUntil(lambda: bool(asked), timeout=20000)
+    assert f"its finished steps in {work} (2 MB) are deleted too" in asked[-1], asked[-1]
+    assert on_gui_thread == []
+    assert panel.stage.text() == before and not studio.runner.running
+    assert [r.index for r in proj.rounds] == [0, 1, 2, 3] and (work / "job.json").is_file()
 
 
 def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_line_follows(studio, tmp_path,
@@ -383,8 +415,8 @@ def test_rolling_back_below_a_killed_runs_start_deletes_its_work_and_the_disk_li
     read = panel.update_disk
     monkeypatch.setattr(panel, "update_disk", lambda: disk_read.append((work / "round-004").exists()) or read())
     panel.keep_round.setCurrentIndex(panel.keep_round.findData(1))
-    assert panel.rollback() is True
-    qtbot.waitUntil(lambda: not studio.runner.running, timeout=30000)
+    assert panel.rollback() is True  # its question once the work's size is added up (in a worker), then the job
+    qtbot.waitUntil(lambda: bool(asked) and not studio.runner.running, timeout=30000)
     assert f"its finished steps in {work} (3 MB) are deleted too" in asked[-1], asked[-1]
     assert [r.index for r in proj.rounds] == [0, 1]
     assert sorted(p.name for p in work.iterdir()) == [".job.lock"]
