@@ -44,6 +44,8 @@ PLOTTED = ("agreement", "confidence", "entropy", "vessel_fraction")
 #: (session 39: it named the job twice, "vessel-studio adapt (…) holds this project (a terminal's vessel-studio adapt,
 #: another window)"; it names it once, as ``job_holder`` does)
 HELD_ELSEWHERE_TIP = "{holder} holds this project: {then} once it has ended (or stop it there)"
+#: Free disk…'s answer when every round's maps are to be kept (asked at the click, and again with the sizes added up)
+NOTHING_TO_FREE = "Nothing to delete: every round's maps are needed or already deleted."
 #: the Cancel's tooltip during a roll back (``tasks.rollback_job``), which cannot be stopped halfway
 ROLL_BACK_NO_CANCEL_TIP = ("a roll back cannot be stopped halfway: the project's record is written first, then the "
                            "rounds' folders are deleted")
@@ -626,9 +628,7 @@ class AdaptPanel(QWidget):
         The stage line says what is being added up (``doing``); the question is not asked if a job began (here or in
         another process), another project was opened or the project's rounds changed meanwhile: the stage line says
         so (``_drop_measuring``)."""
-        from superqt.utils import create_worker
-
-        from vessel_studio.gui.jobs import background_priority, start_worker
+        from vessel_studio.gui.jobs import background_priority, start_keyed
 
         self._measurings += 1
         key = (self._measurings, proj, name)
@@ -636,18 +636,11 @@ class AdaptPanel(QWidget):
 
         def measure():
             background_priority()
-            try:
-                return work()
-            except (OSError, ValueError) as exc:  # the question's error dialog says it
-                return ("error", exc)
+            return work()  # raised: ("error", exc), which the question's error dialog says
 
-        worker = create_worker(measure, _start_thread=False, _ignore_errors=True)
-        # the slots hold the panel and the key, not the worker (jobs.Workers.start)
-        worker.returned.connect(lambda value, key=key: self._measured(key, then, value))
-        worker.errored.connect(lambda exc, key=key: self._measured(key, then, ("error", exc)))
         self._stage_before = self.stage.text()
         self.stage.setText(f"{name}: {doing}")
-        start_worker(worker, self.studio.workers)
+        start_keyed(measure, key, lambda key, value: self._measured(key, then, value), self.studio.workers)
         return True
 
     def _measured(self, key: tuple, then, value) -> None:
@@ -772,7 +765,7 @@ class AdaptPanel(QWidget):
             dialogs.error(self, "Free disk", str(exc))
             return False
         if not plan.rounds:
-            dialogs.error(self, "Free disk", "Nothing to delete: every round's maps are needed or already deleted.")
+            dialogs.error(self, "Free disk", NOTHING_TO_FREE)
             return False
         return self._measure_then(proj, "Free disk", f"adding up the maps of round(s) "
                                   f"{', '.join(map(str, plan.rounds))}…", lambda: plan_prune(proj, keep=keep),
@@ -787,7 +780,7 @@ class AdaptPanel(QWidget):
             dialogs.error(self, "Free disk", str(plan[1]))
             return False
         if not plan.rounds:
-            dialogs.error(self, "Free disk", "Nothing to delete: every round's maps are needed or already deleted.")
+            dialogs.error(self, "Free disk", NOTHING_TO_FREE)
             return False
         hint = keep[0] if keep else None
         rounds = ", ".join(map(str, plan.rounds))

@@ -60,6 +60,19 @@ def start_worker(worker, workers: Workers | None) -> None:
         workers.start(worker)
 
 
+def start_keyed(work, key, done, workers: Workers | None) -> None:
+    """Run ``work()`` in a superqt worker thread among ``workers`` (:func:`start_worker`); its value, or ``("error",
+    exc)`` when it raised, goes to ``done(key, value)`` on the GUI thread, where ``done`` drops a value whose ``key`` is
+    no longer the one wanted (the source box's pairing and restore, the Adaptation panel's sizes for a question). The
+    slots hold ``done`` and the key, not the worker (:meth:`Workers.start`)."""
+    from superqt.utils import create_worker
+
+    worker = create_worker(work, _start_thread=False, _ignore_errors=True)
+    worker.returned.connect(lambda value, key=key: done(key, value))
+    worker.errored.connect(lambda exc, key=key: done(key, ("error", exc)))
+    start_worker(worker, workers)
+
+
 class GeneratorRuntimeError(Exception):
     """A RuntimeError raised by a generator worker's generator, as :func:`runtime_errors_reported` re-raises it (not a
     RuntimeError: superqt would swallow it). ``original``: that RuntimeError (also ``__cause__``)."""

@@ -216,16 +216,10 @@ class SourceChooser(QGroupBox):
         """Run ``work()`` in a worker thread; its value, or ``("error", exc)`` when it raised, goes to ``done(key,
         value)`` on the GUI thread (``_paired``, ``_restored``: they drop a result whose ``key`` is no longer the one
         wanted). The box is refreshed first, to say what runs."""
-        from superqt.utils import create_worker
+        from vessel_studio.gui.jobs import start_keyed
 
-        from vessel_studio.gui.jobs import start_worker
-
-        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
-        # the slots hold the box and the key, not the worker (jobs.Workers.start)
-        worker.returned.connect(lambda value, key=key: done(key, value))
-        worker.errored.connect(lambda exc, key=key: done(key, ("error", exc)))
         self.refresh()
-        start_worker(worker, self.studio.workers)
+        start_keyed(work, key, done, self.studio.workers)
 
     def _paired(self, key: tuple, value: tuple) -> None:
         """A pairing's result, on the GUI thread: dropped when it is not the one wanted now (the source changed, or
