@@ -78,6 +78,73 @@ def test_rounds_rolled_back_elsewhere_are_followed_at_once(studio, said, qtbot, 
     assert [adapt.keep_round.itemText(i) for i in range(adapt.keep_round.count())] == ["no round"]  # all but the last
 
 
+def test_a_round_rolled_back_and_run_again_unseen_is_followed(studio, said, qtbot, tmp_path):
+    """Round 1 rolled back and committed again by another program while the watcher did not look (this window's
+    job or a question: it looks at nothing then): the same round numbers, another round 1. Before session 47 the
+    watcher compared the rounds' numbers only and told nothing: Review kept the gone round's map on screen."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import Project, RoundRecord
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    commit_rounds(proj, tmp_path, {i: {image_id: fake_probability(shape, 30 + i)} for i in range(2)})
+    review = studio.panels["Review"]
+    qtbot.waitUntil(lambda: review.show_round.count() == 4, timeout=5000)
+    review.show_round.setCurrentText("round 1")
+    old = fake_probability(shape, 31)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, old), timeout=5000)
+    studio._watch.stop()  # the watcher not looking (as while this window's own job runs)
+    said.clear()
+    other = Project.open(proj.folder)
+    other.rollback(0)
+    new = fake_probability(shape, 32)
+    src = tmp_path / "again"
+    (src / "pseudo").mkdir(parents=True)
+    write_prob(src / "pseudo" / f"{image_id}.tif", new)
+    other.commit_round(src, RoundRecord(index=1, folder="", metrics={"vessel_fraction": 0.2}))
+    studio._look_outside()
+    studio._look_outside()
+    assert _outside(said) == ["the project was changed outside this window: round(s) run again: 1"]
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, new), timeout=5000)
+    said.clear()
+    studio._look_outside()
+    studio._look_outside()
+    assert _outside(said) == []  # told once: the next looks see what the panels were told
+
+
+def test_rounds_pruned_and_restored_elsewhere_are_said(studio, said, qtbot, tmp_path):
+    """A prune and a restore in a terminal (``rounds --prune`` / ``--restore``) are said by name; a restore was
+    "manifest rewritten" before session 47."""
+    import json
+
+    import vessel_studio as vs
+    from vessel_studio.store import Project
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    commit_rounds(proj, tmp_path, {i: {image_id: fake_probability(shape, 40 + i)} for i in range(2)})
+    qtbot.waitUntil(lambda: "round(s) added: 0, 1" in " ".join(_outside(said)), timeout=5000)
+    studio._watch.stop()
+    said.clear()
+    other = Project.open(proj.folder)
+    vs.prune(other, keep=[])
+    studio._look_outside()
+    studio._look_outside()
+    assert _outside(said) == ["the project was changed outside this window: round(s) pruned: 0"]
+    said.clear()
+    manifest = other.manifest_path  # what `rounds --restore 0` writes of it (its maps made again: not here)
+    d = json.loads(manifest.read_text())
+    for r in d["rounds"]:
+        r.pop("pruned", None)
+        r.pop("pruned_images", None)
+    manifest.write_text(json.dumps(d))
+    studio._look_outside()
+    studio._look_outside()
+    assert _outside(said) == ["the project was changed outside this window: round(s) with their maps made again: 0"]
+
+
 @pytest.mark.parametrize("in_worker", [False, True])
 def test_this_windows_own_saves_are_not_reported_as_outside(studio, said, qtbot, monkeypatch, in_worker):
     """A correction saved here (its state written, then the panels told): no "changed outside this window"

@@ -10,6 +10,8 @@ of another process holding it (``outside_job``, session 38) is told by ``outside
 
 from __future__ import annotations
 
+import json
+
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.jobs import JobOutcome
 from vessel_studio.wording import shown_names
@@ -22,15 +24,25 @@ class WatchMixin:
 
     @staticmethod
     def _summary(project) -> dict:
-        """What the panels show of the manifest: the images (name, state), the rounds (pruned or not) and
-        the source record. Raises OSError / ValueError when the manifest cannot be read. One read of it
-        (``project.manifest`` copies it once), parsed as ``project.images`` / ``rounds`` parse it."""
+        """What the panels show of the manifest: the images (name, state), the rounds (pruned or not, and what
+        else their records say) and the source record. Raises OSError / ValueError when the manifest cannot be
+        read. One read of it (``project.manifest`` copies it once), parsed as ``project.images`` / ``rounds``
+        parse it.
+
+        A round is ``(pruned, record)``: ``record`` its manifest record but for the prune's fields, as canonical
+        JSON (a NaN metric is the same string on every read, where NaN != NaN would make every look a change).
+        Before session 47 a round was its number only, so a round rolled back and run again elsewhere while the
+        watcher did not look (this window's job or writes running, a question open: minutes) was not seen: the
+        panels kept the maps of the round that was gone."""
         from vessel_studio.store.manifest import ImageRecord, RoundRecord
 
         d = project.manifest()
+        rounds = {}
+        for r in map(RoundRecord.from_dict, d["rounds"]):
+            rec = {k: v for k, v in r.to_dict().items() if k not in ("pruned", "pruned_images")}
+            rounds[r.index] = (r.pruned is not None, json.dumps(rec, sort_keys=True, default=str))
         return {"images": {r.id: (r.name, r.state) for r in map(ImageRecord.from_dict, d["images"])},
-                "rounds": {r.index: r.pruned is not None for r in map(RoundRecord.from_dict, d["rounds"])},
-                "source": d.get("source")}
+                "rounds": rounds, "source": d.get("source")}
 
     def _remember(self) -> None:
         """Every ``project_changed`` / ``images_changed`` (this window's own changes, told to its panels):
@@ -184,20 +196,25 @@ class WatchMixin:
         gone = {i for i in before if i not in after}
         rounds_added = sorted(set(now["rounds"]) - set(known["rounds"]))
         rounds_gone = sorted(set(known["rounds"]) - set(now["rounds"]))
+        kept = [i for i in sorted(now["rounds"]) if i in known["rounds"]]
+        # the same number, another round: rolled back and run again (or its record rewritten) while not looked at
+        remade = [i for i in kept if now["rounds"][i][1] != known["rounds"][i][1]]
         restated_ids = {i for i in after if i in before and after[i][1] != before[i][1]}
         # the states a new round sets (new -> predicted) go without saying
-        restated = [] if rounds_added else [after[i][0] for i in restated_ids]
-        pruned = sorted(i for i, p in now["rounds"].items() if p and known["rounds"].get(i) is False)
+        restated = [] if rounds_added or remade else [after[i][0] for i in restated_ids]
+        pruned = [i for i in kept if now["rounds"][i][0] and not known["rounds"][i][0] and i not in remade]
+        restored = [i for i in kept if known["rounds"][i][0] and not now["rounds"][i][0] and i not in remade]
         said = []
         for what, items in (("round(s) added", rounds_added), ("round(s) rolled back", rounds_gone),
-                            ("round(s) pruned", pruned)):
+                            ("round(s) run again", remade), ("round(s) pruned", pruned),
+                            ("round(s) with their maps made again", restored)):
             if items:
                 said.append(f"{what}: {', '.join(map(str, items))}")
         for what, names in (("image(s) added", added), ("image(s) taken out", [before[i][0] for i in gone]),
                             ("state changed", restated)):
             if names:
                 said.append(f"{what}: {shown_names(sorted(names), 5)}")
-        if now["source"] != known["source"] and not rounds_added and not rounds_gone:
+        if now["source"] != known["source"] and not rounds_added and not rounds_gone and not remade:
             said.append("source record changed")
         following = None
         review = self.panels.get("Review")
