@@ -229,3 +229,41 @@ def test_exported_files_record_the_scans_pixel_spacing(project, tmp_path):
         assert read_image(out / "probabilities" / f"{a.name}.tif")[1].pixel_spacing_mm == pytest.approx((0.02, 0.01))
         assert read_image(out / "masks" / f"{b.name}.{fmt}")[1].pixel_spacing_mm is None
         assert read_image(out / "probabilities" / f"{b.name}.tif")[1].pixel_spacing_mm is None
+
+
+def test_a_set_pixel_spacing_gives_measures_in_mm_and_the_files_resolution(project, tmp_path):
+    """Session 47: OCTA-500's PNG scans record no pixel spacing, so ``measures.csv`` was in pixels (the guide said to
+    convert by hand). A spacing set in the project (``Project.set_spacing``) gives the mm / µm columns, the spacing
+    columns with where it comes from, and the exported masks' and maps' resolution; it wins over a file's own."""
+    from vessel_studio.io.images import read_image
+
+    proj, _, _ = project
+    a, b, c = proj.images
+
+    def fn(d):  # b's file records 0.02 x 0.01 mm
+        for x in d["images"]:
+            if x["id"] == b.id:
+                x["spacing"] = [0.02, 0.01]
+
+    proj._update(fn)
+    proj.set_spacing([a.id, b.id], 3 / 304)
+    out = tmp_path / "export"
+    assert main(["export", str(proj.folder), "--out", str(out)]) == 0
+    rows = {r["image"]: r for r in csv.DictReader((out / "measures.csv").open())}
+    for rec in (a, b):
+        row = rows[rec.name]
+        assert float(row["spacing_mm"]) == pytest.approx(3 / 304)
+        assert float(row["spacing_row_mm"]) == float(row["spacing_col_mm"]) == pytest.approx(3 / 304)
+        assert float(row["skeleton_length_mm"]) == pytest.approx(float(row["skeleton_length_px"]) * 3 / 304)
+        assert float(row["calibre_mean_um"]) == pytest.approx(float(row["calibre_mean_px"]) * 3000 / 304)
+        assert row["spacing_origin"] == "set"
+        assert read_image(out / "masks" / f"{rec.name}.png")[1].pixel_spacing_mm == pytest.approx((3 / 304,) * 2,
+                                                                                                  rel=1e-4)
+        assert read_image(out / "probabilities" / f"{rec.name}.tif")[1].pixel_spacing_mm == pytest.approx(
+            (3 / 304,) * 2)
+    proj.set_spacing([a.id, b.id], None)  # cleared: a in px again, b its file's
+    assert main(["export", str(proj.folder), "--out", str(out)]) == 0
+    rows = {r["image"]: r for r in csv.DictReader((out / "measures.csv").open())}
+    assert rows[a.name]["skeleton_length_mm"] == "" and rows[a.name]["spacing_origin"] == ""
+    assert float(rows[b.name]["spacing_row_mm"]) == 0.02 and rows[b.name]["spacing_origin"] == "from the file"
+    assert rows[c.name]["spacing_origin"] == ""  # no mask: no measures

@@ -23,7 +23,7 @@ def test_list_then_remove_by_name_and_id(tmp_path, capsys):
     assert main(["images", str(proj.folder)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"3 image(s) in {proj.folder}")
-    assert f"{a.name}  {a.id}  corrected  40x32  (saved correction)" in out and "(unsaved edits)" in out
+    assert f"{a.name}  {a.id}  corrected  40x32  spacing unknown  (saved correction)" in out and "(unsaved edits)" in out
     fov = tasks.gui_dir(proj) / tasks.FOV_CACHE / f"{b.id}.png"
     assert tasks.cached_fov(proj, b.id) is not None and fov.is_file()
     assert main(["images", str(proj.folder), "--remove", a.name, b.id, "--force"]) == 0
@@ -200,3 +200,38 @@ def test_images_holding_a_persons_work_are_removed_only_with_force(tmp_path, cap
     assert not proj.correction_path(a.id).exists() and not tasks.draft_path(proj, b.id).exists()
     assert main(["images", str(proj.folder), "--force"]) == 2
     assert "--force goes with --remove" in capsys.readouterr().err
+
+
+def test_set_and_clear_the_pixel_spacing(tmp_path, capsys):
+    """Session 47: a lab sets its scanner's pixel spacing once (OCTA-500's PNG scans record none); the listing says
+    each image's spacing and where it comes from."""
+    proj = _project(tmp_path)
+    a, b, c = proj.images
+    assert main(["images", str(proj.folder)]) == 0
+    assert f"{a.name}  {a.id}  new  40x32  spacing unknown" in capsys.readouterr().out
+    assert main(["images", str(proj.folder), "--set-spacing", "3/304"]) == 0  # all images
+    out = capsys.readouterr().out
+    assert out.startswith(f"pixel spacing set to 9.868 µm/px (set) for 3 image(s) of {proj.folder}")
+    assert all(r.pixel_spacing == (3 / 304, 3 / 304) for r in Project.open(proj.folder).images)
+    assert main(["images", str(proj.folder), "--set-spacing", "0.02,0.01", b.name, c.id]) == 0  # named ones
+    assert main(["images", str(proj.folder), "--clear-spacing", a.name]) == 0
+    capsys.readouterr()
+    assert main(["images", str(proj.folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"{a.name}  {a.id}  new  40x32  spacing unknown" in out
+    assert f"{b.name}  {b.id}  new  40x32  20.000 x 10.000 µm/px (height x width, set)" in out
+    assert main(["images", str(proj.folder), "--clear-spacing"]) == 0
+    assert all(r.pixel_spacing is None for r in Project.open(proj.folder).images)
+
+
+def test_a_bad_spacing_or_name_sets_nothing(tmp_path, capsys):
+    proj = _project(tmp_path)
+    before = proj.manifest_path.read_bytes()
+    for args, said in ((["--set-spacing", "0"], "pixel spacing must be a positive number of mm per pixel"),
+                       (["--set-spacing", "abc"], "got 'abc'"),
+                       (["--set-spacing", "0.01", "nope"], "no image named 'nope'"),
+                       (["--clear-spacing", "nope"], "no image named 'nope'"),
+                       (["--set-spacing", "0.01", "--remove", proj.images[0].id], "--remove and --set-spacing: one at a time")):
+        assert main(["images", str(proj.folder), *args]) == 2
+        assert said in capsys.readouterr().err
+    assert proj.manifest_path.read_bytes() == before

@@ -418,6 +418,24 @@ def test_segment_records_the_scans_pixel_spacing_in_its_outputs(tmp_path, folder
     assert read_image(out / "eye1_prob.tif")[1].pixel_spacing_mm is None
 
 
+def test_segment_records_the_spacing_given_with_the_files(tmp_path, folders, tiny_model, capsys):
+    """Session 47: ``--spacing`` for scans whose files record none (OCTA-500's PNGs); it wins over a file's own, and
+    the masks are the same as without it (segmentation does not use it); a bad value is refused before any work."""
+    imgs, _, _ = folders
+    plain, spaced = tmp_path / "plain", tmp_path / "spaced"
+    assert main(["segment", "--model", str(tiny_model), "--out", str(plain), str(imgs / "eye1.png")]) == 0
+    assert main(["segment", "--model", str(tiny_model), "--out", str(spaced), "--save-prob", "--spacing", "3/304",
+                 str(imgs / "eye1.png")]) == 0
+    assert read_image(spaced / "eye1.png")[1].pixel_spacing_mm == pytest.approx((3 / 304, 3 / 304), rel=1e-4)
+    assert read_image(spaced / "eye1_prob.tif")[1].pixel_spacing_mm == pytest.approx((3 / 304, 3 / 304))
+    assert np.array_equal(read_image(spaced / "eye1.png")[0], read_image(plain / "eye1.png")[0])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["segment", "--model", str(tiny_model), "--out", str(tmp_path / "bad"), "--spacing", "0",
+              str(imgs / "eye1.png")])
+    assert "pixel spacing must be a positive number" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
 def test_a_segment_killed_mid_write_leaves_no_temporary_file_for_good(tmp_path, folders, tiny_model):
     """A ``kill -9`` of ``segment`` between writing an output's temporary file and renaming it left
     ``.eye0_prob.<random>.tmp.tif`` in --out for good (session 44's kill fuzz): the run after removes the

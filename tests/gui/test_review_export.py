@@ -4,6 +4,7 @@ segmentation through the worker, export, and the npe2 contributions."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -261,13 +262,18 @@ def test_title_line_says_both_spacings_of_anisotropic_pixels():
 
     from vessel_studio.gui.review_panel import ReviewPanel
 
+    from vessel_studio.store.manifest import ImageRecord
+
     panel = SimpleNamespace(ids=lambda records: [r.id for r in records])
-    rec = SimpleNamespace(id="a", name="scan", state="new", spacing=(0.02, 0.01))
-    assert ReviewPanel._title_text(panel, rec, [rec]).endswith("10.0 × 20.0 µm/px (width × height)")
-    rec.spacing = (0.01, 0.01)
-    assert ReviewPanel._title_text(panel, rec, [rec]).endswith(", 10.0 µm/px")
-    rec.spacing = None
+    rec = ImageRecord(id="a", name="scan", file="images/a.png", sha256="0", spacing=(0.02, 0.01), state="new")
+    assert ReviewPanel._title_text(panel, rec, [rec]).endswith("10.0 × 20.0 µm/px (width × height, from the file)")
+    rec = dataclasses.replace(rec, spacing=(0.01, 0.01))
+    assert ReviewPanel._title_text(panel, rec, [rec]).endswith(", 10.0 µm/px (from the file)")
+    rec = dataclasses.replace(rec, spacing=None)
     assert ReviewPanel._title_text(panel, rec, [rec]).endswith("pixel spacing unknown")
+    # session 47: a spacing set by a person (Project panel's Set pixel spacing…) wins, and the title says so
+    rec = dataclasses.replace(rec, spacing=(0.02, 0.01), set_spacing=(3 / 304, 3 / 304))
+    assert ReviewPanel._title_text(panel, rec, [rec]).endswith(", 9.9 µm/px (set)")
 
 
 def test_stepping_through_images_measures_only_the_latest(studio, qtbot, monkeypatch):

@@ -255,7 +255,7 @@ def test_measures_of_anisotropic_pixels_and_the_csv_columns(sample_project, tmp_
     import csv
     from types import SimpleNamespace
 
-    rec = SimpleNamespace(spacing=(0.02, 0.01))
+    rec = SimpleNamespace(pixel_spacing=(0.02, 0.01))  # ImageRecord's: the one set, else the file's (session 47)
     fake = SimpleNamespace(image=lambda image_id: rec, modality="fundus")
     mask = np.zeros((300, 100), bool)
     mask[50:251, 48:53] = True  # 5 px wide: 50 µm; 200 row steps: 4 mm
@@ -267,4 +267,4 @@ def test_measures_of_anisotropic_pixels_and_the_csv_columns(sample_project, tmp_
     with (out / "measures.csv").open() as f:
         header = next(csv.reader(f))
     assert header == ["image", "id", "state", "mask", "map", *tasks.MEASURE_FIELDS]
-    assert header[-3:] == ["length_density_per_px", "spacing_row_mm", "spacing_col_mm"]
+    assert header[-4:] == ["length_density_per_px", "spacing_row_mm", "spacing_col_mm", "spacing_origin"]

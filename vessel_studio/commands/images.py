@@ -11,6 +11,12 @@ An image that holds a person's work (a saved correction or accepted mask, or uns
 autosaved) is not removed without ``--force``: the command names them and changes nothing (the
 Project panel's "Remove from project…" asks; before session 32 this command deleted that work at
 once and said so afterwards).
+
+``--set-spacing MM [IMAGE ...]`` sets the pixel spacing of the named images (all of them when none is named) in the
+project's manifest, for scans whose files record none (OCTA-500's PNGs: ``--set-spacing 3/304``, a 3 mm scan of 304
+px); it wins over a file's own, in the vessel measures (the Review panel, ``export``'s ``measures.csv``) and the
+exported masks' and maps' resolution, never in segmentation (``Project.set_spacing``). ``--clear-spacing [IMAGE ...]``
+takes it away again (the file's, if any, is used). The listing says each image's spacing and where it comes from.
 """
 
 from __future__ import annotations
@@ -25,6 +31,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="copy these image files, or the images of these folders, into the project")
     p.add_argument("--remove", nargs="+", default=[], metavar="IMAGE",
                    help="take these images out of the project (names or ids); their saved corrections go too")
+    p.add_argument("--set-spacing", nargs="+", default=None, metavar=("MM", "IMAGE"),
+                   help="set the pixel spacing of these images (names or ids; all images when none is named): mm per "
+                        "pixel (0.00987), a field of view in mm over its pixels (3/304: a 3 mm scan of 304 px), or a "
+                        "pixel's height,width; it wins over the one an image's file records, in the vessel measures and "
+                        "the exported files' resolution (not in segmentation)")
+    p.add_argument("--clear-spacing", nargs="*", default=None, metavar="IMAGE",
+                   help="take away the pixel spacing set for these images (all when none is named): the file's, if "
+                        "it records one, is used again")
     p.add_argument("--force", action="store_true",
                    help="with --remove: take out images that hold a person's work too (a saved correction or "
                         "accepted mask, unsaved edits a window autosaved), deleting that work; without it such "
@@ -36,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
     from vessel_studio.store import Project
 
     project = Project.open(args.project)
-    if args.add and args.remove:
-        raise ValueError("--add and --remove: one at a time (nothing was changed)")
+    given = [flag for flag, on in (("--add", args.add), ("--remove", args.remove),
+                                   ("--set-spacing", args.set_spacing is not None),
+                                   ("--clear-spacing", args.clear_spacing is not None)) if on]
+    if len(given) > 1:
+        raise ValueError(f"{' and '.join(given)}: one at a time (nothing was changed)")
     if args.force and not args.remove:
         raise ValueError("--force goes with --remove (nothing was changed)")
     if args.add:
@@ -57,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(added, "modality_note", None):
             print(f"warning: {added.modality_note}", file=sys.stderr)
         return 0
+    if args.set_spacing is not None or args.clear_spacing is not None:
+        return _set_spacing(project, args.set_spacing, args.clear_spacing)
     if args.remove:
         ids = tasks.find_images(project, args.remove)
         corrected, drafts = set(project.correction_ids()), set(tasks.draft_ids(project))
@@ -76,7 +95,41 @@ def run(args: argparse.Namespace) -> int:
     for rec in images:
         size = "x".join(map(str, rec.shape[1::-1])) if rec.shape else "?"
         notes = [n for n, on in (("saved correction", rec.id in corrected), ("unsaved edits", rec.id in drafts)) if on]
-        print(f"  {rec.name}  {rec.id}  {rec.state}  {size}" + (f"  ({', '.join(notes)})" if notes else ""))
+        print(f"  {rec.name}  {rec.id}  {rec.state}  {size}  {spacing_text(rec)}"
+              + (f"  ({', '.join(notes)})" if notes else ""))
+    return 0
+
+
+def spacing_text(rec) -> str:
+    """An image's pixel spacing as the listing says it: ``9.868 µm/px (set)``, ``10.000 µm/px (from the file)``,
+    ``20.000 x 10.000 µm/px (height x width, set)``, or ``spacing unknown``."""
+    if rec.pixel_spacing is None:
+        return "spacing unknown"
+    row_um, col_um = (v * 1000 for v in rec.pixel_spacing)
+    if f"{row_um:.3f}" == f"{col_um:.3f}":
+        return f"{row_um:.3f} µm/px ({rec.spacing_origin})"
+    return f"{row_um:.3f} x {col_um:.3f} µm/px (height x width, {rec.spacing_origin})"
+
+
+def _set_spacing(project, set_spacing: list[str] | None, clear_spacing: list[str] | None) -> int:
+    """``--set-spacing MM [IMAGE ...]`` / ``--clear-spacing [IMAGE ...]``: every name and the spacing checked before
+    the one manifest edit (``Project.set_spacing``)."""
+    from vessel_studio.gui import tasks
+    from vessel_studio.store.manifest import spacing_from_text
+
+    names = set_spacing[1:] if set_spacing is not None else clear_spacing
+    spacing = None if set_spacing is None else spacing_from_text(set_spacing[0])
+    ids = tasks.find_images(project, names) if names else [rec.id for rec in project.images]
+    if not ids:
+        print(f"no images in {project.folder}: nothing to set")
+        return 0
+    records = project.set_spacing(ids, spacing)
+    what = "pixel spacing cleared" if spacing is None else f"pixel spacing set to {spacing_text(records[0])}"
+    shown = ", ".join(r.name for r in records[:5]) + (f" and {len(records) - 5} more" if len(records) > 5 else "")
+    print(f"{what} for {len(records)} image(s) of {project.folder}: {shown}"
+          + ("; the measures and exported files use each file's own spacing where it records one" if spacing is None
+             else "; it is used in the vessel measures and the exported files' resolution (export again to update "
+                  "an earlier export), not in segmentation"))
     return 0
 
 

@@ -39,6 +39,17 @@ def threshold_arg(text: str) -> float:
     return t
 
 
+def spacing_arg(text: str) -> tuple[float, float]:
+    """``--spacing``: mm per pixel (``0.00987``), a field of view over its pixels (``3/304``) or a pixel's height and
+    width (``0.02,0.01``): ``store.manifest.spacing_from_text``."""
+    from vessel_studio.store.manifest import spacing_from_text
+
+    try:
+        return spacing_from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     p.add_argument("--model", default=None,
@@ -55,6 +66,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with a project as --model: fit the masks' boundary (a threshold and a thinning that keeps "
                         "centre lines) to the project's corrected masks, and draw every mask with it "
                         "(vessel_studio.calibration); writes OUT/calibration.json")
+    p.add_argument("--spacing", type=spacing_arg, default=None, metavar="MM",
+                   help="the pixel spacing recorded as the masks' and maps' resolution, in mm per pixel (0.00987), a "
+                        "field of view over its pixels (3/304: a 3 mm scan of 304 px) or height,width; it wins over "
+                        "the one a file records (default: the file's, none when it records none); the segmentation "
+                        "itself does not use it")
     p.add_argument("--mirror", action="store_true",
                    help="test-time mirroring: average the probabilities over the image and its flips "
                         "(4x the time; off by default, as in the benchmark)")
@@ -316,7 +332,9 @@ def run(args: argparse.Namespace) -> int:
             fov = read_fov_for(f, image, fov_files, args.fov_dir) if args.fov_dir is not None else None
             pred = seg.predict(image, fov=fov, threshold=args.threshold, mirror=args.mirror)
             record()
-            spacing = meta.pixel_spacing_mm  # the scan's, recorded in its mask and map (session 42)
+            # the scan's, recorded in its mask and map (session 42); --spacing wins (session 47: OCTA-500's PNGs record
+            # none)
+            spacing = args.spacing if args.spacing is not None else meta.pixel_spacing_mm
             write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov),
                        spacing_mm=spacing)
             if args.save_prob:

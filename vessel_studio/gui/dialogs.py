@@ -69,3 +69,74 @@ def ask_new_project(parent: QWidget | None) -> tuple[str, str] | None:
     if not ok:
         return None
     return folder, modality
+
+
+#: the pixel spacing dialog's help: how a lab finds its scanner's spacing
+SPACING_HELP = ("The pixel spacing is the field of view in mm ÷ its pixels across: a 3 × 3 mm OCTA-500 scan of 304 px is "
+                "3/304 mm = 9.87 µm per pixel (a 6 × 6 mm scan of 400 px: 15 µm). Type a number in the unit chosen, "
+                "or the field of view over its pixels in mm / px (3/304), or a pixel's height,width. "
+                "It is used for the vessel measures (mm, µm) and the exported files' resolution, instead of any "
+                "spacing the files record; the segmentation does not use it.")
+
+
+def ask_pixel_spacing(parent: QWidget | None, text: str, current_um: float | None = None):
+    """The pixel spacing to set for images (``text`` says which, and what they have now): ``("set", (row_mm,
+    col_mm))``, ``("clear", None)`` to take a set spacing away, or None (cancelled). A value that is not a positive
+    number is said in the dialog, which stays open."""
+    from qtpy.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout
+
+    from vessel_studio.store.manifest import spacing_from_text
+
+    dlg = QDialog(parent)
+    dlg.setWindowTitle("Set pixel spacing")
+    intro = QLabel(text)
+    intro.setWordWrap(True)
+    value = QLineEdit("" if current_um is None else f"{current_um:.4g}")
+    value.setPlaceholderText("e.g. 9.87 or 3/304")
+    unit = QComboBox()
+    unit.addItems(["µm per pixel", "mm per pixel"])
+    help_ = QLabel(SPACING_HELP)
+    help_.setWordWrap(True)
+    help_.setStyleSheet("color: gray")
+    problem = QLabel("")
+    problem.setWordWrap(True)
+    problem.setStyleSheet("color: #d33")
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    clear = buttons.addButton("Clear (use the files' own)", QDialogButtonBox.ButtonRole.ResetRole)
+    row = QHBoxLayout()
+    row.addWidget(value, 1)
+    row.addWidget(unit)
+    lay = QVBoxLayout(dlg)
+    lay.addWidget(intro)
+    lay.addLayout(row)
+    lay.addWidget(help_)
+    lay.addWidget(problem)
+    lay.addWidget(buttons)
+    answer = []
+
+    def ok() -> None:
+        try:
+            answer[:] = [("set", spacing_value(value.text(), unit.currentIndex() == 0, spacing_from_text))]
+        except ValueError as exc:
+            problem.setText(str(exc))
+            return
+        dlg.accept()
+
+    def cleared() -> None:
+        answer[:] = [("clear", None)]
+        dlg.accept()
+
+    buttons.accepted.connect(ok)
+    buttons.rejected.connect(dlg.reject)
+    clear.clicked.connect(cleared)
+    dlg.exec()
+    return answer[0] if answer else None
+
+
+def spacing_value(text: str, in_um: bool, parse) -> tuple[float, float]:
+    """(row_mm, col_mm) of what was typed in the pixel spacing dialog: ``parse`` (``spacing_from_text``) of it, in mm;
+    a number (not a fraction, which is always mm over px) in µm when ``in_um``."""
+    pair = parse(text)
+    if in_um and "/" not in text:
+        pair = (pair[0] / 1000, pair[1] / 1000)
+    return pair

@@ -11,6 +11,7 @@ from qtpy.QtGui import QIcon, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -23,7 +24,7 @@ from qtpy.QtWidgets import (
 from vessel_studio.gui import dialogs
 from vessel_studio.gui.drops import route_drops
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.jobs import background_priority, error_text, start_worker
+from vessel_studio.gui.jobs import background_priority, error_text, start_keyed, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, rich_name, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
 from vessel_studio.wording import shown_names
@@ -51,6 +52,10 @@ REMOVE_TIP = ("take the selected images out of the project (an image added by mi
 #: (session 39: the tooltip named the job twice, "vessel-studio adapt (…) holds this project (a terminal's vessel-studio
 #: adapt, another window)"; it names it once, as ``job_holder`` does)
 REMOVE_HELD_TIP = "{holder} holds this project: remove images once it has ended (or stop it there)"
+#: the Set pixel spacing… button's tool tip
+SPACING_TIP = ("set the pixel spacing of the selected images (mm or µm per pixel: the field of view ÷ its pixels), for "
+               "scans whose files record none: the vessel measures are then in mm / µm, and the exported masks and maps "
+               "record it; a set spacing wins over the file's; the segmentation does not use it")
 
 
 class ImageList(QListWidget):
@@ -71,6 +76,17 @@ class ImageList(QListWidget):
 def _row_text(rec) -> str:
     """An image's row in the list: its name, and its state under it."""
     return f"{rec.name}\n{STATE_MARK.get(rec.state, rec.state)}"
+
+
+def _spacing_said(rec) -> str:
+    """An image's pixel spacing as the panel says it: ``9.87 µm/px (set)``, ``… (from the file)``, or ``unknown``."""
+    pair = rec.pixel_spacing
+    if pair is None:
+        return "unknown"
+    row_um, col_um = (v * 1000 for v in pair)
+    if f"{row_um:.3g}" == f"{col_um:.3g}":
+        return f"{row_um:.3g} µm/px ({rec.spacing_origin})"
+    return f"{col_um:.3g} × {row_um:.3g} µm/px (width × height, {rec.spacing_origin})"
 
 
 class ProjectPanel(QWidget):
@@ -111,6 +127,12 @@ class ProjectPanel(QWidget):
                              "select several with Ctrl / Shift to remove them")
         self.btn_remove = QPushButton("Remove from project…")
         self.btn_remove.setToolTip(REMOVE_TIP)
+        self.btn_spacing = QPushButton("Set pixel spacing…")
+        self.btn_spacing.setToolTip(SPACING_TIP)
+        #: the pixel spacing write, in a worker: a 1,000-image manifest's edit took 91-119 ms (medians of 15, three
+        #: runs, session 47), over the ~50 ms a click may hold the GUI thread. Its key while it runs, else None
+        self._spacing_key = None
+        self._spacing_runs = 0
         self.counts = QLabel("")
         self.jobbar = JobBar(studio, ("Adding images",), runner=studio.io_runner)  # its progress and Cancel
 
@@ -126,7 +148,10 @@ class ProjectPanel(QWidget):
         lay.addWidget(self.jobbar)
         lay.addWidget(self.list, 1)
         lay.addWidget(self.counts)
-        lay.addWidget(self.btn_remove)
+        actions = QHBoxLayout()
+        actions.addWidget(self.btn_spacing)
+        actions.addWidget(self.btn_remove)
+        lay.addLayout(actions)
 
         self.btn_new.clicked.connect(self._new)
         self.btn_open.clicked.connect(self._open)
@@ -136,6 +161,9 @@ class ProjectPanel(QWidget):
         self.list.itemActivated.connect(self._item_activated)  # a double-click or Enter on a row
         self.list.itemSelectionChanged.connect(self._update_remove)
         self.btn_remove.clicked.connect(self.remove_selected)
+        self.btn_spacing.clicked.connect(self.set_spacing_selected)
+        # the studio's watcher of changes made elsewhere waits for the spacing write (it is this window's change)
+        studio.busy_checks.append(self._setting_spacing)
         self._delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.list)
         self._delete.setContext(Qt.ShortcutContext.WidgetShortcut)
         self._delete.activated.connect(self.remove_selected)
@@ -178,6 +206,11 @@ class ProjectPanel(QWidget):
         return [self.list.item(r).data(Qt.ItemDataRole.UserRole) for r in rows]
 
     def _update_remove(self, *_args) -> None:
+        # Set pixel spacing… stays enabled while a job runs (session 47): no job reads the spacing but an export, which
+        # reads each image's once (its files and its measures.csv row use the same), and the edit is made under the
+        # manifest's lock as a job's own edits are
+        self.btn_spacing.setEnabled(self.studio.project is not None and bool(self.list.selectedItems())
+                                    and self._spacing_key is None)
         busy = self.studio.runner.running or self.studio.io_runner.running
         holder = self.studio.outside_job  # another process's job, as the studio's watcher last saw it
         self.btn_remove.setEnabled(self.studio.project is not None and bool(self.list.selectedItems()) and not busy
@@ -235,6 +268,60 @@ class ProjectPanel(QWidget):
                 "This cannot be undone."):
             return False
         return self.studio.remove_images(ids)
+
+    def _setting_spacing(self) -> bool:
+        """``studio.busy_checks``: a pixel spacing edit is still being written."""
+        return self._spacing_key is not None
+
+    def set_spacing_selected(self) -> bool:
+        """Ask for the pixel spacing of the selected images (``dialogs.ask_pixel_spacing``), then set it, or clear it,
+        in a worker (``Project.set_spacing``: one manifest edit); the Review panel's title and measures follow
+        (``images_changed``). Returns whether a write was started."""
+        from vessel_studio.gui import tasks
+
+        proj, ids = self.studio.project, self.selected_ids()
+        if proj is None or not ids or self._spacing_key is not None:
+            return False
+        try:
+            records = [proj.image(i) for i in ids]
+            names = tasks.display_names(proj.images)
+        except (KeyError, ValueError, OSError) as exc:
+            dialogs.error(self, "Cannot set pixel spacing", str(exc))
+            return False
+        now = sorted({_spacing_said(r) for r in records})
+        current = {r.pixel_spacing for r in records}
+        one = next(iter(current)) if len(current) == 1 else None
+        text = (f"Pixel spacing of {len(ids)} image(s): {shown_names([names.get(i, i) for i in ids], 5)}.\n"
+                f"Now: {'; '.join(now)}.")
+        answer = dialogs.ask_pixel_spacing(self, text, None if one is None else one[1] * 1000)
+        if answer is None:
+            return False
+        what, pair = answer
+        self._spacing_runs += 1
+        key = self._spacing_key = (proj.folder, self._spacing_runs)
+        self._update_remove()
+        self.studio.status.emit(f"setting the pixel spacing of {len(ids)} image(s)…" if what == "set" else
+                                f"clearing the pixel spacing set for {len(ids)} image(s)…")
+        start_keyed(lambda: proj.set_spacing(ids, pair), key, self._spacing_written, self.studio.workers)
+        return True
+
+    def _spacing_written(self, key, value) -> None:
+        """The spacing write's end (GUI thread): the panels are told (``images_changed``), or its error said."""
+        if key != self._spacing_key:
+            return
+        self._spacing_key = None
+        self._update_remove()
+        proj = self.studio.project
+        if isinstance(value, tuple) and value and value[0] == "error":
+            dialogs.error(self, "Cannot set pixel spacing", f"{error_text(value[1])} (nothing was changed)")
+            return
+        if proj is None or proj.folder != key[0]:  # another project opened meanwhile: written, nothing to show
+            return
+        self.studio.images_changed.emit()
+        records = value or []
+        if records:
+            self.studio.status.emit(f"pixel spacing of {len(records)} image(s): {_spacing_said(records[0])}; the "
+                                    "vessel measures and exports use it")
 
     def dropped(self, paths: list[str]) -> bool:
         """Files or folders dropped on the panel (``Studio.dropped``: a project folder alone is opened, else the

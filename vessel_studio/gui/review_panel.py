@@ -627,6 +627,18 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         rounds = proj.rounds if proj is not None else []
         self._note_gone(self._fill_round_choices(rounds), rounds)
         self._show_title()  # the state (predicted, corrected, ...) may have changed
+        # the pixel spacing set or cleared (Project panel's "Set pixel spacing…", ``images --set-spacing`` seen by the
+        # watcher): the measures shown were in the old unit or scale, measured again at once (session 47)
+        measured = getattr(self, "last_measures", None)
+        if (proj is not None and self.image_id is not None and self._measured is not None
+                and self._measured[0] == self.image_id and measured is not None and "mask" in self.viewer.layers):
+            try:
+                pair = proj.image(self.image_id).pixel_spacing
+            except (KeyError, ValueError, OSError):
+                return
+            shown = (measured.get("spacing_row_mm"), measured.get("spacing_col_mm"))
+            if shown != (tuple(pair) if pair else (None, None)):
+                self._measure()
 
     def ids(self, records: list | None = None) -> list[str]:
         """The images in queue order; ``records``: the project's image records when already read."""
@@ -865,10 +877,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         ids = self.ids(records)
         pos = f"{ids.index(rec.id) + 1}/{len(ids)}" if rec.id in ids else ""
         spacing = ", pixel spacing unknown"
-        if rec.spacing:  # (row, col) mm; a pixel taller than wide (or wider) says both
-            row_um, col_um = (float(v) * 1000 for v in (rec.spacing[0], rec.spacing[-1]))
-            spacing = (f", {row_um:.1f} µm/px" if f"{row_um:.1f}" == f"{col_um:.1f}"
-                       else f", {col_um:.1f} × {row_um:.1f} µm/px (width × height)")
+        pair = rec.pixel_spacing  # the one set by a person (Project panel, session 47), else the file's
+        if pair:  # (row, col) mm; a pixel taller than wide (or wider) says both
+            row_um, col_um = (float(v) * 1000 for v in (pair[0], pair[-1]))
+            spacing = (f", {row_um:.1f} µm/px ({rec.spacing_origin})" if f"{row_um:.1f}" == f"{col_um:.1f}"
+                       else f", {col_um:.1f} × {row_um:.1f} µm/px (width × height, {rec.spacing_origin})")
         # the name may wrap (``qtutil.rich_name``: breakable, escaped): a long one made the panel wider than its dock
         return f"<b>{rich_name(rec.name)}</b> ({pos}) — {state or rec.state}{spacing}"
 

@@ -24,9 +24,9 @@ class WatchMixin:
 
     @staticmethod
     def _summary(project) -> dict:
-        """What the panels show of the manifest: the images (name, state), the rounds (pruned or not, and what
-        else their records say) and the source record. Raises OSError / ValueError when the manifest cannot be
-        read. One read of it (``project.manifest`` copies it once), parsed as ``project.images`` / ``rounds``
+        """What the panels show of the manifest: the images (name, state, pixel spacing), the rounds (pruned or not,
+        and what else their records say) and the source record. Raises OSError / ValueError when the manifest cannot
+        be read. One read of it (``project.manifest`` copies it once), parsed as ``project.images`` / ``rounds``
         parse it.
 
         A round is ``(pruned, record)``: ``record`` its manifest record but for the prune's fields, as canonical
@@ -41,7 +41,8 @@ class WatchMixin:
         for r in map(RoundRecord.from_dict, d["rounds"]):
             rec = {k: v for k, v in r.to_dict().items() if k not in ("pruned", "pruned_images")}
             rounds[r.index] = (r.pruned is not None, json.dumps(rec, sort_keys=True, default=str))
-        return {"images": {r.id: (r.name, r.state) for r in map(ImageRecord.from_dict, d["images"])},
+        # the pixel spacing too (session 47: ``images --set-spacing`` elsewhere changes the Review title and measures)
+        return {"images": {r.id: (r.name, r.state, r.pixel_spacing) for r in map(ImageRecord.from_dict, d["images"])},
                 "rounds": rounds, "source": d.get("source")}
 
     def _remember(self) -> None:
@@ -202,6 +203,7 @@ class WatchMixin:
         restated_ids = {i for i in after if i in before and after[i][1] != before[i][1]}
         # the states a new round sets (new -> predicted) go without saying
         restated = [] if rounds_added or remade else [after[i][0] for i in restated_ids]
+        respaced = [after[i][0] for i in after if i in before and after[i][2] != before[i][2]]
         pruned = [i for i in kept if now["rounds"][i][0] and not known["rounds"][i][0] and i not in remade]
         restored = [i for i in kept if known["rounds"][i][0] and not now["rounds"][i][0] and i not in remade]
         said = []
@@ -211,7 +213,7 @@ class WatchMixin:
             if items:
                 said.append(f"{what}: {', '.join(map(str, items))}")
         for what, names in (("image(s) added", added), ("image(s) taken out", [before[i][0] for i in gone]),
-                            ("state changed", restated)):
+                            ("state changed", restated), ("pixel spacing changed", respaced)):
             if names:
                 said.append(f"{what}: {shown_names(sorted(names), 5)}")
         if now["source"] != known["source"] and not rounds_added and not rounds_gone and not remade:

@@ -708,22 +708,27 @@ MEASURE_FIELDS = (
     # per FOV px), and the row / column spacing (``spacing_mm`` is their mean; anisotropic pixels' lengths and
     # calibres use each in its own direction)
     "length_density_per_px", "spacing_row_mm", "spacing_col_mm",
+    # session 47: where the spacing comes from: "set" (by a person: ``Project.set_spacing``), "from the file", or
+    # empty when unknown (the lengths in px only)
+    "spacing_origin",
 )
 
 
 def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | None = None, *,
-                  fov: np.ndarray | None = None) -> dict:
+                  fov: np.ndarray | None = None, record=None) -> dict:
     """Vessel measures of a mask inside the image's field of view (``fov``, else estimated from the
-    image), in mm/µm when spacing is known."""
+    image), in mm/µm when its pixel spacing is known (``ImageRecord.pixel_spacing``: the one a person set, else the
+    file's). ``record``: the image's record when already read (an export's, so that its files and its measures use
+    the same spacing)."""
     from vessel_studio.io.fov import estimate_fov
     from vessel_studio.measures import measure_vessels
 
-    rec = project.image(image_id)
+    rec = record if record is not None else project.image(image_id)
     if fov is None:
         if image is None:
             image = project.read_image(image_id)
         fov = estimate_fov(image, modality=project.modality)
-    return measure_vessels(mask, fov=fov, spacing_mm=rec.spacing).to_dict()
+    return measure_vessels(mask, fov=fov, spacing_mm=rec.pixel_spacing).to_dict()
 
 
 def boundary_from_corrections(project, which: str | int | None = None):
@@ -934,21 +939,23 @@ def export(
             if mask is not None and masks:
                 name = f"masks/{stems[rec.id]}.{masks}"
                 # the scan's pixel spacing, when known, is recorded in the files (session 42: it was in measures.csv
-                # only; a mask opened in Fiji had no scale)
+                # only; a mask opened in Fiji had no scale); the one a person set wins over the file's (session 47)
                 if masks == "png":
-                    write_mask(work / name, mask, spacing_mm=rec.spacing)
+                    write_mask(work / name, mask, spacing_mm=rec.pixel_spacing)
                 else:
-                    write_image(work / name, (np.asarray(mask) > 0).astype(np.uint8) * 255, spacing_mm=rec.spacing)
+                    write_image(work / name, (np.asarray(mask) > 0).astype(np.uint8) * 255,
+                                spacing_mm=rec.pixel_spacing)
                 yield Artifact("export", "mask", str(folder / name))
             if prob is not None and probs:
                 name = f"probabilities/{stems[rec.id]}.tif"
-                write_prob(work / name, prob, spacing_mm=rec.spacing)
+                write_prob(work / name, prob, spacing_mm=rec.pixel_spacing)
                 yield Artifact("export", "probability", str(folder / name))
             if table:
                 row = {"image": rec.name, "id": rec.id, "state": rec.state, "mask": origin if mask is not None else "",
                        "map": source}
                 if mask is not None:
-                    row.update(measure_image(project, rec.id, mask))
+                    row.update(measure_image(project, rec.id, mask, record=rec))
+                    row["spacing_origin"] = rec.spacing_origin
                 rows.append(row)
             yield Progress("export", i + 1, len(images), rec.name)
         if table:

@@ -10,13 +10,21 @@ manifest names it, and a reader trusts only what the manifest names. Schema (ver
       "source": null | {"kind": "labelled" | "procedural", "modality", "segmenter": {"path", "hash"},
                          "generator": {"path", "hash"}, "images": int, "images_hash": str,
                          "folders": {"images", "masks", "fovs"}},  # folders: optional (see below)
-      "images": [{"id", "name", "file", "sha256", "spacing", "state", "shape", "origin"}],
+      "images": [{"id", "name", "file", "sha256", "spacing", "state", "shape", "origin", "set_spacing"?}],
       "rounds": [{"index", "folder", "status", "stage", "config", "seed", "models": {name: hash},
                   "metrics": {name: value}, "created", "seconds", "pruned"?, "pruned_images"?}]
     }
 
 ``pruned`` (optional): when ``store.prune`` deleted the round's probability maps; ``pruned_images``
 (optional, since session 27): the image ids whose maps it deleted, what ``adaptation.restore`` makes again.
+
+``spacing`` (row_mm, col_mm) is the pixel spacing the image's file records (null when it records none); it
+never changes. ``set_spacing`` (optional, since session 47; absent when none is set) is one a person set
+(``Project.set_spacing``: the Project panel's "Set pixel spacing…", ``vessel-studio images --set-spacing``): it wins
+over the file's (``ImageRecord.pixel_spacing``) in the vessel measures, the exported files' resolution and the Review
+title, never in segmentation. It is optional, as ``pruned_images`` is, so the schema version stays 1: a manifest
+without it (older ones, and new ones where no spacing was set, which are written byte for byte as before) loads as
+before, and an older Vessel Studio opens one with it, ignoring the set spacing (measures in px as it always did).
 
 ``source`` is ``SourceBundle.identity()`` of the rounds' source. ``folders`` (absolute paths; ``fovs``
 may be null) is there for labelled images paired from folders (``SourceBundle.from_folders``); older
@@ -28,6 +36,8 @@ recorded folders again (the GUI when a project opens, ``adapt`` continuing witho
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +47,45 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "project.json"
 MODALITIES = ("fundus", "octa")
 STATES = ("new", "predicted", "reviewed", "corrected")
+#: ``ImageRecord.spacing_origin``: where ``pixel_spacing`` comes from
+SPACING_SET, SPACING_FILE = "set", "from the file"
+
+
+def spacing_pair(value: Any) -> tuple[float, float]:
+    """A pixel spacing as (row_mm, col_mm): one number (square pixels) or two (row = pixel height, col = pixel
+    width), each a positive finite number of mm per pixel; else a ValueError saying what was given."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        vals = [value]
+    elif isinstance(value, (list, tuple)):
+        vals = list(value)
+    else:
+        vals = []
+    pair = None
+    if len(vals) in (1, 2) and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in vals):
+        pair = (float(vals[0]), float(vals[-1]))
+    if pair is None or not all(math.isfinite(v) and v > 0 for v in pair):
+        raise ValueError(f"pixel spacing must be one or two positive finite numbers of mm per pixel "
+                         f"(row, column), got {value!r}")
+    return pair
+
+
+def spacing_from_text(text: str) -> tuple[float, float]:
+    """A pixel spacing typed by a person (``vessel-studio images --set-spacing``): mm per pixel, ``0.00987``; a field
+    of view in mm over its pixels, ``3/304`` (a 3 mm OCT-A scan of 304 px); or a pixel's height and width,
+    ``0.02,0.01`` (each may be such a fraction). A ValueError saying what was given otherwise."""
+    def number(part: str) -> float:
+        top, slash, bottom = part.partition("/")
+        return float(top) / float(bottom) if slash else float(top)
+
+    try:
+        vals = [number(p.strip()) for p in str(text).split(",")]
+    except (ValueError, ZeroDivisionError):
+        vals = None
+    try:
+        return spacing_pair(vals if vals is not None else text)
+    except ValueError:
+        raise ValueError(f"pixel spacing must be a positive number of mm per pixel (0.00987), a field of view in "
+                         f"mm over its pixels (3/304) or a pixel's height and width (0.02,0.01), got {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -51,8 +100,22 @@ class ImageRecord:
     state: str
     shape: tuple[int, ...] | None = None
     origin: str | None = None  # where it was added from (informational only)
+    #: (row_mm, col_mm) a person set (``Project.set_spacing``); None: none set. ``spacing`` is the file's
+    set_spacing: tuple[float, float] | None = None
+
+    @property
+    def pixel_spacing(self) -> tuple[float, float] | None:
+        """The (row_mm, col_mm) the measures and exports use: the one set by a person, else the file's, else None."""
+        return self.set_spacing if self.set_spacing is not None else self.spacing
+
+    @property
+    def spacing_origin(self) -> str | None:
+        """Where :attr:`pixel_spacing` comes from: ``SPACING_SET``, ``SPACING_FILE``, or None when unknown."""
+        return SPACING_SET if self.set_spacing is not None else SPACING_FILE if self.spacing else None
 
     def to_dict(self) -> dict[str, Any]:
+        # "set_spacing" only when set: a manifest with none is written as before session 47
+        extra = {} if self.set_spacing is None else {"set_spacing": list(self.set_spacing)}
         return {
             "id": self.id,
             "name": self.name,
@@ -62,12 +125,14 @@ class ImageRecord:
             "state": self.state,
             "shape": list(self.shape) if self.shape is not None else None,
             "origin": self.origin,
+            **extra,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ImageRecord":
         spacing = d.get("spacing")
         shape = d.get("shape")
+        chosen = d.get("set_spacing")
         return cls(
             id=str(d["id"]),
             name=str(d["name"]),
@@ -77,6 +142,7 @@ class ImageRecord:
             state=str(d.get("state", "new")),
             shape=tuple(int(s) for s in shape) if shape else None,
             origin=d.get("origin"),
+            set_spacing=None if chosen is None else spacing_pair(chosen),
         )
 
 

@@ -53,6 +53,7 @@ from vessel_studio.store.manifest import (
     RoundRecord,
     load_manifest,
     new_manifest,
+    spacing_pair,
     validate_manifest,
 )
 from vessel_studio.wording import shown_names
@@ -593,6 +594,41 @@ class Project:
             raise self._unknown(image_id)
 
         self._update(fn)
+
+    def set_spacing(self, image_ids: Iterable[str] | str, spacing_mm: Any) -> list[ImageRecord]:
+        """Set the pixel spacing of images (``spacing_mm``: mm per pixel, one number or (row_mm, col_mm)), or clear
+        it (``None``): what a person knows of a scanner whose files record none (OCTA-500's PNG scans: 3 mm over
+        304 px). A set spacing wins over the one the file records (``ImageRecord.pixel_spacing``) in the vessel
+        measures, the exported masks' and maps' resolution and the Review title; segmentation never uses it (the
+        rounds' maps were made without it). One atomic manifest edit for all the images; a spacing that is not
+        positive and finite, or an unknown id, is a ValueError before anything changes. Not refused while a job
+        holds the project: no job reads the spacing but an export, which reads each image's record once (its files and
+        its ``measures.csv`` row use the same), and the edit is made under the manifest's lock as a job's own edits
+        are. Returns the images' records as they are now."""
+        ids = list(dict.fromkeys([image_ids] if isinstance(image_ids, str) else image_ids))
+        pair = None if spacing_mm is None else spacing_pair(spacing_mm)
+        for image_id in ids:
+            self.image(image_id)  # an unknown id: nothing changed
+        if not ids:
+            return []
+        wanted = set(ids)
+
+        def fn(d):
+            found = set()
+            for x in d["images"]:
+                if x["id"] in wanted:
+                    found.add(x["id"])
+                    if pair is None:
+                        x.pop("set_spacing", None)
+                    else:
+                        x["set_spacing"] = list(pair)
+            if found != wanted:  # taken out by another program since the check above
+                raise self._unknown(sorted(wanted - found)[0])
+
+        self._update(fn)
+        self.log("pixel spacing cleared" if pair is None else "pixel spacing set", ids=ids,
+                 **({} if pair is None else {"spacing_mm": list(pair)}))
+        return [self.image(i) for i in ids]
 
     # --- corrections ---------------------------------------------------------------------
 
