@@ -65,6 +65,36 @@ def test_a_spacing_set_elsewhere_reaches_the_review_panel(studio, said, qtbot):
     assert any(f"pixel spacing changed: {first.name}" in s for s in said)
 
 
+def test_a_measure_made_while_the_spacing_changed_is_made_again(studio, qtbot, monkeypatch):
+    """A measure that read the old spacing and ended after the spacing was set is not shown: measured again."""
+    import threading
+
+    from vessel_studio.gui import tasks
+    from vessel_studio.store import Project
+
+    review = studio.panels["Review"]
+    first = studio.project.images[0]
+    review.mask_layer.data = np.zeros((96, 96), np.uint8)
+    review.mask_layer.data[40:45, 10:90] = 1
+    gate, started, real = threading.Event(), [], tasks.measure_image
+
+    def measured_then_held(*args, **kw):
+        m = real(*args, **kw)  # the spacing read now
+        started.append(m)
+        if len(started) == 1:
+            gate.wait(10)
+        return m
+
+    monkeypatch.setattr(tasks, "measure_image", measured_then_held)
+    review._measure()
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=5000)
+    Project.open(studio.project.folder).set_spacing([first.id], 0.01)
+    studio.images_changed.emit()  # as the panel's write tells it; "measuring…" still: nothing shown to compare
+    gate.set()
+    m = _measured(review, qtbot, " µm")
+    assert m["calibre_mean_um"] == pytest.approx(started[0]["calibre_mean_px"] * 10) and len(started) == 2
+
+
 def test_the_dialogs_value_in_um_or_mm():
     from vessel_studio.gui.dialogs import spacing_value
     from vessel_studio.store.manifest import spacing_from_text

@@ -628,17 +628,13 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._note_gone(self._fill_round_choices(rounds), rounds)
         self._show_title()  # the state (predicted, corrected, ...) may have changed
         # the pixel spacing set or cleared (Project panel's "Set pixel spacing…", ``images --set-spacing`` seen by the
-        # watcher): the measures shown were in the old unit or scale, measured again at once (session 47)
+        # watcher): the measures shown were in the old unit or scale, measured again at once (session 47); one being
+        # measured is checked when it arrives (``_show_measures``)
         measured = getattr(self, "last_measures", None)
         if (proj is not None and self.image_id is not None and self._measured is not None
-                and self._measured[0] == self.image_id and measured is not None and "mask" in self.viewer.layers):
-            try:
-                pair = proj.image(self.image_id).pixel_spacing
-            except (KeyError, ValueError, OSError):
-                return
-            shown = (measured.get("spacing_row_mm"), measured.get("spacing_col_mm"))
-            if shown != (tuple(pair) if pair else (None, None)):
-                self._measure()
+                and self._measured[0] == self.image_id and measured is not None and "mask" in self.viewer.layers
+                and self._spacing_changed(self.image_id, measured)):
+            self._measure()
 
     def ids(self, records: list | None = None) -> list[str]:
         """The images in queue order; ``records``: the project's image records when already read."""

@@ -297,8 +297,21 @@ class ShownMixin:
             return
         self._measure()
 
+    def _spacing_changed(self, image_id: str, m: dict) -> bool:
+        """The image's pixel spacing is no longer the one measures ``m`` were measured with (set or cleared in the
+        Project panel or a terminal meanwhile, session 47: ``Project.set_spacing``)."""
+        proj = self.studio.project
+        try:
+            pair = proj.image(image_id).pixel_spacing if proj is not None else None
+        except (KeyError, ValueError, OSError):  # the image or the manifest gone: the panel says so elsewhere
+            return False
+        return (m.get("spacing_row_mm"), m.get("spacing_col_mm")) != (tuple(pair) if pair else (None, None))
+
     def _show_measures(self, image_id: str, m: dict) -> None:
         if image_id != self.image_id:
+            return
+        if self._spacing_changed(image_id, m):  # measured while the spacing was being set: again, with the new one
+            self._measure()
             return
         if not m["density"]:  # the mask lies outside the FOV only (an image's edge): cut away, nothing measured
             self.last_measures = m
