@@ -24,7 +24,9 @@ never changes. ``set_spacing`` (optional, since session 47; absent when none is 
 over the file's (``ImageRecord.pixel_spacing``) in the vessel measures, the exported files' resolution and the Review
 title, never in segmentation. It is optional, as ``pruned_images`` is, so the schema version stays 1: a manifest
 without it (older ones, and new ones where no spacing was set, which are written byte for byte as before) loads as
-before, and an older Vessel Studio opens one with it, ignoring the set spacing (measures in px as it always did).
+before, and an older Vessel Studio opens one with it, ignoring the set spacing (measures in px as it always did)
+and keeping it through its own edits, which change the images' entries in place (checked with session 46's code:
+``set_state`` and ``save_correction`` left it as it was).
 
 ``source`` is ``SourceBundle.identity()`` of the rounds' source. ``folders`` (absolute paths; ``fovs``
 may be null) is there for labelled images paired from folders (``SourceBundle.from_folders``); older
