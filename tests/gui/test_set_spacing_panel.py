@@ -106,6 +106,20 @@ def test_the_dialogs_value_in_um_or_mm():
         spacing_value("0", True, spacing_from_text)
 
 
+def test_the_dialog_shows_what_it_will_set_as_it_is_typed():
+    """A fraction is mm over px whichever unit is chosen: the line under the value says what OK sets, so "9.87/1"
+    typed with µm chosen shows 9870 µm per pixel before it is set (session 47 review)."""
+    from vessel_studio.gui.dialogs import spacing_preview
+    from vessel_studio.store.manifest import spacing_from_text
+
+    assert spacing_preview("3/304", True, spacing_from_text) == "= 9.868 µm per pixel"
+    assert spacing_preview("9.87/1", True, spacing_from_text) == "= 9870 µm per pixel"
+    assert spacing_preview("9.87", True, spacing_from_text) == "= 9.87 µm per pixel"
+    assert spacing_preview("0.02,0.01", False, spacing_from_text) == "= 20 × 10 µm per pixel (height × width)"
+    assert spacing_preview("", True, spacing_from_text) == ""
+    assert spacing_preview("3/", True, spacing_from_text) == "not a pixel spacing yet"
+
+
 def test_the_real_dialog_says_a_bad_value_and_stays_open(qtbot):
     """The dialog itself: a value that is not a positive number is said in it (it stays open); µm typed are taken as
     µm; Clear answers "clear"."""
