@@ -113,6 +113,69 @@ def test_a_round_rolled_back_and_run_again_unseen_is_followed(studio, said, qtbo
     assert _outside(said) == []  # told once: the next looks see what the panels were told
 
 
+def _run_round_1_again_unseen(studio, qtbot, tmp_path):
+    """Rounds 0 and 1 committed and told, round 1 shown in Review; then, while the watcher does not look (a question
+    open), another program rolls round 1 back and commits it again with other maps and signals. The new map."""
+    from vessel_studio.io.images import write_prob
+    from vessel_studio.store import Project, RoundRecord
+
+    proj = studio.project
+    image_id = proj.images[0].id
+    shape = proj.images[0].shape[:2]
+    commit_rounds(proj, tmp_path, {i: {image_id: fake_probability(shape, 50 + i)} for i in range(2)})
+    review = studio.panels["Review"]
+    qtbot.waitUntil(lambda: review.show_round.count() == 4, timeout=5000)
+    review.show_round.setCurrentText("round 1")
+    old = fake_probability(shape, 51)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, old), timeout=5000)
+    studio._watch.stop()  # the watcher not looking (as while a question is open)
+    other = Project.open(proj.folder)
+    other.rollback(0)
+    new = fake_probability(shape, 52)
+    src = tmp_path / "again"
+    (src / "pseudo").mkdir(parents=True)
+    write_prob(src / "pseudo" / f"{image_id}.tif", new)
+    other.commit_round(src, RoundRecord(index=1, folder="", metrics={"vessel_fraction": 0.2}))
+    return new
+
+
+@pytest.mark.parametrize("how", ["save", "discard", "remove"])
+def test_a_round_run_again_unseen_is_told_at_this_windows_own_write(studio, said, qtbot, tmp_path, how):
+    """Session 47 QA (STARE, real terminal): round 1 rolled back and run again in a terminal while "Unsaved
+    correction" was open, answered Save: the save's ``images_changed`` made the studio take the manifest as told, so
+    the watcher never said it, and the Adaptation panel kept the gone round's signals (and form). The same with the
+    questions of Discard saved mask and of Remove from project. Now the change is told, and this window's own line
+    comes after it."""
+    review, adapt = studio.panels["Review"], studio.panels["Adaptation"]
+    if how == "discard":  # a saved mask to discard, saved while the watcher looks
+        review.mask_layer.data[3:6, 3:6] = 1
+        review._edited()
+        assert review.save()
+    new = _run_round_1_again_unseen(studio, qtbot, tmp_path)
+    said.clear()
+    if how == "save":
+        review.mask_layer.data[3:6, 3:6] = 1
+        review._edited()
+        assert review.save()
+        mine = "saved the corrected mask of"
+    elif how == "discard":
+        assert review.discard_saved()
+        mine = "discarded the saved mask of"
+    else:
+        assert studio.remove_images([studio.project.images[-1].id])
+        mine = "removed 1 image(s) from the project"
+    # told before this window's own line, which the status bar keeps (a save's note on the rounds that train on it)
+    assert [s for s in said if mine in s or "outside" in s][-2:] == [
+        "the project was changed outside this window: round(s) run again: 1", next(s for s in said if mine in s)]
+    assert mine in said[-1]
+    assert adapt.plot.series["vessel_fraction"][1] == pytest.approx(0.2)  # the new round's signal, not 0.1
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, new), timeout=5000)
+    studio._watch.start()
+    said.clear()
+    qtbot.wait(200)  # the watcher's looks (every 30 ms): told once
+    assert _outside(said) == []
+
+
 def test_rounds_pruned_and_restored_elsewhere_are_said(studio, said, qtbot, tmp_path):
     """A prune and a restore in a terminal (``rounds --prune`` / ``--restore``) are said by name; a restore was
     "manifest rewritten" before session 47."""

@@ -595,7 +595,9 @@ class CorrectionMixin:
                 pass
             if tasks.stat_key(path) is None:
                 self._put_back_ended_draft(proj, job.image_id)
-        self.studio.images_changed.emit()
+        # and rounds another program changed while this save waited (a question open, a large mask written): told
+        # before the save's line (``Studio.images_changed_here``)
+        self.studio.images_changed_here()
         if job.state_error is not None:
             dialogs.error(self, "Cannot mark the image reviewed", str(job.state_error))
             self.studio.status.emit(f"saved the corrected mask of {name}" + self._saved_note())
@@ -700,11 +702,11 @@ class CorrectionMixin:
                 proj.set_state(image_id, "predicted")  # a source-only prediction, as segmenting sets it
         except (ValueError, OSError, KeyError) as exc:
             dialogs.error(self, "Cannot discard the saved mask", str(exc))
-            self.studio.images_changed.emit()
+            self.studio.images_changed_here()
             return False
         self._draft_digest = None
         self._reload_maps()  # the prediction at the mask threshold; "mask from" says so
-        self.studio.images_changed.emit()
+        self.studio.images_changed_here()  # and rounds changed elsewhere while its question was open
         self.studio.status.emit(f"discarded the saved mask of {rec.name}: it shows its prediction again")
         return True
 

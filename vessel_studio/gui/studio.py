@@ -340,7 +340,7 @@ class Studio(WatchMixin, QObject):
         if self.current_id in gone:  # the image after it (else before it) that stays
             following = self._following(self.current_id, order, {x for x in order if x not in gone})
             self.current_id = None
-        self.images_changed.emit()
+        self.images_changed_here()  # and rounds changed elsewhere while its question was open
         self.status.emit(f"removed {len(records)} image(s) from the project: {', '.join(r.name for r in records)}")
         if following is not None:
             self.select_image(following)

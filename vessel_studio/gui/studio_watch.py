@@ -151,6 +151,22 @@ class WatchMixin:
         self._tell_outside(self.project_changed)
         self.images_changed.emit()
 
+    def images_changed_here(self) -> None:
+        """This window changed images or their states only (a correction saved, accepted or discarded, images
+        removed): the panels are told ``images_changed``, and the studio then takes the manifest as told
+        (``_remember``). Rounds or the source another program changed meanwhile and the watcher had not told yet (it
+        looks at nothing while a question is open or a large mask is written, and acts on a change at its second
+        look) are told first, as the watcher tells them (its ``images_changed`` included); the caller's own status
+        line comes after, and the status bar keeps it (a save's note on which rounds train on the mask). Session 47 QA:
+        round 1 rolled back and run again in a terminal while "Unsaved correction" was open, answered Save: that save's
+        ``images_changed`` took the new round as told, nothing was said, and the Adaptation panel kept the gone
+        round's signals and form (rounds added meanwhile were missed the same way)."""
+        missed = self._rounds_changed_meanwhile()
+        if missed is None:
+            self.images_changed.emit()
+        else:
+            self._outside_changed(*missed)
+
     def _saved_elsewhere(self) -> None:
         """The saved correction of the image on screen replaced by another window while its state stayed (a second
         Save there: "corrected" again): the Review panel follows it (``ReviewPanel.saved_elsewhere``); the
