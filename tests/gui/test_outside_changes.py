@@ -176,6 +176,28 @@ def test_a_round_run_again_unseen_is_told_at_this_windows_own_write(studio, said
     assert _outside(said) == []
 
 
+def test_a_round_run_again_unseen_waits_for_the_question_at_this_windows_own_write(studio, said, qtbot, tmp_path):
+    """This window's write landing while a question is open (a large mask's save from its worker): the round run again
+    elsewhere is not told under the question (its answer applies to what it named), nor lost: the watcher tells it
+    once the question is closed."""
+    adapt = studio.panels["Adaptation"]
+    new = _run_round_1_again_unseen(studio, qtbot, tmp_path)
+    said.clear()
+    box = open_modal(studio.viewer.window._qt_window)
+    try:
+        studio.images_changed_here()
+        studio._watch.start()
+        qtbot.wait(200)
+        assert _outside(said) == []
+        assert adapt.plot.series["vessel_fraction"][1] == pytest.approx(0.1)
+    finally:
+        box.close()
+    qtbot.waitUntil(lambda: _outside(said) == ["the project was changed outside this window: round(s) run again: 1"],
+                    timeout=5000)
+    assert adapt.plot.series["vessel_fraction"][1] == pytest.approx(0.2)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, new), timeout=5000)
+
+
 def test_rounds_pruned_and_restored_elsewhere_are_said(studio, said, qtbot, tmp_path):
     """A prune and a restore in a terminal (``rounds --prune`` / ``--restore``) are said by name; a restore was
     "manifest rewritten" before session 47."""

@@ -160,10 +160,18 @@ class WatchMixin:
         line comes after, and the status bar keeps it (a save's note on which rounds train on the mask). Session 47 QA:
         round 1 rolled back and run again in a terminal while "Unsaved correction" was open, answered Save: that save's
         ``images_changed`` took the new round as told, nothing was said, and the Adaptation panel kept the gone
-        round's signals and form (rounds added meanwhile were missed the same way)."""
+        round's signals and form (rounds added meanwhile were missed the same way). While a question is open (a
+        large mask's save landing from its worker then) nothing changes under it: the panels are told the images
+        only, and the watcher tells the rounds once it is closed."""
         missed = self._rounds_changed_meanwhile()
         if missed is None:
             self.images_changed.emit()
+        elif dialogs.question_open():
+            told = missed[0]
+            self.images_changed.emit()  # (``_remember``: the manifest as it is now)
+            proj, now = self._known
+            if now is not None:  # the rounds and source as the panels were told them: the watcher sees the change
+                self._known = (proj, {**now, "rounds": told["rounds"], "source": told["source"]})
         else:
             self._outside_changed(*missed)
 
