@@ -139,8 +139,8 @@ def _run_round_1_again_unseen(studio, qtbot, tmp_path):
     return new
 
 
-@pytest.mark.parametrize("how", ["save", "discard", "remove"])
-def test_a_round_run_again_unseen_is_told_at_this_windows_own_write(studio, said, qtbot, tmp_path, how):
+@pytest.mark.parametrize("how", ["save", "discard", "remove", "spacing"])
+def test_a_round_run_again_unseen_is_told_at_this_windows_own_write(studio, said, qtbot, tmp_path, monkeypatch, how):
     """Session 47 QA (STARE, real terminal): round 1 rolled back and run again in a terminal while "Unsaved
     correction" was open, answered Save: the save's ``images_changed`` made the studio take the manifest as told, so
     the watcher never said it, and the Adaptation panel kept the gone round's signals (and form). The same with the
@@ -161,9 +161,19 @@ def test_a_round_run_again_unseen_is_told_at_this_windows_own_write(studio, said
     elif how == "discard":
         assert review.discard_saved()
         mine = "discarded the saved mask of"
-    else:
+    elif how == "remove":
         assert studio.remove_images([studio.project.images[-1].id])
         mine = "removed 1 image(s) from the project"
+    else:  # the Project panel's Set pixel spacing…, written in a worker
+        from vessel_studio.gui import dialogs as dialogs_mod
+
+        panel = studio.panels["Project"]
+        monkeypatch.setattr(dialogs_mod, "ask_pixel_spacing", lambda parent, text, current_um=None: ("set", (0.01, 0.01)))
+        panel.list.clearSelection()
+        panel._items[studio.project.images[0].id].setSelected(True)
+        assert panel.set_spacing_selected()
+        qtbot.waitUntil(lambda: panel._spacing_key is None, timeout=5000)
+        mine = "pixel spacing of 1 image(s): "
     # told before this window's own line, which the status bar keeps (a save's note on the rounds that train on it)
     assert [s for s in said if mine in s or "outside" in s][-2:] == [
         "the project was changed outside this window: round(s) run again: 1", next(s for s in said if mine in s)]

@@ -316,7 +316,7 @@ class ProjectPanel(QWidget):
             return
         if proj is None or proj.folder != key[0]:  # another project opened meanwhile: written, nothing to show
             return
-        self.studio.images_changed.emit()
+        self.studio.images_changed_here()  # and rounds another program changed meanwhile, told first
         records = value or []
         if records:
             self.studio.status.emit(f"pixel spacing of {len(records)} image(s): {_spacing_said(records[0])}; the "
