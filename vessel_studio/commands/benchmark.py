@@ -18,8 +18,10 @@ import sys
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("pair", choices=["drive-octa500", "drive-chase", "drive-stare"], help="source -> target pair")
-    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default="cpu",
+                   help="size of the training and adaptation (default %(default)s)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                   help="run the protocol once per seed; the report gives the mean and sd over them (default 0 1 2)")
     p.add_argument("--data", default=None, help="datasets root (default: ../shared/data or $VESSEL_STUDIO_DATA)")
     p.add_argument("--out", default=None,
                    help="results folder (default: WORK/PAIR/report, so that a run never overwrites the committed "
@@ -35,11 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seg-steps", type=int, default=None, help="steps of the baseline segmenters (default: preset)")
     p.add_argument("--source-generator", default="fundus-generator",
                    help="source generator folder/name, or 'train' to train one on the source split only")
-    p.add_argument("--source-generator-steps", type=int, default=None)
+    p.add_argument("--source-generator-steps", type=int, default=None,
+                   help="with --source-generator train: its training steps (default: the preset's gen_steps)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="AdaptConfig overrides, e.g. --set gen_steps=500 rounds=2")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--note", action="append", default=[], help="a note written into the report")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--note", action="append", default=[], help="a note written into the report; repeatable")
     p.add_argument("--save-segmenter", action="store_true",
                    help="save the first seed's adapted segmenter (fp16) under OUT/segmenter")
     p.add_argument("--report-only", action="store_true", help="assemble the report from cached parts")

@@ -16,17 +16,18 @@ import numpy as np
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="fundus-generator", help="generator folder or bundled name")
-    p.add_argument("--images", required=True)
+    p.add_argument("--images", required=True, help="folder of images to invert and reconstruct")
     p.add_argument("--masks", default=None, help="vessel masks paired by name (for a conditioned model)")
     p.add_argument("--fov", default=None, help="FOV masks paired by name")
-    p.add_argument("--t0", type=float, default=0.3)
-    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--t0", type=float, default=0.3,
+                   help="inversion depth as a fraction of the diffusion schedule (default %(default)s)")
+    p.add_argument("--steps", type=int, default=50, help="DDIM steps over the full schedule (default %(default)s)")
     p.add_argument("--size", type=int, default=None, help="check random crops of this side (default: whole images)")
-    p.add_argument("--count", type=int, default=None, help="number of crops (with --size) or images to check")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default=None)
+    p.add_argument("--count", type=int, default=None, help="number of crops (with --size; default 16) or images to check (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the crops (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=16, help="crops per model call (default %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the CPU, even with a GPU)")
 
 
 def run(args) -> int:

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"batches of crops to average over (default {NORM_BATCHES})")
     p.add_argument("--crop", type=int, default=64, help="crop size in pixels (default 64, the cpu preset's)")
     p.add_argument("--batch-size", type=int, default=8, help="crops per batch (default 8, the cpu preset's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the crops (default %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one)")
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="where to create the project (must not hold one)")
-    parser.add_argument("--modality", choices=("fundus", "octa"), default="fundus")
+    parser.add_argument("--modality", choices=("fundus", "octa"), default="fundus",
+                        help="kind of synthetic images (default %(default)s)")
     parser.add_argument("-n", "--count", type=int, default=6, help="number of images (default 6)")
     parser.add_argument("--size", type=int, default=None, help="image side in px (default 512 fundus, 304 OCTA)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the images (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,18 +13,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", required=True, help="folder of training images")
     p.add_argument("--masks", default=None, help="folder of vessel masks paired by name (conditioned model)")
     p.add_argument("--fov", default=None, help="folder of FOV masks paired by name (fundus; estimated if absent)")
-    p.add_argument("--modality", required=True, choices=["fundus", "octa"], help="preprocessing defaults")
-    p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "gpu"])
+    p.add_argument("--modality", required=True, choices=["fundus", "octa"],
+                   help="the images' modality: sets their preprocessing")
+    p.add_argument("--preset", default="cpu", choices=["tiny", "cpu", "gpu"],
+                   help="model and training size: tiny (20 steps, for tests), cpu (2400 steps, batch 16, crop 64), "
+                        "gpu (6000 steps, batch 32, crop 128) (default %(default)s)")
     p.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--crop-size", type=int, default=None)
-    p.add_argument("--cond-dropout", type=float, default=None)
-    p.add_argument("--init", default=None, help="generator folder to fine-tune from")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--checkpoint-dir", default=None, help="save/resume training state here")
-    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
-    p.add_argument("--device", default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="crops per step (default: the preset's)")
+    p.add_argument("--crop-size", type=int, default=None,
+                   help="side of the training crops in model pixels (default: the preset's)")
+    p.add_argument("--cond-dropout", type=float, default=None,
+                   help="with --masks: probability in [0, 1] of training a sample without its mask, so that the "
+                        "model also works unconditioned (default: the preset's, 0.2)")
+    p.add_argument("--init", default=None, help="generator folder or bundled name to fine-tune from (default: start fresh)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the crops, noise and initial weights (default %(default)s)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--checkpoint-dir", default=None, help="save resumable checkpoints here (and resume from them)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="steps between checkpoints (default: the preset's)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one; $VESSEL_STUDIO_DEVICE "
+                        "overrides the default)")
     p.add_argument("--half", action="store_true", help="save weights as float16")
     p.add_argument("--out", required=True, help="model folder to write")
 

@@ -15,12 +15,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", required=True, help="folder of training images")
     p.add_argument("--labels", required=True, help="folder of vessel labels (paired by stem)")
     p.add_argument("--fov", default=None, help="folder of FOV masks (default: estimated for fundus, whole image for OCTA)")
-    p.add_argument("--modality", choices=("fundus", "octa"), default="fundus")
-    p.add_argument("--preset", choices=("tiny", "cpu", "gpu"), default="cpu")
+    p.add_argument("--modality", choices=("fundus", "octa"), default="fundus",
+                   help="the images' modality: sets their preprocessing (default %(default)s)")
+    p.add_argument("--preset", choices=("tiny", "cpu", "gpu"), default="cpu",
+                   help="training size: tiny (4 steps, for tests), cpu (2000 steps, batch 8, crop 64), "
+                        "gpu (3000 steps, batch 32, crop 128) (default %(default)s)")
     p.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--crop", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=None, help="crops per step (default: the preset's)")
+    p.add_argument("--crop", type=int, default=None,
+                   help="side of the training crops in model pixels, at least 8 (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the crops, augmentation and initial weights (default %(default)s)")
     p.add_argument("--init", default=None, help="fine-tune this model (folder or bundled name) instead of starting fresh")
     p.add_argument("--fov-diameter", type=float, default=None,
                    help="fundus: FOV diameter (px) to rescale to (default 540); 0 = native resolution")
