@@ -255,3 +255,34 @@ def test_check_inversion_refuses_a_size_larger_than_an_image(models, capsys, mon
     assert err == (f"vessel-studio check-inversion: error: {images / 'im0.png'}: the smallest image is 40×40 px, "
                    "smaller than --size 48; crops would be mostly padding, so choose --size of at most 40 "
                    "(nothing was inverted)")
+
+
+@pytest.mark.parametrize("command", ["check-inversion", "translate"])
+def test_inversion_commands_take_the_gpu_when_there_is_one(models, tmp_path, capsys, monkeypatch, command):
+    """check-inversion and translate without --device chose the device as segment, train-* and adapt do
+    (``device.pick_device``: a CUDA GPU when there is one, ``VESSEL_STUDIO_DEVICE``); before session 47 they left the
+    models on the CPU even on a GPU machine. A CUDA device asked for on a machine without one is a clear error before
+    any model is read."""
+    from vessel_studio import device as device_mod
+    from vessel_studio.models import generator as generator_mod
+
+    root, images, masks = models
+    argv = {"check-inversion": ["check-inversion", "--model", str(root / "src"), "--images", str(images), "--masks",
+                                str(masks), "--steps", "2", "--count", "1"],
+            "translate": ["translate", "--source-images", str(images), "--source-masks", str(masks), "--source-gen",
+                          str(root / "src"), "--target-gen", str(root / "tgt"), "--out", str(tmp_path / "out"),
+                          "--count", "2", "--size", "16", "--steps", "2"]}[command]
+    asked, loaded = [], []
+    real_pick, real_load = device_mod.pick_device, generator_mod.Generator.load.__func__
+    monkeypatch.setattr(device_mod, "pick_device", lambda requested=None: asked.append(requested) or real_pick("cpu"))
+    monkeypatch.setattr(generator_mod.Generator, "load", classmethod(
+        lambda cls, path, *, device=None: loaded.append(device) or real_load(cls, path, device=device)))
+    assert main(argv) == 0
+    assert asked == [None]  # the default: pick_device decides (here: the CPU, this machine has no GPU)
+    assert loaded and all(d == torch.device("cpu") for d in loaded)
+    monkeypatch.setattr(device_mod, "pick_device", real_pick)
+    if not torch.cuda.is_available():
+        loaded.clear()
+        assert main(argv + ["--device", "cuda"]) == 2
+        assert "no CUDA GPU is available" in capsys.readouterr().err
+        assert loaded == []  # said before any model was read

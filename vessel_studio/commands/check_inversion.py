@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of the crops (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=16, help="crops per model call (default %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the CPU, even with a GPU)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one, else the CPU)")
 
 
 def run(args) -> int:
@@ -37,13 +37,17 @@ def run(args) -> int:
     from vessel_studio.adaptation.inversion import psnr, reconstruct
     from vessel_studio.events import run as run_job
     from vessel_studio.commands.checks import check_at_least
+    from vessel_studio.device import pick_device
     from vessel_studio.models.generator import Generator
     from vessel_studio.preprocess import Preprocessing
 
     check_at_least(args, size=8, count=1, batch_size=1)
     if args.threads:
         torch.set_num_threads(args.threads)
-    gen = Generator.load(args.model, device=args.device)
+    # the GPU when there is one, as segment, train-* and adapt do (before session 47 None left the models on the
+    # CPU even with a GPU); a wrong --device is said before any model is read
+    device = pick_device(args.device)
+    gen = Generator.load(args.model, device=device)
     if gen.conditioned and args.masks is None:
         print(f"warning: {args.model} is a mask-conditioned generator and no --masks were given: inverting "
               "without its condition (expect a lower PSNR than with the vessel masks)", file=sys.stderr)
@@ -71,7 +75,7 @@ def run(args) -> int:
         imgs = np.stack([items[i][1] for i in group])
         msk = None if items[group[0]][2] is None else np.stack([items[i][2] for i in group])
         rec = run_job(reconstruct(gen, imgs, msk, t0=args.t0, steps=args.steps, batch_size=args.batch_size,
-                                  device=args.device))
+                                  device=device))
         for j, i in enumerate(group):
             v = psnr(rec[j], imgs[j])
             values.append(v)

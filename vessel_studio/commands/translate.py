@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--montage-rows", type=int, default=6, help="pairs shown in the montage (default %(default)s)")
     p.add_argument("--target-images", default=None, help="real target images, for the montage's last column")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: the CPU, even with a GPU)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: a CUDA GPU when there is one, else the CPU)")
 
 
 def to_uint8(u: np.ndarray) -> np.ndarray:
@@ -116,6 +116,7 @@ def run(args) -> int:
     from vessel_studio.io import write_mask
     from vessel_studio.io.atomic import atomic_dir
     from vessel_studio.models.folder import hash_folder
+    from vessel_studio.device import pick_device
     from vessel_studio.models.generator import Generator
     from vessel_studio.preprocess import Preprocessing
 
@@ -128,8 +129,11 @@ def run(args) -> int:
     if not 0 <= args.vessel_min < 1:
         raise ValueError(f"--vessel-min is a fraction of a crop's pixels in [0, 1), got {args.vessel_min}")
     check_out_folder(args.out, replaceable=_is_translation)
-    src = Generator.load(args.source_gen, device=args.device)
-    tgt = Generator.load(args.target_gen, device=args.device)
+    # the GPU when there is one, as segment, train-* and adapt do (before session 47 None left the models on the
+    # CPU even with a GPU); a wrong --device is said before any model is read
+    device = pick_device(args.device)
+    src = Generator.load(args.source_gen, device=device)
+    tgt = Generator.load(args.target_gen, device=device)
     prep = src.preprocessing if isinstance(src.preprocessing, Preprocessing) else Preprocessing.for_modality("fundus")
     data = load_folder(args.source_images, args.source_masks, args.source_fov, prep=prep)
     if not any(m.any() for m in data.masks):
@@ -147,7 +151,7 @@ def run(args) -> int:
     try:
         res = run_job(translate(src, tgt, crops, masks, t0=args.t0, steps=args.steps, mode=args.mode,
                                 seed=args.seed, target_masks=args.target_masks, batch_size=args.batch_size,
-                                device=args.device), bar)
+                                device=device), bar)
     finally:
         bar.close()
     seconds = time.perf_counter() - t_start
