@@ -82,27 +82,8 @@ def test_a_round_rolled_back_and_run_again_unseen_is_followed(studio, said, qtbo
     """Round 1 rolled back and committed again by another program while the watcher did not look (this window's
     job or a question: it looks at nothing then): the same round numbers, another round 1. Before session 47 the
     watcher compared the rounds' numbers only and told nothing: Review kept the gone round's map on screen."""
-    from vessel_studio.io.images import write_prob
-    from vessel_studio.store import Project, RoundRecord
-
-    proj = studio.project
-    image_id = proj.images[0].id
-    shape = proj.images[0].shape[:2]
-    commit_rounds(proj, tmp_path, {i: {image_id: fake_probability(shape, 30 + i)} for i in range(2)})
-    review = studio.panels["Review"]
-    qtbot.waitUntil(lambda: review.show_round.count() == 4, timeout=5000)
-    review.show_round.setCurrentText("round 1")
-    old = fake_probability(shape, 31)
-    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, old), timeout=5000)
-    studio._watch.stop()  # the watcher not looking (as while this window's own job runs)
+    new = _run_round_1_again_unseen(studio, qtbot, tmp_path)
     said.clear()
-    other = Project.open(proj.folder)
-    other.rollback(0)
-    new = fake_probability(shape, 32)
-    src = tmp_path / "again"
-    (src / "pseudo").mkdir(parents=True)
-    write_prob(src / "pseudo" / f"{image_id}.tif", new)
-    other.commit_round(src, RoundRecord(index=1, folder="", metrics={"vessel_fraction": 0.2}))
     studio._look_outside()
     studio._look_outside()
     assert _outside(said) == ["the project was changed outside this window: round(s) run again: 1"]
