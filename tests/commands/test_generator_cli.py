@@ -286,3 +286,18 @@ def test_inversion_commands_take_the_gpu_when_there_is_one(models, tmp_path, cap
         assert main(argv + ["--device", "cuda"]) == 2
         assert "no CUDA GPU is available" in capsys.readouterr().err
         assert loaded == []  # said before any model was read
+
+
+def test_cond_dropout_given_with_init_is_taken(models, tmp_path):
+    """Fine-tuning (``--init``) takes the model's settings from the generator it starts from; ``--cond-dropout`` given
+    beside it was dropped without a word before session 47 (the fine-tuned model recorded the start's 0.2). It wins
+    now; without it the start's is kept."""
+    root, images, masks = models
+    common = ["--images", str(images), "--masks", str(masks), "--modality", "octa", "--preset", "tiny", "--steps", "1",
+              "--crop-size", "16", "--batch-size", "2", "--init", str(root / "src")]
+    assert main(["train-generator", *common, "--cond-dropout", "0", "--out", str(tmp_path / "ft0")]) == 0
+    assert main(["train-generator", *common, "--out", str(tmp_path / "ft")]) == 0
+    start = json.loads((root / "src" / "config.json").read_text())["architecture"]["cond_dropout"]
+    assert start == 0.2
+    assert json.loads((tmp_path / "ft0" / "config.json").read_text())["architecture"]["cond_dropout"] == 0.0
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["architecture"]["cond_dropout"] == start

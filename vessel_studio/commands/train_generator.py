@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="side of the training crops in model pixels (default: the preset's)")
     p.add_argument("--cond-dropout", type=float, default=None,
                    help="with --masks: probability in [0, 1] of training a sample without its mask, so that the "
-                        "model also works unconditioned (default: the preset's, 0.2)")
+                        "model also works unconditioned (default: the preset's, 0.2; with --init, that generator's)")
     p.add_argument("--init", default=None, help="generator folder or bundled name to fine-tune from (default: start fresh)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the crops, noise and initial weights (default %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
@@ -62,6 +62,16 @@ def run(args) -> int:
     cfg = GeneratorTrainConfig.preset(args.preset, **over)
     if args.cond_dropout is not None:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, cond_dropout=args.cond_dropout))
+    init = args.init
+    if init is not None and args.cond_dropout is not None:
+        # fine-tuning takes the model's settings from --init (train_generator), its condition dropout included, so
+        # --cond-dropout given with --init was ignored without a word before session 47; it wins now, as the
+        # adaptation's cond_dropout does over the generator it fine-tunes (adaptation.rounds)
+        from vessel_studio.models.generator import Generator
+
+        init = Generator.load(init)
+        init = Generator(init.unet, dataclasses.replace(init.config, cond_dropout=args.cond_dropout),
+                         init.preprocessing, conditioned=init.conditioned, training=init.training)
     prep = Preprocessing.for_modality(args.modality)
     data = load_folder(args.images, args.masks, args.fov, prep=prep)
     check_crop_fits(cfg.crop_size, data.images, data.files, option="--crop-size", prep=prep,
@@ -71,7 +81,7 @@ def run(args) -> int:
           " (unconditional)"), file=sys.stderr)
     bar = progress_bar()
     try:
-        gen = run_job(train_generator(data.images, data.masks, cfg, fovs=data.fovs, init=args.init,
+        gen = run_job(train_generator(data.images, data.masks, cfg, fovs=data.fovs, init=init,
                                       preprocessing=prep, checkpoint_dir=args.checkpoint_dir, device=device,
                                       description={"images_dir": str(args.images), "masks_dir": args.masks,
                                                    "names": data.names}), bar)
