@@ -26,3 +26,16 @@ def given_up_work(work_dir, *, deleted: bool, freed: int) -> str:
     if deleted:
         return f"its work in {work_dir} was deleted ({byte_size(freed)} freed)"
     return f"its work stays in {work_dir} until the next run starts afresh"
+
+
+def spacing_um(pair, spec: str, *, origin: str | None = None, width_first: bool = True, times: str = "×",
+               unit: str = "µm/px") -> str:
+    """A pixel spacing ``(row_mm, col_mm)`` as a person reads it, in µm at ``spec``'s precision (``".1f"``): one number
+    when the two agree at that precision, else both, the pixel's width first (the window) or its height first (the
+    command line, the spacing dialog), the order said in brackets with ``origin`` (``ImageRecord.spacing_origin``):
+    ``9.9 µm/px (set)``, ``10.0 × 20.0 µm/px (width × height, set)``, ``20.000 x 10.000 µm/px (height x width)``."""
+    row, col = (format(float(v) * 1000, spec) for v in (pair[0], pair[-1]))
+    if row == col:
+        return f"{row} {unit}" + (f" ({origin})" if origin else "")
+    first, second, order = (col, row, f"width {times} height") if width_first else (row, col, f"height {times} width")
+    return f"{first} {times} {second} {unit} ({', '.join(x for x in (order, origin) if x)})"

@@ -223,8 +223,7 @@ def stage_target_generator(ctx: RoundContext, *, masks: list[np.ndarray] | None,
             init = Generator.load(ctx.prev_generator)
         model = GeneratorConfig.preset(cfg.gen_model, cond_dropout=cfg.cond_dropout)
         if init is not None:
-            init = Generator(init.unet, dataclasses.replace(init.config, cond_dropout=cfg.cond_dropout),
-                             init.preprocessing, conditioned=init.conditioned, training=init.training)
+            init = init.with_cond_dropout(cfg.cond_dropout)
         train_cfg = GeneratorTrainConfig.preset(
             cfg.gen_model, model=init.config if init is not None else model, steps=int(steps),
             batch_size=cfg.gen_batch, crop_size=cfg.gen_crop, lr=cfg.gen_lr,

@@ -103,12 +103,11 @@ def run(args: argparse.Namespace) -> int:
 def spacing_text(rec) -> str:
     """An image's pixel spacing as the listing says it: ``9.868 µm/px (set)``, ``10.000 µm/px (from the file)``,
     ``20.000 x 10.000 µm/px (height x width, set)``, or ``spacing unknown``."""
+    from vessel_studio.wording import spacing_um
+
     if rec.pixel_spacing is None:
         return "spacing unknown"
-    row_um, col_um = (v * 1000 for v in rec.pixel_spacing)
-    if f"{row_um:.3f}" == f"{col_um:.3f}":
-        return f"{row_um:.3f} µm/px ({rec.spacing_origin})"
-    return f"{row_um:.3f} x {col_um:.3f} µm/px (height x width, {rec.spacing_origin})"
+    return spacing_um(rec.pixel_spacing, ".3f", origin=rec.spacing_origin, width_first=False, times="x")
 
 
 def _set_spacing(project, set_spacing: list[str] | None, clear_spacing: list[str] | None) -> int:

@@ -69,9 +69,7 @@ def run(args) -> int:
         # adaptation's cond_dropout does over the generator it fine-tunes (adaptation.rounds)
         from vessel_studio.models.generator import Generator
 
-        init = Generator.load(init)
-        init = Generator(init.unet, dataclasses.replace(init.config, cond_dropout=args.cond_dropout),
-                         init.preprocessing, conditioned=init.conditioned, training=init.training)
+        init = Generator.load(init).with_cond_dropout(args.cond_dropout)
     prep = Preprocessing.for_modality(args.modality)
     data = load_folder(args.images, args.masks, args.fov, prep=prep)
     check_crop_fits(cfg.crop_size, data.images, data.files, option="--crop-size", prep=prep,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
+from vessel_studio.wording import spacing_um
+
 
 def question_open() -> bool:
     """A modal dialog is open: a question (save / discard / stay, a confirmation), an error or a picker. Its event
@@ -155,9 +157,7 @@ def spacing_preview(text: str, in_um: bool, parse) -> str:
         row, col = spacing_value(text, in_um, parse)
     except ValueError:
         return "not a pixel spacing yet"
-    if row == col:
-        return f"= {row * 1000:.4g} µm per pixel"
-    return f"= {row * 1000:.4g} × {col * 1000:.4g} µm per pixel (height × width)"
+    return "= " + spacing_um((row, col), ".4g", width_first=False, unit="µm per pixel")
 
 
 def spacing_value(text: str, in_um: bool, parse) -> tuple[float, float]:

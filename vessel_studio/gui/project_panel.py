@@ -26,7 +26,7 @@ from vessel_studio.gui.jobbar import JobBar
 from vessel_studio.gui.jobs import background_priority, error_text, start_keyed, start_worker
 from vessel_studio.gui.qtutil import array_to_pixmap, napari_key, rich_name, thumbnail
 from vessel_studio.store.project import IMAGE_SUFFIXES
-from vessel_studio.wording import shown_names
+from vessel_studio.wording import shown_names, spacing_um
 
 IMAGE_FILTER = "Images (" + " ".join("*" + s for s in IMAGE_SUFFIXES) + ")"
 #: the image list's thumbnails, logical px a side. They are made at the screen's device pixels (``ProjectPanel.
@@ -79,13 +79,9 @@ def _row_text(rec) -> str:
 
 def _spacing_said(rec) -> str:
     """An image's pixel spacing as the panel says it: ``9.87 µm/px (set)``, ``… (from the file)``, or ``unknown``."""
-    pair = rec.pixel_spacing
-    if pair is None:
+    if rec.pixel_spacing is None:
         return "unknown"
-    row_um, col_um = (v * 1000 for v in pair)
-    if f"{row_um:.3g}" == f"{col_um:.3g}":
-        return f"{row_um:.3g} µm/px ({rec.spacing_origin})"
-    return f"{col_um:.3g} × {row_um:.3g} µm/px (width × height, {rec.spacing_origin})"
+    return spacing_um(rec.pixel_spacing, ".3g", origin=rec.spacing_origin)
 
 
 class ProjectPanel(QWidget):

@@ -54,6 +54,7 @@ from vessel_studio.gui.review_keys import StepKeys
 from vessel_studio.gui.review_pieces import PIECE_TIP, SIZE_TIP, SPECKS_TIP, PiecesMixin
 from vessel_studio.gui.review_shown import NONE, ShownMixin
 from vessel_studio.gui.review_workers import MapsReader, Measurer, ReadAhead, Saver, StatsReader
+from vessel_studio.wording import spacing_um
 
 AHEAD_DELAY_MS = 250
 #: the vessel measures of an edited mask are computed again this long after the last edit (a stroke's paint events,
@@ -875,9 +876,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         spacing = ", pixel spacing unknown"
         pair = rec.pixel_spacing  # the one set by a person (Project panel, session 47), else the file's
         if pair:  # (row, col) mm; a pixel taller than wide (or wider) says both
-            row_um, col_um = (float(v) * 1000 for v in (pair[0], pair[-1]))
-            spacing = (f", {row_um:.1f} µm/px ({rec.spacing_origin})" if f"{row_um:.1f}" == f"{col_um:.1f}"
-                       else f", {col_um:.1f} × {row_um:.1f} µm/px (width × height, {rec.spacing_origin})")
+            spacing = ", " + spacing_um(pair, ".1f", origin=rec.spacing_origin)
         # the name may wrap (``qtutil.rich_name``: breakable, escaped): a long one made the panel wider than its dock
         return f"<b>{rich_name(rec.name)}</b> ({pos}) — {state or rec.state}{spacing}"
 

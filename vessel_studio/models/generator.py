@@ -168,6 +168,13 @@ class Generator:
         #: the U-Net runs in channels-last memory format (see ``use_channels_last``)
         self.channels_last = False
 
+    def with_cond_dropout(self, p: float) -> "Generator":
+        """This generator (its U-Net shared, not copied) with condition dropout ``p`` in its config: what fine-tuning
+        it trains with, where ``train_generator`` takes the model's settings from the generator it starts from (the
+        adaptation's ``cond_dropout``, ``train-generator --init --cond-dropout``)."""
+        return Generator(self.unet, dataclasses.replace(self.config, cond_dropout=p), self.preprocessing,
+                         conditioned=self.conditioned, training=self.training)
+
     # -- schedules ------------------------------------------------------------------------
     def noise_scheduler(self):
         from diffusers import DDPMScheduler
