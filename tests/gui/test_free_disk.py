@@ -192,24 +192,41 @@ def test_the_panel_shows_the_free_disk(studio, monkeypatch):
 @pytest.fixture
 def rounds_with_models(studio, tmp_path, tiny_models):
     """Rounds 0-3, each with a real (tiny) segmenter and the maps of every image; rounds 0 and 2 pruned."""
+    from vessel_studio.store import prune
+
+    proj = _commit_with_models(studio, tmp_path, tiny_models, (5.0, 5.0, 5.0, 5.0))
+    prune(proj, keep=[1])
+    studio.project_changed.emit()
+    studio.images_changed.emit()
+    return proj
+
+
+@pytest.fixture
+def whole_rounds_with_models(studio, tmp_path, tiny_models):
+    """Rounds 0-3, each with a real (tiny) segmenter and the maps of every image; round 1 is the label-free hint
+    (Free disk… prunes rounds 0 and 2)."""
+    proj = _commit_with_models(studio, tmp_path, tiny_models, (9.0, 2.0, 8.0, 7.0))
+    studio.project_changed.emit()
+    studio.images_changed.emit()
+    return proj
+
+
+def _commit_with_models(studio, tmp_path, tiny_models, fragmentation):
     import shutil
 
     from vessel_studio.io.images import write_prob
-    from vessel_studio.store import RoundRecord, prune
+    from vessel_studio.store import RoundRecord
 
     proj = studio.project
     seg, _gen = tiny_models
-    for k in range(4):
+    for k, frag in enumerate(fragmentation):
         src = tmp_path / f"r{k}"
         (src / "pseudo").mkdir(parents=True)
         shutil.copytree(seg, src / "segmenter")
         for j, rec in enumerate(proj.images):
             write_prob(src / "pseudo" / f"{rec.id}.tif", fake_probability(rec.shape[:2], 10 * k + j))
         proj.commit_round(src, RoundRecord(index=k, folder="", metrics={"vessel_fraction": 0.1,
-                                                                          "fragmentation": 5.0}))
-    prune(proj, keep=[1])
-    studio.project_changed.emit()
-    studio.images_changed.emit()
+                                                                          "fragmentation": frag}))
     return proj
 
 
@@ -409,3 +426,40 @@ def test_the_roll_back_question_names_one_round_in_the_singular(studio, rounds_w
     adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 0 (maps deleted: made again first)"))
     assert adapt.rollback() is False
     assert "then rounds 1, 2, 3 of this project are deleted (models, pseudo-labels, samples)." in questions[-1]
+
+
+@pytest.mark.parametrize("chosen_meanwhile", [False, True])
+def test_a_round_chosen_when_pruned_is_chosen_again_once_its_maps_are_made_again(
+        studio, whole_rounds_with_models, qtbot, dialogs, chosen_meanwhile):
+    """Session 47 QA: round 2 chosen in Show, "Free disk…" pruned it (Show fell back to the latest round, the line
+    saying "round 2 was pruned (...; Adaptation: Make maps again)"); "Make maps again" made its maps (the Adaptation
+    panel said "Review shows it again"), and Show stayed on the latest round, its line still saying round 2 was
+    pruned. Show chooses round 2 again, its map on screen, and the line no longer says so; Compare with, whose round 0
+    is still pruned, keeps its fallback and its note. A choice made meanwhile (round 1) stays."""
+    proj = whole_rounds_with_models
+    adapt, review = studio.panels["Adaptation"], studio.panels["Review"]
+    image_id = review.image_id
+    review.show_round.setCurrentText("round 2")
+    review.compare.setCurrentText("round 0")
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data,
+                                           proj.prediction(image_id, round=2)), timeout=20000)
+    with qtbot.waitSignal(studio.runner.finished, timeout=20000):
+        assert adapt.free_disk() is True
+    assert [r.index for r in proj.rounds if r.pruned is not None] == [0, 2]
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data,
+                                           proj.prediction(image_id, round=3)), timeout=20000)
+    assert (review.show_round.currentText(), review.compare.currentText()) == ("latest round", "none")
+    assert "round 2 was pruned" in review.showing.text() and "round 0 was pruned" in review.showing.text()
+    if chosen_meanwhile:
+        review.show_round.setCurrentText("round 1")
+    adapt.keep_round.setCurrentIndex(_items(adapt.keep_round).index("round 2 (maps deleted: made again first)"))
+    with qtbot.waitSignal(studio.runner.finished, timeout=60000) as done:
+        assert adapt.restore_maps() is True
+    assert done.args[0].status == "done", done.args[0].error
+    shown = 1 if chosen_meanwhile else 2
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data,
+                                           proj.prediction(image_id, round=shown)), timeout=20000)
+    assert review.show_round.currentText() == f"round {shown}" and review.compare.currentText() == "none"
+    assert "round 2 was pruned" not in review.showing.text()
+    assert ("round 0 was pruned" in review.showing.text()) is not chosen_meanwhile  # a choice clears the note
+    assert not dialogs.errors

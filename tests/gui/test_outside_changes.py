@@ -714,3 +714,50 @@ def test_unsaved_edits_of_an_image_taken_out_elsewhere_are_said_lost(studio, sai
     else:
         assert line == f"the project was changed outside this window: image(s) taken out: {name}" and infos == []
     assert not review.dirty
+
+
+def test_a_round_chosen_when_pruned_elsewhere_is_chosen_again_once_restored_elsewhere(studio, said, qtbot, tmp_path):
+    """Session 47 QA: round 0 chosen in Show, pruned in a terminal (``rounds --prune``: Show fell back to the latest
+    round), then restored there (``rounds --restore 0``): Show stayed on the latest round. It chooses round 0 again
+    and shows its map; a round pruned again and rolled back elsewhere is not chosen again by a later round of that
+    number."""
+    import json
+    import shutil
+
+    import vessel_studio as vs
+    from vessel_studio.store import Project
+
+    proj = studio.project
+    review = studio.panels["Review"]
+    image_id = review.image_id
+    shape = proj.images[0].shape[:2]
+    commit_rounds(proj, tmp_path, {i: {image_id: fake_probability(shape, 50 + i)} for i in range(2)})
+    qtbot.waitUntil(lambda: "round 0" in [review.show_round.itemText(i) for i in range(review.show_round.count())],
+                    timeout=5000)
+    review.show_round.setCurrentText("round 0")
+    first = proj.prediction(image_id, round=0)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, first), timeout=10000)
+    pseudo = proj.folder / "rounds" / "round-000" / "pseudo"
+    shutil.copytree(pseudo, tmp_path / "kept")
+    other = Project.open(proj.folder)
+    vs.prune(other, keep=[])  # the maps of round 0 deleted (round 1 the latest)
+    qtbot.waitUntil(lambda: review.show_round.currentText() == "latest round", timeout=5000)
+    qtbot.waitUntil(lambda: "round 0 was pruned" in review.showing.text(), timeout=10000)
+    shutil.copytree(tmp_path / "kept", pseudo, dirs_exist_ok=True)  # what `rounds --restore 0` makes again
+    manifest = other.manifest_path
+    d = json.loads(manifest.read_text())
+    for r in d["rounds"]:
+        r.pop("pruned", None)
+        r.pop("pruned_images", None)
+    manifest.write_text(json.dumps(d))
+    qtbot.waitUntil(lambda: review.show_round.currentText() == "round 0", timeout=5000)
+    qtbot.waitUntil(lambda: np.array_equal(studio.viewer.layers["probability"].data, first), timeout=10000)
+    qtbot.waitUntil(lambda: review.showing.text().startswith("Showing round 0."), timeout=10000)
+    assert "pruned" not in review.showing.text()
+    vs.prune(Project.open(proj.folder), keep=[])  # pruned again, then rolled back and run again elsewhere
+    qtbot.waitUntil(lambda: review.show_round.currentText() == "latest round", timeout=5000)
+    Project.open(proj.folder).rollback(-1)
+    qtbot.waitUntil(lambda: review.show_round.count() == 2, timeout=5000)  # latest round, source-only
+    commit_rounds(Project.open(proj.folder), tmp_path / "again", {0: {image_id: fake_probability(shape, 60)}})
+    qtbot.waitUntil(lambda: review.show_round.count() == 3, timeout=5000)
+    assert review.show_round.currentText() == "latest round"

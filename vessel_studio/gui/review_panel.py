@@ -199,6 +199,10 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.showing = QLabel("")
         self.showing.setWordWrap(True)
         self._note = ""  # a chosen round that a roll back removed, said once beside what is shown
+        #: the round each of Show / Compare with had chosen when its maps were deleted ("Free disk…", ``rounds
+        #: --prune``), by the combo's attribute name: chosen again once its maps are made again, unless the person
+        #: chose something else meanwhile (``ShownMixin._fill_round_choices``)
+        self._pruned_choice: dict[str, int] = {}
         self._choices_for = None  # the project whose rounds the Show / Compare choices list
         self._flagged: dict[int, list[str]] = {}  # the rounds the label-free guard flags, as those choices mark them
         self.side_by_side = QCheckBox("Side by side (grid)")
@@ -572,6 +576,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # not the rounds chosen in the previous one
             self._choices_for = proj
             self._note = ""
+            self._pruned_choice = {}
             self._view_shape = None  # its first image is fitted in view
             for combo in (self.show_round, self.compare):
                 combo.blockSignals(True)

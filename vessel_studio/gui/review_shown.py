@@ -47,19 +47,30 @@ class ShownMixin:
         """List the project's rounds (``rounds``: its records, when already read) in Show and Compare with, a
         round the label-free guard flags marked "(flagged by the guard)" with its warnings as the item's tooltip
         (session 41: a person reviewing a flagged round's masks was not told); a chosen round that is gone falls back
-        to the first choice (latest round / none), a chosen round whose mark changed stays chosen. Returns the
-        chosen rounds that are gone ("round N")."""
+        to the first choice (latest round / none), a chosen round whose mark changed stays chosen. A chosen round
+        whose maps were deleted ("Free disk…", ``rounds --prune``) is chosen again once they are made again ("Make
+        maps again", ``rounds --restore``), unless another choice was made meanwhile (session 47 QA: Show stayed on
+        "latest round", and after the window's own Make maps again the line kept saying the round was pruned, while
+        the Adaptation panel said "Review shows it again"). Returns the chosen rounds that are gone ("round N")."""
         from qtpy.QtCore import Qt
 
         proj = self.studio.project
         if rounds is None:
             rounds = proj.rounds if proj is not None else []
         whole = [r.index for r in rounds if r.pruned is None]  # pruned: no maps
+        pruned = {r.index for r in rounds if r.pruned is not None}
         self._flagged = flagged_rounds(rounds)
-        gone = []
-        for combo, first in ((self.show_round, LATEST), (self.compare, NONE)):
+        gone, back = [], []
+        for name, first in (("show_round", LATEST), ("compare", NONE)):
+            combo = getattr(self, name)
             current = combo.currentText()
             chosen = round_of(current)
+            was = self._pruned_choice.get(name)
+            if was is not None and was not in pruned:  # its maps made again, or the round rolled back
+                del self._pruned_choice[name]
+                if was in whole and current == first:  # still on the choice it fell back to
+                    chosen = was
+                    back.append(f"round {was}")
             combo.blockSignals(True)
             combo.clear()
             items = [first] + ([LATEST] if first == NONE and whole else []) + [tasks.SOURCE_ONLY]
@@ -76,9 +87,14 @@ class ShownMixin:
                     combo.setCurrentIndex(start + whole.index(chosen))
                 else:
                     gone.append(f"round {chosen}")
+                    if chosen in pruned:
+                        self._pruned_choice[name] = chosen
             elif current in items:
                 combo.setCurrentText(current)
             combo.blockSignals(False)
+        if back:  # no longer "round N was pruned" beside what is shown
+            self._note = "; ".join(part for part in re.split(r"; (?=round \d+ was )", self._note) if part
+                                   and not any(part.startswith(f"{text} was ") for text in back))
         return gone
 
     def _sync_round_choices(self, rounds: list) -> None:
@@ -103,12 +119,14 @@ class ShownMixin:
 
     def _choice_changed(self, _text: str) -> None:
         self._note = ""
+        self._pruned_choice = {}  # the person's choice now: a pruned round's maps made again leave it as it is
         self._reload_maps(keep_edits=True)  # another map shown or compared: unsaved edits stay
 
     def _show_latest(self) -> None:
         """An adaptation has finished: Show its latest round (what the reviewer is to look at now). What
         was shown is kept as the comparison when that was the latest round (source-only vs latest
         becomes latest vs source-only); the labels list the new rounds."""
+        self._pruned_choice = {}
         self._fill_round_choices()
         before = self.show_round.currentText()
         if before == LATEST:
