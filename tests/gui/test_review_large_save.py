@@ -429,3 +429,38 @@ def test_an_image_taken_out_elsewhere_while_its_large_save_is_written(studio, qt
     assert [r.id for r in proj.images] == ids[1:]
     assert all(proj.correction(i) is None and not tasks.draft_path(proj, i).exists() for i in ids[1:])
     assert not proj.correction_path(image_id).exists()
+
+
+def test_closing_while_a_measure_runs_starts_no_measure_after_the_window_closed(studio, qtbot, large, monkeypatch,
+                                                                              dialogs):
+    """QA of session 48 (a 15-megapixel fundus image, the real window): Save, then close at once while the vessel
+    measures of the edits ran (~5 s at that size). The save landed during the close (``Saver.flush``) and asked to
+    measure the saved mask; the measure running then ended while the window closed, and its end started that one:
+    a second 15-megapixel measure after the window had closed, whose signals went to deleted objects (superqt's
+    "Signal source has been deleted" tracebacks on stderr). Closing drops the measure asked for meanwhile."""
+    from qtpy.QtGui import QCloseEvent
+
+    from vessel_studio.gui import tasks
+
+    review = studio.panels["Review"]
+    gate, calls = threading.Event(), []
+    real = tasks.measure_image
+
+    def measure(*args, **kw):
+        calls.append(threading.current_thread() is threading.main_thread())
+        assert gate.wait(20)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tasks, "measure_image", measure)
+    _paint(review, (40, 40))
+    review._measure()  # the edits' measures (the panel asks half a second after a stroke)
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)
+    assert review.save()  # in the worker: it lands in the close's flush, and asks for the saved mask's measures
+    threading.Timer(0.3, gate.set).start()
+    # the window's close event, as its title bar sends it (its layers still there, unlike ``viewer.close()``'s):
+    # the studio's filter lets it close, having waited for the running measure (``Studio._let_workers_end``)
+    window = studio.viewer.window._qt_window
+    assert studio.eventFilter(window, QCloseEvent()) is False
+    qtbot.wait(500)  # the measure's end is delivered
+    assert calls == [False]
+    assert not dialogs.errors

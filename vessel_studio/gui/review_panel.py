@@ -547,12 +547,16 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
 
     def _closing(self) -> None:
         """Close hook: the saves still being written land, unsaved edits go to their draft, and the reads still
-        running stop at their next file."""
+        running stop at their next file. The measures asked for meanwhile are dropped: a save landing in the close
+        asked for the saved mask's, and the end of the measure running then started it after the window had closed
+        (QA session 48: a second 15-megapixel measure, ~5 s, its signals going to deleted objects: superqt's "Signal
+        source has been deleted" tracebacks)."""
         self._saver.flush()
         self.autosave()
         self._ahead.clear()
         self._maps_wanted = None
         self._maps_reader.drop_pending()
+        self._measurer.drop_pending()
 
     # --- project / navigation ------------------------------------------------------------------
 
