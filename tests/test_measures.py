@@ -194,3 +194,28 @@ def test_a_bump_is_no_branch_but_a_short_side_vessel_is():
     m[30:48, 99:102] = True  # a side vessel 18 px out of the edge: a branch
     r = measure_vessels(m)
     assert r.n_branch_points == 1 and r.n_segments == 3
+
+
+def test_a_measure_asked_to_stop_raises_between_its_stages(monkeypatch):
+    """``stop_requested`` is asked between the stages; True stops the measure before the next one (the window's
+    measure of a 15-megapixel mask whose result it no longer wants: session 48)."""
+    import skimage.morphology
+
+    from vessel_studio.measures import MeasureStopped
+
+    m = np.zeros((100, 200), bool)
+    m[48:53, 20:180] = True
+    asked = []
+    whole = measure_vessels(m, stop_requested=lambda: asked.append(1) and False)
+    assert whole == measure_vessels(m) and len(asked) >= 5
+    skeletons = []
+    real = skimage.morphology.skeletonize
+    monkeypatch.setattr(skimage.morphology, "skeletonize", lambda x: skeletons.append(1) or real(x))
+    with pytest.raises(MeasureStopped):
+        measure_vessels(m, stop_requested=lambda: True)  # stopped after the distance map
+    assert skeletons == []
+    for k in range(1, len(asked) + 1):  # each check stops it
+        n = []
+        with pytest.raises(MeasureStopped):
+            measure_vessels(m, stop_requested=lambda: n.append(1) or len(n) >= k)
+        assert len(n) == k

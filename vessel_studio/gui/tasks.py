@@ -715,11 +715,11 @@ MEASURE_FIELDS = (
 
 
 def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | None = None, *,
-                  fov: np.ndarray | None = None, record=None) -> dict:
+                  fov: np.ndarray | None = None, record=None, stop_requested=None) -> dict:
     """Vessel measures of a mask inside the image's field of view (``fov``, else estimated from the
     image), in mm/µm when its pixel spacing is known (``ImageRecord.pixel_spacing``: the one a person set, else the
     file's). ``record``: the image's record when already read (an export's, so that its files and its measures use
-    the same spacing)."""
+    the same spacing). ``stop_requested``: ``measure_vessels``' (``MeasureStopped`` when it says True)."""
     from vessel_studio.io.fov import estimate_fov
     from vessel_studio.measures import measure_vessels
 
@@ -728,7 +728,7 @@ def measure_image(project, image_id: str, mask: np.ndarray, image: np.ndarray | 
         if image is None:
             image = project.read_image(image_id)
         fov = estimate_fov(image, modality=project.modality)
-    return measure_vessels(mask, fov=fov, spacing_mm=rec.pixel_spacing).to_dict()
+    return measure_vessels(mask, fov=fov, spacing_mm=rec.pixel_spacing, stop_requested=stop_requested).to_dict()
 
 
 def boundary_from_corrections(project, which: str | int | None = None):
