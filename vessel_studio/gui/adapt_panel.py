@@ -293,7 +293,9 @@ class AdaptPanel(QWidget):
         #: end, a restore cancelled, rounds added) rather than set back to the latest-but-one (session 35 QA)
         self._keep_choice: tuple | None = None
         rollback_row = QHBoxLayout()
-        rollback_row.addWidget(QLabel("Keep rounds up to"))
+        keep_label = QLabel("Keep rounds up to")
+        keep_label.setBuddy(self.keep_round)  # its name for a screen reader (session 48: "combo box")
+        rollback_row.addWidget(keep_label)
         rollback_row.addWidget(self.keep_round, 1)
         rollback_row.addWidget(self.btn_rollback)
         maps_row = QHBoxLayout()  # in one row with the roll back the panel was ~550 px wide

@@ -241,12 +241,21 @@ def _make_dock_sizer_class():
             except (AttributeError, RuntimeError, KeyError):  # a closed window
                 pass
 
-        def _focus_changed(self, _old, new) -> None:
+        def _focus_changed(self, old, new) -> None:
+            """The dock the focus moved into is the one the person uses; one that is a tab behind another is raised.
+            Qt moves a tab behind another off the window without hiding it, so Tab and Shift+Tab go through its
+            widgets as through the one in front (session 48 keyboard QA: from the Project panel's last button, 13
+            presses of Tab went through the Adaptation panel behind it, nothing on screen showing where the focus
+            was). Not when the window gets the focus back (``old`` is None: the person may have raised another tab
+            with the mouse meanwhile, leaving the focus behind)."""
             try:
-                docks, _panels, _win, qt_viewer = self._parts()
+                docks, _panels, win, qt_viewer = self._parts()
                 for dock in self._all_docks(qt_viewer, docks):
                     if new is not None and dock.isAncestorOf(new):
                         self._front = dock
+                        if (old is not None and not dock.isFloating() and dock.visibleRegion().isEmpty()
+                                and win.tabifiedDockWidgets(dock)):
+                            dock.raise_()
                         return
             except (AttributeError, RuntimeError, KeyError):  # a closed window
                 pass

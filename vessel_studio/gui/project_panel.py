@@ -116,6 +116,7 @@ class ProjectPanel(QWidget):
         self.btn_files = QPushButton("Add images…")
         self.list = ImageList()
         self.list.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
+        self.list.setAccessibleName("Project images")  # no label above it: a screen reader said "list" (session 48)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setToolTip("Target images of the project; double-click one (or press Enter) to correct it in the "
                              "Review panel; drop image files or folders here to add them; "

@@ -118,7 +118,7 @@ def scrolled(panel):
 
 try:
     from qtpy.QtCore import QEvent, QObject, QSize, Qt
-    from qtpy.QtWidgets import QAbstractSpinBox, QComboBox, QFrame, QScrollArea, QSlider, QWidget
+    from qtpy.QtWidgets import QAbstractSpinBox, QComboBox, QFrame, QPushButton, QScrollArea, QSlider, QWidget
 except ImportError:  # pragma: no cover - Qt without widgets
     QScrollArea = None
 
@@ -143,11 +143,21 @@ if QScrollArea is not None:
         A letter or digit typed in a drop-down list (not an editable one) goes on to napari's keys (``napari_key``)
         instead of choosing the item it starts: session 40 QA, after Show was chosen with the mouse (the focus stays
         in it), E for the eraser did nothing and S showed the source-only map; M in Queue ordered the queue by
-        uncertainty. The arrow keys still choose."""
+        uncertainty. The arrow keys still choose.
+
+        Enter (Return) presses the button with the focus, as Space does (session 48 keyboard QA: Qt presses a button
+        on Enter only in a dialog; in the panels Enter on "Next ▶" or "Save correction" did nothing).
+        """
 
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
             from qtpy.QtWidgets import QApplication
 
+            if (event.type() == QEvent.Type.KeyPress and isinstance(obj, QPushButton)
+                    and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                    and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+                if obj.isEnabled() and obj.isVisible():
+                    obj.click()
+                return True
             if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
                 QApplication.sendEvent(self.parent().verticalScrollBar(), event)  # the PanelScroll
                 return True
@@ -180,6 +190,9 @@ if QScrollArea is not None:
             self._docked = False
             wheel = _WheelToScroll(self)
             for child in panel.findChildren(QWidget):
+                if isinstance(child, QPushButton):
+                    child.installEventFilter(wheel)  # Enter presses it
+                    continue
                 if not isinstance(child, (QComboBox, QAbstractSpinBox, QSlider)):
                     continue
                 child.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not focused by a wheel passing over

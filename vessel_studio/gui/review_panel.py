@@ -260,6 +260,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self.speck_size.setSuffix(" px")
         self.speck_size.setValue(10)  # measures.speck_size of the image shown (_speck_default)
         self.speck_size.setToolTip(SIZE_TIP)
+        self.speck_size.setAccessibleName("Speck size")  # after "Remove specks <", no label (session 48: "11 px")
         self.btn_save = QPushButton("Save correction")
         self.btn_save.setToolTip("Write the corrected mask into the project (Alt+S)")
         self.btn_reviewed = QPushButton("Accept as reviewed")
