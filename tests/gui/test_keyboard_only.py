@@ -154,3 +154,124 @@ def test_enter_presses_the_panel_button_with_the_focus(studio, qtbot):
     _press(qtbot, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: review.image_id == ids[1], timeout=3000)
 
+
+def _grab(widget):
+    import numpy as np
+
+    from qtpy.QtGui import QImage
+
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    rows = np.array(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :image.width() * 4].copy()
+
+
+@pytest.mark.parametrize("control", ["btn_save", "contour", "queue", "speck_size"])
+def test_the_control_with_the_focus_is_drawn_so(studio, qtbot, control):
+    """Session 48 QA: napari's style sheet draws no keyboard focus on buttons, tick boxes, drop-down lists or number
+    boxes: the Review dock grabbed with the focus on "Save correction" and on the image were the same image. A frame
+    is drawn around the control with the focus, and nowhere else (the panel's layout does not move)."""
+    import numpy as np
+    from qtpy.QtCore import Qt
+
+    _active(studio, qtbot)
+    dock, widget = studio.docks["Review"], getattr(studio.panels["Review"], control)
+    canvas = studio.viewer.window._qt_viewer.canvas.native
+    _focus(qtbot, canvas)
+    qtbot.wait(50)
+    rest = _grab(dock)
+    widget.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(widget.hasFocus, timeout=2000)
+    qtbot.wait(50)
+    focused = _grab(dock)
+    rows, cols = np.nonzero(rest != focused)  # cols: bytes, 4 a pixel
+    assert rows.size, "the focus is not drawn"
+    box = widget.rect().translated(widget.mapTo(dock, widget.rect().topLeft()))
+    assert box.top() - 3 <= rows.min() and rows.max() <= box.bottom() + 3
+    assert box.left() - 3 <= cols.min() // 4 and cols.max() // 4 <= box.right() + 3
+    _focus(qtbot, canvas)
+    qtbot.wait(50)
+    assert (_grab(dock) == rest).all()
+
+
+def _held_job(gate):
+    """A job that waits for ``gate`` (at most 10 s) between two events."""
+    def job():
+        from vessel_studio.events import Artifact, Progress
+
+        yield Progress("x", 0, 1)
+        gate.wait(10)
+        yield Artifact("x", "held", "")
+        return 1
+
+    return job
+
+
+def test_the_focus_stays_on_the_adaptations_buttons_when_it_starts_and_is_cancelled(studio, qtbot, dialogs):
+    """Session 48 QA: Space on Run adaptation started the run and disabled the button; Qt gave the focus to the next
+    enabled control, the Adaptation dock's "hide this panel" button (Stop and Cancel were enabled after it), where a
+    second Space hid the panel; the same after Space on Cancel. Now the focus goes to "Stop after this round" (then
+    Tab: Cancel), and from Cancel it waits in the panel and is on Run adaptation again at the run's end."""
+    import threading
+
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    _active(studio, qtbot)
+    panel = studio.panels["Adaptation"]
+    studio.docks["Adaptation"].raise_()
+    _focus(qtbot, panel.btn_run)
+    gate = threading.Event()
+    assert studio.start_job("Adaptation", _held_job(gate))  # what Run adaptation starts, held
+    qtbot.wait(10)
+    assert QApplication.focusWidget() is panel.btn_stop, QApplication.focusWidget().objectName()
+    assert _press(qtbot, Qt.Key.Key_Tab) is panel.btn_cancel
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        _press(qtbot, Qt.Key.Key_Space)
+        focus = QApplication.focusWidget()
+        assert focus is not None and studio.docks["Adaptation"].isAncestorOf(focus)
+        assert focus.objectName() != "QTitleBarHideButton"
+        gate.set()
+    assert blocker.args[0].status == "cancelled"
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is panel.btn_run, timeout=3000)
+
+
+@pytest.mark.parametrize("cancel", [True, False], ids=["cancelled", "ended"])
+def test_the_focus_on_an_exports_cancel_stays_in_the_panel(studio, qtbot, dialogs, cancel):
+    """Session 48 QA: Space on the Export panel's Cancel (or the export's end, with the focus on Cancel) disabled it,
+    and Qt gave the focus to the next enabled control, the dock's "hide this panel" button. It waits in the panel."""
+    import threading
+
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    _active(studio, qtbot)
+    bar, dock = studio.panels["Export"].jobbar, studio.docks["Export"]
+    dock.raise_()
+    gate = threading.Event()
+    assert studio.start_job("Export", _held_job(gate))  # what Export… starts, held
+    _focus(qtbot, bar.btn_cancel)
+    with qtbot.waitSignal(studio.runner.finished, timeout=10000) as blocker:
+        if cancel:
+            _press(qtbot, Qt.Key.Key_Space)
+        gate.set()
+    assert blocker.args[0].status == ("cancelled" if cancel else "done")
+    focus = QApplication.focusWidget()
+    assert focus is not None and dock.isAncestorOf(focus) and focus.objectName() != "QTitleBarHideButton"
+
+
+def test_the_focus_stays_in_the_review_panel_after_discard_saved_mask(studio, qtbot, dialogs):
+    """Session 48 QA: Space on "Discard saved mask" (the Review panel's last button), answered yes, disabled it (no
+    saved mask left), and Qt gave the focus to the dock's "hide this panel" button. It waits in the panel."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    _active(studio, qtbot)
+    review, dock = studio.panels["Review"], studio.docks["Review"]
+    review.mask_layer.paint((40, 40), 1)
+    assert review.save()
+    qtbot.waitUntil(lambda: review.btn_discard.isEnabled(), timeout=3000)
+    _focus(qtbot, review.btn_discard)
+    _press(qtbot, Qt.Key.Key_Space)
+    assert dialogs.asked[-1:] and not review.btn_discard.isEnabled()
+    focus = QApplication.focusWidget()
+    assert focus is not None and dock.isAncestorOf(focus) and focus.objectName() != "QTitleBarHideButton"

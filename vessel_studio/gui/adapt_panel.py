@@ -28,7 +28,7 @@ from vessel_studio.adaptation.selection import FLAGGED_MARK, flag_kinds, flagged
 from vessel_studio.events import Artifact, Metric, Preview, Progress
 from vessel_studio.gui import dialogs, tasks
 from vessel_studio.gui.jobbar import JobBar
-from vessel_studio.gui.qtutil import fitted_pixmap, fmt_seconds
+from vessel_studio.gui.qtutil import fitted_pixmap, fmt_seconds, park_focus
 from vessel_studio.gui.review_correction import confirm_unsaved_drafts
 from vessel_studio.gui.source_panel import SourceChooser
 from vessel_studio.wording import given_up_work
@@ -199,6 +199,8 @@ class AdaptPanel(QWidget):
                                  "run there; Run adaptation later adds as many rounds as Rounds says after it (not "
                                  "the rounds left out: set Rounds to their number to finish the run), the same "
                                  "rounds as one longer run")
+        #: the panel's scroll area while it holds the focus Cancel had (``qtutil.park_focus``)
+        self._focus_parked = None
         #: "Stop after this round", asked by the job (adaptation.job.adapt's stop_requested) from its thread
         self._stop = threading.Event()
         buttons = QHBoxLayout()
@@ -924,6 +926,8 @@ class AdaptPanel(QWidget):
             return
         self.stage.setText("cancelling… (stops at the next step; the rounds this run finished are removed, "
                            "the project goes back to how it was before it)")
+        # the focus on Cancel waits in the panel and is given to Run adaptation at the run's end (``_finished``)
+        self._focus_parked = park_focus(self.btn_cancel, self.btn_stop)
         self.btn_cancel.setEnabled(False)
         self.btn_stop.setEnabled(False)
 
@@ -937,6 +941,7 @@ class AdaptPanel(QWidget):
 
     def _started(self, name: str) -> None:
         self._drop_measuring(f"{name} began meanwhile")
+        ran_here = self.btn_run.hasFocus()  # Space (Enter) on Run adaptation
         self.btn_run.setEnabled(False)
         self.keep_round.setEnabled(False)
         self.btn_rollback.setEnabled(False)
@@ -950,6 +955,8 @@ class AdaptPanel(QWidget):
         self._rerun.clear()
         self.btn_cancel.setEnabled(True)
         self.btn_stop.setEnabled(True)
+        if ran_here:  # the next control, not the dock's "hide this panel" button Qt gave it to (session 48 QA)
+            self.btn_stop.setFocus(Qt.FocusReason.OtherFocusReason)
         self.progress.setTextVisible(True)
         self.stage.setText(f"{name}: starting…")
         self.eta.setText("")
@@ -957,6 +964,9 @@ class AdaptPanel(QWidget):
 
     def _finished(self, outcome) -> None:
         self.btn_run.setEnabled(self.studio.project is not None and not self.studio.outside_job)
+        parked, self._focus_parked = self._focus_parked, None
+        if parked is not None and parked.hasFocus() and self.btn_run.isEnabled():  # Cancel had it
+            self.btn_run.setFocus(Qt.FocusReason.OtherFocusReason)
         self.btn_cancel.setEnabled(False)
         self.btn_stop.setEnabled(False)
         try:

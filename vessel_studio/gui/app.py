@@ -39,6 +39,7 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
         pass
     studio.panels.update(panels)
     studio.docks.update(docks)
+    _show_focus(viewer, [dock.widget() for dock in docks.values()])
     # files dropped on the image or on the Project, Review or Adaptation panel go to the project, not to napari's
     # readers as layers over the Review panel's; the Adaptation panel's source box and the Export panel refuse them,
     # saying where to drop; napari's File > Open… offers images to the project first (``gui.drops``)
@@ -66,6 +67,59 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     if project is not None:
         studio.open_project(Path(project))
     return studio
+
+
+#: the frame drawn around the panel control with the keyboard focus, in the napari theme's text colour
+FOCUS_STYLE = "QFocusFrame {{ border: 1px solid {colour}; border-radius: 2px; }}"
+
+
+def _show_focus(viewer, scrolls) -> None:
+    """Draw the keyboard focus on the panels' buttons, tick boxes, drop-down lists, number boxes and sliders: a
+    ``QFocusFrame`` (a frame laid over the control with the focus, ``FOCUS_STYLE``), nothing else restyled. Session 48
+    keyboard QA: napari's style sheet draws no focus on them (no ``:focus`` rule but its console's and layer list's):
+    the Review dock's grabs with the focus on "Save correction", on "Mask as contour" and on Queue were the same
+    image, pixel for pixel. A ``:focus`` border in a style sheet of the control's own made a focused drop-down 2 px
+    taller (the panel below it moved) and, set on the panels, made the Project panel's disabled buttons 2 px lower."""
+    import weakref
+
+    from qtpy.QtWidgets import QAbstractSpinBox, QApplication, QCheckBox, QComboBox, QFocusFrame, QPushButton, QSlider
+
+    refs = [weakref.ref(scroll) for scroll in scrolls]  # held by the application's signal: not the panels (leak check)
+    viewer_ref = weakref.ref(viewer)
+    kinds = (QPushButton, QComboBox, QAbstractSpinBox, QSlider, QCheckBox)
+    frame = QFocusFrame(scrolls[0])
+    frame_ref = weakref.ref(frame)
+
+    def colour() -> str:
+        try:
+            from napari.utils.theme import get_theme
+
+            return get_theme(viewer_ref().theme).text.as_hex()
+        except Exception:  # noqa: BLE001 - another napari, a closed viewer: a colour that shows on its dark theme
+            return "#f0f1f2"
+
+    def changed(_old, new) -> None:
+        box = frame_ref()
+        if box is None:
+            return
+        try:
+            if isinstance(new, kinds) and any(ref() is not None and ref().isAncestorOf(new) for ref in refs):
+                box.setStyleSheet(FOCUS_STYLE.format(colour=colour()))
+                box.setWidget(new)
+            elif new is not None:  # not when the window loses the focus (it comes back to the same control)
+                box.setWidget(None)
+        except RuntimeError:  # a widget being deleted
+            pass
+
+    QApplication.instance().focusChanged.connect(changed)
+    frame.destroyed.connect(lambda *_: _disconnect(QApplication.instance().focusChanged, changed))
+
+
+def _disconnect(signal, slot) -> None:
+    try:
+        signal.disconnect(slot)
+    except (RuntimeError, TypeError):
+        pass
 
 
 #: the least height of the Project dock under napari's layer controls and layer list, below which the layer list is

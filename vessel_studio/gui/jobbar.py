@@ -16,6 +16,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBox
 
 from vessel_studio.events import Progress
 from vessel_studio.gui.jobs import outcome_text
+from vessel_studio.gui.qtutil import park_focus
 
 
 CANCEL_TIP = "Stop the job at its next step"
@@ -67,6 +68,7 @@ class JobBar(QWidget):
     def _cancel_asked(self, name: str) -> None:
         """Cancel asked for here or elsewhere (closing the window during the job)."""
         if name in self.names:
+            park_focus(self.btn_cancel)  # not on to the dock's "hide this panel" button (session 48 keyboard QA)
             self.btn_cancel.setEnabled(False)
             self.label.setText(f"cancelling {name}… (stops at its next step)")
 
@@ -96,6 +98,7 @@ class JobBar(QWidget):
     def _finished(self, outcome) -> None:
         if outcome.name not in self.names:
             return
+        park_focus(self.btn_cancel)
         self.btn_cancel.setEnabled(False)
         self.btn_cancel.setToolTip(CANCEL_TIP)
         self.progress.setRange(0, 1)

@@ -111,6 +111,24 @@ def rich_name(name: str) -> str:
     return html.escape(breakable(name), quote=False)
 
 
+def park_focus(*widgets):
+    """When one of ``widgets`` (buttons about to be disabled) has the keyboard focus: give it to the scroll area
+    that holds them (the panel's ``PanelScroll``) and return that area; else None. Qt gives the focus of a disabled
+    widget to the next enabled control, which after a panel's last button is its dock's "hide this panel" button,
+    where a second Space hid the panel (session 48 keyboard QA: Space on Run adaptation, on an export's Cancel)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QAbstractScrollArea
+
+    if not any(w.hasFocus() for w in widgets):
+        return None
+    area = widgets[0].parentWidget()
+    while area is not None and not isinstance(area, QAbstractScrollArea):
+        area = area.parentWidget()
+    if area is not None:
+        area.setFocus(Qt.FocusReason.OtherFocusReason)
+    return area
+
+
 def scrolled(panel):
     """``panel`` in a :class:`PanelScroll` (the Vessel Studio window docks its panels so)."""
     return PanelScroll(panel)

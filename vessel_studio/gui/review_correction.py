@@ -23,6 +23,7 @@ import hashlib
 import numpy as np
 
 from vessel_studio.gui import dialogs, tasks
+from vessel_studio.gui.qtutil import park_focus
 from vessel_studio.gui.review_pieces import PIECE
 from vessel_studio.gui.review_workers import SaveJob
 from vessel_studio.store.project import UnknownImageError
@@ -276,11 +277,14 @@ class CorrectionMixin:
         self.btn_discard.setToolTip(busy or DISCARD_TIP)
         if self.image_id is None:
             self.edit_state.setText("")
+            park_focus(self.btn_discard)
             self.btn_discard.setEnabled(False)
             return
         proj = self.studio.project
-        self.btn_discard.setEnabled(proj is not None and proj.correction_path(self.image_id).is_file()
-                                    and busy is None)
+        can_discard = proj is not None and proj.correction_path(self.image_id).is_file() and busy is None
+        if not can_discard:  # Space on it, answered yes: the focus not on to the dock's "hide this panel" button
+            park_focus(self.btn_discard)
+        self.btn_discard.setEnabled(can_discard)
         draft = ("restored autosaved draft (not saved), older than the saved correction: edits of an earlier mask, "
                  "saving them replaces it" if self._draft_older
                  else "restored autosaved draft (not saved)")
