@@ -159,3 +159,27 @@ def test_the_real_dialog_says_a_bad_value_and_stays_open(qtbot):
 
     answer(cleared)
     assert ask_pixel_spacing(None, "Pixel spacing of 1 image(s)", 10.0) == ("clear", None)
+
+
+def test_the_dialogs_fields_have_names_and_esc_cancels(qtbot):
+    """Session 48 keyboard QA: the dialog's value field and unit had no label of their own (a screen reader said
+    "text" and "µm per pixel combo box"); each has a name, the unit a tooltip; Esc cancels (no answer)."""
+    from qtpy.QtCore import Qt, QTimer
+    from qtpy.QtWidgets import QApplication, QComboBox, QLineEdit
+
+    from vessel_studio.gui.dialogs import ask_pixel_spacing
+
+    names = []
+
+    def act():
+        dlg = QApplication.activeModalWidget()
+        if dlg is None:
+            QTimer.singleShot(20, act)
+            return
+        edit, unit = dlg.findChild(QLineEdit), dlg.findChild(QComboBox)
+        names.extend([edit.accessibleName(), unit.accessibleName(), unit.toolTip()])
+        qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+
+    QTimer.singleShot(20, act)
+    assert ask_pixel_spacing(None, "Pixel spacing of 1 image(s)") is None
+    assert names[0] == "Pixel spacing" and names[1] == "Unit" and "unit" in names[2]
