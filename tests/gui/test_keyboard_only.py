@@ -275,3 +275,114 @@ def test_the_focus_stays_in_the_review_panel_after_discard_saved_mask(studio, qt
     assert dialogs.asked[-1:] and not review.btn_discard.isEnabled()
     focus = QApplication.focusWidget()
     assert focus is not None and dock.isAncestorOf(focus) and focus.objectName() != "QTitleBarHideButton"
+
+
+def _f6(qtbot, back=False):
+    """F6 (Shift+F6 with ``back``) on the widget with the focus; the widget with the focus after it."""
+    from qtpy.QtCore import Qt
+
+    return _press(qtbot, Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier if back else None)
+
+
+def _firsts(studio) -> dict:
+    """Each panel's first control Tab stops on (session 48's Tab route)."""
+    panels = studio.panels
+    return {"Project": panels["Project"].btn_new, "Adaptation": panels["Adaptation"].preset,
+            "Review": panels["Review"].btn_prev, "Export": panels["Export"].masks}
+
+
+@pytest.mark.parametrize("size, layout", [((1500, 950), "two columns"), ((1500, 768), "two columns, layer list a tab"),
+                                          ((1280, 720), "one column")],
+                         ids=["two columns", "layer list a tab", "one column"])
+def test_f6_and_shift_f6_move_the_focus_from_pane_to_pane(studio, qtbot, size, layout):
+    """Session 48 QA: Tab from the image took 31 presses to the Project panel's "New project…" and 65 to the Review
+    panel's "Segment with bundled model" (napari's status bar, layer list and layer controls first, and three title
+    bar buttons a dock); F6 did nothing. F6 goes to the next pane, the image then the Project, Adaptation, Review and
+    Export panels, each on its first control (in front: a panel behind another's tab is raised), and round to the
+    image; Shift+F6 the other way; in each of the window's dock layouts."""
+    from qtpy.QtCore import QObject
+
+    from vessel_studio.gui import app
+
+    window = _active(studio, qtbot)
+    window.resize(*size)  # laid out again (``app.DockSizer.relayout``) once the size has stayed put
+    sizer = window.findChild(QObject, app._SIZER_NAME)
+    qtbot.waitUntil(lambda: sizer.layout == layout, timeout=5000)
+    qtbot.wait(100)
+    canvas = studio.viewer.window._qt_viewer.canvas.native
+    docks, firsts = studio.docks, _firsts(studio)
+    for back in (False, True):
+        _focus(qtbot, canvas)
+        names = list(firsts)[::-1] if back else list(firsts)
+        for name in names + ["image", names[0]]:
+            focus = _f6(qtbot, back)
+            if name == "image":
+                assert focus is canvas
+                continue
+            assert focus is firsts[name], (name, focus)
+            qtbot.waitUntil(lambda: _in_view(focus), timeout=2000)
+            assert not docks[name].isFloating()
+
+
+def test_f6_from_the_layer_list_a_number_box_a_text_field_and_the_image_list(studio, qtbot):
+    """F6 and Shift+F6 reach the window's shortcut wherever the focus is: napari's layer list and a layer's name
+    being typed (between the image and the Project panel in Tab's order), the speck size's number box, the Project
+    panel's image list. From the image, F6 three times and Tab ten times reach "Segment with bundled model" (65 Tabs
+    before)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication, QLineEdit
+
+    _active(studio, qtbot)
+    qt_viewer, panels = studio.viewer.window._qt_viewer, studio.panels
+    canvas, firsts = qt_viewer.canvas.native, _firsts(studio)
+    starts = {"layer list": (qt_viewer.layers, "Project", canvas),
+              "number box": (panels["Review"].speck_size, "Export", firsts["Adaptation"]),
+              "image list": (panels["Project"].list, "Adaptation", canvas)}
+    for place, (widget, after, before) in starts.items():
+        for back, expected in ((False, firsts.get(after)), (True, before)):
+            _focus(qtbot, widget)
+            assert _f6(qtbot, back) is expected, (place, back)
+    for back, expected in ((False, firsts["Project"]), (True, canvas)):
+        _focus(qtbot, qt_viewer.layers)
+        qt_viewer.layers.edit(qt_viewer.layers.model().index(0, 0))  # a layer's name, being typed
+        qtbot.waitUntil(lambda: isinstance(QApplication.focusWidget(), QLineEdit), timeout=2000)
+        assert _f6(qtbot, back) is expected, ("name field", back)
+    _focus(qtbot, canvas)
+    presses = 0
+    for key in [Qt.Key.Key_F6] * 3 + [Qt.Key.Key_Tab] * 20:
+        presses += 1
+        if _press(qtbot, key) is panels["Review"].btn_segment:
+            break
+    assert QApplication.focusWidget() is panels["Review"].btn_segment and presses == 13
+
+
+def test_f6_goes_into_a_floated_panel_and_passes_a_closed_one(studio, qtbot):
+    """A floated panel is a pane too: F6 activates its window and gives the focus to its first control, and from it
+    goes back to the main window (its panel raised where it is a tab behind another); a closed panel is passed
+    over."""
+    from qtpy.QtWidgets import QApplication
+
+    window = _active(studio, qtbot)
+    docks, firsts = studio.docks, _firsts(studio)
+    canvas = studio.viewer.window._qt_viewer.canvas.native
+    docks["Review"].setFloating(True)
+    qtbot.waitUntil(lambda: docks["Review"].isVisible(), timeout=2000)
+    qtbot.wait(100)
+    _focus(qtbot, firsts["Adaptation"])
+    assert _f6(qtbot) is firsts["Review"]
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is docks["Review"], timeout=2000)
+    _focus(qtbot, studio.panels["Review"].speck_size)
+    qtbot.wait(50)
+    assert _f6(qtbot) is firsts["Export"]
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    assert _f6(qtbot, back=True) is firsts["Review"]
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is docks["Review"], timeout=2000)
+    docks["Project"].raise_()  # the person clicked its tab meanwhile
+    qtbot.waitUntil(lambda: not _in_view(firsts["Adaptation"]), timeout=2000)
+    assert _f6(qtbot, back=True) is firsts["Adaptation"]  # a tab behind Project: raised
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    qtbot.waitUntil(lambda: _in_view(firsts["Adaptation"]), timeout=2000)
+    docks["Adaptation"].close()  # its "hide this panel" button
+    qtbot.waitUntil(lambda: docks["Adaptation"].isHidden(), timeout=2000)
+    _focus(qtbot, canvas)
+    assert [_f6(qtbot) for _ in range(4)] == [firsts["Project"], firsts["Review"], firsts["Export"], canvas]

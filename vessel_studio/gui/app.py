@@ -40,6 +40,9 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     studio.panels.update(panels)
     studio.docks.update(docks)
     _show_focus(viewer, [dock.widget() for dock in docks.values()])
+    from vessel_studio.gui import pane_keys
+
+    pane_keys.attach(studio)  # F6 / Shift+F6: the focus to the next / previous pane (the image, the panels)
     # files dropped on the image or on the Project, Review or Adaptation panel go to the project, not to napari's
     # readers as layers over the Review panel's; the Adaptation panel's source box and the Export panel refuse them,
     # saying where to drop; napari's File > Open… offers images to the project first (``gui.drops``)
