@@ -228,11 +228,11 @@ def test_an_older_masks_measures_arriving_after_an_edit_are_dropped(studio, qtbo
     layer = review.mask_layer
     gate, calls, real = threading.Event(), [], tasks.measure_image
 
-    def gated(proj, image_id, mask, image=None, *, fov=None):
+    def gated(proj, image_id, mask, image=None, *, fov=None, stop_requested=None):
         calls.append(mask.copy())
         if len(calls) == 1:
             gate.wait(20)
-        return real(proj, image_id, mask, image, fov=fov)
+        return real(proj, image_id, mask, image, fov=fov, stop_requested=stop_requested)
 
     monkeypatch.setattr(tasks, "measure_image", gated)
     shown = []
