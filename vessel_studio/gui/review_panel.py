@@ -198,7 +198,8 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         #: what "Show" and "Compare with" draw for the image on screen ("latest round" names its round)
         self.showing = QLabel("")
         self.showing.setWordWrap(True)
-        self._note = ""  # a chosen round that a roll back removed, said once beside what is shown
+        #: the chosen rounds that a roll back or a prune removed ("round N") and why, said once beside what is shown
+        self._note: dict[str, str] = {}
         #: the round each of Show / Compare with had chosen when its maps were deleted ("Free disk…", ``rounds
         #: --prune``), by the combo's attribute name: chosen again once its maps are made again, unless the person
         #: chose something else meanwhile (``ShownMixin._fill_round_choices``)
@@ -580,7 +581,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
             # another project (or the same folder opened again): its latest round, compared with nothing,
             # not the rounds chosen in the previous one
             self._choices_for = proj
-            self._note = ""
+            self._note = {}
             self._pruned_choice = {}
             self._view_shape = None  # its first image is fitted in view
             for combo in (self.show_round, self.compare):
@@ -589,7 +590,7 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
                 combo.blockSignals(False)
             self._fill_round_choices()
         else:  # this project's rounds changed (roll back): say which chosen round is gone
-            self._note = ""
+            self._note = {}
             rounds = proj.rounds if proj is not None else []
             self._note_gone(self._fill_round_choices(rounds), rounds)
         if self.studio.project is None or self.studio.current_id is None:

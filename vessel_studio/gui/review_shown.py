@@ -92,9 +92,8 @@ class ShownMixin:
             elif current in items:
                 combo.setCurrentText(current)
             combo.blockSignals(False)
-        if back:  # no longer "round N was pruned" beside what is shown
-            self._note = "; ".join(part for part in re.split(r"; (?=round \d+ was )", self._note) if part
-                                   and not any(part.startswith(f"{text} was ") for text in back))
+        for text in back:  # no longer "round N was pruned" beside what is shown
+            self._note.pop(text, None)
         return gone
 
     def _sync_round_choices(self, rounds: list) -> None:
@@ -114,11 +113,11 @@ class ShownMixin:
         longer listed: pruned (its maps deleted) or rolled back (``rounds``: the project's records)."""
         if gone:
             pruned = {f"round {r.index}" for r in rounds if r.pruned is not None}
-            self._note = "; ".join(f"{text} was {'pruned (its maps deleted; Adaptation: Make maps again)' if text in pruned else 'rolled back'}"
-                                   for text in gone)
+            self._note = {text: "pruned (its maps deleted; Adaptation: Make maps again)" if text in pruned
+                          else "rolled back" for text in gone}
 
     def _choice_changed(self, _text: str) -> None:
-        self._note = ""
+        self._note = {}
         self._pruned_choice = {}  # the person's choice now: a pruned round's maps made again leave it as it is
         self._reload_maps(keep_edits=True)  # another map shown or compared: unsaved edits stay
 
@@ -201,7 +200,7 @@ class ShownMixin:
                 # e.g. no round yet: "latest round" is the source-only map, compared with itself
                 text += f" Compared with {name}" + (": the same map." if cgot == got else ".")
         if self._note:
-            text += f" ({self._note}.)"
+            text += " (" + "; ".join(f"{name} was {why}" for name, why in self._note.items()) + ".)"
         self._showing_text = text
         self._say_showing()
         return cgot
