@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 
 import numpy as np
 from qtpy.QtCore import QEvent, QItemSelectionModel, QSize, Qt, QTimer
@@ -158,8 +159,21 @@ class ProjectPanel(QWidget):
         self.list.itemSelectionChanged.connect(self._update_remove)
         self.btn_remove.clicked.connect(self.remove_selected)
         self.btn_spacing.clicked.connect(self.set_spacing_selected)
-        # the studio's watcher of changes made elsewhere waits for the spacing write (it is this window's change)
-        studio.busy_checks.append(self._setting_spacing)
+        # the studio's watcher of changes made elsewhere waits for the spacing write (it is this window's change);
+        # held weakly: a panel whose dock was closed is let go (session 49 QA: the studio kept every closed Project
+        # panel, connected to its signals, listing the images and making thumbnails at each change), while a write
+        # still in flight keeps it (its worker's signals hold it)
+        setting_spacing = weakref.WeakMethod(self._setting_spacing)
+
+        def busy() -> bool:
+            check = setting_spacing()
+            if check is None:  # let go: out of the list (the studio outlives its panels)
+                if busy in studio.busy_checks:
+                    studio.busy_checks.remove(busy)
+                return False
+            return check()
+
+        studio.busy_checks.append(busy)
         self._delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.list)
         self._delete.setContext(Qt.ShortcutContext.WidgetShortcut)
         self._delete.activated.connect(self.remove_selected)

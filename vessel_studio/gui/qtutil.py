@@ -195,7 +195,9 @@ if QScrollArea is not None:
         be made shorter than ~1460 px, nor narrower than the two dock columns: the canvas got 0 px).
 
         napari takes the dock's widget (this) out of the dock when the dock is closed: the panel is then
-        taken out of the scroll area as well, so that it sees itself undocked (the Review panel's ``_detach``).
+        taken out of the scroll area as well, so that it sees itself undocked (the Review panel's ``_detach``), and
+        out of its studio's ``panels`` (session 49 QA: a closed panel stayed the studio's, kept alive, until one of
+        its name was opened again from napari's Plugins menu).
         """
 
         def __init__(self, panel, parent=None):
@@ -233,4 +235,7 @@ if QScrollArea is not None:
                     panel = self.takeWidget()
                     if panel is not None:
                         panel.setParent(None)
+                        panels = getattr(getattr(panel, "studio", None), "panels", {})
+                        for name in [name for name, held in panels.items() if held is panel]:
+                            del panels[name]
             return super().event(ev)
