@@ -17,6 +17,10 @@ import numpy as np
 #: the Review panel's layers, bottom to top
 NAMES = ("image", "compare", "probability", "uncertainty", "mask")
 
+#: the metadata key of the layers made here: a layer of one of :data:`NAMES` without it is not the panel's (a person's
+#: own layer in their napari, before the panel was opened from the Plugins menu: :func:`ensure` renames it)
+OWN_KEY = "vessel_studio_layer"
+
 #: the maps are drawn with additive blending: a colormap must be black at 0, else it tints the whole
 #: image (viridis, dark purple at 0, turned every sure pixel and the black outside the FOV purple).
 #: The uncertainty's hue is apart from the probability's magma and from fundus reds; the compared map
@@ -73,13 +77,28 @@ def mask_colormap():
     return DirectLabelColormap(color_dict={None: MASK_COLOR, 0: "transparent", 1: MASK_COLOR})
 
 
-def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
+def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> list[tuple[str, str]]:
     """Make the layers that are missing, hidden and empty, in :data:`NAMES` order; connect
     ``on_paint`` to the mask layer's edits (:func:`_follow_edits`; an existing one's too: a Review panel opened
     again finds the layers of the closed one). ``image`` is made RGB (fundus);
     :func:`prepare_image` makes it gray for an OCT-A project before its first image, and an image
-    of the other kind replaces that one layer (as stepping between RGB and gray images does)."""
+    of the other kind replaces that one layer (as stepping between RGB and gray images does).
+
+    A layer of one of these names that the panel did not make (:data:`OWN_KEY`) is the person's: it is renamed as
+    napari renames a layer whose name is taken ("image [1]") and left as it was otherwise. Session 49 QA, the panel
+    opened from napari's Plugins menu in a viewer where ``image = imread(...); viewer.add_image(image)`` and
+    ``viewer.add_labels(mask)`` had made layers named "image" and "mask" (napari names a layer after the variable):
+    the panel took them for its own and emptied them, the person's data gone from the viewer. Returns ``[(name, new
+    name)]`` of the layers renamed."""
+    from napari.utils.naming import inc_name_count
+
     layers = viewer.layers
+    renamed = []
+    for name in NAMES:
+        if name in layers and not layers[name].metadata.get(OWN_KEY):
+            layer = layers[name]
+            layer.name = inc_name_count(name)  # napari's list makes it unique
+            renamed.append((name, layer.name))
     maps = {"compare": dict(colormap=COMPARE_COLORMAP, opacity=opacity),
             "probability": dict(colormap=PROBABILITY_COLORMAP, opacity=opacity),
             "uncertainty": dict(colormap=UNCERTAINTY_COLORMAP, opacity=opacity)}
@@ -87,18 +106,20 @@ def ensure(viewer, *, opacity: float, contour: bool, on_paint) -> None:
         if name in layers:
             continue
         if name == "image":
-            viewer.add_image(np.zeros(EMPTY[name], np.uint8), name=name, rgb=True, visible=False)
+            viewer.add_image(np.zeros(EMPTY[name], np.uint8), name=name, rgb=True, visible=False,
+                             metadata={OWN_KEY: True})
         elif name == "mask":
             _add_mask(viewer, np.zeros(EMPTY[name], np.uint8), opacity=opacity, contour=contour, visible=False,
                       metadata={EMPTY_KEY: True})
         else:
             viewer.add_image(np.zeros(EMPTY[name], np.float32), name=name, visible=False, blending="additive",
-                             contrast_limits=(0, 1), **maps[name])
+                             contrast_limits=(0, 1), metadata={OWN_KEY: True}, **maps[name])
     _follow_edits(layers["mask"], on_paint)
     for name in ("compare", "probability", "uncertainty"):  # data left out while hidden, put in when shown by napari's eye
         layers[name].events.visible.disconnect(_on_visible)
         layers[name].events.visible.connect(_on_visible)
     order(viewer)
+    return renamed
 
 
 def _follow_edits(layer, on_paint) -> None:
@@ -118,7 +139,7 @@ def prepare_image(viewer, *, rgb: bool) -> None:
         return
     layers.remove("image")
     shape = EMPTY["image"] if rgb else (1, 1)
-    viewer.add_image(np.zeros(shape, np.uint8), name="image", rgb=rgb, visible=False,
+    viewer.add_image(np.zeros(shape, np.uint8), name="image", rgb=rgb, visible=False, metadata={OWN_KEY: True},
                      **({} if rgb else {"colormap": "gray"}))
     order(viewer)
 
@@ -223,6 +244,7 @@ def set_layer(viewer, name: str, data, kind: str, *, placeholder_shape, visible:
         layers.remove(name)
     kw = {k: v for k, v in kw.items() if v is not None}
     layer = viewer.add_image(data, name=name, visible=visible, **kw)
+    layer.metadata[OWN_KEY] = True
     if placeholder:
         layer.metadata[PLACEHOLDER_KEY] = data
     order(viewer)
@@ -321,6 +343,7 @@ def _add_mask(viewer, data: np.ndarray, *, opacity: float, contour: bool, **kw):
     """A new ``mask`` Labels layer in the mask's colours (:func:`mask_colormap`), drawn as a contour
     or filled."""
     layer = viewer.add_labels(data, name="mask", opacity=opacity, **kw)
+    layer.metadata[OWN_KEY] = True
     layer.colormap = mask_colormap()
     layer.contour = 2 if contour else 0
     keep_strokes_in_own_cell(viewer, layer)
@@ -401,11 +424,15 @@ def on_stroke_outside(layer, method) -> None:
 
 
 def order(viewer) -> None:
-    """Put the layers in :data:`NAMES` order and make the mask the active layer."""
+    """Put the layers in :data:`NAMES` order, one after the other from where the lowest of them is, and make the mask
+    the active layer. In the Vessel Studio window they are the bottom of the list (other layers, opened later, go over
+    them); the panel opened from napari's Plugins menu in a viewer holding the person's layers adds its own over those
+    (session 49 QA: they were moved under them, and the person's image drew over the Review panel's image and mask)."""
     layers = viewer.layers
     wanted = [n for n in NAMES if n in layers]
-    for i, name in enumerate(wanted):
-        j = layers.index(name)
+    start = min((layers.index(n) for n in wanted), default=0)
+    for i, name in enumerate(wanted, start):
+        j = layers.index(name)  # at i or above it: the ones before it are in place, none of them is below start
         if j != i:
             layers.move(j, i)
     if "mask" in layers:

@@ -398,8 +398,11 @@ class ReviewPanel(ShownMixin, CorrectionMixin, PiecesMixin, QWidget):
         self._measure_timer.timeout.connect(self._measure_edits)
         # the five layers now, hidden: adding them when the first image is shown froze the window
         # ~0.6 s (opening a project, the end of the first "Adding images")
-        review_layers.ensure(self.viewer, opacity=self.opacity.value() / 100, contour=self.contour.isChecked(),
-                             on_paint=self._edited)
+        renamed = review_layers.ensure(self.viewer, opacity=self.opacity.value() / 100,
+                                       contour=self.contour.isChecked(), on_paint=self._edited)
+        if renamed:  # the person's own layers of those names (napari's Plugins menu), kept under another name
+            studio.status.emit("the Review panel's layers are named " + ", ".join(review_layers.NAMES) + ": your "
+                               + "; ".join(f"layer {old!r} is now {new!r}" for old, new in renamed))
         for name in ("compare", "probability", "uncertainty"):  # napari's eye on a map the image does not have
             self.viewer.layers[name].events.visible.connect(self._eye_on_no_map)
         self._hook_mask()  # Erase piece: the viewer's clicks, the mask layer's mode
