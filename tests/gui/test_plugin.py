@@ -13,9 +13,13 @@ WIDGETS = {"Project": "Project", "Adaptation": "Adaptation", "Review": "Review a
 
 
 def _close_dock(dock, qtbot) -> None:
-    """The dock's "close this panel" button (napari's title bar), then the deletions it queued."""
+    """The dock's "close this panel" button (napari's title bar), then the deletions it queued and the end of the
+    panel's workers (a worker running holds its panel: the Project panel's thumbnails)."""
+    from conftest import wait_for_workers
+
     dock.title.close_button.click()
     qtbot.wait(50)
+    wait_for_workers(qtbot)
     gc.collect()
 
 
@@ -69,3 +73,40 @@ def test_the_persons_own_layers_stay_when_review_opens(make_napari_viewer, sampl
     viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")
     assert [layer.name for layer in viewer.layers] == names
 
+
+def test_f6_and_the_focus_frame_in_panels_of_the_plugins_menu(make_napari_viewer, qtbot):
+    """Session 48 set F6 / Shift+F6 (``pane_keys``) and the frame around the control with the focus up for the
+    ``vessel-studio`` window only; the panels opened from napari's Plugins menu had neither (F6 did nothing). Opened in
+    any order (Review before Project), F6 goes from the image to the Project panel's first control, then the Review
+    panel's, round to the image; Shift+F6 back; one pair of keys however many panels are opened (two would make each
+    key ambiguous); the control with the focus is framed."""
+    from qtpy.QtCore import QObject, Qt
+    from qtpy.QtWidgets import QApplication, QFocusFrame
+
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    add = viewer.window.add_plugin_dock_widget
+    review_scroll = add("vessel-studio", "Review and correction")[1]
+    project_scroll = add("vessel-studio", "Project")[1]
+    add("vessel-studio", "Project")  # the menu clicked again
+    review, project = review_scroll.widget(), project_scroll.widget()
+    assert len(window.findChildren(QObject, "VesselStudioPaneKeys")) == 1
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is canvas, timeout=2000)
+
+    def f6(back=False):
+        modifier = Qt.KeyboardModifier.ShiftModifier if back else Qt.KeyboardModifier.NoModifier
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6, modifier)
+        qtbot.wait(10)
+        return QApplication.focusWidget()
+
+    assert [f6() for _ in range(3)] == [project.btn_new, review.btn_prev, canvas]
+    assert [f6(back=True) for _ in range(3)] == [review.btn_prev, project.btn_new, canvas]
+    project.btn_new.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(project.btn_new.hasFocus, timeout=2000)
+    frames = project_scroll.findChildren(QFocusFrame)
+    assert [frame.widget() for frame in frames] == [project.btn_new]

@@ -11,6 +11,11 @@ each dock's three title bar buttons); F6 three times and Tab ten times reach it 
 has F6). Window shortcuts of the main window, as Page Down and Alt+S (``review_keys``): Qt gives them the key before
 the widget with the focus (the canvas, the layer list, a number box, a text field, the image list) and in a dock
 floated out of the window too; F6 types nothing, so they stay on in text fields.
+
+The panels opened from napari's Plugins menu in a person's own napari (``plugin.py``) have the keys too (session 49:
+they had none): the first one opened attaches them to the window, once (:func:`attach` finds the ones there); a
+panel's pane is the napari dock that holds it, found from the panel (the window's are ``studio.docks``), and one that
+is a tab behind another is raised as the focus enters it (the window's ``DockSizer`` does that there).
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import weakref
 
 from qtpy.QtCore import QObject, Qt
 from qtpy.QtGui import QKeySequence
-from qtpy.QtWidgets import QApplication, QShortcut
+from qtpy.QtWidgets import QApplication, QDockWidget, QShortcut
+
+#: the object name of the window's keys (:func:`attach` adds them once)
+NAME = "VesselStudioPaneKeys"
 
 #: the panels in the order Tab visits them (their docks' order in the window), after the image
 PANES = ("Project", "Adaptation", "Review", "Export")
@@ -47,7 +55,7 @@ class PaneKeys(QObject):
 
     def __init__(self, studio, window):
         super().__init__(window)
-        self.setObjectName("VesselStudioPaneKeys")
+        self.setObjectName(NAME)
         self._studio = weakref.ref(studio)
         self.shortcuts = []
         for key, step in ((NEXT_KEY, 1), (PREVIOUS_KEY, -1)):
@@ -68,7 +76,8 @@ class PaneKeys(QObject):
         except (AttributeError, RuntimeError):  # another napari layout, a closed window
             pass
         for name in PANES:
-            dock, panel = studio.docks.get(name), studio.panels.get(name)
+            panel = studio.panels.get(name)
+            dock = studio.docks.get(name) or _dock_of(panel)  # the window's; else napari's dock of a plugin's panel
             try:
                 if dock is None or panel is None or dock.isHidden() or not dock.isAncestorOf(panel):
                     continue  # closed (napari takes the panel out of a dock closed for good: qtutil.PanelScroll)
@@ -103,13 +112,28 @@ class PaneKeys(QObject):
             if not window.isActiveWindow():  # a floated panel, or back from one to the main window
                 window.activateWindow()
             target.setFocus(Qt.FocusReason.TabFocusReason)
+            if dock is not None and not dock.isFloating() and dock.visibleRegion().isEmpty():
+                dock.raise_()  # a tab behind another (the window's DockSizer raised it already)
             return
 
 
+def _dock_of(panel):
+    """The dock that holds ``panel``; None."""
+    try:
+        widget = panel.parentWidget() if panel is not None else None
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+    except RuntimeError:  # deleted
+        return None
+    return widget
+
+
 def attach(studio) -> PaneKeys | None:
-    """The keys in the studio's main window; None without one (a viewer made without a Qt window)."""
+    """The keys in the studio's main window, the ones there already if it has them (a second pair would make each
+    key ambiguous: Qt runs neither); None without a window (a viewer made without a Qt window)."""
     try:
         window = studio.viewer.window._qt_window
     except (AttributeError, RuntimeError):
         return None
-    return PaneKeys(studio, window)
+    keys = window.findChild(PaneKeys, NAME, Qt.FindChildOption.FindDirectChildrenOnly)
+    return keys if keys is not None else PaneKeys(studio, window)

@@ -20,7 +20,9 @@ def _widget_class(module: str, name: str, key: str):
     """A QWidget class napari can instantiate with ``napari_viewer`` (it inspects ``__init__``): the panel in
     a scroll area, as the Vessel Studio window docks it (``qtutil.PanelScroll``: a panel opened from the
     Plugins menu, e.g. again after its dock was closed, kept the window from being made smaller than the
-    panel), and the studio's panel ``key`` from then on (``studio.panels``; ``.widget()`` is the panel)."""
+    panel), and the studio's panel ``key`` from then on (``studio.panels``; ``.widget()`` is the panel). As in the
+    window, F6 / Shift+F6 go from pane to pane (``pane_keys``) and the control with the focus is framed
+    (``app._show_focus``); session 49: neither was set up for the Plugins menu's panels."""
     import importlib
 
     from vessel_studio.gui.qtutil import PanelScroll
@@ -28,10 +30,15 @@ def _widget_class(module: str, name: str, key: str):
     panel_class = getattr(importlib.import_module(f"vessel_studio.gui.{module}"), name)
 
     def __init__(self, napari_viewer):
+        from vessel_studio.gui import pane_keys
+        from vessel_studio.gui.app import _show_focus
+
         studio = _studio(napari_viewer)
         panel = panel_class(studio)
         PanelScroll.__init__(self, panel)
         studio.panels[key] = panel
+        _show_focus(studio.viewer, [self])
+        pane_keys.attach(studio)  # once per window
 
     return type(f"Plugin{name}", (PanelScroll,), {"__init__": __init__, "__module__": __name__})
 
