@@ -110,3 +110,37 @@ def test_f6_and_the_focus_frame_in_panels_of_the_plugins_menu(make_napari_viewer
     qtbot.waitUntil(project.btn_new.hasFocus, timeout=2000)
     frames = project_scroll.findChildren(QFocusFrame)
     assert [frame.widget() for frame in frames] == [project.btn_new]
+
+
+def test_the_reader_opens_a_folder_of_images_and_a_project_with_its_panels(make_napari_viewer, sample_project,
+                                                                          dialogs, qtbot, tmp_path):
+    """File > Open Folder… in a person's own napari offers this reader for every folder (its manifest takes folders,
+    for the projects). Session 49 QA: chosen for a folder of scans it refused it ("Reader 'vessel-studio' was selected
+    to open …, but refused the file"); each image is a layer now. A project folder opened so in a napari with no panel
+    of the studio open was open, but nothing showed it; the Project and Review panels are docked now, the first image
+    in view. The person's layers stay."""
+    import shutil
+
+    from vessel_studio.gui.studio import get_studio
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for record in sample_project.images[:2]:
+        shutil.copy(sample_project.image_path(record.id), folder / f"{record.name}.png")
+    (folder / "notes.txt").write_text("not an image")
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(folder), plugin="vessel-studio")
+    assert [layer.name for layer in layers] == [r.name for r in sample_project.images[:2]]
+    assert all(layer.data.shape == (96, 96, 3) and layer.rgb for layer in layers)
+    viewer.open(str(sample_project.folder), plugin="vessel-studio")
+    studio = get_studio(viewer)
+    assert studio.project is not None and studio.project.folder == sample_project.folder
+    assert set(studio.panels) == {"Project", "Review"}
+    review = studio.panels["Review"]
+    qtbot.waitUntil(lambda: viewer.layers["image"].visible and viewer.layers["image"].data.shape == (96, 96, 3),
+                    timeout=10000)
+    assert review.image_id == sample_project.images[0].id
+    assert [layer.name for layer in viewer.layers][:2] == [r.name for r in sample_project.images[:2]]
+    # opened again with the panels open: no second pair of panels
+    viewer.open(str(sample_project.folder), plugin="vessel-studio")
+    assert studio.panels["Review"] is review

@@ -61,7 +61,10 @@ def __getattr__(name):  # ProjectWidget, AdaptationWidget, ... for the manifest
 
 
 def get_reader(path):
-    """A project folder (holding ``project.json``) opens in Vessel Studio; an image file becomes a layer."""
+    """A project folder (holding ``project.json``) opens in Vessel Studio; an image file becomes a layer, and so does
+    each image of a folder (its top level: session 49 QA, napari offers this reader for every folder, as its manifest
+    takes folders for the projects, and chosen for a folder of scans in File > Open Folder…'s "Choose reader" it
+    refused it: "Reader 'vessel-studio' was selected to open …, but refused the file")."""
     if isinstance(path, list):
         if len(path) != 1:
             return None
@@ -71,10 +74,24 @@ def get_reader(path):
         return _read_project
     if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
         return _read_image
+    if p.is_dir() and _folder_images(p):
+        return _read_folder
     return None
 
 
+def _folder_images(folder: Path) -> list[Path]:
+    """The image files at ``folder``'s top level, by name (``is_image_name``, as the Project panel's Add folder…)."""
+    from vessel_studio.store.project import is_image_name
+
+    try:
+        return sorted(x for x in folder.iterdir() if x.is_file() and is_image_name(x))
+    except OSError:
+        return []
+
+
 def _read_project(path):
+    """The project opened in the viewer's studio, with the Project and Review panels docked where none of the studio's
+    panels is open (session 49 QA: opened so in a napari with none, the project was open but nothing showed it)."""
     import napari
 
     if isinstance(path, list):
@@ -82,7 +99,14 @@ def _read_project(path):
     viewer = napari.current_viewer()
     if viewer is None:
         return [(None,)]
-    _studio(viewer).open_project(path)
+    studio = _studio(viewer)
+    if not studio.panels:
+        try:
+            for name in ("Project", "Review and correction"):
+                viewer.window.add_plugin_dock_widget("vessel-studio", name)
+        except (AttributeError, RuntimeError, KeyError):  # a viewer without napari's window
+            pass
+    studio.open_project(path)
     return [(None,)]  # handled: the studio shows the project's layers itself
 
 
@@ -97,6 +121,13 @@ def _read_image(path):
         kw["scale"] = tuple(meta.pixel_spacing_mm)
         kw["units"] = "mm"
     return [(arr, kw, "image")]
+
+
+def _read_folder(path):
+    """Each image of the folder a layer, as :func:`_read_image` (their sizes may differ: not a stack)."""
+    if isinstance(path, list):
+        path = path[0]
+    return [layer for image in _folder_images(Path(path)) for layer in _read_image(image)]
 
 
 # --- sample data -----------------------------------------------------------------------------
