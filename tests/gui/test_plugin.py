@@ -144,3 +144,32 @@ def test_the_reader_opens_a_folder_of_images_and_a_project_with_its_panels(make_
     # opened again with the panels open: no second pair of panels
     viewer.open(str(sample_project.folder), plugin="vessel-studio")
     assert studio.panels["Review"] is review
+
+
+def test_enter_on_an_image_row_raises_the_plugins_review_dock(make_napari_viewer, sample_project, dialogs, qtbot):
+    """Enter (or a double-click) on a row of the Project panel's list raises the Review panel where it is a tab behind another
+    (session 42, for the window's docks, ``studio.docks``); the Review panel of napari's Plugins menu has no entry
+    there, and stayed behind (session 49 QA: the person had tabbed the two docks)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    viewer = make_napari_viewer(show=True)
+    add = viewer.window.add_plugin_dock_widget
+    project_dock, project_scroll = add("vessel-studio", "Project")
+    review_dock = add("vessel-studio", "Review and correction")[0]
+    window = viewer.window._qt_window
+    window.tabifyDockWidget(project_dock, review_dock)
+    project_dock.raise_()
+    qtbot.waitUntil(lambda: review_dock.visibleRegion().isEmpty() and not project_dock.visibleRegion().isEmpty(),
+                    timeout=3000)
+    studio = project_scroll.widget().studio
+    assert studio.open_project(sample_project.folder)
+    listw = project_scroll.widget().list
+    listw.setFocus()
+    listw.setCurrentRow(1)
+    # Enter on the row, which a double-click does the same as (itemActivated): QTest.mouseDClick leaves the left
+    # button held in QApplication.mouseButtons() (PySide6 6.11), and the window's DockSizer of a later test waited
+    # for its release
+    QTest.keyClick(listw, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not review_dock.visibleRegion().isEmpty(), timeout=3000)
+    assert studio.current_id == sample_project.images[1].id

@@ -77,7 +77,7 @@ class PaneKeys(QObject):
             pass
         for name in PANES:
             panel = studio.panels.get(name)
-            dock = studio.docks.get(name) or _dock_of(panel)  # the window's; else napari's dock of a plugin's panel
+            dock = studio.docks.get(name) or dock_of(panel)  # the window's; else napari's dock of a plugin's panel
             try:
                 if dock is None or panel is None or dock.isHidden() or not dock.isAncestorOf(panel):
                     continue  # closed (napari takes the panel out of a dock closed for good: qtutil.PanelScroll)
@@ -117,7 +117,7 @@ class PaneKeys(QObject):
             return
 
 
-def _dock_of(panel):
+def dock_of(panel):
     """The dock that holds ``panel``; None."""
     try:
         widget = panel.parentWidget() if panel is not None else None

@@ -567,10 +567,13 @@ class ProjectPanel(QWidget):
         """A double-click or Enter on an image's row raises the Review panel's tab, once the image is on screen. In
         one column of tabs (a laptop's screen, ``app.DockSizer.one_column``) the Review panel is a tab behind this one;
         session 42 QA on 1280 x 720: choosing an image here showed it, while its Paint and Save buttons stayed behind
-        the Review tab among six at the column's foot."""
+        the Review tab among six at the column's foot. A Review panel opened from napari's Plugins menu: the dock that
+        holds it (session 49: none was raised)."""
+        from vessel_studio.gui.pane_keys import dock_of
+
         if item is None or item.data(Qt.ItemDataRole.UserRole) != self.studio.current_id:
             return  # the image stayed on screen ("stay" with unsaved edits)
-        dock = self.studio.docks.get("Review")
+        dock = self.studio.docks.get("Review") or dock_of(self.studio.panels.get("Review"))
         if dock is not None:  # a closed Review panel stays closed (raise_ does not show it)
             dock.raise_()
 
