@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 
@@ -146,3 +147,37 @@ def test_a_file_where_the_folder_should_be_is_named_as_such(tmp_path):
             write_mask(target, np.ones((9, 9), bool))
         assert err.value.filename == str(target)
     assert (tmp_path / "scan.png").read_bytes() == b"x" and [p.name for p in tmp_path.iterdir()] == ["scan.png"]
+
+
+@pytest.mark.parametrize("stem", ["L" * 245, "眼" * 80], ids=["245-ascii", "80-cjk"])
+def test_a_long_name_that_fits_is_written_and_its_killed_temporary_found(tmp_path, stem):
+    """Session 49 QA: an image named by 245 ASCII letters (or 80 CJK characters, 240 bytes) made ``segment`` and
+    ``export`` fail with "[Errno 36] File name too long" though ``STEM.png`` fits the 255 bytes of ext4: the temporary
+    name ``.STEM.<8 random>.tmp.png`` did not. Its stem is cut short now, and a killed write's temporary is still
+    found by ``remove_stale_temporaries``."""
+    target = tmp_path / f"{stem}.png"
+    assert len(os.fsencode(target.name)) <= 255
+    atomic.write_bytes(target, b"mask")
+    assert target.read_bytes() == b"mask" and os.listdir(tmp_path) == [target.name]
+
+    with atomic.atomic_path(target) as tmp:  # a write killed before its rename: its temporary stays
+        tmp.write_bytes(b"half")
+        os.link(tmp, tmp_path / "kept")
+        left = tmp.name
+    os.replace(tmp_path / "kept", tmp_path / left)
+    assert atomic.is_temporary_name(left) and len(os.fsencode(left)) <= 255
+    old = os.stat(tmp_path / left).st_mtime - atomic.STALE_DIR_S - 1
+    os.utime(tmp_path / left, (old, old))
+    assert atomic.remove_stale_temporaries([target]) == [tmp_path / left]
+    assert os.listdir(tmp_path) == [target.name]
+
+
+def test_a_name_longer_than_the_folder_takes_is_named_with_its_length(tmp_path):
+    """A name over 255 bytes is refused naming the file and its length, not a hidden temporary name or "no new file
+    can be made in its folder" (which said the folder was at fault)."""
+    target = tmp_path / ("é" * 126 + ".png")  # 256 bytes
+    with pytest.raises(OSError) as err:
+        atomic.write_bytes(target, b"x")
+    assert err.value.errno == errno.ENAMETOOLONG and err.value.filename == str(target)
+    assert "256 bytes" in str(err.value) and "at most 255" in str(err.value) and ".tmp" not in str(err.value)
+    assert os.listdir(tmp_path) == []

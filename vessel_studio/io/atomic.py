@@ -40,6 +40,26 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _name_max(folder: Path) -> int:
+    """The longest file name ``folder``'s file system takes, in bytes (255 on ext4, XFS, NTFS, APFS)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or a file system that does not say
+        return 255
+
+
+def _temp_stem(path: Path, name_max: int = 255) -> str:
+    """``path``'s stem as :func:`atomic_path`'s temporary name ``.STEM.<8 random>.tmp.EXT`` holds it: cut short so that
+    the temporary name fits ``name_max`` bytes. A stem of more than ~240 bytes (an image named by a long sentence, 80
+    CJK characters) gave a temporary name longer than the file system takes, and ``segment`` and ``export`` refused
+    an image whose own output name fitted (session 49 QA: "[Errno 36] File name too long")."""
+    stem = path.stem
+    room = name_max - len(os.fsencode(f"..{'x' * 8}.tmp{path.suffix}"))
+    while stem and len(os.fsencode(stem)) > room:
+        stem = stem[:-1]
+    return stem
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
@@ -55,8 +75,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         file = next((str(a) for a in (path.parent, *path.parent.parents) if a.is_file()), exc.filename)
         raise NotADirectoryError(errno.ENOTDIR, f"cannot write here: {file} is a file, not a folder",
                                  str(path)) from exc
+    name_max = _name_max(path.parent)
+    if len(os.fsencode(path.name)) > name_max:  # said before any work, not as a temporary name's error
+        raise OSError(errno.ENAMETOOLONG, f"File name too long: {len(os.fsencode(path.name))} bytes, this folder "
+                      f"takes names of at most {name_max}", str(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_temp_stem(path, name_max)}.", suffix=f".tmp{path.suffix}",
+                                   dir=path.parent)
     except OSError as exc:  # a read-only or full folder: name the file being written, not a temporary name
         raise type(exc)(exc.errno, f"{exc.strerror or exc}; no new file can be made in its folder",
                         str(path)) from exc
@@ -206,8 +231,11 @@ def remove_stale_temporaries(paths) -> list[Path]:
     now = time.time()
     removed: list[Path] = []
     wanted: dict[Path, set[str]] = {}
-    for path in map(Path, paths):
-        wanted.setdefault(path.parent, set()).add(path.name)
+    name_max: dict[Path, int] = {}
+    for path in map(Path, paths):  # the names as the temporary names hold them (a long stem cut short)
+        if path.parent not in name_max:
+            name_max[path.parent] = _name_max(path.parent)
+        wanted.setdefault(path.parent, set()).add(_temp_stem(path, name_max[path.parent]) + path.suffix)
     temporary = re.compile(r"\.(?P<stem>.+)\.[a-z0-9_]{8}\.tmp(?P<suffix>.*)")
     for parent, names in wanted.items():
         try:
