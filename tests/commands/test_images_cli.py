@@ -235,3 +235,35 @@ def test_a_bad_spacing_or_name_sets_nothing(tmp_path, capsys):
         assert main(["images", str(proj.folder), *args]) == 2
         assert said in capsys.readouterr().err
     assert proj.manifest_path.read_bytes() == before
+
+
+def test_a_name_copied_from_a_mac_is_found_as_typed(tmp_path, capsys):
+    """Session 49 QA: a scan copied from a Mac is named in decomposed Unicode ("Mu" + U+0308 "ller"), which the list
+    prints as the "Müller" a person types; ``--remove Müller`` (composed) said "no image named 'Müller'". A name
+    matches in either form now; where two images bear the two forms, each is found by its own."""
+    import unicodedata
+
+    from vessel_studio.io import write_mask
+
+    proj = _project(tmp_path)
+    nfd, nfc = unicodedata.normalize("NFD", "Müller é"), "Müller é"
+    assert nfd != nfc and len(nfd) == len(nfc) + 2
+    rng = np.random.default_rng(1)
+    scans = tmp_path / "from a Mac"
+    write_mask(scans / f"{nfd}.png", rng.uniform(size=(32, 40)) > 0.5)
+    assert main(["images", str(proj.folder), "--add", str(scans / f"{nfd}.png")]) == 0
+    added = next(r for r in Project.open(proj.folder).images if r.name == nfd)
+    capsys.readouterr()
+
+    assert main(["images", str(proj.folder), "--set-spacing", "0.01", nfc]) == 0
+    assert Project.open(proj.folder).image(added.id).pixel_spacing == (0.01, 0.01)
+    assert main(["images", str(proj.folder), "--remove", nfc]) == 0
+    assert f"removed 1 image(s)" in capsys.readouterr().out
+    assert added.id not in [r.id for r in Project.open(proj.folder).images]
+
+    # both forms in one project: each is its own image's name, as typed
+    write_mask(scans / f"{nfc}.png", rng.uniform(size=(32, 40)) > 0.5)
+    assert main(["images", str(proj.folder), "--add", str(scans)]) == 0
+    by_name = {r.name: r.id for r in Project.open(proj.folder).images}
+    assert nfd in by_name and nfc in by_name
+    assert tasks.find_images(Project.open(proj.folder), [nfc, nfd]) == [by_name[nfc], by_name[nfd]]

@@ -96,7 +96,12 @@ def rollback_job(project, keep: int) -> Job:
 
 def find_images(project, names: list[str]) -> list[str]:
     """The ids of the images named by ``names`` (each an image id or name, as ``vessel-studio images``
-    lists them); a name no image has, or one that two images share, is a ValueError saying which."""
+    lists them); a name no image has, or one that two images share, is a ValueError saying which. A name
+    matches in either Unicode form of its accented letters when none matches as typed: a file copied from a
+    Mac is named in decomposed form ("u" + "\u0308" for "ü"), which a terminal prints as the "ü" a person
+    types, and "no image named 'Müller'" named what the list showed (session 49 QA)."""
+    import unicodedata
+
     images = project.images
     ids = {rec.id for rec in images}
     out = []
@@ -105,6 +110,9 @@ def find_images(project, names: list[str]) -> list[str]:
             out.append(name)
             continue
         hits = [rec.id for rec in images if rec.name == name]
+        if not hits:
+            nfc = unicodedata.normalize("NFC", name)
+            hits = [rec.id for rec in images if unicodedata.normalize("NFC", rec.name) == nfc]
         if not hits:
             raise ValueError(f"{project.manifest_path}: no image named {name!r} (an image's name or id; "
                              "`vessel-studio images PROJECT` lists them)")
