@@ -61,3 +61,29 @@ def test_output_into_a_closed_pipe_is_no_traceback(tmp_path):
     finally:
         os.close(write)
     assert "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr
+
+
+def test_image_names_the_locale_cannot_encode_are_listed_escaped(tmp_path, rename_image):
+    """Session 49 QA: under ``LC_ALL=C PYTHONUTF8=0`` (standard output in ASCII; a Latin-1 locale is the same for
+    "眼底") ``vessel-studio images`` stopped at the first image named "Mu" + U+0308 "ller" with "error: 'ascii' codec
+    can't encode character '\\u0308'", the images after it unlisted, exit 2. Every image is listed now, such letters
+    written as backslash escapes; the folder's own bytes (undecodable under that locale) go out as they came."""
+    import os
+
+    from vessel_studio.samples import write_sample_project
+    from vessel_studio.store import Project
+
+    folder = tmp_path / "Genève"
+    write_sample_project(folder, n=3, modality="octa", shape=(32, 32), seed=0)
+    proj = Project.open(folder)
+    a, b, c = proj.images
+    rename_image(proj, a.id, "Mu\u0308ller")
+    rename_image(proj, b.id, "眼底 😀")
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    r = subprocess.run([sys.executable, "-m", "vessel_studio", "images", str(folder)], capture_output=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode("utf-8")  # the folder's name as its bytes, the images' names escaped
+    assert out.startswith(f"3 image(s) in {folder}\n")
+    assert f"  Mu\\u0308ller  {a.id}  " in out and f"  \\u773c\\u5e95 \\U0001f600  {b.id}  " in out
+    assert f"  {c.name}  {c.id}  " in out

@@ -8,6 +8,7 @@ subcommand runs, so ``vessel-studio --help`` stays fast and the core never impor
 from __future__ import annotations
 
 import argparse
+import codecs
 import errno
 import importlib
 import os
@@ -73,8 +74,32 @@ def _expand_home(args: argparse.Namespace) -> None:
             setattr(args, key, expand(value))
 
 
+def _escape(exc: UnicodeError):
+    """``surrogateescape`` for the bytes of a file name the locale could not decode (they go out as they came), else
+    ``backslashreplace``: a character the output's encoding has no byte for is written as ``\\u00fc``."""
+    try:
+        return codecs.lookup_error("surrogateescape")(exc)
+    except UnicodeError:
+        return codecs.lookup_error("backslashreplace")(exc)
+
+
+def _printable_stdout() -> None:
+    """Standard output that writes every name: under a locale whose encoding lacks a name's letters (``LC_ALL=C``
+    with ``PYTHONUTF8=0``: ASCII; a Latin-1 locale and "眼底") ``vessel-studio images`` stopped at the first such
+    image with "error: 'ascii' codec can't encode character '\\u0308'", the rest of the list unwritten (session 49
+    QA). Standard error does so already (Python's ``backslashreplace``)."""
+    codecs.register_error("vessel_studio.escape", _escape)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) in ("strict", "surrogateescape"):
+        try:
+            reconfigure(errors="vessel_studio.escape")
+        except (ValueError, OSError):  # a stream that cannot be reconfigured now: left as it is
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _printable_stdout()
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         argv = ["gui"]
