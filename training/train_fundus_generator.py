@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     gen = run(train_generator(images, masks, cfg, fovs=fovs, preprocessing=prep,
                               checkpoint_dir=args.checkpoint_dir, device=device, description=description), on_event)
     card = (REPO / "resources" / "models" / "fundus-generator" / "README.md")
-    card_text = card.read_text() if card.is_file() else None
+    card_text = card.read_text(encoding="utf-8") if card.is_file() else None
     gen.save(args.out, half=not args.full_precision, card=card_text)
     print(f"saved {args.out} ({gen.num_parameters() / 1e6:.2f} M parameters); "
           f"training {gen.training.get('seconds_this_run')} s this run, "

@@ -104,7 +104,7 @@ def main(argv=None) -> int:
         seg = run(train_segmenter(pairs, cfg, preprocessing=prep, checkpoint_dir=args.checkpoint_dir,
                                   description=desc), on_event)
         seg.training["wall_seconds"] = round(time.time() - t0, 1)
-        seg.save(args.out, half=True, card=(Path(args.out) / "README.md").read_text()
+        seg.save(args.out, half=True, card=(Path(args.out) / "README.md").read_text(encoding="utf-8")
                  if (Path(args.out) / "README.md").is_file() else None)
         print(f"saved {args.out} after {time.time() - t0:.0f}s", flush=True)
 

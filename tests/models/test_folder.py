@@ -136,3 +136,30 @@ def test_saving_onto_a_folder_of_other_files_or_onto_a_file_is_refused(tmp_path)
     for folder in (tmp_path / "m", tmp_path / "empty"):  # an earlier model of the kind, an empty folder
         mf.save_model_folder(folder, kind="toy", config={"a": 2}, state_dict=net.state_dict())
         assert mf.load_model_folder(folder, kind="toy")[0]["a"] == 2
+
+
+def test_card_and_config_are_utf8_whatever_the_locale(tmp_path):
+    """Session 49 QA: under ``LC_ALL=C PYTHONUTF8=0`` (the locale's encoding ASCII) ``vessel-studio renormalize
+    --model "models/Modèle/seg é"`` failed after its work with "'ascii' codec can't encode characters": the model card
+    (naming the model's path) was written in the locale's encoding, and a config.json holding UTF-8 (edited by hand)
+    was "invalid JSON". The card is UTF-8 now, a path's bytes as they came, and config.json is read as UTF-8."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "Modèle"
+    script = r'''
+import json, sys, torch
+from vessel_studio.models import folder as mf
+out = sys.argv[1]  # decoded by the C locale: the e-grave as two escaped bytes
+mf.save_model_folder(out, kind="toy", config={"a": 1}, state_dict=torch.nn.Conv2d(1, 1, 1).state_dict(),
+                     card=f"# Re-normalised\n\n`{out}`: 0.5 \u00d7 the source\n")
+cfg = json.loads(open(out + "/config.json", "rb").read())
+cfg["note"] = "Gen\u00e8ve"
+open(out + "/config.json", "wb").write(json.dumps(cfg, ensure_ascii=False).encode("utf-8"))
+assert mf.read_config(out, kind="toy")["note"] == "Gen\u00e8ve"
+'''
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    r = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")[-800:]
+    assert (folder / "README.md").read_bytes().decode("utf-8") == f"# Re-normalised\n\n`{folder}`: 0.5 × the source\n"

@@ -65,9 +65,12 @@ def save_model_folder(
         # one metadata key: safetensors writes its metadata map in no fixed order, so with two keys the
         # same weights gave two different files (the kind is in config.json, where loading checks it)
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
-        (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n",
+                                       encoding="utf-8")
         if card:
-            (tmp / "README.md").write_text(card)
+            # UTF-8 whatever the locale (a Markdown file read as such), a path's undecodable bytes as they came: under
+            # LC_ALL=C PYTHONUTF8=0 a card naming "models/Modèle" failed after the whole renormalize (session 49 QA)
+            (tmp / "README.md").write_text(card, encoding="utf-8", errors="surrogateescape")
     return folder
 
 
@@ -84,7 +87,7 @@ def read_config(folder: str | Path, *, kind: str | None = None) -> dict[str, Any
                     "and generator, Project.segmenter_path(round) and generator_path(round))")
         raise ModelFolderError(f"{folder}: model folder has no {CONFIG_NAME}{hint}")
     try:
-        cfg = json.loads(cfg_path.read_text())
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))  # JSON is UTF-8 (a config edited by hand)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFolderError(f"{cfg_path}: invalid JSON ({exc})") from exc
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
@@ -202,7 +205,7 @@ def load_checkpoint(folder: str | Path, *, modules: Mapping[str, Any], optimizer
 
     folder = Path(folder)
     try:
-        meta = json.loads((folder / CKPT_JSON).read_text())
+        meta = json.loads((folder / CKPT_JSON).read_text(encoding="utf-8"))
         tensors = load_file(str(folder / CKPT_TENSORS), device="cpu")
     except (OSError, ValueError) as exc:
         raise ModelFolderError(f"{folder}: unreadable training checkpoint ({exc})") from exc
