@@ -267,3 +267,27 @@ def test_a_set_pixel_spacing_gives_measures_in_mm_and_the_files_resolution(proje
     assert rows[a.name]["skeleton_length_mm"] == "" and rows[a.name]["spacing_origin"] == ""
     assert float(rows[b.name]["spacing_row_mm"]) == 0.02 and rows[b.name]["spacing_origin"] == "from the file"
     assert rows[c.name]["spacing_origin"] == ""  # no mask: no measures
+
+
+def test_a_name_in_another_encoding_than_the_file_systems_is_exported(project, tmp_path):
+    """Session 49 QA: a scan from an old archive named in Latin-1 (b"M\\xfcller.png" on a UTF-8 file system) was
+    added as "M\\udcfcller", and its export stopped at measures.csv: "'utf-8' codec can't encode character '\\udcfc'
+    ... surrogates not allowed". The table (UTF-8) names it "M\\ufffdller"; its mask file keeps the name's bytes."""
+    import os
+
+    from vessel_studio.io import write_mask
+
+    proj, _probs, _corrected = project
+    scans = tmp_path / "old archive"
+    write_mask(scans / os.fsdecode(b"M\xfcller.png"), np.random.default_rng(2).uniform(size=(64, 64)) > 0.5)
+    from vessel_studio.events import run
+
+    proj.add_images([scans])  # the library's (the commands' progress lines name it on stderr, which pytest's
+    rec = next(r for r in Project.open(proj.folder).images if r.name.startswith("M"))  # capture cannot encode)
+    assert os.fsencode(rec.name) == b"M\xfcller"
+    Project.open(proj.folder).save_correction(rec.id, np.ones((64, 64), bool))
+    out = tmp_path / "export"
+    run(tasks.export(Project.open(proj.folder), out))
+    rows = {r["id"]: r for r in csv.DictReader((out / "measures.csv").read_text(encoding="utf-8").splitlines())}
+    assert rows[rec.id]["image"] == "M\ufffdller" and rows[rec.id]["mask"] == "corrected"
+    assert (out / "masks" / os.fsdecode(b"M\xfcller.png")).is_file()
