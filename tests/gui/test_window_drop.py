@@ -473,3 +473,28 @@ def test_napari_s_file_menu_keeps_other_files_and_a_window_without_project(studi
     studio.project = None  # as in a window opened without a project
     file_menu("Open File(s)...", scans[:1])
     assert napari_open[-1] == [str(scans[0])] and asked == []
+
+
+def test_a_file_named_in_latin1_dropped_from_a_file_manager_is_found(tmp_path):
+    """Session 49 QA: a file manager gives a file named in Latin-1 (an old archive's "Jérôme.png" on a UTF-8 disk) as
+    its bytes percent-encoded, ``file:///…/J%E9r%F4me.png``, which Qt's ``toLocalFile`` decodes as UTF-8 to
+    "J\\ufffdr\\ufffdme.png": no such file, and the drop's add failed. Its path is taken from the address's bytes now;
+    a UTF-8 name (percent-encoded too) and a missing file come as before."""
+    import os
+    from urllib.parse import quote_from_bytes
+
+    from qtpy.QtCore import QMimeData, QUrl
+
+    from vessel_studio.gui.drops import local_paths
+
+    latin1 = os.fsencode(tmp_path) + b"/J\xe9r\xf4me.png"
+    utf8 = tmp_path / "Université de Genève 眼底 #1 100%.png"
+    for path in (latin1, utf8):
+        with open(path, "wb") as f:
+            f.write(b"png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromEncoded(b"file://" + quote_from_bytes(latin1).encode()), QUrl.fromLocalFile(str(utf8)),
+                  QUrl.fromEncoded(b"file://" + quote_from_bytes(os.fsencode(tmp_path) + b"/gone\xe9.png").encode())])
+    got = local_paths(mime)
+    assert got[:2] == [os.fsdecode(latin1), str(utf8)] and all(os.path.isfile(p) for p in got[:2])
+    assert got[2] == str(tmp_path / "gone\ufffd.png")

@@ -46,7 +46,25 @@ def local_paths(mime) -> list[str]:
     urls = mime.urls()
     if not urls or not all(u.isLocalFile() for u in urls):
         return []
-    return [u.toLocalFile() for u in urls]
+    return [_local_file(u) for u in urls]
+
+
+def _local_file(url) -> str:
+    """The local path of a ``file://`` address. A file named in another encoding than UTF-8 (an old archive's Latin-1
+    "Jérôme.png") comes from a file manager as its bytes, percent-encoded (``J%E9r%F4me.png``), which ``toLocalFile``
+    decodes as UTF-8: "J\ufffdr\ufffdme.png", a file that does not exist (session 49 QA). Such a path is taken from the
+    address's bytes, as Python names the file (``os.fsdecode``), when that file exists."""
+    import os
+    from urllib.parse import unquote_to_bytes
+
+    from qtpy.QtCore import QUrl
+
+    path = url.toLocalFile()
+    if "\ufffd" in path and not os.path.exists(path) and not url.host():
+        raw = os.fsdecode(unquote_to_bytes(url.path(QUrl.ComponentFormattingOption.FullyEncoded)))
+        if os.path.exists(raw):
+            return raw
+    return path
 
 
 def _filter_class():
