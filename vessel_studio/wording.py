@@ -11,6 +11,18 @@ def shown_names(names: Sequence[str], first: int = 3) -> str:
     return ", ".join(names[:first]) + (f" and {len(names) - first} more" if len(names) > first else "")
 
 
+def text_name(name: str) -> str:
+    """A file's name as text, for a project's records and what shows them (the window, ``measures.csv``): the bytes
+    of a name that the file system's encoding could not decode, which Python holds as escapes (U+DC80-U+DCFF), read
+    as UTF-8, and where they are not UTF-8 (an old archive's Latin-1 "M\\xfcller") U+FFFD, as a viewer shows them.
+    Under ``LC_ALL=C PYTHONUTF8=0`` "Müller" came as "M\\udcc3\\udcbcller"; a Latin-1 name's letter vanished from
+    the window's title and list ("Mller") and stopped the export at ``measures.csv`` (session 49 QA)."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate of another kind (a manifest edited by hand)
+        return name.encode("utf-8", "replace").decode("utf-8")
+
+
 def byte_size(n: float) -> str:
     """``n`` bytes for a person: ``512 bytes``, ``3.0 MB``, ``1.2 GB`` (powers of 1000, as disk tools show)."""
     for unit in ("bytes", "kB", "MB", "GB"):

@@ -980,3 +980,25 @@ def test_a_prune_does_not_list_a_temp_file_as_an_image_with_a_map(tmp_path, imag
     prune(proj, keep=[1])
     x = json.loads(proj.manifest_path.read_text())["rounds"][0]
     assert x["pruned_images"] == sorted(ids)
+
+
+def test_names_of_files_the_locale_could_not_decode_are_text(tmp_path):
+    """Session 49 QA: an image added from a file named in Latin-1 on a UTF-8 disk (an old archive's b"M\\xfcller.png")
+    was named "M\\udcfcller" (Python's escape of the byte): the window's title and list showed "Mller", and export
+    stopped at measures.csv ("surrogates not allowed"). Under LC_ALL=C PYTHONUTF8=0 "Müller.png" came as
+    "M\\udcc3\\udcbcller". The name is text now: UTF-8 bytes read as such, others U+FFFD; the project's own name too."""
+    import os
+
+    from vessel_studio.io import write_mask
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "scans"
+    latin1 = os.fsdecode(os.fsencode(folder) + b"/M\xfcller.png")
+    write_mask(latin1, rng.uniform(size=(32, 32)) > 0.5)
+    write_mask(folder / "Genève.png", rng.uniform(size=(32, 32)) > 0.5)
+    ascii_locale = os.fsencode(folder).decode("ascii", "surrogateescape") + "/Gen\udcc3\udca8ve.png"  # as C decodes it
+    proj = Project.create(os.fsdecode(os.fsencode(tmp_path) + b"/proj \xe9t\xe9"), modality="octa")
+    assert proj.name == "proj \ufffdt\ufffd"
+    said = [e.message for e in proj.add_images_job([latin1, ascii_locale])]  # the window's status line shows them
+    assert {"read M\ufffdller.png", "copied M\ufffdller.png", "read Genève.png", "copied Genève.png"} <= set(said)
+    assert sorted(r.name for r in Project.open(proj.folder).images) == ["Genève", "M\ufffdller"]

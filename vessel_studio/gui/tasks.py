@@ -18,6 +18,7 @@ import numpy as np
 from vessel_studio.events import Artifact, Job, Progress
 from vessel_studio.store.project import FOV_ESTIMATES, SOURCE_ONLY_MAPS
 from vessel_studio.train.segmenter import NORM_BATCHES
+from vessel_studio.wording import text_name
 
 SOURCE_ONLY = "source-only"
 #: the job name of the Adaptation panel's "Free disk…" (``store.prune``), which the Review panel follows
@@ -959,11 +960,11 @@ def export(
                 write_prob(work / name, prob, spacing_mm=rec.pixel_spacing)
                 yield Artifact("export", "probability", str(folder / name))
             if table:
-                # a name taken from a file named in another encoding than the file system's (an old archive's
-                # "M\xfcller.png", Latin-1) holds the bytes UTF-8 cannot decode as escapes: "surrogates not allowed"
-                # stopped the export at measures.csv (session 49 QA); they are U+FFFD there, as a viewer shows them
-                row = {"image": rec.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), "id": rec.id,
-                       "state": rec.state, "mask": origin if mask is not None else "", "map": source}
+                # a name added before session 49 from a file named in another encoding than the file system's (an
+                # old archive's Latin-1 "M\xfcller.png") holds the bytes UTF-8 cannot decode as escapes: "surrogates
+                # not allowed" stopped the export here (session 49 QA); they are U+FFFD, as a viewer shows them
+                row = {"image": text_name(rec.name), "id": rec.id, "state": rec.state,
+                       "mask": origin if mask is not None else "", "map": source}
                 if mask is not None:
                     row.update(measure_image(project, rec.id, mask, record=rec))
                     row["spacing_origin"] = rec.spacing_origin

@@ -56,7 +56,7 @@ from vessel_studio.store.manifest import (
     spacing_pair,
     validate_manifest,
 )
-from vessel_studio.wording import shown_names
+from vessel_studio.wording import shown_names, text_name
 
 #: the extensions a folder's image files are taken by: every one read_image reads (before session 34 a shorter
 #: list, so that adding a folder silently left out its .pnm, .jpe, .pbm, .dicom and .dic images, which segment took)
@@ -261,7 +261,8 @@ class Project:
         for sub in CREATED_FIRST:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         data = new_manifest(
-            name=name or folder.resolve().name, modality=modality, preprocessing=preprocessing, created=now_iso()
+            name=name or text_name(folder.resolve().name), modality=modality, preprocessing=preprocessing,
+            created=now_iso(),
         )
         write_json(manifest, data)
         proj = cls(folder)
@@ -490,7 +491,7 @@ class Project:
                 problems.append(exc)
             except OSError as exc:  # a file the hash cannot open (permissions)
                 problems.append(ValueError(f"{f}: cannot read ({exc.strerror or exc})"))
-            yield Progress("add-images", i + 1, len(files), f"read {f.name}")
+            yield Progress("add-images", i + 1, len(files), f"read {text_name(f.name)}")
         if len(problems) == 1:
             raise problems[0]
         if problems:
@@ -510,11 +511,11 @@ class Project:
                     shutil.copyfile(f, tmp)
                 records.append(
                     ImageRecord(
-                        id=image_id, name=f.stem, file=rel, sha256=digest, spacing=spacing, state="new",
+                        id=image_id, name=text_name(f.stem), file=rel, sha256=digest, spacing=spacing, state="new",
                         shape=shape, origin=str(f.resolve()),
                     )
                 )
-                yield Progress("add-images", i + 1, len(todo), f"copied {f.name}")
+                yield Progress("add-images", i + 1, len(todo), f"copied {text_name(f.name)}")
         except GeneratorExit:  # cancelled: the manifest never named these copies; remove them
             for r in records:
                 if r.file not in have:
