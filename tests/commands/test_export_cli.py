@@ -287,3 +287,26 @@ def test_a_name_in_another_encoding_than_the_file_systems_is_exported(project, t
     rows = {r["id"]: r for r in csv.DictReader((out / "measures.csv").read_text(encoding="utf-8").splitlines())}
     assert rows[a.id]["image"] == "M\ufffdller" and rows[a.id]["mask"] == "corrected"
     assert (out / "masks" / os.fsdecode(b"M\xfcller.png")).is_file()
+
+
+def test_names_are_exported_as_utf8_under_an_ascii_locale(project, tmp_path, rename_image):
+    """Session 49 QA: under ``LC_ALL=C PYTHONUTF8=0`` (file names in ASCII) the export of a project whose image is
+    named "眼底 scan" stopped with "'ascii' codec can't encode characters in position 0-1", nothing exported. Its files
+    are named in UTF-8 bytes now, as under a UTF-8 locale."""
+    import os
+    import subprocess
+    import sys
+
+    proj, _probs, _corrected = project
+    a, b, _c = proj.images  # a corrected, b predicted
+    rename_image(proj, a.id, "眼底 scan")
+    rename_image(proj, b.id, "Müller")
+    out = tmp_path / "export"
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    r = subprocess.run([sys.executable, "-m", "vessel_studio", "export", str(proj.folder), "--out", str(out)],
+                       capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")[-600:]
+    assert sorted(os.listdir(os.fsencode(out / "masks"))) == sorted(["Müller.png".encode(), "眼底 scan.png".encode()])
+    assert "眼底 scan.tif".encode() in os.listdir(os.fsencode(out / "probabilities"))
+    rows = {r["id"]: r for r in csv.DictReader((out / "measures.csv").read_text(encoding="utf-8").splitlines())}
+    assert rows[a.id]["image"] == "眼底 scan" and rows[b.id]["image"] == "Müller"

@@ -762,6 +762,16 @@ def export_stems(images) -> dict[str, str]:
     return {rec.id: rec.name if count[rec.name.casefold()] == 1 else f"{rec.name}-{rec.id}" for rec in images}
 
 
+def file_stem(stem: str) -> str:
+    """An exported file's name from an image's: its letters as UTF-8 bytes on disk whatever the locale. Under
+    ``LC_ALL=C PYTHONUTF8=0`` (file names in ASCII) the export of an image named "眼底 scan" stopped with "'ascii' codec
+    can't encode characters in position 0-1", nothing exported (session 49 QA). A name that holds a file name's
+    undecodable bytes (added before session 49) keeps them."""
+    import os
+
+    return os.fsdecode(stem.encode("utf-8", "surrogateescape"))
+
+
 #: what an export folder holds (``export``): an earlier export is replaced whole
 EXPORT_ENTRIES = {"masks", "probabilities", "measures.csv", "calibration.json", "export.json"}
 #: the order an export's entries are moved in where its folder cannot be swapped (``staged_output``):
@@ -946,7 +956,7 @@ def export(
                 else:
                     mask, origin = calibration.apply(prob), "predicted (boundary fitted)"
             if mask is not None and masks:
-                name = f"masks/{stems[rec.id]}.{masks}"
+                name = f"masks/{file_stem(stems[rec.id])}.{masks}"
                 # the scan's pixel spacing, when known, is recorded in the files (session 42: it was in measures.csv
                 # only; a mask opened in Fiji had no scale); the one a person set wins over the file's (session 47)
                 if masks == "png":
@@ -956,7 +966,7 @@ def export(
                                 spacing_mm=rec.pixel_spacing)
                 yield Artifact("export", "mask", str(folder / name))
             if prob is not None and probs:
-                name = f"probabilities/{stems[rec.id]}.tif"
+                name = f"probabilities/{file_stem(stems[rec.id])}.tif"
                 write_prob(work / name, prob, spacing_mm=rec.pixel_spacing)
                 yield Artifact("export", "probability", str(folder / name))
             if table:
