@@ -971,3 +971,55 @@ def test_the_unsaved_edits_line_follows_napari_undo_at_once(studio, qtbot):
     assert not review.dirty
     layer.redo()
     qtbot.waitUntil(lambda: "unsaved" in review.edit_state.text(), timeout=1000)
+
+
+def test_the_viewer_is_made_with_the_arguments_as_text(monkeypatch):
+    """The fast half of the test below: napari's Viewer (which makes Qt's application from ``sys.argv``) sees the
+    command's arguments as text, an undecodable byte as U+FFFD, and ``sys.argv`` is as it was afterwards."""
+    import os
+    import sys
+
+    import napari
+
+    from vessel_studio.gui import app, jobs
+
+    arg = os.fsdecode(b"/data/proj \xe9t\xe9")
+    monkeypatch.setattr(sys, "argv", ["vessel-studio", "gui", arg])
+    seen = []
+
+    class Viewer:
+        def __init__(self, **kw):
+            seen.append(list(sys.argv))
+
+    monkeypatch.setattr(napari, "Viewer", Viewer)
+    monkeypatch.setattr(app, "import_engine", lambda: None)
+    monkeypatch.setattr(app, "attach", lambda viewer, project=None: None)
+    monkeypatch.setattr(jobs, "freeze_heap", lambda collect=True: None)
+    app.make_viewer(None, show=False)
+    assert seen == [["vessel-studio", "gui", "/data/proj \ufffdt\ufffd"]]
+    assert sys.argv == ["vessel-studio", "gui", arg]
+
+
+@pytest.mark.slow  # ~25 s on the loaded 2-core machine: a Python that imports napari and makes the window
+def test_an_argument_with_undecodable_bytes_does_not_crash_the_window(tmp_path):
+    """Session 49 QA: ``vessel-studio gui PROJECT`` of a folder named in Latin-1 on a UTF-8 disk (b"proj \\xe9t\\xe9"),
+    or of "été" under ``LC_ALL=C PYTHONUTF8=0``, ended in a segmentation fault before any window: PySide6's
+    QApplication, which napari makes from ``sys.argv``, crashes on Python's escapes of undecodable bytes. The window
+    is made (and ``sys.argv`` left as it was)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys\n"
+        "arg = os.fsdecode(os.fsencode(sys.argv[1]) + b'/proj \\xe9t\\xe9')\n"
+        "sys.argv = ['vessel-studio', 'gui', arg]\n"
+        "from vessel_studio.gui.app import make_viewer\n"
+        "viewer, studio = make_viewer(None, show=False)\n"
+        "assert sys.argv == ['vessel-studio', 'gui', arg]\n"
+        "viewer.close()\n"
+        "print('made')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=180,
+                       env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "xcb")})
+    assert r.returncode == 0 and r.stdout.strip().endswith("made"), (r.returncode, r.stderr[-800:])

@@ -583,6 +583,24 @@ def grow_window(window, available=None) -> None:
         window.move(available.topLeft())
 
 
+def _viewer_with_text_argv(napari, show: bool):
+    """``napari.Viewer``, which makes Qt's application from ``sys.argv`` when there is none yet, made with the
+    command's arguments as text: an argument holding bytes its locale could not decode (Python's escapes, U+DC80-
+    U+DCFF) crashed PySide6's QApplication with a segmentation fault, so ``vessel-studio gui PROJECT`` of a folder named
+    in Latin-1 on a UTF-8 disk, or of "été" under ``LC_ALL=C PYTHONUTF8=0``, ended before any window (session 49 QA).
+    ``sys.argv`` is as it was afterwards."""
+    import sys
+
+    from vessel_studio.wording import text_name
+
+    argv = sys.argv
+    sys.argv = [text_name(a) for a in argv]
+    try:
+        return napari.Viewer(title=TITLE, show=show)
+    finally:
+        sys.argv = argv
+
+
 def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
     """A napari Viewer titled Vessel Studio with the panels docked (the event loop is not run)."""
     import napari
@@ -590,7 +608,7 @@ def make_viewer(project: str | os.PathLike | None = None, *, show: bool = True):
     from vessel_studio.gui.jobs import freeze_heap
 
     import_engine()  # before the window exists: in the first job it would stall the event loop
-    viewer = napari.Viewer(title=TITLE, show=show)
+    viewer = _viewer_with_text_argv(napari, show)
     if show:  # before the docks are sized (attach): the canvas gets what the window gained
         grow_window(viewer.window._qt_window)
     # the Review panel makes its five layers (hidden) when it is built, which pays napari's
