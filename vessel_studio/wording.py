@@ -23,6 +23,15 @@ def text_name(name: str) -> str:
         return name.encode("utf-8", "replace").decode("utf-8")
 
 
+def shell_word(path) -> str:
+    """``path`` as one word of a command a person copies into a shell: quoted when it holds a space or another
+    character the shell takes apart (``'Université de Genève/Müller project'``). Unquoted, "open it with: vessel-studio
+    gui échantillon 眼底" gave the command two folders: "unrecognized arguments" (session 49 QA)."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def byte_size(n: float) -> str:
     """``n`` bytes for a person: ``512 bytes``, ``3.0 MB``, ``1.2 GB`` (powers of 1000, as disk tools show)."""
     for unit in ("bytes", "kB", "MB", "GB"):

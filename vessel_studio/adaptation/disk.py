@@ -18,6 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
+from vessel_studio.wording import shell_word
+
 #: room for the work folder's model-scale arrays, checkpoints and the models, above the maps
 MARGIN_BYTES = 64 * 2**20
 #: lossless zlib on float32 probability maps: 1.6x measured on 15-MP fundus maps; assumed a bit lower
@@ -85,7 +87,7 @@ def check_disk(project, targets, cfg, index: int, previous: int | None, *, free:
 
     freeable = plan_prune(project, keep=prune_keep(project.rounds)).bytes  # what `rounds --prune` frees
     need_text, free_text, freeable_text = amounts(need, free, freeable)
-    hint = (f"`vessel-studio rounds {project.folder} --prune` would free {freeable_text} (the maps of "
+    hint = (f"`vessel-studio rounds {shell_word(project.folder)} --prune` would free {freeable_text} (the maps of "
             "the rounds before the latest but the label-free hint's)" if freeable
             else "free some space on that disk")
     raise InsufficientDiskError(

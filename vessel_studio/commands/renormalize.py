@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from vessel_studio.wording import shell_word
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="the new scanner's images: files or folders")
@@ -108,5 +110,5 @@ def run(args: argparse.Namespace) -> int:
             "The images are listed in config.json.\n")
     seg.save(out, card=card)
     print(f"wrote {out}: {base} re-normalised on {len(names)} image(s); segment with "
-          f"`vessel-studio segment --model {out} ...`")
+          f"`vessel-studio segment --model {shell_word(out)} ...`")
     return 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vessel_studio.wording import shell_word
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="where to create the project (must not hold one)")
@@ -27,5 +29,5 @@ def run(args: argparse.Namespace) -> int:
     s = write_sample_project(args.folder, n=args.count, modality=args.modality, seed=args.seed, shape=shape)
     print(f"wrote a {s.modality} sample project with {len(s.images)} images to {args.folder}")
     print(f"true masks (for scoring only): {s.folder / 'labels'}")
-    print(f"open it with: vessel-studio gui {args.folder}")
+    print(f"open it with: vessel-studio gui {shell_word(args.folder)}")
     return 0

@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vessel_studio.wording import shown_names
+from vessel_studio.wording import shell_word, shown_names
 
 #: the names of the files segment runs wrote into an --out folder: those may be replaced by the next run
 RECORD = "segment.json"
@@ -97,7 +97,7 @@ def resolve_segmenter_path(model: str | None, round_: int | None = None) -> Path
             raise ValueError(f"{model}: project has no segmenter" + (f" for round {round_}" if round_ is not None else ""))
         if not Path(path).is_dir():  # the manifest names it, the disk does not have it
             raise ValueError(f"{path}: the project's segmenter folder is missing (deleted by hand?); "
-                             f"'vessel-studio rounds {model} --rollback N' keeps the rounds before it")
+                             f"'vessel-studio rounds {shell_word(model)} --rollback N' keeps the rounds before it")
         return Path(path)
     if round_ is not None:
         raise ValueError(f"--round needs a project folder as --model (got {model or DEFAULT_SEGMENTER!r})")
@@ -115,7 +115,7 @@ def project_round_warnings(model: str | None, round_: int | None = None) -> list
     project = Project.open(model)
     used = project.get_round(round_).index
     flags = history_warnings(round_rows(project.rounds)).get(used, [])
-    return [f"{model}: round {used}: {flag} (compare the rounds with `vessel-studio rounds {model}`, "
+    return [f"{model}: round {used}: {flag} (compare the rounds with `vessel-studio rounds {shell_word(model)}`, "
             f"choose one with --round N)" for flag in flags]
 
 

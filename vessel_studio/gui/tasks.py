@@ -18,7 +18,7 @@ import numpy as np
 from vessel_studio.events import Artifact, Job, Progress
 from vessel_studio.store.project import FOV_ESTIMATES, SOURCE_ONLY_MAPS
 from vessel_studio.train.segmenter import NORM_BATCHES
-from vessel_studio.wording import text_name
+from vessel_studio.wording import shell_word, text_name
 
 SOURCE_ONLY = "source-only"
 #: the job name of the Adaptation panel's "Free disk…" (``store.prune``), which the Review panel follows
@@ -865,10 +865,11 @@ def check_export(project, folder: str | Path, round: int | str | None = None, *,
                              "nothing was written)")
         pruned = project.get_round(round).pruned
         if pruned is not None:
+            where = shell_word(project.folder)
             raise ValueError(f"{project.manifest_path}: round {round}'s probability maps were pruned ({pruned}); "
-                             f"its segmenter is kept: `vessel-studio segment --model {project.folder} --round "
-                             f"{round}` draws its masks again, or `vessel-studio rounds {project.folder} --restore {round}` makes "
-                             "its maps again, then export (nothing was written)")
+                             f"its segmenter is kept: `vessel-studio segment --model {where} --round {round}` draws "
+                             f"its masks again, or `vessel-studio rounds {where} --restore {round}` makes its maps "
+                             "again, then export (nothing was written)")
     _check_not_in_store(project, folder, name)
     recover_output(folder, EXPORT_TAG)
     out = check_out_folder(folder, foreign=not_export_entries, name=name, output="an earlier export")

@@ -56,7 +56,7 @@ from vessel_studio.store.manifest import (
     spacing_pair,
     validate_manifest,
 )
-from vessel_studio.wording import shown_names, text_name
+from vessel_studio.wording import shell_word, shown_names, text_name
 
 #: the extensions a folder's image files are taken by: every one read_image reads (before session 34 a shorter
 #: list, so that adding a folder silently left out its .pnm, .jpe, .pbm, .dicom and .dic images, which segment took)
@@ -830,7 +830,8 @@ class Project:
                 f"{self.manifest_path}: round {target.index}'s probability maps were pruned ({target.pruned}); "
                 "the next round would have no pseudo-labels to start from. Roll back to a round that kept "
                 f"them ({', '.join(map(str, whole)) if whole else 'none but the latest'}) or -1 (every round), "
-                f"or make its maps again first: vessel-studio rounds {self.folder} --restore {target.index}")
+                f"or make its maps again first: vessel-studio rounds {shell_word(self.folder)} --restore "
+                f"{target.index}")
         removed: list[str] = []
         elsewhere = self.source_only_ids()
 
