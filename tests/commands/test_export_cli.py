@@ -310,3 +310,19 @@ def test_names_are_exported_as_utf8_under_an_ascii_locale(project, tmp_path, ren
     assert "眼底 scan.tif".encode() in os.listdir(os.fsencode(out / "probabilities"))
     rows = {r["id"]: r for r in csv.DictReader((out / "measures.csv").read_text(encoding="utf-8").splitlines())}
     assert rows[a.id]["image"] == "眼底 scan" and rows[b.id]["image"] == "Müller"
+
+
+def test_a_name_and_its_mac_copys_decomposed_form_are_two_files(project, tmp_path, rename_image):
+    """Session 49 QA: "Müller" composed and "Müller" decomposed (a scan copied from a Mac) are two names to Linux but
+    one file on a Mac's disk (APFS, HFS+, which take names whatever their form), where an export of both wrote one
+    over the other: they are exported as ``NAME-ID``, as names differing only in case already were."""
+    import unicodedata
+
+    proj, _probs, _corrected = project
+    a, b, c = proj.images  # a corrected, b predicted
+    rename_image(proj, a.id, "Müller")
+    rename_image(proj, b.id, unicodedata.normalize("NFD", "Müller"))
+    rename_image(proj, c.id, "MÜLLER é")
+    stems = tasks.export_stems(Project.open(proj.folder).images)
+    assert stems == {a.id: f"Müller-{a.id}", b.id: f"{unicodedata.normalize('NFD', 'Müller')}-{b.id}",
+                     c.id: "MÜLLER é"}
