@@ -1002,3 +1002,22 @@ def test_names_of_files_the_locale_could_not_decode_are_text(tmp_path):
     said = [e.message for e in proj.add_images_job([latin1, ascii_locale])]  # the window's status line shows them
     assert {"read M\ufffdller.png", "copied M\ufffdller.png", "read Genève.png", "copied Genève.png"} <= set(said)
     assert sorted(r.name for r in Project.open(proj.folder).images) == ["Genève", "M\ufffdller"]
+
+
+def test_a_project_folder_named_in_a_macs_form_is_named_when_typed_in_the_other(tmp_path):
+    """Session 49 QA: a project folder copied from a Mac is named in decomposed Unicode ("Mu" + U+0308 "ller"), which
+    ``ls`` shows as the "Müller" a person types; opening it so said "Projet Müller: no such project folder", naming
+    what ``ls`` listed. The folder of that name in the other form is named, to give instead."""
+    import unicodedata
+
+    mac = tmp_path / unicodedata.normalize("NFD", "Projet Müller")
+    Project.create(mac, modality="octa")
+    typed = tmp_path / "Projet Müller"
+    assert typed != mac and not typed.exists()
+    with pytest.raises(ValueError) as err:
+        Project.open(typed)
+    assert str(err.value).startswith(f"{typed}: no such project folder; {mac} is a folder of that name in another "
+                                     "Unicode form")
+    assert Project.open(mac).folder == mac
+    with pytest.raises(ValueError, match=r"Projet Mxller: no such project folder$"):
+        Project.open(tmp_path / "Projet Mxller")

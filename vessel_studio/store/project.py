@@ -216,6 +216,21 @@ def _delete(p: Path, is_dir: bool) -> None:
             p.unlink()
 
 
+def _other_form(folder: Path) -> str:
+    """What to add to "no such project folder" when a folder beside it bears its name in another Unicode form: a
+    folder copied from a Mac is named in decomposed form ("Mu" + U+0308 "ller"), which ``ls`` shows as the "Müller" a
+    person types, and "Projet Müller: no such project folder" named what ``ls`` listed (session 49 QA)."""
+    import unicodedata
+
+    want = unicodedata.normalize("NFC", folder.name)
+    try:
+        same = [p for p in folder.parent.iterdir() if p.is_dir() and unicodedata.normalize("NFC", p.name) == want]
+    except OSError:
+        return ""
+    return (f"; {same[0]} is a folder of that name in another Unicode form of its accents (a copy from a Mac "
+            "names them so): give that path (the shell's Tab completion types it)") if same else ""
+
+
 class Project:
     """A project folder. Use :meth:`create` or :meth:`open`; all state lives on disk."""
 
@@ -274,7 +289,7 @@ class Project:
         """Open an existing project; a missing or corrupt manifest is a ValueError naming it."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise ValueError(f"{folder}: no such project folder")
+            raise ValueError(f"{folder}: no such project folder{_other_form(folder)}")
         data = load_manifest(folder / MANIFEST_NAME)
         proj = cls(folder)
         proj._remember(data)
