@@ -173,3 +173,40 @@ def test_enter_on_an_image_row_raises_the_plugins_review_dock(make_napari_viewer
     QTest.keyClick(listw, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not review_dock.visibleRegion().isEmpty(), timeout=3000)
     assert studio.current_id == sample_project.images[1].id
+
+
+def test_the_manifests_names_are_the_ones_the_window_gives_napari():
+    """``plugin.MENU_NAMES`` / ``PLUGIN_TITLE`` name the window's docks as napari's Plugins menu finds them
+    (``app._own_plugin_menu``): they must be napari.yaml's."""
+    from npe2 import PluginManifest
+
+    from vessel_studio.gui import plugin
+
+    manifest = PluginManifest.from_file(plugin.__file__.replace("plugin.py", "napari.yaml"))
+    commands = {c.id: c.python_name for c in manifest.contributions.commands}
+    assert (manifest.name, manifest.display_name) == (plugin.PLUGIN_NAME, plugin.PLUGIN_TITLE)
+    shown = {commands[w.command].rsplit(":", 1)[1]: w.display_name for w in manifest.contributions.widgets}
+    assert shown == {f"{key}Widget": name for key, name in plugin.MENU_NAMES.items()}
+
+
+def test_the_plugins_menu_in_the_vessel_studio_window_shows_its_own_panels(studio, qtbot):
+    """Session 49's plugin QA: in the vessel-studio window, Plugins > Vessel Studio > Review and correction built a
+    second Review panel, which took ``studio.panels["Review"]`` from the docked one and added a second unsaved-edits
+    hook. The menu shows and hides the window's own dock now, as napari does for a plugin dock it built."""
+    from conftest import shown_at
+    from qtpy.QtWidgets import QDockWidget
+    from test_real_events import _menu_action
+
+    viewer, window = studio.viewer, shown_at(studio, qtbot, (1400, 900))
+    review, hooks = studio.panels["Review"], len(studio.leave_hooks)
+    docks = len(window.findChildren(QDockWidget))
+    action = _menu_action(window, "Review and correction")
+    assert studio.docks["Review"].isVisible()
+    action.trigger()
+    qtbot.waitUntil(lambda: not studio.docks["Review"].isVisible(), timeout=3000)
+    action.trigger()
+    qtbot.waitUntil(lambda: studio.docks["Review"].isVisible(), timeout=3000)
+    dock, _ = viewer.window.add_plugin_dock_widget("vessel-studio", "Export")
+    assert dock is studio.docks["Export"]
+    assert studio.panels["Review"] is review and len(studio.leave_hooks) == hooks
+    assert len(window.findChildren(QDockWidget)) == docks

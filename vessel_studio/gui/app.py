@@ -39,6 +39,7 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
         pass
     studio.panels.update(panels)
     studio.docks.update(docks)
+    _own_plugin_menu(viewer, docks)
     _show_focus(viewer, [dock.widget() for dock in docks.values()])
     from vessel_studio.gui import pane_keys
 
@@ -70,6 +71,29 @@ def attach(viewer, *, project: str | os.PathLike | None = None):
     if project is not None:
         studio.open_project(Path(project))
     return studio
+
+
+def _own_plugin_menu(viewer, docks) -> None:
+    """Plugins > Vessel Studio > a panel, in this window, shows or hides the window's own dock of it, as napari does
+    for a plugin dock it built itself. It built a second panel instead (session 49's plugin QA): a second Review panel
+    took ``studio.panels["Review"]`` from the docked one and added a second unsaved-edits hook (two in
+    ``studio.leave_hooks``). napari finds a plugin's dock by its menu title ("Review and correction (Vessel Studio)"; by the plugin's
+    name in ``add_plugin_dock_widget``) in the window's docks; the window's docks keep their short titles and are named
+    there under those titles too, until they are deleted."""
+    try:
+        from napari.plugins import menu_item_template
+
+        named = viewer.window._wrapped_dock_widgets
+    except (ImportError, AttributeError):  # another napari: its menu builds a second panel, as before
+        return
+    from vessel_studio.gui.plugin import MENU_NAMES, PLUGIN_NAME, PLUGIN_TITLE
+
+    for key, dock in docks.items():
+        names = [name for name in (menu_item_template.format(plugin, MENU_NAMES[key]) for plugin in (PLUGIN_TITLE,
+                 PLUGIN_NAME)) if named.setdefault(name, dock) is dock]
+        # a dock closed with its title bar's button is deleted while studio.docks still holds its wrapper (so the
+        # weak dictionary keeps it): the names go with it, and the menu builds a new panel then, as in napari
+        dock.destroyed.connect(lambda *_, names=names: [named.pop(name, None) for name in names])
 
 
 #: the frame drawn around the panel control with the keyboard focus, in the napari theme's text colour

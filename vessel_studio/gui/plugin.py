@@ -9,6 +9,14 @@ from vessel_studio.store.project import IMAGE_SUFFIXES  # every extension read_i
 
 # --- widgets: each finds (or makes) the viewer's shared Studio --------------------------------
 
+#: napari.yaml's name and display_name, and its widgets' display names by the studio's panel keys (``studio.panels``):
+#: napari's Plugins menu calls a panel "Review and correction (Vessel Studio)", its ``add_plugin_dock_widget("vessel-
+#: studio", "Review and correction")`` "Review and correction (vessel-studio)" (``napari.plugins.menu_item_template``)
+PLUGIN_NAME = "vessel-studio"
+PLUGIN_TITLE = "Vessel Studio"
+MENU_NAMES = {"Project": "Project", "Adaptation": "Adaptation", "Review": "Review and correction", "Export": "Export"}
+
+
 
 def _studio(napari_viewer):
     from vessel_studio.gui.studio import get_studio
