@@ -110,8 +110,8 @@ def _read_project(path):
     studio = _studio(viewer)
     if not studio.panels:
         try:
-            for name in ("Project", "Review and correction"):
-                viewer.window.add_plugin_dock_widget("vessel-studio", name)
+            for key in ("Project", "Review"):
+                viewer.window.add_plugin_dock_widget(PLUGIN_NAME, MENU_NAMES[key])
         except (AttributeError, RuntimeError, KeyError):  # a viewer without napari's window
             pass
     studio.open_project(path)
