@@ -33,10 +33,12 @@ def test_a_closed_panel_lets_go_of_the_studio(make_napari_viewer, sample_project
     dock, scroll = viewer.window.add_plugin_dock_widget("vessel-studio", WIDGETS[key])
     studio = scroll.widget().studio
     assert studio.open_project(sample_project.folder)
+    from conftest import assert_let_go
+
     closed = weakref.ref(scroll.widget())
     del scroll
     _close_dock(dock, qtbot)
-    assert closed() is None
+    assert_let_go(closed, qtbot)
     # opened again: the new panel is the studio's, and follows the project
     panel = viewer.window.add_plugin_dock_widget("vessel-studio", WIDGETS[key])[1].widget()
     assert studio.panels[key] is panel

@@ -391,7 +391,6 @@ def test_review_widget_opened_after_the_project_shows_the_selected_image(make_na
 def test_closed_review_dock_lets_go_of_the_studio(make_napari_viewer, sample_project, dialogs, qtbot):
     """Closing the Review dock ("x") detaches its panel: its unsaved edits stay as a draft, it no
     longer loads images nor asks about edits, and a Review panel opened again takes over alone."""
-    import gc
     import weakref
 
     from vessel_studio.gui import tasks
@@ -409,9 +408,10 @@ def test_closed_review_dock_lets_go_of_the_studio(make_napari_viewer, sample_pro
     dock.destroyOnClose()
     assert studio.leave_hooks == [] and studio.close_hooks == [] and studio.flush_hooks == [] and studio.keep_checks == []
     assert tasks.draft_path(sample_project, first).is_file()
-    qtbot.wait(50)  # deleteLater
-    gc.collect()
-    assert closed() is None and "Review" not in studio.panels
+    from conftest import assert_let_go
+
+    assert_let_go(closed, qtbot)  # deleteLater, the panel's workers
+    assert "Review" not in studio.panels
     review = viewer.window.add_plugin_dock_widget("vessel-studio", "Review and correction")[1].widget()
     assert studio.panels["Review"] is review
     assert review._mask_origin == "draft" and review.dirty
