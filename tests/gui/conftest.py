@@ -185,10 +185,9 @@ def wait_for_workers(qtbot, timeout_s: float = 30.0) -> None:
 
 def assert_let_go(ref, qtbot, timeout_s: float = 15.0) -> None:
     """The object behind the weak reference ``ref`` (a closed panel) is freed once the workers running have ended and
-    their last signals are delivered (a worker running holds its panel: the Project panel's thumbnails). Waits for
-    them, collects, and again until ``timeout_s``: in session 49's CI run one pass was not enough (under load, a
-    thumbnail worker still held the closed Project panel after :func:`wait_for_workers`; not seen on this machine in 12
-    runs under load). Fails naming what still refers to it."""
+    their last signals are delivered. Waits for them, collects, and again until ``timeout_s``; fails naming what still
+    refers to it. (Session 49's CI failed on a single pass: a closed Project panel held for good by its thumbnail
+    worker, whose queued signals never came; fixed in ``ProjectPanel._load_thumbs``, session 50.)"""
     import gc
     import time
 
