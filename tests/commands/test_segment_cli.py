@@ -219,12 +219,12 @@ def test_segment_into_the_input_folder_never_replaces_an_input(tmp_path, folders
     imgs, _, _ = folders
     before = (imgs / "eye0.png").read_bytes()
     rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs), str(imgs / "eye0.png")])
-    assert rc == 2  # refused before any work (session 32: a file no segment run wrote there)
+    assert rc == 2  # refused before any work: its only image's mask would be the input (nothing to segment)
     assert "eye0.png" in capsys.readouterr().err
     assert (imgs / "eye0.png").read_bytes() == before
     rc = main(["segment", "--model", str(tiny_model), "--out", str(imgs), "--overwrite", str(imgs / "eye0.png")])
-    assert rc == 1  # --overwrite: still never the input itself, skipped with an error
-    assert "eye0.png" in capsys.readouterr().err
+    assert rc == 2  # --overwrite: still never the input itself; its only image skipped: nothing to segment
+    assert f"its output would overwrite the input image {imgs / 'eye0.png'}" in capsys.readouterr().err
     assert (imgs / "eye0.png").read_bytes() == before
     # a TIFF input beside it: its mask <stem>.png is a new file and is written
     write_image(imgs / "eye2.tif", read_image(imgs / "eye1.png")[0])
@@ -475,3 +475,90 @@ def test_a_segment_killed_mid_write_leaves_no_temporary_file_for_good(tmp_path, 
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == [".notes.abcdefgh.tmp.png", "eye0.png", "eye0_prob.tif",
                                                      "eye1.png", "eye1_prob.tif", "segment.json"]
+
+
+def test_names_that_are_one_file_on_a_case_insensitive_disk_or_a_macs_are_skipped(tmp_path, folders, tiny_model,
+                                                                                   capsys):
+    """Session 50: ``UPPER.png`` and ``upper.png`` (or "Müller" composed and decomposed, as a Mac's copy makes) were
+    written as two masks, which on a case-insensitive disk (macOS, Windows, exFAT) are one file: the second replaced
+    the first, silently, exit 0, and the record listed both. The second is skipped with an error naming both (as
+    exact twins were), whatever the disk (a folder of both, copied onto such a disk, would lose one); nothing of it
+    is written or recorded."""
+    import unicodedata
+
+    imgs, _, _ = folders
+    image = read_image(imgs / "eye0.png")[0]
+    src = tmp_path / "twins"
+    composed, decomposed = unicodedata.normalize("NFC", "Müller"), unicodedata.normalize("NFD", "Müller")
+    for name in ("UPPER.png", "upper.png", f"{composed}.png", f"{decomposed}.png", "same.png", "same.tif"):
+        write_image(src / name, image)
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--save-prob", str(src)]) == 1
+    printed, err = capsys.readouterr()
+    assert printed.endswith(f"segmented 3 image(s) into {out}; 3 failed\n")
+    # sorted by name: UPPER before upper, the decomposed "u" + accent before the composed "ü", same.png before .tif
+    kept = ["UPPER", decomposed, "same"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["segment.json", *(f"{k}{end}" for k in kept for end in (".png", "_prob.tif"))])
+    assert json.loads((out / "segment.json").read_text())["files"] == sorted(
+        f"{k}{end}" for k in kept for end in (".png", "_prob.tif"))
+    assert (f"error: {src / 'upper.png'}: same name as {src / 'UPPER.png'} but for upper and lower case (one file on "
+            "a disk that ignores case: macOS, Windows, exFAT, most network shares): its outputs would overwrite that "
+            "image's, skipped") in err
+    assert (f"error: {src / f'{composed}.png'}: same name as {src / f'{decomposed}.png'}, its letters written "
+            "otherwise (a composed and a decomposed accent, as a Mac's copy makes; one file on a Mac's disk)") in err
+    assert f"error: {src / 'same.tif'}: same name as {src / 'same.png'}: its outputs would overwrite" in err
+
+
+def test_a_file_of_an_outputs_name_on_a_case_insensitive_disk_is_known_by_its_own_name(tmp_path, folders, tiny_model,
+                                                                                       capsys):
+    """Session 50: on a case-insensitive disk ``OUT/eye1.png`` is the lab's own ``Eye1.png`` there; an earlier run's
+    record of writing ``eye1.png`` let the next run replace it without the refusal. The file is known by its name(s)
+    on the disk. Such a disk is played here by a hard link: ``eye1.png`` opens the lab's ``Eye1.png``."""
+    import os
+
+    imgs, _, _ = folders
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs / "eye1.png")]) == 0
+    (out / "eye1.png").unlink()  # the lab's own label put in its place, of another case
+    label = np.zeros(read_image(imgs / "eye1.png")[0].shape[:2], bool)
+    write_mask(out / "Eye1.png", label)
+    os.link(out / "Eye1.png", out / "eye1.png")
+    before = (out / "Eye1.png").read_bytes()
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs / "eye1.png")]) == 2
+    assert ("holds 1 file(s) that this run would replace and that no segment run wrote there: Eye1.png (nothing was "
+            "written)") in capsys.readouterr().err
+    assert (out / "eye1.png").read_bytes() == before and os.path.samefile(out / "eye1.png", out / "Eye1.png")
+
+
+def test_an_image_with_an_output_name_too_long_for_the_disk_is_skipped_before_any_work(tmp_path, folders, tiny_model,
+                                                                                      capsys):
+    """Session 50: a stem of 248 bytes gives ``<stem>.png`` of 252, which ext4 takes, and ``<stem>_prob.tif`` of 257,
+    which it does not: with --save-prob the mask was written, the map failed, and the image, counted failed, left its
+    mask in --out and in the record; into an --out that existed the run stopped with a traceback (``File name too
+    long`` from the check of the files it would replace). Every output name is checked first: the image is skipped
+    with an error naming it, the name and by how much it is too long; nothing of it is written; the others go on."""
+    from vessel_studio.io.folders import longest_name
+
+    imgs, _, _ = folders
+    limit = longest_name(tmp_path)
+    stem = "v" * (limit - len("_prob.tif") + 2)  # <stem>.png fits, <stem>_prob.tif is 2 bytes too long
+    src = tmp_path / "long"
+    write_image(src / f"{stem}.png", read_image(imgs / "eye0.png")[0])
+    write_image(src / "eye1.png", read_image(imgs / "eye1.png")[0])
+    for out in (tmp_path / "fresh", tmp_path / "there"):
+        if out.name == "there":
+            out.mkdir()
+        assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--save-prob", str(src)]) == 1
+        printed, err = capsys.readouterr()
+        assert (f"error: {src / f'{stem}.png'}: its output's name {stem}_prob.tif is {limit + 2} bytes long, 2 more "
+                f"than {out}'s disk takes ({limit}); give the image a shorter name, skipped") in err
+        assert printed.endswith(f"segmented 1 image(s) into {out}; 1 failed\n")
+        assert sorted(p.name for p in out.iterdir()) == ["eye1.png", "eye1_prob.tif", "segment.json"]
+        assert json.loads((out / "segment.json").read_text())["files"] == ["eye1.png", "eye1_prob.tif"]
+    only = tmp_path / "only"  # every image skipped: nothing to segment, no --out made
+    assert main(["segment", "--model", str(tiny_model), "--out", str(only), "--save-prob", str(src / f"{stem}.png")]) == 2
+    assert "nothing to segment (nothing was written): " in capsys.readouterr().err and not only.exists()
+    # without --save-prob its mask's name fits: written
+    assert main(["segment", "--model", str(tiny_model), "--out", str(tmp_path / "masks"), str(src)]) == 0
+    assert (tmp_path / "masks" / f"{stem}.png").is_file()

@@ -10,6 +10,10 @@ pseudo-labels (collapse or flood), a warning naming the round goes to stderr and
 on OCT-A images). ``--mirror`` averages the probabilities over the image and its flips (test-time mirroring, 4x the
 time; off by default, so that the masks equal the benchmark's).
 
+An image with an output name longer than --out's disk takes or that is an input image, or whose name repeats an
+earlier image's as a case-insensitive disk or a Mac's compares names (``UPPER.png`` after ``upper.png``), is skipped
+with an error before any work, and none of its outputs is written or recorded (:func:`plan_outputs`).
+
 Files already in ``--out`` are replaced only when a segment run wrote them there: each run records the names it
 writes, with the model that made them, in ``OUT/segment.json`` (:data:`RECORD`), and a file of an output's name that no run
 recorded (a lab's own labels, ``eye1.png`` beside ``images/eye1.png``) stops the run before the model loads,
@@ -137,13 +141,75 @@ def project_calibration(model: str | None, seg, *, mirror: bool | None = None):
     return fit_to_corrections(project, prob_of)
 
 
+def outputs_of(stem: str, *, save_prob: bool) -> list[str]:
+    """The names of the files a run writes into --out for an image of ``stem``."""
+    return [f"{stem}.png", *([f"{stem}_prob.tif"] if save_prob else [])]
+
+
 def output_names(files: list[Path], *, save_prob: bool, calibrate: bool) -> list[str]:
     """The names of the files a run on ``files`` writes into --out."""
     names = []
     for f in files:
-        stem = f.name[: -len(f.suffix)]
-        names += [f"{stem}.png", *([f"{stem}_prob.tif"] if save_prob else [])]
+        names += outputs_of(f.name[: -len(f.suffix)], save_prob=save_prob)
     return names + (["calibration.json"] if calibrate else [])
+
+
+def _how_same(stem: str, other: Path) -> str:
+    """How ``stem``'s name is the same as the image ``other``'s (one of :func:`plan_outputs`' problems)."""
+    import unicodedata
+
+    theirs = other.name[: -len(other.suffix)]
+    if theirs == stem:
+        return f"same name as {other}"
+    if unicodedata.normalize("NFC", theirs) == unicodedata.normalize("NFC", stem):
+        return (f"same name as {other}, its letters written otherwise (a composed and a decomposed accent, as a Mac's "
+                "copy makes; one file on a Mac's disk)")
+    return (f"same name as {other} but for upper and lower case (one file on a disk that ignores case: macOS, "
+            "Windows, exFAT, most network shares)")
+
+
+def plan_outputs(files: list[Path], out: Path, *, save_prob: bool) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The images of ``files`` to segment into ``out``, and ``(input, problem)`` for those skipped before any work
+    (their outputs are neither written nor recorded):
+
+    - an output name longer than ``out``'s disk takes (a 248-character stem: ``<stem>.png`` fits 255 bytes,
+      ``<stem>_prob.tif`` not; its mask was written, then the image failed at its map, mask left in --out);
+    - an output that is an input image (--out is the images' folder: the mask would replace the photograph);
+    - the same name as an earlier image's, compared as a case-insensitive disk and a Mac's compare names
+      (:func:`~vessel_studio.io.folders.same_name_key`: ``UPPER.png`` and ``upper.png``, a composed and a decomposed
+      "é"), whatever ``out``'s disk: there the second mask replaced the first, silently, and a folder of both
+      copied onto such a disk would lose one. A name skipped for another reason does not skip a later image's.
+    The temporary names of the atomic writes fit whatever the stem (``io.atomic._temp_stem`` cuts them short)."""
+    import os
+
+    from vessel_studio.io.folders import longest_name, same_name_key
+
+    name_max = longest_name(out)
+    inputs = {f.resolve() for f in files}
+    seen: dict[str, Path] = {}
+    kept: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for f in files:
+        stem = f.name[: -len(f.suffix)]
+        outputs = outputs_of(stem, save_prob=save_prob)
+        long = [(n, len(os.fsencode(n))) for n in outputs if len(os.fsencode(n)) > name_max]
+        if long:
+            name, size = long[0]
+            skipped.append((str(f), f"its output's name {name} is {size} bytes long, {size - name_max} more than "
+                                    f"{out}'s disk takes ({name_max}); give the image a shorter name, skipped"))
+            continue
+        clash = [out / n for n in outputs if (out / n).resolve() in inputs]
+        if clash:
+            skipped.append((str(f), f"its output would overwrite the input image {clash[0]}; choose another --out, "
+                                    "skipped"))
+            continue
+        key = same_name_key(stem)
+        if key in seen:
+            skipped.append((str(f), f"{_how_same(stem, seen[key])}: its outputs would overwrite that image's, skipped"))
+            continue
+        seen[key] = f
+        kept.append(f)
+    return kept, skipped
 
 
 def recorded_outputs(out: Path, *, strict: bool = True) -> set[str]:
@@ -167,12 +233,35 @@ def recorded_outputs(out: Path, *, strict: bool = True) -> set[str]:
     return set(files)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def refuse_others_files(out: Path, names: list[str], recorded: set[str]) -> None:
     """A ValueError naming the files in ``out`` that a run writing ``names`` would replace and that no segment run
-    wrote there (a lab's own labels, a mask drawn by hand), before any work."""
+    wrote there (a lab's own labels, a mask drawn by hand), before any work. A file is known by its name(s) on the
+    disk: on a case-insensitive one, ``upper.png`` opens the lab's ``Upper.png`` there, which is refused even when an
+    earlier run recorded writing an ``upper.png``."""
+    import os
+
+    from vessel_studio.io.folders import same_name_key
+
     if not out.is_dir():
         return
-    others = [n for n in dict.fromkeys(names) if n not in recorded and (out / n).exists()]
+    on_disk: dict[str, list[str]] = {}
+    for entry in os.listdir(out):
+        on_disk.setdefault(same_name_key(entry), []).append(entry)
+    others: list[str] = []
+    for n in dict.fromkeys(names):
+        if not (out / n).exists():
+            continue
+        real = [e for e in on_disk.get(same_name_key(n), []) if e == n or _same_file(out / e, out / n)] or [n]
+        others += [e for e in real if e not in recorded and e not in others]
     if others:
         raise ValueError(f"{out}: holds {len(others)} file(s) that this run would replace and that no segment run "
                          f"wrote there: {shown_names(others, 5)} (nothing was written). Choose another --out, or add --overwrite to "
@@ -262,7 +351,10 @@ def run(args: argparse.Namespace) -> int:
                              "--out (nothing was written)")
     check_writable(out)  # a read-only --out fails here, not once per image after segmenting it
     files, failed = collect_inputs(args.inputs)
-    if not files:  # nothing to segment: no --out folder made (session 28 QA: an empty one was left)
+    if files:
+        files, skipped = plan_outputs(files, out, save_prob=args.save_prob)
+        failed += skipped
+    if not files:  # nothing to segment: no --out folder made (session 28 QA: an empty one was left), no model loaded
         raise ValueError("nothing to segment (nothing was written): "
                          + "; ".join(f"{item}: {problem}" for item, problem in failed))
     names = output_names(files, save_prob=args.save_prob, calibrate=args.calibrate)
@@ -307,23 +399,9 @@ def run(args: argparse.Namespace) -> int:
     if calibration is not None:
         record()
         write_json(out / "calibration.json", {"model": str(args.model), "round": args.round, **calibration.to_dict()})
-    seen: dict[str, Path] = {}
-    inputs = {f.resolve() for f in files}
     ok = 0
     for f in tqdm(files, desc="segment", unit="image", disable=len(files) < 2):
         stem = f.name[: -len(f.suffix)]
-        if stem in seen:
-            failed.append((str(f), f"same name as {seen[stem]}: its outputs would overwrite"))
-            tqdm.write(f"error: {f}: same name as {seen[stem]}, skipped", file=sys.stderr)
-            continue
-        outputs = [out / f"{stem}.png", *([out / f"{stem}_prob.tif"] if args.save_prob else [])]
-        clash = [p for p in outputs if p.resolve() in inputs]
-        if clash:  # --out is the input images' folder: the mask would replace the photograph
-            failed.append((str(f), f"its output {clash[0]} is an input image"))
-            tqdm.write(f"error: {f}: its output would overwrite the input image {clash[0]}; choose another --out, "
-                       "skipped", file=sys.stderr)
-            continue
-        seen[stem] = f  # after the clash: a skipped image's name does not skip another's
         try:
             image, meta = read_image(f)
             note = orientation_note(meta)

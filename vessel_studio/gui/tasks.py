@@ -756,11 +756,10 @@ def export_stems(images) -> dict[str, str]:
     """The file name (without suffix) each image is exported under: its name, or ``name-id`` when
     another image of the project has the same name (images from two folders, ``a.png`` and
     ``a.tif``), so that no exported mask or map overwrites another image's."""
-    import unicodedata
     from collections import Counter
 
-    def key(name: str) -> str:  # one file on a case-insensitive disk, and on a Mac's, where "Müller" composed and
-        return unicodedata.normalize("NFC", name).casefold()  # decomposed (a Mac's copy) are one name (session 49)
+    from vessel_studio.io.folders import same_name_key as key  # one file on a case-insensitive disk, and on a Mac's,
+    # where "Müller" composed and decomposed (a Mac's copy) are one name (session 49)
 
     count = Counter(key(rec.name) for rec in images)
     return {rec.id: rec.name if count[key(rec.name)] == 1 else f"{rec.name}-{rec.id}" for rec in images}

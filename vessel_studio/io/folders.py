@@ -301,6 +301,25 @@ def _live_folder(path: Path) -> Path:
 
 
 #: the name of ``check_writable``'s probe file begins with this
+def same_name_key(name: str) -> str:
+    """``name`` as a case-insensitive disk (macOS, Windows, exFAT, most SMB shares) compares it, and a Mac's, where a
+    composed "é" and a decomposed one (as a Mac's copy makes) are one name: two names of one key are one file there.
+    The export (session 49) and ``segment`` (session 50) treat them as one name whatever the disk, so that a folder
+    they write stays whole when it is copied onto such a disk."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def longest_name(folder) -> int:
+    """The longest file name, in bytes, that ``folder``'s disk takes (255 on ext4, XFS, NTFS, APFS); where ``folder``
+    does not exist yet, that of its nearest existing parent, where it will be made."""
+    from vessel_studio.io.atomic import _name_max
+
+    folder = Path(folder)
+    return _name_max(next((p for p in (folder, *folder.parents) if p.is_dir()), Path(".")))
+
+
 PROBE_PREFIX = ".vessel-studio-probe."
 
 
