@@ -300,7 +300,6 @@ def _live_folder(path: Path) -> Path:
     return path
 
 
-#: the name of ``check_writable``'s probe file begins with this
 def same_name_key(name: str) -> str:
     """``name`` as a case-insensitive disk (macOS, Windows, exFAT, most SMB shares) compares it, and a Mac's, where a
     composed "é" and a decomposed one (as a Mac's copy makes) are one name: two names of one key are one file there.
@@ -320,6 +319,7 @@ def longest_name(folder) -> int:
     return _name_max(next((p for p in (folder, *folder.parents) if p.is_dir()), Path(".")))
 
 
+#: the name of ``check_writable``'s probe file begins with this
 PROBE_PREFIX = ".vessel-studio-probe."
 
 
