@@ -358,6 +358,25 @@ def test_segment_errors_start_their_own_line_under_the_progress_bar(tmp_path, fo
     assert lines and all(line.startswith("error: ") for line in lines), lines
 
 
+
+def test_the_record_names_only_what_was_written(tmp_path, folders, tiny_model, capsys):
+    """Session 50: an image that failed (here unreadable) wrote nothing, yet its mask's name stayed in
+    ``segment.json`` (the record is written before the first output, with every name the run meant to write); a lab's
+    own file of that name put into --out afterwards was then replaced by the next run without a word. The record is
+    narrowed to the files written at the run's end; the next run refuses the lab's file."""
+    imgs, _, _ = folders
+    (imgs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)  # truncated
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), "--save-prob", str(imgs)]) == 1
+    written = sorted(p.name for p in out.iterdir() if p.name != "segment.json")
+    assert "broken.png" not in written and written
+    assert json.loads((out / "segment.json").read_text())["files"] == written
+    (out / "broken.png").write_bytes(b"the lab's own label")
+    capsys.readouterr()
+    assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs)]) == 2
+    assert "no segment run wrote there: broken.png" in capsys.readouterr().err
+    assert (out / "broken.png").read_bytes() == b"the lab's own label"
+
 def test_files_no_segment_run_wrote_are_replaced_only_with_overwrite(tmp_path, folders, tiny_model, capsys, monkeypatch):
     """Session 32 QA: ``segment --out lab/labels lab/images`` replaced the lab's own label ``labels/eye1.png`` with
     the prediction, exit 0. A file of an output's name that no segment run wrote into --out now stops the run

@@ -326,6 +326,17 @@ def find_fov(stem: str, fov_files: dict[str, Path]) -> Path | None:
     return None
 
 
+def _write_record(out: Path, args: argparse.Namespace, files: set[str]) -> None:
+    """``out``'s :data:`RECORD` of the files segment runs wrote there (``files``), with this run's model."""
+    from vessel_studio import __version__
+    from vessel_studio.io.atomic import write_json
+    from vessel_studio.resources import DEFAULT_SEGMENTER
+
+    write_json(out / RECORD, {"written_by": "vessel-studio segment", "version": __version__,
+                              "model": str(args.model) if args.model else DEFAULT_SEGMENTER,
+                              "round": args.round, "files": sorted(files)})
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
@@ -388,17 +399,14 @@ def run(args: argparse.Namespace) -> int:
         """Before the first output is written (a run cut short leaves no file of its own that the next run would
         refuse; a run whose every image failed leaves no record either)."""
         if not recorded:
-            from vessel_studio import __version__
-            from vessel_studio.resources import DEFAULT_SEGMENTER
-
-            write_json(out / RECORD, {"written_by": "vessel-studio segment", "version": __version__,
-                                      "model": str(args.model) if args.model else DEFAULT_SEGMENTER,
-                                      "round": args.round, "files": sorted(written_before | set(names))})
+            _write_record(out, args, written_before | set(names))
             recorded.append(True)
 
+    written: set[str] = set()
     if calibration is not None:
         record()
         write_json(out / "calibration.json", {"model": str(args.model), "round": args.round, **calibration.to_dict()})
+        written.add("calibration.json")
     ok = 0
     for f in tqdm(files, desc="segment", unit="image", disable=len(files) < 2):
         stem = f.name[: -len(f.suffix)]
@@ -415,8 +423,10 @@ def run(args: argparse.Namespace) -> int:
             spacing = args.spacing if args.spacing is not None else meta.pixel_spacing_mm
             write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov),
                        spacing_mm=spacing)
+            written.add(f"{stem}.png")
             if args.save_prob:
                 write_prob(out / f"{stem}_prob.tif", pred.prob, spacing_mm=spacing)
+                written.add(f"{stem}_prob.tif")
             ok += 1
         except (ValueError, OSError) as exc:
             msg = str(exc)
@@ -424,5 +434,11 @@ def run(args: argparse.Namespace) -> int:
                 msg = f"{f}: {msg}"
             failed.append((str(f), msg))
             tqdm.write(f"error: {msg}", file=sys.stderr)  # on a line of its own, under the progress bar
+    if recorded and not set(names) <= written:
+        # the record names what was written: an image that failed (unreadable, a write refused) left no file, and a
+        # file of its name put there later (a lab's own label) is refused by the next run, not replaced (session 50;
+        # recorded before the first write, it listed every name the run meant to write). A run cut short keeps that
+        # first record.
+        _write_record(out, args, written_before | written)
     print(f"segmented {ok} image(s) into {out}" + (f"; {len(failed)} failed" if failed else ""))
     return 1 if failed else 0
