@@ -358,7 +358,6 @@ def test_segment_errors_start_their_own_line_under_the_progress_bar(tmp_path, fo
     assert lines and all(line.startswith("error: ") for line in lines), lines
 
 
-
 def test_the_record_names_only_what_was_written(tmp_path, folders, tiny_model, capsys):
     """Session 50: an image that failed (here unreadable) wrote nothing, yet its mask's name stayed in
     ``segment.json`` (the record is written before the first output, with every name the run meant to write); a lab's
@@ -376,6 +375,7 @@ def test_the_record_names_only_what_was_written(tmp_path, folders, tiny_model, c
     assert main(["segment", "--model", str(tiny_model), "--out", str(out), str(imgs)]) == 2
     assert "no segment run wrote there: broken.png" in capsys.readouterr().err
     assert (out / "broken.png").read_bytes() == b"the lab's own label"
+
 
 def test_files_no_segment_run_wrote_are_replaced_only_with_overwrite(tmp_path, folders, tiny_model, capsys, monkeypatch):
     """Session 32 QA: ``segment --out lab/labels lab/images`` replaced the lab's own label ``labels/eye1.png`` with
