@@ -442,9 +442,9 @@ class ProjectPanel(QWidget):
         worker = create_worker(work, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(self._got_thumbs)
         # held weakly, not by a partial of the bound method: with a partial, a dock closed while the worker's signals
-        # were queued lost them all (its thumbnails, its end) in 3-5 of 30 closes under load, and the closed panel
-        # stayed for good, held by the worker that superqt and the studio kept (session 50; 0 of 60 with this; none
-        # lost in 30 runs without a close either way); a running worker no longer keeps a closed panel
+        # were queued lost them all (its thumbnails, its end) in 3-5 of 30 closes on a loaded machine, and the closed
+        # panel stayed for good, held by the worker that superqt and the studio kept (session 50; 0 of 60 with this;
+        # none lost in 30 runs without a close); a running worker no longer keeps a closed panel
         done = weakref.WeakMethod(self._thumbs_done)
         worker.finished.connect(lambda run=run: (method := done()) is not None and method(run))
         self._thumb_worker, self._thumb_folder = worker, proj.folder
