@@ -192,7 +192,7 @@ def plan_outputs(files: list[Path], out: Path, *, save_prob: bool) -> tuple[list
     for f in files:
         stem = f.name[: -len(f.suffix)]
         outputs = outputs_of(stem, save_prob=save_prob)
-        long = [(n, len(os.fsencode(n))) for n in outputs if len(os.fsencode(n)) > name_max]
+        long = [(n, size) for n in outputs if (size := len(os.fsencode(n))) > name_max]
         if long:
             name, size = long[0]
             skipped.append((str(f), f"its output's name {name} is {size} bytes long, {size - name_max} more than "
@@ -362,9 +362,8 @@ def run(args: argparse.Namespace) -> int:
                              "--out (nothing was written)")
     check_writable(out)  # a read-only --out fails here, not once per image after segmenting it
     files, failed = collect_inputs(args.inputs)
-    if files:
-        files, skipped = plan_outputs(files, out, save_prob=args.save_prob)
-        failed += skipped
+    files, skipped = plan_outputs(files, out, save_prob=args.save_prob)
+    failed += skipped
     if not files:  # nothing to segment: no --out folder made (session 28 QA: an empty one was left), no model loaded
         raise ValueError("nothing to segment (nothing was written): "
                          + "; ".join(f"{item}: {problem}" for item, problem in failed))
@@ -409,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
         written.add("calibration.json")
     ok = 0
     for f in tqdm(files, desc="segment", unit="image", disable=len(files) < 2):
-        stem = f.name[: -len(f.suffix)]
+        mask_name, *prob_name = outputs_of(f.name[: -len(f.suffix)], save_prob=args.save_prob)
         try:
             image, meta = read_image(f)
             note = orientation_note(meta)
@@ -421,12 +420,12 @@ def run(args: argparse.Namespace) -> int:
             # the scan's, recorded in its mask and map (session 42); --spacing wins (session 47: OCTA-500's PNGs record
             # none)
             spacing = args.spacing if args.spacing is not None else meta.pixel_spacing_mm
-            write_mask(out / f"{stem}.png", pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov),
+            write_mask(out / mask_name, pred.mask if calibration is None else calibration.apply(pred.prob, pred.fov),
                        spacing_mm=spacing)
-            written.add(f"{stem}.png")
-            if args.save_prob:
-                write_prob(out / f"{stem}_prob.tif", pred.prob, spacing_mm=spacing)
-                written.add(f"{stem}_prob.tif")
+            written.add(mask_name)
+            for name in prob_name:  # with --save-prob
+                write_prob(out / name, pred.prob, spacing_mm=spacing)
+                written.add(name)
             ok += 1
         except (ValueError, OSError) as exc:
             msg = str(exc)
